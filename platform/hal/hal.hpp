@@ -1,0 +1,75 @@
+// The platform interface that sl/ and hypervisor/ are written against.
+// platform/sim implements it for the simulator (like Hafnium's arch/fake);
+// platform/x86 is the bare-metal implementation (partial until the QEMU issue).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "platform/hal/digest.hpp"
+#include "platform/hal/status.hpp"
+
+namespace redoubt::hal {
+
+class Console {
+ public:
+  virtual void write(const char* s, size_t n) = 0;
+  void print(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+ protected:
+  ~Console() = default;
+};
+
+// The TPM as the secure loader and hypervisor see it: extend at a locality,
+// read the anti-rollback counters. TPM localities: TCG PC Client PTP §6.
+class Tpm {
+ public:
+  virtual Status active_banks(BankList& out) = 0;
+  // TPM2_PCR_Extend at `locality` with one digest per active bank.
+  virtual Status pcr_extend(uint8_t locality, uint32_t pcr, const DigestList& digests) = 0;
+  // TPM2_NV_Read of an 8-byte NV counter; Err::tpm with a message naming the
+  // index if it is not defined or never incremented.
+  virtual Status nv_read_counter(uint8_t locality, uint32_t nv_index, uint64_t& value) = 0;
+
+ protected:
+  ~Tpm() = default;
+};
+
+// Physical memory as seen by the CPU at this point of the launch (paging off).
+class PhysMem {
+ public:
+  // A pointer to [pa, pa+n) or nullptr if any of it is outside RAM.
+  virtual uint8_t* map(uint64_t pa, uint64_t n) = 0;
+
+ protected:
+  ~PhysMem() = default;
+};
+
+// DMA protection (AMD DEV, APM vol. 2 §15.24; later AMD-Vi / VT-d).
+class DmaProtection {
+ public:
+  virtual Status protect(uint64_t pa, uint64_t n) = 0;
+  virtual bool is_protected(uint64_t pa, uint64_t n) = 0;
+
+ protected:
+  ~DmaProtection() = default;
+};
+
+struct HypervisorHandoff;  // defined in sl/handoff.hpp
+
+class Platform {
+ public:
+  virtual Console& console() = 0;
+  virtual Tpm& tpm() = 0;
+  virtual PhysMem& mem() = 0;
+  virtual DmaProtection& dma() = 0;
+  // Transfer control to the measured hypervisor. Does not return on hardware;
+  // the simulator runs the native hypervisor entry and returns its status.
+  virtual Status enter_hypervisor(const HypervisorHandoff& handoff) = 0;
+  // Stop this CPU for good, saying why. Never a silent no-op.
+  [[noreturn]] virtual void halt(const char* why) = 0;
+
+ protected:
+  ~Platform() = default;
+};
+
+}  // namespace redoubt::hal

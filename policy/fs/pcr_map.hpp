@@ -1,0 +1,37 @@
+// The Redoubt PCR map and DRTM event types (docs/pcr-map.md is the prose).
+#pragma once
+#include <cstdint>
+
+namespace redoubt::policy {
+
+// PCR roles (design "PCR map"). Dynamic PCRs: TCG PC Client PTP §4.6 /
+// PFP §2.3.4 — PCR17-22 are reset only by the locality-4 hash sequence.
+inline constexpr uint32_t kPcrDrtmDetail = 17;     // SLB, hypervisor image, launch policy
+inline constexpr uint32_t kPcrDrtmAuthority = 18;  // hypervisor signer, guest trust anchors
+inline constexpr uint32_t kPcrGuestAuthority = 19;
+inline constexpr uint32_t kPcrGuestDetail = 20;
+
+// Localities (TCG PC Client PTP §6.5.2.1 / design): CPU at 4, SL + hypervisor at 2.
+inline constexpr uint8_t kLocalityCpu = 4;
+inline constexpr uint8_t kLocalityDlme = 2;
+
+// Event types. EV_NO_ACTION / EV_SEPARATOR are TCG PFP §10.4.1 (Table 9);
+// the DRTM events are Redoubt's own (there is no TCG-registered AMD DRTM set),
+// in a block that does not collide with PFP or the Intel TXT 0x400 range.
+inline constexpr uint32_t kEvNoAction = 0x00000003;
+inline constexpr uint32_t kEvSeparator = 0x00000004;
+inline constexpr uint32_t kEvRedoubtBase = 0x00000600;
+inline constexpr uint32_t kEvSkinitSlb = 0x00000601;       // PCR17: SLB[0:len], measured by the CPU
+inline constexpr uint32_t kEvHvManifest = 0x00000602;      // PCR17: manifest payload (event = payload)
+inline constexpr uint32_t kEvHvImage = 0x00000603;         // PCR17: hypervisor image bytes
+inline constexpr uint32_t kEvHvSigner = 0x00000604;        // PCR18: signer public key (event = SEC1 point)
+inline constexpr uint32_t kEvLaunchPolicy = 0x00000605;    // PCR17: launch policy (issue 4)
+inline constexpr uint32_t kEvGuestAnchor = 0x00000606;     // PCR18: guest trust anchor (issue 4)
+inline constexpr uint32_t kEvLaunchFailed = 0x000006FF;    // PCR17+18: reason (event = ASCII reason)
+
+// NV indices (owner range, TPM 2.0 Part 2 §13.? / TCG handle registry: 0x01xxxxxx).
+inline constexpr uint32_t kNvHvSvnCounter = 0x01500000;    // TPM_NT_COUNTER: minimum hypervisor SVN
+
+const char* event_type_name(uint32_t type);
+
+}  // namespace redoubt::policy
