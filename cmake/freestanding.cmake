@@ -36,7 +36,7 @@ function(rd_flat_image name)
   add_executable(${name}.elf ${A_SOURCES} ${objs})
   target_compile_options(${name}.elf PRIVATE ${REDOUBT_FS_FLAGS} -fno-sanitize=all)
   target_link_options(${name}.elf PRIVATE -nostdlib -static -no-pie -fno-sanitize=all
-    -Wl,--gc-sections -Wl,-T,${A_LINKER_SCRIPT} -Wl,--build-id=none -Wl,-z,noexecstack
+    -Wl,--gc-sections -Wl,-T,${A_LINKER_SCRIPT} -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
     -Wl,-Map,${CMAKE_CURRENT_BINARY_DIR}/${name}.map)
   target_link_libraries(${name}.elf PRIVATE ${BEARSSL_STATIC} gcc)
   set_target_properties(${name}.elf PROPERTIES LINK_DEPENDS ${A_LINKER_SCRIPT})

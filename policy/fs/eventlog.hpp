@@ -28,6 +28,7 @@ class EventLogWriter {
   uint8_t* buf_;
   size_t cap_;
   size_t len_ = 0;
+  BankList banks_;  // from write_header: every event carries these, in this order
 };
 
 }  // namespace redoubt::policy

@@ -1,0 +1,117 @@
+#include "platform/sim/launch.hpp"
+
+#include <chrono>
+#include <cstring>
+
+#include "sl/boot_params.hpp"
+#include "sl/secure_loader.hpp"
+#include "sl/slb_layout.hpp"
+
+namespace redoubt::sim {
+namespace {
+
+std::string hex(uint64_t v) {
+  char b[24];
+  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+LaunchReport refuse(LaunchReport r, const std::string& stage, const std::string& why) {
+  r.launched = false;
+  r.stage = stage;
+  r.reason = why;
+  return r;
+}
+
+}  // namespace
+
+std::string check_slb_image(const std::vector<uint8_t>& img, uint64_t slb_base) {
+  if (slb_base % sl::kSlbAlign != 0)
+    return "SLB base " + hex(slb_base) + " is not 64 KiB aligned (SKINIT ignores EAX[15:0] and would measure " +
+           hex(slb_base & ~(sl::kSlbAlign - 1)) + " instead)";
+  if (img.size() > sl::kSlbSize)
+    return "SL image is " + std::to_string(img.size()) + " bytes; the SLB is 64 KiB (65536 bytes)";
+  if (img.size() < 4) return "SL image is " + std::to_string(img.size()) + " bytes: no SLB header";
+  uint16_t entry, length;
+  std::memcpy(&entry, img.data(), 2);
+  std::memcpy(&length, img.data() + 2, 2);
+  if (length == 0) return "SLB header: length is 0 (nothing would be measured)";
+  if (entry >= length)
+    return "SLB header: entry offset " + hex(entry) + " is not below the measured length " + hex(length) +
+           " (the SL would start in unmeasured memory)";
+  if (length > img.size())
+    return "SLB header: length " + hex(length) + " exceeds the image (" + std::to_string(img.size()) + " bytes)";
+  if (length > sl::kMaxMeasuredLength)
+    return "SLB header: length " + hex(length) + " overlaps the boot-params pointer at SLB+0xfff8";
+  return "";
+}
+
+LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in, const ConsoleSink& sink) {
+  LaunchReport r;
+  const LaunchLayout& L = in.layout;
+  auto say = [&](const std::string& s) { sink("[loader] " + s); };
+
+  if (std::string why = check_slb_image(in.sl_image, L.slb_base); !why.empty()) return refuse(r, "loader", why);
+  if (in.hv_image.empty()) return refuse(r, "loader", "hypervisor image is empty");
+  if (in.manifest.empty()) return refuse(r, "loader", "hypervisor manifest is empty");
+  if (in.manifest.size() > L.hv_image - L.manifest)
+    return refuse(r, "loader", "hypervisor manifest is " + std::to_string(in.manifest.size()) + " bytes, limit " +
+                                   std::to_string(L.hv_image - L.manifest));
+  if (!m.mem().contains(L.hv_image, in.hv_image.size()))
+    return refuse(r, "loader", "hypervisor image (" + std::to_string(in.hv_image.size()) +
+                                   " bytes) does not fit in RAM at " + hex(L.hv_image));
+
+  // The untrusted pre-launch loader lays everything out.
+  std::vector<uint8_t> slb(sl::kSlbSize, 0);
+  std::memcpy(slb.data(), in.sl_image.data(), in.sl_image.size());
+  std::memcpy(slb.data() + sl::kBootParamsPtrOffset, &L.boot_params, 8);
+  m.mem().write(L.slb_base, slb);
+  sl::BootParams bp{};
+  std::memcpy(bp.magic, sl::kBootParamsMagic, 8);
+  bp.size = sizeof bp;
+  bp.version = 1;
+  bp.hv_image = {L.hv_image, in.hv_image.size()};
+  bp.hv_manifest = {L.manifest, in.manifest.size()};
+  bp.event_log = {L.event_log, L.event_log_size};
+  m.mem().write(L.boot_params, {reinterpret_cast<const uint8_t*>(&bp), sizeof bp});
+  m.mem().write(L.event_log, std::vector<uint8_t>(L.event_log_size, 0));
+  m.mem().write(L.manifest, in.manifest);
+  m.mem().write(L.hv_image, in.hv_image);
+  say("SLB at " + hex(L.slb_base) + ", hypervisor " + std::to_string(in.hv_image.size()) + " bytes at " +
+      hex(L.hv_image) + ", manifest " + std::to_string(in.manifest.size()) + " bytes at " + hex(L.manifest));
+
+  // BSP in 64-bit kernel mode with SVM on; APs parked in INIT (INIT IPI).
+  CpuState& bsp = m.bsp();
+  bsp.cr0 = kCr0Pe | kCr0Pg | 0x10;
+  bsp.efer = (in.svm_enabled ? kEferSvme : 0) | (1ull << 8) | (1ull << 10);  // LME, LMA
+  bsp.cpl = 0;
+  bsp.rax = L.slb_base;
+  for (CpuState& ap : m.aps()) ap.run = in.aps_in_init ? RunState::init_wait : RunState::running;
+  r.slb_region = m.mem().read(L.slb_base, sl::kSlbSize);
+
+  say("SKINIT EAX=" + hex(bsp.rax));
+  auto t0 = std::chrono::steady_clock::now();
+  SkinitResult sk = skinit(bsp, m.aps(), m.mem(), m.dev(), tpm, m.config().skinit_supported);
+  if (sk.fault) {
+    r.fault = sk.fault;
+    return refuse(r, "skinit", "SKINIT raised " + sk.fault->name() + ": " + sk.fault->why);
+  }
+  r.slb_length = sk.length;
+  r.slb_entry = sk.entry_offset;
+  sink("[cpu] SKINIT: SLB " + hex(sk.slb_base) + " DEV-protected, " + std::to_string(sk.length) +
+       " bytes measured into PCR17 at locality 4, entry " + hex(bsp.rip));
+
+  SimPlatform platform(m, tpm, sink);
+  sl::Outcome o = sl::secure_loader_main(platform, bsp.rax);
+  r.event_log = m.mem().read(L.event_log, o.event_log_used);
+  r.hypervisor_entered = platform.hypervisor_entered();
+  if (r.hypervisor_entered)
+    r.skinit_to_hv_us = std::chrono::duration<double, std::micro>(platform.hv_entry_time() - t0).count();
+  if (!o.launched) return refuse(r, "sl", o.reason.message());
+  if (!o.reason) return refuse(r, "hypervisor", o.reason.message());
+  r.launched = true;
+  r.stage = "hypervisor";
+  return r;
+}
+
+}  // namespace redoubt::sim

@@ -1,0 +1,63 @@
+// The simulator's implementation of the HAL (as Hafnium's arch/fake): the
+// native build of sl/ and hypervisor/ runs against it.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "platform/hal/hal.hpp"
+#include "platform/sim/machine.hpp"
+#include "platform/sim/tpm/tpm_device.hpp"
+#include "sl/handoff.hpp"
+
+namespace redoubt::sim {
+
+using ConsoleSink = std::function<void(std::string_view)>;
+
+// Thrown by SimPlatform::halt: the simulated CPU stopped for good.
+class SimHalt : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::DmaProtection, hal::Console {
+ public:
+  SimPlatform(Machine& m, TpmDevice& tpm, ConsoleSink sink) : m_(m), tpm_(tpm), sink_(std::move(sink)) {}
+
+  hal::Console& console() override { return *this; }
+  hal::Tpm& tpm() override { return *this; }
+  hal::PhysMem& mem() override { return *this; }
+  hal::DmaProtection& dma() override { return *this; }
+  Status enter_hypervisor(const hal::HypervisorHandoff& handoff) override;
+  [[noreturn]] void halt(const char* why) override;
+
+  // hal::Console
+  void write(const char* s, size_t n) override;
+  // hal::Tpm
+  Status active_banks(BankList& out) override;
+  Status pcr_extend(uint8_t locality, uint32_t pcr, const DigestList& digests) override;
+  Status nv_read_counter(uint8_t locality, uint32_t nv_index, uint64_t& value) override;
+  // hal::PhysMem
+  uint8_t* map(uint64_t pa, uint64_t n) override { return m_.mem().map(pa, n); }
+  // hal::DmaProtection (DEV)
+  Status protect(uint64_t pa, uint64_t n) override;
+  bool is_protected(uint64_t pa, uint64_t n) override { return m_.dev().all_protected(pa, n); }
+
+  // What the simulator observed.
+  bool hypervisor_entered() const { return handoff_.has_value(); }
+  const std::optional<hal::HypervisorHandoff>& handoff() const { return handoff_; }
+  std::chrono::steady_clock::time_point hv_entry_time() const { return hv_entry_time_; }
+
+ private:
+  Machine& m_;
+  TpmDevice& tpm_;
+  ConsoleSink sink_;
+  std::string line_;
+  std::optional<hal::HypervisorHandoff> handoff_;
+  std::chrono::steady_clock::time_point hv_entry_time_{};
+};
+
+}  // namespace redoubt::sim

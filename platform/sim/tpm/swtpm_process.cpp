@@ -1,0 +1,189 @@
+#include "platform/sim/tpm/swtpm_process.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "platform/sim/tpm/swtpm_ctrl.hpp"
+#include "platform/sim/tpm/tpm_device.hpp"
+
+namespace redoubt::sim {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Binds a listening TCP socket on 127.0.0.1:port (0 = any free port); -1 on failure.
+int listen_loopback(uint16_t port, uint16_t* bound) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  *bound = ntohs(a.sin_port);
+  return fd;
+}
+
+// Waits up to `ms` for the child to exit; true if reaped.
+bool wait_exit(pid_t pid, int ms, int* status) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
+  for (;;) {
+    pid_t r = ::waitpid(pid, status, WNOHANG);
+    if (r == pid || (r < 0 && errno == ECHILD)) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace
+
+// One attempt: true when the child answers on its control channel; false (child reaped,
+// reason in *why) when it exited during start-up.
+bool SwtpmProcess::spawn_once(std::string* why) {
+  int data_fd = -1, ctrl_fd = -1;
+  for (int i = 0; i < 64 && ctrl_fd < 0; ++i) {
+    if (data_fd >= 0) ::close(data_fd);
+    data_fd = listen_loopback(0, &port_);
+    if (data_fd < 0 || port_ == 65535) continue;
+    ctrl_fd = listen_loopback(static_cast<uint16_t>(port_ + 1), &ctrl_port_);
+  }
+  if (data_fd >= 0) ::close(data_fd);  // swtpm binds P itself
+  if (ctrl_fd < 0) throw TpmError("swtpm: found no free pair of loopback ports P, P+1");
+  // Keep it clear of 0..4 so that the dup2 to 3 below cannot clobber anything we need.
+  const int c = ::fcntl(ctrl_fd, F_DUPFD_CLOEXEC, 10);
+  ::close(ctrl_fd);
+
+  const std::string log = run_dir_ + "/swtpm.log";
+  std::vector<std::string> args = {"swtpm",    "socket",      "--tpm2",        "--tpmstate",
+                                   "dir=" + state_dir_,       "--server",      "type=tcp,port=" + std::to_string(port_) + ",bindaddr=127.0.0.1",
+                                   "--ctrl",   "type=tcp,fd=3", "--flags",     "not-need-init"};
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const int logfd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int nullfd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  pid_ = ::fork();
+  if (pid_ == 0) {  // child: async-signal-safe calls only
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test/tool that spawned us
+    if (::getppid() != parent) _exit(127);
+    if (nullfd >= 0) ::dup2(nullfd, 0);
+    if (logfd >= 0) {
+      ::dup2(logfd, 1);
+      ::dup2(logfd, 2);
+    }
+    ::dup2(c, 3);  // dup2 clears FD_CLOEXEC on 3
+    ::execvp("swtpm", argv.data());
+    _exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(c);
+  if (logfd >= 0) ::close(logfd);
+  if (nullfd >= 0) ::close(nullfd);
+  if (pid_ < 0) throw TpmError(std::string("swtpm: fork failed: ") + std::strerror(fork_errno));
+
+  // Ready when the control channel answers CMD_GET_CAPABILITY: swtpm binds the data port
+  // before it serves the control channel, so by then P is certainly its own.
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    int st = 0;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      *why = "swtpm exited during start-up (wait status " + std::to_string(st) + "): " + log_tail();
+      return false;
+    }
+    try {
+      SwtpmCtrl ctrl("127.0.0.1", ctrl_port_, 500);
+      if (ctrl.get_capability() != 0) return true;
+    } catch (const TpmError&) {
+    }
+    if (Clock::now() >= deadline) throw TpmError("swtpm did not answer on its control channel: " + log_tail());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+SwtpmProcess::SwtpmProcess(const std::string& state_dir) {
+  std::string tmpl = (fs::temp_directory_path() / "redoubt-swtpm-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw TpmError("swtpm: cannot create a temporary directory");
+  run_dir_ = tmpl;
+  state_dir_ = state_dir.empty() ? run_dir_ + "/state" : fs::absolute(state_dir).string();
+  try {
+    std::error_code ec;
+    fs::create_directories(state_dir_, ec);  // swtpm requires an existing --tpmstate dir
+    if (ec) throw TpmError("swtpm: cannot create state directory " + state_dir_ + ": " + ec.message());
+
+    // swtpm's `--server type=tcp,fd=N` means an already *connected* client (it exits when that
+    // one closes), so the data port is given by number: P comes from the kernel and is released
+    // just before the fork. The control channel *does* take a listening socket (`--ctrl
+    // type=tcp,fd=N`), so P+1 (tcti-swtpm's fixed convention) stays ours throughout. If
+    // another process grabs P in between, swtpm fails to bind and exits: retry with new ports.
+    std::string last_failure;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      if (spawn_once(&last_failure)) return;
+    }
+    throw TpmError("swtpm: could not start a private swtpm: " + last_failure);
+  } catch (...) {
+    stop();
+    throw;
+  }
+}
+
+SwtpmProcess::~SwtpmProcess() { stop(); }
+
+void SwtpmProcess::stop() {
+  if (pid_ > 0) {
+    int st = 0;
+    try {
+      SwtpmCtrl ctrl("127.0.0.1", ctrl_port_, 1000);
+      ctrl.command(kSwtpmShutdown, nullptr, 0);
+    } catch (const TpmError&) {
+    }
+    if (!wait_exit(pid_, 2000, &st)) {
+      ::kill(pid_, SIGTERM);
+      if (!wait_exit(pid_, 2000, &st)) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &st, 0);
+      }
+    }
+    pid_ = -1;
+  }
+  if (!run_dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(run_dir_, ec);  // log + temporary state; a given state_dir lives elsewhere
+    run_dir_.clear();
+  }
+}
+
+std::string SwtpmProcess::log_tail() const {
+  std::ifstream f(run_dir_ + "/swtpm.log");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string s = ss.str();
+  if (s.size() > 600) s = "..." + s.substr(s.size() - 600);
+  return s.empty() ? "(swtpm printed nothing; is swtpm installed?)" : s;
+}
+
+}  // namespace redoubt::sim

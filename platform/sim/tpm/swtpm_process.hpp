@@ -1,0 +1,41 @@
+// A private swtpm child process (RAII): `swtpm socket --tpm2 --tpmstate dir=D
+// --server type=tcp,port=P,bindaddr=127.0.0.1 --ctrl type=tcp,fd=3 --flags not-need-init`.
+//
+// Ports: data P, control P+1 (tcti-swtpm's fixed convention). The control socket is bound
+// here and inherited, so it cannot be taken by anyone else; a conflict on P makes swtpm
+// exit during start-up and is retried with new ports.
+// The child gets PR_SET_PDEATHSIG(SIGKILL), so it dies with us even if we crash; the
+// destructor stops it (CMD_SHUTDOWN, then SIGTERM, then SIGKILL) and reaps it.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace redoubt::sim {
+
+class SwtpmProcess {
+ public:
+  // state_dir empty: state in a private temporary directory, removed by the destructor.
+  explicit SwtpmProcess(const std::string& state_dir);
+  ~SwtpmProcess();
+  SwtpmProcess(const SwtpmProcess&) = delete;
+  SwtpmProcess& operator=(const SwtpmProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  uint16_t port() const { return port_; }
+  uint16_t ctrl_port() const { return ctrl_port_; }
+  const std::string& state_dir() const { return state_dir_; }
+  bool temporary_state() const { return run_dir_ + "/state" == state_dir_; }
+
+ private:
+  bool spawn_once(std::string* why);
+  void stop();
+  std::string log_tail() const;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0, ctrl_port_ = 0;
+  std::string run_dir_;    // private temp dir: swtpm.log (+ state/ if none was given)
+  std::string state_dir_;
+};
+
+}  // namespace redoubt::sim

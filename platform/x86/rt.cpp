@@ -1,0 +1,76 @@
+// The little C/C++ runtime that freestanding images need (no libc, no
+// libstdc++): the mem*/str* functions the compiler and BearSSL call, their
+// _FORTIFY_SOURCE variants (Debian builds libbearssl.a with them), and the
+// C++ ABI hooks for pure virtual calls and stack-protector failures.
+#include <cstddef>
+#include <cstdint>
+
+#include "platform/x86/bare_platform.hpp"
+
+extern "C" {
+
+void* memcpy(void* d, const void* s, size_t n) {
+  auto* dp = static_cast<unsigned char*>(d);
+  auto* sp = static_cast<const unsigned char*>(s);
+  while (n--) *dp++ = *sp++;
+  return d;
+}
+
+void* memmove(void* d, const void* s, size_t n) {
+  auto* dp = static_cast<unsigned char*>(d);
+  auto* sp = static_cast<const unsigned char*>(s);
+  if (dp < sp) {
+    while (n--) *dp++ = *sp++;
+  } else {
+    while (n--) dp[n] = sp[n];
+  }
+  return d;
+}
+
+void* memset(void* d, int c, size_t n) {
+  auto* dp = static_cast<unsigned char*>(d);
+  while (n--) *dp++ = static_cast<unsigned char>(c);
+  return d;
+}
+
+int memcmp(const void* a, const void* b, size_t n) {
+  auto* ap = static_cast<const unsigned char*>(a);
+  auto* bp = static_cast<const unsigned char*>(b);
+  for (size_t i = 0; i < n; ++i)
+    if (ap[i] != bp[i]) return ap[i] < bp[i] ? -1 : 1;
+  return 0;
+}
+
+size_t strlen(const char* s) {
+  size_t n = 0;
+  while (s[n]) ++n;
+  return n;
+}
+
+[[noreturn]] void __chk_fail(void) { redoubt::x86::fatal("buffer overflow detected (_FORTIFY_SOURCE)"); }
+
+void* __memcpy_chk(void* d, const void* s, size_t n, size_t dn) {
+  if (n > dn) __chk_fail();
+  return memcpy(d, s, n);
+}
+void* __memmove_chk(void* d, const void* s, size_t n, size_t dn) {
+  if (n > dn) __chk_fail();
+  return memmove(d, s, n);
+}
+void* __memset_chk(void* d, int c, size_t n, size_t dn) {
+  if (n > dn) __chk_fail();
+  return memset(d, c, n);
+}
+
+[[noreturn]] void __stack_chk_fail(void) { redoubt::x86::fatal("stack smashing detected"); }
+uintptr_t __stack_chk_guard = 0x595e9fbd94fda766ull;
+
+[[noreturn]] void __cxa_pure_virtual(void) { redoubt::x86::fatal("pure virtual call"); }
+
+// BearSSL's X.509 engine references time(); there is no trusted clock here
+// (the launch-policy issue passes a "not before" time instead).
+long time(long* t) {
+  if (t) *t = 0;
+  return 0;
+}
+}

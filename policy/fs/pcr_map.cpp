@@ -1,0 +1,38 @@
+#include "policy/fs/pcr_map.hpp"
+
+namespace redoubt::policy {
+
+// TCG PC Client PFP 1.05 §10.4.1 Table 9 (event types) and Redoubt's DRTM block.
+const char* event_type_name(uint32_t type) {
+  switch (type) {
+    case 0x00000000: return "EV_PREBOOT_CERT";
+    case 0x00000001: return "EV_POST_CODE";
+    case 0x00000002: return "EV_UNUSED";
+    case kEvNoAction: return "EV_NO_ACTION";
+    case kEvSeparator: return "EV_SEPARATOR";
+    case 0x00000005: return "EV_ACTION";
+    case 0x00000006: return "EV_EVENT_TAG";
+    case 0x00000007: return "EV_S_CRTM_CONTENTS";
+    case 0x00000008: return "EV_S_CRTM_VERSION";
+    case 0x00000009: return "EV_CPU_MICROCODE";
+    case 0x0000000A: return "EV_PLATFORM_CONFIG_FLAGS";
+    case 0x0000000B: return "EV_TABLE_OF_DEVICES";
+    case 0x0000000C: return "EV_COMPACT_HASH";
+    case 0x0000000D: return "EV_IPL";
+    case 0x0000000E: return "EV_IPL_PARTITION_DATA";
+    case 0x0000000F: return "EV_NONHOST_CODE";
+    case 0x00000010: return "EV_NONHOST_CONFIG";
+    case 0x00000011: return "EV_NONHOST_INFO";
+    case 0x00000012: return "EV_OMIT_BOOT_DEVICE_EVENTS";
+    case kEvSkinitSlb: return "EV_REDOUBT_SKINIT_SLB";
+    case kEvHvManifest: return "EV_REDOUBT_HV_MANIFEST";
+    case kEvHvImage: return "EV_REDOUBT_HV_IMAGE";
+    case kEvHvSigner: return "EV_REDOUBT_HV_SIGNER";
+    case kEvLaunchPolicy: return "EV_REDOUBT_LAUNCH_POLICY";
+    case kEvGuestAnchor: return "EV_REDOUBT_GUEST_ANCHOR";
+    case kEvLaunchFailed: return "EV_REDOUBT_LAUNCH_FAILED";
+    default: return "EV_UNKNOWN";
+  }
+}
+
+}  // namespace redoubt::policy

@@ -1,0 +1,251 @@
+#include "sl/secure_loader.hpp"
+
+#include <cstring>
+
+#include "hypervisor/core/hv_image.hpp"
+#include "platform/hal/format.hpp"
+#include "policy/fs/cose.hpp"
+#include "policy/fs/eventlog.hpp"
+#include "policy/fs/hash.hpp"
+#include "policy/fs/hv_manifest.hpp"
+#include "policy/fs/pcr_map.hpp"
+#include "sl/boot_params.hpp"
+#include "sl/handoff.hpp"
+#include "sl/slb_layout.hpp"
+
+namespace redoubt::sl {
+namespace {
+
+using policy::EventLogWriter;
+using std::span;
+
+struct Loader {
+  hal::Platform& p;
+  uint64_t slb_base;
+  BankList banks;
+  BootParams bp{};
+  bool have_bp = false;
+  EventLogWriter log{nullptr, 0};
+  bool log_ok = false;
+
+  // Extend one PCR at locality 2 and record it: TCG PFP §10.2.2 (log == TPM).
+  Status measure(uint32_t pcr, uint32_t type, const DigestList& d, span<const uint8_t> data) {
+    if (log_ok) REDOUBT_TRY(log.append(pcr, type, d, data));
+    return p.tpm().pcr_extend(policy::kLocalityDlme, pcr, d);
+  }
+
+  Status measure_data(uint32_t pcr, uint32_t type, span<const uint8_t> data) {
+    return measure(pcr, type, policy::hash_banks(banks, data), data);
+  }
+
+  // The documented "launch failed" event into PCR17 and PCR18: digest = H(reason),
+  // event data = the reason. Capping makes every later quote show the failure.
+  void cap(const Status& why) {
+    const char* msg = why.message();
+    char reason[Status::kMsgCap + 32];
+    size_t n = format(reason, sizeof reason, "%s: %s", err_name(why.code()), msg);
+    span<const uint8_t> data(reinterpret_cast<const uint8_t*>(reason), n);
+    for (uint32_t pcr : {policy::kPcrDrtmDetail, policy::kPcrDrtmAuthority}) {
+      Status s = measure_data(pcr, policy::kEvLaunchFailed, data);
+      if (!s) p.console().print("[sl] could not cap PCR%u: %s\n", pcr, s.message());
+    }
+    p.console().print("[sl] LAUNCH REFUSED (%s): %s\n", err_name(why.code()), msg);
+  }
+
+  Status region_ok(const char* what, const Region& r, uint64_t max) {
+    if (r.size == 0) return Status::fail(Err::malformed, "boot params: %s region is empty", what);
+    if (r.size > max) return Status::fail(Err::malformed, "boot params: %s is %llu bytes, limit %llu", what,
+                                          (unsigned long long)r.size, (unsigned long long)max);
+    if (r.pa + r.size < r.pa || !p.mem().map(r.pa, r.size))
+      return Status::fail(Err::malformed, "boot params: %s [0x%llx, +0x%llx) is outside RAM", what,
+                          (unsigned long long)r.pa, (unsigned long long)r.size);
+    if (r.pa < slb_base + kSlbSize && slb_base < r.pa + r.size)
+      return Status::fail(Err::malformed, "boot params: %s overlaps the SLB", what);
+    return Status::ok();
+  }
+
+  static bool overlap(const Region& a, const Region& b) { return a.pa < b.pa + b.size && b.pa < a.pa + a.size; }
+
+  Status read_boot_params() {
+    uint8_t* slb = p.mem().map(slb_base, kSlbSize);
+    uint64_t bp_pa;
+    std::memcpy(&bp_pa, slb + kBootParamsPtrOffset, sizeof bp_pa);
+    if (!p.mem().map(bp_pa, sizeof(BootParams)))
+      return Status::fail(Err::malformed, "boot params pointer 0x%llx is outside RAM", (unsigned long long)bp_pa);
+    if (bp_pa < slb_base + kSlbSize && slb_base < bp_pa + sizeof(BootParams))
+      return Status::fail(Err::malformed, "boot params at 0x%llx overlap the SLB", (unsigned long long)bp_pa);
+    // Protect before reading, then copy: no device can change them afterwards.
+    REDOUBT_TRY(p.dma().protect(bp_pa, sizeof(BootParams)));
+    std::memcpy(&bp, p.mem().map(bp_pa, sizeof bp), sizeof bp);
+    if (std::memcmp(bp.magic, kBootParamsMagic, 8) != 0)
+      return Status::fail(Err::malformed, "boot params at 0x%llx: bad magic", (unsigned long long)bp_pa);
+    if (bp.size != sizeof(BootParams) || bp.version != 1)
+      return Status::fail(Err::unsupported, "boot params: size %u version %u, expected %zu/1", bp.size, bp.version,
+                          sizeof(BootParams));
+    REDOUBT_TRY(region_ok("event log", bp.event_log, 16ull << 20));
+    REDOUBT_TRY(region_ok("hypervisor image", bp.hv_image, 256ull << 20));
+    REDOUBT_TRY(region_ok("hypervisor manifest", bp.hv_manifest, 64ull << 10));
+    if (bp.launch_policy.pa != 0 || bp.launch_policy.size != 0)
+      return Status::fail(Err::unsupported, "boot params: a launch policy is not supported by this SL version");
+    if (overlap(bp.event_log, bp.hv_image) || overlap(bp.event_log, bp.hv_manifest) ||
+        overlap(bp.hv_image, bp.hv_manifest))
+      return Status::fail(Err::malformed, "boot params: event log, image and manifest regions overlap");
+    have_bp = true;
+    return Status::ok();
+  }
+
+  Status start_log(const SlbHeader& h) {
+    uint8_t* buf = p.mem().map(bp.event_log.pa, bp.event_log.size);
+    REDOUBT_TRY(p.dma().protect(bp.event_log.pa, bp.event_log.size));
+    log = EventLogWriter(buf, bp.event_log.size);
+    REDOUBT_TRY(log.write_header(banks));
+    log_ok = true;
+    // First record: the CPU's own measurement of SLB[0:length] (already in PCR17
+    // through the locality-4 hash sequence; logged here, not extended again).
+    span<const uint8_t> slb(p.mem().map(slb_base, h.length), h.length);
+    char desc[64];
+    size_t n = format(desc, sizeof desc, "SKINIT SLB base=0x%llx length=0x%x", (unsigned long long)slb_base, h.length);
+    return log.append(policy::kPcrDrtmDetail, policy::kEvSkinitSlb, policy::hash_banks(banks, slb),
+                      span<const uint8_t>(reinterpret_cast<const uint8_t*>(desc), n));
+  }
+
+  Status sealed_key(const SlbHeader& h, policy::PublicKey& key) {
+    if (h.key_slot_offset < sizeof(SlbHeader) || h.key_slot_offset + sizeof(SlbKeySlot) > h.length)
+      return Status::fail(Err::malformed, "SLB key slot at 0x%x is outside the measured region (length 0x%x)",
+                          h.key_slot_offset, h.length);
+    SlbKeySlot slot;
+    std::memcpy(&slot, p.mem().map(slb_base + h.key_slot_offset, sizeof slot), sizeof slot);
+    if (std::memcmp(slot.magic, kKeySlotMagic, 8) != 0)
+      return Status::fail(Err::malformed, "SLB key slot: bad magic");
+    if (slot.sec1_len == 0)
+      return Status::fail(Err::wrong_key, "no hypervisor-signing key is sealed into the SLB (redoubt slb seal)");
+    bool p256 = slot.cose_alg == int32_t(policy::CoseAlg::es256) && slot.sec1_len == 65;
+    bool p384 = slot.cose_alg == int32_t(policy::CoseAlg::es384) && slot.sec1_len == 97;
+    if (!(p256 || p384) || slot.sec1[0] != 0x04)
+      return Status::fail(Err::unsupported, "SLB key slot: alg %d with a %u-byte key is not ES256/ES384",
+                          slot.cose_alg, slot.sec1_len);
+    key.alg = policy::CoseAlg(slot.cose_alg);
+    key.sec1_len = slot.sec1_len;
+    std::memcpy(key.sec1, slot.sec1, slot.sec1_len);
+    return Status::ok();
+  }
+
+  Status verify_and_measure(hal::HypervisorHandoff& ho) {
+    const SlbHeader& h = *reinterpret_cast<const SlbHeader*>(p.mem().map(slb_base, sizeof(SlbHeader)));
+    SlbHeader hdr = h;  // the SLB is DEV-protected, but copy once anyway
+    if (std::memcmp(hdr.magic, kSlbMagic, 8) != 0 || hdr.version != 1)
+      return Status::fail(Err::malformed, "SLB header: not a Redoubt SL (magic/version)");
+    if (hdr.length > kMaxMeasuredLength)
+      return Status::fail(Err::malformed, "SLB length 0x%x overlaps the boot-params pointer at 0x%llx", hdr.length,
+                          (unsigned long long)kBootParamsPtrOffset);
+    REDOUBT_TRY(p.tpm().active_banks(banks));
+    if (banks.count == 0) return Status::fail(Err::tpm, "the TPM has no active PCR bank");
+    REDOUBT_TRY(read_boot_params());
+    REDOUBT_TRY(start_log(hdr));
+    p.console().print("[sl] DRTM log started at 0x%llx (%u banks)\n", (unsigned long long)bp.event_log.pa, banks.count);
+
+    policy::PublicKey key;
+    REDOUBT_TRY(sealed_key(hdr, key));
+
+    // DEV-protect the inputs before the first read (no DMA time-of-check/time-of-use).
+    REDOUBT_TRY(p.dma().protect(bp.hv_manifest.pa, bp.hv_manifest.size));
+    REDOUBT_TRY(p.dma().protect(bp.hv_image.pa, bp.hv_image.size));
+    span<const uint8_t> manifest(p.mem().map(bp.hv_manifest.pa, bp.hv_manifest.size), bp.hv_manifest.size);
+    span<const uint8_t> image(p.mem().map(bp.hv_image.pa, bp.hv_image.size), bp.hv_image.size);
+
+    policy::CoseSign1 cose;
+    REDOUBT_TRY(policy::cose_sign1_parse(manifest, cose));
+    REDOUBT_TRY(policy::cose_sign1_verify(cose, key));
+    policy::HvManifest m;
+    REDOUBT_TRY(policy::hv_manifest_decode(cose.payload, m));
+    uint8_t kid[32];
+    policy::key_id(key, kid);
+    if (std::memcmp(kid, m.signer_kid, 32) != 0)
+      return Status::fail(Err::wrong_key, "manifest names signer %02x%02x%02x%02x…, the SLB key is %02x%02x%02x%02x…",
+                          m.signer_kid[0], m.signer_kid[1], m.signer_kid[2], m.signer_kid[3], kid[0], kid[1], kid[2],
+                          kid[3]);
+    p.console().print("[sl] manifest verified: %s %s svn %llu\n", m.name, m.version, (unsigned long long)m.svn);
+
+    if (m.image_size != image.size())
+      return Status::fail(Err::digest_mismatch, "hypervisor image is %zu bytes, the manifest says %llu", image.size(),
+                          (unsigned long long)m.image_size);
+    Digest got = policy::hash(m.digest_alg, image);
+    if (std::memcmp(got.bytes, m.digest, got.size()) != 0) {
+      char want_hex[129], got_hex[129];
+      to_hex(m.digest, 8, want_hex);
+      to_hex(got.bytes, 8, got_hex);
+      return Status::fail(Err::digest_mismatch, "hypervisor image %s %s… does not match the manifest's %s…",
+                          hash_alg_name(m.digest_alg), got_hex, want_hex);
+    }
+
+    // Anti-rollback: the manifest's SVN must not be below the TPM NV counter.
+    uint64_t min_svn = 0;
+    REDOUBT_TRY(p.tpm().nv_read_counter(policy::kLocalityDlme, policy::kNvHvSvnCounter, min_svn));
+    if (m.svn < min_svn)
+      return Status::fail(Err::rollback, "hypervisor SVN %llu is below the anti-rollback counter %llu (NV 0x%08x)",
+                          (unsigned long long)m.svn, (unsigned long long)min_svn, policy::kNvHvSvnCounter);
+
+    if (image.size() < sizeof(hv::HvImageHeader))
+      return Status::fail(Err::malformed, "hypervisor image is smaller than its header");
+    hv::HvImageHeader ih;
+    std::memcpy(&ih, image.data(), sizeof ih);
+    if (std::memcmp(ih.magic, hv::kHvImageMagic, 8) != 0 || ih.entry_offset >= image.size())
+      return Status::fail(Err::malformed, "hypervisor image header: bad magic or entry offset 0x%x", ih.entry_offset);
+
+    // Measurements, in the documented order (docs/pcr-map.md).
+    REDOUBT_TRY(measure_data(policy::kPcrDrtmDetail, policy::kEvHvManifest, cose.payload));
+    {
+      char desc[128];
+      size_t n = format(desc, sizeof desc, "hypervisor image %s %s (%zu bytes)", m.name, m.version, image.size());
+      REDOUBT_TRY(measure(policy::kPcrDrtmDetail, policy::kEvHvImage, policy::hash_banks(banks, image),
+                          span<const uint8_t>(reinterpret_cast<const uint8_t*>(desc), n)));
+    }
+    REDOUBT_TRY(measure_data(policy::kPcrDrtmAuthority, policy::kEvHvSigner, key.bytes()));
+    // EV_SEPARATOR closes the SL's measurements in both PCRs (TCG PFP §10.4.1:
+    // event data 00000000h, digest = H(event data)).
+    static constexpr uint8_t kSep[4] = {0, 0, 0, 0};
+    REDOUBT_TRY(measure_data(policy::kPcrDrtmDetail, policy::kEvSeparator, kSep));
+    REDOUBT_TRY(measure_data(policy::kPcrDrtmAuthority, policy::kEvSeparator, kSep));
+
+    ho.slb_base = slb_base;
+    ho.hv_image_pa = bp.hv_image.pa;
+    ho.hv_image_size = bp.hv_image.size;
+    ho.hv_entry_pa = bp.hv_image.pa + ih.entry_offset;
+    ho.event_log_pa = bp.event_log.pa;
+    ho.event_log_cap = bp.event_log.size;
+    ho.event_log_used = log.size();
+    ho.hv_svn = m.svn;
+    std::memcpy(ho.hv_name, m.name, sizeof ho.hv_name);
+    std::memcpy(ho.hv_version, m.version, sizeof ho.hv_version);
+    ho.banks = banks;
+    return Status::ok();
+  }
+};
+
+}  // namespace
+
+Outcome secure_loader_main(hal::Platform& platform, uint64_t slb_base) {
+  Outcome out;
+  platform.console().print("[sl] Redoubt secure loader entered, SLB at 0x%llx\n", (unsigned long long)slb_base);
+  if (!platform.mem().map(slb_base, kSlbSize)) {
+    out.reason = Status::fail(Err::fault, "SLB at 0x%llx is not in RAM", (unsigned long long)slb_base);
+    return out;  // nothing to measure from: the CPU would never have got here
+  }
+  Loader l{platform, slb_base};
+  hal::HypervisorHandoff ho{};
+  Status s = l.verify_and_measure(ho);
+  if (!s) {
+    l.cap(s);
+    out.reason = s;
+    out.event_log_used = l.log_ok ? l.log.size() : 0;
+    return out;
+  }
+  out.event_log_used = l.log.size();
+  platform.console().print("[sl] measurements done; entering hypervisor at 0x%llx\n",
+                           (unsigned long long)ho.hv_entry_pa);
+  out.launched = true;
+  out.reason = platform.enter_hypervisor(ho);
+  return out;
+}
+
+}  // namespace redoubt::sl

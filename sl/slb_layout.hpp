@@ -1,0 +1,50 @@
+// The Secure Loader Block: AMD APM vol. 2 §15.27.4 ("Secure Loader Block"):
+// a 64 KiB-aligned, 64 KiB block whose first word is the SL entry offset and
+// whose second word is the length measured by SKINIT. Redoubt adds its own
+// header after those two words and a sealed hypervisor-signing key, both inside
+// the measured region so that PCR17 covers them.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace redoubt::sl {
+
+inline constexpr uint64_t kSlbSize = 64 * 1024;        // APM vol. 2 §15.27.4: always 64 KiB
+inline constexpr uint64_t kSlbAlign = 64 * 1024;       // and 64 KiB aligned
+// The pre-launch loader stores the physical address of the BootParams as a u64
+// at the top of the SLB, where SKINIT points ESP (APM §15.27.5: ESP = SLB + 64K);
+// the SL reads it before its first push. The measured region must stay below it.
+inline constexpr uint64_t kBootParamsPtrOffset = kSlbSize - 8;
+inline constexpr uint64_t kMaxMeasuredLength = kBootParamsPtrOffset;
+
+inline constexpr char kSlbMagic[8] = {'R', 'D', 'B', 'T', 'S', 'L', 'B', '1'};
+inline constexpr char kKeySlotMagic[8] = {'R', 'D', 'B', 'T', 'K', 'E', 'Y', '1'};
+
+struct SlbHeader {
+  uint16_t entry_offset;    // APM: word 0, SL entry point relative to the SLB base
+  uint16_t length;          // APM: word 1, bytes measured into PCR17 (SLB[0:length])
+  char magic[8];            // "RDBTSLB1"
+  uint16_t version;         // 1
+  uint16_t key_slot_offset; // offset of SlbKeySlot from the SLB base
+  uint32_t reserved;
+};
+static_assert(sizeof(SlbHeader) == 20);
+static_assert(offsetof(SlbHeader, entry_offset) == 0);
+static_assert(offsetof(SlbHeader, length) == 2);
+static_assert(offsetof(SlbHeader, magic) == 4);
+static_assert(offsetof(SlbHeader, key_slot_offset) == 14);
+
+// The hypervisor-signing public key, sealed into the SLB by `redoubt slb seal`
+// (or by the launcher) before SKINIT. An empty slot (sec1_len == 0) refuses launch.
+struct SlbKeySlot {
+  char magic[8];        // "RDBTKEY1"
+  int32_t cose_alg;     // -7 ES256 (P-256) or -35 ES384 (P-384)
+  uint16_t sec1_len;    // 65 or 97; 0 = not sealed
+  uint16_t reserved;
+  uint8_t sec1[97];     // SEC1 uncompressed point 04||X||Y
+  uint8_t pad[15];
+};
+static_assert(sizeof(SlbKeySlot) == 128);
+static_assert(offsetof(SlbKeySlot, sec1) == 16);
+
+}  // namespace redoubt::sl

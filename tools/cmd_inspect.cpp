@@ -1,0 +1,71 @@
+// `redoubt manifest show` and `redoubt eventlog show`: views for people and machines.
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "policy/fs/pcr_map.hpp"
+#include "policy/host/eventlog_reader.hpp"
+#include "policy/host/manifest_json.hpp"
+#include "tools/commands.hpp"
+#include "tools/common.hpp"
+
+namespace redoubt::tools {
+
+void register_manifest(CLI::App& app, int& exit_code) {
+  CLI::App* m = app.add_subcommand("manifest", "Inspect signed manifests");
+  m->require_subcommand(1);
+  auto file = std::make_shared<std::string>();
+  CLI::App* show = m->add_subcommand("show", "Decode a COSE_Sign1 manifest as JSON (does not verify the signature)");
+  show->add_option("file", *file, "Manifest file")->required();
+  show->callback([file, &exit_code] {
+    std::vector<uint8_t> bytes = read_file(*file);
+    try {
+      std::cout << policy::manifest_to_json(bytes).dump(2) << "\n";
+      exit_code = kExitOk;
+    } catch (const std::exception& e) {
+      std::cerr << "redoubt: " << *file << ": " << e.what() << "\n";
+      exit_code = kExitRefused;
+    }
+  });
+}
+
+static nlohmann::json log_to_json(const policy::EventLog& log) {
+  nlohmann::json j;
+  for (const auto& [alg, size] : log.banks) j["banks"].push_back(hash_alg_name(alg));
+  j["events"] = nlohmann::json::array();
+  for (const auto& e : log.events) {
+    nlohmann::json ev = {{"index", e.index}, {"pcr", e.pcr}, {"type", e.type},
+                         {"type_name", policy::event_type_name(e.type)}, {"data", hex(e.data)}};
+    for (const auto& [alg, d] : e.digests) ev["digests"][hash_alg_name(alg)] = hex(d);
+    j["events"].push_back(ev);
+  }
+  for (const auto& [alg, pcrs] : policy::replay_event_log(log))
+    for (const auto& [pcr, d] : pcrs) j["replayed"][hash_alg_name(alg)][std::to_string(pcr)] = hex(d);
+  return j;
+}
+
+void register_eventlog(CLI::App& app, int& exit_code) {
+  CLI::App* el = app.add_subcommand("eventlog", "Inspect DRTM event logs");
+  el->require_subcommand(1);
+  auto file = std::make_shared<std::string>();
+  auto json_out = std::make_shared<bool>(false);
+  CLI::App* show = el->add_subcommand("show", "Print a TCG crypto-agile event log and the PCRs it replays to");
+  show->add_option("file", *file, "Event log (eventlog.bin)")->required();
+  show->add_flag("--json", *json_out, "JSON output");
+  show->callback([=, &exit_code] {
+    std::vector<uint8_t> bytes = read_file(*file);
+    try {
+      policy::EventLog log = policy::parse_event_log(bytes);
+      if (*json_out)
+        std::cout << log_to_json(log).dump(2) << "\n";
+      else
+        std::cout << policy::format_event_log(log);
+      exit_code = kExitOk;
+    } catch (const std::exception& e) {
+      std::cerr << "redoubt: " << *file << ": " << e.what() << "\n";
+      exit_code = kExitRefused;
+    }
+  });
+}
+
+}  // namespace redoubt::tools

@@ -1,0 +1,26 @@
+// `redoubt key gen`: a signing key pair (P-256 or P-384) as PEM files.
+#include <iostream>
+#include <memory>
+
+#include "policy/host/keys.hpp"
+#include "tools/commands.hpp"
+
+namespace redoubt::tools {
+
+void register_key(CLI::App& app, int& exit_code) {
+  CLI::App* key = app.add_subcommand("key", "Signing keys");
+  key->require_subcommand(1);
+  auto curve = std::make_shared<std::string>("P-256");
+  auto out = std::make_shared<std::string>();
+  CLI::App* gen = key->add_subcommand("gen", "Generate <out>.key.pem (PKCS#8, 0600) and <out>.pub.pem (SPKI)");
+  gen->add_option("--curve", *curve, "P-256 (ES256) or P-384 (ES384)")->check(CLI::IsMember({"P-256", "P-384"}))->capture_default_str();
+  gen->add_option("--out", *out, "Output prefix, e.g. keys/hv-signing")->required();
+  gen->callback([=, &exit_code] {
+    policy::generate_key_files(*curve, *out);
+    policy::EvpKey k = policy::load_public_key(*out + ".pub.pem");
+    std::cout << "wrote " << *out << ".key.pem and " << *out << ".pub.pem\nkey id " << policy::key_id_hex(k) << "\n";
+    exit_code = 0;
+  });
+}
+
+}  // namespace redoubt::tools

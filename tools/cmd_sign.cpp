@@ -1,0 +1,46 @@
+// `redoubt sign hypervisor`: image + key + version + SVN -> COSE_Sign1 manifest.
+#include <iostream>
+#include <memory>
+
+#include "policy/host/hv_manifest_build.hpp"
+#include "policy/host/keys.hpp"
+#include "tools/commands.hpp"
+#include "tools/common.hpp"
+
+namespace redoubt::tools {
+
+namespace {
+struct SignHvOptions {
+  std::string image, key, version, out, name = "redoubt-hypervisor", digest = "sha256";
+  uint64_t svn = 0;
+};
+}  // namespace
+
+void register_sign(CLI::App& app, int& exit_code) {
+  CLI::App* sign = app.add_subcommand("sign", "Sign images");
+  sign->require_subcommand(1);
+  auto o = std::make_shared<SignHvOptions>();
+  CLI::App* hv = sign->add_subcommand("hypervisor", "Sign a hypervisor image: writes a COSE_Sign1 manifest");
+  hv->add_option("--image", o->image, "Hypervisor image (e.g. build/hv.bin)")->required();
+  hv->add_option("--key", o->key, "Signing private key (PEM)")->required();
+  hv->add_option("--version", o->version, "Version string (<= 31 bytes)")->required();
+  hv->add_option("--svn", o->svn, "Security version number (anti-rollback)")->required();
+  hv->add_option("--name", o->name, "Name (<= 63 bytes)")->capture_default_str();
+  hv->add_option("--digest", o->digest, "Image digest algorithm")->check(CLI::IsMember({"sha256", "sha384"}))->capture_default_str();
+  hv->add_option("--out", o->out, "Output manifest file")->required();
+  hv->callback([o, &exit_code] {
+    std::vector<uint8_t> image = read_file(o->image);
+    policy::EvpKey key = policy::load_private_key(o->key);
+    policy::HvManifestInput in;
+    in.name = o->name;
+    in.version = o->version;
+    in.svn = o->svn;
+    in.digest_alg = o->digest == "sha384" ? HashAlg::sha384 : HashAlg::sha256;
+    write_file(o->out, policy::sign_hv_manifest(image, in, key));
+    std::cout << "signed " << o->image << " (" << image.size() << " bytes) as " << o->name << " " << o->version
+              << " SVN " << o->svn << " with key " << policy::key_id_hex(key) << "\nwrote " << o->out << "\n";
+    exit_code = 0;
+  });
+}
+
+}  // namespace redoubt::tools

@@ -1,0 +1,64 @@
+// `redoubt slb seal|show`: put the hypervisor-signing key into an SL image.
+#include <iostream>
+#include <memory>
+#include <openssl/evp.h>
+
+#include "policy/host/keys.hpp"
+#include "tools/commands.hpp"
+#include "tools/common.hpp"
+#include "tools/slb_image.hpp"
+
+namespace redoubt::tools {
+
+namespace {
+struct SlbOptions {
+  std::string in, key, out;
+};
+
+std::string sha256_hex(const uint8_t* p, size_t n) {
+  uint8_t md[32];
+  unsigned len = 0;
+  EVP_Digest(p, n, md, &len, EVP_sha256(), nullptr);
+  return hex(md, 32);
+}
+}  // namespace
+
+void register_slb(CLI::App& app, int& exit_code) {
+  CLI::App* slb = app.add_subcommand("slb", "Secure Loader Block images");
+  slb->require_subcommand(1);
+  auto o = std::make_shared<SlbOptions>();
+  CLI::App* seal = slb->add_subcommand("seal", "Seal a hypervisor-signing public key into an SL image");
+  seal->add_option("--sl", o->in, "SL image (e.g. build/sl.bin)")->required();
+  seal->add_option("--key", o->key, "Public key PEM")->required();
+  seal->add_option("--out", o->out, "Sealed SL image")->required();
+  seal->callback([o, &exit_code] {
+    std::vector<uint8_t> img = read_file(o->in);
+    policy::EvpKey k = policy::load_public_key(o->key);
+    seal_slb(img, policy::cose_public_key(k));
+    write_file(o->out, img);
+    SlbInfo info = inspect_slb(img);
+    std::cout << "sealed key " << policy::key_id_hex(k) << " into " << o->out << "\nmeasured region sha256 "
+              << sha256_hex(img.data(), info.length) << "\n";
+    exit_code = kExitOk;
+  });
+  auto file = std::make_shared<std::string>();
+  CLI::App* show = slb->add_subcommand("show", "Print an SL image's header, sealed key and measurement");
+  show->add_option("file", *file, "SL image")->required();
+  show->callback([file, &exit_code] {
+    std::vector<uint8_t> img = read_file(*file);
+    SlbInfo info = inspect_slb(img);
+    char line[160];
+    snprintf(line, sizeof line, "entry 0x%04x  length 0x%04x (%u bytes)  key slot 0x%04x\n", info.entry, info.length,
+             info.length, info.key_slot_offset);
+    std::cout << line << "sealed key: "
+              << (info.key ? hex(info.key->sec1, info.key->sec1_len).substr(0, 16) + "… (alg " +
+                                 std::to_string(static_cast<int>(info.key->alg)) + ")"
+                           : std::string("none"))
+              << "\n";
+    if (info.length <= img.size())
+      std::cout << "sha256(SLB[0:length]) = " << sha256_hex(img.data(), info.length) << "\n";
+    exit_code = kExitOk;
+  });
+}
+
+}  // namespace redoubt::tools

@@ -1,0 +1,54 @@
+// `redoubt svn show|advance`: the hypervisor anti-rollback counter (an NV
+// counter in the TPM). Advancing is the owner's explicit step after every
+// platform runs a hypervisor with the new SVN (docs/anti-rollback.md).
+#include <iostream>
+#include <memory>
+
+#include "policy/fs/pcr_map.hpp"
+#include "tools/commands.hpp"
+#include "tools/common.hpp"
+#include "tools/tpm_session.hpp"
+
+namespace redoubt::tools {
+
+namespace {
+struct SvnOptions {
+  std::string tpm = "inproc", state;
+  uint64_t to = 0;
+};
+}  // namespace
+
+void register_svn(CLI::App& app, int& exit_code) {
+  CLI::App* svn = app.add_subcommand("svn", "The hypervisor anti-rollback counter (TPM NV)");
+  svn->require_subcommand(1);
+  auto o = std::make_shared<SvnOptions>();
+  auto say = [](const std::string& s) { std::cout << s << "\n"; };
+  for (CLI::App* c : {svn->add_subcommand("show", "Print the minimum hypervisor SVN the SL accepts"),
+                      svn->add_subcommand("advance", "Raise the minimum SVN (irreversible)")}) {
+    c->add_option("--tpm", o->tpm, "TPM (as for launch)")->capture_default_str();
+    c->add_option("--state", o->state, "State directory");
+    if (c->get_name() == "advance") c->add_option("--to", o->to, "New minimum SVN")->required();
+    c->callback([c, o, say, &exit_code] {
+      auto tpm = open_tpm_session(o->tpm, state_dir(o->state));
+      uint64_t v = ensure_svn_counter(*tpm, say);
+      if (c->get_name() == "advance") {
+        if (o->to < v) {
+          std::cerr << "redoubt: the counter is already " << v << "; it can never go back to " << o->to << "\n";
+          exit_code = kExitRefused;
+          return;
+        }
+        if (o->to - v > 100000) throw std::invalid_argument("--to: refusing to advance by more than 100000 steps");
+        while (v < o->to) {
+          tpm->nv_increment(policy::kNvHvSvnCounter);
+          v = tpm->nv_read_counter(policy::kNvHvSvnCounter).value_or(v + 1);
+        }
+      }
+      char idx[16];
+      snprintf(idx, sizeof idx, "0x%08x", policy::kNvHvSvnCounter);
+      std::cout << "hypervisor anti-rollback counter (NV " << idx << "): " << v << "\n";
+      exit_code = kExitOk;
+    });
+  }
+}
+
+}  // namespace redoubt::tools

@@ -1,0 +1,15 @@
+// Each subcommand registers itself on the CLI11 app and stores the exit code.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace redoubt::tools {
+
+void register_launch(CLI::App& app, int& exit_code);
+void register_key(CLI::App& app, int& exit_code);
+void register_sign(CLI::App& app, int& exit_code);
+void register_manifest(CLI::App& app, int& exit_code);
+void register_eventlog(CLI::App& app, int& exit_code);
+void register_svn(CLI::App& app, int& exit_code);
+void register_slb(CLI::App& app, int& exit_code);
+
+}  // namespace redoubt::tools

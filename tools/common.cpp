@@ -1,0 +1,55 @@
+#include "tools/common.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+namespace redoubt::tools {
+
+std::vector<uint8_t> read_file(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw InputError("cannot read " + p.string() + ": " + std::strerror(errno));
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data) {
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  if (!f) throw InputError("cannot write " + p.string());
+}
+
+void write_text(const std::filesystem::path& p, const std::string& text) {
+  write_file(p, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+std::filesystem::path build_dir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return std::filesystem::current_path();
+  return exe.parent_path();
+}
+
+std::filesystem::path state_dir(const std::string& opt) {
+  if (!opt.empty()) return std::filesystem::absolute(opt);
+  if (const char* e = std::getenv("REDOUBT_STATE_DIR"); e && *e) return std::filesystem::absolute(e);
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::filesystem::path(x) / "redoubt";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".local/state/redoubt";
+  return std::filesystem::current_path() / ".redoubt-state";
+}
+
+std::string hex(const uint8_t* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
+    s[2 * i] = d[p[i] >> 4];
+    s[2 * i + 1] = d[p[i] & 15];
+  }
+  return s;
+}
+
+}  // namespace redoubt::tools

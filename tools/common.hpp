@@ -1,0 +1,34 @@
+// Shared helpers of the `redoubt` command line: files, paths, exit codes.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace redoubt::tools {
+
+// Exit codes (docs/cli.md): 0 success / launched, 1 refused or verification
+// failed, 2 usage error, 3 environment or input error (missing file, TPM).
+enum Exit : int { kExitOk = 0, kExitRefused = 1, kExitUsage = 2, kExitEnv = 3 };
+
+// An error the user must fix (bad path, unreadable file): exit code 3.
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::vector<uint8_t> read_file(const std::filesystem::path& p);  // throws InputError naming the path
+void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data);
+void write_text(const std::filesystem::path& p, const std::string& text);
+
+// The directory holding the running `redoubt` binary (build/), where the
+// build leaves sl.bin and hv.bin.
+std::filesystem::path build_dir();
+// --state, else $REDOUBT_STATE_DIR, else $XDG_STATE_HOME/redoubt, else ~/.local/state/redoubt.
+std::filesystem::path state_dir(const std::string& opt);
+
+std::string hex(const uint8_t* p, size_t n);
+inline std::string hex(const std::vector<uint8_t>& v) { return hex(v.data(), v.size()); }
+
+}  // namespace redoubt::tools
