@@ -107,8 +107,9 @@ LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in,
   r.hypervisor_entered = platform.hypervisor_entered();
   if (r.hypervisor_entered)
     r.skinit_to_hv_us = std::chrono::duration<double, std::micro>(platform.hv_entry_time() - t0).count();
-  if (!o.launched) return refuse(r, "sl", o.reason.message());
-  if (!o.reason) return refuse(r, "hypervisor", o.reason.message());
+  std::string why = std::string(err_name(o.reason.code())) + ": " + o.reason.message();
+  if (!o.launched) return refuse(r, "sl", why);
+  if (!o.reason) return refuse(r, "hypervisor", why);
   r.launched = true;
   r.stage = "hypervisor";
   return r;

@@ -61,8 +61,11 @@ Status hv_manifest_decode(std::span<const uint8_t> payload, HvManifest& out) {
         bool same = s.size() == tl;
         for (size_t j = 0; same && j < tl; ++j) same = s[j] == static_cast<uint8_t>(kHvManifestType[j]);
         if (!same) {
+          // Quote at most 39 bytes, non-printable ones as '?', always NUL-terminated.
           char got[40];
-          copy_text(s.first(s.size() < sizeof got - 1 ? s.size() : sizeof got - 1), got, sizeof got, f);
+          size_t k = 0;
+          for (; k < s.size() && k < sizeof got - 1; ++k) got[k] = s[k] >= 0x20 && s[k] < 0x7f ? static_cast<char>(s[k]) : '?';
+          got[k] = '\0';
           return Status::fail(Err::malformed, "hv-manifest: type \"%s\" is not \"%s\"", got, kHvManifestType);
         }
         break;

@@ -339,6 +339,11 @@ BOOST_AUTO_TEST_CASE(hv_manifest_payload_rules) {
   };
   CHECK_FAILS(hv_manifest_decode(with(1, [](CborWriter& w) { w.text("redoubt.hv-manifest/2"); }), m), Err::malformed,
               "type \"redoubt.hv-manifest/2\" is not \"redoubt.hv-manifest/1\"");
+  // Found by fuzz_cose_manifest: a wrong type with NUL/non-printable bytes is quoted safely.
+  CHECK_FAILS(hv_manifest_decode(with(1, [](CborWriter& w) { w.text(std::string("redoubt\0\x01hv", 11)); }), m), Err::malformed,
+              "type \"redoubt??hv\" is not");
+  CHECK_FAILS(hv_manifest_decode(with(1, [](CborWriter& w) { w.text(std::string(100, 'z')); }), m), Err::malformed,
+              "type \"" + std::string(39, 'z') + "\" is not");
   CHECK_FAILS(hv_manifest_decode(with(2, [](CborWriter& w) { w.text(std::string(64, 'n')); }), m), Err::malformed,
               "name is 64 bytes, at most 63");
   BOOST_TEST(hv_manifest_decode(with(2, [](CborWriter& w) { w.text(std::string(63, 'n')); }), m).is_ok());

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <utility>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -32,6 +34,10 @@ namespace {
 int listen_loopback(uint16_t port, uint16_t* bound) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  // Like any server: allow rebinding a port whose old connections linger in TIME_WAIT
+  // (an active listener still makes bind fail with EADDRINUSE).
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -44,6 +50,16 @@ int listen_loopback(uint16_t port, uint16_t* bound) {
   }
   *bound = ntohs(a.sin_port);
   return fd;
+}
+
+// Ports [lo, hi] for P (P+1 <= hi+1): below the ephemeral range if there is room, else above it.
+std::pair<int, int> candidate_port_range() {
+  int eph_lo = 32768, eph_hi = 60999;
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  f >> eph_lo >> eph_hi;
+  if (eph_lo - 2 - 10000 >= 1000) return {10000, eph_lo - 2};
+  if (65534 - (eph_hi + 1) >= 1000) return {eph_hi + 1, 65533};
+  return {1024, 65533};  // odd configuration: take our chances (bind failures are retried)
 }
 
 // Waits up to `ms` for the child to exit; true if reaped.
@@ -62,14 +78,20 @@ bool wait_exit(pid_t pid, int ms, int* status) {
 // One attempt: true when the child answers on its control channel; false (child reaped,
 // reason in *why) when it exited during start-up.
 bool SwtpmProcess::spawn_once(std::string* why) {
-  int data_fd = -1, ctrl_fd = -1;
-  for (int i = 0; i < 64 && ctrl_fd < 0; ++i) {
-    if (data_fd >= 0) ::close(data_fd);
-    data_fd = listen_loopback(0, &port_);
-    if (data_fd < 0 || port_ == 65535) continue;
-    ctrl_fd = listen_loopback(static_cast<uint16_t>(port_ + 1), &ctrl_port_);
+  // P is drawn at random from OUTSIDE the kernel's ephemeral range: tcti-swtpm opens a new
+  // TCP connection per command, so a busy process leaves thousands of TIME_WAIT sockets whose
+  // local ephemeral ports would make "free" ports next to a kernel-chosen P rarely usable.
+  std::mt19937 rng(std::random_device{}());
+  const auto [lo, hi] = candidate_port_range();
+  std::uniform_int_distribution<int> pick(lo, hi);
+  int ctrl_fd = -1;
+  for (int i = 0; i < 256 && ctrl_fd < 0; ++i) {
+    const uint16_t p = static_cast<uint16_t>(pick(rng));
+    const int data_fd = listen_loopback(p, &port_);
+    if (data_fd < 0) continue;
+    ctrl_fd = listen_loopback(static_cast<uint16_t>(p + 1), &ctrl_port_);
+    ::close(data_fd);  // swtpm binds P itself
   }
-  if (data_fd >= 0) ::close(data_fd);  // swtpm binds P itself
   if (ctrl_fd < 0) throw TpmError("swtpm: found no free pair of loopback ports P, P+1");
   // Keep it clear of 0..4 so that the dup2 to 3 below cannot clobber anything we need.
   const int c = ::fcntl(ctrl_fd, F_DUPFD_CLOEXEC, 10);

@@ -20,11 +20,6 @@ constexpr uint32_t kCounter = 0x01500010;
 std::unique_ptr<TpmDevice> open_inproc(const std::string& dir = "") {
   return open_tpm(TpmSpec::parse(dir.empty() ? "inproc" : "inproc:state=" + dir));
 }
-
-struct TempDir {
-  std::string path = temp_dir("tpm");
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(power_on_pcr_values) {

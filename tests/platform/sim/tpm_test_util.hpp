@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <system_error>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -63,5 +65,15 @@ inline std::string temp_dir(const char* tag) {
   if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
   return t;
 }
+
+// A temporary directory removed at scope exit, also when an assertion throws.
+struct TempDir {
+  explicit TempDir(const char* tag = "tpm") : path(temp_dir(tag)) {}
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string path;
+};
 
 }  // namespace tpmtest

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the build, the tests and the benchmarks need.
+# Idempotent: does nothing (and needs no network) when all are present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libtss2-dev libtpms-dev swtpm swtpm-tools tpm2-tools   # TPM 2.0: ESAPI, libtpms, swtpm, interop tools
+  libssl-dev libbearssl-dev                              # OpenSSL 3 (host), BearSSL (freestanding)
+  libcbor-dev nlohmann-json3-dev libcli11-dev            # formats and CLI
+  libboost-test-dev                                      # Boost.Test
+  libzydis-dev nasm                                      # guest decoding / guest images (AMD-V issue)
+  libcpp-httplib-dev libsqlite3-dev                      # attestation service (later issue)
+  clang-14 libclang-rt-14-dev                            # libFuzzer, sanitizer runtimes
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
