@@ -67,12 +67,14 @@ int run_launch(const LaunchOptions& o) {
   in.svm_enabled = !o.sim_svm_off;
   in.aps_in_init = !o.sim_aps_running;
 
+  // The key sealed into the SLB: --hv-key, else the image's own, else the demo key.
   fs::path key_path;
   std::optional<DemoKey> demo;
+  if (o.manifest.empty()) demo = ensure_demo_key(state, say);  // the demo key signs the default manifest
   if (!o.hv_key.empty()) {
     key_path = fs::absolute(o.hv_key);
-  } else if (o.sl.empty() || !inspect_slb(in.sl_image).key) {
-    demo = ensure_demo_key(state, say);
+  } else if (!inspect_slb(in.sl_image).key) {
+    if (!demo) demo = ensure_demo_key(state, say);
     key_path = demo->public_pem;
   }
   if (!key_path.empty()) {
@@ -85,7 +87,6 @@ int run_launch(const LaunchOptions& o) {
     manifest_path = fs::absolute(o.manifest);
     in.manifest = read_file(manifest_path);
   } else {
-    if (!demo) throw std::invalid_argument("--manifest is required unless the demo key signs the hypervisor");
     policy::EvpKey priv = policy::load_private_key(demo->private_pem.string());
     policy::HvManifestInput mi;
     mi.version = "0.1.0";

@@ -14,8 +14,9 @@ SlbInfo inspect_slb(const std::vector<uint8_t>& img) {
   std::memcpy(&h, img.data(), sizeof h);
   if (std::memcmp(h.magic, sl::kSlbMagic, 8) != 0) throw InputError("not a Redoubt SL image (magic)");
   SlbInfo info{h.entry_offset, h.length, h.key_slot_offset, std::nullopt};
-  if (h.key_slot_offset + sizeof(sl::SlbKeySlot) > img.size() || h.key_slot_offset + sizeof(sl::SlbKeySlot) > h.length)
-    throw InputError("SL image: key slot lies outside the measured region");
+  // Whether the slot is inside the measured length is the loader's and the SL's check.
+  if (h.key_slot_offset < sizeof h || h.key_slot_offset + sizeof(sl::SlbKeySlot) > img.size())
+    throw InputError("SL image: key slot offset is outside the image");
   sl::SlbKeySlot slot;
   std::memcpy(&slot, img.data() + h.key_slot_offset, sizeof slot);
   if (std::memcmp(slot.magic, sl::kKeySlotMagic, 8) != 0) throw InputError("SL image: key slot magic missing");
