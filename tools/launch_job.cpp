@@ -1,0 +1,129 @@
+#include "tools/launch_job.hpp"
+
+#include <cstdio>
+#include <optional>
+
+#include "platform/sim/machine.hpp"
+#include "policy/host/hv_manifest_build.hpp"
+#include "policy/host/keys.hpp"
+#include "tools/common.hpp"
+#include "tools/demo_keys.hpp"
+#include "tools/slb_image.hpp"
+#include "tools/tpm_session.hpp"
+
+namespace redoubt::tools {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+uint64_t parse_addr(const std::string& s) {
+  size_t used = 0;
+  uint64_t v = 0;
+  try {
+    v = std::stoull(s, &used, 0);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || s.empty()) throw std::invalid_argument("--slb-base: '" + s + "' is not a number");
+  return v;
+}
+
+}  // namespace
+
+LaunchJobResult run_launch_job(const LaunchOptions& o, sim::TpmDevice& tpm_dev, const Say& say) {
+  if (o.platform != "amd")
+    throw std::invalid_argument("--platform " + o.platform + ": only 'amd' (SKINIT) exists so far; Intel TXT is a later issue");
+  const fs::path out = fs::absolute(o.out);
+  const fs::path state = state_dir(o.state);
+  fs::create_directories(out);
+
+  // Inputs, with built-in defaults from the build directory and the demo key.
+  const fs::path sl_path = o.sl.empty() ? build_dir() / "sl.bin" : fs::absolute(o.sl);
+  const fs::path hv_path = o.hypervisor.empty() ? build_dir() / "hv.bin" : fs::absolute(o.hypervisor);
+  sim::LaunchInputs in;
+  in.sl_image = read_file(sl_path);
+  in.hv_image = read_file(hv_path);
+  in.layout.slb_base = parse_addr(o.slb_base);
+  in.svm_enabled = !o.sim_svm_off;
+  in.aps_in_init = !o.sim_aps_running;
+
+  // The key sealed into the SLB: --hv-key, else the image's own, else the demo key.
+  fs::path key_path;
+  std::optional<DemoKey> demo;
+  if (o.manifest.empty()) demo = ensure_demo_key(state, say);  // the demo key signs the default manifest
+  if (!o.hv_key.empty()) {
+    key_path = fs::absolute(o.hv_key);
+  } else if (!inspect_slb(in.sl_image).key) {
+    if (!demo) demo = ensure_demo_key(state, say);
+    key_path = demo->public_pem;
+  }
+  if (!key_path.empty()) {
+    policy::EvpKey pub = policy::load_public_key(key_path.string());
+    seal_slb(in.sl_image, policy::cose_public_key(pub));
+  }
+
+  fs::path manifest_path;
+  if (!o.manifest.empty()) {
+    manifest_path = fs::absolute(o.manifest);
+    in.manifest = read_file(manifest_path);
+  } else {
+    policy::EvpKey priv = policy::load_private_key(demo->private_pem.string());
+    policy::HvManifestInput mi;
+    mi.version = "0.1.0";
+    mi.svn = 1;
+    in.manifest = policy::sign_hv_manifest(in.hv_image, mi, priv);
+    manifest_path = out / "hv.manifest";
+    write_file(manifest_path, in.manifest);
+    say("[tool] signed " + hv_path.string() + " with the demo key (version 0.1.0, SVN 1) -> " + manifest_path.string());
+  }
+
+  sim::TpmDevice* tpm = &tpm_dev;
+  ensure_svn_counter(*tpm, say);
+
+  sim::Machine machine;
+  sim::LaunchReport r = sim::measured_launch(machine, *tpm, in, [&](std::string_view l) { say(std::string(l)); });
+
+  std::vector<uint32_t> pcr_list = {16, 17, 18, 19, 20, 21, 22, 23};
+  tpm->set_locality(0);
+  auto values = tpm->pcr_read(pcr_list);
+  json pj = pcrs_to_json(values);
+  write_text(out / "pcrs.json", pj.dump(2) + "\n");
+  json outputs = {{"pcrs", (out / "pcrs.json").string()}};
+  if (!r.slb_region.empty()) {
+    write_file(out / "slb.bin", r.slb_region);
+    outputs["slb"] = (out / "slb.bin").string();
+  }
+  write_file(out / "eventlog.bin", r.event_log);
+  outputs["eventlog"] = (out / "eventlog.bin").string();
+
+  json lj;
+  lj["status"] = r.launched ? "launched" : "refused";
+  lj["reason"] = r.launched ? "" : r.reason;
+  lj["stage"] = r.stage;
+  if (r.fault) lj["fault"] = r.fault->name();
+  lj["platform"] = "amd";
+  lj["tpm"] = tpm->describe();
+  lj["inputs"] = {{"sl", sl_path.string()},
+                  {"hypervisor", hv_path.string()},
+                  {"manifest", manifest_path.string()},
+                  {"hv_key", key_path.empty() ? "sealed in the SL image" : key_path.string()},
+                  {"state_dir", state.string()}};
+  char base[24];
+  snprintf(base, sizeof base, "0x%llx", static_cast<unsigned long long>(in.layout.slb_base));
+  lj["slb"] = {{"base", base}, {"length", r.slb_length}, {"entry", r.slb_entry}};
+  lj["hypervisor_entered"] = r.hypervisor_entered;
+  if (r.hypervisor_entered) lj["skinit_to_hypervisor_us"] = r.skinit_to_hv_us;
+  lj["outputs"] = outputs;
+  write_text(out / "launch.json", lj.dump(2) + "\n");
+  outputs["launch"] = (out / "launch.json").string();
+
+  LaunchJobResult res;
+  res.report = std::move(r);
+  res.pcrs = std::move(values);
+  res.launch_json = std::move(lj);
+  res.out_dir = out;
+  return res;
+}
+
+}  // namespace redoubt::tools
