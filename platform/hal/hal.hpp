@@ -7,6 +7,7 @@
 
 #include "platform/hal/digest.hpp"
 #include "platform/hal/status.hpp"
+#include "platform/hal/svm.hpp"
 
 namespace redoubt::hal {
 
@@ -62,6 +63,7 @@ class Platform {
   virtual Tpm& tpm() = 0;
   virtual PhysMem& mem() = 0;
   virtual DmaProtection& dma() = 0;
+  virtual Svm& svm() = 0;  // AMD-V (APM vol. 2 ch. 15)
   // Transfer control to the measured hypervisor. Does not return on hardware;
   // the simulator runs the native hypervisor entry and returns its status.
   virtual Status enter_hypervisor(const HypervisorHandoff& handoff) = 0;

@@ -13,6 +13,11 @@ Status SimPlatform::enter_hypervisor(const hal::HypervisorHandoff& handoff) {
 
 void SimPlatform::halt(const char* why) { throw SimHalt(why); }
 
+hal::Svm& SimPlatform::svm() {
+  if (!svm_) throw SimHalt("this simulated machine has no SVM model attached");
+  return *svm_;
+}
+
 void SimPlatform::write(const char* s, size_t n) {
   // Line-buffer so each console line reaches the sink whole.
   for (size_t i = 0; i < n; ++i) {

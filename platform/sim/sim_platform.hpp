@@ -31,6 +31,9 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   hal::Tpm& tpm() override { return *this; }
   hal::PhysMem& mem() override { return *this; }
   hal::DmaProtection& dma() override { return *this; }
+  // The simulated CPU's SVM model; set by whoever runs guests (set_svm).
+  hal::Svm& svm() override;
+  void set_svm(hal::Svm* svm) { svm_ = svm; }
   Status enter_hypervisor(const hal::HypervisorHandoff& handoff) override;
   [[noreturn]] void halt(const char* why) override;
 
@@ -57,6 +60,7 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   ConsoleSink sink_;
   std::string line_;
   std::optional<hal::HypervisorHandoff> handoff_;
+  hal::Svm* svm_ = nullptr;
   std::chrono::steady_clock::time_point hv_entry_time_{};
 };
 

@@ -71,4 +71,15 @@ bool BarePlatform::is_protected(uint64_t, uint64_t) {
   halt("AMD DEV query is not implemented yet on bare metal (QEMU issue)");
 }
 
+bool BarePlatform::available() { halt("bare-metal CPUID probing for SVM is not implemented yet (QEMU issue)"); }
+Status BarePlatform::enable(uint64_t) { halt("bare-metal EFER.SVME / VM_HSAVE_PA setup is not implemented yet (QEMU issue)"); }
+void BarePlatform::vmrun(uint64_t) { halt("bare-metal VMRUN is not implemented yet (QEMU issue)"); }
+void BarePlatform::invlpga(uint64_t, uint32_t) { halt("bare-metal INVLPGA is not implemented yet (QEMU issue)"); }
+uint64_t BarePlatform::rdtsc() {
+  uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t(hi) << 32) | lo;
+}
+void BarePlatform::arm_timer(uint64_t, uint8_t) { halt("bare-metal LAPIC timer is not implemented yet (QEMU issue)"); }
+
 }  // namespace redoubt::x86

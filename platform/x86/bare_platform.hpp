@@ -13,12 +13,13 @@ class SerialConsole final : public hal::Console {
   void write(const char* s, size_t n) override;  // 16550 UART at 0x3F8
 };
 
-class BarePlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::DmaProtection {
+class BarePlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::DmaProtection, hal::Svm {
  public:
   hal::Console& console() override { return serial_; }
   hal::Tpm& tpm() override { return *this; }
   hal::PhysMem& mem() override { return *this; }
   hal::DmaProtection& dma() override { return *this; }
+  hal::Svm& svm() override { return *this; }
   Status enter_hypervisor(const hal::HypervisorHandoff& handoff) override;
   [[noreturn]] void halt(const char* why) override;
 
@@ -31,6 +32,13 @@ class BarePlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dm
   // hal::DmaProtection: AMD DEV programming (APM vol. 2 §15.24) — not yet.
   Status protect(uint64_t pa, uint64_t n) override;
   bool is_protected(uint64_t pa, uint64_t n) override;
+  // hal::Svm: the real instructions (VMRUN, INVLPGA, RDTSC) — not yet (QEMU issue).
+  bool available() override;
+  Status enable(uint64_t hsave_pa) override;
+  void vmrun(uint64_t vmcb_pa) override;
+  void invlpga(uint64_t va, uint32_t asid) override;
+  uint64_t rdtsc() override;
+  void arm_timer(uint64_t deadline_tsc, uint8_t vector) override;
 
  private:
   SerialConsole serial_;

@@ -1,0 +1,34 @@
+// The AMD-V instructions the hypervisor core executes, behind the HAL.
+// platform/sim interprets them on its simulated CPU; platform/x86 (later)
+// executes the real instructions. The contract between the two sides is the
+// architecture itself: the VMCB (hypervisor/arch/svm/vmcb.hpp), nested page
+// tables, IOPM and MSRPM live in physical memory in their APM formats.
+#pragma once
+#include <cstdint>
+
+#include "platform/hal/status.hpp"
+
+namespace redoubt::hal {
+
+class Svm {
+ public:
+  // CPUID Fn8000_0001_ECX[SVM] and Fn8000_000A_EDX[NP] (APM vol. 2 §15.4).
+  virtual bool available() = 0;
+  // EFER.SVME = 1 and VM_HSAVE_PA = hsave_pa (APM vol. 2 §15.4, §15.30.4).
+  virtual Status enable(uint64_t hsave_pa) = 0;
+  // VMRUN with RAX = vmcb_pa (APM vol. 2 §15.5): runs the guest until #VMEXIT;
+  // EXITCODE/EXITINFO1/EXITINFO2/nRIP and the guest state are in the VMCB
+  // afterwards. A failed consistency check gives EXITCODE = VMEXIT_INVALID.
+  virtual void vmrun(uint64_t vmcb_pa) = 0;
+  // INVLPGA (APM vol. 2 §15.16.2): invalidate the mapping of va in asid.
+  virtual void invlpga(uint64_t va, uint32_t asid) = 0;
+  virtual uint64_t rdtsc() = 0;
+  // The host's timer: a physical interrupt (vector) once the TSC reaches
+  // deadline; while a guest runs it arrives as #VMEXIT(INTR) if intercepted.
+  virtual void arm_timer(uint64_t deadline_tsc, uint8_t vector) = 0;
+
+ protected:
+  ~Svm() = default;
+};
+
+}  // namespace redoubt::hal
