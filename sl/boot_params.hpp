@@ -23,10 +23,44 @@ struct BootParams {
   Region hv_manifest;    // COSE_Sign1 hypervisor manifest
   Region event_log;      // buffer the SL writes the DRTM event log into
   Region launch_policy;  // reserved for the launch-policy issue; must be {0,0} for now
-  uint64_t reserved[8];
+  // Optional (both {0,0} = a launch without guests, as before the AMD-V issue):
+  Region hv_memory;      // RAM the hypervisor owns (VMCBs, NPTs, permission maps, run record)
+  Region guest_table;    // a GuestTable listing the guest images the loader placed
+  uint64_t reserved[4];
 };
 static_assert(sizeof(BootParams) == 144);
 static_assert(offsetof(BootParams, hv_image) == 16);
 static_assert(offsetof(BootParams, event_log) == 48);
+static_assert(offsetof(BootParams, hv_memory) == 80);
+static_assert(offsetof(BootParams, guest_table) == 96);
+
+// The guests the untrusted loader placed in RAM (docs/guests.md). The SL
+// range-checks and DEV-protects every region and passes them on; it does NOT
+// measure them yet (the guest-measurement issue does).
+inline constexpr char kGuestTableMagic[8] = {'R', 'D', 'B', 'T', 'G', 'T', '0', '1'};
+inline constexpr uint32_t kMaxGuests = 8;
+
+// Guest policy flags (untrusted until the signed launch policy exists).
+inline constexpr uint32_t kGuestNpfInject = 1u << 0;  // #NPF: inject #PF into the guest instead of killing it
+
+struct GuestEntry {
+  char name[16];        // NUL-terminated, [A-Za-z0-9_-]
+  Region image;         // flat binary, loaded at guest-physical 0x100000
+  Region ram;           // host-physical RAM that becomes guest-physical [0, size); 2 MiB aligned
+  uint64_t args[4];     // passed to the guest in its boot-info page
+  uint32_t flags;       // kGuest*
+  uint16_t io_base;     // one I/O port range passed through (count 0 = none)
+  uint16_t io_count;
+  uint64_t reserved;
+};
+static_assert(sizeof(GuestEntry) == 96);
+
+struct GuestTable {
+  char magic[8];        // "RDBTGT01"
+  uint32_t count;       // <= kMaxGuests
+  uint32_t entry_size;  // sizeof(GuestEntry)
+  GuestEntry entries[kMaxGuests];
+};
+static_assert(sizeof(GuestTable) == 16 + 96 * 8);
 
 }  // namespace redoubt::sl

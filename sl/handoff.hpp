@@ -18,6 +18,21 @@ struct HypervisorHandoff {
   char hv_name[64];
   char hv_version[32];
   BankList banks;             // active PCR banks
+
+  // Guests (AMD-V issue). Zero guests: the hypervisor reports and stops.
+  static constexpr uint32_t kMaxGuests = 8;
+  struct Guest {
+    char name[16];
+    uint64_t image_pa, image_size;  // DEV-protected, not measured yet
+    uint64_t ram_pa, ram_size;      // DEV-protected
+    uint64_t args[4];
+    uint32_t flags;
+    uint16_t io_base, io_count;
+  };
+  uint64_t hv_memory_pa;      // hypervisor-owned RAM, DEV-protected
+  uint64_t hv_memory_size;
+  uint32_t guest_count;
+  Guest guests[kMaxGuests];
 };
 
 }  // namespace redoubt::hal

@@ -24,7 +24,9 @@ struct Loader {
   uint64_t slb_base;
   BankList banks;
   BootParams bp{};
+  uint64_t bp_pa = 0;
   bool have_bp = false;
+  GuestTable guests{};  // validated copy; count 0 = no guests
   EventLogWriter log{nullptr, 0};
   bool log_ok = false;
 
@@ -90,7 +92,76 @@ struct Loader {
     if (overlap(bp.event_log, bp.hv_image) || overlap(bp.event_log, bp.hv_manifest) ||
         overlap(bp.hv_image, bp.hv_manifest))
       return Status::fail(Err::malformed, "boot params: event log, image and manifest regions overlap");
+    this->bp_pa = bp_pa;
+    REDOUBT_TRY(read_guest_table());
     have_bp = true;
+    return Status::ok();
+  }
+
+  // A region the hypervisor or a guest will own: in RAM, page aligned, clear of
+  // the SLB, the boot params, the log, the image and the manifest.
+  Status owned_region_ok(const char* what, const Region& r, uint64_t max, uint64_t align) {
+    REDOUBT_TRY(region_ok(what, r, max));
+    if (r.pa % align != 0 || r.size % align != 0)
+      return Status::fail(Err::malformed, "boot params: %s [0x%llx, +0x%llx) is not 0x%llx-aligned", what,
+                          (unsigned long long)r.pa, (unsigned long long)r.size, (unsigned long long)align);
+    const Region fixed[] = {{bp_pa, sizeof(BootParams)}, bp.event_log, bp.hv_image, bp.hv_manifest};
+    for (const Region& f : fixed)
+      if (overlap(r, f))
+        return Status::fail(Err::malformed, "boot params: %s overlaps the boot params, log, image or manifest", what);
+    return Status::ok();
+  }
+
+  // Optional hypervisor memory and guest table (AMD-V issue). The guests are
+  // range-checked and DEV-protected here, not measured (a later issue does).
+  Status read_guest_table() {
+    const bool has_mem = bp.hv_memory.pa != 0 || bp.hv_memory.size != 0;
+    const bool has_table = bp.guest_table.pa != 0 || bp.guest_table.size != 0;
+    if (!has_table && !has_mem) return Status::ok();
+    if (!has_mem) return Status::fail(Err::malformed, "boot params: guests need a hypervisor memory region");
+    REDOUBT_TRY(owned_region_ok("hypervisor memory", bp.hv_memory, 1ull << 30, 4096));
+    REDOUBT_TRY(p.dma().protect(bp.hv_memory.pa, bp.hv_memory.size));
+    if (!has_table) return Status::ok();
+    REDOUBT_TRY(region_ok("guest table", bp.guest_table, sizeof(GuestTable)));
+    if (bp.guest_table.size < 16) return Status::fail(Err::malformed, "boot params: guest table is truncated");
+    if (overlap(bp.guest_table, bp.hv_memory))
+      return Status::fail(Err::malformed, "boot params: guest table overlaps the hypervisor memory");
+    REDOUBT_TRY(p.dma().protect(bp.guest_table.pa, bp.guest_table.size));
+    std::memcpy(&guests, p.mem().map(bp.guest_table.pa, bp.guest_table.size), bp.guest_table.size);
+    if (std::memcmp(guests.magic, kGuestTableMagic, 8) != 0)
+      return Status::fail(Err::malformed, "guest table at 0x%llx: bad magic", (unsigned long long)bp.guest_table.pa);
+    if (guests.entry_size != sizeof(GuestEntry) || guests.count > kMaxGuests ||
+        bp.guest_table.size < 16 + guests.count * sizeof(GuestEntry))
+      return Status::fail(Err::malformed, "guest table: %u entries of %u bytes do not fit (max %u of %zu)",
+                          guests.count, guests.entry_size, kMaxGuests, sizeof(GuestEntry));
+    for (uint32_t i = 0; i < guests.count; ++i) {
+      GuestEntry& g = guests.entries[i];
+      if (g.name[0] == 0 || g.name[sizeof g.name - 1] != 0)
+        return Status::fail(Err::malformed, "guest table: entry %u has no NUL-terminated name", i);
+      for (const char* c = g.name; *c; ++c)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+              *c == '_'))
+          return Status::fail(Err::malformed, "guest table: entry %u name has a character outside [A-Za-z0-9_-]", i);
+      char what[48];
+      format(what, sizeof what, "guest %s image", g.name);
+      REDOUBT_TRY(owned_region_ok(what, g.image, 64ull << 20, 1));
+      format(what, sizeof what, "guest %s RAM", g.name);
+      REDOUBT_TRY(owned_region_ok(what, g.ram, 1ull << 30, 2ull << 20));
+      const Region mine[] = {g.image, g.ram};
+      for (const Region& r : mine) {
+        if (overlap(r, bp.hv_memory) || overlap(r, bp.guest_table))
+          return Status::fail(Err::malformed, "guest table: guest %s overlaps the hypervisor memory or the table",
+                              g.name);
+        for (uint32_t j = 0; j < i; ++j)
+          if (overlap(r, guests.entries[j].image) || overlap(r, guests.entries[j].ram))
+            return Status::fail(Err::malformed, "guest table: guests %s and %s overlap", guests.entries[j].name,
+                                g.name);
+      }
+      if (overlap(g.image, g.ram))
+        return Status::fail(Err::malformed, "guest table: guest %s image overlaps its own RAM", g.name);
+      REDOUBT_TRY(p.dma().protect(g.image.pa, g.image.size));
+      REDOUBT_TRY(p.dma().protect(g.ram.pa, g.ram.size));
+    }
     return Status::ok();
   }
 
@@ -169,7 +240,16 @@ struct Loader {
     if (m.image_size != image.size())
       return Status::fail(Err::digest_mismatch, "hypervisor image is %zu bytes, the manifest says %llu", image.size(),
                           (unsigned long long)m.image_size);
-    Digest got = policy::hash(m.digest_alg, image);
+    // One pass per bank over the image; the manifest's digest reuses its bank when active.
+    const DigestList image_digests = policy::hash_banks(banks, image);
+    Digest got{};
+    bool have = false;
+    for (uint32_t i = 0; i < image_digests.count; ++i)
+      if (image_digests.d[i].alg == m.digest_alg) {
+        got = image_digests.d[i];
+        have = true;
+      }
+    if (!have) got = policy::hash(m.digest_alg, image);
     if (std::memcmp(got.bytes, m.digest, got.size()) != 0) {
       char want_hex[129], got_hex[129];
       to_hex(m.digest, 8, want_hex);
@@ -197,7 +277,7 @@ struct Loader {
     {
       char desc[128];
       size_t n = format(desc, sizeof desc, "hypervisor image %s %s (%zu bytes)", m.name, m.version, image.size());
-      REDOUBT_TRY(measure(policy::kPcrDrtmDetail, policy::kEvHvImage, policy::hash_banks(banks, image),
+      REDOUBT_TRY(measure(policy::kPcrDrtmDetail, policy::kEvHvImage, image_digests,
                           span<const uint8_t>(reinterpret_cast<const uint8_t*>(desc), n)));
     }
     REDOUBT_TRY(measure_data(policy::kPcrDrtmAuthority, policy::kEvHvSigner, key.bytes()));
@@ -218,6 +298,22 @@ struct Loader {
     std::memcpy(ho.hv_name, m.name, sizeof ho.hv_name);
     std::memcpy(ho.hv_version, m.version, sizeof ho.hv_version);
     ho.banks = banks;
+    ho.hv_memory_pa = bp.hv_memory.pa;
+    ho.hv_memory_size = bp.hv_memory.size;
+    ho.guest_count = guests.count;
+    for (uint32_t i = 0; i < guests.count; ++i) {
+      const GuestEntry& g = guests.entries[i];
+      auto& o = ho.guests[i];
+      std::memcpy(o.name, g.name, sizeof o.name);
+      o.image_pa = g.image.pa;
+      o.image_size = g.image.size;
+      o.ram_pa = g.ram.pa;
+      o.ram_size = g.ram.size;
+      std::memcpy(o.args, g.args, sizeof o.args);
+      o.flags = g.flags;
+      o.io_base = g.io_base;
+      o.io_count = g.io_count;
+    }
     return Status::ok();
   }
 };

@@ -11,5 +11,9 @@ void register_manifest(CLI::App& app, int& exit_code);
 void register_eventlog(CLI::App& app, int& exit_code);
 void register_svn(CLI::App& app, int& exit_code);
 void register_slb(CLI::App& app, int& exit_code);
+void register_quote(CLI::App& app, int& exit_code);
+void register_endpoint(CLI::App& app, int& exit_code);
+void register_verifier(CLI::App& app, int& exit_code);
+void register_attest(CLI::App& app, int& exit_code);
 
 }  // namespace redoubt::tools

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   register_eventlog(app, code);
   register_svn(app, code);
   register_slb(app, code);
+  register_quote(app, code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

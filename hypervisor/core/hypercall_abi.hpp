@@ -11,6 +11,7 @@ enum Hypercall : uint64_t {
   kHcYield = 2,           // give up the rest of the time slice
   kHcShutdown = 3,        // RDI = exit code; the guest is gone
   kHcGetLaunchInfo = 4,   // RDI = guest-virtual buffer, RSI = size: fills LaunchInfo
+  kHcSetTimer = 5,        // RDI = vector (32-255), RSI = ticks from now (0 = cancel), RDX = period (0 = one-shot)
 };
 
 enum HypercallError : int64_t { kHcOk = 0, kHcEInval = -22, kHcEFault = -14, kHcENosys = -38 };

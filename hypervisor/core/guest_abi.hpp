@@ -1,0 +1,35 @@
+// What a guest finds when it starts (docs/guests.md): the guest-physical
+// layout the hypervisor builds and the boot-info page. guests/include/redoubt.h
+// is the C twin of this header (a test keeps them equal).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace redoubt::hv {
+
+inline constexpr uint64_t kGuestBootInfoGpa = 0x1000;  // GuestBootInfo, read-only by convention
+inline constexpr uint64_t kGuestGdtGpa = 0x2000;       // null, code64 (0x08), data (0x10)
+inline constexpr uint64_t kGuestPml4Gpa = 0x3000;      // initial page tables: 0x3000..0x8FFF
+inline constexpr uint64_t kGuestTablesEnd = 0x10000;
+inline constexpr uint64_t kGuestImageGpa = 0x100000;   // flat image loaded and entered here
+inline constexpr uint64_t kGuestStackReserve = 0x10000;
+inline constexpr uint64_t kGuestIdentityMapBytes = 4ull << 30;  // VA == GPA for [0, 4 GiB), 2 MiB pages
+
+inline constexpr char kGuestBootInfoMagic[8] = {'R', 'D', 'B', 'T', 'G', 'B', 'I', '1'};
+
+struct GuestBootInfo {
+  char magic[8];         // "RDBTGBI1"
+  uint32_t guest_id;     // 0-based index in the guest table
+  uint32_t guest_count;
+  uint64_t ram_size;     // guest-physical RAM is [0, ram_size)
+  uint64_t image_gpa;    // kGuestImageGpa
+  uint64_t image_size;
+  uint64_t args[4];      // from the loader's guest table (e.g. the probe's targets)
+  char name[16];
+  uint64_t tsc_per_us;   // TSC ticks per microsecond of simulated time (0 = unknown)
+};
+static_assert(sizeof(GuestBootInfo) == 104);
+static_assert(offsetof(GuestBootInfo, args) == 40);
+static_assert(offsetof(GuestBootInfo, name) == 72);
+
+}  // namespace redoubt::hv

@@ -1,0 +1,55 @@
+// The per-guest policy the hypervisor enforces. For now a compiled-in
+// default plus a few untrusted flags from the loader's guest table; the
+// launch-policy issue loads it from a signed launch policy instead.
+#pragma once
+#include <cstdint>
+
+namespace redoubt::hv {
+
+// CPUID as the guest sees it. A VMM can make CPUID report any processor it
+// likes: the guest gets `entries` (leaf, subleaf) exactly, zeros for leaves
+// not listed (AMD behaviour beyond the maximum leaf), then the masks below.
+struct CpuidEntry {
+  uint32_t leaf, subleaf;
+  bool any_subleaf;
+  uint32_t eax, ebx, ecx, edx;
+};
+
+struct CpuidPolicy {
+  static constexpr uint32_t kMax = 24;
+  CpuidEntry entries[kMax];
+  uint32_t count = 0;
+  bool hide_hypervisor = true;  // Fn0000_0001_ECX[31] = 0 and no 0x4000_00xx leaves
+  bool hide_svm = true;         // Fn8000_0001_ECX[SVM] = 0 and Fn8000_000A all zero
+};
+
+// The processor the default policy reports (docs/hypervisor.md, "CPUID").
+void default_cpuid(CpuidPolicy& p);
+// The four registers CPUID(leaf, subleaf) returns under p.
+void cpuid_lookup(const CpuidPolicy& p, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+inline constexpr uint32_t kCpuidHypervisorBit = 1u << 31;  // Fn0000_0001_ECX[31]
+inline constexpr uint32_t kCpuidSvmBit = 1u << 2;          // Fn8000_0001_ECX[2]
+
+enum class NpfAction : uint8_t {
+  kill,        // stop the guest; report the faulting guest-physical address
+  inject_pf,   // inject #PF (CR2 = faulting guest-physical address) and let the guest go on
+};
+
+struct IoGrant {
+  uint16_t base, count;  // ports [base, base+count) pass through to the hardware
+};
+
+struct GuestPolicy {
+  CpuidPolicy cpuid;
+  NpfAction npf = NpfAction::kill;
+  uint32_t max_violations = 8;  // with inject_pf: kill at the (max+1)-th violation
+  IoGrant io[4] = {};
+  uint32_t io_count = 0;
+  uint64_t slice_ticks = 100000;      // scheduling quantum, TSC ticks
+  uint64_t budget_ticks = 0;          // 0 = unlimited guest run time
+};
+
+void default_policy(GuestPolicy& p);
+
+}  // namespace redoubt::hv

@@ -1,0 +1,277 @@
+// The simulated x86-64 CPU: an interpreter of real guest machine code in long
+// mode (decoded once with Zydis, cached per guest-physical page), with the
+// guest's own 4-level paging, exceptions through the guest IDT and the SVM
+// guest mode (intercepts, nested paging, ASID-tagged TLB) that
+// platform/sim/svm drives. See docs/simulator-cpu.md for the supported subset.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include "platform/sim/cpu/counters.hpp"
+#include "platform/sim/cpu/op.hpp"
+#include "platform/sim/cpu/tlb.hpp"
+#include "platform/sim/cpu_state.hpp"
+#include "platform/sim/memory.hpp"
+
+namespace redoubt::sim::cpu {
+
+// Thrown inside the interpreter, caught by the run loop (never escapes run()).
+struct GuestFault {
+  uint8_t vector;
+  bool has_error;
+  uint32_t error;
+  uint64_t address;  // #PF: the faulting linear address (CR2 if delivered)
+};
+struct NestedFault {
+  uint64_t info1;  // APM vol. 2 §15.25.6: #PF-style error code | bit 32 final | bit 33 walk
+  uint64_t gpa;
+};
+
+// Thrown out of run() for conditions the simulation cannot continue from.
+class CpuError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// I/O ports as seen by IN/OUT that are not intercepted.
+class PortIo {
+ public:
+  virtual uint32_t in(uint16_t port, unsigned size) = 0;
+  virtual void out(uint16_t port, unsigned size, uint32_t value) = 0;
+
+ protected:
+  ~PortIo() = default;
+};
+
+// SVM guest-mode controls, loaded from the VMCB by VMRUN (platform/sim/svm).
+struct GuestControls {
+  uint32_t icpt_cr = 0, icpt_dr = 0, icpt_exc = 0, icpt_misc1 = 0, icpt_misc2 = 0;
+  const uint8_t* iopm = nullptr;   // 12 KiB in host memory
+  const uint8_t* msrpm = nullptr;  // 8 KiB in host memory
+  uint64_t tsc_offset = 0;
+  bool np = false;
+  uint64_t ncr3 = 0;
+  bool v_intr_masking = false;
+};
+
+// EVENTINJ/EXITINTINFO-style event (APM vol. 2 §15.20).
+struct Event {
+  uint8_t vector = 0;
+  uint8_t type = 3;  // 0 INTR, 2 NMI, 3 exception, 4 software interrupt
+  bool has_error = false;
+  uint32_t error = 0;
+  uint64_t encode() const {
+    return vector | (uint64_t(type) << 8) | (has_error ? 1ull << 11 : 0) | (1ull << 31) |
+           (uint64_t(error) << 32);
+  }
+};
+
+enum class Stop : uint8_t { none, vmexit, halted, budget, shutdown };
+enum Access : uint8_t { kRead = 0, kWrite = 1, kFetch = 2 };
+
+// Lazy status flags: the last flag-setting operation and its operands.
+enum LazyOp : uint8_t { kLzNone, kLzLogic, kLzAdd, kLzAdc, kLzSub, kLzSbb, kLzInc, kLzDec };
+
+inline constexpr uint64_t kCF = 1, kPF = 4, kAF = 16, kZF = 64, kSF = 128, kTF = 256, kIF = 512, kDF = 1024,
+                          kOF = 2048;
+inline constexpr uint64_t kStatusFlags = kCF | kPF | kAF | kZF | kSF | kOF;
+
+class Cpu {
+ public:
+  explicit Cpu(PhysicalMemory& mem);
+  ~Cpu();
+  Cpu(const Cpu&) = delete;
+  Cpu& operator=(const Cpu&) = delete;
+
+  // ---- architectural state ----
+  uint64_t gpr[kNumGpr] = {};  // gpr[kRip] is RIP; gpr[kZero] is always 0
+  uint64_t cur_rip = 0;        // RIP of the instruction executing now
+  uint64_t seg_base[8] = {};   // effective-address segment bases: [4] FS, [5] GS (64-bit mode)
+  Segment es, cs, ss, ds, fs, gs, ldtr, tr;
+  Segment gdtr, idtr;          // base + limit only
+  uint64_t cr0 = 0x60000010, cr2 = 0, cr3 = 0, cr4 = 0, cr8 = 0, efer = 0;
+  uint64_t dr[4] = {}, dr6 = 0xFFFF0FF0, dr7 = 0x400;
+  uint8_t cpl = 0;
+  uint64_t star = 0, lstar = 0, cstar = 0, sfmask = 0, kernel_gs_base = 0;
+  uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0, pat = 0x0007040600070406ull, tsc_aux = 0;
+  uint64_t vm_hsave_pa = 0;
+  uint64_t rflags_sys = 2;     // RFLAGS without the six status flags
+  uint64_t shadow_end = ~0ull;  // STI / MOV SS shadow: no interrupt while icount == shadow_end
+  bool in_shadow() const { return shadow_end == icount; }
+  bool implicit_sup = false;    // current accesses are implicit supervisor (IDT, GDT, TSS)
+  bool halted = false;
+
+  uint64_t& rip() { return gpr[kRip]; }
+  uint64_t rflags() const { return rflags_sys | status_flags(); }
+  void set_rflags(uint64_t v);
+  void load_segment_cache(Segment& s, const Segment& v);  // keeps seg_base[] in sync
+  void set_fs_base(uint64_t b) { fs.base = b; seg_base[4] = b; }
+  void set_gs_base(uint64_t b) { gs.base = b; seg_base[5] = b; }
+
+  // ---- SVM guest mode (driven by platform/sim/svm) ----
+  bool guest = false;
+  uint32_t asid = 0;           // current ASID (0 = host)
+  GuestControls ctl;
+  uint64_t exitcode = 0, exitinfo1 = 0, exitinfo2 = 0, exitintinfo = 0, nrip = 0;
+  // Requests #VMEXIT(code) after the current instruction (or now, for faults).
+  void vmexit(uint64_t code, uint64_t info1, uint64_t info2);          // instruction intercept: nRIP = next
+  void vmexit_event(uint64_t code, uint64_t info1, uint64_t info2);    // fault/interrupt: RIP stays, nRIP = 0
+  void shutdown();                                                     // triple fault
+  void take_event(const Event& ev);  // deliver through the IDT; escalates #DF / triple fault
+  void set_cpl(uint8_t c);
+  bool exc_intercepted(uint8_t v) const { return guest && (ctl.icpt_exc >> v & 1); }
+  bool misc1(uint32_t bit) const { return guest && (ctl.icpt_misc1 & bit); }
+  bool misc2(uint32_t bit) const { return guest && (ctl.icpt_misc2 & bit); }
+  // Delivers an event through the IDT as on VMRUN with EVENTINJ (no intercept check
+  // on the event itself; faults during delivery are intercepted normally).
+  void inject(const Event& ev);
+
+  // ---- time and the host timer ----
+  uint64_t icount = 0;         // the TSC: +1 per retired instruction, + idle ticks in HLT
+  uint64_t idle_ticks = 0;
+  uint64_t timer_deadline = ~0ull;
+  uint8_t timer_vector = 0;
+  bool timer_armed = false;
+  bool intr_line() const { return timer_armed && icount >= timer_deadline; }
+  void ack_intr() { timer_armed = false; timer_deadline = ~0ull; }
+  uint64_t guest_tsc() const { return icount + (guest ? ctl.tsc_offset : 0); }
+
+  PortIo* ports = nullptr;     // devices behind IN/OUT (nullptr: reads all-ones, writes dropped)
+
+  // ---- execution ----
+  // Runs until a #VMEXIT (guest mode), HLT with nothing to wake it, shutdown,
+  // or max_instructions retired.
+  Stop run(uint64_t max_instructions = ~0ull);
+  Stop stop = Stop::none;
+
+  // ---- memory ----
+  template <class T> T rd(uint64_t va) {
+    const SoftTlb& e = stlb_[(va >> 12) & (kStlb - 1)];
+    if ((va & ~0xFFFull) == e.tag_r && (va & 0xFFF) <= 4096 - sizeof(T)) {
+      T v;
+      std::memcpy(&v, e.host + (va & 0xFFF), sizeof(T));
+      return v;
+    }
+    return T(rd_slow(va, sizeof(T)));
+  }
+  template <class T> void wr(uint64_t va, T v) {
+    const SoftTlb& e = stlb_[(va >> 12) & (kStlb - 1)];
+    if ((va & ~0xFFFull) == e.tag_w && (va & 0xFFF) <= 4096 - sizeof(T)) {
+      std::memcpy(e.host + (va & 0xFFF), &v, sizeof(T));
+      return;
+    }
+    wr_slow(va, sizeof(T), uint64_t(v));
+  }
+  uint64_t rd_slow(uint64_t va, unsigned n);
+  void wr_slow(uint64_t va, unsigned n, uint64_t v);
+  // Full translation (TLB, then walk); throws GuestFault / NestedFault.
+  uint64_t translate(uint64_t va, Access acc, bool implicit_supervisor = false);
+  // Guest-physical -> host-physical through nCR3 (identity without NP).
+  uint64_t nested_translate(uint64_t gpa, Access acc, bool walk);
+  uint8_t* host_ptr(uint64_t hpa, uint64_t n) { return hpa <= ram_size_ && n <= ram_size_ - hpa ? ram_ + hpa : nullptr; }
+
+  // ---- TLBs ----
+  Tlb tlb;
+  void flush_soft_tlb();              // the per-page fast path in front of the TLB
+  void flush_tlb_nonglobal();         // MOV CR3
+  void flush_tlb_all_current();       // MOV CR0/CR4 paging bits
+  void invlpg(uint64_t va);
+  // Host code wrote memory behind the CPU's back (loader, DMA): revalidate decoded code.
+  void code_modified_externally() { ++code_epoch_; jc_gen_++; }
+
+  Counters counters;
+  AsidCounters& asid_counters() { return counters.per_asid[asid]; }
+
+  // ---- lazy flags ----
+  LazyOp lz_op = kLzNone;
+  uint8_t lz_w = 8;
+  uint64_t lz_res = 0, lz_dst = 0, lz_src = 0;
+  uint64_t lz_carry = 0;       // ADC/SBB carry in; INC/DEC preserved CF
+  uint64_t flags_mat = 0;      // the status flags when lz_op == kLzNone
+  void set_lazy(LazyOp op, unsigned w, uint64_t res, uint64_t dst, uint64_t src) {
+    lz_op = op; lz_w = uint8_t(w); lz_res = res; lz_dst = dst; lz_src = src;
+  }
+  uint64_t status_flags() const;
+  void materialize() { flags_mat = status_flags(); lz_op = kLzNone; }
+  void set_status(uint64_t f) { flags_mat = f & kStatusFlags; lz_op = kLzNone; }
+  bool cf() const;
+  bool zf() const;
+  bool cond(unsigned cc) const;
+
+  // ---- exceptions ----
+  [[noreturn]] void fault(uint8_t vector, uint32_t error = 0, bool has_error = true);
+  [[noreturn]] void ud() { fault(6, 0, false); }
+  [[noreturn]] void gp(uint32_t e = 0) { fault(13, e, true); }
+  Segment read_descriptor(uint16_t sel);  // GDT only (TI=1 -> #GP)
+  void end_block() { stop_block_ = true; }
+
+  // Code-page writes land here (slow path): drops cached decodes of that page.
+  void note_code_write(uint64_t hpa);
+
+ private:
+  struct SoftTlb {
+    uint64_t tag_r = 1, tag_w = 1;
+    uint8_t* host = nullptr;
+  };
+  static constexpr unsigned kStlb = 256;
+  struct JcEntry {
+    uint64_t va = 1;
+    uint64_t gen = 0;
+    Block* b = nullptr;
+  };
+  static constexpr unsigned kJc = 4096;
+
+  Block* find_block();
+  Block* decode_block(uint64_t va, uint64_t pa);
+  bool block_valid(Block* b);
+  void drop_page_blocks(uint64_t page);
+  void deliver(const Event& ev);
+  void handle_fault(const GuestFault& f);
+  void check_interrupts();
+  void fill_soft_tlb(uint64_t va, uint64_t hpa, bool writable);
+  uint64_t walk(uint64_t va, Access acc, bool user, TlbEntry& out);
+  struct NestedResult { unsigned shift = 30; bool writable = true, nx = false, dirty = true; };
+  uint64_t nested_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r);
+
+  PhysicalMemory& mem_;
+  uint8_t* ram_;
+  uint64_t ram_size_;
+  SoftTlb stlb_[kStlb];
+  std::unique_ptr<JcEntry[]> jc_;
+  uint64_t jc_gen_ = 1;
+  uint64_t code_epoch_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;   // by host-physical address
+  std::unordered_map<uint64_t, std::vector<uint64_t>> page_blocks_;  // page -> block addresses
+  std::vector<uint32_t> code_pages_;                               // blocks per page
+  std::vector<std::unique_ptr<Block>> graveyard_;                  // freed at the next block lookup
+  bool stop_block_ = false;
+  const Event* delivering_ = nullptr;   // event being delivered (for EXITINTINFO / #DF)
+  uint64_t budget_end_ = ~0ull;
+  uint64_t run_start_icount_ = 0;
+  void* decoder_;                       // ZydisDecoder
+
+  friend struct DecodeAccess;
+};
+
+// Width helpers for the handlers.
+template <int W> struct WT;
+template <> struct WT<1> { using U = uint8_t; using S = int8_t; };
+template <> struct WT<2> { using U = uint16_t; using S = int16_t; };
+template <> struct WT<4> { using U = uint32_t; using S = int32_t; };
+template <> struct WT<8> { using U = uint64_t; using S = int64_t; };
+
+inline uint64_t trunc(uint64_t v, unsigned w) { return w == 8 ? v : v & ((1ull << (w * 8)) - 1); }
+inline int64_t sext(uint64_t v, unsigned w) {
+  switch (w) {
+    case 1: return int8_t(v);
+    case 2: return int16_t(v);
+    case 4: return int32_t(v);
+    default: return int64_t(v);
+  }
+}
+
+}  // namespace redoubt::sim::cpu
