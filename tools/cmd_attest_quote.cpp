@@ -28,6 +28,8 @@ int run_quote(QuoteOptions& o) {
   attest::TpmIdentity id(*tpm);
   attest::EndpointQuote q = attest::make_evidence(*tpm, id, nonce, j.report.event_log);
   attest::write_quote_files(j.out_dir, q.evidence, nonce);
+  id.release();
+  attest::orderly_shutdown(*tpm);  // keeps clockInfo.safe = 1 at the next power-on
   std::cout << "Quoted PCR " << attest::selection_text(q.quote.pcrs.selection) << " with nonce " << o.nonce_hex << " ("
             << (j.report.launched ? "launched" : "launch REFUSED: " + j.report.reason) << ")\n"
             << "Wrote " << j.out_dir.string() << "/{quote.msg,quote.sig,quote.pcrs,ak.pub.pem,ak.pub,eventlog.bin}\n";

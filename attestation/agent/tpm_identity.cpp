@@ -135,6 +135,10 @@ TpmQuote TpmIdentity::quote(std::span<const uint8_t> nonce, const TPML_PCR_SELEC
   return q;
 }
 
+void orderly_shutdown(sim::TpmDevice& tpm) {
+  if (tpm.esys()) Esys_Shutdown(tpm.esys(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_SU_CLEAR);
+}
+
 TPML_PCR_SELECTION drtm_quote_selection(sim::TpmDevice& tpm) {
   const BankList banks = tpm.active_banks();
   std::vector<TPMI_ALG_HASH> use;

@@ -49,6 +49,10 @@ class TpmIdentity {
   TPM2B_PUBLIC ek_pub_{}, ak_pub_{};
 };
 
+// TPM2_Shutdown(CLEAR) (Part 3 §9.4): an orderly power-down, so the next
+// Startup reports clockInfo.safe = 1 and Clock did not fall back. Errors ignored.
+void orderly_shutdown(sim::TpmDevice& tpm);
+
 // The selection Redoubt quotes: PCR 17-20 in sha256 and sha384 (where the bank is active).
 TPML_PCR_SELECTION drtm_quote_selection(sim::TpmDevice& tpm);
 

@@ -1,0 +1,68 @@
+// The hypervisor's account of a run: what happened to each guest and why.
+// It lives in the first pages of the hypervisor memory region (BootParams.
+// hv_memory), written only by the hypervisor; the simulator's tools read it
+// after the run (on hardware a debugger or a crash dump would). Plain data.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace redoubt::hv {
+
+inline constexpr char kRunRecordMagic[8] = {'R', 'D', 'B', 'T', 'R', 'U', 'N', '1'};
+inline constexpr uint64_t kRunRecordBytes = 64 * 1024;  // reserved at hv_memory[0]
+inline constexpr uint32_t kRecordGuests = 8;
+inline constexpr uint32_t kMaxViolations = 8;
+inline constexpr uint32_t kExitCountSlots = 0xA8;  // EXITCODE 0x000..0x0A7 counted exactly
+
+enum class GuestState : uint32_t { created = 0, runnable = 1, halted = 2, exited = 3, killed = 4, failed = 5 };
+
+enum class ViolationAction : uint32_t { killed = 1, injected_pf = 2 };
+
+struct Violation {
+  uint64_t gpa;       // faulting guest-physical address (EXITINFO2)
+  uint64_t info;      // EXITINFO1 (#PF-style error code, bits 32/33)
+  uint64_t rip;       // guest RIP of the access
+  uint32_t action;    // ViolationAction
+  uint32_t reserved;
+};
+
+struct GuestRecord {
+  char name[16];
+  uint32_t id;
+  uint32_t state;            // GuestState
+  int64_t exit_code;         // from the shutdown hypercall
+  char reason[128];          // why it stopped
+  uint64_t fault_gpa;        // for kills by #NPF: the address
+  uint64_t fault_info;
+  uint64_t fault_rip;
+  uint32_t violation_count;  // all #NPF violations (recorded up to kMaxViolations)
+  uint32_t asid;
+  Violation violations[kMaxViolations];
+  uint64_t ram_pa, ram_size;
+  uint64_t vmcb_pa, npt_root;
+  uint64_t npt_tables;
+  uint64_t serial_pa, serial_len, serial_cap;  // the guest's serial output (bytes)
+  uint64_t exits_total;
+  uint64_t exit_counts[kExitCountSlots];
+  uint64_t exits_npf, exits_other;
+  uint64_t hypercalls, timer_irqs_injected, io_denied, msr_denied, cpuid_exits;
+  uint64_t slices;           // times the scheduler picked it
+  uint64_t run_ticks;        // TSC ticks spent in the guest
+  uint64_t vmruns;
+};
+
+struct RunRecord {
+  char magic[8];
+  uint32_t version;        // 1
+  uint32_t guest_count;
+  uint64_t hv_pages_total, hv_pages_used;
+  uint64_t slices;
+  uint64_t host_timer_exits;
+  char status[96];         // "ok" or why the hypervisor stopped
+  GuestRecord guests[kRecordGuests];
+};
+static_assert(sizeof(RunRecord) <= kRunRecordBytes);
+
+const char* guest_state_name(GuestState s);  // "exited", "killed", ...
+
+}  // namespace redoubt::hv

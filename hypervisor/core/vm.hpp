@@ -1,0 +1,137 @@
+// Virtual machines and the hypervisor core: guest-physical memory maps, the
+// nested page tables, one vCPU per VM (arch backend behind VcpuArch), exit
+// handling per policy, the hypercall ABI and round-robin scheduling.
+#pragma once
+#include <cstdint>
+
+#include "hypervisor/arch/svm/svm_vcpu.hpp"
+#include "hypervisor/core/page_table.hpp"
+#include "hypervisor/core/phys_alloc.hpp"
+#include "hypervisor/core/policy.hpp"
+#include "hypervisor/core/run_record.hpp"
+#include "hypervisor/core/vcpu_arch.hpp"
+#include "hypervisor/core/vuart.hpp"
+#include "platform/hal/hal.hpp"
+#include "sl/handoff.hpp"
+
+namespace redoubt::hv {
+
+// Tables addressed host-physically (nested page tables in hypervisor memory).
+class PhysTables final : public TableMemory {
+ public:
+  PhysTables() = default;
+  PhysTables(hal::PhysMem& mem, PageAllocator* alloc) : mem_(&mem), alloc_(alloc) {}
+  Status alloc_table(uint64_t& addr) override;
+  uint64_t* table(uint64_t addr) override;
+
+ private:
+  hal::PhysMem* mem_ = nullptr;
+  PageAllocator* alloc_ = nullptr;  // nullptr: read-only walking
+};
+
+// Guest-physical memory: a few regions, each backed by contiguous host RAM.
+class GuestMemory {
+ public:
+  static constexpr uint32_t kMaxRegions = 4;
+  struct Region {
+    uint64_t gpa, hpa, size;
+  };
+  void init(hal::PhysMem& mem) {
+    mem_ = &mem;
+    count_ = 0;
+  }
+  Status add(uint64_t gpa, uint64_t hpa, uint64_t size);
+  // Host pointer to guest-physical [gpa, gpa+n) if it lies in one region.
+  uint8_t* ptr(uint64_t gpa, uint64_t n) const;
+  uint32_t count() const { return count_; }
+  const Region& region(uint32_t i) const { return r_[i]; }
+
+ private:
+  hal::PhysMem* mem_ = nullptr;
+  Region r_[kMaxRegions] = {};
+  uint32_t count_ = 0;
+};
+
+// Initial guest page tables, written into guest RAM (addresses are guest-physical).
+class GuestRamTables final : public TableMemory {
+ public:
+  GuestRamTables(const GuestMemory& m, uint64_t first, uint64_t end) : m_(m), next_(first), end_(end) {}
+  Status alloc_table(uint64_t& addr) override;
+  uint64_t* table(uint64_t addr) override;
+
+ private:
+  const GuestMemory& m_;
+  uint64_t next_, end_;
+};
+
+struct GuestTimer {
+  bool armed = false;
+  bool pending = false;  // fired, not yet delivered
+  uint8_t vector = 0;
+  uint64_t deadline = 0, period = 0;
+};
+
+class Hypervisor;
+
+class Vm {
+ public:
+  Vm() = default;
+  Status create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Guest& g);
+  // Runs until the guest yields, halts, dies, or the TSC reaches slice_end.
+  void run_slice(uint64_t slice_end);
+  bool alive() const { return state() == GuestState::runnable || state() == GuestState::halted; }
+  GuestState state() const { return GuestState(rec_->state); }
+  GuestRecord& record() { return *rec_; }
+  GuestTimer& timer() { return timer_; }
+  void wake() { rec_->state = uint32_t(GuestState::runnable); }
+  PageTableBuilder& npt() { return npt_; }
+  const GuestMemory& memory() const { return mem_; }
+  void kill(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+  void finish_serial() { uart_.flush(); }
+
+ private:
+  enum class After { resume, yield, stop };
+  After handle(const ExitEvent& e);
+  After handle_io(const ExitEvent& e);
+  After handle_msr(const ExitEvent& e);
+  After handle_hypercall(const ExitEvent& e);
+  After handle_npf(const ExitEvent& e);
+  void count_exit(uint64_t code);
+  void check_timer(uint64_t now);
+  // Guest-virtual -> guest-physical through the guest's own page tables.
+  bool gva_to_gpa(uint64_t gva, bool write, uint64_t& gpa);
+  // Copies between the hypervisor and guest-virtual memory (page by page).
+  bool copy_from_guest(uint64_t gva, void* dst, uint64_t n);
+  bool copy_to_guest(uint64_t gva, const void* src, uint64_t n);
+  Status load(const hal::HypervisorHandoff::Guest& g);
+
+  Hypervisor* hv_ = nullptr;
+  GuestRecord* rec_ = nullptr;
+  GuestPolicy policy_{};
+  GuestMemory mem_;
+  PhysTables npt_mem_;
+  PageTableBuilder npt_{npt_mem_};
+  svm::SvmVcpu svm_;
+  VcpuArch* vcpu_ = nullptr;
+  VirtualUart uart_;
+  GuestTimer timer_;
+  uint64_t iopm_pa_ = 0, msrpm_pa_ = 0;
+};
+
+class Hypervisor {
+ public:
+  Hypervisor(hal::Platform& p, const hal::HypervisorHandoff& h) : platform(p), handoff(h) {}
+  Status init();
+  Status run();
+
+  hal::Platform& platform;
+  const hal::HypervisorHandoff& handoff;
+  PageAllocator alloc;
+  RunRecord* record = nullptr;
+  Vm vms[hal::HypervisorHandoff::kMaxGuests];
+  uint32_t vm_count = 0;
+
+  static constexpr uint8_t kHostTimerVector = 0x20;
+};
+
+}  // namespace redoubt::hv

@@ -1,0 +1,271 @@
+// The run loop and the decoded-block cache.
+#include "platform/sim/cpu/cpu.hpp"
+
+#include <Zydis/Zydis.h>
+
+#include "hypervisor/arch/svm/exit_codes.hpp"
+#include "hypervisor/arch/svm/intercepts.hpp"
+#include "platform/sim/cpu/flags.hpp"
+
+namespace redoubt::sim::cpu {
+
+Cpu::Cpu(PhysicalMemory& mem) : mem_(mem), jc_(new JcEntry[kJc]) {
+  ram_ = mem.map(0, mem.size());
+  ram_size_ = mem.size();
+  code_pages_.assign((ram_size_ + 4095) / 4096, 0);
+  auto* d = new ZydisDecoder;
+  ZydisDecoderInit(d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  decoder_ = d;
+  // Power-on-like 64-bit flat state for host-mode tests; VMRUN overwrites all of it.
+  cs.attrib = 0x29B;  // code, execute/read, accessed, S, P, L
+  cs.limit = 0xFFFFFFFF;
+}
+
+Cpu::~Cpu() { delete static_cast<ZydisDecoder*>(decoder_); }
+
+void Cpu::set_rflags(uint64_t v) {
+  rflags_sys = (v & ~kStatusFlags) | 2;
+  set_status(v);
+}
+
+void Cpu::load_segment_cache(Segment& s, const Segment& v) {
+  s = v;
+  seg_base[4] = fs.base;
+  seg_base[5] = gs.base;
+}
+
+void Cpu::fault(uint8_t vector, uint32_t error, bool has_error) { throw GuestFault{vector, has_error, error, 0}; }
+
+void Cpu::vmexit(uint64_t code, uint64_t info1, uint64_t info2) {
+  nrip = gpr[kRip];
+  gpr[kRip] = cur_rip;
+  exitcode = code;
+  exitinfo1 = info1;
+  exitinfo2 = info2;
+  exitintinfo = 0;
+  stop = Stop::vmexit;
+  stop_block_ = true;
+}
+
+void Cpu::vmexit_event(uint64_t code, uint64_t info1, uint64_t info2) {
+  nrip = 0;
+  exitcode = code;
+  exitinfo1 = info1;
+  exitinfo2 = info2;
+  exitintinfo = delivering_ ? delivering_->encode() : 0;
+  stop = Stop::vmexit;
+  stop_block_ = true;
+}
+
+void Cpu::shutdown() {
+  halted = false;
+  if (guest) {  // APM vol. 2 §15.12: shutdown intercept; without it we still exit (see docs)
+    const Event* d = delivering_;
+    delivering_ = nullptr;
+    vmexit_event(svm::kExitShutdown, 0, 0);
+    (void)d;
+    exitintinfo = 0;
+  } else {
+    stop = Stop::shutdown;
+    stop_block_ = true;
+  }
+}
+
+// ---------------------------------------------------------------- code cache
+
+void Cpu::note_code_write(uint64_t hpa) {
+  const uint64_t pg = hpa >> 12;
+  if (pg >= code_pages_.size() || !code_pages_[pg]) return;
+  drop_page_blocks(pg);
+  stop_block_ = true;  // the running block may have been dropped
+}
+
+void Cpu::drop_page_blocks(uint64_t pg) {
+  auto it = page_blocks_.find(pg);
+  if (it == page_blocks_.end()) return;
+  std::vector<uint64_t> pas = std::move(it->second);
+  page_blocks_.erase(it);
+  for (uint64_t pa : pas) {
+    auto b = blocks_.find(pa);
+    if (b == blocks_.end()) continue;
+    Block* blk = b->second.get();
+    for (uint64_t p : {blk->pa >> 12, blk->pa2 == ~0ull ? ~0ull : blk->pa2 >> 12}) {
+      if (p == ~0ull || p >= code_pages_.size()) continue;
+      if (code_pages_[p]) --code_pages_[p];
+      if (p != pg) {
+        auto o = page_blocks_.find(p);
+        if (o != page_blocks_.end()) std::erase(o->second, pa);
+      }
+    }
+    graveyard_.push_back(std::move(b->second));
+    blocks_.erase(b);
+    ++counters.blocks_invalidated;
+  }
+  ++jc_gen_;
+}
+
+bool Cpu::block_valid(Block* b) {
+  const uint64_t first = b->pa2 == ~0ull ? b->bytes.size() : 4096 - (b->pa & 0xFFF);
+  const uint8_t* p = host_ptr(b->pa, first);
+  if (!p || std::memcmp(p, b->bytes.data(), first) != 0) return false;
+  if (b->pa2 != ~0ull) {
+    const uint8_t* q = host_ptr(b->pa2, b->bytes.size() - first);
+    if (!q || std::memcmp(q, b->bytes.data() + first, b->bytes.size() - first) != 0) return false;
+  }
+  return true;
+}
+
+Block* Cpu::find_block() {
+  if (!graveyard_.empty()) graveyard_.clear();
+  const uint64_t va = gpr[kRip];
+  JcEntry& j = jc_[(va ^ (va >> 12)) & (kJc - 1)];
+  if (j.va == va && j.gen == jc_gen_ && j.b->epoch == code_epoch_) return j.b;
+  const uint64_t pa = translate(va, kFetch);
+  Block* b = nullptr;
+  auto it = blocks_.find(pa);
+  if (it != blocks_.end()) {
+    b = it->second.get();
+    bool ok = b->epoch == code_epoch_ || block_valid(b);
+    if (ok && b->pa2 != ~0ull) ok = translate((va | 0xFFF) + 1, kFetch) == b->pa2;
+    if (ok) {
+      b->epoch = code_epoch_;
+    } else {
+      drop_page_blocks(pa >> 12);
+      b = nullptr;
+    }
+  }
+  if (!b) b = decode_block(va, pa);
+  j = JcEntry{va, jc_gen_, b};
+  return b;
+}
+
+// ---------------------------------------------------------------- events
+
+void Cpu::check_interrupts() {
+  if (!intr_line()) return;
+  if (in_shadow()) return;
+  if (guest && (ctl.icpt_misc1 & svm::kInterceptIntr)) {
+    // Physical INTR while the guest runs (APM vol. 2 §15.21.4): with V_INTR_MASKING the
+    // host's IF (1: the host runs guests with interrupts enabled) decides, else the guest's.
+    if (ctl.v_intr_masking || (rflags_sys & kIF)) {
+      ack_intr();
+      halted = false;
+      vmexit_event(svm::kExitIntr, 0, 0);
+    }
+    return;
+  }
+  if (!(rflags_sys & kIF)) return;
+  ack_intr();
+  halted = false;
+  take_event(Event{timer_vector, 0, false, 0});
+}
+
+namespace {
+bool contributory(uint8_t v) { return v == 0 || (v >= 10 && v <= 13); }
+}  // namespace
+
+void Cpu::take_event(const Event& ev) {
+  Event cur = ev;
+  for (;;) {
+    delivering_ = &cur;
+    try {
+      deliver(cur);
+      delivering_ = nullptr;
+      ++counters.events_delivered;
+      return;
+    } catch (const GuestFault& f) {
+      // Double-fault rules (APM vol. 2 §8.2.9, Table 8-7).
+      const bool first_exc = cur.type == 3;
+      if (first_exc && cur.vector == 8) {
+        shutdown();
+        delivering_ = nullptr;
+        return;
+      }
+      const bool df = first_exc && ((contributory(cur.vector) && contributory(f.vector)) ||
+                                    (cur.vector == 14 && (contributory(f.vector) || f.vector == 14)));
+      Event next = df ? Event{8, 3, true, 0} : Event{f.vector, 3, f.has_error, f.error};
+      if (exc_intercepted(next.vector)) {
+        vmexit_event(svm::kExitExcp0 + next.vector, next.has_error ? next.error : 0,
+                     next.vector == 14 ? f.address : 0);
+        delivering_ = nullptr;
+        return;
+      }
+      if (next.vector == 14) cr2 = f.address;
+      delivering_ = nullptr;
+      cur = next;
+    } catch (const NestedFault& f) {
+      vmexit_event(svm::kExitNpf, f.info1, f.gpa);
+      delivering_ = nullptr;
+      return;
+    }
+  }
+}
+
+void Cpu::handle_fault(const GuestFault& f) {
+  if (exc_intercepted(f.vector)) {
+    vmexit_event(svm::kExitExcp0 + f.vector, f.has_error ? f.error : 0, f.vector == 14 ? f.address : 0);
+    return;
+  }
+  if (f.vector == 14) cr2 = f.address;
+  take_event(Event{f.vector, 3, f.has_error, f.error});
+}
+
+void Cpu::inject(const Event& ev) {
+  if (ev.type == 3 && ev.vector == 14) {
+    // CR2 is whatever the VMCB holds (the hypervisor sets it).
+  }
+  take_event(ev);
+}
+
+// ---------------------------------------------------------------- run loop
+
+Stop Cpu::run(uint64_t max_instructions) {
+  stop = Stop::none;
+  budget_end_ = max_instructions == ~0ull ? ~0ull : icount + max_instructions;
+  for (;;) {
+    try {
+      for (;;) {
+        if (icount >= budget_end_ || icount >= timer_deadline || halted) [[unlikely]] {
+          check_interrupts();
+          if (stop != Stop::none) return stop;
+          if (halted) {
+            if (timer_armed && icount < timer_deadline) {  // skip idle time to the deadline
+              idle_ticks += timer_deadline - icount;
+              icount = timer_deadline;
+              continue;
+            }
+            stop = Stop::halted;  // nothing can wake this CPU
+            return stop;
+          }
+          if (icount >= budget_end_) {
+            stop = Stop::budget;
+            return stop;
+          }
+        }
+        Block* b = find_block();
+        const Op* op = b->ops.data();
+        const Op* end = op + b->ops.size();
+        if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
+        stop_block_ = false;
+        do {
+          cur_rip = gpr[kRip];
+          gpr[kRip] += op->len;
+          op->fn(*this, *op);
+          ++icount;
+          ++op;
+        } while (op != end && !stop_block_);
+        if (stop != Stop::none) return stop;
+      }
+    } catch (const GuestFault& f) {
+      gpr[kRip] = cur_rip;
+      handle_fault(f);
+    } catch (const NestedFault& f) {
+      gpr[kRip] = cur_rip;
+      vmexit_event(svm::kExitNpf, f.info1, f.gpa);
+    }
+    implicit_sup = false;
+    if (stop != Stop::none) return stop;
+  }
+}
+
+}  // namespace redoubt::sim::cpu
