@@ -5,6 +5,7 @@
 namespace redoubt::tools {
 
 void register_launch(CLI::App& app, int& exit_code);
+void register_run(CLI::App& app, int& exit_code);
 void register_key(CLI::App& app, int& exit_code);
 void register_sign(CLI::App& app, int& exit_code);
 void register_manifest(CLI::App& app, int& exit_code);

@@ -82,7 +82,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, sim::TpmDevice& tpm_dev, 
   ensure_svn_counter(*tpm, say);
 
   sim::Machine machine;
+  if (o.before_launch) o.before_launch(machine, in);
   sim::LaunchReport r = sim::measured_launch(machine, *tpm, in, [&](std::string_view l) { say(std::string(l)); });
+  if (o.after_launch) o.after_launch(machine, r);
 
   std::vector<uint32_t> pcr_list = {16, 17, 18, 19, 20, 21, 22, 23};
   tpm->set_locality(0);

@@ -24,6 +24,10 @@ struct LaunchOptions {
   bool sim_svm_off = false;
   bool sim_aps_running = false;
   bool json_out = false;
+  // Optional (redoubt run): attach the CPU model and guests to the machine before
+  // the launch, and look at the machine afterwards (before it is destroyed).
+  std::function<void(sim::Machine&, sim::LaunchInputs&)> before_launch;
+  std::function<void(sim::Machine&, const sim::LaunchReport&)> after_launch;
 };
 
 struct LaunchJobResult {

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "redoubt 0.1.0");
   int code = kExitOk;
   register_launch(app, code);
+  register_run(app, code);
   register_key(app, code);
   register_sign(app, code);
   register_manifest(app, code);
@@ -23,6 +24,9 @@ int main(int argc, char** argv) {
   register_svn(app, code);
   register_slb(app, code);
   register_quote(app, code);
+  register_endpoint(app, code);
+  register_verifier(app, code);
+  register_attest(app, code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

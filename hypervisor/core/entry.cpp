@@ -1,8 +1,12 @@
 #include "hypervisor/core/entry.hpp"
 
+#include <new>
+
+#include "hypervisor/core/vm.hpp"
+
 namespace redoubt::hv {
 
-Status hypervisor_main(hal::Platform& platform, const hal::HypervisorHandoff& h) {
+Status hypervisor_main(hal::Platform& platform, const hal::HypervisorHandoff& h, svm::WorldSwitch* ws) {
   auto& c = platform.console();
   c.print("[hv] Redoubt hypervisor %s %s entered at 0x%llx (image 0x%llx, %llu bytes, SVN %llu)\n", h.hv_name,
           h.hv_version, (unsigned long long)h.hv_entry_pa, (unsigned long long)h.hv_image_pa,
@@ -11,7 +15,33 @@ Status hypervisor_main(hal::Platform& platform, const hal::HypervisorHandoff& h)
           (unsigned long long)h.event_log_used, (unsigned long long)h.event_log_cap);
   if (!platform.dma().is_protected(h.hv_image_pa, h.hv_image_size))
     return Status::fail(Err::internal, "hypervisor image is not DMA-protected at entry");
-  c.print("[hv] no guests configured (the AMD-V issue adds them); stopping\n");
+  if (h.guest_count == 0) {
+    c.print("[hv] no guests configured; stopping\n");
+    return Status::ok();
+  }
+  c.print("[hv] %u guest(s); hypervisor memory [0x%llx, +0x%llx)\n", h.guest_count,
+          (unsigned long long)h.hv_memory_pa, (unsigned long long)h.hv_memory_size);
+
+  // The Hypervisor object itself lives in hypervisor memory, after the run
+  // record: no heap and no large stack frames.
+  const uint64_t obj_pa = h.hv_memory_pa + kRunRecordBytes - ((sizeof(Hypervisor) + 4095) & ~4095ull);
+  if (sizeof(Hypervisor) + sizeof(RunRecord) > kRunRecordBytes)
+    return Status::fail(Err::internal, "hypervisor state does not fit its reserved pages");
+  uint8_t* obj = platform.mem().map(obj_pa, sizeof(Hypervisor));
+  if (!obj || h.hv_memory_size < kRunRecordBytes) return Status::fail(Err::fault, "hypervisor memory is outside RAM");
+  Hypervisor* hv = new (obj) Hypervisor(platform, h, ws);
+  Status s = hv->init();
+  if (s) s = hv->run();
+  if (!s) {
+    c.print("[hv] stopping: %s\n", s.message());
+    return s;
+  }
+  for (uint32_t i = 0; i < hv->vm_count; ++i) {
+    const GuestRecord& r = hv->vms[i].record();
+    c.print("[hv] guest %s: %s (%s); %llu exits, %llu slices\n", r.name, guest_state_name(GuestState(r.state)),
+            r.reason, (unsigned long long)r.exits_total, (unsigned long long)r.slices);
+  }
+  c.print("[hv] all guests stopped\n");
   return Status::ok();
 }
 

@@ -1,12 +1,15 @@
-// The hypervisor's entry point after the secure loader's hand-off. For now it
-// reports that it was entered and what it was launched with; guests come in
-// the AMD-V issue.
+// The hypervisor's entry point after the secure loader's hand-off: reports
+// what it was launched with, then creates and runs the guests the loader
+// listed (none: it stops). docs/hypervisor.md.
 #pragma once
+#include "hypervisor/arch/svm/world_switch.hpp"
 #include "platform/hal/hal.hpp"
 #include "sl/handoff.hpp"
 
 namespace redoubt::hv {
 
-Status hypervisor_main(hal::Platform& platform, const hal::HypervisorHandoff& handoff);
+// ws: VMRUN with the guest GPRs (arch/svm/world_switch.hpp); needed only to run guests.
+Status hypervisor_main(hal::Platform& platform, const hal::HypervisorHandoff& handoff,
+                       svm::WorldSwitch* ws = nullptr);
 
 }  // namespace redoubt::hv

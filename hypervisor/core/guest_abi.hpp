@@ -28,7 +28,7 @@ struct GuestBootInfo {
   char name[16];
   uint64_t tsc_per_us;   // TSC ticks per microsecond of simulated time (0 = unknown)
 };
-static_assert(sizeof(GuestBootInfo) == 104);
+static_assert(sizeof(GuestBootInfo) == 96);
 static_assert(offsetof(GuestBootInfo, args) == 40);
 static_assert(offsetof(GuestBootInfo, name) == 72);
 

@@ -88,6 +88,7 @@ class Vm {
   const GuestMemory& memory() const { return mem_; }
   void kill(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
   void finish_serial() { uart_.flush(); }
+  uint64_t serial_bytes() const { return uart_.log_len(); }
 
  private:
   enum class After { resume, yield, stop };
@@ -120,12 +121,14 @@ class Vm {
 
 class Hypervisor {
  public:
-  Hypervisor(hal::Platform& p, const hal::HypervisorHandoff& h) : platform(p), handoff(h) {}
+  Hypervisor(hal::Platform& p, const hal::HypervisorHandoff& h, svm::WorldSwitch* ws)
+      : platform(p), handoff(h), world_switch(ws) {}
   Status init();
   Status run();
 
   hal::Platform& platform;
   const hal::HypervisorHandoff& handoff;
+  svm::WorldSwitch* world_switch;
   PageAllocator alloc;
   RunRecord* record = nullptr;
   Vm vms[hal::HypervisorHandoff::kMaxGuests];

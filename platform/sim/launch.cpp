@@ -1,7 +1,9 @@
 #include "platform/sim/launch.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 #include "sl/boot_params.hpp"
 #include "sl/secure_loader.hpp"
@@ -46,6 +48,28 @@ std::string check_slb_image(const std::vector<uint8_t>& img, uint64_t slb_base) 
   return "";
 }
 
+std::vector<GuestPlacement> place_guests(const LaunchLayout& L, const std::vector<GuestInput>& guests) {
+  if (guests.size() > sl::kMaxGuests)
+    throw std::invalid_argument(std::to_string(guests.size()) + " guests; at most " + std::to_string(sl::kMaxGuests));
+  std::vector<GuestPlacement> out;
+  uint64_t img = L.guest_images, ram = L.guest_ram;
+  for (const GuestInput& g : guests) {
+    GuestPlacement p;
+    p.image_pa = img;
+    p.image_size = g.image.size();
+    img += (g.image.size() + 0xFFF) & ~0xFFFull;
+    if (img > L.hv_memory)
+      throw std::invalid_argument("guest images do not fit below the hypervisor memory at " + hex(L.hv_memory));
+    if (g.ram_size == 0 || g.ram_size % (2ull << 20))
+      throw std::invalid_argument("guest " + g.name + ": RAM size must be a multiple of 2 MiB");
+    p.ram_pa = ram;
+    p.ram_size = g.ram_size;
+    ram += g.ram_size;
+    out.push_back(p);
+  }
+  return out;
+}
+
 LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in, const ConsoleSink& sink) {
   LaunchReport r;
   const LaunchLayout& L = in.layout;
@@ -73,6 +97,37 @@ LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in,
   bp.hv_image = {L.hv_image, in.hv_image.size()};
   bp.hv_manifest = {L.manifest, in.manifest.size()};
   bp.event_log = {L.event_log, L.event_log_size};
+  if (!in.guests.empty()) {
+    std::vector<GuestPlacement> place;
+    try {
+      place = place_guests(L, in.guests);
+    } catch (const std::exception& e) {
+      return refuse(r, "loader", e.what());
+    }
+    if (!m.mem().contains(place.back().ram_pa, place.back().ram_size))
+      return refuse(r, "loader", "guest RAM does not fit in the machine's RAM");
+    sl::GuestTable gt{};
+    std::memcpy(gt.magic, sl::kGuestTableMagic, 8);
+    gt.count = static_cast<uint32_t>(in.guests.size());
+    gt.entry_size = sizeof(sl::GuestEntry);
+    for (size_t i = 0; i < in.guests.size(); ++i) {
+      const GuestInput& g = in.guests[i];
+      sl::GuestEntry& e = gt.entries[i];
+      std::snprintf(e.name, sizeof e.name, "%s", g.name.c_str());
+      e.image = {place[i].image_pa, place[i].image_size};
+      e.ram = {place[i].ram_pa, place[i].ram_size};
+      for (size_t k = 0; k < 4; ++k) e.args[k] = g.args[k];
+      e.flags = g.flags;
+      e.io_base = g.io_base;
+      e.io_count = g.io_count;
+      m.mem().write(place[i].image_pa, g.image);
+    }
+    m.mem().write(L.guest_table, {reinterpret_cast<const uint8_t*>(&gt), sizeof gt});
+    bp.guest_table = {L.guest_table, sizeof gt};
+    bp.hv_memory = {L.hv_memory, L.hv_memory_size};
+    say(std::to_string(in.guests.size()) + " guest(s): images from " + hex(L.guest_images) + ", RAM from " +
+        hex(L.guest_ram) + ", hypervisor memory " + hex(L.hv_memory) + " (+" + hex(L.hv_memory_size) + ")");
+  }
   m.mem().write(L.boot_params, {reinterpret_cast<const uint8_t*>(&bp), sizeof bp});
   m.mem().write(L.event_log, std::vector<uint8_t>(L.event_log_size, 0));
   m.mem().write(L.manifest, in.manifest);
@@ -102,7 +157,16 @@ LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in,
        " bytes measured into PCR17 at locality 4, entry " + hex(bsp.rip));
 
   SimPlatform platform(m, tpm, sink);
-  sl::Outcome o = sl::secure_loader_main(platform, bsp.rax);
+  if (in.svm) platform.set_svm(in.svm);
+  platform.set_world_switch(in.world_switch);
+  sl::Outcome o;
+  try {
+    o = sl::secure_loader_main(platform, bsp.rax);
+  } catch (const std::exception& e) {  // SimHalt, or the CPU model giving up (cpu::CpuError)
+    if (platform.handoff()) r.event_log = m.mem().read(L.event_log, platform.handoff()->event_log_used);
+    r.hypervisor_entered = platform.hypervisor_entered();
+    return refuse(r, r.hypervisor_entered ? "hypervisor" : "sl", std::string("the CPU stopped: ") + e.what());
+  }
   r.event_log = m.mem().read(L.event_log, o.event_log_used);
   r.hypervisor_entered = platform.hypervisor_entered();
   if (r.hypervisor_entered)

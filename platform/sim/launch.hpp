@@ -2,6 +2,7 @@
 // loader places the SLB, boot params, manifest and hypervisor in RAM, the BSP
 // executes SKINIT, and the native secure loader runs against SimPlatform.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,7 +23,32 @@ struct LaunchLayout {
   uint64_t event_log_size = 0x10000;
   uint64_t manifest = 0x01030000;     // up to 64 KiB
   uint64_t hv_image = 0x01100000;     // up to the end of RAM
+  // Guests (AMD-V issue); used only when LaunchInputs::guests is not empty.
+  uint64_t guest_table = 0x01022000;  // sl::GuestTable
+  uint64_t guest_images = 0x02000000; // images packed from here (page aligned), up to hv_memory
+  uint64_t hv_memory = 0x04000000;    // hypervisor-owned RAM (run record, VMCBs, NPTs, maps)
+  uint64_t hv_memory_size = 16ull << 20;
+  uint64_t guest_ram = 0x05000000;    // each guest's RAM, 2 MiB aligned, packed from here
 };
+
+// A guest the untrusted loader places in RAM and lists in the guest table.
+struct GuestInput {
+  std::string name;
+  std::vector<uint8_t> image;        // flat binary, entered at guest-physical 0x100000
+  uint64_t ram_size = 8ull << 20;    // multiple of 2 MiB
+  std::array<uint64_t, 4> args{};    // GuestBootInfo.args
+  uint32_t flags = 0;                // sl::kGuest* policy flags
+  uint16_t io_base = 0, io_count = 0;
+};
+
+struct GuestPlacement {
+  uint64_t image_pa = 0, image_size = 0, ram_pa = 0, ram_size = 0;
+};
+
+// Where measured_launch puts each guest (deterministic; callers may use it to
+// tell a guest about addresses, e.g. the probe's targets). Throws
+// std::invalid_argument if they do not fit.
+std::vector<GuestPlacement> place_guests(const LaunchLayout& layout, const std::vector<GuestInput>& guests);
 
 struct LaunchInputs {
   std::vector<uint8_t> sl_image;   // sl.bin (sealed with the hypervisor-signing key)
@@ -31,6 +57,9 @@ struct LaunchInputs {
   LaunchLayout layout;
   bool svm_enabled = true;   // EFER.SVME on the BSP before SKINIT
   bool aps_in_init = true;   // the loader sent INIT to every AP
+  std::vector<GuestInput> guests;  // empty: a launch without guests (no hv_memory either)
+  hal::Svm* svm = nullptr;         // the CPU's SVM model, needed to run guests
+  svm::WorldSwitch* world_switch = nullptr;  // VMRUN with guest GPRs over that model
 };
 
 struct LaunchReport {

@@ -8,7 +8,7 @@ namespace redoubt::sim {
 Status SimPlatform::enter_hypervisor(const hal::HypervisorHandoff& handoff) {
   hv_entry_time_ = std::chrono::steady_clock::now();
   handoff_ = handoff;
-  return hv::hypervisor_main(*this, handoff);
+  return hv::hypervisor_main(*this, handoff, ws_);
 }
 
 void SimPlatform::halt(const char* why) { throw SimHalt(why); }

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "hypervisor/arch/svm/world_switch.hpp"
 #include "platform/hal/hal.hpp"
 #include "platform/sim/machine.hpp"
 #include "platform/sim/tpm/tpm_device.hpp"
@@ -34,6 +35,8 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   // The simulated CPU's SVM model; set by whoever runs guests (set_svm).
   hal::Svm& svm() override;
   void set_svm(hal::Svm* svm) { svm_ = svm; }
+  // VMRUN with the guest GPRs (hypervisor/arch/svm/world_switch.hpp), passed to the hypervisor.
+  void set_world_switch(svm::WorldSwitch* ws) { ws_ = ws; }
   Status enter_hypervisor(const hal::HypervisorHandoff& handoff) override;
   [[noreturn]] void halt(const char* why) override;
 
@@ -61,6 +64,7 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   std::string line_;
   std::optional<hal::HypervisorHandoff> handoff_;
   hal::Svm* svm_ = nullptr;
+  svm::WorldSwitch* ws_ = nullptr;
   std::chrono::steady_clock::time_point hv_entry_time_{};
 };
 

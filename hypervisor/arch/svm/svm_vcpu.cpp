@@ -43,17 +43,19 @@ Status build_msrpm(hv::PageAllocator& alloc, uint64_t& pa) {
   REDOUBT_TRY(alloc.alloc(kMsrpmSize / 4096, 1, pa, "MSRPM"));
   uint8_t* m = alloc.map(pa, kMsrpmSize);
   std::memset(m, 0xFF, kMsrpmSize);  // MSRs outside the three vectors always exit
-  for (uint32_t msr : {kMsrFsBase, kMsrGsBase, kMsrKernelGsBase}) {
-    uint32_t byte;
-    unsigned bit;
+  static constexpr uint32_t kPassThrough[] = {kMsrFsBase, kMsrGsBase, kMsrKernelGsBase};
+  for (uint32_t msr : kPassThrough) {
+    uint32_t byte = 0;
+    unsigned bit = 0;
     msrpm_position(msr, byte, bit);
     m[byte] &= uint8_t(~(3u << bit));
   }
   return Status::ok();
 }
 
-Status SvmVcpu::create(hal::Platform& p, hv::PageAllocator& alloc) {
+Status SvmVcpu::create(hal::Platform& p, WorldSwitch& ws, hv::PageAllocator& alloc) {
   p_ = &p;
+  ws_ = &ws;
   REDOUBT_TRY(alloc.alloc_page(vmcb_pa_, "VMCB"));
   vmcb_ = reinterpret_cast<Vmcb*>(alloc.map(vmcb_pa_, sizeof(Vmcb)));
   return Status::ok();
@@ -134,17 +136,6 @@ void SvmVcpu::skip(const ExitEvent& e, uint64_t insn_len) {
   vmcb_->control.interrupt_shadow &= ~1ull;
 }
 
-namespace {
-
-// The world switch: VMRUN, plus the general-purpose registers the VMCB does
-// not hold (RBX..R15), which the hardware leaves to software.
-void world_switch(hal::Svm& svm, uint64_t vmcb_pa, hv::GuestGprs& g) {
-  (void)g;
-  svm.vmrun(vmcb_pa);
-}
-
-}  // namespace
-
 void SvmVcpu::run(ExitEvent& out) {
   Vmcb& v = *vmcb_;
   v.control.tlb_control = flush_next_ ? kTlbFlushAsid : kTlbDoNothing;
@@ -153,7 +144,7 @@ void SvmVcpu::run(ExitEvent& out) {
   v.control.next_rip = 0;
   v.save.rax = gprs_.rax;
   v.save.rsp = gprs_.rsp;
-  world_switch(p_->svm(), vmcb_pa_, gprs_);
+  ws_->vmrun(vmcb_pa_, gprs_);
   gprs_.rax = v.save.rax;
   gprs_.rsp = v.save.rsp;
 

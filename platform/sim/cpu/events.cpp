@@ -56,7 +56,7 @@ void Cpu::deliver(const Event& ev) {
   frame[n++] = old_rsp;
   frame[n++] = old_ss;
   uint64_t p = rsp - 8ull * n;
-  for (int i = 0; i < n; ++i) wr<uint64_t>(p + 8ull * i, frame[i]);
+  for (int i = n - 1; i >= 0; --i) wr<uint64_t>(p + 8ull * i, frame[i]);  // SS first, as pushed
   gpr[RSP] = p;
   ncs.selector = uint16_t((sel & 0xFFFC) | new_cpl);
   cs = ncs;

@@ -94,13 +94,15 @@ uint64_t Cpu::walk(uint64_t va, Access acc, bool user, TlbEntry& out) {
     auto pf = [&](uint32_t e) { throw GuestFault{14, true, e, va}; };
     uint64_t table = cr3 & kPteAddrMask;
     uint64_t egpa[4], val[4];
+    uint8_t* eptr[4];
+    bool ewr[4];
     int n = 0;
     for (int level = 4; level >= 1; --level) {
       const unsigned sh = 12 + 9 * (level - 1);
       const uint64_t a = table + ((va >> sh) & 0x1FF) * 8;
       NestedResult nr;
       uint8_t* p = host_ptr(nested_walk(a, kRead, true, nr), 8);
-      const uint64_t e = p ? load64(p) : ~0ull;
+      const uint64_t e = p ? load64(p) : 0;
       ++counters.walk_refs;
       if (!(e & kPtePresent)) pf(err);
       if (reserved(e, level, nxe)) pf(err | kPfPresent | kPfReserved);
@@ -108,6 +110,8 @@ uint64_t Cpu::walk(uint64_t va, Access acc, bool user, TlbEntry& out) {
       u = u && (e & kPteUser);
       nx = nx || (nxe && (e & kPteNx));
       egpa[n] = a;
+      eptr[n] = p;
+      ewr[n] = nr.writable;
       val[n++] = e;
       if (level == 1 || ((level == 3 || level == 2) && (e & kPteLarge))) {
         shift = sh;
@@ -125,8 +129,11 @@ uint64_t Cpu::walk(uint64_t va, Access acc, bool user, TlbEntry& out) {
       uint64_t nv = val[i] | kPteAccessed;
       if (i == n - 1 && acc == kWrite) nv |= kPteDirty;
       if (nv != val[i]) {
-        NestedResult nr;
-        if (uint8_t* p = host_ptr(nested_walk(egpa[i], kWrite, true, nr), 8)) store64(p, nv);
+        // The update is a write to the guest table page: it needs nested write permission
+        // (the nested translation itself was made, and counted, by the read above).
+        if (guest && ctl.np && !ewr[i])
+          throw NestedFault{npf::kUser | npf::kWrite | npf::kPresent | npf::kPageWalk, egpa[i]};
+        store64(eptr[i], nv);
       }
     }
     const uint64_t leaf = val[n - 1];

@@ -43,6 +43,11 @@ struct Block {
   uint64_t epoch = 0;              // code epoch when last validated (see Cpu::code_epoch)
   std::vector<Op> ops;
   std::vector<uint8_t> bytes;      // the bytes decoded, for revalidation
+  // Chaining: the last two successors seen (valid while their generation matches Cpu's).
+  uint64_t succ_va[2] = {1, 1};
+  uint64_t succ_gen[2] = {0, 0};
+  Block* succ[2] = {nullptr, nullptr};
+  uint8_t succ_next = 0;
 };
 
 }  // namespace redoubt::sim::cpu

@@ -1,0 +1,51 @@
+// The verifier's HTTP/JSON API, /v1/... (docs/api.md), on cpp-httplib; TLS
+// (httplib::SSLServer over OpenSSL) when given a certificate and key. Every
+// error is a JSON body {"error": code, "reason": text} with a 4xx/5xx status;
+// no handler lets an exception escape.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "attestation/service/verifier_service.hpp"
+
+namespace httplib {
+class Server;
+}
+
+namespace redoubt::attest {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;                 // 0 = any free port (see bound_port())
+  std::string tls_cert, tls_key;  // PEM files; both empty = plain HTTP
+  int threads = 8;
+  int poll_interval_ms = 0;     // pull mode: poll every enrolled pull endpoint this often (0 = never)
+};
+
+class VerifierHttpServer {
+ public:
+  VerifierHttpServer(VerifierService& svc, HttpOptions o);
+  ~VerifierHttpServer();
+  int bind();    // binds (throws AttestError("listen")), returns the port
+  void serve();  // blocks until stop()
+  void stop();
+  int bound_port() const { return port_; }
+
+ private:
+  void routes();
+  void poll_loop();
+
+  VerifierService& svc_;
+  HttpOptions o_;
+  std::unique_ptr<httplib::Server> srv_;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread poller_;
+};
+
+// GET {agent_url}/v1/quote?nonce=HEX on a pull-mode endpoint; returns its evidence JSON.
+nlohmann::json fetch_agent_evidence(const std::string& agent_url, const std::string& nonce_hex);
+
+}  // namespace redoubt::attest

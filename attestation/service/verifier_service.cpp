@@ -1,0 +1,284 @@
+#include "attestation/service/verifier_service.hpp"
+
+#include <httplib.h>
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <regex>
+
+#include "attestation/common/attest_error.hpp"
+#include "attestation/common/evidence.hpp"
+#include "attestation/tpm/credential.hpp"
+#include "attestation/tpm/tpm_public.hpp"
+#include "attestation/verifier/ear_result.hpp"
+
+namespace redoubt::attest {
+using nlohmann::json;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+Bytes random_bytes(size_t n) {
+  Bytes b(n);
+  if (RAND_bytes(b.data(), static_cast<int>(n)) != 1) throw AttestError("internal", "RAND_bytes failed", 500);
+  return b;
+}
+
+void check_endpoint_id(const std::string& id) {
+  static const std::regex ok("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  if (!std::regex_match(id, ok)) throw AttestError("bad_endpoint_id", "endpoint id must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+}
+
+// An AK must be a restricted, fixedTPM signing key (TPM 2.0 Part 1 §25.2 / Part 2 §8.3): only then is
+// everything it signs with a TPM_GENERATED_VALUE magic produced by the TPM itself.
+void check_ak(const TPMT_PUBLIC& ak) {
+  const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                           TPMA_OBJECT_SENSITIVEDATAORIGIN;
+  if ((ak.objectAttributes & need) != need || (ak.objectAttributes & TPMA_OBJECT_DECRYPT))
+    throw AttestError("bad_ak", "the AK must be a fixedTPM, sensitiveDataOrigin, restricted signing key (not decrypt)");
+  if (ak.type != TPM2_ALG_ECC && ak.type != TPM2_ALG_RSA) throw AttestError("bad_ak", "the AK must be ECC or RSA");
+  public_to_evp(ak);  // a valid point / modulus
+}
+
+json summary_of(const AppraisalOutcome& a) {
+  auto list = [](const std::vector<Finding>& v) {
+    json j = json::array();
+    for (const Finding& f : v) j.push_back(finding_json(f));
+    return j;
+  };
+  return {{"failures", list(a.findings.failures)}, {"warnings", list(a.findings.warnings)}, {"notes", list(a.findings.notes)}};
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ webhook
+
+WebhookSender::WebhookSender(std::string url) : url_(std::move(url)), worker_([this] { run(); }) {}
+WebhookSender::~WebhookSender() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+void WebhookSender::post(json body) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (q_.size() < 1000) q_.push_back(std::move(body));
+  cv_.notify_one();
+}
+void WebhookSender::run() {
+  static const std::regex url_re("(https?://[^/]+)(/.*)?");
+  std::smatch m;
+  const bool ok = std::regex_match(url_, m, url_re);
+  const std::string base = ok ? m[1].str() : "", path = ok && m[2].matched ? m[2].str() : "/";
+  for (;;) {
+    json body;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return stop_ || !q_.empty(); });
+      if (q_.empty()) return;
+      body = std::move(q_.front());
+      q_.pop_front();
+    }
+    if (!ok) continue;
+    httplib::Client c(base);
+    c.set_connection_timeout(2, 0);
+    c.set_read_timeout(2, 0);
+    c.Post(path.c_str(), body.dump(), "application/json");
+  }
+}
+
+// ------------------------------------------------------------------ service
+
+VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), store_(cfg_.db_path) {
+  kid_ = policy::key_id_hex(cfg_.signing_key);
+  if (!cfg_.webhook_url.empty()) webhook_ = std::make_unique<WebhookSender>(cfg_.webhook_url);
+}
+
+json VerifierService::info() {
+  return {{"service", "redoubt-verifier"},
+          {"api", "v1"},
+          {"schema_version", store_.schema_version()},
+          {"ear_signing_key", {{"alg", "ES256"}, {"kid", kid_}, {"pem", public_key_pem(public_key_from_pem(public_key_pem(cfg_.signing_key)))}}},
+          {"reference_values", cfg_.reference ? json(cfg_.reference->id) : json(nullptr)},
+          {"manufacturer_cas", cfg_.manufacturers.size()}};
+}
+
+json VerifierService::enrol(const json& body) {
+  const std::string id = json_string(body, "id");
+  check_endpoint_id(id);
+  const Bytes ek_cert = json_base64(body, "ek_certificate", 8192);
+  const Bytes ek_pub_b = json_base64(body, "ek_public", 4096);
+  const Bytes ak_pub_b = json_base64(body, "ak_public", 4096);
+  const std::string mode = body.value("mode", "push");
+  if (mode != "push" && mode != "pull") throw AttestError("bad_request", "mode must be \"push\" or \"pull\"");
+  std::string agent_url = body.contains("agent_url") ? json_string(body, "agent_url") : "";
+  if (mode == "pull" && agent_url.rfind("http", 0) != 0) throw AttestError("bad_request", "pull mode needs agent_url (http://host:port)");
+  const TPM2B_PUBLIC ek = unmarshal_public(ek_pub_b, "ek_public");
+  const TPM2B_PUBLIC ak = unmarshal_public(ak_pub_b, "ak_public");
+  cfg_.manufacturers.check(ek_cert, ek.publicArea);
+  check_ak(ak.publicArea);
+  if (auto old = store_.endpoint(id); old && old->enrolled && old->ek_public != ek_pub_b)
+    throw AttestError("endpoint_exists", "endpoint " + id + " is enrolled with a different EK", 409);
+
+  // Part 1 §24: the secret can only be recovered by the TPM holding this EK and an object named ak_name.
+  const Bytes secret = random_bytes(32);
+  const MadeCredential mc = make_credential(ek.publicArea, tpm_object_name(ak.publicArea), secret);
+  EndpointRecord e = store_.endpoint(id).value_or(EndpointRecord{});
+  e.id = id;
+  e.ek_public = ek_pub_b;
+  e.ek_certificate = ek_cert;
+  if (e.ak_public != ak_pub_b) e.clock.reset();
+  e.ak_public = ak_pub_b;
+  e.mode = mode;
+  e.agent_url = agent_url;
+  e.enrolled = false;
+  e.challenge_hash = tpm_hash(TPM2_ALG_SHA256, secret);
+  e.challenge_expires = unix_now() + cfg_.challenge_ttl_s;
+  store_.put_endpoint(e);
+  return {{"id", id},
+          {"state", "pending"},
+          {"credential_blob", to_base64(marshal_id_object(mc.credential_blob))},
+          {"encrypted_secret", to_base64(marshal_encrypted_secret(mc.secret))},
+          {"expires", e.challenge_expires}};
+}
+
+json VerifierService::activate(const std::string& id, const json& body) {
+  auto e = store_.endpoint(id);
+  if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
+  if (e->challenge_hash.empty()) throw AttestError("no_challenge", "endpoint " + id + " has no pending enrolment challenge", 409);
+  if (e->challenge_expires < unix_now()) throw AttestError("challenge_expired", "the enrolment challenge expired; enrol again", 410);
+  const Bytes secret = json_base64(body, "secret", 64);
+  if (tpm_hash(TPM2_ALG_SHA256, secret) != e->challenge_hash)
+    throw AttestError("activation_failed", "the activated secret is wrong: the AK is not resident with the certified EK", 403);
+  e->enrolled = true;
+  e->challenge_hash.clear();
+  e->challenge_expires = 0;
+  store_.put_endpoint(*e);
+  return {{"id", id}, {"state", "enrolled"}, {"ak_name", to_hex(tpm_object_name(unmarshal_public(e->ak_public).publicArea))}};
+}
+
+json VerifierService::issue_nonce(const std::string& id) {
+  auto e = store_.endpoint(id);
+  if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
+  if (!e->enrolled) throw AttestError("not_enrolled", "endpoint " + id + " has not completed enrolment", 409);
+  const Bytes nonce = random_bytes(32);
+  const int64_t expires = unix_now() + cfg_.nonce_ttl_s;
+  store_.add_nonce(nonce, id, expires);
+  return {{"nonce", to_hex(nonce)}, {"expires", expires}, {"pcrs", selection_text(default_quote_selection())}};
+}
+
+json VerifierService::record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock) {
+  const std::string jws = jws_sign_es256(a.ear, cfg_.signing_key, kid_);
+  const json summary = summary_of(a);
+  std::string previous;
+  if (!endpoint_id.empty())
+    if (auto e = store_.endpoint(endpoint_id)) previous = e->status;
+  VerdictRecord v{0, endpoint_id, a.ear["iat"].get<int64_t>(), a.status, summary.dump(), jws};
+  const int64_t seq = store_.add_verdict(v, update_clock ? std::optional<ClockState>(a.clock) : std::nullopt);
+  json out = {{"seq", seq}, {"status", a.status}, {"ear", a.ear}, {"ear_jws", jws}};
+  if (webhook_ && !endpoint_id.empty() && previous != a.status)
+    webhook_->post({{"event", "verdict_changed"}, {"endpoint", endpoint_id}, {"previous", previous}, {"status", a.status}, {"seq", seq},
+                    {"summary", summary}, {"ear_jws", jws}});
+  return out;
+}
+
+json VerifierService::submit_evidence(const std::string& id, const json& body) {
+  auto e = store_.endpoint(id);
+  if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
+  if (!e->enrolled) throw AttestError("not_enrolled", "endpoint " + id + " has not completed enrolment", 409);
+  const Evidence ev = evidence_from_json(body);
+  // Freshness first: the nonce in the quote must be one we issued to this endpoint, unused, unexpired.
+  const Bytes nonce = quote_extra_data(ev.quote);
+  store_.consume_nonce(nonce, id, unix_now());
+  std::lock_guard<std::mutex> l(appraise_mu_);
+  e = store_.endpoint(id);  // clock may have moved while we waited
+  AppraisalInput in;
+  in.endpoint_id = id;
+  in.ak_public = e->ak_public;
+  in.ak_bound_to_ek = true;
+  in.nonce = nonce;
+  in.selection = default_quote_selection();
+  in.previous = e->clock;
+  in.ref = cfg_.reference ? &*cfg_.reference : nullptr;
+  const AppraisalOutcome a = appraise(ev, in, unix_now());
+  // Only a quote genuinely from the enrolled AK may move the endpoint's clock record.
+  return record(id, a, a.authentic);
+}
+
+json VerifierService::verify_oneshot(const json& body) {
+  if (!body.is_object() || !body.contains("evidence")) throw AttestError("bad_request", "missing field \"evidence\"");
+  const Evidence ev = evidence_from_json(body["evidence"]);
+  const Bytes nonce = from_hex(json_string(body, "nonce"), "nonce");
+  std::optional<ReferenceValues> own;
+  if (body.contains("reference_values")) {
+    if (!cfg_.authority) throw AttestError("no_policy_authority", "this verifier has no policy authority key to check reference values with", 422);
+    own = verify_reference_values(json_base64(body, "reference_values", 256 * 1024), *cfg_.authority);
+  }
+  AppraisalInput in;
+  in.ak_public = ev.ak_public;
+  in.nonce = nonce;
+  in.selection = default_quote_selection();
+  in.ref = own ? &*own : cfg_.reference ? &*cfg_.reference : nullptr;
+  if (body.contains("endpoint")) {  // bind to an enrolled endpoint's AK (no clock/nonce state is touched)
+    auto e = store_.endpoint(json_string(body, "endpoint"));
+    if (!e || !e->enrolled) throw AttestError("unknown_endpoint", "no enrolled endpoint " + json_string(body, "endpoint"), 404);
+    in.ak_public = e->ak_public;
+    in.ak_bound_to_ek = true;
+    in.endpoint_id = e->id;
+  }
+  AppraisalOutcome a = appraise(ev, in, unix_now());
+  json out = record("", a, false);
+  return out;
+}
+
+json VerifierService::endpoint_status(const std::string& id, int history) {
+  auto e = store_.endpoint(id);
+  if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
+  json h = json::array();
+  for (const VerdictRecord& v : store_.verdicts(id, history))
+    h.push_back({{"seq", v.seq}, {"iat", v.iat}, {"status", v.status}, {"reasons", json::parse(v.summary_json)}});
+  json out = {{"id", e->id},
+              {"state", e->enrolled ? "enrolled" : "pending"},
+              {"mode", e->mode},
+              {"status", e->status},
+              {"ak_name", to_hex(tpm_object_name(unmarshal_public(e->ak_public).publicArea))},
+              {"history", h}};
+  if (!e->agent_url.empty()) out["agent_url"] = e->agent_url;
+  if (!e->last_error.empty()) out["last_error"] = e->last_error;
+  if (e->clock) out["clock"] = {{"clock", e->clock->clock}, {"reset_count", e->clock->reset_count}, {"restart_count", e->clock->restart_count}, {"safe", e->clock->safe}};
+  if (!h.empty()) out["ear_jws"] = store_.verdicts(id, 1).front().ear_jws;
+  return out;
+}
+
+json VerifierService::list_endpoints() {
+  json a = json::array();
+  for (const EndpointRecord& e : store_.endpoints()) a.push_back({{"id", e.id}, {"state", e.enrolled ? "enrolled" : "pending"}, {"mode", e.mode}, {"status", e.status}});
+  return {{"endpoints", a}};
+}
+
+json VerifierService::verdict(int64_t seq) {
+  auto v = store_.verdict(seq);
+  if (!v) throw AttestError("unknown_verdict", "no verdict " + std::to_string(seq), 404);
+  return {{"seq", v->seq}, {"endpoint", v->endpoint_id}, {"iat", v->iat}, {"status", v->status}, {"reasons", json::parse(v->summary_json)}, {"ear_jws", v->ear_jws}};
+}
+
+void VerifierService::poll_round(const std::function<json(const std::string&, const std::string&)>& fetch) {
+  store_.purge_nonces(unix_now());
+  for (const EndpointRecord& e : store_.endpoints("pull")) {
+    if (!e.enrolled) continue;
+    try {
+      const json n = issue_nonce(e.id);
+      const json ev = fetch(e.agent_url, n["nonce"]);
+      submit_evidence(e.id, ev);
+    } catch (const std::exception& ex) {
+      store_.set_poll_error(e.id, ex.what());
+    }
+  }
+}
+
+}  // namespace redoubt::attest

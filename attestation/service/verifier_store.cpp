@@ -1,0 +1,285 @@
+#include "attestation/service/verifier_store.hpp"
+
+#include <memory>
+
+#include "attestation/common/attest_error.hpp"
+
+namespace redoubt::attest {
+namespace {
+
+// A prepared statement with RAII and typed binds.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
+      throw AttestError("db", std::string("prepare: ") + sqlite3_errmsg(db) + " in: " + sql, 500);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt& bind(int i, const std::string& v) { return check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT)); }
+  Stmt& bind(int i, const Bytes& v) { return check(sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT)); }
+  Stmt& bind(int i, int64_t v) { return check(sqlite3_bind_int64(s_, i, v)); }
+  Stmt& bind_null(int i) { return check(sqlite3_bind_null(s_, i)); }
+  bool step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw AttestError("db", std::string("step: ") + sqlite3_errmsg(db_), 500);
+  }
+  std::string text(int c) const {
+    const unsigned char* t = sqlite3_column_text(s_, c);
+    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(s_, c))) : std::string();
+  }
+  Bytes blob(int c) const {
+    const uint8_t* b = static_cast<const uint8_t*>(sqlite3_column_blob(s_, c));
+    return b ? Bytes(b, b + sqlite3_column_bytes(s_, c)) : Bytes();
+  }
+  int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
+  bool is_null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+
+ private:
+  Stmt& check(int rc) {
+    if (rc != SQLITE_OK) throw AttestError("db", std::string("bind: ") + sqlite3_errmsg(db_), 500);
+    return *this;
+  }
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back if not committed.
+class Tx {
+ public:
+  explicit Tx(sqlite3* db) : db_(db) { run("BEGIN IMMEDIATE"); }
+  ~Tx() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    run("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  void run(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string m = err ? err : "?";
+      sqlite3_free(err);
+      throw AttestError("db", std::string(sql) + ": " + m, 500);
+    }
+  }
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+EndpointRecord read_endpoint(const Stmt& s) {
+  EndpointRecord e;
+  e.id = s.text(0);
+  e.ek_public = s.blob(1);
+  e.ek_certificate = s.blob(2);
+  e.ak_public = s.blob(3);
+  e.mode = s.text(4);
+  e.agent_url = s.text(5);
+  e.enrolled = s.i64(6) != 0;
+  e.challenge_hash = s.blob(7);
+  e.challenge_expires = s.i64(8);
+  if (!s.is_null(9)) e.clock = ClockState{static_cast<uint64_t>(s.i64(9)), static_cast<uint32_t>(s.i64(10)), static_cast<uint32_t>(s.i64(11)), s.i64(12) != 0};
+  e.status = s.text(13);
+  e.last_error = s.text(14);
+  return e;
+}
+
+constexpr const char* kEndpointCols =
+    "id, ek_public, ek_certificate, ak_public, mode, agent_url, enrolled, challenge_hash, challenge_expires, "
+    "clock, reset_count, restart_count, safe, status, last_error";
+
+}  // namespace
+
+VerifierStore::VerifierStore(const std::string& path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    std::string m = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw AttestError("db", "cannot open " + path + ": " + m, 500);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: a committed transaction survives a process crash (SIGKILL)
+  exec("PRAGMA foreign_keys=ON");
+  migrate();
+}
+
+VerifierStore::~VerifierStore() { sqlite3_close(db_); }
+
+void VerifierStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "?";
+    sqlite3_free(err);
+    throw AttestError("db", m + " in: " + std::string(sql).substr(0, 80), 500);
+  }
+}
+
+void VerifierStore::migrate() {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  int version = 0;
+  {
+    Stmt s(db_, "SELECT value FROM meta WHERE key='schema_version'");
+    if (s.step()) version = std::stoi(s.text(0));
+  }
+  if (version > kStoreSchemaVersion)
+    throw AttestError("db", "database schema version " + std::to_string(version) + " is newer than this verifier's (" +
+                                std::to_string(kStoreSchemaVersion) + ")", 500);
+  if (version < 1) {
+    exec(
+        "CREATE TABLE endpoints(id TEXT PRIMARY KEY, ek_public BLOB NOT NULL, ek_certificate BLOB NOT NULL, ak_public BLOB NOT NULL,"
+        " mode TEXT NOT NULL, agent_url TEXT NOT NULL DEFAULT '', enrolled INTEGER NOT NULL DEFAULT 0, challenge_hash BLOB,"
+        " challenge_expires INTEGER NOT NULL DEFAULT 0, clock INTEGER, reset_count INTEGER, restart_count INTEGER, safe INTEGER,"
+        " status TEXT NOT NULL DEFAULT 'none', last_error TEXT NOT NULL DEFAULT '')");
+    exec("CREATE TABLE nonces(nonce BLOB PRIMARY KEY, endpoint_id TEXT NOT NULL, expires INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0)");
+    exec(
+        "CREATE TABLE verdicts(seq INTEGER PRIMARY KEY AUTOINCREMENT, endpoint_id TEXT NOT NULL, iat INTEGER NOT NULL,"
+        " status TEXT NOT NULL, summary TEXT NOT NULL, ear_jws TEXT NOT NULL)");
+    exec("CREATE INDEX verdicts_by_endpoint ON verdicts(endpoint_id, seq)");
+    exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '1')");
+  }
+  tx.commit();
+}
+
+int VerifierStore::schema_version() {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "SELECT value FROM meta WHERE key='schema_version'");
+  return s.step() ? std::stoi(s.text(0)) : 0;
+}
+
+std::optional<EndpointRecord> VerifierStore::endpoint(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kEndpointCols + " FROM endpoints WHERE id=?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return read_endpoint(s);
+}
+
+std::vector<EndpointRecord> VerifierStore::endpoints(const std::string& mode) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kEndpointCols + " FROM endpoints WHERE (?1 = '' OR mode = ?1) ORDER BY id").c_str());
+  s.bind(1, mode);
+  std::vector<EndpointRecord> out;
+  while (s.step()) out.push_back(read_endpoint(s));
+  return out;
+}
+
+void VerifierStore::put_endpoint(const EndpointRecord& e) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  Stmt s(db_, (std::string("INSERT OR REPLACE INTO endpoints(") + kEndpointCols + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+  s.bind(1, e.id).bind(2, e.ek_public).bind(3, e.ek_certificate).bind(4, e.ak_public).bind(5, e.mode).bind(6, e.agent_url);
+  s.bind(7, int64_t{e.enrolled}).bind(8, e.challenge_hash).bind(9, e.challenge_expires);
+  if (e.clock) {
+    s.bind(10, static_cast<int64_t>(e.clock->clock)).bind(11, int64_t{e.clock->reset_count}).bind(12, int64_t{e.clock->restart_count}).bind(13, int64_t{e.clock->safe});
+  } else {
+    s.bind_null(10).bind_null(11).bind_null(12).bind_null(13);
+  }
+  s.bind(14, e.status).bind(15, e.last_error);
+  s.step();
+  tx.commit();
+}
+
+void VerifierStore::set_poll_error(const std::string& id, const std::string& err) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "UPDATE endpoints SET last_error=? WHERE id=?");
+  s.bind(1, err).bind(2, id);
+  s.step();
+}
+
+void VerifierStore::add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "INSERT INTO nonces(nonce, endpoint_id, expires) VALUES(?,?,?)");
+  s.bind(1, nonce).bind(2, endpoint_id).bind(3, expires);
+  s.step();
+}
+
+void VerifierStore::consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  Stmt s(db_, "SELECT endpoint_id, expires, used FROM nonces WHERE nonce=?");
+  s.bind(1, nonce);
+  if (!s.step()) throw AttestError("nonce_unknown", "extraData " + to_hex(nonce) + " is not a nonce this verifier issued (or it was purged)", 409);
+  if (s.i64(2)) throw AttestError("nonce_reused", "nonce " + to_hex(nonce) + " was already used: replayed quote", 409);
+  if (s.text(0) != endpoint_id) throw AttestError("nonce_wrong_endpoint", "nonce " + to_hex(nonce) + " was issued for another endpoint", 409);
+  if (s.i64(1) < now) throw AttestError("nonce_expired", "nonce " + to_hex(nonce) + " expired " + std::to_string(now - s.i64(1)) + " s ago: stale quote", 410);
+  Stmt u(db_, "UPDATE nonces SET used=1 WHERE nonce=?");
+  u.bind(1, nonce);
+  u.step();
+  tx.commit();
+}
+
+void VerifierStore::purge_nonces(int64_t now) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "DELETE FROM nonces WHERE expires < ? - 3600");  // keep an hour of history to name reuse
+  s.bind(1, now);
+  s.step();
+}
+
+int64_t VerifierStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  Stmt s(db_, "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws) VALUES(?,?,?,?,?)");
+  s.bind(1, v.endpoint_id).bind(2, v.iat).bind(3, v.status).bind(4, v.summary_json).bind(5, v.ear_jws);
+  s.step();
+  const int64_t seq = sqlite3_last_insert_rowid(db_);
+  if (!v.endpoint_id.empty()) {
+    if (clock) {
+      Stmt u(db_, "UPDATE endpoints SET status=?, clock=?, reset_count=?, restart_count=?, safe=?, last_error='' WHERE id=?");
+      u.bind(1, v.status).bind(2, static_cast<int64_t>(clock->clock)).bind(3, int64_t{clock->reset_count}).bind(4, int64_t{clock->restart_count});
+      u.bind(5, int64_t{clock->safe}).bind(6, v.endpoint_id);
+      u.step();
+    } else {
+      Stmt u(db_, "UPDATE endpoints SET status=? WHERE id=?");
+      u.bind(1, v.status).bind(2, v.endpoint_id);
+      u.step();
+    }
+  }
+  tx.commit();
+  return seq;
+}
+
+namespace {
+VerdictRecord read_verdict(const Stmt& s) {
+  return VerdictRecord{s.i64(0), s.text(1), s.i64(2), s.text(3), s.text(4), s.text(5)};
+}
+}  // namespace
+
+std::vector<VerdictRecord> VerifierStore::verdicts(const std::string& endpoint_id, int limit) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE endpoint_id=? ORDER BY seq DESC LIMIT ?");
+  s.bind(1, endpoint_id).bind(2, int64_t{limit});
+  std::vector<VerdictRecord> out;
+  while (s.step()) out.push_back(read_verdict(s));
+  return out;
+}
+
+std::optional<VerdictRecord> VerifierStore::verdict(int64_t seq) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE seq=?");
+  s.bind(1, seq);
+  if (!s.step()) return std::nullopt;
+  return read_verdict(s);
+}
+
+int64_t VerifierStore::verdict_count() {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "SELECT COUNT(*) FROM verdicts");
+  s.step();
+  return s.i64(0);
+}
+
+std::string VerifierStore::integrity_check() {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "PRAGMA integrity_check");
+  std::string out;
+  while (s.step()) out += (out.empty() ? "" : "; ") + s.text(0);
+  return out;
+}
+
+}  // namespace redoubt::attest

@@ -1,0 +1,77 @@
+// The verifier's durable state in SQLite (WAL, one transaction per change):
+// enrolled endpoints, outstanding nonces, and every verdict ever issued.
+// Schema versioned in meta.schema_version; opening a newer schema is refused,
+// an older one is migrated in a transaction. Thread-safe (one connection, a mutex).
+#pragma once
+#include <sqlite3.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attestation/common/encoding.hpp"
+#include "attestation/verifier/quote_verifier.hpp"
+
+namespace redoubt::attest {
+
+inline constexpr int kStoreSchemaVersion = 1;
+
+struct EndpointRecord {
+  std::string id;
+  Bytes ek_public, ek_certificate, ak_public;
+  std::string mode = "push";  // "push" | "pull"
+  std::string agent_url;      // pull mode: where GET /v1/quote lives
+  bool enrolled = false;
+  Bytes challenge_hash;       // SHA-256 of the credential secret while enrolment is pending
+  int64_t challenge_expires = 0;
+  std::optional<ClockState> clock;  // last accepted clockInfo
+  std::string status = "none";      // current verdict status
+  std::string last_error;           // pull mode: last polling problem
+};
+
+struct VerdictRecord {
+  int64_t seq = 0;
+  std::string endpoint_id;
+  int64_t iat = 0;
+  std::string status;
+  std::string summary_json;  // failures/warnings/notes
+  std::string ear_jws;
+};
+
+class VerifierStore {
+ public:
+  explicit VerifierStore(const std::string& path);  // creates or migrates; throws AttestError("db")
+  ~VerifierStore();
+  VerifierStore(const VerifierStore&) = delete;
+  VerifierStore& operator=(const VerifierStore&) = delete;
+
+  std::optional<EndpointRecord> endpoint(const std::string& id);
+  std::vector<EndpointRecord> endpoints(const std::string& mode_filter = "");
+  void put_endpoint(const EndpointRecord& e);  // insert or replace
+  void set_poll_error(const std::string& id, const std::string& err);
+
+  void add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires);
+  // Marks the nonce used. Throws AttestError nonce_unknown (404→ reported as 409), nonce_reused (409),
+  // nonce_expired (410) or nonce_wrong_endpoint (409).
+  void consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now);
+  void purge_nonces(int64_t now);
+
+  // Stores a verdict and (if given) the endpoint's new clock/status in one transaction; returns seq.
+  int64_t add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock);
+  std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit);
+  std::optional<VerdictRecord> verdict(int64_t seq);
+  int64_t verdict_count();
+
+  std::string integrity_check();  // PRAGMA integrity_check ("ok")
+  int schema_version();
+
+ private:
+  void exec(const char* sql);
+  void migrate();
+
+  sqlite3* db_ = nullptr;
+  std::mutex mu_;
+};
+
+}  // namespace redoubt::attest

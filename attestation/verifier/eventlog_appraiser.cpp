@@ -1,0 +1,147 @@
+#include "attestation/verifier/eventlog_appraiser.hpp"
+
+#include "attestation/tpm/tpm_public.hpp"
+#include "policy/fs/hv_manifest.hpp"
+#include "policy/fs/pcr_map.hpp"
+#include "policy/host/eventlog_reader.hpp"
+
+namespace redoubt::attest {
+namespace {
+
+using policy::LogEvent;
+
+Bytes digest_of(const LogEvent& e, HashAlg a) {
+  for (const auto& [alg, d] : e.digests)
+    if (alg == a) return d;
+  return {};
+}
+
+nlohmann::json event_json(const LogEvent& e) {
+  return {{"index", e.index},
+          {"pcr", e.pcr},
+          {"type", policy::event_type_name(e.type)},
+          {"type_id", e.type},
+          {"sha256", to_hex(digest_of(e, HashAlg::sha256))}};
+}
+
+std::string event_text(const LogEvent& e) {
+  return "event #" + std::to_string(e.index) + " (PCR" + std::to_string(e.pcr) + ", " + policy::event_type_name(e.type) + ", sha256 " +
+         to_hex(digest_of(e, HashAlg::sha256)).substr(0, 16) + "…)";
+}
+
+// Every Redoubt event's digest is the hash of its data, except the hypervisor
+// image (digest over the image, which is not in the log) — docs/formats.md §3.
+bool digest_is_over_data(uint32_t type) {
+  return type != policy::kEvHvImage && type != policy::kEvNoAction;
+}
+
+}  // namespace
+
+LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const QuotedPcrs& quoted, const ReferenceValues* ref, Findings& f) {
+  LogAppraisal out;
+  policy::EventLog log;
+  try {
+    log = policy::parse_event_log(log_bytes);
+  } catch (const policy::EventLogError& e) {
+    f.fail("eventlog_malformed", e.what());
+    return out;
+  }
+
+  // (1a) each event's digests against its own data, in log order: the first liar is named.
+  bool events_ok = true;
+  for (const LogEvent& e : log.events) {
+    if (!digest_is_over_data(e.type)) continue;
+    for (const auto& [alg, d] : e.digests) {
+      const Bytes want = tpm_hash(static_cast<TPMI_ALG_HASH>(alg), e.data);
+      if (want != d) {
+        f.fail("event_digest_mismatch",
+               event_text(e) + ": the " + hash_alg_name(alg) + " digest is not the hash of the event data (log edited after measurement)",
+               {{"event", event_json(e)}, {"bank", hash_alg_name(alg)}});
+        events_ok = false;
+        break;
+      }
+    }
+    if (!events_ok) break;
+  }
+
+  // (1b) replay per quoted bank; a PCR that differs names the last event extended into it.
+  const auto replayed = policy::replay_event_log(log);
+  bool replay_ok = true;
+  for (const auto& [bank, pcrs] : quoted.by_bank()) {
+    for (const auto& [pcr, value] : pcrs) {
+      Bytes mine(tpm_hash_size(bank), 0);
+      auto b = replayed.find(static_cast<HashAlg>(bank));
+      if (b != replayed.end()) {
+        auto p = b->second.find(pcr);
+        if (p != b->second.end()) mine = p->second;
+      }
+      if (mine == value) continue;
+      replay_ok = false;
+      const LogEvent* last = nullptr;
+      for (const LogEvent& e : log.events)
+        if (e.pcr == pcr && e.type != policy::kEvNoAction) last = &e;
+      nlohmann::json d = {{"pcr", pcr}, {"bank", tpm_hash_text(bank)}, {"quoted", to_hex(value)}, {"replayed", to_hex(mine)}};
+      if (last) d["last_event"] = event_json(*last);
+      f.fail("pcr_replay_mismatch",
+             "PCR" + std::to_string(pcr) + " (" + tpm_hash_text(bank) + ") quoted " + to_hex(value).substr(0, 16) + "… but the log replays to " +
+                 to_hex(mine).substr(0, 16) + "…" + (last ? "; the log's last PCR" + std::to_string(pcr) + " event is " + event_text(*last) : "; the log has no event for it"),
+             d);
+    }
+  }
+  out.log_matches_pcrs = events_ok && replay_ok;
+  if (!out.log_matches_pcrs) return out;  // claims from an unverified log are worthless
+
+  // (2) what was launched.
+  const LogEvent *slb = nullptr, *manifest_ev = nullptr, *image = nullptr, *signer = nullptr;
+  for (const LogEvent& e : log.events) {
+    switch (e.type) {
+      case policy::kEvSkinitSlb: slb = slb ? slb : &e; break;
+      case policy::kEvHvManifest: manifest_ev = &e; break;
+      case policy::kEvHvImage: image = &e; break;
+      case policy::kEvHvSigner: signer = &e; break;
+      case policy::kEvLaunchFailed:
+        f.fail("launch_failed", event_text(e) + ": the secure loader refused the launch: " + std::string(e.data.begin(), e.data.end()),
+               {{"event", event_json(e)}, {"reason", std::string(e.data.begin(), e.data.end())}});
+        return out;
+      default: break;
+    }
+  }
+  if (!slb || !manifest_ev || !image || !signer) {
+    f.fail("launch_incomplete", std::string("the log lacks the ") + (!slb ? "SLB" : !manifest_ev ? "hypervisor manifest" : !image ? "hypervisor image" : "signer") +
+                                    " event of a complete launch");
+    return out;
+  }
+  policy::HvManifest m;
+  Status st = policy::hv_manifest_decode(manifest_ev->data, m);
+  if (!st) {
+    f.fail("hv_manifest_malformed", event_text(*manifest_ev) + ": " + st.message(), {{"event", event_json(*manifest_ev)}});
+    return out;
+  }
+  const Bytes signer_kid = tpm_hash(TPM2_ALG_SHA256, signer->data);
+  const Bytes image_sha256 = digest_of(*image, HashAlg::sha256);
+  const Bytes slb_sha256 = digest_of(*slb, HashAlg::sha256);
+  out.launched = true;
+  out.launch = {{"hypervisor", {{"name", m.name}, {"version", m.version}, {"svn", m.svn}, {"sha256", to_hex(image_sha256)}, {"signer", to_hex(signer_kid)}}},
+                {"slb", {{"sha256", to_hex(slb_sha256)}}}};
+
+  // Internal consistency: the measured image is the one the manifest names, signed by the measured signer.
+  if (m.digest_alg == HashAlg::sha256 && Bytes(m.digest, m.digest + 32) != image_sha256)
+    f.fail("hv_image_not_manifest_digest", event_text(*image) + ": the measured image is not the digest the manifest signs", {{"event", event_json(*image)}});
+  if (Bytes(m.signer_kid, m.signer_kid + 32) != signer_kid)
+    f.fail("hv_signer_not_manifest_signer", event_text(*signer) + ": the measured signer key is not the manifest's signer", {{"event", event_json(*signer)}});
+
+  if (!ref) return out;
+  if (!ref->hv_signers.count(to_hex(signer_kid)))
+    f.fail("hv_signer_not_allowed", event_text(*signer) + ": hypervisor signer " + to_hex(signer_kid) + " is not in reference values " + ref->id,
+           {{"event", event_json(*signer)}, {"signer", to_hex(signer_kid)}});
+  if (m.svn < ref->min_svn)
+    f.fail("hv_svn_below_minimum", event_text(*manifest_ev) + ": hypervisor " + m.version + " has SVN " + std::to_string(m.svn) + " < minimum " + std::to_string(ref->min_svn),
+           {{"event", event_json(*manifest_ev)}, {"svn", m.svn}, {"min_svn", ref->min_svn}});
+  if (!ref->hv_sha256.empty() && !ref->hv_sha256.count(to_hex(image_sha256)))
+    f.fail("hv_digest_not_allowed", event_text(*image) + ": hypervisor image digest is not in reference values " + ref->id, {{"event", event_json(*image)}});
+  if (!ref->slb_sha256.empty() && !ref->slb_sha256.count(to_hex(slb_sha256)))
+    f.fail("slb_not_allowed", event_text(*slb) + ": the SLB measurement is not in reference values " + ref->id, {{"event", event_json(*slb)}});
+  return out;
+}
+
+}  // namespace redoubt::attest

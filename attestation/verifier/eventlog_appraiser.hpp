@@ -1,0 +1,24 @@
+// The DRTM event log, checked twice: (1) against the TPM — every event's
+// digest matches its data, and the log replays (per bank, from zero after the
+// locality-4 reset) to exactly the quoted PCR values; (2) against reference
+// values — who signed the hypervisor, its digest, its SVN, the SLB. Every
+// failure names the event (index, PCR, type, digest) it is about.
+#pragma once
+#include <optional>
+
+#include "attestation/tpm/pcr_file.hpp"
+#include "attestation/verifier/finding.hpp"
+#include "attestation/verifier/reference_values.hpp"
+
+namespace redoubt::attest {
+
+struct LogAppraisal {
+  bool log_matches_pcrs = false;  // (1) passed
+  bool launched = false;          // a complete launch, no EV_REDOUBT_LAUNCH_FAILED
+  nlohmann::json launch = nlohmann::json::object();  // claims: hv version/svn/signer/digest, slb digest
+};
+
+// Appends its findings to `f`. `ref` may be null (then only (1) and launch completeness are checked).
+LogAppraisal appraise_event_log(std::span<const uint8_t> log, const QuotedPcrs& quoted, const ReferenceValues* ref, Findings& f);
+
+}  // namespace redoubt::attest

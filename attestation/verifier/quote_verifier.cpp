@@ -1,0 +1,154 @@
+#include "attestation/verifier/quote_verifier.hpp"
+
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include <cstring>
+#include <memory>
+
+#include "attestation/common/attest_error.hpp"
+#include "attestation/tpm/quote_parse.hpp"
+#include "attestation/tpm/tpm_public.hpp"
+
+namespace redoubt::attest {
+namespace {
+
+using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)>;
+
+bool verify_digest(EVP_PKEY* key, TPMI_ALG_HASH hash, std::span<const uint8_t> digest, std::span<const uint8_t> sig, int padding) {
+  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr), EVP_PKEY_CTX_free);
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) return false;
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_get_digestbyname(tpm_hash_ossl_name(hash))) <= 0) return false;
+  if (padding && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), padding) <= 0) return false;
+  if (padding == RSA_PKCS1_PSS_PADDING) EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_AUTO);
+  const int r = EVP_PKEY_verify(ctx.get(), sig.data(), sig.size(), digest.data(), digest.size());
+  return r == 1;
+}
+
+}  // namespace
+
+bool quote_signature_valid(std::span<const uint8_t> attest, std::span<const uint8_t> signature, const TPMT_PUBLIC& ak) {
+  const TPMT_SIGNATURE s = parse_signature(signature);
+  policy::EvpKey key = public_to_evp(ak);
+  switch (s.sigAlg) {
+    case TPM2_ALG_ECDSA: {
+      if (ak.type != TPM2_ALG_ECC || tpm_hash_size(s.signature.ecdsa.hash) == 0) return false;
+      const Bytes digest = tpm_hash(s.signature.ecdsa.hash, attest);
+      // TPMS_SIGNATURE_ECC (Part 2 §11.3.1) r, s -> DER ECDSA-Sig-Value for OpenSSL.
+      std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> es(ECDSA_SIG_new(), ECDSA_SIG_free);
+      BIGNUM* r = BN_bin2bn(s.signature.ecdsa.signatureR.buffer, s.signature.ecdsa.signatureR.size, nullptr);
+      BIGNUM* ss = BN_bin2bn(s.signature.ecdsa.signatureS.buffer, s.signature.ecdsa.signatureS.size, nullptr);
+      if (!r || !ss || !ECDSA_SIG_set0(es.get(), r, ss)) {
+        BN_free(r);
+        BN_free(ss);
+        return false;
+      }
+      unsigned char* der = nullptr;
+      const int n = i2d_ECDSA_SIG(es.get(), &der);
+      if (n <= 0) return false;
+      const bool ok = verify_digest(key.get(), s.signature.ecdsa.hash, digest, {der, static_cast<size_t>(n)}, 0);
+      OPENSSL_free(der);
+      return ok;
+    }
+    case TPM2_ALG_RSASSA:
+    case TPM2_ALG_RSAPSS: {
+      if (ak.type != TPM2_ALG_RSA || tpm_hash_size(s.signature.rsassa.hash) == 0) return false;
+      const Bytes digest = tpm_hash(s.signature.rsassa.hash, attest);
+      return verify_digest(key.get(), s.signature.rsassa.hash, digest, {s.signature.rsassa.sig.buffer, s.signature.rsassa.sig.size},
+                           s.sigAlg == TPM2_ALG_RSASSA ? RSA_PKCS1_PADDING : RSA_PKCS1_PSS_PADDING);
+    }
+    default:
+      return false;
+  }
+}
+
+Bytes quote_extra_data(std::span<const uint8_t> attest) {
+  const TPMS_ATTEST a = parse_attest(attest);
+  return Bytes(a.extraData.buffer, a.extraData.buffer + a.extraData.size);
+}
+
+QuoteCheck verify_quote(const Evidence& ev, const QuoteExpectations& want) {
+  QuoteCheck out;
+  Findings& f = out.findings;
+  const TPMS_ATTEST a = parse_attest(ev.quote);
+  const TPM2B_PUBLIC ak = unmarshal_public(want.ak_public, "expected AK");
+  out.pcrs = read_pcr_file(ev.pcrs);
+  out.extra_data.assign(a.extraData.buffer, a.extraData.buffer + a.extraData.size);
+  out.clock = {a.clockInfo.clock, a.clockInfo.resetCount, a.clockInfo.restartCount, a.clockInfo.safe == TPM2_YES};
+
+  // Part 2 §10.12.12: magic = TPM_GENERATED_VALUE (§6.2), type = TPM_ST_ATTEST_QUOTE (§6.9).
+  if (a.magic != TPM2_GENERATED_VALUE)
+    f.fail("attest_magic", "magic is 0x" + to_hex(Bytes{uint8_t(a.magic >> 24), uint8_t(a.magic >> 16), uint8_t(a.magic >> 8), uint8_t(a.magic)}) +
+                               ", not TPM_GENERATED_VALUE (0xff544347): not produced by a TPM");
+  if (a.type != TPM2_ST_ATTEST_QUOTE) f.fail("attest_type", "type is 0x" + to_hex(Bytes{uint8_t(a.type >> 8), uint8_t(a.type)}) + ", not TPM_ST_ATTEST_QUOTE (0x8018)");
+
+  // qualifiedSigner = the AK's name (§10.12.12; for a primary, its Name).
+  const Bytes ak_name = tpm_object_name(ak.publicArea);
+  const Bytes signer(a.qualifiedSigner.name, a.qualifiedSigner.name + a.qualifiedSigner.size);
+  if (signer != ak_name)
+    f.fail("qualified_signer_mismatch", "qualifiedSigner " + to_hex(signer) + " is not the enrolled AK " + to_hex(ak_name));
+  if (!quote_signature_valid(ev.quote, ev.signature, ak.publicArea))
+    f.fail("bad_signature", "the quote signature does not verify with the enrolled AK " + to_hex(ak_name).substr(0, 16) + "…");
+  else if (signer == ak_name)
+    out.signature_ok = true;
+
+  // extraData = the nonce this verifier issued for this quote.
+  if (out.extra_data != want.nonce)
+    f.fail("nonce_mismatch", "extraData " + to_hex(out.extra_data) + " is not the nonce issued (" + to_hex(want.nonce) + ")");
+
+  // clockInfo (§10.11.1): never backwards per endpoint, safe = 1.
+  if (!out.clock.safe)
+    f.warn("clock_not_safe", "clockInfo.safe = 0: the TPM Clock may have been reported lower before (non-orderly shutdown)");
+  if (want.previous) {
+    const ClockState& p = *want.previous;
+    const std::string was = "resetCount " + std::to_string(p.reset_count) + " / restartCount " + std::to_string(p.restart_count);
+    const std::string now = "resetCount " + std::to_string(out.clock.reset_count) + " / restartCount " + std::to_string(out.clock.restart_count);
+    if (out.clock.reset_count < p.reset_count) {
+      f.fail("reset_count_regressed", "TPM " + now + " after " + was + ": counters went backwards (TPM state rolled back or a different TPM)");
+    } else if (out.clock.reset_count > p.reset_count) {
+      f.note("endpoint_rebooted", "the endpoint's TPM was reset (" + was + " -> " + now +
+                                      "): a new boot and a new measured launch; appraised afresh from its event log",
+             {{"previous_reset_count", p.reset_count}, {"reset_count", out.clock.reset_count}});
+      if (out.clock.clock < p.clock && out.clock.safe)
+        f.fail("clock_regressed", "Clock " + std::to_string(out.clock.clock) + " < previously reported " + std::to_string(p.clock) + " while safe = 1");
+    } else if (out.clock.restart_count < p.restart_count) {
+      f.fail("restart_count_regressed", "TPM " + now + " after " + was + ": restartCount went backwards");
+    } else {
+      if (out.clock.restart_count > p.restart_count)
+        f.note("endpoint_resumed", "the TPM restarted without a reset (" + was + " -> " + now + "): resume from suspend, PCRs preserved");
+      if (out.clock.clock <= p.clock)
+        f.fail("clock_regressed", "Clock " + std::to_string(out.clock.clock) + " is not after the previous quote's " + std::to_string(p.clock) +
+                                      " within the same boot");
+    }
+  }
+
+  // attested.quote: pcrSelect = requested, pcrDigest = H(reported PCR values) (§10.12.8, Part 3 §18.4).
+  const TPMS_QUOTE_INFO& qi = a.attested.quote;
+  bool pcrs_ok = true;
+  if (a.type == TPM2_ST_ATTEST_QUOTE) {
+    if (!same_selection(qi.pcrSelect, want.selection)) {
+      f.fail("pcr_selection_mismatch", "the quote covers " + selection_text(qi.pcrSelect) + ", the verifier asked for " + selection_text(want.selection));
+      pcrs_ok = false;
+    }
+    if (!same_selection(out.pcrs.selection, qi.pcrSelect)) {
+      f.fail("pcr_values_selection_mismatch", "the reported PCR values cover " + selection_text(out.pcrs.selection) + ", the quote " + selection_text(qi.pcrSelect));
+      pcrs_ok = false;
+    } else {
+      const Bytes quoted(qi.pcrDigest.buffer, qi.pcrDigest.buffer + qi.pcrDigest.size);
+      // The digest uses the signing scheme's hash (the AK's nameAlg here; Part 3 §18.4).
+      const TPMI_ALG_HASH h = ak.publicArea.type == TPM2_ALG_ECC ? ak.publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg
+                                                                   : ak.publicArea.parameters.rsaDetail.scheme.details.rsassa.hashAlg;
+      if (tpm_hash_size(h) == 0 || out.pcrs.digest(h) != quoted) {
+        f.fail("pcr_digest_mismatch", "the reported PCR values do not hash to the quote's pcrDigest " + to_hex(quoted));
+        pcrs_ok = false;
+      }
+    }
+  } else {
+    pcrs_ok = false;
+  }
+  out.pcrs_ok = pcrs_ok;
+  return out;
+}
+
+}  // namespace redoubt::attest

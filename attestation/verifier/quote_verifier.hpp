@@ -1,0 +1,45 @@
+// Checks a TPM quote field by field (TPM 2.0 Part 2 §10.12.12 TPMS_ATTEST,
+// §10.12.8 TPMS_QUOTE_INFO, §10.11.1 TPMS_CLOCK_INFO) and its signature
+// (Part 1 §20 / Part 3 §18.4) with OpenSSL.
+#pragma once
+#include <optional>
+
+#include "attestation/common/evidence.hpp"
+#include "attestation/tpm/pcr_file.hpp"
+#include "attestation/verifier/finding.hpp"
+
+namespace redoubt::attest {
+
+struct ClockState {
+  uint64_t clock = 0;
+  uint32_t reset_count = 0, restart_count = 0;
+  bool safe = false;
+};
+
+struct QuoteExpectations {
+  Bytes ak_public;                       // TPM2B_PUBLIC the quote must be signed by (enrolled AK)
+  Bytes nonce;                           // extraData the verifier issued
+  TPML_PCR_SELECTION selection{};        // what the verifier asked for
+  std::optional<ClockState> previous;    // last accepted clockInfo for this endpoint
+};
+
+struct QuoteCheck {
+  Findings findings;
+  bool signature_ok = false;   // signed by the expected AK (and qualifiedSigner matches)
+  bool pcrs_ok = false;        // reported PCR values hash to pcrDigest and match the selection
+  ClockState clock;
+  QuotedPcrs pcrs;
+  Bytes extra_data;
+};
+
+// Throws AttestError for malformed quote/signature/PCR file/AK public (not evidence,
+// but garbage); everything else is a Finding.
+QuoteCheck verify_quote(const Evidence& ev, const QuoteExpectations& want);
+
+// Only the signature, over the raw TPMS_ATTEST bytes with the AK public area.
+bool quote_signature_valid(std::span<const uint8_t> attest, std::span<const uint8_t> signature, const TPMT_PUBLIC& ak);
+
+// extraData of a TPMS_ATTEST (so the service can consume the nonce before a full check).
+Bytes quote_extra_data(std::span<const uint8_t> attest);
+
+}  // namespace redoubt::attest

@@ -1,0 +1,37 @@
+// Reference values: what a good Redoubt launch looks like, issued by a policy
+// authority as a COSE_Sign1 (RFC 9052 §4.2, policy/host/cose_sign) whose
+// payload is UTF-8 JSON (docs/attestation.md "Reference values"):
+//   {"type": "redoubt.reference-values/1", "id": "corp-2024-06",
+//    "hypervisor": {"signers": ["<key id hex>"], "sha256": ["<image digest hex>"], "min_svn": 2},
+//    "slb": {"sha256": ["<SLB digest hex>"]},
+//    "launch_policy": ..., "guests": ...}      <- reserved for the launch-policy / guest issues
+// Unknown top-level members are kept (open schema); known ones are type-checked.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <set>
+#include <span>
+#include <string>
+
+#include "attestation/common/encoding.hpp"
+#include "policy/host/keys.hpp"
+
+namespace redoubt::attest {
+
+inline constexpr char kReferenceValuesType[] = "redoubt.reference-values/1";
+
+struct ReferenceValues {
+  std::string id;
+  std::set<std::string> hv_signers;  // key ids (lower-case hex SHA-256 of the SEC1 point)
+  std::set<std::string> hv_sha256;   // allowed hypervisor image digests; empty = any the signers signed
+  uint64_t min_svn = 0;
+  std::set<std::string> slb_sha256;  // allowed SLB measurements; empty = not checked
+  nlohmann::json document;           // the whole payload, as signed
+};
+
+ReferenceValues parse_reference_values(const nlohmann::json& j);  // AttestError("bad_reference_values")
+Bytes sign_reference_values(const nlohmann::json& payload, const policy::EvpKey& authority);
+// Verifies the COSE_Sign1 with the authority key, then parses the payload.
+// AttestError("reference_values_signature") / ("bad_reference_values").
+ReferenceValues verify_reference_values(std::span<const uint8_t> cose, const policy::EvpKey& authority);
+
+}  // namespace redoubt::attest

@@ -1,0 +1,582 @@
+#include "hypervisor/core/vm.hpp"
+
+#include <cstdarg>
+#include <cstring>
+
+#include "hypervisor/arch/svm/exit_codes.hpp"
+#include "hypervisor/arch/x86/paging.hpp"
+#include "hypervisor/core/guest_abi.hpp"
+#include "hypervisor/core/hypercall_abi.hpp"
+#include "platform/hal/format.hpp"
+#include "sl/boot_params.hpp"
+
+namespace redoubt::hv {
+
+using namespace x86;
+
+// ---- memory ------------------------------------------------------------
+
+Status PhysTables::alloc_table(uint64_t& addr) {
+  if (!alloc_) return Status::fail(Err::internal, "page tables: read-only table memory");
+  return alloc_->alloc_page(addr, "nested page table");
+}
+
+uint64_t* PhysTables::table(uint64_t addr) { return reinterpret_cast<uint64_t*>(mem_->map(addr, 4096)); }
+
+Status GuestMemory::add(uint64_t gpa, uint64_t hpa, uint64_t size) {
+  if (count_ == kMaxRegions) return Status::fail(Err::internal, "guest memory: too many regions");
+  r_[count_++] = Region{gpa, hpa, size};
+  return Status::ok();
+}
+
+uint8_t* GuestMemory::ptr(uint64_t gpa, uint64_t n) const {
+  for (uint32_t i = 0; i < count_; ++i) {
+    const Region& r = r_[i];
+    if (gpa >= r.gpa && gpa - r.gpa < r.size && n <= r.size - (gpa - r.gpa)) return mem_->map(r.hpa + (gpa - r.gpa), n);
+  }
+  return nullptr;
+}
+
+Status GuestRamTables::alloc_table(uint64_t& addr) {
+  if (next_ + 4096 > end_) return Status::fail(Err::internal, "guest page tables: no room below 0x%llx",
+                                                (unsigned long long)end_);
+  addr = next_;
+  next_ += 4096;
+  std::memset(m_.ptr(addr, 4096), 0, 4096);
+  return Status::ok();
+}
+
+uint64_t* GuestRamTables::table(uint64_t addr) { return reinterpret_cast<uint64_t*>(m_.ptr(addr, 4096)); }
+
+// ---- creation ----------------------------------------------------------
+
+void Vm::kill(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  format_v(rec_->reason, sizeof rec_->reason, fmt, ap);
+  va_end(ap);
+  rec_->state = uint32_t(GuestState::killed);
+  uart_.flush();
+  hv_->platform.console().print("[hv] guest %s killed: %s\n", rec_->name, rec_->reason);
+}
+
+Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
+  hal::PhysMem& pm = hv_->platform.mem();
+  if (g.ram_size < (4ull << 20) || g.ram_size % kPageSize2M)
+    return Status::fail(Err::malformed, "guest %s: RAM must be a multiple of 2 MiB, at least 4 MiB", g.name);
+  if (g.image_size == 0 || g.image_size > g.ram_size - kGuestImageGpa - kGuestStackReserve)
+    return Status::fail(Err::malformed, "guest %s: image of %llu bytes does not fit in %llu bytes of RAM", g.name,
+                        (unsigned long long)g.image_size, (unsigned long long)g.ram_size);
+  uint8_t* ram = pm.map(g.ram_pa, g.ram_size);
+  const uint8_t* image = pm.map(g.image_pa, g.image_size);
+  if (!ram || !image) return Status::fail(Err::fault, "guest %s: RAM or image outside physical memory", g.name);
+  if (!hv_->platform.dma().is_protected(g.ram_pa, g.ram_size) ||
+      !hv_->platform.dma().is_protected(g.image_pa, g.image_size))
+    return Status::fail(Err::internal, "guest %s: RAM or image is not DMA-protected", g.name);
+
+  std::memset(ram, 0, g.ram_size);  // no stale data from before the launch
+  std::memcpy(ram + kGuestImageGpa, image, g.image_size);
+  mem_.init(pm);
+  REDOUBT_TRY(mem_.add(0, g.ram_pa, g.ram_size));
+
+  GuestBootInfo bi{};
+  std::memcpy(bi.magic, kGuestBootInfoMagic, 8);
+  bi.guest_id = rec_->id;
+  bi.guest_count = hv_->handoff.guest_count;
+  bi.ram_size = g.ram_size;
+  bi.image_gpa = kGuestImageGpa;
+  bi.image_size = g.image_size;
+  std::memcpy(bi.args, g.args, sizeof bi.args);
+  std::memcpy(bi.name, g.name, sizeof bi.name);
+  std::memcpy(ram + kGuestBootInfoGpa, &bi, sizeof bi);
+
+  static constexpr uint64_t kGdt[3] = {0, 0x00AF9A000000FFFFull, 0x00CF92000000FFFFull};
+  std::memcpy(ram + kGuestGdtGpa, kGdt, sizeof kGdt);
+
+  // Identity map [0, 4 GiB) with 2 MiB pages: the guest may touch any
+  // guest-physical address; the nested page tables decide what exists.
+  GuestRamTables gt(mem_, kGuestPml4Gpa, kGuestTablesEnd);
+  PageTableBuilder gpt(gt);
+  REDOUBT_TRY(gpt.create());
+  REDOUBT_TRY(gpt.map(0, 0, kGuestIdentityMapBytes, kPteWrite));
+
+  // Nested page tables: guest-physical [0, ram) -> the guest's own RAM, and nothing else.
+  npt_mem_ = PhysTables(pm, &hv_->alloc);
+  REDOUBT_TRY(npt_.create());
+  REDOUBT_TRY(npt_.map(0, g.ram_pa, g.ram_size, kPteWrite | kPteUser));
+  return Status::ok();
+}
+
+Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Guest& g) {
+  hv_ = &hv;
+  rec_ = &hv.record->guests[id];
+  std::memset(rec_, 0, sizeof *rec_);
+  std::memcpy(rec_->name, g.name, sizeof rec_->name);
+  rec_->name[sizeof rec_->name - 1] = 0;
+  rec_->id = id;
+  rec_->asid = id + 1;
+  rec_->ram_pa = g.ram_pa;
+  rec_->ram_size = g.ram_size;
+  rec_->state = uint32_t(GuestState::failed);
+
+  default_policy(policy_);
+  if (g.flags & sl::kGuestNpfInject) policy_.npf = NpfAction::inject_pf;
+  if (g.flags & sl::kGuestCpuidUnmasked) policy_.cpuid.hide_hypervisor = policy_.cpuid.hide_svm = false;
+  if (g.io_count) policy_.io[policy_.io_count++] = IoGrant{g.io_base, g.io_count};
+
+  Status s = load(g);
+  if (s) s = svm::build_iopm(hv.alloc, policy_.io, policy_.io_count, iopm_pa_);
+  if (s) s = svm::build_msrpm(hv.alloc, msrpm_pa_);
+  if (s) s = svm_.create(hv.platform, *hv.world_switch, hv.alloc);
+  if (s) {
+    vcpu_ = &svm_;
+    VcpuEntry e{};
+    e.rip = kGuestImageGpa;
+    e.rsp = g.ram_size;
+    e.cr3 = kGuestPml4Gpa;
+    e.gdt_base = kGuestGdtGpa;
+    e.gdt_limit = 3 * 8 - 1;
+    e.npt_root = npt_.root();
+    e.asid = rec_->asid;
+    e.io_map_pa = iopm_pa_;
+    e.msr_map_pa = msrpm_pa_;
+    s = vcpu_->setup(e);
+  }
+  uint64_t serial_pa = 0;
+  constexpr uint64_t kSerialPages = 16;
+  if (s) s = hv.alloc.alloc(kSerialPages, 1, serial_pa, "serial log");
+  if (!s) {
+    format(rec_->reason, sizeof rec_->reason, "could not create: %s", s.message());
+    return s;
+  }
+  rec_->serial_pa = serial_pa;
+  rec_->serial_cap = kSerialPages * 4096;
+  rec_->vmcb_pa = vcpu_->control_block_pa();
+  rec_->npt_root = npt_.root();
+  rec_->npt_tables = npt_.table_count();
+  uart_.init(&hv.platform.console(), rec_->name, hv.alloc.map(serial_pa, rec_->serial_cap), rec_->serial_cap);
+  rec_->state = uint32_t(GuestState::runnable);
+  return Status::ok();
+}
+
+// ---- guest memory access -------------------------------------------------
+
+bool Vm::gva_to_gpa(uint64_t gva, bool write, uint64_t& gpa) {
+  if (!(vcpu_->cr0() & kCr0Pg)) {
+    gpa = gva;
+    return true;
+  }
+  uint64_t table = vcpu_->cr3() & kPteAddrMask;
+  for (int level = 4; level >= 1; --level) {
+    const unsigned shift = 12 + 9 * (level - 1);
+    const uint64_t* t = reinterpret_cast<const uint64_t*>(mem_.ptr(table, 4096));
+    if (!t) return false;
+    uint64_t e = t[(gva >> shift) & 0x1FF];
+    if (!(e & kPtePresent)) return false;
+    if (write && !(e & kPteWrite) && (vcpu_->cr0() & kCr0Wp)) return false;
+    if (level == 1 || ((level == 2 || level == 3) && (e & kPteLarge))) {
+      uint64_t mask = (1ull << shift) - 1;
+      gpa = (e & kPteAddrMask & ~mask) | (gva & mask);
+      return true;
+    }
+    table = e & kPteAddrMask;
+  }
+  return false;
+}
+
+bool Vm::copy_from_guest(uint64_t gva, void* dst, uint64_t n) {
+  auto* d = static_cast<uint8_t*>(dst);
+  while (n) {
+    uint64_t chunk = 4096 - (gva & 0xFFF);
+    if (chunk > n) chunk = n;
+    uint64_t gpa;
+    if (!gva_to_gpa(gva, false, gpa)) return false;
+    const uint8_t* p = mem_.ptr(gpa, chunk);
+    if (!p) return false;
+    std::memcpy(d, p, chunk);
+    d += chunk;
+    gva += chunk;
+    n -= chunk;
+  }
+  return true;
+}
+
+bool Vm::copy_to_guest(uint64_t gva, const void* src, uint64_t n) {
+  auto* s = static_cast<const uint8_t*>(src);
+  while (n) {
+    uint64_t chunk = 4096 - (gva & 0xFFF);
+    if (chunk > n) chunk = n;
+    uint64_t gpa;
+    if (!gva_to_gpa(gva, true, gpa)) return false;
+    uint8_t* p = mem_.ptr(gpa, chunk);
+    if (!p) return false;
+    std::memcpy(p, s, chunk);
+    s += chunk;
+    gva += chunk;
+    n -= chunk;
+  }
+  return true;
+}
+
+// ---- exits ---------------------------------------------------------------
+
+void Vm::count_exit(uint64_t code) {
+  ++rec_->exits_total;
+  if (code < kExitCountSlots)
+    ++rec_->exit_counts[code];
+  else if (code == svm::kExitNpf)
+    ++rec_->exits_npf;
+  else
+    ++rec_->exits_other;
+}
+
+void Vm::check_timer(uint64_t now) {
+  if (timer_.armed && now >= timer_.deadline) {
+    timer_.pending = true;
+    if (timer_.period) {
+      while (timer_.deadline <= now) timer_.deadline += timer_.period;
+    } else {
+      timer_.armed = false;
+    }
+  }
+}
+
+Vm::After Vm::handle_io(const ExitEvent& e) {
+  if (e.io_string) {
+    kill("string I/O (INS/OUTS) to port 0x%x is not supported", e.port);
+    return After::stop;
+  }
+  GuestGprs& r = vcpu_->gprs();
+  const uint64_t mask = e.io_size == 4 ? 0xFFFFFFFFull : e.io_size == 2 ? 0xFFFFull : 0xFFull;
+  if (VirtualUart::claims(e.port)) {
+    if (e.io_in)
+      r.rax = (r.rax & ~mask) | uart_.in(e.port);
+    else
+      uart_.out(e.port, uint8_t(r.rax));
+  } else {
+    // Not granted by the policy: reads float high, writes go nowhere.
+    ++rec_->io_denied;
+    if (e.io_in) r.rax = (r.rax & ~mask) | mask;
+  }
+  vcpu_->skip(e, 1);
+  return After::resume;
+}
+
+Vm::After Vm::handle_msr(const ExitEvent& e) {
+  GuestGprs& r = vcpu_->gprs();
+  const uint32_t msr = uint32_t(r.rcx);
+  const uint64_t value = (r.rdx << 32) | (r.rax & 0xFFFFFFFFull);
+  uint64_t out = 0;
+  bool ok = true;
+  switch (msr) {
+    case 0x10:  // TSC
+      if (e.msr_write) ok = false; else out = hv_->platform.svm().rdtsc();
+      break;
+    case 0x1B:  // APIC_BASE: BSP, xAPIC enabled at the default base
+      if (e.msr_write) ok = value == 0xFEE00900ull; else out = 0xFEE00900ull;
+      break;
+    case 0x277:  // PAT
+      if (e.msr_write) vcpu_->set_pat(value); else out = vcpu_->pat();
+      break;
+    case 0xC0000080: {  // EFER: SVME stays set and hidden (no nested SVM)
+      const uint64_t guest_bits = kEferSce | kEferLme | kEferNxe;
+      if (e.msr_write) {
+        if (value & ~(guest_bits | kEferLma)) ok = false;
+        else vcpu_->set_efer((vcpu_->efer() & ~guest_bits) | (value & guest_bits));
+      } else {
+        out = vcpu_->efer() & ~kEferSvme;
+      }
+      break;
+    }
+    default: ok = false;
+  }
+  if (!ok) {
+    ++rec_->msr_denied;
+    vcpu_->inject_exception(13, true, 0, false, 0);  // #GP(0), RIP stays on the instruction
+    return After::resume;
+  }
+  if (!e.msr_write) {
+    r.rax = out & 0xFFFFFFFFull;
+    r.rdx = out >> 32;
+  }
+  vcpu_->skip(e, 2);
+  return After::resume;
+}
+
+Vm::After Vm::handle_hypercall(const ExitEvent& e) {
+  GuestGprs& r = vcpu_->gprs();
+  ++rec_->hypercalls;
+  vcpu_->skip(e, 3);  // VMMCALL is 0F 01 D9
+  int64_t ret = kHcOk;
+  After after = After::resume;
+  switch (r.rax) {
+    case kHcConsoleWrite: {
+      if (r.rsi > 4096) {
+        ret = kHcEInval;
+        break;
+      }
+      uint8_t buf[4096];
+      if (!copy_from_guest(r.rdi, buf, r.rsi)) {
+        ret = kHcEFault;
+        break;
+      }
+      uart_.write_bytes(buf, r.rsi);
+      ret = int64_t(r.rsi);
+      break;
+    }
+    case kHcYield: after = After::yield; break;
+    case kHcShutdown:
+      rec_->exit_code = int64_t(r.rdi);
+      rec_->state = uint32_t(GuestState::exited);
+      format(rec_->reason, sizeof rec_->reason, "shutdown hypercall (exit code %lld)", (long long)r.rdi);
+      uart_.flush();
+      return After::stop;
+    case kHcGetLaunchInfo: {
+      if (r.rsi < sizeof(LaunchInfo)) {
+        ret = kHcEInval;
+        break;
+      }
+      LaunchInfo li{};
+      li.hv_svn = hv_->handoff.hv_svn;
+      std::memcpy(li.hv_version, hv_->handoff.hv_version, sizeof li.hv_version);
+      li.hv_version[sizeof li.hv_version - 1] = 0;
+      li.guest_id = rec_->id;
+      if (!copy_to_guest(r.rdi, &li, sizeof li)) ret = kHcEFault;
+      break;
+    }
+    case kHcSetTimer: {
+      if (r.rsi == 0) {
+        timer_ = GuestTimer{};
+        break;
+      }
+      if (r.rdi < 32 || r.rdi > 255) {
+        ret = kHcEInval;
+        break;
+      }
+      timer_.armed = true;
+      timer_.pending = false;
+      timer_.vector = uint8_t(r.rdi);
+      timer_.deadline = hv_->platform.svm().rdtsc() + r.rsi;
+      timer_.period = r.rdx;
+      break;
+    }
+    default: ret = kHcENosys;
+  }
+  r.rax = uint64_t(ret);
+  return after;
+}
+
+Vm::After Vm::handle_npf(const ExitEvent& e) {
+  const uint64_t rip = vcpu_->rip();
+  const uint32_t n = rec_->violation_count++;
+  const bool kill_it = policy_.npf == NpfAction::kill || n >= policy_.max_violations;
+  if (n < kMaxViolations)
+    rec_->violations[n] = Violation{e.gpa, e.info1, rip,
+                                    uint32_t(kill_it ? ViolationAction::killed : ViolationAction::injected_pf), 0};
+  const char* access = e.npf_fetch ? "execute" : e.npf_write ? "write" : "read";
+  if (kill_it) {
+    rec_->fault_gpa = e.gpa;
+    rec_->fault_info = e.info1;
+    rec_->fault_rip = rip;
+    kill("#NPF: %s of guest-physical 0x%llx%s, not mapped for this guest (RIP 0x%llx)", access,
+         (unsigned long long)e.gpa, e.npf_in_walk ? " during the guest page walk" : "", (unsigned long long)rip);
+    return After::stop;
+  }
+  hv_->platform.console().print("[hv] guest %s: #NPF %s of guest-physical 0x%llx (RIP 0x%llx): #PF injected\n",
+                                rec_->name, access, (unsigned long long)e.gpa, (unsigned long long)rip);
+  // #PF with CR2 = the guest-physical address (with the identity map it is also
+  // the virtual one; SVM does not report the guest-virtual address of a #NPF).
+  uint32_t err = (e.npf_present ? kPfPresent : 0) | (e.npf_write ? kPfWrite : 0) | (e.npf_fetch ? kPfFetch : 0);
+  vcpu_->inject_exception(14, true, err, true, e.gpa);
+  return After::resume;
+}
+
+Vm::After Vm::handle(const ExitEvent& e) {
+  GuestGprs& r = vcpu_->gprs();
+  switch (e.kind) {
+    case ExitKind::cpuid: {
+      ++rec_->cpuid_exits;
+      uint32_t out[4];
+      cpuid_lookup(policy_.cpuid, uint32_t(r.rax), uint32_t(r.rcx), out);
+      r.rax = out[0];
+      r.rbx = out[1];
+      r.rcx = out[2];
+      r.rdx = out[3];
+      vcpu_->skip(e, 2);
+      return After::resume;
+    }
+    case ExitKind::io: return handle_io(e);
+    case ExitKind::msr: return handle_msr(e);
+    case ExitKind::hypercall: return handle_hypercall(e);
+    case ExitKind::npf: return handle_npf(e);
+    case ExitKind::intr: return After::resume;  // the scheduler looks at the clock
+    case ExitKind::hlt:
+      vcpu_->skip(e, 1);
+      if (timer_.armed && vcpu_->interruptible()) {
+        rec_->state = uint32_t(GuestState::halted);
+        return After::yield;
+      }
+      rec_->state = uint32_t(GuestState::exited);
+      format(rec_->reason, sizeof rec_->reason, "HLT with no wake-up source (interrupts %s, timer %s)",
+             vcpu_->interruptible() ? "enabled" : "disabled", timer_.armed ? "armed" : "off");
+      uart_.flush();
+      return After::stop;
+    case ExitKind::shutdown:
+      kill("triple fault (#VMEXIT SHUTDOWN) at RIP 0x%llx", (unsigned long long)vcpu_->rip());
+      return After::stop;
+    case ExitKind::invalid:
+      kill("VMRUN refused the VMCB (VMEXIT_INVALID)");
+      return After::stop;
+    case ExitKind::exception:
+      kill("unexpected exception #%u at RIP 0x%llx", e.vector, (unsigned long long)vcpu_->rip());
+      return After::stop;
+    case ExitKind::other: break;
+  }
+  kill("unhandled #VMEXIT 0x%llx (%s) at RIP 0x%llx", (unsigned long long)e.raw_code,
+       svm::exit_code_name(e.raw_code), (unsigned long long)vcpu_->rip());
+  return After::stop;
+}
+
+void Vm::run_slice(uint64_t slice_end) {
+  hal::Svm& cpu = hv_->platform.svm();
+  ++rec_->slices;
+  for (;;) {
+    const uint64_t now = cpu.rdtsc();
+    check_timer(now);
+    if (policy_.budget_ticks && rec_->run_ticks >= policy_.budget_ticks) {
+      kill("time budget of %llu TSC ticks exhausted", (unsigned long long)policy_.budget_ticks);
+      return;
+    }
+    if (timer_.pending && !vcpu_->event_pending() && vcpu_->interruptible()) {
+      vcpu_->inject_interrupt(timer_.vector);
+      timer_.pending = false;
+      ++rec_->timer_irqs_injected;
+    }
+    uint64_t deadline = slice_end;
+    if (timer_.armed && timer_.deadline < deadline) deadline = timer_.deadline;
+    if (deadline <= now) deadline = now + 1;
+    cpu.arm_timer(deadline, Hypervisor::kHostTimerVector);
+    ExitEvent e;
+    vcpu_->run(e);
+    ++rec_->vmruns;
+    const uint64_t after = cpu.rdtsc();
+    rec_->run_ticks += after - now;
+    count_exit(e.raw_code);
+    if (e.kind == ExitKind::intr) ++hv_->record->host_timer_exits;
+    After a = handle(e);
+    if (a != After::resume) return;
+    if (e.kind == ExitKind::intr && after >= slice_end) return;  // preempted
+  }
+}
+
+// ---- the hypervisor ------------------------------------------------------
+
+const char* guest_state_name(GuestState s) {
+  switch (s) {
+    case GuestState::created: return "created";
+    case GuestState::runnable: return "runnable";
+    case GuestState::halted: return "halted";
+    case GuestState::exited: return "exited";
+    case GuestState::killed: return "killed";
+    case GuestState::failed: return "failed";
+  }
+  return "?";
+}
+
+Status Hypervisor::init() {
+  const auto& h = handoff;
+  if (h.hv_memory_size < kRunRecordBytes + (1ull << 20))
+    return Status::fail(Err::malformed, "hypervisor memory of %llu bytes is too small",
+                        (unsigned long long)h.hv_memory_size);
+  if (!platform.dma().is_protected(h.hv_memory_pa, h.hv_memory_size))
+    return Status::fail(Err::internal, "hypervisor memory is not DMA-protected at entry");
+  uint8_t* rec = platform.mem().map(h.hv_memory_pa, kRunRecordBytes);
+  if (!rec) return Status::fail(Err::fault, "hypervisor memory is outside RAM");
+  std::memset(rec, 0, sizeof(RunRecord));  // the Hypervisor object sits at the end of the reserved pages
+  record = reinterpret_cast<RunRecord*>(rec);
+  std::memcpy(record->magic, kRunRecordMagic, 8);
+  record->version = 1;
+  format(record->status, sizeof record->status, "starting");
+  REDOUBT_TRY(alloc.init(platform.mem(), h.hv_memory_pa + kRunRecordBytes, h.hv_memory_size - kRunRecordBytes));
+  record->hv_pages_total = alloc.total_pages();
+  if (!world_switch)
+    return Status::fail(Err::not_implemented,
+                        "this platform has no SVM world switch (guest GPR save/restore around VMRUN)");
+  if (!platform.svm().available())
+    return Status::fail(Err::unsupported, "this CPU has no AMD-V with nested paging");
+  uint64_t hsave;
+  REDOUBT_TRY(alloc.alloc_page(hsave, "VM_HSAVE area"));
+  REDOUBT_TRY(platform.svm().enable(hsave));
+  return Status::ok();
+}
+
+Status Hypervisor::run() {
+  auto& c = platform.console();
+  const uint32_t n = handoff.guest_count > hal::HypervisorHandoff::kMaxGuests ? hal::HypervisorHandoff::kMaxGuests
+                                                                                : handoff.guest_count;
+  record->guest_count = n;
+  for (uint32_t i = 0; i < n; ++i) {
+    const auto& g = handoff.guests[i];
+    Status s = vms[i].create(*this, i, g);
+    if (!s) {
+      c.print("[hv] guest %s not started: %s\n", g.name, s.message());
+      continue;
+    }
+    c.print("[hv] guest %u '%s': %llu MiB RAM at 0x%llx, image %llu bytes, ASID %u, nCR3 0x%llx (%llu tables)\n", i,
+            g.name, (unsigned long long)(g.ram_size >> 20), (unsigned long long)g.ram_pa,
+            (unsigned long long)g.image_size, vms[i].record().asid, (unsigned long long)vms[i].record().npt_root,
+            (unsigned long long)vms[i].record().npt_tables);
+  }
+  vm_count = n;
+  record->hv_pages_used = alloc.total_pages() - alloc.free_pages();
+  format(record->status, sizeof record->status, "running");
+
+  hal::Svm& cpu = platform.svm();
+  uint32_t cur = n ? n - 1 : 0;
+  for (;;) {
+    // Wake guests whose timer is due.
+    const uint64_t now = cpu.rdtsc();
+    bool any_alive = false;
+    for (uint32_t i = 0; i < n; ++i) {
+      Vm& vm = vms[i];
+      if (!vm.alive()) continue;
+      any_alive = true;
+      if (vm.state() == GuestState::halted && vm.timer().armed && now >= vm.timer().deadline) vm.wake();
+    }
+    if (!any_alive) break;
+    // Round robin: the next runnable guest after the current one.
+    int pick = -1;
+    for (uint32_t k = 1; k <= n; ++k) {
+      uint32_t i = (cur + k) % n;
+      if (vms[i].state() == GuestState::runnable) {
+        pick = int(i);
+        break;
+      }
+    }
+    if (pick < 0) {
+      // Everyone is halted: nothing runs, so skip ahead to the earliest timer.
+      uint32_t best = n;
+      for (uint32_t i = 0; i < n; ++i)
+        if (vms[i].state() == GuestState::halted && vms[i].timer().armed &&
+            (best == n || vms[i].timer().deadline < vms[best].timer().deadline))
+          best = i;
+      if (best == n) break;  // cannot happen: halted guests always have a timer
+      vms[best].timer().deadline = now;
+      vms[best].wake();
+      pick = int(best);
+    }
+    cur = uint32_t(pick);
+    ++record->slices;
+    vms[cur].run_slice(cpu.rdtsc() + GuestPolicy{}.slice_ticks);
+  }
+  record->hv_pages_used = alloc.total_pages() - alloc.free_pages();
+  for (uint32_t i = 0; i < n; ++i) {
+    GuestRecord& r = vms[i].record();
+    vms[i].finish_serial();
+    r.serial_len = vms[i].serial_bytes();
+  }
+  format(record->status, sizeof record->status, "ok");
+  return Status::ok();
+}
+
+}  // namespace redoubt::hv

@@ -1,0 +1,54 @@
+// Non-template handlers (exec_misc.cpp, exec_sys.cpp).
+#pragma once
+#include "platform/sim/cpu/exec.hpp"
+
+namespace redoubt::sim::cpu::exec {
+
+// exec_misc.cpp
+void mul1(Cpu&, const Op&);
+void div1(Cpu&, const Op&);
+void imul2(Cpu&, const Op&);
+void xchg(Cpu&, const Op&);
+void cmpxchg(Cpu&, const Op&);
+void xadd(Cpu&, const Op&);
+void bswap(Cpu&, const Op&);
+void bt(Cpu&, const Op&);
+void bsf(Cpu&, const Op&);
+void cvt(Cpu&, const Op&);
+void push_rm(Cpu&, const Op&);
+void pop_rm(Cpu&, const Op&);
+void leave(Cpu&, const Op&);
+void flagop(Cpu&, const Op&);
+void nop(Cpu&, const Op&);
+void ud(Cpu&, const Op&);
+void string_op(Cpu&, const Op&);
+
+// exec_sys.cpp
+void cpuid(Cpu&, const Op&);
+void rdtsc(Cpu&, const Op&);
+void rdtscp(Cpu&, const Op&);
+void hlt(Cpu&, const Op&);
+void pause(Cpu&, const Op&);
+void invlpg(Cpu&, const Op&);
+void invlpga(Cpu&, const Op&);
+void svm_insn(Cpu&, const Op&);   // VMMCALL VMRUN VMLOAD VMSAVE STGI CLGI SKINIT (cc selects)
+void io(Cpu&, const Op&);         // IN OUT INS OUTS
+void rdmsr(Cpu&, const Op&);
+void wrmsr(Cpu&, const Op&);
+void mov_cr(Cpu&, const Op&);
+void mov_dr(Cpu&, const Op&);
+void desc_table(Cpu&, const Op&); // LGDT LIDT SGDT SIDT (cc)
+void ltr(Cpu&, const Op&);
+void cli(Cpu&, const Op&);
+void sti(Cpu&, const Op&);
+void pushf(Cpu&, const Op&);
+void popf(Cpu&, const Op&);
+void iretq(Cpu&, const Op&);
+void intn(Cpu&, const Op&);
+void int3(Cpu&, const Op&);
+void swapgs(Cpu&, const Op&);
+void mov_to_sreg(Cpu&, const Op&);
+void mov_from_sreg(Cpu&, const Op&);
+void cache_insn(Cpu&, const Op&); // WBINVD INVD (cc)
+
+}  // namespace redoubt::sim::cpu::exec

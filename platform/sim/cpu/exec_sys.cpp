@@ -1,0 +1,436 @@
+// System instructions and their SVM intercepts (APM vol. 2 §15.8-§15.13,
+// exit codes per Appendix C).
+#include "hypervisor/arch/svm/exit_codes.hpp"
+#include "hypervisor/arch/svm/intercepts.hpp"
+#include "hypervisor/arch/svm/vmcb.hpp"
+#include "hypervisor/arch/x86/paging.hpp"
+#include "platform/sim/cpu/exec_decl.hpp"
+#include "platform/sim/svm/permission_maps.hpp"
+
+namespace redoubt::sim::cpu::exec {
+
+namespace s = redoubt::svm;
+using namespace redoubt::x86;
+
+namespace {
+unsigned iopl(const Cpu& c) { return (c.rflags_sys >> 12) & 3; }
+void need_cpl0(Cpu& c) {
+  if (c.cpl != 0) c.gp(0);
+}
+}  // namespace
+
+// ---- CPUID (values: docs/simulator-cpu.md) ----
+void cpuid(Cpu& c, const Op&) {
+  if (c.misc1(s::kInterceptCpuid)) return c.vmexit(s::kExitCpuid, 0, 0);
+  const uint32_t leaf = uint32_t(c.gpr[RAX]);
+  uint32_t a = 0, b = 0, cx = 0, d = 0;
+  switch (leaf) {
+    case 0: a = 1; b = 0x68747541; d = 0x69746E65; cx = 0x444D4163; break;  // "AuthenticAMD"
+    case 1:
+      a = 0x00A00F11;  // family 19h-like signature
+      // EDX: PSE(3) TSC(4) MSR(5) PAE(6) CX8(8) PGE(13) CMOV(15) PAT(16)
+      d = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) | (1u << 15) | (1u << 16);
+      break;
+    case 0x80000000: a = 0x8000000A; break;
+    case 0x80000001:
+      cx = (1u << 2) | (1u << 12);  // SVM, SKINIT
+      d = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29);  // SYSCALL NX Page1GB RDTSCP LM
+      break;
+    case 0x80000008: a = 48 | (48 << 8); break;  // physical / linear address bits
+    case 0x8000000A:
+      a = 1;           // SVM revision
+      b = 0x8000;      // number of ASIDs
+      d = (1u << 0) | (1u << 3);  // NP, NRIPS
+      break;
+    default: break;
+  }
+  c.gpr[RAX] = a;
+  c.gpr[RBX] = b;
+  c.gpr[RCX] = cx;
+  c.gpr[RDX] = d;
+}
+
+void rdtsc(Cpu& c, const Op&) {
+  if (c.misc1(s::kInterceptRdtsc)) return c.vmexit(s::kExitRdtsc, 0, 0);
+  if ((c.cr4 & 4) && c.cpl) c.gp(0);  // CR4.TSD
+  const uint64_t t = c.guest_tsc();
+  c.gpr[RAX] = uint32_t(t);
+  c.gpr[RDX] = t >> 32;
+}
+
+void rdtscp(Cpu& c, const Op&) {
+  if (c.misc2(s::kInterceptRdtscp)) return c.vmexit(s::kExitRdtscp, 0, 0);
+  if ((c.cr4 & 4) && c.cpl) c.gp(0);
+  const uint64_t t = c.guest_tsc();
+  c.gpr[RAX] = uint32_t(t);
+  c.gpr[RDX] = t >> 32;
+  c.gpr[RCX] = uint32_t(c.tsc_aux);
+}
+
+void hlt(Cpu& c, const Op&) {
+  need_cpl0(c);
+  if (c.misc1(s::kInterceptHlt)) return c.vmexit(s::kExitHlt, 0, 0);
+  c.halted = true;
+  c.end_block();
+}
+
+void pause(Cpu& c, const Op&) {
+  if (c.misc1(s::kInterceptPause)) return c.vmexit(s::kExitPause, 0, 0);
+}
+
+void invlpg(Cpu& c, const Op& o) {
+  need_cpl0(c);
+  const uint64_t a = ea(c, o);
+  if (c.misc1(s::kInterceptInvlpg)) return c.vmexit(s::kExitInvlpg, a, 0);  // EXITINFO1 = linear address (decode assist)
+  c.invlpg(a);
+  c.end_block();
+}
+
+void invlpga(Cpu& c, const Op&) {
+  if (c.misc1(s::kInterceptInvlpga)) return c.vmexit(s::kExitInvlpga, 0, 0);
+  if (!(c.efer & kEferSvme)) c.ud();
+  need_cpl0(c);
+  c.tlb.flush_va(uint32_t(c.gpr[RCX]), c.gpr[RAX]);
+  c.flush_soft_tlb();
+  c.end_block();
+}
+
+// cc: 0 VMMCALL 1 VMRUN 2 VMLOAD 3 VMSAVE 4 STGI 5 CLGI 6 SKINIT
+void svm_insn(Cpu& c, const Op& o) {
+  static constexpr uint32_t bit[] = {s::kInterceptVmmcall, s::kInterceptVmrun, s::kInterceptVmload, s::kInterceptVmsave,
+                                     s::kInterceptStgi, s::kInterceptClgi, s::kInterceptSkinit};
+  static constexpr uint64_t code[] = {s::kExitVmmcall, s::kExitVmrun, s::kExitVmload, s::kExitVmsave,
+                                      s::kExitStgi, s::kExitClgi, s::kExitSkinit};
+  if (c.misc2(bit[o.cc])) return c.vmexit(code[o.cc], 0, 0);
+  if (o.cc == 0) c.ud();  // VMMCALL not intercepted: #UD (APM vol. 3 "VMMCALL")
+  if (!(c.efer & kEferSvme)) c.ud();
+  need_cpl0(c);
+  if (o.cc == 4 || o.cc == 5) return;  // GIF has no observable effect in the interpreter
+  c.ud();  // VMRUN/VMLOAD/VMSAVE in interpreted code (nested SVM) and SKINIT: not modelled here
+}
+
+// cc bit 0: IN, bit 1: string, bit 2: port in DX. o.w: size; o.w2: rep.
+void io(Cpu& c, const Op& o) {
+  const bool in = o.cc & 1, str = o.cc & 2;
+  const uint16_t port = (o.cc & 4) ? uint16_t(c.gpr[RDX]) : uint16_t(o.imm);
+  const unsigned size = o.w;
+  if (c.cpl > iopl(c)) c.gp(0);  // no TSS I/O bitmap in the model: CPL > IOPL faults
+  if (c.misc1(s::kInterceptIoioProt) && svm::io_intercepted(c.ctl.iopm, port, size)) {
+    namespace io = s::ioio;
+    uint64_t info = (uint64_t(port) << io::kPortShift) | (in ? io::kTypeIn : 0) | (str ? io::kStr : 0) |
+                    (o.w2 ? io::kRep : 0) | (size == 1 ? io::kSz8 : size == 2 ? io::kSz16 : io::kSz32) |
+                    (o.asz32 ? io::kA32 : io::kA64);
+    if (str) info |= uint64_t(in ? 0 : (o.seg ? o.seg : 3)) << io::kSegShift;  // INS: ES; OUTS: DS or override
+    return c.vmexit(s::kExitIoio, info, c.gpr[kRip]);  // EXITINFO2 = next RIP (§15.10.2)
+  }
+  auto pin = [&]() -> uint32_t {
+    return c.ports ? c.ports->in(port, size) : uint32_t(size == 4 ? ~0u : (1u << (8 * size)) - 1);
+  };
+  auto pout = [&](uint32_t v) {
+    if (c.ports) c.ports->out(port, size, v);
+  };
+  if (!str) {
+    if (in) wreg_w(c, reg_off(RAX), size, pin());
+    else pout(uint32_t(trunc(c.gpr[RAX], size)));
+    return;
+  }
+  const int64_t step = (c.rflags_sys & kDF) ? -int64_t(size) : int64_t(size);
+  for (;;) {
+    if (o.w2 && c.gpr[RCX] == 0) return;
+    if (in) {
+      const uint64_t a = c.gpr[RDI];
+      c.translate(a, kWrite);  // fault before the port read has side effects
+      wmem_w(c, a, size, pin());
+      c.gpr[RDI] += step;
+    } else {
+      pout(uint32_t(rmem_w(c, c.seg_base[o.seg] + c.gpr[RSI], size)));
+      c.gpr[RSI] += step;
+    }
+    if (!o.w2) return;
+    --c.gpr[RCX];
+  }
+}
+
+// ---- MSRs ----
+void rdmsr(Cpu& c, const Op&) {
+  need_cpl0(c);
+  const uint32_t msr = uint32_t(c.gpr[RCX]);
+  if (c.misc1(s::kInterceptMsrProt) && svm::msr_intercepted(c.ctl.msrpm, msr, false))
+    return c.vmexit(s::kExitMsr, 0, 0);
+  uint64_t v;
+  switch (msr) {
+    case 0x10: v = c.guest_tsc(); break;                 // TSC
+    case 0x1B: v = 0xFEE00900; break;                    // APIC_BASE (BSP, enabled)
+    case 0x174: v = c.sysenter_cs; break;
+    case 0x175: v = c.sysenter_esp; break;
+    case 0x176: v = c.sysenter_eip; break;
+    case 0x277: v = c.pat; break;
+    case 0xC0000080: v = c.efer; break;
+    case 0xC0000081: v = c.star; break;
+    case 0xC0000082: v = c.lstar; break;
+    case 0xC0000083: v = c.cstar; break;
+    case 0xC0000084: v = c.sfmask; break;
+    case 0xC0000100: v = c.fs.base; break;
+    case 0xC0000101: v = c.gs.base; break;
+    case 0xC0000102: v = c.kernel_gs_base; break;
+    case 0xC0000103: v = c.tsc_aux; break;
+    case s::kMsrVmCr: v = 0; break;
+    case s::kMsrVmHsavePa: v = c.vm_hsave_pa; break;
+    default: c.gp(0);
+  }
+  c.gpr[RAX] = uint32_t(v);
+  c.gpr[RDX] = v >> 32;
+}
+
+void wrmsr(Cpu& c, const Op&) {
+  need_cpl0(c);
+  const uint32_t msr = uint32_t(c.gpr[RCX]);
+  if (c.misc1(s::kInterceptMsrProt) && svm::msr_intercepted(c.ctl.msrpm, msr, true))
+    return c.vmexit(s::kExitMsr, 1, 0);
+  const uint64_t v = (c.gpr[RDX] << 32) | uint32_t(c.gpr[RAX]);
+  switch (msr) {
+    case 0x174: c.sysenter_cs = v; break;
+    case 0x175: c.sysenter_esp = v; break;
+    case 0x176: c.sysenter_eip = v; break;
+    case 0x277: c.pat = v; break;
+    case 0xC0000080: {  // EFER (APM vol. 2 §3.1.7): SCE LME LMA NXE SVME LMSLE FFXSR TCE
+      if (v & ~0xFD01ull) c.gp(0);
+      if (((v ^ c.efer) & kEferLme) && (c.cr0 & kCr0Pg)) c.gp(0);
+      c.efer = (v & ~kEferLma) | (c.efer & kEferLma);
+      c.flush_tlb_all_current();
+      c.end_block();
+      break;
+    }
+    case 0xC0000081: c.star = v; break;
+    case 0xC0000082: c.lstar = v; break;
+    case 0xC0000083: c.cstar = v; break;
+    case 0xC0000084: c.sfmask = v; break;
+    case 0xC0000100: c.set_fs_base(v); break;
+    case 0xC0000101: c.set_gs_base(v); break;
+    case 0xC0000102: c.kernel_gs_base = v; break;
+    case 0xC0000103: c.tsc_aux = uint32_t(v); break;
+    case s::kMsrVmHsavePa:
+      if (v & 0xFFF) c.gp(0);
+      c.vm_hsave_pa = v;
+      break;
+    default: c.gp(0);
+  }
+}
+
+// ---- control and debug registers: cc = n | 0x10 for writes; GPR in src/dst ----
+void mov_cr(Cpu& c, const Op& o) {
+  need_cpl0(c);
+  const unsigned n = o.cc & 0xF;
+  const bool write = o.cc & 0x10;
+  const unsigned gpr = (write ? o.src : o.dst) >> 3;
+  if (c.guest && (c.ctl.icpt_cr >> (n + (write ? 16 : 0)) & 1))
+    return c.vmexit((write ? s::kExitCr0Write : s::kExitCr0Read) + n, (1ull << 63) | gpr, 0);  // decode assist
+  if (!write) {
+    uint64_t v = 0;
+    switch (n) {
+      case 0: v = c.cr0; break;
+      case 2: v = c.cr2; break;
+      case 3: v = c.cr3; break;
+      case 4: v = c.cr4; break;
+      case 8: v = c.cr8; break;
+      default: c.ud();
+    }
+    c.gpr[gpr] = v;
+    return;
+  }
+  const uint64_t v = c.gpr[gpr];
+  switch (n) {
+    case 0:
+      if ((v >> 32) || ((v & kCr0Pg) && !(v & kCr0Pe)) || ((v & (1u << 29)) && !(v & (1u << 30)))) c.gp(0);
+      if ((c.efer & kEferLma) && !(v & kCr0Pg)) c.gp(0);  // leaving long mode from 64-bit code
+      c.cr0 = v | 0x10;
+      c.flush_tlb_all_current();
+      break;
+    case 2: c.cr2 = v; break;
+    case 3:
+      if (v >> 52) c.gp(0);
+      c.cr3 = v;
+      c.flush_tlb_nonglobal();  // MOV CR3 flushes non-global translations (APM vol. 2 §5.5.2)
+      break;
+    case 4:
+      if (v & ~0x3F07FFull) c.gp(0);
+      if ((c.efer & kEferLma) && !(v & kCr4Pae)) c.gp(0);
+      c.cr4 = v;
+      c.flush_tlb_all_current();
+      break;
+    case 8:
+      if (v >> 4) c.gp(0);
+      c.cr8 = v;
+      break;
+    default: c.ud();
+  }
+  c.end_block();
+}
+
+void mov_dr(Cpu& c, const Op& o) {
+  need_cpl0(c);
+  const unsigned n = o.cc & 0xF;
+  const bool write = o.cc & 0x10;
+  const unsigned gpr = (write ? o.src : o.dst) >> 3;
+  if (c.guest && (c.ctl.icpt_dr >> (n + (write ? 16 : 0)) & 1))
+    return c.vmexit((write ? s::kExitDr0Write : s::kExitDr0Read) + n, (1ull << 63) | gpr, 0);
+  uint64_t* r = n < 4 ? &c.dr[n] : (n == 6 || n == 4) ? &c.dr6 : (n == 7 || n == 5) ? &c.dr7 : nullptr;
+  if (!r) c.ud();
+  if (!write) {
+    c.gpr[gpr] = *r;
+    return;
+  }
+  if ((n == 6 || n == 7) && (c.gpr[gpr] >> 32)) c.gp(0);
+  *r = c.gpr[gpr];
+}
+
+// cc: 0 LGDT 1 LIDT 2 SGDT 3 SIDT (m16&64)
+void desc_table(Cpu& c, const Op& o) {
+  static constexpr uint32_t bit[] = {s::kInterceptGdtrWrite, s::kInterceptIdtrWrite, s::kInterceptGdtrRead,
+                                     s::kInterceptIdtrRead};
+  static constexpr uint64_t code[] = {s::kExitGdtrWrite, s::kExitIdtrWrite, s::kExitGdtrRead, s::kExitIdtrRead};
+  if (o.cc < 2) need_cpl0(c);
+  if (c.misc1(bit[o.cc])) return c.vmexit(code[o.cc], 0, 0);
+  const uint64_t a = ea(c, o);
+  Segment& t = (o.cc & 1) ? c.idtr : c.gdtr;
+  if (o.cc < 2) {
+    const uint16_t limit = c.rd<uint16_t>(a);
+    const uint64_t base = c.rd<uint64_t>(a + 2);
+    t.limit = limit;
+    t.base = base;
+  } else {
+    c.wr<uint16_t>(a, uint16_t(t.limit));
+    c.wr<uint64_t>(a + 2, t.base);
+  }
+}
+
+// LTR r/m16 (APM vol. 3 "LTR"): a 16-byte available 64-bit TSS descriptor, marked busy.
+void ltr(Cpu& c, const Op& o) {
+  need_cpl0(c);
+  if (c.misc1(s::kInterceptTrWrite)) return c.vmexit(s::kExitTrWrite, 0, 0);
+  const uint16_t sel = uint16_t((o.cc & 1) ? c.rd<uint16_t>(ea(c, o)) : c.gpr[o.src >> 3]);
+  if ((sel & 0xFFFC) == 0) c.gp(0);
+  Segment d = c.read_descriptor(sel);
+  if ((d.attrib & 0x1F) != 0x09) c.gp(sel & 0xFFFC);
+  if (!(d.attrib & 0x80)) c.fault(11, sel & 0xFFFC);
+  const uint64_t da = c.gdtr.base + (sel & 0xFFF8u);
+  c.implicit_sup = true;
+  const uint64_t hi = c.rd<uint32_t>(da + 8);
+  const uint64_t lo = c.rd<uint64_t>(da);
+  c.wr<uint64_t>(da, lo | (2ull << 40));  // busy
+  c.implicit_sup = false;
+  d.base |= hi << 32;
+  d.attrib |= 2;
+  d.selector = sel;
+  c.tr = d;
+}
+
+void cli(Cpu& c, const Op&) {
+  if (c.cpl > iopl(c)) c.gp(0);
+  c.rflags_sys &= ~kIF;
+}
+
+void sti(Cpu& c, const Op&) {
+  if (c.cpl > iopl(c)) c.gp(0);
+  if (!(c.rflags_sys & kIF)) c.shadow_end = c.icount + 1;  // interrupt shadow (APM vol. 3 "STI")
+  c.rflags_sys |= kIF;
+  c.end_block();
+}
+
+void pushf(Cpu& c, const Op&) {
+  if (c.misc1(s::kInterceptPushf)) return c.vmexit(s::kExitPushf, 0, 0);
+  push64(c, c.rflags() & ~(0x30000ull));  // VM and RF read as 0
+}
+
+void popf(Cpu& c, const Op&) {
+  if (c.misc1(s::kInterceptPopf)) return c.vmexit(s::kExitPopf, 0, 0);
+  const uint64_t v = pop64(c);
+  uint64_t keep = 0x1A0000ull;  // VM, VIF, VIP unchanged; RF cleared
+  if (c.cpl > 0) keep |= 0x3000;  // IOPL
+  if (c.cpl > iopl(c)) keep |= kIF;
+  const uint64_t cur = c.rflags();
+  c.set_rflags(((v & 0x3F7FD5ull) & ~keep) | (cur & keep));
+  c.end_block();
+}
+
+void iretq(Cpu& c, const Op&) {
+  if (c.misc1(s::kInterceptIret)) return c.vmexit(s::kExitIret, 0, 0);
+  const uint64_t sp = c.gpr[RSP];
+  const uint64_t rip = c.rd<uint64_t>(sp), csel = c.rd<uint64_t>(sp + 8), fl = c.rd<uint64_t>(sp + 16),
+                 rsp = c.rd<uint64_t>(sp + 24), ssel = c.rd<uint64_t>(sp + 32);
+  const uint8_t rpl = csel & 3;
+  if (rpl < c.cpl) c.gp(uint32_t(csel & 0xFFFC));
+  Segment ncs = c.read_descriptor(uint16_t(csel));
+  if (!(ncs.attrib & 0x18) || !(ncs.attrib & 0x80)) c.gp(uint32_t(csel & 0xFFFC));
+  Segment nss;
+  if (ssel & 0xFFFC) nss = c.read_descriptor(uint16_t(ssel));
+  nss.selector = uint16_t(ssel);
+  uint64_t keep = 0;
+  if (c.cpl > 0) keep |= 0x3000;
+  if (c.cpl > iopl(c)) keep |= kIF;
+  const uint64_t cur = c.rflags();
+  c.set_rflags(((fl & 0x3F7FD5ull) & ~keep) | (cur & keep));
+  ncs.selector = uint16_t(csel);
+  c.cs = ncs;
+  c.ss = nss;
+  c.gpr[RSP] = rsp;
+  c.gpr[kRip] = rip;
+  c.set_cpl(rpl);
+}
+
+void intn(Cpu& c, const Op& o) {
+  if (c.misc1(s::kInterceptIntn)) return c.vmexit(s::kExitSwint, o.imm & 0xFF, 0);  // EXITINFO1 = vector (decode assist)
+  c.take_event(Event{uint8_t(o.imm), 4, false, 0});
+  c.end_block();
+}
+
+void int3(Cpu& c, const Op&) {
+  if (c.exc_intercepted(3)) return c.vmexit(s::kExitExcp0 + 3, 0, 0);
+  c.take_event(Event{3, 4, false, 0});
+  c.end_block();
+}
+
+void swapgs(Cpu& c, const Op&) {
+  need_cpl0(c);
+  const uint64_t t = c.gs.base;
+  c.set_gs_base(c.kernel_gs_base);
+  c.kernel_gs_base = t;
+}
+
+// MOV Sreg, r/m16 (cc = segment number ES CS SS DS FS GS; bit 3: memory source).
+void mov_to_sreg(Cpu& c, const Op& o) {
+  const unsigned n = o.cc & 7;
+  const uint16_t sel = uint16_t((o.cc & 8) ? c.rd<uint16_t>(ea(c, o)) : c.gpr[o.src >> 3]);
+  if (n == 1 || n > 5) c.ud();
+  Segment* segs[] = {&c.es, &c.cs, &c.ss, &c.ds, &c.fs, &c.gs};
+  Segment v;
+  if ((sel & 0xFFFC) == 0) {
+    if (n == 2 && c.cpl == 3) c.gp(0);
+    v.selector = sel;
+    if (n >= 4) v.base = 0;
+  } else {
+    v = c.read_descriptor(sel);
+    if (!(v.attrib & 0x80)) c.fault(n == 2 ? 12 : 11, sel & 0xFFFC);
+    v.selector = sel;
+  }
+  *segs[n] = v;
+  c.seg_base[4] = c.fs.base;
+  c.seg_base[5] = c.gs.base;
+  if (n == 2) c.shadow_end = c.icount + 1;  // MOV SS shadow
+  c.end_block();
+}
+
+void mov_from_sreg(Cpu& c, const Op& o) {
+  const Segment* segs[] = {&c.es, &c.cs, &c.ss, &c.ds, &c.fs, &c.gs};
+  const uint16_t v = segs[o.cc & 7]->selector;
+  if (o.cc & 8) c.wr<uint16_t>(ea(c, o), v);
+  else wreg_w(c, o.dst, o.w, v);
+}
+
+void cache_insn(Cpu& c, const Op& o) {
+  need_cpl0(c);
+  if (o.cc == 0 && c.misc2(s::kInterceptWbinvd)) return c.vmexit(s::kExitWbinvd, 0, 0);
+  if (o.cc == 1 && c.misc1(s::kInterceptInvd)) return c.vmexit(s::kExitInvd, 0, 0);
+}
+
+}  // namespace redoubt::sim::cpu::exec

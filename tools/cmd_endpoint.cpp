@@ -1,0 +1,157 @@
+// `redoubt endpoint`: a simulated endpoint. Performs the measured launch on its
+// own TPM (inproc libtpms by default: one per process), gets its EK certificate
+// from the simulator's manufacturer CA, enrols with the verifier and then
+// pushes evidence (--mode push) or serves quotes for a polling verifier
+// (--mode pull). --tamper makes it a bad endpoint, for demonstrations and tests.
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "attestation/agent/endpoint_agent.hpp"
+#include "attestation/agent/sim_manufacturer_ca.hpp"
+#include "attestation/common/attest_error.hpp"
+#include "attestation/tpm/tpm_public.hpp"
+#include "policy/host/hv_manifest_build.hpp"
+#include "policy/host/keys.hpp"
+#include "tools/commands.hpp"
+#include "tools/common.hpp"
+#include "tools/demo_keys.hpp"
+#include "tools/launch_job.hpp"
+#include "tools/tpm_session.hpp"
+
+namespace redoubt::tools {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct EndpointOptions {
+  std::string verifier, id, mode = "push", listen = "127.0.0.1:0", tamper, tpm = "inproc", state, manufacturer_ca, ca_file, signing_key;
+  uint64_t svn = 2;
+  int count = 1, interval_ms = 1000, serve_seconds = 0;
+};
+
+// The launch inputs for the requested (possibly tampered) endpoint.
+LaunchOptions launch_options(const EndpointOptions& o, const fs::path& state, const Say& say) {
+  LaunchOptions lo;
+  lo.tpm = o.tpm;
+  lo.state = state.string();
+  lo.out = (state / "endpoint-launch").string();
+  const fs::path work = state / "endpoint-inputs";
+  fs::create_directories(work);
+  std::vector<uint8_t> hv = read_file(build_dir() / "hv.bin");
+  policy::EvpKey key;
+  if (!o.signing_key.empty()) {  // the owner's hypervisor-signing key, sealed into the SLB
+    key = policy::load_private_key(fs::absolute(o.signing_key).string());
+    write_text(work / "owner.pub.pem", attest::public_key_pem(attest::public_key_from_pem(attest::public_key_pem(key))));
+    lo.hv_key = (work / "owner.pub.pem").string();
+  } else {
+    DemoKey demo = ensure_demo_key(state, say);
+    key = policy::load_private_key(demo.private_pem.string());
+  }
+  policy::HvManifestInput mi;
+  mi.version = "0.1." + std::to_string(o.svn);
+  mi.svn = o.svn;
+  if (o.tamper == "svn-low") mi.svn = 1, mi.version = "0.1.1-old";
+  if (o.tamper == "foreign-signer") {
+    const fs::path k = work / "attacker";
+    if (!fs::exists(k.string() + ".key.pem")) policy::generate_key_files("P-256", k.string());
+    key = policy::load_private_key(k.string() + ".key.pem");
+    lo.hv_key = k.string() + ".pub.pem";  // sealed into the SLB: the SL trusts the attacker's key
+  }
+  write_file(work / "hv.manifest", policy::sign_hv_manifest(hv, mi, key));
+  lo.manifest = (work / "hv.manifest").string();
+  if (o.tamper == "hv-image") {
+    hv[hv.size() / 2] ^= 0x5a;  // the image no longer matches its signed digest
+    write_file(work / "hv-tampered.bin", hv);
+    lo.hypervisor = (work / "hv-tampered.bin").string();
+  }
+  return lo;
+}
+
+std::atomic<bool> g_stop{false};
+
+int run_endpoint(const EndpointOptions& o) {
+  if (o.mode != "push" && o.mode != "pull") throw std::invalid_argument("--mode must be push or pull");
+  if (!o.tamper.empty() && o.tamper != "hv-image" && o.tamper != "foreign-signer" && o.tamper != "svn-low")
+    throw std::invalid_argument("--tamper must be hv-image, foreign-signer or svn-low");
+  const fs::path state = state_dir(o.state);
+  auto say = [](const std::string& l) { std::cerr << l << "\n"; };
+  auto tpm = open_tpm_session(o.tpm, state);
+  LaunchJobResult j = run_launch_job(launch_options(o, state, say), *tpm, say);
+  std::cerr << "[endpoint] launch " << (j.report.launched ? "succeeded" : "REFUSED: " + j.report.reason) << "\n";
+
+  attest::TpmIdentity ident(*tpm);
+  tpm->set_locality(0);
+  const fs::path ca_dir = o.manufacturer_ca.empty() ? state / "manufacturer-ca" : fs::absolute(o.manufacturer_ca);
+  const attest::ManufacturerCa ca = attest::ensure_sim_manufacturer_ca(ca_dir);
+  const attest::Bytes ek_cert = attest::ensure_ek_certificate(state / "ek", ca, ident.ek_public().publicArea);
+  attest::EndpointAgent agent(*tpm, ident, ek_cert, attest::VerifierClient(o.verifier, o.ca_file), o.id);
+  agent.set_event_log(j.report.event_log);
+
+  int rc = kExitOk;
+  if (o.mode == "pull") {
+    const size_t colon = o.listen.rfind(':');
+    if (colon == std::string::npos) throw std::invalid_argument("--listen HOST:PORT");
+    const std::string host = o.listen.substr(0, colon);
+    const int port = agent.bind_pull(host, std::stoi(o.listen.substr(colon + 1)));
+    const std::string url = "http://" + host + ":" + std::to_string(port);
+    std::thread server([&] { agent.serve_pull(); });
+    json a = agent.enrol("pull", url);
+    std::cout << "enrolled " << o.id << " (pull) serving " << url << "\n" << std::flush;
+    for (int waited = 0; !g_stop && (o.serve_seconds == 0 || waited < o.serve_seconds * 1000); waited += 50)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    agent.stop_pull();
+    server.join();
+  } else {
+    agent.enrol("push");
+    std::cout << "enrolled " << o.id << " (push)\n" << std::flush;
+    for (int i = 0; i < o.count && !g_stop; ++i) {
+      if (i) std::this_thread::sleep_for(std::chrono::milliseconds(o.interval_ms));
+      json r = agent.push_once();
+      const auto& sub = r["ear"]["submods"]["redoubt-drtm"];
+      std::cout << o.id << ": " << r["status"].get<std::string>() << " (verdict " << r["seq"] << ")";
+      for (const auto& f : sub["redoubt.failures"]) std::cout << "; " << f["code"].get<std::string>() << ": " << f["message"].get<std::string>();
+      for (const auto& f : sub["redoubt.notes"]) std::cout << "; note " << f["code"].get<std::string>();
+      std::cout << "\n" << std::flush;
+      if (r["status"] != "affirming") rc = kExitRefused;
+    }
+  }
+  ident.release();
+  attest::orderly_shutdown(*tpm);
+  return rc;
+}
+
+}  // namespace
+
+void register_endpoint(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<EndpointOptions>();
+  CLI::App* c = app.add_subcommand("endpoint", "Simulated endpoint: measured launch, enrol with a verifier, push or serve quotes");
+  c->add_option("--verifier", o->verifier, "Verifier base URL (http://127.0.0.1:PORT)")->required();
+  c->add_option("--id", o->id, "Endpoint name")->required();
+  c->add_option("--mode", o->mode, "push | pull")->capture_default_str();
+  c->add_option("--listen", o->listen, "pull mode: HOST:PORT to serve GET /v1/quote on (port 0 = any)")->capture_default_str();
+  c->add_option("--tamper", o->tamper, "hv-image | foreign-signer | svn-low");
+  c->add_option("--svn", o->svn, "SVN of the (good) hypervisor manifest")->capture_default_str();
+  c->add_option("--count", o->count, "push mode: number of attestations")->capture_default_str();
+  c->add_option("--interval-ms", o->interval_ms, "push mode: pause between attestations")->capture_default_str();
+  c->add_option("--serve-seconds", o->serve_seconds, "pull mode: stop after this long (0 = until SIGTERM)")->capture_default_str();
+  c->add_option("--signing-key", o->signing_key, "Hypervisor-signing private key (PEM); default: the demo key of --state");
+  c->add_option("--tpm", o->tpm, "inproc | swtpm | ...")->capture_default_str();
+  c->add_option("--state", o->state, "State directory (TPM NV, EK certificate, keys)");
+  c->add_option("--manufacturer-ca", o->manufacturer_ca, "Directory of the simulated TPM manufacturer CA (default <state>/manufacturer-ca)");
+  c->add_option("--ca-file", o->ca_file, "CA certificate to check the verifier's TLS certificate with");
+  c->callback([o, &exit_code] {
+    std::signal(SIGTERM, [](int) { g_stop = true; });
+    std::signal(SIGINT, [](int) { g_stop = true; });
+    try {
+      exit_code = run_endpoint(*o);
+    } catch (const attest::AttestError& e) {
+      std::cerr << "redoubt endpoint: " << e.what() << "\n";
+      exit_code = kExitEnv;
+    }
+  });
+}
+
+}  // namespace redoubt::tools

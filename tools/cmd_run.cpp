@@ -1,0 +1,63 @@
+// `redoubt run`: the measured launch, then the hypervisor runs guests on the
+// simulated CPU (AMD-V with nested paging) until they all stop.
+#include <iostream>
+#include <memory>
+
+#include "tools/cmd_run_job.hpp"
+#include "tools/commands.hpp"
+#include "tools/common.hpp"
+#include "tools/pcr_table.hpp"
+#include "tools/tpm_session.hpp"
+
+namespace redoubt::tools {
+
+namespace {
+
+int run_run(const RunOptions& o) {
+  auto say = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
+  auto tpm = open_tpm_session(o.launch.tpm, state_dir(o.launch.state));
+  say("[tpm] " + tpm->describe());
+  RunResult r = run_guests_job(o, *tpm, say);
+  const sim::LaunchReport& lr = r.launch.report;
+  std::cout << "\n" << format_pcr_table(r.launch.pcrs) << "\n";
+  if (!lr.launched) {
+    std::cout << "REFUSED at " << lr.stage << ": " << lr.reason << "\n";
+    return kExitRefused;
+  }
+  for (const GuestResult& g : r.guests) {
+    std::cout << "guest " << g.name << ": " << g.status;
+    if (g.status == "exited") std::cout << " (exit code " << g.exit_code << ")";
+    std::cout << " - " << g.reason << "\n";
+  }
+  if (o.stats) std::cout << "\n" << format_stats_table(r);
+  std::cout << "Wrote " << r.launch.out_dir.string() << "/{run.json,stats.json,serial-*.txt,launch.json,pcrs.json,eventlog.bin,slb.bin}\n";
+  return r.ran ? kExitOk : kExitRefused;
+}
+
+}  // namespace
+
+void register_run(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<RunOptions>();
+  o->launch.out = "out/run";
+  CLI::App* c = app.add_subcommand("run", "Measured launch, then run guests under the hypervisor on the simulated CPU");
+  c->add_option("--platform", o->launch.platform, "Simulated platform (amd)")->capture_default_str();
+  c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")
+      ->capture_default_str();
+  c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");
+  c->add_option("--out", o->launch.out, "Output directory")->capture_default_str();
+  c->add_option("--sl", o->launch.sl, "Secure loader image (default: build/sl.bin)");
+  c->add_option("--hypervisor", o->launch.hypervisor, "Hypervisor image (default: build/hv.bin)");
+  c->add_option("--manifest", o->launch.manifest, "Signed hypervisor manifest (default: sign with the demo key)");
+  c->add_option("--hv-key", o->launch.hv_key, "Hypervisor-signing public key to seal into the SLB");
+  c->add_option("--guest", o->guests, "Guest: a name (hello, sha256, mmu, probe from build/guests) or an image file; "
+                                      "repeatable (default: hello sha256 mmu probe)");
+  c->add_option("--guest-dir", o->guest_dir, "Where guest names are looked up (default: build/guests)");
+  c->add_option("--npf", o->npf, "#NPF policy for every guest: kill | inject (default: inject for the probe, kill otherwise)");
+  c->add_option("--sha-bytes", o->sha_bytes, "Bytes the sha256 guest hashes (default 1 MiB)");
+  c->add_option("--ram-mib", o->ram_mib, "RAM per guest in MiB (even, >= 4)")->capture_default_str();
+  c->add_flag("--cpuid-unmasked", o->cpuid_unmasked, "Policy: let guests see the hypervisor bit and SVM in CPUID");
+  c->add_flag("--stats", o->stats, "Print per-guest exit, instruction and TLB statistics");
+  c->callback([o, &exit_code] { exit_code = run_run(*o); });
+}
+
+}  // namespace redoubt::tools

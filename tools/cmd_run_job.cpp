@@ -1,0 +1,297 @@
+#include "tools/cmd_run_job.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <set>
+
+#include "hypervisor/arch/svm/exit_codes.hpp"
+#include "hypervisor/arch/svm/world_switch.hpp"
+#include "hypervisor/core/run_record.hpp"
+#include "platform/sim/machine.hpp"
+#include "platform/sim/svm/svm_cpu.hpp"
+#include "sl/boot_params.hpp"
+#include "tools/common.hpp"
+
+namespace redoubt::tools {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string hx(uint64_t v) {
+  char b[24];
+  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+struct PerVmcb {
+  uint64_t walks = 0, walk_refs = 0, nested_refs = 0;
+  double seconds = 0;
+};
+
+// hal::Svm and the world switch over the simulated CPU's SVM model; it also
+// attributes the CPU's walk counters and host time to each VMCB.
+class SimSvm final : public hal::Svm, public svm::WorldSwitch {
+ public:
+  SimSvm(sim::Machine& m, const RunOptions& o) : m_(m), cpu_(m), o_(o) {}
+  bool available() override { return cpu_.available(); }
+  Status enable(uint64_t hsave_pa) override { return cpu_.enable(hsave_pa); }
+  void vmrun(uint64_t vmcb_pa) override { cpu_.vmrun(vmcb_pa); }
+  void invlpga(uint64_t va, uint32_t asid) override { cpu_.invlpga(va, asid); }
+  uint64_t rdtsc() override { return cpu_.rdtsc(); }
+  void arm_timer(uint64_t deadline, uint8_t vector) override { cpu_.arm_timer(deadline, vector); }
+
+  void vmrun(uint64_t vmcb_pa, hv::GuestGprs& g) override {
+    static_assert(sizeof(hv::GuestGprs) == sizeof(sim::GuestGprs));
+    sim::GuestGprs r;
+    std::memcpy(&r, &g, sizeof r);
+    if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, false);
+    auto& c = cpu_.counters();
+    const uint64_t w0 = c.walks, r0 = c.walk_refs, n0 = c.nested_walk_refs;
+    const auto t0 = Clock::now();
+    cpu_.vmrun(vmcb_pa, r);
+    PerVmcb& p = per_[vmcb_pa];
+    p.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+    p.walks += c.walks - w0;
+    p.walk_refs += c.walk_refs - r0;
+    p.nested_refs += c.nested_walk_refs - n0;
+    std::memcpy(&g, &r, sizeof r);
+    if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, true);
+  }
+
+  sim::SvmCpu& cpu() { return cpu_; }
+  std::map<uint64_t, PerVmcb> per_;
+
+ private:
+  sim::Machine& m_;
+  sim::SvmCpu cpu_;
+  const RunOptions& o_;
+};
+
+std::string sanitize(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    if (isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') out += c;
+  if (out.empty()) out = "guest";
+  return out.substr(0, 15);
+}
+
+const char* access_name(uint64_t info) {
+  if (info & (1u << 4)) return "execute";
+  if (info & (1u << 1)) return "write";
+  return "read";
+}
+
+}  // namespace
+
+const std::vector<std::string>& default_guests() {
+  static const std::vector<std::string> g = {"hello", "sha256", "mmu", "probe"};
+  return g;
+}
+
+RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& say) {
+  RunResult res;
+  const fs::path gdir = o.guest_dir.empty() ? build_dir() / "guests" : fs::absolute(o.guest_dir);
+  const std::vector<std::string>& names = o.guests.empty() ? default_guests() : o.guests;
+
+  // Resolve the guests: NAME -> <guests>/NAME.bin, else a file.
+  std::vector<sim::GuestInput> guests;
+  std::vector<std::string> kinds;
+  std::set<std::string> used;
+  for (const std::string& arg : names) {
+    fs::path file;
+    std::string kind;
+    if (arg.find('/') == std::string::npos && arg.find('.') == std::string::npos) {
+      file = gdir / (arg + ".bin");
+      kind = arg;
+    } else {
+      file = fs::absolute(arg);
+      kind = file.stem().string();
+    }
+    sim::GuestInput g;
+    g.name = sanitize(kind);
+    for (int k = 2; used.count(g.name); ++k) g.name = sanitize(kind).substr(0, 12) + "-" + std::to_string(k);
+    used.insert(g.name);
+    g.image = read_file(file);
+    if (o.ram_mib < 4 || o.ram_mib % 2) throw std::invalid_argument("--ram-mib must be even and at least 4");
+    g.ram_size = o.ram_mib << 20;
+    if (kind == "sha256") g.args[0] = o.sha_bytes;
+    const bool inject = o.npf == "inject" || (o.npf.empty() && kind == "probe");
+    if (!o.npf.empty() && o.npf != "inject" && o.npf != "kill")
+      throw std::invalid_argument("--npf " + o.npf + ": expected kill or inject");
+    if (inject) g.flags |= sl::kGuestNpfInject;
+    if (o.cpuid_unmasked) g.flags |= sl::kGuestCpuidUnmasked;
+    guests.push_back(std::move(g));
+    kinds.push_back(kind);
+  }
+  if (guests.empty()) throw std::invalid_argument("no guests to run");
+
+  LaunchOptions lo = o.launch;
+  std::unique_ptr<SimSvm> svm;
+  sim::LaunchLayout layout;
+  std::vector<sim::GuestPlacement> place;
+  lo.before_launch = [&](sim::Machine& m, sim::LaunchInputs& in) {
+    svm = std::make_unique<SimSvm>(m, o);
+    layout = in.layout;
+    place = sim::place_guests(in.layout, guests);
+    // The probe attacks: hypervisor memory, the first other guest's RAM, TPM locality 2.
+    for (size_t i = 0; i < guests.size(); ++i) {
+      if (kinds[i] == "probe") {
+        uint64_t other = 0;
+        for (size_t j = 0; j < guests.size(); ++j)
+          if (j != i) {
+            other = place[j].ram_pa;
+            break;
+          }
+        guests[i].args = {layout.hv_memory, other, 0xFED40000ull + 0x1000ull * 2, 0};
+      }
+    }
+    in.guests = guests;
+    in.svm = svm.get();
+    in.world_switch = svm.get();
+  };
+  lo.after_launch = [&](sim::Machine& m, const sim::LaunchReport& r) {
+    res.hv_memory_pa = layout.hv_memory;
+    res.hv_memory_size = layout.hv_memory_size;
+    res.hv_image_pa = layout.hv_image;
+    res.slb_base = layout.slb_base;
+    if (!r.hypervisor_entered) return;
+    const uint8_t* raw = m.mem().map(layout.hv_memory, sizeof(hv::RunRecord));
+    hv::RunRecord rec;
+    std::memcpy(&rec, raw, sizeof rec);
+    if (std::memcmp(rec.magic, hv::kRunRecordMagic, 8) != 0) return;
+    res.ran = true;
+    res.hv_status = std::string(rec.status, strnlen(rec.status, sizeof rec.status));
+    res.hv_pages_used = rec.hv_pages_used;
+    res.slices = rec.slices;
+    auto& counters = svm->cpu().counters();
+    for (uint32_t i = 0; i < rec.guest_count && i < hv::kRecordGuests; ++i) {
+      const hv::GuestRecord& g = rec.guests[i];
+      GuestResult gr;
+      gr.name = std::string(g.name, strnlen(g.name, sizeof g.name));
+      gr.status = hv::guest_state_name(hv::GuestState(g.state));
+      gr.reason = std::string(g.reason, strnlen(g.reason, sizeof g.reason));
+      gr.exit_code = g.exit_code;
+      gr.has_fault = hv::GuestState(g.state) == hv::GuestState::killed && g.fault_gpa != 0;
+      gr.fault_gpa = g.fault_gpa;
+      gr.fault_rip = g.fault_rip;
+      gr.violation_count = g.violation_count;
+      for (uint32_t k = 0; k < g.violation_count && k < hv::kMaxViolations; ++k) {
+        const hv::Violation& v = g.violations[k];
+        gr.violations.push_back({v.gpa, v.info, v.rip, access_name(v.info),
+                                 v.action == uint32_t(hv::ViolationAction::killed) ? "killed" : "injected #PF"});
+      }
+      if (g.serial_len && g.serial_len <= g.serial_cap) {
+        const uint8_t* s = m.mem().map(g.serial_pa, g.serial_len);
+        if (s) gr.serial.assign(reinterpret_cast<const char*>(s), g.serial_len);
+      }
+      gr.ram_pa = g.ram_pa;
+      gr.ram_size = g.ram_size;
+      gr.vmcb_pa = g.vmcb_pa;
+      gr.npt_root = g.npt_root;
+      gr.asid = g.asid;
+      for (uint32_t c = 0; c < hv::kExitCountSlots; ++c)
+        if (g.exit_counts[c]) gr.exits[svm::exit_code_name(c)] += g.exit_counts[c];
+      if (g.exits_npf) gr.exits["NPF"] = g.exits_npf;
+      if (g.exits_other) gr.exits["OTHER"] = g.exits_other;
+      gr.exits_total = g.exits_total;
+      gr.vmruns = g.vmruns;
+      gr.hypercalls = g.hypercalls;
+      gr.timer_irqs = g.timer_irqs_injected;
+      gr.run_ticks = g.run_ticks;
+      if (auto it = counters.per_asid.find(g.asid); it != counters.per_asid.end()) {
+        gr.instructions = it->second.instructions;
+        gr.tlb_hits = it->second.tlb_hits;
+        gr.tlb_misses = it->second.tlb_misses;
+      }
+      if (auto it = svm->per_.find(g.vmcb_pa); it != svm->per_.end()) {
+        gr.walks = it->second.walks;
+        gr.walk_refs = it->second.walk_refs;
+        gr.npt_walk_refs = it->second.nested_refs;
+        gr.host_seconds = it->second.seconds;
+      }
+      res.guests.push_back(std::move(gr));
+    }
+  };
+
+  const auto t0 = Clock::now();
+  res.launch = run_launch_job(lo, tpm, say);
+  res.host_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  res.hv_image_size = o.launch.hypervisor.empty() ? fs::file_size(build_dir() / "hv.bin") : fs::file_size(o.launch.hypervisor);
+
+  // Artefacts.
+  const fs::path out = res.launch.out_dir;
+  json guests_json = json::array(), stats = json::object();
+  for (const GuestResult& g : res.guests) {
+    const fs::path serial = out / ("serial-" + g.name + ".txt");
+    write_text(serial, g.serial);
+    json j = {{"name", g.name},          {"status", g.status},         {"reason", g.reason},
+              {"exit_code", g.exit_code}, {"serial", serial.string()}, {"asid", g.asid},
+              {"ram", {{"base", hx(g.ram_pa)}, {"size", g.ram_size}}}};
+    if (g.has_fault) {
+      j["fault_address"] = hx(g.fault_gpa);
+      j["fault_rip"] = hx(g.fault_rip);
+    }
+    json vs = json::array();
+    for (const Violation& v : g.violations)
+      vs.push_back({{"address", hx(v.gpa)}, {"access", v.access}, {"action", v.action}, {"rip", hx(v.rip)},
+                    {"exitinfo1", hx(v.info)}});
+    j["violations"] = vs;
+    j["violation_count"] = g.violation_count;
+    guests_json.push_back(j);
+    json exits = json::object();
+    for (const auto& [k, v] : g.exits) exits[k] = v;
+    stats[g.name] = {{"exits", exits},
+                     {"exits_total", g.exits_total},
+                     {"vmruns", g.vmruns},
+                     {"instructions_retired", g.instructions},
+                     {"tlb_hits", g.tlb_hits},
+                     {"tlb_misses", g.tlb_misses},
+                     {"page_walks", g.walks},
+                     {"walk_refs", g.walk_refs},
+                     {"npt_walk_refs", g.npt_walk_refs},
+                     {"hypercalls", g.hypercalls},
+                     {"timer_irqs_injected", g.timer_irqs},
+                     {"guest_tsc_ticks", g.run_ticks},
+                     {"host_seconds_in_vmrun", g.host_seconds}};
+  }
+  res.run_json = {{"status", res.launch.report.launched ? "ran" : "refused"},
+                  {"launch", res.launch.launch_json},
+                  {"hypervisor", {{"status", res.hv_status},
+                                  {"memory", {{"base", hx(res.hv_memory_pa)}, {"size", res.hv_memory_size}}},
+                                  {"pages_used", res.hv_pages_used},
+                                  {"slices", res.slices}}},
+                  {"guests", guests_json},
+                  {"host_seconds", res.host_seconds}};
+  res.stats_json = {{"guests", stats}, {"host_seconds", res.host_seconds}};
+  write_text(out / "run.json", res.run_json.dump(2) + "\n");
+  write_text(out / "stats.json", res.stats_json.dump(2) + "\n");
+  return res;
+}
+
+std::string format_stats_table(const RunResult& r) {
+  std::string s;
+  char line[512];
+  snprintf(line, sizeof line, "%-10s %-7s %12s %10s %8s %10s %10s %12s %12s %6s %6s %6s %6s %6s\n", "guest",
+           "status", "instr", "exits", "vmruns", "tlb_hit", "tlb_miss", "walk_refs", "npt_refs", "IOIO", "CPUID",
+           "VMMC", "NPF", "INTR");
+  s += line;
+  for (const GuestResult& g : r.guests) {
+    auto ex = [&](const char* k) {
+      auto it = g.exits.find(k);
+      return static_cast<unsigned long long>(it == g.exits.end() ? 0 : it->second);
+    };
+    snprintf(line, sizeof line, "%-10s %-7s %12llu %10llu %8llu %10llu %10llu %12llu %12llu %6llu %6llu %6llu %6llu %6llu\n",
+             g.name.c_str(), g.status.c_str(), (unsigned long long)g.instructions, (unsigned long long)g.exits_total,
+             (unsigned long long)g.vmruns, (unsigned long long)g.tlb_hits, (unsigned long long)g.tlb_misses,
+             (unsigned long long)g.walk_refs, (unsigned long long)g.npt_walk_refs, ex("IOIO"), ex("CPUID"),
+             ex("VMMCALL"), ex("NPF"), ex("INTR"));
+    s += line;
+  }
+  return s;
+}
+
+}  // namespace redoubt::tools

@@ -1,0 +1,78 @@
+// `redoubt run` as a reusable job: a measured launch (tools/launch_job) whose
+// hypervisor then runs guests on the simulated CPU's SVM model; the results
+// come from the hypervisor's run record (hypervisor/core/run_record.hpp) and
+// the CPU model's counters. Used by the CLI, the tests and bench_hv.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tools/launch_job.hpp"
+
+namespace redoubt::sim {
+class Machine;
+}
+
+namespace redoubt::tools {
+
+struct RunOptions {
+  LaunchOptions launch;
+  std::vector<std::string> guests;   // NAME (build/guests/NAME.bin) or FILE; empty: hello sha256 mmu probe
+  std::string guest_dir;             // empty: <build>/guests
+  std::string npf;                   // "", "kill" or "inject" ("": inject for the probe, kill for others)
+  uint64_t sha_bytes = 0;            // sha256 guest's n (0 = its default, 1 MiB)
+  uint64_t ram_mib = 8;              // per guest
+  bool cpuid_unmasked = false;       // show the hypervisor bit and SVM to the guests (policy test)
+  bool stats = false;                // print the stats table
+  // Called around every VMRUN (after=false before it, after=true after the #VMEXIT).
+  std::function<void(sim::Machine&, uint64_t vmcb_pa, bool after)> on_vmrun;
+};
+
+struct Violation {
+  uint64_t gpa = 0, info = 0, rip = 0;
+  std::string access, action;
+};
+
+struct GuestResult {
+  std::string name;
+  std::string status;     // "exited" | "killed" | "failed" | ...
+  std::string reason;
+  int64_t exit_code = 0;
+  uint64_t fault_gpa = 0, fault_rip = 0;
+  bool has_fault = false;
+  std::vector<Violation> violations;
+  uint32_t violation_count = 0;
+  std::string serial;     // everything the guest wrote to its serial port
+  uint64_t ram_pa = 0, ram_size = 0, vmcb_pa = 0, npt_root = 0;
+  uint32_t asid = 0;
+  // statistics
+  std::map<std::string, uint64_t> exits;  // by exit name
+  uint64_t exits_total = 0, vmruns = 0, hypercalls = 0, timer_irqs = 0, run_ticks = 0;
+  uint64_t instructions = 0, tlb_hits = 0, tlb_misses = 0, walks = 0, walk_refs = 0, npt_walk_refs = 0;
+  double host_seconds = 0;  // wall-clock time spent inside VMRUN for this guest
+};
+
+struct RunResult {
+  LaunchJobResult launch;
+  bool ran = false;                  // the hypervisor ran the guests (record present)
+  std::string hv_status;
+  std::vector<GuestResult> guests;
+  uint64_t hv_memory_pa = 0, hv_memory_size = 0, hv_image_pa = 0, hv_image_size = 0, slb_base = 0;
+  uint64_t hv_pages_used = 0, slices = 0;
+  double host_seconds = 0;           // whole run (launch + guests)
+  nlohmann::json run_json, stats_json;
+};
+
+// Throws like run_launch_job (InputError, std::invalid_argument, TpmError).
+RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& say);
+
+// The --stats table.
+std::string format_stats_table(const RunResult& r);
+
+// The guest names `redoubt run` runs by default.
+const std::vector<std::string>& default_guests();
+
+}  // namespace redoubt::tools
