@@ -31,9 +31,12 @@ struct Loader {
   bool log_ok = false;
 
   // Extend one PCR at locality 2 and record it: TCG PFP §10.2.2 (log == TPM).
+  // The extend happens even when the log cannot take the record (buffer full):
+  // a PCR must never miss a measurement, least of all a "launch failed" cap.
   Status measure(uint32_t pcr, uint32_t type, const DigestList& d, span<const uint8_t> data) {
-    if (log_ok) REDOUBT_TRY(log.append(pcr, type, d, data));
-    return p.tpm().pcr_extend(policy::kLocalityDlme, pcr, d);
+    Status logged = log_ok ? log.append(pcr, type, d, data) : Status::ok();
+    REDOUBT_TRY(p.tpm().pcr_extend(policy::kLocalityDlme, pcr, d));
+    return logged;
   }
 
   Status measure_data(uint32_t pcr, uint32_t type, span<const uint8_t> data) {

@@ -242,3 +242,19 @@ BOOST_AUTO_TEST_CASE(hostile_boot_params_are_refused) {
   BOOST_TEST(hex(r.pcr17) == hex(want17));
   BOOST_TEST(hex(r.pcr18) == hex(extend("SHA256", zeros(32), sha("SHA256", reason))));
 }
+
+BOOST_AUTO_TEST_CASE(full_event_log_still_caps_the_pcrs) {
+  LaunchKit kit;
+  auto in = kit.inputs();
+  in.layout.event_log_size = 160;  // room for the Spec ID header, not for the first record
+  TempDir state;
+  Run r = launch(in, state.path());
+  BOOST_TEST(!r.report.launched);
+  BOOST_TEST(!r.report.hypervisor_entered);
+  BOOST_TEST(r.report.reason.find("buffer full") != std::string::npos);
+  // The cap reached the TPM although the log could not record it.
+  Bytes measured(r.report.slb_region.begin(), r.report.slb_region.begin() + slb_length(r.report.slb_region));
+  Bytes want17 = extend("SHA256", extend("SHA256", zeros(32), sha("SHA256", measured)), sha("SHA256", r.report.reason));
+  BOOST_TEST(hex(r.pcr17) == hex(want17));
+  BOOST_TEST(hex(r.pcr18) == hex(extend("SHA256", zeros(32), sha("SHA256", r.report.reason))));
+}
