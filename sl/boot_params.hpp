@@ -43,6 +43,7 @@ inline constexpr uint32_t kMaxGuests = 8;
 // Guest policy flags (untrusted until the signed launch policy exists).
 inline constexpr uint32_t kGuestNpfInject = 1u << 0;      // #NPF: inject #PF into the guest instead of killing it
 inline constexpr uint32_t kGuestCpuidUnmasked = 1u << 1;  // CPUID shows the hypervisor bit and SVM (tests)
+inline constexpr uint32_t kGuestNpfUnlimited = 1u << 2;   // with kGuestNpfInject: no violation limit (benchmarks)
 
 struct GuestEntry {
   char name[16];        // NUL-terminated, [A-Za-z0-9_-]

@@ -126,6 +126,15 @@ int run_endpoint(const EndpointOptions& o) {
 }  // namespace
 
 void register_endpoint(CLI::App& app, int& exit_code) {
+  auto ca_dir = std::make_shared<std::string>();
+  CLI::App* m = app.add_subcommand("manufacturer-ca", "Create (once) the simulated TPM manufacturer CA that issues inproc EK certificates");
+  m->add_option("dir", *ca_dir, "Directory for ca.key.pem / ca.cert.pem")->required();
+  m->callback([ca_dir, &exit_code] {
+    const attest::ManufacturerCa ca = attest::ensure_sim_manufacturer_ca(fs::absolute(*ca_dir));
+    std::cout << ca.cert_pem.string() << "\n";
+    exit_code = kExitOk;
+  });
+
   auto o = std::make_shared<EndpointOptions>();
   CLI::App* c = app.add_subcommand("endpoint", "Simulated endpoint: measured launch, enrol with a verifier, push or serve quotes");
   c->add_option("--verifier", o->verifier, "Verifier base URL (http://127.0.0.1:PORT)")->required();

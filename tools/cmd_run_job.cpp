@@ -1,5 +1,6 @@
 #include "tools/cmd_run_job.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -58,8 +59,8 @@ class SimSvm final : public hal::Svm, public svm::WorldSwitch {
     p.walks += c.walks - w0;
     p.walk_refs += c.walk_refs - r0;
     p.nested_refs += c.nested_walk_refs - n0;
+    if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, true);  // memory exactly as the #VMEXIT left it
     std::memcpy(&g, &r, sizeof r);
-    if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, true);
   }
 
   sim::SvmCpu& cpu() { return cpu_; }
@@ -124,6 +125,8 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
       throw std::invalid_argument("--npf " + o.npf + ": expected kill or inject");
     if (inject) g.flags |= sl::kGuestNpfInject;
     if (o.cpuid_unmasked) g.flags |= sl::kGuestCpuidUnmasked;
+    g.flags |= o.extra_flags;
+    if (kind == "hvbench") g.args = o.hvbench_args;
     guests.push_back(std::move(g));
     kinds.push_back(kind);
   }
@@ -146,7 +149,7 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
             other = place[j].ram_pa;
             break;
           }
-        guests[i].args = {layout.hv_memory, other, 0xFED40000ull + 0x1000ull * 2, 0};
+        guests[i].args = {layout.hv_memory, other, 0xFED40000ull + 0x1000ull * 2, o.probe_first};
       }
     }
     in.guests = guests;

@@ -4,6 +4,7 @@
 // the CPU model's counters. Used by the CLI, the tests and bench_hv.
 #pragma once
 #include <cstdint>
+#include <array>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -25,9 +26,13 @@ struct RunOptions {
   std::string npf;                   // "", "kill" or "inject" ("": inject for the probe, kill for others)
   uint64_t sha_bytes = 0;            // sha256 guest's n (0 = its default, 1 MiB)
   uint64_t ram_mib = 8;              // per guest
-  bool cpuid_unmasked = false;       // show the hypervisor bit and SVM to the guests (policy test)
+  uint64_t probe_first = 0;          // probe guest: index of its first attempt (args[3])
+  bool cpuid_unmasked = false;
+  uint32_t extra_flags = 0;          // more sl::kGuest* flags for every guest (benchmarks)
+  std::array<uint64_t, 4> hvbench_args{};  // hvbench guest: mode, iterations       // show the hypervisor bit and SVM to the guests (policy test)
   bool stats = false;                // print the stats table
-  // Called around every VMRUN (after=false before it, after=true after the #VMEXIT).
+  // Called around every VMRUN: after=false just before it, after=true right after the
+  // #VMEXIT (before the world switch stores the guest GPRs back into hypervisor memory).
   std::function<void(sim::Machine&, uint64_t vmcb_pa, bool after)> on_vmrun;
 };
 

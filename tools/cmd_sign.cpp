@@ -41,6 +41,8 @@ void register_sign(CLI::App& app, int& exit_code) {
               << " SVN " << o->svn << " with key " << policy::key_id_hex(key) << "\nwrote " << o->out << "\n";
     exit_code = 0;
   });
+  register_sign_guest(sign, exit_code);   // issue #4: guest manifests
+  register_sign_policy(sign, exit_code);  // issue #4: launch policies
 }
 
 }  // namespace redoubt::tools

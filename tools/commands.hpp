@@ -16,5 +16,9 @@ void register_quote(CLI::App& app, int& exit_code);
 void register_endpoint(CLI::App& app, int& exit_code);
 void register_verifier(CLI::App& app, int& exit_code);
 void register_attest(CLI::App& app, int& exit_code);
+// Guest PKI (issue #4): `pki init|verify`, `sign guest`, `sign policy` (the latter two under `sign`).
+void register_pki(CLI::App& app, int& exit_code);
+void register_sign_guest(CLI::App* sign, int& exit_code);
+void register_sign_policy(CLI::App* sign, int& exit_code);
 
 }  // namespace redoubt::tools

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   register_endpoint(app, code);
   register_verifier(app, code);
   register_attest(app, code);
+  register_pki(app, code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -55,6 +55,7 @@ json EndpointAgent::push_once() {
 int EndpointAgent::bind_pull(const std::string& host, int port) {
   pull_ = std::make_unique<httplib::Server>();
   pull_->new_task_queue = [] { return new httplib::ThreadPool(2); };
+  pull_->set_tcp_nodelay(true);
   pull_->Get("/v1/quote", [this](const httplib::Request& req, httplib::Response& res) {
     try {
       const Bytes nonce = from_hex(req.get_param_value("nonce"), "nonce");

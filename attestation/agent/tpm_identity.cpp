@@ -1,6 +1,7 @@
 #include "attestation/agent/tpm_identity.hpp"
 
 #include <tss2/tss2_mu.h>
+#include <tss2/tss2_sys.h>
 
 #include <cstring>
 #include <memory>
@@ -51,10 +52,27 @@ void TpmIdentity::release() {
   ek_ = ak_ = ESYS_TR_NONE;
 }
 
+namespace {
+// libtpms has 3 session slots; sessions someone else left behind (loaded or
+// context-saved) would make StartAuthSession fail with TPM_RC_SESSION_MEMORY.
+void flush_stale_sessions(ESYS_CONTEXT* e) {
+  TSS2_SYS_CONTEXT* sys = nullptr;
+  if (Esys_GetSysContext(e, &sys) != TSS2_RC_SUCCESS || !sys) return;
+  for (TPM2_HANDLE first : {TPM2_LOADED_SESSION_FIRST, TPM2_ACTIVE_SESSION_FIRST}) {
+    TPMI_YES_NO more = TPM2_NO;
+    TPMS_CAPABILITY_DATA* cap = nullptr;
+    if (Esys_GetCapability(e, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, first, 16, &more, &cap) != TSS2_RC_SUCCESS) continue;
+    for (uint32_t i = 0; i < cap->data.handles.count; ++i) Tss2_Sys_FlushContext(sys, cap->data.handles.handle[i]);
+    Esys_Free(cap);
+  }
+}
+}  // namespace
+
 Bytes TpmIdentity::activate_credential(const TPM2B_ID_OBJECT& blob, const TPM2B_ENCRYPTED_SECRET& secret) {
   ensure_ek();
   ensure_ak();
   ESYS_CONTEXT* e = tpm_.esys();
+  flush_stale_sessions(e);
   ESYS_TR session = ESYS_TR_NONE;
   TPMT_SYM_DEF sym{};
   sym.algorithm = TPM2_ALG_NULL;

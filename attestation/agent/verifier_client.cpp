@@ -28,6 +28,7 @@ VerifierClient::VerifierClient(std::string base_url, std::string ca_file) : base
 json VerifierClient::get(const std::string& path) {
   httplib::Client c(base_);
   if (!ca_file_.empty()) c.set_ca_cert_path(ca_file_.c_str());
+  c.set_tcp_nodelay(true);
   c.set_connection_timeout(5, 0);
   c.set_read_timeout(30, 0);
   return answer(c.Get(path.c_str()), "GET " + base_ + path);
@@ -36,6 +37,7 @@ json VerifierClient::get(const std::string& path) {
 json VerifierClient::post(const std::string& path, const json& body) {
   httplib::Client c(base_);
   if (!ca_file_.empty()) c.set_ca_cert_path(ca_file_.c_str());
+  c.set_tcp_nodelay(true);
   c.set_connection_timeout(5, 0);
   c.set_read_timeout(30, 0);
   return answer(c.Post(path.c_str(), body.dump(), "application/json"), "POST " + base_ + path);

@@ -26,6 +26,10 @@ TPM2B_PUBLIC unmarshal_public(std::span<const uint8_t> b, const char* what = "pu
 // Object name: nameAlg (big-endian u16) || H_nameAlg(TPMT_PUBLIC) (Part 1 §16).
 Bytes tpm_object_name(const TPMT_PUBLIC& p);
 
+// Qualified Name of a primary object (Part 1 §16): nameAlg || H_nameAlg(hierarchy handle || Name).
+// The quote's qualifiedSigner is the AK's QN; Redoubt's AK is a primary of TPM_RH_ENDORSEMENT.
+Bytes tpm_primary_qualified_name(TPM2_HANDLE hierarchy, const TPMT_PUBLIC& p);
+
 // The public key of an ECC (P-256/P-384) or RSA public area, for OpenSSL.
 policy::EvpKey public_to_evp(const TPMT_PUBLIC& p);
 std::string public_key_pem(const policy::EvpKey& k);  // SubjectPublicKeyInfo PEM

@@ -29,10 +29,11 @@ std::string event_text(const LogEvent& e) {
          to_hex(digest_of(e, HashAlg::sha256)).substr(0, 16) + "…)";
 }
 
-// Every Redoubt event's digest is the hash of its data, except the hypervisor
-// image (digest over the image, which is not in the log) — docs/formats.md §3.
+// Every Redoubt event's digest is the hash of its data, except the SLB and the
+// hypervisor image: their digests are over bytes that are not in the log (the
+// event data is a description), sl/secure_loader.cpp start_log / verify_and_measure.
 bool digest_is_over_data(uint32_t type) {
-  return type != policy::kEvHvImage && type != policy::kEvNoAction;
+  return type != policy::kEvHvImage && type != policy::kEvSkinitSlb && type != policy::kEvNoAction;
 }
 
 }  // namespace

@@ -83,14 +83,15 @@ QuoteCheck verify_quote(const Evidence& ev, const QuoteExpectations& want) {
                                ", not TPM_GENERATED_VALUE (0xff544347): not produced by a TPM");
   if (a.type != TPM2_ST_ATTEST_QUOTE) f.fail("attest_type", "type is 0x" + to_hex(Bytes{uint8_t(a.type >> 8), uint8_t(a.type)}) + ", not TPM_ST_ATTEST_QUOTE (0x8018)");
 
-  // qualifiedSigner = the AK's name (§10.12.12; for a primary, its Name).
+  // qualifiedSigner = the AK's Qualified Name (§10.12.12, Part 1 §16): the AK is a primary of the endorsement hierarchy.
   const Bytes ak_name = tpm_object_name(ak.publicArea);
+  const Bytes ak_qn = tpm_primary_qualified_name(TPM2_RH_ENDORSEMENT, ak.publicArea);
   const Bytes signer(a.qualifiedSigner.name, a.qualifiedSigner.name + a.qualifiedSigner.size);
-  if (signer != ak_name)
-    f.fail("qualified_signer_mismatch", "qualifiedSigner " + to_hex(signer) + " is not the enrolled AK " + to_hex(ak_name));
+  if (signer != ak_qn)
+    f.fail("qualified_signer_mismatch", "qualifiedSigner " + to_hex(signer) + " is not the qualified name of the enrolled AK " + to_hex(ak_qn));
   if (!quote_signature_valid(ev.quote, ev.signature, ak.publicArea))
     f.fail("bad_signature", "the quote signature does not verify with the enrolled AK " + to_hex(ak_name).substr(0, 16) + "…");
-  else if (signer == ak_name)
+  else if (signer == ak_qn)
     out.signature_ok = true;
 
   // extraData = the nonce this verifier issued for this quote.

@@ -41,8 +41,8 @@ ReferenceValues parse_reference_values(const nlohmann::json& j) {
     r.hv_signers = hex_set(h, "signers", "hypervisor", 32);
     r.hv_sha256 = hex_set(h, "sha256", "hypervisor", 32);
     if (h.contains("min_svn")) {
-      if (!h["min_svn"].is_number_unsigned()) bad("hypervisor.min_svn must be an unsigned integer");
-      r.min_svn = h["min_svn"];
+      if (!h["min_svn"].is_number_integer() || h["min_svn"].get<int64_t>() < 0) bad("hypervisor.min_svn must be an unsigned integer");
+      r.min_svn = h["min_svn"].get<uint64_t>();
     }
   }
   if (r.hv_signers.empty()) bad("hypervisor.signers must name at least one allowed hypervisor signer");

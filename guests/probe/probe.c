@@ -3,6 +3,7 @@
  * addresses it was told in args[0..2]). Each access must be stopped: either
  * the hypervisor kills the probe, or (policy "inject") a #PF arrives, which
  * the probe's handler records before going on to the next attempt.
+ * args[3] = index of the first attempt (so each can be tried alone).
  * Exit code: the number of attempts that were NOT stopped (0 = contained). */
 #include "redoubt.h"
 
@@ -47,9 +48,10 @@ long guest_main(void) {
       {"read TPM locality 2", tpm, 0},         {"write TPM locality 2 (request use)", tpm, 1},
   };
   unsigned n = sizeof attempts / sizeof attempts[0], not_stopped = 0;
+  unsigned first = bi->args[3] < n ? (unsigned)bi->args[3] : 0; /* args[3]: start at this attempt */
   printf("probe: %u attempts; hypervisor memory 0x%lx, other guest 0x%lx, TPM 0x%lx\n", n, (unsigned long)hv_mem,
          (unsigned long)other, (unsigned long)tpm);
-  for (unsigned i = 0; i < n; ++i) {
+  for (unsigned i = first; i < n; ++i) {
     uint64_t faulted = 0, value = 0;
     last_cr2 = 0;
     if (attempts[i].write)
@@ -65,6 +67,6 @@ long guest_main(void) {
              (unsigned long)value);
     }
   }
-  printf("probe: %u/%u attempts stopped\n", n - not_stopped, n);
+  printf("probe: %u/%u attempts stopped\n", n - first - not_stopped, n - first);
   return not_stopped;
 }

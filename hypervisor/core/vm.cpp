@@ -121,6 +121,7 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
 
   default_policy(policy_);
   if (g.flags & sl::kGuestNpfInject) policy_.npf = NpfAction::inject_pf;
+  if (g.flags & sl::kGuestNpfUnlimited) policy_.max_violations = 0xFFFFFFFFu;
   if (g.flags & sl::kGuestCpuidUnmasked) policy_.cpuid.hide_hypervisor = policy_.cpuid.hide_svm = false;
   if (g.io_count) policy_.io[policy_.io_count++] = IoGrant{g.io_base, g.io_count};
 
@@ -382,8 +383,9 @@ Vm::After Vm::handle_npf(const ExitEvent& e) {
          (unsigned long long)e.gpa, e.npf_in_walk ? " during the guest page walk" : "", (unsigned long long)rip);
     return After::stop;
   }
-  hv_->platform.console().print("[hv] guest %s: #NPF %s of guest-physical 0x%llx (RIP 0x%llx): #PF injected\n",
-                                rec_->name, access, (unsigned long long)e.gpa, (unsigned long long)rip);
+  if (n < kMaxViolations)
+    hv_->platform.console().print("[hv] guest %s: #NPF %s of guest-physical 0x%llx (RIP 0x%llx): #PF injected\n",
+                                  rec_->name, access, (unsigned long long)e.gpa, (unsigned long long)rip);
   // #PF with CR2 = the guest-physical address (with the identity map it is also
   // the virtual one; SVM does not report the guest-virtual address of a #NPF).
   uint32_t err = (e.npf_present ? kPfPresent : 0) | (e.npf_write ? kPfWrite : 0) | (e.npf_fetch ? kPfFetch : 0);

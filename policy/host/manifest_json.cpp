@@ -4,8 +4,11 @@
 
 #include "policy/fs/cbor.hpp"
 #include "policy/fs/cose.hpp"
+#include "policy/fs/guest_manifest.hpp"
 #include "policy/fs/hv_manifest.hpp"
+#include "policy/fs/launch_policy.hpp"
 #include "policy/host/hv_manifest_build.hpp"
+#include "policy/host/pki_json.hpp"
 
 namespace redoubt::policy {
 namespace {
@@ -52,6 +55,10 @@ nlohmann::json header_json(std::span<const uint8_t> map_bytes) {
 }  // namespace
 
 nlohmann::json manifest_to_json(std::span<const uint8_t> cose_bytes) {
+  // Guest manifests and launch policies (issue #4) have their own views.
+  const std::string type = cose_payload_type(cose_bytes);
+  if (type == kGuestManifestType) return guest_manifest_to_json(cose_bytes);
+  if (type == kLaunchPolicyType) return launch_policy_to_json(cose_bytes);
   CoseSign1 msg;
   Status st = cose_sign1_parse(cose_bytes, msg);
   if (!st) throw ManifestError(std::string("manifest: ") + st.message());

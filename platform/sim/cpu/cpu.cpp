@@ -89,7 +89,7 @@ void Cpu::drop_page_blocks(uint64_t pg) {
     auto b = blocks_.find(pa);
     if (b == blocks_.end()) continue;
     Block* blk = b->second.get();
-    for (uint64_t p : {blk->pa >> 12, blk->pa2 == ~0ull ? ~0ull : blk->pa2 >> 12}) {
+    for (uint64_t p : {uint64_t(blk->pa >> 12), uint64_t(blk->pa2 == ~0ull ? ~0ull : blk->pa2 >> 12)}) {
       if (p == ~0ull || p >= code_pages_.size()) continue;
       if (code_pages_[p]) --code_pages_[p];
       if (p != pg) {
@@ -242,19 +242,38 @@ Stop Cpu::run(uint64_t max_instructions) {
             return stop;
           }
         }
+        cur_rip = gpr[kRip];  // a fetch fault reports the target RIP
         Block* b = find_block();
-        const Op* op = b->ops.data();
-        const Op* end = op + b->ops.size();
-        if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
-        stop_block_ = false;
-        do {
-          cur_rip = gpr[kRip];
-          gpr[kRip] += op->len;
-          op->fn(*this, *op);
-          ++icount;
-          ++op;
-        } while (op != end && !stop_block_);
-        if (stop != Stop::none) return stop;
+        for (;;) {
+          const Op* op = b->ops.data();
+          const Op* end = op + b->ops.size();
+          if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
+          stop_block_ = false;
+          do {
+            cur_rip = gpr[kRip];
+            gpr[kRip] += op->len;
+            op->fn(*this, *op);
+            ++icount;
+            ++op;
+          } while (op != end && !stop_block_);
+          if (stop != Stop::none) return stop;
+          // Leave the chain for anything the outer loop must look at (the block may even be gone).
+          if (stop_block_ || icount >= budget_end_ || icount >= timer_deadline || halted || in_shadow()) break;
+          const uint64_t va = gpr[kRip];
+          const int k = va == b->succ_va[0] ? 0 : va == b->succ_va[1] ? 1 : -1;
+          if (k >= 0 && b->succ_gen[k] == jc_gen_ && b->succ[k]->epoch == code_epoch_) {
+            b = b->succ[k];
+            continue;
+          }
+          cur_rip = va;
+          Block* nb = find_block();
+          const unsigned slot = b->succ_next;
+          b->succ_next ^= 1;
+          b->succ_va[slot] = va;
+          b->succ_gen[slot] = jc_gen_;
+          b->succ[slot] = nb;
+          b = nb;
+        }
       }
     } catch (const GuestFault& f) {
       gpr[kRip] = cur_rip;

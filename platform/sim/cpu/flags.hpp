@@ -84,6 +84,7 @@ inline bool Cpu::cond(unsigned cc) const {
       default: break;
     }
   }
+  if ((cc >> 1) == 2) return zf() ^ (cc & 1);  // JZ/JNZ after INC/DEC/ADD/...: ZF only
   const uint64_t f = status_flags();
   switch (cc >> 1) {
     case 0: r = f & kOF; break;

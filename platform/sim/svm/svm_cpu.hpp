@@ -18,7 +18,7 @@ namespace redoubt::sim {
 // On hardware the hypervisor's world-switch stub keeps them; here SvmCpu keeps
 // them per VMCB address, and vmrun(vmcb_pa, regs) exchanges them explicitly.
 struct GuestGprs {
-  uint64_t r[16] = {};
+  uint64_t r[16];  // trivial (memcpy-able); value-initialised (zero) when first used
 };
 
 class SvmCpu final : public hal::Svm {

@@ -1,0 +1,154 @@
+// bench_attest: one-shot verifications (POST /v1/verify) over HTTP on loopback.
+//  1. the appraisal alone (quote checks + log replay + reference values + EAR signing), in-process;
+//  2. one server worker thread, one keep-alive client: verifications/s "on one core";
+//  3. 32 concurrent keep-alive clients: throughput and p50/p99 latency.
+// Every verification also stores its verdict in SQLite (WAL), as in production.
+// Prints the machine; numbers only, no asserts.
+#include <httplib.h>
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "attestation/agent/endpoint_state.hpp"
+#include "attestation/service/http_api.hpp"
+#include "policy/host/keys.hpp"
+#include "tools/launch_job.hpp"
+#include "tools/tpm_session.hpp"
+
+using namespace redoubt;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string machine() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line, model = "?";
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  utsname u{};
+  uname(&u);
+  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " hardware threads, " + u.sysname + " " + u.release;
+}
+
+double pct(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+struct Server {
+  attest::VerifierService svc;
+  attest::VerifierHttpServer http;
+  std::thread t;
+  int port;
+  Server(attest::VerifierConfig cfg, int threads)
+      : svc(std::move(cfg)), http(svc, [&] {
+          attest::HttpOptions o;
+          o.threads = threads;
+          return o;
+        }()) {
+    port = http.bind();
+    t = std::thread([this] { http.serve(); });
+  }
+  ~Server() {
+    http.stop();
+    t.join();
+  }
+};
+
+attest::VerifierConfig config(const std::filesystem::path& dir, const std::string& name) {
+  attest::VerifierConfig c;
+  c.db_path = (dir / (name + ".db")).string();
+  c.signing_key = policy::generate_key("P-256");
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  setenv("TSS2_LOG", "all+NONE", 0);
+  const int n_single = argc > 1 ? std::atoi(argv[1]) : 2000;
+  const int per_client = argc > 2 ? std::atoi(argv[2]) : 100;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("redoubt-attest-bench-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::cout << "machine: " << machine() << "\n";
+
+  // Evidence from a real measured launch on an inproc TPM.
+  tools::LaunchOptions lo;
+  lo.state = (dir / "state").string();
+  lo.out = (dir / "launch").string();
+  auto tpm = tools::open_tpm_session("inproc", lo.state);
+  auto j = tools::run_launch_job(lo, *tpm, [](const std::string&) {});
+  attest::TpmIdentity id(*tpm);
+  const attest::Bytes nonce(32, 0x5a);
+  const attest::EndpointQuote q = attest::make_evidence(*tpm, id, nonce, j.report.event_log);
+  const std::string body = json{{"evidence", attest::evidence_to_json(q.evidence)}, {"nonce", attest::to_hex(nonce)}}.dump();
+  std::cout << "evidence: quote " << q.evidence.quote.size() << " B, event log " << q.evidence.eventlog.size() << " B, request " << body.size() << " B\n";
+
+  {  // 1. appraisal alone
+    attest::AppraisalInput in;
+    in.ak_public = q.evidence.ak_public;
+    in.nonce = nonce;
+    in.selection = attest::default_quote_selection();
+    const auto t0 = Clock::now();
+    const int n = 2000;
+    for (int i = 0; i < n; ++i) attest::appraise(q.evidence, in, 0);
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::cout << "appraisal only (in-process, 1 thread): " << static_cast<int>(n / s) << " /s (" << s / n * 1e6 << " us each)\n";
+  }
+  {  // 2. one worker thread, one client
+    Server srv(config(dir, "single"), 1);
+    httplib::Client c("127.0.0.1", srv.port);
+    c.set_keep_alive(true);
+    c.set_tcp_nodelay(true);
+    int ok = 0;
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n_single; ++i) {
+      auto r = c.Post("/v1/verify", body, "application/json");
+      ok += r && r->status == 200;
+    }
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::cout << "HTTP one-shot, 1 server thread, 1 keep-alive client: " << static_cast<int>(ok / s) << " verifications/s (" << ok << "/" << n_single
+              << " ok, stored in SQLite)\n";
+  }
+  {  // 3. 32 concurrent clients
+    const int clients = 32;
+    Server srv(config(dir, "concurrent"), clients);
+    std::vector<std::vector<double>> lat(clients);
+    std::vector<int> oks(clients, 0);
+    const auto t0 = Clock::now();
+    std::vector<std::thread> ts;
+    for (int c = 0; c < clients; ++c)
+      ts.emplace_back([&, c] {
+        httplib::Client cl("127.0.0.1", srv.port);
+        cl.set_keep_alive(true);
+        cl.set_tcp_nodelay(true);
+        cl.set_read_timeout(30, 0);
+        for (int i = 0; i < per_client; ++i) {
+          const auto a = Clock::now();
+          auto r = cl.Post("/v1/verify", body, "application/json");
+          lat[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
+          oks[c] += r && r->status == 200;
+        }
+      });
+    for (auto& t : ts) t.join();
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::vector<double> all;
+    int ok = 0;
+    for (int c = 0; c < clients; ++c) {
+      all.insert(all.end(), lat[c].begin(), lat[c].end());
+      ok += oks[c];
+    }
+    std::cout << "HTTP one-shot, 32 concurrent keep-alive clients (all cores): " << static_cast<int>(ok / s) << " verifications/s, p50 "
+              << pct(all, 0.50) << " ms, p99 " << pct(all, 0.99) << " ms (" << ok << "/" << all.size() << " ok)\n";
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}

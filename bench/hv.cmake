@@ -1,0 +1,5 @@
+# Hypervisor benchmark (include(hv.cmake) from bench/CMakeLists.txt).
+add_executable(bench_hv ${CMAKE_CURRENT_LIST_DIR}/hv_bench.cpp)
+target_link_libraries(bench_hv PRIVATE rd_tools)
+set_target_properties(bench_hv PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
+add_dependencies(bench_hv guests sl_bin hv_bin)

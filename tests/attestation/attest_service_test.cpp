@@ -1,0 +1,298 @@
+// End to end on loopback: `redoubt quote` against tpm2_checkquote, a verifier
+// process with endpoints in push and pull mode, tampered endpoints, reboots,
+// replayed / stale / foreign quotes, bad requests and the webhook.
+#define BOOST_TEST_MODULE attest_service
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "attestation/common/encoding.hpp"
+#include "tests/attestation/service_world.hpp"
+
+using namespace redoubt;
+using namespace redoubt::test;
+using nlohmann::json;
+
+namespace {
+
+// A webhook receiver on loopback, collecting verdict-change events.
+struct WebhookSink {
+  httplib::Server srv;
+  int port = 0;
+  std::mutex mu;
+  std::vector<json> events;
+  std::thread t;
+  WebhookSink() {
+    srv.Post("/hook", [this](const httplib::Request& req, httplib::Response&) {
+      std::lock_guard<std::mutex> l(mu);
+      events.push_back(json::parse(req.body, nullptr, false));
+    });
+    port = srv.bind_to_any_port("127.0.0.1");
+    t = std::thread([this] { srv.listen_after_bind(); });
+  }
+  ~WebhookSink() {
+    srv.stop();
+    t.join();
+  }
+  size_t count_for(const std::string& endpoint) {
+    std::lock_guard<std::mutex> l(mu);
+    size_t n = 0;
+    for (const json& e : events) n += e.value("endpoint", "") == endpoint;
+    return n;
+  }
+};
+
+struct Fixture {
+  ServiceWorld w;
+  WebhookSink hook;
+  std::unique_ptr<VerifierProcess> v;
+  Fixture() {
+    auto args = w.verifier_args();
+    args.insert(args.end(), {"--db", (w.dir / "verifier.db").string(), "--webhook", "http://127.0.0.1:" + std::to_string(hook.port) + "/hook",
+                             "--poll-interval-ms", "150"});
+    v = std::make_unique<VerifierProcess>(args, w.dir / "verifier.out");
+  }
+};
+
+Fixture& fx() {
+  static Fixture f;
+  return f;
+}
+
+json with(json j, const char* key, json value) {
+  j[key] = std::move(value);
+  return j;
+}
+
+std::string failure_codes(const json& status) {
+  std::string s;
+  for (const auto& f : status["history"][0]["reasons"]["failures"]) s += f["code"].get<std::string>() + " " + f["message"].get<std::string>() + "\n";
+  return s;
+}
+
+// Bounded wait for a verdict in an endpoint's history.
+json wait_for_verdict(Http& h, const std::string& id, size_t n = 1) {
+  json st;
+  for (int i = 0; i < 300; ++i) {
+    auto [code, j] = h.get("/v1/endpoints/" + id);
+    st = j;
+    if (code == 200 && j["history"].size() >= n) return j;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  BOOST_FAIL("no verdict for " + id + ": " + st.dump());
+  return st;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(redoubt_quote_is_accepted_by_tpm2_checkquote) {
+  TempDir d;
+  const std::string nonce = "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc";
+  CliResult r = run_redoubt({"quote", "--nonce", nonce, "--out", (d / "q").string(), "--state", (d / "s").string()});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  CliResult c = run_program({"tpm2_checkquote", "-u", (d / "q" / "ak.pub.pem").string(), "-m", (d / "q" / "quote.msg").string(), "-s",
+                             (d / "q" / "quote.sig").string(), "-f", (d / "q" / "quote.pcrs").string(), "-g", "sha256", "-q", nonce});
+  BOOST_TEST(c.exit_code == 0, c.out + c.err);
+  // A different nonce is refused by tpm2_checkquote too.
+  c = run_program({"tpm2_checkquote", "-u", (d / "q" / "ak.pub.pem").string(), "-m", (d / "q" / "quote.msg").string(), "-s",
+                   (d / "q" / "quote.sig").string(), "-f", (d / "q" / "quote.pcrs").string(), "-g", "sha256", "-q", "00"});
+  BOOST_TEST(c.exit_code != 0);
+}
+
+BOOST_AUTO_TEST_CASE(push_good_endpoint_is_affirming_then_reboot_is_explained) {
+  Fixture& f = fx();
+  CliResult r = f.w.endpoint(f.v->url, "good", {"--count", "2", "--interval-ms", "20"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
+  BOOST_TEST(r.out.find("good: affirming") != std::string::npos, r.out);
+  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "good"});
+  BOOST_TEST(a.exit_code == 0, a.out);
+  BOOST_TEST(a.out.rfind("good: affirming", 0) == 0, a.out);
+
+  // A second run on the same TPM state is a reboot: resetCount moves on, explained, still affirming.
+  r = f.w.endpoint(f.v->url, "good", {});
+  BOOST_TEST(r.exit_code == 0, r.out + r.err);
+  BOOST_TEST(r.out.find("note endpoint_rebooted") != std::string::npos, r.out);
+  a = run_redoubt({"attest", "--verifier", f.v->url, "good", "--json"});
+  json j = json::parse(a.out);
+  BOOST_TEST(j["status"] == "affirming");
+  BOOST_TEST(j["history"].size() == 3u);
+  BOOST_TEST(j["history"][0]["reasons"]["notes"][0]["code"] == "endpoint_rebooted");
+  BOOST_TEST(j["clock"]["safe"] == true);
+}
+
+BOOST_AUTO_TEST_CASE(tampered_endpoints_are_contraindicated_naming_the_event) {
+  Fixture& f = fx();
+  struct Case {
+    const char* tamper;
+    const char* code;
+    const char* event;
+  } cases[] = {{"svn-low", "hv_svn_below_minimum", "EV_REDOUBT_HV_MANIFEST"},
+               {"foreign-signer", "hv_signer_not_allowed", "EV_REDOUBT_HV_SIGNER"},
+               {"hv-image", "launch_failed", "EV_REDOUBT_LAUNCH_FAILED"}};
+  Http h(f.v->url);
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.tamper) {
+      const std::string id = std::string("bad-") + c.tamper;
+      CliResult r = f.w.endpoint(f.v->url, id, {"--tamper", c.tamper});
+      BOOST_TEST(r.exit_code == 1, r.out + r.err);
+      BOOST_TEST(r.out.find("contraindicated") != std::string::npos, r.out);
+      auto [code, st] = h.get("/v1/endpoints/" + id);
+      BOOST_TEST(code == 200);
+      BOOST_TEST(st["status"] == "contraindicated");
+      const std::string failures = failure_codes(st);
+      BOOST_TEST(failures.find(c.code) != std::string::npos, failures);
+      BOOST_TEST(failures.find(c.event) != std::string::npos, failures);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pull_mode_verifier_polls_endpoints) {
+  Fixture& f = fx();
+  ChildProcess good(f.w.endpoint_argv(f.v->url, "puller", {"--mode", "pull", "--serve-seconds", "60"}), f.w.dir / "puller.out");
+  ChildProcess bad(f.w.endpoint_argv(f.v->url, "puller-old", {"--mode", "pull", "--tamper", "svn-low", "--serve-seconds", "60"}), f.w.dir / "puller-old.out");
+  good.wait_for("enrolled puller");
+  bad.wait_for("enrolled puller-old");
+  Http h(f.v->url);
+  json g = wait_for_verdict(h, "puller", 2);
+  BOOST_TEST(g["status"] == "affirming", g.dump());
+  BOOST_TEST(g["mode"] == "pull");
+  json b = wait_for_verdict(h, "puller-old");
+  BOOST_TEST(b["status"] == "contraindicated");
+  BOOST_TEST(failure_codes(b).find("hv_svn_below_minimum") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(replayed_unknown_and_foreign_quotes_are_rejected) {
+  Fixture& f = fx();
+  Http h(f.v->url);
+  CliResult r = f.w.endpoint(f.v->url, "victim", {});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
+
+  // A fresh quote from the victim's own TPM (same state dir: same EK and AK) is accepted once...
+  auto [c1, n1] = h.post("/v1/endpoints/victim/nonce", json::object());
+  BOOST_TEST_REQUIRE(c1 == 200);
+  json ev = f.w.quote(n1["nonce"], "ep-victim", "q-victim");
+  auto [c2, res] = h.post("/v1/endpoints/victim/evidence", ev);
+  BOOST_TEST(c2 == 200, res.dump());
+  // ...and refused when replayed.
+  auto [c3, rep] = h.post("/v1/endpoints/victim/evidence", ev);
+  BOOST_TEST(c3 == 409);
+  BOOST_TEST(rep["error"] == "nonce_reused", rep.dump());
+
+  // A quote over a nonce this verifier never issued.
+  json ev2 = f.w.quote("abababababababababababababababababababababababababababababababab", "ep-victim", "q-victim2");
+  auto [c4, unk] = h.post("/v1/endpoints/victim/evidence", ev2);
+  BOOST_TEST(c4 == 409);
+  BOOST_TEST(unk["error"] == "nonce_unknown");
+
+  // A quote by another TPM's AK over the victim's nonce: contraindicated, and the victim's clock record is untouched.
+  auto [c5, before] = h.get("/v1/endpoints/victim");
+  auto [c6, n2] = h.post("/v1/endpoints/victim/nonce", json::object());
+  json foreign = f.w.quote(n2["nonce"], "other-tpm", "q-other");
+  auto [c7, fr] = h.post("/v1/endpoints/victim/evidence", foreign);
+  BOOST_TEST(c7 == 200);
+  BOOST_TEST(fr["status"] == "contraindicated");
+  const std::string s = fr["ear"]["submods"]["redoubt-drtm"]["redoubt.failures"].dump();
+  BOOST_TEST(s.find("qualified_signer_mismatch") != std::string::npos, s);
+  BOOST_TEST(s.find("bad_signature") != std::string::npos, s);
+  auto [c8, after] = h.get("/v1/endpoints/victim");
+  BOOST_TEST(after["clock"] == before["clock"]);
+  (void)c5;
+  (void)c6;
+  (void)c8;
+}
+
+BOOST_AUTO_TEST_CASE(stale_nonce_is_rejected) {
+  Fixture& f = fx();
+  auto args = f.w.verifier_args();
+  args.insert(args.end(), {"--db", (f.w.dir / "stale.db").string(), "--nonce-ttl", "-1"});  // every nonce is born expired
+  VerifierProcess v(args, f.w.dir / "stale.out");
+  CliResult r = f.w.endpoint(v.url, "late", {});
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(r.err.find("nonce_expired") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(one_shot_verify_with_signed_reference_values) {
+  Fixture& f = fx();
+  Http h(f.v->url);
+  const std::string nonce = "0102030405060708";
+  json ev = f.w.quote(nonce, "oneshot-tpm", "q-oneshot");
+  auto [c, res] = h.post("/v1/verify", json{{"evidence", ev}, {"nonce", nonce}});
+  BOOST_TEST(c == 200, res.dump());
+  // `redoubt quote` signs with its own demo key, which the reference values do not allow.
+  BOOST_TEST(res["status"] == "contraindicated");
+  BOOST_TEST(res["ear"]["submods"]["redoubt-drtm"]["redoubt.failures"].dump().find("hv_signer_not_allowed") != std::string::npos);
+  BOOST_TEST(res["ear_jws"].get<std::string>().size() > 100u);
+  auto [c2, v] = h.get("/v1/verdicts/" + std::to_string(res["seq"].get<int64_t>()));
+  BOOST_TEST(c2 == 200);
+  BOOST_TEST(v["status"] == "contraindicated");
+  // Wrong nonce.
+  auto [c3, res3] = h.post("/v1/verify", json{{"evidence", ev}, {"nonce", "ff"}});
+  BOOST_TEST(res3["ear"]["submods"]["redoubt-drtm"]["redoubt.failures"].dump().find("nonce_mismatch") != std::string::npos);
+  // Reference values not signed by the authority are refused.
+  auto [c4, res4] = h.post("/v1/verify", json{{"evidence", ev}, {"nonce", nonce}, {"reference_values", attest::to_base64(attest::Bytes(40, 0x42))}});
+  BOOST_TEST(c4 == 400);
+  BOOST_TEST(res4["error"] == "bad_reference_values");
+  (void)c3;
+}
+
+BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
+  Fixture& f = fx();
+  Http h(f.v->url);
+  json ev = f.w.quote("11", "badreq-tpm", "q-badreq");
+  struct Case {
+    std::string path, body;
+    int status;
+    std::string error;
+  } cases[] = {
+      {"/v1/verify", "{not json", 400, "malformed_json"},
+      {"/v1/verify", "[1,2]", 400, "malformed_json"},
+      {"/v1/verify", json{{"nonce", "11"}}.dump(), 400, "bad_request"},
+      {"/v1/verify", json{{"evidence", json{{"quote", "!!"}}}, {"nonce", "11"}}.dump(), 400, "bad_base64"},
+      {"/v1/verify", json{{"evidence", ev}, {"nonce", "1"}}.dump(), 400, "bad_hex"},
+      {"/v1/verify", json{{"evidence", with(ev, "quote", "AAAA")}, {"nonce", "11"}}.dump(), 400, "malformed_attest"},
+      {"/v1/verify", json{{"evidence", with(ev, "signature", "AAAA")}, {"nonce", "11"}}.dump(), 400, "malformed_signature"},
+      {"/v1/verify", json{{"evidence", with(ev, "pcrs", "AAAA")}, {"nonce", "11"}}.dump(), 400, "malformed_pcrs"},
+      {"/v1/verify", json{{"evidence", with(ev, "ak_public", "AAAA")}, {"nonce", "11"}}.dump(), 400, "malformed_public"},
+      {"/v1/verify", json{{"evidence", with(ev, "quote", 5)}, {"nonce", "11"}}.dump(), 400, "bad_request"},
+      {"/v1/endpoints/nobody/nonce", "{}", 404, "unknown_endpoint"},
+      {"/v1/endpoints/nobody/evidence", ev.dump(), 404, "unknown_endpoint"},
+      {"/v1/endpoints", json{{"id", "x y"}}.dump(), 400, "bad_endpoint_id"},
+      {"/v1/endpoints", json{{"id", "x"}, {"ek_certificate", "AAAA"}, {"ek_public", ev["ak_public"]}, {"ak_public", ev["ak_public"]}}.dump(), 400,
+       "bad_certificate"},
+      {"/v1/nowhere", "{}", 404, "not_found"},
+  };
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.path << " " << c.body.substr(0, 60)) {
+      auto [code, j] = h.post(c.path, c.body);
+      BOOST_TEST(code == c.status, j.dump());
+      BOOST_TEST(j["error"] == c.error, j.dump());
+      BOOST_TEST(j.contains("reason"));
+    }
+  }
+  auto [code, j] = h.get("/v1/endpoints/nobody");
+  BOOST_TEST(code == 404);
+  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "nobody"});
+  BOOST_TEST(a.exit_code == 1);
+  BOOST_TEST(a.out.find("unknown_endpoint") != std::string::npos);
+  auto [ic, info] = h.get("/v1/info");  // still alive
+  BOOST_TEST(ic == 200);
+  BOOST_TEST(info["schema_version"] == 1);
+}
+
+BOOST_AUTO_TEST_CASE(enrolment_refuses_an_ek_from_an_unknown_manufacturer) {
+  Fixture& f = fx();
+  // The endpoint's EK certificate comes from its own, unconfigured CA.
+  CliResult r = run_program({(build_dir() / "redoubt").string(), "endpoint", "--verifier", f.v->url, "--id", "rogue", "--state",
+                             (f.w.dir / "ep-rogue").string(), "--signing-key", f.w.owner_key});
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(r.err.find("ek_certificate_untrusted") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(webhook_reports_verdict_changes) {
+  Fixture& f = fx();
+  for (int i = 0; i < 200 && f.hook.count_for("good") == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST(f.hook.count_for("good") >= 1u);  // none -> affirming
+  BOOST_TEST(f.hook.count_for("bad-svn-low") >= 1u);
+}

@@ -1,0 +1,219 @@
+// The verifier's cryptography against a real TPM (inproc libtpms, one per
+// process): software MakeCredential is accepted by TPM2_ActivateCredential
+// (the proof that Part 1 §24 is implemented right), quotes verify field by
+// field, and every tampering is named.
+#define BOOST_TEST_MODULE attest_tpm
+#include <boost/test/unit_test.hpp>
+
+#include <tss2/tss2_mu.h>
+
+#include <algorithm>
+
+#include "attestation/agent/endpoint_state.hpp"
+#include "attestation/common/attest_error.hpp"
+#include "attestation/tpm/credential.hpp"
+#include "attestation/tpm/quote_parse.hpp"
+#include "attestation/tpm/tpm_public.hpp"
+#include "attestation/verifier/appraiser.hpp"
+#include "platform/sim/machine.hpp"
+#include "policy/fs/pcr_map.hpp"
+#include "policy/host/eventlog_reader.hpp"
+#include "policy/host/keys.hpp"
+#include "tests/support/launch_fixture.hpp"
+
+using namespace redoubt;
+using namespace redoubt::attest;
+
+namespace {
+
+// One TPM for the whole process, launched once with the LaunchKit inputs.
+struct World {
+  test::LaunchKit kit;
+  test::TempDir state;
+  std::unique_ptr<sim::TpmDevice> tpm;
+  std::unique_ptr<TpmIdentity> id;
+  attest::Bytes log;
+  World() {
+    tpm = test::fresh_inproc_tpm(state.path());
+    sim::Machine m;
+    auto r = sim::measured_launch(m, *tpm, kit.inputs(), [](std::string_view) {});
+    BOOST_TEST_REQUIRE(r.launched);
+    log = r.event_log;
+    tpm->set_locality(0);
+    id = std::make_unique<TpmIdentity>(*tpm);
+  }
+  ReferenceValues ref(uint64_t min_svn = 0) const {
+    ReferenceValues r;
+    r.id = "test";
+    r.hv_signers.insert(policy::key_id_hex(kit.key));
+    r.min_svn = min_svn;
+    return r;
+  }
+};
+
+World& world() {
+  static World w;
+  return w;
+}
+
+Bytes nonce_bytes(uint8_t seed) { return Bytes(32, seed); }
+
+AppraisalInput input_for(World& w, const Bytes& nonce, const ReferenceValues* ref) {
+  AppraisalInput in;
+  in.ak_public = marshal_public(w.id->ak_public());
+  in.ak_bound_to_ek = true;
+  in.nonce = nonce;
+  in.selection = default_quote_selection();
+  in.ref = ref;
+  return in;
+}
+
+bool has_failure(const AppraisalOutcome& a, const std::string& code) {
+  for (const Finding& f : a.findings.failures)
+    if (f.code == code) return true;
+  return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(software_make_credential_is_accepted_by_tpm_activate_credential) {
+  World& w = world();
+  const TPM2B_PUBLIC ek = w.id->ek_public();
+  const Bytes secret = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+  for (int round = 0; round < 3; ++round) {  // fresh ephemeral key each time
+    MadeCredential mc = make_credential(ek.publicArea, w.id->ak_name(), secret);
+    BOOST_TEST(w.id->activate_credential(mc.credential_blob, mc.secret) == secret);
+  }
+  // The same blob bound to another object name must be refused by the TPM (integrity HMAC covers the name).
+  Bytes wrong_name = w.id->ak_name();
+  wrong_name.back() ^= 1;
+  MadeCredential bad = make_credential(ek.publicArea, wrong_name, secret);
+  BOOST_CHECK_THROW(w.id->activate_credential(bad.credential_blob, bad.secret), sim::TpmError);
+  // Marshalling round trip of what goes on the wire.
+  MadeCredential mc = make_credential(ek.publicArea, w.id->ak_name(), secret);
+  BOOST_TEST(w.id->activate_credential(unmarshal_id_object(marshal_id_object(mc.credential_blob)),
+                                       unmarshal_encrypted_secret(marshal_encrypted_secret(mc.secret))) == secret);
+}
+
+BOOST_AUTO_TEST_CASE(good_quote_is_affirming_and_names_the_launch) {
+  World& w = world();
+  const Bytes n = nonce_bytes(1);
+  const ReferenceValues ref = w.ref(2);
+  EndpointQuote q = make_evidence(*w.tpm, *w.id, n, w.log);
+  AppraisalOutcome a = appraise(q.evidence, input_for(w, n, &ref), 1700000000);
+  BOOST_TEST(a.status == "affirming", a.ear.dump());
+  BOOST_TEST(a.authentic);
+  BOOST_TEST(a.clock.safe);
+  const auto& sub = a.ear["submods"]["redoubt-drtm"];
+  BOOST_TEST(sub["redoubt.launch"]["hypervisor"]["svn"] == 2);
+  BOOST_TEST(sub["ear.trustworthiness-vector"]["executables"] == 2);
+}
+
+BOOST_AUTO_TEST_CASE(quote_field_checks_name_each_problem) {
+  World& w = world();
+  const ReferenceValues ref = w.ref();
+  const Bytes n = nonce_bytes(2);
+  EndpointQuote q = make_evidence(*w.tpm, *w.id, n, w.log);
+
+  // Wrong nonce.
+  BOOST_TEST(has_failure(appraise(q.evidence, input_for(w, nonce_bytes(3), &ref), 0), "nonce_mismatch"));
+  // A flipped byte in the TPMS_ATTEST (inside extraData) -> signature fails.
+  Evidence bad = q.evidence;
+  bad.quote[bad.quote.size() - 1] ^= 1;
+  BOOST_TEST(has_failure(appraise(bad, input_for(w, n, &ref), 0), "bad_signature"));
+  // Reported PCR values that do not hash to pcrDigest.
+  QuotedPcrs p = read_pcr_file(q.evidence.pcrs);
+  p.values[1][0] ^= 0xff;
+  bad = q.evidence;
+  bad.pcrs = write_pcr_file(p);
+  BOOST_TEST(has_failure(appraise(bad, input_for(w, n, &ref), 0), "pcr_digest_mismatch"));
+  // A different requested selection.
+  AppraisalInput in = input_for(w, n, &ref);
+  in.selection = make_selection({TPM2_ALG_SHA256}, {17, 18});
+  BOOST_TEST(has_failure(appraise(q.evidence, in, 0), "pcr_selection_mismatch"));
+  // An unrelated signing key posing as the AK: qualifiedSigner and signature both wrong.
+  TPM2B_PUBLIC other = w.id->ak_public();
+  other.publicArea.unique.ecc.x.buffer[0] ^= 1;
+  in = input_for(w, n, &ref);
+  in.ak_public = marshal_public(other);
+  BOOST_CHECK_THROW(appraise(q.evidence, in, 0), AttestError);  // not a point on the curve: malformed AK
+}
+
+BOOST_AUTO_TEST_CASE(clock_info_is_tracked) {
+  World& w = world();
+  const Bytes n = nonce_bytes(4);
+  EndpointQuote q = make_evidence(*w.tpm, *w.id, n, w.log);
+  const TPMS_ATTEST at = parse_attest(q.evidence.quote);
+  AppraisalInput in = input_for(w, n, nullptr);
+  // A later record with the same reset/restart count -> the clock went backwards.
+  in.previous = ClockState{at.clockInfo.clock + 1000, at.clockInfo.resetCount, at.clockInfo.restartCount, true};
+  BOOST_TEST(has_failure(appraise(q.evidence, in, 0), "clock_regressed"));
+  // resetCount lower than seen before -> TPM state rolled back.
+  in.previous = ClockState{0, at.clockInfo.resetCount + 1, 0, true};
+  BOOST_TEST(has_failure(appraise(q.evidence, in, 0), "reset_count_regressed"));
+  // resetCount higher: a reboot, explained, not a failure.
+  in.previous = ClockState{0, at.clockInfo.resetCount - 1, 0, true};
+  AppraisalOutcome a = appraise(q.evidence, in, 0);
+  BOOST_TEST(a.findings.failures.empty());
+  BOOST_TEST_REQUIRE(a.findings.notes.size() == 1u);
+  BOOST_TEST(a.findings.notes[0].code == "endpoint_rebooted");
+}
+
+BOOST_AUTO_TEST_CASE(event_log_tampering_names_the_event) {
+  World& w = world();
+  const Bytes n = nonce_bytes(5);
+  const ReferenceValues ref = w.ref();
+  EndpointQuote q = make_evidence(*w.tpm, *w.id, n, w.log);
+  // Change one byte of the manifest event's data (its digest no longer matches).
+  policy::EventLog log = policy::parse_event_log(q.evidence.eventlog);
+  const policy::LogEvent* man = nullptr;
+  for (const auto& e : log.events)
+    if (e.type == policy::kEvHvManifest) man = &e;
+  BOOST_TEST_REQUIRE(man);
+  Evidence bad = q.evidence;
+  const size_t data_off = man->offset + (bad.eventlog.size() - man->offset) - (bad.eventlog.size() - man->offset);  // record start
+  (void)data_off;
+  // The data is the last `data.size()` bytes of the record: find it by content.
+  auto it = std::search(bad.eventlog.begin() + static_cast<long>(man->offset), bad.eventlog.end(), man->data.begin(), man->data.end());
+  BOOST_TEST_REQUIRE((it != bad.eventlog.end()));
+  *(it + 5) ^= 1;
+  AppraisalOutcome a = appraise(bad, input_for(w, n, &ref), 0);
+  BOOST_TEST(a.status == "contraindicated");
+  BOOST_TEST_REQUIRE(!a.findings.failures.empty());
+  BOOST_TEST(a.findings.failures[0].code == "event_digest_mismatch");
+  BOOST_TEST(a.findings.failures[0].detail["event"]["index"] == man->index);
+  BOOST_TEST(a.findings.failures[0].message.find("EV_REDOUBT_HV_MANIFEST") != std::string::npos, a.findings.failures[0].message);
+
+  // A log cut short replays to the wrong PCR17: named with the last PCR17 event.
+  bad = q.evidence;
+  bad.eventlog.resize(log.events.back().offset);
+  a = appraise(bad, input_for(w, n, &ref), 0);
+  BOOST_TEST(has_failure(a, "pcr_replay_mismatch"));
+
+  // A reference minimum SVN above the launched one.
+  const ReferenceValues strict = w.ref(3);
+  a = appraise(q.evidence, input_for(w, n, &strict), 0);
+  BOOST_TEST(has_failure(a, "hv_svn_below_minimum"));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_inputs_are_named_errors) {
+  World& w = world();
+  EndpointQuote q = make_evidence(*w.tpm, *w.id, nonce_bytes(6), w.log);
+  for (size_t cut = 0; cut < q.evidence.quote.size(); cut += 7)
+    BOOST_CHECK_THROW(parse_attest({q.evidence.quote.data(), cut}), AttestError);
+  Bytes longer = q.evidence.quote;
+  longer.push_back(0);
+  BOOST_CHECK_THROW(parse_attest(longer), AttestError);
+  for (size_t cut = 0; cut < q.evidence.signature.size(); cut += 5)
+    BOOST_CHECK_THROW(parse_signature({q.evidence.signature.data(), cut}), AttestError);
+  for (size_t cut : {0, 10, 135, 136, 300, 667}) BOOST_CHECK_THROW(read_pcr_file({q.evidence.pcrs.data(), cut}), AttestError);
+  try {
+    from_base64("abc$", "quote");
+    BOOST_FAIL("accepted bad base64");
+  } catch (const AttestError& e) {
+    BOOST_TEST(e.code() == "bad_base64");
+  }
+  BOOST_CHECK_THROW(from_base64("QQ=", "x"), AttestError);
+  BOOST_TEST(from_base64("QUJD") == to_bytes("ABC"));
+  BOOST_TEST(to_base64(to_bytes("AB")) == "QUI=");
+}

@@ -1,0 +1,96 @@
+#include "tests/attestation/child_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "tests/support/launch_fixture.hpp"
+
+extern char** environ;
+
+namespace redoubt::test {
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& out_file) : out_(out_file) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  int rc = posix_spawnp(&pid_, cargv[0], &fa, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 500; ++i) {
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+}
+
+std::string ChildProcess::output() const {
+  std::ifstream f(out_);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string ChildProcess::wait_for(const std::string& needle, int timeout_ms) {
+  for (int waited = 0; waited <= timeout_ms; waited += 10) {
+    std::istringstream in(output());
+    for (std::string line; std::getline(in, line);)
+      if (line.find(needle) != std::string::npos) return line;
+    int st = 0;
+    if (pid_ > 0 && waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("child exited before printing '" + needle + "': " + output());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error("timed out waiting for '" + needle + "': " + output());
+}
+
+void ChildProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+int ChildProcess::terminate() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int st = 0;
+  waitpid(pid_, &st, 0);
+  pid_ = -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+VerifierProcess::VerifierProcess(const std::vector<std::string>& extra, const std::filesystem::path& out_file)
+    : proc([&] {
+        std::vector<std::string> a = {(build_dir() / "redoubt").string(), "verifier", "serve", "--listen", "127.0.0.1:0"};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+      }(),
+           out_file) {
+  const std::string line = proc.wait_for("listening on ");
+  const size_t p = line.find("http");
+  url = line.substr(p, line.find(' ', p) - p);
+}
+
+}  // namespace redoubt::test

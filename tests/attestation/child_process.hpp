@@ -1,0 +1,37 @@
+// Background child processes for the attestation tests: a verifier or an
+// endpoint started with its stdout in a file, waited for by a line it prints.
+#pragma once
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace redoubt::test {
+
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& out_file);
+  ~ChildProcess();  // SIGTERM, then SIGKILL after 5 s
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  // Polls the output file (bounded: at most `timeout_ms`) until a line contains `needle`; returns that line.
+  std::string wait_for(const std::string& needle, int timeout_ms = 20000);
+  void kill_hard();        // SIGKILL + reap
+  int terminate();         // SIGTERM + reap; exit code
+  pid_t pid() const { return pid_; }
+  std::string output() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path out_;
+};
+
+// Starts `redoubt verifier serve --listen 127.0.0.1:0 ...extra` and returns its base URL.
+struct VerifierProcess {
+  ChildProcess proc;
+  std::string url;
+  VerifierProcess(const std::vector<std::string>& extra, const std::filesystem::path& out_file);
+};
+
+}  // namespace redoubt::test

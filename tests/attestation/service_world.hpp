@@ -1,0 +1,39 @@
+// Shared set-up of the loopback service tests: a simulated manufacturer CA, a
+// hypervisor-owner key, a policy authority, signed reference values (min SVN 2)
+// and helpers to run endpoints and talk to a verifier.
+#pragma once
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/attestation/child_process.hpp"
+#include "tests/support/launch_fixture.hpp"
+#include "tests/support/run_cli.hpp"
+
+namespace redoubt::test {
+
+struct ServiceWorld {
+  TempDir dir;
+  std::string ca_cert, owner_key, authority_pub, reference;
+  ServiceWorld();
+  std::vector<std::string> verifier_args() const;  // --manufacturer-ca, --reference, --authority
+  // `redoubt endpoint --verifier URL --id ID --state dir/ID ...extra`
+  CliResult endpoint(const std::string& url, const std::string& id, const std::vector<std::string>& extra = {}) const;
+  std::vector<std::string> endpoint_argv(const std::string& url, const std::string& id, const std::vector<std::string>& extra) const;
+  // `redoubt quote --nonce N --state dir/STATE --out dir/OUT`; returns the evidence JSON of the files.
+  nlohmann::json quote(const std::string& nonce_hex, const std::string& state, const std::string& out) const;
+};
+
+struct Http {
+  httplib::Client c;
+  explicit Http(const std::string& url) : c(url) {
+    c.set_connection_timeout(5, 0);
+    c.set_read_timeout(30, 0);
+  }
+  // {status, json body (or {"raw": body} if not JSON)}
+  std::pair<int, nlohmann::json> post(const std::string& path, const std::string& body);
+  std::pair<int, nlohmann::json> post(const std::string& path, const nlohmann::json& body) { return post(path, body.dump()); }
+  std::pair<int, nlohmann::json> get(const std::string& path);
+};
+
+}  // namespace redoubt::test

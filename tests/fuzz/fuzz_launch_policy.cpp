@@ -1,0 +1,41 @@
+// libFuzzer: launch-policy decoding (strict CBOR map, anchors as X.509 DER,
+// profile, revocations, SVNs, CPUID/IO) and COSE verification with a fixed
+// owner key. First byte odd -> launch_policy_verify on a COSE message, even ->
+// launch_policy_decode on a bare payload.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "policy/fs/launch_policy.hpp"
+
+using namespace redoubt;
+using namespace redoubt::policy;
+
+namespace {
+// The P-256 base point: a valid key nobody can sign for (private key 1 aside).
+constexpr uint8_t kP256G[65] = {
+    0x04, 0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4, 0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d,
+    0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96, 0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb,
+    0x4a, 0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5};
+LaunchPolicy g_policy;
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  std::span<const uint8_t> in(data + 1, size - 1);
+  Refusal why;
+  if ((data[0] & 1) == 0) {
+    Status st = launch_policy_decode(in, g_policy, why);
+    if (st.is_ok() != (why == Refusal::none)) __builtin_trap();
+    if (st.is_ok() && (g_policy.anchor_count == 0 || g_policy.anchor_count > kMaxAnchors || g_policy.revocation_count > kMaxRevocations ||
+                       g_policy.profile.max_intermediates >= kMaxChain))
+      __builtin_trap();
+    return 0;
+  }
+  PublicKey owner;
+  owner.alg = CoseAlg::es256;
+  std::memcpy(owner.sec1, kP256G, sizeof kP256G);
+  owner.sec1_len = sizeof kP256G;
+  if (launch_policy_verify(in, owner, g_policy, why)) __builtin_trap();  // nobody signs for key 1
+  return 0;
+}

@@ -1,0 +1,83 @@
+// `redoubt pki init DIR`: a corporate guest-signing PKI for trying issue #4 out.
+// `redoubt pki verify`: the freestanding verifier (policy/fs) run on files,
+// exactly as the hypervisor will run it on a guest before its first instruction.
+#include <ctime>
+#include <iostream>
+#include <memory>
+
+#include "policy/fs/guest_manifest.hpp"
+#include "policy/fs/launch_policy.hpp"
+#include "policy/host/keys.hpp"
+#include "policy/host/pki_build.hpp"
+#include "tools/commands.hpp"
+#include "tools/common.hpp"
+
+namespace redoubt::tools {
+
+void register_pki(CLI::App& app, int& exit_code) {
+  CLI::App* pki = app.add_subcommand("pki", "Guest-signing PKI (corporate root -> guest-signing CA -> signer)");
+  pki->require_subcommand(1);
+
+  struct InitOpts {
+    std::string dir;
+    bool rsa = false;
+    int days = 825;
+  };
+  auto io = std::make_shared<InitOpts>();
+  CLI::App* init = pki->add_subcommand("init", "Create root, intermediate (CA, pathlen 0) and leaf (guest-signing EKU) + owner key in DIR");
+  init->add_option("dir", io->dir, "Output directory")->required();
+  init->add_flag("--rsa", io->rsa, "RSA-3072 certificates and keys instead of P-256");
+  init->add_option("--days", io->days, "Validity in days from now (the leaf, intermediate and root alike)")->capture_default_str();
+  init->callback([io, &exit_code] {
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    policy::PkiInitResult r = policy::pki_init(io->dir, io->rsa, now - 3600, now + int64_t{io->days} * 86400);
+    for (const auto& f : r.files) std::cout << "wrote " << f << "\n";
+    std::cout << "guest-signing EKU " << policy::kGuestSigningEku << "\n";
+    exit_code = kExitOk;
+  });
+
+  struct VerifyOpts {
+    std::string policy, owner, manifest, kernel, initrd;
+  };
+  auto vo = std::make_shared<VerifyOpts>();
+  CLI::App* verify = pki->add_subcommand("verify", "Verify a guest manifest + images against a signed launch policy (BearSSL path)");
+  verify->add_option("--policy", vo->policy, "Signed launch policy (COSE_Sign1)")->required();
+  verify->add_option("--owner", vo->owner, "Platform owner's public key (PEM) that signed the policy")->required();
+  verify->add_option("--manifest", vo->manifest, "Guest manifest (COSE_Sign1 with x5chain); omit to ask about an unsigned guest");
+  verify->add_option("--kernel", vo->kernel, "Kernel image");
+  verify->add_option("--initrd", vo->initrd, "Initrd image");
+  verify->callback([vo, &exit_code] {
+    const std::vector<uint8_t> pol_bytes = read_file(vo->policy);
+    auto lp = std::make_unique<policy::LaunchPolicy>();
+    policy::Refusal why;
+    const policy::PublicKey owner = policy::cose_public_key(policy::load_public_key(vo->owner));
+    Status st = policy::launch_policy_verify(pol_bytes, owner, *lp, why);
+    if (!st) {
+      std::cout << "refused (" << policy::refusal_name(why) << "): " << st.message() << "\n";
+      exit_code = kExitRefused;
+      return;
+    }
+    if (vo->manifest.empty()) {
+      st = policy::check_unsigned_guest(*lp, why);
+      std::cout << (st ? "allowed unmeasured: the policy admits unsigned guests" : std::string("refused (") + policy::refusal_name(why) + "): " + st.message()) << "\n";
+      exit_code = st ? kExitOk : kExitRefused;
+      return;
+    }
+    if (vo->kernel.empty()) throw InputError("--kernel is required with --manifest");
+    const std::vector<uint8_t> m = read_file(vo->manifest), k = read_file(vo->kernel);
+    const std::vector<uint8_t> i = vo->initrd.empty() ? std::vector<uint8_t>{} : read_file(vo->initrd);
+    policy::GuestManifest gm;
+    policy::VerifiedChain chain;
+    st = policy::verify_guest(*lp, m, k, i, gm, chain, why);
+    if (!st) {
+      std::cout << "refused (" << policy::refusal_name(why) << "): " << st.message() << "\n";
+      exit_code = kExitRefused;
+      return;
+    }
+    std::cout << "accepted: guest " << gm.name << " " << gm.version << " SVN " << gm.svn << ", chain of " << chain.count
+              << " certificate(s) to anchor " << chain.anchor_index << ", signer key " << hex(chain.leaf_spki_sha256, 32) << "\n";
+    exit_code = kExitOk;
+  });
+}
+
+}  // namespace redoubt::tools
