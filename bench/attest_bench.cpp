@@ -4,6 +4,7 @@
 //  3. 32 concurrent keep-alive clients: throughput and p50/p99 latency.
 // Every verification also stores its verdict in SQLite (WAL), as in production.
 // Prints the machine; numbers only, no asserts.
+#include "bench/machine_info.hpp"
 #include <httplib.h>
 #include <sys/utsname.h>
 
@@ -25,18 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string machine() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line, model = "?";
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  utsname u{};
-  uname(&u);
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " hardware threads, " + u.sysname + " " + u.release;
-}
 
 double pct(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -78,7 +67,7 @@ int main(int argc, char** argv) {
   const int per_client = argc > 2 ? std::atoi(argv[2]) : 100;
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("redoubt-attest-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::cout << "machine: " << machine() << "\n";
+  std::cout << "machine: " << redoubt::bench::cpu_model() << "\n";
 
   // Evidence from a real measured launch on an inproc TPM.
   tools::LaunchOptions lo;

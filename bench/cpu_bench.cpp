@@ -1,6 +1,7 @@
 // Simulated CPU benchmark: guest MIPS (tight loop; gcc -O2 SHA-256 code),
 // references per 2-D walk (4K vs 2M pages), TLB hit rate with and without
 // ASID tagging. Deterministic counters, wall-clock MIPS.
+#include "bench/machine_info.hpp"
 #include <unistd.h>
 
 #include <chrono>
@@ -18,13 +19,6 @@ using test::GuestEnv;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
 
 double run_mips(GuestEnv& g, uint64_t& retired) {
   auto& a = g.svm.counters().per_asid[1];
@@ -38,7 +32,7 @@ double run_mips(GuestEnv& g, uint64_t& retired) {
 }  // namespace
 
 int main() {
-  std::printf("machine: %s, %ld CPUs online\n", cpu_model().c_str(), sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("machine: %s, %ld CPUs online\n", redoubt::bench::cpu_model().c_str(), sysconf(_SC_NPROCESSORS_ONLN));
 
   {  // Tight loop: add/xor/dec/jnz.
     GuestEnv g("loop");

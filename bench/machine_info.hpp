@@ -9,14 +9,16 @@
 
 namespace redoubt::bench {
 
-inline void print_machine() {
+inline std::string cpu_model() {
   std::ifstream f("/proc/cpuinfo");
-  std::string line, model = "unknown";
+  std::string line;
   while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+inline void print_machine() {
+  const std::string model = cpu_model();
   utsname u{};
   uname(&u);
   std::printf("machine: %s, %ld cores online, %s %s\n", model.c_str(), sysconf(_SC_NPROCESSORS_ONLN), u.sysname,

@@ -1,5 +1,6 @@
 // PCR_Extend / PCR_Read latency and the 64 KiB DRTM hash sequence, inproc vs spawned swtpm.
 // Usage: bench_tpm [iterations]   (default 2000 for PCR ops, iterations/20 for DRTM)
+#include "bench/machine_info.hpp"
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,13 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
 
 struct Stats {
   double median_us, p90_us, mean_us;
@@ -49,7 +43,7 @@ void row(const char* backend, const char* op, int n, Stats s) {
               s.p90_us, s.mean_us);
 }
 
-void bench(const char* spec, int iters) {
+void bench_backend(const char* spec, int iters) {
   auto tpm = open_tpm(TpmSpec::parse(spec));
   const BankList banks = tpm->active_banks();
   std::string bl;
@@ -80,10 +74,10 @@ void bench(const char* spec, int iters) {
 
 int main(int argc, char** argv) {
   const int iters = argc > 1 ? std::max(20, std::atoi(argv[1])) : 2000;
-  std::printf("# machine: %s, nproc %u\n", cpu_model().c_str(), std::thread::hardware_concurrency());
+  std::printf("# machine: %s, nproc %u\n", redoubt::bench::cpu_model().c_str(), std::thread::hardware_concurrency());
   try {
-    bench("inproc", iters);
-    bench("swtpm", iters);
+    bench_backend("inproc", iters);
+    bench_backend("swtpm", iters);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_tpm: %s\n", e.what());
     return 1;

@@ -47,7 +47,7 @@ struct GuestPolicy {
   IoGrant io[4] = {};
   uint32_t io_count = 0;
   uint64_t slice_ticks = 100000;      // scheduling quantum, TSC ticks
-  uint64_t budget_ticks = 0;          // 0 = unlimited guest run time
+  uint64_t budget_ticks = 5000000000ull;  // guest run time limit (TSC ticks); 0 = unlimited
 };
 
 void default_policy(GuestPolicy& p);

@@ -171,9 +171,7 @@ BOOST_AUTO_TEST_CASE(event_log_tampering_names_the_event) {
     if (e.type == policy::kEvHvManifest) man = &e;
   BOOST_TEST_REQUIRE(man);
   Evidence bad = q.evidence;
-  const size_t data_off = man->offset + (bad.eventlog.size() - man->offset) - (bad.eventlog.size() - man->offset);  // record start
-  (void)data_off;
-  // The data is the last `data.size()` bytes of the record: find it by content.
+  // The event data follows the record header: find it by content from the record's offset.
   auto it = std::search(bad.eventlog.begin() + static_cast<long>(man->offset), bad.eventlog.end(), man->data.begin(), man->data.end());
   BOOST_TEST_REQUIRE((it != bad.eventlog.end()));
   *(it + 5) ^= 1;
