@@ -12,6 +12,8 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "attestation/agent/endpoint_state.hpp"
@@ -26,6 +28,17 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+
+// Why a request failed: the transport error (httplib::Error) or the HTTP status + error code.
+std::string failure_reason(const httplib::Result& r) {
+  if (!r) return "transport: " + httplib::to_string(r.error());
+  json j = json::parse(r->body, nullptr, false);
+  return "HTTP " + std::to_string(r->status) + (j.is_object() && j.contains("error") ? " " + j["error"].get<std::string>() + ": " + j.value("reason", "") : "");
+}
+
+void print_failures(const std::map<std::string, int>& f) {
+  for (const auto& [why, n] : f) std::cout << "  failed " << n << "x: " << why << "\n";
+}
 
 double pct(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -98,20 +111,25 @@ int main(int argc, char** argv) {
     c.set_keep_alive(true);
     c.set_tcp_nodelay(true);
     int ok = 0;
+    std::map<std::string, int> failures;
     const auto t0 = Clock::now();
     for (int i = 0; i < n_single; ++i) {
       auto r = c.Post("/v1/verify", body, "application/json");
-      ok += r && r->status == 200;
+      if (r && r->status == 200) ++ok;
+      else ++failures[failure_reason(r)];
     }
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     std::cout << "HTTP one-shot, 1 server thread, 1 keep-alive client: " << static_cast<int>(ok / s) << " verifications/s (" << ok << "/" << n_single
               << " ok, stored in SQLite)\n";
+    print_failures(failures);
   }
   {  // 3. 32 concurrent clients
     const int clients = 32;
     Server srv(config(dir, "concurrent"), clients);
     std::vector<std::vector<double>> lat(clients);
     std::vector<int> oks(clients, 0);
+    std::mutex fmu;
+    std::map<std::string, int> failures;
     const auto t0 = Clock::now();
     std::vector<std::thread> ts;
     for (int c = 0; c < clients; ++c)
@@ -124,7 +142,12 @@ int main(int argc, char** argv) {
           const auto a = Clock::now();
           auto r = cl.Post("/v1/verify", body, "application/json");
           lat[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
-          oks[c] += r && r->status == 200;
+          if (r && r->status == 200) {
+            ++oks[c];
+          } else {
+            std::lock_guard<std::mutex> l(fmu);
+            ++failures[failure_reason(r) + " (request " + std::to_string(i) + " of its client)"];
+          }
         }
       });
     for (auto& t : ts) t.join();
@@ -136,7 +159,8 @@ int main(int argc, char** argv) {
       ok += oks[c];
     }
     std::cout << "HTTP one-shot, 32 concurrent keep-alive clients (all cores): " << static_cast<int>(ok / s) << " verifications/s, p50 "
-              << pct(all, 0.50) << " ms, p99 " << pct(all, 0.99) << " ms (" << ok << "/" << all.size() << " ok)\n";
+              << pct(all, 0.50) << " ms, p99 " << pct(all, 0.99) << " ms, max " << pct(all, 1.0) << " ms (" << ok << "/" << all.size() << " ok)\n";
+    print_failures(failures);
   }
   std::filesystem::remove_all(dir);
   return 0;

@@ -10,13 +10,27 @@ shift || true
 src=${SRC_DIR:-$repo}
 build=${BUILD_DIR:-$repo/build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_cbor fuzz_cose_manifest fuzz_eventlog)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_cbor fuzz_cose_manifest fuzz_eventlog fuzz_guest_manifest fuzz_launch_policy fuzz_quote)
 
 CC=clang-14 CXX=clang++-14 cmake -S "$src" -B "$build" -G Ninja -DREDOUBT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target fuzz_seeds "${targets[@]}"
+# Seed writers: fuzz_seeds (cbor, cose_manifest, eventlog), fuzz_pki_seeds (guest_manifest,
+# launch_policy: signed by the PKI whose root fuzz_guest_manifest trusts, docs/pki.md §8),
+# fuzz_quote_seeds (quote).
+need_pki=0
+for t in "${targets[@]}"; do
+  case $t in fuzz_guest_manifest | fuzz_launch_policy) need_pki=1 ;; esac
+done
+# The PKI state (root, leaf and owner keys) is written by the build of fuzz_guest_manifest
+# (fuzz_pki_seeds --root-inc, next to pki_seed_root.inc), so build it whenever PKI seeds are needed.
+pki=()
+[ $need_pki = 1 ] && pki=(fuzz_pki_seeds fuzz_guest_manifest)
+cmake --build "$build" ${JOBS:+-j"$JOBS"} --target fuzz_seeds fuzz_quote_seeds "${pki[@]}" "${targets[@]}"
 
 seeds=$build/fuzz-seeds
-rm -rf "$seeds" && "$build"/tests/fuzz/fuzz_seeds "$seeds" >/dev/null
+rm -rf "$seeds"
+"$build"/tests/fuzz/fuzz_seeds "$seeds" >/dev/null
+[ $need_pki = 1 ] && "$build"/tests/fuzz/fuzz_pki_seeds "$build"/tests/fuzz/gen/tests/fuzz "$seeds" >/dev/null
+"$build"/tests/fuzz/fuzz_quote_seeds "$seeds" >/dev/null
 
 status=0
 for t in "${targets[@]}"; do
@@ -24,6 +38,9 @@ for t in "${targets[@]}"; do
     fuzz_cbor) sub=cbor ;;
     fuzz_cose_manifest) sub=cose_manifest ;;
     fuzz_eventlog) sub=eventlog ;;
+    fuzz_guest_manifest) sub=guest_manifest ;;
+    fuzz_launch_policy) sub=launch_policy ;;
+    fuzz_quote) sub=quote ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
   corpus=$build/fuzz-corpus/$t

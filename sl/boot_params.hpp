@@ -22,7 +22,7 @@ struct BootParams {
   Region hv_image;       // hypervisor image (hv.bin)
   Region hv_manifest;    // COSE_Sign1 hypervisor manifest
   Region event_log;      // buffer the SL writes the DRTM event log into
-  Region launch_policy;  // reserved for the launch-policy issue; must be {0,0} for now
+  Region launch_policy;  // COSE_Sign1 launch policy signed by the platform owner ({0,0} = none: no guest may run)
   // Optional (both {0,0} = a launch without guests, as before the AMD-V issue):
   Region hv_memory;      // RAM the hypervisor owns (VMCBs, NPTs, permission maps, run record)
   Region guest_table;    // a GuestTable listing the guest images the loader placed
@@ -35,9 +35,10 @@ static_assert(offsetof(BootParams, hv_memory) == 80);
 static_assert(offsetof(BootParams, guest_table) == 96);
 
 // The guests the untrusted loader placed in RAM (docs/guests.md). The SL
-// range-checks and DEV-protects every region and passes them on; it does NOT
-// measure them yet (the guest-measurement issue does).
-inline constexpr char kGuestTableMagic[8] = {'R', 'D', 'B', 'T', 'G', 'T', '0', '1'};
+// range-checks and DEV-protects every region and passes them on; the hypervisor
+// verifies each guest against the launch policy and measures it (PCR19/20)
+// before its first instruction (docs/trust-model.md).
+inline constexpr char kGuestTableMagic[8] = {'R', 'D', 'B', 'T', 'G', 'T', '0', '2'};
 inline constexpr uint32_t kMaxGuests = 8;
 
 // Guest policy flags (untrusted until the signed launch policy exists).
@@ -46,23 +47,30 @@ inline constexpr uint32_t kGuestCpuidUnmasked = 1u << 1;  // CPUID shows the hyp
 inline constexpr uint32_t kGuestNpfUnlimited = 1u << 2;   // with kGuestNpfInject: no violation limit (benchmarks)
 
 struct GuestEntry {
-  char name[16];        // NUL-terminated, [A-Za-z0-9_-]
-  Region image;         // flat binary, loaded at guest-physical 0x100000
+  char name[16];        // NUL-terminated, [A-Za-z0-9_-]; a label (the signed name is in the manifest)
+  Region image;         // the kernel: flat binary, loaded at guest-physical 0x100000
   Region ram;           // host-physical RAM that becomes guest-physical [0, size); 2 MiB aligned
+  Region manifest;      // signed guest manifest (COSE_Sign1 + x5chain); {0,0} = unsigned guest
+  Region initrd;        // optional initial ramdisk; {0,0} = none
   uint64_t args[4];     // passed to the guest in its boot-info page
   uint32_t flags;       // kGuest*
-  uint16_t io_base;     // one I/O port range passed through (count 0 = none)
+  uint16_t io_base;     // one I/O port range passed through (count 0 = none); must lie in the policy's guest_io
   uint16_t io_count;
   uint64_t reserved;
 };
-static_assert(sizeof(GuestEntry) == 96);
+static_assert(sizeof(GuestEntry) == 128);
+static_assert(offsetof(GuestEntry, manifest) == 48);
+static_assert(offsetof(GuestEntry, args) == 80);
+
+inline constexpr uint64_t kMaxGuestManifest = 32 * 1024;   // 4 certificates of <= 4 KiB + payload
+inline constexpr uint64_t kMaxLaunchPolicy = 64 * 1024;
 
 struct GuestTable {
-  char magic[8];        // "RDBTGT01"
+  char magic[8];        // "RDBTGT02"
   uint32_t count;       // <= kMaxGuests
   uint32_t entry_size;  // sizeof(GuestEntry)
   GuestEntry entries[kMaxGuests];
 };
-static_assert(sizeof(GuestTable) == 16 + 96 * 8);
+static_assert(sizeof(GuestTable) == 16 + 128 * 8);
 
 }  // namespace redoubt::sl

@@ -13,7 +13,7 @@ struct HypervisorHandoff {
   uint64_t hv_entry_pa;       // hv_image_pa + header entry offset
   uint64_t event_log_pa;      // the DRTM log, so the hypervisor can append guest events
   uint64_t event_log_cap;
-  uint64_t event_log_used;
+  uint64_t event_log_used;   // the hypervisor appends guest events and updates this
   uint64_t hv_svn;
   char hv_name[64];
   char hv_version[32];
@@ -23,12 +23,17 @@ struct HypervisorHandoff {
   static constexpr uint32_t kMaxGuests = 8;
   struct Guest {
     char name[16];
-    uint64_t image_pa, image_size;  // DEV-protected, not measured yet
+    uint64_t image_pa, image_size;  // DEV-protected; verified and measured by the hypervisor
     uint64_t ram_pa, ram_size;      // DEV-protected
+    uint64_t manifest_pa, manifest_size;  // 0/0: unsigned
+    uint64_t initrd_pa, initrd_size;      // 0/0: none
     uint64_t args[4];
     uint32_t flags;
     uint16_t io_base, io_count;
   };
+  // The launch policy the SL verified (owner signature) and measured; DEV-protected.
+  // 0/0: none, and the hypervisor refuses every guest.
+  uint64_t policy_pa, policy_size;
   uint64_t hv_memory_pa;      // hypervisor-owned RAM, DEV-protected
   uint64_t hv_memory_size;
   uint32_t guest_count;

@@ -8,6 +8,7 @@
 #include "policy/fs/eventlog.hpp"
 #include "policy/fs/hash.hpp"
 #include "policy/fs/hv_manifest.hpp"
+#include "policy/fs/launch_policy_envelope.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "sl/boot_params.hpp"
 #include "sl/handoff.hpp"
@@ -70,6 +71,8 @@ struct Loader {
   }
 
   static bool overlap(const Region& a, const Region& b) { return a.pa < b.pa + b.size && b.pa < a.pa + a.size; }
+  static bool present(const Region& r) { return r.pa != 0 || r.size != 0; }
+  bool has_policy() const { return present(bp.launch_policy); }
 
   Status read_boot_params() {
     uint8_t* slb = p.mem().map(slb_base, kSlbSize);
@@ -90,11 +93,15 @@ struct Loader {
     REDOUBT_TRY(region_ok("event log", bp.event_log, 16ull << 20));
     REDOUBT_TRY(region_ok("hypervisor image", bp.hv_image, 256ull << 20));
     REDOUBT_TRY(region_ok("hypervisor manifest", bp.hv_manifest, 64ull << 10));
-    if (bp.launch_policy.pa != 0 || bp.launch_policy.size != 0)
-      return Status::fail(Err::unsupported, "boot params: a launch policy is not supported by this SL version");
     if (overlap(bp.event_log, bp.hv_image) || overlap(bp.event_log, bp.hv_manifest) ||
         overlap(bp.hv_image, bp.hv_manifest))
       return Status::fail(Err::malformed, "boot params: event log, image and manifest regions overlap");
+    if (has_policy()) {
+      REDOUBT_TRY(region_ok("launch policy", bp.launch_policy, kMaxLaunchPolicy));
+      if (overlap(bp.launch_policy, bp.event_log) || overlap(bp.launch_policy, bp.hv_image) ||
+          overlap(bp.launch_policy, bp.hv_manifest))
+        return Status::fail(Err::malformed, "boot params: the launch policy overlaps the log, image or manifest");
+    }
     this->bp_pa = bp_pa;
     REDOUBT_TRY(read_guest_table());
     have_bp = true;
@@ -108,10 +115,11 @@ struct Loader {
     if (r.pa % align != 0 || r.size % align != 0)
       return Status::fail(Err::malformed, "boot params: %s [0x%llx, +0x%llx) is not 0x%llx-aligned", what,
                           (unsigned long long)r.pa, (unsigned long long)r.size, (unsigned long long)align);
-    const Region fixed[] = {{bp_pa, sizeof(BootParams)}, bp.event_log, bp.hv_image, bp.hv_manifest};
+    const Region fixed[] = {{bp_pa, sizeof(BootParams)}, bp.event_log, bp.hv_image, bp.hv_manifest, bp.launch_policy};
     for (const Region& f : fixed)
       if (overlap(r, f))
-        return Status::fail(Err::malformed, "boot params: %s overlaps the boot params, log, image or manifest", what);
+        return Status::fail(Err::malformed, "boot params: %s overlaps the boot params, log, image, manifest or policy",
+                            what);
     return Status::ok();
   }
 
@@ -150,20 +158,31 @@ struct Loader {
       REDOUBT_TRY(owned_region_ok(what, g.image, 64ull << 20, 1));
       format(what, sizeof what, "guest %s RAM", g.name);
       REDOUBT_TRY(owned_region_ok(what, g.ram, 1ull << 30, 2ull << 20));
-      const Region mine[] = {g.image, g.ram};
+      if (present(g.manifest)) {
+        format(what, sizeof what, "guest %s manifest", g.name);
+        REDOUBT_TRY(owned_region_ok(what, g.manifest, kMaxGuestManifest, 1));
+      }
+      if (present(g.initrd)) {
+        format(what, sizeof what, "guest %s initrd", g.name);
+        REDOUBT_TRY(owned_region_ok(what, g.initrd, 256ull << 20, 1));
+      }
+      const Region mine[] = {g.image, g.ram, g.manifest, g.initrd};
       for (const Region& r : mine) {
         if (overlap(r, bp.hv_memory) || overlap(r, bp.guest_table))
           return Status::fail(Err::malformed, "guest table: guest %s overlaps the hypervisor memory or the table",
                               g.name);
+        if (!present(r)) continue;
+        for (const Region& o : mine)
+          if (&o != &r && present(o) && overlap(r, o))
+            return Status::fail(Err::malformed, "guest table: guest %s regions overlap each other", g.name);
         for (uint32_t j = 0; j < i; ++j)
-          if (overlap(r, guests.entries[j].image) || overlap(r, guests.entries[j].ram))
+          if (overlap(r, guests.entries[j].image) || overlap(r, guests.entries[j].ram) ||
+              overlap(r, guests.entries[j].manifest) || overlap(r, guests.entries[j].initrd))
             return Status::fail(Err::malformed, "guest table: guests %s and %s overlap", guests.entries[j].name,
                                 g.name);
       }
-      if (overlap(g.image, g.ram))
-        return Status::fail(Err::malformed, "guest table: guest %s image overlaps its own RAM", g.name);
-      REDOUBT_TRY(p.dma().protect(g.image.pa, g.image.size));
-      REDOUBT_TRY(p.dma().protect(g.ram.pa, g.ram.size));
+      for (const Region& r : mine)
+        if (present(r)) REDOUBT_TRY(p.dma().protect(r.pa, r.size));
     }
     return Status::ok();
   }
@@ -183,16 +202,17 @@ struct Loader {
                       span<const uint8_t>(reinterpret_cast<const uint8_t*>(desc), n));
   }
 
-  Status sealed_key(const SlbHeader& h, policy::PublicKey& key) {
-    if (h.key_slot_offset < sizeof(SlbHeader) || h.key_slot_offset + sizeof(SlbKeySlot) > h.length)
-      return Status::fail(Err::malformed, "SLB key slot at 0x%x is outside the measured region (length 0x%x)",
-                          h.key_slot_offset, h.length);
+  // A key sealed into the measured SLB: the hypervisor signer's, or the owner's.
+  Status sealed_key(const SlbHeader& h, uint16_t off, const char* magic, const char* whose, policy::PublicKey& key) {
+    if (off < sizeof(SlbHeader) || off + sizeof(SlbKeySlot) > h.length)
+      return Status::fail(Err::malformed, "SLB %s key slot at 0x%x is outside the measured region (length 0x%x)",
+                          whose, off, h.length);
     SlbKeySlot slot;
-    std::memcpy(&slot, p.mem().map(slb_base + h.key_slot_offset, sizeof slot), sizeof slot);
-    if (std::memcmp(slot.magic, kKeySlotMagic, 8) != 0)
-      return Status::fail(Err::malformed, "SLB key slot: bad magic");
+    std::memcpy(&slot, p.mem().map(slb_base + off, sizeof slot), sizeof slot);
+    if (std::memcmp(slot.magic, magic, 8) != 0)
+      return Status::fail(Err::malformed, "SLB %s key slot: bad magic", whose);
     if (slot.sec1_len == 0)
-      return Status::fail(Err::wrong_key, "no hypervisor-signing key is sealed into the SLB (redoubt slb seal)");
+      return Status::fail(Err::wrong_key, "no %s key is sealed into the SLB (redoubt slb seal)", whose);
     bool p256 = slot.cose_alg == int32_t(policy::CoseAlg::es256) && slot.sec1_len == 65;
     bool p384 = slot.cose_alg == int32_t(policy::CoseAlg::es384) && slot.sec1_len == 97;
     if (!(p256 || p384) || slot.sec1[0] != 0x04)
@@ -219,7 +239,7 @@ struct Loader {
     p.console().print("[sl] DRTM log started at 0x%llx (%u banks)\n", (unsigned long long)bp.event_log.pa, banks.count);
 
     policy::PublicKey key;
-    REDOUBT_TRY(sealed_key(hdr, key));
+    REDOUBT_TRY(sealed_key(hdr, hdr.key_slot_offset, kKeySlotMagic, "hypervisor-signing", key));
 
     // DEV-protect the inputs before the first read (no DMA time-of-check/time-of-use).
     REDOUBT_TRY(p.dma().protect(bp.hv_manifest.pa, bp.hv_manifest.size));
@@ -275,6 +295,19 @@ struct Loader {
     if (std::memcmp(ih.magic, hv::kHvImageMagic, 8) != 0 || ih.entry_offset >= image.size())
       return Status::fail(Err::malformed, "hypervisor image header: bad magic or entry offset 0x%x", ih.entry_offset);
 
+    // The launch policy (issue 4): the owner's signature, checked on a protected copy.
+    policy::LaunchPolicyEnvelope pol;
+    if (has_policy()) {
+      if (!hdr.owner_slot_offset)
+        return Status::fail(Err::wrong_key, "a launch policy was given, but this SLB has no owner key slot");
+      policy::PublicKey owner;
+      REDOUBT_TRY(sealed_key(hdr, hdr.owner_slot_offset, kOwnerSlotMagic, "platform owner", owner));
+      REDOUBT_TRY(p.dma().protect(bp.launch_policy.pa, bp.launch_policy.size));
+      span<const uint8_t> bytes(p.mem().map(bp.launch_policy.pa, bp.launch_policy.size), bp.launch_policy.size);
+      REDOUBT_TRY(policy::launch_policy_open(bytes, owner, pol));
+      p.console().print("[sl] launch policy verified: %zu guest trust anchor(s)\n", pol.anchor_count);
+    }
+
     // Measurements, in the documented order (docs/pcr-map.md).
     REDOUBT_TRY(measure_data(policy::kPcrDrtmDetail, policy::kEvHvManifest, cose.payload));
     {
@@ -284,6 +317,12 @@ struct Loader {
                           span<const uint8_t>(reinterpret_cast<const uint8_t*>(desc), n)));
     }
     REDOUBT_TRY(measure_data(policy::kPcrDrtmAuthority, policy::kEvHvSigner, key.bytes()));
+    // PCR17 proves which policy governs the guests; PCR18 which corporate roots it trusts.
+    if (has_policy()) {
+      REDOUBT_TRY(measure_data(policy::kPcrDrtmDetail, policy::kEvLaunchPolicy, pol.payload));
+      for (size_t i = 0; i < pol.anchor_count; ++i)
+        REDOUBT_TRY(measure_data(policy::kPcrDrtmAuthority, policy::kEvGuestAnchor, pol.anchors[i]));
+    }
     // EV_SEPARATOR closes the SL's measurements in both PCRs (TCG PFP §10.4.1:
     // event data 00000000h, digest = H(event data)).
     static constexpr uint8_t kSep[4] = {0, 0, 0, 0};
@@ -301,6 +340,8 @@ struct Loader {
     std::memcpy(ho.hv_name, m.name, sizeof ho.hv_name);
     std::memcpy(ho.hv_version, m.version, sizeof ho.hv_version);
     ho.banks = banks;
+    ho.policy_pa = has_policy() ? bp.launch_policy.pa : 0;
+    ho.policy_size = has_policy() ? bp.launch_policy.size : 0;
     ho.hv_memory_pa = bp.hv_memory.pa;
     ho.hv_memory_size = bp.hv_memory.size;
     ho.guest_count = guests.count;
@@ -312,6 +353,10 @@ struct Loader {
       o.image_size = g.image.size;
       o.ram_pa = g.ram.pa;
       o.ram_size = g.ram.size;
+      o.manifest_pa = g.manifest.pa;
+      o.manifest_size = g.manifest.size;
+      o.initrd_pa = g.initrd.pa;
+      o.initrd_size = g.initrd.size;
       std::memcpy(o.args, g.args, sizeof o.args);
       o.flags = g.flags;
       o.io_base = g.io_base;
@@ -344,6 +389,7 @@ Outcome secure_loader_main(hal::Platform& platform, uint64_t slb_base) {
                            (unsigned long long)ho.hv_entry_pa);
   out.launched = true;
   out.reason = platform.enter_hypervisor(ho);
+  out.event_log_used = ho.event_log_used;  // now with the hypervisor's guest events
   return out;
 }
 

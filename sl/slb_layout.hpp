@@ -19,6 +19,7 @@ inline constexpr uint64_t kMaxMeasuredLength = kBootParamsPtrOffset;
 
 inline constexpr char kSlbMagic[8] = {'R', 'D', 'B', 'T', 'S', 'L', 'B', '1'};
 inline constexpr char kKeySlotMagic[8] = {'R', 'D', 'B', 'T', 'K', 'E', 'Y', '1'};
+inline constexpr char kOwnerSlotMagic[8] = {'R', 'D', 'B', 'T', 'O', 'W', 'N', '1'};
 
 struct SlbHeader {
   uint16_t entry_offset;    // APM: word 0, SL entry point relative to the SLB base
@@ -26,16 +27,20 @@ struct SlbHeader {
   char magic[8];            // "RDBTSLB1"
   uint16_t version;         // 1
   uint16_t key_slot_offset; // offset of SlbKeySlot from the SLB base
-  uint32_t reserved;
+  uint16_t owner_slot_offset; // offset of the platform owner's SlbKeySlot (launch policies); 0 = none
+  uint16_t reserved;
 };
 static_assert(sizeof(SlbHeader) == 20);
 static_assert(offsetof(SlbHeader, entry_offset) == 0);
 static_assert(offsetof(SlbHeader, length) == 2);
 static_assert(offsetof(SlbHeader, magic) == 4);
 static_assert(offsetof(SlbHeader, key_slot_offset) == 14);
+static_assert(offsetof(SlbHeader, owner_slot_offset) == 16);
 
 // The hypervisor-signing public key, sealed into the SLB by `redoubt slb seal`
 // (or by the launcher) before SKINIT. An empty slot (sec1_len == 0) refuses launch.
+// The same layout, with magic "RDBTOWN1", holds the platform owner's key that
+// signs launch policies (issue 4); an empty owner slot refuses any launch policy.
 struct SlbKeySlot {
   char magic[8];        // "RDBTKEY1"
   int32_t cose_alg;     // -7 ES256 (P-256) or -35 ES384 (P-384)

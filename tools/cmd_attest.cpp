@@ -53,7 +53,7 @@ void register_attest(CLI::App& app, int& exit_code) {
   c->add_option("--verifier", o->verifier, "Verifier base URL")->required();
   c->add_option("name", o->name, "Endpoint name")->required();
   c->add_flag("--json", o->json_out, "Print the verifier's JSON (verdict + history with reasons)");
-  c->add_option("--ca-file", o->ca_file, "CA certificate for an https verifier");
+  c->add_option("--ca,--ca-file", o->ca_file, "https verifier: the only CA (PEM) its TLS certificate may chain to");
   c->callback([o, &exit_code] { exit_code = run_attest(*o); });
 }
 

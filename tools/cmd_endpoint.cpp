@@ -6,8 +6,10 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
+#include "attestation/agent/ek_nv.hpp"
 #include "attestation/agent/endpoint_agent.hpp"
 #include "attestation/agent/sim_manufacturer_ca.hpp"
 #include "attestation/common/attest_error.hpp"
@@ -84,9 +86,24 @@ int run_endpoint(const EndpointOptions& o) {
 
   attest::TpmIdentity ident(*tpm);
   tpm->set_locality(0);
-  const fs::path ca_dir = o.manufacturer_ca.empty() ? state / "manufacturer-ca" : fs::absolute(o.manufacturer_ca);
-  const attest::ManufacturerCa ca = attest::ensure_sim_manufacturer_ca(ca_dir);
-  const attest::Bytes ek_cert = attest::ensure_ek_certificate(state / "ek", ca, ident.ek_public().publicArea);
+  // Power down in order on every way out (also a refused enrolment), so the next run's quotes
+  // keep clockInfo.safe = 1 (TPM 2.0 Part 3 §9.4) instead of a clock_not_safe warning.
+  struct OrderlyShutdown {
+    attest::TpmIdentity& id;
+    sim::TpmDevice& tpm;
+    ~OrderlyShutdown() {
+      id.release();
+      attest::orderly_shutdown(tpm);
+    }
+  } shutdown_on_exit{ident, *tpm};
+  // The EK certificate comes from the TPM's NV (EK Credential Profile §2.2.1.5). Only the inproc
+  // simulator is "manufactured" here: its CA issues the certificate into NV on first use.
+  std::optional<attest::ManufacturerCa> sim_ca;
+  if (sim::TpmSpec::parse(o.tpm).kind == sim::TpmSpec::Kind::inproc)
+    sim_ca = attest::ensure_sim_manufacturer_ca(o.manufacturer_ca.empty() ? state / "manufacturer-ca" : fs::absolute(o.manufacturer_ca));
+  const attest::Bytes ek_cert = attest::ek_certificate_from_nv(*tpm, ident, sim_ca ? &*sim_ca : nullptr);
+  std::cerr << "[endpoint] EK certificate from NV 0x" << std::hex << ident.ek_cert_index() << std::dec << " (" << ek_cert.size()
+            << " bytes)\n";
   attest::EndpointAgent agent(*tpm, ident, ek_cert, attest::VerifierClient(o.verifier, o.ca_file), o.id);
   agent.set_event_log(j.report.event_log);
 
@@ -118,8 +135,6 @@ int run_endpoint(const EndpointOptions& o) {
       if (r["status"] != "affirming") rc = kExitRefused;
     }
   }
-  ident.release();
-  attest::orderly_shutdown(*tpm);
   return rc;
 }
 
@@ -147,10 +162,10 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   c->add_option("--interval-ms", o->interval_ms, "push mode: pause between attestations")->capture_default_str();
   c->add_option("--serve-seconds", o->serve_seconds, "pull mode: stop after this long (0 = until SIGTERM)")->capture_default_str();
   c->add_option("--signing-key", o->signing_key, "Hypervisor-signing private key (PEM); default: the demo key of --state");
-  c->add_option("--tpm", o->tpm, "inproc | swtpm | ...")->capture_default_str();
+  c->add_option("--tpm", o->tpm, "inproc | swtpm[:state=DIR][,setup=SWTPM_SETUP_CONF] | swtpm:host=H,port=P | device")->capture_default_str();
   c->add_option("--state", o->state, "State directory (TPM NV, EK certificate, keys)");
-  c->add_option("--manufacturer-ca", o->manufacturer_ca, "Directory of the simulated TPM manufacturer CA (default <state>/manufacturer-ca)");
-  c->add_option("--ca-file", o->ca_file, "CA certificate to check the verifier's TLS certificate with");
+  c->add_option("--manufacturer-ca", o->manufacturer_ca, "inproc: directory of the simulated TPM manufacturer CA (default <state>/manufacturer-ca)");
+  c->add_option("--ca,--ca-file", o->ca_file, "https verifier: the only CA (PEM) its TLS certificate may chain to");
   c->callback([o, &exit_code] {
     std::signal(SIGTERM, [](int) { g_stop = true; });
     std::signal(SIGINT, [](int) { g_stop = true; });

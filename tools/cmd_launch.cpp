@@ -61,6 +61,8 @@ void register_launch(CLI::App& app, int& exit_code) {
   c->add_option("--manifest", o->manifest, "Signed hypervisor manifest (default: sign with the demo key)");
   c->add_option("--hv-key", o->hv_key, "Hypervisor-signing public key to seal into the SLB before SKINIT");
   c->add_option("--slb-base", o->slb_base, "Physical address of the SLB (64 KiB aligned)")->capture_default_str();
+  c->add_option("--policy", o->policy, "Launch policy (COSE_Sign1, redoubt sign policy) for the SL to verify and measure");
+  c->add_option("--owner", o->owner, "Platform owner's public key PEM to seal into the SLB (verifies --policy)");
   c->add_flag("--sim-svm-off", o->sim_svm_off, "Simulate: leave EFER.SVME clear (SKINIT raises #UD)");
   c->add_flag("--sim-aps-running", o->sim_aps_running, "Simulate: do not put the APs in INIT (SKINIT raises #GP)");
   c->add_flag("--json", o->json_out, "Print launch.json on stdout (steps go to stderr)");

@@ -27,6 +27,8 @@ int run_run(const RunOptions& o) {
   for (const GuestResult& g : r.guests) {
     std::cout << "guest " << g.name << ": " << g.status;
     if (g.status == "exited") std::cout << " (exit code " << g.exit_code << ")";
+    if (g.admission == "signed") std::cout << " [signed " << g.signed_name << " " << g.version << " SVN " << g.svn << "]";
+    if (g.admission == "unsigned") std::cout << " [UNSIGNED, allowed by policy]";
     std::cout << " - " << g.reason << "\n";
   }
   if (o.stats) std::cout << "\n" << format_stats_table(r);
@@ -49,8 +51,16 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_option("--hypervisor", o->launch.hypervisor, "Hypervisor image (default: build/hv.bin)");
   c->add_option("--manifest", o->launch.manifest, "Signed hypervisor manifest (default: sign with the demo key)");
   c->add_option("--hv-key", o->launch.hv_key, "Hypervisor-signing public key to seal into the SLB");
-  c->add_option("--guest", o->guests, "Guest: a name (hello, sha256, mmu, probe from build/guests) or an image file; "
-                                      "repeatable (default: hello sha256 mmu probe)");
+  c->add_option("--guest", o->guests,
+                "Guest: a name (hello, sha256, mmu, probe from build/guests), an image file, or KERNEL:MANIFEST[:INITRD] "
+                "for a guest signed with `redoubt sign guest`; repeatable (default: hello sha256 mmu probe)");
+  c->add_option("--policy", o->launch.policy, "Launch policy (redoubt sign policy); default: a demo policy trusting the demo PKI");
+  c->add_option("--owner", o->launch.owner, "Platform owner's public key PEM sealed into the SLB (verifies --policy)");
+  c->add_flag("--no-policy", o->no_policy, "Launch without a launch policy (the hypervisor then refuses every guest)");
+  c->add_option("--pki", o->pki, "PKI directory (redoubt pki init) that signs NAME/FILE guests; default: the demo PKI");
+  c->add_flag("--unsigned", o->unsigned_guests, "NAME/FILE guests carry no manifest (refused unless the policy allows unsigned guests)");
+  c->add_option("--guest-svn", o->guest_svn, "SVN of the manifests signed on the fly")->capture_default_str();
+  c->add_option("--cmdline", o->cmdline, "Command line of the manifests signed on the fly");
   c->add_option("--guest-dir", o->guest_dir, "Where guest names are looked up (default: build/guests)");
   c->add_option("--npf", o->npf, "#NPF policy for every guest: kill | inject (default: inject for the probe, kill otherwise)");
   c->add_option("--sha-bytes", o->sha_bytes, "Bytes the sha256 guest hashes (default 1 MiB)");

@@ -1,6 +1,7 @@
 #include "tools/cmd_run_job.hpp"
 
 #include <cctype>
+#include <ctime>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -9,11 +10,13 @@
 
 #include "hypervisor/arch/svm/exit_codes.hpp"
 #include "hypervisor/arch/svm/world_switch.hpp"
+#include "hypervisor/core/guest_admission.hpp"
 #include "hypervisor/core/run_record.hpp"
 #include "platform/sim/machine.hpp"
 #include "platform/sim/svm/svm_cpu.hpp"
 #include "sl/boot_params.hpp"
 #include "tools/common.hpp"
+#include "tools/guest_signing.hpp"
 
 namespace redoubt::tools {
 namespace fs = std::filesystem;
@@ -98,13 +101,46 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
   const fs::path gdir = o.guest_dir.empty() ? build_dir() / "guests" : fs::absolute(o.guest_dir);
   const std::vector<std::string>& names = o.guests.empty() ? default_guests() : o.guests;
 
-  // Resolve the guests: NAME -> <guests>/NAME.bin, else a file.
+  const fs::path state = state_dir(o.launch.state);
+  const fs::path out_dir = fs::absolute(o.launch.out);
+  fs::create_directories(out_dir);
+  LaunchOptions lo = o.launch;
+  // The guest PKI: --pki, else the demo PKI (generated on first use) when anything needs it.
+  fs::path pki = o.pki.empty() ? fs::path() : fs::absolute(o.pki);
+  auto need_pki = [&]() -> const fs::path& {
+    if (pki.empty()) pki = ensure_demo_pki(state, say);
+    return pki;
+  };
+  std::string policy_source = "none";
+  if (!lo.policy.empty()) {
+    policy_source = fs::absolute(lo.policy).string();
+  } else if (!o.no_policy) {
+    // The demo policy: trusts the PKI's root, dated now, signed by its owner key.
+    lo.policy_bytes = sign_pki_policy(need_pki(), static_cast<uint64_t>(std::time(nullptr)), "redoubt-demo-policy");
+    write_file(out_dir / "launch.policy", lo.policy_bytes);
+    if (lo.owner.empty()) lo.owner = (pki / "owner.pub.pem").string();
+    policy_source = (out_dir / "launch.policy").string();
+    say("[tool] signed the demo launch policy (anchor: " + (pki / "root.crt.pem").string() + ") -> " + policy_source);
+  }
+  if (!o.unsigned_guests) fs::create_directories(out_dir / "manifests");
+
+  // Resolve the guests: NAME -> <guests>/NAME.bin, else a file; KERNEL:MANIFEST[:INITRD] as issued.
   std::vector<sim::GuestInput> guests;
-  std::vector<std::string> kinds;
+  std::vector<std::string> kinds, manifest_paths;
   std::set<std::string> used;
-  for (const std::string& arg : names) {
+  for (const std::string& arg0 : names) {
     fs::path file;
-    std::string kind;
+    std::string kind, arg = arg0;
+    std::vector<std::string> parts;
+    for (size_t at = 0;;) {
+      size_t c = arg0.find(':', at);
+      parts.push_back(arg0.substr(at, c == std::string::npos ? std::string::npos : c - at));
+      if (c == std::string::npos) break;
+      at = c + 1;
+    }
+    if (parts.size() > 3 || (parts.size() >= 2 && (parts[0].empty() || parts[1].empty())))
+      throw std::invalid_argument("--guest " + arg0 + ": expected NAME, FILE or KERNEL:MANIFEST[:INITRD]");
+    arg = parts[0];
     if (arg.find('/') == std::string::npos && arg.find('.') == std::string::npos) {
       file = gdir / (arg + ".bin");
       kind = arg;
@@ -127,12 +163,31 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
     if (o.cpuid_unmasked) g.flags |= sl::kGuestCpuidUnmasked;
     g.flags |= o.extra_flags;
     if (kind == "hvbench") g.args = o.hvbench_args;
+    std::string manifest_path;
+    if (parts.size() >= 2) {  // a guest signed elsewhere
+      manifest_path = fs::absolute(parts[1]).string();
+      g.manifest = read_file(manifest_path);
+      if (parts.size() == 3) g.initrd = read_file(fs::absolute(parts[2]));
+    } else if (!o.unsigned_guests) {
+      policy::GuestManifestInput mi;
+      mi.name = g.name;
+      mi.version = "1.0.0";
+      mi.svn = o.guest_svn;
+      mi.memory_mib = o.ram_mib;
+      mi.cmdline = o.cmdline;
+      g.manifest = sign_guest_with_pki(need_pki(), g.image, nullptr, mi);
+      manifest_path = (out_dir / "manifests" / (g.name + ".manifest")).string();
+      write_file(manifest_path, g.manifest);
+    }
+    manifest_paths.push_back(manifest_path);
     guests.push_back(std::move(g));
     kinds.push_back(kind);
   }
   if (guests.empty()) throw std::invalid_argument("no guests to run");
 
-  LaunchOptions lo = o.launch;
+  if (!o.unsigned_guests && o.pki.empty() && !pki.empty())
+    say("[tool] signed " + std::to_string(guests.size()) + " guest(s) with the demo guest signer -> " +
+        (out_dir / "manifests").string());
   std::unique_ptr<SimSvm> svm;
   sim::LaunchLayout layout;
   std::vector<sim::GuestPlacement> place;
@@ -178,6 +233,14 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
       gr.status = hv::guest_state_name(hv::GuestState(g.state));
       gr.reason = std::string(g.reason, strnlen(g.reason, sizeof g.reason));
       gr.exit_code = g.exit_code;
+      gr.admission = g.admission == uint32_t(hv::Admission::signed_measured)     ? "signed"
+                     : g.admission == uint32_t(hv::Admission::unsigned_measured) ? "unsigned"
+                                                                                 : "refused";
+      gr.refusal = std::string(g.refusal, strnlen(g.refusal, sizeof g.refusal));
+      gr.signed_name = std::string(g.signed_name, strnlen(g.signed_name, sizeof g.signed_name));
+      gr.version = std::string(g.version, strnlen(g.version, sizeof g.version));
+      gr.svn = g.svn;
+      if (i < manifest_paths.size()) gr.manifest_path = manifest_paths[i];
       gr.has_fault = hv::GuestState(g.state) == hv::GuestState::killed && g.fault_gpa != 0;
       gr.fault_gpa = g.fault_gpa;
       gr.fault_rip = g.fault_rip;
@@ -234,6 +297,10 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
     json j = {{"name", g.name},          {"status", g.status},         {"reason", g.reason},
               {"exit_code", g.exit_code}, {"serial", serial.string()}, {"asid", g.asid},
               {"ram", {{"base", hx(g.ram_pa)}, {"size", g.ram_size}}}};
+    j["admission"] = g.admission;
+    if (g.admission == "refused") j["refusal"] = g.refusal;
+    if (g.admission == "signed")
+      j["signed"] = {{"name", g.signed_name}, {"version", g.version}, {"svn", g.svn}, {"manifest", g.manifest_path}};
     if (g.has_fault) {
       j["fault_address"] = hx(g.fault_gpa);
       j["fault_rip"] = hx(g.fault_rip);
@@ -267,6 +334,7 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
                                   {"memory", {{"base", hx(res.hv_memory_pa)}, {"size", res.hv_memory_size}}},
                                   {"pages_used", res.hv_pages_used},
                                   {"slices", res.slices}}},
+                  {"launch_policy", policy_source},
                   {"guests", guests_json},
                   {"host_seconds", res.host_seconds}};
   res.stats_json = {{"guests", stats}, {"host_seconds", res.host_seconds}};

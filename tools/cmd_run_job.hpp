@@ -21,7 +21,15 @@ namespace redoubt::tools {
 
 struct RunOptions {
   LaunchOptions launch;
-  std::vector<std::string> guests;   // NAME (build/guests/NAME.bin) or FILE; empty: hello sha256 mmu probe
+  // NAME (build/guests/NAME.bin), FILE, or KERNEL:MANIFEST[:INITRD] (a signed guest as
+  // issued); empty: hello sha256 mmu probe. NAME/FILE guests are signed on the fly
+  // with `pki` (default: the demo PKI) unless unsigned_guests.
+  std::vector<std::string> guests;
+  std::string pki;                   // PKI directory (redoubt pki init) for NAME/FILE guests
+  bool unsigned_guests = false;      // NAME/FILE guests carry no manifest
+  bool no_policy = false;            // launch without a launch policy (every guest is refused)
+  uint64_t guest_svn = 1;            // SVN of the manifests signed on the fly
+  std::string cmdline;               // their command line
   std::string guest_dir;             // empty: <build>/guests
   std::string npf;                   // "", "kill" or "inject" ("": inject for the probe, kill for others)
   uint64_t sha_bytes = 0;            // sha256 guest's n (0 = its default, 1 MiB)
@@ -46,6 +54,10 @@ struct GuestResult {
   std::string status;     // "exited" | "killed" | "failed" | ...
   std::string reason;
   int64_t exit_code = 0;
+  std::string admission;  // "signed" | "unsigned" | "refused" (issue 4)
+  std::string refusal;    // the refusal name when refused
+  std::string signed_name, version, manifest_path;
+  uint64_t svn = 0;
   uint64_t fault_gpa = 0, fault_rip = 0;
   bool has_fault = false;
   std::vector<Violation> violations;

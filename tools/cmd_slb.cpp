@@ -12,7 +12,7 @@ namespace redoubt::tools {
 
 namespace {
 struct SlbOptions {
-  std::string in, key, out;
+  std::string in, key, owner, out;
 };
 
 std::string sha256_hex(const uint8_t* p, size_t n) {
@@ -29,16 +29,25 @@ void register_slb(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<SlbOptions>();
   CLI::App* seal = slb->add_subcommand("seal", "Seal a hypervisor-signing public key into an SL image");
   seal->add_option("--sl", o->in, "SL image (e.g. build/sl.bin)")->required();
-  seal->add_option("--key", o->key, "Public key PEM")->required();
+  seal->add_option("--key", o->key, "Hypervisor-signing public key PEM");
+  seal->add_option("--owner", o->owner, "Platform owner's public key PEM (verifies launch policies)");
   seal->add_option("--out", o->out, "Sealed SL image")->required();
   seal->callback([o, &exit_code] {
+    if (o->key.empty() && o->owner.empty()) throw std::invalid_argument("slb seal: give --key, --owner or both");
     std::vector<uint8_t> img = read_file(o->in);
-    policy::EvpKey k = policy::load_public_key(o->key);
-    seal_slb(img, policy::cose_public_key(k));
+    if (!o->key.empty()) {
+      policy::EvpKey k = policy::load_public_key(o->key);
+      seal_slb(img, policy::cose_public_key(k));
+      std::cout << "sealed hypervisor-signing key " << policy::key_id_hex(k) << "\n";
+    }
+    if (!o->owner.empty()) {
+      policy::EvpKey k = policy::load_public_key(o->owner);
+      seal_slb_owner(img, policy::cose_public_key(k));
+      std::cout << "sealed platform owner key " << policy::key_id_hex(k) << "\n";
+    }
     write_file(o->out, img);
     SlbInfo info = inspect_slb(img);
-    std::cout << "sealed key " << policy::key_id_hex(k) << " into " << o->out << "\nmeasured region sha256 "
-              << sha256_hex(img.data(), info.length) << "\n";
+    std::cout << "wrote " << o->out << "\nmeasured region sha256 " << sha256_hex(img.data(), info.length) << "\n";
     exit_code = kExitOk;
   });
   auto file = std::make_shared<std::string>();
@@ -54,6 +63,12 @@ void register_slb(CLI::App& app, int& exit_code) {
               << (info.key ? hex(info.key->sec1, info.key->sec1_len).substr(0, 16) + "… (alg " +
                                  std::to_string(static_cast<int>(info.key->alg)) + ")"
                            : std::string("none"))
+              << "\n"
+              << "owner key: "
+              << (!info.owner_slot_offset ? std::string("no owner slot")
+                  : info.owner ? hex(info.owner->sec1, info.owner->sec1_len).substr(0, 16) + "… (alg " +
+                                     std::to_string(static_cast<int>(info.owner->alg)) + ")"
+                               : std::string("none"))
               << "\n";
     if (info.length <= img.size())
       std::cout << "sha256(SLB[0:length]) = " << sha256_hex(img.data(), info.length) << "\n";

@@ -78,6 +78,21 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, sim::TpmDevice& tpm_dev, 
     say("[tool] signed " + hv_path.string() + " with the demo key (version 0.1.0, SVN 1) -> " + manifest_path.string());
   }
 
+  // The launch policy and the owner key that verifies it (sealed into the measured SLB).
+  fs::path policy_path;
+  if (!o.policy.empty()) {
+    policy_path = fs::absolute(o.policy);
+    in.launch_policy = read_file(policy_path);
+  } else {
+    in.launch_policy = o.policy_bytes;
+  }
+  if (!o.owner.empty()) {
+    policy::EvpKey owner = policy::load_public_key(fs::absolute(o.owner).string());
+    seal_slb_owner(in.sl_image, policy::cose_public_key(owner));
+  } else if (!in.launch_policy.empty() && !inspect_slb(in.sl_image).owner) {
+    throw std::invalid_argument("a launch policy needs the platform owner's public key (--owner) to seal into the SLB");
+  }
+
   sim::TpmDevice* tpm = &tpm_dev;
   ensure_svn_counter(*tpm, say);
 
@@ -110,6 +125,11 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, sim::TpmDevice& tpm_dev, 
                   {"hypervisor", hv_path.string()},
                   {"manifest", manifest_path.string()},
                   {"hv_key", key_path.empty() ? "sealed in the SL image" : key_path.string()},
+                  {"launch_policy", !policy_path.empty()         ? policy_path.string()
+                                    : in.launch_policy.empty()  ? std::string("none")
+                                                                : std::string("generated (see run.json)")},
+                  {"owner_key", o.owner.empty() ? std::string(in.launch_policy.empty() ? "none" : "sealed in the SL image")
+                                                : fs::absolute(o.owner).string()},
                   {"state_dir", state.string()}};
   char base[24];
   snprintf(base, sizeof base, "0x%llx", static_cast<unsigned long long>(in.layout.slb_base));

@@ -7,6 +7,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "platform/sim/launch.hpp"
 #include "platform/sim/tpm/tpm_device.hpp"
@@ -21,6 +22,10 @@ struct LaunchOptions {
   std::string out = "out/launch";
   std::string sl, hypervisor, manifest, hv_key;  // empty: built-in defaults
   std::string slb_base = "0x01000000";
+  // Launch policy (issue 4): a file, or bytes (policy_bytes, e.g. the demo policy
+  // `redoubt run` signs); `owner` is the public key sealed into the SLB's owner slot.
+  std::string policy, owner;
+  std::vector<uint8_t> policy_bytes;
   bool sim_svm_off = false;
   bool sim_aps_running = false;
   bool json_out = false;

@@ -120,20 +120,4 @@ Bytes issue_ek_certificate(const ManufacturerCa& ca, const TPMT_PUBLIC& ek, cons
   return der;
 }
 
-Bytes ensure_ek_certificate(const fs::path& state, const ManufacturerCa& ca, const TPMT_PUBLIC& ek) {
-  const fs::path p = state / "ek-cert.der";
-  if (fs::exists(p)) {
-    std::string s = slurp(p);
-    Bytes der(s.begin(), s.end());
-    const unsigned char* r = der.data();
-    X509Ptr c(d2i_X509(nullptr, &r, static_cast<long>(der.size())), X509_free);
-    policy::EvpKey ek_key = public_to_evp(ek);
-    if (c && EVP_PKEY_eq(X509_get0_pubkey(c.get()), ek_key.get()) == 1) return der;  // still this TPM's EK
-  }
-  Bytes der = issue_ek_certificate(ca, ek, to_hex(tpm_object_name(ek)).substr(4, 16));
-  fs::create_directories(state);
-  write_atomic(p, std::string(der.begin(), der.end()));
-  return der;
-}
-
 }  // namespace redoubt::attest

@@ -23,7 +23,6 @@ ManufacturerCa ensure_sim_manufacturer_ca(const std::filesystem::path& dir);
 // An EK certificate (DER) for `ek` signed by `ca`.
 Bytes issue_ek_certificate(const ManufacturerCa& ca, const TPMT_PUBLIC& ek, const std::string& serial_hint);
 
-// The EK certificate for this TPM, kept at <state>/ek-cert.der; issued on first use.
-Bytes ensure_ek_certificate(const std::filesystem::path& state, const ManufacturerCa& ca, const TPMT_PUBLIC& ek);
+// The certificate is stored in the TPM's NV like a manufacturer does: see ek_nv.hpp.
 
 }  // namespace redoubt::attest

@@ -1,5 +1,7 @@
 // The endpoint's TPM identity and its one signing use: the EK (TCG template
-// L-2, ECC P-256), an AK created as a primary under the ENDORSEMENT hierarchy
+// L-2, ECC P-256, certificate in NV 0x01c0000a; or, on a TPM manufactured by
+// swtpm_setup 0.7, its persisted ECC P-384 EK 0x81010016 whose certificate is
+// in NV 0x01c00016), an AK created as a primary under the ENDORSEMENT hierarchy
 // (ECC P-256, restricted signing; deterministic from the endorsement seed, so
 // the same AK comes back after every power cycle), TPM2_ActivateCredential
 // for enrolment and TPM2_Quote over the DRTM PCRs.
@@ -27,6 +29,8 @@ class TpmIdentity {
   TpmIdentity& operator=(const TpmIdentity&) = delete;
 
   const TPM2B_PUBLIC& ek_public();
+  // The NV index holding the certificate of the EK in use (EK Credential Profile §2.2.1.5).
+  uint32_t ek_cert_index();
   const TPM2B_PUBLIC& ak_public();
   Bytes ak_name();
 
@@ -46,6 +50,8 @@ class TpmIdentity {
 
   sim::TpmDevice& tpm_;
   ESYS_TR ek_ = ESYS_TR_NONE, ak_ = ESYS_TR_NONE;
+  bool ek_persistent_ = false;
+  uint32_t ek_cert_index_ = 0;
   TPM2B_PUBLIC ek_pub_{}, ak_pub_{};
 };
 

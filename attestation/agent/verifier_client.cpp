@@ -1,6 +1,7 @@
 #include "attestation/agent/verifier_client.hpp"
 
 #include <httplib.h>
+#include <openssl/x509.h>
 
 #include "attestation/common/attest_error.hpp"
 
@@ -8,7 +9,11 @@ namespace redoubt::attest {
 using nlohmann::json;
 
 namespace {
-json answer(const httplib::Result& r, const std::string& what) {
+json answer(httplib::Client& c, const httplib::Result& r, const std::string& what) {
+  if (!r && r.error() == httplib::Error::SSLServerVerification)  // name the X.509 reason (RFC 5280 path validation)
+    throw AttestError("tls_untrusted", what + ": the verifier's TLS certificate is not trusted (" +
+                                           X509_verify_cert_error_string(c.get_openssl_verify_result()) +
+                                           "); pass the CA that issued it with --ca FILE", 502);
   if (!r) throw AttestError("verifier_unreachable", what + ": " + httplib::to_string(r.error()), 502);
   json j = json::parse(r->body, nullptr, false);
   if (r->status != 200) {
@@ -23,24 +28,32 @@ json answer(const httplib::Result& r, const std::string& what) {
 
 VerifierClient::VerifierClient(std::string base_url, std::string ca_file) : base_(std::move(base_url)), ca_file_(std::move(ca_file)) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  if (!ca_file_.empty() && base_.rfind("https://", 0) != 0)
+    throw AttestError("bad_request", "--ca " + ca_file_ + " given but the verifier URL " + base_ + " is not https://");
 }
 
 json VerifierClient::get(const std::string& path) {
   httplib::Client c(base_);
+  // Pinned: only this CA file, not the system store (the verifier is the company's own service).
   if (!ca_file_.empty()) c.set_ca_cert_path(ca_file_.c_str());
+  c.enable_server_certificate_verification(true);
   c.set_tcp_nodelay(true);
   c.set_connection_timeout(5, 0);
   c.set_read_timeout(30, 0);
-  return answer(c.Get(path.c_str()), "GET " + base_ + path);
+  auto r = c.Get(path.c_str());
+  return answer(c, r, "GET " + base_ + path);
 }
 
 json VerifierClient::post(const std::string& path, const json& body) {
   httplib::Client c(base_);
+  // Pinned: only this CA file, not the system store (the verifier is the company's own service).
   if (!ca_file_.empty()) c.set_ca_cert_path(ca_file_.c_str());
+  c.enable_server_certificate_verification(true);
   c.set_tcp_nodelay(true);
   c.set_connection_timeout(5, 0);
   c.set_read_timeout(30, 0);
-  return answer(c.Post(path.c_str(), body.dump(), "application/json"), "POST " + base_ + path);
+  auto r = c.Post(path.c_str(), body.dump(), "application/json");
+  return answer(c, r, "POST " + base_ + path);
 }
 
 }  // namespace redoubt::attest

@@ -1,8 +1,11 @@
 #include "attestation/service/http_api.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/common/evidence.hpp"
@@ -56,6 +59,11 @@ VerifierHttpServer::VerifierHttpServer(VerifierService& svc, HttpOptions o) : sv
   srv_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   srv_->set_payload_max_length(4 * 1024 * 1024);
   srv_->set_tcp_nodelay(true);  // small JSON answers: no Nagle / delayed-ACK stalls (~40 ms each)
+  // Remember the listening socket (the callback runs on it before bind) so bind() can raise its backlog.
+  srv_->set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd_ = sock;
+  });
   srv_->set_read_timeout(10, 0);
   srv_->set_write_timeout(10, 0);
   routes();
@@ -90,6 +98,12 @@ void VerifierHttpServer::routes() {
 int VerifierHttpServer::bind() {
   port_ = o_.port == 0 ? srv_->bind_to_any_port(o_.host) : (srv_->bind_to_port(o_.host, o_.port) ? o_.port : -1);
   if (port_ <= 0) throw AttestError("listen", "cannot listen on " + o_.host + ":" + std::to_string(o_.port), 500);
+  // Debian's libcpp-httplib 0.11 listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG is compiled
+  // into the .so). 32 clients connecting at once overflow it: the kernel drops handshakes (1 s SYN
+  // retransmits) and resets some connections after their request was sent (bench_attest's "transport:
+  // Read" failures). Linux lets listen() on a listening socket change the backlog (capped by somaxconn).
+  if (listen_fd_ >= 0 && ::listen(listen_fd_, kListenBacklog) != 0)
+    throw AttestError("listen", std::string("cannot raise the listen backlog: ") + std::strerror(errno), 500);
   if (o_.poll_interval_ms > 0) poller_ = std::thread([this] { poll_loop(); });
   return port_;
 }

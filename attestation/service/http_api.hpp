@@ -41,6 +41,8 @@ class VerifierHttpServer {
   HttpOptions o_;
   std::unique_ptr<httplib::Server> srv_;
   int port_ = 0;
+  int listen_fd_ = -1;  // the listening socket, seen through set_socket_options
+  static constexpr int kListenBacklog = 1024;
   std::atomic<bool> stop_{false};
   std::thread poller_;
 };

@@ -247,6 +247,7 @@ json VerifierService::endpoint_status(const std::string& id, int history) {
               {"mode", e->mode},
               {"status", e->status},
               {"ak_name", to_hex(tpm_object_name(unmarshal_public(e->ak_public).publicArea))},
+              {"ek_certificate", to_base64(e->ek_certificate)},  // the one the chain check accepted
               {"history", h}};
   if (!e->agent_url.empty()) out["agent_url"] = e->agent_url;
   if (!e->last_error.empty()) out["last_error"] = e->last_error;

@@ -1,6 +1,9 @@
 #include "attestation/verifier/eventlog_appraiser.hpp"
 
+#include <map>
+
 #include "attestation/tpm/tpm_public.hpp"
+#include "attestation/verifier/replay_diagnosis.hpp"
 #include "policy/fs/hv_manifest.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/eventlog_reader.hpp"
@@ -36,6 +39,72 @@ bool digest_is_over_data(uint32_t type) {
   return type != policy::kEvHvImage && type != policy::kEvSkinitSlb && type != policy::kEvNoAction;
 }
 
+
+const LogEvent* by_index(const policy::EventLog& log, size_t index) {
+  for (const LogEvent& e : log.events)
+    if (e.index == index) return &e;
+  return nullptr;
+}
+
+// One finding for a PCR that does not replay: event_extra / events_swapped / event_missing when
+// the same diagnosis explains every diverging bank, else pcr_replay_mismatch with the PCR's last event.
+void report_divergence(const policy::EventLog& log, uint32_t pcr,
+                       const std::vector<std::pair<TPMI_ALG_HASH, std::pair<Bytes, Bytes>>>& banks, Findings& f) {
+  const auto& [bank0, values0] = banks.front();
+  nlohmann::json d = {{"pcr", pcr}, {"bank", tpm_hash_text(bank0)}, {"quoted", to_hex(values0.first)}, {"replayed", to_hex(values0.second)}};
+  nlohmann::json bank_names = nlohmann::json::array();
+  for (const auto& [bank, v] : banks) bank_names.push_back(tpm_hash_text(bank));
+  d["banks"] = bank_names;
+  const std::string where = "PCR" + std::to_string(pcr) + " (" + [&] {
+    std::string s;
+    for (const auto& b : bank_names) s += (s.empty() ? "" : ", ") + b.get<std::string>();
+    return s;
+  }() + ")";
+
+  std::optional<ReplayDiagnosis> dx = diagnose_replay(log, pcr, static_cast<HashAlg>(bank0), values0.first);
+  for (size_t i = 1; dx && i < banks.size(); ++i) {  // the same explanation must hold in every bank
+    auto other = diagnose_replay(log, pcr, static_cast<HashAlg>(banks[i].first), banks[i].second.first);
+    if (!other || other->kind != dx->kind || other->events != dx->events || other->expected_type != dx->expected_type) dx.reset();
+  }
+  if (dx && dx->kind == ReplayDiagnosis::Kind::extra) {
+    const LogEvent* e = by_index(log, dx->events[0]);
+    d["event"] = event_json(*e);
+    f.fail("event_extra", where + ": the log has " + event_text(*e) + " that the TPM never extended: without it the log replays to the quoted value", d);
+    return;
+  }
+  if (dx && dx->kind == ReplayDiagnosis::Kind::swapped) {
+    const LogEvent* a = by_index(log, dx->events[0]);
+    const LogEvent* b = by_index(log, dx->events[1]);
+    d["events"] = {event_json(*a), event_json(*b)};
+    f.fail("events_swapped", where + ": " + event_text(*a) + " and " + event_text(*b) +
+                                 " are in the wrong order: the TPM extended them the other way round", d);
+    return;
+  }
+  if (dx && dx->kind == ReplayDiagnosis::Kind::missing) {
+    const std::string type = policy::event_type_name(dx->expected_type);
+    d["expected"] = {{"pcr", pcr}, {"type", type}, {"type_id", dx->expected_type}, {"position", dx->position}};
+    std::string after = "at the start of the PCR's events";
+    if (!dx->events.empty()) {
+      const LogEvent* prev = by_index(log, dx->events[0]);
+      d["after_event"] = event_json(*prev);
+      after = "after " + event_text(*prev);
+    }
+    f.fail("event_missing", where + ": the log lacks the " + type + " event a launch records " + after + " (log position " +
+                                std::to_string(dx->position) + "); the quoted value includes an extend the log does not show",
+           d);
+    return;
+  }
+  const LogEvent* last = nullptr;
+  for (const LogEvent& e : log.events)
+    if (e.pcr == pcr && e.type != policy::kEvNoAction) last = &e;
+  if (last) d["last_event"] = event_json(*last);
+  f.fail("pcr_replay_mismatch",
+         where + " quoted " + to_hex(values0.first).substr(0, 16) + "… but the log replays to " + to_hex(values0.second).substr(0, 16) + "…" +
+             (last ? "; no single extra, missing or swapped event explains it (a digest was altered, or several events differ); the log's last PCR" + std::to_string(pcr) +
+                         " event is " + event_text(*last)
+                   : "; the log has no event for it"),
+         d);
+}
 }  // namespace
 
 LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const QuotedPcrs& quoted, const ReferenceValues* ref, Findings& f) {
@@ -65,9 +134,11 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
     if (!events_ok) break;
   }
 
-  // (1b) replay per quoted bank; a PCR that differs names the last event extended into it.
+  // (1b) replay per quoted bank. A PCR that differs is reported once, with the banks it differs in;
+  // an extra, missing or swapped event is named exactly (replay_diagnosis), else the last event of that PCR.
   const auto replayed = policy::replay_event_log(log);
   bool replay_ok = true;
+  std::map<uint32_t, std::vector<std::pair<TPMI_ALG_HASH, std::pair<Bytes, Bytes>>>> diverging;  // pcr -> (bank, (quoted, replayed))
   for (const auto& [bank, pcrs] : quoted.by_bank()) {
     for (const auto& [pcr, value] : pcrs) {
       Bytes mine(tpm_hash_size(bank), 0);
@@ -78,17 +149,10 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
       }
       if (mine == value) continue;
       replay_ok = false;
-      const LogEvent* last = nullptr;
-      for (const LogEvent& e : log.events)
-        if (e.pcr == pcr && e.type != policy::kEvNoAction) last = &e;
-      nlohmann::json d = {{"pcr", pcr}, {"bank", tpm_hash_text(bank)}, {"quoted", to_hex(value)}, {"replayed", to_hex(mine)}};
-      if (last) d["last_event"] = event_json(*last);
-      f.fail("pcr_replay_mismatch",
-             "PCR" + std::to_string(pcr) + " (" + tpm_hash_text(bank) + ") quoted " + to_hex(value).substr(0, 16) + "… but the log replays to " +
-                 to_hex(mine).substr(0, 16) + "…" + (last ? "; the log's last PCR" + std::to_string(pcr) + " event is " + event_text(*last) : "; the log has no event for it"),
-             d);
+      diverging[pcr].push_back({bank, {value, mine}});
     }
   }
+  for (const auto& [pcr, banks] : diverging) report_divergence(log, pcr, banks, f);
   out.log_matches_pcrs = events_ok && replay_ok;
   if (!out.log_matches_pcrs) return out;  // claims from an unverified log are worthless
 

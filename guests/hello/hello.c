@@ -6,6 +6,8 @@ long guest_main(void) {
   const struct rd_boot_info* bi = rd_boot_info();
   printf("Hello from guest %u (%s) of %u, %u MiB RAM\n", bi->guest_id, bi->name, bi->guest_count,
          (unsigned)(bi->ram_size >> 20));
+  printf("boot: svn %u, cmdline \"%s\", initrd %lu bytes\n", bi->svn,
+         bi->cmdline_gpa ? (const char*)bi->cmdline_gpa : "", (unsigned long)bi->initrd_size);
   uint32_t r[4];
   char vendor[13];
   rd_cpuid(0, 0, r);

@@ -36,6 +36,11 @@ struct rd_boot_info {
   uint64_t args[4];
   char name[16];
   uint64_t tsc_per_us;
+  uint64_t initrd_gpa;  /* 0 = no initrd */
+  uint64_t initrd_size;
+  uint64_t cmdline_gpa; /* NUL-terminated signed command line */
+  uint32_t cmdline_len;
+  uint32_t svn;         /* the signed manifest's SVN, 0 if unsigned */
 };
 
 struct rd_launch_info {

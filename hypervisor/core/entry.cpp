@@ -6,7 +6,7 @@
 
 namespace redoubt::hv {
 
-Status hypervisor_main(hal::Platform& platform, const hal::HypervisorHandoff& h, svm::WorldSwitch* ws) {
+Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h, svm::WorldSwitch* ws) {
   auto& c = platform.console();
   c.print("[hv] Redoubt hypervisor %s %s entered at 0x%llx (image 0x%llx, %llu bytes, SVN %llu)\n", h.hv_name,
           h.hv_version, (unsigned long long)h.hv_entry_pa, (unsigned long long)h.hv_image_pa,

@@ -9,7 +9,7 @@
 namespace redoubt::hv {
 
 // ws: VMRUN with the guest GPRs (arch/svm/world_switch.hpp); needed only to run guests.
-Status hypervisor_main(hal::Platform& platform, const hal::HypervisorHandoff& handoff,
+Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& handoff,
                        svm::WorldSwitch* ws = nullptr);
 
 }  // namespace redoubt::hv

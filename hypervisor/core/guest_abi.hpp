@@ -11,6 +11,7 @@ inline constexpr uint64_t kGuestBootInfoGpa = 0x1000;  // GuestBootInfo, read-on
 inline constexpr uint64_t kGuestGdtGpa = 0x2000;       // null, code64 (0x08), data (0x10)
 inline constexpr uint64_t kGuestPml4Gpa = 0x3000;      // initial page tables: 0x3000..0x8FFF
 inline constexpr uint64_t kGuestTablesEnd = 0x10000;
+inline constexpr uint64_t kGuestCmdlineGpa = 0x1200;   // NUL-terminated signed command line (<= 1023 bytes)
 inline constexpr uint64_t kGuestImageGpa = 0x100000;   // flat image loaded and entered here
 inline constexpr uint64_t kGuestStackReserve = 0x10000;
 inline constexpr uint64_t kGuestIdentityMapBytes = 4ull << 30;  // VA == GPA for [0, 4 GiB), 2 MiB pages
@@ -27,8 +28,14 @@ struct GuestBootInfo {
   uint64_t args[4];      // from the loader's guest table (e.g. the probe's targets)
   char name[16];
   uint64_t tsc_per_us;   // TSC ticks per microsecond of simulated time (0 = unknown)
+  uint64_t initrd_gpa;   // page-aligned, after the image; 0 = no initrd
+  uint64_t initrd_size;
+  uint64_t cmdline_gpa;  // kGuestCmdlineGpa (empty string for unsigned guests)
+  uint32_t cmdline_len;  // bytes, without the NUL
+  uint32_t svn;          // the signed manifest's SVN (0 for an unsigned guest)
 };
-static_assert(sizeof(GuestBootInfo) == 96);
+static_assert(sizeof(GuestBootInfo) == 128);
+static_assert(offsetof(GuestBootInfo, initrd_gpa) == 96);
 static_assert(offsetof(GuestBootInfo, args) == 40);
 static_assert(offsetof(GuestBootInfo, name) == 72);
 

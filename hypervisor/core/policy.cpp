@@ -60,6 +60,10 @@ void cpuid_lookup(const CpuidPolicy& p, uint32_t leaf, uint32_t subleaf, uint32_
     if (leaf == 0x80000001) out[2] &= ~kCpuidSvmBit;
     if (leaf == 0x8000000A) out[0] = out[1] = out[2] = out[3] = 0;
   }
+  for (uint32_t i = 0; i < p.clear_count && i < CpuidPolicy::kMaxClears; ++i) {
+    const CpuidClear& c = p.clears[i];
+    if (c.leaf == leaf && (c.any_subleaf || c.subleaf == subleaf) && c.reg < 4) out[c.reg] &= ~c.clear;
+  }
 }
 
 void default_policy(GuestPolicy& p) {

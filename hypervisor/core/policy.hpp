@@ -1,6 +1,7 @@
-// The per-guest policy the hypervisor enforces. For now a compiled-in
-// default plus a few untrusted flags from the loader's guest table; the
-// launch-policy issue loads it from a signed launch policy instead.
+// The per-guest policy the hypervisor enforces: a compiled-in default, the
+// signed launch policy's CPUID masks and I/O ranges (issue 4), and a few
+// debugging flags from the loader's guest table that only loosen CPUID
+// reporting or #NPF handling (never isolation).
 #pragma once
 #include <cstdint>
 
@@ -15,10 +16,21 @@ struct CpuidEntry {
   uint32_t eax, ebx, ecx, edx;
 };
 
+// Bits the signed launch policy hides (its guest_cpuid list), applied last.
+struct CpuidClear {
+  uint32_t leaf, subleaf;
+  bool any_subleaf;
+  uint8_t reg;     // 0 eax, 1 ebx, 2 ecx, 3 edx
+  uint32_t clear;
+};
+
 struct CpuidPolicy {
   static constexpr uint32_t kMax = 24;
+  static constexpr uint32_t kMaxClears = 32;
   CpuidEntry entries[kMax];
   uint32_t count = 0;
+  CpuidClear clears[kMaxClears];
+  uint32_t clear_count = 0;
   bool hide_hypervisor = true;  // Fn0000_0001_ECX[31] = 0 and no 0x4000_00xx leaves
   bool hide_svm = true;         // Fn8000_0001_ECX[SVM] = 0 and Fn8000_000A all zero
 };

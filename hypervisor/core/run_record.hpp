@@ -14,7 +14,8 @@ inline constexpr uint32_t kRecordGuests = 8;
 inline constexpr uint32_t kMaxViolations = 8;
 inline constexpr uint32_t kExitCountSlots = 0xA8;  // EXITCODE 0x000..0x0A7 counted exactly
 
-enum class GuestState : uint32_t { created = 0, runnable = 1, halted = 2, exited = 3, killed = 4, failed = 5 };
+// refused: the launch policy refused it (issue 4); it never ran and its RAM was scrubbed.
+enum class GuestState : uint32_t { created = 0, runnable = 1, halted = 2, exited = 3, killed = 4, failed = 5, refused = 6 };
 
 enum class ViolationAction : uint32_t { killed = 1, injected_pf = 2 };
 
@@ -49,6 +50,13 @@ struct GuestRecord {
   uint64_t slices;           // times the scheduler picked it
   uint64_t run_ticks;        // TSC ticks spent in the guest
   uint64_t vmruns;
+  // Admission (issue 4): hv::Admission, the refusal name and what the manifest says.
+  uint32_t admission;
+  uint32_t reserved;
+  char refusal[32];
+  char signed_name[64];
+  char version[32];
+  uint64_t svn;
 };
 
 struct RunRecord {

@@ -74,8 +74,36 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
       !hv_->platform.dma().is_protected(g.image_pa, g.image_size))
     return Status::fail(Err::internal, "guest %s: RAM or image is not DMA-protected", g.name);
 
+  // The initrd goes after the image, page aligned.
+  const uint64_t initrd_gpa = (kGuestImageGpa + g.image_size + 4095) & ~4095ull;
+  const uint8_t* initrd = nullptr;
+  if (g.initrd_size) {
+    initrd = pm.map(g.initrd_pa, g.initrd_size);
+    if (!initrd || !hv_->platform.dma().is_protected(g.initrd_pa, g.initrd_size))
+      return Status::fail(Err::internal, "guest %s: initrd outside RAM or not DMA-protected", g.name);
+    if (g.initrd_size > g.ram_size - kGuestStackReserve - initrd_gpa)
+      return Status::fail(Err::malformed, "guest %s: image and initrd do not fit in %llu bytes of RAM", g.name,
+                          (unsigned long long)g.ram_size);
+  }
+
   std::memset(ram, 0, g.ram_size);  // no stale data from before the launch
   std::memcpy(ram + kGuestImageGpa, image, g.image_size);
+  if (initrd) std::memcpy(ram + initrd_gpa, initrd, g.initrd_size);
+
+  // Admission (issue 4) on the very bytes that will run, before the first instruction.
+  AdmissionResult adm;
+  hv_->admission.admit(g, {ram + kGuestImageGpa, g.image_size},
+                       {initrd ? ram + initrd_gpa : ram, g.initrd_size}, adm);
+  rec_->admission = uint32_t(adm.how);
+  format(rec_->refusal, sizeof rec_->refusal, "%s", adm.refusal);
+  format(rec_->signed_name, sizeof rec_->signed_name, "%s", adm.name);
+  format(rec_->version, sizeof rec_->version, "%s", adm.version);
+  rec_->svn = adm.svn;
+  if (adm.how == Admission::refused) {
+    std::memset(ram, 0, g.ram_size);  // scrub: nothing of a refused guest stays in its RAM
+    format(rec_->reason, sizeof rec_->reason, "%s: %s", adm.refusal, adm.reason);
+    return Status::fail(Err::wrong_key, "guest %s refused: %s", g.name, adm.refusal);
+  }
   mem_.init(pm);
   REDOUBT_TRY(mem_.add(0, g.ram_pa, g.ram_size));
 
@@ -88,6 +116,14 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
   bi.image_size = g.image_size;
   std::memcpy(bi.args, g.args, sizeof bi.args);
   std::memcpy(bi.name, g.name, sizeof bi.name);
+  if (g.initrd_size) {
+    bi.initrd_gpa = initrd_gpa;
+    bi.initrd_size = g.initrd_size;
+  }
+  bi.cmdline_gpa = kGuestCmdlineGpa;
+  bi.cmdline_len = uint32_t(adm.cmdline.size());  // <= 1023 (policy::kMaxCmdline)
+  bi.svn = uint32_t(adm.svn);
+  std::memcpy(ram + kGuestCmdlineGpa, adm.cmdline.data(), adm.cmdline.size());
   std::memcpy(ram + kGuestBootInfoGpa, &bi, sizeof bi);
 
   static constexpr uint64_t kGdt[3] = {0, 0x00AF9A000000FFFFull, 0x00CF92000000FFFFull};
@@ -124,8 +160,19 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
   if (g.flags & sl::kGuestNpfUnlimited) policy_.max_violations = 0xFFFFFFFFu;
   if (g.flags & sl::kGuestCpuidUnmasked) policy_.cpuid.hide_hypervisor = policy_.cpuid.hide_svm = false;
   if (g.io_count) policy_.io[policy_.io_count++] = IoGrant{g.io_base, g.io_count};
+  // CPUID bits the signed launch policy hides from every guest.
+  if (const policy::LaunchPolicy* lp = hv.admission.policy())
+    for (size_t i = 0; i < lp->cpuid_count && policy_.cpuid.clear_count < CpuidPolicy::kMaxClears; ++i) {
+      const policy::CpuidMask& m = lp->cpuid[i];
+      policy_.cpuid.clears[policy_.cpuid.clear_count++] =
+          CpuidClear{m.leaf, m.subleaf, m.subleaf == policy::kCpuidAnySubleaf, m.reg, m.clear};
+    }
 
   Status s = load(g);
+  if (rec_->admission == uint32_t(Admission::refused) && rec_->refusal[0]) {
+    rec_->state = uint32_t(GuestState::refused);
+    return s;
+  }
   if (s) s = svm::build_iopm(hv.alloc, policy_.io, policy_.io_count, iopm_pa_);
   if (s) s = svm::build_msrpm(hv.alloc, msrpm_pa_);
   if (s) s = svm_.create(hv.platform, *hv.world_switch, hv.alloc);
@@ -481,6 +528,7 @@ const char* guest_state_name(GuestState s) {
     case GuestState::exited: return "exited";
     case GuestState::killed: return "killed";
     case GuestState::failed: return "failed";
+    case GuestState::refused: return "refused";
   }
   return "?";
 }
@@ -501,6 +549,7 @@ Status Hypervisor::init() {
   format(record->status, sizeof record->status, "starting");
   REDOUBT_TRY(alloc.init(platform.mem(), h.hv_memory_pa + kRunRecordBytes, h.hv_memory_size - kRunRecordBytes));
   record->hv_pages_total = alloc.total_pages();
+  REDOUBT_TRY(admission.init(platform, handoff, alloc));
   if (!world_switch)
     return Status::fail(Err::not_implemented,
                         "this platform has no SVM world switch (guest GPR save/restore around VMRUN)");
@@ -530,6 +579,13 @@ Status Hypervisor::run() {
             (unsigned long long)vms[i].record().npt_tables);
   }
   vm_count = n;
+  // Every guest is measured (or its refusal is) before any guest runs; close PCR19/20.
+  if (Status s = admission.finish(); !s) {
+    for (uint32_t i = 0; i < n; ++i)
+      if (vms[i].alive()) vms[i].kill("the guest measurements could not be closed: %s", s.message());
+    format(record->status, sizeof record->status, "stopped: %s", s.message());
+    return s;
+  }
   record->hv_pages_used = alloc.total_pages() - alloc.free_pages();
   format(record->status, sizeof record->status, "running");
 

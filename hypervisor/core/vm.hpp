@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "hypervisor/arch/svm/svm_vcpu.hpp"
+#include "hypervisor/core/guest_admission.hpp"
 #include "hypervisor/core/page_table.hpp"
 #include "hypervisor/core/phys_alloc.hpp"
 #include "hypervisor/core/policy.hpp"
@@ -121,15 +122,16 @@ class Vm {
 
 class Hypervisor {
  public:
-  Hypervisor(hal::Platform& p, const hal::HypervisorHandoff& h, svm::WorldSwitch* ws)
+  Hypervisor(hal::Platform& p, hal::HypervisorHandoff& h, svm::WorldSwitch* ws)
       : platform(p), handoff(h), world_switch(ws) {}
   Status init();
   Status run();
 
   hal::Platform& platform;
-  const hal::HypervisorHandoff& handoff;
+  hal::HypervisorHandoff& handoff;  // event_log_used grows with the guest events
   svm::WorldSwitch* world_switch;
   PageAllocator alloc;
+  GuestAdmission admission;
   RunRecord* record = nullptr;
   Vm vms[hal::HypervisorHandoff::kMaxGuests];
   uint32_t vm_count = 0;

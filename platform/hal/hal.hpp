@@ -66,7 +66,7 @@ class Platform {
   virtual Svm& svm() = 0;  // AMD-V (APM vol. 2 ch. 15)
   // Transfer control to the measured hypervisor. Does not return on hardware;
   // the simulator runs the native hypervisor entry and returns its status.
-  virtual Status enter_hypervisor(const HypervisorHandoff& handoff) = 0;
+  virtual Status enter_hypervisor(HypervisorHandoff& handoff) = 0;
   // Stop this CPU for good, saying why. Never a silent no-op.
   [[noreturn]] virtual void halt(const char* why) = 0;
 

@@ -18,6 +18,7 @@ const char* err_name(Err e) {
     case Err::fault: return "fault";
     case Err::not_implemented: return "not-implemented";
     case Err::internal: return "internal";
+    case Err::not_found: return "not-found";
   }
   return "unknown";
 }

@@ -20,6 +20,7 @@ enum class Err : uint16_t {
   fault,           // a CPU fault (simulated platform)
   not_implemented, // a path that exists but is not built yet (never silent)
   internal,
+  not_found,       // a TPM NV index (or similar) that is not defined
 };
 
 const char* err_name(Err e);

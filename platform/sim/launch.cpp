@@ -1,5 +1,6 @@
 #include "platform/sim/launch.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -55,9 +56,21 @@ std::vector<GuestPlacement> place_guests(const LaunchLayout& L, const std::vecto
   uint64_t img = L.guest_images, ram = L.guest_ram;
   for (const GuestInput& g : guests) {
     GuestPlacement p;
-    p.image_pa = img;
+    auto take = [&img](uint64_t n) {
+      const uint64_t at = img;
+      img += (n + 0xFFF) & ~0xFFFull;
+      return at;
+    };
+    p.image_pa = take(g.image.size());
     p.image_size = g.image.size();
-    img += (g.image.size() + 0xFFF) & ~0xFFFull;
+    if (!g.manifest.empty()) {
+      p.manifest_pa = take(g.manifest.size());
+      p.manifest_size = g.manifest.size();
+    }
+    if (!g.initrd.empty()) {
+      p.initrd_pa = take(g.initrd.size());
+      p.initrd_size = g.initrd.size();
+    }
     if (img > L.hv_memory)
       throw std::invalid_argument("guest images do not fit below the hypervisor memory at " + hex(L.hv_memory));
     if (g.ram_size == 0 || g.ram_size % (2ull << 20))
@@ -78,9 +91,12 @@ LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in,
   if (std::string why = check_slb_image(in.sl_image, L.slb_base); !why.empty()) return refuse(r, "loader", why);
   if (in.hv_image.empty()) return refuse(r, "loader", "hypervisor image is empty");
   if (in.manifest.empty()) return refuse(r, "loader", "hypervisor manifest is empty");
-  if (in.manifest.size() > L.hv_image - L.manifest)
+  if (in.manifest.size() > L.launch_policy - L.manifest)
     return refuse(r, "loader", "hypervisor manifest is " + std::to_string(in.manifest.size()) + " bytes, limit " +
-                                   std::to_string(L.hv_image - L.manifest));
+                                   std::to_string(L.launch_policy - L.manifest));
+  if (in.launch_policy.size() > std::min<uint64_t>(sl::kMaxLaunchPolicy, L.hv_image - L.launch_policy))
+    return refuse(r, "loader", "launch policy is " + std::to_string(in.launch_policy.size()) + " bytes, limit " +
+                                   std::to_string(sl::kMaxLaunchPolicy));
   if (!m.mem().contains(L.hv_image, in.hv_image.size()))
     return refuse(r, "loader", "hypervisor image (" + std::to_string(in.hv_image.size()) +
                                    " bytes) does not fit in RAM at " + hex(L.hv_image));
@@ -116,6 +132,10 @@ LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in,
       std::snprintf(e.name, sizeof e.name, "%s", g.name.c_str());
       e.image = {place[i].image_pa, place[i].image_size};
       e.ram = {place[i].ram_pa, place[i].ram_size};
+      e.manifest = {place[i].manifest_pa, place[i].manifest_size};
+      e.initrd = {place[i].initrd_pa, place[i].initrd_size};
+      if (!g.manifest.empty()) m.mem().write(place[i].manifest_pa, g.manifest);
+      if (!g.initrd.empty()) m.mem().write(place[i].initrd_pa, g.initrd);
       for (size_t k = 0; k < 4; ++k) e.args[k] = g.args[k];
       e.flags = g.flags;
       e.io_base = g.io_base;
@@ -131,6 +151,12 @@ LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in,
   m.mem().write(L.boot_params, {reinterpret_cast<const uint8_t*>(&bp), sizeof bp});
   m.mem().write(L.event_log, std::vector<uint8_t>(L.event_log_size, 0));
   m.mem().write(L.manifest, in.manifest);
+  if (!in.launch_policy.empty()) {
+    m.mem().write(L.launch_policy, in.launch_policy);
+    bp.launch_policy = {L.launch_policy, in.launch_policy.size()};
+    m.mem().write(L.boot_params, {reinterpret_cast<const uint8_t*>(&bp), sizeof bp});
+    say("launch policy " + std::to_string(in.launch_policy.size()) + " bytes at " + hex(L.launch_policy));
+  }
   m.mem().write(L.hv_image, in.hv_image);
   say("SLB at " + hex(L.slb_base) + ", hypervisor " + std::to_string(in.hv_image.size()) + " bytes at " +
       hex(L.hv_image) + ", manifest " + std::to_string(in.manifest.size()) + " bytes at " + hex(L.manifest));

@@ -22,10 +22,11 @@ struct LaunchLayout {
   uint64_t event_log = 0x01011000;
   uint64_t event_log_size = 0x10000;
   uint64_t manifest = 0x01030000;     // up to 64 KiB
+  uint64_t launch_policy = 0x01040000;  // up to 64 KiB (sl::kMaxLaunchPolicy)
   uint64_t hv_image = 0x01100000;     // up to the end of RAM
   // Guests (AMD-V issue); used only when LaunchInputs::guests is not empty.
   uint64_t guest_table = 0x01022000;  // sl::GuestTable
-  uint64_t guest_images = 0x02000000; // images packed from here (page aligned), up to hv_memory
+  uint64_t guest_images = 0x02000000; // images, manifests, initrds packed from here (page aligned), up to hv_memory
   uint64_t hv_memory = 0x04000000;    // hypervisor-owned RAM (run record, VMCBs, NPTs, maps)
   uint64_t hv_memory_size = 16ull << 20;
   uint64_t guest_ram = 0x05000000;    // each guest's RAM, 2 MiB aligned, packed from here
@@ -35,6 +36,8 @@ struct LaunchLayout {
 struct GuestInput {
   std::string name;
   std::vector<uint8_t> image;        // flat binary, entered at guest-physical 0x100000
+  std::vector<uint8_t> manifest;     // signed guest manifest; empty = unsigned guest
+  std::vector<uint8_t> initrd;       // empty = none
   uint64_t ram_size = 8ull << 20;    // multiple of 2 MiB
   std::array<uint64_t, 4> args{};    // GuestBootInfo.args
   uint32_t flags = 0;                // sl::kGuest* policy flags
@@ -43,6 +46,7 @@ struct GuestInput {
 
 struct GuestPlacement {
   uint64_t image_pa = 0, image_size = 0, ram_pa = 0, ram_size = 0;
+  uint64_t manifest_pa = 0, manifest_size = 0, initrd_pa = 0, initrd_size = 0;
 };
 
 // Where measured_launch puts each guest (deterministic; callers may use it to
@@ -54,6 +58,7 @@ struct LaunchInputs {
   std::vector<uint8_t> sl_image;   // sl.bin (sealed with the hypervisor-signing key)
   std::vector<uint8_t> hv_image;   // hv.bin
   std::vector<uint8_t> manifest;   // COSE_Sign1 hypervisor manifest
+  std::vector<uint8_t> launch_policy;  // COSE_Sign1 launch policy (owner-signed); empty = none
   LaunchLayout layout;
   bool svm_enabled = true;   // EFER.SVME on the BSP before SKINIT
   bool aps_in_init = true;   // the loader sent INIT to every AP

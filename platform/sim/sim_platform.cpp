@@ -5,10 +5,14 @@
 
 namespace redoubt::sim {
 
-Status SimPlatform::enter_hypervisor(const hal::HypervisorHandoff& handoff) {
+Status SimPlatform::enter_hypervisor(hal::HypervisorHandoff& handoff) {
   hv_entry_time_ = std::chrono::steady_clock::now();
   handoff_ = handoff;
-  return hv::hypervisor_main(*this, handoff, ws_);
+  live_handoff_ = &handoff;
+  Status s = hv::hypervisor_main(*this, handoff, ws_);
+  handoff_ = handoff;  // with the hypervisor's guest events counted
+  live_handoff_ = nullptr;
+  return s;
 }
 
 void SimPlatform::halt(const char* why) { throw SimHalt(why); }
@@ -54,7 +58,7 @@ Status SimPlatform::nv_read_counter(uint8_t locality, uint32_t nv_index, uint64_
     tpm_.set_locality(locality);
     std::optional<uint64_t> v = tpm_.nv_read_counter(nv_index);
     if (!v)
-      return Status::fail(Err::tpm, "anti-rollback counter NV 0x%08x is not provisioned in this TPM", nv_index);
+      return Status::fail(Err::not_found, "anti-rollback counter NV 0x%08x is not provisioned in this TPM", nv_index);
     value = *v;
     return Status::ok();
   } catch (const std::exception& e) {

@@ -37,7 +37,7 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   void set_svm(hal::Svm* svm) { svm_ = svm; }
   // VMRUN with the guest GPRs (hypervisor/arch/svm/world_switch.hpp), passed to the hypervisor.
   void set_world_switch(svm::WorldSwitch* ws) { ws_ = ws; }
-  Status enter_hypervisor(const hal::HypervisorHandoff& handoff) override;
+  Status enter_hypervisor(hal::HypervisorHandoff& handoff) override;
   [[noreturn]] void halt(const char* why) override;
 
   // hal::Console
@@ -54,7 +54,10 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
 
   // What the simulator observed.
   bool hypervisor_entered() const { return handoff_.has_value(); }
-  const std::optional<hal::HypervisorHandoff>& handoff() const { return handoff_; }
+  const std::optional<hal::HypervisorHandoff>& handoff() const {
+    if (live_handoff_) handoff_ = *live_handoff_;  // the CPU stopped inside the hypervisor: its latest view
+    return handoff_;
+  }
   std::chrono::steady_clock::time_point hv_entry_time() const { return hv_entry_time_; }
 
  private:
@@ -62,7 +65,8 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   TpmDevice& tpm_;
   ConsoleSink sink_;
   std::string line_;
-  std::optional<hal::HypervisorHandoff> handoff_;
+  mutable std::optional<hal::HypervisorHandoff> handoff_;
+  hal::HypervisorHandoff* live_handoff_ = nullptr;
   hal::Svm* svm_ = nullptr;
   svm::WorldSwitch* ws_ = nullptr;
   std::chrono::steady_clock::time_point hv_entry_time_{};

@@ -43,7 +43,7 @@ void SerialConsole::write(const char* s, size_t n) {
   }
 }
 
-Status BarePlatform::enter_hypervisor(const hal::HypervisorHandoff&) {
+Status BarePlatform::enter_hypervisor(hal::HypervisorHandoff&) {
   halt("bare-metal hand-off to the hypervisor is not implemented yet (QEMU issue)");
 }
 

@@ -20,7 +20,7 @@ class BarePlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dm
   hal::PhysMem& mem() override { return *this; }
   hal::DmaProtection& dma() override { return *this; }
   hal::Svm& svm() override { return *this; }
-  Status enter_hypervisor(const hal::HypervisorHandoff& handoff) override;
+  Status enter_hypervisor(hal::HypervisorHandoff& handoff) override;
   [[noreturn]] void halt(const char* why) override;
 
   // hal::Tpm: TPM TIS at locality 2 (TCG PC Client PTP §6) — not yet.

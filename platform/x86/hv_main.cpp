@@ -2,7 +2,7 @@
 #include "hypervisor/core/entry.hpp"
 #include "platform/x86/bare_platform.hpp"
 
-extern "C" [[noreturn]] void hv_bare_main(const redoubt::hal::HypervisorHandoff* handoff) {
+extern "C" [[noreturn]] void hv_bare_main(redoubt::hal::HypervisorHandoff* handoff) {
   redoubt::x86::BarePlatform platform;
   redoubt::Status s = redoubt::hv::hypervisor_main(platform, *handoff);
   platform.halt(s.message());

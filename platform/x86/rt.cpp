@@ -67,10 +67,8 @@ uintptr_t __stack_chk_guard = 0x595e9fbd94fda766ull;
 
 [[noreturn]] void __cxa_pure_virtual(void) { redoubt::x86::fatal("pure virtual call"); }
 
-// BearSSL's X.509 engine references time(); there is no trusted clock here
-// (the launch-policy issue passes a "not before" time instead).
-long time(long* t) {
-  if (t) *t = 0;
-  return 0;
-}
+// BearSSL's X.509 engine references time() but calls it only when no time was
+// set; policy/fs/x509_chain always sets the launch policy's time (docs/pki.md §5).
+// There is no trusted clock here, so a call is a bug: stop rather than guess.
+[[noreturn]] long time(long*) { redoubt::x86::fatal("time() called: there is no trusted clock (use the policy time)"); }
 }

@@ -12,7 +12,8 @@ slb_header:
     .ascii "RDBTSLB1"           /* Redoubt SLB magic */
     .word 1                     /* header version */
     .word slb_key_slot          /* key slot offset */
-    .long 0                     /* reserved */
+    .word slb_owner_slot        /* owner key slot offset (launch policies) */
+    .word 0                     /* reserved */
 
     .section .slb_key, "a"
     .balign 16
@@ -21,6 +22,13 @@ slb_key_slot:                   /* SlbKeySlot, filled by `redoubt slb seal` */
     .ascii "RDBTKEY1"
     .long 0                     /* cose_alg */
     .word 0                     /* sec1_len: 0 = not sealed */
+    .word 0
+    .fill 97 + 15, 1, 0
+    .globl slb_owner_slot
+slb_owner_slot:                 /* the platform owner's key (launch policies) */
+    .ascii "RDBTOWN1"
+    .long 0
+    .word 0
     .word 0
     .fill 97 + 15, 1, 0
 

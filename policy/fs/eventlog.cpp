@@ -65,6 +65,14 @@ Status EventLogWriter::write_header(const BankList& banks) {
   return Status::ok();
 }
 
+Status EventLogWriter::resume(size_t used, const BankList& banks) {
+  if (used == 0 || used > cap_)
+    return Status::fail(Err::malformed, "event log: cannot resume at %zu of %zu bytes", used, cap_);
+  len_ = used;
+  banks_ = banks;
+  return Status::ok();
+}
+
 Status EventLogWriter::append(uint32_t pcr, uint32_t event_type, const DigestList& digests, std::span<const uint8_t> event_data) {
   if (banks_.count == 0) return Status::fail(Err::internal, "eventlog: append before write_header");
   // PFP §10.2.2: TPML_DIGEST_VALUES carries one digest per algorithm named in the header.

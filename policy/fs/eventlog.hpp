@@ -16,6 +16,9 @@ class EventLogWriter {
   EventLogWriter(uint8_t* buf, size_t cap) : buf_(buf), cap_(cap) {}
   // Spec ID Event03 naming every bank in `banks` (must be the first record).
   Status write_header(const BankList& banks);
+  // Continue a log someone else started (the hypervisor after the SL): `used`
+  // bytes are already written, with a header naming `banks`.
+  Status resume(size_t used, const BankList& banks);
   // TCG_PCR_EVENT2: pcrIndex, eventType, TPML_DIGEST_VALUES, eventSize, event.
   Status append(uint32_t pcr, uint32_t event_type, const DigestList& digests,
                 std::span<const uint8_t> event_data);

@@ -2,8 +2,12 @@
 
 #include "policy/fs/cbor.hpp"
 #include "policy/fs/cbor_strict.hpp"
+#include "policy/fs/launch_policy_envelope.hpp"
 
 namespace redoubt::policy {
+
+static_assert(kMaxPolicyAnchors == kMaxAnchors, "the SL's envelope and the full decoder agree on the anchor cap");
+static_assert(sizeof(kLaunchPolicyType) == sizeof("redoubt.launch-policy/1"));
 namespace {
 
 constexpr const char* kFields[] = {"",        "type",        "name",    "serial",   "time",        "anchors",

@@ -30,6 +30,11 @@ const char* event_type_name(uint32_t type) {
     case kEvHvSigner: return "EV_REDOUBT_HV_SIGNER";
     case kEvLaunchPolicy: return "EV_REDOUBT_LAUNCH_POLICY";
     case kEvGuestAnchor: return "EV_REDOUBT_GUEST_ANCHOR";
+    case kEvGuestChain: return "EV_REDOUBT_GUEST_CHAIN";
+    case kEvGuestManifest: return "EV_REDOUBT_GUEST_MANIFEST";
+    case kEvGuestUnsigned: return "EV_REDOUBT_GUEST_UNSIGNED";
+    case kEvGuestRefused: return "EV_REDOUBT_GUEST_REFUSED";
+    case kEvGuestImage: return "EV_REDOUBT_GUEST_IMAGE";
     case kEvLaunchFailed: return "EV_REDOUBT_LAUNCH_FAILED";
     default: return "EV_UNKNOWN";
   }

@@ -27,10 +27,21 @@ inline constexpr uint32_t kEvHvImage = 0x00000603;         // PCR17: hypervisor 
 inline constexpr uint32_t kEvHvSigner = 0x00000604;        // PCR18: signer public key (event = SEC1 point)
 inline constexpr uint32_t kEvLaunchPolicy = 0x00000605;    // PCR17: launch policy (issue 4)
 inline constexpr uint32_t kEvGuestAnchor = 0x00000606;     // PCR18: guest trust anchor (issue 4)
+// Guest events (issue 4, docs/trust-model.md), extended by the hypervisor at locality 2.
+inline constexpr uint32_t kEvGuestChain = 0x00000607;      // PCR19: signer chain (event = x5chain CBOR item)
+inline constexpr uint32_t kEvGuestManifest = 0x00000608;   // PCR20: guest manifest payload (event = payload)
+inline constexpr uint32_t kEvGuestUnsigned = 0x00000609;   // PCR19: "unsigned guest NAME" (policy allows it)
+inline constexpr uint32_t kEvGuestRefused = 0x0000060A;    // PCR19+20: "guest NAME refused: reason: detail"
+inline constexpr uint32_t kEvGuestImage = 0x0000060B;      // PCR20: unsigned guest kernel/initrd (digest = H(bytes))
 inline constexpr uint32_t kEvLaunchFailed = 0x000006FF;    // PCR17+18: reason (event = ASCII reason)
 
 // NV indices (owner range, TPM 2.0 Part 2 §13.? / TCG handle registry: 0x01xxxxxx).
 inline constexpr uint32_t kNvHvSvnCounter = 0x01500000;    // TPM_NT_COUNTER: minimum hypervisor SVN
+// Guest SVN floors: one TPM_NT_COUNTER per guest name, at base + SHA-256(name)[0]
+// (256 slots; two names in one slot share the higher floor, which can only refuse
+// more, never admit a rollback). An undefined counter is a floor of 0.
+inline constexpr uint32_t kNvGuestSvnBase = 0x01500100;
+inline constexpr uint32_t kNvGuestSvnSlots = 256;
 
 const char* event_type_name(uint32_t type);
 

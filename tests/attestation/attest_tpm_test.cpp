@@ -182,16 +182,122 @@ BOOST_AUTO_TEST_CASE(event_log_tampering_names_the_event) {
   BOOST_TEST(a.findings.failures[0].detail["event"]["index"] == man->index);
   BOOST_TEST(a.findings.failures[0].message.find("EV_REDOUBT_HV_MANIFEST") != std::string::npos, a.findings.failures[0].message);
 
-  // A log cut short replays to the wrong PCR17: named with the last PCR17 event.
+  // A log cut short lacks its last event (PCR18's separator): named as missing.
   bad = q.evidence;
   bad.eventlog.resize(log.events.back().offset);
   a = appraise(bad, input_for(w, n, &ref), 0);
-  BOOST_TEST(has_failure(a, "pcr_replay_mismatch"));
+  BOOST_TEST(has_failure(a, "event_missing"));
 
   // A reference minimum SVN above the launched one.
   const ReferenceValues strict = w.ref(3);
   a = appraise(q.evidence, input_for(w, n, &strict), 0);
   BOOST_TEST(has_failure(a, "hv_svn_below_minimum"));
+}
+
+namespace {
+// The bytes of record i of a parsed log (from its offset to the next record's, or the end).
+Bytes record_bytes(const Bytes& raw, const policy::EventLog& log, size_t i) {
+  const size_t end = i + 1 < log.events.size() ? log.events[i + 1].offset : raw.size();
+  return Bytes(raw.begin() + static_cast<long>(log.events[i].offset), raw.begin() + static_cast<long>(end));
+}
+// The log with its records in `order` (indices into log.events), header kept.
+Bytes relog(const Bytes& raw, const policy::EventLog& log, const std::vector<size_t>& order) {
+  Bytes out(raw.begin(), raw.begin() + static_cast<long>(log.events[0].offset));
+  for (size_t i : order) {
+    Bytes r = record_bytes(raw, log, i);
+    out.insert(out.end(), r.begin(), r.end());
+  }
+  return out;
+}
+size_t index_of_type(const policy::EventLog& log, uint32_t type) {
+  for (const auto& e : log.events)
+    if (e.type == type) return e.index;
+  BOOST_FAIL("no event of type " << type);
+  return 0;
+}
+const Finding& only_failure(const AppraisalOutcome& a) {
+  BOOST_TEST_REQUIRE(a.findings.failures.size() == 1u, a.ear.dump());
+  return a.findings.failures[0];
+}
+}  // namespace
+
+// Structural faults in a self-consistent log (every event's digest matches its data) are named
+// exactly: which event is extra, missing or out of order, with PCR, index and type.
+BOOST_AUTO_TEST_CASE(missing_extra_and_swapped_events_are_named) {
+  World& w = world();
+  const Bytes n = nonce_bytes(7);
+  const ReferenceValues ref = w.ref();
+  EndpointQuote q = make_evidence(*w.tpm, *w.id, n, w.log);
+  const policy::EventLog log = policy::parse_event_log(q.evidence.eventlog);
+  std::vector<size_t> all(log.events.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  const size_t slb = index_of_type(log, policy::kEvSkinitSlb), manifest = index_of_type(log, policy::kEvHvManifest),
+               image = index_of_type(log, policy::kEvHvImage), signer = index_of_type(log, policy::kEvHvSigner);
+  BOOST_TEST_REQUIRE(manifest == slb + 1);
+  BOOST_TEST_REQUIRE(image == manifest + 1);
+
+  // 1. The manifest event removed.
+  std::vector<size_t> order = all;
+  order.erase(order.begin() + static_cast<long>(manifest));
+  Evidence bad = q.evidence;
+  bad.eventlog = relog(q.evidence.eventlog, log, order);
+  AppraisalOutcome a = appraise(bad, input_for(w, n, &ref), 0);
+  BOOST_TEST(a.status == "contraindicated");
+  const Finding& m = only_failure(a);
+  BOOST_TEST(m.code == "event_missing");
+  BOOST_TEST(m.detail["pcr"] == 17);
+  BOOST_TEST(m.detail["banks"] == nlohmann::json({"sha256", "sha384"}));
+  BOOST_TEST(m.detail["expected"]["type"] == "EV_REDOUBT_HV_MANIFEST");
+  BOOST_TEST(m.detail["expected"]["position"] == manifest);
+  BOOST_TEST(m.detail["after_event"]["index"] == slb);
+  BOOST_TEST(m.detail["after_event"]["type"] == "EV_REDOUBT_SKINIT_SLB");
+  BOOST_TEST(m.message.find("PCR17 (sha256, sha384): the log lacks the EV_REDOUBT_HV_MANIFEST event a launch records after event #" +
+                            std::to_string(slb) + " (PCR17, EV_REDOUBT_SKINIT_SLB") == 0,
+             m.message);
+
+  // 2. An extra (self-consistent) event appended: a second copy of the signer event.
+  order = all;
+  order.push_back(signer);
+  bad.eventlog = relog(q.evidence.eventlog, log, order);
+  a = appraise(bad, input_for(w, n, &ref), 0);
+  const Finding& x = only_failure(a);
+  BOOST_TEST(x.code == "event_extra");
+  BOOST_TEST(x.detail["pcr"] == 18);
+  BOOST_TEST(x.detail["event"]["index"] == log.events.size());  // the appended one, not the original
+  BOOST_TEST(x.detail["event"]["type"] == "EV_REDOUBT_HV_SIGNER");
+  BOOST_TEST(x.message.find("PCR18 (sha256, sha384): the log has event #" + std::to_string(log.events.size()) +
+                            " (PCR18, EV_REDOUBT_HV_SIGNER") == 0,
+             x.message);
+
+  // 3. Manifest and image swapped.
+  order = all;
+  std::swap(order[manifest], order[image]);
+  bad.eventlog = relog(q.evidence.eventlog, log, order);
+  a = appraise(bad, input_for(w, n, &ref), 0);
+  const Finding& s = only_failure(a);
+  BOOST_TEST(s.code == "events_swapped");
+  BOOST_TEST(s.detail["pcr"] == 17);
+  BOOST_TEST(s.detail["events"][0]["index"] == manifest);
+  BOOST_TEST(s.detail["events"][0]["type"] == "EV_REDOUBT_HV_IMAGE");
+  BOOST_TEST(s.detail["events"][1]["index"] == image);
+  BOOST_TEST(s.detail["events"][1]["type"] == "EV_REDOUBT_HV_MANIFEST");
+  BOOST_TEST(s.message.find("are in the wrong order") != std::string::npos, s.message);
+
+  // 4. An altered digest (recomputed data hash would not help: the event data is a description) stays a
+  //    replay mismatch naming the PCR's last event.
+  bad = q.evidence;
+  Bytes img_sha256;
+  for (const auto& [alg, d] : log.events[image].digests)
+    if (alg == HashAlg::sha256) img_sha256 = d;
+  BOOST_TEST_REQUIRE(img_sha256.size() == 32u);
+  auto dig = std::search(bad.eventlog.begin() + static_cast<long>(log.events[image].offset), bad.eventlog.end(), img_sha256.begin(), img_sha256.end());
+  BOOST_TEST_REQUIRE((dig != bad.eventlog.end()));
+  *(dig + 3) ^= 1;
+  a = appraise(bad, input_for(w, n, &ref), 0);
+  const Finding& r = only_failure(a);
+  BOOST_TEST(r.code == "pcr_replay_mismatch");
+  BOOST_TEST(r.detail["banks"] == nlohmann::json({"sha256"}));
+  BOOST_TEST(r.message.find("no single extra, missing or swapped event explains it") != std::string::npos, r.message);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_inputs_are_named_errors) {

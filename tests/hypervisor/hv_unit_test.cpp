@@ -252,6 +252,8 @@ BOOST_AUTO_TEST_CASE(guest_c_header_matches_the_hypervisor_abi) {
   BOOST_TEST(sizeof(struct rd_boot_info) == sizeof(GuestBootInfo));
   BOOST_TEST(offsetof(struct rd_boot_info, args) == offsetof(GuestBootInfo, args));
   BOOST_TEST(offsetof(struct rd_boot_info, name) == offsetof(GuestBootInfo, name));
+  BOOST_TEST(offsetof(struct rd_boot_info, cmdline_gpa) == offsetof(GuestBootInfo, cmdline_gpa));
+  BOOST_TEST(offsetof(struct rd_boot_info, svn) == offsetof(GuestBootInfo, svn));
   BOOST_TEST(sizeof(struct rd_launch_info) == sizeof(LaunchInfo));
   BOOST_TEST(offsetof(struct rd_launch_info, guest_id) == offsetof(LaunchInfo, guest_id));
 }

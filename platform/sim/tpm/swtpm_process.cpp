@@ -147,7 +147,39 @@ bool SwtpmProcess::spawn_once(std::string* why) {
   }
 }
 
-SwtpmProcess::SwtpmProcess(const std::string& state_dir) {
+// Runs swtpm_setup to completion (output in run_dir_/swtpm_setup.log); throws on failure.
+void SwtpmProcess::run_swtpm_setup(const std::string& setup_config) {
+  const std::string log = run_dir_ + "/swtpm_setup.log";
+  std::vector<std::string> args = {"swtpm_setup", "--tpm2", "--ecc", "--create-ek-cert", "--create-platform-cert",
+                                   "--tpm-state", state_dir_, "--config", fs::absolute(setup_config).string(),
+                                   "--logfile", log};
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int nullfd = ::open("/dev/null", O_RDWR);
+    if (nullfd >= 0) ::dup2(nullfd, 0);
+    ::execvp("swtpm_setup", argv.data());
+    _exit(127);
+  }
+  if (child < 0) throw TpmError(std::string("swtpm_setup: fork failed: ") + std::strerror(errno));
+  int st = 0;
+  while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    std::ifstream f(log);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string s = ss.str();
+    if (s.size() > 600) s = "..." + s.substr(s.size() - 600);
+    throw TpmError("swtpm_setup --config " + setup_config + " failed (wait status " + std::to_string(st) + "): " +
+                   (s.empty() ? "(no log; is swtpm-tools installed?)" : s));
+  }
+}
+
+SwtpmProcess::SwtpmProcess(const std::string& state_dir, const std::string& setup_config) {
   std::string tmpl = (fs::temp_directory_path() / "redoubt-swtpm-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw TpmError("swtpm: cannot create a temporary directory");
   run_dir_ = tmpl;
@@ -156,6 +188,7 @@ SwtpmProcess::SwtpmProcess(const std::string& state_dir) {
     std::error_code ec;
     fs::create_directories(state_dir_, ec);  // swtpm requires an existing --tpmstate dir
     if (ec) throw TpmError("swtpm: cannot create state directory " + state_dir_ + ": " + ec.message());
+    if (!setup_config.empty() && !fs::exists(state_dir_ + "/tpm2-00.permall")) run_swtpm_setup(setup_config);
 
     // swtpm's `--server type=tcp,fd=N` means an already *connected* client (it exits when that
     // one closes), so the data port is given by number: P comes from the kernel and is released

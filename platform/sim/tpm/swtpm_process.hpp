@@ -17,7 +17,10 @@ namespace redoubt::sim {
 class SwtpmProcess {
  public:
   // state_dir empty: state in a private temporary directory, removed by the destructor.
-  explicit SwtpmProcess(const std::string& state_dir);
+  // setup_config non-empty and no TPM 2 state in state_dir yet: manufacture the TPM first with
+  // `swtpm_setup --tpm2 --ecc --create-ek-cert --create-platform-cert --config setup_config`
+  // (EK certificates from the CA that config names, e.g. swtpm-localca, written into NV).
+  explicit SwtpmProcess(const std::string& state_dir, const std::string& setup_config = "");
   ~SwtpmProcess();
   SwtpmProcess(const SwtpmProcess&) = delete;
   SwtpmProcess& operator=(const SwtpmProcess&) = delete;
@@ -30,6 +33,7 @@ class SwtpmProcess {
 
  private:
   bool spawn_once(std::string* why);
+  void run_swtpm_setup(const std::string& setup_config);
   void stop();
   std::string log_tail() const;
   pid_t pid_ = -1;

@@ -15,7 +15,7 @@ namespace redoubt::sim {
 SwtpmTpm::SwtpmTpm(const TpmSpec& spec) {
   try {
     if (spec.kind == TpmSpec::Kind::swtpm_spawn) {
-      proc_ = std::make_unique<SwtpmProcess>(spec.state_dir);
+      proc_ = std::make_unique<SwtpmProcess>(spec.state_dir, spec.setup_config);
       host_ = "127.0.0.1";
       port_ = proc_->port();
       ctrl_port_ = proc_->ctrl_port();

@@ -49,6 +49,8 @@ void for_each_kv(const std::string& kind, const std::string& s, F f) {
 //   inproc:state=DIR            ... NV state kept in DIR
 //   swtpm                       spawn a private swtpm (temporary state)
 //   swtpm:state=DIR             spawn a private swtpm with --tpmstate dir=DIR
+//   swtpm:...,setup=CONF        spawn; first run `swtpm_setup --tpm2 --ecc --create-ek-cert
+//                               --create-platform-cert --config CONF` if the state dir is fresh
 //   swtpm:host=H,port=P[,ctrl=C]  connect to a running swtpm (ctrl defaults to P+1)
 //   device  | device:/dev/PATH  kernel TPM device (default /dev/tpmrm0)
 TpmSpec TpmSpec::parse(const std::string& spec) {
@@ -76,13 +78,16 @@ TpmSpec TpmSpec::parse(const std::string& spec) {
         else if (k == "port") { t.port = parse_port(k, v); have_port = true; }
         else if (k == "ctrl") { t.ctrl_port = parse_port(k, v); have_ctrl = true; }
         else if (k == "state" && !v.empty()) t.state_dir = v;
+        else if (k == "setup" && !v.empty()) t.setup_config = v;
         else throw std::invalid_argument("--tpm swtpm: unknown or empty option '" + k +
-                                         "' (known: host=H, port=P, ctrl=C, state=DIR)");
+                                         "' (known: host=H, port=P, ctrl=C, state=DIR, setup=CONF)");
       });
     }
     if (have_port) {
       if (!t.state_dir.empty())
         throw std::invalid_argument("--tpm swtpm: state=DIR only applies to a spawned swtpm, not with port=");
+      if (!t.setup_config.empty())
+        throw std::invalid_argument("--tpm swtpm: setup=CONF only applies to a spawned swtpm, not with port=");
       if (!have_ctrl) {
         if (t.port == 65535) throw std::invalid_argument("--tpm swtpm: port=65535 leaves no room for ctrl=port+1");
         t.ctrl_port = static_cast<uint16_t>(t.port + 1);
@@ -111,7 +116,11 @@ TpmSpec TpmSpec::parse(const std::string& spec) {
 std::string TpmSpec::describe() const {
   switch (kind) {
     case Kind::inproc: return state_dir.empty() ? "inproc" : "inproc:state=" + state_dir;
-    case Kind::swtpm_spawn: return state_dir.empty() ? "swtpm" : "swtpm:state=" + state_dir;
+    case Kind::swtpm_spawn: {
+      std::string opts = state_dir.empty() ? "" : "state=" + state_dir;
+      if (!setup_config.empty()) opts += (opts.empty() ? "" : ",") + std::string("setup=") + setup_config;
+      return opts.empty() ? "swtpm" : "swtpm:" + opts;
+    }
     case Kind::swtpm_connect:
       return "swtpm:host=" + host + ",port=" + std::to_string(port) + ",ctrl=" + std::to_string(ctrl_port);
     case Kind::device: return "device:" + device_path;

@@ -34,6 +34,7 @@ struct TpmSpec {
   uint16_t ctrl_port = 0;
   std::string device_path;
   std::string state_dir;  // inproc: NV state files; swtpm_spawn: --tpmstate dir
+  std::string setup_config;  // swtpm_spawn: swtpm_setup --config file, run once on a fresh state dir
   static TpmSpec parse(const std::string& spec);  // throws std::invalid_argument naming the problem
   std::string describe() const;
 };

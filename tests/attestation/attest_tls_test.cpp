@@ -1,0 +1,104 @@
+// HTTPS end to end: `verifier serve --tls-cert/--tls-key` (cpp-httplib
+// SSLServer over OpenSSL), an endpoint enrolling and attesting over https with
+// a pinned CA file (--ca), `redoubt attest --ca`, and clients that do not hold
+// the CA failing with a reason that names the certificate problem.
+#define BOOST_TEST_MODULE attest_tls
+#include <boost/test/unit_test.hpp>
+#include <fstream>
+
+#include "tests/attestation/service_world.hpp"
+
+using namespace redoubt;
+using namespace redoubt::test;
+using nlohmann::json;
+
+namespace {
+
+// A TLS CA and a server certificate for 127.0.0.1 (SAN IP, serverAuth), made with the openssl CLI.
+struct TlsFiles {
+  std::string ca, cert, key;
+  explicit TlsFiles(const std::filesystem::path& d) {
+    std::filesystem::create_directories(d);
+    ca = (d / "tls-ca.pem").string();
+    cert = (d / "server.pem").string();
+    key = (d / "server.key").string();
+    const std::string ca_key = (d / "tls-ca.key").string(), csr = (d / "server.csr").string(), ext = (d / "server.ext").string();
+    std::ofstream(ext) << "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\nbasicConstraints = critical,CA:FALSE\n";
+    run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key, "-out", ca,
+         "-subj", "/CN=Redoubt test TLS CA", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+         "keyUsage=critical,keyCertSign"});
+    run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj",
+         "/CN=127.0.0.1"});
+    run({"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext});
+  }
+  static void run(const std::vector<std::string>& argv) {
+    CliResult r = run_program(argv);
+    if (r.exit_code != 0) throw std::runtime_error(argv[0] + " " + argv[1] + ": " + r.err);
+  }
+};
+
+struct Fixture {
+  ServiceWorld w;
+  TlsFiles tls{w.dir / "tls"};
+  std::unique_ptr<VerifierProcess> v;
+  Fixture() {
+    auto args = w.verifier_args();
+    args.insert(args.end(), {"--db", (w.dir / "v.db").string(), "--tls-cert", tls.cert, "--tls-key", tls.key});
+    v = std::make_unique<VerifierProcess>(args, w.dir / "verifier.out");
+  }
+};
+
+Fixture& fx() {
+  static Fixture f;
+  return f;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(endpoint_enrols_and_attests_over_https_with_a_pinned_ca) {
+  Fixture& f = fx();
+  BOOST_TEST_REQUIRE(f.v->url.rfind("https://127.0.0.1:", 0) == 0, f.v->url);
+  CliResult r = f.w.endpoint(f.v->url, "tls-ep", {"--ca", f.tls.ca, "--count", "2", "--interval-ms", "10"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
+  BOOST_TEST(r.out.find("enrolled tls-ep (push)") != std::string::npos, r.out);
+  BOOST_TEST(r.out.find("tls-ep: affirming (verdict 2)") != std::string::npos, r.out);
+  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "--ca", f.tls.ca, "tls-ep"});
+  BOOST_TEST(a.exit_code == 0, a.out + a.err);
+  BOOST_TEST(a.out.rfind("tls-ep: affirming (verdict 2)", 0) == 0, a.out);
+}
+
+BOOST_AUTO_TEST_CASE(clients_without_the_ca_fail_naming_the_certificate_problem) {
+  Fixture& f = fx();
+  // No --ca: the system store does not know the test CA.
+  CliResult r = f.w.endpoint(f.v->url, "tls-noca", {});
+  BOOST_TEST(r.exit_code == 3, r.out + r.err);
+  BOOST_TEST(r.err.find("tls_untrusted: POST " + f.v->url + "/v1/endpoints: the verifier's TLS certificate is not trusted (") !=
+                 std::string::npos,
+             r.err);
+  BOOST_TEST(r.err.find("pass the CA that issued it with --ca FILE") != std::string::npos, r.err);
+  // The wrong CA (the TPM manufacturer CA) is no better.
+  r = f.w.endpoint(f.v->url, "tls-wrongca", {"--ca", f.w.ca_cert});
+  BOOST_TEST(r.exit_code == 3, r.out + r.err);
+  BOOST_TEST(r.err.find("tls_untrusted") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("unable to get local issuer certificate") != std::string::npos, r.err);
+  // Nothing reached the verifier.
+  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "--ca", f.tls.ca, "tls-noca"});
+  BOOST_TEST(a.exit_code == 1, a.out);
+  BOOST_TEST(a.out.find("unknown_endpoint") != std::string::npos, a.out);
+  // `redoubt attest` without the CA.
+  a = run_redoubt({"attest", "--verifier", f.v->url, "tls-ep"});
+  BOOST_TEST(a.exit_code == 3, a.out + a.err);
+  BOOST_TEST(a.out.find("tls-ep: unknown (tls_untrusted: GET " + f.v->url) == 0, a.out);
+  // --ca with a plain http URL is a usage error, not a silent downgrade.
+  r = f.w.endpoint("http://127.0.0.1:1", "tls-http", {"--ca", f.tls.ca});
+  BOOST_TEST(r.exit_code == 3, r.out + r.err);
+  BOOST_TEST(r.err.find("is not https://") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_to_the_tls_port_gets_no_answer) {
+  Fixture& f = fx();
+  std::string http_url = "http://" + f.v->url.substr(std::string("https://").size());
+  CliResult a = run_redoubt({"attest", "--verifier", http_url, "tls-ep"});
+  BOOST_TEST(a.exit_code == 3, a.out + a.err);
+  BOOST_TEST(a.out.find("verifier_unreachable") != std::string::npos, a.out);
+}
