@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 # Env: BUILD_DIR (default <repo>/build-fuzz), SRC_DIR (default <repo>), JOBS.
 set -euo pipefail
+export TSS2_LOG=${TSS2_LOG:-all+NONE}  # tss2-mu logs every rejected input otherwise (slow, huge logs)
 repo=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 shift || true

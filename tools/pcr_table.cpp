@@ -15,10 +15,10 @@ nlohmann::json pcrs_to_json(const PcrValues& v) {
 
 static const char* role(uint32_t pcr) {
   switch (pcr) {
-    case 17: return "DRTM detail: SLB, hypervisor manifest + image";
-    case 18: return "DRTM authority: hypervisor signer";
-    case 19: return "guest authorities";
-    case 20: return "guest details";
+    case 17: return "DRTM detail: SLB, hypervisor manifest + image, launch policy";
+    case 18: return "DRTM authority: hypervisor signer, guest trust anchors";
+    case 19: return "guest authorities: signer chains (or refusals)";
+    case 20: return "guest details: manifests (or refusals)";
     default: return "";
   }
 }

@@ -77,6 +77,11 @@ TPM2B_PUBLIC unmarshal_public(std::span<const uint8_t> b, const char* what) {
     throw AttestError("malformed_public", std::string(what) + ": not a TPM2B_PUBLIC (" + std::to_string(b.size()) + " bytes)");
   if (off != b.size())
     throw AttestError("malformed_public", std::string(what) + ": " + std::to_string(b.size() - off) + " trailing bytes");
+  // Part 2 §12.2.5 (TPM2B_PUBLIC): size is the size of the marshalled publicArea (a TPM answers
+  // TPM_RC_SIZE otherwise); tss2-mu does not check it (found by fuzz_quote).
+  if (p.size == 0 || size_t{p.size} != off - sizeof(uint16_t))
+    throw AttestError("malformed_public", std::string(what) + ": the size field says " + std::to_string(p.size) +
+                                              " bytes but the public area is " + std::to_string(off - sizeof(uint16_t)) + " bytes");
   return p;
 }
 

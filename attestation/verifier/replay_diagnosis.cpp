@@ -1,7 +1,5 @@
 #include "attestation/verifier/replay_diagnosis.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 
 #include "attestation/tpm/tpm_public.hpp"
@@ -44,39 +42,56 @@ std::vector<uint32_t> expected_shape(const policy::EventLog& log, uint32_t pcr) 
   return {};
 }
 
+// TPM 2.0 Part 1 §17.2: PCR_new = H(PCR_old || digest), with the event's digest in `bank`
+// (an event without a digest in that bank extended nothing there).
+void extend(Bytes& v, const LogEvent* e, HashAlg bank) {
+  for (const auto& [alg, digest] : e->digests) {
+    if (alg != bank) continue;
+    Bytes in = v;
+    in.insert(in.end(), digest.begin(), digest.end());
+    v = tpm_hash(static_cast<TPMI_ALG_HASH>(bank), in);
+    return;
+  }
+}
+
 }  // namespace
 
 Bytes replay_pcr(const std::vector<const LogEvent*>& events, HashAlg bank) {
-  const size_t n = tpm_hash_size(static_cast<TPMI_ALG_HASH>(bank));
-  Bytes v(n, 0);
-  for (const LogEvent* e : events) {
-    Bytes d;
-    for (const auto& [alg, digest] : e->digests)
-      if (alg == bank) d = digest;
-    if (d.empty()) continue;  // the event has no digest in this bank: nothing was extended there
-    Bytes in = v;
-    in.insert(in.end(), d.begin(), d.end());
-    v = tpm_hash(static_cast<TPMI_ALG_HASH>(bank), in);  // TPM 2.0 Part 1 §17.2: PCR_new = H(PCR_old || digest)
-  }
+  Bytes v(tpm_hash_size(static_cast<TPMI_ALG_HASH>(bank)), 0);
+  for (const LogEvent* e : events) extend(v, e, bank);
   return v;
 }
 
 std::optional<ReplayDiagnosis> diagnose_replay(const policy::EventLog& log, uint32_t pcr, HashAlg bank, const Bytes& quoted) {
   const std::vector<const LogEvent*> ev = events_of(log, pcr);
-  // Extra: the TPM never saw one of the log's events.
-  for (size_t i = 0; i < ev.size(); ++i) {
-    std::vector<const LogEvent*> without = ev;
-    without.erase(without.begin() + static_cast<long>(i));
-    if (replay_pcr(without, bank) == quoted) return ReplayDiagnosis{ReplayDiagnosis::Kind::extra, {ev[i]->index}, 0, ev[i]->index};
+  const size_t n = ev.size();
+  // prefix[k] = the PCR after the first k events: each variant below replays only from where it differs.
+  std::vector<Bytes> prefix(n + 1, Bytes(tpm_hash_size(static_cast<TPMI_ALG_HASH>(bank)), 0));
+  for (size_t k = 0; k < n; ++k) {
+    prefix[k + 1] = prefix[k];
+    extend(prefix[k + 1], ev[k], bank);
   }
-  // Swapped: the TPM saw two of them in the other order (any pair: a log has a handful per PCR).
-  for (size_t i = 0; i < ev.size(); ++i)
-    for (size_t j = i + 1; j < ev.size(); ++j) {
-      std::vector<const LogEvent*> sw = ev;
-      std::swap(sw[i], sw[j]);
-      if (replay_pcr(sw, bank) == quoted)
-        return ReplayDiagnosis{ReplayDiagnosis::Kind::swapped, {ev[i]->index, ev[j]->index}, 0, ev[i]->index};
+  // The log comes from the endpoint: bound the work an oversized PCR can cause (O(n²) and O(n³) hashes).
+  if (n <= kMaxEventsForExtraSearch) {
+    // Extra: the TPM never saw one of the log's events.
+    for (size_t i = 0; i < n; ++i) {
+      Bytes v = prefix[i];
+      for (size_t k = i + 1; k < n; ++k) extend(v, ev[k], bank);
+      if (v == quoted) return ReplayDiagnosis{ReplayDiagnosis::Kind::extra, {ev[i]->index}, 0, ev[i]->index};
     }
+  }
+  if (n <= kMaxEventsForSwapSearch) {
+    // Swapped: the TPM saw two of them in the other order.
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = i + 1; j < n; ++j) {
+        Bytes v = prefix[i];
+        extend(v, ev[j], bank);
+        for (size_t k = i + 1; k < j; ++k) extend(v, ev[k], bank);
+        extend(v, ev[i], bank);
+        for (size_t k = j + 1; k < n; ++k) extend(v, ev[k], bank);
+        if (v == quoted) return ReplayDiagnosis{ReplayDiagnosis::Kind::swapped, {ev[i]->index, ev[j]->index}, 0, ev[i]->index};
+      }
+  }
   // Missing: walk the launch's fixed shape; the first expected type the log skips is named.
   const std::vector<uint32_t> shape = expected_shape(log, pcr);
   if (shape.empty()) return std::nullopt;

@@ -25,6 +25,11 @@ struct ReplayDiagnosis {
   size_t position = 0;            // missing: where in the log it belongs (index of the event it should precede, or log size)
 };
 
+// The search for an extra / a swapped event is skipped for a PCR with more events than this
+// (the log is the endpoint's: n events cost O(n²) / O(n³) hash operations).
+inline constexpr size_t kMaxEventsForExtraSearch = 256;
+inline constexpr size_t kMaxEventsForSwapSearch = 48;
+
 // PCR_new = H(PCR_old || digest) over `events` of one PCR in one bank, from zero (DRTM reset).
 Bytes replay_pcr(const std::vector<const policy::LogEvent*>& events, HashAlg bank);
 

@@ -87,7 +87,7 @@ void GuestAdmission::refuse(AdmissionResult& out, const char* label, const char*
   format_v(out.reason, sizeof out.reason, fmt, ap);
   va_end(ap);
   // The refusal is measured into both guest PCRs, so a quote shows the attempt.
-  char ev[256];
+  char ev[384];
   format(ev, sizeof ev, "guest %s refused: %s: %s", label, out.refusal, out.reason);
   for (uint32_t pcr : {policy::kPcrGuestAuthority, policy::kPcrGuestDetail}) {
     Status s = measure_text(pcr, policy::kEvGuestRefused, nullptr, ev);

@@ -30,7 +30,7 @@ struct AdmissionResult {
   Admission how = Admission::refused;
   char refusal[32] = {};     // a stable name: a policy::refusal_name(), or no_launch_policy,
                              // policy_invalid, memory_mismatch, io_not_allowed, tpm, log_full
-  char reason[160] = {};     // the detail
+  char reason[240] = {};     // the detail (Status::kMsgCap)
   char name[64] = {};        // the signed name (manifest), else the loader's label
   char version[32] = {};
   uint64_t svn = 0;

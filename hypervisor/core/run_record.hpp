@@ -32,7 +32,7 @@ struct GuestRecord {
   uint32_t id;
   uint32_t state;            // GuestState
   int64_t exit_code;         // from the shutdown hypercall
-  char reason[128];          // why it stopped
+  char reason[256];          // why it stopped (or was refused: "name: detail")
   uint64_t fault_gpa;        // for kills by #NPF: the address
   uint64_t fault_info;
   uint64_t fault_rip;

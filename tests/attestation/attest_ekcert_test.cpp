@@ -102,6 +102,23 @@ BOOST_AUTO_TEST_CASE(inproc_ek_certificate_lives_in_nv_0x01c0000a) {
   BOOST_TEST(ek_cert_of(h, "nv-in") == presented);
 }
 
+BOOST_AUTO_TEST_CASE(swtpm_setup_option_of_the_tpm_spec) {
+  const sim::TpmSpec s = sim::TpmSpec::parse("swtpm:state=/tmp/x,setup=/etc/s.conf");
+  BOOST_TEST(s.setup_config == "/etc/s.conf");
+  BOOST_TEST(s.describe() == "swtpm:state=/tmp/x,setup=/etc/s.conf");
+  BOOST_TEST(sim::TpmSpec::parse("swtpm:setup=a.conf").describe() == "swtpm:setup=a.conf");
+  BOOST_CHECK_THROW(sim::TpmSpec::parse("swtpm:port=2321,setup=a.conf"), std::invalid_argument);  // only for a spawned swtpm
+  // A config swtpm_setup cannot use: the error names swtpm_setup and its log.
+  TempDir d;
+  std::ofstream(d / "bad.conf") << "create_certs_tool = /nonexistent/swtpm_localca\n";
+  try {
+    sim::open_tpm(sim::TpmSpec::parse("swtpm:state=" + (d / "st").string() + ",setup=" + (d / "bad.conf").string()));
+    BOOST_FAIL("swtpm_setup with a missing certificate tool succeeded");
+  } catch (const sim::TpmError& e) {
+    BOOST_TEST(std::string(e.what()).find("swtpm_setup --config " + (d / "bad.conf").string() + " failed") == 0, e.what());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(swtpm_endpoint_enrols_with_its_swtpm_localca_ek_certificate) {
   ServiceWorld w;
   SwtpmLocalCa ca(w.dir / "swtpm-localca");

@@ -8,13 +8,18 @@
 #include <tss2/tss2_mu.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
+#include "attestation/agent/ek_nv.hpp"
 #include "attestation/agent/endpoint_state.hpp"
 #include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/credential.hpp"
 #include "attestation/tpm/quote_parse.hpp"
 #include "attestation/tpm/tpm_public.hpp"
 #include "attestation/verifier/appraiser.hpp"
+#include "attestation/verifier/ek_certificate_check.hpp"
+#include "attestation/verifier/replay_diagnosis.hpp"
 #include "platform/sim/machine.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/eventlog_reader.hpp"
@@ -93,6 +98,38 @@ BOOST_AUTO_TEST_CASE(software_make_credential_is_accepted_by_tpm_activate_creden
   MadeCredential mc = make_credential(ek.publicArea, w.id->ak_name(), secret);
   BOOST_TEST(w.id->activate_credential(unmarshal_id_object(marshal_id_object(mc.credential_blob)),
                                        unmarshal_encrypted_secret(marshal_encrypted_secret(mc.secret))) == secret);
+}
+
+// EK Credential Profile §2.2.1.5: the inproc TPM's EK certificate is issued once into NV 0x01c0000a
+// and read back from there; a certificate for another key is replaced; without a CA it is an error.
+BOOST_AUTO_TEST_CASE(ek_certificate_is_provisioned_into_and_read_from_nv) {
+  World& w = world();
+  test::TempDir ca_dir;
+  const ManufacturerCa ca = ensure_sim_manufacturer_ca(ca_dir.path());
+  BOOST_TEST(w.id->ek_cert_index() == kNvEkCertEccP256);
+  BOOST_CHECK_THROW(ek_certificate_from_nv(*w.tpm, *w.id, nullptr), AttestError);  // nothing in NV yet
+  const Bytes first = ek_certificate_from_nv(*w.tpm, *w.id, &ca);
+  BOOST_TEST(nv_read_blob(*w.tpm, kNvEkCertEccP256).value() == first);
+  BOOST_TEST(ek_certificate_from_nv(*w.tpm, *w.id, &ca) == first);      // read back, not re-issued
+  BOOST_TEST(ek_certificate_from_nv(*w.tpm, *w.id, nullptr) == first);  // no CA needed any more
+  ManufacturerTrust trust;
+  trust.add_ca_pem(std::string(std::istreambuf_iterator<char>(std::ifstream(ca.cert_pem).rdbuf()), {}));
+  trust.check(first, w.id->ek_public().publicArea);  // chains to the CA and certifies this EK
+
+  // NV holding a certificate of another key (the AK's): refused without a CA, replaced with one.
+  const Bytes other = issue_ek_certificate(ca, w.id->ak_public().publicArea, "other");
+  nv_store_ek_certificate(*w.tpm, kNvEkCertEccP256, other);
+  try {
+    ek_certificate_from_nv(*w.tpm, *w.id, nullptr);
+    BOOST_FAIL("accepted a certificate for another key");
+  } catch (const AttestError& e) {
+    BOOST_TEST(e.code() == "no_ek_certificate");
+    BOOST_TEST(e.reason() == "the certificate in NV 0x01c0000a does not certify this TPM's EK");
+  }
+  const Bytes reissued = ek_certificate_from_nv(*w.tpm, *w.id, &ca);
+  BOOST_TEST(reissued != other);
+  trust.check(reissued, w.id->ek_public().publicArea);
+  BOOST_TEST(!nv_read_blob(*w.tpm, 0x01c0000c).has_value());  // an undefined index is "none", not an error
 }
 
 BOOST_AUTO_TEST_CASE(good_quote_is_affirming_and_names_the_launch) {
@@ -300,6 +337,45 @@ BOOST_AUTO_TEST_CASE(missing_extra_and_swapped_events_are_named) {
   BOOST_TEST(r.message.find("no single extra, missing or swapped event explains it") != std::string::npos, r.message);
 }
 
+// The diagnosis searches are bounded: the log is the endpoint's, a huge PCR must not cost O(n³) hashes.
+BOOST_AUTO_TEST_CASE(replay_diagnosis_is_bounded_by_the_number_of_events) {
+  auto synthetic = [](size_t n) {
+    policy::EventLog log;
+    for (size_t i = 0; i < n; ++i) {
+      policy::LogEvent e{};
+      e.index = i;
+      e.pcr = 20;
+      e.type = policy::kEvGuestManifest;
+      e.data = Bytes{static_cast<uint8_t>(i), static_cast<uint8_t>(i >> 8)};
+      e.digests.push_back({HashAlg::sha256, tpm_hash(TPM2_ALG_SHA256, e.data)});
+      log.events.push_back(e);
+    }
+    return log;
+  };
+  for (size_t n : {kMaxEventsForSwapSearch, kMaxEventsForSwapSearch + 1}) {
+    const policy::EventLog log = synthetic(n);
+    std::vector<const policy::LogEvent*> order;
+    for (const auto& e : log.events) order.push_back(&e);
+    std::swap(order[3], order[n - 2]);
+    auto d = diagnose_replay(log, 20, HashAlg::sha256, replay_pcr(order, HashAlg::sha256));
+    if (n <= kMaxEventsForSwapSearch) {
+      BOOST_TEST_REQUIRE(d.has_value());
+      BOOST_TEST((d->kind == ReplayDiagnosis::Kind::swapped));
+      BOOST_TEST((d->events == std::vector<size_t>{3, n - 2}));
+    } else {
+      BOOST_TEST(!d.has_value());  // too many events to search: stays a plain replay mismatch
+    }
+  }
+  const policy::EventLog big = synthetic(kMaxEventsForExtraSearch);
+  std::vector<const policy::LogEvent*> order;
+  for (const auto& e : big.events) order.push_back(&e);
+  order.erase(order.begin() + 100);
+  auto d = diagnose_replay(big, 20, HashAlg::sha256, replay_pcr(order, HashAlg::sha256));
+  BOOST_TEST_REQUIRE(d.has_value());
+  BOOST_TEST((d->kind == ReplayDiagnosis::Kind::extra));
+  BOOST_TEST(d->events[0] == 100u);
+}
+
 BOOST_AUTO_TEST_CASE(malformed_inputs_are_named_errors) {
   World& w = world();
   EndpointQuote q = make_evidence(*w.tpm, *w.id, nonce_bytes(6), w.log);
@@ -311,6 +387,27 @@ BOOST_AUTO_TEST_CASE(malformed_inputs_are_named_errors) {
   for (size_t cut = 0; cut < q.evidence.signature.size(); cut += 5)
     BOOST_CHECK_THROW(parse_signature({q.evidence.signature.data(), cut}), AttestError);
   for (size_t cut : {0, 10, 135, 136, 300, 667}) BOOST_CHECK_THROW(read_pcr_file({q.evidence.pcrs.data(), cut}), AttestError);
+
+  // TPM2B_PUBLIC whose size field does not match its public area (fuzz_quote crash-8934d5b8…: tss2-mu
+  // accepted size 43 for an 88-byte ECC public area): refused, naming both sizes.
+  const Bytes fuzz_crash = from_hex(
+      "002b0023000b00050072000000100018000b00030010""0020dab1cad0bad94130dd39f984c369611130acc3a63f062f8ce3e897139ec4d704"
+      "002051409f9b1cc5828b99c0511c73ced64febe30820cb00b7def45043bd11d1d7d5");
+  BOOST_TEST_REQUIRE(fuzz_crash.size() == 90u);
+  Bytes short_ak = q.evidence.ak_public;
+  short_ak[1] = static_cast<uint8_t>(short_ak[1] - 1);  // the real AK with a size field one byte short
+  for (const Bytes& pub : {fuzz_crash, short_ak}) {
+    try {
+      unmarshal_public(pub, "AK public");
+      BOOST_FAIL("accepted a TPM2B_PUBLIC with a wrong size field");
+    } catch (const AttestError& e) {
+      BOOST_TEST(e.code() == "malformed_public");
+      BOOST_TEST(e.reason().find("AK public: the size field says ") == 0, e.reason());
+      BOOST_TEST(e.reason().find(" bytes but the public area is " + std::to_string(pub.size() - 2) + " bytes") != std::string::npos, e.reason());
+    }
+  }
+  BOOST_CHECK_THROW(unmarshal_public(Bytes{0, 0}), AttestError);  // an empty TPM2B_PUBLIC
+  BOOST_TEST(marshal_public(unmarshal_public(q.evidence.ak_public)) == q.evidence.ak_public);
   try {
     from_base64("abc$", "quote");
     BOOST_FAIL("accepted bad base64");

@@ -156,19 +156,29 @@ void SwtpmProcess::run_swtpm_setup(const std::string& setup_config) {
   std::vector<char*> argv;
   for (auto& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
+  const int nullfd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int outfd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);  // its stray prints, too
   const pid_t child = ::fork();
-  if (child == 0) {
+  if (child == 0) {  // async-signal-safe calls only
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    const int nullfd = ::open("/dev/null", O_RDWR);
     if (nullfd >= 0) ::dup2(nullfd, 0);
+    if (outfd >= 0) {
+      ::dup2(outfd, 1);
+      ::dup2(outfd, 2);
+    }
     ::execvp("swtpm_setup", argv.data());
     _exit(127);
   }
-  if (child < 0) throw TpmError(std::string("swtpm_setup: fork failed: ") + std::strerror(errno));
+  const int fork_errno = errno;
+  if (nullfd >= 0) ::close(nullfd);
+  if (outfd >= 0) ::close(outfd);
+  if (child < 0) throw TpmError(std::string("swtpm_setup: fork failed: ") + std::strerror(fork_errno));
   int st = 0;
   while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    std::error_code ec;
+    fs::remove(state_dir_ + "/tpm2-00.permall", ec);  // half-manufactured: let the next start run swtpm_setup again
     std::ifstream f(log);
     std::stringstream ss;
     ss << f.rdbuf();
