@@ -12,9 +12,13 @@ Status launch_policy_open(std::span<const uint8_t> cose, const PublicKey& owner,
   if (!st) return Status::fail(st.code(), "launch policy: %s", st.message());
   st = cose_sign1_verify(msg, owner);
   if (!st) return Status::fail(st.code(), "launch policy: %s", st.message());
-  out.payload = msg.payload;
+  return launch_policy_walk(msg.payload, out);
+}
 
-  CborReader r(msg.payload);
+Status launch_policy_walk(std::span<const uint8_t> payload, LaunchPolicyEnvelope& out) {
+  out = LaunchPolicyEnvelope{};
+  out.payload = payload;
+  CborReader r(payload);
   StrictMap m(r, "launch policy payload", 63);
   uint64_t n;
   REDOUBT_TRY(m.open(n));

@@ -27,4 +27,9 @@ struct LaunchPolicyEnvelope {
 // key 1 = "redoubt.launch-policy/1", key 5 = 1..8 byte strings, no trailing bytes.
 Status launch_policy_open(std::span<const uint8_t> cose, const PublicKey& owner, LaunchPolicyEnvelope& out);
 
+// The structural walk alone, on a payload (after the signature check; fuzzed
+// on its own, and any payload launch_policy_decode accepts must pass it with
+// the same anchors).
+Status launch_policy_walk(std::span<const uint8_t> payload, LaunchPolicyEnvelope& out);
+
 }  // namespace redoubt::policy

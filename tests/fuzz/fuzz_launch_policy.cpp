@@ -1,4 +1,5 @@
-// libFuzzer: launch-policy decoding (strict CBOR map, anchors as X.509 DER,
+// libFuzzer: launch-policy decoding (and the SL's structural walk, which must
+// agree with the decoder on every payload the decoder accepts) (strict CBOR map, anchors as X.509 DER,
 // profile, revocations, SVNs, CPUID/IO) and COSE verification with a fixed
 // owner key. First byte odd -> launch_policy_verify on a COSE message, even ->
 // launch_policy_decode on a bare payload.
@@ -7,6 +8,7 @@
 #include <cstring>
 
 #include "policy/fs/launch_policy.hpp"
+#include "policy/fs/launch_policy_envelope.hpp"
 
 using namespace redoubt;
 using namespace redoubt::policy;
@@ -18,6 +20,7 @@ constexpr uint8_t kP256G[65] = {
     0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96, 0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb,
     0x4a, 0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5};
 LaunchPolicy g_policy;
+LaunchPolicyEnvelope g_env;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -27,6 +30,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if ((data[0] & 1) == 0) {
     Status st = launch_policy_decode(in, g_policy, why);
     if (st.is_ok() != (why == Refusal::none)) __builtin_trap();
+    // The SL's walk (what it measures into PCR18) must agree with the full decoder.
+    Status walk = launch_policy_walk(in, g_env);
+    if (st.is_ok()) {
+      if (!walk.is_ok() || g_env.anchor_count != g_policy.anchor_count) __builtin_trap();
+      for (size_t i = 0; i < g_env.anchor_count; ++i)
+        if (g_env.anchors[i].data() != g_policy.anchors[i].der.data() || g_env.anchors[i].size() != g_policy.anchors[i].der.size())
+          __builtin_trap();
+    }
     if (st.is_ok() && (g_policy.anchor_count == 0 || g_policy.anchor_count > kMaxAnchors || g_policy.revocation_count > kMaxRevocations ||
                        g_policy.profile.max_intermediates >= kMaxChain))
       __builtin_trap();

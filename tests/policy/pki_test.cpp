@@ -8,6 +8,7 @@
 #include <random>
 
 #include "policy/fs/der.hpp"
+#include "policy/fs/launch_policy_envelope.hpp"
 #include "policy/host/manifest_json.hpp"
 #include "tests/policy/pki_fixture.hpp"
 #include "tests/policy/test_util.hpp"
@@ -377,6 +378,35 @@ BOOST_AUTO_TEST_CASE(der_time_rules) {
   BOOST_TEST(!t(der::kUtcTime, "230229000000Z").is_ok());  // not a leap year
   BOOST_TEST(!t(der::kUtcTime, "2301010000Z").is_ok());    // no seconds
   BOOST_TEST(!t(der::kGenTime, "20230101000000+0100").is_ok());
+}
+
+// The SL's part (policy/fs/launch_policy_envelope): owner signature, then only
+// the type and the anchors it measures into PCR18.
+BOOST_AUTO_TEST_CASE(sl_envelope_finds_the_anchors_and_refuses_what_it_must) {
+  Pki second("P-256", "Second");
+  pin.anchors = {pki.root_der(), second.root_der()};
+  EvpKey owner = generate_signing_key("P-256"), other = generate_signing_key("P-256");
+  const Bytes cose = sign_launch_policy(pin, owner);
+  LaunchPolicyEnvelope env;
+  Status st = launch_policy_open(cose, cose_public_key(owner), env);
+  BOOST_REQUIRE_MESSAGE(st.is_ok(), st.message());
+  BOOST_TEST(env.anchor_count == 2u);
+  BOOST_TEST(Bytes(env.anchors[1].begin(), env.anchors[1].end()) == second.root_der());
+  BOOST_TEST(Bytes(env.payload.begin(), env.payload.end()) == build_launch_policy_payload(pin));
+  // Another owner's signature.
+  st = launch_policy_open(cose, cose_public_key(other), env);
+  BOOST_TEST(!st.is_ok());
+  BOOST_TEST((st.code() == Err::bad_signature || st.code() == Err::wrong_key), st.message());
+  // Payload shapes the walk must refuse, each with its cause in the message.
+  auto walk = [&](const Bytes& b) { return launch_policy_walk(b, env); };
+  CHECK_FAILS(walk(Bytes{0xa1, 0x01, 0x63, 'a', 'b', 'c'}), Err::malformed, "type");              // {1: "abc"}
+  CHECK_FAILS(walk(Bytes{0xa1, 0x05, 0x80}), Err::malformed, "trust anchors");                     // {5: []}
+  CHECK_FAILS(walk(Bytes{0xa2, 0x02, 0x60, 0x01, 0x60}), Err::malformed, "ascending");              // keys out of order
+  Bytes good = build_launch_policy_payload(pin);
+  Bytes trailing = good;
+  trailing.push_back(0x00);
+  CHECK_FAILS(walk(trailing), Err::malformed, "trailing");
+  for (size_t n = 0; n < good.size(); n += 7) BOOST_TEST(!walk(Bytes(good.begin(), good.begin() + n)).is_ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

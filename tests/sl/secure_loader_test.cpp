@@ -7,6 +7,8 @@
 
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/eventlog_reader.hpp"
+#include "policy/host/pki_build.hpp"
+#include "policy/host/pki_sign.hpp"
 #include "sl/slb_layout.hpp"
 #include "tests/support/launch_fixture.hpp"
 
@@ -257,4 +259,88 @@ BOOST_AUTO_TEST_CASE(full_event_log_still_caps_the_pcrs) {
   Bytes want17 = extend("SHA256", extend("SHA256", zeros(32), sha("SHA256", measured)), sha("SHA256", r.report.reason));
   BOOST_TEST(hex(r.pcr17) == hex(want17));
   BOOST_TEST(hex(r.pcr18) == hex(extend("SHA256", zeros(32), sha("SHA256", r.report.reason))));
+}
+
+// Issue 4: the owner-signed launch policy. The owner key goes into the SLB's
+// owner slot (measured); the SL verifies the policy and measures its payload
+// into PCR17 and its anchors into PCR18, before the separators.
+namespace {
+
+void seal_owner(Bytes& sl, const policy::PublicKey& k) {
+  sl::SlbHeader h;
+  std::memcpy(&h, sl.data(), sizeof h);
+  BOOST_REQUIRE(h.owner_slot_offset != 0);
+  sl::SlbKeySlot slot{};
+  std::memcpy(slot.magic, sl::kOwnerSlotMagic, 8);
+  slot.cose_alg = int32_t(k.alg);
+  slot.sec1_len = uint16_t(k.sec1_len);
+  std::memcpy(slot.sec1, k.sec1, k.sec1_len);
+  std::memcpy(sl.data() + h.owner_slot_offset, &slot, sizeof slot);
+}
+
+struct PolicyKit {
+  LaunchKit kit;
+  policy::EvpKey owner = policy::generate_signing_key("P-256");
+  policy::EvpKey root_key = policy::generate_signing_key("P-256");
+  Bytes root;
+  policy::LaunchPolicyInput pin;
+  PolicyKit() {
+    policy::CertSpec spec{.cn = "SL Test Root", .not_before = 1700000000, .not_after = 1900000000};
+    spec.ca = true;
+    spec.ku_bits = policy::kKuKeyCertSign;
+    root = policy::cert_der(policy::issue_cert(spec, root_key, nullptr, root_key).get());
+    pin.time = 1800000000;
+    pin.anchors = {root};
+  }
+  sim::LaunchInputs inputs(const policy::EvpKey& signer, bool seal = true) {
+    sim::LaunchInputs in = kit.inputs();
+    if (seal) seal_owner(in.sl_image, policy::cose_public_key(owner));
+    in.launch_policy = policy::sign_launch_policy(pin, signer);
+    return in;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(launch_policy_is_measured_into_pcr17_and_its_anchors_into_pcr18) {
+  PolicyKit pk;
+  TempDir state;
+  sim::LaunchInputs in = pk.inputs(pk.owner);
+  Run r = launch(in, state.path());
+  BOOST_REQUIRE_MESSAGE(r.report.launched, r.report.reason);
+  const Bytes measured(r.report.slb_region.begin(), r.report.slb_region.begin() + slb_length(r.report.slb_region));
+  BOOST_TEST(std::equal(in.sl_image.begin(), in.sl_image.end(), measured.begin()));  // the owner key is measured
+  const Bytes sep = {0, 0, 0, 0}, payload = policy::build_launch_policy_payload(pk.pin);
+  Bytes p17 = extend("SHA256", zeros(32), sha("SHA256", measured));
+  p17 = extend("SHA256", p17, sha("SHA256", pk.kit.payload));
+  p17 = extend("SHA256", p17, sha("SHA256", pk.kit.hv_image));
+  p17 = extend("SHA256", p17, sha("SHA256", payload));  // EV_REDOUBT_LAUNCH_POLICY
+  p17 = extend("SHA256", p17, sha("SHA256", sep));
+  Bytes key(pk.kit.pub.sec1, pk.kit.pub.sec1 + pk.kit.pub.sec1_len);
+  Bytes p18 = extend("SHA256", zeros(32), sha("SHA256", key));
+  p18 = extend("SHA256", p18, sha("SHA256", pk.root));  // EV_REDOUBT_GUEST_ANCHOR
+  p18 = extend("SHA256", p18, sha("SHA256", sep));
+  BOOST_TEST(hex(r.pcr17) == hex(p17));
+  BOOST_TEST(hex(r.pcr18) == hex(p18));
+}
+
+BOOST_AUTO_TEST_CASE(launch_policy_without_a_sealed_owner_key_is_refused) {
+  PolicyKit pk;
+  expect_sl_refusal(pk.inputs(pk.owner, false), "no platform owner key is sealed");
+}
+
+BOOST_AUTO_TEST_CASE(launch_policy_by_another_key_is_refused) {
+  PolicyKit pk;
+  policy::EvpKey stranger = policy::generate_signing_key("P-256");
+  expect_sl_refusal(pk.inputs(stranger), "launch policy");
+}
+
+BOOST_AUTO_TEST_CASE(garbage_and_truncated_launch_policies_are_refused) {
+  PolicyKit pk;
+  sim::LaunchInputs in = pk.inputs(pk.owner);
+  const Bytes good = in.launch_policy;
+  in.launch_policy = Bytes(good.begin(), good.begin() + good.size() / 2);
+  expect_sl_refusal(in, "launch policy");
+  in.launch_policy = Bytes(300, 0xA5);
+  expect_sl_refusal(in, "launch policy");
 }
