@@ -7,6 +7,8 @@
 
 #include "policy/fs/pcr_map.hpp"
 
+#include "policy/host/host_io.hpp"
+
 namespace redoubt::policy {
 namespace {
 
@@ -54,16 +56,6 @@ class Cursor {
   std::span<const uint8_t> b_;
   size_t pos_ = 0;
 };
-
-std::string hex(std::span<const uint8_t> b) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (uint8_t c : b) {
-    s += d[c >> 4];
-    s += d[c & 15];
-  }
-  return s;
-}
 
 std::string hex16(uint32_t v) {
   char b[16];

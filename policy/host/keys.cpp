@@ -17,18 +17,10 @@
 #include <vector>
 
 #include "platform/hal/format.hpp"
+#include "policy/host/host_io.hpp"
 
 namespace redoubt::policy {
 namespace {
-
-std::string ossl_err() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "no OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
 
 using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
 
@@ -37,28 +29,10 @@ std::string pem_of(const EvpKey& key, bool priv) {
   // PEM_write_bio_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY") in OpenSSL 3.
   int ok = priv ? PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr)
                 : PEM_write_bio_PUBKEY(bio.get(), key.get());
-  if (!ok) throw KeyError("keys: cannot encode key: " + ossl_err());
+  if (!ok) throw KeyError("keys: cannot encode key: " + openssl_error());
   char* p = nullptr;
   long n = BIO_get_mem_data(bio.get(), &p);
   return std::string(p, static_cast<size_t>(n));
-}
-
-void write_file(const std::string& path, const std::string& data, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw KeyError("keys: " + path + ": " + std::strerror(errno));
-  // The file may have existed with wider permissions: force the mode.
-  if (::fchmod(fd, mode) != 0 || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-    int e = errno;
-    ::close(fd);
-    throw KeyError("keys: " + path + ": " + std::strerror(e));
-  }
-  ::close(fd);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw KeyError("keys: " + path + ": cannot open: " + std::strerror(errno));
-  return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
 std::string group_name(const EvpKey& key) {
@@ -75,26 +49,26 @@ std::string group_name(const EvpKey& key) {
 EvpKey generate_key(const std::string& curve) {
   if (curve != "P-256" && curve != "P-384") throw KeyError("keys: unsupported curve \"" + curve + "\" (use P-256 or P-384)");
   EVP_PKEY* k = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve.c_str());
-  if (!k) throw KeyError("keys: EC key generation on " + curve + " failed: " + ossl_err());
+  if (!k) throw KeyError("keys: EC key generation on " + curve + " failed: " + openssl_error());
   return EvpKey(k);
 }
 
 void generate_key_files(const std::string& curve, const std::string& out_prefix) {
   EvpKey k = generate_key(curve);
-  write_file(out_prefix + ".key.pem", pem_of(k, true), 0600);
-  write_file(out_prefix + ".pub.pem", pem_of(k, false), 0644);
+  write_file_mode<KeyError>(out_prefix + ".key.pem", pem_of(k, true), 0600, "keys");
+  write_file_mode<KeyError>(out_prefix + ".pub.pem", pem_of(k, false), 0644, "keys");
 }
 
 EvpKey load_private_key(const std::string& path) {
-  std::string pem = read_file(path);
+  std::string pem = read_file_text<KeyError>(path, "keys");
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   EVP_PKEY* k = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
-  if (!k) throw KeyError("keys: " + path + ": not a PEM private key: " + ossl_err());
+  if (!k) throw KeyError("keys: " + path + ": not a PEM private key: " + openssl_error());
   return EvpKey(k);
 }
 
 EvpKey load_public_key(const std::string& path) {
-  std::string pem = read_file(path);
+  std::string pem = read_file_text<KeyError>(path, "keys");
   {
     BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
     if (EVP_PKEY* k = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr)) return EvpKey(k);
@@ -102,7 +76,7 @@ EvpKey load_public_key(const std::string& path) {
   ERR_clear_error();
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   EVP_PKEY* k = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
-  if (!k) throw KeyError("keys: " + path + ": not a PEM public or private key: " + ossl_err());
+  if (!k) throw KeyError("keys: " + path + ": not a PEM public or private key: " + openssl_error());
   return EvpKey(k);
 }
 
@@ -124,7 +98,7 @@ PublicKey cose_public_key(const EvpKey& key) {
   BIGNUM* y = nullptr;
   if (!EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_X, &x) || !EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_Y, &y)) {
     BN_free(x);
-    throw KeyError("keys: cannot read the public point: " + ossl_err());
+    throw KeyError("keys: cannot read the public point: " + openssl_error());
   }
   // SEC1 §2.3.3 uncompressed: 0x04 || X || Y, coordinates left-padded.
   pk.sec1[0] = 0x04;

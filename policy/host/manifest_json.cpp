@@ -10,18 +10,10 @@
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/pki_json.hpp"
 
+#include "policy/host/host_io.hpp"
+
 namespace redoubt::policy {
 namespace {
-
-std::string hex(std::span<const uint8_t> b) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (uint8_t c : b) {
-    s += d[c >> 4];
-    s += d[c & 15];
-  }
-  return s;
-}
 
 // The labels we show from a header map (alg, kid); the parser already validated it.
 nlohmann::json header_json(std::span<const uint8_t> map_bytes) {

@@ -17,40 +17,16 @@
 #include <fstream>
 #include <iterator>
 
+#include "policy/host/host_io.hpp"
+
 namespace redoubt::policy {
 namespace {
 
-std::string ossl_err() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "no OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
 using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
-
-void write_mode(const std::string& path, const std::string& data, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw PkiError("pki: " + path + ": " + std::strerror(errno));
-  if (::fchmod(fd, mode) != 0 || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-    int e = errno;
-    ::close(fd);
-    throw PkiError("pki: " + path + ": " + std::strerror(e));
-  }
-  ::close(fd);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw PkiError("pki: " + path + ": cannot open: " + std::strerror(errno));
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 void add_ext(X509* c, int nid, bool critical, ASN1_OCTET_STRING* value) {
   X509_EXTENSION* ext = X509_EXTENSION_create_by_NID(nullptr, nid, critical ? 1 : 0, value);
-  if (!ext || !X509_add_ext(c, ext, -1)) throw PkiError("pki: cannot add extension: " + ossl_err());
+  if (!ext || !X509_add_ext(c, ext, -1)) throw PkiError("pki: cannot add extension: " + openssl_error());
   X509_EXTENSION_free(ext);
 }
 
@@ -58,7 +34,7 @@ template <typename T, typename F>
 void add_ext_d2i(X509* c, int nid, bool critical, T* obj, F i2d) {
   unsigned char* der = nullptr;
   int len = i2d(obj, &der);
-  if (len <= 0) throw PkiError("pki: cannot encode extension: " + ossl_err());
+  if (len <= 0) throw PkiError("pki: cannot encode extension: " + openssl_error());
   ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
   ASN1_OCTET_STRING_set(os, der, len);
   OPENSSL_free(der);
@@ -94,17 +70,17 @@ EvpKey generate_signing_key(const std::string& kind) {
   size_t bits = kind == "RSA-2048" ? 2048 : kind == "RSA-3072" ? 3072 : kind == "RSA-4096" ? 4096 : 0;
   if (!bits) throw PkiError("pki: unsupported key kind \"" + kind + "\" (P-256, P-384, RSA-2048, RSA-3072, RSA-4096)");
   EVP_PKEY* k = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", bits);
-  if (!k) throw PkiError("pki: RSA key generation failed: " + ossl_err());
+  if (!k) throw PkiError("pki: RSA key generation failed: " + openssl_error());
   return EvpKey(k);
 }
 
 void write_private_key_pem(const std::string& path, const EvpKey& key) {
   BioPtr bio(BIO_new(BIO_s_mem()), BIO_free);
   if (!PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr))
-    throw PkiError("pki: cannot encode key: " + ossl_err());
+    throw PkiError("pki: cannot encode key: " + openssl_error());
   char* p = nullptr;
   long n = BIO_get_mem_data(bio.get(), &p);
-  write_mode(path, std::string(p, static_cast<size_t>(n)), 0600);
+  write_file_mode<PkiError>(path, std::string(p, static_cast<size_t>(n)), 0600, "pki");
 }
 
 X509Ptr issue_cert(const CertSpec& s, const EvpKey& subject_key, const X509* issuer, const EvpKey& issuer_key) {
@@ -156,7 +132,7 @@ X509Ptr issue_cert(const CertSpec& s, const EvpKey& subject_key, const X509* iss
   X509V3_set_ctx(&ctx, issuer ? const_cast<X509*>(issuer) : c.get(), c.get(), nullptr, nullptr, 0);
   if (s.ski) {
     X509_EXTENSION* e = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_key_identifier, "hash");
-    if (!e) throw PkiError("pki: subjectKeyIdentifier: " + ossl_err());
+    if (!e) throw PkiError("pki: subjectKeyIdentifier: " + openssl_error());
     X509_add_ext(c.get(), e, -1);
     X509_EXTENSION_free(e);
   }
@@ -197,14 +173,14 @@ X509Ptr issue_cert(const CertSpec& s, const EvpKey& subject_key, const X509* iss
         EVP_PKEY_get_utf8_string_param(issuer_key.get(), "group", g, sizeof g, &gl) && std::string(g) == "secp384r1")
       md = EVP_sha384();
   }
-  if (!X509_sign(c.get(), issuer_key.get(), md)) throw PkiError("pki: signing the certificate failed: " + ossl_err());
+  if (!X509_sign(c.get(), issuer_key.get(), md)) throw PkiError("pki: signing the certificate failed: " + openssl_error());
   return c;
 }
 
 Bytes cert_der(const X509* c) {
   unsigned char* p = nullptr;
   int n = i2d_X509(c, &p);
-  if (n <= 0) throw PkiError("pki: cannot encode certificate: " + ossl_err());
+  if (n <= 0) throw PkiError("pki: cannot encode certificate: " + openssl_error());
   Bytes b(p, p + n);
   OPENSSL_free(p);
   return b;
@@ -213,12 +189,12 @@ Bytes cert_der(const X509* c) {
 X509Ptr cert_from_der(std::span<const uint8_t> der) {
   const unsigned char* p = der.data();
   X509* c = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-  if (!c) throw PkiError("pki: not a DER certificate: " + ossl_err());
+  if (!c) throw PkiError("pki: not a DER certificate: " + openssl_error());
   return X509Ptr(c, X509_free);
 }
 
 std::vector<X509Ptr> load_certs(const std::string& path) {
-  const std::string data = slurp(path);
+  const std::string data = read_file_text<PkiError>(path, "pki");
   std::vector<X509Ptr> out;
   if (data.find("-----BEGIN") != std::string::npos) {
     BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())), BIO_free);
@@ -241,7 +217,7 @@ void write_cert_pem(const std::string& path, const X509* c) {
   PEM_write_bio_X509(bio.get(), c);
   char* p = nullptr;
   long n = BIO_get_mem_data(bio.get(), &p);
-  write_mode(path, std::string(p, static_cast<size_t>(n)), 0644);
+  write_file_mode<PkiError>(path, std::string(p, static_cast<size_t>(n)), 0644, "pki");
 }
 
 Bytes sha256(std::span<const uint8_t> d) {
@@ -314,7 +290,7 @@ PkiInitResult pki_init(const std::string& dir, bool rsa, int64_t nb, int64_t na)
     PEM_write_bio_PUBKEY(bio.get(), owner_key.get());
     char* d = nullptr;
     long n = BIO_get_mem_data(bio.get(), &d);
-    write_mode(p("owner.pub.pem"), std::string(d, static_cast<size_t>(n)), 0644);
+    write_file_mode<PkiError>(p("owner.pub.pem"), std::string(d, static_cast<size_t>(n)), 0644, "pki");
   }
   return r;
 }

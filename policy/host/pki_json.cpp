@@ -11,18 +11,10 @@
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/pki_build.hpp"
 
+#include "policy/host/host_io.hpp"
+
 namespace redoubt::policy {
 namespace {
-
-std::string hex(std::span<const uint8_t> b) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (uint8_t c : b) {
-    s += d[c >> 4];
-    s += d[c & 15];
-  }
-  return s;
-}
 
 std::string name_text(const X509_NAME* n) {
   char buf[256];

@@ -11,18 +11,10 @@
 #include "policy/fs/guest_manifest.hpp"
 #include "policy/host/cbor_write.hpp"
 #include "policy/host/cose_sign.hpp"
+#include "policy/host/host_io.hpp"
 
 namespace redoubt::policy {
 namespace {
-
-std::string ossl_err() {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "no OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
 
 Bytes digest_of(HashAlg alg, std::span<const uint8_t> d) {
   const EVP_MD* md = alg == HashAlg::sha384 ? EVP_sha384() : EVP_sha256();
@@ -36,7 +28,7 @@ Bytes digest_of(HashAlg alg, std::span<const uint8_t> d) {
 Bytes key_spki_sha256(const EvpKey& key) {
   unsigned char* p = nullptr;
   int n = i2d_PUBKEY(key.get(), &p);
-  if (n <= 0) throw PkiError("pki: cannot encode the public key: " + ossl_err());
+  if (n <= 0) throw PkiError("pki: cannot encode the public key: " + openssl_error());
   Bytes d = sha256({p, static_cast<size_t>(n)});
   OPENSSL_free(p);
   return d;
@@ -96,10 +88,10 @@ Bytes sign_cose_x5chain(std::span<const uint8_t> payload, const EvpKey& key, con
   if (EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, key.get()) != 1 ||
       (rsa && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) ||
       EVP_DigestSign(ctx.get(), nullptr, &sig_len, tbs.data().data(), tbs.data().size()) != 1)
-    throw PkiError("guest-manifest: cannot sign: " + ossl_err());
+    throw PkiError("guest-manifest: cannot sign: " + openssl_error());
   Bytes sig(sig_len);
   if (EVP_DigestSign(ctx.get(), sig.data(), &sig_len, tbs.data().data(), tbs.data().size()) != 1)
-    throw PkiError("guest-manifest: signing failed: " + ossl_err());
+    throw PkiError("guest-manifest: signing failed: " + openssl_error());
   sig.resize(sig_len);
   if (!rsa) {  // DER ECDSA-Sig-Value -> raw r||s (RFC 9053 §2.1)
     const unsigned char* p = sig.data();
