@@ -9,7 +9,6 @@
 #include <set>
 
 #include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/svm/world_switch.hpp"
 #include "hypervisor/core/guest_admission.hpp"
 #include "hypervisor/core/run_record.hpp"
 #include "platform/sim/machine.hpp"
@@ -36,34 +35,31 @@ struct PerVmcb {
   double seconds = 0;
 };
 
-// hal::Svm and the world switch over the simulated CPU's SVM model; it also
-// attributes the CPU's walk counters and host time to each VMCB.
-class SimSvm final : public hal::Svm, public svm::WorldSwitch {
+// hal::Svm over the simulated CPU's SVM model; it also attributes the CPU's
+// walk counters and host time to each VMCB.
+class SimSvm final : public hal::Svm {
  public:
   SimSvm(sim::Machine& m, const RunOptions& o) : m_(m), cpu_(m), o_(o) {}
   bool available() override { return cpu_.available(); }
   Status enable(uint64_t hsave_pa) override { return cpu_.enable(hsave_pa); }
-  void vmrun(uint64_t vmcb_pa) override { cpu_.vmrun(vmcb_pa); }
   void invlpga(uint64_t va, uint32_t asid) override { cpu_.invlpga(va, asid); }
   uint64_t rdtsc() override { return cpu_.rdtsc(); }
   void arm_timer(uint64_t deadline, uint8_t vector) override { cpu_.arm_timer(deadline, vector); }
 
-  void vmrun(uint64_t vmcb_pa, hv::GuestGprs& g) override {
-    static_assert(sizeof(hv::GuestGprs) == sizeof(sim::GuestGprs));
-    sim::GuestGprs r;
-    std::memcpy(&r, &g, sizeof r);
+  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& g) override {
     if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, false);
     auto& c = cpu_.counters();
     const uint64_t w0 = c.walks, r0 = c.walk_refs, n0 = c.nested_walk_refs;
     const auto t0 = Clock::now();
-    cpu_.vmrun(vmcb_pa, r);
+    hal::GuestGprs regs = g;  // like a real stub: the save area is written back after #VMEXIT
+    cpu_.vmrun(vmcb_pa, regs);
     PerVmcb& p = per_[vmcb_pa];
     p.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     p.walks += c.walks - w0;
     p.walk_refs += c.walk_refs - r0;
     p.nested_refs += c.nested_walk_refs - n0;
     if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, true);  // memory exactly as the #VMEXIT left it
-    std::memcpy(&g, &r, sizeof r);
+    g = regs;
   }
 
   sim::SvmCpu& cpu() { return cpu_; }
@@ -209,7 +205,6 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
     }
     in.guests = guests;
     in.svm = svm.get();
-    in.world_switch = svm.get();
   };
   lo.after_launch = [&](sim::Machine& m, const sim::LaunchReport& r) {
     res.hv_memory_pa = layout.hv_memory;

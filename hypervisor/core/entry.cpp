@@ -6,7 +6,7 @@
 
 namespace redoubt::hv {
 
-Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h, svm::WorldSwitch* ws) {
+Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h) {
   auto& c = platform.console();
   c.print("[hv] Redoubt hypervisor %s %s entered at 0x%llx (image 0x%llx, %llu bytes, SVN %llu)\n", h.hv_name,
           h.hv_version, (unsigned long long)h.hv_entry_pa, (unsigned long long)h.hv_image_pa,
@@ -29,7 +29,7 @@ Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h, svm::
     return Status::fail(Err::internal, "hypervisor state does not fit its reserved pages");
   uint8_t* obj = platform.mem().map(obj_pa, sizeof(Hypervisor));
   if (!obj || h.hv_memory_size < kRunRecordBytes) return Status::fail(Err::fault, "hypervisor memory is outside RAM");
-  Hypervisor* hv = new (obj) Hypervisor(platform, h, ws);
+  Hypervisor* hv = new (obj) Hypervisor(platform, h);
   Status s = hv->init();
   if (s) s = hv->run();
   if (!s) {

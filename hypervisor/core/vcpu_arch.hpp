@@ -7,15 +7,14 @@
 #include <cstdint>
 
 #include "platform/hal/status.hpp"
+#include "platform/hal/svm.hpp"
 
 namespace redoubt::hv {
 
 // The guest's general-purpose registers that the virtualization hardware does
 // not keep in the control block: the world-switch code saves and restores
 // them around VMRUN (on SVM RAX, RSP, RIP and RFLAGS live in the VMCB).
-struct GuestGprs {
-  uint64_t rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15;
-};
+using GuestGprs = hal::GuestGprs;  // platform/hal/svm.hpp
 
 enum class ExitKind : uint8_t {
   cpuid,      // emulate CPUID(rax, rcx) per policy

@@ -175,7 +175,7 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
   }
   if (s) s = svm::build_iopm(hv.alloc, policy_.io, policy_.io_count, iopm_pa_);
   if (s) s = svm::build_msrpm(hv.alloc, msrpm_pa_);
-  if (s) s = svm_.create(hv.platform, *hv.world_switch, hv.alloc);
+  if (s) s = svm_.create(hv.platform, hv.alloc);
   if (s) {
     vcpu_ = &svm_;
     VcpuEntry e{};
@@ -550,9 +550,6 @@ Status Hypervisor::init() {
   REDOUBT_TRY(alloc.init(platform.mem(), h.hv_memory_pa + kRunRecordBytes, h.hv_memory_size - kRunRecordBytes));
   record->hv_pages_total = alloc.total_pages();
   REDOUBT_TRY(admission.init(platform, handoff, alloc));
-  if (!world_switch)
-    return Status::fail(Err::not_implemented,
-                        "this platform has no SVM world switch (guest GPR save/restore around VMRUN)");
   if (!platform.svm().available())
     return Status::fail(Err::unsupported, "this CPU has no AMD-V with nested paging");
   uint64_t hsave;

@@ -122,14 +122,12 @@ class Vm {
 
 class Hypervisor {
  public:
-  Hypervisor(hal::Platform& p, hal::HypervisorHandoff& h, svm::WorldSwitch* ws)
-      : platform(p), handoff(h), world_switch(ws) {}
+  Hypervisor(hal::Platform& p, hal::HypervisorHandoff& h) : platform(p), handoff(h) {}
   Status init();
   Status run();
 
   hal::Platform& platform;
   hal::HypervisorHandoff& handoff;  // event_log_used grows with the guest events
-  svm::WorldSwitch* world_switch;
   PageAllocator alloc;
   GuestAdmission admission;
   RunRecord* record = nullptr;

@@ -10,6 +10,16 @@
 
 namespace redoubt::hal {
 
+// The guest general-purpose registers VMRUN does not load from the VMCB
+// (APM vol. 2 §15.5.1: only RAX, RSP, RIP, RFLAGS and the segment/control state
+// live there). Software swaps the rest around VMRUN — on hardware a small stub
+// with a save area (as KVM's __svm_vcpu_run), in the simulator the CPU model.
+// Order = the x86 register encoding (ModRM reg field 0..15).
+struct GuestGprs {
+  uint64_t rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15;
+};
+static_assert(sizeof(GuestGprs) == 16 * 8);
+
 class Svm {
  public:
   // CPUID Fn8000_0001_ECX[SVM] and Fn8000_000A_EDX[NP] (APM vol. 2 §15.4).
@@ -19,7 +29,9 @@ class Svm {
   // VMRUN with RAX = vmcb_pa (APM vol. 2 §15.5): runs the guest until #VMEXIT;
   // EXITCODE/EXITINFO1/EXITINFO2/nRIP and the guest state are in the VMCB
   // afterwards. A failed consistency check gives EXITCODE = VMEXIT_INVALID.
-  virtual void vmrun(uint64_t vmcb_pa) = 0;
+  // `regs` are the guest's other GPRs, in and out (regs.rax/rsp are ignored:
+  // they live in the VMCB save area).
+  virtual void vmrun(uint64_t vmcb_pa, GuestGprs& regs) = 0;
   // INVLPGA (APM vol. 2 §15.16.2): invalidate the mapping of va in asid.
   virtual void invlpga(uint64_t va, uint32_t asid) = 0;
   virtual uint64_t rdtsc() = 0;

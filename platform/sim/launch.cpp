@@ -184,7 +184,6 @@ LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in,
 
   SimPlatform platform(m, tpm, sink);
   if (in.svm) platform.set_svm(in.svm);
-  platform.set_world_switch(in.world_switch);
   sl::Outcome o;
   try {
     o = sl::secure_loader_main(platform, bsp.rax);

@@ -64,7 +64,6 @@ struct LaunchInputs {
   bool aps_in_init = true;   // the loader sent INIT to every AP
   std::vector<GuestInput> guests;  // empty: a launch without guests (no hv_memory either)
   hal::Svm* svm = nullptr;         // the CPU's SVM model, needed to run guests
-  svm::WorldSwitch* world_switch = nullptr;  // VMRUN with guest GPRs over that model
 };
 
 struct LaunchReport {

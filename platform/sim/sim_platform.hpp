@@ -8,7 +8,6 @@
 #include <string>
 #include <string_view>
 
-#include "hypervisor/arch/svm/world_switch.hpp"
 #include "platform/hal/hal.hpp"
 #include "platform/sim/machine.hpp"
 #include "platform/sim/tpm/tpm_device.hpp"
@@ -35,8 +34,6 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   // The simulated CPU's SVM model; set by whoever runs guests (set_svm).
   hal::Svm& svm() override;
   void set_svm(hal::Svm* svm) { svm_ = svm; }
-  // VMRUN with the guest GPRs (hypervisor/arch/svm/world_switch.hpp), passed to the hypervisor.
-  void set_world_switch(svm::WorldSwitch* ws) { ws_ = ws; }
   Status enter_hypervisor(hal::HypervisorHandoff& handoff) override;
   [[noreturn]] void halt(const char* why) override;
 
@@ -68,7 +65,6 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   mutable std::optional<hal::HypervisorHandoff> handoff_;
   hal::HypervisorHandoff* live_handoff_ = nullptr;
   hal::Svm* svm_ = nullptr;
-  svm::WorldSwitch* ws_ = nullptr;
   std::chrono::steady_clock::time_point hv_entry_time_{};
 };
 

@@ -73,7 +73,7 @@ bool BarePlatform::is_protected(uint64_t, uint64_t) {
 
 bool BarePlatform::available() { halt("bare-metal CPUID probing for SVM is not implemented yet (QEMU issue)"); }
 Status BarePlatform::enable(uint64_t) { halt("bare-metal EFER.SVME / VM_HSAVE_PA setup is not implemented yet (QEMU issue)"); }
-void BarePlatform::vmrun(uint64_t) { halt("bare-metal VMRUN is not implemented yet (QEMU issue)"); }
+void BarePlatform::vmrun(uint64_t, hal::GuestGprs&) { halt("bare-metal VMRUN is not implemented yet (QEMU issue)"); }
 void BarePlatform::invlpga(uint64_t, uint32_t) { halt("bare-metal INVLPGA is not implemented yet (QEMU issue)"); }
 uint64_t BarePlatform::rdtsc() {
   uint32_t lo, hi;

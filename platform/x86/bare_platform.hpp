@@ -35,7 +35,7 @@ class BarePlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dm
   // hal::Svm: the real instructions (VMRUN, INVLPGA, RDTSC) — not yet (QEMU issue).
   bool available() override;
   Status enable(uint64_t hsave_pa) override;
-  void vmrun(uint64_t vmcb_pa) override;
+  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs) override;
   void invlpga(uint64_t va, uint32_t asid) override;
   uint64_t rdtsc() override;
   void arm_timer(uint64_t deadline_tsc, uint8_t vector) override;

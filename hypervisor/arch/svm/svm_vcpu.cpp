@@ -53,9 +53,8 @@ Status build_msrpm(hv::PageAllocator& alloc, uint64_t& pa) {
   return Status::ok();
 }
 
-Status SvmVcpu::create(hal::Platform& p, WorldSwitch& ws, hv::PageAllocator& alloc) {
+Status SvmVcpu::create(hal::Platform& p, hv::PageAllocator& alloc) {
   p_ = &p;
-  ws_ = &ws;
   REDOUBT_TRY(alloc.alloc_page(vmcb_pa_, "VMCB"));
   vmcb_ = reinterpret_cast<Vmcb*>(alloc.map(vmcb_pa_, sizeof(Vmcb)));
   return Status::ok();
@@ -144,7 +143,7 @@ void SvmVcpu::run(ExitEvent& out) {
   v.control.next_rip = 0;
   v.save.rax = gprs_.rax;
   v.save.rsp = gprs_.rsp;
-  ws_->vmrun(vmcb_pa_, gprs_);
+  p_->svm().vmrun(vmcb_pa_, gprs_);
   gprs_.rax = v.save.rax;
   gprs_.rsp = v.save.rsp;
 

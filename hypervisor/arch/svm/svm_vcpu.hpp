@@ -5,7 +5,6 @@
 #include <cstdint>
 
 #include "hypervisor/arch/svm/vmcb.hpp"
-#include "hypervisor/arch/svm/world_switch.hpp"
 #include "hypervisor/core/phys_alloc.hpp"
 #include "hypervisor/core/policy.hpp"
 #include "hypervisor/core/vcpu_arch.hpp"
@@ -28,7 +27,7 @@ inline constexpr uint32_t kMsrFsBase = 0xC0000100, kMsrGsBase = 0xC0000101, kMsr
 
 class SvmVcpu final : public hv::VcpuArch {
  public:
-  Status create(hal::Platform& p, WorldSwitch& ws, hv::PageAllocator& alloc);
+  Status create(hal::Platform& p, hv::PageAllocator& alloc);
 
   Status setup(const hv::VcpuEntry& e) override;
   void run(hv::ExitEvent& out) override;
@@ -52,7 +51,6 @@ class SvmVcpu final : public hv::VcpuArch {
 
  private:
   hal::Platform* p_ = nullptr;
-  WorldSwitch* ws_ = nullptr;
   Vmcb* vmcb_ = nullptr;
   uint64_t vmcb_pa_ = 0;
   hv::GuestGprs gprs_{};

@@ -56,7 +56,13 @@ void SvmCpu::arm_timer(uint64_t deadline_tsc, uint8_t vector) {
   cpu_.timer_vector = vector;
 }
 
-void SvmCpu::vmrun(uint64_t vmcb_pa) { vmrun(vmcb_pa, gprs_[vmcb_pa]); }
+void SvmCpu::vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs) {
+  static_assert(sizeof(hal::GuestGprs) == sizeof(GuestGprs), "the same 16 registers in encoding order");
+  GuestGprs r;
+  std::memcpy(&r, &regs, sizeof r);
+  vmrun(vmcb_pa, r);
+  std::memcpy(&regs, &r, sizeof r);
+}
 
 void SvmCpu::vmrun(uint64_t vmcb_pa, GuestGprs& regs) {
   using cpu::CpuError;

@@ -28,13 +28,17 @@ class SvmCpu final : public hal::Svm {
   // hal::Svm
   bool available() override { return true; }
   Status enable(uint64_t hsave_pa) override;
-  void vmrun(uint64_t vmcb_pa) override;
+  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs) override;
   void invlpga(uint64_t va, uint32_t asid) override;
   uint64_t rdtsc() override { return cpu_.icount; }
   void arm_timer(uint64_t deadline_tsc, uint8_t vector) override;
 
-  // VMRUN with the non-VMCB guest GPRs passed in and out (what a real stub does).
+  // VMRUN with the non-VMCB guest GPRs passed in and out, as the interpreter
+  // indexes them (r[0] = RAX ... r[15] = R15).
   void vmrun(uint64_t vmcb_pa, GuestGprs& regs);
+  // For tests and benchmarks that drive the model directly: VMRUN with GPRs
+  // kept per VMCB (gprs(vmcb_pa)).
+  void vmrun(uint64_t vmcb_pa) { vmrun(vmcb_pa, gprs_[vmcb_pa]); }
   // The stored GPRs of the guest that runs on `vmcb_pa` (used by vmrun(vmcb_pa)).
   GuestGprs& gprs(uint64_t vmcb_pa) { return gprs_[vmcb_pa]; }
 
