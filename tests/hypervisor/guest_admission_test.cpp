@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "policy/fs/pcr_map.hpp"
+#include "sl/boot_params.hpp"
 #include "policy/host/eventlog_reader.hpp"
 #include "tests/hypervisor/run_support.hpp"
 #include "tests/policy/pki_fixture.hpp"
@@ -385,4 +386,35 @@ BOOST_AUTO_TEST_CASE(default_demo_runs_signed_guests_with_independent_pcr19_20) 
   for (const Bytes& d : ev20) v = extend("SHA384", v, sha("SHA384", d));
   v = extend("SHA384", v, sha("SHA384", kSep));
   BOOST_TEST(hex(run->result.launch.pcrs.at(HashAlg::sha384).at(20)) == hex(v));
+}
+
+// Malformed manifests reach the hypervisor's parser and are refused by name;
+// an oversized one is stopped by the SL's region check (the whole launch).
+BOOST_AUTO_TEST_CASE(truncated_and_garbage_manifests_are_refused_as_malformed) {
+  for (size_t cut : {size_t(1), size_t(40), size_t(300)}) {
+    World w;
+    Bytes m = w.good();
+    m.resize(m.size() - cut);
+    check_refused(w, w.run(m), "malformed");
+  }
+  World w;
+  check_refused(w, w.run(Bytes(2000, 0xA7)), "malformed");
+}
+
+BOOST_AUTO_TEST_CASE(oversized_manifest_is_refused_by_the_secure_loader) {
+  World w;
+  Bytes m = w.good();
+  m.resize(sl::kMaxGuestManifest + 1, 0);
+  write_file(w.dir / "launch.policy", policy::sign_launch_policy(w.pin, w.owner));
+  write_file(w.dir / "big.manifest", m);
+  tools::RunOptions o = default_run_options(w.dir / "out", w.dir / "state");
+  o.launch.policy = (w.dir / "launch.policy").string();
+  o.launch.owner = (w.dir / "owner.pub.pem").string();
+  o.guests = {(build_dir() / "guests" / "hello.bin").string() + ":" + (w.dir / "big.manifest").string()};
+  auto tpm = fresh_inproc_tpm(w.dir / "state");
+  tools::RunResult r = tools::run_guests_job(o, *tpm, [](const std::string&) {});
+  BOOST_TEST(!r.launch.report.launched);
+  BOOST_TEST(r.launch.report.stage == "sl");
+  BOOST_TEST(r.launch.report.reason.find("guest hello manifest is 32769 bytes, limit 32768") != std::string::npos,
+             r.launch.report.reason);
 }
