@@ -212,6 +212,7 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
     res.hv_image_pa = layout.hv_image;
     res.slb_base = layout.slb_base;
     if (!r.hypervisor_entered) return;
+    if (o.after_run) o.after_run(m);
     const uint8_t* raw = m.mem().map(layout.hv_memory, sizeof(hv::RunRecord));
     hv::RunRecord rec;
     std::memcpy(&rec, raw, sizeof rec);
@@ -235,6 +236,7 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
       gr.signed_name = std::string(g.signed_name, strnlen(g.signed_name, sizeof g.signed_name));
       gr.version = std::string(g.version, strnlen(g.version, sizeof g.version));
       gr.svn = g.svn;
+      gr.scrubbed = g.scrubbed != 0;
       if (i < manifest_paths.size()) gr.manifest_path = manifest_paths[i];
       gr.has_fault = hv::GuestState(g.state) == hv::GuestState::killed && g.fault_gpa != 0;
       gr.fault_gpa = g.fault_gpa;
@@ -293,6 +295,7 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
               {"exit_code", g.exit_code}, {"serial", serial.string()}, {"asid", g.asid},
               {"ram", {{"base", hx(g.ram_pa)}, {"size", g.ram_size}}}};
     j["admission"] = g.admission;
+    j["scrubbed"] = g.scrubbed;
     if (g.admission == "refused") j["refusal"] = g.refusal;
     if (g.admission == "signed")
       j["signed"] = {{"name", g.signed_name}, {"version", g.version}, {"svn", g.svn}, {"manifest", g.manifest_path}};

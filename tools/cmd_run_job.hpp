@@ -42,6 +42,8 @@ struct RunOptions {
   // Called around every VMRUN: after=false just before it, after=true right after the
   // #VMEXIT (before the world switch stores the guest GPRs back into hypervisor memory).
   std::function<void(sim::Machine&, uint64_t vmcb_pa, bool after)> on_vmrun;
+  // Called once the hypervisor has returned, with the machine as it left it.
+  std::function<void(sim::Machine&)> after_run;
 };
 
 struct Violation {
@@ -58,6 +60,7 @@ struct GuestResult {
   std::string refusal;    // the refusal name when refused
   std::string signed_name, version, manifest_path;
   uint64_t svn = 0;
+  bool scrubbed = false;  // its RAM was zeroed when it stopped / was refused
   uint64_t fault_gpa = 0, fault_rip = 0;
   bool has_fault = false;
   std::vector<Violation> violations;

@@ -52,7 +52,7 @@ struct GuestRecord {
   uint64_t vmruns;
   // Admission (issue 4): hv::Admission, the refusal name and what the manifest says.
   uint32_t admission;
-  uint32_t reserved;
+  uint32_t scrubbed;         // 1: its RAM was zeroed when it stopped (or was refused)
   char refusal[32];
   char signed_name[64];
   char version[32];

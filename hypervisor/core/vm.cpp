@@ -101,6 +101,7 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
   rec_->svn = adm.svn;
   if (adm.how == Admission::refused) {
     std::memset(ram, 0, g.ram_size);  // scrub: nothing of a refused guest stays in its RAM
+    rec_->scrubbed = 1;
     format(rec_->reason, sizeof rec_->reason, "%s: %s", adm.refusal, adm.reason);
     return Status::fail(Err::wrong_key, "guest %s refused: %s", g.name, adm.refusal);
   }
@@ -629,6 +630,10 @@ Status Hypervisor::run() {
     GuestRecord& r = vms[i].record();
     vms[i].finish_serial();
     r.serial_len = vms[i].serial_bytes();
+    // Scrub on teardown: nothing a guest computed outlives it in RAM the next
+    // owner could read (its serial log and record stay in hypervisor memory).
+    if (uint8_t* ram = platform.mem().map(r.ram_pa, r.ram_size)) std::memset(ram, 0, r.ram_size);
+    r.scrubbed = 1;
   }
   format(record->status, sizeof record->status, "ok");
   return Status::ok();

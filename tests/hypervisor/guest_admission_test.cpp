@@ -418,3 +418,27 @@ BOOST_AUTO_TEST_CASE(oversized_manifest_is_refused_by_the_secure_loader) {
   BOOST_TEST(r.launch.report.reason.find("guest hello manifest is 32769 bytes, limit 32768") != std::string::npos,
              r.launch.report.reason);
 }
+
+// Scrub on teardown: when the hypervisor returns, every guest's RAM is zero
+// (what the guests computed does not outlive them); the serial logs survive.
+BOOST_AUTO_TEST_CASE(guest_ram_is_scrubbed_when_the_guests_stop) {
+  tools::RunOptions o;
+  o.guests = {"hello", "sha256"};
+  std::vector<std::pair<uint64_t, uint64_t>> nonzero;  // (guest RAM base, first non-zero offset)
+  o.after_run = [&](sim::Machine& m) {
+    const sim::LaunchLayout L;
+    for (uint64_t base : {uint64_t(L.guest_ram), uint64_t(L.guest_ram + (8ull << 20))}) {
+      const Bytes ram = m.mem().read(base, 8ull << 20);
+      auto it = std::find_if(ram.begin(), ram.end(), [](uint8_t b) { return b != 0; });
+      if (it != ram.end()) nonzero.push_back({base, uint64_t(it - ram.begin())});
+    }
+  };
+  auto run = run_guests(o);
+  BOOST_REQUIRE(run->result.ran);
+  BOOST_TEST(nonzero.empty(), (nonzero.empty() ? 0 : nonzero[0].second));
+  for (const auto& g : run->result.guests) {
+    BOOST_TEST(g.scrubbed, g.name);
+    BOOST_TEST(g.status == "exited", g.name);
+    BOOST_TEST(!g.serial.empty(), g.name);
+  }
+}
