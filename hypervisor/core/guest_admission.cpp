@@ -16,12 +16,6 @@ using std::span;
 
 span<const uint8_t> text(const char* s) { return {reinterpret_cast<const uint8_t*>(s), std::strlen(s)}; }
 
-void copy_name(char* dst, size_t cap, span<const uint8_t> s) {
-  size_t n = s.size() < cap - 1 ? s.size() : cap - 1;
-  std::memcpy(dst, s.data(), n);
-  dst[n] = 0;
-}
-
 }  // namespace
 
 Status GuestAdmission::init(hal::Platform& p, hal::HypervisorHandoff& h, PageAllocator& alloc) {

@@ -124,7 +124,7 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
   bi.cmdline_gpa = kGuestCmdlineGpa;
   bi.cmdline_len = uint32_t(adm.cmdline.size());  // <= 1023 (policy::kMaxCmdline)
   bi.svn = uint32_t(adm.svn);
-  std::memcpy(ram + kGuestCmdlineGpa, adm.cmdline.data(), adm.cmdline.size());
+  if (!adm.cmdline.empty()) std::memcpy(ram + kGuestCmdlineGpa, adm.cmdline.data(), adm.cmdline.size());
   std::memcpy(ram + kGuestBootInfoGpa, &bi, sizeof bi);
 
   static constexpr uint64_t kGdt[3] = {0, 0x00AF9A000000FFFFull, 0x00CF92000000FFFFull};
