@@ -130,7 +130,7 @@ Status verify_signature(const CoseSign1& msg, const X509Cert& leaf, Refusal& why
     br_ec_public_key pk{leaf.curve, const_cast<unsigned char*>(leaf.ec_q.data()), leaf.ec_q.size()};
     const size_t want = leaf.curve == BR_EC_secp256r1 ? 64 : 96;  // RFC 9053 §2.1 raw r||s
     if (msg.signature.size() != want) GM_FAIL(Refusal::malformed, "%s signature is %zu bytes, expected %zu", cose_alg_name(msg.alg), msg.signature.size(), want);
-    ok = br_ecdsa_i31_vrfy_raw(&br_ec_prime_i31, d.bytes, d.size(), &pk, msg.signature.data(), msg.signature.size()) == 1;
+    ok = br_ecdsa_i31_vrfy_raw(br_ec_get_default(), d.bytes, d.size(), &pk, msg.signature.data(), msg.signature.size()) == 1;
   } else {
     // RFC 8812 §2: RS256 = RSASSA-PKCS1-v1_5 with SHA-256; the signature is the modulus size.
     br_rsa_public_key pk{const_cast<unsigned char*>(leaf.rsa_n.data()), leaf.rsa_n.size(), const_cast<unsigned char*>(leaf.rsa_e.data()),

@@ -513,7 +513,7 @@ Status verify_chain(const ChainPolicy& pol, std::span<const std::span<const uint
   br_x509_minimal_set_hash(&xc, br_sha384_ID, &br_sha384_vtable);
   br_x509_minimal_set_hash(&xc, br_sha512_ID, &br_sha512_vtable);
   br_x509_minimal_set_rsa(&xc, br_rsa_i31_pkcs1_vrfy);
-  br_x509_minimal_set_ecdsa(&xc, &br_ec_prime_i31, br_ecdsa_i31_vrfy_asn1);
+  br_x509_minimal_set_ecdsa(&xc, br_ec_get_default(), br_ecdsa_i31_vrfy_asn1);  // fastest EC code BearSSL has here (p256_m64 + prime_i31)
   br_x509_minimal_set_time(&xc, days, secs);
   br_x509_minimal_set_minrsa(&xc, static_cast<int>(pol.profile->min_rsa_bits / 8));
   const br_x509_class** vt = &xc.vtable;
