@@ -185,6 +185,15 @@ void GuestAdmission::admit_unsigned(const hal::HypervisorHandoff::Guest& g, span
   p_->console().print("[hv] guest %s admitted UNSIGNED (the launch policy allows it); measured as such\n", g.name);
 }
 
+void GuestAdmission::record_failure(const hal::HypervisorHandoff::Guest& g, const Status& why) {
+  char ev[384];
+  format(ev, sizeof ev, "guest %s refused: failed: %s", g.name, why.message());
+  for (uint32_t pcr : {policy::kPcrGuestAuthority, policy::kPcrGuestDetail}) {
+    Status s = measure_text(pcr, policy::kEvGuestRefused, nullptr, ev);
+    if (!s) p_->console().print("[hv] could not record the failure in PCR%u: %s\n", pcr, s.message());
+  }
+}
+
 Status GuestAdmission::finish() {
   static constexpr uint8_t kSep[4] = {0, 0, 0, 0};  // TCG PFP §10.4.1: EV_SEPARATOR data 00000000h
   for (uint32_t pcr : {policy::kPcrGuestAuthority, policy::kPcrGuestDetail})

@@ -50,6 +50,10 @@ class GuestAdmission {
   void admit(const hal::HypervisorHandoff::Guest& g, std::span<const uint8_t> kernel,
              std::span<const uint8_t> initrd, AdmissionResult& out);
 
+  // A guest that could not be loaded or started (not a policy refusal): measured
+  // like a refusal with the name "failed", so no listed guest goes unrecorded.
+  void record_failure(const hal::HypervisorHandoff::Guest& g, const Status& why);
+
   // EV_SEPARATOR on PCR19 and PCR20 once every guest has been admitted or refused.
   Status finish();
 

@@ -569,6 +569,9 @@ Status Hypervisor::run() {
     Status s = vms[i].create(*this, i, g);
     if (!s) {
       c.print("[hv] guest %s not started: %s\n", g.name, s.message());
+      // A guest that failed to load or start after admission is recorded too,
+      // so a verifier sees every guest the loader listed.
+      if (vms[i].state() == GuestState::failed) admission.record_failure(g, s);
       continue;
     }
     c.print("[hv] guest %u '%s': %llu MiB RAM at 0x%llx, image %llu bytes, ASID %u, nCR3 0x%llx (%llu tables)\n", i,

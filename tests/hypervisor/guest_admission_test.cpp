@@ -442,3 +442,21 @@ BOOST_AUTO_TEST_CASE(guest_ram_is_scrubbed_when_the_guests_stop) {
     BOOST_TEST(!g.serial.empty(), g.name);
   }
 }
+
+// A guest that cannot even be loaded (its image does not fit its RAM) never
+// runs, and the failure is measured like a refusal, so no listed guest goes unrecorded.
+BOOST_AUTO_TEST_CASE(guest_that_fails_to_load_is_measured_as_failed) {
+  World w;
+  w.kernel = Bytes(8u << 20, 0x90);
+  const auto& g = w.run(w.good());
+  BOOST_TEST(g.status == "failed");
+  BOOST_TEST(g.vmruns == 0u);
+  std::vector<Bytes> ev19;
+  for (const auto& e : w.log().events)
+    if (e.pcr == 19 && e.type == policy::kEvGuestRefused) ev19.push_back(e.data);
+  BOOST_REQUIRE_EQUAL(ev19.size(), 1u);
+  const std::string text(ev19[0].begin(), ev19[0].end());
+  BOOST_TEST(text.find("guest hello refused: failed: ") == 0u, text);
+  BOOST_TEST(text.find("does not fit") != std::string::npos, text);
+  BOOST_TEST(hex(w.pcr(19)) == hex(replay(ev19)));
+}
