@@ -19,6 +19,7 @@
 #include "attestation/agent/endpoint_state.hpp"
 #include "attestation/service/http_api.hpp"
 #include "policy/host/keys.hpp"
+#include "tools/cmd_run_job.hpp"
 #include "tools/launch_job.hpp"
 #include "tools/tpm_session.hpp"
 
@@ -82,28 +83,45 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   std::cout << "machine: " << redoubt::bench::cpu_model() << "\n";
 
-  // Evidence from a real measured launch on an inproc TPM.
-  tools::LaunchOptions lo;
-  lo.state = (dir / "state").string();
-  lo.out = (dir / "launch").string();
-  auto tpm = tools::open_tpm_session("inproc", lo.state);
-  auto j = tools::run_launch_job(lo, *tpm, [](const std::string&) {});
+  // For comparison: evidence of a launch without policy or guests (libtpms: one TPM per process at a time).
+  attest::EndpointQuote q_launch_only;
+  {
+    tools::LaunchOptions lo;
+    lo.state = (dir / "state-launch-only").string();
+    lo.out = (dir / "launch-only").string();
+    auto tpm = tools::open_tpm_session("inproc", lo.state);
+    const tools::LaunchJobResult j = tools::run_launch_job(lo, *tpm, [](const std::string&) {});
+    attest::TpmIdentity id(*tpm);
+    q_launch_only = attest::make_evidence(*tpm, id, attest::Bytes(32, 0x5a), j.report.event_log);
+    id.release();
+  }
+  // Evidence from a real measured launch on an inproc TPM, with the four demo guests measured into
+  // PCR19/20 under the demo launch policy (what `redoubt endpoint` quotes).
+  tools::RunOptions ro;
+  ro.launch.state = (dir / "state").string();
+  ro.launch.out = (dir / "launch").string();
+  auto tpm = tools::open_tpm_session("inproc", ro.launch.state);
+  const tools::RunResult run = tools::run_guests_job(ro, *tpm, [](const std::string&) {});
+  const tools::LaunchJobResult& j = run.launch;
   attest::TpmIdentity id(*tpm);
   const attest::Bytes nonce(32, 0x5a);
   const attest::EndpointQuote q = attest::make_evidence(*tpm, id, nonce, j.report.event_log);
   const std::string body = json{{"evidence", attest::evidence_to_json(q.evidence)}, {"nonce", attest::to_hex(nonce)}}.dump();
   std::cout << "evidence: quote " << q.evidence.quote.size() << " B, event log " << q.evidence.eventlog.size() << " B, request " << body.size() << " B\n";
 
-  {  // 1. appraisal alone
-    attest::AppraisalInput in;
-    in.ak_public = q.evidence.ak_public;
-    in.nonce = nonce;
-    in.selection = attest::default_quote_selection();
-    const auto t0 = Clock::now();
-    const int n = 2000;
-    for (int i = 0; i < n; ++i) attest::appraise(q.evidence, in, 0);
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::cout << "appraisal only (in-process, 1 thread): " << static_cast<int>(n / s) << " /s (" << s / n * 1e6 << " us each)\n";
+  {  // 1. appraisal alone: this evidence, and a launch-only one (no policy, no guests) for comparison
+    for (const attest::EndpointQuote* e : {&q, static_cast<const attest::EndpointQuote*>(&q_launch_only)}) {
+      attest::AppraisalInput in;
+      in.ak_public = e->evidence.ak_public;
+      in.nonce = nonce;
+      in.selection = attest::default_quote_selection();
+      const auto t0 = Clock::now();
+      const int n = 2000;
+      for (int i = 0; i < n; ++i) attest::appraise(e->evidence, in, 0);
+      const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+      std::cout << "appraisal only (in-process, 1 thread, " << (e == &q ? "launch + 4 guests" : "launch only") << ", log " << e->evidence.eventlog.size()
+                << " B): " << static_cast<int>(n / s) << " /s (" << s / n * 1e6 << " us each)\n";
+    }
   }
   {  // 2. one worker thread, one client
     Server srv(config(dir, "single"), 1);

@@ -1,5 +1,6 @@
-// `redoubt endpoint`: a simulated endpoint. Performs the measured launch on its
-// own TPM (inproc libtpms by default: one per process), gets its EK certificate
+// `redoubt endpoint`: a simulated endpoint. Performs the measured launch and
+// boots its guests (tools/cmd_run_job: launch policy in PCR17/18, each guest in
+// PCR19/20) on its own TPM (inproc libtpms by default: one per process), gets its EK certificate
 // from the simulator's manufacturer CA, enrols with the verifier and then
 // pushes evidence (--mode push) or serves quotes for a polling verifier
 // (--mode pull). --tamper makes it a bad endpoint, for demonstrations and tests.
@@ -19,6 +20,7 @@
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
+#include "tools/cmd_run_job.hpp"
 #include "tools/launch_job.hpp"
 #include "tools/tpm_session.hpp"
 
@@ -31,6 +33,12 @@ namespace {
 struct EndpointOptions {
   std::string verifier, id, mode = "push", listen = "127.0.0.1:0", tamper, tpm = "inproc", state, manufacturer_ca, ca_file, signing_key;
   uint64_t svn = 2;
+  // Guests, as `redoubt run` takes them (docs/running.md): default hello sha256 mmu probe, signed with
+  // the demo PKI of --state under a demo launch policy dated now.
+  std::vector<std::string> guests;
+  std::string pki, policy, owner;
+  uint64_t guest_svn = 1;
+  bool unsigned_guests = false;
   int count = 1, interval_ms = 1000, serve_seconds = 0;
 };
 
@@ -76,13 +84,30 @@ std::atomic<bool> g_stop{false};
 
 int run_endpoint(const EndpointOptions& o) {
   if (o.mode != "push" && o.mode != "pull") throw std::invalid_argument("--mode must be push or pull");
-  if (!o.tamper.empty() && o.tamper != "hv-image" && o.tamper != "foreign-signer" && o.tamper != "svn-low")
-    throw std::invalid_argument("--tamper must be hv-image, foreign-signer or svn-low");
+  if (!o.tamper.empty() && o.tamper != "hv-image" && o.tamper != "foreign-signer" && o.tamper != "svn-low" && o.tamper != "guest-svn-low" &&
+      o.tamper != "guest-unsigned")
+    throw std::invalid_argument("--tamper must be hv-image, foreign-signer, svn-low, guest-svn-low or guest-unsigned");
   const fs::path state = state_dir(o.state);
   auto say = [](const std::string& l) { std::cerr << l << "\n"; };
   auto tpm = open_tpm_session(o.tpm, state);
-  LaunchJobResult j = run_launch_job(launch_options(o, state, say), *tpm, say);
+  RunOptions ro;
+  ro.launch = launch_options(o, state, say);
+  if (!o.policy.empty()) ro.launch.policy = fs::absolute(o.policy).string();
+  if (!o.owner.empty()) ro.launch.owner = fs::absolute(o.owner).string();
+  else if (!o.policy.empty() && !o.pki.empty()) ro.launch.owner = (fs::absolute(o.pki) / "owner.pub.pem").string();
+  ro.guests = o.guests;
+  ro.pki = o.pki;
+  ro.guest_svn = o.tamper == "guest-svn-low" ? 0 : o.guest_svn;            // below any reference min_svn >= 1
+  ro.unsigned_guests = o.unsigned_guests || o.tamper == "guest-unsigned";  // refused, or unmeasured if the policy allows it
+  const RunResult run = run_guests_job(ro, *tpm, say);
+  const LaunchJobResult& j = run.launch;
   std::cerr << "[endpoint] launch " << (j.report.launched ? "succeeded" : "REFUSED: " + j.report.reason) << "\n";
+  for (const GuestResult& g : run.guests)
+    std::cerr << "[endpoint] guest " << g.name << ": " << g.admission
+              << (g.admission == "refused" ? " (" + g.refusal + ": " + g.reason + ")"
+                  : g.admission == "signed" ? " " + g.signed_name + " " + g.version + " SVN " + std::to_string(g.svn) + ", " + g.status
+                                            : ", " + g.status)
+              << "\n";
 
   attest::TpmIdentity ident(*tpm);
   tpm->set_locality(0);
@@ -130,6 +155,7 @@ int run_endpoint(const EndpointOptions& o) {
       const auto& sub = r["ear"]["submods"]["redoubt-drtm"];
       std::cout << o.id << ": " << r["status"].get<std::string>() << " (verdict " << r["seq"] << ")";
       for (const auto& f : sub["redoubt.failures"]) std::cout << "; " << f["code"].get<std::string>() << ": " << f["message"].get<std::string>();
+      for (const auto& f : sub["redoubt.warnings"]) std::cout << "; warning " << f["code"].get<std::string>() << ": " << f["message"].get<std::string>();
       for (const auto& f : sub["redoubt.notes"]) std::cout << "; note " << f["code"].get<std::string>();
       std::cout << "\n" << std::flush;
       if (r["status"] != "affirming") rc = kExitRefused;
@@ -151,13 +177,19 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   });
 
   auto o = std::make_shared<EndpointOptions>();
-  CLI::App* c = app.add_subcommand("endpoint", "Simulated endpoint: measured launch, enrol with a verifier, push or serve quotes");
+  CLI::App* c = app.add_subcommand("endpoint", "Simulated endpoint: measured launch and guests, enrol with a verifier, push or serve quotes");
   c->add_option("--verifier", o->verifier, "Verifier base URL (http://127.0.0.1:PORT)")->required();
   c->add_option("--id", o->id, "Endpoint name")->required();
   c->add_option("--mode", o->mode, "push | pull")->capture_default_str();
   c->add_option("--listen", o->listen, "pull mode: HOST:PORT to serve GET /v1/quote on (port 0 = any)")->capture_default_str();
-  c->add_option("--tamper", o->tamper, "hv-image | foreign-signer | svn-low");
+  c->add_option("--tamper", o->tamper, "hv-image | foreign-signer | svn-low | guest-svn-low (guest SVN 0) | guest-unsigned (= --unsigned-guests)");
   c->add_option("--svn", o->svn, "SVN of the (good) hypervisor manifest")->capture_default_str();
+  c->add_option("--guest", o->guests, "Guest to boot: NAME, FILE or KERNEL:MANIFEST[:INITRD] (repeatable; default hello sha256 mmu probe)");
+  c->add_option("--guest-svn", o->guest_svn, "SVN of the guest manifests signed on the fly (lower it to play an old guest)")->capture_default_str();
+  c->add_flag("--unsigned-guests", o->unsigned_guests, "NAME/FILE guests carry no manifest (refused unless the launch policy allows unsigned guests)");
+  c->add_option("--pki", o->pki, "PKI directory (redoubt pki init) that signs NAME/FILE guests; default: the demo PKI of --state");
+  c->add_option("--policy", o->policy, "Launch policy (redoubt sign policy); default: a demo policy trusting the PKI's root, dated now");
+  c->add_option("--owner", o->owner, "Platform owner's public key (PEM) sealed into the SLB; verifies --policy (default with --pki: PKI/owner.pub.pem)");
   c->add_option("--count", o->count, "push mode: number of attestations")->capture_default_str();
   c->add_option("--interval-ms", o->interval_ms, "push mode: pause between attestations")->capture_default_str();
   c->add_option("--serve-seconds", o->serve_seconds, "pull mode: stop after this long (0 = until SIGTERM)")->capture_default_str();

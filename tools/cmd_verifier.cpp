@@ -1,5 +1,7 @@
 // `redoubt verifier serve`: the attestation service (HTTP/JSON, docs/api.md).
-// `redoubt verifier sign-reference`: sign reference values as the policy authority.
+// `redoubt verifier sign-reference`: sign reference values as the policy authority,
+// optionally adding launch-policy digests, guest anchors, guest signers and guest
+// rules taken from a run's inputs (docs/attestation.md "Reference values").
 #include <pthread.h>
 #include <signal.h>
 
@@ -12,7 +14,10 @@
 #include "attestation/common/attest_error.hpp"
 #include "attestation/service/http_api.hpp"
 #include "attestation/verifier/reference_values.hpp"
+#include "policy/fs/cose.hpp"
+#include "policy/fs/guest_manifest.hpp"
 #include "policy/host/keys.hpp"
+#include "policy/host/pki_build.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -89,15 +94,75 @@ int run_serve(const ServeOptions& o) {
 
 struct SignRefOptions {
   std::string in, key, out;
+  std::vector<std::string> launch_policies, guest_anchors, guest_signers, guest_manifests;
+  bool disallow_unsigned = false;
 };
+
+std::span<const uint8_t> as_bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+policy::CoseSign1 parse_cose_file(const std::string& path, const std::string& bytes) {
+  policy::CoseSign1 msg;
+  Status st = policy::cose_sign1_parse(as_bytes(bytes), msg);
+  if (!st) throw InputError(path + ": not a COSE_Sign1: " + st.message());
+  return msg;
+}
+
+void add_hex(nlohmann::json& parent, const char* key, const attest::Bytes& digest) {
+  if (!parent.contains(key) || parent[key].is_null()) parent[key] = nlohmann::json::array();
+  const std::string h = attest::to_hex(digest);
+  for (const auto& v : parent[key])
+    if (v == h) return;
+  parent[key].push_back(h);
+}
+
+nlohmann::json& object_member(nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) j[key] = nlohmann::json::object();
+  if (!j[key].is_object()) throw InputError(std::string("\"") + key + "\" must be an object to add to it");
+  return j[key];
+}
+
+// The additions from a run's inputs, each a rule of docs/attestation.md "Reference values":
+//   --launch-policy FILE  SHA-256 of the signed payload (= the PCR17 EV_REDOUBT_LAUNCH_POLICY digest)
+//   --guest-anchor CRT    SHA-256 of each certificate's DER (= the PCR18 EV_REDOUBT_GUEST_ANCHOR digest)
+//   --guest-signer CRT    SHA-256 of the first certificate's SubjectPublicKeyInfo DER (the leaf key)
+//   --guest-manifest FILE rules[name]: min_svn = its SVN unless given, its sha256 kernel digest;
+//                         its kid (= SHA-256 of the leaf SPKI, docs/pki.md §4) joins the signers
+void add_run_inputs(nlohmann::json& j, const SignRefOptions& o) {
+  if (!j.is_object()) throw InputError(o.in + ": not a JSON object");
+  for (const std::string& p : o.launch_policies) {
+    const std::string b = slurp(p);
+    policy::CoseSign1 msg = parse_cose_file(p, b);
+    add_hex(object_member(j, "launch_policy"), "sha256", policy::sha256(msg.payload));
+  }
+  if (!o.guest_anchors.empty() || !o.guest_signers.empty() || !o.guest_manifests.empty() || o.disallow_unsigned) object_member(j, "guests");
+  for (const std::string& p : o.guest_anchors)
+    for (const policy::X509Ptr& c : policy::load_certs(p)) add_hex(j["guests"], "anchors", policy::sha256(policy::cert_der(c.get())));
+  for (const std::string& p : o.guest_signers) add_hex(j["guests"], "signers", policy::spki_sha256(policy::load_certs(p).front().get()));
+  for (const std::string& p : o.guest_manifests) {
+    const std::string b = slurp(p);
+    policy::CoseSign1 msg = parse_cose_file(p, b);
+    policy::GuestManifest m;
+    policy::Refusal why{};
+    Status st = policy::guest_manifest_decode(msg.payload, m, why);
+    if (!st) throw InputError(p + ": not a guest manifest: " + policy::refusal_name(why) + ": " + st.message());
+    if (msg.kid.size() != 32) throw InputError(p + ": the manifest's kid is not a 32-byte SPKI digest");
+    add_hex(j["guests"], "signers", attest::Bytes(msg.kid.begin(), msg.kid.end()));
+    nlohmann::json& rule = object_member(object_member(j["guests"], "rules"), m.name);
+    if (!rule.contains("min_svn")) rule["min_svn"] = m.svn;
+    if (m.digest_alg == HashAlg::sha256) add_hex(rule, "kernel_sha256", attest::Bytes(m.kernel_digest, m.kernel_digest + 32));
+  }
+  if (o.disallow_unsigned) j["guests"]["allow_unsigned"] = false;
+}
 
 int run_sign_reference(const SignRefOptions& o) {
   const std::string text = slurp(o.in);
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) throw InputError(o.in + ": not JSON");
+  add_run_inputs(j, o);
   policy::EvpKey key = policy::load_private_key(o.key);
   write_file(o.out, attest::sign_reference_values(j, key));
   std::cout << "signed reference values " << j["id"].get<std::string>() << " -> " << o.out << "\n";
+  if (!o.launch_policies.empty() || j.contains("guests")) std::cout << j.dump(2) << "\n";
   return kExitOk;
 }
 
@@ -127,6 +192,12 @@ void register_verifier(CLI::App& app, int& exit_code) {
   s->add_option("--in", r->in, "Reference values JSON")->required();
   s->add_option("--key", r->key, "Policy authority private key (PEM)")->required();
   s->add_option("--out", r->out, "Output COSE_Sign1 file")->required();
+  s->add_option("--launch-policy", r->launch_policies, "Allow this signed launch policy (adds SHA-256 of its payload); repeatable");
+  s->add_option("--guest-anchor", r->guest_anchors, "Allow these guest trust anchors (PEM/DER certificates; SHA-256 of the DER); repeatable");
+  s->add_option("--guest-signer", r->guest_signers, "Allow this guest signer (leaf certificate; SHA-256 of its SubjectPublicKeyInfo); repeatable");
+  s->add_option("--guest-manifest", r->guest_manifests,
+                "Allow this signed guest: a rule for its name (min SVN = its SVN, its kernel digest) and its signer; repeatable");
+  s->add_flag("--disallow-unsigned-guests", r->disallow_unsigned, "An unsigned guest (EV_REDOUBT_GUEST_UNSIGNED) is contraindicated, not a warning");
   s->callback([r, &exit_code] { exit_code = run_sign_reference(*r); });
 }
 

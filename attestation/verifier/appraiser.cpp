@@ -8,7 +8,7 @@ namespace {
 // AR4SI trustworthiness claim a finding code speaks about.
 const char* claim_of(const std::string& code) {
   auto starts = [&](const char* p) { return code.rfind(p, 0) == 0; };
-  if (starts("hv_") || starts("slb_")) return "executables";
+  if (starts("hv_") || starts("slb_") || starts("guest")) return "executables";
   if (starts("pcr_") || starts("event") || starts("launch_")) return "configuration";
   if (starts("qualified_signer") || starts("nonce")) return "instance-identity";
   return "hardware";  // attest_*, bad_signature, clock_*, reset_/restart_count_*
@@ -57,7 +57,8 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
                         {"redoubt.warnings", list(out.findings.warnings)},
                         {"redoubt.notes", list(out.findings.notes)},
                         {"redoubt.clock", {{"clock", q.clock.clock}, {"reset_count", q.clock.reset_count}, {"restart_count", q.clock.restart_count}, {"safe", q.clock.safe}}},
-                        {"redoubt.launch", la.launch}};
+                        {"redoubt.launch", la.launch},
+                        {"redoubt.guests", la.guests}};
   out.ear = {{"eat_profile", kEarProfile},
              {"iat", now_unix},
              {"ear.verifier-id", {{"developer", "redoubt"}, {"build", "redoubt 0.1.0"}}},

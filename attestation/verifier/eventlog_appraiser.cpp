@@ -3,6 +3,8 @@
 #include <map>
 
 #include "attestation/tpm/tpm_public.hpp"
+#include "attestation/verifier/guest_appraiser.hpp"
+#include "attestation/verifier/log_event_text.hpp"
 #include "attestation/verifier/replay_diagnosis.hpp"
 #include "policy/fs/hv_manifest.hpp"
 #include "policy/fs/pcr_map.hpp"
@@ -13,30 +15,12 @@ namespace {
 
 using policy::LogEvent;
 
-Bytes digest_of(const LogEvent& e, HashAlg a) {
-  for (const auto& [alg, d] : e.digests)
-    if (alg == a) return d;
-  return {};
-}
-
-nlohmann::json event_json(const LogEvent& e) {
-  return {{"index", e.index},
-          {"pcr", e.pcr},
-          {"type", policy::event_type_name(e.type)},
-          {"type_id", e.type},
-          {"sha256", to_hex(digest_of(e, HashAlg::sha256))}};
-}
-
-std::string event_text(const LogEvent& e) {
-  return "event #" + std::to_string(e.index) + " (PCR" + std::to_string(e.pcr) + ", " + policy::event_type_name(e.type) + ", sha256 " +
-         to_hex(digest_of(e, HashAlg::sha256)).substr(0, 16) + "…)";
-}
-
 // Every Redoubt event's digest is the hash of its data, except the SLB and the
 // hypervisor image: their digests are over bytes that are not in the log (the
-// event data is a description), sl/secure_loader.cpp start_log / verify_and_measure.
+// event data is a description), sl/secure_loader.cpp start_log / verify_and_measure;
+// likewise an unsigned guest's kernel (EV_REDOUBT_GUEST_IMAGE, docs/pcr-map.md).
 bool digest_is_over_data(uint32_t type) {
-  return type != policy::kEvHvImage && type != policy::kEvSkinitSlb && type != policy::kEvNoAction;
+  return type != policy::kEvHvImage && type != policy::kEvSkinitSlb && type != policy::kEvGuestImage && type != policy::kEvNoAction;
 }
 
 
@@ -195,17 +179,24 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
   if (Bytes(m.signer_kid, m.signer_kid + 32) != signer_kid)
     f.fail("hv_signer_not_manifest_signer", event_text(*signer) + ": the measured signer key is not the manifest's signer", {{"event", event_json(*signer)}});
 
-  if (!ref) return out;
-  if (!ref->hv_signers.count(to_hex(signer_kid)))
-    f.fail("hv_signer_not_allowed", event_text(*signer) + ": hypervisor signer " + to_hex(signer_kid) + " is not in reference values " + ref->id,
-           {{"event", event_json(*signer)}, {"signer", to_hex(signer_kid)}});
-  if (m.svn < ref->min_svn)
-    f.fail("hv_svn_below_minimum", event_text(*manifest_ev) + ": hypervisor " + m.version + " has SVN " + std::to_string(m.svn) + " < minimum " + std::to_string(ref->min_svn),
-           {{"event", event_json(*manifest_ev)}, {"svn", m.svn}, {"min_svn", ref->min_svn}});
-  if (!ref->hv_sha256.empty() && !ref->hv_sha256.count(to_hex(image_sha256)))
-    f.fail("hv_digest_not_allowed", event_text(*image) + ": hypervisor image digest is not in reference values " + ref->id, {{"event", event_json(*image)}});
-  if (!ref->slb_sha256.empty() && !ref->slb_sha256.count(to_hex(slb_sha256)))
-    f.fail("slb_not_allowed", event_text(*slb) + ": the SLB measurement is not in reference values " + ref->id, {{"event", event_json(*slb)}});
+  if (ref) {  // the hypervisor and the SLB against reference values
+    if (!ref->hv_signers.count(to_hex(signer_kid)))
+      f.fail("hv_signer_not_allowed", event_text(*signer) + ": hypervisor signer " + to_hex(signer_kid) + " is not in reference values " + ref->id,
+             {{"event", event_json(*signer)}, {"signer", to_hex(signer_kid)}});
+    if (m.svn < ref->min_svn)
+      f.fail("hv_svn_below_minimum", event_text(*manifest_ev) + ": hypervisor " + m.version + " has SVN " + std::to_string(m.svn) + " < minimum " + std::to_string(ref->min_svn),
+             {{"event", event_json(*manifest_ev)}, {"svn", m.svn}, {"min_svn", ref->min_svn}});
+    if (!ref->hv_sha256.empty() && !ref->hv_sha256.count(to_hex(image_sha256)))
+      f.fail("hv_digest_not_allowed", event_text(*image) + ": hypervisor image digest is not in reference values " + ref->id, {{"event", event_json(*image)}});
+    if (!ref->slb_sha256.empty() && !ref->slb_sha256.count(to_hex(slb_sha256)))
+      f.fail("slb_not_allowed", event_text(*slb) + ": the SLB measurement is not in reference values " + ref->id, {{"event", event_json(*slb)}});
+  }
+
+  // (3) the launch policy and the guests (PCR17 0x605, PCR18 0x606, PCR19/20).
+  GuestClaims gc = appraise_guest_events(log, ref, f);
+  out.launch["launch_policy"] = gc.launch_policy;
+  out.guests = std::move(gc.guests);
+
   return out;
 }
 

@@ -1,7 +1,8 @@
 // The DRTM event log, checked twice: (1) against the TPM — every event's
 // digest matches its data, and the log replays (per bank, from zero after the
 // locality-4 reset) to exactly the quoted PCR values; (2) against reference
-// values — who signed the hypervisor, its digest, its SVN, the SLB. Every
+// values — who signed the hypervisor, its digest, its SVN, the SLB, the launch
+// policy and the guests (guest_appraiser.hpp). Every
 // failure names the event (index, PCR, type, digest) it is about.
 #pragma once
 #include <optional>
@@ -15,7 +16,8 @@ namespace redoubt::attest {
 struct LogAppraisal {
   bool log_matches_pcrs = false;  // (1) passed
   bool launched = false;          // a complete launch, no EV_REDOUBT_LAUNCH_FAILED
-  nlohmann::json launch = nlohmann::json::object();  // claims: hv version/svn/signer/digest, slb digest
+  nlohmann::json launch = nlohmann::json::object();  // claims: hv version/svn/signer/digest, slb digest, launch policy
+  nlohmann::json guests = nlohmann::json::array();   // claims: one entry per guest (guest_appraiser.hpp)
 };
 
 // Appends its findings to `f`. `ref` may be null (then only (1) and launch completeness are checked).

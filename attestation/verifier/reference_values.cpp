@@ -26,6 +26,47 @@ std::set<std::string> hex_set(const nlohmann::json& parent, const char* key, con
   return out;
 }
 
+uint64_t uint_member(const nlohmann::json& o, const char* key, const std::string& where) {
+  const auto& v = o.at(key);
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) bad(where + "." + key + " must be an unsigned integer");
+  return v.get<uint64_t>();
+}
+
+bool bool_member(const nlohmann::json& o, const char* key, const std::string& where) {
+  if (!o.at(key).is_boolean()) bad(where + "." + key + " must be true or false");
+  return o.at(key).get<bool>();
+}
+
+void parse_launch_policy(const nlohmann::json& lp, ReferenceValues& r) {
+  if (lp.is_null()) return;
+  if (!lp.is_object()) bad("\"launch_policy\" must be an object or null");
+  r.launch_policy_sha256 = hex_set(lp, "sha256", "launch_policy", 32);
+  r.launch_policy_required = !r.launch_policy_sha256.empty();
+  if (lp.contains("required")) r.launch_policy_required = bool_member(lp, "required", "launch_policy");
+  if (!r.launch_policy_required && !r.launch_policy_sha256.empty()) bad("launch_policy.required cannot be false when launch_policy.sha256 lists digests");
+  if (lp.contains("min_serial")) r.launch_policy_min_serial = uint_member(lp, "min_serial", "launch_policy");
+}
+
+void parse_guests(const nlohmann::json& g, ReferenceValues& r) {
+  if (g.is_null()) return;
+  if (!g.is_object()) bad("\"guests\" must be an object or null");
+  r.guests_given = true;
+  r.guest_anchors = hex_set(g, "anchors", "guests", 32);
+  r.guest_signers = hex_set(g, "signers", "guests", 32);
+  if (g.contains("allow_unsigned")) r.allow_unsigned_guests = bool_member(g, "allow_unsigned", "guests");
+  if (!g.contains("rules")) return;
+  if (!g["rules"].is_object()) bad("guests.rules must be an object {\"<guest name>\": {\"min_svn\": N, \"kernel_sha256\": [...]}}");
+  for (const auto& [name, rule] : g["rules"].items()) {
+    const std::string where = "guests.rules[\"" + name + "\"]";
+    if (name.empty() || name.size() > 63) bad(where + ": a guest name is 1..63 bytes (docs/pki.md §4)");
+    if (!rule.is_object()) bad(where + " must be an object");
+    ReferenceValues::GuestRule gr;
+    if (rule.contains("min_svn")) gr.min_svn = uint_member(rule, "min_svn", where);
+    gr.kernel_sha256 = hex_set(rule, "kernel_sha256", where.c_str(), 32);
+    r.guest_rules[name] = gr;
+  }
+}
+
 }  // namespace
 
 ReferenceValues parse_reference_values(const nlohmann::json& j) {
@@ -50,6 +91,8 @@ ReferenceValues parse_reference_values(const nlohmann::json& j) {
     if (!j["slb"].is_object()) bad("\"slb\" must be an object");
     r.slb_sha256 = hex_set(j["slb"], "sha256", "slb", 32);
   }
+  if (j.contains("launch_policy")) parse_launch_policy(j["launch_policy"], r);
+  if (j.contains("guests")) parse_guests(j["guests"], r);
   return r;
 }
 

@@ -4,9 +4,13 @@
 //   {"type": "redoubt.reference-values/1", "id": "corp-2024-06",
 //    "hypervisor": {"signers": ["<key id hex>"], "sha256": ["<image digest hex>"], "min_svn": 2},
 //    "slb": {"sha256": ["<SLB digest hex>"]},
-//    "launch_policy": ..., "guests": ...}      <- reserved for the launch-policy / guest issues
-// Unknown top-level members are kept (open schema); known ones are type-checked.
+//    "launch_policy": {"sha256": ["<payload digest hex>"], "required": true, "min_serial": 0},
+//    "guests": {"anchors": ["<SHA-256 of the anchor DER>"], "signers": ["<SHA-256 of the leaf SPKI DER>"],
+//               "allow_unsigned": true, "rules": {"<name>": {"min_svn": 1, "kernel_sha256": ["<hex>"]}}}}
+// "launch_policy" and "guests" may be null or absent (not checked). Unknown
+// members are kept (open schema); known ones are type-checked.
 #pragma once
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <span>
@@ -25,6 +29,20 @@ struct ReferenceValues {
   std::set<std::string> hv_sha256;   // allowed hypervisor image digests; empty = any the signers signed
   uint64_t min_svn = 0;
   std::set<std::string> slb_sha256;  // allowed SLB measurements; empty = not checked
+  // PCR17 EV_REDOUBT_LAUNCH_POLICY: allowed payload digests (empty = any); required = an event must be there.
+  std::set<std::string> launch_policy_sha256;
+  bool launch_policy_required = false;
+  uint64_t launch_policy_min_serial = 0;
+  // Guests (PCR18 anchors, PCR19/20 guests).
+  struct GuestRule {
+    uint64_t min_svn = 0;
+    std::set<std::string> kernel_sha256;  // empty = any kernel the signer signed
+  };
+  bool guests_given = false;                // a "guests" object is present
+  std::set<std::string> guest_anchors;      // SHA-256 of each allowed anchor's DER; empty = not checked
+  std::set<std::string> guest_signers;      // SHA-256 of the leaf's SubjectPublicKeyInfo DER (= the manifest kid); empty = not checked
+  bool allow_unsigned_guests = true;        // EV_REDOUBT_GUEST_UNSIGNED: warning (true) or failure (false)
+  std::map<std::string, GuestRule> guest_rules;  // by signed guest name; non-empty = only these names
   nlohmann::json document;           // the whole payload, as signed
 };
 
