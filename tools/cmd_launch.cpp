@@ -11,6 +11,7 @@
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
+#include "attestation/agent/tpm_identity.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
@@ -33,6 +34,7 @@ int run_launch(const LaunchOptions& o) {
   auto tpm = open_tpm_session(o.tpm, state_dir(o.state));
   say("[tpm] " + tpm->describe());
   LaunchJobResult j = run_launch_job(o, *tpm, say);
+  attest::orderly_shutdown(*tpm);  // the machine powers off in order: clockInfo.safe stays 1 at the next boot
   const sim::LaunchReport& r = j.report;
   if (o.json_out) {
     std::cout << j.launch_json.dump(2) << "\n";

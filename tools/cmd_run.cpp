@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "attestation/agent/tpm_identity.hpp"
 #include "tools/cmd_run_job.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
@@ -18,6 +19,7 @@ int run_run(const RunOptions& o) {
   auto tpm = open_tpm_session(o.launch.tpm, state_dir(o.launch.state));
   say("[tpm] " + tpm->describe());
   RunResult r = run_guests_job(o, *tpm, say);
+  attest::orderly_shutdown(*tpm);  // the machine powers off in order: clockInfo.safe stays 1 at the next boot
   const sim::LaunchReport& lr = r.launch.report;
   std::cout << "\n" << format_pcr_table(r.launch.pcrs) << "\n";
   if (!lr.launched) {

@@ -94,7 +94,7 @@ int run_serve(const ServeOptions& o) {
 
 struct SignRefOptions {
   std::string in, key, out;
-  std::vector<std::string> launch_policies, guest_anchors, guest_signers, guest_manifests;
+  std::vector<std::string> hv_signers, launch_policies, guest_anchors, guest_signers, guest_manifests;
   bool disallow_unsigned = false;
 };
 
@@ -129,6 +129,13 @@ nlohmann::json& object_member(nlohmann::json& j, const char* key) {
 //                         its kid (= SHA-256 of the leaf SPKI, docs/pki.md §4) joins the signers
 void add_run_inputs(nlohmann::json& j, const SignRefOptions& o) {
   if (!j.is_object()) throw InputError(o.in + ": not a JSON object");
+  //   --hypervisor-signer PUB  its key id (SHA-256 of the SEC1 point, = the PCR18 EV_REDOUBT_HV_SIGNER data digest)
+  for (const std::string& p : o.hv_signers) {
+    const policy::PublicKey k = policy::cose_public_key(policy::load_public_key(p));
+    uint8_t kid[32];
+    policy::key_id(k, kid);
+    add_hex(object_member(j, "hypervisor"), "signers", attest::Bytes(kid, kid + 32));
+  }
   for (const std::string& p : o.launch_policies) {
     const std::string b = slurp(p);
     policy::CoseSign1 msg = parse_cose_file(p, b);
@@ -192,6 +199,7 @@ void register_verifier(CLI::App& app, int& exit_code) {
   s->add_option("--in", r->in, "Reference values JSON")->required();
   s->add_option("--key", r->key, "Policy authority private key (PEM)")->required();
   s->add_option("--out", r->out, "Output COSE_Sign1 file")->required();
+  s->add_option("--hypervisor-signer", r->hv_signers, "Allow this hypervisor-signing public key (PEM; its key id); repeatable");
   s->add_option("--launch-policy", r->launch_policies, "Allow this signed launch policy (adds SHA-256 of its payload); repeatable");
   s->add_option("--guest-anchor", r->guest_anchors, "Allow these guest trust anchors (PEM/DER certificates; SHA-256 of the DER); repeatable");
   s->add_option("--guest-signer", r->guest_signers, "Allow this guest signer (leaf certificate; SHA-256 of its SubjectPublicKeyInfo); repeatable");
