@@ -1,4 +1,5 @@
-// `redoubt quote`: a measured launch on this TPM, then TPM2_Quote over the DRTM
+// `redoubt quote`: a measured launch on this TPM (with the default signed guests,
+// as `redoubt run`, unless --no-guests), then TPM2_Quote over the DRTM
 // PCRs with the verifier's nonce, written in tpm2-tools' formats so that
 // `tpm2_checkquote -u ak.pub.pem -m quote.msg -s quote.sig -f quote.pcrs -g sha256 -q NONCE` accepts it.
 #include <iostream>
@@ -6,6 +7,7 @@
 
 #include "attestation/agent/endpoint_state.hpp"
 #include "attestation/common/encoding.hpp"
+#include "tools/cmd_run_job.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 #include "tools/launch_job.hpp"
@@ -15,8 +17,10 @@ namespace redoubt::tools {
 namespace {
 
 struct QuoteOptions {
-  LaunchOptions launch;
+  RunOptions run;
+  LaunchOptions& launch = run.launch;
   std::string nonce_hex;
+  bool no_guests = false;
 };
 
 int run_quote(QuoteOptions& o) {
@@ -24,7 +28,8 @@ int run_quote(QuoteOptions& o) {
   if (nonce.empty() || nonce.size() > 64) throw std::invalid_argument("--nonce: 1 to 64 bytes of hex");
   auto say = [](const std::string& l) { std::cerr << l << "\n"; };
   auto tpm = open_tpm_session(o.launch.tpm, state_dir(o.launch.state));
-  LaunchJobResult j = run_launch_job(o.launch, *tpm, say);
+  // Guests too, so PCR19/20 in the quote are what a real endpoint reports.
+  const LaunchJobResult j = o.no_guests ? run_launch_job(o.launch, *tpm, say) : run_guests_job(o.run, *tpm, say).launch;
   attest::TpmIdentity id(*tpm);
   attest::EndpointQuote q = attest::make_evidence(*tpm, id, nonce, j.report.event_log);
   attest::write_quote_files(j.out_dir, q.evidence, nonce);
@@ -41,13 +46,15 @@ int run_quote(QuoteOptions& o) {
 void register_quote(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<QuoteOptions>();
   o->launch.out = "out/quote";
-  CLI::App* c = app.add_subcommand("quote", "Measured launch, then a TPM2_Quote over PCR 17-20 with a verifier nonce");
+  CLI::App* c = app.add_subcommand("quote", "Measured launch and guests, then a TPM2_Quote over PCR 17-20 with a verifier nonce");
   c->add_option("--nonce", o->nonce_hex, "Verifier nonce (hex, 1-64 bytes)")->required();
   c->add_option("--out", o->launch.out, "Output directory")->capture_default_str();
   c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")->capture_default_str();
   c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");
   c->add_option("--manifest", o->launch.manifest, "Signed hypervisor manifest (default: sign with the demo key)");
   c->add_option("--hypervisor", o->launch.hypervisor, "Hypervisor image (default: build/hv.bin)");
+  c->add_option("--guest", o->run.guests, "Guest to boot first (as for `redoubt run`; default hello sha256 mmu probe)");
+  c->add_flag("--no-guests", o->no_guests, "Quote after the launch alone (PCR19/20 stay zero)");
   c->callback([o, &exit_code] { exit_code = run_quote(*o); });
 }
 
