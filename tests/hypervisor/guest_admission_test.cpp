@@ -12,6 +12,7 @@
 
 #include "policy/fs/pcr_map.hpp"
 #include "sl/boot_params.hpp"
+#include "policy/host/cose_sign.hpp"
 #include "policy/host/eventlog_reader.hpp"
 #include "tests/hypervisor/run_support.hpp"
 #include "tests/policy/pki_fixture.hpp"
@@ -459,4 +460,32 @@ BOOST_AUTO_TEST_CASE(guest_that_fails_to_load_is_measured_as_failed) {
   BOOST_TEST(text.find("guest hello refused: failed: ") == 0u, text);
   BOOST_TEST(text.find("does not fit") != std::string::npos, text);
   BOOST_TEST(hex(w.pcr(19)) == hex(replay(ev19)));
+}
+
+// A policy the owner did sign, but that the hypervisor's full decoder refuses
+// (its anchor is not a certificate): the SL's walk measures it, and the
+// hypervisor refuses every guest as policy_invalid, measured.
+BOOST_AUTO_TEST_CASE(signed_but_undecodable_policy_refuses_every_guest) {
+  World w;
+  const std::string type = "redoubt.launch-policy/1";
+  Bytes payload = {0xa2, 0x01};  // {1: type, 5: [h'00 01 02']}
+  Bytes th = cbor_head(3, type.size());
+  payload.insert(payload.end(), th.begin(), th.end());
+  payload.insert(payload.end(), type.begin(), type.end());
+  for (uint8_t b : {0x05, 0x81, 0x43, 0x00, 0x01, 0x02}) payload.push_back(b);
+  write_file(w.dir / "odd.policy", policy::cose_sign1_sign(payload, w.owner));
+  write_file(w.dir / "hello.manifest", w.good());
+  tools::RunOptions o = default_run_options(w.dir / "out", w.dir / "state");
+  o.launch.policy = (w.dir / "odd.policy").string();
+  o.launch.owner = (w.dir / "owner.pub.pem").string();
+  o.guests = {(build_dir() / "guests" / "hello.bin").string() + ":" + (w.dir / "hello.manifest").string()};
+  auto tpm = fresh_inproc_tpm(w.dir / "state");
+  w.result = tools::run_guests_job(o, *tpm, [&](const std::string& l) { w.console.push_back(l); });
+  BOOST_REQUIRE(w.result.launch.report.launched);
+  BOOST_REQUIRE_EQUAL(w.result.guests.size(), 1u);
+  check_refused(w, w.result.guests[0], "policy_invalid");
+  // PCR17 measured exactly what the owner signed.
+  bool measured = false;
+  for (const auto& e : w.log().events) measured |= e.type == policy::kEvLaunchPolicy && e.data == payload;
+  BOOST_TEST(measured);
 }
