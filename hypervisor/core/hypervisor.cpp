@@ -1,0 +1,133 @@
+// The hypervisor proper: taking over its memory at entry (run record, page
+// allocator, guest admission, SVM enable), creating every VM, closing the
+// guest measurements, and round-robin scheduling until all guests stop; then
+// the scrub on teardown. The per-VM work is in vm.cpp.
+#include <cstring>
+
+#include "hypervisor/core/vm.hpp"
+#include "platform/hal/format.hpp"
+
+namespace redoubt::hv {
+
+const char* guest_state_name(GuestState s) {
+  switch (s) {
+    case GuestState::created: return "created";
+    case GuestState::runnable: return "runnable";
+    case GuestState::halted: return "halted";
+    case GuestState::exited: return "exited";
+    case GuestState::killed: return "killed";
+    case GuestState::failed: return "failed";
+    case GuestState::refused: return "refused";
+  }
+  return "?";
+}
+
+Status Hypervisor::init() {
+  const auto& h = handoff;
+  if (h.hv_memory_size < kRunRecordBytes + (1ull << 20))
+    return Status::fail(Err::malformed, "hypervisor memory of %llu bytes is too small",
+                        (unsigned long long)h.hv_memory_size);
+  if (!platform.dma().is_protected(h.hv_memory_pa, h.hv_memory_size))
+    return Status::fail(Err::internal, "hypervisor memory is not DMA-protected at entry");
+  uint8_t* rec = platform.mem().map(h.hv_memory_pa, kRunRecordBytes);
+  if (!rec) return Status::fail(Err::fault, "hypervisor memory is outside RAM");
+  std::memset(rec, 0, sizeof(RunRecord));  // the Hypervisor object sits at the end of the reserved pages
+  record = reinterpret_cast<RunRecord*>(rec);
+  std::memcpy(record->magic, kRunRecordMagic, 8);
+  record->version = 1;
+  format(record->status, sizeof record->status, "starting");
+  REDOUBT_TRY(alloc.init(platform.mem(), h.hv_memory_pa + kRunRecordBytes, h.hv_memory_size - kRunRecordBytes));
+  record->hv_pages_total = alloc.total_pages();
+  REDOUBT_TRY(admission.init(platform, handoff, alloc));
+  if (!platform.svm().available())
+    return Status::fail(Err::unsupported, "this CPU has no AMD-V with nested paging");
+  uint64_t hsave;
+  REDOUBT_TRY(alloc.alloc_page(hsave, "VM_HSAVE area"));
+  REDOUBT_TRY(platform.svm().enable(hsave));
+  return Status::ok();
+}
+
+Status Hypervisor::run() {
+  auto& c = platform.console();
+  const uint32_t n = handoff.guest_count > hal::HypervisorHandoff::kMaxGuests ? hal::HypervisorHandoff::kMaxGuests
+                                                                                : handoff.guest_count;
+  record->guest_count = n;
+  for (uint32_t i = 0; i < n; ++i) {
+    const auto& g = handoff.guests[i];
+    Status s = vms[i].create(*this, i, g);
+    if (!s) {
+      c.print("[hv] guest %s not started: %s\n", g.name, s.message());
+      // A guest that failed to load or start after admission is recorded too,
+      // so a verifier sees every guest the loader listed.
+      if (vms[i].state() == GuestState::failed) admission.record_failure(g, s);
+      continue;
+    }
+    c.print("[hv] guest %u '%s': %llu MiB RAM at 0x%llx, image %llu bytes, ASID %u, nCR3 0x%llx (%llu tables)\n", i,
+            g.name, (unsigned long long)(g.ram_size >> 20), (unsigned long long)g.ram_pa,
+            (unsigned long long)g.image_size, vms[i].record().asid, (unsigned long long)vms[i].record().npt_root,
+            (unsigned long long)vms[i].record().npt_tables);
+  }
+  vm_count = n;
+  // Every guest is measured (or its refusal is) before any guest runs; close PCR19/20.
+  if (Status s = admission.finish(); !s) {
+    for (uint32_t i = 0; i < n; ++i)
+      if (vms[i].alive()) vms[i].kill("the guest measurements could not be closed: %s", s.message());
+    format(record->status, sizeof record->status, "stopped: %s", s.message());
+    return s;
+  }
+  record->hv_pages_used = alloc.total_pages() - alloc.free_pages();
+  format(record->status, sizeof record->status, "running");
+
+  hal::Svm& cpu = platform.svm();
+  uint32_t cur = n ? n - 1 : 0;
+  for (;;) {
+    // Wake guests whose timer is due.
+    const uint64_t now = cpu.rdtsc();
+    bool any_alive = false;
+    for (uint32_t i = 0; i < n; ++i) {
+      Vm& vm = vms[i];
+      if (!vm.alive()) continue;
+      any_alive = true;
+      if (vm.state() == GuestState::halted && vm.timer().armed && now >= vm.timer().deadline) vm.wake();
+    }
+    if (!any_alive) break;
+    // Round robin: the next runnable guest after the current one.
+    int pick = -1;
+    for (uint32_t k = 1; k <= n; ++k) {
+      uint32_t i = (cur + k) % n;
+      if (vms[i].state() == GuestState::runnable) {
+        pick = int(i);
+        break;
+      }
+    }
+    if (pick < 0) {
+      // Everyone is halted: nothing runs, so skip ahead to the earliest timer.
+      uint32_t best = n;
+      for (uint32_t i = 0; i < n; ++i)
+        if (vms[i].state() == GuestState::halted && vms[i].timer().armed &&
+            (best == n || vms[i].timer().deadline < vms[best].timer().deadline))
+          best = i;
+      if (best == n) break;  // cannot happen: halted guests always have a timer
+      vms[best].timer().deadline = now;
+      vms[best].wake();
+      pick = int(best);
+    }
+    cur = uint32_t(pick);
+    ++record->slices;
+    vms[cur].run_slice(cpu.rdtsc() + GuestPolicy{}.slice_ticks);
+  }
+  record->hv_pages_used = alloc.total_pages() - alloc.free_pages();
+  for (uint32_t i = 0; i < n; ++i) {
+    GuestRecord& r = vms[i].record();
+    vms[i].finish_serial();
+    r.serial_len = vms[i].serial_bytes();
+    // Scrub on teardown: nothing a guest computed outlives it in RAM the next
+    // owner could read (its serial log and record stay in hypervisor memory).
+    if (uint8_t* ram = platform.mem().map(r.ram_pa, r.ram_size)) std::memset(ram, 0, r.ram_size);
+    r.scrubbed = 1;
+  }
+  format(record->status, sizeof record->status, "ok");
+  return Status::ok();
+}
+
+}  // namespace redoubt::hv
