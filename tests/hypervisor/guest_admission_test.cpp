@@ -81,7 +81,16 @@ struct World {
   // Runs `hello` (the kernel file below) with `manifest` (empty: unsigned) under pin.
   const tools::GuestResult& run(const Bytes& manifest, const Bytes* kernel_override = nullptr,
                                 bool with_policy = true) {
-    write_file(dir / "launch.policy", policy::sign_launch_policy(pin, owner));
+    run_raw(policy::sign_launch_policy(pin, owner), manifest, kernel_override, with_policy);
+    BOOST_REQUIRE(result.launch.report.launched);
+    BOOST_REQUIRE_EQUAL(result.guests.size(), 1u);
+    return result.guests[0];
+  }
+
+  // The same with a launch policy of the caller's making, and no expectations.
+  const tools::RunResult& run_raw(const Bytes& policy_cose, const Bytes& manifest, const Bytes* kernel_override = nullptr,
+                                  bool with_policy = true) {
+    write_file(dir / "launch.policy", policy_cose);
     write_file(dir / "hello.bin", kernel_override ? *kernel_override : kernel);
     tools::RunOptions o = default_run_options(dir / "out", dir / "state");
     o.launch.policy = with_policy ? (dir / "launch.policy").string() : "";
@@ -102,9 +111,7 @@ struct World {
       while (tpm->nv_read_counter(index).value() < nv_floor) tpm->nv_increment(index);
     }
     result = tools::run_guests_job(o, *tpm, [&](const std::string& l) { console.push_back(l); });
-    BOOST_REQUIRE(result.launch.report.launched);
-    BOOST_REQUIRE_EQUAL(result.guests.size(), 1u);
-    return result.guests[0];
+    return result;
   }
 
   policy::EventLog log() const { return policy::parse_event_log(read_file(dir / "out" / "eventlog.bin")); }
@@ -338,14 +345,7 @@ BOOST_AUTO_TEST_CASE(unsigned_guest_allowed_by_policy_runs_measured_as_unsigned)
 BOOST_AUTO_TEST_CASE(launch_policy_signed_by_another_owner_caps_the_launch) {
   World w;
   policy::EvpKey stranger = policy::generate_signing_key("P-256");
-  write_file(w.dir / "evil.policy", policy::sign_launch_policy(w.pin, stranger));
-  write_file(w.dir / "hello.manifest", w.good());
-  tools::RunOptions o = default_run_options(w.dir / "out", w.dir / "state");
-  o.launch.policy = (w.dir / "evil.policy").string();
-  o.launch.owner = (w.dir / "owner.pub.pem").string();
-  o.guests = {(build_dir() / "guests" / "hello.bin").string() + ":" + (w.dir / "hello.manifest").string()};
-  auto tpm = fresh_inproc_tpm(w.dir / "state");
-  tools::RunResult r = tools::run_guests_job(o, *tpm, [](const std::string&) {});
+  const tools::RunResult& r = w.run_raw(policy::sign_launch_policy(w.pin, stranger), w.good());
   BOOST_TEST(!r.launch.report.launched);
   BOOST_TEST(r.launch.report.stage == "sl");
   BOOST_TEST(r.launch.report.reason.find("launch policy") != std::string::npos, r.launch.report.reason);
@@ -406,14 +406,7 @@ BOOST_AUTO_TEST_CASE(oversized_manifest_is_refused_by_the_secure_loader) {
   World w;
   Bytes m = w.good();
   m.resize(sl::kMaxGuestManifest + 1, 0);
-  write_file(w.dir / "launch.policy", policy::sign_launch_policy(w.pin, w.owner));
-  write_file(w.dir / "big.manifest", m);
-  tools::RunOptions o = default_run_options(w.dir / "out", w.dir / "state");
-  o.launch.policy = (w.dir / "launch.policy").string();
-  o.launch.owner = (w.dir / "owner.pub.pem").string();
-  o.guests = {(build_dir() / "guests" / "hello.bin").string() + ":" + (w.dir / "big.manifest").string()};
-  auto tpm = fresh_inproc_tpm(w.dir / "state");
-  tools::RunResult r = tools::run_guests_job(o, *tpm, [](const std::string&) {});
+  const tools::RunResult& r = w.run_raw(policy::sign_launch_policy(w.pin, w.owner), m);
   BOOST_TEST(!r.launch.report.launched);
   BOOST_TEST(r.launch.report.stage == "sl");
   BOOST_TEST(r.launch.report.reason.find("guest hello manifest is 32769 bytes, limit 32768") != std::string::npos,
@@ -473,14 +466,7 @@ BOOST_AUTO_TEST_CASE(signed_but_undecodable_policy_refuses_every_guest) {
   payload.insert(payload.end(), th.begin(), th.end());
   payload.insert(payload.end(), type.begin(), type.end());
   for (uint8_t b : {0x05, 0x81, 0x43, 0x00, 0x01, 0x02}) payload.push_back(b);
-  write_file(w.dir / "odd.policy", policy::cose_sign1_sign(payload, w.owner));
-  write_file(w.dir / "hello.manifest", w.good());
-  tools::RunOptions o = default_run_options(w.dir / "out", w.dir / "state");
-  o.launch.policy = (w.dir / "odd.policy").string();
-  o.launch.owner = (w.dir / "owner.pub.pem").string();
-  o.guests = {(build_dir() / "guests" / "hello.bin").string() + ":" + (w.dir / "hello.manifest").string()};
-  auto tpm = fresh_inproc_tpm(w.dir / "state");
-  w.result = tools::run_guests_job(o, *tpm, [&](const std::string& l) { w.console.push_back(l); });
+  w.run_raw(policy::cose_sign1_sign(payload, w.owner), w.good());
   BOOST_REQUIRE(w.result.launch.report.launched);
   BOOST_REQUIRE_EQUAL(w.result.guests.size(), 1u);
   check_refused(w, w.result.guests[0], "policy_invalid");
