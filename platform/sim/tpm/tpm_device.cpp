@@ -184,17 +184,17 @@ std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>> TpmDevice::pcr_read(
   const BankList banks = active_banks();
   // Remaining PCR bitmap per bank. All banks go into one selection; the TPM returns at most
   // 8 digests per call (TPML_DIGEST) and says in pcrSelectionOut which: ask again for the rest.
-  uint32_t todo[BankList::kMax] = {};
+  uint32_t pending[BankList::kMax] = {};
   for (uint32_t b = 0; b < banks.count; ++b)
-    for (uint32_t p : pcrs) todo[b] |= 1u << p;
+    for (uint32_t p : pcrs) pending[b] |= 1u << p;
   for (;;) {
     TPML_PCR_SELECTION in{};
     for (uint32_t b = 0; b < banks.count; ++b) {
-      if (!todo[b]) continue;
+      if (!pending[b]) continue;
       TPMS_PCR_SELECTION& s = in.pcrSelections[in.count++];
       s.hash = static_cast<TPMI_ALG_HASH>(banks.alg[b]);
       s.sizeofSelect = 3;
-      for (int i = 0; i < 3; ++i) s.pcrSelect[i] = static_cast<uint8_t>(todo[b] >> (8 * i));
+      for (int i = 0; i < 3; ++i) s.pcrSelect[i] = static_cast<uint8_t>(pending[b] >> (8 * i));
     }
     if (in.count == 0) break;
     UINT32 update = 0;
@@ -213,10 +213,10 @@ std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>> TpmDevice::pcr_read(
       ok = ok && b < banks.count;
       for (uint32_t p = 0; ok && p < 24; ++p) {
         if (!(sel_out->pcrSelections[i].pcrSelect[p / 8] & (1u << (p % 8)))) continue;
-        ok = k < values->count && (todo[b] & (1u << p)) && values->digests[k].size == digest_size(alg);
+        ok = k < values->count && (pending[b] & (1u << p)) && values->digests[k].size == digest_size(alg);
         if (!ok) break;
         out[alg][p].assign(values->digests[k].buffer, values->digests[k].buffer + values->digests[k].size);
-        todo[b] &= ~(1u << p);
+        pending[b] &= ~(1u << p);
         ++k;
       }
     }
