@@ -37,6 +37,7 @@ struct EndpointOptions {
   // the demo PKI of --state under a demo launch policy dated now.
   std::vector<std::string> guests;
   std::string pki, policy, owner;
+  std::string pull_tls_cert, pull_tls_key;  // pull mode over HTTPS
   uint64_t guest_svn = 1;
   bool unsigned_guests = false;
   int count = 1, interval_ms = 1000, serve_seconds = 0;
@@ -137,8 +138,8 @@ int run_endpoint(const EndpointOptions& o) {
     const size_t colon = o.listen.rfind(':');
     if (colon == std::string::npos) throw std::invalid_argument("--listen HOST:PORT");
     const std::string host = o.listen.substr(0, colon);
-    const int port = agent.bind_pull(host, std::stoi(o.listen.substr(colon + 1)));
-    const std::string url = "http://" + host + ":" + std::to_string(port);
+    const int port = agent.bind_pull(host, std::stoi(o.listen.substr(colon + 1)), o.pull_tls_cert, o.pull_tls_key);
+    const std::string url = (o.pull_tls_cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(port);
     std::thread server([&] { agent.serve_pull(); });
     json a = agent.enrol("pull", url);
     std::cout << "enrolled " << o.id << " (pull) serving " << url << "\n" << std::flush;
@@ -197,6 +198,8 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   c->add_option("--tpm", o->tpm, "inproc | swtpm[:state=DIR][,setup=SWTPM_SETUP_CONF] | swtpm:host=H,port=P | device")->capture_default_str();
   c->add_option("--state", o->state, "State directory (TPM NV, EK certificate, keys)");
   c->add_option("--manufacturer-ca", o->manufacturer_ca, "inproc: directory of the simulated TPM manufacturer CA (default <state>/manufacturer-ca)");
+  c->add_option("--tls-cert", o->pull_tls_cert, "pull mode: serve GET /v1/quote over HTTPS with this certificate (PEM)");
+  c->add_option("--tls-key", o->pull_tls_key, "pull mode: the key of --tls-cert (PEM)");
   c->add_option("--ca,--ca-file", o->ca_file, "https verifier: the only CA (PEM) its TLS certificate may chain to");
   c->callback([o, &exit_code] {
     std::signal(SIGTERM, [](int) { g_stop = true; });

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct ServeOptions {
-  std::string listen = "127.0.0.1:8440", db = "verifier.db", key, reference, authority, webhook, tls_cert, tls_key;
+  std::string listen = "127.0.0.1:8440", db = "verifier.db", key, reference, authority, webhook, tls_cert, tls_key, endpoint_ca;
   std::vector<std::string> manufacturer_cas;
   int poll_interval_ms = 0, nonce_ttl_s = 120, threads = 8;
 };
@@ -68,6 +68,7 @@ int run_serve(const ServeOptions& o) {
   h.tls_cert = o.tls_cert;
   h.tls_key = o.tls_key;
   h.poll_interval_ms = o.poll_interval_ms;
+  h.endpoint_ca = o.endpoint_ca;
   h.threads = o.threads;
 
   // Signals are taken by one thread with sigwait, which then stops the server (no work in a handler).
@@ -191,6 +192,7 @@ void register_verifier(CLI::App& app, int& exit_code) {
   c->add_option("--nonce-ttl", o->nonce_ttl_s, "Nonce lifetime in seconds")->capture_default_str();
   c->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str();
   c->add_option("--tls-cert", o->tls_cert, "TLS certificate (PEM): serve HTTPS");
+  c->add_option("--endpoint-ca", o->endpoint_ca, "Pull mode over https: the only CA (PEM) endpoints' TLS certificates may chain to");
   c->add_option("--tls-key", o->tls_key, "TLS private key (PEM)");
   c->callback([o, &exit_code] { exit_code = run_serve(*o); });
 

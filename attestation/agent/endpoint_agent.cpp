@@ -52,8 +52,15 @@ json EndpointAgent::push_once() {
   return client_.post("/v1/endpoints/" + id_ + "/evidence", evidence_to_json(evidence_for(nonce)));
 }
 
-int EndpointAgent::bind_pull(const std::string& host, int port) {
-  pull_ = std::make_unique<httplib::Server>();
+int EndpointAgent::bind_pull(const std::string& host, int port, const std::string& tls_cert, const std::string& tls_key) {
+  if (tls_cert.empty() != tls_key.empty()) throw AttestError("bad_request", "pull TLS needs both a certificate and a key", 400);
+  if (tls_cert.empty()) {
+    pull_ = std::make_unique<httplib::Server>();
+  } else {
+    auto s = std::make_unique<httplib::SSLServer>(tls_cert.c_str(), tls_key.c_str());
+    if (!s->is_valid()) throw AttestError("tls", "cannot load the pull-mode TLS certificate/key " + tls_cert + " / " + tls_key, 500);
+    pull_ = std::move(s);
+  }
   pull_->new_task_queue = [] { return new httplib::ThreadPool(2); };
   pull_->set_tcp_nodelay(true);
   pull_->Get("/v1/quote", [this](const httplib::Request& req, httplib::Response& res) {

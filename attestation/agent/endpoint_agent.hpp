@@ -31,7 +31,8 @@ class EndpointAgent {
   Evidence evidence_for(std::span<const uint8_t> nonce);
 
   // Pull mode: binds host:port (0 = any), returns the port; serve_pull() blocks until stop_pull().
-  int bind_pull(const std::string& host, int port);
+  // tls_cert/tls_key (PEM): serve HTTPS, so pull-mode quotes travel over TLS too.
+  int bind_pull(const std::string& host, int port, const std::string& tls_cert = "", const std::string& tls_key = "");
   void serve_pull();
   void stop_pull();
 

@@ -117,17 +117,22 @@ void VerifierHttpServer::stop() {
 
 void VerifierHttpServer::poll_loop() {
   while (!stop_) {
-    svc_.poll_round(fetch_agent_evidence);
+    svc_.poll_round([this](const std::string& url, const std::string& nonce) {
+      return fetch_agent_evidence(url, nonce, o_.endpoint_ca);
+    });
     for (int waited = 0; waited < o_.poll_interval_ms && !stop_; waited += 20) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
-json fetch_agent_evidence(const std::string& agent_url, const std::string& nonce_hex) {
+json fetch_agent_evidence(const std::string& agent_url, const std::string& nonce_hex, const std::string& ca_file) {
   httplib::Client c(agent_url);
+  if (!ca_file.empty()) c.set_ca_cert_path(ca_file.c_str());  // RFC 5280 path validation to this CA only
   c.set_tcp_nodelay(true);
   c.set_connection_timeout(2, 0);
   c.set_read_timeout(5, 0);
   auto r = c.Get(("/v1/quote?nonce=" + nonce_hex).c_str());
+  if (!r && r.error() == httplib::Error::SSLServerVerification)
+    throw AttestError("agent_tls_untrusted", agent_url + ": the endpoint's TLS certificate is not trusted (verifier --endpoint-ca)", 502);
   if (!r) throw AttestError("agent_unreachable", agent_url + ": " + httplib::to_string(r.error()), 502);
   if (r->status != 200) throw AttestError("agent_error", agent_url + " answered " + std::to_string(r->status) + ": " + r->body.substr(0, 200), 502);
   return parse_json_body(r->body);

@@ -22,6 +22,7 @@ struct HttpOptions {
   std::string tls_cert, tls_key;  // PEM files; both empty = plain HTTP
   int threads = 8;
   int poll_interval_ms = 0;     // pull mode: poll every enrolled pull endpoint this often (0 = never)
+  std::string endpoint_ca;      // pull mode over https: the only CA (PEM) endpoints' TLS certificates may chain to
 };
 
 class VerifierHttpServer {
@@ -48,6 +49,6 @@ class VerifierHttpServer {
 };
 
 // GET {agent_url}/v1/quote?nonce=HEX on a pull-mode endpoint; returns its evidence JSON.
-nlohmann::json fetch_agent_evidence(const std::string& agent_url, const std::string& nonce_hex);
+nlohmann::json fetch_agent_evidence(const std::string& agent_url, const std::string& nonce_hex, const std::string& ca_file = "");
 
 }  // namespace redoubt::attest

@@ -4,8 +4,11 @@
 // the CA failing with a reason that names the certificate problem.
 #define BOOST_TEST_MODULE attest_tls
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <fstream>
+#include <thread>
 
+#include "tests/attestation/child_process.hpp"
 #include "tests/attestation/service_world.hpp"
 
 using namespace redoubt;
@@ -101,4 +104,41 @@ BOOST_AUTO_TEST_CASE(plain_http_to_the_tls_port_gets_no_answer) {
   CliResult a = run_redoubt({"attest", "--verifier", http_url, "tls-ep"});
   BOOST_TEST(a.exit_code == 3, a.out + a.err);
   BOOST_TEST(a.out.find("verifier_unreachable") != std::string::npos, a.out);
+}
+
+// Pull mode over TLS both ways: the endpoint serves GET /v1/quote over https
+// (--tls-cert/--tls-key), the verifier polls it trusting only --endpoint-ca,
+// and an endpoint certificate from another CA is not polled successfully.
+BOOST_AUTO_TEST_CASE(pull_mode_over_https_with_a_pinned_endpoint_ca) {
+  Fixture& f = fx();
+  auto args = f.w.verifier_args();
+  args.insert(args.end(), {"--db", (f.w.dir / "pull.db").string(), "--tls-cert", f.tls.cert, "--tls-key", f.tls.key,
+                           "--endpoint-ca", f.tls.ca, "--poll-interval-ms", "150"});
+  VerifierProcess v(args, f.w.dir / "pull-verifier.out");
+  ChildProcess ep(f.w.endpoint_argv(v.url, "tls-puller",
+                                    {"--mode", "pull", "--serve-seconds", "60", "--ca", f.tls.ca, "--tls-cert", f.tls.cert,
+                                     "--tls-key", f.tls.key}),
+                  f.w.dir / "tls-puller.out");
+  const std::string line = ep.wait_for("enrolled tls-puller");
+  BOOST_TEST(line.find("serving https://127.0.0.1:") != std::string::npos, line);
+  std::string last;
+  for (int i = 0; i < 200; ++i) {
+    CliResult a = run_redoubt({"attest", "--verifier", v.url, "--ca", f.tls.ca, "tls-puller"});
+    last = a.out;
+    if (a.exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_TEST(last.rfind("tls-puller: affirming", 0) == 0, last);
+
+  // An endpoint whose TLS certificate the verifier does not trust: never appraised.
+  TlsFiles other(f.w.dir / "other-tls");
+  ChildProcess stranger(f.w.endpoint_argv(v.url, "tls-stranger",
+                                          {"--mode", "pull", "--serve-seconds", "60", "--ca", f.tls.ca, "--tls-cert", other.cert,
+                                           "--tls-key", other.key}),
+                        f.w.dir / "tls-stranger.out");
+  stranger.wait_for("enrolled tls-stranger");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // ten poll rounds
+  CliResult a = run_redoubt({"attest", "--verifier", v.url, "--ca", f.tls.ca, "tls-stranger"});
+  BOOST_TEST(a.exit_code != 0, a.out);
+  BOOST_TEST(a.out.find("affirming") == std::string::npos, a.out);
 }
