@@ -1,5 +1,6 @@
 // `redoubt sign guest`: kernel (+ initrd, cmdline) + leaf key/cert (+ chain) ->
 // a COSE_Sign1 guest manifest carrying the x5chain (docs/pki.md §4).
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -26,8 +27,8 @@ void register_sign_guest(CLI::App* sign, int& exit_code) {
   g->add_option("--cert", o->cert, "Signer's (leaf) certificate, PEM or DER")->required();
   g->add_option("--chain", o->chain, "Intermediate certificate(s), issuer of the leaf first (PEM files may hold several)");
   g->add_option("--svn", o->svn, "Security version number")->required();
-  g->add_option("--name", o->name, "Guest name (<= 63 bytes)")->required();
-  g->add_option("--version", o->version, "Version string (<= 31 bytes)")->required();
+  g->add_option("--name", o->name, "Guest name (<= 63 bytes; the key of the SVN floor); default: the kernel file's name");
+  g->add_option("--version", o->version, "Version string (<= 31 bytes); default: the SVN");
   g->add_option("--memory", o->memory, "Guest memory in MiB")->capture_default_str();
   g->add_option("--digest", o->digest, "Image digest algorithm")->check(CLI::IsMember({"sha256", "sha384"}))->capture_default_str();
   g->add_option("--out", o->out, "Output manifest file")->required();
@@ -40,14 +41,14 @@ void register_sign_guest(CLI::App* sign, int& exit_code) {
     for (const auto& f : o->chain)
       for (const auto& c : policy::load_certs(f)) chain.push_back(policy::cert_der(c.get()));
     policy::GuestManifestInput in;
-    in.name = o->name;
-    in.version = o->version;
+    in.name = o->name.empty() ? std::filesystem::path(o->kernel).stem().string() : o->name;
+    in.version = o->version.empty() ? std::to_string(o->svn) : o->version;
     in.cmdline = o->cmdline;
     in.svn = o->svn;
     in.memory_mib = o->memory;
     in.digest_alg = o->digest == "sha384" ? HashAlg::sha384 : HashAlg::sha256;
     write_file(o->out, policy::sign_guest_manifest(kernel, initrd.get(), in, key, chain));
-    std::cout << "signed guest " << o->name << " " << o->version << " SVN " << o->svn << " (kernel " << kernel.size() << " bytes"
+    std::cout << "signed guest " << in.name << " " << in.version << " SVN " << o->svn << " (kernel " << kernel.size() << " bytes"
               << (initrd ? ", initrd " + std::to_string(initrd->size()) + " bytes" : std::string()) << ") with a chain of " << chain.size()
               << " certificate(s)\nwrote " << o->out << "\n";
     exit_code = kExitOk;

@@ -65,6 +65,8 @@ struct World {
   policy::GuestManifestInput gin = pki_test::guest_input(7);
   Bytes kernel = read_file(build_dir() / "guests" / "hello.bin");
   uint64_t nv_floor = 0;  // > 0: advance the guest's TPM counter to this before the run
+  Bytes initrd;           // non-empty: signed into the manifest
+  Bytes initrd_loaded;    // non-empty: loaded as KERNEL:MANIFEST:INITRD
   std::vector<std::string> console;
   tools::RunResult result;
 
@@ -74,7 +76,7 @@ struct World {
     gin.memory_mib = 8;  // the run's --ram-mib
   }
   Bytes sign(const std::vector<Bytes>& chain, const policy::EvpKey& key) const {
-    return policy::sign_guest_manifest(kernel, nullptr, gin, key, chain);
+    return policy::sign_guest_manifest(kernel, initrd.empty() ? nullptr : &initrd, gin, key, chain);
   }
   Bytes good() const { return sign(pki.chain(), pki.leaf_key); }
 
@@ -102,6 +104,10 @@ struct World {
     } else {
       write_file(dir / "hello.manifest", manifest);
       o.guests = {(dir / "hello.bin").string() + ":" + (dir / "hello.manifest").string()};
+      if (!initrd_loaded.empty()) {
+        write_file(dir / "hello.initrd", initrd_loaded);
+        o.guests[0] += ":" + (dir / "hello.initrd").string();
+      }
     }
     auto tpm = fresh_inproc_tpm(dir / "state");
     if (nv_floor) {
@@ -474,4 +480,25 @@ BOOST_AUTO_TEST_CASE(signed_but_undecodable_policy_refuses_every_guest) {
   bool measured = false;
   for (const auto& e : w.log().events) measured |= e.type == policy::kEvLaunchPolicy && e.data == payload;
   BOOST_TEST(measured);
+}
+
+// An initrd: signed into the manifest, loaded by the loader, copied into the
+// guest's RAM after the image and checked there; the guest sees its size; a
+// different initrd is a digest mismatch.
+BOOST_AUTO_TEST_CASE(signed_initrd_reaches_the_guest_and_a_different_one_is_refused) {
+  World w;
+  w.initrd = Bytes(300000);
+  for (size_t i = 0; i < w.initrd.size(); ++i) w.initrd[i] = uint8_t(i * 31 + 7);
+  w.initrd_loaded = w.initrd;
+  const auto& g = w.run(w.good());
+  BOOST_TEST(g.status == "exited", g.reason);
+  BOOST_TEST(g.serial.find("initrd 300000 bytes") != std::string::npos, g.serial);
+  const Bytes payload = policy::build_guest_manifest_payload(w.kernel, &w.initrd, w.gin);
+  BOOST_TEST(hex(w.pcr(20)) == hex(replay({payload})));
+
+  World t;
+  t.initrd = w.initrd;
+  t.initrd_loaded = w.initrd;
+  t.initrd_loaded[12345] ^= 0x40;
+  check_refused(t, t.run(t.good()), "digest_mismatch");
 }

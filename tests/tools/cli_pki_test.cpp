@@ -145,3 +145,15 @@ BOOST_AUTO_TEST_CASE(malformed_inputs_get_clear_errors) {
   BOOST_TEST(nopol.exit_code == 2, nopol.err);  // a policy without --owner to verify it
   BOOST_TEST(nopol.err.find("--owner") != std::string::npos, nopol.err);
 }
+
+// The issue's own command line: name and version default to the kernel's file name and the SVN.
+BOOST_AUTO_TEST_CASE(sign_guest_with_the_minimal_options) {
+  Corp c;
+  const std::string m = (c.d / "min.manifest").string();
+  CliResult r = run_redoubt({"sign", "guest", "--kernel", c.kernel.string(), "--key", c.f("leaf.key.pem"), "--cert",
+                             c.f("leaf.crt.pem"), "--chain", c.f("intermediate.crt.pem"), "--svn", "5", "--out", m});
+  BOOST_TEST(r.exit_code == 0, r.out << r.err);
+  BOOST_TEST(r.out.find("signed guest hello 5 SVN 5") != std::string::npos, r.out);
+  CliResult show = run_redoubt({"manifest", "show", m});
+  BOOST_TEST(show.out.find("\"hello\"") != std::string::npos, show.out);
+}
