@@ -15,6 +15,7 @@
 #include "platform/sim/svm/svm_cpu.hpp"
 #include "sl/boot_params.hpp"
 #include "tools/common.hpp"
+#include "policy/fs/guest_manifest.hpp"
 #include "tools/guest_signing.hpp"
 
 namespace redoubt::tools {
@@ -164,6 +165,15 @@ RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& sa
       manifest_path = fs::absolute(parts[1]).string();
       g.manifest = read_file(manifest_path);
       if (parts.size() == 3) g.initrd = read_file(fs::absolute(parts[2]));
+      // Like a real loader, give the guest the RAM its manifest asks for (the
+      // hypervisor checks it: memory_mismatch). A manifest that does not decode
+      // keeps --ram-mib; the hypervisor refuses it by name.
+      policy::CoseSign1 cose;
+      policy::GuestManifest m;
+      policy::Refusal why{};
+      if (o.ram_from_manifest && policy::cose_sign1_parse(g.manifest, cose) && policy::guest_manifest_decode(cose.payload, m, why) &&
+          m.memory_mib >= 4 && m.memory_mib % 2 == 0 && m.memory_mib <= 1024)
+        g.ram_size = m.memory_mib << 20;
     } else if (!o.unsigned_guests) {
       policy::GuestManifestInput mi;
       mi.name = g.name;

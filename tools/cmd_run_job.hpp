@@ -30,6 +30,7 @@ struct RunOptions {
   bool no_policy = false;            // launch without a launch policy (every guest is refused)
   uint64_t guest_svn = 1;            // SVN of the manifests signed on the fly
   std::string cmdline;               // their command line
+  bool ram_from_manifest = true;     // KERNEL:MANIFEST guests get the RAM their manifest asks for (else --ram-mib)
   std::string guest_dir;             // empty: <build>/guests
   std::string npf;                   // "", "kill" or "inject" ("": inject for the probe, kill for others)
   uint64_t sha_bytes = 0;            // sha256 guest's n (0 = its default, 1 MiB)

@@ -67,6 +67,7 @@ struct World {
   uint64_t nv_floor = 0;  // > 0: advance the guest's TPM counter to this before the run
   Bytes initrd;           // non-empty: signed into the manifest
   Bytes initrd_loaded;    // non-empty: loaded as KERNEL:MANIFEST:INITRD
+  bool loader_follows_manifest = true;  // false: the loader gives --ram-mib (8 MiB) whatever the manifest says
   std::vector<std::string> console;
   tools::RunResult result;
 
@@ -98,6 +99,7 @@ struct World {
     o.launch.policy = with_policy ? (dir / "launch.policy").string() : "";
     o.launch.owner = (dir / "owner.pub.pem").string();
     o.no_policy = !with_policy;
+    o.ram_from_manifest = loader_follows_manifest;
     if (manifest.empty()) {
       o.guests = {(dir / "hello.bin").string()};
       o.unsigned_guests = true;
@@ -322,7 +324,14 @@ BOOST_AUTO_TEST_CASE(refused_expired_certificate_per_policy_time) {
 BOOST_AUTO_TEST_CASE(refused_memory_other_than_signed) {
   World w;
   w.gin.memory_mib = 16;
+  w.loader_follows_manifest = false;  // a loader that gives the guest 8 MiB instead
   check_refused(w, w.run(w.good()), "memory_mismatch");
+  // The CLI's loader follows the manifest: the same guest runs with 16 MiB.
+  World ok;
+  ok.gin.memory_mib = 16;
+  const auto& g = ok.run(ok.good());
+  BOOST_TEST(g.status == "exited", g.reason);
+  BOOST_TEST(g.ram_size == 16u << 20);
 }
 
 BOOST_AUTO_TEST_CASE(refused_without_a_launch_policy) {
