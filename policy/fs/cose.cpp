@@ -152,22 +152,6 @@ Status cose_sign1_parse(std::span<const uint8_t> msg, CoseSign1& out) {
 
 namespace {
 
-// Feeds a CBOR head in shortest form (RFC 8949 §4.2.1) into the hasher.
-void hash_head(Hasher& h, uint8_t major, uint64_t arg) {
-  uint8_t b[9];
-  size_t n;
-  if (arg < 24) {
-    b[0] = static_cast<uint8_t>(major << 5 | arg);
-    n = 1;
-  } else {
-    size_t w = arg <= 0xff ? 1 : arg <= 0xffff ? 2 : arg <= 0xffffffffULL ? 4 : 8;
-    b[0] = static_cast<uint8_t>(major << 5 | (w == 1 ? 24 : w == 2 ? 25 : w == 4 ? 26 : 27));
-    for (size_t i = 0; i < w; ++i) b[1 + i] = static_cast<uint8_t>(arg >> (8 * (w - 1 - i)));
-    n = 1 + w;
-  }
-  h.update(b, n);
-}
-
 void hex8(std::span<const uint8_t> b, char out[9]) {
   to_hex(b.data(), b.size() < 4 ? b.size() : 4, out);
 }
@@ -198,19 +182,7 @@ Status cose_sign1_verify(const CoseSign1& msg, const PublicKey& key) {
   if (msg.signature.size() != ai->sig_len)
     return Status::fail(Err::malformed, "cose: %s signature is %zu bytes, expected %zu", ai->name, msg.signature.size(), ai->sig_len);
 
-  // RFC 9052 §4.4: Sig_structure = ["Signature1", body_protected, external_aad, payload],
-  // hashed as it is encoded, without building it in memory.
-  static constexpr char kContext[] = "Signature1";
-  Hasher h(ai->hash);
-  hash_head(h, 4, 4);
-  hash_head(h, 3, sizeof kContext - 1);
-  h.update(kContext, sizeof kContext - 1);
-  hash_head(h, 2, msg.protected_bstr.size());
-  h.update(msg.protected_bstr);
-  hash_head(h, 2, 0);  // external_aad = h'' (RFC 9052 §4.3)
-  hash_head(h, 2, msg.payload.size());
-  h.update(msg.payload);
-  Digest d = h.finish();
+  const Digest d = cose_sig_structure_digest(msg, ai->hash);
 
   br_ec_public_key pk;
   pk.curve = ai->curve;
@@ -225,6 +197,40 @@ Status cose_sign1_verify(const CoseSign1& msg, const PublicKey& key) {
     return Status::fail(Err::bad_signature, "cose: %s signature does not verify with key %s…", ai->name, want);
   }
   return Status::ok();
+}
+
+namespace {
+// Feeds a CBOR head in shortest form (RFC 8949 §4.2.1) into the hasher.
+void hash_head(Hasher& h, uint8_t major, uint64_t arg) {
+  uint8_t b[9];
+  size_t n;
+  if (arg < 24) {
+    b[0] = static_cast<uint8_t>(major << 5 | arg);
+    n = 1;
+  } else {
+    size_t w = arg <= 0xff ? 1 : arg <= 0xffff ? 2 : arg <= 0xffffffffULL ? 4 : 8;
+    b[0] = static_cast<uint8_t>(major << 5 | (w == 1 ? 24 : w == 2 ? 25 : w == 4 ? 26 : 27));
+    for (size_t i = 0; i < w; ++i) b[1 + i] = static_cast<uint8_t>(arg >> (8 * (w - 1 - i)));
+    n = 1 + w;
+  }
+  h.update(b, n);
+}
+}  // namespace
+
+// RFC 9052 §4.4: Sig_structure = ["Signature1", body_protected, external_aad, payload],
+// hashed as it is encoded, without building it in memory.
+Digest cose_sig_structure_digest(const CoseSign1& msg, HashAlg alg) {
+  static constexpr char kContext[] = "Signature1";
+  Hasher h(alg);
+  hash_head(h, 4, 4);
+  hash_head(h, 3, sizeof kContext - 1);
+  h.update(kContext, sizeof kContext - 1);
+  hash_head(h, 2, msg.protected_bstr.size());
+  h.update(msg.protected_bstr);
+  hash_head(h, 2, 0);  // external_aad = h'' (RFC 9052 §4.3)
+  hash_head(h, 2, msg.payload.size());
+  h.update(msg.payload);
+  return h.finish();
 }
 
 }  // namespace redoubt::policy

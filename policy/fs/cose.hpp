@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 
+#include "platform/hal/digest.hpp"
 #include "platform/hal/status.hpp"
 
 namespace redoubt::policy {
@@ -42,5 +43,9 @@ Status cose_sign1_parse(std::span<const uint8_t> msg, CoseSign1& out);
 // with `key`. Err::wrong_key when alg/curve differ or kid names another key,
 // Err::bad_signature when the signature does not verify.
 Status cose_sign1_verify(const CoseSign1& msg, const PublicKey& key);
+
+// The digest of the message's Sig_structure (RFC 9052 §4.4) with `alg`: what
+// the signature covers, for verifiers with keys other than PublicKey (X.509 leaves).
+Digest cose_sig_structure_digest(const CoseSign1& msg, HashAlg alg);
 
 }  // namespace redoubt::policy

@@ -16,32 +16,13 @@ constexpr const char* kFields[] = {"",          "type",          "name",        
                                    "kernel_digest", "kernel_size", "initrd_digest", "initrd_size", "cmdline", "memory_mib"};
 constexpr uint64_t kMaxKey = 11;
 
-Status fail(Refusal& why, Refusal r, const Status& st) {
-  why = r;
-  return Status::fail(refusal_err(r), "%s: guest-manifest: %s", refusal_name(r), st.message());
-}
+Status fail(Refusal& why, Refusal r, const Status& st) { return refuse(why, r, "guest-manifest", st); }
 #define GM_TRY(expr)                                   \
   do {                                                 \
     ::redoubt::Status _s = (expr);                     \
     if (!_s) return fail(why, Refusal::malformed, _s); \
   } while (0)
 #define GM_FAIL(r, ...) return fail(why, (r), Status::fail(Err::malformed, __VA_ARGS__))
-
-// Feeds a CBOR head in shortest form (RFC 8949 §4.2.1) into the hasher.
-void hash_head(Hasher& h, uint8_t major, uint64_t arg) {
-  uint8_t b[9];
-  size_t n;
-  if (arg < 24) {
-    b[0] = static_cast<uint8_t>(major << 5 | arg);
-    n = 1;
-  } else {
-    const size_t w = arg <= 0xff ? 1 : arg <= 0xffff ? 2 : arg <= 0xffffffffULL ? 4 : 8;
-    b[0] = static_cast<uint8_t>(major << 5 | (w == 1 ? 24 : w == 2 ? 25 : w == 4 ? 26 : 27));
-    for (size_t i = 0; i < w; ++i) b[1 + i] = static_cast<uint8_t>(arg >> (8 * (w - 1 - i)));
-    n = 1 + w;
-  }
-  h.update(b, n);
-}
 
 struct X5Chain {
   std::span<const uint8_t> raw;  // the CBOR item
@@ -112,18 +93,7 @@ Status verify_signature(const CoseSign1& msg, const X509Cert& leaf, Refusal& why
   else if (msg.alg == CoseAlg::rs256 && leaf.key == KeyKind::rsa) ha = HashAlg::sha256;
   else GM_FAIL(Refusal::unsupported, "alg %s does not match the leaf's %s-%u key", cose_alg_name(msg.alg), leaf.key == KeyKind::rsa ? "RSA" : "EC", leaf.key_bits);
 
-  // RFC 9052 §4.4: Sig_structure = ["Signature1", body_protected, external_aad = h'', payload].
-  static constexpr char kContext[] = "Signature1";
-  Hasher h(ha);
-  hash_head(h, 4, 4);
-  hash_head(h, 3, sizeof kContext - 1);
-  h.update(kContext, sizeof kContext - 1);
-  hash_head(h, 2, msg.protected_bstr.size());
-  h.update(msg.protected_bstr);
-  hash_head(h, 2, 0);
-  hash_head(h, 2, msg.payload.size());
-  h.update(msg.payload);
-  const Digest d = h.finish();
+  const Digest d = cose_sig_structure_digest(msg, ha);  // RFC 9052 §4.4
 
   bool ok;
   if (leaf.key == KeyKind::ec) {

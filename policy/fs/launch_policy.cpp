@@ -14,10 +14,7 @@ constexpr const char* kFields[] = {"",        "type",        "name",    "serial"
                                    "profile", "revocations", "min_svn", "unsigned", "guest_cpuid", "guest_io"};
 constexpr uint64_t kMaxKey = 11;
 
-Status fail(Refusal& why, Refusal r, const Status& st) {
-  why = r;
-  return Status::fail(refusal_err(r), "%s: launch-policy: %s", refusal_name(r), st.message());
-}
+Status fail(Refusal& why, Refusal r, const Status& st) { return refuse(why, r, "launch-policy", st); }
 #define LP_TRY(expr)                                              \
   do {                                                            \
     ::redoubt::Status _s = (expr);                                \

@@ -37,6 +37,11 @@ const char* refusal_name(Refusal r) {
   return "unknown";
 }
 
+Status refuse(Refusal& why, Refusal r, const char* module, const Status& st) {
+  why = r;
+  return Status::fail(refusal_err(r), "%s: %s: %s", refusal_name(r), module, st.message());
+}
+
 Err refusal_err(Refusal r) {
   switch (r) {
     case Refusal::none: return Err::ok;

@@ -57,6 +57,9 @@ enum class Refusal : uint8_t {
 const char* refusal_name(Refusal r);
 // The coarse Status class of a refusal (the SL/hypervisor failure-event classes).
 Err refusal_err(Refusal r);
+// Records refusal `r` in `why` and returns `st` re-labelled "<refusal>: <module>: <message>",
+// the one form guest-manifest and launch-policy refusals are reported in.
+Status refuse(Refusal& why, Refusal r, const char* module, const Status& st);
 
 // keyUsage bits, RFC 5280 §4.2.1.3 (bit i of KeyUsage = 1 << i here).
 inline constexpr uint16_t kKuDigitalSignature = 1u << 0;
