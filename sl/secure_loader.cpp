@@ -9,6 +9,7 @@
 #include "policy/fs/hash.hpp"
 #include "policy/fs/hv_manifest.hpp"
 #include "policy/fs/launch_policy_envelope.hpp"
+#include "policy/fs/measure.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "sl/boot_params.hpp"
 #include "sl/handoff.hpp"
@@ -31,13 +32,9 @@ struct Loader {
   EventLogWriter log{nullptr, 0};
   bool log_ok = false;
 
-  // Extend one PCR at locality 2 and record it: TCG PFP §10.2.2 (log == TPM).
-  // The extend happens even when the log cannot take the record (buffer full):
-  // a PCR must never miss a measurement, least of all a "launch failed" cap.
+  // Record and extend at locality 2 (policy/fs/measure.hpp: the extend happens even when the log is full).
   Status measure(uint32_t pcr, uint32_t type, const DigestList& d, span<const uint8_t> data) {
-    Status logged = log_ok ? log.append(pcr, type, d, data) : Status::ok();
-    REDOUBT_TRY(p.tpm().pcr_extend(policy::kLocalityDlme, pcr, d));
-    return logged;
+    return policy::measure_event(p.tpm(), policy::kLocalityDlme, log_ok ? &log : nullptr, pcr, type, d, data);
   }
 
   Status measure_data(uint32_t pcr, uint32_t type, span<const uint8_t> data) {

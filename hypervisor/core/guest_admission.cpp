@@ -7,6 +7,7 @@
 #include "platform/hal/format.hpp"
 #include "policy/fs/cose.hpp"
 #include "policy/fs/hash.hpp"
+#include "policy/fs/measure.hpp"
 #include "policy/fs/pcr_map.hpp"
 
 namespace redoubt::hv {
@@ -34,12 +35,12 @@ Status GuestAdmission::init(hal::Platform& p, hal::HypervisorHandoff& h, PageAll
   }
 
   if (h.policy_size == 0) {
-    format(policy_problem, sizeof policy_problem, "no launch policy was measured at launch");
+    format(policy_problem_, sizeof policy_problem_, "no launch policy was measured at launch");
     return Status::ok();
   }
   if (h.policy_size > sizeof s_->policy_copy || !p.dma().is_protected(h.policy_pa, h.policy_size) ||
       !p.mem().map(h.policy_pa, h.policy_size)) {
-    format(policy_problem, sizeof policy_problem, "the launch policy region is not protected or too large");
+    format(policy_problem_, sizeof policy_problem_, "the launch policy region is not protected or too large");
     return Status::ok();
   }
   // Decode our own copy: LaunchPolicy points into it, and nothing else can change it.
@@ -49,7 +50,7 @@ Status GuestAdmission::init(hal::Platform& p, hal::HypervisorHandoff& h, PageAll
   Status st = policy::cose_sign1_parse({s_->policy_copy, h.policy_size}, cose);
   if (st) st = policy::launch_policy_decode(cose.payload, s_->policy, why);
   if (!st) {
-    format(policy_problem, sizeof policy_problem, "the signed launch policy does not decode: %s", st.message());
+    format(policy_problem_, sizeof policy_problem_, "the signed launch policy does not decode: %s", st.message());
     return Status::ok();
   }
   policy_ok_ = true;
@@ -60,13 +61,13 @@ Status GuestAdmission::init(hal::Platform& p, hal::HypervisorHandoff& h, PageAll
   return Status::ok();
 }
 
-// Extend first, then log: a PCR never misses a measurement (as in the SL).
+// As the SL measures (policy/fs/measure.hpp); without the SL's log the guest
+// is still measured into the PCR, but the failure is reported (the guest is refused).
 Status GuestAdmission::measure(uint32_t pcr, uint32_t type, const DigestList& d, span<const uint8_t> data) {
-  Status logged = log_ok_ ? log_.append(pcr, type, d, data)
-                          : Status::fail(Err::io, "the DRTM event log is not available to the hypervisor");
-  REDOUBT_TRY(p_->tpm().pcr_extend(policy::kLocalityDlme, pcr, d));
-  if (logged) h_->event_log_used = log_.size();
-  return logged;
+  REDOUBT_TRY(policy::measure_event(p_->tpm(), policy::kLocalityDlme, log_ok_ ? &log_ : nullptr, pcr, type, d, data));
+  if (!log_ok_) return Status::fail(Err::io, "the DRTM event log is not available to the hypervisor");
+  h_->event_log_used = log_.size();
+  return Status::ok();
 }
 
 Status GuestAdmission::measure_text(uint32_t pcr, uint32_t type, const DigestList* d, const char* t) {
@@ -105,7 +106,7 @@ void GuestAdmission::admit(const hal::HypervisorHandoff::Guest& g, span<const ui
                            span<const uint8_t> initrd, AdmissionResult& out) {
   out = AdmissionResult{};
   format(out.name, sizeof out.name, "%s", g.name);
-  if (!policy_ok_) return refuse(out, g.name, h_->policy_size ? "policy_invalid" : "no_launch_policy", "%s", policy_problem);
+  if (!policy_ok_) return refuse(out, g.name, h_->policy_size ? "policy_invalid" : "no_launch_policy", "%s", policy_problem_);
   // An I/O grant from the (untrusted) loader must lie inside a range the signed policy passes through.
   if (g.io_count) {
     bool inside = false;

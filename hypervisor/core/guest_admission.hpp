@@ -84,7 +84,7 @@ class GuestAdmission {
   policy::EventLogWriter log_{nullptr, 0};
   bool log_ok_ = false;
   bool policy_ok_ = false;
-  char policy_problem[160] = {};
+  char policy_problem_[160] = {};
 };
 
 }  // namespace redoubt::hv
