@@ -16,7 +16,7 @@
 
 #include "bench/machine_info.hpp"
 #include "policy/fs/pcr_map.hpp"
-#include "sl/boot_params.hpp"
+#include "abi/boot_params.hpp"
 #include "tools/cmd_run_job.hpp"
 
 using namespace redoubt;
@@ -36,10 +36,10 @@ One run(const fs::path& tmp, const std::vector<std::string>& guests, std::array<
         uint64_t sha_bytes = 0) {
   static int k = 0;
   fs::path dir = tmp / ("r" + std::to_string(k++));
-  sim::TpmSpec spec = sim::TpmSpec::parse("inproc");
+  tpm::TpmSpec spec = tpm::TpmSpec::parse("inproc");
   spec.state_dir = (tmp / "state").string();
   fs::create_directories(spec.state_dir);
-  auto tpm = sim::open_tpm(spec);
+  auto tpm = tpm::open_tpm(spec);
   tpm->set_locality(0);
   if (!tpm->nv_read_counter(policy::kNvHvSvnCounter)) tpm->nv_define_counter(policy::kNvHvSvnCounter);
   tools::RunOptions o;

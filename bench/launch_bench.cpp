@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "bench/machine_info.hpp"
-#include "platform/sim/launch.hpp"
+#include "platform/fake/launch.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
-#include "sl/slb_layout.hpp"
+#include "abi/slb_layout.hpp"
 #include "tools/common.hpp"
 #include "tools/slb_image.hpp"
 
@@ -47,8 +47,8 @@ Inputs make_inputs(const fs::path& build) {
 }
 
 void run(const char* label, const std::string& spec_text, const Inputs& inputs, int iterations) {
-  sim::TpmSpec spec = sim::TpmSpec::parse(spec_text);
-  auto tpm = sim::open_tpm(spec);
+  tpm::TpmSpec spec = tpm::TpmSpec::parse(spec_text);
+  auto tpm = tpm::open_tpm(spec);
   tpm->set_locality(0);
   if (!tpm->nv_read_counter(policy::kNvHvSvnCounter)) tpm->nv_define_counter(policy::kNvHvSvnCounter);
   std::vector<double> us;

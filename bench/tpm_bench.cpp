@@ -10,10 +10,10 @@
 #include <thread>
 #include <vector>
 
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
 using namespace redoubt;
-using namespace redoubt::sim;
+using namespace redoubt::tpm;
 using Clock = std::chrono::steady_clock;
 
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "hypervisor/core/hv_image.hpp"
+#include "abi/hv_image.hpp"
 #include "platform/hal/format.hpp"
 #include "policy/fs/cose.hpp"
 #include "policy/fs/eventlog.hpp"
@@ -11,9 +11,9 @@
 #include "policy/fs/launch_policy_envelope.hpp"
 #include "policy/fs/measure.hpp"
 #include "policy/fs/pcr_map.hpp"
-#include "sl/boot_params.hpp"
-#include "sl/handoff.hpp"
-#include "sl/slb_layout.hpp"
+#include "abi/boot_params.hpp"
+#include "abi/handoff.hpp"
+#include "abi/slb_layout.hpp"
 
 namespace redoubt::sl {
 namespace {

@@ -116,7 +116,7 @@ int run_endpoint(const EndpointOptions& o) {
   // keep clockInfo.safe = 1 (TPM 2.0 Part 3 §9.4) instead of a clock_not_safe warning.
   struct OrderlyShutdown {
     attest::TpmIdentity& id;
-    sim::TpmDevice& tpm;
+    tpm::TpmDevice& tpm;
     ~OrderlyShutdown() {
       id.release();
       attest::orderly_shutdown(tpm);
@@ -125,7 +125,7 @@ int run_endpoint(const EndpointOptions& o) {
   // The EK certificate comes from the TPM's NV (EK Credential Profile §2.2.1.5). Only the inproc
   // simulator is "manufactured" here: its CA issues the certificate into NV on first use.
   std::optional<attest::ManufacturerCa> sim_ca;
-  if (sim::TpmSpec::parse(o.tpm).kind == sim::TpmSpec::Kind::inproc)
+  if (tpm::TpmSpec::parse(o.tpm).kind == tpm::TpmSpec::Kind::inproc)
     sim_ca = attest::ensure_sim_manufacturer_ca(o.manufacturer_ca.empty() ? state / "manufacturer-ca" : fs::absolute(o.manufacturer_ca));
   const attest::Bytes ek_cert = attest::ek_certificate_from_nv(*tpm, ident, sim_ca ? &*sim_ca : nullptr);
   std::cerr << "[endpoint] EK certificate from NV 0x" << std::hex << ident.ek_cert_index() << std::dec << " (" << ek_cert.size()

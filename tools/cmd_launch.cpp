@@ -6,7 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "platform/sim/launch.hpp"
+#include "platform/fake/launch.hpp"
 #include "platform/sim/machine.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/hv_manifest_build.hpp"

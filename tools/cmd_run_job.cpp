@@ -8,12 +8,12 @@
 #include <memory>
 #include <set>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
+#include "arch/svm/exit_codes.hpp"
 #include "hypervisor/core/guest_admission.hpp"
 #include "hypervisor/core/run_record.hpp"
 #include "platform/sim/machine.hpp"
 #include "platform/sim/svm/svm_cpu.hpp"
-#include "sl/boot_params.hpp"
+#include "abi/boot_params.hpp"
 #include "tools/common.hpp"
 #include "policy/fs/guest_manifest.hpp"
 #include "tools/guest_signing.hpp"
@@ -93,7 +93,7 @@ const std::vector<std::string>& default_guests() {
   return g;
 }
 
-RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& say) {
+RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& say) {
   RunResult res;
   const fs::path gdir = o.guest_dir.empty() ? build_dir() / "guests" : fs::absolute(o.guest_dir);
   const std::vector<std::string>& names = o.guests.empty() ? default_guests() : o.guests;

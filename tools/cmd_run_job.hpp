@@ -88,7 +88,7 @@ struct RunResult {
 };
 
 // Throws like run_launch_job (InputError, std::invalid_argument, TpmError).
-RunResult run_guests_job(const RunOptions& o, sim::TpmDevice& tpm, const Say& say);
+RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& say);
 
 // The --stats table.
 std::string format_stats_table(const RunResult& r);

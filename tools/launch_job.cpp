@@ -31,7 +31,7 @@ uint64_t parse_addr(const std::string& s) {
 
 }  // namespace
 
-LaunchJobResult run_launch_job(const LaunchOptions& o, sim::TpmDevice& tpm_dev, const Say& say) {
+LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, const Say& say) {
   if (o.platform != "amd")
     throw std::invalid_argument("--platform " + o.platform + ": only 'amd' (SKINIT) exists so far; Intel TXT is a later issue");
   const fs::path out = fs::absolute(o.out);
@@ -93,7 +93,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, sim::TpmDevice& tpm_dev, 
     throw std::invalid_argument("a launch policy needs the platform owner's public key (--owner) to seal into the SLB");
   }
 
-  sim::TpmDevice* tpm = &tpm_dev;
+  tpm::TpmDevice* tpm = &tpm_dev;
   ensure_svn_counter(*tpm, say);
 
   sim::Machine machine;

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "platform/sim/launch.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "platform/fake/launch.hpp"
+#include "tpm/tpm_device.hpp"
 #include "tools/pcr_table.hpp"
 
 namespace redoubt::tools {
@@ -46,6 +46,6 @@ using Say = std::function<void(const std::string&)>;
 
 // Throws InputError / std::invalid_argument / TpmError on environment or usage problems;
 // a refused launch is a normal result (report.launched == false).
-LaunchJobResult run_launch_job(const LaunchOptions& o, sim::TpmDevice& tpm, const Say& say);
+LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm, const Say& say);
 
 }  // namespace redoubt::tools

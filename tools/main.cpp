@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   } catch (const InputError& e) {
     std::cerr << "redoubt: " << e.what() << "\n";
     return kExitEnv;
-  } catch (const redoubt::sim::TpmError& e) {
+  } catch (const redoubt::tpm::TpmError& e) {
     std::cerr << "redoubt: TPM: " << e.what() << "\n";
     return kExitEnv;
   } catch (const std::invalid_argument& e) {

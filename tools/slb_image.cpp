@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "sl/slb_layout.hpp"
+#include "abi/slb_layout.hpp"
 #include "tools/common.hpp"
 
 namespace redoubt::tools {

@@ -4,17 +4,17 @@
 
 namespace redoubt::tools {
 
-std::unique_ptr<sim::TpmDevice> open_tpm_session(const std::string& spec_text, const std::filesystem::path& state) {
-  sim::TpmSpec spec = sim::TpmSpec::parse(spec_text);
+std::unique_ptr<tpm::TpmDevice> open_tpm_session(const std::string& spec_text, const std::filesystem::path& state) {
+  tpm::TpmSpec spec = tpm::TpmSpec::parse(spec_text);
   if (spec.state_dir.empty()) {
-    if (spec.kind == sim::TpmSpec::Kind::inproc) spec.state_dir = (state / "tpm-inproc").string();
-    if (spec.kind == sim::TpmSpec::Kind::swtpm_spawn) spec.state_dir = (state / "tpm-swtpm").string();
+    if (spec.kind == tpm::TpmSpec::Kind::inproc) spec.state_dir = (state / "tpm-inproc").string();
+    if (spec.kind == tpm::TpmSpec::Kind::swtpm_spawn) spec.state_dir = (state / "tpm-swtpm").string();
   }
   if (!spec.state_dir.empty()) std::filesystem::create_directories(spec.state_dir);
-  return sim::open_tpm(spec);
+  return tpm::open_tpm(spec);
 }
 
-uint64_t ensure_svn_counter(sim::TpmDevice& tpm, const std::function<void(const std::string&)>& say) {
+uint64_t ensure_svn_counter(tpm::TpmDevice& tpm, const std::function<void(const std::string&)>& say) {
   tpm.set_locality(0);
   if (auto v = tpm.nv_read_counter(policy::kNvHvSvnCounter)) return *v;
   tpm.nv_define_counter(policy::kNvHvSvnCounter);

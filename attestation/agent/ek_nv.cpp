@@ -9,10 +9,10 @@
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/tpm_public.hpp"
-#include "platform/sim/tpm/tpm_rc.hpp"
+#include "tpm/tpm_rc.hpp"
 
 namespace redoubt::attest {
-using sim::check_rc;
+using tpm::check_rc;
 namespace {
 
 // Well under MAX_NV_BUFFER_SIZE (1024 in libtpms/swtpm; TPM2_PT_NV_BUFFER_MAX, Part 2 §6.13).
@@ -28,7 +28,7 @@ std::string hex_index(uint32_t index) {
 struct NvHandle {
   ESYS_CONTEXT* e;
   ESYS_TR tr = ESYS_TR_NONE;
-  NvHandle(sim::TpmDevice& tpm, uint32_t index) : e(tpm.esys()) {
+  NvHandle(tpm::TpmDevice& tpm, uint32_t index) : e(tpm.esys()) {
     check_rc(Esys_TR_FromTPMPublic(e, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr),
              "TPM2_NV_ReadPublic(" + hex_index(index) + ")", tpm.locality());
   }
@@ -47,7 +47,7 @@ bool certifies(std::span<const uint8_t> der, const TPMT_PUBLIC& ek) {
 
 }  // namespace
 
-std::optional<Bytes> nv_read_blob(sim::TpmDevice& tpm, uint32_t index) {
+std::optional<Bytes> nv_read_blob(tpm::TpmDevice& tpm, uint32_t index) {
   if (!tpm.nv_defined(index)) return std::nullopt;
   NvHandle nv(tpm, index);
   TPM2B_NV_PUBLIC* pub = nullptr;
@@ -56,7 +56,7 @@ std::optional<Bytes> nv_read_blob(sim::TpmDevice& tpm, uint32_t index) {
   const uint16_t size = pub->nvPublic.dataSize;
   const bool written = (pub->nvPublic.attributes & TPMA_NV_WRITTEN) != 0;
   Esys_Free(pub);
-  if (!written) throw sim::TpmError("NV index " + hex_index(index) + " is defined but was never written");
+  if (!written) throw tpm::TpmError("NV index " + hex_index(index) + " is defined but was never written");
   Bytes out;
   out.reserve(size);
   for (uint16_t off = 0; off < size;) {
@@ -69,12 +69,12 @@ std::optional<Bytes> nv_read_blob(sim::TpmDevice& tpm, uint32_t index) {
     const bool progress = data->size > 0;
     off = static_cast<uint16_t>(off + data->size);
     Esys_Free(data);
-    if (!progress) throw sim::TpmError("TPM2_NV_Read(" + hex_index(index) + ") returned no data");
+    if (!progress) throw tpm::TpmError("TPM2_NV_Read(" + hex_index(index) + ") returned no data");
   }
   return out;
 }
 
-void nv_store_ek_certificate(sim::TpmDevice& tpm, uint32_t index, std::span<const uint8_t> data) {
+void nv_store_ek_certificate(tpm::TpmDevice& tpm, uint32_t index, std::span<const uint8_t> data) {
   ESYS_CONTEXT* e = tpm.esys();
   if (data.empty() || data.size() > 2048) throw AttestError("internal", "EK certificate of " + std::to_string(data.size()) + " bytes", 500);
   if (tpm.nv_defined(index)) {
@@ -112,7 +112,7 @@ void nv_store_ek_certificate(sim::TpmDevice& tpm, uint32_t index, std::span<cons
   Esys_TR_Close(e, &nv);
 }
 
-Bytes ek_certificate_from_nv(sim::TpmDevice& tpm, TpmIdentity& id, const ManufacturerCa* sim_ca) {
+Bytes ek_certificate_from_nv(tpm::TpmDevice& tpm, TpmIdentity& id, const ManufacturerCa* sim_ca) {
   const TPMT_PUBLIC& ek = id.ek_public().publicArea;
   const uint32_t index = id.ek_cert_index();
   std::optional<Bytes> der = nv_read_blob(tpm, index);

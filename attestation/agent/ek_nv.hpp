@@ -8,7 +8,7 @@
 #include "attestation/agent/sim_manufacturer_ca.hpp"
 #include "attestation/agent/tpm_identity.hpp"
 #include "attestation/common/encoding.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
 namespace redoubt::attest {
 
@@ -27,16 +27,16 @@ inline constexpr uint32_t kEkCertNvAttributes = TPMA_NV_PPWRITE | TPMA_NV_WRITED
 // The whole content of an NV index (TPM2_NV_ReadPublic + TPM2_NV_Read in
 // chunks, authorised by the index's empty authValue); nullopt if the index is
 // not defined. Throws TpmError if it is defined but not written or unreadable.
-std::optional<Bytes> nv_read_blob(sim::TpmDevice& tpm, uint32_t index);
+std::optional<Bytes> nv_read_blob(tpm::TpmDevice& tpm, uint32_t index);
 
 // Defines `index` with kEkCertNvAttributes under platform authorisation,
 // writes `data` and write-locks it. An existing index is undefined first.
-void nv_store_ek_certificate(sim::TpmDevice& tpm, uint32_t index, std::span<const uint8_t> data);
+void nv_store_ek_certificate(tpm::TpmDevice& tpm, uint32_t index, std::span<const uint8_t> data);
 
 // The EK certificate of `id`'s EK, read from its NV index (id.ek_cert_index()).
 // It must certify exactly that EK. If it is missing or certifies another key
 // and `sim_ca` is given (the inproc simulator), the simulator CA issues one and
 // it is stored in NV first; otherwise AttestError("no_ek_certificate").
-Bytes ek_certificate_from_nv(sim::TpmDevice& tpm, TpmIdentity& id, const ManufacturerCa* sim_ca);
+Bytes ek_certificate_from_nv(tpm::TpmDevice& tpm, TpmIdentity& id, const ManufacturerCa* sim_ca);
 
 }  // namespace redoubt::attest

@@ -9,7 +9,7 @@
 namespace redoubt::attest {
 using nlohmann::json;
 
-EndpointAgent::EndpointAgent(sim::TpmDevice& tpm, TpmIdentity& id, Bytes ek_certificate, VerifierClient client, std::string endpoint_id)
+EndpointAgent::EndpointAgent(tpm::TpmDevice& tpm, TpmIdentity& id, Bytes ek_certificate, VerifierClient client, std::string endpoint_id)
     : tpm_(tpm), ident_(id), ek_cert_(std::move(ek_certificate)), client_(std::move(client)), id_(std::move(endpoint_id)) {}
 
 EndpointAgent::~EndpointAgent() { stop_pull(); }

@@ -20,7 +20,7 @@ namespace redoubt::attest {
 
 class EndpointAgent {
  public:
-  EndpointAgent(sim::TpmDevice& tpm, TpmIdentity& id, Bytes ek_certificate, VerifierClient client, std::string endpoint_id);
+  EndpointAgent(tpm::TpmDevice& tpm, TpmIdentity& id, Bytes ek_certificate, VerifierClient client, std::string endpoint_id);
   ~EndpointAgent();
 
   void set_event_log(Bytes log);
@@ -39,7 +39,7 @@ class EndpointAgent {
   const std::string& id() const { return id_; }
 
  private:
-  sim::TpmDevice& tpm_;
+  tpm::TpmDevice& tpm_;
   TpmIdentity& ident_;
   Bytes ek_cert_;
   VerifierClient client_;

@@ -27,7 +27,7 @@ void write_quote_files(const fs::path& dir, const Evidence& e, std::span<const u
   put(dir / "nonce.hex", to_bytes(to_hex(nonce) + "\n"));
 }
 
-EndpointQuote make_evidence(sim::TpmDevice& tpm, TpmIdentity& id, std::span<const uint8_t> nonce, const Bytes& eventlog) {
+EndpointQuote make_evidence(tpm::TpmDevice& tpm, TpmIdentity& id, std::span<const uint8_t> nonce, const Bytes& eventlog) {
   tpm.set_locality(0);
   EndpointQuote q;
   q.quote = id.quote(nonce, drtm_quote_selection(tpm));

@@ -11,7 +11,7 @@
 
 #include "attestation/agent/tpm_identity.hpp"
 #include "attestation/common/evidence.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
 namespace redoubt::attest {
 
@@ -25,6 +25,6 @@ struct EndpointQuote {
 void write_quote_files(const std::filesystem::path& dir, const Evidence& e, std::span<const uint8_t> nonce);
 
 // Quote over the DRTM selection and package the evidence with `eventlog`.
-EndpointQuote make_evidence(sim::TpmDevice& tpm, TpmIdentity& id, std::span<const uint8_t> nonce, const Bytes& eventlog);
+EndpointQuote make_evidence(tpm::TpmDevice& tpm, TpmIdentity& id, std::span<const uint8_t> nonce, const Bytes& eventlog);
 
 }  // namespace redoubt::attest

@@ -9,11 +9,11 @@
 #include "attestation/agent/ek_nv.hpp"
 #include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/tpm_public.hpp"
-#include "platform/sim/tpm/tpm_rc.hpp"
+#include "tpm/tpm_rc.hpp"
 
 namespace redoubt::attest {
 
-using sim::check_rc;
+using tpm::check_rc;
 
 ESYS_TR TpmIdentity::load_primary(const TPM2B_PUBLIC& templ, TPM2B_PUBLIC& out_public) {
   TPM2B_SENSITIVE_CREATE in_sensitive{};
@@ -124,7 +124,7 @@ Bytes TpmIdentity::activate_credential(const TPM2B_ID_OBJECT& blob, const TPM2B_
                                  nullptr, 0, nullptr, nullptr);
   if (rc != TSS2_RC_SUCCESS) {
     Esys_FlushContext(e, session);
-    sim::throw_tpm_rc("TPM2_PolicySecret(endorsement)", tpm_.locality(), rc);
+    tpm::throw_tpm_rc("TPM2_PolicySecret(endorsement)", tpm_.locality(), rc);
   }
   const TPM2B_DIGEST& auth_policy = ek_pub_.publicArea.authPolicy;
   if (policy_alg == TPM2_ALG_SHA384 && auth_policy.size == 48 && std::memcmp(auth_policy.buffer, kPolicyA384, 48) != 0) {
@@ -137,14 +137,14 @@ Bytes TpmIdentity::activate_credential(const TPM2B_ID_OBJECT& blob, const TPM2B_
     rc = Esys_PolicyOR(e, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &branches);
     if (rc != TSS2_RC_SUCCESS) {
       Esys_FlushContext(e, session);
-      sim::throw_tpm_rc("TPM2_PolicyOR(EK policy B)", tpm_.locality(), rc);
+      tpm::throw_tpm_rc("TPM2_PolicyOR(EK policy B)", tpm_.locality(), rc);
     }
   }
   TPM2B_DIGEST* cert_info = nullptr;
   rc = Esys_ActivateCredential(e, ak_, ek_, ESYS_TR_PASSWORD, session, ESYS_TR_NONE, &blob, &secret, &cert_info);
   if (rc != TSS2_RC_SUCCESS) {
     Esys_FlushContext(e, session);  // a failed command leaves the session loaded
-    sim::throw_tpm_rc("TPM2_ActivateCredential", tpm_.locality(), rc);
+    tpm::throw_tpm_rc("TPM2_ActivateCredential", tpm_.locality(), rc);
   }
   Bytes out(cert_info->buffer, cert_info->buffer + cert_info->size);
   Esys_Free(cert_info);
@@ -207,11 +207,11 @@ TpmQuote TpmIdentity::quote(std::span<const uint8_t> nonce, const TPML_PCR_SELEC
   return q;
 }
 
-void orderly_shutdown(sim::TpmDevice& tpm) {
+void orderly_shutdown(tpm::TpmDevice& tpm) {
   if (tpm.esys()) Esys_Shutdown(tpm.esys(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_SU_CLEAR);
 }
 
-TPML_PCR_SELECTION drtm_quote_selection(sim::TpmDevice& tpm) {
+TPML_PCR_SELECTION drtm_quote_selection(tpm::TpmDevice& tpm) {
   const BankList banks = tpm.active_banks();
   std::vector<TPMI_ALG_HASH> use;
   for (HashAlg want : {HashAlg::sha256, HashAlg::sha384})

@@ -11,7 +11,7 @@
 #include <tss2/tss2_esys.h>
 
 #include "attestation/tpm/pcr_file.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
 namespace redoubt::attest {
 
@@ -23,7 +23,7 @@ struct TpmQuote {
 
 class TpmIdentity {
  public:
-  explicit TpmIdentity(sim::TpmDevice& tpm) : tpm_(tpm) {}
+  explicit TpmIdentity(tpm::TpmDevice& tpm) : tpm_(tpm) {}
   ~TpmIdentity() { release(); }
   TpmIdentity(const TpmIdentity&) = delete;
   TpmIdentity& operator=(const TpmIdentity&) = delete;
@@ -48,7 +48,7 @@ class TpmIdentity {
   void ensure_ek();
   void ensure_ak();
 
-  sim::TpmDevice& tpm_;
+  tpm::TpmDevice& tpm_;
   ESYS_TR ek_ = ESYS_TR_NONE, ak_ = ESYS_TR_NONE;
   bool ek_persistent_ = false;
   uint32_t ek_cert_index_ = 0;
@@ -57,9 +57,9 @@ class TpmIdentity {
 
 // TPM2_Shutdown(CLEAR) (Part 3 §9.4): an orderly power-down, so the next
 // Startup reports clockInfo.safe = 1 and Clock did not fall back. Errors ignored.
-void orderly_shutdown(sim::TpmDevice& tpm);
+void orderly_shutdown(tpm::TpmDevice& tpm);
 
 // The selection Redoubt quotes: PCR 17-20 in sha256 and sha384 (where the bank is active).
-TPML_PCR_SELECTION drtm_quote_selection(sim::TpmDevice& tpm);
+TPML_PCR_SELECTION drtm_quote_selection(tpm::TpmDevice& tpm);
 
 }  // namespace redoubt::attest

@@ -3,7 +3,7 @@
 // listed (none: it stops). docs/hypervisor.md.
 #pragma once
 #include "platform/hal/hal.hpp"
-#include "sl/handoff.hpp"
+#include "abi/handoff.hpp"
 
 namespace redoubt::hv {
 

@@ -14,8 +14,8 @@
 #include "platform/hal/hal.hpp"
 #include "policy/fs/eventlog.hpp"
 #include "policy/fs/guest_manifest.hpp"
-#include "sl/boot_params.hpp"
-#include "sl/handoff.hpp"
+#include "abi/boot_params.hpp"
+#include "abi/handoff.hpp"
 
 namespace redoubt::hv {
 

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "hypervisor/arch/x86/paging.hpp"
+#include "arch/x86/paging.hpp"
 #include "platform/hal/status.hpp"
 
 namespace redoubt::hv {

@@ -3,12 +3,12 @@
 #include <cstdarg>
 #include <cstring>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/x86/paging.hpp"
+#include "arch/svm/exit_codes.hpp"
+#include "arch/x86/paging.hpp"
 #include "hypervisor/core/guest_abi.hpp"
 #include "hypervisor/core/hypercall_abi.hpp"
 #include "platform/hal/format.hpp"
-#include "sl/boot_params.hpp"
+#include "abi/boot_params.hpp"
 
 namespace redoubt::hv {
 

@@ -13,7 +13,7 @@
 #include "hypervisor/core/vcpu_arch.hpp"
 #include "hypervisor/core/vuart.hpp"
 #include "platform/hal/hal.hpp"
-#include "sl/handoff.hpp"
+#include "abi/handoff.hpp"
 
 namespace redoubt::hv {
 

@@ -55,7 +55,7 @@ class DmaProtection {
   ~DmaProtection() = default;
 };
 
-struct HypervisorHandoff;  // defined in sl/handoff.hpp
+struct HypervisorHandoff;  // defined in abi/handoff.hpp
 
 class Platform {
  public:

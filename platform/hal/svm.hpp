@@ -1,7 +1,7 @@
 // The AMD-V instructions the hypervisor core executes, behind the HAL.
 // platform/sim interprets them on its simulated CPU; platform/x86 (later)
 // executes the real instructions. The contract between the two sides is the
-// architecture itself: the VMCB (hypervisor/arch/svm/vmcb.hpp), nested page
+// architecture itself: the VMCB (arch/svm/vmcb.hpp), nested page
 // tables, IOPM and MSRPM live in physical memory in their APM formats.
 #pragma once
 #include <cstdint>

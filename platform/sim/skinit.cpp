@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "sl/slb_layout.hpp"
+#include "abi/slb_layout.hpp"
 
 namespace redoubt::sim {
 

@@ -9,9 +9,13 @@
 #include "platform/sim/cpu_state.hpp"
 #include "platform/sim/dev.hpp"
 #include "platform/sim/memory.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
 namespace redoubt::sim {
+
+// The host-side TPM client (tpm/) is a library of its own; the simulator is one of its users.
+using tpm::TpmDevice;
+using tpm::TpmError;
 
 struct CpuFault {
   uint8_t vector;       // 6 = #UD, 13 = #GP (APM vol. 2 §8.2)

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/svm/vmcb.hpp"
+#include "arch/svm/exit_codes.hpp"
+#include "arch/svm/vmcb.hpp"
 #include "tests/hypervisor/npt_walk.hpp"
 #include "tests/hypervisor/run_support.hpp"
 

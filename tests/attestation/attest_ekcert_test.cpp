@@ -13,7 +13,7 @@
 #include "attestation/agent/ek_nv.hpp"
 #include "attestation/common/encoding.hpp"
 #include "attestation/tpm/tpm_public.hpp"
-#include "platform/sim/tpm/swtpm_tpm.hpp"
+#include "tpm/swtpm_tpm.hpp"
 #include "tests/attestation/service_world.hpp"
 
 using namespace redoubt;
@@ -66,7 +66,7 @@ BOOST_AUTO_TEST_CASE(inproc_ek_certificate_lives_in_nv_0x01c0000a) {
 
   // The endpoint's TPM state, opened here (the endpoint has exited): read the index with
   // ESAPI directly, authorised by the OWNER (TPMA_NV_OWNERREAD), not by the agent's code path.
-  auto tpm = sim::open_tpm(sim::TpmSpec::parse("inproc:state=" + (w.dir / "ep-nv-in" / "tpm-inproc").string()));
+  auto tpm = tpm::open_tpm(tpm::TpmSpec::parse("inproc:state=" + (w.dir / "ep-nv-in" / "tpm-inproc").string()));
   ESYS_CONTEXT* e = tpm->esys();
   ESYS_TR nv = ESYS_TR_NONE;
   BOOST_TEST_REQUIRE(Esys_TR_FromTPMPublic(e, 0x01c0000a, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv) == TSS2_RC_SUCCESS);
@@ -103,18 +103,18 @@ BOOST_AUTO_TEST_CASE(inproc_ek_certificate_lives_in_nv_0x01c0000a) {
 }
 
 BOOST_AUTO_TEST_CASE(swtpm_setup_option_of_the_tpm_spec) {
-  const sim::TpmSpec s = sim::TpmSpec::parse("swtpm:state=/tmp/x,setup=/etc/s.conf");
+  const tpm::TpmSpec s = tpm::TpmSpec::parse("swtpm:state=/tmp/x,setup=/etc/s.conf");
   BOOST_TEST(s.setup_config == "/etc/s.conf");
   BOOST_TEST(s.describe() == "swtpm:state=/tmp/x,setup=/etc/s.conf");
-  BOOST_TEST(sim::TpmSpec::parse("swtpm:setup=a.conf").describe() == "swtpm:setup=a.conf");
-  BOOST_CHECK_THROW(sim::TpmSpec::parse("swtpm:port=2321,setup=a.conf"), std::invalid_argument);  // only for a spawned swtpm
+  BOOST_TEST(tpm::TpmSpec::parse("swtpm:setup=a.conf").describe() == "swtpm:setup=a.conf");
+  BOOST_CHECK_THROW(tpm::TpmSpec::parse("swtpm:port=2321,setup=a.conf"), std::invalid_argument);  // only for a spawned swtpm
   // A config swtpm_setup cannot use: the error names swtpm_setup and its log.
   TempDir d;
   std::ofstream(d / "bad.conf") << "create_certs_tool = /nonexistent/swtpm_localca\n";
   try {
-    sim::open_tpm(sim::TpmSpec::parse("swtpm:state=" + (d / "st").string() + ",setup=" + (d / "bad.conf").string()));
+    tpm::open_tpm(tpm::TpmSpec::parse("swtpm:state=" + (d / "st").string() + ",setup=" + (d / "bad.conf").string()));
     BOOST_FAIL("swtpm_setup with a missing certificate tool succeeded");
-  } catch (const sim::TpmError& e) {
+  } catch (const tpm::TpmError& e) {
     BOOST_TEST(std::string(e.what()).find("swtpm_setup --config " + (d / "bad.conf").string() + " failed") == 0, e.what());
   }
 }
@@ -128,8 +128,8 @@ BOOST_AUTO_TEST_CASE(swtpm_endpoint_enrols_with_its_swtpm_localca_ek_certificate
   // with tpm2-tools while it runs (tcti-swtpm: one connection per command).
   attest::Bytes in_nv;
   {
-    auto tpm = sim::open_tpm(sim::TpmSpec::parse("swtpm:state=" + tpm_state + ",setup=" + ca.setup_conf.string()));
-    auto* sw = dynamic_cast<sim::SwtpmTpm*>(tpm.get());
+    auto tpm = tpm::open_tpm(tpm::TpmSpec::parse("swtpm:state=" + tpm_state + ",setup=" + ca.setup_conf.string()));
+    auto* sw = dynamic_cast<tpm::SwtpmTpm*>(tpm.get());
     BOOST_TEST_REQUIRE(sw != nullptr);
     const std::string tcti = "swtpm:host=127.0.0.1,port=" + std::to_string(sw->port());
     CliResult n = run_program({"tpm2_nvread", "-T", tcti, "-C", "o", "-o", (w.dir / "ek-nv.der").string(), "0x01c00016"});

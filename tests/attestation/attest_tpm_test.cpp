@@ -35,7 +35,7 @@ namespace {
 struct World {
   test::LaunchKit kit;
   test::TempDir state;
-  std::unique_ptr<sim::TpmDevice> tpm;
+  std::unique_ptr<tpm::TpmDevice> tpm;
   std::unique_ptr<TpmIdentity> id;
   attest::Bytes log;
   World() {
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(software_make_credential_is_accepted_by_tpm_activate_creden
   Bytes wrong_name = w.id->ak_name();
   wrong_name.back() ^= 1;
   MadeCredential bad = make_credential(ek.publicArea, wrong_name, secret);
-  BOOST_CHECK_THROW(w.id->activate_credential(bad.credential_blob, bad.secret), sim::TpmError);
+  BOOST_CHECK_THROW(w.id->activate_credential(bad.credential_blob, bad.secret), tpm::TpmError);
   // Marshalling round trip of what goes on the wire.
   MadeCredential mc = make_credential(ek.publicArea, w.id->ak_name(), secret);
   BOOST_TEST(w.id->activate_credential(unmarshal_id_object(marshal_id_object(mc.credential_blob)),

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "policy/fs/pcr_map.hpp"
-#include "sl/boot_params.hpp"
+#include "abi/boot_params.hpp"
 #include "policy/host/cose_sign.hpp"
 #include "policy/host/eventlog_reader.hpp"
 #include "tests/hypervisor/run_support.hpp"

@@ -8,7 +8,7 @@
 #include <set>
 #include <vector>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
+#include "arch/svm/exit_codes.hpp"
 #include "hypervisor/arch/svm/svm_vcpu.hpp"
 #include "hypervisor/core/guest_abi.hpp"
 #include "hypervisor/core/hypercall_abi.hpp"

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "hypervisor/arch/svm/vmcb.hpp"
+#include "arch/svm/vmcb.hpp"
 #include "hypervisor/core/page_table.hpp"
 #include "platform/hal/hal.hpp"
 #include "platform/sim/machine.hpp"

@@ -12,7 +12,7 @@ namespace redoubt::test {
 
 struct GuestRun {
   TempDir dir;
-  std::unique_ptr<sim::TpmDevice> tpm;
+  std::unique_ptr<tpm::TpmDevice> tpm;
   tools::RunResult result;
   std::vector<std::string> console;
 

@@ -9,7 +9,7 @@
 #include "policy/host/eventlog_reader.hpp"
 #include "policy/host/pki_build.hpp"
 #include "policy/host/pki_sign.hpp"
-#include "sl/slb_layout.hpp"
+#include "abi/slb_layout.hpp"
 #include "tests/support/launch_fixture.hpp"
 
 using namespace redoubt;
@@ -23,7 +23,7 @@ struct Run {
   std::vector<std::string> console;
 };
 
-Run launch(const sim::LaunchInputs& in, const fs::path& state, std::unique_ptr<sim::TpmDevice>* keep = nullptr,
+Run launch(const sim::LaunchInputs& in, const fs::path& state, std::unique_ptr<tpm::TpmDevice>* keep = nullptr,
            sim::Machine* machine = nullptr) {
   auto tpm = fresh_inproc_tpm(state);
   sim::Machine local;
@@ -115,7 +115,7 @@ BOOST_AUTO_TEST_CASE(good_launch_pcrs_match_independent_computation) {
 BOOST_AUTO_TEST_CASE(event_log_order_and_replay_equal_the_tpm) {
   LaunchKit kit;
   TempDir state;
-  std::unique_ptr<sim::TpmDevice> tpm;
+  std::unique_ptr<tpm::TpmDevice> tpm;
   Run r = launch(kit.inputs(), state.path(), &tpm);
   BOOST_REQUIRE(r.report.launched);
   policy::EventLog log = policy::parse_event_log(r.report.event_log);
@@ -216,10 +216,10 @@ BOOST_AUTO_TEST_CASE(svn_below_counter_is_refused_and_survives_reboot) {
 BOOST_AUTO_TEST_CASE(unprovisioned_counter_is_refused) {
   LaunchKit kit;
   TempDir state;
-  sim::TpmSpec spec;
-  spec.kind = sim::TpmSpec::Kind::inproc;
+  tpm::TpmSpec spec;
+  spec.kind = tpm::TpmSpec::Kind::inproc;
   spec.state_dir = state.path().string();
-  auto tpm = sim::open_tpm(spec);
+  auto tpm = tpm::open_tpm(spec);
   sim::Machine m;
   auto r = sim::measured_launch(m, *tpm, kit.inputs(), [](std::string_view) {});
   BOOST_TEST(!r.launched);

@@ -5,8 +5,8 @@
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 
-#include "hypervisor/core/hv_image.hpp"
-#include "sl/slb_layout.hpp"
+#include "abi/hv_image.hpp"
+#include "abi/slb_layout.hpp"
 #include "tests/support/launch_fixture.hpp"
 #include "tests/support/run_cli.hpp"
 

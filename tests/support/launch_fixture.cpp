@@ -11,7 +11,7 @@
 #include <stdexcept>
 
 #include "policy/fs/pcr_map.hpp"
-#include "sl/slb_layout.hpp"
+#include "abi/slb_layout.hpp"
 
 namespace redoubt::test {
 
@@ -106,18 +106,18 @@ sim::LaunchInputs LaunchKit::inputs() const {
   return in;
 }
 
-std::unique_ptr<sim::TpmDevice> fresh_inproc_tpm(const fs::path& state) {
-  sim::TpmSpec spec;
-  spec.kind = sim::TpmSpec::Kind::inproc;
+std::unique_ptr<tpm::TpmDevice> fresh_inproc_tpm(const fs::path& state) {
+  tpm::TpmSpec spec;
+  spec.kind = tpm::TpmSpec::Kind::inproc;
   spec.state_dir = state.string();
   fs::create_directories(state);
-  auto tpm = sim::open_tpm(spec);
+  auto tpm = tpm::open_tpm(spec);
   tpm->set_locality(0);
   if (!tpm->nv_read_counter(policy::kNvHvSvnCounter)) tpm->nv_define_counter(policy::kNvHvSvnCounter);
   return tpm;
 }
 
-Bytes read_pcr(sim::TpmDevice& tpm, HashAlg alg, uint32_t pcr) {
+Bytes read_pcr(tpm::TpmDevice& tpm, HashAlg alg, uint32_t pcr) {
   tpm.set_locality(0);
   auto v = tpm.pcr_read({pcr});
   return v.at(alg).at(pcr);

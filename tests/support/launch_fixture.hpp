@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "platform/sim/launch.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "platform/fake/launch.hpp"
+#include "tpm/tpm_device.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
 
@@ -59,9 +59,9 @@ struct LaunchKit {
 };
 
 // An in-process TPM on a fresh state dir with the hypervisor counter defined.
-std::unique_ptr<sim::TpmDevice> fresh_inproc_tpm(const fs::path& state);
+std::unique_ptr<tpm::TpmDevice> fresh_inproc_tpm(const fs::path& state);
 
 // sha256 PCR value read back from the TPM.
-Bytes read_pcr(sim::TpmDevice& tpm, HashAlg alg, uint32_t pcr);
+Bytes read_pcr(tpm::TpmDevice& tpm, HashAlg alg, uint32_t pcr);
 
 }  // namespace redoubt::test

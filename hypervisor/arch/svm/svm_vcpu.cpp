@@ -2,9 +2,9 @@
 
 #include <cstring>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/svm/intercepts.hpp"
-#include "hypervisor/arch/x86/paging.hpp"
+#include "arch/svm/exit_codes.hpp"
+#include "arch/svm/intercepts.hpp"
+#include "arch/x86/paging.hpp"
 
 namespace redoubt::svm {
 

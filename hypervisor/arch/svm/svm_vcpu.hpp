@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "hypervisor/arch/svm/vmcb.hpp"
+#include "arch/svm/vmcb.hpp"
 #include "hypervisor/core/phys_alloc.hpp"
 #include "hypervisor/core/policy.hpp"
 #include "hypervisor/core/vcpu_arch.hpp"

@@ -3,8 +3,8 @@
 
 #include <Zydis/Zydis.h>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/svm/intercepts.hpp"
+#include "arch/svm/exit_codes.hpp"
+#include "arch/svm/intercepts.hpp"
 #include "platform/sim/cpu/flags.hpp"
 
 namespace redoubt::sim::cpu {

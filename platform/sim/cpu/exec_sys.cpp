@@ -1,9 +1,9 @@
 // System instructions and their SVM intercepts (APM vol. 2 §15.8-§15.13,
 // exit codes per Appendix C).
-#include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/svm/intercepts.hpp"
-#include "hypervisor/arch/svm/vmcb.hpp"
-#include "hypervisor/arch/x86/paging.hpp"
+#include "arch/svm/exit_codes.hpp"
+#include "arch/svm/intercepts.hpp"
+#include "arch/svm/vmcb.hpp"
+#include "arch/x86/paging.hpp"
 #include "platform/sim/cpu/exec_decl.hpp"
 #include "platform/sim/svm/permission_maps.hpp"
 

@@ -3,8 +3,8 @@
 // fast path in front of it.
 #include <cstring>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/x86/paging.hpp"
+#include "arch/svm/exit_codes.hpp"
+#include "arch/x86/paging.hpp"
 #include "platform/sim/cpu/cpu.hpp"
 
 namespace redoubt::sim::cpu {

@@ -4,9 +4,9 @@
 
 #include <cstring>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/svm/vmcb.hpp"
-#include "hypervisor/arch/x86/paging.hpp"
+#include "arch/svm/exit_codes.hpp"
+#include "arch/svm/vmcb.hpp"
+#include "arch/x86/paging.hpp"
 #include "platform/sim/cpu/flags.hpp"
 #include "platform/sim/svm/vmrun_checks.hpp"
 

@@ -1,7 +1,7 @@
 #include "platform/sim/svm/vmrun_checks.hpp"
 
-#include "hypervisor/arch/svm/intercepts.hpp"
-#include "hypervisor/arch/x86/paging.hpp"
+#include "arch/svm/intercepts.hpp"
+#include "arch/x86/paging.hpp"
 
 namespace redoubt::sim::svm {
 

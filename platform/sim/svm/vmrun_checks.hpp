@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "hypervisor/arch/svm/vmcb.hpp"
+#include "arch/svm/vmcb.hpp"
 
 namespace redoubt::sim::svm {
 

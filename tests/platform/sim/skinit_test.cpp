@@ -5,7 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cstring>
 
-#include "platform/sim/launch.hpp"
+#include "platform/fake/launch.hpp"
 #include "platform/sim/skinit.hpp"
 #include "tests/support/launch_fixture.hpp"
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "platform/hal/digest.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
 namespace tpmtest {
 

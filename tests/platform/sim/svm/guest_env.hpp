@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/svm/intercepts.hpp"
-#include "hypervisor/arch/svm/vmcb.hpp"
-#include "hypervisor/arch/x86/paging.hpp"
+#include "arch/svm/exit_codes.hpp"
+#include "arch/svm/intercepts.hpp"
+#include "arch/svm/vmcb.hpp"
+#include "arch/x86/paging.hpp"
 #include "platform/sim/machine.hpp"
 #include "platform/sim/svm/svm_cpu.hpp"
 

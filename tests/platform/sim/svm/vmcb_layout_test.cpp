@@ -4,9 +4,9 @@
 #include <boost/test/unit_test.hpp>
 #include <cstddef>
 
-#include "hypervisor/arch/svm/exit_codes.hpp"
-#include "hypervisor/arch/svm/intercepts.hpp"
-#include "hypervisor/arch/svm/vmcb.hpp"
+#include "arch/svm/exit_codes.hpp"
+#include "arch/svm/intercepts.hpp"
+#include "arch/svm/vmcb.hpp"
 
 using namespace redoubt::svm;
 

@@ -2,9 +2,9 @@
 #pragma once
 #include <memory>
 
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 std::unique_ptr<TpmDevice> make_inproc_tpm(const TpmSpec& spec);
 std::unique_ptr<TpmDevice> make_swtpm_tpm(const TpmSpec& spec);
@@ -17,4 +17,4 @@ void tpm_startup_clear(ESYS_CONTEXT* esys, uint8_t locality);
 // so that _TPM_Hash_Start does not evict one behind its owner's back.
 void flush_transients(ESYS_CONTEXT* esys, uint8_t locality);
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

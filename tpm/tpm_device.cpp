@@ -1,5 +1,5 @@
 // TpmSpec parsing, open_tpm, and the ESAPI helpers shared by every backend.
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
 #include <tss2/tss2_esys.h>
 
@@ -8,10 +8,10 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "platform/sim/tpm/backends.hpp"
-#include "platform/sim/tpm/tpm_rc.hpp"
+#include "tpm/backends.hpp"
+#include "tpm/tpm_rc.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 // ---------------------------------------------------------------- TpmSpec
 
@@ -336,9 +336,9 @@ std::vector<uint8_t> TpmDevice::get_random(size_t n) {
   return out;
 }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 void tpm_startup_clear(ESYS_CONTEXT* esys, uint8_t locality) {
   check_rc(Esys_Startup(esys, TPM2_SU_CLEAR), "TPM2_Startup(CLEAR)", locality);
@@ -365,4 +365,4 @@ void flush_transients(ESYS_CONTEXT* esys, uint8_t locality) {
   }
 }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

@@ -1,4 +1,4 @@
-#include "platform/sim/tpm/swtpm_tpm.hpp"
+#include "tpm/swtpm_tpm.hpp"
 
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tcti_swtpm.h>
@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "platform/sim/tpm/backends.hpp"
-#include "platform/sim/tpm/swtpm_ctrl.hpp"
-#include "platform/sim/tpm/tpm_rc.hpp"
+#include "tpm/backends.hpp"
+#include "tpm/swtpm_ctrl.hpp"
+#include "tpm/tpm_rc.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 SwtpmTpm::SwtpmTpm(const TpmSpec& spec) {
   try {
@@ -114,4 +114,4 @@ std::string SwtpmTpm::describe() const {
 
 std::unique_ptr<TpmDevice> make_swtpm_tpm(const TpmSpec& spec) { return std::make_unique<SwtpmTpm>(spec); }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

@@ -7,10 +7,10 @@
 #include <memory>
 #include <string>
 
-#include "platform/sim/tpm/swtpm_process.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/swtpm_process.hpp"
+#include "tpm/tpm_device.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 class SwtpmTpm final : public TpmDevice {
  public:
@@ -37,4 +37,4 @@ class SwtpmTpm final : public TpmDevice {
   TSS2_TCTI_CONTEXT* tcti_ = nullptr;  // malloc'd, Tss2_Tcti_Swtpm_Init
 };
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

@@ -15,7 +15,7 @@
 
 struct ESYS_CONTEXT;
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 class TpmError : public std::runtime_error {
  public:
@@ -82,4 +82,4 @@ class TpmDevice {
 // is powered on (Startup CLEAR done).
 std::unique_ptr<TpmDevice> open_tpm(const TpmSpec& spec);
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

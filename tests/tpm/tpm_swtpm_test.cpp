@@ -8,12 +8,12 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "platform/sim/tpm/swtpm_process.hpp"
-#include "platform/sim/tpm/swtpm_tpm.hpp"
+#include "tpm/swtpm_process.hpp"
+#include "tpm/swtpm_tpm.hpp"
 #include "tests/platform/sim/tpm_test_util.hpp"
 
 using namespace redoubt;
-using namespace redoubt::sim;
+using namespace redoubt::tpm;
 using namespace tpmtest;
 
 namespace {

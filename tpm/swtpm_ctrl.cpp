@@ -1,4 +1,4 @@
-#include "platform/sim/tpm/swtpm_ctrl.hpp"
+#include "tpm/swtpm_ctrl.hpp"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -12,9 +12,9 @@
 #include <cstring>
 #include <vector>
 
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 namespace {
 
@@ -129,4 +129,4 @@ bool SwtpmCtrl::reachable(const std::string& host, uint16_t port) {
   return true;
 }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

@@ -7,11 +7,11 @@
 
 #include <filesystem>
 
-#include "platform/sim/tpm/inproc_tpm.hpp"
+#include "tpm/inproc_tpm.hpp"
 #include "tests/platform/sim/tpm_test_util.hpp"
 
 using namespace redoubt;
-using namespace redoubt::sim;
+using namespace redoubt::tpm;
 using namespace tpmtest;
 
 namespace {

@@ -1,4 +1,4 @@
-#include "platform/sim/sim_platform.hpp"
+#include "platform/fake/sim_platform.hpp"
 
 #include "hypervisor/core/entry.hpp"
 #include "platform/hal/format.hpp"

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 // "TPM_RC_LOCALITY" for 0x907, "TPM_RC_HANDLE (handle 1)" for 0x18b; falls back to
 // Tss2_RC_Decode for anything not in the table (TSS layer errors, vendor codes).
@@ -17,4 +17,4 @@ inline void check_rc(uint32_t rc, const std::string& what, uint8_t locality) {
   if (rc != 0) throw_tpm_rc(what, locality, rc);
 }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

@@ -1,12 +1,12 @@
-#include "platform/sim/tpm/tpm_rc.hpp"
+#include "tpm/tpm_rc.hpp"
 
 #include <tss2/tss2_rc.h>
 
 #include <cstdio>
 
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 namespace {
 
 struct RcName {
@@ -84,4 +84,4 @@ void throw_tpm_rc(const std::string& what, uint8_t locality, uint32_t rc) {
                  rc);
 }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

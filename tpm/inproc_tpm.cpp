@@ -1,4 +1,4 @@
-#include "platform/sim/tpm/inproc_tpm.hpp"
+#include "tpm/inproc_tpm.hpp"
 
 #include <libtpms/tpm_error.h>
 #include <libtpms/tpm_tis.h>
@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <system_error>
 
-#include "platform/sim/tpm/backends.hpp"
-#include "platform/sim/tpm/tpm_rc.hpp"
+#include "tpm/backends.hpp"
+#include "tpm/tpm_rc.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 namespace fs = std::filesystem;
 
@@ -101,4 +101,4 @@ std::unique_ptr<TpmDevice> make_inproc_tpm(const TpmSpec& spec) {
   return std::make_unique<InprocTpm>(spec.state_dir);
 }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

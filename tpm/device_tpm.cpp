@@ -6,10 +6,10 @@
 
 #include <cstdlib>
 
-#include "platform/sim/tpm/backends.hpp"
-#include "platform/sim/tpm/tpm_rc.hpp"
+#include "tpm/backends.hpp"
+#include "tpm/tpm_rc.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 namespace {
 
@@ -75,4 +75,4 @@ std::unique_ptr<TpmDevice> make_device_tpm(const TpmSpec& spec) {
   return std::make_unique<DeviceTpm>(spec.device_path);
 }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

@@ -10,10 +10,14 @@
 
 #include "platform/hal/hal.hpp"
 #include "platform/sim/machine.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
-#include "sl/handoff.hpp"
+#include "tpm/tpm_device.hpp"
+#include "abi/handoff.hpp"
 
 namespace redoubt::sim {
+
+// The host-side TPM client (tpm/) is a library of its own; the simulator is one of its users.
+using tpm::TpmDevice;
+using tpm::TpmError;
 
 using ConsoleSink = std::function<void(std::string_view)>;
 

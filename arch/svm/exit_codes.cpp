@@ -1,4 +1,4 @@
-#include "hypervisor/arch/svm/exit_codes.hpp"
+#include "arch/svm/exit_codes.hpp"
 
 namespace redoubt::svm {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 // Command codes from swtpm tpm_ioctl.h (enum CMD_*, 0x01..0x13), the same values tpm2-tss'
 // tcti-swtpm.c uses: GET_CAPABILITY=1 INIT=2 SHUTDOWN=3 SET_LOCALITY=5 HASH_START=6 HASH_DATA=7 HASH_END=8.
@@ -52,4 +52,4 @@ class SwtpmCtrl {
   std::string where_;
 };
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

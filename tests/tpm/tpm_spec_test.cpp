@@ -2,10 +2,10 @@
 #define BOOST_TEST_MODULE tpm_spec
 #include <boost/test/unit_test.hpp>
 
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
-using redoubt::sim::TpmError;
-using redoubt::sim::TpmSpec;
+using redoubt::tpm::TpmError;
+using redoubt::tpm::TpmSpec;
 using Kind = TpmSpec::Kind;
 
 namespace {
@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(rejects_garbage_naming_the_problem) {
 BOOST_AUTO_TEST_CASE(device_without_tpm_fails_cleanly) {
   const std::string path = "/dev/redoubt-no-such-tpm";
   try {
-    auto t = redoubt::sim::open_tpm(TpmSpec::parse("device:" + path));
+    auto t = redoubt::tpm::open_tpm(TpmSpec::parse("device:" + path));
     BOOST_FAIL("opened a nonexistent device");
   } catch (const TpmError& e) {
     BOOST_TEST(std::string(e.what()).find(path) != std::string::npos, e.what());

@@ -3,10 +3,10 @@
 #include <memory>
 #include <string>
 
-#include "platform/sim/tpm/tcti_libtpms.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tcti_libtpms.hpp"
+#include "tpm/tpm_device.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 class InprocTpm final : public TpmDevice {
  public:
@@ -29,4 +29,4 @@ class InprocTpm final : public TpmDevice {
   std::unique_ptr<LibtpmsTcti> tcti_;
 };
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

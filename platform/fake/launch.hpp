@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "platform/sim/machine.hpp"
-#include "platform/sim/sim_platform.hpp"
+#include "platform/fake/sim_platform.hpp"
 #include "platform/sim/skinit.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
 namespace redoubt::sim {
 

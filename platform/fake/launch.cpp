@@ -1,4 +1,4 @@
-#include "platform/sim/launch.hpp"
+#include "platform/fake/launch.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -6,9 +6,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "sl/boot_params.hpp"
+#include "abi/boot_params.hpp"
 #include "sl/secure_loader.hpp"
-#include "sl/slb_layout.hpp"
+#include "abi/slb_layout.hpp"
 
 namespace redoubt::sim {
 namespace {

@@ -1,4 +1,4 @@
-#include "platform/sim/tpm/tcti_libtpms.hpp"
+#include "tpm/tcti_libtpms.hpp"
 
 #include <fcntl.h>
 #include <libtpms/tpm_error.h>
@@ -12,9 +12,9 @@
 #include <cstring>
 #include <mutex>
 
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/tpm_device.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 // tpm2-tss's own TCTIs use a per-TCTI magic; this is ours ("RDLIBTPM").
 constexpr uint64_t kMagic = 0x52444c494254504dULL;
@@ -247,4 +247,4 @@ void LibtpmsTcti::reset() {
 
 uint8_t LibtpmsTcti::locality() const { return ctx_->locality; }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

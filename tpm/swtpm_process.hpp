@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 class SwtpmProcess {
  public:
@@ -42,4 +42,4 @@ class SwtpmProcess {
   std::string state_dir_;
 };
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 class LibtpmsTcti {
  public:
@@ -40,4 +40,4 @@ class LibtpmsTcti {
   std::string state_dir_;
 };
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm

@@ -1,4 +1,4 @@
-#include "platform/sim/tpm/swtpm_process.hpp"
+#include "tpm/swtpm_process.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,10 +20,10 @@
 #include <thread>
 #include <vector>
 
-#include "platform/sim/tpm/swtpm_ctrl.hpp"
-#include "platform/sim/tpm/tpm_device.hpp"
+#include "tpm/swtpm_ctrl.hpp"
+#include "tpm/tpm_device.hpp"
 
-namespace redoubt::sim {
+namespace redoubt::tpm {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -251,4 +251,4 @@ std::string SwtpmProcess::log_tail() const {
   return s.empty() ? "(swtpm printed nothing; is swtpm installed?)" : s;
 }
 
-}  // namespace redoubt::sim
+}  // namespace redoubt::tpm
