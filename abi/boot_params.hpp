@@ -26,13 +26,15 @@ struct BootParams {
   // Optional (both {0,0} = a launch without guests, as before the AMD-V issue):
   Region hv_memory;      // RAM the hypervisor owns (VMCBs, NPTs, permission maps, run record)
   Region guest_table;    // a GuestTable listing the guest images the loader placed
-  uint64_t reserved[4];
+  Region outcome;        // abi::LaunchOutcome the SL and hypervisor fill in ({0,0} = none); an output only
+  uint64_t reserved[2];
 };
 static_assert(sizeof(BootParams) == 144);
 static_assert(offsetof(BootParams, hv_image) == 16);
 static_assert(offsetof(BootParams, event_log) == 48);
 static_assert(offsetof(BootParams, hv_memory) == 80);
 static_assert(offsetof(BootParams, guest_table) == 96);
+static_assert(offsetof(BootParams, outcome) == 112);
 
 // The guests the untrusted loader placed in RAM (docs/guests.md). The SL
 // range-checks and DEV-protects every region and passes them on; the hypervisor
