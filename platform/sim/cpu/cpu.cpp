@@ -144,6 +144,7 @@ Block* Cpu::find_block() {
 void Cpu::check_interrupts() {
   if (!intr_line()) return;
   if (in_shadow()) return;
+  if (!gif) return;  // GIF = 0 holds every interrupt pending (APM vol. 2 §15.17.1)
   if (guest && (ctl.icpt_misc1 & svm::kInterceptIntr)) {
     // Physical INTR while the guest runs (APM vol. 2 §15.21.4): with V_INTR_MASKING the
     // host's IF (1: the host runs guests with interrupts enabled) decides, else the guest's.
@@ -202,6 +203,8 @@ void Cpu::take_event(const Event& ev) {
 }
 
 void Cpu::handle_fault(const GuestFault& f) {
+  if (!guest && !first_host_fault.valid)
+    first_host_fault = HostFault{true, f.vector, f.has_error, f.error, cur_rip, f.vector == 14 ? f.address : 0};
   if (exc_intercepted(f.vector)) {
     vmexit_event(svm::kExitExcp0 + f.vector, f.has_error ? f.error : 0, f.vector == 14 ? f.address : 0);
     return;

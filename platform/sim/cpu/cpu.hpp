@@ -70,7 +70,46 @@ struct Event {
   }
 };
 
-enum class Stop : uint8_t { none, vmexit, halted, budget, shutdown };
+// poweroff: a device asked the machine to stop (the debug-exit port), see request_stop().
+enum class Stop : uint8_t { none, vmexit, halted, budget, shutdown, poweroff };
+
+class Cpu;
+
+// ---- full-system hooks (platform/sim/full_system) ----
+// The SVM instructions executed by host code (the measured hypervisor's own
+// VMRUN/VMLOAD/VMSAVE), after the instruction's own #UD/#GP checks. The native
+// path (platform/fake) drives VMRUN from C++ instead and leaves this unset.
+class HostSvm {
+ public:
+  virtual void vmrun(Cpu& c) = 0;   // RAX = VMCB physical address (APM vol. 2 §15.5)
+  virtual void vmload(Cpu& c) = 0;  // §15.5.2: FS, GS, TR, LDTR, KernelGsBase, STAR..SFMASK, SYSENTER_*
+  virtual void vmsave(Cpu& c) = 0;
+
+ protected:
+  ~HostSvm() = default;
+};
+
+// Physical addresses that are not RAM: device registers (TPM TIS, local APIC).
+// Accesses of 1, 2, 4 or 8 bytes; return false if nothing claims the address.
+class Mmio {
+ public:
+  virtual bool mmio_read(uint64_t pa, unsigned size, uint64_t& value) = 0;
+  virtual bool mmio_write(uint64_t pa, unsigned size, uint64_t value) = 0;
+
+ protected:
+  ~Mmio() = default;
+};
+
+// The first exception host code (outside any guest) took: what a triple fault
+// started from, for reports ("#UD at RIP ...").
+struct HostFault {
+  bool valid = false;
+  uint8_t vector = 0;
+  bool has_error = false;
+  uint32_t error = 0;
+  uint64_t rip = 0;
+  uint64_t address = 0;  // #PF: the faulting linear address
+};
 enum Access : uint8_t { kRead = 0, kWrite = 1, kFetch = 2 };
 
 // Lazy status flags: the last flag-setting operation and its operands.
@@ -141,6 +180,12 @@ class Cpu {
   uint64_t guest_tsc() const { return icount + (guest ? ctl.tsc_offset : 0); }
 
   PortIo* ports = nullptr;     // devices behind IN/OUT (nullptr: reads all-ones, writes dropped)
+  Mmio* mmio = nullptr;        // devices behind physical addresses outside RAM (nullptr: reads all-ones)
+  HostSvm* host_svm = nullptr; // full system: host-mode VMRUN/VMLOAD/VMSAVE (nullptr: #UD as before)
+  bool gif = true;             // global interrupt flag (APM vol. 2 §15.17): STGI/CLGI, VMRUN sets, #VMEXIT clears
+  HostFault first_host_fault;  // set once, by the first exception outside guest mode
+  // A device asks the CPU to stop after the current instruction (power off).
+  void request_stop(Stop why) { stop = why; stop_block_ = true; }
 
   // ---- execution ----
   // Runs until a #VMEXIT (guest mode), HLT with nothing to wake it, shutdown,

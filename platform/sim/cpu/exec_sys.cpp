@@ -105,8 +105,21 @@ void svm_insn(Cpu& c, const Op& o) {
   if (o.cc == 0) c.ud();  // VMMCALL not intercepted: #UD (APM vol. 3 "VMMCALL")
   if (!(c.efer & kEferSvme)) c.ud();
   need_cpl0(c);
-  if (o.cc == 4 || o.cc == 5) return;  // GIF has no observable effect in the interpreter
-  c.ud();  // VMRUN/VMLOAD/VMSAVE in interpreted code (nested SVM) and SKINIT: not modelled here
+  if (o.cc == 4 || o.cc == 5) {  // STGI / CLGI (APM vol. 3)
+    c.gif = o.cc == 4;
+    if (o.cc == 4) c.end_block();  // a pending interrupt may be taken now
+    return;
+  }
+  // VMRUN/VMLOAD/VMSAVE by host code: rAX must be 4 KiB aligned (#GP, APM vol. 3 "VMRUN").
+  if (c.host_svm && !c.guest && o.cc >= 1 && o.cc <= 3) {
+    if (c.gpr[RAX] & 0xFFF) c.gp(0);
+    if (o.cc == 1) c.host_svm->vmrun(c);
+    else if (o.cc == 2) c.host_svm->vmload(c);
+    else c.host_svm->vmsave(c);
+    c.end_block();
+    return;
+  }
+  c.ud();  // VMRUN/VMLOAD/VMSAVE inside a guest (nested SVM) and SKINIT: not modelled here
 }
 
 // cc bit 0: IN, bit 1: string, bit 2: port in DX. o.w: size; o.w2: rep.

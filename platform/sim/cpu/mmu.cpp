@@ -199,7 +199,11 @@ uint64_t Cpu::rd_slow(uint64_t va, unsigned n) {
   }
   const uint64_t hpa = translate(va, kRead);
   const uint8_t* p = host_ptr(hpa, n);
-  if (!p) return ~0ull;  // no RAM there: the bus floats high
+  if (!p) {  // not RAM: a device register, or nothing (the bus floats high)
+    uint64_t v = ~0ull;
+    if (mmio && mmio->mmio_read(hpa, n, v)) return n == 8 ? v : v & ((1ull << (8 * n)) - 1);
+    return ~0ull;
+  }
   fill_soft_tlb(va, hpa, false);
   uint64_t v = 0;
   std::memcpy(&v, p, n);
@@ -217,7 +221,10 @@ void Cpu::wr_slow(uint64_t va, unsigned n, uint64_t v) {
   }
   const uint64_t hpa = translate(va, kWrite);
   uint8_t* p = host_ptr(hpa, n);
-  if (!p) return;  // writes to no RAM are dropped
+  if (!p) {  // not RAM: a device register, or nothing (the write is dropped)
+    if (mmio) mmio->mmio_write(hpa, n, n == 8 ? v : v & ((1ull << (8 * n)) - 1));
+    return;
+  }
   note_code_write(hpa);
   std::memcpy(p, &v, n);
   fill_soft_tlb(va, hpa, true);

@@ -1,0 +1,59 @@
+// AMD-V as the measured hypervisor's own instructions see it: VMRUN, VMLOAD and
+// VMSAVE executed by interpreted host code (APM vol. 2 §15.5-§15.6). VMRUN
+// saves the host state, loads the guest from the VMCB and switches the CPU into
+// guest mode in the middle of its run loop; at the guest's #VMEXIT the machine
+// (platform/sim/full_system) calls vmexit(), which writes the guest back to the
+// VMCB and resumes the host after its VMRUN with GIF = 0. Nothing here knows
+// which program is the host.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+
+#include "platform/sim/cpu/cpu.hpp"
+#include "platform/sim/memory.hpp"
+
+namespace redoubt::sim::svm {
+
+class HostSvm final : public cpu::HostSvm {
+ public:
+  HostSvm(cpu::Cpu& c, PhysicalMemory& mem) : c_(c), mem_(mem) { c.host_svm = this; }
+  ~HostSvm() { c_.host_svm = nullptr; }
+  HostSvm(const HostSvm&) = delete;
+  HostSvm& operator=(const HostSvm&) = delete;
+
+  void vmrun(cpu::Cpu& c) override;
+  void vmload(cpu::Cpu& c) override;
+  void vmsave(cpu::Cpu& c) override;
+
+  // The guest stopped (cpu.run returned Stop::vmexit): world switch back to the host.
+  void vmexit();
+  bool in_guest() const { return c_.guest; }
+  uint64_t current_vmcb() const { return vmcb_pa_; }
+
+  // Observers: called at every world switch (entering = true just before the
+  // guest's first instruction, false right after its state is stored back).
+  std::function<void(uint64_t vmcb_pa, bool entering)> on_world_switch;
+  // Host wall-clock time spent in guest mode, per VMCB (for statistics).
+  struct PerVmcb { double seconds = 0; uint64_t walks = 0, walk_refs = 0, nested_refs = 0; };
+  const std::map<uint64_t, PerVmcb>& per_vmcb() const { return per_; }
+  // Why the last VMRUN gave VMEXIT_INVALID (nullptr otherwise).
+  const char* last_invalid_reason() const { return invalid_reason_; }
+
+ private:
+  struct HostState {  // what VMRUN saves in VM_HSAVE (§15.5.1; the layout there is ours)
+    Segment es, cs, ss, ds, gdtr, idtr;
+    uint64_t cr0, cr3, cr4, efer, rflags, rip, rsp, rax;
+  };
+  cpu::Cpu& c_;
+  PhysicalMemory& mem_;
+  HostState host_{};
+  uint64_t vmcb_pa_ = 0;
+  uint64_t icount0_ = 0, idle0_ = 0, walks0_ = 0, refs0_ = 0, nrefs0_ = 0;
+  std::chrono::steady_clock::time_point t0_{};
+  std::map<uint64_t, PerVmcb> per_;
+  const char* invalid_reason_ = nullptr;
+};
+
+}  // namespace redoubt::sim::svm

@@ -1,0 +1,158 @@
+#include "platform/sim/svm/vmcb_state.hpp"
+
+#include "arch/svm/exit_codes.hpp"
+#include "arch/x86/paging.hpp"
+
+namespace redoubt::sim::svm {
+
+namespace rs = redoubt::svm;
+using namespace redoubt::x86;
+
+namespace {
+Segment from_vmcb(const rs::VmcbSegment& s) {
+  Segment r;
+  r.selector = s.selector;
+  r.attrib = s.attrib;
+  r.limit = s.limit;
+  r.base = s.base;
+  return r;
+}
+rs::VmcbSegment to_vmcb(const Segment& s) {
+  rs::VmcbSegment r{};
+  r.selector = s.selector;
+  r.attrib = s.attrib;
+  r.limit = s.limit;
+  r.base = s.base;
+  return r;
+}
+}  // namespace
+
+void load_controls(cpu::Cpu& c, PhysicalMemory& mem, const rs::VmcbControl& ctl) {
+  c.guest = true;
+  c.asid = ctl.guest_asid;
+  c.ctl.icpt_cr = ctl.intercept_cr;
+  c.ctl.icpt_dr = ctl.intercept_dr;
+  c.ctl.icpt_exc = ctl.intercept_exc;
+  c.ctl.icpt_misc1 = ctl.intercept_misc1;
+  c.ctl.icpt_misc2 = ctl.intercept_misc2;
+  c.ctl.iopm = mem.map(ctl.iopm_base_pa & ~0xFFFull, rs::kIopmSize);
+  c.ctl.msrpm = mem.map(ctl.msrpm_base_pa & ~0xFFFull, rs::kMsrpmSize);
+  c.ctl.tsc_offset = ctl.tsc_offset;
+  c.ctl.np = ctl.np_enable & rs::kNpEnable;
+  c.ctl.ncr3 = ctl.n_cr3;
+  c.ctl.v_intr_masking = (ctl.vintr >> 24) & 1;
+  // TLB_CONTROL (APM vol. 2 §15.16.1).
+  switch (ctl.tlb_control) {
+    case rs::kTlbDoNothing: break;
+    case rs::kTlbFlushAsid: c.tlb.flush_asid(c.asid, false); break;
+    case rs::kTlbFlushAsidLocal: c.tlb.flush_asid(c.asid, true); break;
+    default: c.tlb.flush_all(); break;  // 1, and reserved encodings treated as a full flush
+  }
+  c.flush_soft_tlb();
+  c.code_modified_externally();  // the host may have rewritten guest code since the last run
+  c.shadow_end = (ctl.interrupt_shadow & 1) ? c.icount : ~0ull;
+}
+
+void load_vmrun_state(cpu::Cpu& c, const rs::VmcbSave& s) {
+  c.load_segment_cache(c.es, from_vmcb(s.es));
+  c.load_segment_cache(c.cs, from_vmcb(s.cs));
+  c.load_segment_cache(c.ss, from_vmcb(s.ss));
+  c.load_segment_cache(c.ds, from_vmcb(s.ds));
+  c.gdtr = from_vmcb(s.gdtr);
+  c.idtr = from_vmcb(s.idtr);
+  c.cpl = s.cpl;
+  const bool lma = (s.efer & kEferLme) && (s.cr0 & kCr0Pg);
+  c.efer = lma ? s.efer | kEferLma : s.efer & ~kEferLma;
+  c.cr0 = s.cr0;
+  c.cr2 = s.cr2;
+  c.cr3 = s.cr3;
+  c.cr4 = s.cr4;
+  c.dr6 = s.dr6;
+  c.dr7 = s.dr7;
+  c.set_rflags(s.rflags);
+  c.gpr[cpu::kRip] = s.rip;
+  c.gpr[cpu::RSP] = s.rsp;
+  c.gpr[cpu::RAX] = s.rax;
+  c.pat = s.g_pat;
+}
+
+void store_vmrun_state(const cpu::Cpu& c, rs::VmcbSave& o) {
+  o.es = to_vmcb(c.es);
+  o.cs = to_vmcb(c.cs);
+  o.ss = to_vmcb(c.ss);
+  o.ds = to_vmcb(c.ds);
+  o.gdtr = to_vmcb(c.gdtr);
+  o.idtr = to_vmcb(c.idtr);
+  o.cpl = c.cpl;
+  o.efer = c.efer;
+  o.cr0 = c.cr0;
+  o.cr2 = c.cr2;
+  o.cr3 = c.cr3;
+  o.cr4 = c.cr4;
+  o.dr6 = c.dr6;
+  o.dr7 = c.dr7;
+  o.rflags = c.rflags();
+  o.rip = c.gpr[cpu::kRip];
+  o.rsp = c.gpr[cpu::RSP];
+  o.rax = c.gpr[cpu::RAX];
+  o.g_pat = c.pat;
+}
+
+void load_hidden_state(cpu::Cpu& c, const rs::VmcbSave& s) {
+  c.load_segment_cache(c.fs, from_vmcb(s.fs));
+  c.load_segment_cache(c.gs, from_vmcb(s.gs));
+  c.ldtr = from_vmcb(s.ldtr);
+  c.tr = from_vmcb(s.tr);
+  c.star = s.star;
+  c.lstar = s.lstar;
+  c.cstar = s.cstar;
+  c.sfmask = s.sfmask;
+  c.kernel_gs_base = s.kernel_gs_base;
+  c.sysenter_cs = s.sysenter_cs;
+  c.sysenter_esp = s.sysenter_esp;
+  c.sysenter_eip = s.sysenter_eip;
+}
+
+void store_hidden_state(const cpu::Cpu& c, rs::VmcbSave& o) {
+  o.fs = to_vmcb(c.fs);
+  o.gs = to_vmcb(c.gs);
+  o.ldtr = to_vmcb(c.ldtr);
+  o.tr = to_vmcb(c.tr);
+  o.star = c.star;
+  o.lstar = c.lstar;
+  o.cstar = c.cstar;
+  o.sfmask = c.sfmask;
+  o.kernel_gs_base = c.kernel_gs_base;
+  o.sysenter_cs = c.sysenter_cs;
+  o.sysenter_esp = c.sysenter_esp;
+  o.sysenter_eip = c.sysenter_eip;
+}
+
+void inject_pending_event(cpu::Cpu& c, const rs::VmcbControl& ctl) {
+  if (!(ctl.eventinj & rs::event_inj::kValid)) return;
+  cpu::Event ev;
+  ev.vector = uint8_t(ctl.eventinj & rs::event_inj::kVectorMask);
+  ev.type = uint8_t((ctl.eventinj >> rs::event_inj::kTypeShift) & 7);
+  ev.has_error = ctl.eventinj & rs::event_inj::kErrorValid;
+  ev.error = uint32_t(ctl.eventinj >> rs::event_inj::kErrorCodeShift);
+  c.inject(ev);
+}
+
+void store_exit_info(const cpu::Cpu& c, rs::VmcbControl& oc) {
+  oc.interrupt_shadow = c.in_shadow() ? 1 : 0;
+  oc.eventinj &= ~rs::event_inj::kValid;  // consumed
+  oc.exitcode = c.exitcode;
+  oc.exitinfo1 = c.exitinfo1;
+  oc.exitinfo2 = c.exitinfo2;
+  oc.exitintinfo = c.exitintinfo;
+  oc.next_rip = c.nrip;
+}
+
+const char* guest_mode_unsupported(const rs::VmcbSave& s) {
+  const bool lma = (s.efer & kEferLme) && (s.cr0 & kCr0Pg);
+  if (!lma || !(s.cs.attrib & (1u << 9)))
+    return "the simulated CPU executes 64-bit guests only (EFER.LME, CR0.PG and CS.L must be set)";
+  return nullptr;
+}
+
+}  // namespace redoubt::sim::svm
