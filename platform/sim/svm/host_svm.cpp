@@ -39,7 +39,7 @@ void HostSvm::vmrun(cpu::Cpu& c) {
   c.gif = true;  // VMRUN sets GIF (§15.17)
   c.halted = false;
   c.exitintinfo = 0;
-  icount0_ = c.icount;
+  icount0_ = c.icount + 1;  // VMRUN itself retires (the run loop counts it) as a host instruction
   idle0_ = c.idle_ticks;
   walks0_ = c.counters.walks;
   refs0_ = c.counters.walk_refs;

@@ -1,0 +1,207 @@
+#include "platform/sim/full_system.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "abi/launch_outcome.hpp"
+#include "abi/slb_layout.hpp"
+#include "platform/hal/status.hpp"
+
+namespace redoubt::sim {
+namespace {
+
+std::string hex(uint64_t v) {
+  char b[24];
+  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+const char* vector_name(uint8_t v) {
+  static const char* names[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
+                                "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP"};
+  return v < sizeof names / sizeof *names ? names[v] : "#?";
+}
+
+}  // namespace
+
+FullSystem::FullSystem(Machine& m, TpmDevice& tpm, ConsoleSink sink, FullSystemOptions opt)
+    : m_(m), tpm_(tpm), sink_(std::move(sink)), opt_(opt) {
+  cpu_ = std::make_unique<cpu::Cpu>(m.mem());
+  svm_ = std::make_unique<svm::HostSvm>(*cpu_, m.mem());
+  cpu_->ports = &bus_;
+  cpu_->mmio = &bus_;
+  attach_devices();
+}
+
+FullSystem::~FullSystem() = default;
+
+void FullSystem::attach_devices() {
+  // Debug-exit / power-off (QEMU isa-debug-exit semantics, abi/launch_outcome.hpp).
+  bus_.map_ports("debug-exit", abi::kDebugExitPort, 1, nullptr, [this](uint16_t, unsigned, uint32_t v) {
+    exit_status_ = int(((v & 0xFF) << 1) | 1);
+    cpu_->request_stop(cpu::Stop::poweroff);
+  });
+  // COM1, a 16550 as the images use it: THR at +0, LSR at +5 (THRE | TEMT always set).
+  bus_.map_ports(
+      "com1", 0x3F8, 8,
+      [](uint16_t port, unsigned) -> uint32_t { return port == 0x3FD ? 0x60 : 0; },
+      [this](uint16_t port, unsigned, uint32_t v) {
+        if (port != 0x3F8) return;
+        const char ch = char(v & 0xFF);
+        if (ch == '\n') {
+          sink_(line_);
+          line_.clear();
+        } else if (ch != '\r') {
+          line_ += ch;
+        }
+      });
+}
+
+void FullSystem::enter_from_skinit(const CpuState& s) {
+  cpu::Cpu& c = *cpu_;
+  c.gpr[cpu::RAX] = s.rax;
+  c.gpr[cpu::RBX] = s.rbx;
+  c.gpr[cpu::RCX] = s.rcx;
+  c.gpr[cpu::RDX] = s.rdx;
+  c.gpr[cpu::RSI] = s.rsi;
+  c.gpr[cpu::RDI] = s.rdi;
+  c.gpr[cpu::RBP] = s.rbp;
+  c.gpr[cpu::RSP] = s.rsp;
+  c.gpr[cpu::kRip] = s.rip;
+  c.cr0 = s.cr0;
+  c.cr3 = s.cr3;
+  c.cr4 = s.cr4;
+  c.efer = s.efer;
+  c.dr7 = s.dr7;
+  c.set_rflags(s.rflags);
+  c.load_segment_cache(c.cs, s.cs);
+  c.load_segment_cache(c.ss, s.ss);
+  c.load_segment_cache(c.ds, s.ds);
+  c.load_segment_cache(c.es, s.es);
+  c.load_segment_cache(c.fs, s.fs);
+  c.load_segment_cache(c.gs, s.gs);
+  c.cpl = s.cpl;
+  c.gif = s.gif;
+  c.guest = false;
+  c.asid = 0;
+  c.flush_tlb_all_current();
+  c.code_modified_externally();  // the loader wrote the images behind the CPU's back
+}
+
+cpu::Stop run_system(cpu::Cpu& c, svm::HostSvm& svm, uint64_t max_instructions, std::string* error) {
+  for (;;) {
+    const uint64_t left = c.icount >= max_instructions ? 0 : max_instructions - c.icount;
+    if (left == 0) return cpu::Stop::budget;
+    cpu::Stop s;
+    try {
+      s = c.run(left);
+    } catch (const cpu::CpuError& e) {
+      if (error) *error = e.what();
+      return cpu::Stop::shutdown;
+    }
+    if (s == cpu::Stop::vmexit && svm.in_guest()) {
+      svm.vmexit();
+      continue;
+    }
+    return s;
+  }
+}
+
+cpu::Stop FullSystem::run() { return run_system(*cpu_, *svm_, opt_.max_instructions, &stop_error_); }
+
+LaunchReport FullSystem::launch(const LaunchInputs& in) {
+  LaunchReport r;
+  r.mode = "full-system";
+  const LaunchLayout& L = in.layout;
+  auto refuse = [&r](const std::string& stage, const std::string& why) {
+    r.launched = false;
+    r.stage = stage;
+    r.reason = why;
+    return r;
+  };
+  if (std::string why = lay_out(m_, in, [&](const std::string& l) { sink_(l); }); !why.empty())
+    return refuse("loader", why);
+  r.slb_region = m_.mem().read(L.slb_base, sl::kSlbSize);
+
+  CpuState& bsp = m_.bsp();
+  sink_("[loader] SKINIT EAX=" + hex(bsp.rax));
+  const auto t0 = std::chrono::steady_clock::now();
+  SkinitResult sk = skinit(bsp, m_.aps(), m_.mem(), m_.dev(), tpm_, m_.config().skinit_supported);
+  if (sk.fault) {
+    r.fault = sk.fault;
+    return refuse("skinit", "SKINIT raised " + sk.fault->name() + ": " + sk.fault->why);
+  }
+  r.slb_length = sk.length;
+  r.slb_entry = sk.entry_offset;
+  sink_("[cpu] SKINIT: SLB " + hex(sk.slb_base) + " DEV-protected, " + std::to_string(sk.length) +
+        " bytes measured into PCR17 at locality 4, entry " + hex(bsp.rip) + "; executing sl.bin");
+
+  enter_from_skinit(bsp);
+  bool hv_seen = false;
+  double hv_us = 0;
+  const uint64_t hv_lo = L.hv_image, hv_hi = L.hv_image + in.hv_image.size();
+  svm_->on_world_switch = [&](uint64_t, bool) {};
+  const cpu::Stop why = run();
+  if (!line_.empty()) {
+    sink_(line_);
+    line_.clear();
+  }
+  r.exit_status = exit_status_;
+  r.host_instructions = cpu_->counters.per_asid[0].instructions;  // filled below from icount if absent
+
+  // What the images reported (an output only; the PCRs are the evidence).
+  abi::LaunchOutcome out{};
+  if (const uint8_t* p = m_.mem().map(L.outcome, sizeof out)) std::memcpy(&out, p, sizeof out);
+  const bool have_outcome = std::memcmp(out.magic, abi::kOutcomeMagic, 8) == 0;
+  out.message[sizeof out.message - 1] = 0;
+  if (have_outcome) {
+    hv_seen = out.hv_entered != 0;
+    const uint64_t used = std::min<uint64_t>(out.event_log_used, L.event_log_size);
+    r.event_log = m_.mem().read(L.event_log, used);
+  }
+  r.hypervisor_entered = hv_seen;
+  (void)hv_us;
+  (void)t0;
+
+  auto stage_at = [&](uint64_t rip) -> std::string {
+    if (rip >= L.slb_base && rip < L.slb_base + sl::kSlbSize) return "sl";
+    if (rip >= hv_lo && rip < hv_hi) return "hypervisor";
+    return hv_seen ? "hypervisor" : "sl";
+  };
+  const uint64_t rip = cpu_->gpr[cpu::kRip];
+  switch (why) {
+    case cpu::Stop::poweroff: break;
+    case cpu::Stop::shutdown: {
+      const cpu::HostFault& f = cpu_->first_host_fault;
+      if (!stop_error_.empty()) return refuse(stage_at(rip), "the simulator cannot continue at RIP " + hex(rip) + ": " + stop_error_);
+      if (f.valid) {
+        r.fault = CpuFault{f.vector, f.error, std::string(vector_name(f.vector)) + " at RIP " + hex(f.rip)};
+        r.fault_rip = f.rip;
+        return refuse(stage_at(f.rip), std::string("triple fault: the CPU took ") + vector_name(f.vector) +
+                                           (f.has_error ? "(" + hex(f.error) + ")" : std::string()) + " at RIP " +
+                                           hex(f.rip) + (f.vector == 14 ? " (address " + hex(f.address) + ")" : "") +
+                                           " and could not deliver it");
+      }
+      return refuse(stage_at(rip), "triple fault at RIP " + hex(rip));
+    }
+    case cpu::Stop::halted:
+      return refuse(stage_at(rip), "the CPU halted at RIP " + hex(rip) + " with nothing that could wake it, without powering off");
+    case cpu::Stop::budget:
+      return refuse(stage_at(rip), "no power-off after " + std::to_string(opt_.max_instructions) +
+                                       " instructions (a hang); RIP " + hex(rip));
+    default:
+      return refuse(stage_at(rip), "the CPU stopped unexpectedly at RIP " + hex(rip));
+  }
+  // Powered off by the images: their own account of the outcome.
+  if (!have_outcome) return refuse("sl", "powered off (status " + std::to_string(exit_status_) + ") without a launch outcome record");
+  const auto status = abi::ExitStatus((exit_status_ - 1) >> 1);
+  std::string msg = std::string(err_name(Err(out.err))) + ": " + out.message;
+  if (status == abi::ExitStatus::launch_refused || !hv_seen) return refuse("sl", msg);
+  if (status != abi::ExitStatus::ok || out.err != 0) return refuse("hypervisor", msg);
+  r.launched = true;
+  r.stage = "hypervisor";
+  return r;
+}
+
+}  // namespace redoubt::sim

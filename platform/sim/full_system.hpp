@@ -1,0 +1,69 @@
+// The full-system simulator: the machine that runs what is measured. The
+// untrusted loader lays out RAM (loader.hpp), the BSP executes SKINIT (which
+// measures the SLB into PCR17 at locality 4), and then the simulated CPU
+// executes sl.bin from its entry in the state the APM defines; sl.bin runs
+// hv.bin, whose own VMRUN runs the guests on the simulated SVM. The devices the
+// images talk to (TPM TIS, DEV, 16550 UART, local APIC timer, debug-exit port)
+// are on the bus. The run ends when the images power the machine off, or with a
+// fault, a triple fault or a hang, each reported as what it is.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "platform/sim/bus.hpp"
+#include "platform/sim/cpu/cpu.hpp"
+#include "platform/sim/loader.hpp"
+#include "platform/sim/svm/host_svm.hpp"
+
+namespace redoubt::sim {
+
+struct FullSystemOptions {
+  // The run is a hang once this many instructions retired (host + guests) without a power-off.
+  uint64_t max_instructions = 40'000'000'000ull;
+};
+
+// Runs `c` from its current state until power-off, triple fault, an
+// unrecoverable halt or max_instructions in total (c.icount), switching worlds
+// at every #VMEXIT of a guest the host entered with VMRUN. A simulator limit
+// (cpu::CpuError) ends the run as Stop::shutdown with *error set.
+cpu::Stop run_system(cpu::Cpu& c, svm::HostSvm& svm, uint64_t max_instructions, std::string* error);
+
+class FullSystem {
+ public:
+  FullSystem(Machine& m, TpmDevice& tpm, ConsoleSink sink, FullSystemOptions opt = {});
+  ~FullSystem();
+  FullSystem(const FullSystem&) = delete;
+  FullSystem& operator=(const FullSystem&) = delete;
+
+  // Lay out, SKINIT, execute until power-off, fault or hang.
+  LaunchReport launch(const LaunchInputs& in);
+
+  cpu::Cpu& cpu() { return *cpu_; }
+  svm::HostSvm& svm() { return *svm_; }
+  Bus& bus() { return bus_; }
+
+  // Runs the CPU from its current state until power-off, triple fault, an
+  // unrecoverable halt or the instruction limit, switching worlds at every
+  // #VMEXIT. Returns why it stopped (Stop::poweroff when the images ended it).
+  cpu::Stop run();
+  int exit_status() const { return exit_status_; }  // (value << 1) | 1 as QEMU's isa-debug-exit; -1: none
+
+ private:
+  void attach_devices();
+  void enter_from_skinit(const CpuState& s);
+
+  Machine& m_;
+  TpmDevice& tpm_;
+  ConsoleSink sink_;
+  FullSystemOptions opt_;
+  std::unique_ptr<cpu::Cpu> cpu_;
+  std::unique_ptr<svm::HostSvm> svm_;
+  Bus bus_;
+  std::string line_;
+  int exit_status_ = -1;
+  std::string stop_error_;  // a CpuError the interpreter raised (a simulator limit), if any
+};
+
+}  // namespace redoubt::sim
