@@ -197,8 +197,9 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
   std::unique_ptr<SimSvm> svm;
   sim::LaunchLayout layout;
   std::vector<sim::GuestPlacement> place;
+  lo.on_vmrun = o.on_vmrun;
   lo.before_launch = [&](sim::Machine& m, sim::LaunchInputs& in) {
-    svm = std::make_unique<SimSvm>(m, o);
+    if (lo.engine == "native") svm = std::make_unique<SimSvm>(m, o);
     layout = in.layout;
     place = sim::place_guests(in.layout, guests);
     // The probe attacks: hypervisor memory, the first other guest's RAM, TPM locality 2.
@@ -216,7 +217,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     in.guests = guests;
     in.svm = svm.get();
   };
-  lo.after_launch = [&](sim::Machine& m, const sim::LaunchReport& r) {
+  lo.after_launch = [&](sim::Machine& m, const sim::LaunchReport& r, const EngineView& engine) {
     res.hv_memory_pa = layout.hv_memory;
     res.hv_memory_size = layout.hv_memory_size;
     res.hv_image_pa = layout.hv_image;
@@ -231,7 +232,10 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     res.hv_status = std::string(rec.status, strnlen(rec.status, sizeof rec.status));
     res.hv_pages_used = rec.hv_pages_used;
     res.slices = rec.slices;
-    auto& counters = svm->cpu().counters();
+    const sim::cpu::Counters& counters = engine.counters ? *engine.counters : svm->cpu().counters();
+    std::map<uint64_t, EngineView::PerVmcb> per = engine.per_vmcb;
+    if (svm)
+      for (const auto& [pa, p] : svm->per_) per[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
     for (uint32_t i = 0; i < rec.guest_count && i < hv::kRecordGuests; ++i) {
       const hv::GuestRecord& g = rec.guests[i];
       GuestResult gr;
@@ -280,7 +284,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
         gr.tlb_hits = it->second.tlb_hits;
         gr.tlb_misses = it->second.tlb_misses;
       }
-      if (auto it = svm->per_.find(g.vmcb_pa); it != svm->per_.end()) {
+      if (auto it = per.find(g.vmcb_pa); it != per.end()) {
         gr.walks = it->second.walks;
         gr.walk_refs = it->second.walk_refs;
         gr.npt_walk_refs = it->second.nested_refs;

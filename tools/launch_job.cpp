@@ -3,7 +3,17 @@
 #include <cstdio>
 #include <optional>
 
+#include <openssl/sha.h>
+
+#include <cstring>
+#include <span>
+
+#include "abi/slb_layout.hpp"
+#include "platform/fake/launch.hpp"
+#include "platform/sim/full_system.hpp"
 #include "platform/sim/machine.hpp"
+#include "policy/host/host_io.hpp"
+#include "tools/native_images.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
 #include "tools/common.hpp"
@@ -16,6 +26,31 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+std::string sha256_hex(const std::vector<uint8_t>& b) {
+  uint8_t d[32];
+  SHA256(b.data(), b.size(), d);
+  return policy::hex(std::span<const uint8_t>(d, 32));
+}
+
+// The native engine runs the SL and hypervisor compiled into this binary, so it
+// may stand in for the measured images only when they are exactly the images
+// built from the same sources: the SL compared with its key slots emptied (the
+// keys are sealed per launch), the hypervisor byte for byte.
+void require_native_matches_images(const sim::LaunchInputs& in, const fs::path& sl_path, const fs::path& hv_path) {
+  std::vector<uint8_t> sl = in.sl_image;
+  const SlbInfo info = inspect_slb(sl);
+  for (uint16_t off : {info.key_slot_offset, info.owner_slot_offset})
+    if (off && off + sizeof(sl::SlbKeySlot) <= sl.size()) std::memset(sl.data() + off + 8, 0, sizeof(sl::SlbKeySlot) - 8);
+  if (sha256_hex(sl) != kBuiltSlSha256)
+    throw std::invalid_argument("--engine native: " + sl_path.string() +
+                                " is not the sl.bin built with this redoubt binary; the native engine would run other "
+                                "code than the image it measures (use --engine full-system)");
+  if (sha256_hex(in.hv_image) != kBuiltHvSha256)
+    throw std::invalid_argument("--engine native: " + hv_path.string() +
+                                " is not the hv.bin built with this redoubt binary; the native engine would run other "
+                                "code than the image it measures (use --engine full-system)");
+}
 
 uint64_t parse_addr(const std::string& s) {
   size_t used = 0;
@@ -98,8 +133,24 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
 
   sim::Machine machine;
   if (o.before_launch) o.before_launch(machine, in);
-  sim::LaunchReport r = sim::measured_launch(machine, *tpm, in, [&](std::string_view l) { say(std::string(l)); });
-  if (o.after_launch) o.after_launch(machine, r);
+  const sim::ConsoleSink sink = [&](std::string_view l) { say(std::string(l)); };
+  sim::LaunchReport r;
+  EngineView view;
+  if (o.engine == "native") {
+    if (o.engine_checked) require_native_matches_images(in, sl_path, hv_path);
+    r = sim::measured_launch(machine, *tpm, in, sink);  // the caller's before_launch attaches the SVM model
+    if (o.after_launch) o.after_launch(machine, r, view);
+  } else if (o.engine == "full-system") {
+    sim::FullSystem system(machine, *tpm, sink);
+    if (o.on_vmrun)
+      system.svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };
+    r = system.launch(in);
+    view.counters = &system.cpu().counters;
+    for (const auto& [pa, p] : system.svm().per_vmcb()) view.per_vmcb[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
+    if (o.after_launch) o.after_launch(machine, r, view);
+  } else {
+    throw std::invalid_argument("--engine " + o.engine + ": expected full-system or native");
+  }
 
   std::vector<uint32_t> pcr_list = {16, 17, 18, 19, 20, 21, 22, 23};
   tpm->set_locality(0);
@@ -118,7 +169,15 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   lj["status"] = r.launched ? "launched" : "refused";
   lj["reason"] = r.launched ? "" : r.reason;
   lj["stage"] = r.stage;
-  if (r.fault) lj["fault"] = r.fault->name();
+  if (r.fault) {
+    char rip[24];
+    snprintf(rip, sizeof rip, "0x%llx", static_cast<unsigned long long>(r.fault_rip));
+    lj["fault"] = r.fault->name();
+    lj["fault_detail"] = {{"vector", r.fault->vector}, {"error_code", r.fault->error_code}, {"rip", rip},
+                          {"stage", r.stage}};
+  }
+  lj["engine"] = r.mode;  // "full-system": the measured sl.bin/hv.bin executed; "native": platform/fake
+  if (r.exit_status >= 0) lj["exit_status"] = r.exit_status;
   lj["platform"] = "amd";
   lj["tpm"] = tpm->describe();
   lj["inputs"] = {{"sl", sl_path.string()},

@@ -5,18 +5,35 @@
 #pragma once
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "platform/fake/launch.hpp"
+#include "platform/sim/cpu/counters.hpp"
+#include "platform/sim/loader.hpp"
 #include "tpm/tpm_device.hpp"
 #include "tools/pcr_table.hpp"
 
 namespace redoubt::tools {
 
+// What the simulated CPU counted during a launch, whichever engine ran it.
+struct EngineView {
+  struct PerVmcb {
+    double seconds = 0;
+    uint64_t walks = 0, walk_refs = 0, nested_refs = 0;
+  };
+  const sim::cpu::Counters* counters = nullptr;  // null when no CPU model ran (native launch without guests)
+  std::map<uint64_t, PerVmcb> per_vmcb;           // by VMCB address
+};
+
 struct LaunchOptions {
   std::string platform = "amd";
+  // "full-system": the simulated CPU executes sl.bin and hv.bin (what is measured runs).
+  // "native": the native build of the same sources (platform/fake), for unit tests and
+  // comparisons; it refuses unless sl.bin/hv.bin are the ones built from the sources it runs.
+  std::string engine = "native";  // TODO(issue 9): full-system by default once sl.bin/hv.bin boot on the simulator
+  bool engine_checked = false;     // TODO(issue 9): always true with the flip above (tests use tampered images today)
   std::string tpm = "inproc";
   std::string state;              // empty: default state dir
   std::string out = "out/launch";
@@ -32,7 +49,10 @@ struct LaunchOptions {
   // Optional (redoubt run): attach the CPU model and guests to the machine before
   // the launch, and look at the machine afterwards (before it is destroyed).
   std::function<void(sim::Machine&, sim::LaunchInputs&)> before_launch;
-  std::function<void(sim::Machine&, const sim::LaunchReport&)> after_launch;
+  std::function<void(sim::Machine&, const sim::LaunchReport&, const EngineView&)> after_launch;
+  // Called around every VMRUN: after=false just before the guest runs, after=true right after
+  // its #VMEXIT stored it back (before the host runs again).
+  std::function<void(sim::Machine&, uint64_t vmcb_pa, bool after)> on_vmrun;
 };
 
 struct LaunchJobResult {

@@ -13,11 +13,13 @@ static std::string hex(uint64_t v) {
 }
 
 std::string CpuFault::name() const {
-  switch (vector) {
-    case 6: return "#UD";
-    case 13: return "#GP(" + std::to_string(error_code) + ")";
-    default: return "#" + std::to_string(vector);
-  }
+  static const char* kNames[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS",
+                                 "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP"};
+  std::string n = vector < sizeof kNames / sizeof *kNames ? kNames[vector] : "#" + std::to_string(vector);
+  // Vectors that push an error code (APM vol. 2 §8.2).
+  if (vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21)
+    n += "(" + std::to_string(error_code) + ")";
+  return n;
 }
 
 namespace {
