@@ -5,7 +5,9 @@
 // SKINIT (#UD under TCG), so nothing is measured here; the harness does that.
 // Or, with mode=hv-*, enter hv.bin directly with a synthetic boot area.
 //
-// Command line (QEMU -append): mode=sl | mode=hv | mode=hv-vmrun | mode=hv-fault
+// Command line (QEMU -append): mode=sl | mode=hv | mode=hv-vmrun | mode=hv-fault,
+// and slb=0x<hex> (mode=sl: a 64 KiB-aligned SLB base below 0x08000000, clear of
+// everything below; default 0x01000000).
 // Modules (QEMU -initrd "sl.bin,hv.bin"): module 0 = sl.bin, module 1 = hv.bin.
 #include <cstddef>
 #include <cstdint>
@@ -36,7 +38,7 @@ namespace {
 using namespace redoubt;
 
 // Where this loader puts things (all below the 512 MiB the tests give QEMU).
-constexpr uint64_t kSlbBase = 0x01000000;      // 64 KiB aligned
+constexpr uint64_t kDefaultSlbBase = 0x01000000;  // 64 KiB aligned; slb=0x... on the command line moves it
 constexpr uint64_t kBootParams = 0x00F00000;
 constexpr uint64_t kHvImage = 0x02000000;      // 4 KiB aligned
 constexpr uint64_t kEventLog = 0x03000000;
@@ -90,6 +92,17 @@ struct MbModule {
   uint32_t start, end, string, reserved;
 };
 
+uint64_t parse_hex(const char* s) {
+  uint64_t v = 0;
+  if (starts_with(s, "0x")) s += 2;
+  for (;; ++s) {
+    const char c = *s;
+    if (c >= '0' && c <= '9') v = v * 16 + uint64_t(c - '0');
+    else if (c >= 'a' && c <= 'f') v = v * 16 + uint64_t(c - 'a' + 10);
+    else return v;
+  }
+}
+
 template <class T>
 T* at(uint64_t pa) {
   return reinterpret_cast<T*>(pa);
@@ -119,6 +132,11 @@ extern "C" [[noreturn]] void stub_main(uint32_t mbi_pa) {
   if (ih.entry_offset >= hv_len) fail("hv.bin entry offset is outside the image");
   memset(at<void>(kOutcome), 0, 4096);
 
+  const char* slb_arg = find(cmdline, "slb=");
+  const uint64_t kSlbBase = slb_arg ? parse_hex(slb_arg + 4) : kDefaultSlbBase;
+  if (kSlbBase % sl::kSlbAlign || kSlbBase < 0x01000000 || kSlbBase >= 0x08000000 ||
+      (kSlbBase < kHvMemory + kHvMemorySize && kSlbBase + sl::kSlbSize > kHvImage))
+    fail("slb= must be 64 KiB aligned in [0x01000000, 0x02000000) or [0x05000000, 0x08000000)");
   if (starts_with(mode, "sl")) {
     if (sl_len > sl::kMaxMeasuredLength) fail("sl.bin is larger than 64 KiB - 8");
     // The SLB: the image, then garbage (the SL must not rely on zeroed memory
