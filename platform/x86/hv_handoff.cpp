@@ -15,19 +15,16 @@ namespace redoubt::x86 {
 Status BarePlatform::enter_hypervisor(hal::HypervisorHandoff& ho) {
   using abi::kBareBootAreaBytes;
   if (ho.hv_image_pa % 4096 != 0)
-    return Status::fail(Err::malformed, "hypervisor image at 0x%llx is not 4 KiB aligned (hv.bin is linked with page-aligned data)",
-                        (unsigned long long)ho.hv_image_pa);
+    return Status::fail(Err::malformed, "hypervisor image 0x%llx is not 4 KiB aligned", (unsigned long long)ho.hv_image_pa);
   // The run record stays at hv_memory[0]; the boot area comes off the end.
   constexpr uint64_t kRunRecordReserve = 64 * 1024;
   if (ho.hv_memory_size < kBareBootAreaBytes + kRunRecordReserve)
-    return Status::fail(Err::malformed,
-                        "bare-metal hand-off: hypervisor memory of %llu bytes is smaller than the boot area (%llu) + run "
-                        "record (%llu); the hypervisor needs it for its stack and page tables",
+    return Status::fail(Err::malformed, "hypervisor memory (%llu bytes) has no room for the boot area (%llu + %llu)",
                         (unsigned long long)ho.hv_memory_size, (unsigned long long)kBareBootAreaBytes,
                         (unsigned long long)kRunRecordReserve);
   const uint64_t area = ho.hv_memory_pa + ho.hv_memory_size - kBareBootAreaBytes;
   uint8_t* p = mem().map(area, kBareBootAreaBytes);
-  if (!p) return Status::fail(Err::fault, "bare-metal hand-off: boot area 0x%llx is outside RAM", (unsigned long long)area);
+  if (!p) return Status::fail(Err::fault, "boot area 0x%llx is outside RAM", (unsigned long long)area);
 
   auto* e = reinterpret_cast<abi::BareHvEntry*>(p);
   std::memset(p, 0, abi::kBarePageTablesOffset);
@@ -40,8 +37,7 @@ Status BarePlatform::enter_hypervisor(hal::HypervisorHandoff& ho) {
   e->handoff.hv_memory_size -= kBareBootAreaBytes;
 
   launch_report_hv_entered(ho.hv_entry_pa, ho.event_log_used);
-  console().print("[sl] entering hypervisor at 0x%llx, boot area 0x%llx\n", (unsigned long long)ho.hv_entry_pa,
-                  (unsigned long long)area);
+  console().print("[sl] hypervisor boot area at 0x%llx\n", (unsigned long long)area);
   asm volatile(
       "cli\n\t"
       "jmp *%1"

@@ -13,6 +13,7 @@ struct Report {
   hal::Console* console = nullptr;
   abi::LaunchOutcome* outcome = nullptr;
   bool stopping = false;  // a fault while reporting must not recurse
+  uint64_t stack_bottom = 0, stack_top = 0;
 };
 Report g_report;
 
@@ -49,6 +50,11 @@ void launch_report_log_used(uint64_t event_log_used) {
   if (g_report.outcome) g_report.outcome->event_log_used = event_log_used;
 }
 
+void launch_report_stack(uint64_t bottom, uint64_t top) {
+  g_report.stack_bottom = bottom;
+  g_report.stack_top = top;
+}
+
 const char* exit_status_name(abi::ExitStatus s) {
   switch (s) {
     case abi::ExitStatus::ok: return "ok";
@@ -65,6 +71,16 @@ void launch_stop(abi::ExitStatus status, Err err, const char* message) {
     o->stage = uint32_t(g_report.stage);
     o->err = uint32_t(err);
     format(o->message, sizeof o->message, "%s", message);
+  }
+  if (g_report.console && g_report.stack_top > g_report.stack_bottom) {
+    const auto* w = reinterpret_cast<const uint64_t*>(g_report.stack_bottom);
+    const uint64_t words = (g_report.stack_top - g_report.stack_bottom) / 8;
+    uint64_t untouched = 0;
+    while (untouched < words && w[untouched] == kStackPaint) ++untouched;
+    g_report.console->print("%s stack: %llu of %llu bytes used (high-water mark)%s\n", tag(),
+                            (unsigned long long)((words - untouched) * 8),
+                            (unsigned long long)(g_report.stack_top - g_report.stack_bottom),
+                            untouched == 0 ? " -- OVERFLOW: the lowest word was overwritten" : "");
   }
   if (g_report.console)
     g_report.console->print("%s power off: %s (%s): %s\n", tag(), exit_status_name(status), err_name(err), message);

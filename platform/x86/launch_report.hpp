@@ -20,6 +20,12 @@ hal::Console* launch_report_console();  // null until init names one
 void launch_report_hv_entered(uint64_t hv_entry_pa, uint64_t event_log_used);
 void launch_report_log_used(uint64_t event_log_used);
 
+// The stack [bottom, top) was painted with kStackPaint at entry (sl_entry.S):
+// launch_stop prints how much of it was ever used, and says so loudly if the
+// lowest word was overwritten (an overflow into whatever lies below).
+inline constexpr uint64_t kStackPaint = 0x5354414B5354414Bull;
+void launch_report_stack(uint64_t bottom, uint64_t top);
+
 // Write the record (stage, err, message), print "<tag> power off: ...", and power off.
 [[noreturn]] void launch_stop(abi::ExitStatus status, Err err, const char* message);
 // A failure of the running stage: the SL refuses (launch_refused), the hypervisor fails (hv_failed).

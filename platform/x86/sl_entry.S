@@ -19,6 +19,7 @@
 #define SEL_CODE64      0x18
 #define EXIT_REFUSED    1           /* abi::ExitStatus::launch_refused */
 #define DEBUG_EXIT_PORT 0xF4        /* abi::kDebugExitPort */
+#define SL_STACK_PAINT  0x5354414B5354414B /* launch_report.hpp kStackPaint */
 
     .section .slb_header, "a"
     .globl slb_header
@@ -174,15 +175,15 @@ sl_gdt:                                 /* accessed bits preset: the CPU never w
 sl_gdt_end:
 
     .type msg_no_ext, @object           /* data: scripts/check_image.sh skips OBJECT symbols */
-msg_no_ext: .asciz "[sl] FATAL: no CPUID 8000_0001h\r\n"
+msg_no_ext: .asciz "[sl] FATAL: no CPUID 80000001h\r\n"
     .type msg_no_lm, @object
-msg_no_lm:  .asciz "[sl] FATAL: no long mode (CPUID 8000_0001h EDX[29])\r\n"
+msg_no_lm:  .asciz "[sl] FATAL: no long mode (80000001h EDX[29])\r\n"
     .type msg_no_1g, @object
-msg_no_1g:  .asciz "[sl] FATAL: no 1 GiB pages (CPUID 8000_0001h EDX[26] Page1GB)\r\n"
+msg_no_1g:  .asciz "[sl] FATAL: no 1 GiB pages (80000001h EDX[26] Page1GB)\r\n"
     .type msg_no_nx, @object
-msg_no_nx:  .asciz "[sl] FATAL: no NX (CPUID 8000_0001h EDX[20])\r\n"
+msg_no_nx:  .asciz "[sl] FATAL: no NX (80000001h EDX[20])\r\n"
     .type msg_reloc, @object
-msg_reloc:  .asciz "[sl] FATAL: relocation type other than R_X86_64_RELATIVE\r\n"
+msg_reloc:  .asciz "[sl] FATAL: relocation not R_X86_64_RELATIVE\r\n"
 
     .code64
 sl_entry64:
@@ -191,9 +192,22 @@ sl_entry64:
     mov -8 + SLB_STACK_TOP(%rbp), %r12  /* R12 = boot-params pointer, pushed above */
     lea SLB_STACK_TOP(%rbp), %rsp
     APPLY_RELOCS %rbp, sl_reloc_fail
-    mov %rbp, %rdi                      /* sl_bare_main(slb_base, boot_params_pa, relocations) */
+    /* Paint the stack below us with a pattern, so the SL can report its
+     * high-water mark and detect an overflow into the page tables. */
+    movzwl 2(%rbp), %edi
+    add $0xFFF, %edi
+    and $0xF000, %edi
+    lea 8192(%rbp, %rdi), %rdi          /* RDI = stack bottom = end of the page tables */
+    mov %rdi, %r13
+    lea -64(%rsp), %rcx
+    sub %rdi, %rcx
+    shr $3, %rcx
+    movabs $SL_STACK_PAINT, %rax
+    rep stosq
+    mov %rbp, %rdi                      /* sl_bare_main(slb_base, boot_params_pa, relocations, stack_bottom) */
     mov %r12, %rsi
     mov %r10, %rdx
+    mov %r13, %rcx
     call sl_bare_main
 7:  cli
     hlt

@@ -31,19 +31,14 @@ abi::LaunchOutcome* checked_outcome(hal::Console& c, hal::PhysMem& mem, uint64_t
   std::memcpy(&bp, raw, sizeof bp);
   const sl::Region o = bp.outcome;
   if (o.pa == 0 && o.size == 0) return nullptr;
-  const char* why = nullptr;
-  if (std::memcmp(bp.magic, sl::kBootParamsMagic, 8) != 0) why = "the boot params have a bad magic";
-  else if (o.size < sizeof(abi::LaunchOutcome)) why = "it is smaller than a LaunchOutcome";
-  else if (o.pa % 8 || !mem.map(o.pa, sizeof(abi::LaunchOutcome))) why = "it is misaligned or outside RAM";
-  else if (overlaps(o.pa, o.size, slb_base, sl::kSlbSize) || overlaps(o.pa, o.size, bp_pa, sizeof bp))
-    why = "it overlaps the SLB or the boot params";
-  else {
-    const sl::Region others[] = {bp.hv_image, bp.hv_manifest, bp.event_log, bp.launch_policy, bp.hv_memory, bp.guest_table};
-    for (const sl::Region& r : others)
-      if (r.size && overlaps(o.pa, o.size, r.pa, r.size)) why = "it overlaps a region the boot params name";
-  }
-  if (why) {
-    c.print("[sl] ignoring the launch-outcome record at 0x%llx: %s\n", (unsigned long long)o.pa, why);
+  bool ok = std::memcmp(bp.magic, sl::kBootParamsMagic, 8) == 0 && o.size >= sizeof(abi::LaunchOutcome) &&
+            o.pa % 8 == 0 && mem.map(o.pa, sizeof(abi::LaunchOutcome)) &&
+            !overlaps(o.pa, o.size, slb_base, sl::kSlbSize) && !overlaps(o.pa, o.size, bp_pa, sizeof bp);
+  const sl::Region others[] = {bp.hv_image, bp.hv_manifest, bp.event_log, bp.launch_policy, bp.hv_memory, bp.guest_table};
+  for (const sl::Region& r : others) ok = ok && !(r.size && overlaps(o.pa, o.size, r.pa, r.size));
+  if (!ok) {
+    c.print("[sl] ignoring the outcome record at 0x%llx: too small, misaligned, outside RAM or overlapping the "
+            "SLB or a boot-params region\n", (unsigned long long)o.pa);
     return nullptr;
   }
   return reinterpret_cast<abi::LaunchOutcome*>(mem.map(o.pa, sizeof(abi::LaunchOutcome)));
@@ -51,14 +46,16 @@ abi::LaunchOutcome* checked_outcome(hal::Console& c, hal::PhysMem& mem, uint64_t
 
 }  // namespace
 
-extern "C" [[noreturn]] void sl_bare_main(uint64_t slb_base, uint64_t boot_params_pa, uint64_t relocations) {
+extern "C" [[noreturn]] void sl_bare_main(uint64_t slb_base, uint64_t boot_params_pa, uint64_t relocations,
+                                          uint64_t stack_bottom) {
   x86::SerialConsole console;
   x86::PendingTisTpm tpm;
   x86::PendingDevProtection dev;
   x86::BarePlatform platform(console, tpm, dev, nullptr);
   x86::launch_report_init(abi::Stage::sl, &console, nullptr);
+  x86::launch_report_stack(stack_bottom, slb_base + 0xFFF0);  // sl_entry.S SLB_STACK_TOP
   hal::Console& con = platform.console();  // through the vtable
-  con.print("[sl] long mode: %s image at 0x%llx, %llu relocations applied, boot params at 0x%llx\n",
+  con.print("[sl] long mode: %s at 0x%llx, %llu relocations applied, boot params at 0x%llx\n",
             kStageNames[uint32_t(abi::Stage::sl)], (unsigned long long)slb_base, (unsigned long long)relocations,
             (unsigned long long)boot_params_pa);
   x86::launch_report_init(abi::Stage::sl, &console, checked_outcome(con, platform.mem(), slb_base, boot_params_pa));
