@@ -10,7 +10,8 @@ namespace redoubt::x86 {
 // Runs one tiny guest under AMD-V with nested paging to VMMCALL and checks the
 // world switch: all 15 GPRs both ways, VMLOAD of the guest's FS/KernelGsBase/
 // LSTAR, VMSAVE of the guest's LSTAR, the host's own MSRs restored; then times
-// `round_trips` VMRUN -> VMMCALL -> #VMEXIT round trips. Memory: the first
+// `round_trips` VMRUN -> VMMCALL -> #VMEXIT round trips, and takes one software
+// interrupt through the IDT's handler registry. Memory: the first
 // 64 KiB of the hand-off's hypervisor memory.
 Status vmrun_selftest(hal::Platform& platform, BareSvm& svm, const abi::BareHvEntry& entry, uint32_t round_trips);
 

@@ -50,7 +50,7 @@ void idt_init() {
 
 void idt_set_irq_handler(uint8_t vector, IrqHandler handler, void* ctx) {
   if (vector < 32) return;  // exceptions stay fatal
-  g_irq[vector] = {handler, ctx};
+  g_irq[vector] = {handler, ctx};  // null: unregister (the vector becomes fatal again)
 }
 
 }  // namespace redoubt::x86
