@@ -5,10 +5,16 @@
 #              -ffreestanding -fno-exceptions -fno-rtti, linked into sl.bin /
 #              hv.bin with -nostdlib (no libstdc++, no libc): any runtime
 #              dependency is a link error, so the rule is machine-checked.
+#
+# Position independent (docs/skinit.md "Relocation"): -fpie with hidden
+# visibility, so every reference is RIP-relative and the only load-time fix-ups
+# are R_X86_64_RELATIVE ones (pointers in data: vtables, string tables), which
+# the entry code applies. -mgeneral-regs-only: our code never touches
+# SSE/MMX/x87 state, which belongs to the guests (scripts/check_image.sh).
 set(REDOUBT_FS_FLAGS
   -ffreestanding -fno-exceptions -fno-rtti -fno-asynchronous-unwind-tables
-  -fno-threadsafe-statics -fno-use-cxa-atexit -fno-pic -fno-pie -mno-red-zone
-  -fno-stack-protector -ffunction-sections -fdata-sections -Os)
+  -fno-threadsafe-statics -fno-use-cxa-atexit -fpie -fvisibility=hidden -mno-red-zone
+  -mgeneral-regs-only -fno-stack-protector -ffunction-sections -fdata-sections -Os)
 
 # Flags shared by the native build of the same sources (so both builds see the
 # same language subset).
@@ -26,7 +32,10 @@ function(rd_freestanding_library name)
 endfunction()
 
 # rd_flat_image(<name> LINKER_SCRIPT <ld> OBJECTS <object libs...>)
-# Links <name>.elf with -nostdlib -static and BearSSL, then objcopies <name>.bin.
+# Links <name>.elf as a static PIE (-nostdlib -static-pie -z text: no text
+# relocations, no dynamic linker) with BearSSL, checks it (only
+# R_X86_64_RELATIVE relocations, no SSE/x87 outside BearSSL:
+# scripts/check_image.sh), then objcopies <name>.bin.
 function(rd_flat_image name)
   cmake_parse_arguments(A "" "LINKER_SCRIPT" "OBJECTS;SOURCES" ${ARGN})
   set(objs)
@@ -35,11 +44,15 @@ function(rd_flat_image name)
   endforeach()
   add_executable(${name}.elf ${A_SOURCES} ${objs})
   target_compile_options(${name}.elf PRIVATE ${REDOUBT_FS_FLAGS} -fno-sanitize=all)
-  target_link_options(${name}.elf PRIVATE -nostdlib -static -no-pie -fno-sanitize=all
+  target_link_options(${name}.elf PRIVATE -nostdlib -static-pie -fno-sanitize=all -Wl,-z,text
     -Wl,--gc-sections -Wl,-T,${A_LINKER_SCRIPT} -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
     -Wl,-Map,${CMAKE_CURRENT_BINARY_DIR}/${name}.map)
   target_link_libraries(${name}.elf PRIVATE ${BEARSSL_STATIC} gcc)
   set_target_properties(${name}.elf PROPERTIES LINK_DEPENDS ${A_LINKER_SCRIPT})
+  target_include_directories(${name}.elf PRIVATE ${PROJECT_SOURCE_DIR})
+  add_custom_command(TARGET ${name}.elf POST_BUILD
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/check_image.sh $<TARGET_FILE:${name}.elf> ${BEARSSL_STATIC}
+    VERBATIM)
   add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/${name}.bin
     COMMAND ${OBJCOPY} -O binary $<TARGET_FILE:${name}.elf> ${PROJECT_BINARY_DIR}/${name}.bin
     DEPENDS ${name}.elf

@@ -1,47 +1,47 @@
-// Bare-metal implementation of the HAL (QEMU and hardware). Partial until the
-// QEMU issue: the serial console and physical memory work; everything that is
-// not built yet halts with a message saying so — never a silent no-op.
+// Bare-metal implementation of the HAL (QEMU and hardware), by composition:
+// the console, TPM, DMA protection and AMD-V objects are passed in, so the
+// drivers (platform/x86/drivers/) plug in without touching this class. Until
+// they exist, platform/x86/pending_drivers.hpp stands in — and stops saying so.
 #pragma once
 #include "platform/hal/hal.hpp"
 
 namespace redoubt::x86 {
 
-[[noreturn]] void fatal(const char* why);
+[[noreturn]] void fatal(const char* why);  // launch_fail(Err::internal, why)
 
 class SerialConsole final : public hal::Console {
  public:
-  void write(const char* s, size_t n) override;  // 16550 UART at 0x3F8
+  void write(const char* s, size_t n) override;  // 16550 UART at 0x3F8, polled
 };
 
-class BarePlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::DmaProtection, hal::Svm {
+// Physical memory with the images' identity map (512 GiB, 1 GiB pages): physical = linear.
+class IdentityMemory final : public hal::PhysMem {
  public:
-  hal::Console& console() override { return serial_; }
-  hal::Tpm& tpm() override { return *this; }
-  hal::PhysMem& mem() override { return *this; }
-  hal::DmaProtection& dma() override { return *this; }
-  hal::Svm& svm() override { return *this; }
+  uint8_t* map(uint64_t pa, uint64_t n) override;
+};
+
+class BarePlatform final : public hal::Platform {
+ public:
+  // `svm` may be null (the SL never runs guests): svm() then stops the launch.
+  BarePlatform(hal::Console& console, hal::Tpm& tpm, hal::DmaProtection& dma, hal::Svm* svm)
+      : console_(console), tpm_(tpm), dma_(dma), svm_(svm) {}
+
+  hal::Console& console() override { return console_; }
+  hal::Tpm& tpm() override { return tpm_; }
+  hal::PhysMem& mem() override { return mem_; }
+  hal::DmaProtection& dma() override { return dma_; }
+  hal::Svm& svm() override;
+  // The SL's hand-off (hv_handoff.cpp): never returns on success.
   Status enter_hypervisor(hal::HypervisorHandoff& handoff) override;
+  // Stops the launch: LaunchOutcome, then power off (launch_report.hpp).
   [[noreturn]] void halt(const char* why) override;
 
-  // hal::Tpm: TPM TIS at locality 2 (TCG PC Client PTP §6) — not yet.
-  Status active_banks(BankList& out) override;
-  Status pcr_extend(uint8_t locality, uint32_t pcr, const DigestList& digests) override;
-  Status nv_read_counter(uint8_t locality, uint32_t nv_index, uint64_t& value) override;
-  // hal::PhysMem: paging is off after SKINIT, so physical = linear (below 4 GiB).
-  uint8_t* map(uint64_t pa, uint64_t n) override;
-  // hal::DmaProtection: AMD DEV programming (APM vol. 2 §15.24) — not yet.
-  Status protect(uint64_t pa, uint64_t n) override;
-  bool is_protected(uint64_t pa, uint64_t n) override;
-  // hal::Svm: the real instructions (VMRUN, INVLPGA, RDTSC) — not yet (QEMU issue).
-  bool available() override;
-  Status enable(uint64_t hsave_pa) override;
-  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs) override;
-  void invlpga(uint64_t va, uint32_t asid) override;
-  uint64_t rdtsc() override;
-  void arm_timer(uint64_t deadline_tsc, uint8_t vector) override;
-
  private:
-  SerialConsole serial_;
+  hal::Console& console_;
+  hal::Tpm& tpm_;
+  hal::DmaProtection& dma_;
+  hal::Svm* svm_;
+  IdentityMemory mem_;
 };
 
 }  // namespace redoubt::x86

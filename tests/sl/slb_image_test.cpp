@@ -30,9 +30,10 @@ BOOST_AUTO_TEST_CASE(sl_bin_is_a_valid_unsealed_slb) {
   BOOST_TEST(std::memcmp(slot.magic, "RDBTKEY1", 8) == 0);
   BOOST_TEST(slot.sec1_len == 0u);  // sealed later by the owner
   // The 32-bit entry stub is at the entry offset: its first instruction is
-  // `mov %eax, %ebx` (89 c3), keeping the SLB base SKINIT left in EAX.
+  // `mov %eax, %ebp` (89 c5), keeping the SLB base SKINIT left in EAX
+  // (platform/x86/sl_entry.S).
   BOOST_TEST(sl[h.entry_offset] == 0x89);
-  BOOST_TEST(sl[h.entry_offset + 1] == 0xC3);
+  BOOST_TEST(sl[h.entry_offset + 1] == 0xC5);
 }
 
 BOOST_AUTO_TEST_CASE(hv_bin_has_its_header) {

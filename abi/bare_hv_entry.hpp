@@ -1,0 +1,68 @@
+// How the bare-metal SL enters hv.bin (platform/x86): the hypervisor's boot area.
+// The SL carves it out of the END of the DEV-protected hypervisor memory (the run
+// record stays at hv_memory[0], where the harness reads it) and enters hv_entry
+// with RDI = its address, interrupts off, paging on (the SL's identity map).
+// hv_entry.S reads the stack and page-table fields before any C++ runs; the
+// offsets below are used from assembly and asserted here.
+//
+//   [0, 4 KiB)                       BareHvEntry (header + HypervisorHandoff copy)
+//   [4 KiB, 12 KiB)                  the hypervisor's own PML4 + PDPT (identity, 1 GiB pages)
+//   [12 KiB, kBareBootAreaBytes)     the hypervisor's stack (grows down from stack_top)
+#pragma once
+
+#define REDOUBT_BARE_HV_MAGIC 0x3130454854424452ull /* "RDBTHE01" read as a little-endian u64 */
+#define REDOUBT_BARE_OFF_MAGIC 0
+#define REDOUBT_BARE_OFF_STACK_TOP 8
+#define REDOUBT_BARE_OFF_PAGE_TABLES 16
+#define REDOUBT_BARE_OFF_OUTCOME 24
+#define REDOUBT_BARE_OFF_FLAGS 32
+#define REDOUBT_BARE_OFF_HANDOFF 64
+#define REDOUBT_BARE_BOOT_AREA_BYTES (128 * 1024)
+#define REDOUBT_BARE_PAGE_TABLES_OFFSET 4096
+#define REDOUBT_BARE_STACK_TOP_OFFSET (REDOUBT_BARE_BOOT_AREA_BYTES - 16)
+
+#ifndef __ASSEMBLER__
+#include <cstddef>
+#include <cstdint>
+
+#include "abi/handoff.hpp"
+
+namespace redoubt::abi {
+
+inline constexpr uint64_t kBareHvMagic = REDOUBT_BARE_HV_MAGIC;
+inline constexpr uint64_t kBareBootAreaBytes = REDOUBT_BARE_BOOT_AREA_BYTES;
+inline constexpr uint64_t kBarePageTablesOffset = REDOUBT_BARE_PAGE_TABLES_OFFSET;
+inline constexpr uint64_t kBareStackTopOffset = REDOUBT_BARE_STACK_TOP_OFFSET;
+
+// Test-only behaviour, set only by the QEMU boot stub's synthetic hand-off; the
+// SL always writes 0. They change what the hypervisor does, not what it trusts.
+inline constexpr uint64_t kBareFlagSelfTestVmrun = 1u << 0;  // run the VMRUN/GPR-exchange self-test guest
+inline constexpr uint64_t kBareFlagSelfTestFault = 1u << 1;  // execute ud2: the FATAL path must power off
+
+// The fixed header: every field a u64 at a naturally aligned offset, so any
+// loader (the SL, the QEMU boot stub) writes the same bytes.
+struct BareHvEntryHeader {
+  uint64_t magic;            // kBareHvMagic
+  uint64_t stack_top;        // 16-byte aligned top of the hypervisor stack (inside the boot area)
+  uint64_t page_tables_pa;   // 8 KiB, 4 KiB aligned: where hv_entry builds its PML4 + PDPT
+  uint64_t outcome_pa;       // abi::LaunchOutcome to fill in (0 = none), checked by the SL
+  uint64_t flags;            // kBareFlag*
+  uint64_t reserved[3];
+};
+static_assert(sizeof(BareHvEntryHeader) == REDOUBT_BARE_OFF_HANDOFF);
+static_assert(offsetof(BareHvEntryHeader, magic) == REDOUBT_BARE_OFF_MAGIC);
+static_assert(offsetof(BareHvEntryHeader, stack_top) == REDOUBT_BARE_OFF_STACK_TOP);
+static_assert(offsetof(BareHvEntryHeader, page_tables_pa) == REDOUBT_BARE_OFF_PAGE_TABLES);
+static_assert(offsetof(BareHvEntryHeader, outcome_pa) == REDOUBT_BARE_OFF_OUTCOME);
+static_assert(offsetof(BareHvEntryHeader, flags) == REDOUBT_BARE_OFF_FLAGS);
+
+// The whole block at the start of the boot area; RDI at hv_entry points here.
+struct BareHvEntry {
+  BareHvEntryHeader hdr;
+  hal::HypervisorHandoff handoff;  // the SL's hand-off, copied out of its stack
+};
+static_assert(offsetof(BareHvEntry, handoff) == REDOUBT_BARE_OFF_HANDOFF);
+static_assert(sizeof(BareHvEntry) <= REDOUBT_BARE_PAGE_TABLES_OFFSET, "the hand-off block must fit its page");
+
+}  // namespace redoubt::abi
+#endif

@@ -1,0 +1,194 @@
+// The QEMU boot stub's loader part (tests only; never measured): what an
+// untrusted pre-launch loader does before SKINIT — place sl.bin in a 64 KiB-
+// aligned SLB, hv.bin at a page, write BootParams and the boot-params pointer
+// at SLB+0xFFF8 — then enter the SL as SKINIT leaves the CPU. QEMU has no
+// SKINIT (#UD under TCG), so nothing is measured here; the harness does that.
+// Or, with mode=hv-*, enter hv.bin directly with a synthetic boot area.
+//
+// Command line (QEMU -append): mode=sl | mode=hv | mode=hv-vmrun | mode=hv-fault,
+// and slb=0x<hex> (mode=sl: a 64 KiB-aligned SLB base below 0x08000000, clear of
+// everything below; default 0x01000000).
+// Modules (QEMU -initrd "sl.bin,hv.bin"): module 0 = sl.bin, module 1 = hv.bin.
+#include <cstddef>
+#include <cstdint>
+
+#include "abi/bare_hv_entry.hpp"
+#include "abi/boot_params.hpp"
+#include "abi/hv_image.hpp"
+#include "abi/launch_outcome.hpp"
+#include "abi/slb_layout.hpp"
+
+extern "C" [[noreturn]] void enter_sl(uint32_t slb_base);
+extern "C" [[noreturn]] void enter_hv(uint64_t entry, uint64_t boot_area);
+
+extern "C" void* memcpy(void* d, const void* s, size_t n) {
+  auto* dp = static_cast<unsigned char*>(d);
+  auto* sp = static_cast<const unsigned char*>(s);
+  while (n--) *dp++ = *sp++;
+  return d;
+}
+extern "C" void* memset(void* d, int c, size_t n) {
+  auto* dp = static_cast<unsigned char*>(d);
+  while (n--) *dp++ = static_cast<unsigned char>(c);
+  return d;
+}
+
+namespace {
+
+using namespace redoubt;
+
+// Where this loader puts things (all below the 512 MiB the tests give QEMU).
+constexpr uint64_t kDefaultSlbBase = 0x01000000;  // 64 KiB aligned; slb=0x... on the command line moves it
+constexpr uint64_t kBootParams = 0x00F00000;
+constexpr uint64_t kHvImage = 0x02000000;      // 4 KiB aligned
+constexpr uint64_t kEventLog = 0x03000000;
+constexpr uint64_t kEventLogSize = 64 * 1024;
+constexpr uint64_t kOutcome = 0x03100000;
+constexpr uint64_t kManifest = 0x03200000;
+constexpr uint64_t kHvMemory = 0x04000000;
+constexpr uint64_t kHvMemorySize = 16ull << 20;
+
+void putc(char c) {
+  auto inb = [](uint16_t p) {
+    uint8_t v;
+    asm volatile("inb %1, %0" : "=a"(v) : "Nd"(p));
+    return v;
+  };
+  for (int i = 0; i < 100000 && !(inb(0x3FD) & 0x20); ++i) {
+  }
+  asm volatile("outb %0, %1" ::"a"(uint8_t(c)), "Nd"(uint16_t(0x3F8)));
+}
+void puts(const char* s) {
+  for (; *s; ++s) {
+    if (*s == '\n') putc('\r');
+    putc(*s);
+  }
+}
+void puthex(uint64_t v) {
+  puts("0x");
+  for (int i = 60; i >= 0; i -= 4) putc("0123456789abcdef"[(v >> i) & 0xF]);
+}
+[[noreturn]] void fail(const char* why) {
+  puts("[stub] FATAL: ");
+  puts(why);
+  puts("\n");
+  asm volatile("outb %0, %1" ::"a"(uint8_t(0x7F)), "Nd"(uint16_t(abi::kDebugExitPort)));
+  for (;;) asm volatile("cli; hlt");
+}
+
+bool starts_with(const char* s, const char* p) {
+  while (*p)
+    if (*s++ != *p++) return false;
+  return true;
+}
+const char* find(const char* s, const char* needle) {
+  for (; s && *s; ++s)
+    if (starts_with(s, needle)) return s;
+  return nullptr;
+}
+
+// Multiboot 0.6.96 §3.3: the information structure and module entries.
+struct MbModule {
+  uint32_t start, end, string, reserved;
+};
+
+uint64_t parse_hex(const char* s) {
+  uint64_t v = 0;
+  if (starts_with(s, "0x")) s += 2;
+  for (;; ++s) {
+    const char c = *s;
+    if (c >= '0' && c <= '9') v = v * 16 + uint64_t(c - '0');
+    else if (c >= 'a' && c <= 'f') v = v * 16 + uint64_t(c - 'a' + 10);
+    else return v;
+  }
+}
+
+template <class T>
+T* at(uint64_t pa) {
+  return reinterpret_cast<T*>(pa);
+}
+
+}  // namespace
+
+extern "C" [[noreturn]] void stub_main(uint32_t mbi_pa) {
+  const uint32_t* mbi = at<uint32_t>(mbi_pa);
+  const uint32_t flags = mbi[0];
+  const char* cmdline = (flags & (1u << 2)) ? at<const char>(mbi[4]) : "";
+  if (!(flags & (1u << 3)) || mbi[5] < 2) fail("need two multiboot modules: -initrd sl.bin,hv.bin");
+  const MbModule* mods = at<const MbModule>(mbi[6]);
+  const uint64_t sl_src = mods[0].start, sl_len = mods[0].end - mods[0].start;
+  const uint64_t hv_src = mods[1].start, hv_len = mods[1].end - mods[1].start;
+  const char* mode = find(cmdline, "mode=");
+  mode = mode ? mode + 5 : "sl";
+  puts("[stub] Redoubt QEMU boot stub: mode=");
+  puts(mode);
+  puts("\n");
+
+  // hv.bin at a page-aligned address.
+  if (hv_len < sizeof(hv::HvImageHeader)) fail("hv.bin is smaller than its header");
+  memcpy(at<void>(kHvImage), at<void>(hv_src), hv_len);
+  hv::HvImageHeader ih;
+  memcpy(&ih, at<void>(kHvImage), sizeof ih);
+  if (ih.entry_offset >= hv_len) fail("hv.bin entry offset is outside the image");
+  memset(at<void>(kOutcome), 0, 4096);
+
+  const char* slb_arg = find(cmdline, "slb=");
+  const uint64_t kSlbBase = slb_arg ? parse_hex(slb_arg + 4) : kDefaultSlbBase;
+  if (kSlbBase % sl::kSlbAlign || kSlbBase < 0x01000000 || kSlbBase >= 0x08000000 ||
+      (kSlbBase < kHvMemory + kHvMemorySize && kSlbBase + sl::kSlbSize > kHvImage))
+    fail("slb= must be 64 KiB aligned in [0x01000000, 0x02000000) or [0x05000000, 0x08000000)");
+  if (starts_with(mode, "sl")) {
+    if (sl_len > sl::kMaxMeasuredLength) fail("sl.bin is larger than 64 KiB - 8");
+    // The SLB: the image, then garbage (the SL must not rely on zeroed memory
+    // beyond its measured length), then the boot-params pointer.
+    memset(at<void>(kSlbBase), 0xCC, sl::kSlbSize);
+    memcpy(at<void>(kSlbBase), at<void>(sl_src), sl_len);
+    const uint64_t bp_pa = kBootParams;
+    memcpy(at<void>(kSlbBase + sl::kBootParamsPtrOffset), &bp_pa, 8);
+    sl::BootParams bp{};
+    memcpy(bp.magic, sl::kBootParamsMagic, 8);
+    bp.size = sizeof bp;
+    bp.version = 1;
+    bp.hv_image = {kHvImage, hv_len};
+    bp.hv_manifest = {kManifest, 4096};  // no signed manifest: the SL refuses (after the TPM driver exists)
+    bp.event_log = {kEventLog, kEventLogSize};
+    bp.hv_memory = {kHvMemory, kHvMemorySize};
+    bp.outcome = {kOutcome, 4096};
+    memcpy(at<void>(kBootParams), &bp, sizeof bp);
+    puts("[stub] SLB at ");
+    puthex(kSlbBase);
+    puts(", boot params at ");
+    puthex(kBootParams);
+    puts("; entering the SL as SKINIT leaves the CPU\n");
+    enter_sl(uint32_t(kSlbBase));
+  }
+
+  // A synthetic boot area, as the SL's hand-off (platform/x86/hv_handoff.cpp) builds it.
+  const uint64_t area = kHvMemory + kHvMemorySize - abi::kBareBootAreaBytes;
+  memset(at<void>(area), 0, abi::kBarePageTablesOffset);
+  auto* e = at<abi::BareHvEntry>(area);
+  e->hdr.magic = abi::kBareHvMagic;
+  e->hdr.stack_top = area + abi::kBareStackTopOffset;
+  e->hdr.page_tables_pa = area + abi::kBarePageTablesOffset;
+  e->hdr.outcome_pa = kOutcome;
+  e->hdr.flags = find(mode, "hv-vmrun") == mode   ? abi::kBareFlagSelfTestVmrun
+                 : find(mode, "hv-fault") == mode ? abi::kBareFlagSelfTestFault
+                                                  : 0;
+  hal::HypervisorHandoff& h = e->handoff;
+  h.slb_base = kSlbBase;
+  h.hv_image_pa = kHvImage;
+  h.hv_image_size = hv_len;
+  h.hv_entry_pa = kHvImage + ih.entry_offset;
+  h.event_log_pa = kEventLog;
+  h.event_log_cap = kEventLogSize;
+  memcpy(h.hv_name, "qemu-stub", 10);
+  memcpy(h.hv_version, "synthetic", 10);
+  h.hv_memory_pa = kHvMemory;
+  h.hv_memory_size = kHvMemorySize - abi::kBareBootAreaBytes;
+  puts("[stub] hv.bin at ");
+  puthex(kHvImage);
+  puts(", boot area at ");
+  puthex(area);
+  puts("; entering the hypervisor directly\n");
+  enter_hv(h.hv_entry_pa, area);
+}
