@@ -29,7 +29,7 @@ struct BareCpu {
   static constexpr uint64_t kCode = 0x100000, kResults = 0x180000, kStackTop = 0x1F0000;
   // GDT selectors.
   static constexpr uint16_t kCode32 = 0x08, kData = 0x10, kCode64 = 0x18, kCode16 = 0x20, kDataBase2000 = 0x28,
-                            kNotPresent = 0x30, kCode32Dpl3 = 0x38;
+                            kNotPresent = 0x30, kCode32Dpl3 = 0x38, kCode32Base1M = 0x40;
 
   sim::PhysicalMemory mem{32ull << 20};
   sim::cpu::Cpu c{mem};
@@ -44,6 +44,7 @@ struct BareCpu {
         0x00CF92002000FFFFull,  // 0x28 data, base 0x2000
         0x00CF12000000FFFFull,  // 0x30 data, not present
         0x00CFFA000000FFFFull,  // 0x38 32-bit code, DPL 3
+        0x00CF9A100000FFFFull,  // 0x40 32-bit code, base 0x100000
     };
     std::memcpy(mem.map(kGdt, sizeof gdt), gdt, sizeof gdt);
     c.gdtr.base = kGdt;

@@ -166,6 +166,41 @@ BOOST_AUTO_TEST_CASE(segment_bases_apply_and_linear_addresses_wrap_outside_64_bi
   BOOST_TEST(l.c.gpr[cpu::RAX] == 0x64u);
 }
 
+BOOST_AUTO_TEST_CASE(eip_wraps_at_4_gib) {
+  BareCpu b;
+  const uint8_t jump[] = {0xEA, 0xFE, 0xFF, 0xFF, 0xFF, 0x40, 0x00};  // jmp 0x40:0xFFFFFFFE (CS base 1 MiB)
+  const uint8_t nops[] = {0x90, 0x90};                                // EIP 0xFFFFFFFE, 0xFFFFFFFF: linear 0xFFFFE
+  const uint8_t hlt[] = {0xF4};                                       // EIP 0: linear 0x100000
+  put(b, 0x200000, jump);
+  put(b, 0xFFFFE, nops);
+  put(b, 0x100000, hlt);
+  b.skinit_state(0x200000, 0);
+  BOOST_TEST(int(b.c.run(100)) == int(Stop::halted));
+  BOOST_TEST(b.c.cs.selector == 0x40u);
+  BOOST_TEST(b.c.cs.base == 0x100000u);
+  BOOST_TEST(b.c.rip() == 1u);  // after the HLT at EIP 0
+}
+
+BOOST_AUTO_TEST_CASE(pop_and_push_segment_registers_in_32_bit_code) {
+  BareCpu b;
+  const uint8_t code[] = {0x6A, 0x28,  // push 0x28
+                          0x1F,        // pop ds
+                          0x0E,        // push cs
+                          0x0F, 0xA9,  // pop gs: a code selector in GS is fine if readable
+                          0x1E,        // push ds
+                          0x58,        // pop eax
+                          0xF4};
+  put(b, BareCpu::kCode, code);
+  b.skinit_state(BareCpu::kCode, 0);
+  const uint64_t esp0 = b.c.gpr[cpu::RSP];
+  BOOST_TEST(int(b.c.run(100)) == int(Stop::halted));
+  BOOST_TEST(b.c.ds.selector == 0x28u);
+  BOOST_TEST(b.c.ds.base == 0x2000u);
+  BOOST_TEST(b.c.gs.selector == 0x08u);
+  BOOST_TEST(b.c.gpr[cpu::RAX] == 0x28u);  // 4-byte slot, selector zero-extended
+  BOOST_TEST(b.c.gpr[cpu::RSP] == esp0);
+}
+
 BOOST_AUTO_TEST_CASE(segment_loads_check_the_descriptor) {
   struct Case {
     uint16_t sel;
