@@ -114,6 +114,27 @@ BOOST_AUTO_TEST_CASE(clearing_pg_in_compatibility_mode_leaves_long_mode) {
   BOOST_TEST(b.c.gpr[cpu::RAX] == b.c.cr0 + 1);  // EAX = CR0, then 0x40 ran as INC EAX (not a REX prefix)
 }
 
+BOOST_AUTO_TEST_CASE(iretq_to_compatibility_mode_and_an_event_back_to_64_bit_mode) {
+  BareCpu b;
+  const uint8_t code64[] = {0x48, 0x89, 0xE0,                    // mov rax, rsp
+                            0x6A, 0x10, 0x50, 0x9C,              // push 0x10; push rax; pushfq
+                            0x6A, 0x08,                          // push 0x08 (32-bit code)
+                            0x68, 0x00, 0x10, 0x10, 0x00,        // push 0x101000
+                            0x48, 0xCF};                         // iretq
+  const uint8_t code32[] = {0xCC};                               // int3 in compatibility mode
+  put(b, BareCpu::kCode, code64);
+  put(b, BareCpu::kCode + 0x1000, code32);
+  b.long_mode_state(BareCpu::kCode);
+  install_handler(b, 3);  // pops the return RIP into RAX (INT3 has no error code)
+  BOOST_TEST(int(b.c.run(100)) == int(Stop::halted));
+  BOOST_TEST(b.c.gpr[cpu::R15] == 3u);
+  BOOST_TEST(b.c.gpr[cpu::RAX] == BareCpu::kCode + 0x1001);     // after the INT3
+  BOOST_TEST(b.rd64(BareCpu::kStackTop - 40 + 8) == 0x08u);     // the 64-bit frame holds the compat CS
+  BOOST_TEST(b.rd64(BareCpu::kStackTop - 40 + 24) == BareCpu::kStackTop);  // and ESP as IRETQ left it
+  BOOST_TEST(b.c.cs.selector == 0x18u);
+  BOOST_TEST(int(b.c.mode()) == int(Mode::long64));
+}
+
 BOOST_AUTO_TEST_CASE(a_block_decoded_in_one_mode_never_runs_in_another) {
   // 48 05 01 00 00 00: 64-bit "add rax, 1"; 32-bit "dec eax; add eax, 1".
   const uint8_t code[] = {0x48, 0x05, 0x01, 0x00, 0x00, 0x00, 0xF4};
