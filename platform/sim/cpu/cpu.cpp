@@ -5,6 +5,8 @@
 
 #include "arch/svm/exit_codes.hpp"
 #include "arch/svm/intercepts.hpp"
+#include "arch/x86/control_regs.hpp"
+#include "arch/x86/descriptors.hpp"
 #include "platform/sim/cpu/flags.hpp"
 
 namespace redoubt::sim::cpu {
@@ -13,15 +15,18 @@ Cpu::Cpu(PhysicalMemory& mem) : mem_(mem), jc_(new JcEntry[kJc]) {
   ram_ = mem.map(0, mem.size());
   ram_size_ = mem.size();
   code_pages_.assign((ram_size_ + 4095) / 4096, 0);
-  auto* d = new ZydisDecoder;
-  ZydisDecoderInit(d, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  decoder_ = d;
-  // Power-on-like 64-bit flat state for host-mode tests; VMRUN overwrites all of it.
+  auto* d = new ZydisDecoder[kNumDecodeModes];
+  ZydisDecoderInit(&d[unsigned(Mode::long64)], ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  ZydisDecoderInit(&d[unsigned(Mode::compat32)], ZYDIS_MACHINE_MODE_LONG_COMPAT_32, ZYDIS_STACK_WIDTH_32);
+  ZydisDecoderInit(&d[unsigned(Mode::legacy32)], ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+  decoders_ = d;
+  // A 64-bit flat CS; the rest is reset state (CR0.PE = 0). Whoever runs the CPU sets a
+  // consistent mode first (VMRUN, a test's SKINIT state); run() decides the mode from it.
   cs.attrib = 0x29B;  // code, execute/read, accessed, S, P, L
   cs.limit = 0xFFFFFFFF;
 }
 
-Cpu::~Cpu() { delete static_cast<ZydisDecoder*>(decoder_); }
+Cpu::~Cpu() { delete[] static_cast<ZydisDecoder*>(decoders_); }
 
 void Cpu::set_rflags(uint64_t v) {
   rflags_sys = (v & ~kStatusFlags) | 2;
@@ -30,8 +35,28 @@ void Cpu::set_rflags(uint64_t v) {
 
 void Cpu::load_segment_cache(Segment& s, const Segment& v) {
   s = v;
-  seg_base[4] = fs.base;
-  seg_base[5] = gs.base;
+  update_mode();
+}
+
+void Cpu::update_mode() {
+  using namespace redoubt::x86;
+  Mode m;
+  if (!(cr0 & kCr0Pe) || (rflags_sys & kRflagsVm)) m = Mode::unsupported;  // real / virtual-8086 mode
+  else if (efer & kEferLma) m = (cs.attrib & kSegL) ? Mode::long64 : (cs.attrib & kSegDb) ? Mode::compat32 : Mode::unsupported;
+  else m = (cs.attrib & kSegDb) ? Mode::legacy32 : Mode::unsupported;  // CS.L is ignored outside long mode
+  const Segment* segs[] = {&es, &cs, &ss, &ds, &fs, &gs};
+  for (unsigned i = 0; i < 6; ++i) {
+    // 64-bit mode: ES/CS/SS/DS bases are ignored, FS/GS bases are 64 bits (§4.5.3). Other
+    // modes: every base applies and linear addresses are 32 bits.
+    if (m == Mode::long64) seg_base[i] = i >= kFs ? segs[i]->base : 0;
+    else seg_base[i] = uint32_t(segs[i]->base);
+  }
+  seg_base[6] = seg_base[7] = 0;
+  if (m != mode_ || cs.base != mode_cs_base_) {
+    mode_ = m;
+    mode_cs_base_ = cs.base;
+    flush_soft_tlb();  // also invalidates the jump cache and block chains (jc_gen_)
+  }
 }
 
 void Cpu::fault(uint8_t vector, uint32_t error, bool has_error) { throw GuestFault{vector, has_error, error, 0}; }
@@ -115,14 +140,26 @@ bool Cpu::block_valid(Block* b) {
   return true;
 }
 
+uint64_t Cpu::fetch_linear_32() {
+  if (mode_ == Mode::unsupported) {
+    throw CpuError(!(cr0 & 1) ? "instruction fetch in real mode (CR0.PE = 0): not modelled"
+                   : (rflags_sys & (1ull << 17)) ? "instruction fetch in virtual-8086 mode: not modelled"
+                                                 : "instruction fetch in 16-bit code (CS.D = 0, CS.L = 0): not modelled");
+  }
+  gpr[kRip] = uint32_t(gpr[kRip]);  // EIP wraps at 4 GiB
+  return uint32_t(cs.base + gpr[kRip]);
+}
+
 Block* Cpu::find_block() {
   if (!graveyard_.empty()) graveyard_.clear();
-  const uint64_t va = gpr[kRip];
+  uint64_t va = gpr[kRip];
+  if (mode_ != Mode::long64) [[unlikely]] va = fetch_linear_32();
   JcEntry& j = jc_[(va ^ (va >> 12)) & (kJc - 1)];
   if (j.va == va && j.gen == jc_gen_ && j.b->epoch == code_epoch_) return j.b;
   const uint64_t pa = translate(va, kFetch);
+  const uint64_t key = pa | (uint64_t(mode_) << kModeKeyShift);
   Block* b = nullptr;
-  auto it = blocks_.find(pa);
+  auto it = blocks_.find(key);
   if (it != blocks_.end()) {
     b = it->second.get();
     bool ok = b->epoch == code_epoch_ || block_valid(b);
@@ -134,7 +171,7 @@ Block* Cpu::find_block() {
       b = nullptr;
     }
   }
-  if (!b) b = decode_block(va, pa);
+  if (!b) b = decode_block(va, pa, key);
   j = JcEntry{va, jc_gen_, b};
   return b;
 }
@@ -214,9 +251,8 @@ void Cpu::handle_fault(const GuestFault& f) {
 }
 
 void Cpu::inject(const Event& ev) {
-  if (ev.type == 3 && ev.vector == 14) {
-    // CR2 is whatever the VMCB holds (the hypervisor sets it).
-  }
+  // CR2 for an injected #PF is whatever the VMCB holds (the hypervisor sets it).
+  update_mode();  // called before run(), right after the state was loaded from outside
   take_event(ev);
 }
 
@@ -225,6 +261,7 @@ void Cpu::inject(const Event& ev) {
 Stop Cpu::run(uint64_t max_instructions) {
   stop = Stop::none;
   budget_end_ = max_instructions == ~0ull ? ~0ull : icount + max_instructions;
+  update_mode();  // the state may have been set from outside (VMRUN, SKINIT)
   for (;;) {
     try {
       for (;;) {
@@ -272,7 +309,7 @@ Stop Cpu::run(uint64_t max_instructions) {
           Block* nb = find_block();
           const unsigned slot = b->succ_next;
           b->succ_next ^= 1;
-          b->succ_va[slot] = va;
+          b->succ_va[slot] = gpr[kRip];  // as find_block left it (EIP wrapped outside 64-bit mode)
           b->succ_gen[slot] = jc_gen_;
           b->succ[slot] = nb;
           b = nb;

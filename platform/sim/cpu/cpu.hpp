@@ -1,5 +1,6 @@
-// The simulated x86-64 CPU: an interpreter of real guest machine code in long
-// mode (decoded once with Zydis, cached per guest-physical page), with the
+// The simulated x86-64 CPU: an interpreter of real machine code in 64-bit,
+// compatibility and 32-bit protected mode (decoded once with Zydis, cached per
+// physical page and mode), with the
 // guest's own 4-level paging, exceptions through the guest IDT and the SVM
 // guest mode (intercepts, nested paging, ASID-tagged TLB) that
 // platform/sim/svm drives. See docs/simulator-cpu.md for the supported subset.
@@ -110,6 +111,12 @@ struct HostFault {
   uint64_t rip = 0;
   uint64_t address = 0;  // #PF: the faulting linear address
 };
+
+// The execution mode, decided by CR0.PE, EFER.LMA, CS.L and CS.D (APM vol. 2 §1.2, Table 1-1).
+// Each mode has its own decoder and its own decoded blocks. Real mode, virtual-8086 mode
+// and 16-bit code are `unsupported`: fetching an instruction there throws CpuError.
+enum class Mode : uint8_t { long64 = 0, compat32 = 1, legacy32 = 2, unsupported = 3 };
+inline constexpr unsigned kNumDecodeModes = 3;
 enum Access : uint8_t { kRead = 0, kWrite = 1, kFetch = 2 };
 
 // Lazy status flags: the last flag-setting operation and its operands.
@@ -129,7 +136,9 @@ class Cpu {
   // ---- architectural state ----
   uint64_t gpr[kNumGpr] = {};  // gpr[kRip] is RIP; gpr[kZero] is always 0
   uint64_t cur_rip = 0;        // RIP of the instruction executing now
-  uint64_t seg_base[8] = {};   // effective-address segment bases: [4] FS, [5] GS (64-bit mode)
+  // Effective-address segment bases by segment number (ES CS SS DS FS GS, then two zeros):
+  // in 64-bit mode ES/CS/SS/DS read as 0 (APM vol. 2 §4.5.3); kept by update_mode().
+  uint64_t seg_base[8] = {};
   Segment es, cs, ss, ds, fs, gs, ldtr, tr;
   Segment gdtr, idtr;          // base + limit only
   uint64_t cr0 = 0x60000010, cr2 = 0, cr3 = 0, cr4 = 0, cr8 = 0, efer = 0;
@@ -147,9 +156,14 @@ class Cpu {
   uint64_t& rip() { return gpr[kRip]; }
   uint64_t rflags() const { return rflags_sys | status_flags(); }
   void set_rflags(uint64_t v);
-  void load_segment_cache(Segment& s, const Segment& v);  // keeps seg_base[] in sync
-  void set_fs_base(uint64_t b) { fs.base = b; seg_base[4] = b; }
-  void set_gs_base(uint64_t b) { gs.base = b; seg_base[5] = b; }
+  void load_segment_cache(Segment& s, const Segment& v);  // keeps seg_base[] and the mode in sync
+  void set_fs_base(uint64_t b) { fs.base = b; update_mode(); }
+  void set_gs_base(uint64_t b) { gs.base = b; update_mode(); }
+  // Recomputes the mode and seg_base[] from CR0, EFER, RFLAGS.VM and the segment caches; call
+  // after changing any of them (run() also does on entry). A mode or CS change invalidates the
+  // jump cache and block chains so no block decoded for one mode runs in another.
+  void update_mode();
+  Mode mode() const { return mode_; }
 
   // ---- SVM guest mode (driven by platform/sim/svm) ----
   bool guest = false;
@@ -252,6 +266,7 @@ class Cpu {
   [[noreturn]] void ud() { fault(6, 0, false); }
   [[noreturn]] void gp(uint32_t e = 0) { fault(13, e, true); }
   Segment read_descriptor(uint16_t sel);  // GDT only (TI=1 -> #GP)
+  void set_descriptor_accessed(uint16_t sel);  // sets the A bit in the GDT entry if clear
   void end_block() { stop_block_ = true; }
 
   // Code-page writes land here (slow path): drops cached decodes of that page.
@@ -271,7 +286,8 @@ class Cpu {
   static constexpr unsigned kJc = 4096;
 
   Block* find_block();
-  Block* decode_block(uint64_t va, uint64_t pa);
+  uint64_t fetch_linear_32();   // non-64-bit modes: wraps EIP, returns CS.base + EIP (32-bit)
+  Block* decode_block(uint64_t va, uint64_t pa, uint64_t key);
   bool block_valid(Block* b);
   void drop_page_blocks(uint64_t page);
   void deliver(const Event& ev);
@@ -289,15 +305,19 @@ class Cpu {
   std::unique_ptr<JcEntry[]> jc_;
   uint64_t jc_gen_ = 1;
   uint64_t code_epoch_ = 1;
-  std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;   // by host-physical address
-  std::unordered_map<uint64_t, std::vector<uint64_t>> page_blocks_;  // page -> block addresses
+  // Decoded blocks by key = host-physical address | mode << kModeKeyShift.
+  static constexpr unsigned kModeKeyShift = 56;
+  std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;
+  std::unordered_map<uint64_t, std::vector<uint64_t>> page_blocks_;  // page -> block keys
   std::vector<uint32_t> code_pages_;                               // blocks per page
   std::vector<std::unique_ptr<Block>> graveyard_;                  // freed at the next block lookup
   bool stop_block_ = false;
   const Event* delivering_ = nullptr;   // event being delivered (for EXITINTINFO / #DF)
   uint64_t budget_end_ = ~0ull;
   uint64_t run_start_icount_ = 0;
-  void* decoder_;                       // ZydisDecoder
+  Mode mode_ = Mode::long64;
+  uint64_t mode_cs_base_ = 0;           // CS base the jump cache was filled under
+  void* decoders_;                      // ZydisDecoder[kNumDecodeModes], indexed by Mode
 
   friend struct DecodeAccess;
 };

@@ -4,15 +4,13 @@
 
 #include <cstring>
 
+#include "platform/sim/cpu/decode.hpp"
 #include "platform/sim/cpu/exec_decl.hpp"
+#include "platform/sim/cpu/exec_mode.hpp"
 
 namespace redoubt::sim::cpu {
 
 using namespace exec;
-
-namespace {
-
-constexpr unsigned kMaxBlockOps = 64;
 
 // Register -> byte offset into Cpu::gpr, or -1.
 int gpr_off(ZydisRegister r) {
@@ -33,6 +31,32 @@ int gpr_index(ZydisRegister r) {  // address registers
   const int o = gpr_off(r);
   return o < 0 ? -1 : o / 8;
 }
+uint8_t seg_number(ZydisRegister r) {
+  return r >= ZYDIS_REGISTER_ES && r <= ZYDIS_REGISTER_GS ? uint8_t(r - ZYDIS_REGISTER_ES) : uint8_t(3);
+}
+bool set_mem_operand(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, Op& o) {
+  for (unsigned i = 0; i < in.operand_count_visible; ++i) {
+    const auto& op = ops[i];
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY ||
+        (op.mem.type != ZYDIS_MEMOP_TYPE_MEM && op.mem.type != ZYDIS_MEMOP_TYPE_AGEN))
+      continue;
+    const auto& mo = op.mem;
+    const int b = gpr_index(mo.base), x = gpr_index(mo.index);
+    if (b < 0 || x < 0) return false;
+    o.base = uint8_t(b);
+    o.index = uint8_t(x);
+    o.scale = uint8_t(mo.scale == 8 ? 3 : mo.scale == 4 ? 2 : mo.scale == 2 ? 1 : 0);
+    o.disp = mo.disp.has_displacement ? mo.disp.value : 0;
+    o.seg = seg_number(mo.segment);  // ES/CS/SS/DS bases read as 0 in 64-bit mode (Cpu::update_mode)
+    o.asz32 = in.address_width == 32;
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
+constexpr unsigned kMaxBlockOps = 64;
 
 // ---- handler tables over width and operand kinds ----
 template <template <int> class F> Handler by_w(unsigned w) {
@@ -160,10 +184,7 @@ int cc_of(ZydisMnemonic m) {
   }
 }
 
-struct Info {
-  bool ends = false;       // ends the block (control flow, system state)
-  bool may_fault = false;  // exposes RFLAGS (memory access, #DE, intercept)
-};
+using Info = DecodeInfo;
 
 // Fills o.fn (and operand fields); false: not supported (-> #UD).
 bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, Op& o, Info& info) {
@@ -187,17 +208,7 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
     else if (op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) kind[i] = I;
     else kind[i] = R;
   }
-  if (mem_i >= 0) {
-    const auto& mo = ops[mem_i].mem;
-    const int b = gpr_index(mo.base), x = gpr_index(mo.index);
-    if (b < 0 || x < 0) return false;
-    o.base = uint8_t(b);
-    o.index = uint8_t(x);
-    o.scale = uint8_t(mo.scale == 8 ? 3 : mo.scale == 4 ? 2 : mo.scale == 2 ? 1 : 0);
-    o.disp = mo.disp.has_displacement ? mo.disp.value : 0;
-    o.seg = mo.segment == ZYDIS_REGISTER_FS ? 4 : mo.segment == ZYDIS_REGISTER_GS ? 5 : 0;
-    o.asz32 = in.address_width == 32;
-  }
+  if (mem_i >= 0 && !set_mem_operand(in, ops, o)) return false;
   auto reg = [&](unsigned i) -> int { return ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER ? gpr_off(ops[i].reg.value) : -1; };
   auto imm = [&](unsigned i) -> uint64_t { return ops[i].imm.is_signed ? uint64_t(ops[i].imm.value.s) : ops[i].imm.value.u; };
   const unsigned w0 = nv ? ops[0].size / 8 : in.operand_width / 8;
@@ -456,11 +467,11 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
       o.w = uint8_t(in.operand_width / 8);
       o.w2 = repne ? 2 : rep ? 1 : 0;
       o.asz32 = in.address_width == 32;
-      o.seg = 0;
+      o.seg = 3;  // the source is DS:rSI unless overridden; the destination is always ES:rDI
       for (unsigned i = 0; i < in.operand_count; ++i)
         if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base != ZYDIS_REGISTER_RDI &&
             ops[i].mem.base != ZYDIS_REGISTER_EDI) {
-          o.seg = ops[i].mem.segment == ZYDIS_REGISTER_FS ? 4 : ops[i].mem.segment == ZYDIS_REGISTER_GS ? 5 : 0;
+          o.seg = seg_number(ops[i].mem.segment);
           if (ops[i].size) o.w = uint8_t(ops[i].size / 8);
         } else if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].size) {
           o.w = uint8_t(ops[i].size / 8);
@@ -502,10 +513,9 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
       if (m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_OUTSB) o.w = 1;
       o.w2 = rep ? 1 : 0;
       o.asz32 = in.address_width == 32;
-      o.seg = 0;
+      o.seg = isin ? 0 : 3;  // INS: ES:rDI; OUTS: DS:rSI unless overridden
       for (unsigned i = 0; i < in.operand_count; ++i)
-        if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY)
-          o.seg = ops[i].mem.segment == ZYDIS_REGISTER_FS ? 4 : ops[i].mem.segment == ZYDIS_REGISTER_GS ? 5 : 0;
+        if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && !isin) o.seg = seg_number(ops[i].mem.segment);
       o.fn = &io;
       break;
     }
@@ -524,7 +534,6 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
     case ZYDIS_MNEMONIC_STI: o.fn = &exec::sti; break;
     case ZYDIS_MNEMONIC_PUSHFQ: o.fn = &pushf; break;
     case ZYDIS_MNEMONIC_POPFQ: o.fn = &popf; break;
-    case ZYDIS_MNEMONIC_IRETQ: o.fn = &iretq; break;
     case ZYDIS_MNEMONIC_INT: o.imm = ops[0].imm.value.u & 0xFF; o.fn = &intn; break;
     case ZYDIS_MNEMONIC_INT3: o.fn = &int3; break;
     case ZYDIS_MNEMONIC_SWAPGS: o.fn = &exec::swapgs; break;
@@ -539,14 +548,14 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
 }  // namespace
 
 struct DecodeAccess {
-  static ZydisDecoder* dec(Cpu& c) { return static_cast<ZydisDecoder*>(c.decoder_); }
+  static ZydisDecoder* dec(Cpu& c) { return static_cast<ZydisDecoder*>(c.decoders_); }
 };
 
-Block* Cpu::decode_block(uint64_t va, uint64_t pa) {
+Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
   auto blk = std::make_unique<Block>();
   blk->pa = pa;
   blk->epoch = code_epoch_;
-  ZydisDecoder* dec = DecodeAccess::dec(*this);
+  ZydisDecoder* dec = DecodeAccess::dec(*this) + unsigned(mode_);  // the decoder of the current mode
   std::vector<uint8_t> tested, written;  // per op: flags read / fully written
   uint64_t cur_va = va, cur_pa = pa;
   for (unsigned n = 0; n < kMaxBlockOps; ++n) {
@@ -583,7 +592,15 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa) {
     } else {
       o.len = ins.length;
       o.mnem = uint16_t(ins.mnemonic);
-      if (ins.machine_mode != ZYDIS_MACHINE_MODE_LONG_64 || !select(ins, ops, o, info)) {
+      bool ok;
+      if (mode_ != Mode::long64 && (ins.attributes & ZYDIS_ATTRIB_HAS_ADDRESSSIZE)) {
+        o.fn = &exec::unsupported_16bit;  // 16-bit addressing in 32-bit code: not modelled (CpuError)
+        info.ends = info.may_fault = true;
+        ok = true;
+      } else {
+        ok = select_by_mode(ins, ops, mode_, o, info) || select(ins, ops, o, info);
+      }
+      if (!ok) {
         o = Op{};
         o.fn = &exec::ud;
         o.len = ins.length;
@@ -629,9 +646,9 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa) {
       for (auto& e : stlb_)
         if (e.host == host) e.tag_w = 1;
     }
-    page_blocks_[page].push_back(pa);
+    page_blocks_[page].push_back(key);
   }
-  blocks_[pa] = std::move(blk);
+  blocks_[key] = std::move(blk);
   ++counters.blocks_decoded;
   return b;
 }

@@ -1,6 +1,9 @@
 // Exception and interrupt delivery through the 64-bit IDT (APM vol. 2 §8.9
 // "Long-Mode Interrupt Control Transfers").
 #include "platform/sim/cpu/cpu.hpp"
+#include <string>
+
+#include "arch/x86/paging.hpp"
 #include "platform/sim/cpu/flags.hpp"
 
 namespace redoubt::sim::cpu {
@@ -17,6 +20,9 @@ struct SupScope {  // implicit supervisor accesses (IDT, GDT, TSS, the new stack
 }  // namespace
 
 void Cpu::deliver(const Event& ev) {
+  if (!(efer & x86::kEferLma))  // legacy protected-mode IDT (APM vol. 2 §8.7): not modelled
+    throw CpuError("event (vector " + std::to_string(ev.vector) +
+                   ") in legacy protected mode: 32-bit IDT delivery is not modelled");
   const bool ext = ev.type != 4;  // EXT bit of the error code for events not caused by INTn
   const uint32_t idt_err = uint32_t(ev.vector) * 8 + 2 + (ext ? 1 : 0);
   if (uint32_t(ev.vector) * 16 + 15 > idtr.limit) gp(idt_err);
@@ -65,6 +71,7 @@ void Cpu::deliver(const Event& ev) {
     ss.selector = new_cpl;
   }
   set_cpl(new_cpl);
+  update_mode();  // the handler runs in 64-bit mode even if the event interrupted compatibility mode
   gpr[kRip] = target;
   uint64_t f = old_flags & ~(kTF | kNT | kRF | kVM);
   if (type == 0xE) f &= ~kIF;

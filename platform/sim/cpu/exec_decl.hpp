@@ -41,9 +41,8 @@ void desc_table(Cpu&, const Op&); // LGDT LIDT SGDT SIDT (cc)
 void ltr(Cpu&, const Op&);
 void cli(Cpu&, const Op&);
 void sti(Cpu&, const Op&);
-void pushf(Cpu&, const Op&);
+void pushf(Cpu&, const Op&);     // o.w: operand size (PUSHFQ / PUSHFD)
 void popf(Cpu&, const Op&);
-void iretq(Cpu&, const Op&);
 void intn(Cpu&, const Op&);
 void int3(Cpu&, const Op&);
 void swapgs(Cpu&, const Op&);

@@ -286,9 +286,10 @@ void ud(Cpu& c, const Op&) { c.ud(); }
 void string_op(Cpu& c, const Op& o) {
   const unsigned w = o.w;
   const int64_t step = (c.rflags_sys & kDF) ? -int64_t(w) : int64_t(w);
-  const uint64_t src_base = c.seg_base[o.seg];  // DS may be overridden (FS/GS) for the source
+  const uint64_t src_base = c.seg_base[o.seg];  // DS:rSI unless overridden
+  const uint64_t dst_base = c.seg_base[0];   // ES:rDI, never overridden (0 in 64-bit mode)
   const bool rep = o.w2 != 0;
-  auto addr = [&](uint64_t v) { return o.asz32 ? uint64_t(uint32_t(v)) : v; };
+  auto addr = [&](uint64_t v) { return o.asz32 ? uint64_t(uint32_t(v)) : v; };  // 32-bit rSI/rDI wrap
   for (;;) {
     if (rep && (o.asz32 ? uint32_t(c.gpr[RCX]) : c.gpr[RCX]) == 0) return;
     // Bulk fast path for REP MOVS/STOS forward within one page each.
@@ -321,30 +322,30 @@ void string_op(Cpu& c, const Op& o) {
     switch (o.cc) {
       case 0: {
         const uint64_t v = rmem_w(c, src_base + addr(c.gpr[RSI]), w);
-        wmem_w(c, addr(c.gpr[RDI]), w, v);
-        c.gpr[RSI] += step;
-        c.gpr[RDI] += step;
+        wmem_w(c, dst_base + addr(c.gpr[RDI]), w, v);
+        c.gpr[RSI] = addr(c.gpr[RSI] + step);
+        c.gpr[RDI] = addr(c.gpr[RDI] + step);
         break;
       }
       case 1:
-        wmem_w(c, addr(c.gpr[RDI]), w, c.gpr[RAX]);
-        c.gpr[RDI] += step;
+        wmem_w(c, dst_base + addr(c.gpr[RDI]), w, c.gpr[RAX]);
+        c.gpr[RDI] = addr(c.gpr[RDI] + step);
         break;
       case 2:
         wreg_w(c, reg_off(RAX), w, rmem_w(c, src_base + addr(c.gpr[RSI]), w));
-        c.gpr[RSI] += step;
+        c.gpr[RSI] = addr(c.gpr[RSI] + step);
         break;
       case 3: {
-        const uint64_t a = trunc(c.gpr[RAX], w), b = rmem_w(c, addr(c.gpr[RDI]), w);
-        c.gpr[RDI] += step;
+        const uint64_t a = trunc(c.gpr[RAX], w), b = rmem_w(c, dst_base + addr(c.gpr[RDI]), w);
+        c.gpr[RDI] = addr(c.gpr[RDI] + step);
         c.lz_carry = 0;
         c.set_lazy(kLzSub, w, a - b, a, b);
         break;
       }
       default: {
-        const uint64_t a = rmem_w(c, src_base + addr(c.gpr[RSI]), w), b = rmem_w(c, addr(c.gpr[RDI]), w);
-        c.gpr[RSI] += step;
-        c.gpr[RDI] += step;
+        const uint64_t a = rmem_w(c, src_base + addr(c.gpr[RSI]), w), b = rmem_w(c, dst_base + addr(c.gpr[RDI]), w);
+        c.gpr[RSI] = addr(c.gpr[RSI] + step);
+        c.gpr[RDI] = addr(c.gpr[RDI] + step);
         c.lz_carry = 0;
         c.set_lazy(kLzSub, w, a - b, a, b);
         break;

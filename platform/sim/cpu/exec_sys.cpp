@@ -3,8 +3,12 @@
 #include "arch/svm/exit_codes.hpp"
 #include "arch/svm/intercepts.hpp"
 #include "arch/svm/vmcb.hpp"
+#include "arch/x86/control_regs.hpp"
+#include "arch/x86/descriptors.hpp"
 #include "arch/x86/paging.hpp"
+#include "platform/sim/cpu/cpuid_table.hpp"
 #include "platform/sim/cpu/exec_decl.hpp"
+#include "platform/sim/cpu/exec_mode.hpp"
 #include "platform/sim/svm/permission_maps.hpp"
 
 namespace redoubt::sim::cpu::exec {
@@ -19,35 +23,14 @@ void need_cpl0(Cpu& c) {
 }
 }  // namespace
 
-// ---- CPUID (values: docs/simulator-cpu.md) ----
+// ---- CPUID: the table in cpuid_table.cpp ----
 void cpuid(Cpu& c, const Op&) {
   if (c.misc1(s::kInterceptCpuid)) return c.vmexit(s::kExitCpuid, 0, 0);
-  const uint32_t leaf = uint32_t(c.gpr[RAX]);
-  uint32_t a = 0, b = 0, cx = 0, d = 0;
-  switch (leaf) {
-    case 0: a = 1; b = 0x68747541; d = 0x69746E65; cx = 0x444D4163; break;  // "AuthenticAMD"
-    case 1:
-      a = 0x00A00F11;  // family 19h-like signature
-      // EDX: PSE(3) TSC(4) MSR(5) PAE(6) CX8(8) PGE(13) CMOV(15) PAT(16)
-      d = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) | (1u << 15) | (1u << 16);
-      break;
-    case 0x80000000: a = 0x8000000A; break;
-    case 0x80000001:
-      cx = (1u << 2) | (1u << 12);  // SVM, SKINIT
-      d = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29);  // SYSCALL NX Page1GB RDTSCP LM
-      break;
-    case 0x80000008: a = 48 | (48 << 8); break;  // physical / linear address bits
-    case 0x8000000A:
-      a = 1;           // SVM revision
-      b = 0x8000;      // number of ASIDs
-      d = (1u << 0) | (1u << 3);  // NP, NRIPS
-      break;
-    default: break;
-  }
-  c.gpr[RAX] = a;
-  c.gpr[RBX] = b;
-  c.gpr[RCX] = cx;
-  c.gpr[RDX] = d;
+  const CpuidResult r = cpuid_leaf(uint32_t(c.gpr[RAX]));
+  c.gpr[RAX] = r.eax;  // 32-bit results zero-extend into RAX..RDX
+  c.gpr[RBX] = r.ebx;
+  c.gpr[RCX] = r.ecx;
+  c.gpr[RDX] = r.edx;
 }
 
 void rdtsc(Cpu& c, const Op&) {
@@ -133,7 +116,7 @@ void io(Cpu& c, const Op& o) {
     uint64_t info = (uint64_t(port) << io::kPortShift) | (in ? io::kTypeIn : 0) | (str ? io::kStr : 0) |
                     (o.w2 ? io::kRep : 0) | (size == 1 ? io::kSz8 : size == 2 ? io::kSz16 : io::kSz32) |
                     (o.asz32 ? io::kA32 : io::kA64);
-    if (str) info |= uint64_t(in ? 0 : (o.seg ? o.seg : 3)) << io::kSegShift;  // INS: ES; OUTS: DS or override
+    if (str) info |= uint64_t(in ? 0 : o.seg) << io::kSegShift;  // INS: ES; OUTS: DS or override
     return c.vmexit(s::kExitIoio, info, c.gpr[kRip]);  // EXITINFO2 = next RIP (§15.10.2)
   }
   auto pin = [&]() -> uint32_t {
@@ -148,19 +131,20 @@ void io(Cpu& c, const Op& o) {
     return;
   }
   const int64_t step = (c.rflags_sys & kDF) ? -int64_t(size) : int64_t(size);
+  auto off = [&](uint64_t v) { return o.asz32 ? uint64_t(uint32_t(v)) : v; };  // 32-bit rSI/rDI/rCX wrap
   for (;;) {
-    if (o.w2 && c.gpr[RCX] == 0) return;
+    if (o.w2 && off(c.gpr[RCX]) == 0) return;
     if (in) {
-      const uint64_t a = c.gpr[RDI];
+      const uint64_t a = c.seg_base[kEs] + off(c.gpr[RDI]);
       c.translate(a, kWrite);  // fault before the port read has side effects
       wmem_w(c, a, size, pin());
-      c.gpr[RDI] += step;
+      c.gpr[RDI] = off(c.gpr[RDI] + step);
     } else {
-      pout(uint32_t(rmem_w(c, c.seg_base[o.seg] + c.gpr[RSI], size)));
-      c.gpr[RSI] += step;
+      pout(uint32_t(rmem_w(c, c.seg_base[o.seg] + off(c.gpr[RSI]), size)));
+      c.gpr[RSI] = off(c.gpr[RSI] + step);
     }
     if (!o.w2) return;
-    --c.gpr[RCX];
+    c.gpr[RCX] = off(c.gpr[RCX] - 1);
   }
 }
 
@@ -206,11 +190,12 @@ void wrmsr(Cpu& c, const Op&) {
     case 0x175: c.sysenter_esp = v; break;
     case 0x176: c.sysenter_eip = v; break;
     case 0x277: c.pat = v; break;
-    case 0xC0000080: {  // EFER (APM vol. 2 §3.1.7): SCE LME LMA NXE SVME LMSLE FFXSR TCE
-      if (v & ~0xFD01ull) c.gp(0);
-      if (((v ^ c.efer) & kEferLme) && (c.cr0 & kCr0Pg)) c.gp(0);
-      c.efer = (v & ~kEferLma) | (c.efer & kEferLma);
+    case 0xC0000080: {  // EFER (APM vol. 2 §3.1.7): only the implemented bits (LME LMA NXE SVME) may be set
+      if (v & ~kEferImplemented) c.gp(0);
+      if (((v ^ c.efer) & kEferLme) && (c.cr0 & kCr0Pg)) c.gp(0);  // LME changes only with paging off (§14.6.1)
+      c.efer = (v & ~kEferLma) | (c.efer & kEferLma);            // LMA is read-only
       c.flush_tlb_all_current();
+      c.update_mode();
       c.end_block();
       break;
     }
@@ -248,17 +233,32 @@ void mov_cr(Cpu& c, const Op& o) {
       case 8: v = c.cr8; break;
       default: c.ud();
     }
-    c.gpr[gpr] = v;
+    wreg_w(c, o.dst, o.w, v);  // 32-bit code reads the low 32 bits
     return;
   }
-  const uint64_t v = c.gpr[gpr];
+  const uint64_t v = trunc(c.gpr[gpr], o.w);
   switch (n) {
-    case 0:
-      if ((v >> 32) || ((v & kCr0Pg) && !(v & kCr0Pe)) || ((v & (1u << 29)) && !(v & (1u << 30)))) c.gp(0);
-      if ((c.efer & kEferLma) && !(v & kCr0Pg)) c.gp(0);  // leaving long mode from 64-bit code
-      c.cr0 = v | 0x10;
+    case 0: {
+      if ((v >> 32) || ((v & kCr0Pg) && !(v & kCr0Pe)) || ((v & kCr0Nw) && !(v & kCr0Cd))) c.gp(0);
+      const bool pg_on = !(c.cr0 & kCr0Pg) && (v & kCr0Pg), pg_off = (c.cr0 & kCr0Pg) && !(v & kCr0Pg);
+      uint64_t efer = c.efer;
+      if (pg_on && (efer & kEferLme)) {
+        if (!(c.cr4 & kCr4Pae)) c.gp(0);  // long mode needs PAE (APM vol. 2 §14.6.1)
+        efer |= kEferLma;                 // paging on with LME: long mode is active (compatibility mode)
+      }
+      if (pg_off && (efer & kEferLma)) {
+        if (c.mode() == Mode::long64) c.gp(0);  // leave long mode only from compatibility mode (§14.7)
+        efer &= ~kEferLma;
+      }
+      if (!(v & kCr0Pe)) throw CpuError("MOV CR0 clearing PE (real mode): not modelled");
+      if ((v & kCr0Pg) && !(efer & kEferLma))
+        throw CpuError("MOV CR0 enabling legacy paging (CR0.PG = 1, EFER.LME = 0): not modelled");
+      c.cr0 = v | kCr0Et;
+      c.efer = efer;
       c.flush_tlb_all_current();
+      c.update_mode();
       break;
+    }
     case 2: c.cr2 = v; break;
     case 3:
       if (v >> 52) c.gp(0);
@@ -306,14 +306,19 @@ void desc_table(Cpu& c, const Op& o) {
   if (c.misc1(bit[o.cc])) return c.vmexit(code[o.cc], 0, 0);
   const uint64_t a = ea(c, o);
   Segment& t = (o.cc & 1) ? c.idtr : c.gdtr;
+  // 64-bit mode: m16&64. Otherwise m16&32; with a 16-bit operand size LGDT/LIDT take a
+  // 24-bit base (APM vol. 3 "LGDT"). SGDT/SIDT outside 64-bit mode store 32 bits of base.
+  const bool m64 = c.mode() == Mode::long64;
   if (o.cc < 2) {
     const uint16_t limit = c.rd<uint16_t>(a);
-    const uint64_t base = c.rd<uint64_t>(a + 2);
+    uint64_t base = m64 ? c.rd<uint64_t>(a + 2) : c.rd<uint32_t>(a + 2);
+    if (!m64 && o.w2 == 2) base &= 0xFFFFFF;
     t.limit = limit;
     t.base = base;
   } else {
     c.wr<uint16_t>(a, uint16_t(t.limit));
-    c.wr<uint64_t>(a + 2, t.base);
+    if (m64) c.wr<uint64_t>(a + 2, t.base);
+    else c.wr<uint32_t>(a + 2, uint32_t(t.base));
   }
 }
 
@@ -328,7 +333,8 @@ void ltr(Cpu& c, const Op& o) {
   if (!(d.attrib & 0x80)) c.fault(11, sel & 0xFFFC);
   const uint64_t da = c.gdtr.base + (sel & 0xFFF8u);
   c.implicit_sup = true;
-  const uint64_t hi = c.rd<uint32_t>(da + 8);
+  // Long mode: a 16-byte TSS descriptor (base bits 63:32 in bytes 8-11); legacy: 8 bytes.
+  const uint64_t hi = (c.efer & kEferLma) ? c.rd<uint32_t>(da + 8) : 0;
   const uint64_t lo = c.rd<uint64_t>(da);
   c.wr<uint64_t>(da, lo | (2ull << 40));  // busy
   c.implicit_sup = false;
@@ -350,45 +356,25 @@ void sti(Cpu& c, const Op&) {
   c.end_block();
 }
 
-void pushf(Cpu& c, const Op&) {
+// PUSHF/POPF with the operand size in o.w (PUSHFQ 8, PUSHFD 4, 66h PUSHF 2).
+void pushf(Cpu& c, const Op& o) {
   if (c.misc1(s::kInterceptPushf)) return c.vmexit(s::kExitPushf, 0, 0);
-  push64(c, c.rflags() & ~(0x30000ull));  // VM and RF read as 0
+  StackCursor st(c);
+  st.push(trunc(c.rflags() & ~(kRflagsVm | kRflagsRf), o.w), o.w);  // VM and RF read as 0
+  st.commit();
 }
 
-void popf(Cpu& c, const Op&) {
+void popf(Cpu& c, const Op& o) {
   if (c.misc1(s::kInterceptPopf)) return c.vmexit(s::kExitPopf, 0, 0);
-  const uint64_t v = pop64(c);
+  StackCursor st(c);
+  const uint64_t v = st.pop(o.w) | (o.w == 2 ? c.rflags() & ~0xFFFFull : 0);  // POPF (16) keeps bits 63:16
+  st.commit();
   uint64_t keep = 0x1A0000ull;  // VM, VIF, VIP unchanged; RF cleared
   if (c.cpl > 0) keep |= 0x3000;  // IOPL
   if (c.cpl > iopl(c)) keep |= kIF;
   const uint64_t cur = c.rflags();
   c.set_rflags(((v & 0x3F7FD5ull) & ~keep) | (cur & keep));
   c.end_block();
-}
-
-void iretq(Cpu& c, const Op&) {
-  if (c.misc1(s::kInterceptIret)) return c.vmexit(s::kExitIret, 0, 0);
-  const uint64_t sp = c.gpr[RSP];
-  const uint64_t rip = c.rd<uint64_t>(sp), csel = c.rd<uint64_t>(sp + 8), fl = c.rd<uint64_t>(sp + 16),
-                 rsp = c.rd<uint64_t>(sp + 24), ssel = c.rd<uint64_t>(sp + 32);
-  const uint8_t rpl = csel & 3;
-  if (rpl < c.cpl) c.gp(uint32_t(csel & 0xFFFC));
-  Segment ncs = c.read_descriptor(uint16_t(csel));
-  if (!(ncs.attrib & 0x18) || !(ncs.attrib & 0x80)) c.gp(uint32_t(csel & 0xFFFC));
-  Segment nss;
-  if (ssel & 0xFFFC) nss = c.read_descriptor(uint16_t(ssel));
-  nss.selector = uint16_t(ssel);
-  uint64_t keep = 0;
-  if (c.cpl > 0) keep |= 0x3000;
-  if (c.cpl > iopl(c)) keep |= kIF;
-  const uint64_t cur = c.rflags();
-  c.set_rflags(((fl & 0x3F7FD5ull) & ~keep) | (cur & keep));
-  ncs.selector = uint16_t(csel);
-  c.cs = ncs;
-  c.ss = nss;
-  c.gpr[RSP] = rsp;
-  c.gpr[kRip] = rip;
-  c.set_cpl(rpl);
 }
 
 void intn(Cpu& c, const Op& o) {
@@ -413,23 +399,12 @@ void swapgs(Cpu& c, const Op&) {
 // MOV Sreg, r/m16 (cc = segment number ES CS SS DS FS GS; bit 3: memory source).
 void mov_to_sreg(Cpu& c, const Op& o) {
   const unsigned n = o.cc & 7;
+  if (n == kCs || n > kGs) c.ud();
   const uint16_t sel = uint16_t((o.cc & 8) ? c.rd<uint16_t>(ea(c, o)) : c.gpr[o.src >> 3]);
-  if (n == 1 || n > 5) c.ud();
   Segment* segs[] = {&c.es, &c.cs, &c.ss, &c.ds, &c.fs, &c.gs};
-  Segment v;
-  if ((sel & 0xFFFC) == 0) {
-    if (n == 2 && c.cpl == 3) c.gp(0);
-    v.selector = sel;
-    if (n >= 4) v.base = 0;
-  } else {
-    v = c.read_descriptor(sel);
-    if (!(v.attrib & 0x80)) c.fault(n == 2 ? 12 : 11, sel & 0xFFFC);
-    v.selector = sel;
-  }
-  *segs[n] = v;
-  c.seg_base[4] = c.fs.base;
-  c.seg_base[5] = c.gs.base;
-  if (n == 2) c.shadow_end = c.icount + 1;  // MOV SS shadow
+  *segs[n] = data_segment(c, n, sel);  // the descriptor checks of MOV Sreg (#GP/#NP/#SS(sel))
+  c.update_mode();                      // segment bases
+  if (n == kSs) c.shadow_end = c.icount + 1;  // MOV SS shadow
   c.end_block();
 }
 

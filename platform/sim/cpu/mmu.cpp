@@ -4,8 +4,11 @@
 #include <cstring>
 
 #include "arch/svm/exit_codes.hpp"
+#include "arch/x86/cpuid.hpp"
+#include "arch/x86/descriptors.hpp"
 #include "arch/x86/paging.hpp"
 #include "platform/sim/cpu/cpu.hpp"
+#include "platform/sim/cpu/cpuid_table.hpp"
 
 namespace redoubt::sim::cpu {
 
@@ -13,7 +16,8 @@ using namespace redoubt::x86;
 namespace npf = redoubt::svm::npf;
 
 namespace {
-constexpr unsigned kMaxPhysBits = 48;  // CPUID Fn8000_0008 EAX[7:0] as we report it
+constexpr unsigned kMaxPhysBits = kPhysAddrBits;  // CPUID Fn8000_0008 EAX[7:0] as we report it
+const bool kPage1GbSupported = cpuid_leaf(x86::cpuid::kLeafExtFeatures).edx & x86::cpuid::kPage1Gb;
 constexpr uint64_t kPhysRsvd = ((1ull << 52) - 1) & ~((1ull << kMaxPhysBits) - 1);  // bits 51:MAXPHYADDR
 
 // Reserved bits of a present entry at `level` (4 = PML4E ... 1 = PTE), APM vol. 2 §5.3.3 / §5.4.
@@ -21,7 +25,8 @@ bool reserved(uint64_t e, int level, bool nxe) {
   if (e & kPhysRsvd) return true;
   if (!nxe && (e & kPteNx)) return true;
   if (level == 4 && (e & kPteLarge)) return true;
-  if ((e & kPteLarge) && level == 3 && (e & 0x3FFFE000ull)) return true;  // 1 GiB: bits 29:13
+  // PS in a PDPTE maps 1 GiB when CPUID Fn8000_0001_EDX[Page1GB] is reported (it is: cpuid_table.cpp).
+  if ((e & kPteLarge) && level == 3 && (!kPage1GbSupported || (e & 0x3FFFE000ull))) return true;  // bits 29:13
   if ((e & kPteLarge) && level == 2 && (e & 0x1FE000ull)) return true;    // 2 MiB: bits 20:13
   return false;
 }
@@ -160,7 +165,11 @@ uint64_t Cpu::walk(uint64_t va, Access acc, bool user, TlbEntry& out) {
 }
 
 uint64_t Cpu::translate(uint64_t va, Access acc, bool implicit_supervisor) {
-  if (uint64_t(int64_t(va << 16) >> 16) != va) throw GuestFault{13, true, 0, va};  // non-canonical (§5.3.1)
+  if (mode_ != Mode::long64) {
+    va = uint32_t(va);  // outside 64-bit mode linear addresses are 32 bits and wrap (APM vol. 2 §4.3)
+  } else if (uint64_t(int64_t(va << 16) >> 16) != va) {
+    throw GuestFault{13, true, 0, va};  // non-canonical (§5.3.1)
+  }
   const bool user = cpl == 3 && !implicit_supervisor && !implicit_sup;
   if (auto e = tlb.lookup(asid, va)) {
     const bool ok = !(user && !e->user) && !(acc == kWrite && !e->writable && (user || (cr0 & kCr0Wp))) &&
@@ -273,11 +282,26 @@ Segment Cpu::read_descriptor(uint16_t sel) {
   implicit_sup = saved;
   Segment s;
   s.selector = sel;
-  s.attrib = uint16_t(((d >> 40) & 0xFF) | (((d >> 52) & 0xF) << 8));
-  s.base = ((d >> 16) & 0xFFFFFF) | (((d >> 56) & 0xFF) << 24);
-  s.limit = uint32_t((d & 0xFFFF) | (((d >> 48) & 0xF) << 16));
-  if (s.attrib & 0x800) s.limit = (s.limit << 12) | 0xFFF;
+  s.attrib = x86::desc_attrib(d);
+  s.base = x86::desc_base(d);
+  s.limit = x86::desc_limit(d);
   return s;
+}
+
+void Cpu::set_descriptor_accessed(uint16_t sel) {
+  // Loading a segment register sets the descriptor's accessed bit (APM vol. 2 §4.7.2); the
+  // selector was checked by read_descriptor. Byte 5 holds the type.
+  const uint64_t a = gdtr.base + (sel & 0xFFF8u) + 5;
+  const bool saved = implicit_sup;
+  implicit_sup = true;
+  try {
+    const uint8_t type = rd<uint8_t>(a);
+    if (!(type & 1)) wr<uint8_t>(a, uint8_t(type | 1));
+  } catch (...) {
+    implicit_sup = saved;
+    throw;
+  }
+  implicit_sup = saved;
 }
 
 }  // namespace redoubt::sim::cpu
