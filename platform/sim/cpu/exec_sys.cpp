@@ -30,6 +30,11 @@ void cpuid(Cpu& c, const Op&) {
       a = 0x00A00F11;  // family 19h-like signature
       // EDX: PSE(3) TSC(4) MSR(5) PAE(6) CX8(8) PGE(13) CMOV(15) PAT(16)
       d = (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) | (1u << 15) | (1u << 16);
+      // ---- SSE block (exec_sse.cpp): CLFSH(19) FXSR(24) SSE(25) SSE2(26); no MMX(23), no x87 FPU(0);
+      //      EBX[15:8] = CLFLUSH line size in quadwords (CPUID Fn0000_0001 EBX, APM vol. 3 App. E) ----
+      d |= (1u << 19) | (1u << 24) | (1u << 25) | (1u << 26);
+      b |= 8u << 8;
+      // ---- end SSE block ----
       break;
     case 0x80000000: a = 0x8000000A; break;
     case 0x80000001:
