@@ -14,6 +14,7 @@
 
 #include "platform/sim/cpu/counters.hpp"
 #include "platform/sim/cpu/op.hpp"
+#include "platform/sim/cpu/sse_state.hpp"
 #include "platform/sim/cpu/tlb.hpp"
 #include "platform/sim/cpu_state.hpp"
 #include "platform/sim/memory.hpp"
@@ -241,6 +242,8 @@ class Cpu {
   void invlpg(uint64_t va);
   // Host code wrote memory behind the CPU's back (loader, DMA): revalidate decoded code.
   void code_modified_externally() { ++code_epoch_; jc_gen_++; }
+
+  SseState sse;  // XMM0-15, MXCSR, FXSAVE's x87 part (exec_sse.cpp); kept out of the hot fields above
 
   Counters counters;
   AsidCounters& asid_counters() { return counters.per_asid[asid]; }

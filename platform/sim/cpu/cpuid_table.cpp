@@ -13,7 +13,8 @@ namespace {
 // ---- SSE/SSE2/FXSR: the one place they are switched on. They stay OFF until
 // the SSE/SSE2 instructions and FXSAVE/FXRSTOR exist in the interpreter
 // (exec_sse.cpp, being written); set them there and then only.
-constexpr uint32_t kSseFamilyEdx = 0;  // when implemented: kFxsr | kSse | kSse2
+// FXSAVE/FXRSTOR, SSE, SSE2 and CLFLUSH: platform/sim/cpu/exec_sse.cpp (no MMX, no x87).
+constexpr uint32_t kSseFamilyEdx = kFxsr | kSse | kSse2 | kClflush;
 
 // Fn0000_0001_EDX.
 constexpr uint32_t kFn1Edx = kTsc      // RDTSC (TSC = instructions retired), CR4.TSD
@@ -24,7 +25,7 @@ constexpr uint32_t kFn1Edx = kTsc      // RDTSC (TSC = instructions retired), CR
                              | kPat    // the PAT MSR (memory types have no effect in the model)
                              | kSseFamilyEdx;
 // Not set: FPU/MMX (no x87), VME, DE, PSE/PSE36 (no legacy 32-bit paging), MCE/MCA/MTRR (no MSRs),
-// CX8 (no CMPXCHG8B), APIC (no local APIC model), SYSENTER (no SYSENTER/SYSEXIT), CLFLUSH, HTT.
+// CX8 (no CMPXCHG8B), APIC (no local APIC model), SYSENTER (no SYSENTER/SYSEXIT), HTT.
 constexpr uint32_t kFn1Ecx = 0;  // no SSE3+, CMPXCHG16B, POPCNT, MOVBE, XSAVE, ...; not a hypervisor guest
 
 // Fn8000_0001_ECX.
@@ -49,7 +50,7 @@ constexpr uint32_t kSvmEdxBits = kNp      // nested paging
 CpuidResult cpuid_leaf(uint32_t leaf) {
   switch (leaf) {
     case kLeafVendor: return {kLeafFeatures, kVendorEbx, kVendorEcx, kVendorEdx};
-    case kLeafFeatures: return {kCpuidSignature, 0, kFn1Ecx, kFn1Edx};
+    case kLeafFeatures: return {kCpuidSignature, 8u << 8 /* CLFLUSH line: 8 quadwords */, kFn1Ecx, kFn1Edx};
     case kLeafExtMax: return {kLeafSvm, kVendorEbx, kVendorEcx, kVendorEdx};
     case kLeafExtFeatures: return {kCpuidSignature, 0, kExtEcxBits, kExtEdxBits};
     case kLeafAddressSizes: return {kPhysAddrBits | (kLinearAddrBits << 8), 0, 0, 0};

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "platform/sim/cpu/decode.hpp"
+#include "platform/sim/cpu/decode_sse.hpp"
 #include "platform/sim/cpu/exec_decl.hpp"
 #include "platform/sim/cpu/exec_mode.hpp"
 
@@ -221,6 +222,11 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
   };
   const bool rep = in.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE);
   const bool repne = in.attributes & ZYDIS_ATTRIB_HAS_REPNE;
+  // ---- SSE/SSE2 (decode_sse.cpp): every one may fault (#UD/#NM/#XM), none ends the block ----
+  if (const int r = select_sse(in, ops, o); r >= 0) {
+    info.may_fault = true;
+    return r == 1;
+  }
 
   switch (m) {
     // ---- ALU ----
