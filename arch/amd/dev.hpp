@@ -3,7 +3,7 @@
 // device (DMA) accesses to that page. Its registers sit behind a capability
 // block in the host bridge's PCI configuration space and are reached
 // indirectly: write (function << 8 | index) to DEV_OP, then read/write
-// DEV_DATA (§15.24.4 "DEV Capability Block", §15.24.5 "DEV Register Access").
+// DEV_DATA ("DEV capability block", "DEV register access").
 // On families 0Fh/10h the block lives in the northbridge's miscellaneous control
 // function, bus 0 device 18h function 3, at 0xF0 (AMD BKDG 0Fh/10h, F3xF0-F8).
 // Pure data.
@@ -27,7 +27,7 @@ inline constexpr uint8_t kDevOp = 0x4;        // function[15:8] index[7:0]
 inline constexpr uint8_t kDevData = 0x8;
 inline constexpr uint32_t kOpFunctionShift = 8;
 
-// DEV_OP functions (§15.24.5).
+// DEV_OP functions (§15.24).
 enum Function : uint8_t {
   kDevBaseLo = 0,   // per domain: table base [31:12], size, P, V
   kDevBaseHi = 1,   // per domain: table base [63:32]

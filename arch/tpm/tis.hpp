@@ -1,6 +1,6 @@
 // The TPM FIFO interface ("TIS") register map, TCG PC Client Platform TPM
 // Profile (PTP) Specification for TPM 2.0, §6 "TPM FIFO Interface"
-// (register space §6.3.2, register definitions §6.4, state machine §6.5).
+// (register space, register definitions, command/response state machine).
 // Pure data: offsets and bits, no behaviour. Used by the simulated device
 // (platform/sim/devices/tpm_tis) and the bare-metal driver
 // (platform/x86/drivers/tpm_tis) alike.
@@ -9,14 +9,14 @@
 
 namespace redoubt::arch::tis {
 
-// PTP §6.3.2 (Table 11): five 4 KiB locality windows at 0xFED4_0000 + 0x1000 * l.
+// PTP §6 (register space): five 4 KiB locality windows at 0xFED4_0000 + 0x1000 * l.
 inline constexpr uint64_t kBase = 0xFED40000;
 inline constexpr uint64_t kLocalityStride = 0x1000;
 inline constexpr uint32_t kLocalities = 5;
 inline constexpr uint64_t kWindowSize = kLocalityStride * kLocalities;
 constexpr uint64_t locality_base(uint32_t l) { return kBase + kLocalityStride * l; }
 
-// Register offsets inside a locality window (PTP §6.3.2 Table 12 / §6.4).
+// Register offsets inside a locality window (PTP §6 (register space, register definitions)).
 inline constexpr uint32_t kAccess = 0x000;         // TPM_ACCESS_x, 1 byte
 inline constexpr uint32_t kIntEnable = 0x008;      // TPM_INT_ENABLE_x, 4 bytes
 inline constexpr uint32_t kIntVector = 0x00C;      // TPM_INT_VECTOR_x, 1 byte (SIRQ number)
@@ -31,7 +31,7 @@ inline constexpr uint32_t kDidVid = 0xF00;         // TPM_DID_VID_x, 4 bytes
 inline constexpr uint32_t kRid = 0xF04;            // TPM_RID_x, 1 byte
 static_assert(kSts + 4 <= kDataFifo && kDataFifo + 4 <= kInterfaceId && kRid < kLocalityStride);
 
-// TPM_ACCESS_x bits (PTP §6.4.2 Table 18).
+// TPM_ACCESS_x bits (PTP §6 (TPM_ACCESS_x)).
 namespace access {
 inline constexpr uint8_t kTpmEstablishment = 1u << 0;  // reads 0 once a dynamic launch (_TPM_Hash_Start) happened
 inline constexpr uint8_t kRequestUse = 1u << 1;
@@ -42,7 +42,7 @@ inline constexpr uint8_t kActiveLocality = 1u << 5;    // write 1 to relinquish
 inline constexpr uint8_t kTpmRegValidSts = 1u << 7;    // the other bits are valid
 }  // namespace access
 
-// TPM_STS_x bits (PTP §6.4.6 Table 22).
+// TPM_STS_x bits (PTP §6 (TPM_STS_x)).
 namespace sts {
 inline constexpr uint32_t kResponseRetry = 1u << 1;    // write: rewind the response
 inline constexpr uint32_t kSelfTestDone = 1u << 2;
@@ -61,7 +61,7 @@ inline constexpr uint32_t kTpmFamily20 = 1u << kTpmFamilyShift;  // 01 = TPM 2.0
 constexpr uint32_t burst_count(uint32_t s) { return (s & kBurstCountMask) >> kBurstCountShift; }
 }  // namespace sts
 
-// TPM_INTF_CAPABILITY_x bits (PTP §6.4.5 Table 21).
+// TPM_INTF_CAPABILITY_x bits (PTP §6 (TPM_INTF_CAPABILITY_x)).
 namespace intf_cap {
 inline constexpr uint32_t kDataAvailIntSupport = 1u << 0;
 inline constexpr uint32_t kStsValidIntSupport = 1u << 1;
@@ -79,12 +79,12 @@ inline constexpr uint32_t kInterfaceVersionShift = 28; // bits 30:28
 inline constexpr uint32_t kInterfaceVersionTpm20 = 3u << kInterfaceVersionShift;  // 011 = FIFO for TPM 2.0
 }  // namespace intf_cap
 
-// TPM_INT_ENABLE_x bits (PTP §6.4.3 Table 19).
+// TPM_INT_ENABLE_x bits (PTP §6 (TPM_INT_ENABLE_x)).
 namespace int_enable {
 inline constexpr uint32_t kGlobalIntEnable = 1u << 31;
 }
 
-// TPM_INTERFACE_ID_x (PTP §6.4.7 Table 24).
+// TPM_INTERFACE_ID_x (PTP §6 (TPM_INTERFACE_ID_x)).
 namespace interface_id {
 inline constexpr uint32_t kTypeMask = 0xF;          // bits 3:0 InterfaceType
 inline constexpr uint32_t kTypeFifo = 0x0;          // FIFO interface for TPM 2.0
@@ -95,12 +95,12 @@ inline constexpr uint32_t kCapTis = 1u << 13;       // the FIFO interface is sup
 inline constexpr uint32_t kIntfSelLock = 1u << 19;
 }  // namespace interface_id
 
-// PTP §6.5.1.4 / Table 17: the interface timeouts a driver waits at most.
+// PTP §6 (interface timeouts): the interface timeouts a driver waits at most.
 inline constexpr uint32_t kTimeoutAMs = 750;   // locality access, register valid
 inline constexpr uint32_t kTimeoutBMs = 2000;  // commandReady after abort
 inline constexpr uint32_t kTimeoutCMs = 200;   // stsValid after a FIFO access
 inline constexpr uint32_t kTimeoutDMs = 30;    // stsValid after tpmGo / responseRetry
-// Longest command duration we allow (PTP §6.5.1.4 lists "long" commands at 2 s).
+// Longest command duration we allow (PTP §6, interface timeouts lists "long" commands at 2 s).
 inline constexpr uint32_t kCommandDurationMs = 2000;
 
 }  // namespace redoubt::arch::tis

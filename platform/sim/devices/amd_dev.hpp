@@ -1,7 +1,7 @@
 // The AMD family 0Fh/10h host bridge's miscellaneous-control function (bus 0,
 // device 18h, function 3) reduced to what DEV needs: a type-0 header with a
 // capability list holding the DEV capability block at 0xF0 (AMD APM vol. 2
-// §15.24.4-5): DEV_OP/DEV_DATA indirection to DEV_BASE_LO/HI (2 domains),
+// §15.24): DEV_OP/DEV_DATA indirection to DEV_BASE_LO/HI (2 domains),
 // DEV_MAP (4 maps), DEV_CAP and DEV_CR. DEV_CR.DEV_EN with a valid domain-0
 // base attaches the in-memory table to sim::DeviceExclusionVector, which every
 // simulated bus master (sim::DmaPort) goes through.

@@ -38,7 +38,7 @@ uint64_t TpmTis::mmio_read(uint64_t offset, unsigned size) {
 void TpmTis::mmio_write(uint64_t offset, unsigned size, uint64_t value) {
   if ((size != 1 && size != 2 && size != 4) || offset >= kSize || offset + size > kSize) return;
   const uint32_t locality = static_cast<uint32_t>(offset / tis::kLocalityStride);
-  // PTP §6.3.2 / §6.5.2.1: locality 4 is reachable only by the CPU's special cycles
+  // PTP §6 (register space, locality usage): locality 4 is reachable only by the CPU's special cycles
   // (SKINIT/SENTER); software writes there never reach the TPM.
   if (locality == 4) return;
   const uint32_t off = static_cast<uint32_t>(offset % tis::kLocalityStride);
@@ -46,8 +46,7 @@ void TpmTis::mmio_write(uint64_t offset, unsigned size, uint64_t value) {
 }
 
 bool TpmTis::expect() const {
-  // PTP §6.4.6: Expect stays 1 until the TPM has the whole command; its size is at bytes 2..5.
-  if (state_ == State::ready) return false;
+  // PTP §6 (TPM_STS_x): Expect stays 1 until the TPM has the whole command; its size is at bytes 2..5.
   if (state_ != State::reception) return false;
   if (cmd_.size() < 6) return true;
   return cmd_.size() < be32(cmd_.data() + 2);
@@ -80,7 +79,7 @@ uint8_t TpmTis::read_byte(uint32_t locality, uint32_t off) {
   const bool active = active_ == static_cast<int>(locality);
   if (off == tis::kAccess) {
     uint8_t v = access::kTpmRegValidSts;
-    if (!established_) v |= access::kTpmEstablishment;  // PTP §6.4.2: 1 = no dynamic launch yet
+    if (!established_) v |= access::kTpmEstablishment;  // PTP §6 (TPM_ACCESS_x): 1 = no dynamic launch yet
     if (active) v |= access::kActiveLocality;
     if (request_use_[locality]) v |= access::kRequestUse;
     if (been_seized_[locality]) v |= access::kBeenSeized;
@@ -92,13 +91,13 @@ uint8_t TpmTis::read_byte(uint32_t locality, uint32_t off) {
   if (off == tis::kIntVector) return 0;                                  // no SIRQ assigned
   if (off >= tis::kIntStatus && off < tis::kIntStatus + 4) return 0;    // never an interrupt
   if (off >= tis::kIntfCapability && off < tis::kIntfCapability + 4) {
-    // PTP §6.4.5: no interrupt support (bits 7:0 = 0), dynamic burstCount, 64-byte
+    // PTP §6 (TPM_INTF_CAPABILITY_x): no interrupt support (bits 7:0 = 0), dynamic burstCount, 64-byte
     // transfers, interface version "FIFO for TPM 2.0".
     const uint32_t cap = arch::tis::intf_cap::kDataTransfer64B | arch::tis::intf_cap::kInterfaceVersionTpm20;
     return static_cast<uint8_t>(cap >> (8 * (off - tis::kIntfCapability)));
   }
   if (off >= tis::kSts && off < tis::kSts + 4) {
-    if (!active) return 0xFF;  // PTP §6.4.6: STS of a locality that is not active reads FFh
+    if (!active) return 0xFF;  // PTP §6 (TPM_STS_x): STS of a locality that is not active reads FFh
     return static_cast<uint8_t>(sts_value() >> (8 * (off - tis::kSts)));
   }
   if ((off >= tis::kDataFifo && off < tis::kDataFifo + 4) || (off >= tis::kXDataFifo && off <= tis::kXDataFifoEnd))
@@ -122,7 +121,7 @@ void TpmTis::write_byte(uint32_t locality, uint32_t off, uint8_t v) {
   if (off == tis::kAccess) return write_access(locality, v);
   if (off >= tis::kSts && off < tis::kSts + 4) {
     if (active) write_sts(locality, off - tis::kSts, v);
-    return;  // PTP §6.4.6: writes to STS of a locality that is not active are dropped
+    return;  // PTP §6 (TPM_STS_x): writes to STS of a locality that is not active are dropped
   }
   if ((off >= tis::kDataFifo && off < tis::kDataFifo + 4) || (off >= tis::kXDataFifo && off <= tis::kXDataFifoEnd)) {
     if (active) fifo_write(v);
@@ -133,7 +132,7 @@ void TpmTis::write_byte(uint32_t locality, uint32_t off, uint8_t v) {
 }
 
 void TpmTis::write_access(uint32_t l, uint8_t v) {
-  // PTP §6.4.2 / §6.5.2.1 (locality arbitration). Seize overrides requestUse and
+  // PTP §6 (TPM_ACCESS_x, locality arbitration). Seize overrides requestUse and
   // activeLocality written together with it.
   if (v & access::kBeenSeized) been_seized_[l] = false;
   if (v & access::kSeize) {
@@ -177,14 +176,14 @@ void TpmTis::set_active(int locality) {
 
 void TpmTis::write_sts(uint32_t locality, uint32_t byte, uint8_t v) {
   if (byte == 3) {
-    // resetEstablishmentBit (bit 25) works from locality 3 or 4 only (PTP §6.4.6);
+    // resetEstablishmentBit (bit 25) works from locality 3 or 4 only (PTP §6, TPM_STS_x);
     // commandCancel (bit 24): commands run synchronously, there is nothing to cancel.
     if ((v & (sts::kResetEstablishmentBit >> 24)) && locality == 3) established_ = false;
     return;
   }
   if (byte != 0) return;  // burstCount is read-only
   if (v & sts::kCommandReady) {
-    // PTP §6.5.2 Table 26: from Idle to Ready; from Ready/Reception/Completion the
+    // PTP §6 (state transitions): from Idle to Ready; from Ready/Reception/Completion the
     // command or response is discarded and the TPM is Ready again.
     state_ = State::ready;
     cmd_.clear();
@@ -193,7 +192,7 @@ void TpmTis::write_sts(uint32_t locality, uint32_t byte, uint8_t v) {
     return;
   }
   if ((v & sts::kTpmGo) && state_ == State::reception && !expect()) return execute(locality);
-  if ((v & sts::kResponseRetry) && state_ == State::completion) resp_pos_ = 0;  // PTP §6.5.2.8
+  if ((v & sts::kResponseRetry) && state_ == State::completion) resp_pos_ = 0;  // PTP §6 (command/response)
 }
 
 void TpmTis::fifo_write(uint8_t b) {

@@ -1,7 +1,7 @@
 // A TPM 2.0 behind the PTP FIFO interface (TCG PC Client PTP §6 "TPM FIFO
 // Interface"), as the measured images see it at 0xFED40000: five locality
 // windows, TPM_ACCESS arbitration, the TPM_STS command/response state machine
-// (Idle, Ready, Reception, Execution, Completion; PTP §6.5.2) and the data FIFO.
+// (Idle, Ready, Reception, Execution, Completion; PTP §6 (state machine)) and the data FIFO.
 // tpmGo hands the command bytes to the host TPM (tpm::TpmDevice::transmit) at
 // the window's locality. Locality 4 belongs to the CPU's DRTM sequence: software
 // writes to its registers are ignored (as on hardware, and as QEMU does).
@@ -36,7 +36,7 @@ class TpmTis {
   explicit TpmTis(tpm::TpmDevice& tpm, uint16_t burst = 64);
 
   // MMIO inside the 20 KiB window: offset = pa - kBase, size 1, 2 or 4 (PTP
-  // §6.3.2: LPC/SPI cycles are at most 4 bytes). Other sizes read all-ones
+  // §6 (register space): LPC/SPI cycles are at most 4 bytes). Other sizes read all-ones
   // and are dropped on write; offsets past the window likewise.
   uint64_t mmio_read(uint64_t offset, unsigned size);
   void mmio_write(uint64_t offset, unsigned size, uint64_t value);

@@ -20,7 +20,7 @@ bool page_span(uint64_t pa, uint64_t n, uint64_t& first, uint64_t& last) {
 }  // namespace
 
 uint32_t AmdDev::read(uint32_t function, uint32_t index) {
-  // APM §15.24.5: select the register through DEV_OP, then access DEV_DATA.
+  // APM §15.24: select the register through DEV_OP, then access DEV_DATA.
   pci_write32(io_, kBridge, static_cast<uint8_t>(cap_ + d::kDevOp), (function << d::kOpFunctionShift) | index);
   return pci_read32(io_, kBridge, static_cast<uint8_t>(cap_ + d::kDevData));
 }

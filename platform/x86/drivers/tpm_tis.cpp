@@ -19,13 +19,13 @@ uint32_t TisDriver::sts(uint8_t l) {
 }
 
 Status TisDriver::request_locality(uint8_t l) {
-  // PTP §6.5.2.1: locality 4 is asserted only by the CPU during SKINIT/SENTER.
+  // PTP §6 (locality usage): locality 4 is asserted only by the CPU during SKINIT/SENTER.
   if (l >= 4) return Status::fail(Err::unsupported, "TPM locality %u: software can request localities 0-3 only", unsigned(l));
   const uint8_t want = access::kTpmRegValidSts | access::kActiveLocality;
   uint8_t a = mmio_.read8(reg(l, tis::kAccess));
   if ((a & want) == want) return Status::ok();
   mmio_.write8(reg(l, tis::kAccess), access::kRequestUse);
-  for (uint64_t i = 0; i < bound(tis::kTimeoutAMs); ++i) {  // TIMEOUT_A (PTP §6.5.1.4)
+  for (uint64_t i = 0; i < bound(tis::kTimeoutAMs); ++i) {  // TIMEOUT_A (PTP §6, interface timeouts)
     ++polls_;
     a = mmio_.read8(reg(l, tis::kAccess));
     if ((a & want) == want) return Status::ok();
@@ -35,7 +35,7 @@ Status TisDriver::request_locality(uint8_t l) {
 
 Status TisDriver::relinquish_locality(uint8_t l) {
   if (l >= 4) return Status::fail(Err::unsupported, "TPM locality %u: software can use localities 0-3 only", unsigned(l));
-  mmio_.write8(reg(l, tis::kAccess), access::kActiveLocality);  // write 1 to give it up (PTP §6.4.2)
+  mmio_.write8(reg(l, tis::kAccess), access::kActiveLocality);  // write 1 to give it up (PTP §6, TPM_ACCESS_x)
   return Status::ok();
 }
 
@@ -62,7 +62,7 @@ Status TisDriver::wait_burst(uint8_t l, uint32_t& burst, const char* what) {
 }
 
 Status TisDriver::send(uint8_t l, const uint8_t* cmd, size_t n) {
-  // PTP §6.5.2.4-6: write the command at most burstCount bytes at a time; Expect
+  // PTP §6 (command/response): write the command at most burstCount bytes at a time; Expect
   // must stay 1 until the last byte and drop to 0 with it.
   size_t sent = 0;
   while (sent < n) {
@@ -79,7 +79,7 @@ Status TisDriver::send(uint8_t l, const uint8_t* cmd, size_t n) {
 }
 
 Status TisDriver::receive(uint8_t l, uint8_t* resp, size_t cap, size_t& len) {
-  // PTP §6.5.2.7: read the 10-byte header first to learn the size, then the rest.
+  // PTP §6 (command/response): read the 10-byte header first to learn the size, then the rest.
   size_t got = 0, want = arch::tpm2::kHeaderSize;
   if (cap < want) return Status::fail(Err::internal, "TPM response buffer of %zu bytes cannot hold a header", cap);
   while (got < want) {
@@ -112,24 +112,24 @@ Status TisDriver::transact(uint8_t l, const uint8_t* cmd, size_t cmd_len, uint8_
     return Status::fail(Err::internal, "TPM command of %zu bytes (10..%u)", cmd_len, arch::tpm2::kMaxCommandSize);
   REDOUBT_TRY(request_locality(l));
   Status st = [&]() -> Status {
-    // PTP §6.5.2.3: commandReady moves the TPM to Ready (aborting anything left over).
+    // PTP §6 (command/response): commandReady moves the TPM to Ready (aborting anything left over).
     mmio_.write8(reg(l, tis::kSts), sts_bits::kCommandReady);
     REDOUBT_TRY(wait_sts(l, sts_bits::kCommandReady, sts_bits::kCommandReady, tis::kTimeoutBMs, "commandReady"));
     REDOUBT_TRY(send(l, cmd, cmd_len));
-    mmio_.write8(reg(l, tis::kSts), sts_bits::kTpmGo);  // PTP §6.5.2.6: execute
+    mmio_.write8(reg(l, tis::kSts), sts_bits::kTpmGo);  // PTP §6 (command/response): execute
     REDOUBT_TRY(wait_sts(l, sts_bits::kStsValid | sts_bits::kDataAvail, sts_bits::kStsValid | sts_bits::kDataAvail,
                          tis::kCommandDurationMs, "dataAvail after tpmGo"));
     Status r;
     for (int attempt = 0; attempt < kResponseRetries; ++attempt) {
       r = receive(l, resp, resp_cap, resp_len);
       if (r || r.code() != Err::malformed) break;
-      // PTP §6.5.2.8: responseRetry makes the TPM send the same response again from its first byte.
+      // PTP §6 (command/response): responseRetry makes the TPM send the same response again from its first byte.
       mmio_.write8(reg(l, tis::kSts), sts_bits::kResponseRetry);
       REDOUBT_TRY(wait_sts(l, sts_bits::kStsValid, sts_bits::kStsValid, tis::kTimeoutDMs, "stsValid after responseRetry"));
     }
     return r;
   }();
-  // PTP §6.5.2.9: commandReady tells the TPM the response was consumed (or abandons the command).
+  // PTP §6 (command/response): commandReady tells the TPM the response was consumed (or abandons the command).
   mmio_.write8(reg(l, tis::kSts), sts_bits::kCommandReady);
   Status rel = relinquish_locality(l);
   if (!st) return st;

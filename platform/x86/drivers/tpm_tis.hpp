@@ -6,7 +6,7 @@
 // Timeouts without a calibrated clock: each wait is a bounded number of polls
 // of a TPM register. On LPC or SPI a TPM register read is a bus transaction of
 // at least ~1 µs (an LPC I/O cycle is ~1 µs, SPI slower), so `polls_per_ms`
-// = 1000 polls wait at least the PTP timeout (§6.5.1.4: A = 750 ms, B = 2 s,
+// = 1000 polls wait at least the PTP timeout (§6, interface timeouts: A = 750 ms, B = 2 s,
 // C = 200 ms, D = 30 ms) and never forever. The simulated TPM answers in zero
 // time, so the bounds matter only on hardware, where they err long.
 // Freestanding.
@@ -27,7 +27,7 @@ class TisDriver {
   // mmio: the whole 20 KiB window at 0xFED40000 (offset = locality * 0x1000 + register).
   explicit TisDriver(Mmio& mmio, uint32_t polls_per_ms = kDefaultPollsPerMs) : mmio_(mmio), polls_per_ms_(polls_per_ms) {}
 
-  // Locality arbitration (PTP §6.5.2.1). Locality 4 is the CPU's: refused.
+  // Locality arbitration (PTP §6 (command/response)). Locality 4 is the CPU's: refused.
   Status request_locality(uint8_t locality);
   Status relinquish_locality(uint8_t locality);
 
