@@ -24,13 +24,20 @@ Status TisDriver::request_locality(uint8_t l) {
   const uint8_t want = access::kTpmRegValidSts | access::kActiveLocality;
   uint8_t a = mmio_.read8(reg(l, tis::kAccess));
   if ((a & want) == want) return Status::ok();
-  mmio_.write8(reg(l, tis::kAccess), access::kRequestUse);
-  for (uint64_t i = 0; i < bound(tis::kTimeoutAMs); ++i) {  // TIMEOUT_A (PTP §6, interface timeouts)
-    ++polls_;
-    a = mmio_.read8(reg(l, tis::kAccess));
-    if ((a & want) == want) return Status::ok();
+  // Ask politely first; if a lower locality keeps the TPM past TIMEOUT_A (untrusted
+  // software that never relinquishes), seize it: a higher locality may (PTP §6, TPM_ACCESS_x Seize).
+  const uint8_t requests[] = {access::kRequestUse, access::kSeize};
+  for (const uint8_t request : requests) {
+    mmio_.write8(reg(l, tis::kAccess), request);
+    for (uint64_t i = 0; i < bound(tis::kTimeoutAMs); ++i) {  // TIMEOUT_A (PTP §6, interface timeouts)
+      ++polls_;
+      a = mmio_.read8(reg(l, tis::kAccess));
+      if ((a & want) == want) return Status::ok();
+    }
   }
-  return Status::fail(Err::tpm, "TPM locality %u not granted within TIMEOUT_A (TPM_ACCESS 0x%x)", unsigned(l), unsigned(a));
+  mmio_.write8(reg(l, tis::kAccess), access::kActiveLocality);  // withdraw the pending request
+  return Status::fail(Err::tpm, "TPM locality %u not granted within TIMEOUT_A, not even by Seize (TPM_ACCESS 0x%x)",
+                      unsigned(l), unsigned(a));
 }
 
 Status TisDriver::relinquish_locality(uint8_t l) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 
+#include "arch/tpm/tis.hpp"
 #include "platform/sim/devices/tpm_tis.hpp"
 #include "platform/x86/drivers/tis_tpm.hpp"
 #include "platform/x86/drivers/tpm_tis.hpp"
@@ -73,6 +74,23 @@ BOOST_FIXTURE_TEST_CASE(extend_pcr17_at_locality_0_is_tpm_rc_locality, Fixture) 
   BOOST_TEST(contains(st, "pcr 17"), st.message());
   BOOST_TEST(contains(st, "locality 0"), st.message());
   BOOST_TEST(tpm->pcr_read({17}) == before);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_lower_locality_that_never_lets_go_is_seized, Fixture) {
+  tis.mmio_write(0x1000 * 1 + arch::tis::kAccess, 1, arch::tis::access::kRequestUse);  // locality 1 grabs the TPM
+  BOOST_TEST_REQUIRE(tis.active_locality() == 1);
+  x86::TisDriver quick(mmio, 1);  // 1 poll per ms: TIMEOUT_A = 751 polls
+  x86::TisTpm t(quick);
+  const Status st = t.pcr_extend(2, 16, digests_of(tpm->active_banks(), {'s'}));
+  BOOST_TEST(st.is_ok(), st.message());
+  BOOST_TEST((tis.mmio_read(0x1000 * 1 + arch::tis::kAccess, 1) & arch::tis::access::kBeenSeized) != 0u);
+  // Locality 3 holds it: locality 2 cannot seize upwards.
+  tis.mmio_write(0x1000 * 3 + arch::tis::kAccess, 1, arch::tis::access::kRequestUse);
+  BOOST_TEST_REQUIRE(tis.active_locality() == 3);
+  const Status refused = t.pcr_extend(2, 16, digests_of(tpm->active_banks(), {'s'}));
+  BOOST_TEST(refused.code() == Err::tpm);
+  BOOST_TEST(contains(refused, "not granted"), refused.message());
+  BOOST_TEST((tis.mmio_read(0x1000 * 3 + arch::tis::kAccess, 1) & arch::tis::access::kPendingRequest) == 0u);
 }
 
 BOOST_FIXTURE_TEST_CASE(locality_4_is_refused_to_software, Fixture) {
