@@ -27,7 +27,8 @@ struct BootParams {
   Region hv_memory;      // RAM the hypervisor owns (VMCBs, NPTs, permission maps, run record)
   Region guest_table;    // a GuestTable listing the guest images the loader placed
   Region outcome;        // abi::LaunchOutcome the SL and hypervisor fill in ({0,0} = none); an output only
-  uint64_t reserved[2];
+  Region dev_table;      // RAM for the AMD DEV protection table (>= 128 KiB, 4 KiB aligned, below 4 GiB);
+                         // the SL builds, enables and re-checks it there (docs/dma.md). {0,0} = none
 };
 static_assert(sizeof(BootParams) == 144);
 static_assert(offsetof(BootParams, hv_image) == 16);
@@ -35,6 +36,7 @@ static_assert(offsetof(BootParams, event_log) == 48);
 static_assert(offsetof(BootParams, hv_memory) == 80);
 static_assert(offsetof(BootParams, guest_table) == 96);
 static_assert(offsetof(BootParams, outcome) == 112);
+static_assert(offsetof(BootParams, dev_table) == 128);
 
 // The guests the untrusted loader placed in RAM (docs/guests.md). The SL
 // range-checks and DEV-protects every region and passes them on; the hypervisor

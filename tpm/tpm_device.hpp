@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -72,6 +73,14 @@ class TpmDevice {
   std::optional<uint64_t> nv_read_counter(uint32_t index);  // nullopt if undefined/unwritten
   void nv_increment(uint32_t index);
   std::vector<uint8_t> get_random(size_t n);
+
+  // One raw TPM 2.0 command at `locality` through the ESYS context's TCTI
+  // (Esys_GetTcti, Tss2_Tcti_SetLocality, Tss2_Tcti_Transmit/Receive): the bytes
+  // a TPM interface (the simulated TIS FIFO) hands over on tpmGo. Returns the
+  // response bytes whatever its TPM_RC; throws TpmError only when the transport
+  // fails or the command is not a well-formed 10-byte-header frame. The TPM's
+  // locality afterwards is what it was before.
+  std::vector<uint8_t> transmit(uint8_t locality, std::span<const uint8_t> command);
 
  protected:
   ESYS_CONTEXT* esys_ = nullptr;

@@ -16,7 +16,22 @@ void DeviceExclusionVector::protect(uint64_t pa, uint64_t n) {
 
 bool DeviceExclusionVector::page_protected(uint64_t pa) const {
   uint64_t p = pa / PhysicalMemory::kPageSize;
-  return p < pages_ && (bits_[p / 64] >> (p % 64)) & 1;
+  if (p < pages_ && (bits_[p / 64] >> (p % 64)) & 1) return true;
+  return table_mem_ && table_bit(pa);
+}
+
+void DeviceExclusionVector::attach_table(PhysicalMemory& mem, uint64_t base, uint64_t covered, bool protect_beyond) {
+  table_mem_ = &mem;
+  table_base_ = base;
+  table_covered_ = covered;
+  protect_beyond_ = protect_beyond;
+}
+
+bool DeviceExclusionVector::table_bit(uint64_t pa) const {
+  if (pa >= table_covered_) return protect_beyond_;
+  const uint64_t p = pa / PhysicalMemory::kPageSize;
+  const uint8_t* byte = table_mem_->map(table_base_ + p / 8, 1);
+  return !byte || ((*byte >> (p % 8)) & 1);
 }
 
 bool DeviceExclusionVector::any_protected(uint64_t pa, uint64_t n) const {
