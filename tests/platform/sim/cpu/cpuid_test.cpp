@@ -67,10 +67,13 @@ BOOST_AUTO_TEST_CASE(vendor_and_ranges) {
 BOOST_AUTO_TEST_CASE(advertised_features_are_the_implemented_ones) {
   namespace id = redoubt::x86::cpuid;
   const CpuidResult f1 = cpu::cpuid_leaf(1), ext = cpu::cpuid_leaf(0x80000001), svm = cpu::cpuid_leaf(0x8000000A);
-  // Implemented: exactly TSC, MSR, PAE, PGE, CMOV, PAT in Fn1 EDX (bit positions: APM vol. 3 E.3.2).
+  // Implemented: exactly TSC, MSR, PAE, PGE, CMOV, PAT, CLFSH, FXSR, SSE, SSE2 in Fn1 EDX (APM vol. 3 E.3.2).
   BOOST_TEST((f1.edx & bit_CMOV) != 0u);  // <cpuid.h>
-  BOOST_TEST(f1.edx == ((1u << 4) | (1u << 5) | (1u << 6) | (1u << 13) | (1u << 15) | (1u << 16)));
-  BOOST_TEST(f1.edx == uint32_t(id::kTsc | id::kMsr | id::kPae | id::kPge | id::kCmov | id::kPat));
+  BOOST_TEST((f1.edx & bit_SSE2) != 0u);  // <cpuid.h>
+  BOOST_TEST(f1.edx == ((1u << 4) | (1u << 5) | (1u << 6) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) |
+                        (1u << 24) | (1u << 25) | (1u << 26)));
+  BOOST_TEST(f1.edx == uint32_t(id::kTsc | id::kMsr | id::kPae | id::kPge | id::kCmov | id::kPat | id::kClflush |
+                                id::kFxsr | id::kSse | id::kSse2));
   BOOST_TEST((ext.edx & bit_LM) != 0u);      // <cpuid.h>
   BOOST_TEST((ext.ecx & bit_LAHF_LM) != 0u);  // <cpuid.h>
   BOOST_TEST((ext.edx & (1u << 27)) != 0u);  // RDTSCP
@@ -80,10 +83,8 @@ BOOST_AUTO_TEST_CASE(advertised_features_are_the_implemented_ones) {
   BOOST_TEST(ext.ecx == ((1u << 0) | (1u << 2) | (1u << 12)));  // LahfSahf, SVM, SKINIT
   BOOST_TEST(svm.edx == ((1u << 0) | (1u << 3)));                // NP, NRIPS only
   BOOST_TEST(svm.ebx == 0x8000u);
-  // Not implemented (GCC's <cpuid.h> names): no x87/MMX/SSE family (SSE/SSE2/FXSR stay off until
-  // exec_sse.cpp lands), no CMPXCHG8B/16B, no SSE3 and later, no POPCNT/ABM, no SSE4a, no MMXEXT.
-  for (uint32_t bit : {unsigned(bit_SSE), unsigned(bit_SSE2), unsigned(bit_FXSAVE), unsigned(bit_MMX),
-                       unsigned(bit_CMPXCHG8B)})
+  // Not implemented (GCC's <cpuid.h> names): no x87/MMX, no CMPXCHG8B/16B, no SSE3 and later, no POPCNT/ABM, no SSE4a, no MMXEXT.
+  for (uint32_t bit : {unsigned(bit_MMX), unsigned(bit_CMPXCHG8B)})
     BOOST_TEST((f1.edx & bit) == 0u, "Fn1 EDX bit " << std::hex << bit);
   for (uint32_t bit : {unsigned(bit_SSE3), unsigned(bit_SSSE3), unsigned(bit_SSE4_1), unsigned(bit_SSE4_2),
                        unsigned(bit_CMPXCHG16B), unsigned(bit_POPCNT), unsigned(bit_MOVBE), unsigned(bit_XSAVE),

@@ -1,4 +1,5 @@
 // NativeRig and SimRig (see sse_rig.hpp).
+#include "arch/x86/paging.hpp"
 #include "tests/platform/sim/cpu/sse_rig.hpp"
 
 #include <setjmp.h>
@@ -178,6 +179,15 @@ Outcome NativeRig::run(const std::vector<uint8_t>& insn, const RegState& in, con
 
 SimRig::SimRig() {
   auto& c = cpu_;
+  // 64-bit mode needs paging (APM vol. 2 §14.6): identity-map the rig's 4 MiB with one 1 GiB page.
+  constexpr uint64_t kPml4 = 0x3F0000, kPdpt = 0x3F1000;
+  const uint64_t pml4e = kPdpt | x86::kPtePresent | x86::kPteWrite, pdpte = x86::kPtePresent | x86::kPteWrite | x86::kPteLarge;
+  std::memcpy(mem_.map(kPml4, 8), &pml4e, 8);
+  std::memcpy(mem_.map(kPdpt, 8), &pdpte, 8);
+  c.cr3 = kPml4;
+  c.cr4 |= x86::kCr4Pae;
+  c.efer = x86::kEferLme | x86::kEferLma | x86::kEferNxe;
+  c.cr0 = x86::kCr0Pe | x86::kCr0Et | x86::kCr0Pg;
   c.cr4 |= x86::kCr4Osfxsr | x86::kCr4Osxmmexcpt;
   c.guest = true;
   c.asid = 1;
