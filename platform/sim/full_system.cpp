@@ -36,26 +36,60 @@ FullSystem::FullSystem(Machine& m, TpmDevice& tpm, ConsoleSink sink, FullSystemO
 
 FullSystem::~FullSystem() = default;
 
+void FullSystem::console_byte(uint8_t b) {
+  const char ch = char(b);
+  if (ch == '\n') {
+    sink_(line_);
+    line_.clear();
+  } else if (ch != '\r') {
+    line_ += ch;
+  }
+}
+
 void FullSystem::attach_devices() {
-  // Debug-exit / power-off (QEMU isa-debug-exit semantics, abi/launch_outcome.hpp).
-  bus_.map_ports("debug-exit", abi::kDebugExitPort, 1, nullptr, [this](uint16_t, unsigned, uint32_t v) {
-    exit_status_ = int(((v & 0xFF) << 1) | 1);
+  uart_ = std::make_unique<Uart16550>([this](uint8_t b) { console_byte(b); });
+  debug_exit_ = std::make_unique<DebugExit>([this](uint32_t status) {
+    exit_status_ = int(status);
     cpu_->request_stop(cpu::Stop::poweroff);
   });
-  // COM1, a 16550 as the images use it: THR at +0, LSR at +5 (THRE | TEMT always set).
+  tis_ = std::make_unique<TpmTis>(tpm_);
+  lapic_ = std::make_unique<LocalApic>([this] { return cpu_->icount; });
+  pci_ = std::make_unique<PciConfigPorts>();
+  dev_bridge_ = std::make_unique<AmdDevBridge>(m_.dev(), m_.mem());
+  dev_bridge_->plug_into(*pci_);
+
   bus_.map_ports(
-      "com1", 0x3F8, 8,
-      [](uint16_t port, unsigned) -> uint32_t { return port == 0x3FD ? 0x60 : 0; },
-      [this](uint16_t port, unsigned, uint32_t v) {
-        if (port != 0x3F8) return;
-        const char ch = char(v & 0xFF);
-        if (ch == '\n') {
-          sink_(line_);
-          line_.clear();
-        } else if (ch != '\r') {
-          line_ += ch;
-        }
+      "com1", arch::uart::kCom1, arch::uart::kPorts, [this](uint16_t p, unsigned n) { return uart_->in(p, n); },
+      [this](uint16_t p, unsigned n, uint32_t v) { uart_->out(p, n, v); });
+  bus_.map_ports(
+      "debug-exit", abi::kDebugExitPort, 1, [this](uint16_t p, unsigned n) { return debug_exit_->in(p, n); },
+      [this](uint16_t p, unsigned n, uint32_t v) { debug_exit_->out(p, n, v); });
+  bus_.map_ports(
+      "pci-config", 0xCF8, 8, [this](uint16_t p, unsigned n) { return pci_->in(p, n); },
+      [this](uint16_t p, unsigned n, uint32_t v) { pci_->out(p, n, v); });
+  bus_.map_mmio(
+      "tpm-tis", TpmTis::kBase, TpmTis::kSize, [this](uint64_t off, unsigned n) { return tis_->mmio_read(off, n); },
+      [this](uint64_t off, unsigned n, uint64_t v) { tis_->mmio_write(off, n, v); });
+  bus_.map_mmio(
+      "local-apic", LocalApic::kBase, LocalApic::kSize,
+      [this](uint64_t off, unsigned n) { return lapic_->mmio_read(off, n); },
+      [this](uint64_t off, unsigned n, uint64_t v) {
+        lapic_->mmio_write(off, n, v);
+        sync_timer();
       });
+}
+
+void FullSystem::sync_timer() {
+  // One-shot timer as the hypervisor uses it (docs/devices.md): the CPU model
+  // raises its interrupt line at the deadline and consumes it when delivered.
+  cpu::Cpu& c = *cpu_;
+  if (auto d = lapic_->next_deadline()) {
+    c.timer_armed = true;
+    c.timer_deadline = *d;
+    c.timer_vector = uint8_t(lapic_->mmio_read(arch::lapic::kLvtTimer, 4) & 0xFF);
+  } else {
+    c.ack_intr();
+  }
 }
 
 void FullSystem::enter_from_skinit(const CpuState& s) {
@@ -137,6 +171,7 @@ LaunchReport FullSystem::launch(const LaunchInputs& in) {
   sink_("[cpu] SKINIT: SLB " + hex(sk.slb_base) + " DEV-protected, " + std::to_string(sk.length) +
         " bytes measured into PCR17 at locality 4, entry " + hex(bsp.rip) + "; executing sl.bin");
 
+  tis_->set_established(true);  // TPM_ACCESS.tpmEstablishment after a DRTM sequence (PTP §6)
   enter_from_skinit(bsp);
   bool hv_seen = false;
   double hv_us = 0;

@@ -13,6 +13,12 @@
 #include <string>
 
 #include "platform/sim/bus.hpp"
+#include "platform/sim/devices/amd_dev.hpp"
+#include "platform/sim/devices/debug_exit.hpp"
+#include "platform/sim/devices/lapic.hpp"
+#include "platform/sim/devices/pci_config.hpp"
+#include "platform/sim/devices/tpm_tis.hpp"
+#include "platform/sim/devices/uart16550.hpp"
 #include "platform/sim/cpu/cpu.hpp"
 #include "platform/sim/loader.hpp"
 #include "platform/sim/svm/host_svm.hpp"
@@ -43,6 +49,7 @@ class FullSystem {
   cpu::Cpu& cpu() { return *cpu_; }
   svm::HostSvm& svm() { return *svm_; }
   Bus& bus() { return bus_; }
+  TpmTis& tis() { return *tis_; }
 
   // Runs the CPU from its current state until power-off, triple fault, an
   // unrecoverable halt or the instruction limit, switching worlds at every
@@ -53,6 +60,8 @@ class FullSystem {
  private:
   void attach_devices();
   void enter_from_skinit(const CpuState& s);
+  void console_byte(uint8_t b);
+  void sync_timer();  // the local APIC's next timer expiry becomes the CPU's interrupt line
 
   Machine& m_;
   TpmDevice& tpm_;
@@ -61,6 +70,12 @@ class FullSystem {
   std::unique_ptr<cpu::Cpu> cpu_;
   std::unique_ptr<svm::HostSvm> svm_;
   Bus bus_;
+  std::unique_ptr<Uart16550> uart_;
+  std::unique_ptr<DebugExit> debug_exit_;
+  std::unique_ptr<TpmTis> tis_;
+  std::unique_ptr<LocalApic> lapic_;
+  std::unique_ptr<PciConfigPorts> pci_;
+  std::unique_ptr<AmdDevBridge> dev_bridge_;
   std::string line_;
   int exit_status_ = -1;
   std::string stop_error_;  // a CpuError the interpreter raised (a simulator limit), if any

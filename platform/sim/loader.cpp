@@ -135,11 +135,13 @@ std::string lay_out(Machine& m, const LaunchInputs& in, const std::function<void
     }
     m.mem().write(L.guest_table, {reinterpret_cast<const uint8_t*>(&gt), sizeof gt});
     bp.guest_table = {L.guest_table, sizeof gt};
-    bp.hv_memory = {L.hv_memory, L.hv_memory_size};
     say(std::to_string(in.guests.size()) + " guest(s): images from " + hex(L.guest_images) + ", RAM from " +
         hex(L.guest_ram) + ", hypervisor memory " + hex(L.hv_memory) + " (+" + hex(L.hv_memory_size) + ")");
   }
   bp.outcome = {L.outcome, sizeof(abi::LaunchOutcome)};
+  bp.dev_table = {L.dev_table, L.dev_table_size};
+  // Always: the SL runs on a stack in it and the hypervisor keeps its state there.
+  bp.hv_memory = {L.hv_memory, L.hv_memory_size};
   m.mem().write(L.outcome, std::vector<uint8_t>(sizeof(abi::LaunchOutcome), 0));
   m.mem().write(L.boot_params, {reinterpret_cast<const uint8_t*>(&bp), sizeof bp});
   m.mem().write(L.event_log, std::vector<uint8_t>(L.event_log_size, 0));

@@ -29,6 +29,8 @@ struct LaunchLayout {
   uint64_t outcome = 0x01021000;      // abi::LaunchOutcome (an output the images fill in)
   uint64_t manifest = 0x01030000;     // up to 64 KiB
   uint64_t launch_policy = 0x01040000;  // up to 64 KiB (sl::kMaxLaunchPolicy)
+  uint64_t dev_table = 0x01060000;    // AMD DEV table, 128 KiB (covers 4 GiB; docs/dma.md)
+  uint64_t dev_table_size = 0x20000;
   uint64_t hv_image = 0x01100000;     // up to the end of RAM
   // Guests (AMD-V issue); used only when LaunchInputs::guests is not empty.
   uint64_t guest_table = 0x01022000;  // sl::GuestTable

@@ -1,7 +1,7 @@
 // Bare-metal implementation of the HAL (QEMU and hardware), by composition:
 // the console, TPM, DMA protection and AMD-V objects are passed in, so the
 // drivers (platform/x86/drivers/) plug in without touching this class. Until
-// they exist, platform/x86/pending_drivers.hpp stands in — and stops saying so.
+// are the drivers in platform/x86/drivers.
 #pragma once
 #include "platform/hal/hal.hpp"
 

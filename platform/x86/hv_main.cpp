@@ -7,17 +7,47 @@
 #include "platform/x86/hv_selftest.hpp"
 #include "platform/x86/idt.hpp"
 #include "platform/x86/launch_report.hpp"
-#include "platform/x86/pending_drivers.hpp"
+#include "arch/tpm/tis.hpp"
+#include "arch/x86/lapic.hpp"
+#include "platform/x86/drivers/amd_dev.hpp"
+#include "platform/x86/drivers/io.hpp"
+#include "platform/x86/drivers/lapic_timer.hpp"
+#include "platform/x86/drivers/tis_tpm.hpp"
+#include "platform/x86/drivers/tpm_tis.hpp"
+#include "platform/x86/host_timer.hpp"
 
 extern "C" char hv_header[];
+
+namespace {
+// The local APIC timer driver as the world switch's host timer.
+class LapicHostTimer final : public redoubt::x86::HostTimer {
+ public:
+  explicit LapicHostTimer(redoubt::x86::LapicTimer& t) : t_(t) {}
+  void arm(uint64_t deadline_tsc, uint8_t vector) override {
+    redoubt::Status s = t_.arm(deadline_tsc, vector);
+    if (!s) redoubt::x86::launch_fail(s.code(), s.message());
+  }
+  void eoi() override { t_.eoi(); }
+
+ private:
+  redoubt::x86::LapicTimer& t_;
+};
+}  // namespace
 
 extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint64_t relocations) {
   using namespace redoubt;
   x86::idt_init();  // first: from here on a fault is reported, not a triple fault
   x86::SerialConsole console;
-  x86::PendingTisTpm tpm;
-  x86::PendingDevProtection dev;
-  x86::PendingLapicTimer timer;
+  x86::VolatileMmio tis_regs(arch::tis::kBase);
+  x86::TisDriver tis(tis_regs);
+  x86::TisTpm tpm(tis);
+  x86::X86PortBus ports;
+  x86::IdentityMemory phys;
+  x86::AmdDev dev(ports, phys);
+  x86::VolatileMmio lapic_regs(arch::lapic::kBase);
+  x86::RdtscClock tsc;
+  x86::LapicTimer lapic(lapic_regs, tsc);
+  LapicHostTimer timer(lapic);
   x86::BareSvm svm(timer);
   x86::BarePlatform platform(console, tpm, dev, &svm);
   auto* outcome = entry->hdr.outcome_pa
@@ -42,6 +72,10 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
     x86::launch_stop(abi::ExitStatus::ok, Err::ok, "VMRUN self-test passed");
   }
 
+  // The SL enabled the DEV; the hypervisor takes it over. The LAPIC timer preempts guests.
+  if (Status d = dev.attach(); !d) x86::launch_stop(abi::ExitStatus::hv_failed, d.code(), d.message());
+  if (Status t = lapic.enable(); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
+  if (Status t = lapic.calibrate(100000); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   Status s = hv::hypervisor_main(platform, entry->handoff);
   x86::launch_report_log_used(entry->handoff.event_log_used);
   if (!s) x86::launch_stop(abi::ExitStatus::hv_failed, s.code(), s.message());

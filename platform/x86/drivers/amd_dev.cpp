@@ -75,6 +75,21 @@ uint8_t AmdDev::expected_byte(uint64_t i, const PhysRange* initial, size_t n_ini
   return v;
 }
 
+Status AmdDev::attach() {
+  if (cap_ == 0) REDOUBT_TRY(find());
+  if (!(read(d::kDevCr, 0) & d::cr::kDevEn)) return Status::fail(Err::fault, "DEV: not enabled (DEV_CR.DEV_EN = 0)");
+  const uint32_t lo = read(d::kDevBaseLo, 0), hi = read(d::kDevBaseHi, 0);
+  if (!(lo & d::base_lo::kValid)) return Status::fail(Err::fault, "DEV: domain 0 has no valid table (DEV_BASE_LO 0x%08x)", lo);
+  const uint32_t size = (lo >> d::base_lo::kSizeShift) & 7;
+  table_pa_ = (uint64_t(hi) << 32) | (lo & d::base_lo::kAddrMask);
+  table_bytes_ = d::table_bytes(size);
+  covered_ = d::coverage(size);
+  table_ = mem_.map(table_pa_, table_bytes_);
+  if (!table_) return Status::fail(Err::fault, "DEV table [0x%llx, +0x%llx) is outside RAM", (unsigned long long)table_pa_, (unsigned long long)table_bytes_);
+  enabled_ = true;
+  return Status::ok();
+}
+
 Status AmdDev::enable(uint64_t table_pa, uint64_t table_size, const PhysRange* initial, size_t n_initial) {
   if (cap_ == 0) REDOUBT_TRY(find());
   if (table_pa % d::kPageSize) return Status::fail(Err::malformed, "DEV table at 0x%llx is not 4 KiB aligned", (unsigned long long)table_pa);

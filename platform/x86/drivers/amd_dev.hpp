@@ -32,6 +32,10 @@ class AmdDev final : public hal::DmaProtection {
   // Memory above the covered range is blocked too (DEV_BASE_LO.P).
   Status enable(uint64_t table_pa, uint64_t table_size, const PhysRange* initial, size_t n_initial);
 
+  // Takes over a DEV that an earlier stage (the SL) enabled: reads domain 0's
+  // table base and size back from the registers. Fails if DEV_EN is clear.
+  Status attach();
+
   // Sets the table bits of every page touching [pa, pa + n), then invalidates the DEV cache.
   Status protect(uint64_t pa, uint64_t n) override;
   // Every page touching [pa, pa + n) blocked (n > 0).
