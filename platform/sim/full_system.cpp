@@ -209,14 +209,16 @@ LaunchReport FullSystem::launch(const LaunchInputs& in) {
     case cpu::Stop::poweroff: break;
     case cpu::Stop::shutdown: {
       const cpu::HostFault& f = cpu_->first_host_fault;
-      if (!stop_error_.empty()) return refuse(stage_at(rip), "the simulator cannot continue at RIP " + hex(rip) + ": " + stop_error_);
+      if (!stop_error_.empty() && !f.valid)
+        return refuse(stage_at(rip), "the simulator cannot continue at RIP " + hex(rip) + ": " + stop_error_);
       if (f.valid) {
         r.fault = CpuFault{f.vector, f.error, std::string(vector_name(f.vector)) + " at RIP " + hex(f.rip)};
         r.fault_rip = f.rip;
         return refuse(stage_at(f.rip), std::string("triple fault: the CPU took ") + vector_name(f.vector) +
                                            (f.has_error ? "(" + hex(f.error) + ")" : std::string()) + " at RIP " +
                                            hex(f.rip) + (f.vector == 14 ? " (address " + hex(f.address) + ")" : "") +
-                                           " and could not deliver it");
+                                           " and could not deliver it" +
+                                           (stop_error_.empty() ? std::string() : " (" + stop_error_ + ")"));
       }
       return refuse(stage_at(rip), "triple fault at RIP " + hex(rip));
     }

@@ -203,6 +203,9 @@ bool contributory(uint8_t v) { return v == 0 || (v >= 10 && v <= 13); }
 }  // namespace
 
 void Cpu::take_event(const Event& ev) {
+  // Host code's first exception (INT3 included: #BP) is what a later triple fault reports.
+  if (!guest && !first_host_fault.valid && (ev.type == 3 || (ev.type == 4 && ev.vector == 3)))
+    first_host_fault = HostFault{true, ev.vector, ev.has_error, ev.error, cur_rip, ev.vector == 14 ? cr2 : 0};
   Event cur = ev;
   for (;;) {
     delivering_ = &cur;
