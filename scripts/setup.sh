@@ -12,6 +12,7 @@ PACKAGES=(
   libzydis-dev nasm                                      # guest decoding / guest images (AMD-V issue)
   libcpp-httplib-dev libsqlite3-dev                      # attestation service (later issue)
   clang-14 libclang-rt-14-dev                            # libFuzzer, sanitizer runtimes
+  qemu-system-x86                                        # the real images under QEMU TCG (SVM + NPT)
 )
 
 missing=()
