@@ -57,8 +57,9 @@ void register_launch(CLI::App& app, int& exit_code) {
   c->add_option("--platform", o->platform, "Simulated platform (amd)")->capture_default_str();
   CLI::Option* engine_opt = c->add_option("--engine", o->engine,
       "full-system: the simulated CPU executes sl.bin and hv.bin (what is measured runs); native: the same sources "
-      "compiled into redoubt (refused unless the images are the ones built from them)")->capture_default_str();
-  engine_opt->check(CLI::IsMember({"full-system", "native"}));
+      "compiled into redoubt (refused unless the images are the ones built from them); native-sl: the native SL, then "
+      "the measured hv.bin executed by the simulated CPU")->capture_default_str();
+  engine_opt->check(CLI::IsMember({"full-system", "native-sl", "native"}));
   c->parse_complete_callback([o, engine_opt] { if (engine_opt->count()) o->engine_checked = true; });
   c->add_option("--tpm", o->tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")->capture_default_str();
   c->add_option("--state", o->state, "State directory (TPM NV, demo keys); default ~/.local/state/redoubt");

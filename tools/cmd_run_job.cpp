@@ -199,7 +199,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
   std::vector<sim::GuestPlacement> place;
   lo.on_vmrun = o.on_vmrun;
   lo.before_launch = [&](sim::Machine& m, sim::LaunchInputs& in) {
-    if (lo.engine == "native") svm = std::make_unique<SimSvm>(m, o);
+    if (lo.engine == "native") svm = std::make_unique<SimSvm>(m, o);  // native-sl and full-system: hv.bin's own VMRUN
     layout = in.layout;
     place = sim::place_guests(in.layout, guests);
     // The probe attacks: hypervisor memory, the first other guest's RAM, TPM locality 2.

@@ -5,11 +5,13 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
 #include <span>
 
 #include "abi/slb_layout.hpp"
 #include "platform/fake/launch.hpp"
+#include "platform/fake/measured_hv.hpp"
 #include "platform/sim/full_system.hpp"
 #include "platform/sim/machine.hpp"
 #include "policy/host/host_io.hpp"
@@ -37,19 +39,26 @@ std::string sha256_hex(const std::vector<uint8_t>& b) {
 // may stand in for the measured images only when they are exactly the images
 // built from the same sources: the SL compared with its key slots emptied (the
 // keys are sealed per launch), the hypervisor byte for byte.
-void require_native_matches_images(const sim::LaunchInputs& in, const fs::path& sl_path, const fs::path& hv_path) {
-  std::vector<uint8_t> sl = in.sl_image;
-  const SlbInfo info = inspect_slb(sl);
+void require_native_sl_matches(const sim::LaunchInputs& in, const fs::path& sl_path) {
+  if (!sim::check_slb_image(in.sl_image, in.layout.slb_base).empty()) return;  // the loader refuses it by name
+  // The measured bytes SLB[0:length] (sl.bin's whole file; what lies beyond in a 64 KiB
+  // SLB dump is not measured and not code), with the per-launch key slots emptied.
+  const SlbInfo info = inspect_slb(in.sl_image);
+  std::vector<uint8_t> sl(in.sl_image.begin(), in.sl_image.begin() + std::min<size_t>(info.length, in.sl_image.size()));
   for (uint16_t off : {info.key_slot_offset, info.owner_slot_offset})
     if (off && off + sizeof(sl::SlbKeySlot) <= sl.size()) std::memset(sl.data() + off + 8, 0, sizeof(sl::SlbKeySlot) - 8);
   if (sha256_hex(sl) != kBuiltSlSha256)
-    throw std::invalid_argument("--engine native: " + sl_path.string() +
-                                " is not the sl.bin built with this redoubt binary; the native engine would run other "
-                                "code than the image it measures (use --engine full-system)");
+    throw std::invalid_argument("--engine native/native-sl: " + sl_path.string() +
+                                " is not the sl.bin built with this redoubt binary; the native SL would run other "
+                                "code than the image SKINIT measures (use --engine full-system)");
+}
+
+void require_native_matches_images(const sim::LaunchInputs& in, const fs::path& sl_path, const fs::path& hv_path) {
+  require_native_sl_matches(in, sl_path);
   if (sha256_hex(in.hv_image) != kBuiltHvSha256)
     throw std::invalid_argument("--engine native: " + hv_path.string() +
                                 " is not the hv.bin built with this redoubt binary; the native engine would run other "
-                                "code than the image it measures (use --engine full-system)");
+                                "code than the image it measures (use --engine native-sl or full-system)");
 }
 
 uint64_t parse_addr(const std::string& s) {
@@ -140,6 +149,18 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     if (o.engine_checked) require_native_matches_images(in, sl_path, hv_path);
     r = sim::measured_launch(machine, *tpm, in, sink);  // the caller's before_launch attaches the SVM model
     if (o.after_launch) o.after_launch(machine, r, view);
+  } else if (o.engine == "native-sl") {
+    require_native_sl_matches(in, sl_path);  // hv.bin runs for real: any hypervisor image is fine
+    sim::MeasuredHypervisor hv(machine, *tpm, sink, in.layout);
+    if (o.on_vmrun)
+      hv.system().svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };
+    in.svm = nullptr;
+    in.hypervisor_runner = [&hv](hal::HypervisorHandoff& ho) { return hv.enter(ho); };
+    r = sim::measured_launch(machine, *tpm, in, sink);
+    r.mode = "native-sl";
+    view.counters = &hv.system().cpu().counters;
+    for (const auto& [pa, p] : hv.system().svm().per_vmcb()) view.per_vmcb[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
+    if (o.after_launch) o.after_launch(machine, r, view);
   } else if (o.engine == "full-system") {
     sim::FullSystem system(machine, *tpm, sink);
     if (o.on_vmrun)
@@ -149,7 +170,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     for (const auto& [pa, p] : system.svm().per_vmcb()) view.per_vmcb[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
     if (o.after_launch) o.after_launch(machine, r, view);
   } else {
-    throw std::invalid_argument("--engine " + o.engine + ": expected full-system or native");
+    throw std::invalid_argument("--engine " + o.engine + ": expected full-system, native-sl or native");
   }
 
   std::vector<uint32_t> pcr_list = {16, 17, 18, 19, 20, 21, 22, 23};

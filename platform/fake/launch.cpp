@@ -51,6 +51,7 @@ LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in,
 
   SimPlatform platform(m, tpm, sink);
   if (in.svm) platform.set_svm(in.svm);
+  if (in.hypervisor_runner) platform.set_hypervisor_runner(in.hypervisor_runner);
   sl::Outcome o;
   try {
     o = sl::secure_loader_main(platform, bsp.rax);

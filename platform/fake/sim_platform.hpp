@@ -38,6 +38,8 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   // The simulated CPU's SVM model; set by whoever runs guests (set_svm).
   hal::Svm& svm() override;
   void set_svm(hal::Svm* svm) { svm_ = svm; }
+  // Run this instead of the native hypervisor at the hand-off (platform/fake/measured_hv).
+  void set_hypervisor_runner(std::function<Status(hal::HypervisorHandoff&)> r) { runner_ = std::move(r); }
   Status enter_hypervisor(hal::HypervisorHandoff& handoff) override;
   [[noreturn]] void halt(const char* why) override;
 
@@ -69,6 +71,7 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   mutable std::optional<hal::HypervisorHandoff> handoff_;
   hal::HypervisorHandoff* live_handoff_ = nullptr;
   hal::Svm* svm_ = nullptr;
+  std::function<Status(hal::HypervisorHandoff&)> runner_;
   std::chrono::steady_clock::time_point hv_entry_time_{};
 };
 

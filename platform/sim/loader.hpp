@@ -13,6 +13,7 @@
 #include <functional>
 #include <string_view>
 
+#include "abi/handoff.hpp"
 #include "platform/hal/svm.hpp"
 #include "platform/sim/machine.hpp"
 #include "platform/sim/skinit.hpp"
@@ -72,6 +73,9 @@ struct LaunchInputs {
   bool aps_in_init = true;   // the loader sent INIT to every AP
   std::vector<GuestInput> guests;  // empty: a launch without guests (no hv_memory either)
   hal::Svm* svm = nullptr;         // platform/fake only: the SVM model the native hypervisor drives
+  // platform/fake only: what the native SL's hand-off runs instead of the native
+  // hypervisor (platform/fake/measured_hv: hv.bin on the full-system CPU).
+  std::function<Status(hal::HypervisorHandoff&)> hypervisor_runner;
 };
 
 struct LaunchReport {
