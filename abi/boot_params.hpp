@@ -29,14 +29,17 @@ struct BootParams {
   Region outcome;        // abi::LaunchOutcome the SL and hypervisor fill in ({0,0} = none); an output only
   Region dev_table;      // RAM for the AMD DEV protection table (>= 128 KiB, 4 KiB aligned, below 4 GiB);
                          // the SL builds, enables and re-checks it there (docs/dma.md). {0,0} = none
+  Region sl_stage2;      // the SL's stage 2 (sl2.bin), 4 KiB aligned; stage 1 protects it and checks it against
+                         // the pin in the SLB (abi/slb_layout.hpp SlbStage2Pin). {0,0} = none (a one-stage SL)
 };
-static_assert(sizeof(BootParams) == 144);
+static_assert(sizeof(BootParams) == 160);
 static_assert(offsetof(BootParams, hv_image) == 16);
 static_assert(offsetof(BootParams, event_log) == 48);
 static_assert(offsetof(BootParams, hv_memory) == 80);
 static_assert(offsetof(BootParams, guest_table) == 96);
 static_assert(offsetof(BootParams, outcome) == 112);
 static_assert(offsetof(BootParams, dev_table) == 128);
+static_assert(offsetof(BootParams, sl_stage2) == 144);
 
 // The guests the untrusted loader placed in RAM (docs/guests.md). The SL
 // range-checks and DEV-protects every region and passes them on; the hypervisor

@@ -28,7 +28,7 @@ struct SlbHeader {
   uint16_t version;         // 1
   uint16_t key_slot_offset; // offset of SlbKeySlot from the SLB base
   uint16_t owner_slot_offset; // offset of the platform owner's SlbKeySlot (launch policies); 0 = none
-  uint16_t reserved;
+  uint16_t stage2_pin_offset; // offset of the SlbStage2Pin (a two-stage SL, docs/skinit.md); 0 = single stage
 };
 static_assert(sizeof(SlbHeader) == 20);
 static_assert(offsetof(SlbHeader, entry_offset) == 0);
@@ -36,6 +36,7 @@ static_assert(offsetof(SlbHeader, length) == 2);
 static_assert(offsetof(SlbHeader, magic) == 4);
 static_assert(offsetof(SlbHeader, key_slot_offset) == 14);
 static_assert(offsetof(SlbHeader, owner_slot_offset) == 16);
+static_assert(offsetof(SlbHeader, stage2_pin_offset) == 18);
 
 // The hypervisor-signing public key, sealed into the SLB by `redoubt slb seal`
 // (or by the launcher) before SKINIT. An empty slot (sec1_len == 0) refuses launch.
@@ -51,5 +52,41 @@ struct SlbKeySlot {
 };
 static_assert(sizeof(SlbKeySlot) == 128);
 static_assert(offsetof(SlbKeySlot, sec1) == 16);
+
+// sl_entry.S copies SLB[0:length] here, after the page tables, before its first
+// write into the image (the relocation pass): the bytes SKINIT measured, which the
+// DRTM log's first event hashes. The stage-1 stack lies above it.
+inline constexpr uint64_t slb_measured_copy_offset(uint64_t length) { return ((length + 0xFFF) & ~uint64_t{0xFFF}) + 8192; }
+
+// The SL in two stages (docs/skinit.md "Two stages"): the 64 KiB SLB holds
+// stage 1 (entry, long mode, DEV, SHA-256) and this pin of stage 2 — the
+// secure loader proper — which the untrusted loader places in RAM
+// (BootParams::sl_stage2). Stage 1 DEV-protects the region, hashes
+// [0, image_size) and enters stage 2 only if the digest equals the pin. The pin
+// is inside SKINIT's measurement, so PCR17 names stage 2 as surely as it names
+// the SLB: no second measurement is needed (or made).
+inline constexpr char kStage2PinMagic[8] = {'R', 'D', 'B', 'T', 'S', '2', 'P', '1'};
+struct SlbStage2Pin {
+  char magic[8];         // "RDBTS2P1"
+  uint32_t image_size;   // bytes of stage 2 hashed (its whole flat image, stack included)
+  uint32_t reserved;
+  uint8_t sha256[32];    // SHA-256 of those bytes (written into sl.bin after stage 2 is linked)
+};
+static_assert(sizeof(SlbStage2Pin) == 48);
+static_assert(offsetof(SlbStage2Pin, image_size) == 8);
+static_assert(offsetof(SlbStage2Pin, sha256) == 16);
+
+// Stage 2's image header, at its offset 0 (like hv::HvImageHeader).
+inline constexpr char kStage2Magic[8] = {'R', 'D', 'B', 'T', 'S', 'L', '2', '1'};
+struct Stage2Header {
+  char magic[8];         // "RDBTSL21"
+  uint32_t header_size;  // 24
+  uint32_t entry_offset; // 64-bit entry, from the image base
+  uint64_t image_size;   // bytes of the flat image
+};
+static_assert(sizeof(Stage2Header) == 24);
+static_assert(offsetof(Stage2Header, entry_offset) == 12);
+static_assert(offsetof(Stage2Header, image_size) == 16);
+inline constexpr uint64_t kMaxStage2Size = 1ull << 20;  // stage 1 refuses a larger pin
 
 }  // namespace redoubt::sl

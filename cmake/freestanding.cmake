@@ -37,7 +37,7 @@ endfunction()
 # R_X86_64_RELATIVE relocations, no SSE/x87 outside BearSSL:
 # scripts/check_image.sh), then objcopies <name>.bin.
 function(rd_flat_image name)
-  cmake_parse_arguments(A "" "LINKER_SCRIPT" "OBJECTS;SOURCES" ${ARGN})
+  cmake_parse_arguments(A "" "LINKER_SCRIPT;PIN_STAGE2" "OBJECTS;SOURCES" ${ARGN})
   set(objs)
   foreach(o ${A_OBJECTS})
     list(APPEND objs $<TARGET_OBJECTS:${o}>)
@@ -53,9 +53,19 @@ function(rd_flat_image name)
   add_custom_command(TARGET ${name}.elf POST_BUILD
     COMMAND ${PROJECT_SOURCE_DIR}/scripts/check_image.sh $<TARGET_FILE:${name}.elf> ${BEARSSL_STATIC}
     VERBATIM)
+  # PIN_STAGE2 <image>: write <image>.bin's size and SHA-256 into this image's
+  # stage-2 pin (the SL's two stages, docs/skinit.md).
+  set(pin_cmd)
+  set(pin_dep)
+  if(A_PIN_STAGE2)
+    set(pin_cmd COMMAND ${PROJECT_SOURCE_DIR}/scripts/pin_stage2.sh $<TARGET_FILE:${name}.elf>
+                        ${PROJECT_BINARY_DIR}/${name}.bin ${PROJECT_BINARY_DIR}/${A_PIN_STAGE2}.bin)
+    set(pin_dep ${PROJECT_BINARY_DIR}/${A_PIN_STAGE2}.bin ${PROJECT_SOURCE_DIR}/scripts/pin_stage2.sh)
+  endif()
   add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/${name}.bin
     COMMAND ${OBJCOPY} -O binary $<TARGET_FILE:${name}.elf> ${PROJECT_BINARY_DIR}/${name}.bin
-    DEPENDS ${name}.elf
+    ${pin_cmd}
+    DEPENDS ${name}.elf ${pin_dep}
     COMMENT "flat image ${name}.bin")
   add_custom_target(${name}_bin ALL DEPENDS ${PROJECT_BINARY_DIR}/${name}.bin)
 endfunction()

@@ -45,6 +45,9 @@ struct Loader {
   // event data = the reason. Capping makes every later quote show the failure.
   void cap(const Status& why) {
     const char* msg = why.message();
+    // A failure before the banks were read (a bad SLB header) must still cap every bank.
+    if (banks.count == 0 && (!p.tpm().active_banks(banks) || banks.count == 0))
+      p.console().print("[sl] no active PCR bank could be read: the cap below extends nothing\n");
     char reason[Status::kMsgCap + 32];
     size_t n = format(reason, sizeof reason, "%s: %s", err_name(why.code()), msg);
     span<const uint8_t> data(reinterpret_cast<const uint8_t*>(reason), n);
@@ -99,6 +102,15 @@ struct Loader {
           overlap(bp.launch_policy, bp.hv_manifest))
         return Status::fail(Err::malformed, "boot params: the launch policy overlaps the log, image or manifest");
     }
+    // The SL's own stage 2 (a two-stage SL: stage 1 protected and checked it against
+    // the SLB's pin before entering it). Nothing the loader names may overlap it.
+    if (present(bp.sl_stage2)) {
+      REDOUBT_TRY(region_ok("SL stage 2", bp.sl_stage2, kMaxStage2Size));
+      REDOUBT_TRY(p.dma().protect(bp.sl_stage2.pa, bp.sl_stage2.size));
+      if (overlap(bp.sl_stage2, bp.event_log) || overlap(bp.sl_stage2, bp.hv_image) ||
+          overlap(bp.sl_stage2, bp.hv_manifest) || overlap(bp.sl_stage2, bp.launch_policy))
+        return Status::fail(Err::malformed, "boot params: the log, image, manifest or policy overlaps SL stage 2");
+    }
     this->bp_pa = bp_pa;
     REDOUBT_TRY(read_guest_table());
     have_bp = true;
@@ -112,10 +124,11 @@ struct Loader {
     if (r.pa % align != 0 || r.size % align != 0)
       return Status::fail(Err::malformed, "boot params: %s [0x%llx, +0x%llx) is not 0x%llx-aligned", what,
                           (unsigned long long)r.pa, (unsigned long long)r.size, (unsigned long long)align);
-    const Region fixed[] = {{bp_pa, sizeof(BootParams)}, bp.event_log, bp.hv_image, bp.hv_manifest, bp.launch_policy};
+    const Region fixed[] = {{bp_pa, sizeof(BootParams)}, bp.event_log, bp.hv_image, bp.hv_manifest, bp.launch_policy,
+                            bp.sl_stage2};
     for (const Region& f : fixed)
       if (overlap(r, f))
-        return Status::fail(Err::malformed, "boot params: %s overlaps the boot params, log, image, manifest or policy",
+        return Status::fail(Err::malformed, "boot params: %s overlaps the boot params, log, image, manifest, policy or SL stage 2",
                             what);
     return Status::ok();
   }
@@ -192,7 +205,9 @@ struct Loader {
     log_ok = true;
     // First record: the CPU's own measurement of SLB[0:length] (already in PCR17
     // through the locality-4 hash sequence; logged here, not extended again).
-    span<const uint8_t> slb(p.mem().map(slb_base, h.length), h.length);
+    const uint8_t* measured = p.slb_as_measured(slb_base, h.length);
+    if (!measured) return Status::fail(Err::internal, "the SLB as SKINIT measured it (length 0x%x) is not available", h.length);
+    span<const uint8_t> slb(measured, h.length);
     char desc[64];
     size_t n = format(desc, sizeof desc, "SKINIT SLB base=0x%llx length=0x%x", (unsigned long long)slb_base, h.length);
     return log.append(policy::kPcrDrtmDetail, policy::kEvSkinitSlb, policy::hash_banks(banks, slb),
@@ -364,6 +379,14 @@ struct Loader {
 };
 
 }  // namespace
+
+Outcome refuse(hal::Platform& platform, uint64_t slb_base, const Status& why) {
+  Loader l{platform, slb_base};
+  l.cap(why);
+  Outcome out;
+  out.reason = why;
+  return out;
+}
 
 Outcome secure_loader_main(hal::Platform& platform, uint64_t slb_base) {
   Outcome out;

@@ -19,4 +19,8 @@ struct Outcome {
 // (and after a refusal); the bare-metal entry halts with the reason.
 Outcome secure_loader_main(hal::Platform& platform, uint64_t slb_base);
 
+// A refusal before secure_loader_main could start (the bare-metal stage 2 could
+// not take over the DEV): caps PCR17/18 with the reason, writes no log.
+Outcome refuse(hal::Platform& platform, uint64_t slb_base, const Status& why);
+
 }  // namespace redoubt::sl

@@ -65,6 +65,7 @@ void register_launch(CLI::App& app, int& exit_code) {
   c->add_option("--state", o->state, "State directory (TPM NV, demo keys); default ~/.local/state/redoubt");
   c->add_option("--out", o->out, "Output directory")->capture_default_str();
   c->add_option("--sl", o->sl, "Secure loader image (default: build/sl.bin sealed with the demo key)");
+  c->add_option("--sl-stage2", o->sl_stage2, "The SL's stage 2, pinned by the SLB (default: build/sl2.bin)");
   c->add_option("--hypervisor", o->hypervisor, "Hypervisor image (default: build/hv.bin)");
   c->add_option("--manifest", o->manifest, "Signed hypervisor manifest (default: sign with the demo key)");
   c->add_option("--hv-key", o->hv_key, "Hypervisor-signing public key to seal into the SLB before SKINIT");

@@ -56,6 +56,7 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");
   c->add_option("--out", o->launch.out, "Output directory")->capture_default_str();
   c->add_option("--sl", o->launch.sl, "Secure loader image (default: build/sl.bin)");
+  c->add_option("--sl-stage2", o->launch.sl_stage2, "The SL's stage 2, pinned by the SLB (default: build/sl2.bin)");
   c->add_option("--hypervisor", o->launch.hypervisor, "Hypervisor image (default: build/hv.bin)");
   c->add_option("--manifest", o->launch.manifest, "Signed hypervisor manifest (default: sign with the demo key)");
   c->add_option("--hv-key", o->launch.hv_key, "Hypervisor-signing public key to seal into the SLB");

@@ -53,6 +53,13 @@ void require_native_sl_matches(const sim::LaunchInputs& in, const fs::path& sl_p
                                 "code than the image SKINIT measures (use --engine full-system)");
 }
 
+void require_native_sl2_matches(const sim::LaunchInputs& in, const fs::path& path) {
+  if (sha256_hex(in.sl_stage2) != kBuiltSl2Sha256)
+    throw std::invalid_argument("--engine native/native-sl: " + path.string() +
+                                " is not the sl2.bin built with this redoubt binary; the native SL would run other "
+                                "code than the stage 2 the SLB pins (use --engine full-system)");
+}
+
 void require_native_matches_images(const sim::LaunchInputs& in, const fs::path& sl_path, const fs::path& hv_path) {
   require_native_sl_matches(in, sl_path);
   if (sha256_hex(in.hv_image) != kBuiltHvSha256)
@@ -88,6 +95,16 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   sim::LaunchInputs in;
   in.sl_image = read_file(sl_path);
   in.hv_image = read_file(hv_path);
+  // Stage 2 (pinned by sl.bin): --sl-stage2, else the sl2.bin next to --sl, else the build's.
+  fs::path sl2_path;
+  if (!o.sl_stage2.empty()) {
+    sl2_path = fs::absolute(o.sl_stage2);
+  } else {
+    std::error_code ec;
+    sl2_path = o.sl.empty() || !fs::exists(sl_path.parent_path() / "sl2.bin", ec) ? build_dir() / "sl2.bin"
+                                                                                  : sl_path.parent_path() / "sl2.bin";
+  }
+  in.sl_stage2 = read_file(sl2_path);
   in.layout.slb_base = parse_addr(o.slb_base);
   in.svm_enabled = !o.sim_svm_off;
   in.aps_in_init = !o.sim_aps_running;
@@ -146,11 +163,15 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   sim::LaunchReport r;
   EngineView view;
   if (o.engine == "native") {
-    if (o.engine_checked) require_native_matches_images(in, sl_path, hv_path);
+    if (o.engine_checked) {
+      require_native_matches_images(in, sl_path, hv_path);
+      require_native_sl2_matches(in, sl2_path);
+    }
     r = sim::measured_launch(machine, *tpm, in, sink);  // the caller's before_launch attaches the SVM model
     if (o.after_launch) o.after_launch(machine, r, view);
   } else if (o.engine == "native-sl") {
     require_native_sl_matches(in, sl_path);  // hv.bin runs for real: any hypervisor image is fine
+    require_native_sl2_matches(in, sl2_path);
     sim::MeasuredHypervisor hv(machine, *tpm, sink, in.layout);
     if (o.on_vmrun)
       hv.system().svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };

@@ -32,14 +32,15 @@ struct LaunchOptions {
   // "full-system": the simulated CPU executes sl.bin and hv.bin (what is measured runs).
   // "native": the native build of the same sources (platform/fake), for unit tests and
   // comparisons; it refuses unless sl.bin/hv.bin are the ones built from the sources it runs.
-  // "native-sl": the native SL (checked against sl.bin), then the measured hv.bin executed by the
-  // simulated CPU — the default until sl.bin fits the SLB with its drivers (docs/skinit.md).
-  std::string engine = "native-sl";
+  // "native-sl": the native SL (checked against sl.bin and sl2.bin), then the measured hv.bin
+  // executed by the simulated CPU (a comparison point for benchmarks).
+  std::string engine = "full-system";
   bool engine_checked = false;  // --engine native given explicitly: also check hv.bin (tests pass tampered ones)
   std::string tpm = "inproc";
   std::string state;              // empty: default state dir
   std::string out = "out/launch";
   std::string sl, hypervisor, manifest, hv_key;  // empty: built-in defaults
+  std::string sl_stage2;          // sl2.bin (the SL's stage 2, pinned by sl.bin); empty: the build's
   std::string slb_base = "0x01000000";
   // Launch policy (issue 4): a file, or bytes (policy_bytes, e.g. the demo policy
   // `redoubt run` signs); `owner` is the public key sealed into the SLB's owner slot.

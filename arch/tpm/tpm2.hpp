@@ -15,6 +15,7 @@ inline constexpr uint32_t kCcNvRead = 0x0000014E;
 inline constexpr uint32_t kCcNvReadPublic = 0x00000169;
 inline constexpr uint32_t kCcGetCapability = 0x0000017A;
 inline constexpr uint32_t kCcPcrExtend = 0x00000182;
+inline constexpr uint32_t kCcPcrEvent = 0x0000013C;   // Part 2 §6.5.2 TPM_CC_PCR_Event
 inline constexpr uint32_t kCcPcrRead = 0x0000017E;
 inline constexpr uint32_t kCcGetRandom = 0x0000017B;
 

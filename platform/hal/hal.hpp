@@ -69,6 +69,11 @@ class Platform {
   virtual Status enter_hypervisor(HypervisorHandoff& handoff) = 0;
   // Stop this CPU for good, saying why. Never a silent no-op.
   [[noreturn]] virtual void halt(const char* why) = 0;
+  // SLB[0:length] exactly as SKINIT measured it (what the DRTM log's first event
+  // hashes). Where the SL ran in place it has since relocated itself and written
+  // its data, so the bare-metal SL keeps a copy taken before its first write
+  // (docs/skinit.md); the native build never changes the SLB.
+  virtual const uint8_t* slb_as_measured(uint64_t slb_base, uint64_t length) { return mem().map(slb_base, length); }
 
  protected:
   ~Platform() = default;

@@ -88,6 +88,9 @@ std::string lay_out(Machine& m, const LaunchInputs& in, const std::function<void
   if (in.launch_policy.size() > std::min<uint64_t>(sl::kMaxLaunchPolicy, L.hv_image - L.launch_policy))
     return ("launch policy is " + std::to_string(in.launch_policy.size()) + " bytes, limit " +
                                    std::to_string(sl::kMaxLaunchPolicy));
+  if (in.sl_stage2.size() > std::min<uint64_t>(sl::kMaxStage2Size, L.hv_image - L.sl_stage2))
+    return ("SL stage 2 is " + std::to_string(in.sl_stage2.size()) + " bytes, limit " +
+            std::to_string(std::min<uint64_t>(sl::kMaxStage2Size, L.hv_image - L.sl_stage2)));
   if (!m.mem().contains(L.hv_image, in.hv_image.size()))
     return ("hypervisor image (" + std::to_string(in.hv_image.size()) +
                                    " bytes) does not fit in RAM at " + hex(L.hv_image));
@@ -140,6 +143,11 @@ std::string lay_out(Machine& m, const LaunchInputs& in, const std::function<void
   }
   bp.outcome = {L.outcome, sizeof(abi::LaunchOutcome)};
   bp.dev_table = {L.dev_table, L.dev_table_size};
+  if (!in.sl_stage2.empty()) {
+    m.mem().write(L.sl_stage2, in.sl_stage2);
+    bp.sl_stage2 = {L.sl_stage2, (in.sl_stage2.size() + 4095) & ~uint64_t{4095}};
+    say("SL stage 2 " + std::to_string(in.sl_stage2.size()) + " bytes at " + hex(L.sl_stage2));
+  }
   // Always: the SL runs on a stack in it and the hypervisor keeps its state there.
   bp.hv_memory = {L.hv_memory, L.hv_memory_size};
   m.mem().write(L.outcome, std::vector<uint8_t>(sizeof(abi::LaunchOutcome), 0));

@@ -32,6 +32,7 @@ struct LaunchLayout {
   uint64_t launch_policy = 0x01040000;  // up to 64 KiB (sl::kMaxLaunchPolicy)
   uint64_t dev_table = 0x01060000;    // AMD DEV table, 128 KiB (covers 4 GiB; docs/dma.md)
   uint64_t dev_table_size = 0x20000;
+  uint64_t sl_stage2 = 0x01080000;    // sl2.bin, the SL's stage 2 (docs/skinit.md "Two stages"), up to hv_image
   uint64_t hv_image = 0x01100000;     // up to the end of RAM
   // Guests (AMD-V issue); used only when LaunchInputs::guests is not empty.
   uint64_t guest_table = 0x01022000;  // sl::GuestTable
@@ -65,6 +66,7 @@ std::vector<GuestPlacement> place_guests(const LaunchLayout& layout, const std::
 
 struct LaunchInputs {
   std::vector<uint8_t> sl_image;   // sl.bin (sealed with the hypervisor-signing key)
+  std::vector<uint8_t> sl_stage2;  // sl2.bin, pinned by sl.bin; empty = none (a one-stage native SL)
   std::vector<uint8_t> hv_image;   // hv.bin
   std::vector<uint8_t> manifest;   // COSE_Sign1 hypervisor manifest
   std::vector<uint8_t> launch_policy;  // COSE_Sign1 launch policy (owner-signed); empty = none

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "abi/slb_layout.hpp"
 #include "platform/x86/launch_report.hpp"
 #include "platform/x86/port_io.hpp"
 
@@ -42,5 +43,11 @@ hal::Svm& BarePlatform::svm() {
 }
 
 void BarePlatform::halt(const char* why) { launch_fail(Err::internal, why); }
+
+const uint8_t* BarePlatform::slb_as_measured(uint64_t slb_base, uint64_t length) {
+  const uint64_t off = sl::slb_measured_copy_offset(length);
+  if (off + length > sl::kBootParamsPtrOffset) return nullptr;  // sl_entry.S refused to copy it
+  return mem().map(slb_base + off, length);
+}
 
 }  // namespace redoubt::x86

@@ -35,6 +35,8 @@ class BarePlatform final : public hal::Platform {
   Status enter_hypervisor(hal::HypervisorHandoff& handoff) override;
   // Stops the launch: LaunchOutcome, then power off (launch_report.hpp).
   [[noreturn]] void halt(const char* why) override;
+  // The copy sl_entry.S took (abi/slb_layout.hpp slb_measured_copy_offset); null if it cannot fit.
+  const uint8_t* slb_as_measured(uint64_t slb_base, uint64_t length) override;
 
  private:
   hal::Console& console_;

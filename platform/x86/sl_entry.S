@@ -32,7 +32,7 @@ slb_header:
     .word 1                     /* header version */
     .word slb_key_slot - . + 14 /* key slot offset */
     .word slb_owner_slot - . + 16 /* owner key slot offset (launch policies) */
-    .word 0                     /* reserved */
+    .word slb_stage2_pin - . + 18 /* stage-2 pin offset (docs/skinit.md "Two stages") */
 
     .section .slb_key, "a"
     .balign 16
@@ -50,6 +50,19 @@ slb_owner_slot:                 /* the platform owner's key (launch policies) */
     .word 0
     .word 0
     .fill 97 + 15, 1, 0
+
+    /* abi/slb_layout.hpp SlbStage2Pin: size and SHA-256 of sl2.bin, written into
+     * sl.bin by scripts/pin_stage2.sh once stage 2 is linked. Measured by SKINIT. */
+    .section .slb_stage2_pin, "a"
+    .balign 16
+    .globl slb_stage2_pin
+    .type slb_stage2_pin, @object
+slb_stage2_pin:
+    .ascii "RDBTS2P1"
+    .long 0                     /* image_size */
+    .long 0                     /* reserved */
+    .fill 32, 1, 0              /* sha256 */
+    .size slb_stage2_pin, . - slb_stage2_pin
 
     /* Everything the 32-bit code touches lives in this one section, so every
      * offset is an assemble-time difference from label 1 (no relocation). */
@@ -183,7 +196,7 @@ msg_no_1g:  .asciz "[sl] FATAL: no 1 GiB pages (80000001h EDX[26] Page1GB)\r\n"
     .type msg_no_nx, @object
 msg_no_nx:  .asciz "[sl] FATAL: no NX (80000001h EDX[20])\r\n"
     .type msg_reloc, @object
-msg_reloc:  .asciz "[sl] FATAL: relocation not R_X86_64_RELATIVE\r\n"
+msg_reloc:  .asciz "[sl] FATAL: relocation not R_X86_64_RELATIVE, or no room for the measured copy\r\n"
 
     .code64
 sl_entry64:
@@ -191,24 +204,38 @@ sl_entry64:
     mov %ebp, %ebp                      /* RBP = SLB base */
     mov -8 + SLB_STACK_TOP(%rbp), %r12  /* R12 = boot-params pointer, pushed above */
     lea SLB_STACK_TOP(%rbp), %rsp
+    /* Keep SLB[0:length] as SKINIT measured it (the DRTM log hashes it): copy it
+     * after the page tables before the first write into the image. */
+    movzwl 2(%rbp), %ecx
+    lea 0xFFF(%rcx), %edi
+    and $0xF000, %edi
+    add $8192, %edi                     /* abi/slb_layout.hpp slb_measured_copy_offset */
+    lea (%rdi, %rcx), %eax
+    cmp $(SLB_STACK_TOP - 4096), %eax   /* the copy and a 4 KiB stack must fit */
+    ja sl_reloc_fail
+    add %rbp, %rdi
+    mov %rbp, %rsi
+    rep movsb                           /* RDI = end of the copy */
     APPLY_RELOCS %rbp, sl_reloc_fail
     /* Paint the stack below us with a pattern, so the SL can report its
      * high-water mark and detect an overflow into the page tables. */
-    movzwl 2(%rbp), %edi
-    add $0xFFF, %edi
+    movzwl 2(%rbp), %ecx
+    lea 0xFFF(%rcx), %edi
     and $0xF000, %edi
-    lea 8192(%rbp, %rdi), %rdi          /* RDI = stack bottom = end of the page tables */
+    lea 8192 + 15(%rdi, %rcx), %edi
+    and $~15, %edi
+    add %rbp, %rdi                      /* RDI = stack bottom = end of the measured copy, 16-aligned */
     mov %rdi, %r13
     lea -64(%rsp), %rcx
     sub %rdi, %rcx
     shr $3, %rcx
     movabs $SL_STACK_PAINT, %rax
     rep stosq
-    mov %rbp, %rdi                      /* sl_bare_main(slb_base, boot_params_pa, relocations, stack_bottom) */
+    mov %rbp, %rdi                      /* sl_stage1_main(slb_base, boot_params_pa, relocations, stack_bottom) */
     mov %r12, %rsi
     mov %r10, %rdx
     mov %r13, %rcx
-    call sl_bare_main
+    call sl_stage1_main
 7:  cli
     hlt
     jmp 7b

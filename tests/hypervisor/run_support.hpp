@@ -28,6 +28,7 @@ inline tools::RunOptions default_run_options(const fs::path& out, const fs::path
   o.launch.out = out.string();
   o.launch.state = state.string();
   o.launch.sl = (build_dir() / "sl.bin").string();
+  o.launch.sl_stage2 = (build_dir() / "sl2.bin").string();
   o.launch.hypervisor = (build_dir() / "hv.bin").string();
   o.guest_dir = (build_dir() / "guests").string();
   return o;

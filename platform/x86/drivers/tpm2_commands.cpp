@@ -97,6 +97,17 @@ size_t build_pcr_extend(uint8_t* buf, size_t cap, uint32_t pcr, const DigestList
   return w.finish();
 }
 
+size_t build_pcr_event(uint8_t* buf, size_t cap, uint32_t pcr, const uint8_t* data, size_t n) {
+  if (n > 1024) return 0;  // TPM2B_EVENT: at most 1024 bytes (Part 2 §10.4.7)
+  Writer w(buf, cap);
+  w.header(a::kStSessions, a::kCcPcrEvent);
+  w.u32(pcr);
+  pw_session(w);
+  w.u16(static_cast<uint16_t>(n));
+  w.bytes(data, n);
+  return w.finish();
+}
+
 size_t build_nv_read_public(uint8_t* buf, size_t cap, uint32_t nv_index) {
   Writer w(buf, cap);
   w.header(a::kStNoSessions, a::kCcNvReadPublic);
@@ -159,6 +170,14 @@ Status parse_get_capability_pcrs(const uint8_t* r, size_t n, BankList& out) {
   }
   if (rd.remaining() != 0) return Status::fail(Err::malformed, "%s: %zu bytes follow the selection list", what, rd.remaining());
   out = banks;
+  return Status::ok();
+}
+
+Status parse_pcr_event(const uint8_t* r, size_t n, uint8_t locality) {
+  uint32_t rc = 0;
+  REDOUBT_TRY(check_response(r, n, "TPM2_PCR_Event", locality, rc));
+  if (r[1] != (a::kStSessions & 0xFF) || r[0] != (a::kStSessions >> 8))
+    return Status::fail(Err::malformed, "TPM2_PCR_Event: a successful response must carry TPM_ST_SESSIONS");
   return Status::ok();
 }
 

@@ -22,6 +22,9 @@ bool rc_is_nv_absent(uint32_t rc);
 size_t build_get_capability_pcrs(uint8_t* buf, size_t cap);
 // TPM2_PCR_Extend(pcr) with a TPM_RS_PW session of empty auth, Part 3 §22.2.
 size_t build_pcr_extend(uint8_t* buf, size_t cap, uint32_t pcr, const DigestList& digests);
+// TPM2_PCR_Event(pcr, eventData) with TPM_RS_PW of empty auth, Part 3 §22.3: the TPM
+// hashes eventData in every allocated bank and extends each. eventData <= 1024 bytes.
+size_t build_pcr_event(uint8_t* buf, size_t cap, uint32_t pcr, const uint8_t* data, size_t n);
 // TPM2_NV_ReadPublic(index), Part 3 §31.6.
 size_t build_nv_read_public(uint8_t* buf, size_t cap, uint32_t nv_index);
 // TPM2_NV_Read(authHandle = index, index, size, offset) with TPM_RS_PW of empty auth, Part 3 §31.13.
@@ -35,6 +38,8 @@ Status check_response(const uint8_t* r, size_t n, const char* what, uint8_t loca
 // Parsers of successful responses (they call check_response first).
 Status parse_get_capability_pcrs(const uint8_t* r, size_t n, BankList& out);
 Status parse_pcr_extend(const uint8_t* r, size_t n, uint32_t pcr, uint8_t locality);
+// Success and TPM_ST_SESSIONS only (the returned digests are not needed).
+Status parse_pcr_event(const uint8_t* r, size_t n, uint8_t locality);
 // TPMS_NV_PUBLIC fields the counter read needs.
 struct NvPublic {
   uint32_t index = 0;
