@@ -176,7 +176,7 @@ LaunchReport FullSystem::launch(const LaunchInputs& in) {
   bool hv_seen = false;
   double hv_us = 0;
   const uint64_t hv_lo = L.hv_image, hv_hi = L.hv_image + in.hv_image.size();
-  svm_->on_world_switch = [&](uint64_t, bool) {};
+  if (!svm_->on_world_switch) svm_->on_world_switch = [](uint64_t, bool) {};
   const cpu::Stop why = run();
   if (!line_.empty()) {
     sink_(line_);

@@ -86,6 +86,7 @@ LaunchKit::LaunchKit() {
   std::memcpy(slot.sec1, pub.sec1, pub.sec1_len);
   std::memcpy(sl_sealed.data() + slot_off, &slot, sizeof slot);
   hv_image = read_file(build_dir() / "hv.bin");
+  sl_stage2 = read_file(build_dir() / "sl2.bin");
   input.version = "1.2.3";
   input.svn = 2;
   payload = policy::build_hv_manifest_payload(hv_image, input, key);
@@ -102,6 +103,7 @@ sim::LaunchInputs LaunchKit::inputs() const {
   sim::LaunchInputs in;
   in.sl_image = sl_sealed;
   in.hv_image = hv_image;
+  in.sl_stage2 = sl_stage2;
   in.manifest = manifest;
   return in;
 }

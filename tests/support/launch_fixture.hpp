@@ -49,6 +49,7 @@ struct LaunchKit {
   policy::PublicKey pub;
   Bytes sl_sealed;   // build/sl.bin with `pub` sealed in
   Bytes hv_image;    // build/hv.bin
+  Bytes sl_stage2;   // build/sl2.bin (pinned by sl.bin)
   Bytes manifest;    // COSE_Sign1 over the image, version 1.2.3, SVN 2
   Bytes payload;     // the manifest's CBOR payload (deterministic)
   policy::HvManifestInput input;

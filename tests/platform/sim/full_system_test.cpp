@@ -52,18 +52,47 @@ BOOST_AUTO_TEST_CASE(the_measured_sl_bin_executes_from_the_skinit_state) {
   LaunchKit kit;
   Run r = run_full_system(kit.inputs(), kit.dir / "tpm");
   BOOST_TEST(r.report.mode == "full-system");
-  // The real image went 32-bit -> long mode -> relocated C++ on the simulated CPU.
-  BOOST_TEST(r.has("[sl] long mode: secure loader at 0x1000000"));
+  // The real image went 32-bit -> long mode -> relocated C++ (stage 1) -> stage 2,
+  // checked against the pin, -> secure_loader_main on the TIS driver -> hv.bin.
+  BOOST_TEST(r.has("[sl] stage 1 in long mode: SLB at 0x1000000"));
+  BOOST_TEST(r.has("match the SLB's pin; entering it"));
   BOOST_TEST(r.has("[sl] Redoubt secure loader entered, SLB at 0x1000000"));
-  // It stops at its first TPM command (the SL's TIS driver does not fit the SLB yet:
-  // docs/skinit.md), by powering off as refused with its reason — not as "launched".
+  BOOST_TEST(r.has("[hv] Redoubt hypervisor redoubt-hypervisor 1.2.3 entered"));
+  BOOST_TEST(r.report.launched);
+  BOOST_TEST(r.report.hypervisor_entered);
+  BOOST_TEST(r.report.exit_status == 1);  // (ok << 1) | 1: powered off by hv.bin as "ok"
+  // PCR17 from first principles (docs/pcr-map.md): SKINIT's measurement of the SLB
+  // (the stage-2 pin inside it), then the SL's manifest, image and separator events.
+  Bytes p17 = pcr17_after_skinit(kit.sl_sealed);
+  p17 = extend("SHA256", p17, sha("SHA256", kit.payload));
+  p17 = extend("SHA256", p17, sha("SHA256", kit.hv_image));
+  p17 = extend("SHA256", p17, sha("SHA256", Bytes{0, 0, 0, 0}));
+  BOOST_TEST(hex(r.pcr17_sha256) == hex(p17));
+}
+
+// Stage 2 is not in the SLB, so SKINIT does not hash it; the pin it does hash
+// must stop a different stage 2 before its first instruction.
+BOOST_AUTO_TEST_CASE(a_changed_stage_2_is_refused_by_stage_1_and_the_pcrs_are_capped) {
+  LaunchKit kit;
+  sim::LaunchInputs in = kit.inputs();
+  in.sl_stage2[in.sl_stage2.size() / 2] ^= 0x01;
+  Run r = run_full_system(in, kit.dir / "tpm");
   BOOST_TEST(!r.report.launched);
   BOOST_TEST(!r.report.hypervisor_entered);
   BOOST_TEST(r.report.stage == "sl");
-  const int refused = (static_cast<int>(redoubt::abi::ExitStatus::launch_refused) << 1) | 1;
-  BOOST_TEST(r.report.exit_status == refused);
-  BOOST_TEST(r.report.reason.find("TPM TIS") != std::string::npos);
-  BOOST_TEST(hex(r.pcr17_sha256) == hex(pcr17_after_skinit(kit.sl_sealed)));
+  BOOST_TEST(r.report.exit_status == ((static_cast<int>(redoubt::abi::ExitStatus::launch_refused) << 1) | 1));
+  BOOST_TEST(r.report.reason.find("is not the pinned") != std::string::npos, r.report.reason);
+  BOOST_TEST(!r.has("[sl] Redoubt secure loader entered"));  // stage 2 never ran
+  // Capped: PCR17 = SKINIT's measurement, then TPM2_PCR_Event over the reason.
+  const std::string why = r.report.reason;  // "<err>: <message>", as stage 1 formats it
+  Bytes p17 = extend("SHA256", pcr17_after_skinit(in.sl_image), sha("SHA256", Bytes(why.begin(), why.end())));
+  BOOST_TEST(hex(r.pcr17_sha256) == hex(p17));
+  // No stage 2 at all: refused by name, too.
+  sim::LaunchInputs none = kit.inputs();
+  none.sl_stage2.clear();
+  Run r2 = run_full_system(none, kit.dir / "tpm2");
+  BOOST_TEST(!r2.report.launched);
+  BOOST_TEST(r2.report.reason.find("no SL stage 2 region") != std::string::npos, r2.report.reason);
 }
 
 BOOST_AUTO_TEST_CASE(an_int3_slb_faults_at_its_entry_and_nothing_is_launched) {

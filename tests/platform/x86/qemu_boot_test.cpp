@@ -61,13 +61,14 @@ BOOST_AUTO_TEST_CASE(sl_enters_long_mode_cpp_from_skinit_state) {
   // the string table and the console's vtable call both need the relocations.
   const long relocs = relative_relocations("sl.elf");
   BOOST_TEST(relocs > 0);
-  BOOST_TEST(has(q.serial, "[sl] long mode: secure loader at 0x1000000, " + std::to_string(relocs) +
+  BOOST_TEST(has(q.serial, "[sl] stage 1 in long mode: SLB at 0x1000000, " + std::to_string(relocs) +
                                " relocations applied, boot params at 0xf00000"));
-  BOOST_TEST(has(q.serial, "[sl] Redoubt secure loader entered, SLB at 0x1000000"));
-  // The SL's first TPM command meets the pending TIS driver: a refusal, never a silent stop.
-  BOOST_TEST(has(q.serial, "[sl] power off: launch_refused (not-implemented): TPM TIS: no driver yet"));
+  // The stub places no stage 2 (sl2.bin) yet (the QEMU issue does): stage 1 refuses
+  // by name and powers off as refused, never a silent stop.
+  BOOST_TEST(has(q.serial, "no SL stage 2 region"));
+  BOOST_TEST(has(q.serial, "[sl] power off: launch_refused"));
   // The stack was painted at entry; the report says how much of it was used.
-  BOOST_TEST(std::regex_search(q.serial, std::regex(R"(\[sl\] stack: [1-9][0-9]* of 8176 bytes used \(high-water mark\)\r?\n)")));
+  BOOST_TEST(std::regex_search(q.serial, std::regex(R"(\[sl\] stack: [1-9][0-9]* of [0-9]+ bytes used \(high-water mark\)\r?\n)")));
   BOOST_TEST(q.exit_code == exit_for(redoubt::abi::ExitStatus::launch_refused));
 }
 
@@ -75,8 +76,8 @@ BOOST_AUTO_TEST_CASE(sl_is_position_independent) {
   // Another 64 KiB-aligned SLB (not 1 MiB aligned): same bytes, relocated for the new base.
   QemuBoot q = boot_in_qemu("mode=sl slb=0x5010000");
   show(q);
-  BOOST_TEST(has(q.serial, "[sl] long mode: secure loader at 0x5010000"));
-  BOOST_TEST(has(q.serial, "[sl] Redoubt secure loader entered, SLB at 0x5010000"));
+  BOOST_TEST(has(q.serial, "[sl] stage 1 in long mode: SLB at 0x5010000"));
+  BOOST_TEST(has(q.serial, "no SL stage 2 region"));
   BOOST_TEST(q.exit_code == exit_for(redoubt::abi::ExitStatus::launch_refused));
 }
 
