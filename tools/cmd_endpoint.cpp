@@ -17,6 +17,7 @@
 #include "attestation/tpm/tpm_public.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
@@ -51,7 +52,7 @@ LaunchOptions launch_options(const EndpointOptions& o, const fs::path& state, co
   lo.out = (state / "endpoint-launch").string();
   const fs::path work = state / "endpoint-inputs";
   fs::create_directories(work);
-  std::vector<uint8_t> hv = read_file(build_dir() / "hv.bin");
+  std::vector<uint8_t> hv = read_file(build_dir() / "hv.bin", input::kHvImage);
   policy::EvpKey key;
   if (!o.signing_key.empty()) {  // the owner's hypervisor-signing key, sealed into the SLB
     key = policy::load_private_key(fs::absolute(o.signing_key).string());
@@ -89,6 +90,10 @@ int run_endpoint(const EndpointOptions& o) {
       o.tamper != "guest-unsigned")
     throw std::invalid_argument("--tamper must be hv-image, foreign-signer, svn-low, guest-svn-low or guest-unsigned");
   const fs::path state = state_dir(o.state);
+  // The pull listener's port, checked before anything runs (strict: 0..65535, 0 = any free port).
+  const size_t listen_colon = o.listen.rfind(':');
+  if (listen_colon == std::string::npos) throw std::invalid_argument("--listen HOST:PORT");
+  const int listen_port = static_cast<int>(parse_uint(o.listen.substr(listen_colon + 1), "--listen port", 0, 65535));
   auto say = [](const std::string& l) { std::cerr << l << "\n"; };
   auto tpm = open_tpm_session(o.tpm, state);
   RunOptions ro;
@@ -135,10 +140,8 @@ int run_endpoint(const EndpointOptions& o) {
 
   int rc = kExitOk;
   if (o.mode == "pull") {
-    const size_t colon = o.listen.rfind(':');
-    if (colon == std::string::npos) throw std::invalid_argument("--listen HOST:PORT");
-    const std::string host = o.listen.substr(0, colon);
-    const int port = agent.bind_pull(host, std::stoi(o.listen.substr(colon + 1)), o.pull_tls_cert, o.pull_tls_key);
+    const std::string host = o.listen.substr(0, listen_colon);
+    const int port = agent.bind_pull(host, listen_port, o.pull_tls_cert, o.pull_tls_key);
     const std::string url = (o.pull_tls_cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(port);
     std::thread server([&] { agent.serve_pull(); });
     json a = agent.enrol("pull", url);
@@ -184,16 +187,16 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   c->add_option("--mode", o->mode, "push | pull")->capture_default_str();
   c->add_option("--listen", o->listen, "pull mode: HOST:PORT to serve GET /v1/quote on (port 0 = any)")->capture_default_str();
   c->add_option("--tamper", o->tamper, "hv-image | foreign-signer | svn-low | guest-svn-low (guest SVN 0) | guest-unsigned (= --unsigned-guests)");
-  c->add_option("--svn", o->svn, "SVN of the (good) hypervisor manifest")->capture_default_str();
+  add_uint_option(c, "--svn", o->svn, "SVN of the (good) hypervisor manifest");
   c->add_option("--guest", o->guests, "Guest to boot: NAME, FILE or KERNEL:MANIFEST[:INITRD] (repeatable; default hello sha256 mmu probe)");
-  c->add_option("--guest-svn", o->guest_svn, "SVN of the guest manifests signed on the fly (lower it to play an old guest)")->capture_default_str();
+  add_uint_option(c, "--guest-svn", o->guest_svn, "SVN of the guest manifests signed on the fly (lower it to play an old guest)");
   c->add_flag("--unsigned-guests", o->unsigned_guests, "NAME/FILE guests carry no manifest (refused unless the launch policy allows unsigned guests)");
   c->add_option("--pki", o->pki, "PKI directory (redoubt pki init) that signs NAME/FILE guests; default: the demo PKI of --state");
   c->add_option("--policy", o->policy, "Launch policy (redoubt sign policy); default: a demo policy trusting the PKI's root, dated now");
   c->add_option("--owner", o->owner, "Platform owner's public key (PEM) sealed into the SLB; verifies --policy (default with --pki: PKI/owner.pub.pem)");
-  c->add_option("--count", o->count, "push mode: number of attestations")->capture_default_str();
-  c->add_option("--interval-ms", o->interval_ms, "push mode: pause between attestations")->capture_default_str();
-  c->add_option("--serve-seconds", o->serve_seconds, "pull mode: stop after this long (0 = until SIGTERM)")->capture_default_str();
+  add_uint_option(c, "--count", o->count, "push mode: number of attestations", 1);
+  add_uint_option(c, "--interval-ms", o->interval_ms, "push mode: pause between attestations", 0, 3600000);
+  add_uint_option(c, "--serve-seconds", o->serve_seconds, "pull mode: stop after this long (0 = until SIGTERM)", 0, 31536000);
   c->add_option("--signing-key", o->signing_key, "Hypervisor-signing private key (PEM); default: the demo key of --state");
   c->add_option("--tpm", o->tpm, "inproc | swtpm[:state=DIR][,setup=SWTPM_SETUP_CONF] | swtpm:host=H,port=P | device")->capture_default_str();
   c->add_option("--state", o->state, "State directory (TPM NV, EK certificate, keys)");

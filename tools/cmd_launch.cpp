@@ -13,6 +13,7 @@
 #include "policy/host/keys.hpp"
 #include "attestation/agent/tpm_identity.hpp"
 #include "tools/commands.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
 #include "tools/launch_job.hpp"
@@ -68,7 +69,16 @@ void register_launch(CLI::App& app, int& exit_code) {
   c->add_option("--hypervisor", o->hypervisor, "Hypervisor image (default: build/hv.bin)");
   c->add_option("--manifest", o->manifest, "Signed hypervisor manifest (default: sign with the demo key)");
   c->add_option("--hv-key", o->hv_key, "Hypervisor-signing public key to seal into the SLB before SKINIT");
-  c->add_option("--slb-base", o->slb_base, "Physical address of the SLB (64 KiB aligned)")->capture_default_str();
+  c->add_option("--slb-base", o->slb_base, "Physical address of the SLB (64 KiB aligned)")
+      ->capture_default_str()
+      ->check([](const std::string& s) {  // strict, before anything runs
+        try {
+          parse_uint(s, "--slb-base");
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          return std::string(e.what());
+        }
+      });
   c->add_option("--policy", o->policy, "Launch policy (COSE_Sign1, redoubt sign policy) for the SL to verify and measure");
   c->add_option("--owner", o->owner, "Platform owner's public key PEM to seal into the SLB (verifies --policy)");
   c->add_flag("--sim-svm-off", o->sim_svm_off, "Simulate: leave EFER.SVME clear (SKINIT raises #UD)");

@@ -5,6 +5,7 @@
 
 #include "attestation/agent/tpm_identity.hpp"
 #include "tools/cmd_run_job.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 #include "tools/pcr_table.hpp"
@@ -67,12 +68,12 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_flag("--no-policy", o->no_policy, "Launch without a launch policy (the hypervisor then refuses every guest)");
   c->add_option("--pki", o->pki, "PKI directory (redoubt pki init) that signs NAME/FILE guests; default: the demo PKI");
   c->add_flag("--unsigned", o->unsigned_guests, "NAME/FILE guests carry no manifest (refused unless the policy allows unsigned guests)");
-  c->add_option("--guest-svn", o->guest_svn, "SVN of the manifests signed on the fly")->capture_default_str();
+  add_uint_option(c, "--guest-svn", o->guest_svn, "SVN of the manifests signed on the fly");
   c->add_option("--cmdline", o->cmdline, "Command line of the manifests signed on the fly");
   c->add_option("--guest-dir", o->guest_dir, "Where guest names are looked up (default: build/guests)");
   c->add_option("--npf", o->npf, "#NPF policy for every guest: kill | inject (default: inject for the probe, kill otherwise)");
-  c->add_option("--sha-bytes", o->sha_bytes, "Bytes the sha256 guest hashes (default 1 MiB)");
-  c->add_option("--ram-mib", o->ram_mib, "RAM per guest in MiB (even, >= 4)")->capture_default_str();
+  add_uint_option(c, "--sha-bytes", o->sha_bytes, "Bytes the sha256 guest hashes (default 1 MiB)");
+  add_uint_option(c, "--ram-mib", o->ram_mib, "RAM per guest in MiB (even, 4..1024)", 4, 1024);
   c->add_flag("--cpuid-unmasked", o->cpuid_unmasked, "Policy: let guests see the hypervisor bit and SVM in CPUID");
   c->add_flag("--stats", o->stats, "Print per-guest exit, instruction and TLB statistics");
   c->callback([o, &exit_code] { exit_code = run_run(*o); });

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "policy/fs/pcr_map.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 #include "tools/tpm_session.hpp"
@@ -29,7 +30,7 @@ void register_svn(CLI::App& app, int& exit_code) {
     c->add_option("--tpm", o->tpm, "TPM (as for launch)")->capture_default_str();
     c->add_option("--state", o->state, "State directory");
     c->add_option("--guest", o->guest, "A guest name (as signed in its manifest): its counter instead of the hypervisor's");
-    if (c->get_name() == "advance") c->add_option("--to", o->to, "New minimum SVN")->required();
+    if (c->get_name() == "advance") add_uint_option(c, "--to", o->to, "New minimum SVN")->required();
     c->callback([c, o, say, &exit_code] {
       auto tpm = open_tpm_session(o->tpm, state_dir(o->state));
       uint32_t index = policy::kNvHvSvnCounter;

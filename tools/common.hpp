@@ -18,7 +18,26 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::vector<uint8_t> read_file(const std::filesystem::path& p);  // throws InputError naming the path
+// An output that could not be written (names the file, the step and errno): exit code 3.
+class OutputError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+// What a command reads, and the most of it that it accepts: the size is checked
+// (fstat, then a bounded read) before the bytes are read (docs/running.md,
+// "Input size limits"). The limits are what the machine can place (tools/input_kinds.cpp).
+struct InputKind {
+  const char* name;
+  uint64_t max_bytes;
+};
+namespace input {
+extern const InputKind kSlImage, kHvImage, kHvManifest, kLaunchPolicy, kGuestKernel, kGuestInitrd, kGuestManifest,
+    kManifest, kEventLog, kVerifierInput;
+}  // namespace input
+
+std::vector<uint8_t> read_file(const std::filesystem::path& p, const InputKind& kind);  // throws InputError naming the path
+// Atomic replacement (temporary file, fsync, rename, directory fsync); throws OutputError.
 void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data);
 void write_text(const std::filesystem::path& p, const std::string& text);
 

@@ -18,6 +18,7 @@
 #include "tools/native_images.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
 #include "tools/slb_image.hpp"
@@ -61,18 +62,6 @@ void require_native_matches_images(const sim::LaunchInputs& in, const fs::path& 
                                 "code than the image it measures (use --engine native-sl or full-system)");
 }
 
-uint64_t parse_addr(const std::string& s) {
-  size_t used = 0;
-  uint64_t v = 0;
-  try {
-    v = std::stoull(s, &used, 0);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != s.size() || s.empty()) throw std::invalid_argument("--slb-base: '" + s + "' is not a number");
-  return v;
-}
-
 }  // namespace
 
 LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, const Say& say) {
@@ -86,9 +75,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   const fs::path sl_path = o.sl.empty() ? build_dir() / "sl.bin" : fs::absolute(o.sl);
   const fs::path hv_path = o.hypervisor.empty() ? build_dir() / "hv.bin" : fs::absolute(o.hypervisor);
   sim::LaunchInputs in;
-  in.sl_image = read_file(sl_path);
-  in.hv_image = read_file(hv_path);
-  in.layout.slb_base = parse_addr(o.slb_base);
+  in.sl_image = read_file(sl_path, input::kSlImage);
+  in.hv_image = read_file(hv_path, input::kHvImage);
+  in.layout.slb_base = parse_uint(o.slb_base, "--slb-base");
   in.svm_enabled = !o.sim_svm_off;
   in.aps_in_init = !o.sim_aps_running;
 
@@ -110,7 +99,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   fs::path manifest_path;
   if (!o.manifest.empty()) {
     manifest_path = fs::absolute(o.manifest);
-    in.manifest = read_file(manifest_path);
+    in.manifest = read_file(manifest_path, input::kHvManifest);
   } else {
     policy::EvpKey priv = policy::load_private_key(demo->private_pem.string());
     policy::HvManifestInput mi;
@@ -126,7 +115,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   fs::path policy_path;
   if (!o.policy.empty()) {
     policy_path = fs::absolute(o.policy);
-    in.launch_policy = read_file(policy_path);
+    in.launch_policy = read_file(policy_path, input::kLaunchPolicy);
   } else {
     in.launch_policy = o.policy_bytes;
   }
