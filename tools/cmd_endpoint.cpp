@@ -41,6 +41,7 @@ struct EndpointOptions {
   std::string pull_tls_cert, pull_tls_key;  // pull mode over HTTPS
   uint64_t guest_svn = 1;
   bool unsigned_guests = false;
+  bool new_tpm = false;
   int count = 1, interval_ms = 1000, serve_seconds = 0;
 };
 
@@ -89,15 +90,17 @@ int run_endpoint(const EndpointOptions& o) {
   if (!o.tamper.empty() && o.tamper != "hv-image" && o.tamper != "foreign-signer" && o.tamper != "svn-low" && o.tamper != "guest-svn-low" &&
       o.tamper != "guest-unsigned")
     throw std::invalid_argument("--tamper must be hv-image, foreign-signer, svn-low, guest-svn-low or guest-unsigned");
-  const fs::path state = state_dir(o.state);
   // The pull listener's port, checked before anything runs (strict: 0..65535, 0 = any free port).
   const size_t listen_colon = o.listen.rfind(':');
   if (listen_colon == std::string::npos) throw std::invalid_argument("--listen HOST:PORT");
   const int listen_port = static_cast<int>(parse_uint(o.listen.substr(listen_colon + 1), "--listen port", 0, 65535));
+  const fs::path state = state_dir(o.state);
   auto say = [](const std::string& l) { std::cerr << l << "\n"; };
-  auto tpm = open_tpm_session(o.tpm, state);
+  TpmStateCheck tpm_state;
+  auto tpm = open_tpm_session(o.tpm, state, o.new_tpm, &tpm_state, say);
   RunOptions ro;
   ro.launch = launch_options(o, state, say);
+  ro.launch.tpm_state = tpm_state.to_json();
   if (!o.policy.empty()) ro.launch.policy = fs::absolute(o.policy).string();
   if (!o.owner.empty()) ro.launch.owner = fs::absolute(o.owner).string();
   else if (!o.policy.empty() && !o.pki.empty()) ro.launch.owner = (fs::absolute(o.pki) / "owner.pub.pem").string();
@@ -200,6 +203,7 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   c->add_option("--signing-key", o->signing_key, "Hypervisor-signing private key (PEM); default: the demo key of --state");
   c->add_option("--tpm", o->tpm, "inproc | swtpm[:state=DIR][,setup=SWTPM_SETUP_CONF] | swtpm:host=H,port=P | device")->capture_default_str();
   c->add_option("--state", o->state, "State directory (TPM NV, EK certificate, keys)");
+  c->add_flag("--new-tpm", o->new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
   c->add_option("--manufacturer-ca", o->manufacturer_ca, "inproc: directory of the simulated TPM manufacturer CA (default <state>/manufacturer-ca)");
   c->add_option("--tls-cert", o->pull_tls_cert, "pull mode: serve GET /v1/quote over HTTPS with this certificate (PEM)");
   c->add_option("--tls-key", o->pull_tls_key, "pull mode: the key of --tls-cert (PEM)");

@@ -17,9 +17,12 @@ namespace {
 
 int run_run(const RunOptions& o) {
   auto say = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
-  auto tpm = open_tpm_session(o.launch.tpm, state_dir(o.launch.state));
+  TpmStateCheck tpm_state;
+  auto tpm = open_tpm_session(o.launch.tpm, state_dir(o.launch.state), o.launch.new_tpm, &tpm_state, say);
   say("[tpm] " + tpm->describe());
-  RunResult r = run_guests_job(o, *tpm, say);
+  RunOptions ro = o;
+  ro.launch.tpm_state = tpm_state.to_json();
+  RunResult r = run_guests_job(ro, *tpm, say);
   attest::orderly_shutdown(*tpm);  // the machine powers off in order: clockInfo.safe stays 1 at the next boot
   const sim::LaunchReport& lr = r.launch.report;
   std::cout << "\n" << format_pcr_table(r.launch.pcrs) << "\n";
@@ -55,6 +58,7 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")
       ->capture_default_str();
   c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");
+  c->add_flag("--new-tpm", o->launch.new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
   c->add_option("--out", o->launch.out, "Output directory")->capture_default_str();
   c->add_option("--sl", o->launch.sl, "Secure loader image (default: build/sl.bin)");
   c->add_option("--hypervisor", o->launch.hypervisor, "Hypervisor image (default: build/hv.bin)");

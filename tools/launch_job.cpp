@@ -190,6 +190,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   if (r.exit_status >= 0) lj["exit_status"] = r.exit_status;
   lj["platform"] = "amd";
   lj["tpm"] = tpm->describe();
+  // A TPM manufactured for this launch (first use, or --new-tpm after its state was lost) has
+  // fresh NV: its anti-rollback counters start again (docs/tpm-state.md).
+  if (!o.tpm_state.is_null()) lj["tpm_state"] = o.tpm_state;
   lj["inputs"] = {{"sl", sl_path.string()},
                   {"hypervisor", hv_path.string()},
                   {"manifest", manifest_path.string()},
