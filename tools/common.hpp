@@ -8,8 +8,10 @@
 
 namespace redoubt::tools {
 
-// Exit codes (docs/cli.md): 0 success / launched, 1 refused or verification
-// failed, 2 usage error, 3 environment or input error (missing file, TPM).
+// Exit codes (docs/running.md, "Exit codes"): 0 success / launched, 1 refused or
+// verification failed, 2 usage error (also a malformed number), 3 environment,
+// input or output error (missing or oversized file, TPM, an output that could not
+// be written: disk full, read-only, ...; also lost TPM state, docs/tpm-state.md).
 enum Exit : int { kExitOk = 0, kExitRefused = 1, kExitUsage = 2, kExitEnv = 3 };
 
 // An error the user must fix (bad path, unreadable file): exit code 3.
