@@ -29,14 +29,14 @@ Inputs make_inputs(const fs::path& build) {
   policy::EvpKey key = policy::generate_key("P-256");
   Inputs r;
   // SLB: sl.bin padded so the measured length is the maximum (0xFFF8 = 64 KiB - 8).
-  std::vector<uint8_t> sl = tools::read_file(build / "sl.bin");
+  std::vector<uint8_t> sl = tools::read_file(build / "sl.bin", tools::input::kSlImage);
   tools::seal_slb(sl, policy::cose_public_key(key));
   sl.resize(sl::kMaxMeasuredLength, 0);
   uint16_t len = static_cast<uint16_t>(sl::kMaxMeasuredLength);
   std::memcpy(sl.data() + 2, &len, 2);
   r.in.sl_image = sl;
   // Hypervisor: hv.bin padded to 4 MiB (the digest covers every byte).
-  std::vector<uint8_t> hv = tools::read_file(build / "hv.bin");
+  std::vector<uint8_t> hv = tools::read_file(build / "hv.bin", tools::input::kHvImage);
   hv.resize(4u << 20, 0);
   r.in.hv_image = hv;
   policy::HvManifestInput mi;

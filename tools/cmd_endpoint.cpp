@@ -17,6 +17,7 @@
 #include "attestation/tpm/tpm_public.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
@@ -40,6 +41,7 @@ struct EndpointOptions {
   std::string pull_tls_cert, pull_tls_key;  // pull mode over HTTPS
   uint64_t guest_svn = 1;
   bool unsigned_guests = false;
+  bool new_tpm = false;
   int count = 1, interval_ms = 1000, serve_seconds = 0;
 };
 
@@ -51,7 +53,7 @@ LaunchOptions launch_options(const EndpointOptions& o, const fs::path& state, co
   lo.out = (state / "endpoint-launch").string();
   const fs::path work = state / "endpoint-inputs";
   fs::create_directories(work);
-  std::vector<uint8_t> hv = read_file(build_dir() / "hv.bin");
+  std::vector<uint8_t> hv = read_file(build_dir() / "hv.bin", input::kHvImage);
   policy::EvpKey key;
   if (!o.signing_key.empty()) {  // the owner's hypervisor-signing key, sealed into the SLB
     key = policy::load_private_key(fs::absolute(o.signing_key).string());
@@ -88,11 +90,17 @@ int run_endpoint(const EndpointOptions& o) {
   if (!o.tamper.empty() && o.tamper != "hv-image" && o.tamper != "foreign-signer" && o.tamper != "svn-low" && o.tamper != "guest-svn-low" &&
       o.tamper != "guest-unsigned")
     throw std::invalid_argument("--tamper must be hv-image, foreign-signer, svn-low, guest-svn-low or guest-unsigned");
+  // The pull listener's port, checked before anything runs (strict: 0..65535, 0 = any free port).
+  const size_t listen_colon = o.listen.rfind(':');
+  if (listen_colon == std::string::npos) throw std::invalid_argument("--listen HOST:PORT");
+  const int listen_port = static_cast<int>(parse_uint(o.listen.substr(listen_colon + 1), "--listen port", 0, 65535));
   const fs::path state = state_dir(o.state);
   auto say = [](const std::string& l) { std::cerr << l << "\n"; };
-  auto tpm = open_tpm_session(o.tpm, state);
+  TpmStateCheck tpm_state;
+  auto tpm = open_tpm_session(o.tpm, state, o.new_tpm, &tpm_state, say);
   RunOptions ro;
   ro.launch = launch_options(o, state, say);
+  ro.launch.tpm_state = tpm_state.to_json();
   if (!o.policy.empty()) ro.launch.policy = fs::absolute(o.policy).string();
   if (!o.owner.empty()) ro.launch.owner = fs::absolute(o.owner).string();
   else if (!o.policy.empty() && !o.pki.empty()) ro.launch.owner = (fs::absolute(o.pki) / "owner.pub.pem").string();
@@ -135,10 +143,8 @@ int run_endpoint(const EndpointOptions& o) {
 
   int rc = kExitOk;
   if (o.mode == "pull") {
-    const size_t colon = o.listen.rfind(':');
-    if (colon == std::string::npos) throw std::invalid_argument("--listen HOST:PORT");
-    const std::string host = o.listen.substr(0, colon);
-    const int port = agent.bind_pull(host, std::stoi(o.listen.substr(colon + 1)), o.pull_tls_cert, o.pull_tls_key);
+    const std::string host = o.listen.substr(0, listen_colon);
+    const int port = agent.bind_pull(host, listen_port, o.pull_tls_cert, o.pull_tls_key);
     const std::string url = (o.pull_tls_cert.empty() ? "http://" : "https://") + host + ":" + std::to_string(port);
     std::thread server([&] { agent.serve_pull(); });
     json a = agent.enrol("pull", url);
@@ -184,19 +190,20 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   c->add_option("--mode", o->mode, "push | pull")->capture_default_str();
   c->add_option("--listen", o->listen, "pull mode: HOST:PORT to serve GET /v1/quote on (port 0 = any)")->capture_default_str();
   c->add_option("--tamper", o->tamper, "hv-image | foreign-signer | svn-low | guest-svn-low (guest SVN 0) | guest-unsigned (= --unsigned-guests)");
-  c->add_option("--svn", o->svn, "SVN of the (good) hypervisor manifest")->capture_default_str();
+  add_uint_option(c, "--svn", o->svn, "SVN of the (good) hypervisor manifest");
   c->add_option("--guest", o->guests, "Guest to boot: NAME, FILE or KERNEL:MANIFEST[:INITRD] (repeatable; default hello sha256 mmu probe)");
-  c->add_option("--guest-svn", o->guest_svn, "SVN of the guest manifests signed on the fly (lower it to play an old guest)")->capture_default_str();
+  add_uint_option(c, "--guest-svn", o->guest_svn, "SVN of the guest manifests signed on the fly (lower it to play an old guest)");
   c->add_flag("--unsigned-guests", o->unsigned_guests, "NAME/FILE guests carry no manifest (refused unless the launch policy allows unsigned guests)");
   c->add_option("--pki", o->pki, "PKI directory (redoubt pki init) that signs NAME/FILE guests; default: the demo PKI of --state");
   c->add_option("--policy", o->policy, "Launch policy (redoubt sign policy); default: a demo policy trusting the PKI's root, dated now");
   c->add_option("--owner", o->owner, "Platform owner's public key (PEM) sealed into the SLB; verifies --policy (default with --pki: PKI/owner.pub.pem)");
-  c->add_option("--count", o->count, "push mode: number of attestations")->capture_default_str();
-  c->add_option("--interval-ms", o->interval_ms, "push mode: pause between attestations")->capture_default_str();
-  c->add_option("--serve-seconds", o->serve_seconds, "pull mode: stop after this long (0 = until SIGTERM)")->capture_default_str();
+  add_uint_option(c, "--count", o->count, "push mode: number of attestations", 1);
+  add_uint_option(c, "--interval-ms", o->interval_ms, "push mode: pause between attestations", 0, 3600000);
+  add_uint_option(c, "--serve-seconds", o->serve_seconds, "pull mode: stop after this long (0 = until SIGTERM)", 0, 31536000);
   c->add_option("--signing-key", o->signing_key, "Hypervisor-signing private key (PEM); default: the demo key of --state");
   c->add_option("--tpm", o->tpm, "inproc | swtpm[:state=DIR][,setup=SWTPM_SETUP_CONF] | swtpm:host=H,port=P | device")->capture_default_str();
   c->add_option("--state", o->state, "State directory (TPM NV, EK certificate, keys)");
+  c->add_flag("--new-tpm", o->new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
   c->add_option("--manufacturer-ca", o->manufacturer_ca, "inproc: directory of the simulated TPM manufacturer CA (default <state>/manufacturer-ca)");
   c->add_option("--tls-cert", o->pull_tls_cert, "pull mode: serve GET /v1/quote over HTTPS with this certificate (PEM)");
   c->add_option("--tls-key", o->pull_tls_key, "pull mode: the key of --tls-cert (PEM)");

@@ -18,7 +18,7 @@ void register_manifest(CLI::App& app, int& exit_code) {
   CLI::App* show = m->add_subcommand("show", "Decode a COSE_Sign1 manifest as JSON (does not verify the signature)");
   show->add_option("file", *file, "Manifest file")->required();
   show->callback([file, &exit_code] {
-    std::vector<uint8_t> bytes = read_file(*file);
+    std::vector<uint8_t> bytes = read_file(*file, input::kManifest);
     try {
       std::cout << policy::manifest_to_json(bytes).dump(2) << "\n";
       exit_code = kExitOk;
@@ -53,7 +53,7 @@ void register_eventlog(CLI::App& app, int& exit_code) {
   show->add_option("file", *file, "Event log (eventlog.bin)")->required();
   show->add_flag("--json", *json_out, "JSON output");
   show->callback([=, &exit_code] {
-    std::vector<uint8_t> bytes = read_file(*file);
+    std::vector<uint8_t> bytes = read_file(*file, input::kEventLog);
     try {
       policy::EventLog log = policy::parse_event_log(bytes);
       if (*json_out)

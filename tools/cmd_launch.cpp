@@ -13,6 +13,7 @@
 #include "policy/host/keys.hpp"
 #include "attestation/agent/tpm_identity.hpp"
 #include "tools/commands.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
 #include "tools/launch_job.hpp"
@@ -31,9 +32,12 @@ int run_launch(const LaunchOptions& o) {
   auto say = [&](const std::string& line) { human << line << "\n" << std::flush; };
   if (o.platform != "amd")
     throw std::invalid_argument("--platform " + o.platform + ": only 'amd' (SKINIT) exists so far; Intel TXT is a later issue");
-  auto tpm = open_tpm_session(o.tpm, state_dir(o.state));
+  TpmStateCheck tpm_state;
+  auto tpm = open_tpm_session(o.tpm, state_dir(o.state), o.new_tpm, &tpm_state, say);
   say("[tpm] " + tpm->describe());
-  LaunchJobResult j = run_launch_job(o, *tpm, say);
+  LaunchOptions lo = o;
+  lo.tpm_state = tpm_state.to_json();
+  LaunchJobResult j = run_launch_job(lo, *tpm, say);
   attest::orderly_shutdown(*tpm);  // the machine powers off in order: clockInfo.safe stays 1 at the next boot
   const sim::LaunchReport& r = j.report;
   if (o.json_out) {
@@ -63,13 +67,23 @@ void register_launch(CLI::App& app, int& exit_code) {
   c->parse_complete_callback([o, engine_opt] { if (engine_opt->count()) o->engine_checked = true; });
   c->add_option("--tpm", o->tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")->capture_default_str();
   c->add_option("--state", o->state, "State directory (TPM NV, demo keys); default ~/.local/state/redoubt");
+  c->add_flag("--new-tpm", o->new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
   c->add_option("--out", o->out, "Output directory")->capture_default_str();
   c->add_option("--sl", o->sl, "Secure loader image (default: build/sl.bin sealed with the demo key)");
   c->add_option("--sl-stage2", o->sl_stage2, "The SL's stage 2, pinned by the SLB (default: build/sl2.bin)");
   c->add_option("--hypervisor", o->hypervisor, "Hypervisor image (default: build/hv.bin)");
   c->add_option("--manifest", o->manifest, "Signed hypervisor manifest (default: sign with the demo key)");
   c->add_option("--hv-key", o->hv_key, "Hypervisor-signing public key to seal into the SLB before SKINIT");
-  c->add_option("--slb-base", o->slb_base, "Physical address of the SLB (64 KiB aligned)")->capture_default_str();
+  c->add_option("--slb-base", o->slb_base, "Physical address of the SLB (64 KiB aligned)")
+      ->capture_default_str()
+      ->check([](const std::string& s) {  // strict, before anything runs
+        try {
+          parse_uint(s, "--slb-base");
+          return std::string();
+        } catch (const std::invalid_argument& e) {
+          return std::string(e.what());
+        }
+      });
   c->add_option("--policy", o->policy, "Launch policy (COSE_Sign1, redoubt sign policy) for the SL to verify and measure");
   c->add_option("--owner", o->owner, "Platform owner's public key PEM to seal into the SLB (verifies --policy)");
   c->add_flag("--sim-svm-off", o->sim_svm_off, "Simulate: leave EFER.SVME clear (SKINIT raises #UD)");

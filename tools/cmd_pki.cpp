@@ -9,6 +9,7 @@
 #include "policy/fs/launch_policy.hpp"
 #include "policy/host/keys.hpp"
 #include "policy/host/pki_build.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -27,7 +28,7 @@ void register_pki(CLI::App& app, int& exit_code) {
   CLI::App* init = pki->add_subcommand("init", "Create root, intermediate (CA, pathlen 0) and leaf (guest-signing EKU) + owner key in DIR");
   init->add_option("dir", io->dir, "Output directory")->required();
   init->add_flag("--rsa", io->rsa, "RSA-3072 certificates and keys instead of P-256");
-  init->add_option("--days", io->days, "Validity in days from now (the leaf, intermediate and root alike)")->capture_default_str();
+  add_uint_option(init, "--days", io->days, "Validity in days from now (the leaf, intermediate and root alike), 1..36500", 1, 36500);
   init->callback([io, &exit_code] {
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     policy::PkiInitResult r = policy::pki_init(io->dir, io->rsa, now - 3600, now + int64_t{io->days} * 86400);
@@ -47,7 +48,7 @@ void register_pki(CLI::App& app, int& exit_code) {
   verify->add_option("--kernel", vo->kernel, "Kernel image");
   verify->add_option("--initrd", vo->initrd, "Initrd image");
   verify->callback([vo, &exit_code] {
-    const std::vector<uint8_t> pol_bytes = read_file(vo->policy);
+    const std::vector<uint8_t> pol_bytes = read_file(vo->policy, input::kLaunchPolicy);
     auto lp = std::make_unique<policy::LaunchPolicy>();
     policy::Refusal why;
     const policy::PublicKey owner = policy::cose_public_key(policy::load_public_key(vo->owner));
@@ -64,8 +65,8 @@ void register_pki(CLI::App& app, int& exit_code) {
       return;
     }
     if (vo->kernel.empty()) throw InputError("--kernel is required with --manifest");
-    const std::vector<uint8_t> m = read_file(vo->manifest), k = read_file(vo->kernel);
-    const std::vector<uint8_t> i = vo->initrd.empty() ? std::vector<uint8_t>{} : read_file(vo->initrd);
+    const std::vector<uint8_t> m = read_file(vo->manifest, input::kGuestManifest), k = read_file(vo->kernel, input::kGuestKernel);
+    const std::vector<uint8_t> i = vo->initrd.empty() ? std::vector<uint8_t>{} : read_file(vo->initrd, input::kGuestInitrd);
     policy::GuestManifest gm;
     policy::VerifiedChain chain;
     st = policy::verify_guest(*lp, m, k, i, gm, chain, why);

@@ -5,6 +5,7 @@
 
 #include "attestation/agent/tpm_identity.hpp"
 #include "tools/cmd_run_job.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 #include "tools/pcr_table.hpp"
@@ -16,9 +17,12 @@ namespace {
 
 int run_run(const RunOptions& o) {
   auto say = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
-  auto tpm = open_tpm_session(o.launch.tpm, state_dir(o.launch.state));
+  TpmStateCheck tpm_state;
+  auto tpm = open_tpm_session(o.launch.tpm, state_dir(o.launch.state), o.launch.new_tpm, &tpm_state, say);
   say("[tpm] " + tpm->describe());
-  RunResult r = run_guests_job(o, *tpm, say);
+  RunOptions ro = o;
+  ro.launch.tpm_state = tpm_state.to_json();
+  RunResult r = run_guests_job(ro, *tpm, say);
   attest::orderly_shutdown(*tpm);  // the machine powers off in order: clockInfo.safe stays 1 at the next boot
   const sim::LaunchReport& lr = r.launch.report;
   std::cout << "\n" << format_pcr_table(r.launch.pcrs) << "\n";
@@ -54,6 +58,7 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")
       ->capture_default_str();
   c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");
+  c->add_flag("--new-tpm", o->launch.new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
   c->add_option("--out", o->launch.out, "Output directory")->capture_default_str();
   c->add_option("--sl", o->launch.sl, "Secure loader image (default: build/sl.bin)");
   c->add_option("--sl-stage2", o->launch.sl_stage2, "The SL's stage 2, pinned by the SLB (default: build/sl2.bin)");
@@ -68,12 +73,12 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_flag("--no-policy", o->no_policy, "Launch without a launch policy (the hypervisor then refuses every guest)");
   c->add_option("--pki", o->pki, "PKI directory (redoubt pki init) that signs NAME/FILE guests; default: the demo PKI");
   c->add_flag("--unsigned", o->unsigned_guests, "NAME/FILE guests carry no manifest (refused unless the policy allows unsigned guests)");
-  c->add_option("--guest-svn", o->guest_svn, "SVN of the manifests signed on the fly")->capture_default_str();
+  add_uint_option(c, "--guest-svn", o->guest_svn, "SVN of the manifests signed on the fly");
   c->add_option("--cmdline", o->cmdline, "Command line of the manifests signed on the fly");
   c->add_option("--guest-dir", o->guest_dir, "Where guest names are looked up (default: build/guests)");
   c->add_option("--npf", o->npf, "#NPF policy for every guest: kill | inject (default: inject for the probe, kill otherwise)");
-  c->add_option("--sha-bytes", o->sha_bytes, "Bytes the sha256 guest hashes (default 1 MiB)");
-  c->add_option("--ram-mib", o->ram_mib, "RAM per guest in MiB (even, >= 4)")->capture_default_str();
+  add_uint_option(c, "--sha-bytes", o->sha_bytes, "Bytes the sha256 guest hashes (default 1 MiB)");
+  add_uint_option(c, "--ram-mib", o->ram_mib, "RAM per guest in MiB (even, 4..1024)", 4, 1024);
   c->add_flag("--cpuid-unmasked", o->cpuid_unmasked, "Policy: let guests see the hypervisor bit and SVM in CPUID");
   c->add_flag("--stats", o->stats, "Print per-guest exit, instruction and TLB statistics");
   c->callback([o, &exit_code] { exit_code = run_run(*o); });

@@ -149,7 +149,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     g.name = sanitize(kind);
     for (int k = 2; used.count(g.name); ++k) g.name = sanitize(kind).substr(0, 12) + "-" + std::to_string(k);
     used.insert(g.name);
-    g.image = read_file(file);
+    g.image = read_file(file, input::kGuestKernel);
     if (o.ram_mib < 4 || o.ram_mib % 2) throw std::invalid_argument("--ram-mib must be even and at least 4");
     g.ram_size = o.ram_mib << 20;
     if (kind == "sha256") g.args[0] = o.sha_bytes;
@@ -163,8 +163,8 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     std::string manifest_path;
     if (parts.size() >= 2) {  // a guest signed elsewhere
       manifest_path = fs::absolute(parts[1]).string();
-      g.manifest = read_file(manifest_path);
-      if (parts.size() == 3) g.initrd = read_file(fs::absolute(parts[2]));
+      g.manifest = read_file(manifest_path, input::kGuestManifest);
+      if (parts.size() == 3) g.initrd = read_file(fs::absolute(parts[2]), input::kGuestInitrd);
       // Like a real loader, give the guest the RAM its manifest asks for (the
       // hypervisor checks it: memory_mismatch). A manifest that does not decode
       // keeps --ram-mib; the hypervisor refuses it by name.

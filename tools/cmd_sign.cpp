@@ -4,6 +4,7 @@
 
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -24,12 +25,12 @@ void register_sign(CLI::App& app, int& exit_code) {
   hv->add_option("--image", o->image, "Hypervisor image (e.g. build/hv.bin)")->required();
   hv->add_option("--key", o->key, "Signing private key (PEM)")->required();
   hv->add_option("--version", o->version, "Version string (<= 31 bytes)")->required();
-  hv->add_option("--svn", o->svn, "Security version number (anti-rollback)")->required();
+  add_uint_option(hv, "--svn", o->svn, "Security version number (anti-rollback), 0..2^64-1")->required();
   hv->add_option("--name", o->name, "Name (<= 63 bytes)")->capture_default_str();
   hv->add_option("--digest", o->digest, "Image digest algorithm")->check(CLI::IsMember({"sha256", "sha384"}))->capture_default_str();
   hv->add_option("--out", o->out, "Output manifest file")->required();
   hv->callback([o, &exit_code] {
-    std::vector<uint8_t> image = read_file(o->image);
+    std::vector<uint8_t> image = read_file(o->image, input::kHvImage);
     policy::EvpKey key = policy::load_private_key(o->key);
     policy::HvManifestInput in;
     in.name = o->name;

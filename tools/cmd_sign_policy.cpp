@@ -8,6 +8,7 @@
 #include "policy/host/keys.hpp"
 #include "policy/host/pki_build.hpp"
 #include "policy/host/pki_sign.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -60,10 +61,10 @@ void register_sign_policy(CLI::App* sign, int& exit_code) {
   p->add_flag("--allow-unsigned", o->allow_unsigned, "Admit guests without a manifest, launched unmeasured (default: refuse)");
   p->add_option("--time", o->time, "The policy's trusted time, RFC 3339 UTC (default: now)");
   p->add_option("--name", o->name, "Policy id (<= 63 bytes)")->capture_default_str();
-  p->add_option("--serial", o->serial, "Policy serial (version)")->capture_default_str();
+  add_uint_option(p, "--serial", o->serial, "Policy serial (version)");
   p->add_option("--eku", o->eku, "Required guest-signing EKU OID")->capture_default_str();
-  p->add_option("--max-intermediates", o->max_intermediates, "Intermediates allowed between leaf and anchor (0..3)")->capture_default_str();
-  p->add_option("--min-rsa-bits", o->min_rsa_bits, "Smallest RSA modulus accepted in chains (2048..4096)")->capture_default_str();
+  add_uint_option(p, "--max-intermediates", o->max_intermediates, "Intermediates allowed between leaf and anchor (0..3)", 0, policy::kMaxChain - 1);
+  add_uint_option(p, "--min-rsa-bits", o->min_rsa_bits, "Smallest RSA modulus accepted in chains (2048..4096)", 2048, 4096);
   p->add_option("--cpuid-mask", o->cpuid, "CPUID bits hidden from guests: LEAF[.SUBLEAF]:REG:MASK, e.g. 0x1:ecx:0x80000000");
   p->add_option("--io-pass", o->io, "I/O ports passed through to guests: FIRST-LAST, e.g. 0x3f8-0x3ff");
   p->add_option("--out", o->out, "Output policy file")->required();
@@ -87,7 +88,7 @@ void register_sign_policy(CLI::App* sign, int& exit_code) {
     for (const auto& s : o->min_svn) {
       const size_t eq = s.find('=');
       if (eq == std::string::npos || eq == 0) throw std::invalid_argument("--min-svn: expected NAME=N, got \"" + s + "\"");
-      in.min_svn[s.substr(0, eq)] = std::stoull(s.substr(eq + 1));
+      in.min_svn[s.substr(0, eq)] = parse_uint(s.substr(eq + 1), "--min-svn " + s.substr(0, eq));
     }
     for (const auto& c : o->cpuid) {
       // LEAF[.SUBLEAF]:REG:MASK
@@ -96,21 +97,22 @@ void register_sign_policy(CLI::App* sign, int& exit_code) {
       const std::string leaf = c.substr(0, c1), reg = c.substr(c1 + 1, c2 - c1 - 1);
       policy::CpuidMask m;
       const size_t dot = leaf.find('.');
-      m.leaf = static_cast<uint32_t>(std::stoul(leaf.substr(0, dot), nullptr, 0));
-      if (dot != std::string::npos) m.subleaf = static_cast<uint32_t>(std::stoul(leaf.substr(dot + 1), nullptr, 0));
+      m.leaf = static_cast<uint32_t>(parse_uint(leaf.substr(0, dot), "--cpuid-mask leaf", 0, UINT32_MAX));
+      if (dot != std::string::npos) m.subleaf = static_cast<uint32_t>(parse_uint(leaf.substr(dot + 1), "--cpuid-mask subleaf", 0, UINT32_MAX));
       static const char* kRegs[] = {"eax", "ebx", "ecx", "edx"};
       bool found = false;
       for (uint8_t i = 0; i < 4; ++i)
         if (reg == kRegs[i]) m.reg = i, found = true;
       if (!found) throw std::invalid_argument("--cpuid-mask: register must be eax, ebx, ecx or edx");
-      m.clear = static_cast<uint32_t>(std::stoul(c.substr(c2 + 1), nullptr, 0));
+      m.clear = static_cast<uint32_t>(parse_uint(c.substr(c2 + 1), "--cpuid-mask mask", 0, UINT32_MAX));
       in.cpuid.push_back(m);
     }
     for (const auto& r : o->io) {
       const size_t dash = r.find('-');
       policy::IoRange range;
-      range.first = static_cast<uint16_t>(std::stoul(r.substr(0, dash), nullptr, 0));
-      range.last = dash == std::string::npos ? range.first : static_cast<uint16_t>(std::stoul(r.substr(dash + 1), nullptr, 0));
+      range.first = static_cast<uint16_t>(parse_uint(r.substr(0, dash), "--io-pass first port", 0, 0xffff));
+      range.last = dash == std::string::npos ? range.first : static_cast<uint16_t>(parse_uint(r.substr(dash + 1), "--io-pass last port", 0, 0xffff));
+      if (range.last < range.first) throw std::invalid_argument("--io-pass: \"" + r + "\": the last port is below the first");
       in.io.push_back(range);
     }
     std::sort(in.io.begin(), in.io.end(), [](const policy::IoRange& a, const policy::IoRange& b) { return a.first < b.first; });

@@ -34,7 +34,7 @@ void register_slb(CLI::App& app, int& exit_code) {
   seal->add_option("--out", o->out, "Sealed SL image")->required();
   seal->callback([o, &exit_code] {
     if (o->key.empty() && o->owner.empty()) throw std::invalid_argument("slb seal: give --key, --owner or both");
-    std::vector<uint8_t> img = read_file(o->in);
+    std::vector<uint8_t> img = read_file(o->in, input::kSlImage);
     if (!o->key.empty()) {
       policy::EvpKey k = policy::load_public_key(o->key);
       seal_slb(img, policy::cose_public_key(k));
@@ -54,7 +54,7 @@ void register_slb(CLI::App& app, int& exit_code) {
   CLI::App* show = slb->add_subcommand("show", "Print an SL image's header, sealed key and measurement");
   show->add_option("file", *file, "SL image")->required();
   show->callback([file, &exit_code] {
-    std::vector<uint8_t> img = read_file(*file);
+    std::vector<uint8_t> img = read_file(*file, input::kSlImage);
     SlbInfo info = inspect_slb(img);
     char line[160];
     snprintf(line, sizeof line, "entry 0x%04x  length 0x%04x (%u bytes)  key slot 0x%04x\n", info.entry, info.length,

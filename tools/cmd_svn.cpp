@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "policy/fs/pcr_map.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 #include "tools/tpm_session.hpp"
@@ -15,6 +16,7 @@ namespace redoubt::tools {
 namespace {
 struct SvnOptions {
   std::string tpm = "inproc", state, guest;
+  bool new_tpm = false;
   uint64_t to = 0;
 };
 }  // namespace
@@ -28,10 +30,11 @@ void register_svn(CLI::App& app, int& exit_code) {
                       svn->add_subcommand("advance", "Raise the minimum SVN (irreversible)")}) {
     c->add_option("--tpm", o->tpm, "TPM (as for launch)")->capture_default_str();
     c->add_option("--state", o->state, "State directory");
+    c->add_flag("--new-tpm", o->new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
     c->add_option("--guest", o->guest, "A guest name (as signed in its manifest): its counter instead of the hypervisor's");
-    if (c->get_name() == "advance") c->add_option("--to", o->to, "New minimum SVN")->required();
+    if (c->get_name() == "advance") add_uint_option(c, "--to", o->to, "New minimum SVN")->required();
     c->callback([c, o, say, &exit_code] {
-      auto tpm = open_tpm_session(o->tpm, state_dir(o->state));
+      auto tpm = open_tpm_session(o->tpm, state_dir(o->state), o->new_tpm, nullptr, say);
       uint32_t index = policy::kNvHvSvnCounter;
       uint64_t v = 0;
       if (o->guest.empty()) {

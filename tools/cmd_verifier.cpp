@@ -33,9 +33,8 @@ struct ServeOptions {
 };
 
 std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw InputError("cannot read " + p);
-  return std::string(std::istreambuf_iterator<char>(f), {});
+  const std::vector<uint8_t> b = read_file(p, input::kVerifierInput);  // bounded: checked before it is read
+  return std::string(b.begin(), b.end());
 }
 
 int run_serve(const ServeOptions& o) {

@@ -1,26 +1,26 @@
 #include "tools/common.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <iterator>
+
+#include "policy/host/safe_file.hpp"
 
 namespace redoubt::tools {
 
-std::vector<uint8_t> read_file(const std::filesystem::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw InputError("cannot read " + p.string() + ": " + std::strerror(errno));
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+std::vector<uint8_t> read_file(const std::filesystem::path& p, const InputKind& kind) {
+  std::string bytes;
+  policy::FileError e;
+  if (!policy::read_file_limited(p.string(), kind.max_bytes, kind.name, bytes, e)) throw InputError(e.what);
+  return {bytes.begin(), bytes.end()};
 }
 
 void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data) {
-  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-  if (!f) throw InputError("cannot write " + p.string());
+  if (p.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) throw OutputError("cannot write " + p.string() + ": cannot create its directory " + p.parent_path().string() + ": " + ec.message());
+  }
+  policy::FileError e;
+  if (!policy::write_file_atomic(p.string(), data, 0644, e)) throw OutputError(e.what);
 }
 
 void write_text(const std::filesystem::path& p, const std::string& text) {

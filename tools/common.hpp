@@ -8,8 +8,10 @@
 
 namespace redoubt::tools {
 
-// Exit codes (docs/cli.md): 0 success / launched, 1 refused or verification
-// failed, 2 usage error, 3 environment or input error (missing file, TPM).
+// Exit codes (docs/running.md, "Exit codes"): 0 success / launched, 1 refused or
+// verification failed, 2 usage error (also a malformed number), 3 environment,
+// input or output error (missing or oversized file, TPM, an output that could not
+// be written: disk full, read-only, ...; also lost TPM state, docs/tpm-state.md).
 enum Exit : int { kExitOk = 0, kExitRefused = 1, kExitUsage = 2, kExitEnv = 3 };
 
 // An error the user must fix (bad path, unreadable file): exit code 3.
@@ -18,7 +20,26 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::vector<uint8_t> read_file(const std::filesystem::path& p);  // throws InputError naming the path
+// An output that could not be written (names the file, the step and errno): exit code 3.
+class OutputError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+// What a command reads, and the most of it that it accepts: the size is checked
+// (fstat, then a bounded read) before the bytes are read (docs/running.md,
+// "Input size limits"). The limits are what the machine can place (tools/input_kinds.cpp).
+struct InputKind {
+  const char* name;
+  uint64_t max_bytes;
+};
+namespace input {
+extern const InputKind kSlImage, kHvImage, kHvManifest, kLaunchPolicy, kGuestKernel, kGuestInitrd, kGuestManifest,
+    kManifest, kEventLog, kVerifierInput;
+}  // namespace input
+
+std::vector<uint8_t> read_file(const std::filesystem::path& p, const InputKind& kind);  // throws InputError naming the path
+// Atomic replacement (temporary file, fsync, rename, directory fsync); throws OutputError.
 void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data);
 void write_text(const std::filesystem::path& p, const std::string& text);
 

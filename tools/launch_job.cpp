@@ -18,6 +18,7 @@
 #include "tools/native_images.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
+#include "tools/cli_numbers.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
 #include "tools/slb_image.hpp"
@@ -68,18 +69,6 @@ void require_native_matches_images(const sim::LaunchInputs& in, const fs::path& 
                                 "code than the image it measures (use --engine native-sl or full-system)");
 }
 
-uint64_t parse_addr(const std::string& s) {
-  size_t used = 0;
-  uint64_t v = 0;
-  try {
-    v = std::stoull(s, &used, 0);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != s.size() || s.empty()) throw std::invalid_argument("--slb-base: '" + s + "' is not a number");
-  return v;
-}
-
 }  // namespace
 
 LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, const Say& say) {
@@ -93,8 +82,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   const fs::path sl_path = o.sl.empty() ? build_dir() / "sl.bin" : fs::absolute(o.sl);
   const fs::path hv_path = o.hypervisor.empty() ? build_dir() / "hv.bin" : fs::absolute(o.hypervisor);
   sim::LaunchInputs in;
-  in.sl_image = read_file(sl_path);
-  in.hv_image = read_file(hv_path);
+  in.sl_image = read_file(sl_path, input::kSlImage);
+  in.hv_image = read_file(hv_path, input::kHvImage);
   // Stage 2 (pinned by sl.bin): --sl-stage2, else the sl2.bin next to --sl, else the build's.
   fs::path sl2_path;
   if (!o.sl_stage2.empty()) {
@@ -104,8 +93,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     sl2_path = o.sl.empty() || !fs::exists(sl_path.parent_path() / "sl2.bin", ec) ? build_dir() / "sl2.bin"
                                                                                   : sl_path.parent_path() / "sl2.bin";
   }
-  in.sl_stage2 = read_file(sl2_path);
-  in.layout.slb_base = parse_addr(o.slb_base);
+  in.sl_stage2 = read_file(sl2_path, input::kHvImage);  // the hypervisor's size limit (stage 2 is checked at 1 MiB)
+  in.layout.slb_base = parse_uint(o.slb_base, "--slb-base");
   in.svm_enabled = !o.sim_svm_off;
   in.aps_in_init = !o.sim_aps_running;
 
@@ -127,7 +116,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   fs::path manifest_path;
   if (!o.manifest.empty()) {
     manifest_path = fs::absolute(o.manifest);
-    in.manifest = read_file(manifest_path);
+    in.manifest = read_file(manifest_path, input::kHvManifest);
   } else {
     policy::EvpKey priv = policy::load_private_key(demo->private_pem.string());
     policy::HvManifestInput mi;
@@ -143,7 +132,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   fs::path policy_path;
   if (!o.policy.empty()) {
     policy_path = fs::absolute(o.policy);
-    in.launch_policy = read_file(policy_path);
+    in.launch_policy = read_file(policy_path, input::kLaunchPolicy);
   } else {
     in.launch_policy = o.policy_bytes;
   }
@@ -222,6 +211,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   if (r.exit_status >= 0) lj["exit_status"] = r.exit_status;
   lj["platform"] = "amd";
   lj["tpm"] = tpm->describe();
+  // A TPM manufactured for this launch (first use, or --new-tpm after its state was lost) has
+  // fresh NV: its anti-rollback counters start again (docs/tpm-state.md).
+  if (!o.tpm_state.is_null()) lj["tpm_state"] = o.tpm_state;
   lj["inputs"] = {{"sl", sl_path.string()},
                   {"hypervisor", hv_path.string()},
                   {"manifest", manifest_path.string()},

@@ -37,6 +37,8 @@ struct LaunchOptions {
   std::string engine = "full-system";
   bool engine_checked = false;  // --engine native given explicitly: also check hv.bin (tests pass tampered ones)
   std::string tpm = "inproc";
+  bool new_tpm = false;           // --new-tpm: accept a new TPM where one's state was lost (docs/tpm-state.md)
+  nlohmann::json tpm_state;       // what open_tpm_session found (TpmStateCheck::to_json), copied into launch.json
   std::string state;              // empty: default state dir
   std::string out = "out/launch";
   std::string sl, hypervisor, manifest, hv_key;  // empty: built-in defaults

@@ -4,14 +4,23 @@
 
 namespace redoubt::tools {
 
-std::unique_ptr<tpm::TpmDevice> open_tpm_session(const std::string& spec_text, const std::filesystem::path& state) {
+std::unique_ptr<tpm::TpmDevice> open_tpm_session(const std::string& spec_text, const std::filesystem::path& state, bool new_tpm,
+                                                 TpmStateCheck* check_out, const std::function<void(const std::string&)>& say) {
   tpm::TpmSpec spec = tpm::TpmSpec::parse(spec_text);
   if (spec.state_dir.empty()) {
     if (spec.kind == tpm::TpmSpec::Kind::inproc) spec.state_dir = (state / "tpm-inproc").string();
     if (spec.kind == tpm::TpmSpec::Kind::swtpm_spawn) spec.state_dir = (state / "tpm-swtpm").string();
   }
+  // Before anything touches the state directory: a lost NV state must not turn silently into a new TPM.
+  TpmStateCheck check = check_tpm_state(spec.state_dir, new_tpm);
   if (!spec.state_dir.empty()) std::filesystem::create_directories(spec.state_dir);
-  return tpm::open_tpm(spec);
+  auto tpm = tpm::open_tpm(spec);
+  const std::string line = record_tpm_state(check);
+  if (!line.empty() && say) say(line);
+  if (new_tpm && check.status != "remanufactured" && say)
+    say("[tpm] --new-tpm: nothing to do, the TPM state " + (check.guarded ? "in " + check.state_dir.string() + " is there and is kept" : "is not ours to manage") );
+  if (check_out) *check_out = check;
+  return tpm;
 }
 
 uint64_t ensure_svn_counter(tpm::TpmDevice& tpm, const std::function<void(const std::string&)>& say) {

@@ -78,7 +78,9 @@ TPM_RESULT cb_nvram_load(unsigned char** data, uint32_t* length, uint32_t tpm_nu
   return TPM_SUCCESS;
 }
 
-// Write to a temporary file and rename, so a crash never leaves a torn NV blob.
+// Write to a temporary file, fsync and rename, so a crash never leaves a torn NV
+// blob nor loses an NV write the TPM already acknowledged (an anti-rollback
+// counter increment that vanished would be a rollback; docs/tpm-state.md).
 TPM_RESULT cb_nvram_store(const unsigned char* data, uint32_t length, uint32_t tpm_number,
                           const char* name) {
   const std::string path = nv_path(tpm_number, name);
@@ -96,9 +98,19 @@ TPM_RESULT cb_nvram_store(const unsigned char* data, uint32_t length, uint32_t t
     }
     put += w;
   }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return TPM_FAIL;
+  }
   if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
     return TPM_FAIL;
+  }
+  if (int dfd = ::open(g_state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    const bool synced = ::fsync(dfd) == 0 || errno == EINVAL;  // EINVAL: no directory sync on this file system
+    ::close(dfd);
+    if (!synced) return TPM_FAIL;
   }
   return TPM_SUCCESS;
 }

@@ -1,17 +1,17 @@
 #include "attestation/agent/endpoint_state.hpp"
 
-#include <fstream>
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/tpm_public.hpp"
+#include "policy/host/safe_file.hpp"
 
 namespace redoubt::attest {
 namespace fs = std::filesystem;
 namespace {
+// Atomic and checked (policy/host/safe_file.hpp): a full disk is an error, never a 0-byte file.
 void put(const fs::path& p, std::span<const uint8_t> b) {
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-  if (!f) throw AttestError("io", "cannot write " + p.string(), 500);
+  policy::FileError e;
+  if (!policy::write_file_atomic(p.string(), b, 0644, e)) throw AttestError("io", e.what, 500);
 }
 }  // namespace
 

@@ -7,12 +7,11 @@
 #include <openssl/x509v3.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/tpm_public.hpp"
+#include "policy/host/host_io.hpp"
 #include "policy/host/keys.hpp"
 
 namespace redoubt::attest {
@@ -49,19 +48,16 @@ X509Ptr new_cert(const std::string& subject_cn, long days) {
 }
 
 std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
+  std::string out;
+  policy::FileError e;
+  if (!policy::read_file_limited(p.string(), policy::kMaxPemFile, "certificate", out, e)) throw AttestError("io", e.what, 500);
+  return out;
 }
 
-void write_atomic(const fs::path& p, const std::string& data) {
-  fs::path tmp = p;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << data;
-    if (!f) throw AttestError("io", "cannot write " + tmp.string(), 500);
-  }
-  fs::rename(tmp, p);
+void write_atomic(const fs::path& p, const std::string& data, mode_t mode) {
+  policy::FileError e;
+  if (!policy::write_file_atomic(p.string(), {reinterpret_cast<const uint8_t*>(data.data()), data.size()}, mode, e))
+    throw AttestError("io", e.what, 500);
 }
 
 X509Ptr load_cert(const fs::path& p) {
@@ -95,9 +91,8 @@ ManufacturerCa ensure_sim_manufacturer_ca(const fs::path& dir) {
   n = BIO_get_mem_data(cb.get(), &p);
   std::string cert_pem(p, static_cast<size_t>(n));
   if (fs::exists(ca.key_pem) && fs::exists(ca.cert_pem)) return ca;  // another process won the race
-  write_atomic(ca.key_pem, key_pem);
-  fs::permissions(ca.key_pem, fs::perms::owner_read | fs::perms::owner_write);
-  write_atomic(ca.cert_pem, cert_pem);
+  write_atomic(ca.key_pem, key_pem, 0600);  // never readable by others, not even for a moment
+  write_atomic(ca.cert_pem, cert_pem, 0644);
   return ca;
 }
 

@@ -16,6 +16,22 @@ inline constexpr uint64_t kGuestImageGpa = 0x100000;   // flat image loaded and 
 inline constexpr uint64_t kGuestStackReserve = 0x10000;
 inline constexpr uint64_t kGuestIdentityMapBytes = 4ull << 30;  // VA == GPA for [0, 4 GiB), 2 MiB pages
 
+// The RAM a guest may be given (Vm::load), shared with `redoubt sign guest` so that
+// no manifest is signed that the hypervisor would refuse: at least 4 MiB, whole
+// 2 MiB nested pages; the image at kGuestImageGpa and the initrd page-aligned after
+// it, both below the stack reserve at the top of RAM.
+inline constexpr uint64_t kGuestMinRam = 4ull << 20;
+inline constexpr uint64_t kGuestRamAlign = 2ull << 20;
+constexpr bool guest_ram_size_ok(uint64_t ram) { return ram >= kGuestMinRam && ram % kGuestRamAlign == 0; }
+constexpr uint64_t guest_initrd_gpa(uint64_t image_size) { return (kGuestImageGpa + image_size + 4095) & ~4095ull; }
+// Both assume guest_ram_size_ok(ram); the initrd rule also that the image fits.
+constexpr bool guest_image_fits(uint64_t ram, uint64_t image_size) {
+  return image_size != 0 && image_size <= ram - kGuestImageGpa - kGuestStackReserve;
+}
+constexpr bool guest_initrd_fits(uint64_t ram, uint64_t image_size, uint64_t initrd_size) {
+  return initrd_size <= ram - kGuestStackReserve - guest_initrd_gpa(image_size);
+}
+
 inline constexpr char kGuestBootInfoMagic[8] = {'R', 'D', 'B', 'T', 'G', 'B', 'I', '1'};
 
 struct GuestBootInfo {

@@ -62,9 +62,9 @@ void Vm::kill(const char* fmt, ...) {
 
 Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
   hal::PhysMem& pm = hv_->platform.mem();
-  if (g.ram_size < (4ull << 20) || g.ram_size % kPageSize2M)
+  if (!guest_ram_size_ok(g.ram_size))
     return Status::fail(Err::malformed, "guest %s: RAM must be a multiple of 2 MiB, at least 4 MiB", g.name);
-  if (g.image_size == 0 || g.image_size > g.ram_size - kGuestImageGpa - kGuestStackReserve)
+  if (!guest_image_fits(g.ram_size, g.image_size))
     return Status::fail(Err::malformed, "guest %s: image of %llu bytes does not fit in %llu bytes of RAM", g.name,
                         (unsigned long long)g.image_size, (unsigned long long)g.ram_size);
   uint8_t* ram = pm.map(g.ram_pa, g.ram_size);
@@ -75,13 +75,13 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
     return Status::fail(Err::internal, "guest %s: RAM or image is not DMA-protected", g.name);
 
   // The initrd goes after the image, page aligned.
-  const uint64_t initrd_gpa = (kGuestImageGpa + g.image_size + 4095) & ~4095ull;
+  const uint64_t initrd_gpa = guest_initrd_gpa(g.image_size);
   const uint8_t* initrd = nullptr;
   if (g.initrd_size) {
     initrd = pm.map(g.initrd_pa, g.initrd_size);
     if (!initrd || !hv_->platform.dma().is_protected(g.initrd_pa, g.initrd_size))
       return Status::fail(Err::internal, "guest %s: initrd outside RAM or not DMA-protected", g.name);
-    if (g.initrd_size > g.ram_size - kGuestStackReserve - initrd_gpa)
+    if (!guest_initrd_fits(g.ram_size, g.image_size, g.initrd_size))
       return Status::fail(Err::malformed, "guest %s: image and initrd do not fit in %llu bytes of RAM", g.name,
                           (unsigned long long)g.ram_size);
   }

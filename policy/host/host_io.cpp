@@ -1,13 +1,6 @@
 #include "policy/host/host_io.hpp"
 
-#include <fcntl.h>
 #include <openssl/err.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <fstream>
-#include <iterator>
 
 namespace redoubt::policy {
 
@@ -29,23 +22,6 @@ std::string openssl_error() {
   char buf[256];
   ERR_error_string_n(e, buf, sizeof buf);
   return buf;
-}
-
-int write_file_mode_errno(const std::string& path, const std::string& data, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return errno;
-  // The file may have existed with wider permissions: force the mode.
-  int e = 0;
-  if (::fchmod(fd, mode) != 0 || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) e = errno;
-  ::close(fd);
-  return e;
-}
-
-int read_file_errno(const std::string& path, std::string& out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return errno ? errno : ENOENT;
-  out.assign(std::istreambuf_iterator<char>(f), {});
-  return 0;
 }
 
 }  // namespace redoubt::policy

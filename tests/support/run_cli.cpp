@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -48,7 +49,9 @@ CliResult run_program(const std::vector<std::string>& argv) {
 }
 
 CliResult run_redoubt(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {(build_dir() / "redoubt").string()};
+  // $REDOUBT_TEST_CLI: run the tests against another binary (e.g. one built before a fix, to show a test fails).
+  const char* other = std::getenv("REDOUBT_TEST_CLI");
+  std::vector<std::string> argv = {other && *other ? std::string(other) : (build_dir() / "redoubt").string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_program(argv);
 }
