@@ -134,6 +134,21 @@ BOOST_AUTO_TEST_CASE(chunked_body_over_the_limit_is_413_as_it_arrives) {
   BOOST_TEST(h.get("/v1/info").first == 200);  // still serving
 }
 
+// A chunked body to a route that has no handler is read by httplib itself: the raw backstop stops it at 16 MiB.
+BOOST_AUTO_TEST_CASE(chunked_body_without_a_handler_stops_at_the_raw_backstop) {
+  Verifier v;
+  Raw c(v.v->url);
+  BOOST_TEST_REQUIRE(c.send_all("POST /v1/nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";
+  size_t sent = 0;
+  for (; sent < 128u * 1024 * 1024 && !c.readable(0); sent += 0x10000)
+    if (!c.send_all(chunk)) break;
+  const std::string r = c.read_all();
+  BOOST_TEST(status_of(r) == 413, r.substr(0, 200));
+  BOOST_TEST(body_of(r)["error"] == "too_large", r.substr(0, 300));
+  BOOST_TEST(sent < 32u * 1024 * 1024, "the verifier read " << sent << " bytes before refusing");
+}
+
 // A declared Content-Length over the limit is refused at once, without reading (or waiting for) the body.
 BOOST_AUTO_TEST_CASE(content_length_over_the_limit_is_413_at_once) {
   Verifier v;
