@@ -36,6 +36,7 @@ void respond(httplib::Response& res, F&& fn) {
   } catch (const std::exception& e) {
     send_error(res, 500, "internal", e.what());
   }
+  if (DeadlineServer::closing()) res.set_header("Connection", "close");  // RFC 9112 §9.6: the client must not reuse it
 }
 
 template <class F>
@@ -152,6 +153,7 @@ void VerifierHttpServer::routes() {
     switch (DeadlineServer::current_fault()) {
       case ConnFault::too_large:
         DeadlineServer::close_after_response();
+        res.set_header("Connection", "close");
         return send_error(res, 413, "too_large", "the request body exceeds the limit of " + std::to_string(kMaxRequestBody) + " bytes");
       case ConnFault::timeout:
         return send_error(res, 408, "request_timeout",

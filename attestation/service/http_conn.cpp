@@ -231,6 +231,8 @@ void DeadlineServer::close_after_response() {
   if (tl_current) tl_current->request_close();
 }
 
+bool DeadlineServer::closing() { return tl_current && tl_current->close_requested(); }
+
 bool DeadlineServer::process_and_close_socket(socket_t sock) {
   const int flags = fcntl(sock, F_GETFL, 0);
   fcntl(sock, F_SETFL, flags | O_NONBLOCK);

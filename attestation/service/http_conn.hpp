@@ -40,6 +40,7 @@ class DeadlineServer : public httplib::Server {
   // For handlers, on the thread serving the request:
   static ConnFault current_fault();
   static void close_after_response();  // part of the request is left unread: do not reuse the connection
+  static bool closing();               // close_after_response() was called for this request
 
  private:
   bool process_and_close_socket(socket_t sock) override;  // replaces httplib's (private virtual)

@@ -126,6 +126,7 @@ BOOST_AUTO_TEST_CASE(chunked_body_over_the_limit_is_413_as_it_arrives) {
   BOOST_TEST(status_of(r) == 413, r.substr(0, 200));
   BOOST_TEST(body_of(r)["error"] == "too_large", r.substr(0, 300));
   BOOST_TEST(body_of(r)["reason"].get<std::string>().find("4194304") != std::string::npos, r.substr(0, 300));
+  BOOST_TEST(r.find("\r\nConnection: close\r\n") != std::string::npos, r.substr(0, 300));
   BOOST_TEST(sent < 16u * 1024 * 1024, "the verifier read " << sent << " bytes before refusing");
   const long rss1 = rss_kib(v.v->proc.pid());
   BOOST_TEST_MESSAGE("chunked: refused after " << sent << " bytes sent; verifier RSS " << rss0 << " -> " << rss1 << " KiB");
