@@ -55,6 +55,7 @@ struct Server {
       : svc(std::move(cfg)), http(svc, [&] {
           attest::HttpOptions o;
           o.threads = threads;
+          o.max_connections = threads;  // a fixed pool of `threads` workers, as measured before
           return o;
         }()) {
     port = http.bind();

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "attestation/common/attest_error.hpp"
+#include "attestation/service/agent_url.hpp"
 #include "attestation/service/http_api.hpp"
 #include "attestation/verifier/reference_values.hpp"
 #include "policy/fs/cose.hpp"
@@ -29,8 +30,27 @@ namespace {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8440", db = "verifier.db", key, reference, authority, webhook, tls_cert, tls_key, endpoint_ca;
   std::vector<std::string> manufacturer_cas;
-  int poll_interval_ms = 0, nonce_ttl_s = 120, threads = 8;
+  std::vector<std::string> agent_allow;
+  int poll_interval_ms = 0, nonce_ttl_s = 120, nonce_history_s = 3600, threads = 8, max_connections = 256, header_timeout_s = 10,
+      body_timeout_s = 30;
 };
+
+// --listen HOST:PORT. httplib takes the port as an int and the kernel its low 16 bits: 99999 listened
+// on 34463 while 99999 was printed (issue 16 item 11). 0 = any free port; the bound one is printed.
+std::pair<std::string, int> parse_listen(const std::string& s) {
+  const auto bad = [&](const std::string& why) { throw std::invalid_argument("--listen " + s + ": " + why); };
+  const size_t colon = s.rfind(':');
+  if (colon == std::string::npos) bad("expected HOST:PORT, the port 1..65535 (or 0 for any free port)");
+  std::string host = s.substr(0, colon);
+  const std::string port = s.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) bad("no host before the port");
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    bad("port \"" + port + "\" is not a number 1..65535 (or 0 for any free port)");
+  const int p = std::stoi(port);
+  if (p > 65535) bad("port " + port + " is outside 1..65535 (or 0 for any free port)");
+  return {host, p};
+}
 
 std::string slurp(const std::string& p) {
   const std::vector<uint8_t> b = read_file(p, input::kVerifierInput);  // bounded: checked before it is read
@@ -38,6 +58,9 @@ std::string slurp(const std::string& p) {
 }
 
 int run_serve(const ServeOptions& o) {
+  const auto [listen_host, listen_port] = parse_listen(o.listen);  // before anything is created
+  std::vector<attest::Cidr> allow;
+  for (const std::string& a : o.agent_allow) allow.push_back(attest::parse_cidr(a));
   attest::VerifierConfig cfg;
   cfg.db_path = o.db;
   for (const std::string& p : o.manufacturer_cas) cfg.manufacturers.add_ca_pem(slurp(p));
@@ -57,13 +80,16 @@ int run_serve(const ServeOptions& o) {
   }
   cfg.webhook_url = o.webhook;
   cfg.nonce_ttl_s = o.nonce_ttl_s;
+  cfg.nonce_history_s = o.nonce_history_s;
+  cfg.agent_allow = attest::AgentAllowList(std::move(allow));
   attest::VerifierService svc(std::move(cfg));
 
   attest::HttpOptions h;
-  const size_t colon = o.listen.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("--listen HOST:PORT");
-  h.host = o.listen.substr(0, colon);
-  h.port = std::stoi(o.listen.substr(colon + 1));
+  h.host = listen_host;
+  h.port = listen_port;
+  h.max_connections = o.max_connections;
+  h.header_timeout_s = o.header_timeout_s;
+  h.body_timeout_s = o.body_timeout_s;
   h.tls_cert = o.tls_cert;
   h.tls_key = o.tls_key;
   h.poll_interval_ms = o.poll_interval_ms;
@@ -76,6 +102,7 @@ int run_serve(const ServeOptions& o) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that goes away mid-answer is an error return (TLS writes use write(2)), not the end
   attest::VerifierHttpServer server(svc, h);
   const int port = server.bind();
   std::cout << "listening on " << (h.tls_cert.empty() ? "http" : "https") << "://" << h.host << ":" << port << " db " << o.db
@@ -189,7 +216,18 @@ void register_verifier(CLI::App& app, int& exit_code) {
   c->add_option("--webhook", o->webhook, "URL POSTed on every verdict change");
   c->add_option("--poll-interval-ms", o->poll_interval_ms, "Pull mode: poll interval (0 = no polling)")->capture_default_str();
   c->add_option("--nonce-ttl", o->nonce_ttl_s, "Nonce lifetime in seconds")->capture_default_str();
-  c->add_option("--threads", o->threads, "HTTP worker threads")->capture_default_str();
+  c->add_option("--nonce-history", o->nonce_history_s, "Seconds an expired nonce is remembered (to name a replay) before it is purged")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 30 * 24 * 3600));
+  c->add_option("--agent-allow", o->agent_allow,
+                "Pull mode: the only addresses (IP or CIDR) agent URLs may resolve to; repeatable. Default: global unicast only "
+                "(no loopback, link-local, private, multicast, reserved)");
+  c->add_option("--threads", o->threads, "HTTP workers kept when idle")->capture_default_str()->check(CLI::Range(1, 4096));
+  c->add_option("--max-connections", o->max_connections, "Connections served at once (a worker each; more wait in the backlog)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  c->add_option("--header-timeout", o->header_timeout_s, "Seconds a request's headers may take to arrive")->capture_default_str()->check(CLI::Range(1, 3600));
+  c->add_option("--body-timeout", o->body_timeout_s, "Seconds a request's body may take to arrive")->capture_default_str()->check(CLI::Range(1, 3600));
   c->add_option("--tls-cert", o->tls_cert, "TLS certificate (PEM): serve HTTPS");
   c->add_option("--endpoint-ca", o->endpoint_ca, "Pull mode over https: the only CA (PEM) endpoints' TLS certificates may chain to");
   c->add_option("--tls-key", o->tls_key, "TLS private key (PEM)");

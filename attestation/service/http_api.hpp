@@ -1,13 +1,15 @@
-// The verifier's HTTP/JSON API, /v1/... (docs/api.md), on cpp-httplib; TLS
-// (httplib::SSLServer over OpenSSL) when given a certificate and key. Every
-// error is a JSON body {"error": code, "reason": text} with a 4xx/5xx status;
-// no handler lets an exception escape.
+// The verifier's HTTP/JSON API, /v1/... (docs/api.md), on cpp-httplib with the
+// connection handling of http_conn.hpp (deadlines, body limit, workers that
+// grow with the connections); TLS over OpenSSL when given a certificate and
+// key. Every error is a JSON body {"error": code, "reason": text} with a
+// 4xx/5xx status; no handler lets an exception escape.
 #pragma once
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "attestation/service/agent_url.hpp"
 #include "attestation/service/verifier_service.hpp"
 
 namespace httplib {
@@ -16,11 +18,17 @@ class Server;
 
 namespace redoubt::attest {
 
+inline constexpr size_t kMaxRequestBody = 4 * 1024 * 1024;  // decoded request body (docs/api.md)
+inline constexpr size_t kMaxAgentAnswer = 4 * 1024 * 1024;  // a pull agent's answer
+
 struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 0;                 // 0 = any free port (see bound_port())
   std::string tls_cert, tls_key;  // PEM files; both empty = plain HTTP
-  int threads = 8;
+  int threads = 8;              // workers kept when idle
+  int max_connections = 256;    // connections served at once (one worker each); more wait in the backlog
+  int header_timeout_s = 10;    // a request's headers must arrive within this (the first: of the connection)
+  int body_timeout_s = 30;      // and its body within this after the headers
   int poll_interval_ms = 0;     // pull mode: poll every enrolled pull endpoint this often (0 = never)
   std::string endpoint_ca;      // pull mode over https: the only CA (PEM) endpoints' TLS certificates may chain to
 };
@@ -37,6 +45,7 @@ class VerifierHttpServer {
  private:
   void routes();
   void poll_loop();
+  void sweep_loop();
 
   VerifierService& svc_;
   HttpOptions o_;
@@ -45,10 +54,12 @@ class VerifierHttpServer {
   int listen_fd_ = -1;  // the listening socket, seen through set_socket_options
   static constexpr int kListenBacklog = 1024;
   std::atomic<bool> stop_{false};
-  std::thread poller_;
+  std::thread poller_, sweeper_;
 };
 
-// GET {agent_url}/v1/quote?nonce=HEX on a pull-mode endpoint; returns its evidence JSON.
-nlohmann::json fetch_agent_evidence(const std::string& agent_url, const std::string& nonce_hex, const std::string& ca_file = "");
+// GET {agent_url}/v1/quote?nonce=HEX on a pull-mode endpoint, if `allow` lets its host's addresses
+// be polled; returns its evidence JSON. Errors name the cause (status, size), never the answer.
+nlohmann::json fetch_agent_evidence(const std::string& agent_url, const std::string& nonce_hex, const std::string& ca_file,
+                                    const AgentAllowList& allow);
 
 }  // namespace redoubt::attest

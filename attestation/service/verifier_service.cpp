@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <chrono>
 #include <regex>
 
@@ -27,6 +28,7 @@ Bytes random_bytes(size_t n) {
   return b;
 }
 
+// Also every id taken from a request path: one that is not even UTF-8 is a 400, not a 500 (issue 16 item 8d).
 void check_endpoint_id(const std::string& id) {
   static const std::regex ok("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   if (!std::regex_match(id, ok)) throw AttestError("bad_endpoint_id", "endpoint id must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}");
@@ -117,7 +119,9 @@ json VerifierService::enrol(const json& body) {
   const std::string mode = body.value("mode", "push");
   if (mode != "push" && mode != "pull") throw AttestError("bad_request", "mode must be \"push\" or \"pull\"");
   std::string agent_url = body.contains("agent_url") ? json_string(body, "agent_url") : "";
-  if (mode == "pull" && agent_url.rfind("http", 0) != 0) throw AttestError("bad_request", "pull mode needs agent_url (http://host:port)");
+  // Issue 16 item 4: the verifier will GET this URL; its form and the addresses it resolves to are checked
+  // now (bad_agent_url 400, agent_url_not_allowed 403) and again before every poll.
+  if (mode == "pull" || !agent_url.empty()) cfg_.agent_allow.resolve(parse_agent_url(agent_url));
   const TPM2B_PUBLIC ek = unmarshal_public(ek_pub_b, "ek_public");
   const TPM2B_PUBLIC ak = unmarshal_public(ak_pub_b, "ak_public");
   cfg_.manufacturers.check(ek_cert, ek.publicArea);
@@ -148,6 +152,7 @@ json VerifierService::enrol(const json& body) {
 }
 
 json VerifierService::activate(const std::string& id, const json& body) {
+  check_endpoint_id(id);
   auto e = store_.endpoint(id);
   if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
   if (e->challenge_hash.empty()) throw AttestError("no_challenge", "endpoint " + id + " has no pending enrolment challenge", 409);
@@ -163,6 +168,7 @@ json VerifierService::activate(const std::string& id, const json& body) {
 }
 
 json VerifierService::issue_nonce(const std::string& id) {
+  check_endpoint_id(id);
   auto e = store_.endpoint(id);
   if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
   if (!e->enrolled) throw AttestError("not_enrolled", "endpoint " + id + " has not completed enrolment", 409);
@@ -188,6 +194,7 @@ json VerifierService::record(const std::string& endpoint_id, const AppraisalOutc
 }
 
 json VerifierService::submit_evidence(const std::string& id, const json& body) {
+  check_endpoint_id(id);
   auto e = store_.endpoint(id);
   if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
   if (!e->enrolled) throw AttestError("not_enrolled", "endpoint " + id + " has not completed enrolment", 409);
@@ -237,6 +244,7 @@ json VerifierService::verify_oneshot(const json& body) {
 }
 
 json VerifierService::endpoint_status(const std::string& id, int history) {
+  check_endpoint_id(id);
   auto e = store_.endpoint(id);
   if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
   json h = json::array();
@@ -268,8 +276,11 @@ json VerifierService::verdict(int64_t seq) {
   return {{"seq", v->seq}, {"endpoint", v->endpoint_id}, {"iat", v->iat}, {"status", v->status}, {"reasons", json::parse(v->summary_json)}, {"ear_jws", v->ear_jws}};
 }
 
+int VerifierService::purge_nonces() { return store_.purge_nonces(unix_now() - cfg_.nonce_history_s); }
+
+int VerifierService::purge_interval_s() const { return std::clamp(cfg_.nonce_history_s, 1, 60); }
+
 void VerifierService::poll_round(const std::function<json(const std::string&, const std::string&)>& fetch) {
-  store_.purge_nonces(unix_now());
   for (const EndpointRecord& e : store_.endpoints("pull")) {
     if (!e.enrolled) continue;
     try {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "attestation/service/agent_url.hpp"
 #include "attestation/service/verifier_store.hpp"
 #include "attestation/verifier/appraiser.hpp"
 #include "attestation/verifier/ek_certificate_check.hpp"
@@ -27,6 +28,8 @@ struct VerifierConfig {
   std::optional<ReferenceValues> reference;   // the verifier's current reference values
   std::string webhook_url;                    // POSTed on every verdict change ("" = none)
   int nonce_ttl_s = 120;
+  int nonce_history_s = 3600;                 // an expired nonce is kept this long (to name a replay), then purged
+  AgentAllowList agent_allow;                 // pull mode: the addresses agent URLs may resolve to
   int challenge_ttl_s = 300;
 };
 
@@ -59,6 +62,11 @@ class VerifierService {
   nlohmann::json verify_oneshot(const nlohmann::json& body);              // POST /v1/verify
   nlohmann::json verdict(int64_t seq);                                    // GET /v1/verdicts/{seq}
   nlohmann::json info();                                                  // GET /v1/info
+
+  // Deletes nonces expired more than nonce_history_s ago; run every purge_interval_s() (issue 16 item 8c).
+  int purge_nonces();
+  int purge_interval_s() const;
+  const AgentAllowList& agent_allow() const { return cfg_.agent_allow; }
 
   // Pull mode: one round over every enrolled pull endpoint; `fetch(url, nonce_hex)` returns the evidence JSON.
   void poll_round(const std::function<nlohmann::json(const std::string& url, const std::string& nonce_hex)>& fetch);

@@ -100,11 +100,23 @@ VerifierStore::VerifierStore(const std::string& path) {
     db_ = nullptr;
     throw AttestError("db", "cannot open " + path + ": " + m, 500);
   }
-  sqlite3_busy_timeout(db_, 5000);
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: a committed transaction survives a process crash (SIGKILL)
-  exec("PRAGMA foreign_keys=ON");
-  migrate();
+  // Issue 16 item 11: every failure below closed nothing (the destructor does not run when the
+  // constructor throws) and leaked the connection; and a random file said only "file is not a database".
+  try {
+    sqlite3_busy_timeout(db_, 5000);
+    if (sqlite3_exec(db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) == SQLITE_NOTADB)
+      throw AttestError("db", path + " is not an SQLite database (" + sqlite3_errmsg(db_) + ")", 500);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: a committed transaction survives a process crash (SIGKILL)
+    exec("PRAGMA foreign_keys=ON");
+    migrate();
+  } catch (const std::exception& e) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    const auto* ae = dynamic_cast<const AttestError*>(&e);
+    const std::string why = ae ? ae->reason() : e.what();
+    throw AttestError("db", why.find(path) != std::string::npos ? why : path + ": " + why, 500);
+  }
 }
 
 VerifierStore::~VerifierStore() { sqlite3_close(db_); }
@@ -214,11 +226,12 @@ void VerifierStore::consume_nonce(const Bytes& nonce, const std::string& endpoin
   tx.commit();
 }
 
-void VerifierStore::purge_nonces(int64_t now) {
+int VerifierStore::purge_nonces(int64_t expired_before) {
   std::lock_guard<std::mutex> l(mu_);
-  Stmt s(db_, "DELETE FROM nonces WHERE expires < ? - 3600");  // keep an hour of history to name reuse
-  s.bind(1, now);
+  Stmt s(db_, "DELETE FROM nonces WHERE expires < ?");
+  s.bind(1, expired_before);
   s.step();
+  return sqlite3_changes(db_);
 }
 
 int64_t VerifierStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {

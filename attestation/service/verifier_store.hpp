@@ -41,7 +41,7 @@ struct VerdictRecord {
 
 class VerifierStore {
  public:
-  explicit VerifierStore(const std::string& path);  // creates or migrates; throws AttestError("db")
+  explicit VerifierStore(const std::string& path);  // creates or migrates; throws AttestError("db") with the handle closed
   ~VerifierStore();
   VerifierStore(const VerifierStore&) = delete;
   VerifierStore& operator=(const VerifierStore&) = delete;
@@ -55,7 +55,7 @@ class VerifierStore {
   // Marks the nonce used. Throws AttestError nonce_unknown (404→ reported as 409), nonce_reused (409),
   // nonce_expired (410) or nonce_wrong_endpoint (409).
   void consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now);
-  void purge_nonces(int64_t now);
+  int purge_nonces(int64_t expired_before);  // deletes nonces with expires < expired_before; returns how many
 
   // Stores a verdict and (if given) the endpoint's new clock/status in one transaction; returns seq.
   int64_t add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock);

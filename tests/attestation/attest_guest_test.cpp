@@ -124,7 +124,7 @@ struct GuestWorld {
     write_file(w.dir / "guest-reference.cose", attest::sign_reference_values(ref, auth));
     v = std::make_unique<VerifierProcess>(std::vector<std::string>{"--manufacturer-ca", w.ca_cert, "--reference", (w.dir / "guest-reference.cose").string(),
                                                                    "--authority", w.authority_pub, "--db", (w.dir / "verifier.db").string(),
-                                                                   "--poll-interval-ms", "150"},
+                                                                   "--poll-interval-ms", "150", "--agent-allow", "127.0.0.1"},
                                           w.dir / "verifier.out");
   }
 

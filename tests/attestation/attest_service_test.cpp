@@ -53,7 +53,7 @@ struct Fixture {
   Fixture() {
     auto args = w.verifier_args();
     args.insert(args.end(), {"--db", (w.dir / "verifier.db").string(), "--webhook", "http://127.0.0.1:" + std::to_string(hook.port) + "/hook",
-                             "--poll-interval-ms", "150"});
+                             "--poll-interval-ms", "150", "--agent-allow", "127.0.0.1"});
     v = std::make_unique<VerifierProcess>(args, w.dir / "verifier.out");
   }
 };

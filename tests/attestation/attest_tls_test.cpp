@@ -113,7 +113,7 @@ BOOST_AUTO_TEST_CASE(pull_mode_over_https_with_a_pinned_endpoint_ca) {
   Fixture& f = fx();
   auto args = f.w.verifier_args();
   args.insert(args.end(), {"--db", (f.w.dir / "pull.db").string(), "--tls-cert", f.tls.cert, "--tls-key", f.tls.key,
-                           "--endpoint-ca", f.tls.ca, "--poll-interval-ms", "150"});
+                           "--endpoint-ca", f.tls.ca, "--poll-interval-ms", "150", "--agent-allow", "127.0.0.1"});
   VerifierProcess v(args, f.w.dir / "pull-verifier.out");
   ChildProcess ep(f.w.endpoint_argv(v.url, "tls-puller",
                                     {"--mode", "pull", "--serve-seconds", "60", "--ca", f.tls.ca, "--tls-cert", f.tls.cert,

@@ -81,6 +81,18 @@ int ChildProcess::terminate() {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+int ChildProcess::wait_exit(int timeout_ms) {
+  for (int waited = 0; pid_ > 0 && waited <= timeout_ms; waited += 10) {
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
 VerifierProcess::VerifierProcess(const std::vector<std::string>& extra, const std::filesystem::path& out_file)
     : proc([&] {
         std::vector<std::string> a = {(build_dir() / "redoubt").string(), "verifier", "serve", "--listen", "127.0.0.1:0"};

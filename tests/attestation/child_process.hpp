@@ -19,6 +19,7 @@ class ChildProcess {
   std::string wait_for(const std::string& needle, int timeout_ms = 20000);
   void kill_hard();        // SIGKILL + reap
   int terminate();         // SIGTERM + reap; exit code
+  int wait_exit(int timeout_ms);  // reaps it if it exits within timeout_ms: its exit code, else -1 (still running)
   pid_t pid() const { return pid_; }
   std::string output() const;
 

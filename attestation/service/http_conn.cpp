@@ -1,0 +1,319 @@
+#include "attestation/service/http_conn.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <thread>
+
+namespace redoubt::attest {
+namespace {
+using Clock = std::chrono::steady_clock;
+
+void address_of(const sockaddr_storage& ss, std::string& ip, int& port) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    port = ntohs(a->sin6_port);
+  }
+  ip = buf;
+}
+
+// One connection: non-blocking socket (optionally TLS) whose every read and write waits at most
+// until the current phase's deadline.
+class ConnStream final : public httplib::Stream {
+ public:
+  enum class Phase { header, body, answer };
+
+  ConnStream(int fd, const ConnLimits& l, const std::atomic<socket_t>& svr) : fd_(fd), l_(l), svr_(svr) {}
+
+  void set_ssl(SSL* s) { ssl_ = s; }
+  void start_request() {
+    phase_ = Phase::header;
+    deadline_ = Clock::now() + std::chrono::seconds(l_.header_timeout_s);
+    body_bytes_ = 0;
+  }
+  void start_body() {
+    phase_ = Phase::body;
+    deadline_ = Clock::now() + std::chrono::seconds(l_.body_timeout_s);
+    body_bytes_ = 0;
+  }
+  // Between keep-alive requests: true when the next request's first bytes are there.
+  bool wait_next_request() {
+    if (pos_ < len_ || (ssl_ && SSL_pending(ssl_) > 0)) return true;
+    deadline_ = Clock::now() + std::chrono::seconds(l_.keep_alive_s);
+    const bool ok = wait(POLLIN);
+    fault_ = ConnFault::none;  // an idle connection timing out is no fault of a request
+    return ok;
+  }
+  bool accept_tls() {
+    for (;;) {
+      ERR_clear_error();
+      const int r = SSL_accept(ssl_);
+      if (r == 1) return true;
+      const int e = SSL_get_error(ssl_, r);
+      if (!((e == SSL_ERROR_WANT_READ && wait(POLLIN)) || (e == SSL_ERROR_WANT_WRITE && wait(POLLOUT)))) return false;
+    }
+  }
+  // After refusing a request whose body is still arriving: send FIN after the answer and read
+  // what the client already sent (bounded), so that closing does not reset the connection
+  // before the client has read the answer.
+  void linger() {
+    ::shutdown(fd_, SHUT_WR);
+    deadline_ = Clock::now() + std::chrono::seconds(2);
+    char scratch[16384];
+    for (size_t drained = 0; drained < 64u * 1024 * 1024;) {
+      const ssize_t n = ::recv(fd_, scratch, sizeof scratch, 0);
+      if (n > 0) {
+        drained += static_cast<size_t>(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (!wait(POLLIN)) return;
+      } else {
+        return;
+      }
+    }
+  }
+
+  ConnFault fault() const { return fault_; }
+  bool close_requested() const { return close_; }
+  void request_close() { close_ = true; }
+
+  bool is_readable() const override { return pos_ < len_ || (ssl_ && SSL_pending(ssl_) > 0) || wait(POLLIN); }
+  bool is_writable() const override { return wait(POLLOUT); }
+
+  ssize_t read(char* p, size_t n) override {
+    if (fault_ != ConnFault::none) return -1;
+    if (phase_ == Phase::body) {  // the raw backstop; handlers enforce max_body on the decoded body
+      const size_t cap = 4 * l_.max_body;
+      if (body_bytes_ >= cap) {
+        fault_ = ConnFault::too_large;
+        return -1;
+      }
+      n = std::min(n, cap - body_bytes_);
+    }
+    if (pos_ == len_) {
+      if (n >= sizeof buf_) return count(raw_read(p, n));
+      const ssize_t r = raw_read(buf_, sizeof buf_);
+      if (r <= 0) return r;
+      pos_ = 0;
+      len_ = static_cast<size_t>(r);
+    }
+    const size_t k = std::min(n, len_ - pos_);
+    std::memcpy(p, buf_ + pos_, k);
+    pos_ += k;
+    return count(static_cast<ssize_t>(k));
+  }
+
+  ssize_t write(const char* p, size_t n) override {
+    if (phase_ != Phase::answer) {
+      phase_ = Phase::answer;
+      deadline_ = Clock::now() + std::chrono::seconds(l_.write_timeout_s);
+    }
+    const int len = static_cast<int>(std::min<size_t>(n, INT_MAX));
+    for (;;) {
+      if (ssl_) {
+        ERR_clear_error();
+        const int r = SSL_write(ssl_, p, len);
+        if (r > 0) return r;
+        const int e = SSL_get_error(ssl_, r);
+        if ((e == SSL_ERROR_WANT_WRITE && wait(POLLOUT)) || (e == SSL_ERROR_WANT_READ && wait(POLLIN))) continue;
+        return -1;
+      }
+      const ssize_t r = ::send(fd_, p, static_cast<size_t>(len), MSG_NOSIGNAL);
+      if (r >= 0) return r;
+      if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait(POLLOUT))) continue;
+      return -1;
+    }
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) address_of(ss, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) address_of(ss, ip, port);
+  }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  ssize_t count(ssize_t r) {
+    if (r > 0 && phase_ == Phase::body) body_bytes_ += static_cast<size_t>(r);
+    return r;
+  }
+  ssize_t raw_read(char* p, size_t n) {
+    const int len = static_cast<int>(std::min<size_t>(n, INT_MAX));
+    for (;;) {
+      if (ssl_) {
+        ERR_clear_error();
+        const int r = SSL_read(ssl_, p, len);
+        if (r > 0) return r;
+        const int e = SSL_get_error(ssl_, r);
+        if (e == SSL_ERROR_ZERO_RETURN) return 0;
+        if ((e == SSL_ERROR_WANT_READ && wait(POLLIN)) || (e == SSL_ERROR_WANT_WRITE && wait(POLLOUT))) continue;
+        return -1;
+      }
+      const ssize_t r = ::recv(fd_, p, static_cast<size_t>(len), 0);
+      if (r >= 0) return r;
+      if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait(POLLIN))) continue;
+      return -1;
+    }
+  }
+  // Until the socket is ready, the deadline passes (a fault) or the server stops.
+  bool wait(short events) const {
+    for (;;) {
+      if (svr_ == INVALID_SOCKET) return false;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+      if (left <= 0) {
+        fault_ = ConnFault::timeout;
+        return false;
+      }
+      pollfd pf{fd_, events, 0};
+      const int r = ::poll(&pf, 1, static_cast<int>(std::min<long long>(left, 200)));
+      if (r > 0) return true;  // POLLERR / POLLHUP too: the next call reports them
+      if (r < 0 && errno != EINTR) return false;
+    }
+  }
+
+  int fd_;
+  const ConnLimits& l_;
+  const std::atomic<socket_t>& svr_;
+  SSL* ssl_ = nullptr;
+  Phase phase_ = Phase::header;
+  Clock::time_point deadline_;
+  size_t body_bytes_ = 0;
+  mutable ConnFault fault_ = ConnFault::none;
+  bool close_ = false;
+  char buf_[4096];
+  size_t pos_ = 0, len_ = 0;
+};
+
+thread_local ConnStream* tl_current = nullptr;
+
+}  // namespace
+
+DeadlineServer::DeadlineServer(const ConnLimits& l, SSL_CTX* tls) : limits_(l), tls_(tls) {
+  set_payload_max_length(l.max_body);
+  set_keep_alive_max_count(static_cast<size_t>(l.keep_alive_max));  // what httplib announces in Keep-Alive:
+  set_keep_alive_timeout(l.keep_alive_s);                           // the loop below enforces the same
+  // Called once the headers are parsed, before any body is read: the body's own deadline starts.
+  set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    if (tl_current) tl_current->start_body();
+    return HandlerResponse::Unhandled;
+  });
+  new_task_queue = [l] { return new ElasticPool(l.min_workers, l.max_workers); };
+}
+
+DeadlineServer::~DeadlineServer() {
+  if (tls_) SSL_CTX_free(tls_);
+}
+
+ConnFault DeadlineServer::current_fault() { return tl_current ? tl_current->fault() : ConnFault::none; }
+
+void DeadlineServer::close_after_response() {
+  if (tl_current) tl_current->request_close();
+}
+
+bool DeadlineServer::closing() { return tl_current && tl_current->close_requested(); }
+
+bool DeadlineServer::process_and_close_socket(socket_t sock) {
+  const int flags = fcntl(sock, F_GETFL, 0);
+  fcntl(sock, F_SETFL, flags | O_NONBLOCK);
+  const int one = 1;
+  setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // small JSON answers: no Nagle stalls
+  ConnStream strm(sock, limits_, svr_sock_);
+  strm.start_request();  // the first request's header deadline includes the TLS handshake
+  SSL* ssl = nullptr;
+  bool ok = true;
+  if (tls_) {
+    ssl = SSL_new(tls_);
+    ok = ssl && SSL_set_fd(ssl, sock) == 1;
+    if (ok) {
+      strm.set_ssl(ssl);
+      ok = strm.accept_tls();
+    }
+  }
+  bool ret = false;
+  if (ok) {
+    tl_current = &strm;
+    for (int n = 0; n < limits_.keep_alive_max && svr_sock_ != INVALID_SOCKET; ++n) {
+      if (n > 0) {
+        if (!strm.wait_next_request()) break;
+        strm.start_request();
+      }
+      bool closed = false;
+      ret = process_request(strm, n + 1 == limits_.keep_alive_max, closed, nullptr);
+      if (!ret || closed || strm.fault() != ConnFault::none || strm.close_requested()) break;
+    }
+    tl_current = nullptr;
+  }
+  if (ssl) {
+    if (ret) SSL_shutdown(ssl);
+    SSL_free(ssl);
+  }
+  if (strm.close_requested() || strm.fault() == ConnFault::too_large) strm.linger();
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return ret;
+}
+
+// ------------------------------------------------------------------ workers
+
+void ElasticPool::enqueue(std::function<void()> fn) {
+  std::lock_guard<std::mutex> l(mu_);
+  jobs_.push_back(std::move(fn));
+  if (idle_ < jobs_.size() && threads_ < max_) {
+    ++threads_;
+    std::thread([this] { work(); }).detach();  // shutdown() waits until every worker has left
+  } else {
+    cv_.notify_one();
+  }
+}
+
+void ElasticPool::shutdown() {
+  std::unique_lock<std::mutex> l(mu_);
+  shutdown_ = true;
+  cv_.notify_all();
+  gone_.wait(l, [this] { return threads_ == 0; });
+}
+
+void ElasticPool::work() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    while (jobs_.empty() && !shutdown_) {
+      ++idle_;
+      const bool woken = cv_.wait_for(l, std::chrono::seconds(30), [this] { return !jobs_.empty() || shutdown_; });
+      --idle_;
+      if (!woken && threads_ > min_) break;  // idle for 30 s and more than the minimum: leave
+    }
+    if (jobs_.empty()) {
+      --threads_;
+      gone_.notify_all();
+      return;
+    }
+    std::function<void()> fn = std::move(jobs_.front());
+    jobs_.pop_front();
+    l.unlock();
+    fn();
+    l.lock();
+  }
+}
+
+}  // namespace redoubt::attest

@@ -1,0 +1,68 @@
+// How the verifier serves a connection under cpp-httplib (issue 16 item 8):
+// every request must deliver its headers within header_timeout_s of its first
+// byte (of the connection, for the first one) and its body within
+// body_timeout_s; its answer must be taken within write_timeout_s; a body may
+// not exceed max_body bytes (the handlers count the decoded body; the stream
+// stops any request at 4 x max_body raw bytes); TLS is done here over OpenSSL.
+// Workers grow with the connections up to max_workers, so a few slow clients
+// cannot hold every worker. httplib's own connection loop has none of this.
+#pragma once
+#include <httplib.h>
+#include <openssl/ssl.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+
+namespace redoubt::attest {
+
+struct ConnLimits {
+  int header_timeout_s = 10;
+  int body_timeout_s = 30;
+  int write_timeout_s = 10;
+  int keep_alive_s = 5;
+  int keep_alive_max = 100;
+  size_t max_body = 4 * 1024 * 1024;
+  size_t min_workers = 8;
+  size_t max_workers = 256;
+};
+
+// Why the request this thread is serving could not be read.
+enum class ConnFault { none, timeout, too_large };
+
+class DeadlineServer : public httplib::Server {
+ public:
+  DeadlineServer(const ConnLimits& l, SSL_CTX* tls);  // takes `tls` (may be null: plain HTTP)
+  ~DeadlineServer() override;
+  const ConnLimits& limits() const { return limits_; }
+
+  // For handlers, on the thread serving the request:
+  static ConnFault current_fault();
+  static void close_after_response();  // part of the request is left unread: do not reuse the connection
+  static bool closing();               // close_after_response() was called for this request
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;  // replaces httplib's (private virtual)
+
+  ConnLimits limits_;
+  SSL_CTX* tls_;
+};
+
+// A task queue that starts a worker per waiting connection up to `max`, keeping `min` when idle.
+class ElasticPool : public httplib::TaskQueue {
+ public:
+  ElasticPool(size_t min, size_t max) : min_(min), max_(max) {}
+  void enqueue(std::function<void()> fn) override;
+  void shutdown() override;
+
+ private:
+  void work();
+  std::mutex mu_;
+  std::condition_variable cv_, gone_;
+  std::deque<std::function<void()>> jobs_;
+  size_t min_, max_, threads_ = 0, idle_ = 0;
+  bool shutdown_ = false;
+};
+
+}  // namespace redoubt::attest
