@@ -5,6 +5,7 @@
 
 #include "arch/svm/exit_codes.hpp"
 #include "arch/x86/paging.hpp"
+#include "hypervisor/core/entry.hpp"
 #include "hypervisor/core/guest_abi.hpp"
 #include "hypervisor/core/hypercall_abi.hpp"
 #include "platform/hal/format.hpp"
@@ -176,7 +177,7 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
   }
   if (s) s = svm::build_iopm(hv.alloc, policy_.io, policy_.io_count, iopm_pa_);
   if (s) s = svm::build_msrpm(hv.alloc, msrpm_pa_);
-  if (s) s = svm_.create(hv.platform, hv.alloc);
+  if (s) s = svm_.create(hv.platform, hv.alloc, !(hv.test_flags & kHvTestNoGuestStateSwitch));
   if (s) {
     vcpu_ = &svm_;
     VcpuEntry e{};
@@ -331,6 +332,9 @@ Vm::After Vm::handle_msr(const ExitEvent& e) {
       const uint64_t guest_bits = kEferSce | kEferLme | kEferNxe;
       if (e.msr_write) {
         if (value & ~(guest_bits | kEferLma)) ok = false;
+        // APM vol. 2 §3.1.7 / §14.6: changing EFER.LME while CR0.PG = 1 is #GP(0). Left to the
+        // VMCB it would be an inconsistent state the next VMRUN refuses.
+        else if (((value ^ vcpu_->efer()) & kEferLme) && (vcpu_->cr0() & kCr0Pg)) ok = false;
         else vcpu_->set_efer((vcpu_->efer() & ~guest_bits) | (value & guest_bits));
       } else {
         out = vcpu_->efer() & ~kEferSvme;
@@ -475,7 +479,12 @@ Vm::After Vm::handle(const ExitEvent& e) {
       kill("triple fault (#VMEXIT SHUTDOWN) at RIP 0x%llx", (unsigned long long)vcpu_->rip());
       return After::stop;
     case ExitKind::invalid:
-      kill("VMRUN refused the VMCB (VMEXIT_INVALID)");
+      // APM vol. 2 §15.5.1: the CPU refused the guest state (or could not go on with it).
+      // Only this guest ends; the others keep running.
+      kill("VMRUN refused the guest state (#VMEXIT VMEXIT_INVALID) at RIP 0x%llx: CR0 0x%llx, CR4 0x%llx, "
+           "EFER 0x%llx, CS attributes 0x%x",
+           (unsigned long long)vcpu_->rip(), (unsigned long long)vcpu_->cr0(), (unsigned long long)vcpu_->cr4(),
+           (unsigned long long)(vcpu_->efer() & ~kEferSvme), unsigned(vcpu_->cs_attrib()));
       return After::stop;
     case ExitKind::exception:
       kill("unexpected exception #%u at RIP 0x%llx", e.vector, (unsigned long long)vcpu_->rip());
@@ -493,8 +502,16 @@ void Vm::run_slice(uint64_t slice_end) {
   for (;;) {
     const uint64_t now = cpu.rdtsc();
     check_timer(now);
-    if (policy_.budget_ticks && rec_->run_ticks >= policy_.budget_ticks) {
-      kill("time budget of %llu TSC ticks exhausted", (unsigned long long)policy_.budget_ticks);
+    const uint64_t charged = rec_->run_ticks + rec_->exits_total * policy_.exit_charge_ticks;
+    if (policy_.budget_ticks && charged >= policy_.budget_ticks) {
+      kill("time budget of %llu TSC ticks exhausted: %llu ticks in the guest + %llu exits x %llu ticks",
+           (unsigned long long)policy_.budget_ticks, (unsigned long long)rec_->run_ticks,
+           (unsigned long long)rec_->exits_total, (unsigned long long)policy_.exit_charge_ticks);
+      return;
+    }
+    if (policy_.budget_exits && rec_->exits_total >= policy_.budget_exits) {
+      kill("exit budget of %llu #VMEXITs exhausted (%llu timer interrupts injected)",
+           (unsigned long long)policy_.budget_exits, (unsigned long long)rec_->timer_irqs_injected);
       return;
     }
     if (timer_.pending && !vcpu_->event_pending() && vcpu_->interruptible()) {
