@@ -66,6 +66,11 @@ struct GuestPolicy {
   uint64_t budget_ticks = 5000000000ull;
   uint64_t exit_charge_ticks = 10000;
   uint64_t budget_exits = 1000000;
+  // The guest timer fires at most every min_timer_ticks (its delay and period are raised to
+  // it, as KVM's min_timer_period_us), and every VMRUN gives the guest at least that long
+  // before the host timer (the world switch itself takes TSC ticks on the measured engine:
+  // a deadline already past at VMRUN would exit before the guest's first instruction).
+  uint64_t min_timer_ticks = 1000;
 };
 
 void default_policy(GuestPolicy& p);

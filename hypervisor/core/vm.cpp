@@ -409,8 +409,9 @@ Vm::After Vm::handle_hypercall(const ExitEvent& e) {
       timer_.armed = true;
       timer_.pending = false;
       timer_.vector = uint8_t(r.rdi);
-      timer_.deadline = hv_->platform.svm().rdtsc() + r.rsi;
-      timer_.period = r.rdx;
+      // At most one guest timer interrupt per min_timer_ticks (docs/hypercalls.md).
+      timer_.deadline = hv_->platform.svm().rdtsc() + (r.rsi < policy_.min_timer_ticks ? policy_.min_timer_ticks : r.rsi);
+      timer_.period = r.rdx && r.rdx < policy_.min_timer_ticks ? policy_.min_timer_ticks : r.rdx;
       break;
     }
     default: ret = kHcENosys;
@@ -521,7 +522,7 @@ void Vm::run_slice(uint64_t slice_end) {
     }
     uint64_t deadline = slice_end;
     if (timer_.armed && timer_.deadline < deadline) deadline = timer_.deadline;
-    if (deadline <= now) deadline = now + 1;
+    if (deadline < now + policy_.min_timer_ticks) deadline = now + policy_.min_timer_ticks;  // the guest makes progress
     cpu.arm_timer(deadline, Hypervisor::kHostTimerVector);
     ExitEvent e;
     vcpu_->run(e);
