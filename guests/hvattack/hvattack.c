@@ -21,6 +21,8 @@ extern uint64_t get_cr8(void);
 extern void set_cr2(uint64_t v);
 extern uint64_t get_cr2(void);
 extern void enable_sse(void);
+extern uint64_t get_tr(void);
+extern uint64_t get_ldtr(void);
 extern void fx_restore(const void* img);
 extern void fx_save(void* img);
 extern uint64_t msr_read(uint32_t msr, uint64_t* out);
@@ -160,8 +162,37 @@ static void check_fx(const char* who, const struct fx* got, const struct fx* wan
 }
 
 struct regs {
-  uint64_t dr[4], dr6, dr7, cr8, cr2, msr[3], pat, efer;
+  uint64_t dr[4], dr6, dr7, cr8, cr2, msr[3], pat, efer, tr, ldtr, gdt_base, gdt_limit;
 };
+
+/* The victim's own GDT: the entry layout (null, code64 0x08, data 0x10) and a 64-bit TSS at 0x18. */
+static uint64_t victim_gdt[5] __attribute__((aligned(16)));
+static uint8_t victim_tss[104] __attribute__((aligned(16)));
+
+static void victim_ltr(void) {
+  uint64_t base = (uint64_t)victim_tss;
+  victim_gdt[1] = 0x00AF9A000000FFFFull;
+  victim_gdt[2] = 0x00CF92000000FFFFull;
+  /* Available 64-bit TSS (type 9), P, limit 0x67 (APM vol. 2 §12.2.5): 16 bytes. */
+  victim_gdt[3] = 0x67 | (base & 0xFFFFFF) << 16 | 0x89ull << 40 | ((base >> 24) & 0xFF) << 56;
+  victim_gdt[4] = base >> 32;
+  struct __attribute__((packed)) {
+    uint16_t limit;
+    uint64_t base;
+  } gdtr = {sizeof victim_gdt - 1, (uint64_t)victim_gdt};
+  __asm__ volatile("lgdt %0" : : "m"(gdtr));
+  __asm__ volatile("ltr %w0" : : "r"((uint16_t)0x18));
+}
+
+static void get_gdtr(uint64_t* base, uint64_t* limit) {
+  struct __attribute__((packed)) {
+    uint16_t limit;
+    uint64_t base;
+  } gdtr;
+  __asm__ volatile("sgdt %0" : "=m"(gdtr));
+  *base = gdtr.base;
+  *limit = gdtr.limit;
+}
 
 static void want_regs(struct regs* r, uint64_t tag) {
   for (unsigned i = 0; i < 4; ++i) r->dr[i] = tag ? 0x00007EC00000D000ull + 0x100 * i : 0;
@@ -172,6 +203,10 @@ static void want_regs(struct regs* r, uint64_t tag) {
   for (unsigned i = 0; i < 3; ++i) r->msr[i] = tag ? 0x00007EC0000F5000ull + 0x1000 * i : 0;
   r->pat = tag ? 0x0106040601060406ull : 0x0007040600070406ull;
   r->efer = tag ? 0xD00 : 0xD01; /* the victim turns SYSCALL off (SCE); LME LMA NXE stay */
+  r->tr = tag ? 0x18 : 0;        /* the victim's TSS; the hypervisor's initial TR selector is 0 */
+  r->ldtr = 0;                   /* LLDT is not modelled: nobody sets an LDT */
+  r->gdt_base = tag ? (uint64_t)victim_gdt : 0x2000;
+  r->gdt_limit = tag ? sizeof victim_gdt - 1 : 23;
 }
 
 static void set_regs(const struct regs* r, const struct fx* f) {
@@ -182,6 +217,7 @@ static void set_regs(const struct regs* r, const struct fx* f) {
   for (unsigned i = 0; i < 3; ++i) msr_write(kMsrs[i], r->msr[i]);
   msr_write(MSR_PAT, r->pat);
   msr_write(MSR_EFER, r->efer);
+  if (r->tr) victim_ltr();
   fx_restore(f);
 }
 
@@ -208,6 +244,11 @@ static void check_regs(const char* who, const struct regs* want, const struct fx
   uint64_t v = ~0ull;
   show(who, "PAT", msr_read(MSR_PAT, &v) ? ~0ull : v, want->pat);
   show(who, "EFER", msr_read(MSR_EFER, &v) ? ~0ull : v, want->efer);
+  show(who, "TR", get_tr(), want->tr);
+  show(who, "LDTR", get_ldtr(), want->ldtr);
+  get_gdtr(&got.gdt_base, &got.gdt_limit);
+  show(who, "GDTR.base", got.gdt_base, want->gdt_base);
+  show(who, "GDTR.limit", got.gdt_limit, want->gdt_limit);
   fx_save(&fx);
   check_fx(who, &fx, want_fx);
 }

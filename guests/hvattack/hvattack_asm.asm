@@ -10,7 +10,7 @@ gpr_out: resq 1
 
 section .text
 global set_dr, get_dr, set_dr67, get_dr67, set_cr8, get_cr8, set_cr2, get_cr2
-global enable_sse, fx_restore, fx_save, msr_read, msr_write, gpr_probe, isr_recover, isr_iret, enter_compat
+global get_tr, get_ldtr, enable_sse, fx_restore, fx_save, msr_read, msr_write, gpr_probe, isr_recover, isr_iret, enter_compat
 
 set_dr:                      ; void set_dr(const uint64_t d[4])
     mov rax, [rdi]
@@ -53,6 +53,14 @@ set_cr2:
     ret
 get_cr2:
     mov rax, cr2
+    ret
+get_tr:                      ; STR (zero-extended)
+    xor eax, eax
+    str ax
+    ret
+get_ldtr:                    ; SLDT
+    xor eax, eax
+    sldt ax
     ret
 enable_sse:                  ; CR4.OSFXSR | OSXMMEXCPT (APM vol. 2 §11.5.4)
     mov rax, cr4

@@ -63,6 +63,7 @@ std::map<std::string, uint64_t> initial_state(uint64_t gpr_base) {
   std::map<std::string, uint64_t> m = {
       {"DR0", 0}, {"DR1", 0}, {"DR2", 0}, {"DR3", 0}, {"DR6", 0xFFFF0FF0}, {"DR7", 0x400}, {"CR8", 0}, {"CR2", 0},
       {"FS_BASE", 0}, {"GS_BASE", 0}, {"KERNEL_GS_BASE", 0}, {"PAT", 0x0007040600070406ull}, {"EFER", 0xD01},
+      {"TR", 0}, {"LDTR", 0}, {"GDTR.base", 0x2000}, {"GDTR.limit", 23},
       {"FCW", 0x37F}, {"FSW", 0}, {"FTW", 0}, {"FOP", 0}, {"FIP", 0}, {"FDP", 0}, {"MXCSR", 0x1F80}};
   for (int i = 0; i < 8; ++i) m["ST" + std::to_string(i)] = 0;
   for (int i = 0; i < 16; ++i) m["XMM" + std::to_string(i) + ".l"] = m["XMM" + std::to_string(i) + ".h"] = 0;
@@ -88,8 +89,8 @@ BOOST_AUTO_TEST_CASE(a_spy_guest_sees_none_of_the_victims_registers) {
       BOOST_TEST(spy.serial.find("MISMATCH") == std::string::npos, spy.serial);
       const auto got = values(spy.serial, "spy");
       const auto want = initial_state(0x100);
-      BOOST_TEST(got.size() == want.size());  // the list: 20 + ST0-7 + XMM0-15 (two halves) + RAX and 14 more GPRs = 75
-      BOOST_TEST(got.size() == 75u);
+      BOOST_TEST(got.size() == want.size());  // the list: 24 + ST0-7 + XMM0-15 (two halves) + RAX and 14 more GPRs = 79
+      BOOST_TEST(got.size() == 79u);
       for (const auto& [name, v] : want) {
         BOOST_TEST_INFO("spy's " << name);
         BOOST_TEST_REQUIRE(got.count(name) == 1u);
@@ -104,7 +105,7 @@ BOOST_AUTO_TEST_CASE(a_spy_guest_sees_none_of_the_victims_registers) {
       BOOST_TEST(victim.status == "exited", victim.reason);
       BOOST_TEST(victim.exit_code == 0, victim.serial);
       const auto mine = values(victim.serial, "victim");
-      BOOST_TEST(mine.size() == 75u);
+      BOOST_TEST(mine.size() == 79u);
       BOOST_TEST(mine.at("DR0") == 0x00007EC00000D000ull);
       BOOST_TEST(mine.at("DR3") == 0x00007EC00000D300ull);
       BOOST_TEST(mine.at("CR8") == 0xBu);
@@ -113,6 +114,7 @@ BOOST_AUTO_TEST_CASE(a_spy_guest_sees_none_of_the_victims_registers) {
       BOOST_TEST(mine.at("XMM15.l") == kVictim + 0xA0 + 15);
       BOOST_TEST(mine.at("KERNEL_GS_BASE") == 0x00007EC0000F7000ull);
       BOOST_TEST(mine.at("R15") == kVictim + 15);
+      BOOST_TEST(mine.at("TR") == 0x18u);  // its own LTR, still there after the spy ran
     }
   }
 }
@@ -126,7 +128,7 @@ BOOST_AUTO_TEST_CASE(without_the_switch_the_spy_reads_the_victims_secrets) {
                    hv::kHvTestNoGuestStateSwitch);
       const auto& spy = r->guest("hvattack-2");
       const auto got = values(spy.serial, "spy");
-      BOOST_TEST_REQUIRE(got.size() == 75u);
+      BOOST_TEST_REQUIRE(got.size() == 79u);
       // Leaked: DR0-3, CR8 (the physical TPR without V_INTR_MASKING), all of x87/SSE.
       for (int i = 0; i < 4; ++i) BOOST_TEST(got.at("DR" + std::to_string(i)) == 0x00007EC00000D000ull + 0x100 * i);
       BOOST_TEST(got.at("CR8") == 0xBu);
@@ -139,6 +141,7 @@ BOOST_AUTO_TEST_CASE(without_the_switch_the_spy_reads_the_victims_secrets) {
       BOOST_TEST(spy.exit_code == 52);
       BOOST_TEST(got.at("DR7") == 0x400u);
       BOOST_TEST(got.at("FS_BASE") == 0u);
+      BOOST_TEST(got.at("TR") == 0u);  // VMLOAD/VMSAVE switch TR whatever the test switch says
       BOOST_TEST(got.at("R15") == 0x100u + 15);
     }
   }

@@ -346,6 +346,17 @@ void ltr(Cpu& c, const Op& o) {
   c.tr = d;
 }
 
+// STR / SLDT (APM vol. 3): the TR / LDTR selector; a register destination gets it
+// zero-extended to the operand size, memory 16 bits. cc bit 0: SLDT, bit 1: memory.
+void store_sys_selector(Cpu& c, const Op& o) {
+  const bool ldt = o.cc & 1;
+  if (c.misc1(ldt ? s::kInterceptLdtrRead : s::kInterceptTrRead))
+    return c.vmexit(ldt ? s::kExitLdtrRead : s::kExitTrRead, 0, 0);
+  const uint16_t v = (ldt ? c.ldtr : c.tr).selector;
+  if (o.cc & 2) c.wr<uint16_t>(ea(c, o), v);
+  else wreg_w(c, o.dst, o.w, v);
+}
+
 void cli(Cpu& c, const Op&) {
   if (c.cpl > iopl(c)) c.gp(0);
   c.rflags_sys &= ~kIF;
