@@ -38,6 +38,9 @@ inline constexpr uint64_t kBareStackTopOffset = REDOUBT_BARE_STACK_TOP_OFFSET;
 // SL always writes 0. They change what the hypervisor does, not what it trusts.
 inline constexpr uint64_t kBareFlagSelfTestVmrun = 1u << 0;  // run the VMRUN/GPR-exchange self-test guest
 inline constexpr uint64_t kBareFlagSelfTestFault = 1u << 1;  // execute ud2: the FATAL path must power off
+// Test-only: the hypervisor does not switch guest DR0-3, x87/SSE and CR8 (hypervisor/core/entry.hpp
+// kHvTestNoGuestStateSwitch), so the leak test can show it fails without the switch.
+inline constexpr uint64_t kBareFlagNoGuestStateSwitch = 1u << 2;
 
 // The fixed header: every field a u64 at a naturally aligned offset, so any
 // loader (the SL, the QEMU boot stub) writes the same bytes.

@@ -47,13 +47,13 @@ class SimSvm final : public hal::Svm {
   uint64_t rdtsc() override { return cpu_.rdtsc(); }
   void arm_timer(uint64_t deadline, uint8_t vector) override { cpu_.arm_timer(deadline, vector); }
 
-  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& g) override {
+  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& g, hal::GuestExtState* ext) override {
     if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, false);
     auto& c = cpu_.counters();
     const uint64_t w0 = c.walks, r0 = c.walk_refs, n0 = c.nested_walk_refs;
     const auto t0 = Clock::now();
     hal::GuestGprs regs = g;  // like a real stub: the save area is written back after #VMEXIT
-    cpu_.vmrun(vmcb_pa, regs);
+    cpu_.vmrun(vmcb_pa, regs, ext);
     PerVmcb& p = per_[vmcb_pa];
     p.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     p.walks += c.walks - w0;
@@ -160,6 +160,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     if (o.cpuid_unmasked) g.flags |= sl::kGuestCpuidUnmasked;
     g.flags |= o.extra_flags;
     if (kind == "hvbench") g.args = o.hvbench_args;
+    if (auto it = o.guest_args.find(guests.size()); it != o.guest_args.end()) g.args = it->second;
     std::string manifest_path;
     if (parts.size() >= 2) {  // a guest signed elsewhere
       manifest_path = fs::absolute(parts[1]).string();

@@ -151,6 +151,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   const sim::ConsoleSink sink = [&](std::string_view l) { say(std::string(l)); };
   sim::LaunchReport r;
   EngineView view;
+  in.hv_test_flags = o.hv_test_flags;
   if (o.engine == "native") {
     if (o.engine_checked) {
       require_native_matches_images(in, sl_path, hv_path);
@@ -162,6 +163,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     require_native_sl_matches(in, sl_path);  // hv.bin runs for real: any hypervisor image is fine
     require_native_sl2_matches(in, sl2_path);
     sim::MeasuredHypervisor hv(machine, *tpm, sink, in.layout);
+    hv.set_test_flags(o.hv_test_flags);
     if (o.on_vmrun)
       hv.system().svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };
     in.svm = nullptr;

@@ -49,6 +49,7 @@ struct LaunchOptions {
   std::string policy, owner;
   std::vector<uint8_t> policy_bytes;
   bool sim_svm_off = false;
+  uint64_t hv_test_flags = 0;  // tests only: abi::kBareFlag* test switches for the hypervisor (native and native-sl)
   bool sim_aps_running = false;
   bool json_out = false;
   // Optional (redoubt run): attach the CPU model and guests to the machine before

@@ -6,7 +6,7 @@
 
 namespace redoubt::hv {
 
-Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h) {
+Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h, uint64_t test_flags) {
   auto& c = platform.console();
   c.print("[hv] Redoubt hypervisor %s %s entered at 0x%llx (image 0x%llx, %llu bytes, SVN %llu)\n", h.hv_name,
           h.hv_version, (unsigned long long)h.hv_entry_pa, (unsigned long long)h.hv_image_pa,
@@ -30,6 +30,8 @@ Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h) {
   uint8_t* obj = platform.mem().map(obj_pa, sizeof(Hypervisor));
   if (!obj || h.hv_memory_size < kRunRecordBytes) return Status::fail(Err::fault, "hypervisor memory is outside RAM");
   Hypervisor* hv = new (obj) Hypervisor(platform, h);
+  hv->test_flags = test_flags & kHvTestNoGuestStateSwitch;
+  if (hv->test_flags) c.print("[hv] TEST ONLY: guest DR0-3, x87/SSE and CR8 are not switched\n");
   Status s = hv->init();
   if (s) s = hv->run();
   if (!s) {

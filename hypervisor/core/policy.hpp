@@ -59,7 +59,18 @@ struct GuestPolicy {
   IoGrant io[4] = {};
   uint32_t io_count = 0;
   uint64_t slice_ticks = 100000;      // scheduling quantum, TSC ticks
-  uint64_t budget_ticks = 5000000000ull;  // guest run time limit (TSC ticks); 0 = unlimited
+  // The time budget (docs/hypervisor.md, "Budget"): a guest is charged the TSC ticks it ran
+  // plus exit_charge_ticks for every #VMEXIT (the host time an exit costs, which the guest's
+  // own TSC does not see: a 1-tick timer storm pays per exit, not per tick), and may cause at
+  // most budget_exits exits. 0 = unlimited.
+  uint64_t budget_ticks = 5000000000ull;
+  uint64_t exit_charge_ticks = 10000;
+  uint64_t budget_exits = 1000000;
+  // The guest timer fires at most every min_timer_ticks (its delay and period are raised to
+  // it, as KVM's min_timer_period_us), and every VMRUN gives the guest at least that long
+  // before the host timer (the world switch itself takes TSC ticks on the measured engine:
+  // a deadline already past at VMRUN would exit before the guest's first instruction).
+  uint64_t min_timer_ticks = 1000;
 };
 
 void default_policy(GuestPolicy& p);

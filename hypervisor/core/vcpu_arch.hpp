@@ -69,6 +69,7 @@ class VcpuArch {
   virtual uint64_t cr3() = 0;
   virtual uint64_t cr4() = 0;
   virtual uint64_t efer() = 0;
+  virtual uint16_t cs_attrib() = 0;      // VMCB-style packed attributes (L = bit 9, D = bit 10)
   virtual void set_efer(uint64_t v) = 0;
   virtual uint64_t pat() = 0;
   virtual void set_pat(uint64_t v) = 0;

@@ -5,6 +5,7 @@
 
 #include "arch/svm/exit_codes.hpp"
 #include "arch/x86/paging.hpp"
+#include "hypervisor/core/entry.hpp"
 #include "hypervisor/core/guest_abi.hpp"
 #include "hypervisor/core/hypercall_abi.hpp"
 #include "platform/hal/format.hpp"
@@ -176,7 +177,7 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
   }
   if (s) s = svm::build_iopm(hv.alloc, policy_.io, policy_.io_count, iopm_pa_);
   if (s) s = svm::build_msrpm(hv.alloc, msrpm_pa_);
-  if (s) s = svm_.create(hv.platform, hv.alloc);
+  if (s) s = svm_.create(hv.platform, hv.alloc, !(hv.test_flags & kHvTestNoGuestStateSwitch));
   if (s) {
     vcpu_ = &svm_;
     VcpuEntry e{};
@@ -331,6 +332,9 @@ Vm::After Vm::handle_msr(const ExitEvent& e) {
       const uint64_t guest_bits = kEferSce | kEferLme | kEferNxe;
       if (e.msr_write) {
         if (value & ~(guest_bits | kEferLma)) ok = false;
+        // APM vol. 2 §3.1.7 / §14.6: changing EFER.LME while CR0.PG = 1 is #GP(0). Left to the
+        // VMCB it would be an inconsistent state the next VMRUN refuses.
+        else if (((value ^ vcpu_->efer()) & kEferLme) && (vcpu_->cr0() & kCr0Pg)) ok = false;
         else vcpu_->set_efer((vcpu_->efer() & ~guest_bits) | (value & guest_bits));
       } else {
         out = vcpu_->efer() & ~kEferSvme;
@@ -405,8 +409,9 @@ Vm::After Vm::handle_hypercall(const ExitEvent& e) {
       timer_.armed = true;
       timer_.pending = false;
       timer_.vector = uint8_t(r.rdi);
-      timer_.deadline = hv_->platform.svm().rdtsc() + r.rsi;
-      timer_.period = r.rdx;
+      // At most one guest timer interrupt per min_timer_ticks (docs/hypercalls.md).
+      timer_.deadline = hv_->platform.svm().rdtsc() + (r.rsi < policy_.min_timer_ticks ? policy_.min_timer_ticks : r.rsi);
+      timer_.period = r.rdx && r.rdx < policy_.min_timer_ticks ? policy_.min_timer_ticks : r.rdx;
       break;
     }
     default: ret = kHcENosys;
@@ -475,7 +480,12 @@ Vm::After Vm::handle(const ExitEvent& e) {
       kill("triple fault (#VMEXIT SHUTDOWN) at RIP 0x%llx", (unsigned long long)vcpu_->rip());
       return After::stop;
     case ExitKind::invalid:
-      kill("VMRUN refused the VMCB (VMEXIT_INVALID)");
+      // APM vol. 2 §15.5.1: the CPU refused the guest state (or could not go on with it).
+      // Only this guest ends; the others keep running.
+      kill("VMRUN refused the guest state (#VMEXIT VMEXIT_INVALID) at RIP 0x%llx: CR0 0x%llx, CR4 0x%llx, "
+           "EFER 0x%llx, CS attributes 0x%x",
+           (unsigned long long)vcpu_->rip(), (unsigned long long)vcpu_->cr0(), (unsigned long long)vcpu_->cr4(),
+           (unsigned long long)(vcpu_->efer() & ~kEferSvme), unsigned(vcpu_->cs_attrib()));
       return After::stop;
     case ExitKind::exception:
       kill("unexpected exception #%u at RIP 0x%llx", e.vector, (unsigned long long)vcpu_->rip());
@@ -493,8 +503,16 @@ void Vm::run_slice(uint64_t slice_end) {
   for (;;) {
     const uint64_t now = cpu.rdtsc();
     check_timer(now);
-    if (policy_.budget_ticks && rec_->run_ticks >= policy_.budget_ticks) {
-      kill("time budget of %llu TSC ticks exhausted", (unsigned long long)policy_.budget_ticks);
+    const uint64_t charged = rec_->run_ticks + rec_->exits_total * policy_.exit_charge_ticks;
+    if (policy_.budget_ticks && charged >= policy_.budget_ticks) {
+      kill("time budget of %llu TSC ticks exhausted: %llu ticks in the guest + %llu exits x %llu ticks",
+           (unsigned long long)policy_.budget_ticks, (unsigned long long)rec_->run_ticks,
+           (unsigned long long)rec_->exits_total, (unsigned long long)policy_.exit_charge_ticks);
+      return;
+    }
+    if (policy_.budget_exits && rec_->exits_total >= policy_.budget_exits) {
+      kill("exit budget of %llu #VMEXITs exhausted (%llu timer interrupts injected)",
+           (unsigned long long)policy_.budget_exits, (unsigned long long)rec_->timer_irqs_injected);
       return;
     }
     if (timer_.pending && !vcpu_->event_pending() && vcpu_->interruptible()) {
@@ -504,7 +522,7 @@ void Vm::run_slice(uint64_t slice_end) {
     }
     uint64_t deadline = slice_end;
     if (timer_.armed && timer_.deadline < deadline) deadline = timer_.deadline;
-    if (deadline <= now) deadline = now + 1;
+    if (deadline < now + policy_.min_timer_ticks) deadline = now + policy_.min_timer_ticks;  // the guest makes progress
     cpu.arm_timer(deadline, Hypervisor::kHostTimerVector);
     ExitEvent e;
     vcpu_->run(e);

@@ -133,6 +133,7 @@ class Hypervisor {
   RunRecord* record = nullptr;
   Vm vms[hal::HypervisorHandoff::kMaxGuests];
   uint32_t vm_count = 0;
+  uint64_t test_flags = 0;  // entry.hpp kHvTest*
 
   static constexpr uint8_t kHostTimerVector = 0x20;
 };

@@ -52,6 +52,7 @@ LaunchReport measured_launch(Machine& m, TpmDevice& tpm, const LaunchInputs& in,
   SimPlatform platform(m, tpm, sink);
   if (in.svm) platform.set_svm(in.svm);
   if (in.hypervisor_runner) platform.set_hypervisor_runner(in.hypervisor_runner);
+  platform.set_hv_test_flags(in.hv_test_flags);
   sl::Outcome o;
   try {
     o = sl::secure_loader_main(platform, bsp.rax);

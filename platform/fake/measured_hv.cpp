@@ -78,6 +78,7 @@ Status MeasuredHypervisor::enter(hal::HypervisorHandoff& ho) {
   e->hdr.stack_top = area + abi::kBareStackTopOffset;
   e->hdr.page_tables_pa = area + abi::kBarePageTablesOffset;
   e->hdr.outcome_pa = layout_.outcome;
+  e->hdr.flags = test_flags_;  // test-only flags (the SL always writes 0)
   e->handoff = ho;
   e->handoff.hv_memory_size -= kBareBootAreaBytes;
 

@@ -22,12 +22,15 @@ class MeasuredHypervisor {
   // with the hypervisor's events. Ok when hv.bin stopped normally.
   Status enter(hal::HypervisorHandoff& ho);
   FullSystem& system() { return *system_; }
+  // Test-only abi::kBareFlag* for hv.bin's entry header (the real SL always writes 0).
+  void set_test_flags(uint64_t f) { test_flags_ = f; }
 
  private:
   Status enable_dev();
   Machine& m_;
   LaunchLayout layout_;
   std::unique_ptr<FullSystem> system_;
+  uint64_t test_flags_ = 0;
 };
 
 }  // namespace redoubt::sim

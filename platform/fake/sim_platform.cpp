@@ -9,7 +9,7 @@ Status SimPlatform::enter_hypervisor(hal::HypervisorHandoff& handoff) {
   hv_entry_time_ = std::chrono::steady_clock::now();
   handoff_ = handoff;
   live_handoff_ = &handoff;
-  Status s = runner_ ? runner_(handoff) : hv::hypervisor_main(*this, handoff);
+  Status s = runner_ ? runner_(handoff) : hv::hypervisor_main(*this, handoff, hv_test_flags_);
   handoff_ = handoff;  // with the hypervisor's guest events counted
   live_handoff_ = nullptr;
   return s;

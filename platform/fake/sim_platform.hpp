@@ -40,6 +40,8 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   void set_svm(hal::Svm* svm) { svm_ = svm; }
   // Run this instead of the native hypervisor at the hand-off (platform/fake/measured_hv).
   void set_hypervisor_runner(std::function<Status(hal::HypervisorHandoff&)> r) { runner_ = std::move(r); }
+  // Test-only flags for the native hypervisor (hypervisor/core/entry.hpp kHvTest*).
+  void set_hv_test_flags(uint64_t f) { hv_test_flags_ = f; }
   Status enter_hypervisor(hal::HypervisorHandoff& handoff) override;
   [[noreturn]] void halt(const char* why) override;
 
@@ -72,6 +74,7 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   hal::HypervisorHandoff* live_handoff_ = nullptr;
   hal::Svm* svm_ = nullptr;
   std::function<Status(hal::HypervisorHandoff&)> runner_;
+  uint64_t hv_test_flags_ = 0;
   std::chrono::steady_clock::time_point hv_entry_time_{};
 };
 

@@ -20,6 +20,19 @@ struct GuestGprs {
 };
 static_assert(sizeof(GuestGprs) == 16 * 8);
 
+// Guest-visible state that neither VMRUN/#VMEXIT (the VMCB save area, APM vol. 2
+// §15.5.1) nor VMLOAD/VMSAVE (§15.5.2) switches: DR0-DR3 and the x87/SSE state.
+// The world switch loads it before VMRUN and stores it after #VMEXIT (docs/
+// hypervisor.md, "What is switched"). fxsave is an FXSAVE64 image (APM vol. 5
+// FXSAVE; arch/x86/sse.hpp FxsaveImage), always taken with CR4.OSFXSR = 1 and
+// EFER.FFXSR = 0 so that XMM0-15 and MXCSR are in it.
+struct alignas(64) GuestExtState {
+  uint8_t fxsave[512];
+  uint64_t dr[4];  // DR0-DR3
+};
+static_assert(sizeof(GuestExtState) == 576);
+static_assert(__builtin_offsetof(GuestExtState, dr) == 512);
+
 class Svm {
  public:
   // CPUID Fn8000_0001_ECX[SVM] and Fn8000_000A_EDX[NP] (APM vol. 2 §15.4).
@@ -30,8 +43,11 @@ class Svm {
   // EXITCODE/EXITINFO1/EXITINFO2/nRIP and the guest state are in the VMCB
   // afterwards. A failed consistency check gives EXITCODE = VMEXIT_INVALID.
   // `regs` are the guest's other GPRs, in and out (regs.rax/rsp are ignored:
-  // they live in the VMCB save area).
-  virtual void vmrun(uint64_t vmcb_pa, GuestGprs& regs) = 0;
+  // they live in the VMCB save area); `ext` its DR0-3 and x87/SSE state, in and
+  // out. ext == nullptr leaves those registers as the previous guest left them
+  // (only the test-only switch kBareFlagNoGuestStateSwitch does that: it shows
+  // the cross-guest leak the switch prevents).
+  virtual void vmrun(uint64_t vmcb_pa, GuestGprs& regs, GuestExtState* ext) = 0;
   // INVLPGA (APM vol. 2 §15.16.2): invalidate the mapping of va in asid.
   virtual void invlpga(uint64_t va, uint32_t asid) = 0;
   virtual uint64_t rdtsc() = 0;

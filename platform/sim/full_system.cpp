@@ -131,6 +131,10 @@ cpu::Stop run_system(cpu::Cpu& c, svm::HostSvm& svm, uint64_t max_instructions, 
     try {
       s = c.run(left);
     } catch (const cpu::CpuError& e) {
+      if (svm.in_guest()) {  // a guest hit a limit of the model: only its run ends (VMEXIT_INVALID)
+        svm.vmexit_invalid(e.what());
+        continue;
+      }
       if (error) *error = e.what();
       return cpu::Stop::shutdown;
     }

@@ -78,6 +78,9 @@ struct LaunchInputs {
   // platform/fake only: what the native SL's hand-off runs instead of the native
   // hypervisor (platform/fake/measured_hv: hv.bin on the full-system CPU).
   std::function<Status(hal::HypervisorHandoff&)> hypervisor_runner;
+  // Test-only hypervisor flags (abi::kBareFlag*; the SL never sets them): platform/fake passes
+  // them to the native hypervisor, platform/fake/measured_hv into hv.bin's entry header.
+  uint64_t hv_test_flags = 0;
 };
 
 struct LaunchReport {

@@ -5,7 +5,8 @@
 #include "platform/x86/idt.hpp"
 #include "platform/x86/port_io.hpp"
 
-extern "C" void bare_svm_vmrun(uint64_t vmcb_pa, redoubt::hal::GuestGprs* gprs, uint64_t host_save_pa);
+extern "C" void bare_svm_vmrun(uint64_t vmcb_pa, redoubt::hal::GuestGprs* gprs, uint64_t host_save_pa,
+                               redoubt::hal::GuestExtState* ext);
 
 namespace redoubt::x86 {
 namespace {
@@ -40,19 +41,20 @@ Status BareSvm::enable(uint64_t hsave_pa) {
   return Status::ok();
 }
 
-void BareSvm::vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs) {
+void BareSvm::vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs, hal::GuestExtState* ext) {
   if (!fpu_locked_) {
     // From the first guest on, the host must not touch x87/SSE state (the
-    // guests own it and VMRUN does not switch it): CR0.EM = 1 and
-    // CR4.OSFXSR = 0 make any such instruction fault (#NM / #UD -> FATAL)
-    // instead of corrupting a guest. VMRUN loads the guest's own CR0/CR4 and
-    // #VMEXIT restores these (APM vol. 2 §15.5.1).
+    // guests own it; vmrun.S switches it with FXRSTOR64/FXSAVE64): CR0.EM = 1
+    // makes any x87/SSE instruction of the host fault (#NM / #UD -> FATAL)
+    // instead of corrupting a guest; the stub clears EM around its two FX
+    // instructions only. CR4.OSFXSR = 1 so that the image holds XMM0-15 and
+    // MXCSR (APM vol. 2 §11.5.4); EFER.FFXSR stays 0 (the host never sets it).
     write_cr0(read_cr0() | (1ull << 2));
-    write_cr4(read_cr4() & ~((1ull << 9) | (1ull << 10)));
+    write_cr4(read_cr4() | (1ull << 9));
     fpu_locked_ = true;
   }
   ++vmruns_;
-  bare_svm_vmrun(vmcb_pa, &regs, host_save_pa());
+  bare_svm_vmrun(vmcb_pa, &regs, host_save_pa(), ext);
   const auto* vmcb = reinterpret_cast<const svm::Vmcb*>(vmcb_pa);
   if (vmcb->control.exitcode == svm::kExitIntr) {
     // The physical interrupt is still pending at the LAPIC (#VMEXIT(INTR) does

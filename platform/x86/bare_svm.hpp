@@ -15,7 +15,7 @@ class BareSvm final : public hal::Svm {
 
   bool available() override;
   Status enable(uint64_t hsave_pa) override;
-  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs) override;
+  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs, hal::GuestExtState* ext) override;
   void invlpga(uint64_t va, uint32_t asid) override;
   uint64_t rdtsc() override;
   void arm_timer(uint64_t deadline_tsc, uint8_t vector) override;

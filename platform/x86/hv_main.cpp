@@ -76,7 +76,8 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   if (Status d = dev.attach(); !d) x86::launch_stop(abi::ExitStatus::hv_failed, d.code(), d.message());
   if (Status t = lapic.enable(); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   if (Status t = lapic.calibrate(100000); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
-  Status s = hv::hypervisor_main(platform, entry->handoff);
+  static_assert(abi::kBareFlagNoGuestStateSwitch == hv::kHvTestNoGuestStateSwitch);
+  Status s = hv::hypervisor_main(platform, entry->handoff, flags & abi::kBareFlagNoGuestStateSwitch);
   x86::launch_report_log_used(entry->handoff.event_log_used);
   if (!s) x86::launch_stop(abi::ExitStatus::hv_failed, s.code(), s.message());
   x86::launch_stop(abi::ExitStatus::ok, Err::ok, "the hypervisor stopped normally");

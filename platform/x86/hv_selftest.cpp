@@ -102,7 +102,7 @@ Status vmrun_selftest(hal::Platform& platform, BareSvm& svm, const abi::BareHvEn
 
   wrmsr(kMsrKernelGsBase, kHostKernelGs);
   const uint64_t host_lstar = rdmsr(kMsrLstar);
-  svm.vmrun(vmcb_pa, g);
+  svm.vmrun(vmcb_pa, g, nullptr);
   if (v.control.exitcode != svm::kExitVmmcall)
     return Status::fail(Err::internal, "self-test: #VMEXIT 0x%llx (%s) at RIP 0x%llx, info1 0x%llx, expected VMMCALL",
                         (unsigned long long)v.control.exitcode, svm::exit_code_name(v.control.exitcode),
@@ -137,7 +137,7 @@ Status vmrun_selftest(hal::Platform& platform, BareSvm& svm, const abi::BareHvEn
   v.control.tlb_control = 0;
   const uint64_t t0 = svm.rdtsc();
   for (uint32_t i = 0; i < round_trips; ++i) {
-    svm.vmrun(vmcb_pa, g);
+    svm.vmrun(vmcb_pa, g, nullptr);
     if (v.control.exitcode != svm::kExitVmmcall)
       return Status::fail(Err::internal, "self-test: round trip %u ended with #VMEXIT 0x%llx", i,
                           (unsigned long long)v.control.exitcode);

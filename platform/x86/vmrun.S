@@ -1,4 +1,4 @@
-/* bare_svm_vmrun(vmcb_pa, GuestGprs* gprs, host_save_pa): one world switch
+/* bare_svm_vmrun(vmcb_pa, GuestGprs* gprs, host_save_pa, GuestExtState* ext): one world switch
  * (as KVM's __svm_vcpu_run). AMD APM vol. 2:
  *  §15.5.1  VMRUN saves/loads RAX, RSP, RIP, RFLAGS, CRx, EFER, segments (CS, SS,
  *           DS, ES) and GDTR/IDTR through the VMCB and VM_HSAVE_PA;
@@ -10,7 +10,13 @@
  *           on machines that did not come through SKINIT), so nothing can
  *           interrupt the half-switched state between VMLOAD and VMRUN.
  * The other GPRs (all but RAX and RSP, which live in the VMCB) come from and go
- * back to *gprs (platform/hal/svm.hpp GuestGprs: the x86 encoding order). */
+ * back to *gprs (platform/hal/svm.hpp GuestGprs: the x86 encoding order).
+ * Neither VMRUN nor VMSAVE/VMLOAD switches DR0-DR3 or the x87/SSE state: with
+ * ext != 0 they come from and go back to *ext (FXRSTOR64/FXSAVE64 of a 512-byte
+ * image at ext+0, DR0-3 at ext+512), so no guest ever sees another's. The host
+ * runs with CR0.EM = 1 (no host x87/SSE); the stub clears EM/TS around the two
+ * FX instructions only. VMRUN saves the host CR0 (EM = 0 then) and #VMEXIT
+ * restores it, so EM is set again after the guest's state is stored. */
     .section .text.bare_svm_vmrun, "ax"
     .code64
     .globl bare_svm_vmrun
@@ -28,6 +34,10 @@
 #define G_R13 104
 #define G_R14 112
 #define G_R15 120
+#define X_DR0 512
+#define X_DR1 520
+#define X_DR2 528
+#define X_DR3 536
 bare_svm_vmrun:
     push %rbp
     push %rbx
@@ -35,10 +45,26 @@ bare_svm_vmrun:
     push %r13
     push %r14
     push %r15
+    push %rcx                           /* 24(%rsp): ext (0: not switched) */
     push %rsi                           /* 16(%rsp): gprs */
     push %rdx                           /* 8(%rsp): host save area */
     push %rdi                           /* 0(%rsp): VMCB */
     clgi                                /* already 0; kept so the stub never depends on it */
+    test %rcx, %rcx
+    jz 1f
+    mov %cr0, %rax                      /* EM = TS = 0 for FXRSTOR (#NM otherwise, APM vol. 4) */
+    and $~0xC, %rax
+    mov %rax, %cr0
+    fxrstor64 (%rcx)                    /* the guest's x87/SSE state */
+    mov X_DR0(%rcx), %rax
+    mov %rax, %dr0
+    mov X_DR1(%rcx), %rax
+    mov %rax, %dr1
+    mov X_DR2(%rcx), %rax
+    mov %rax, %dr2
+    mov X_DR3(%rcx), %rax
+    mov %rax, %dr3
+1:
     mov %rdx, %rax
     vmsave                              /* host FS/GS/TR/LDTR/KernelGsBase/STAR... */
     mov %rdi, %rax
@@ -76,6 +102,27 @@ bare_svm_vmrun:
     mov %r15, G_R15(%rsi)
     pop %rax
     mov %rax, G_RSI(%rsi)
+    mov 24(%rsp), %rcx                  /* ext */
+    test %rcx, %rcx
+    jz 2f
+    fxsave64 (%rcx)                     /* the guest's x87/SSE state back (host CR0.EM = 0 still) */
+    mov %dr0, %rax
+    mov %rax, X_DR0(%rcx)
+    mov %dr1, %rax
+    mov %rax, X_DR1(%rcx)
+    mov %dr2, %rax
+    mov %rax, X_DR2(%rcx)
+    mov %dr3, %rax
+    mov %rax, X_DR3(%rcx)
+    xor %eax, %eax                      /* no guest breakpoint address stays in the host's DRs */
+    mov %rax, %dr0
+    mov %rax, %dr1
+    mov %rax, %dr2
+    mov %rax, %dr3
+    mov %cr0, %rax                      /* EM = 1 again: any host x87/SSE instruction faults */
+    or $4, %rax
+    mov %rax, %cr0
+2:
     mov 0(%rsp), %rax
     vmsave                              /* the guest's hidden state back into its VMCB */
     mov 8(%rsp), %rax
@@ -90,7 +137,7 @@ bare_svm_vmrun:
     xor %r9d, %r9d
     xor %r10d, %r10d
     xor %r11d, %r11d
-    add $24, %rsp
+    add $32, %rsp
     pop %r15
     pop %r14
     pop %r13

@@ -5,6 +5,7 @@
 #include "arch/svm/exit_codes.hpp"
 #include "arch/svm/intercepts.hpp"
 #include "arch/x86/paging.hpp"
+#include "arch/x86/sse.hpp"
 
 namespace redoubt::svm {
 
@@ -53,10 +54,14 @@ Status build_msrpm(hv::PageAllocator& alloc, uint64_t& pa) {
   return Status::ok();
 }
 
-Status SvmVcpu::create(hal::Platform& p, hv::PageAllocator& alloc) {
+Status SvmVcpu::create(hal::Platform& p, hv::PageAllocator& alloc, bool switch_state) {
   p_ = &p;
+  switch_state_ = switch_state;
   REDOUBT_TRY(alloc.alloc_page(vmcb_pa_, "VMCB"));
   vmcb_ = reinterpret_cast<Vmcb*>(alloc.map(vmcb_pa_, sizeof(Vmcb)));
+  uint64_t ext_pa = 0;
+  REDOUBT_TRY(alloc.alloc_page(ext_pa, "guest DR0-3 and x87/SSE state"));
+  ext_ = reinterpret_cast<hal::GuestExtState*>(alloc.map(ext_pa, sizeof(hal::GuestExtState)));
   return Status::ok();
 }
 
@@ -81,7 +86,9 @@ Status SvmVcpu::setup(const hv::VcpuEntry& e) {
   c.msrpm_base_pa = e.msr_map_pa;
   c.guest_asid = e.asid;
   c.tlb_control = kTlbFlushAsid;
-  c.vintr = 1ull << 24;  // V_INTR_MASKING: the guest's IF masks only virtual interrupts
+  // V_INTR_MASKING (APM vol. 2 §15.21.1, §15.21.4): the guest's IF masks only virtual
+  // interrupts, and its CR8 is V_TPR (in this VMCB, 0 at entry), never the physical TPR.
+  c.vintr = switch_state_ ? 1ull << 24 : 0;
   c.np_enable = kNpEnable;
   c.n_cr3 = e.npt_root;
 
@@ -106,6 +113,16 @@ Status SvmVcpu::setup(const hv::VcpuEntry& e) {
   s.rip = e.rip;
   s.rsp = e.rsp;
   s.g_pat = 0x0007040600070406ull;
+  // DR0-3 = 0 and the x87/SSE state after FNINIT with MXCSR = 1F80h: the guest's own
+  // initial values, which the world switch keeps for it (docs/hypervisor.md, "What is switched").
+  std::memset(ext_, 0, sizeof *ext_);
+  x86::FxsaveImage fx{};
+  fx.fcw = x86::kFcwInit;
+  fx.fsw = x86::kFswInit;
+  fx.ftw = x86::kFtwAbridgedInit;
+  fx.mxcsr = x86::kMxcsrReset;
+  fx.mxcsr_mask = x86::kMxcsrWritable;
+  std::memcpy(ext_->fxsave, &fx, sizeof fx);
   gprs_ = hv::GuestGprs{};
   gprs_.rsp = e.rsp;
   flush_next_ = true;
@@ -143,7 +160,7 @@ void SvmVcpu::run(ExitEvent& out) {
   v.control.next_rip = 0;
   v.save.rax = gprs_.rax;
   v.save.rsp = gprs_.rsp;
-  p_->svm().vmrun(vmcb_pa_, gprs_);
+  p_->svm().vmrun(vmcb_pa_, gprs_, switch_state_ ? ext_ : nullptr);
   gprs_.rax = v.save.rax;
   gprs_.rsp = v.save.rsp;
 

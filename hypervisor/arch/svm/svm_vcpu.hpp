@@ -27,7 +27,9 @@ inline constexpr uint32_t kMsrFsBase = 0xC0000100, kMsrGsBase = 0xC0000101, kMsr
 
 class SvmVcpu final : public hv::VcpuArch {
  public:
-  Status create(hal::Platform& p, hv::PageAllocator& alloc);
+  // switch_state = false is the test-only kHvTestNoGuestStateSwitch: DR0-3 and x87/SSE
+  // are not switched and V_INTR_MASKING is off (CR8 is then the physical TPR).
+  Status create(hal::Platform& p, hv::PageAllocator& alloc, bool switch_state = true);
 
   Status setup(const hv::VcpuEntry& e) override;
   void run(hv::ExitEvent& out) override;
@@ -39,6 +41,7 @@ class SvmVcpu final : public hv::VcpuArch {
   uint64_t cr3() override { return vmcb_->save.cr3; }
   uint64_t cr4() override { return vmcb_->save.cr4; }
   uint64_t efer() override { return vmcb_->save.efer; }
+  uint16_t cs_attrib() override { return vmcb_->save.cs.attrib; }
   void set_efer(uint64_t v) override { vmcb_->save.efer = v; }
   uint64_t pat() override { return vmcb_->save.g_pat; }
   void set_pat(uint64_t v) override { vmcb_->save.g_pat = v; }
@@ -53,6 +56,8 @@ class SvmVcpu final : public hv::VcpuArch {
   hal::Platform* p_ = nullptr;
   Vmcb* vmcb_ = nullptr;
   uint64_t vmcb_pa_ = 0;
+  hal::GuestExtState* ext_ = nullptr;  // a page of hypervisor memory: DR0-3, FXSAVE image
+  bool switch_state_ = true;
   hv::GuestGprs gprs_{};
   bool flush_next_ = true;
 };

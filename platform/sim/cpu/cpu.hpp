@@ -58,6 +58,7 @@ struct GuestControls {
   bool np = false;
   uint64_t ncr3 = 0;
   bool v_intr_masking = false;
+  uint8_t v_tpr = 0;  // VMCB V_TPR[3:0]: the guest's CR8 while v_intr_masking (APM vol. 2 §15.21.4)
 };
 
 // EVENTINJ/EXITINTINFO-style event (APM vol. 2 §15.20).

@@ -536,6 +536,15 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
       else o.src = uint8_t(reg(0));
       o.fn = &ltr;
       break;
+    case ZYDIS_MNEMONIC_STR: case ZYDIS_MNEMONIC_SLDT:
+      o.cc = uint8_t((m == ZYDIS_MNEMONIC_SLDT ? 1 : 0) | (kind[0] == M ? 2 : 0));
+      if (kind[0] == R) {
+        const int r = reg(0);
+        if (r < 0) return false;
+        o.dst = uint8_t(r);
+      }
+      o.fn = &store_sys_selector;
+      break;
     case ZYDIS_MNEMONIC_CLI: o.fn = &exec::cli; break;
     case ZYDIS_MNEMONIC_STI: o.fn = &exec::sti; break;
     case ZYDIS_MNEMONIC_PUSHFQ: o.fn = &pushf; break;

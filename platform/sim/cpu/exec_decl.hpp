@@ -39,6 +39,7 @@ void mov_cr(Cpu&, const Op&);
 void mov_dr(Cpu&, const Op&);
 void desc_table(Cpu&, const Op&); // LGDT LIDT SGDT SIDT (cc)
 void ltr(Cpu&, const Op&);
+void store_sys_selector(Cpu&, const Op&);  // STR / SLDT
 void cli(Cpu&, const Op&);
 void sti(Cpu&, const Op&);
 void pushf(Cpu&, const Op&);     // o.w: operand size (PUSHFQ / PUSHFD)

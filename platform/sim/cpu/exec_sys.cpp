@@ -230,7 +230,7 @@ void mov_cr(Cpu& c, const Op& o) {
       case 2: v = c.cr2; break;
       case 3: v = c.cr3; break;
       case 4: v = c.cr4; break;
-      case 8: v = c.cr8; break;
+      case 8: v = (c.guest && c.ctl.v_intr_masking) ? c.ctl.v_tpr : c.cr8; break;  // V_TPR (§15.21.4)
       default: c.ud();
     }
     wreg_w(c, o.dst, o.w, v);  // 32-bit code reads the low 32 bits
@@ -273,7 +273,9 @@ void mov_cr(Cpu& c, const Op& o) {
       break;
     case 8:
       if (v >> 4) c.gp(0);
-      c.cr8 = v;
+      // APM vol. 2 §15.21.4: with V_INTR_MASKING a guest's CR8 writes go to V_TPR only.
+      if (c.guest && c.ctl.v_intr_masking) c.ctl.v_tpr = uint8_t(v);
+      else c.cr8 = v;
       break;
     default: c.ud();
   }
@@ -342,6 +344,17 @@ void ltr(Cpu& c, const Op& o) {
   d.attrib |= 2;
   d.selector = sel;
   c.tr = d;
+}
+
+// STR / SLDT (APM vol. 3): the TR / LDTR selector; a register destination gets it
+// zero-extended to the operand size, memory 16 bits. cc bit 0: SLDT, bit 1: memory.
+void store_sys_selector(Cpu& c, const Op& o) {
+  const bool ldt = o.cc & 1;
+  if (c.misc1(ldt ? s::kInterceptLdtrRead : s::kInterceptTrRead))
+    return c.vmexit(ldt ? s::kExitLdtrRead : s::kExitTrRead, 0, 0);
+  const uint16_t v = (ldt ? c.ldtr : c.tr).selector;
+  if (o.cc & 2) c.wr<uint16_t>(ea(c, o), v);
+  else wreg_w(c, o.dst, o.w, v);
 }
 
 void cli(Cpu& c, const Op&) {

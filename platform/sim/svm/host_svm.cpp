@@ -21,7 +21,7 @@ void HostSvm::vmrun(cpu::Cpu& c) {
   ++c.counters.vmruns;
   // Host state saved (§15.5.1): the host resumes after this VMRUN at #VMEXIT.
   host_ = HostState{c.es, c.cs, c.ss, c.ds, c.gdtr, c.idtr, c.cr0, c.cr3, c.cr4, c.efer,
-                    c.rflags(), c.gpr[cpu::kRip], c.gpr[cpu::RSP], c.gpr[cpu::RAX]};
+                    c.rflags(), c.gpr[cpu::kRip], c.gpr[cpu::RSP], c.gpr[cpu::RAX], c.pat};
   invalid_reason_ = vmrun_check(*v, mem_.size());
   if (!invalid_reason_) invalid_reason_ = guest_mode_unsupported(v->save);  // a simulator limit, see docs
   if (invalid_reason_) {
@@ -80,6 +80,7 @@ void HostSvm::vmexit() {
   c.gpr[cpu::kRip] = host_.rip;
   c.gpr[cpu::RSP] = host_.rsp;
   c.gpr[cpu::RAX] = host_.rax;
+  c.pat = host_.pat;  // with nested paging the guest's PAT is G_PAT; the host's own comes back (§15.25.8)
   c.cpl = 0;
   c.dr7 = 0x400;
   c.gif = false;
@@ -88,6 +89,16 @@ void HostSvm::vmexit() {
   c.stop = cpu::Stop::none;
   c.flush_soft_tlb();
   if (on_world_switch) on_world_switch(vmcb_pa_, false);
+}
+
+void HostSvm::vmexit_invalid(const std::string& why) {
+  cpu::Cpu& c = c_;
+  c.exitcode = rs::kExitInvalid;
+  c.exitinfo1 = c.exitinfo2 = 0;
+  c.nrip = 0;
+  vmexit();
+  limit_reason_ = "the simulated CPU cannot execute the guest: " + why;
+  invalid_reason_ = limit_reason_.c_str();
 }
 
 void HostSvm::vmload(cpu::Cpu& c) {

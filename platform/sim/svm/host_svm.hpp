@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
 
 #include "platform/sim/cpu/cpu.hpp"
 #include "platform/sim/memory.hpp"
@@ -29,6 +30,9 @@ class HostSvm final : public cpu::HostSvm {
 
   // The guest stopped (cpu.run returned Stop::vmexit): world switch back to the host.
   void vmexit();
+  // The guest did something the model cannot execute (a cpu::CpuError in guest mode):
+  // its run ends as #VMEXIT(VMEXIT_INVALID) with `why` as last_invalid_reason(); the host goes on.
+  void vmexit_invalid(const std::string& why);
   bool in_guest() const { return c_.guest; }
   uint64_t current_vmcb() const { return vmcb_pa_; }
 
@@ -44,7 +48,7 @@ class HostSvm final : public cpu::HostSvm {
  private:
   struct HostState {  // what VMRUN saves in VM_HSAVE (§15.5.1; the layout there is ours)
     Segment es, cs, ss, ds, gdtr, idtr;
-    uint64_t cr0, cr3, cr4, efer, rflags, rip, rsp, rax;
+    uint64_t cr0, cr3, cr4, efer, rflags, rip, rsp, rax, pat;
   };
   cpu::Cpu& c_;
   PhysicalMemory& mem_;
@@ -54,6 +58,7 @@ class HostSvm final : public cpu::HostSvm {
   std::chrono::steady_clock::time_point t0_{};
   std::map<uint64_t, PerVmcb> per_;
   const char* invalid_reason_ = nullptr;
+  std::string limit_reason_;
 };
 
 }  // namespace redoubt::sim::svm

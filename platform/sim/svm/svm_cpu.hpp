@@ -5,6 +5,7 @@
 // vmrun(vmcb_pa); see docs/simulator-cpu.md ("Using the SVM model").
 #pragma once
 #include <cstdint>
+#include <string>
 #include <unordered_map>
 
 #include "platform/hal/svm.hpp"
@@ -28,14 +29,16 @@ class SvmCpu final : public hal::Svm {
   // hal::Svm
   bool available() override { return true; }
   Status enable(uint64_t hsave_pa) override;
-  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs) override;
+  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs, hal::GuestExtState* ext) override;
   void invlpga(uint64_t va, uint32_t asid) override;
   uint64_t rdtsc() override { return cpu_.icount; }
   void arm_timer(uint64_t deadline_tsc, uint8_t vector) override;
 
   // VMRUN with the non-VMCB guest GPRs passed in and out, as the interpreter
-  // indexes them (r[0] = RAX ... r[15] = R15).
-  void vmrun(uint64_t vmcb_pa, GuestGprs& regs);
+  // indexes them (r[0] = RAX ... r[15] = R15), and DR0-3/x87/SSE if ext is given.
+  // Never throws for anything the guest did: a guest state or operation the
+  // model cannot execute ends as #VMEXIT(VMEXIT_INVALID) (why: last_invalid_reason()).
+  void vmrun(uint64_t vmcb_pa, GuestGprs& regs, hal::GuestExtState* ext = nullptr);
   // For tests and benchmarks that drive the model directly: VMRUN with GPRs
   // kept per VMCB (gprs(vmcb_pa)).
   void vmrun(uint64_t vmcb_pa) { vmrun(vmcb_pa, gprs_[vmcb_pa]); }
@@ -53,6 +56,7 @@ class SvmCpu final : public hal::Svm {
   const char* last_invalid_reason() const { return invalid_reason_; }
 
  private:
+  std::string limit_reason_;  // a simulator limit the guest hit (owned text for invalid_reason_)
   Machine& m_;
   cpu::Cpu cpu_;
   std::unordered_map<uint64_t, GuestGprs> gprs_;

@@ -1,6 +1,7 @@
 #include "platform/sim/svm/vmcb_state.hpp"
 
 #include "arch/svm/exit_codes.hpp"
+#include "arch/x86/control_regs.hpp"
 #include "arch/x86/paging.hpp"
 
 namespace redoubt::sim::svm {
@@ -41,6 +42,7 @@ void load_controls(cpu::Cpu& c, PhysicalMemory& mem, const rs::VmcbControl& ctl)
   c.ctl.np = ctl.np_enable & rs::kNpEnable;
   c.ctl.ncr3 = ctl.n_cr3;
   c.ctl.v_intr_masking = (ctl.vintr >> 24) & 1;
+  c.ctl.v_tpr = uint8_t(ctl.vintr & 0xF);  // V_TPR: what the guest's CR8 reads and writes (§15.21.4)
   // TLB_CONTROL (APM vol. 2 §15.16.1).
   switch (ctl.tlb_control) {
     case rs::kTlbDoNothing: break;
@@ -140,6 +142,9 @@ void inject_pending_event(cpu::Cpu& c, const rs::VmcbControl& ctl) {
 
 void store_exit_info(const cpu::Cpu& c, rs::VmcbControl& oc) {
   oc.interrupt_shadow = c.in_shadow() ? 1 : 0;
+  // V_TPR is written back at #VMEXIT (APM vol. 2 §15.21.4): with V_INTR_MASKING the guest's
+  // CR8 lives here, never in the physical TPR another guest would see.
+  if (c.ctl.v_intr_masking) oc.vintr = (oc.vintr & ~0xFull) | c.ctl.v_tpr;
   oc.eventinj &= ~rs::event_inj::kValid;  // consumed
   oc.exitcode = c.exitcode;
   oc.exitinfo1 = c.exitinfo1;
@@ -149,9 +154,16 @@ void store_exit_info(const cpu::Cpu& c, rs::VmcbControl& oc) {
 }
 
 const char* guest_mode_unsupported(const rs::VmcbSave& s) {
+  // What the interpreter executes (docs/simulator-cpu.md): 64-bit and compatibility mode,
+  // and 32-bit protected mode without paging. Anything else is a limit of the model,
+  // answered as VMEXIT_INVALID (never an exception out of VMRUN).
+  if (!(s.cr0 & kCr0Pe)) return "the simulated CPU does not model real mode (guest CR0.PE = 0)";
+  if ((s.cr0 & kCr0Pg) && !(s.efer & kEferLme))
+    return "the simulated CPU does not model legacy paging (guest CR0.PG = 1 with EFER.LME = 0)";
+  if (s.rflags & redoubt::x86::kRflagsVm) return "the simulated CPU does not model virtual-8086 mode";
   const bool lma = (s.efer & kEferLme) && (s.cr0 & kCr0Pg);
-  if (!lma || !(s.cs.attrib & (1u << 9)))
-    return "the simulated CPU executes 64-bit guests only (EFER.LME, CR0.PG and CS.L must be set)";
+  if (!(lma && (s.cs.attrib & (1u << 9))) && !(s.cs.attrib & (1u << 10)))
+    return "the simulated CPU does not model 16-bit code (guest CS.L = CS.D = 0)";
   return nullptr;
 }
 
