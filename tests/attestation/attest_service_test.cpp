@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "attestation/common/encoding.hpp"
+#include "attestation/verifier/ear_result.hpp"
+#include "policy/host/keys.hpp"
 #include "tests/attestation/service_world.hpp"
 
 using namespace redoubt;
@@ -146,6 +148,73 @@ BOOST_AUTO_TEST_CASE(tampered_endpoints_are_contraindicated_naming_the_event) {
       const std::string failures = failure_codes(st);
       BOOST_TEST(failures.find(c.code) != std::string::npos, failures);
       BOOST_TEST(failures.find(c.event) != std::string::npos, failures);
+    }
+  }
+}
+
+namespace {
+
+// A good boot's event log (the fixture's owner key, SVN 2), made once by a real endpoint.
+attest::Bytes good_boot_log(Fixture& f) {
+  static attest::Bytes log;
+  if (log.empty()) {
+    CliResult r = f.w.endpoint(f.v->url, "log-donor", {});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
+    log = read_file(f.w.dir / "ep-log-donor" / "endpoint-launch" / "eventlog.bin");
+  }
+  return log;
+}
+
+}  // namespace
+
+// Issue 16 item 1: a tampered boot whose log also carries a good boot's launch events on PCR 23
+// (which no quote covers) was affirming, with a signed EAR claiming the good hypervisor: the
+// appraiser took the last manifest/image/signer event of any PCR.
+BOOST_AUTO_TEST_CASE(good_launch_events_injected_on_pcr23_do_not_hide_a_tampered_boot) {
+  Fixture& f = fx();
+  good_boot_log(f);
+  const std::string donor_log = (f.w.dir / "ep-log-donor" / "endpoint-launch" / "eventlog.bin").string();
+  const policy::EvpKey ear_key = policy::load_public_key((f.w.dir / "verifier.db.pub.pem").string());
+  const std::string owner_kid = policy::key_id_hex(policy::load_public_key(f.w.owner_key));
+  struct Case {
+    const char* tamper;
+    const char* code;
+    const char* event;
+  } cases[] = {{"svn-low", "hv_svn_below_minimum", "(PCR17, EV_REDOUBT_HV_MANIFEST"},
+               {"foreign-signer", "hv_signer_not_allowed", "(PCR18, EV_REDOUBT_HV_SIGNER"}};
+  Http h(f.v->url);
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.tamper) {
+      const std::string id = std::string("inj-") + c.tamper;
+      CliResult r = f.w.endpoint(f.v->url, id, {"--tamper", c.tamper, "--inject-log", donor_log});
+      BOOST_TEST(r.exit_code == 1, r.out + r.err);
+      BOOST_TEST(r.out.find(id + ": contraindicated") != std::string::npos, r.out);
+      auto [code, st] = h.get("/v1/endpoints/" + id);
+      BOOST_TEST_REQUIRE(code == 200);
+      // What the verifier signed.
+      const json ear = attest::jws_verify_es256(st["ear_jws"], ear_key);
+      const json& sub = ear["submods"]["redoubt-drtm"];
+      BOOST_TEST(ear["status"] == "contraindicated", sub.dump());
+      std::vector<std::string> injected;
+      std::string named;
+      for (const auto& x : sub["redoubt.failures"]) {
+        if (x["code"] == "event_unquoted_pcr") {
+          BOOST_TEST(x["detail"]["event"]["pcr"] == 23);
+          injected.push_back(x["detail"]["event"]["type"]);
+        }
+        if (x["code"] == c.code) named = x["message"];
+      }
+      const std::vector<std::string> want = {"EV_REDOUBT_SKINIT_SLB", "EV_REDOUBT_HV_MANIFEST", "EV_REDOUBT_HV_IMAGE", "EV_REDOUBT_HV_SIGNER"};
+      BOOST_TEST(injected == want, boost::test_tools::per_element());
+      BOOST_TEST(named.find(c.event) != std::string::npos, sub["redoubt.failures"].dump());
+      // The claims are the tampered launch's, not the injected good one's.
+      const json& hv = sub["redoubt.launch"]["hypervisor"];
+      if (std::string(c.tamper) == "svn-low") {
+        BOOST_TEST(hv["svn"] == 1);
+        BOOST_TEST(hv["version"] == "0.1.1-old");
+      } else {
+        BOOST_TEST(hv["signer"] != owner_kid);
+      }
     }
   }
 }
