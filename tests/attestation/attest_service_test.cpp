@@ -10,7 +10,19 @@
 #include <mutex>
 #include <thread>
 
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+
 #include "attestation/common/encoding.hpp"
+#include "attestation/common/evidence.hpp"
+#include "attestation/tpm/pcr_file.hpp"
+#include "attestation/tpm/quote_parse.hpp"
+#include "attestation/tpm/tpm_public.hpp"
+#include "policy/host/eventlog_reader.hpp"
 #include "attestation/verifier/ear_result.hpp"
 #include "policy/host/keys.hpp"
 #include "tests/attestation/service_world.hpp"
@@ -165,6 +177,60 @@ attest::Bytes good_boot_log(Fixture& f) {
   return log;
 }
 
+// Evidence no TPM made: the PCR values `log` replays to, "quoted" over `nonce` by an OpenSSL key
+// that claims the AK template (fixedTPM, restricted, ...) in its public area.
+json software_evidence(const attest::Bytes& log, const attest::Bytes& nonce, const policy::EvpKey& key) {
+  TPM2B_PUBLIC ak = attest::ak_template_ecc_p256();
+  BIGNUM *x = nullptr, *y = nullptr;
+  BOOST_TEST_REQUIRE(EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1);
+  BOOST_TEST_REQUIRE(EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1);
+  ak.publicArea.unique.ecc.x.size = ak.publicArea.unique.ecc.y.size = 32;
+  BN_bn2binpad(x, ak.publicArea.unique.ecc.x.buffer, 32);
+  BN_bn2binpad(y, ak.publicArea.unique.ecc.y.buffer, 32);
+  BN_free(x);
+  BN_free(y);
+
+  attest::QuotedPcrs pcrs;
+  pcrs.selection = attest::make_selection({TPM2_ALG_SHA256, TPM2_ALG_SHA384}, {17, 18, 19, 20});
+  auto replayed = policy::replay_event_log(policy::parse_event_log(log));
+  for (HashAlg bank : {HashAlg::sha256, HashAlg::sha384})
+    for (uint32_t pcr = 17; pcr <= 20; ++pcr) pcrs.values.push_back(replayed.at(bank).at(pcr));
+
+  TPMS_ATTEST a{};
+  a.magic = TPM2_GENERATED_VALUE;
+  a.type = TPM2_ST_ATTEST_QUOTE;
+  const attest::Bytes qn = attest::tpm_primary_qualified_name(TPM2_RH_ENDORSEMENT, ak.publicArea);
+  a.qualifiedSigner.size = static_cast<uint16_t>(qn.size());
+  std::memcpy(a.qualifiedSigner.name, qn.data(), qn.size());
+  a.extraData.size = static_cast<uint16_t>(nonce.size());
+  std::memcpy(a.extraData.buffer, nonce.data(), nonce.size());
+  a.clockInfo = {5000, 1, 0, TPM2_YES};
+  a.attested.quote.pcrSelect = pcrs.selection;
+  const attest::Bytes pd = pcrs.digest(TPM2_ALG_SHA256);
+  a.attested.quote.pcrDigest.size = static_cast<uint16_t>(pd.size());
+  std::memcpy(a.attested.quote.pcrDigest.buffer, pd.data(), pd.size());
+  const attest::Bytes msg = attest::marshal_attest(a);
+
+  // ECDSA-SHA256 over the TPMS_ATTEST bytes, as TPM2_Quote signs (Part 3 §18.4).
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  size_t len = 0;
+  BOOST_TEST_REQUIRE(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1);
+  BOOST_TEST_REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &len, msg.data(), msg.size()) == 1);
+  attest::Bytes der(len);
+  BOOST_TEST_REQUIRE(EVP_DigestSign(ctx.get(), der.data(), &len, msg.data(), msg.size()) == 1);
+  const unsigned char* p = der.data();
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
+  BOOST_TEST_REQUIRE(sig != nullptr);
+  TPMT_SIGNATURE s{};
+  s.sigAlg = TPM2_ALG_ECDSA;
+  s.signature.ecdsa.hash = TPM2_ALG_SHA256;
+  s.signature.ecdsa.signatureR.size = s.signature.ecdsa.signatureS.size = 32;
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), s.signature.ecdsa.signatureR.buffer, 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), s.signature.ecdsa.signatureS.buffer, 32);
+  ECDSA_SIG_free(sig);
+  return attest::evidence_to_json({msg, attest::marshal_signature(s), attest::write_pcr_file(pcrs), log, attest::marshal_public(ak)});
+}
+
 }  // namespace
 
 // Issue 16 item 1: a tampered boot whose log also carries a good boot's launch events on PCR 23
@@ -306,6 +372,39 @@ BOOST_AUTO_TEST_CASE(one_shot_verify_with_signed_reference_values) {
   BOOST_TEST(c4 == 400);
   BOOST_TEST(res4["error"] == "bad_reference_values");
   (void)c3;
+}
+
+// Issue 16 item 2: one-shot /v1/verify without an enrolled endpoint took the AK in the evidence on
+// trust, so a software key signing a good boot's PCRs over a fresh nonce was affirming.
+BOOST_AUTO_TEST_CASE(one_shot_evidence_signed_by_a_software_key_is_not_affirming) {
+  Fixture& f = fx();
+  Http h(f.v->url);
+  const policy::EvpKey ear_key = policy::load_public_key((f.w.dir / "verifier.db.pub.pem").string());
+  attest::Bytes nonce(32);
+  BOOST_TEST_REQUIRE(RAND_bytes(nonce.data(), 32) == 1);
+  const json ev = software_evidence(good_boot_log(f), nonce, policy::generate_key("P-256"));
+  auto [c, res] = h.post("/v1/verify", json{{"evidence", ev}, {"nonce", attest::to_hex(nonce)}});
+  BOOST_TEST_REQUIRE(c == 200, res.dump());
+  const json ear = attest::jws_verify_es256(res["ear_jws"], ear_key);
+  const json& sub = ear["submods"]["redoubt-drtm"];
+  BOOST_TEST(ear["status"] == "contraindicated", sub.dump());
+  BOOST_TEST(res["status"] == "contraindicated");
+  // Everything else about the evidence is right: the only failure is the unproven AK, labelled as such.
+  BOOST_TEST_REQUIRE(sub["redoubt.failures"].size() == 1u, sub["redoubt.failures"].dump());
+  BOOST_TEST(sub["redoubt.failures"][0]["code"] == "ak_not_enrolled");
+  BOOST_TEST(sub["redoubt.failures"][0]["message"].get<std::string>().find("nothing proves it is a TPM key") != std::string::npos,
+             sub["redoubt.failures"][0].dump());
+  BOOST_TEST(sub["redoubt.ak"] == json({{"binding", "none"}, {"name", sub["redoubt.ak"]["name"]}}), sub["redoubt.ak"].dump());
+  BOOST_TEST(sub["ear.trustworthiness-vector"]["instance-identity"] == 97);
+  BOOST_TEST(sub["redoubt.launch"]["hypervisor"]["svn"] == 2);  // the good boot's claims, for diagnosis only
+
+  // The same software evidence against an enrolled endpoint's AK (a TPM key, proven at enrolment): the signature fails.
+  auto [c2, res2] = h.post("/v1/verify", json{{"evidence", ev}, {"nonce", attest::to_hex(nonce)}, {"endpoint", "log-donor"}});
+  BOOST_TEST_REQUIRE(c2 == 200, res2.dump());
+  const json sub2 = attest::jws_verify_es256(res2["ear_jws"], ear_key)["submods"]["redoubt-drtm"];
+  BOOST_TEST(sub2["ear.status"] == "contraindicated");
+  BOOST_TEST(sub2["redoubt.failures"].dump().find("bad_signature") != std::string::npos, sub2.dump());
+  BOOST_TEST(sub2["redoubt.ak"]["binding"] == "enrolled");
 }
 
 BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
