@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <sstream>
 #include <mutex>
@@ -122,7 +123,8 @@ BOOST_AUTO_TEST_CASE(push_good_endpoint_is_affirming_then_reboot_is_explained) {
   CliResult r = f.w.endpoint(f.v->url, "good", {"--count", "2", "--interval-ms", "20"});
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
   BOOST_TEST(r.out.find("good: affirming") != std::string::npos, r.out);
-  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "good"});
+  const std::string ear_key = (f.w.dir / "verifier.db.pub.pem").string();
+  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", ear_key, "good"});
   BOOST_TEST(a.exit_code == 0, a.out);
   BOOST_TEST(a.out.rfind("good: affirming", 0) == 0, a.out);
 
@@ -130,12 +132,14 @@ BOOST_AUTO_TEST_CASE(push_good_endpoint_is_affirming_then_reboot_is_explained) {
   r = f.w.endpoint(f.v->url, "good", {});
   BOOST_TEST(r.exit_code == 0, r.out + r.err);
   BOOST_TEST(r.out.find("note endpoint_rebooted") != std::string::npos, r.out);
-  a = run_redoubt({"attest", "--verifier", f.v->url, "good", "--json"});
+  a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", ear_key, "good", "--json"});
   json j = json::parse(a.out);
   BOOST_TEST(j["status"] == "affirming");
-  BOOST_TEST(j["history"].size() == 3u);
-  BOOST_TEST(j["history"][0]["reasons"]["notes"][0]["code"] == "endpoint_rebooted");
-  BOOST_TEST(j["clock"]["safe"] == true);
+  BOOST_TEST(j["ear"]["endpoint"] == "good");  // the signed claims
+  BOOST_TEST(j["ear"]["submods"]["redoubt-drtm"]["redoubt.notes"][0]["code"] == "endpoint_rebooted");
+  BOOST_TEST(j["ear"]["submods"]["redoubt-drtm"]["redoubt.clock"]["safe"] == true);
+  BOOST_TEST(j["unsigned"]["history"].size() == 3u);  // the verifier's unsigned answer, kept apart
+  BOOST_TEST(!j["unsigned"].contains("ear_jws"));
 }
 
 BOOST_AUTO_TEST_CASE(tampered_endpoints_are_contraindicated_naming_the_event) {
@@ -407,6 +411,140 @@ BOOST_AUTO_TEST_CASE(one_shot_evidence_signed_by_a_software_key_is_not_affirming
   BOOST_TEST(sub2["redoubt.ak"]["binding"] == "enrolled");
 }
 
+namespace {
+
+// A man in the middle between `redoubt attest` and the verifier: forwards each GET and lets the
+// test rewrite the JSON answer.
+struct Proxy {
+  httplib::Server srv;
+  int port = 0;
+  std::thread t;
+  std::function<void(json&)> edit;
+  Proxy(const std::string& upstream, std::function<void(json&)> e) : edit(std::move(e)) {
+    srv.Get(".*", [this, upstream](const httplib::Request& req, httplib::Response& res) {
+      Http up(upstream);
+      auto [code, j] = up.get(req.target);
+      edit(j);
+      res.status = code;
+      res.set_content(j.dump(), "application/json");
+    });
+    port = srv.bind_to_any_port("127.0.0.1");
+    t = std::thread([this] { srv.listen_after_bind(); });
+  }
+  ~Proxy() {
+    srv.stop();
+    t.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
+// The JWS with its payload rewritten by `edit` (header and signature kept).
+std::string forge_payload(const std::string& jws, const std::function<void(json&)>& edit) {
+  const size_t a = jws.find('.'), b = jws.rfind('.');
+  const attest::Bytes p = attest::from_base64url(jws.substr(a + 1, b - a - 1));
+  json claims = json::parse(p.begin(), p.end());
+  edit(claims);
+  const std::string d = claims.dump();
+  return jws.substr(0, a + 1) + attest::to_base64url(attest::Bytes(d.begin(), d.end())) + jws.substr(b);
+}
+
+void flip_to_affirming(json& claims) {
+  claims["status"] = "affirming";
+  claims["submods"]["redoubt-drtm"]["ear.status"] = "affirming";
+  claims["submods"]["redoubt-drtm"]["redoubt.failures"] = json::array();
+}
+
+}  // namespace
+
+// Issue 16 item 3: `redoubt attest` read the unsigned `status` and never checked `ear_jws`, so a
+// proxy turning contraindicated into affirming made it exit 0. It now verifies the EAR with the
+// verifier's pinned key (--verifier-key) and uses only the signed claims.
+BOOST_AUTO_TEST_CASE(attest_uses_only_the_signed_verdict) {
+  Fixture& f = fx();
+  const std::string key = (f.w.dir / "verifier.db.pub.pem").string();
+  CliResult r = f.w.endpoint(f.v->url, "rp-bad", {"--tamper", "svn-low"});
+  BOOST_TEST_REQUIRE(r.exit_code == 1, r.out + r.err);
+  good_boot_log(f);  // "log-donor" is affirming
+  auto attest = [&](const std::string& url, const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"attest", "--verifier", url, "--verifier-key", key, name};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_redoubt(a);
+  };
+
+  // Straight to the verifier: the signed verdicts.
+  CliResult a = attest(f.v->url, "rp-bad");
+  BOOST_TEST(a.exit_code == 1, a.out + a.err);
+  BOOST_TEST(a.out.rfind("rp-bad: contraindicated (signed verdict", 0) == 0, a.out);
+  BOOST_TEST(a.out.find("hv_svn_below_minimum: event #1 (PCR17, EV_REDOUBT_HV_MANIFEST") != std::string::npos, a.out);
+  a = attest(f.v->url, "log-donor");
+  BOOST_TEST(a.exit_code == 0, a.out + a.err);
+  BOOST_TEST(a.out.rfind("log-donor: affirming (signed verdict", 0) == 0, a.out);
+
+  // 1. The unsigned fields flipped: ignored, the signed status stands.
+  {
+    Proxy p(f.v->url, [](json& j) {
+      j["status"] = "affirming";
+      for (auto& v : j["history"]) v["status"] = "affirming", v["reasons"]["failures"] = json::array();
+    });
+    a = attest(p.url(), "rp-bad");
+    BOOST_TEST(a.exit_code == 1, a.out + a.err);
+    BOOST_TEST(a.out.rfind("rp-bad: contraindicated", 0) == 0, a.out);
+  }
+  // 2. The signed payload flipped too: the signature no longer verifies.
+  {
+    Proxy p(f.v->url, [](json& j) {
+      j["status"] = "affirming";
+      j["ear_jws"] = forge_payload(j["ear_jws"], flip_to_affirming);
+    });
+    a = attest(p.url(), "rp-bad");
+    BOOST_TEST(a.exit_code == 3, a.out + a.err);
+    BOOST_TEST(a.out == "rp-bad: no trustworthy verdict (bad_ear_signature: the JWS signature does not verify with the verifier key " + 
+                            policy::key_id_hex(policy::load_public_key(key)).substr(0, 16) + "… (--verifier-key))\n", a.out);
+  }
+  // 3. Another endpoint's genuine affirming verdict put in its place.
+  {
+    Http v(f.v->url);
+    const std::string donor_jws = v.get("/v1/endpoints/log-donor").second["ear_jws"];
+    Proxy p(f.v->url, [donor_jws](json& j) {
+      j["status"] = "affirming";
+      j["ear_jws"] = donor_jws;
+    });
+    a = attest(p.url(), "rp-bad");
+    BOOST_TEST(a.exit_code == 3, a.out + a.err);
+    BOOST_TEST(a.out == "rp-bad: no trustworthy verdict (ear_wrong_endpoint: the signed verdict is about endpoint \"log-donor\", not \"rp-bad\")\n", a.out);
+  }
+  // 4. No signed verdict at all.
+  {
+    Proxy p(f.v->url, [](json& j) {
+      j["status"] = "affirming";
+      j.erase("ear_jws");
+    });
+    a = attest(p.url(), "rp-bad");
+    BOOST_TEST(a.exit_code == 3, a.out + a.err);
+    BOOST_TEST(a.out.find("rp-bad: no trustworthy verdict (no_signed_verdict: ") == 0, a.out);
+  }
+  // 5. A key that is not the verifier's: nothing it is shown verifies.
+  a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", f.w.authority_pub, "rp-bad"});
+  BOOST_TEST(a.exit_code == 3, a.out + a.err);
+  BOOST_TEST(a.out.find("bad_ear_signature") != std::string::npos, a.out);
+  // 6. An older genuine verdict replayed: caught by --max-age.
+  {
+    Http v(f.v->url);
+    const int64_t first_seq = v.get("/v1/endpoints/log-donor?history=100").second["history"].back()["seq"];
+    const std::string old_jws = v.get("/v1/verdicts/" + std::to_string(first_seq)).second["ear_jws"];
+    const int64_t iat = attest::jws_verify_es256(old_jws, policy::load_public_key(key))["iat"];
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    Proxy p(f.v->url, [old_jws](json& j) { j["ear_jws"] = old_jws; });
+    a = attest(p.url(), "log-donor", {"--max-age", "1"});
+    BOOST_TEST(a.exit_code == 1, a.out + a.err);
+    BOOST_TEST(a.out.find("log-donor: stale verdict (signed at " + std::to_string(iat) + ", ") == 0, a.out);
+  }
+  // 7. Without --verifier-key there is no verdict to trust: a usage error naming the option.
+  a = run_redoubt({"attest", "--verifier", f.v->url, "rp-bad"});
+  BOOST_TEST(a.exit_code == 2, a.out + a.err);
+  BOOST_TEST(a.err.find("--verifier-key") != std::string::npos, a.err);
+}
+
 BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
   Fixture& f = fx();
   Http h(f.v->url);
@@ -443,7 +581,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
   }
   auto [code, j] = h.get("/v1/endpoints/nobody");
   BOOST_TEST(code == 404);
-  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "nobody"});
+  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", (f.w.dir / "verifier.db.pub.pem").string(), "nobody"});
   BOOST_TEST(a.exit_code == 1);
   BOOST_TEST(a.out.find("unknown_endpoint") != std::string::npos);
   auto [ic, info] = h.get("/v1/info");  // still alive
