@@ -15,6 +15,8 @@
 #include "attestation/agent/sim_manufacturer_ca.hpp"
 #include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/tpm_public.hpp"
+#include "policy/fs/pcr_map.hpp"
+#include "policy/host/eventlog_reader.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
 #include "tools/cli_numbers.hpp"
@@ -39,6 +41,7 @@ struct EndpointOptions {
   std::vector<std::string> guests;
   std::string pki, policy, owner;
   std::string pull_tls_cert, pull_tls_key;  // pull mode over HTTPS
+  std::string inject_log;                   // attack demonstration (issue 16 item 1)
   uint64_t guest_svn = 1;
   bool unsigned_guests = false;
   bool new_tpm = false;
@@ -81,6 +84,23 @@ LaunchOptions launch_options(const EndpointOptions& o, const fs::path& state, co
     lo.hypervisor = (work / "hv-tampered.bin").string();
   }
   return lo;
+}
+
+// --inject-log FILE, an attack on the verifier (issue 16 item 1): another boot's launch events
+// (EV_REDOUBT_SKINIT_SLB .. EV_REDOUBT_HV_SIGNER) appended to this boot's log, moved to PCR 23,
+// which no quote covers: the TPM never measured them, only the log claims them.
+std::vector<uint8_t> inject_launch_events(std::vector<uint8_t> log, const fs::path& from) {
+  const std::vector<uint8_t> other = read_file(from);
+  const policy::EventLog parsed = policy::parse_event_log(other);
+  for (size_t i = 0; i < parsed.events.size(); ++i) {
+    const policy::LogEvent& e = parsed.events[i];
+    if (e.type < policy::kEvSkinitSlb || e.type > policy::kEvHvSigner) continue;
+    const size_t end = i + 1 < parsed.events.size() ? parsed.events[i + 1].offset : other.size();
+    std::vector<uint8_t> record(other.begin() + static_cast<long>(e.offset), other.begin() + static_cast<long>(end));
+    record[0] = 23, record[1] = record[2] = record[3] = 0;  // pcrIndex, little-endian (PFP §10.2.2)
+    log.insert(log.end(), record.begin(), record.end());
+  }
+  return log;
 }
 
 std::atomic<bool> g_stop{false};
@@ -139,7 +159,7 @@ int run_endpoint(const EndpointOptions& o) {
   std::cerr << "[endpoint] EK certificate from NV 0x" << std::hex << ident.ek_cert_index() << std::dec << " (" << ek_cert.size()
             << " bytes)\n";
   attest::EndpointAgent agent(*tpm, ident, ek_cert, attest::VerifierClient(o.verifier, o.ca_file), o.id);
-  agent.set_event_log(j.report.event_log);
+  agent.set_event_log(o.inject_log.empty() ? j.report.event_log : inject_launch_events(j.report.event_log, fs::absolute(o.inject_log)));
 
   int rc = kExitOk;
   if (o.mode == "pull") {
@@ -190,6 +210,8 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   c->add_option("--mode", o->mode, "push | pull")->capture_default_str();
   c->add_option("--listen", o->listen, "pull mode: HOST:PORT to serve GET /v1/quote on (port 0 = any)")->capture_default_str();
   c->add_option("--tamper", o->tamper, "hv-image | foreign-signer | svn-low | guest-svn-low (guest SVN 0) | guest-unsigned (= --unsigned-guests)");
+  c->add_option("--inject-log", o->inject_log,
+                 "Attack demonstration: append FILE's launch events (another boot's eventlog.bin) moved to PCR 23, outside the quote");
   add_uint_option(c, "--svn", o->svn, "SVN of the (good) hypervisor manifest");
   c->add_option("--guest", o->guests, "Guest to boot: NAME, FILE or KERNEL:MANIFEST[:INITRD] (repeatable; default hello sha256 mmu probe)");
   add_uint_option(c, "--guest-svn", o->guest_svn, "SVN of the guest manifests signed on the fly (lower it to play an old guest)");

@@ -1,5 +1,6 @@
 #include "attestation/verifier/appraiser.hpp"
 
+#include "attestation/tpm/tpm_public.hpp"
 #include "attestation/verifier/ear_result.hpp"
 
 namespace redoubt::attest {
@@ -10,7 +11,7 @@ const char* claim_of(const std::string& code) {
   auto starts = [&](const char* p) { return code.rfind(p, 0) == 0; };
   if (starts("hv_") || starts("slb_") || starts("guest")) return "executables";
   if (starts("pcr_") || starts("event") || starts("launch_")) return "configuration";
-  if (starts("qualified_signer") || starts("nonce")) return "instance-identity";
+  if (starts("qualified_signer") || starts("nonce") || starts("ak_")) return "instance-identity";
   return "hardware";  // attest_*, bad_signature, clock_*, reset_/restart_count_*
 }
 
@@ -25,6 +26,14 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
   out.findings = std::move(q.findings);
   out.clock = q.clock;
   out.authentic = q.signature_ok;
+  // An AK not bound to a certified EK (enrolment: EK certificate chain + TPM2_ActivateCredential,
+  // TPM 2.0 Part 1 §24) may be any key: a quote it signs is not TPM evidence (issue 16 item 2).
+  const std::string ak_name = to_hex(tpm_object_name(unmarshal_public(in.ak_public, "AK public").publicArea));
+  if (!in.ak_bound_to_ek)
+    out.findings.fail("ak_not_enrolled",
+                      "the quote is signed by the AK the evidence carries (name " + ak_name.substr(0, 16) +
+                          "…), which no enrolment bound to a certified EK: nothing proves it is a TPM key (enrol the endpoint and verify with \"endpoint\")",
+                      {{"ak_name", ak_name}});
   LogAppraisal la;
   if (q.signature_ok && q.pcrs_ok) {
     la = appraise_event_log(ev.eventlog, q.pcrs, in.ref, out.findings);
@@ -42,7 +51,9 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
                        {"sourced-data", 0}};
   for (const Finding& w : out.findings.warnings)
     if (tv[claim_of(w.code)].get<int>() < 32) tv[claim_of(w.code)] = 32;
-  for (const Finding& f : out.findings.failures) tv[claim_of(f.code)] = std::string(claim_of(f.code)) == "hardware" ? 97 : 96;
+  // AR4SI tiers: 97 for hardware and for an AK nobody recognises as a TPM's ("not recognized"), else 96.
+  for (const Finding& f : out.findings.failures)
+    tv[claim_of(f.code)] = std::string(claim_of(f.code)) == "hardware" || f.code == "ak_not_enrolled" ? 97 : 96;
   out.status = !out.findings.failures.empty() ? "contraindicated" : !out.findings.warnings.empty() ? "warning" : "affirming";
 
   auto list = [](const std::vector<Finding>& v) {
@@ -56,6 +67,9 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
                         {"redoubt.failures", list(out.findings.failures)},
                         {"redoubt.warnings", list(out.findings.warnings)},
                         {"redoubt.notes", list(out.findings.notes)},
+                        // How the AK was established: "enrolled" = EK certificate chain + credential activation;
+                        // "none" = the evidence's own AK, on nobody's word (docs/attestation.md "One-shot").
+                        {"redoubt.ak", {{"binding", in.ak_bound_to_ek ? "enrolled" : "none"}, {"name", ak_name}}},
                         {"redoubt.clock", {{"clock", q.clock.clock}, {"reset_count", q.clock.reset_count}, {"restart_count", q.clock.restart_count}, {"safe", q.clock.safe}}},
                         {"redoubt.launch", la.launch},
                         {"redoubt.guests", la.guests}};

@@ -1,8 +1,10 @@
 #include "attestation/verifier/eventlog_appraiser.hpp"
 
 #include <map>
+#include <set>
 
 #include "attestation/tpm/tpm_public.hpp"
+#include "attestation/verifier/event_order.hpp"
 #include "attestation/verifier/guest_appraiser.hpp"
 #include "attestation/verifier/log_event_text.hpp"
 #include "attestation/verifier/replay_diagnosis.hpp"
@@ -140,26 +142,27 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
   out.log_matches_pcrs = events_ok && replay_ok;
   if (!out.log_matches_pcrs) return out;  // claims from an unverified log are worthless
 
-  // (2) what was launched.
-  const LogEvent *slb = nullptr, *manifest_ev = nullptr, *image = nullptr, *signer = nullptr;
-  for (const LogEvent& e : log.events) {
-    switch (e.type) {
-      case policy::kEvSkinitSlb: slb = slb ? slb : &e; break;
-      case policy::kEvHvManifest: manifest_ev = &e; break;
-      case policy::kEvHvImage: image = &e; break;
-      case policy::kEvHvSigner: signer = &e; break;
-      case policy::kEvLaunchFailed:
-        f.fail("launch_failed", event_text(e) + ": the secure loader refused the launch: " + std::string(e.data.begin(), e.data.end()),
-               {{"event", event_json(e)}, {"reason", std::string(e.data.begin(), e.data.end())}});
-        return out;
-      default: break;
-    }
-  }
-  if (!slb || !manifest_ev || !image || !signer) {
-    f.fail("launch_incomplete", std::string("the log lacks the ") + (!slb ? "SLB" : !manifest_ev ? "hypervisor manifest" : !image ? "hypervisor image" : "signer") +
-                                    " event of a complete launch");
+  // (2) which events count: those on quoted PCRs, where the PCR map puts them (event_order.hpp).
+  std::set<uint32_t> quoted_pcrs;
+  for (const auto& [bank, pcrs] : quoted.by_bank())
+    for (const auto& [pcr, value] : pcrs) quoted_pcrs.insert(pcr);
+  const OrderedLog ordered = check_event_order(log, quoted_pcrs, selection_text(quoted.selection), f);
+  const LaunchEvents& L = ordered.launch;
+
+  // (3) what was launched: the SL's events on PCR17/18 only.
+  if (L.failed) {
+    const LogEvent& e = *L.failed;
+    f.fail("launch_failed", event_text(e) + ": the secure loader refused the launch: " + std::string(e.data.begin(), e.data.end()),
+           {{"event", event_json(e)}, {"reason", std::string(e.data.begin(), e.data.end())}});
     return out;
   }
+  if (!L.slb || !L.manifest || !L.image || !L.signer || !L.pcr17_closed || !L.pcr18_closed) {
+    const char* what = !L.slb ? "SLB event (PCR17)" : !L.manifest ? "hypervisor manifest event (PCR17)" : !L.image ? "hypervisor image event (PCR17)"
+                       : !L.signer ? "signer event (PCR18)" : !L.pcr17_closed ? "EV_SEPARATOR on PCR17" : "EV_SEPARATOR on PCR18";
+    f.fail("launch_incomplete", std::string("the log lacks the ") + what + " of a complete launch (docs/pcr-map.md)");
+    return out;
+  }
+  const LogEvent *slb = L.slb, *manifest_ev = L.manifest, *image = L.image, *signer = L.signer;
   policy::HvManifest m;
   Status st = policy::hv_manifest_decode(manifest_ev->data, m);
   if (!st) {
@@ -192,8 +195,8 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
       f.fail("slb_not_allowed", event_text(*slb) + ": the SLB measurement is not in reference values " + ref->id, {{"event", event_json(*slb)}});
   }
 
-  // (3) the launch policy and the guests (PCR17 0x605, PCR18 0x606, PCR19/20).
-  GuestClaims gc = appraise_guest_events(log, ref, f);
+  // (4) the launch policy and the guests (PCR17 0x605, PCR18 0x606, PCR19/20), from the events at their place.
+  GuestClaims gc = appraise_guest_events(ordered.expected, ref, f);
   out.launch["launch_policy"] = gc.launch_policy;
   out.guests = std::move(gc.guests);
 

@@ -2,8 +2,9 @@
 // digest matches its data, and the log replays (per bank, from zero after the
 // locality-4 reset) to exactly the quoted PCR values; (2) against reference
 // values — who signed the hypervisor, its digest, its SVN, the SLB, the launch
-// policy and the guests (guest_appraiser.hpp). Every
-// failure names the event (index, PCR, type, digest) it is about.
+// policy and the guests (guest_appraiser.hpp). Claims come only from events on
+// quoted PCRs at the place the PCR map puts them (event_order.hpp); any other
+// event is a failure. Every failure names the event (index, PCR, type, digest).
 #pragma once
 #include <optional>
 

@@ -17,16 +17,19 @@ std::vector<const LogEvent*> events_of(const policy::EventLog& log, uint32_t pcr
   return v;
 }
 
-size_t count_type(const policy::EventLog& log, uint32_t type) {
-  return static_cast<size_t>(std::count_if(log.events.begin(), log.events.end(), [&](const LogEvent& e) { return e.type == type; }));
+// Events of `type` on `pcr`: the shape of a PCR depends only on the SL's PCRs, never on what the
+// log claims for a PCR nobody replays (issue 16: a PCR23 LAUNCH_FAILED hid every diagnosis).
+size_t count_type(const policy::EventLog& log, uint32_t pcr, uint32_t type) {
+  return static_cast<size_t>(std::count_if(log.events.begin(), log.events.end(), [&](const LogEvent& e) { return e.pcr == pcr && e.type == type; }));
 }
 
 // The event types a complete Redoubt launch records into `pcr`, in order (sl/secure_loader.cpp
 // verify_and_measure); empty when there is no fixed shape (guest PCRs, a refused launch).
 std::vector<uint32_t> expected_shape(const policy::EventLog& log, uint32_t pcr) {
-  if (count_type(log, policy::kEvLaunchFailed) > 0) return {};
-  const size_t anchors = count_type(log, policy::kEvGuestAnchor);
-  const bool has_policy = anchors > 0 || count_type(log, policy::kEvLaunchPolicy) > 0;
+  if (count_type(log, policy::kPcrDrtmDetail, policy::kEvLaunchFailed) + count_type(log, policy::kPcrDrtmAuthority, policy::kEvLaunchFailed) > 0)
+    return {};
+  const size_t anchors = count_type(log, policy::kPcrDrtmAuthority, policy::kEvGuestAnchor);
+  const bool has_policy = anchors > 0 || count_type(log, policy::kPcrDrtmDetail, policy::kEvLaunchPolicy) > 0;
   if (pcr == policy::kPcrDrtmDetail) {
     std::vector<uint32_t> s = {policy::kEvSkinitSlb, policy::kEvHvManifest, policy::kEvHvImage};
     if (has_policy) s.push_back(policy::kEvLaunchPolicy);

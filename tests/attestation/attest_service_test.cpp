@@ -5,12 +5,27 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <sstream>
 #include <mutex>
 #include <thread>
 
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+
 #include "attestation/common/encoding.hpp"
+#include "attestation/common/evidence.hpp"
+#include "attestation/tpm/pcr_file.hpp"
+#include "attestation/tpm/quote_parse.hpp"
+#include "attestation/tpm/tpm_public.hpp"
+#include "policy/host/eventlog_reader.hpp"
+#include "attestation/verifier/ear_result.hpp"
+#include "policy/host/keys.hpp"
 #include "tests/attestation/service_world.hpp"
 
 using namespace redoubt;
@@ -108,7 +123,8 @@ BOOST_AUTO_TEST_CASE(push_good_endpoint_is_affirming_then_reboot_is_explained) {
   CliResult r = f.w.endpoint(f.v->url, "good", {"--count", "2", "--interval-ms", "20"});
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
   BOOST_TEST(r.out.find("good: affirming") != std::string::npos, r.out);
-  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "good"});
+  const std::string ear_key = (f.w.dir / "verifier.db.pub.pem").string();
+  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", ear_key, "good"});
   BOOST_TEST(a.exit_code == 0, a.out);
   BOOST_TEST(a.out.rfind("good: affirming", 0) == 0, a.out);
 
@@ -116,12 +132,14 @@ BOOST_AUTO_TEST_CASE(push_good_endpoint_is_affirming_then_reboot_is_explained) {
   r = f.w.endpoint(f.v->url, "good", {});
   BOOST_TEST(r.exit_code == 0, r.out + r.err);
   BOOST_TEST(r.out.find("note endpoint_rebooted") != std::string::npos, r.out);
-  a = run_redoubt({"attest", "--verifier", f.v->url, "good", "--json"});
+  a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", ear_key, "good", "--json"});
   json j = json::parse(a.out);
   BOOST_TEST(j["status"] == "affirming");
-  BOOST_TEST(j["history"].size() == 3u);
-  BOOST_TEST(j["history"][0]["reasons"]["notes"][0]["code"] == "endpoint_rebooted");
-  BOOST_TEST(j["clock"]["safe"] == true);
+  BOOST_TEST(j["ear"]["endpoint"] == "good");  // the signed claims
+  BOOST_TEST(j["ear"]["submods"]["redoubt-drtm"]["redoubt.notes"][0]["code"] == "endpoint_rebooted");
+  BOOST_TEST(j["ear"]["submods"]["redoubt-drtm"]["redoubt.clock"]["safe"] == true);
+  BOOST_TEST(j["unsigned"]["history"].size() == 3u);  // the verifier's unsigned answer, kept apart
+  BOOST_TEST(!j["unsigned"].contains("ear_jws"));
 }
 
 BOOST_AUTO_TEST_CASE(tampered_endpoints_are_contraindicated_naming_the_event) {
@@ -146,6 +164,127 @@ BOOST_AUTO_TEST_CASE(tampered_endpoints_are_contraindicated_naming_the_event) {
       const std::string failures = failure_codes(st);
       BOOST_TEST(failures.find(c.code) != std::string::npos, failures);
       BOOST_TEST(failures.find(c.event) != std::string::npos, failures);
+    }
+  }
+}
+
+namespace {
+
+// A good boot's event log (the fixture's owner key, SVN 2), made once by a real endpoint.
+attest::Bytes good_boot_log(Fixture& f) {
+  static attest::Bytes log;
+  if (log.empty()) {
+    CliResult r = f.w.endpoint(f.v->url, "log-donor", {});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
+    log = read_file(f.w.dir / "ep-log-donor" / "endpoint-launch" / "eventlog.bin");
+  }
+  return log;
+}
+
+// Evidence no TPM made: the PCR values `log` replays to, "quoted" over `nonce` by an OpenSSL key
+// that claims the AK template (fixedTPM, restricted, ...) in its public area.
+json software_evidence(const attest::Bytes& log, const attest::Bytes& nonce, const policy::EvpKey& key) {
+  TPM2B_PUBLIC ak = attest::ak_template_ecc_p256();
+  BIGNUM *x = nullptr, *y = nullptr;
+  BOOST_TEST_REQUIRE(EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1);
+  BOOST_TEST_REQUIRE(EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1);
+  ak.publicArea.unique.ecc.x.size = ak.publicArea.unique.ecc.y.size = 32;
+  BN_bn2binpad(x, ak.publicArea.unique.ecc.x.buffer, 32);
+  BN_bn2binpad(y, ak.publicArea.unique.ecc.y.buffer, 32);
+  BN_free(x);
+  BN_free(y);
+
+  attest::QuotedPcrs pcrs;
+  pcrs.selection = attest::make_selection({TPM2_ALG_SHA256, TPM2_ALG_SHA384}, {17, 18, 19, 20});
+  auto replayed = policy::replay_event_log(policy::parse_event_log(log));
+  for (HashAlg bank : {HashAlg::sha256, HashAlg::sha384})
+    for (uint32_t pcr = 17; pcr <= 20; ++pcr) pcrs.values.push_back(replayed.at(bank).at(pcr));
+
+  TPMS_ATTEST a{};
+  a.magic = TPM2_GENERATED_VALUE;
+  a.type = TPM2_ST_ATTEST_QUOTE;
+  const attest::Bytes qn = attest::tpm_primary_qualified_name(TPM2_RH_ENDORSEMENT, ak.publicArea);
+  a.qualifiedSigner.size = static_cast<uint16_t>(qn.size());
+  std::memcpy(a.qualifiedSigner.name, qn.data(), qn.size());
+  a.extraData.size = static_cast<uint16_t>(nonce.size());
+  std::memcpy(a.extraData.buffer, nonce.data(), nonce.size());
+  a.clockInfo = {5000, 1, 0, TPM2_YES};
+  a.attested.quote.pcrSelect = pcrs.selection;
+  const attest::Bytes pd = pcrs.digest(TPM2_ALG_SHA256);
+  a.attested.quote.pcrDigest.size = static_cast<uint16_t>(pd.size());
+  std::memcpy(a.attested.quote.pcrDigest.buffer, pd.data(), pd.size());
+  const attest::Bytes msg = attest::marshal_attest(a);
+
+  // ECDSA-SHA256 over the TPMS_ATTEST bytes, as TPM2_Quote signs (Part 3 §18.4).
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  size_t len = 0;
+  BOOST_TEST_REQUIRE(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1);
+  BOOST_TEST_REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &len, msg.data(), msg.size()) == 1);
+  attest::Bytes der(len);
+  BOOST_TEST_REQUIRE(EVP_DigestSign(ctx.get(), der.data(), &len, msg.data(), msg.size()) == 1);
+  const unsigned char* p = der.data();
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
+  BOOST_TEST_REQUIRE(sig != nullptr);
+  TPMT_SIGNATURE s{};
+  s.sigAlg = TPM2_ALG_ECDSA;
+  s.signature.ecdsa.hash = TPM2_ALG_SHA256;
+  s.signature.ecdsa.signatureR.size = s.signature.ecdsa.signatureS.size = 32;
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), s.signature.ecdsa.signatureR.buffer, 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), s.signature.ecdsa.signatureS.buffer, 32);
+  ECDSA_SIG_free(sig);
+  return attest::evidence_to_json({msg, attest::marshal_signature(s), attest::write_pcr_file(pcrs), log, attest::marshal_public(ak)});
+}
+
+}  // namespace
+
+// Issue 16 item 1: a tampered boot whose log also carries a good boot's launch events on PCR 23
+// (which no quote covers) was affirming, with a signed EAR claiming the good hypervisor: the
+// appraiser took the last manifest/image/signer event of any PCR.
+BOOST_AUTO_TEST_CASE(good_launch_events_injected_on_pcr23_do_not_hide_a_tampered_boot) {
+  Fixture& f = fx();
+  good_boot_log(f);
+  const std::string donor_log = (f.w.dir / "ep-log-donor" / "endpoint-launch" / "eventlog.bin").string();
+  const policy::EvpKey ear_key = policy::load_public_key((f.w.dir / "verifier.db.pub.pem").string());
+  const std::string owner_kid = policy::key_id_hex(policy::load_public_key(f.w.owner_key));
+  struct Case {
+    const char* tamper;
+    const char* code;
+    const char* event;
+  } cases[] = {{"svn-low", "hv_svn_below_minimum", "(PCR17, EV_REDOUBT_HV_MANIFEST"},
+               {"foreign-signer", "hv_signer_not_allowed", "(PCR18, EV_REDOUBT_HV_SIGNER"}};
+  Http h(f.v->url);
+  for (const Case& c : cases) {
+    BOOST_TEST_CONTEXT(c.tamper) {
+      const std::string id = std::string("inj-") + c.tamper;
+      CliResult r = f.w.endpoint(f.v->url, id, {"--tamper", c.tamper, "--inject-log", donor_log});
+      BOOST_TEST(r.exit_code == 1, r.out + r.err);
+      BOOST_TEST(r.out.find(id + ": contraindicated") != std::string::npos, r.out);
+      auto [code, st] = h.get("/v1/endpoints/" + id);
+      BOOST_TEST_REQUIRE(code == 200);
+      // What the verifier signed.
+      const json ear = attest::jws_verify_es256(st["ear_jws"], ear_key);
+      const json& sub = ear["submods"]["redoubt-drtm"];
+      BOOST_TEST(ear["status"] == "contraindicated", sub.dump());
+      std::vector<std::string> injected;
+      std::string named;
+      for (const auto& x : sub["redoubt.failures"]) {
+        if (x["code"] == "event_unquoted_pcr") {
+          BOOST_TEST(x["detail"]["event"]["pcr"] == 23);
+          injected.push_back(x["detail"]["event"]["type"]);
+        }
+        if (x["code"] == c.code) named = x["message"];
+      }
+      const std::vector<std::string> want = {"EV_REDOUBT_SKINIT_SLB", "EV_REDOUBT_HV_MANIFEST", "EV_REDOUBT_HV_IMAGE", "EV_REDOUBT_HV_SIGNER"};
+      BOOST_TEST(injected == want, boost::test_tools::per_element());
+      BOOST_TEST(named.find(c.event) != std::string::npos, sub["redoubt.failures"].dump());
+      // The claims are the tampered launch's, not the injected good one's.
+      const json& hv = sub["redoubt.launch"]["hypervisor"];
+      if (std::string(c.tamper) == "svn-low") {
+        BOOST_TEST(hv["svn"] == 1);
+        BOOST_TEST(hv["version"] == "0.1.1-old");
+      } else {
+        BOOST_TEST(hv["signer"] != owner_kid);
+      }
     }
   }
 }
@@ -239,6 +378,173 @@ BOOST_AUTO_TEST_CASE(one_shot_verify_with_signed_reference_values) {
   (void)c3;
 }
 
+// Issue 16 item 2: one-shot /v1/verify without an enrolled endpoint took the AK in the evidence on
+// trust, so a software key signing a good boot's PCRs over a fresh nonce was affirming.
+BOOST_AUTO_TEST_CASE(one_shot_evidence_signed_by_a_software_key_is_not_affirming) {
+  Fixture& f = fx();
+  Http h(f.v->url);
+  const policy::EvpKey ear_key = policy::load_public_key((f.w.dir / "verifier.db.pub.pem").string());
+  attest::Bytes nonce(32);
+  BOOST_TEST_REQUIRE(RAND_bytes(nonce.data(), 32) == 1);
+  const json ev = software_evidence(good_boot_log(f), nonce, policy::generate_key("P-256"));
+  auto [c, res] = h.post("/v1/verify", json{{"evidence", ev}, {"nonce", attest::to_hex(nonce)}});
+  BOOST_TEST_REQUIRE(c == 200, res.dump());
+  const json ear = attest::jws_verify_es256(res["ear_jws"], ear_key);
+  const json& sub = ear["submods"]["redoubt-drtm"];
+  BOOST_TEST(ear["status"] == "contraindicated", sub.dump());
+  BOOST_TEST(res["status"] == "contraindicated");
+  // Everything else about the evidence is right: the only failure is the unproven AK, labelled as such.
+  BOOST_TEST_REQUIRE(sub["redoubt.failures"].size() == 1u, sub["redoubt.failures"].dump());
+  BOOST_TEST(sub["redoubt.failures"][0]["code"] == "ak_not_enrolled");
+  BOOST_TEST(sub["redoubt.failures"][0]["message"].get<std::string>().find("nothing proves it is a TPM key") != std::string::npos,
+             sub["redoubt.failures"][0].dump());
+  BOOST_TEST(sub["redoubt.ak"] == json({{"binding", "none"}, {"name", sub["redoubt.ak"]["name"]}}), sub["redoubt.ak"].dump());
+  BOOST_TEST(sub["ear.trustworthiness-vector"]["instance-identity"] == 97);
+  BOOST_TEST(sub["redoubt.launch"]["hypervisor"]["svn"] == 2);  // the good boot's claims, for diagnosis only
+
+  // The same software evidence against an enrolled endpoint's AK (a TPM key, proven at enrolment): the signature fails.
+  auto [c2, res2] = h.post("/v1/verify", json{{"evidence", ev}, {"nonce", attest::to_hex(nonce)}, {"endpoint", "log-donor"}});
+  BOOST_TEST_REQUIRE(c2 == 200, res2.dump());
+  const json sub2 = attest::jws_verify_es256(res2["ear_jws"], ear_key)["submods"]["redoubt-drtm"];
+  BOOST_TEST(sub2["ear.status"] == "contraindicated");
+  BOOST_TEST(sub2["redoubt.failures"].dump().find("bad_signature") != std::string::npos, sub2.dump());
+  BOOST_TEST(sub2["redoubt.ak"]["binding"] == "enrolled");
+}
+
+namespace {
+
+// A man in the middle between `redoubt attest` and the verifier: forwards each GET and lets the
+// test rewrite the JSON answer.
+struct Proxy {
+  httplib::Server srv;
+  int port = 0;
+  std::thread t;
+  std::function<void(json&)> edit;
+  Proxy(const std::string& upstream, std::function<void(json&)> e) : edit(std::move(e)) {
+    srv.Get(".*", [this, upstream](const httplib::Request& req, httplib::Response& res) {
+      Http up(upstream);
+      auto [code, j] = up.get(req.target);
+      edit(j);
+      res.status = code;
+      res.set_content(j.dump(), "application/json");
+    });
+    port = srv.bind_to_any_port("127.0.0.1");
+    t = std::thread([this] { srv.listen_after_bind(); });
+  }
+  ~Proxy() {
+    srv.stop();
+    t.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
+// The JWS with its payload rewritten by `edit` (header and signature kept).
+std::string forge_payload(const std::string& jws, const std::function<void(json&)>& edit) {
+  const size_t a = jws.find('.'), b = jws.rfind('.');
+  const attest::Bytes p = attest::from_base64url(jws.substr(a + 1, b - a - 1));
+  json claims = json::parse(p.begin(), p.end());
+  edit(claims);
+  const std::string d = claims.dump();
+  return jws.substr(0, a + 1) + attest::to_base64url(attest::Bytes(d.begin(), d.end())) + jws.substr(b);
+}
+
+void flip_to_affirming(json& claims) {
+  claims["status"] = "affirming";
+  claims["submods"]["redoubt-drtm"]["ear.status"] = "affirming";
+  claims["submods"]["redoubt-drtm"]["redoubt.failures"] = json::array();
+}
+
+}  // namespace
+
+// Issue 16 item 3: `redoubt attest` read the unsigned `status` and never checked `ear_jws`, so a
+// proxy turning contraindicated into affirming made it exit 0. It now verifies the EAR with the
+// verifier's pinned key (--verifier-key) and uses only the signed claims.
+BOOST_AUTO_TEST_CASE(attest_uses_only_the_signed_verdict) {
+  Fixture& f = fx();
+  const std::string key = (f.w.dir / "verifier.db.pub.pem").string();
+  CliResult r = f.w.endpoint(f.v->url, "rp-bad", {"--tamper", "svn-low"});
+  BOOST_TEST_REQUIRE(r.exit_code == 1, r.out + r.err);
+  good_boot_log(f);  // "log-donor" is affirming
+  auto attest = [&](const std::string& url, const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"attest", "--verifier", url, "--verifier-key", key, name};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_redoubt(a);
+  };
+
+  // Straight to the verifier: the signed verdicts.
+  CliResult a = attest(f.v->url, "rp-bad");
+  BOOST_TEST(a.exit_code == 1, a.out + a.err);
+  BOOST_TEST(a.out.rfind("rp-bad: contraindicated (signed verdict", 0) == 0, a.out);
+  BOOST_TEST(a.out.find("hv_svn_below_minimum: event #1 (PCR17, EV_REDOUBT_HV_MANIFEST") != std::string::npos, a.out);
+  a = attest(f.v->url, "log-donor");
+  BOOST_TEST(a.exit_code == 0, a.out + a.err);
+  BOOST_TEST(a.out.rfind("log-donor: affirming (signed verdict", 0) == 0, a.out);
+
+  // 1. The unsigned fields flipped: ignored, the signed status stands.
+  {
+    Proxy p(f.v->url, [](json& j) {
+      j["status"] = "affirming";
+      for (auto& v : j["history"]) v["status"] = "affirming", v["reasons"]["failures"] = json::array();
+    });
+    a = attest(p.url(), "rp-bad");
+    BOOST_TEST(a.exit_code == 1, a.out + a.err);
+    BOOST_TEST(a.out.rfind("rp-bad: contraindicated", 0) == 0, a.out);
+  }
+  // 2. The signed payload flipped too: the signature no longer verifies.
+  {
+    Proxy p(f.v->url, [](json& j) {
+      j["status"] = "affirming";
+      j["ear_jws"] = forge_payload(j["ear_jws"], flip_to_affirming);
+    });
+    a = attest(p.url(), "rp-bad");
+    BOOST_TEST(a.exit_code == 3, a.out + a.err);
+    BOOST_TEST(a.out == "rp-bad: no trustworthy verdict (bad_ear_signature: the JWS signature does not verify with the verifier key " + 
+                            policy::key_id_hex(policy::load_public_key(key)).substr(0, 16) + "… (--verifier-key))\n", a.out);
+  }
+  // 3. Another endpoint's genuine affirming verdict put in its place.
+  {
+    Http v(f.v->url);
+    const std::string donor_jws = v.get("/v1/endpoints/log-donor").second["ear_jws"];
+    Proxy p(f.v->url, [donor_jws](json& j) {
+      j["status"] = "affirming";
+      j["ear_jws"] = donor_jws;
+    });
+    a = attest(p.url(), "rp-bad");
+    BOOST_TEST(a.exit_code == 3, a.out + a.err);
+    BOOST_TEST(a.out == "rp-bad: no trustworthy verdict (ear_wrong_endpoint: the signed verdict is about endpoint \"log-donor\", not \"rp-bad\")\n", a.out);
+  }
+  // 4. No signed verdict at all.
+  {
+    Proxy p(f.v->url, [](json& j) {
+      j["status"] = "affirming";
+      j.erase("ear_jws");
+    });
+    a = attest(p.url(), "rp-bad");
+    BOOST_TEST(a.exit_code == 3, a.out + a.err);
+    BOOST_TEST(a.out.find("rp-bad: no trustworthy verdict (no_signed_verdict: ") == 0, a.out);
+  }
+  // 5. A key that is not the verifier's: nothing it is shown verifies.
+  a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", f.w.authority_pub, "rp-bad"});
+  BOOST_TEST(a.exit_code == 3, a.out + a.err);
+  BOOST_TEST(a.out.find("bad_ear_signature") != std::string::npos, a.out);
+  // 6. An older genuine verdict replayed: caught by --max-age.
+  {
+    Http v(f.v->url);
+    const int64_t first_seq = v.get("/v1/endpoints/log-donor?history=100").second["history"].back()["seq"];
+    const std::string old_jws = v.get("/v1/verdicts/" + std::to_string(first_seq)).second["ear_jws"];
+    const int64_t iat = attest::jws_verify_es256(old_jws, policy::load_public_key(key))["iat"];
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    Proxy p(f.v->url, [old_jws](json& j) { j["ear_jws"] = old_jws; });
+    a = attest(p.url(), "log-donor", {"--max-age", "1"});
+    BOOST_TEST(a.exit_code == 1, a.out + a.err);
+    BOOST_TEST(a.out.find("log-donor: stale verdict (signed at " + std::to_string(iat) + ", ") == 0, a.out);
+  }
+  // 7. Without --verifier-key there is no verdict to trust: a usage error naming the option.
+  a = run_redoubt({"attest", "--verifier", f.v->url, "rp-bad"});
+  BOOST_TEST(a.exit_code == 2, a.out + a.err);
+  BOOST_TEST(a.err.find("--verifier-key") != std::string::npos, a.err);
+}
+
 BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
   Fixture& f = fx();
   Http h(f.v->url);
@@ -275,7 +581,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
   }
   auto [code, j] = h.get("/v1/endpoints/nobody");
   BOOST_TEST(code == 404);
-  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "nobody"});
+  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", (f.w.dir / "verifier.db.pub.pem").string(), "nobody"});
   BOOST_TEST(a.exit_code == 1);
   BOOST_TEST(a.out.find("unknown_endpoint") != std::string::npos);
   auto [ic, info] = h.get("/v1/info");  // still alive
