@@ -90,7 +90,7 @@ LaunchOptions launch_options(const EndpointOptions& o, const fs::path& state, co
 // (EV_REDOUBT_SKINIT_SLB .. EV_REDOUBT_HV_SIGNER) appended to this boot's log, moved to PCR 23,
 // which no quote covers: the TPM never measured them, only the log claims them.
 std::vector<uint8_t> inject_launch_events(std::vector<uint8_t> log, const fs::path& from) {
-  const std::vector<uint8_t> other = read_file(from);
+  const std::vector<uint8_t> other = read_file(from, input::kEventLog);
   const policy::EventLog parsed = policy::parse_event_log(other);
   for (size_t i = 0; i < parsed.events.size(); ++i) {
     const policy::LogEvent& e = parsed.events[i];
