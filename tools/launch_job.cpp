@@ -231,6 +231,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   lj["slb"] = {{"base", base}, {"length", r.slb_length}, {"entry", r.slb_entry}};
   lj["hypervisor_entered"] = r.hypervisor_entered;
   if (r.hypervisor_entered) lj["skinit_to_hypervisor_us"] = r.skinit_to_hv_us;
+  if (r.skinit_to_hv_instructions) lj["skinit_to_hypervisor_instructions"] = r.skinit_to_hv_instructions;
   lj["outputs"] = outputs;
   write_text(out / "launch.json", lj.dump(2) + "\n");
   outputs["launch"] = (out / "launch.json").string();

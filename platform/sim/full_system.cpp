@@ -39,6 +39,11 @@ FullSystem::~FullSystem() = default;
 void FullSystem::console_byte(uint8_t b) {
   const char ch = char(b);
   if (ch == '\n') {
+    if (!hv_line_seen_ && line_.rfind("[hv]", 0) == 0) {
+      hv_line_seen_ = true;
+      hv_first_line_ = std::chrono::steady_clock::now();
+      hv_first_line_icount_ = cpu_->icount;
+    }
     sink_(line_);
     line_.clear();
   } else if (ch != '\r') {
@@ -200,8 +205,11 @@ LaunchReport FullSystem::launch(const LaunchInputs& in) {
     r.event_log = m_.mem().read(L.event_log, used);
   }
   r.hypervisor_entered = hv_seen;
-  (void)hv_us;
-  (void)t0;
+  if (hv_seen && hv_line_seen_) {
+    hv_us = std::chrono::duration<double, std::micro>(hv_first_line_ - t0).count();
+    r.skinit_to_hv_us = hv_us;  // SKINIT (its SLB hash included) -> the hypervisor's first console line
+    r.skinit_to_hv_instructions = hv_first_line_icount_;
+  }
 
   auto stage_at = [&](uint64_t rip) -> std::string {
     if (rip >= L.slb_base && rip < L.slb_base + sl::kSlbSize) return "sl";

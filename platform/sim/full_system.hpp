@@ -7,6 +7,7 @@
 // are on the bus. The run ends when the images power the machine off, or with a
 // fault, a triple fault or a hang, each reported as what it is.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -77,6 +78,11 @@ class FullSystem {
   std::unique_ptr<PciConfigPorts> pci_;
   std::unique_ptr<AmdDevBridge> dev_bridge_;
   std::string line_;
+  // When the hypervisor's first console line ("[hv] ...", printed right after its IDT is
+  // loaded) arrived: SKINIT -> hypervisor entry, in host time and retired instructions.
+  std::chrono::steady_clock::time_point hv_first_line_{};
+  uint64_t hv_first_line_icount_ = 0;
+  bool hv_line_seen_ = false;
   int exit_status_ = -1;
   std::string stop_error_;  // a CpuError the interpreter raised (a simulator limit), if any
 };

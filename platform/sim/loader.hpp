@@ -98,6 +98,7 @@ struct LaunchReport {
   uint16_t slb_entry = 0;
   std::vector<uint8_t> event_log;     // the DRTM log the SL wrote
   double skinit_to_hv_us = 0;         // SKINIT start to hypervisor entry
+  uint64_t skinit_to_hv_instructions = 0;  // full system: instructions the SL (both stages) and hv.bin's entry retired
 };
 
 // Checks the SLB image the way a careful pre-launch loader must before SKINIT
