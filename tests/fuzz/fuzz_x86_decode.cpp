@@ -3,7 +3,7 @@
 // files): arbitrary machine code, the bytes a measured image or a guest presents.
 // Byte 0 selects the mode (64-bit, compatibility, 32-bit protected; APM vol. 2
 // §1.2), the rest is placed at the entry point of a fresh CPU (flat GDT, 4 GiB
-// identity map, every exception vector to a HLT) and run for at most 512
+// identity map, every exception vector to a HLT) and run for at most 64
 // instructions. The contract (docs/simulator-cpu.md): run() returns a Stop or
 // throws CpuError for what the model does not cover; a crash, a sanitizer report
 // or any other exception is a bug.
@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.flush_tlb_all_current();
   c.update_mode();
   try {
-    (void)c.run(512);
+    (void)c.run(64);  // short: random code rewrites its own page, and each write re-decodes the block
   } catch (const sim::cpu::CpuError&) {
   }
   return 0;
