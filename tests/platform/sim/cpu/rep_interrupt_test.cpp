@@ -1,9 +1,10 @@
-// Issue 16 (found by fuzz_x86_decode): one REP string instruction with a huge RCX
+// Two findings of fuzz_x86_decode (issue 16). (1) One REP string instruction with a huge RCX
 // ran to the end inside a single step of the simulated CPU, so neither the
 // instruction budget, nor the host timer, nor an interrupt could stop it: the
 // simulator hung. A REP instruction is interruptible between iterations (APM
 // vol. 3, "REP"): it now yields every kRepChunk iterations with RCX, RSI/RDI
 // updated and RIP at the instruction, and continues when executed again.
+// (2) REX.W on IN/INS made a 64-bit port access (and shifted 1u by 64).
 #define BOOST_TEST_MODULE cpu_rep_interrupt
 #include <boost/test/unit_test.hpp>
 
@@ -52,4 +53,20 @@ BOOST_AUTO_TEST_CASE(an_interrupted_rep_movs_completes_exactly) {
   BOOST_TEST(b.c.gpr[cpu::RDI] == 0x800003 + n);
   BOOST_TEST(b.mem.read(0x800003, n) == src);
   BOOST_TEST(b.c.halted);
+}
+
+// Issue 16 (found by fuzz_x86_decode, UBSan: shift exponent 64): REX.W on IN/INS
+// gave a 64-bit port access; I/O is at most 32 bits and REX.W does not change that.
+BOOST_AUTO_TEST_CASE(rex_w_io_is_32_bit) {
+  BareCpu b;
+  b.load({0x48, 0x6D, 0x48, 0xED, 0xF4}, BareCpu::kCode);  // rex.w insd; rex.w in eax, dx; hlt
+  b.long_mode_state(BareCpu::kCode);
+  b.wr64(0x300000, 0x1111111111111111ull);
+  b.c.gpr[cpu::RDI] = 0x300000;
+  b.c.gpr[cpu::RDX] = 0x80;
+  b.c.gpr[cpu::RAX] = 0x2222222222222222ull;
+  b.c.run(10);
+  BOOST_TEST(b.rd64(0x300000) == 0x11111111FFFFFFFFull);  // 4 bytes of the floating bus, no more
+  BOOST_TEST(b.c.gpr[cpu::RDI] == 0x300004u);
+  BOOST_TEST(b.c.gpr[cpu::RAX] == 0xFFFFFFFFull);  // a 32-bit result zero-extends
 }
