@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang-14 (-DREDOUBT_FUZZ=ON) in build-fuzz/
 # and runs each for N seconds (default 60) from a seed corpus of valid inputs.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
-# Env: BUILD_DIR (default <repo>/build-fuzz), SRC_DIR (default <repo>), JOBS.
+# Env: BUILD_DIR (default <repo>/build-fuzz), SRC_DIR (default <repo>), JOBS,
+# FUZZ_FLAGS (extra libFuzzer flags, e.g. -runs=10000000). Results: docs/fuzzing.md.
 set -euo pipefail
 export TSS2_LOG=${TSS2_LOG:-all+NONE}  # tss2-mu logs every rejected input otherwise (slow, huge logs)
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,12 +12,19 @@ shift || true
 src=${SRC_DIR:-$repo}
 build=${BUILD_DIR:-$repo/build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_cbor fuzz_cose_manifest fuzz_eventlog fuzz_guest_manifest fuzz_launch_policy fuzz_quote)
+all=(fuzz_cbor fuzz_cose_manifest fuzz_eventlog fuzz_guest_manifest fuzz_launch_policy fuzz_quote
+     fuzz_eventlog_appraiser fuzz_guest_appraiser fuzz_replay fuzz_reference_values fuzz_ek_certificate fuzz_enrol
+     fuzz_sl_boot_params fuzz_guest_admission fuzz_hypercall fuzz_x86_decode)
+[ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
+# The keys shared by the attestation fuzzers and their seeds (tests/fuzz/fuzz_state.hpp).
+export REDOUBT_FUZZ_STATE=${REDOUBT_FUZZ_STATE:-$build/fuzz-state}
 
-CC=clang-14 CXX=clang++-14 cmake -S "$src" -B "$build" -G Ninja -DREDOUBT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+CC=clang-14 CXX=clang++-14 cmake -S "$src" -B "$build" -G Ninja -DREDOUBT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
 # Seed writers: fuzz_seeds (cbor, cose_manifest, eventlog), fuzz_pki_seeds (guest_manifest,
 # launch_policy: signed by the PKI whose root fuzz_guest_manifest trusts, docs/pki.md §8),
-# fuzz_quote_seeds (quote).
+# fuzz_quote_seeds (quote), fuzz_attest_seeds (the issue-16 targets).
 need_pki=0
 for t in "${targets[@]}"; do
   case $t in fuzz_guest_manifest | fuzz_launch_policy) need_pki=1 ;; esac
@@ -25,13 +33,14 @@ done
 # (fuzz_pki_seeds --root-inc, next to pki_seed_root.inc), so build it whenever PKI seeds are needed.
 pki=()
 [ $need_pki = 1 ] && pki=(fuzz_pki_seeds fuzz_guest_manifest)
-cmake --build "$build" ${JOBS:+-j"$JOBS"} --target fuzz_seeds fuzz_quote_seeds "${pki[@]}" "${targets[@]}"
+cmake --build "$build" ${JOBS:+-j"$JOBS"} --target fuzz_seeds fuzz_quote_seeds fuzz_attest_seeds "${pki[@]}" "${targets[@]}"
 
 seeds=$build/fuzz-seeds
 rm -rf "$seeds"
 "$build"/tests/fuzz/fuzz_seeds "$seeds" >/dev/null
 [ $need_pki = 1 ] && "$build"/tests/fuzz/fuzz_pki_seeds "$build"/tests/fuzz/gen/tests/fuzz "$seeds" >/dev/null
 "$build"/tests/fuzz/fuzz_quote_seeds "$seeds" >/dev/null
+"$build"/tests/fuzz/fuzz_attest_seeds "$seeds" >/dev/null
 
 status=0
 for t in "${targets[@]}"; do
@@ -42,15 +51,18 @@ for t in "${targets[@]}"; do
     fuzz_guest_manifest) sub=guest_manifest ;;
     fuzz_launch_policy) sub=launch_policy ;;
     fuzz_quote) sub=quote ;;
+    fuzz_*) sub=${t#fuzz_}; [ -d "$seeds/$sub" ] || { echo "unknown target $t" >&2; exit 2; } ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
   corpus=$build/fuzz-corpus/$t
   mkdir -p "$corpus" "$build/fuzz-artifacts/$t"
   log=$build/fuzz-artifacts/$t/run.log
   echo "== $t for ${secs}s (corpus $corpus, seeds $seeds/$sub)"
-  if "$build/tests/fuzz/$t" -max_total_time="$secs" -print_final_stats=1 -max_len=8192 \
+  # shellcheck disable=SC2086
+  if nice "$build/tests/fuzz/$t" -max_total_time="$secs" -print_final_stats=1 -max_len=8192 ${FUZZ_FLAGS:-} \
        -artifact_prefix="$build/fuzz-artifacts/$t/" "$corpus" "$seeds/$sub" >"$log" 2>&1; then
     echo "   ok: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') executions," \
+         "$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}') exec/s," \
          "$(grep -E '^stat::new_units_added' "$log" | awk '{print $2}') new units, no crashes"
   else
     status=1

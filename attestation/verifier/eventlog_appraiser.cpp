@@ -173,7 +173,7 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
   const Bytes image_sha256 = digest_of(*image, HashAlg::sha256);
   const Bytes slb_sha256 = digest_of(*slb, HashAlg::sha256);
   out.launched = true;
-  out.launch = {{"hypervisor", {{"name", m.name}, {"version", m.version}, {"svn", m.svn}, {"sha256", to_hex(image_sha256)}, {"signer", to_hex(signer_kid)}}},
+  out.launch = {{"hypervisor", {{"name", log_string(m.name)}, {"version", log_string(m.version)}, {"svn", m.svn}, {"sha256", to_hex(image_sha256)}, {"signer", to_hex(signer_kid)}}},
                 {"slb", {{"sha256", to_hex(slb_sha256)}}}};
 
   // Internal consistency: the measured image is the one the manifest names, signed by the measured signer.
@@ -187,7 +187,7 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
       f.fail("hv_signer_not_allowed", event_text(*signer) + ": hypervisor signer " + to_hex(signer_kid) + " is not in reference values " + ref->id,
              {{"event", event_json(*signer)}, {"signer", to_hex(signer_kid)}});
     if (m.svn < ref->min_svn)
-      f.fail("hv_svn_below_minimum", event_text(*manifest_ev) + ": hypervisor " + m.version + " has SVN " + std::to_string(m.svn) + " < minimum " + std::to_string(ref->min_svn),
+      f.fail("hv_svn_below_minimum", event_text(*manifest_ev) + ": hypervisor " + log_string(m.version) + " has SVN " + std::to_string(m.svn) + " < minimum " + std::to_string(ref->min_svn),
              {{"event", event_json(*manifest_ev)}, {"svn", m.svn}, {"min_svn", ref->min_svn}});
     if (!ref->hv_sha256.empty() && !ref->hv_sha256.count(to_hex(image_sha256)))
       f.fail("hv_digest_not_allowed", event_text(*image) + ": hypervisor image digest is not in reference values " + ref->id, {{"event", event_json(*image)}});

@@ -100,7 +100,7 @@ class GuestWalk {
     policy::Refusal why{};
     Status st = policy::launch_policy_decode(e.data, *lp, why);
     if (st) {
-      claims_.launch_policy["name"] = std::string(lp->name);
+      claims_.launch_policy["name"] = log_string(lp->name);
       claims_.launch_policy["serial"] = lp->serial;
       claims_.launch_policy["time"] = lp->time;
       claims_.launch_policy["unsigned_guests"] = lp->unsigned_guests == policy::UnsignedGuests::allow_unmeasured ? "allow" : "refuse";
@@ -127,7 +127,7 @@ class GuestWalk {
     nlohmann::json a = {{"sha256", digest}, {"event", e.index}};
     policy::X509Cert cert;
     std::string why;
-    if (parse_cert(e.data, cert, why)) a["subject"] = subject_of(cert);
+    if (parse_cert(e.data, cert, why)) a["subject"] = log_string(subject_of(cert));
     else a["subject"] = nullptr;  // the SL measured it as carried; the hypervisor's policy decoder refuses it
     anchors_.push_back(a);
     if (ref_ && !ref_->guest_anchors.empty() && !ref_->guest_anchors.count(digest))
@@ -145,7 +145,7 @@ class GuestWalk {
     if (why.empty()) {
       if (parse_cert(leaf, cert, why)) {
         c.signer = to_hex(tpm_hash(TPM2_ALG_SHA256, cert.spki));  // SHA-256(SubjectPublicKeyInfo DER) = the manifest kid, docs/pki.md §4
-        c.subject = subject_of(cert);
+        c.subject = log_string(subject_of(cert));
       } else {
         why = "the leaf certificate: " + why;
       }
@@ -171,15 +171,15 @@ class GuestWalk {
               {{"event", event_json(e)}, {"refusal", policy::refusal_name(why)}});
       return;
     }
-    const std::string name = m.name;
+    const std::string name = log_string(m.name);
     const size_t dsize = m.digest_alg == HashAlg::sha384 ? 48 : 32;
     const std::string kernel = to_hex({m.kernel_digest, dsize});
     nlohmann::json g = {{"name", name},
                         {"admission", "signed"},
-                        {"version", std::string(m.version)},
+                        {"version", log_string(m.version)},
                         {"svn", m.svn},
                         {"kernel", {{"alg", hash_alg_name(m.digest_alg)}, {"digest", kernel}, {"size", m.kernel_size}}},
-                        {"cmdline", std::string(m.cmdline.begin(), m.cmdline.end())},
+                        {"cmdline", log_string(std::string(m.cmdline.begin(), m.cmdline.end()))},
                         {"memory_mib", m.memory_mib},
                         {"signer", c.signer},
                         {"signer_subject", c.subject},
@@ -187,7 +187,7 @@ class GuestWalk {
     if (m.has_initrd) g["initrd"] = {{"alg", hash_alg_name(m.digest_alg)}, {"digest", to_hex({m.initrd_digest, dsize})}, {"size", m.initrd_size}};
     claims_.guests.push_back(g);
     if (!ref_) return;
-    const std::string who = "guest " + name + " " + std::string(m.version);
+    const std::string who = "guest " + name + " " + log_string(m.version);
     if (!ref_->guest_signers.empty() && !c.signer.empty() && !ref_->guest_signers.count(c.signer))
       f_.fail("guest_signer_not_allowed",
               event_text(*c.event) + ": " + who + " is signed by " + c.subject + " (leaf SPKI SHA-256 " + c.signer + "), not a signer in reference values " +

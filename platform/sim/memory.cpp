@@ -33,6 +33,9 @@ void PhysicalMemory::write(uint64_t pa, std::span<const uint8_t> data) {
   if (!contains(pa, data.size()))
     throw std::out_of_range("physical write [" + hex(pa) + ", +" + hex(data.size()) + ") is outside RAM (" +
                             hex(size()) + " bytes)");
+  // An empty span may have data() == nullptr (an empty file, `run --guest EMPTY`): memcpy's
+  // pointers must be valid even for 0 bytes (C11 7.24.1p2), so there is nothing to call.
+  if (data.empty()) return;
   std::memcpy(base_ + pa, data.data(), data.size());
 }
 

@@ -52,3 +52,18 @@ BOOST_AUTO_TEST_CASE(run_rejects_bad_arguments) {
   BOOST_TEST(b.exit_code == 3);
   BOOST_TEST(b.err.find("no-such-guest") != std::string::npos);
 }
+
+// Issue 16 (item 11): an empty guest file reached memcpy with a null pointer in the
+// loader (platform/sim/memory.cpp, UBSan in the sanitizer pass). Now the launch is
+// refused by the secure loader, by name, and nothing crashes (run_program also
+// fails the test on a sanitizer report, exit 86).
+BOOST_AUTO_TEST_CASE(run_with_an_empty_guest_image_is_refused_by_name) {
+  TempDir d;
+  const fs::path empty = d / "EMPTY";
+  write_file(empty, std::vector<uint8_t>{});
+  CliResult r = run_redoubt({"run", "--tpm", "inproc", "--state", (d / "state").string(), "--out", (d / "out").string(),
+                             "--guest", empty.string()});
+  BOOST_TEST(r.exit_code == 1, r.out + r.err);
+  const std::string all = r.out + r.err;
+  BOOST_TEST(all.find("REFUSED at sl: malformed: boot params: guest EMPTY image region is empty") != std::string::npos, all);
+}

@@ -24,7 +24,7 @@ static std::string slurp(const std::string& path) {
   return s.str();
 }
 
-CliResult run_program(const std::vector<std::string>& argv) {
+CliResult run_program_raw(const std::vector<std::string>& argv) {
   TempDir tmp;
   std::string out_path = (tmp / "out").string(), err_path = (tmp / "err").string();
   posix_spawn_file_actions_t fa;
@@ -45,6 +45,16 @@ CliResult run_program(const std::vector<std::string>& argv) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = slurp(out_path);
   r.err = slurp(err_path);
+  return r;
+}
+
+CliResult run_program(const std::vector<std::string>& argv) {
+  CliResult r = run_program_raw(argv);
+#ifdef REDOUBT_SANITIZE_BUILD
+  if (r.exit_code == kSanitizerExitCode)
+    throw SanitizerReport(argv[0] + ": sanitizer report (exit " + std::to_string(r.exit_code) + "):\n" +
+                          r.err.substr(0, 4000));
+#endif
   return r;
 }
 

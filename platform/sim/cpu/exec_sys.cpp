@@ -109,7 +109,9 @@ void svm_insn(Cpu& c, const Op& o) {
 void io(Cpu& c, const Op& o) {
   const bool in = o.cc & 1, str = o.cc & 2;
   const uint16_t port = (o.cc & 4) ? uint16_t(c.gpr[RDX]) : uint16_t(o.imm);
-  const unsigned size = o.w;
+  // I/O is at most 32 bits: REX.W does not make IN/OUT/INS/OUTS 64-bit (APM vol. 3 IN, INS: "64-bit
+  // operand size is not supported"); o.w = 8 from REX.W shifted 1u by 64 below (fuzz_x86_decode, issue 16).
+  const unsigned size = o.w > 4 ? 4 : o.w;
   if (c.cpl > iopl(c)) c.gp(0);  // no TSS I/O bitmap in the model: CPL > IOPL faults
   if (c.misc1(s::kInterceptIoioProt) && svm::io_intercepted(c.ctl.iopm, port, size)) {
     namespace io = s::ioio;

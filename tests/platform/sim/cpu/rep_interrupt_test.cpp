@@ -1,0 +1,72 @@
+// Two findings of fuzz_x86_decode (issue 16). (1) One REP string instruction with a huge RCX
+// ran to the end inside a single step of the simulated CPU, so neither the
+// instruction budget, nor the host timer, nor an interrupt could stop it: the
+// simulator hung. A REP instruction is interruptible between iterations (APM
+// vol. 3, "REP"): it now yields every kRepChunk iterations with RCX, RSI/RDI
+// updated and RIP at the instruction, and continues when executed again.
+// (2) REX.W on IN/INS made a 64-bit port access (and shifted 1u by 64).
+#define BOOST_TEST_MODULE cpu_rep_interrupt
+#include <boost/test/unit_test.hpp>
+
+#include "platform/sim/cpu/exec_decl.hpp"
+#include "tests/platform/sim/cpu/bare_cpu.hpp"
+
+using namespace redoubt;
+using redoubt::test::BareCpu;
+namespace cpu = redoubt::sim::cpu;
+
+namespace {
+// rep lodsb (F3 AC); hlt
+const std::vector<uint8_t> kRepLods = {0xF3, 0xAC, 0xF4};
+// rep movsb (F3 A4); hlt
+const std::vector<uint8_t> kRepMovs = {0xF3, 0xA4, 0xF4};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_huge_rep_lods_stops_at_the_instruction_budget) {
+  BareCpu b;
+  b.load(kRepLods, BareCpu::kCode);
+  b.long_mode_state(BareCpu::kCode);
+  const uint64_t count = 1ull << 62;
+  b.c.gpr[cpu::RCX] = count;
+  b.c.gpr[cpu::RSI] = 0x200000;
+  const cpu::Stop s = b.c.run(10);  // hung before the fix (2^62 iterations in one step)
+  BOOST_TEST(int(s) == int(cpu::Stop::budget));
+  BOOST_TEST(b.c.rip() == BareCpu::kCode);  // still at the REP instruction
+  BOOST_TEST(b.c.gpr[cpu::RCX] == count - 10 * cpu::exec::kRepChunk);
+  BOOST_TEST(b.c.gpr[cpu::RSI] == 0x200000 + 10 * cpu::exec::kRepChunk);
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupted_rep_movs_completes_exactly) {
+  BareCpu b;
+  b.load(kRepMovs, BareCpu::kCode);
+  b.long_mode_state(BareCpu::kCode);
+  const uint64_t n = 3 * cpu::exec::kRepChunk + 5;  // the slow path (source and destination misaligned)
+  std::vector<uint8_t> src(n);
+  for (uint64_t i = 0; i < n; ++i) src[i] = uint8_t(i * 7 + 1);
+  b.mem.write(0x400001, src);
+  b.c.gpr[cpu::RCX] = n;
+  b.c.gpr[cpu::RSI] = 0x400001;
+  b.c.gpr[cpu::RDI] = 0x800003;
+  b.c.run(100);
+  BOOST_TEST(b.c.gpr[cpu::RCX] == 0u);
+  BOOST_TEST(b.c.gpr[cpu::RSI] == 0x400001 + n);
+  BOOST_TEST(b.c.gpr[cpu::RDI] == 0x800003 + n);
+  BOOST_TEST(b.mem.read(0x800003, n) == src);
+  BOOST_TEST(b.c.halted);
+}
+
+// Issue 16 (found by fuzz_x86_decode, UBSan: shift exponent 64): REX.W on IN/INS
+// gave a 64-bit port access; I/O is at most 32 bits and REX.W does not change that.
+BOOST_AUTO_TEST_CASE(rex_w_io_is_32_bit) {
+  BareCpu b;
+  b.load({0x48, 0x6D, 0x48, 0xED, 0xF4}, BareCpu::kCode);  // rex.w insd; rex.w in eax, dx; hlt
+  b.long_mode_state(BareCpu::kCode);
+  b.wr64(0x300000, 0x1111111111111111ull);
+  b.c.gpr[cpu::RDI] = 0x300000;
+  b.c.gpr[cpu::RDX] = 0x80;
+  b.c.gpr[cpu::RAX] = 0x2222222222222222ull;
+  b.c.run(10);
+  BOOST_TEST(b.rd64(0x300000) == 0x11111111FFFFFFFFull);  // 4 bytes of the floating bus, no more
+  BOOST_TEST(b.c.gpr[cpu::RDI] == 0x300004u);
+  BOOST_TEST(b.c.gpr[cpu::RAX] == 0xFFFFFFFFull);  // a 32-bit result zero-extends
+}
