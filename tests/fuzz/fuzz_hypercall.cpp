@@ -68,7 +68,7 @@ class FuzzCpu final : public hal::Svm {
   uint64_t rdtsc() override { return tsc; }
   void arm_timer(uint64_t, uint8_t) override {}
 
-  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& r) override {
+  void vmrun(uint64_t vmcb_pa, hal::GuestGprs& r, hal::GuestExtState*) override {
     auto* v = reinterpret_cast<svm::Vmcb*>(p_.map(vmcb_pa, sizeof(svm::Vmcb)));
     if (!v) std::abort();
     ++runs;
