@@ -1,5 +1,6 @@
 #include "tests/attestation/child_process.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -51,6 +52,8 @@ std::string ChildProcess::output() const {
 }
 
 std::string ChildProcess::wait_for(const std::string& needle, int timeout_ms) {
+  // Sanitizer builds run the children several times slower (CMakeLists.txt REDOUBT_SANITIZER_ENV).
+  if (const char* k = std::getenv("REDOUBT_TEST_TIMEOUT_SCALE"); k && std::atoi(k) > 1) timeout_ms *= std::atoi(k);
   for (int waited = 0; waited <= timeout_ms; waited += 10) {
     std::istringstream in(output());
     for (std::string line; std::getline(in, line);)

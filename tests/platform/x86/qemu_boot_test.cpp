@@ -1,8 +1,8 @@
 // The real sl.bin and hv.bin booted under QEMU (TCG, -cpu EPYC: SVM + NPT).
 // QEMU is the oracle: it executes the measured bytes on an x86 model nobody
 // here wrote. No SKINIT under TCG, so the boot stub re-creates the state
-// SKINIT leaves (docs/skinit.md); no TPM/DEV/LAPIC drivers yet, so the SL
-// stops at its first TPM command with launch_refused (pending_drivers.hpp).
+// SKINIT leaves (docs/skinit.md); the stub places no stage 2 (sl2.bin) and QEMU
+// has no DEV yet, so stage 1 refuses by name with launch_refused (the QEMU issue).
 #define BOOST_TEST_MODULE x86_qemu_boot
 #include <boost/test/unit_test.hpp>
 
