@@ -1,5 +1,6 @@
 #include "platform/sim/full_system.hpp"
 
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -44,7 +45,10 @@ void FullSystem::console_byte(uint8_t b) {
       hv_first_line_ = std::chrono::steady_clock::now();
       hv_first_line_icount_ = cpu_->icount;
     }
-    sink_(line_);
+    // REDOUBT_SIM_ICOUNT=1: each console line carries the instructions retired so far
+    // (where the SL's and hypervisor's interpreted time goes: docs/simulator-cpu.md).
+    static const bool with_icount = std::getenv("REDOUBT_SIM_ICOUNT") != nullptr;
+    sink_(with_icount ? "{" + std::to_string(cpu_->icount) + "} " + line_ : line_);
     line_.clear();
   } else if (ch != '\r') {
     line_ += ch;
