@@ -13,7 +13,8 @@ src=${SRC_DIR:-$repo}
 build=${BUILD_DIR:-$repo/build-fuzz}
 targets=("$@")
 all=(fuzz_cbor fuzz_cose_manifest fuzz_eventlog fuzz_guest_manifest fuzz_launch_policy fuzz_quote
-     fuzz_eventlog_appraiser fuzz_guest_appraiser fuzz_replay fuzz_reference_values fuzz_ek_certificate fuzz_enrol
+     fuzz_eventlog_appraiser fuzz_guest_appraiser fuzz_replay fuzz_appraise_eventlog fuzz_replay_diagnosis
+     fuzz_reference_values fuzz_ek_certificate fuzz_enrol
      fuzz_sl_boot_params fuzz_guest_admission fuzz_hypercall fuzz_x86_decode)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 # The keys shared by the attestation fuzzers and their seeds (tests/fuzz/fuzz_state.hpp).
@@ -51,6 +52,8 @@ for t in "${targets[@]}"; do
     fuzz_guest_manifest) sub=guest_manifest ;;
     fuzz_launch_policy) sub=launch_policy ;;
     fuzz_quote) sub=quote ;;
+    fuzz_appraise_eventlog) sub=eventlog_appraiser ;;  # the same input format as fuzz_eventlog_appraiser
+    fuzz_replay_diagnosis) sub=replay ;;
     fuzz_*) sub=${t#fuzz_}; [ -d "$seeds/$sub" ] || { echo "unknown target $t" >&2; exit 2; } ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
