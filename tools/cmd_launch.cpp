@@ -58,7 +58,9 @@ int run_launch(const LaunchOptions& o) {
 void register_launch(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<LaunchOptions>();
   CLI::App* c = app.add_subcommand("launch", "Measured launch: SKINIT -> secure loader -> signed hypervisor");
-  c->add_option("--platform", o->platform, "Simulated platform (amd)")->capture_default_str();
+  c->add_option("--platform", o->platform, "amd: the simulated AMD platform; qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
+      ->check(CLI::IsMember({"amd", "qemu"}))
+      ->capture_default_str();
   CLI::Option* engine_opt = c->add_option("--engine", o->engine,
       "full-system: the simulated CPU executes sl.bin and hv.bin (what is measured runs); native: the same sources "
       "compiled into redoubt (refused unless the images are the ones built from them); native-sl: the native SL, then "

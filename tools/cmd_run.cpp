@@ -48,7 +48,9 @@ void register_run(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
   o->launch.out = "out/run";
   CLI::App* c = app.add_subcommand("run", "Measured launch, then run guests under the hypervisor on the simulated CPU");
-  c->add_option("--platform", o->launch.platform, "Simulated platform (amd)")->capture_default_str();
+  c->add_option("--platform", o->launch.platform, "amd: the simulated AMD platform; qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
+      ->check(CLI::IsMember({"amd", "qemu"}))
+      ->capture_default_str();
   CLI::Option* engine_opt = c->add_option("--engine", o->launch.engine,
       "full-system: the simulated CPU executes sl.bin and hv.bin (what is measured runs); native: the same sources "
       "compiled into redoubt (refused unless the images are the ones built from them); native-sl: the native SL, then "

@@ -233,7 +233,8 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     res.hv_status = std::string(rec.status, strnlen(rec.status, sizeof rec.status));
     res.hv_pages_used = rec.hv_pages_used;
     res.slices = rec.slices;
-    const sim::cpu::Counters& counters = engine.counters ? *engine.counters : svm->cpu().counters();
+    static const sim::cpu::Counters kNone{};  // QEMU: no simulated CPU counted anything
+    const sim::cpu::Counters& counters = engine.counters ? *engine.counters : svm ? svm->cpu().counters() : kNone;
     std::map<uint64_t, EngineView::PerVmcb> per = engine.per_vmcb;
     if (svm)
       for (const auto& [pa, p] : svm->per_) per[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};

@@ -21,6 +21,7 @@
 #include "tools/cli_numbers.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
+#include "tools/launch_qemu.hpp"
 #include "tools/slb_image.hpp"
 #include "tools/tpm_session.hpp"
 
@@ -29,6 +30,13 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+// TODO(bridge): the swtpm QEMU bridge (wip-bridge) supplies the socket and the attached DRTM.
+QemuLaunchOptions qemu_launch_options(tpm::TpmDevice& tpm) {
+  QemuLaunchOptions q;
+  q.drtm = [&tpm](std::span<const uint8_t> b) { tpm.drtm_hash(b.data(), b.size()); };
+  return q;
+}
 
 std::string sha256_hex(const std::vector<uint8_t>& b) {
   uint8_t d[32];
@@ -72,8 +80,13 @@ void require_native_matches_images(const sim::LaunchInputs& in, const fs::path& 
 }  // namespace
 
 LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, const Say& say) {
-  if (o.platform != "amd")
-    throw std::invalid_argument("--platform " + o.platform + ": only 'amd' (SKINIT) exists so far; Intel TXT is a later issue");
+  if (o.platform != "amd" && o.platform != "qemu")
+    throw std::invalid_argument("--platform " + o.platform +
+                                ": expected amd (the simulated AMD platform) or qemu (QEMU TCG + swtpm, docs/qemu.md); "
+                                "Intel TXT is a later issue");
+  if (o.platform == "qemu" && o.engine != "full-system")
+    throw std::invalid_argument("--platform qemu executes the measured images: --engine " + o.engine +
+                                " exists only on the simulator");
   const fs::path out = fs::absolute(o.out);
   const fs::path state = state_dir(o.state);
   fs::create_directories(out);
@@ -151,6 +164,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   const sim::ConsoleSink sink = [&](std::string_view l) { say(std::string(l)); };
   sim::LaunchReport r;
   EngineView view;
+  json qemu_json;
   in.hv_test_flags = o.hv_test_flags;
   if (o.engine == "native") {
     if (o.engine_checked) {
@@ -172,6 +186,21 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     r.mode = "native-sl";
     view.counters = &hv.system().cpu().counters;
     for (const auto& [pa, p] : hv.system().svm().per_vmcb()) view.per_vmcb[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
+    if (o.after_launch) o.after_launch(machine, r, view);
+  } else if (o.platform == "qemu") {
+    QemuLaunchOptions qo = qemu_launch_options(*tpm);
+    qo.extra_args = o.qemu_args;
+    qemu::QemuRun run;
+    r = launch_on_qemu(machine, in, qo, sink, &run);
+    qemu_json = {{"command", run.command},
+                 {"exit", run.qemu_exit},
+                 {"seconds_total", run.seconds_total},
+                 {"seconds_to_first_serial_byte", run.seconds_to_first_byte},
+                 {"seconds_to_skinit_request", run.seconds_to_skinit},
+                 {"skinit_bytes_match_layout",
+                  run.skinit_measured.size() == r.slb_length &&
+                      std::equal(run.skinit_measured.begin(), run.skinit_measured.end(), r.slb_region.begin())}};
+    // TODO(marker): insert the emulated-DRTM marker event (wip-drtmflag).
     if (o.after_launch) o.after_launch(machine, r, view);
   } else if (o.engine == "full-system") {
     sim::FullSystem system(machine, *tpm, sink);
@@ -211,7 +240,11 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   }
   lj["engine"] = r.mode;  // "full-system": the measured sl.bin/hv.bin executed; "native": platform/fake
   if (r.exit_status >= 0) lj["exit_status"] = r.exit_status;
-  lj["platform"] = "amd";
+  lj["platform"] = r.platform == "qemu" ? "qemu" : "amd";
+  // How PCR17's DRTM measurement was made: by SKINIT (the simulated CPU's), or by the
+  // QEMU harness on the swtpm's control channel because QEMU has no SKINIT (docs/qemu.md).
+  lj["drtm"] = r.drtm;
+  if (!qemu_json.is_null()) lj["qemu"] = qemu_json;
   lj["tpm"] = tpm->describe();
   // A TPM manufactured for this launch (first use, or --new-tpm after its state was lost) has
   // fresh NV: its anti-rollback counters start again (docs/tpm-state.md).

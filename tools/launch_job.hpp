@@ -28,7 +28,8 @@ struct EngineView {
 };
 
 struct LaunchOptions {
-  std::string platform = "amd";
+  std::string platform = "amd";  // "amd": the simulated AMD platform; "qemu": QEMU TCG + swtpm (docs/qemu.md)
+  std::vector<std::string> qemu_args;  // --platform qemu: more QEMU arguments (tests: -device edu)
   // "full-system": the simulated CPU executes sl.bin and hv.bin (what is measured runs).
   // "native": the native build of the same sources (platform/fake), for unit tests and
   // comparisons; it refuses unless sl.bin/hv.bin are the ones built from the sources it runs.

@@ -7,6 +7,7 @@
 namespace redoubt::arch::uart {
 
 inline constexpr uint16_t kCom1 = 0x3F8;
+inline constexpr uint16_t kCom2 = 0x2F8;  // the harness channel (abi/harness_channel.hpp)
 inline constexpr uint16_t kPorts = 8;
 inline constexpr uint32_t kClockHz = 1843200;    // PC crystal; baud = clock / (16 * divisor)
 inline constexpr uint32_t kBaseBaud = kClockHz / 16;  // 115200: divisor 1

@@ -5,14 +5,20 @@
 // SKINIT (#UD under TCG), so nothing is measured here; the harness does that.
 // Or, with mode=hv-*, enter hv.bin directly with a synthetic boot area.
 //
-// Command line (QEMU -append): mode=sl | mode=hv | mode=hv-vmrun | mode=hv-fault,
+// Command line (QEMU -append): mode=image | mode=sl | mode=hv | mode=hv-vmrun | mode=hv-fault,
 // and slb=0x<hex> (mode=sl: a 64 KiB-aligned SLB base below 0x08000000, clear of
 // everything below; default 0x01000000).
-// Modules (QEMU -initrd "sl.bin,hv.bin"): module 0 = sl.bin, module 1 = hv.bin.
+// mode=image (the QEMU harness, platform/qemu/host): module 0 is a boot image
+// (abi/harness_channel.hpp) — the RAM the simulator's loader laid out, copied to
+// the same addresses — then the SKINIT request on the harness channel (COM2):
+// the harness measures SLB[0:length] on the TPM as SKINIT would, answers "go",
+// and the stub enters the SL as SKINIT leaves the CPU.
+// Other modes (QEMU -initrd "sl.bin,hv.bin"): module 0 = sl.bin, module 1 = hv.bin.
 #include <cstddef>
 #include <cstdint>
 
 #include "abi/bare_hv_entry.hpp"
+#include "abi/harness_channel.hpp"
 #include "abi/boot_params.hpp"
 #include "abi/hv_image.hpp"
 #include "abi/launch_outcome.hpp"
@@ -76,6 +82,14 @@ void puthex(uint64_t v) {
   for (;;) asm volatile("cli; hlt");
 }
 
+int memcmp_(const void* a, const void* b, size_t n) {
+  const auto* x = static_cast<const unsigned char*>(a);
+  const auto* y = static_cast<const unsigned char*>(b);
+  for (size_t i = 0; i < n; ++i)
+    if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+  return 0;
+}
+
 bool starts_with(const char* s, const char* p) {
   while (*p)
     if (*s++ != *p++) return false;
@@ -108,14 +122,77 @@ T* at(uint64_t pa) {
   return reinterpret_cast<T*>(pa);
 }
 
+// The harness channel, COM2 (abi/harness_channel.hpp); polled, no interrupts.
+uint8_t inb(uint16_t p) {
+  uint8_t v;
+  asm volatile("inb %1, %0" : "=a"(v) : "Nd"(p));
+  return v;
+}
+void hc_byte(uint8_t b) {
+  while (!(inb(abi::kHarnessPort + 5) & 0x20)) {  // LSR.THRE (PC16550D)
+  }
+  asm volatile("outb %0, %1" ::"a"(b), "Nd"(uint16_t(abi::kHarnessPort)));
+}
+void hc_bytes(const void* p, uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) hc_byte(static_cast<const uint8_t*>(p)[i]);
+}
+uint8_t hc_receive() {
+  while (!(inb(abi::kHarnessPort + 5) & 0x01)) {  // LSR.DR
+  }
+  return inb(abi::kHarnessPort);
+}
+
+// mode=image: copy the boot image's regions, ask the harness for SKINIT's measurement, enter the SL.
+[[noreturn]] void launch_image(uint64_t img, uint64_t img_len) {
+  abi::BootImageHeader h;
+  if (img_len < sizeof h) fail("boot image: shorter than its header");
+  memcpy(&h, at<void>(img), sizeof h);
+  if (memcmp_(h.magic, abi::kBootImageMagic, 8) != 0 || h.version != 1) fail("boot image: bad magic or version");
+  if (h.region_count > (img_len - sizeof h) / sizeof(abi::BootImageRegion)) fail("boot image: region table too long");
+  if (h.slb_base % sl::kSlbAlign || h.slb_base < 0x01000000) fail("boot image: SLB base not 64 KiB aligned above 16 MiB");
+  for (uint32_t i = 0; i < h.region_count; ++i) {
+    abi::BootImageRegion r;
+    memcpy(&r, at<void>(img + sizeof h + i * sizeof r), sizeof r);
+    if (r.offset > img_len || r.size > img_len - r.offset) fail("boot image: a region runs past the image");
+    // Below 16 MiB live this stub, the BIOS and the module itself: the loader's layout starts above.
+    if (r.pa < 0x01000000 || (r.pa < img + img_len && img < r.pa + r.size) || r.pa + r.size > 0x20000000)
+      fail("boot image: a region overlaps the stub or the module, or lies beyond 512 MiB");
+    memcpy(at<void>(r.pa), at<void>(img + r.offset), r.size);
+  }
+  const sl::SlbHeader* slb = at<const sl::SlbHeader>(h.slb_base);
+  puts("[stub] boot image: ");
+  puthex(h.region_count);
+  puts(" regions placed; SLB at ");
+  puthex(h.slb_base);
+  puts(", length ");
+  puthex(slb->length);
+  puts("; SKINIT request to the harness (COM2)\n");
+  // What SKINIT would send to the TPM at locality 4: SLB[0:length] as it lies in RAM now.
+  hc_bytes(abi::kSkinitMagic, 8);
+  const uint64_t base = h.slb_base;
+  const uint32_t length = slb->length;
+  hc_bytes(&base, 8);
+  hc_bytes(&length, 4);
+  hc_bytes(at<void>(h.slb_base), length);
+  const uint8_t answer = hc_receive();
+  if (answer != abi::kSkinitGo) fail("the harness refused SKINIT's measurement (see its output)");
+  puts("[stub] the harness measured the SLB into PCR17 (DRTM emulated: docs/qemu.md); entering the SL as SKINIT leaves the CPU\n");
+  enter_sl(uint32_t(h.slb_base));
+}
+
 }  // namespace
 
 extern "C" [[noreturn]] void stub_main(uint32_t mbi_pa) {
   const uint32_t* mbi = at<uint32_t>(mbi_pa);
   const uint32_t flags = mbi[0];
   const char* cmdline = (flags & (1u << 2)) ? at<const char>(mbi[4]) : "";
-  if (!(flags & (1u << 3)) || mbi[5] < 2) fail("need two multiboot modules: -initrd sl.bin,hv.bin");
+  if (!(flags & (1u << 3)) || mbi[5] < 1) fail("need multiboot modules: -initrd IMAGE or -initrd sl.bin,hv.bin");
   const MbModule* mods = at<const MbModule>(mbi[6]);
+  if (find(cmdline, "mode=image")) {
+    puts("[stub] Redoubt QEMU boot stub: mode=image\n");
+    launch_image(mods[0].start, mods[0].end - mods[0].start);
+  }
+  if (mbi[5] < 2) fail("need two multiboot modules: -initrd sl.bin,hv.bin");
   const uint64_t sl_src = mods[0].start, sl_len = mods[0].end - mods[0].start;
   const uint64_t hv_src = mods[1].start, hv_len = mods[1].end - mods[1].start;
   const char* mode = find(cmdline, "mode=");

@@ -57,6 +57,7 @@ void FullSystem::console_byte(uint8_t b) {
 
 void FullSystem::attach_devices() {
   uart_ = std::make_unique<Uart16550>([this](uint8_t b) { console_byte(b); });
+  harness_uart_ = std::make_unique<Uart16550>([this](uint8_t b) { harness_channel_.push_back(b); }, arch::uart::kCom2);
   debug_exit_ = std::make_unique<DebugExit>([this](uint32_t status) {
     exit_status_ = int(status);
     cpu_->request_stop(cpu::Stop::poweroff);
@@ -70,6 +71,10 @@ void FullSystem::attach_devices() {
   bus_.map_ports(
       "com1", arch::uart::kCom1, arch::uart::kPorts, [this](uint16_t p, unsigned n) { return uart_->in(p, n); },
       [this](uint16_t p, unsigned n, uint32_t v) { uart_->out(p, n, v); });
+  bus_.map_ports(
+      "com2-harness", arch::uart::kCom2, arch::uart::kPorts,
+      [this](uint16_t p, unsigned n) { return harness_uart_->in(p, n); },
+      [this](uint16_t p, unsigned n, uint32_t v) { harness_uart_->out(p, n, v); });
   bus_.map_ports(
       "debug-exit", abi::kDebugExitPort, 1, [this](uint16_t p, unsigned n) { return debug_exit_->in(p, n); },
       [this](uint16_t p, unsigned n, uint32_t v) { debug_exit_->out(p, n, v); });
@@ -196,6 +201,7 @@ LaunchReport FullSystem::launch(const LaunchInputs& in) {
     line_.clear();
   }
   r.exit_status = exit_status_;
+  r.harness_channel = harness_channel_;
   r.host_instructions = cpu_->counters.per_asid[0].instructions;  // filled below from icount if absent
 
   // What the images reported (an output only; the PCRs are the evidence).

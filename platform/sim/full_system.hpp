@@ -56,7 +56,9 @@ class FullSystem {
   // unrecoverable halt or the instruction limit, switching worlds at every
   // #VMEXIT. Returns why it stopped (Stop::poweroff when the images ended it).
   cpu::Stop run();
-  int exit_status() const { return exit_status_; }  // (value << 1) | 1 as QEMU's isa-debug-exit; -1: none
+  int exit_status() const { return exit_status_; }
+  // What the images sent on COM2, the harness channel (abi/harness_channel.hpp).
+  const std::vector<uint8_t>& harness_channel() const { return harness_channel_; }  // (value << 1) | 1 as QEMU's isa-debug-exit; -1: none
 
  private:
   void attach_devices();
@@ -72,6 +74,8 @@ class FullSystem {
   std::unique_ptr<svm::HostSvm> svm_;
   Bus bus_;
   std::unique_ptr<Uart16550> uart_;
+  std::unique_ptr<Uart16550> harness_uart_;
+  std::vector<uint8_t> harness_channel_;
   std::unique_ptr<DebugExit> debug_exit_;
   std::unique_ptr<TpmTis> tis_;
   std::unique_ptr<LocalApic> lapic_;

@@ -97,6 +97,9 @@ struct LaunchReport {
   uint16_t slb_length = 0;
   uint16_t slb_entry = 0;
   std::vector<uint8_t> event_log;     // the DRTM log the SL wrote
+  std::vector<uint8_t> harness_channel;  // what the images sent on COM2 (abi/harness_channel.hpp)
+  std::string platform = "sim";       // "sim" (platform/sim) or "qemu" (platform/qemu/host)
+  std::string drtm = "skinit";        // "skinit" (the simulated CPU's), "harness-emulated" (QEMU: docs/qemu.md)
   double skinit_to_hv_us = 0;         // SKINIT start to hypervisor entry
   uint64_t skinit_to_hv_instructions = 0;  // full system: instructions the SL (both stages) and hv.bin's entry retired
 };

@@ -2,6 +2,7 @@
 // on the hypervisor's own stack, page tables and GDT (docs/hypervisor.md).
 #include "abi/bare_hv_entry.hpp"
 #include "hypervisor/core/entry.hpp"
+#include "hypervisor/core/run_record.hpp"
 #include "platform/x86/bare_platform.hpp"
 #include "platform/x86/bare_svm.hpp"
 #include "platform/x86/hv_selftest.hpp"
@@ -19,6 +20,23 @@
 extern "C" char hv_header[];
 
 namespace {
+// The harness channel's extra regions at power-off (abi/harness_channel.hpp): the run
+// record and each guest's serial output, what a host needs for run.json and serial-*.txt.
+uint64_t g_run_record_pa = 0;
+size_t dump_run_record(redoubt::x86::DumpRegion* out, size_t max) {
+  using namespace redoubt;
+  if (!g_run_record_pa || max == 0) return 0;
+  const auto* rec = reinterpret_cast<const hv::RunRecord*>(g_run_record_pa);
+  size_t n = 0;
+  out[n++] = {g_run_record_pa, sizeof(hv::RunRecord)};
+  if (__builtin_memcmp(rec->magic, hv::kRunRecordMagic, 8) != 0) return n;
+  for (uint32_t i = 0; i < rec->guest_count && i < hv::kRecordGuests && n < max; ++i) {
+    const hv::GuestRecord& g = rec->guests[i];
+    if (g.serial_len && g.serial_len <= g.serial_cap) out[n++] = {g.serial_pa, g.serial_len};
+  }
+  return n;
+}
+
 // The local APIC timer driver as the world switch's host timer.
 class LapicHostTimer final : public redoubt::x86::HostTimer {
  public:
@@ -55,6 +73,7 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
                                                                                  sizeof(abi::LaunchOutcome)))
                       : nullptr;
   x86::launch_report_init(abi::Stage::hypervisor, &console, outcome);
+  x86::launch_report_event_log(entry->handoff.event_log_pa, entry->handoff.event_log_cap, &entry->handoff.event_log_used);
   uint64_t rsp;
   asm volatile("mov %%rsp, %0" : "=r"(rsp));
   platform.console().print("[hv] bare-metal entry: image at 0x%llx, %llu relocations applied, boot area 0x%llx, stack 0x%llx\n",
@@ -77,6 +96,8 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   if (Status t = lapic.enable(); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   if (Status t = lapic.calibrate(100000); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   static_assert(abi::kBareFlagNoGuestStateSwitch == hv::kHvTestNoGuestStateSwitch);
+  g_run_record_pa = entry->handoff.hv_memory_pa;  // hypervisor_main writes the record there first
+  x86::launch_report_dump_hook(dump_run_record);
   Status s = hv::hypervisor_main(platform, entry->handoff, flags & abi::kBareFlagNoGuestStateSwitch);
   x86::launch_report_log_used(entry->handoff.event_log_used);
   if (!s) x86::launch_stop(abi::ExitStatus::hv_failed, s.code(), s.message());

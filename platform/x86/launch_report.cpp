@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "abi/harness_channel.hpp"
+#include "arch/x86/uart16550.hpp"
 #include "platform/hal/format.hpp"
 #include "platform/x86/port_io.hpp"
 
@@ -14,12 +16,68 @@ struct Report {
   abi::LaunchOutcome* outcome = nullptr;
   bool stopping = false;  // a fault while reporting must not recurse
   uint64_t stack_bottom = 0, stack_top = 0;
+  uint64_t log_pa = 0, log_cap = 0;
+  const volatile uint64_t* log_used = nullptr;
+  DumpHook hook = nullptr;
 };
 Report g_report;
 
 const char* tag() { return g_report.stage == abi::Stage::hypervisor ? "[hv]" : "[sl]"; }
 
+// COM2 without interrupts: wait for THRE (PC16550D LSR bit 5) a bounded time per byte.
+// Once it stays busy the channel is dead (nothing listens): stop sending.
+struct HarnessChannel {
+  bool dead = false;
+  void byte(uint8_t b) {
+    if (dead) return;
+    for (uint32_t i = 0; !(inb(abi::kHarnessPort + arch::uart::kLsr) & arch::uart::lsr::kThre); ++i)
+      if (i > 20'000'000) {
+        dead = true;
+        return;
+      }
+    outb(abi::kHarnessPort + arch::uart::kRbrThr, b);
+  }
+  void bytes(const void* p, uint64_t n) {
+    for (uint64_t i = 0; i < n && !dead; ++i) byte(static_cast<const uint8_t*>(p)[i]);
+  }
+  template <class T>
+  void value(T v) {
+    bytes(&v, sizeof v);
+  }
+};
+
+// abi/harness_channel.hpp: the evidence a host needs, sent once at power-off.
+void send_evidence(abi::ExitStatus status) {
+  DumpRegion r[abi::kDumpMaxRegions];
+  size_t n = 0;
+  if (g_report.outcome) r[n++] = {reinterpret_cast<uint64_t>(g_report.outcome), sizeof(abi::LaunchOutcome)};
+  if (g_report.log_pa && (g_report.log_used || g_report.outcome)) {
+    uint64_t used = g_report.log_used ? *g_report.log_used : g_report.outcome->event_log_used;
+    if (used > g_report.log_cap) used = g_report.log_cap;
+    if (used) r[n++] = {g_report.log_pa, used};
+  }
+  if (g_report.hook) n += g_report.hook(r + n, abi::kDumpMaxRegions - n);
+  HarnessChannel ch;
+  ch.bytes(abi::kDumpMagic, 8);
+  ch.value<uint32_t>(abi::kDumpVersion);
+  ch.value<uint32_t>(uint32_t(status));
+  ch.value<uint32_t>(uint32_t(n));
+  for (size_t i = 0; i < n; ++i) {
+    ch.value<uint64_t>(r[i].pa);
+    ch.value<uint64_t>(r[i].size);
+    ch.bytes(reinterpret_cast<const void*>(r[i].pa), r[i].size);
+  }
+  ch.bytes(abi::kDumpEnd, 8);
+}
+
 }  // namespace
+
+void launch_report_event_log(uint64_t pa, uint64_t cap, const volatile uint64_t* used) {
+  g_report.log_pa = pa;
+  g_report.log_cap = cap;
+  g_report.log_used = used;
+}
+void launch_report_dump_hook(DumpHook hook) { g_report.hook = hook; }
 
 void launch_report_init(abi::Stage stage, hal::Console* console, abi::LaunchOutcome* outcome) {
   g_report.stage = stage;
@@ -84,6 +142,7 @@ void launch_stop(abi::ExitStatus status, Err err, const char* message) {
   }
   if (g_report.console)
     g_report.console->print("%s power off: %s (%s): %s\n", tag(), exit_status_name(status), err_name(err), message);
+  send_evidence(status);
   power_off(status);
 }
 

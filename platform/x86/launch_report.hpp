@@ -26,6 +26,16 @@ void launch_report_log_used(uint64_t event_log_used);
 inline constexpr uint64_t kStackPaint = 0x5354414B5354414Bull;
 void launch_report_stack(uint64_t bottom, uint64_t top);
 
+// The harness channel (abi/harness_channel.hpp): what launch_stop sends on COM2
+// before it powers off. The DRTM event log [pa, *used) (cap bounds it; used null: the
+// outcome record's event_log_used),
+// and, through the hook, more regions (the hypervisor's run record, guest serial buffers).
+struct DumpRegion {
+  uint64_t pa, size;
+};
+void launch_report_event_log(uint64_t pa, uint64_t cap, const volatile uint64_t* used = nullptr);
+using DumpHook = size_t (*)(DumpRegion* out, size_t max);
+void launch_report_dump_hook(DumpHook hook);
 // Write the record (stage, err, message), print "<tag> power off: ...", and power off.
 [[noreturn]] void launch_stop(abi::ExitStatus status, Err err, const char* message);
 // A failure of the running stage: the SL refuses (launch_refused), the hypervisor fails (hv_failed).

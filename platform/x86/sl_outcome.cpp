@@ -4,6 +4,7 @@
 
 #include "abi/boot_params.hpp"
 #include "abi/slb_layout.hpp"
+#include "platform/x86/launch_report.hpp"
 
 namespace redoubt::x86 {
 namespace {
@@ -28,6 +29,8 @@ abi::LaunchOutcome* sl_checked_outcome(hal::Console& c, hal::PhysMem& mem, uint6
             "SLB or a boot-params region\n", (unsigned long long)o.pa);
     return nullptr;
   }
+  // The harness channel sends the log at power-off (the SL validates the region before it writes one).
+  launch_report_event_log(bp.event_log.pa, bp.event_log.size);
   return reinterpret_cast<abi::LaunchOutcome*>(mem.map(o.pa, sizeof(abi::LaunchOutcome)));
 }
 
