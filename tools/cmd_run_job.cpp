@@ -277,6 +277,8 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
       if (g.exits_npf) gr.exits["NPF"] = g.exits_npf;
       if (g.exits_other) gr.exits["OTHER"] = g.exits_other;
       gr.exits_total = g.exits_total;
+      for (uint64_t k = 0; k < g.exit_trace_len && k < hv::kExitTrace; ++k)
+        gr.exit_trace.push_back({g.exit_trace[k].code, g.exit_trace[k].info1});
       gr.vmruns = g.vmruns;
       gr.hypercalls = g.hypercalls;
       gr.timer_irqs = g.timer_irqs_injected;
@@ -341,6 +343,11 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                      {"timer_irqs_injected", g.timer_irqs},
                      {"guest_tsc_ticks", g.run_ticks},
                      {"host_seconds_in_vmrun", g.host_seconds}};
+    // The guest's first #VMEXITs in order, host-timer exits left out (hypervisor/core/run_record.hpp):
+    // what the sim-vs-QEMU differential test compares.
+    json trace = json::array();
+    for (const auto& [code, info1] : g.exit_trace) trace.push_back({{"code", svm::exit_code_name(code)}, {"info1", hx(info1)}});
+    stats[g.name]["exit_trace"] = trace;
   }
   res.run_json = {{"status", res.launch.report.launched ? "ran" : "refused"},
                   {"launch", res.launch.launch_json},

@@ -75,6 +75,7 @@ struct GuestResult {
   uint64_t exits_total = 0, vmruns = 0, hypercalls = 0, timer_irqs = 0, run_ticks = 0;
   uint64_t instructions = 0, tlb_hits = 0, tlb_misses = 0, walks = 0, walk_refs = 0, npt_walk_refs = 0;
   double host_seconds = 0;  // wall-clock time spent inside VMRUN for this guest
+  std::vector<std::pair<uint64_t, uint64_t>> exit_trace;  // (EXITCODE, EXITINFO1) of its first non-INTR exits
 };
 
 struct RunResult {

@@ -13,6 +13,7 @@ inline constexpr uint64_t kRunRecordBytes = 64 * 1024;  // reserved at hv_memory
 inline constexpr uint32_t kRecordGuests = 8;
 inline constexpr uint32_t kMaxViolations = 8;
 inline constexpr uint32_t kExitCountSlots = 0xA8;  // EXITCODE 0x000..0x0A7 counted exactly
+inline constexpr uint32_t kExitTrace = 128;        // the first exits of each guest, in order (ExitTraceEntry)
 
 // refused: the launch policy refused it (issue 4); it never ran and its RAM was scrubbed.
 enum class GuestState : uint32_t { created = 0, runnable = 1, halted = 2, exited = 3, killed = 4, failed = 5, refused = 6 };
@@ -26,6 +27,15 @@ struct Violation {
   uint32_t action;    // ViolationAction
   uint32_t reserved;
 };
+
+// One #VMEXIT in a guest's trace: what a differential test compares across platforms
+// (the simulator, QEMU). Exits for the host timer (INTR) are not traced: when they come
+// depends on the platform's speed, not on the guest.
+struct ExitTraceEntry {
+  uint64_t code;   // EXITCODE
+  uint64_t info1;  // EXITINFO1
+};
+static_assert(sizeof(ExitTraceEntry) == 16);
 
 struct GuestRecord {
   char name[16];
@@ -57,6 +67,8 @@ struct GuestRecord {
   char signed_name[64];
   char version[32];
   uint64_t svn;
+  uint64_t exit_trace_len;   // entries of exit_trace in use (at most kExitTrace; later exits are counted only)
+  ExitTraceEntry exit_trace[kExitTrace];
 };
 
 struct RunRecord {

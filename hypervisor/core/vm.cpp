@@ -270,8 +270,11 @@ bool Vm::copy_to_guest(uint64_t gva, const void* src, uint64_t n) {
 
 // ---- exits ---------------------------------------------------------------
 
-void Vm::count_exit(uint64_t code) {
+void Vm::count_exit(const ExitEvent& e) {
+  const uint64_t code = e.raw_code;
   ++rec_->exits_total;
+  if (e.kind != ExitKind::intr && rec_->exit_trace_len < kExitTrace)
+    rec_->exit_trace[rec_->exit_trace_len++] = {code, e.info1};
   if (code < kExitCountSlots)
     ++rec_->exit_counts[code];
   else if (code == svm::kExitNpf)
@@ -529,7 +532,7 @@ void Vm::run_slice(uint64_t slice_end) {
     ++rec_->vmruns;
     const uint64_t after = cpu.rdtsc();
     rec_->run_ticks += after - now;
-    count_exit(e.raw_code);
+    count_exit(e);
     if (e.kind == ExitKind::intr) ++hv_->record->host_timer_exits;
     After a = handle(e);
     if (a != After::resume) return;

@@ -98,7 +98,7 @@ class Vm {
   After handle_msr(const ExitEvent& e);
   After handle_hypercall(const ExitEvent& e);
   After handle_npf(const ExitEvent& e);
-  void count_exit(uint64_t code);
+  void count_exit(const ExitEvent& e);
   void check_timer(uint64_t now);
   // Guest-virtual -> guest-physical through the guest's own page tables.
   bool gva_to_gpa(uint64_t gva, bool write, uint64_t& gpa);
