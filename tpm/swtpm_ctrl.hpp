@@ -20,6 +20,17 @@ enum SwtpmCmd : uint32_t {
   kSwtpmHashStart = 0x06,
   kSwtpmHashData = 0x07,  // req: uint32 length + data[length], length <= 4096 (ptm_hdata)
   kSwtpmHashEnd = 0x08,
+  kSwtpmCancelTpmCmd = 0x09,
+  kSwtpmStoreVolatile = 0x0a,
+  kSwtpmResetTpmEstablished = 0x0b,  // req: uint8 locality (QEMU sends sizeof(ptm_reset_est) = 4 bytes)
+  kSwtpmGetStateBlob = 0x0c,
+  kSwtpmSetStateBlob = 0x0d,
+  kSwtpmStop = 0x0e,
+  kSwtpmGetConfig = 0x0f,
+  kSwtpmSetDataFd = 0x10,  // the fd travels as SCM_RIGHTS ancillary data (UNIX sockets only)
+  kSwtpmSetBufferSize = 0x11,
+  kSwtpmGetInfo = 0x12,
+  kSwtpmLockStorage = 0x13,
 };
 constexpr uint32_t kSwtpmInitFlagDeleteVolatile = 1;  // ptm_init.u.req.init_flags
 constexpr size_t kSwtpmHashChunk = 4096;              // sizeof(ptm_hdata.u.req.data)

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -189,7 +190,81 @@ void SwtpmProcess::run_swtpm_setup(const std::string& setup_config) {
   }
 }
 
-SwtpmProcess::SwtpmProcess(const std::string& state_dir, const std::string& setup_config) {
+// Transport::unix_ctrl: the control channel is a socketpair; ready when CMD_GET_CAPABILITY is
+// answered on it. false (child reaped, reason in *why) when swtpm exited during start-up.
+bool SwtpmProcess::spawn_unix_once(std::string* why) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    throw TpmError(std::string("swtpm: socketpair for the control channel failed: ") + std::strerror(errno));
+  // The child's end is kept clear of 0..4 so that the dup2 to 3 below cannot clobber anything.
+  const int c = ::fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+  ::close(sv[1]);
+  ctrl_fd_ = sv[0];
+
+  const std::string log = run_dir_ + "/swtpm.log";
+  std::vector<std::string> args = {"swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + state_dir_,
+                                   "--ctrl", "type=unixio,clientfd=3", "--flags", "not-need-init"};
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const int logfd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int nullfd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_ = ::fork();
+  if (pid_ == 0) {  // child: async-signal-safe calls only
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(127);
+    if (nullfd >= 0) ::dup2(nullfd, 0);
+    if (logfd >= 0) {
+      ::dup2(logfd, 1);
+      ::dup2(logfd, 2);
+    }
+    ::dup2(c, 3);
+    ::execvp("swtpm", argv.data());
+    _exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(c);
+  if (logfd >= 0) ::close(logfd);
+  if (nullfd >= 0) ::close(nullfd);
+  if (pid_ < 0) throw TpmError(std::string("swtpm: fork failed: ") + std::strerror(fork_errno));
+
+  // CMD_GET_CAPABILITY (no ptm_res in its reply: just the 8-byte capability word).
+  const uint8_t req[4] = {0, 0, 0, kSwtpmGetCapability};
+  if (::send(ctrl_fd_, req, 4, MSG_NOSIGNAL) != 4) {
+    *why = std::string("swtpm: cannot write its control channel: ") + std::strerror(errno);
+  } else {
+    uint8_t cap[8];
+    size_t got = 0;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (got < sizeof cap) {
+      const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+      pollfd p{ctrl_fd_, POLLIN, 0};
+      const int r = left > 0 ? ::poll(&p, 1, left) : 0;
+      if (r < 0 && errno == EINTR) continue;
+      if (r == 0) throw TpmError("swtpm did not answer CMD_GET_CAPABILITY on its control channel within 10 s: " + log_tail());
+      const ssize_t n = ::recv(ctrl_fd_, cap + got, sizeof cap - got, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += n;
+    }
+    if (got == sizeof cap) return true;
+    *why = "swtpm closed its control channel during start-up";
+  }
+  int st = 0;
+  if (!wait_exit(pid_, 2000, &st)) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &st, 0);
+  }
+  pid_ = -1;
+  ::close(ctrl_fd_);
+  ctrl_fd_ = -1;
+  *why += " (wait status " + std::to_string(st) + "): " + log_tail();
+  return false;
+}
+
+SwtpmProcess::SwtpmProcess(const std::string& state_dir, const std::string& setup_config, Transport transport)
+    : transport_(transport) {
   std::string tmpl = (fs::temp_directory_path() / "redoubt-swtpm-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw TpmError("swtpm: cannot create a temporary directory");
   run_dir_ = tmpl;
@@ -206,6 +281,10 @@ SwtpmProcess::SwtpmProcess(const std::string& state_dir, const std::string& setu
     // type=tcp,fd=N`), so P+1 (tcti-swtpm's fixed convention) stays ours throughout. If
     // another process grabs P in between, swtpm fails to bind and exits: retry with new ports.
     std::string last_failure;
+    if (transport_ == Transport::unix_ctrl) {  // nothing to race for: one attempt
+      if (spawn_unix_once(&last_failure)) return;
+      throw TpmError("swtpm: could not start a private swtpm: " + last_failure);
+    }
     for (int attempt = 0; attempt < 8; ++attempt) {
       if (spawn_once(&last_failure)) return;
     }
@@ -221,10 +300,16 @@ SwtpmProcess::~SwtpmProcess() { stop(); }
 void SwtpmProcess::stop() {
   if (pid_ > 0) {
     int st = 0;
-    try {
-      SwtpmCtrl ctrl("127.0.0.1", ctrl_port_, 1000);
-      ctrl.command(kSwtpmShutdown, nullptr, 0);
-    } catch (const TpmError&) {
+    if (transport_ == Transport::unix_ctrl) {
+      // CMD_SHUTDOWN on our control socketpair; its reply is not needed (the exit is awaited below).
+      const uint8_t req[4] = {0, 0, 0, kSwtpmShutdown};
+      if (ctrl_fd_ >= 0) (void)::send(ctrl_fd_, req, 4, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+      try {
+        SwtpmCtrl ctrl("127.0.0.1", ctrl_port_, 1000);
+        ctrl.command(kSwtpmShutdown, nullptr, 0);
+      } catch (const TpmError&) {
+      }
     }
     if (!wait_exit(pid_, 2000, &st)) {
       ::kill(pid_, SIGTERM);
@@ -235,11 +320,28 @@ void SwtpmProcess::stop() {
     }
     pid_ = -1;
   }
+  if (ctrl_fd_ >= 0) {
+    ::close(ctrl_fd_);
+    ctrl_fd_ = -1;
+  }
   if (!run_dir_.empty()) {
     std::error_code ec;
     fs::remove_all(run_dir_, ec);  // log + temporary state; a given state_dir lives elsewhere
     run_dir_.clear();
   }
+}
+
+std::string SwtpmProcess::exit_reason() {
+  if (pid_ > 0) {
+    int st = 0;
+    if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+      pid_ = -1;
+      if (WIFEXITED(st)) exit_reason_ = "swtpm exited with status " + std::to_string(WEXITSTATUS(st));
+      else if (WIFSIGNALED(st)) exit_reason_ = "swtpm was killed by signal " + std::to_string(WTERMSIG(st));
+      else exit_reason_ = "swtpm ended (wait status " + std::to_string(st) + ")";
+    }
+  }
+  return exit_reason_;
 }
 
 std::string SwtpmProcess::log_tail() const {

@@ -1,8 +1,10 @@
 #include "tpm/tpm_rc.hpp"
 
+#include <tss2/tss2_common.h>
 #include <tss2/tss2_rc.h>
 
 #include <cstdio>
+#include <utility>
 
 #include "tpm/tpm_device.hpp"
 
@@ -76,11 +78,20 @@ std::string tpm_rc_name(uint32_t rc) {
   return Tss2_RC_Decode(rc);
 }
 
+namespace {
+thread_local std::string t_tcti_note;
+}  // namespace
+
+void note_tcti_failure(std::string why) { t_tcti_note = std::move(why); }
+
 void throw_tpm_rc(const std::string& what, uint8_t locality, uint32_t rc) {
   char hex[16];
   std::snprintf(hex, sizeof hex, "0x%x", rc);
+  std::string note;
+  note.swap(t_tcti_note);
+  if ((rc & 0xFF0000u) != TSS2_TCTI_RC_LAYER) note.clear();
   throw TpmError(what + " at locality " + std::to_string(locality) + ": " + tpm_rc_name(rc) + " (" +
-                     hex + ")",
+                     hex + ")" + (note.empty() ? "" : ": " + note),
                  rc);
 }
 

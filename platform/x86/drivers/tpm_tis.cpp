@@ -60,7 +60,9 @@ Status TisDriver::wait_burst(uint8_t l, uint32_t& burst, const char* what) {
   uint32_t s = 0;
   for (uint64_t i = 0; i < bound(tis::kTimeoutDMs); ++i) {  // burstCount becomes non-zero within TIMEOUT_D
     s = sts(l);
-    if (s != 0xFFFFFFFFu && (s & sts_bits::kStsValid) && sts_bits::burst_count(s) != 0) {
+    // stsValid qualifies Expect and dataAvail only (PTP TPM_STS), not burstCount: QEMU's
+    // tpm-tis reports commandReady + burstCount with stsValid clear before the first FIFO write.
+    if (s != 0xFFFFFFFFu && sts_bits::burst_count(s) != 0) {
       burst = sts_bits::burst_count(s);
       return Status::ok();
     }
