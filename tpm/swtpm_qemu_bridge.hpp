@@ -106,7 +106,7 @@ class SwtpmQemuBridge {
   std::string failure() const;
 
   // --- The harness's own TPM path (used by SwtpmBridgeTpm); all refuse while QEMU is attached
-  //     with TpmError(kQemuAttachedMessage...).
+  //     with TpmError(refusal()): "QEMU is attached to the swtpm bridge ...".
   // One TPM command frame -> its response frame.
   std::vector<uint8_t> harness_transmit(const uint8_t* cmd, size_t n);
   void harness_set_locality(uint8_t locality);  // CMD_SET_LOCALITY
