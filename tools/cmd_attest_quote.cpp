@@ -28,7 +28,7 @@ int run_quote(QuoteOptions& o) {
   if (nonce.empty() || nonce.size() > 64) throw std::invalid_argument("--nonce: 1 to 64 bytes of hex");
   auto say = [](const std::string& l) { std::cerr << l << "\n"; };
   TpmStateCheck tpm_state;
-  auto tpm = open_tpm_session(o.launch.tpm, state_dir(o.launch.state), o.launch.new_tpm, &tpm_state, say);
+  auto tpm = open_tpm_session(tpm_spec_for(o.launch.platform, o.launch.tpm), state_dir(o.launch.state), o.launch.new_tpm, &tpm_state, say);
   o.launch.tpm_state = tpm_state.to_json();  // o.launch is o.run.launch
   // Guests too, so PCR19/20 in the quote are what a real endpoint reports.
   const LaunchJobResult j = o.no_guests ? run_launch_job(o.launch, *tpm, say) : run_guests_job(o.run, *tpm, say).launch;
@@ -58,6 +58,10 @@ void register_quote(CLI::App& app, int& exit_code) {
   engine_opt->check(CLI::IsMember({"full-system", "native-sl", "native"}));
   c->parse_complete_callback([o, engine_opt] { if (engine_opt->count()) o->launch.engine_checked = true; });
   c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")->capture_default_str();
+  c->add_option("--platform", o->launch.platform,
+                "amd: the simulated AMD platform; qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
+      ->check(CLI::IsMember({"amd", "qemu"}))
+      ->capture_default_str();
   c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");
   c->add_flag("--new-tpm", o->launch.new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
   c->add_option("--manifest", o->launch.manifest, "Signed hypervisor manifest (default: sign with the demo key)");

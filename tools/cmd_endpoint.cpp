@@ -42,6 +42,7 @@ struct EndpointOptions {
   std::string pki, policy, owner;
   std::string pull_tls_cert, pull_tls_key;  // pull mode over HTTPS
   std::string inject_log;                   // attack demonstration (issue 16 item 1)
+  std::string platform = "amd";             // amd (simulator) | qemu (docs/qemu.md)
   uint64_t guest_svn = 1;
   bool unsigned_guests = false;
   bool new_tpm = false;
@@ -52,6 +53,7 @@ struct EndpointOptions {
 LaunchOptions launch_options(const EndpointOptions& o, const fs::path& state, const Say& say) {
   LaunchOptions lo;
   lo.tpm = o.tpm;
+  lo.platform = o.platform;
   lo.state = state.string();
   lo.out = (state / "endpoint-launch").string();
   const fs::path work = state / "endpoint-inputs";
@@ -117,7 +119,7 @@ int run_endpoint(const EndpointOptions& o) {
   const fs::path state = state_dir(o.state);
   auto say = [](const std::string& l) { std::cerr << l << "\n"; };
   TpmStateCheck tpm_state;
-  auto tpm = open_tpm_session(o.tpm, state, o.new_tpm, &tpm_state, say);
+  auto tpm = open_tpm_session(tpm_spec_for(o.platform, o.tpm), state, o.new_tpm, &tpm_state, say);
   RunOptions ro;
   ro.launch = launch_options(o, state, say);
   ro.launch.tpm_state = tpm_state.to_json();
@@ -224,6 +226,10 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   add_uint_option(c, "--serve-seconds", o->serve_seconds, "pull mode: stop after this long (0 = until SIGTERM)", 0, 31536000);
   c->add_option("--signing-key", o->signing_key, "Hypervisor-signing private key (PEM); default: the demo key of --state");
   c->add_option("--tpm", o->tpm, "inproc | swtpm[:state=DIR][,setup=SWTPM_SETUP_CONF] | swtpm:host=H,port=P | device")->capture_default_str();
+  c->add_option("--platform", o->platform,
+                "amd: the simulated AMD platform; qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
+      ->check(CLI::IsMember({"amd", "qemu"}))
+      ->capture_default_str();
   c->add_option("--state", o->state, "State directory (TPM NV, EK certificate, keys)");
   c->add_flag("--new-tpm", o->new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
   c->add_option("--manufacturer-ca", o->manufacturer_ca, "inproc: directory of the simulated TPM manufacturer CA (default <state>/manufacturer-ca)");

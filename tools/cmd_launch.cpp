@@ -33,7 +33,7 @@ int run_launch(const LaunchOptions& o) {
   if (o.platform != "amd")
     throw std::invalid_argument("--platform " + o.platform + ": only 'amd' (SKINIT) exists so far; Intel TXT is a later issue");
   TpmStateCheck tpm_state;
-  auto tpm = open_tpm_session(o.tpm, state_dir(o.state), o.new_tpm, &tpm_state, say);
+  auto tpm = open_tpm_session(tpm_spec_for(o.platform, o.tpm), state_dir(o.state), o.new_tpm, &tpm_state, say);
   say("[tpm] " + tpm->describe());
   LaunchOptions lo = o;
   lo.tpm_state = tpm_state.to_json();

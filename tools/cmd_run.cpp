@@ -18,7 +18,7 @@ namespace {
 int run_run(const RunOptions& o) {
   auto say = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
   TpmStateCheck tpm_state;
-  auto tpm = open_tpm_session(o.launch.tpm, state_dir(o.launch.state), o.launch.new_tpm, &tpm_state, say);
+  auto tpm = open_tpm_session(tpm_spec_for(o.launch.platform, o.launch.tpm), state_dir(o.launch.state), o.launch.new_tpm, &tpm_state, say);
   say("[tpm] " + tpm->describe());
   RunOptions ro = o;
   ro.launch.tpm_state = tpm_state.to_json();

@@ -22,6 +22,7 @@
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
 #include "tools/launch_qemu.hpp"
+#include "tpm/swtpm_bridge_tpm.hpp"
 #include "tools/slb_image.hpp"
 #include "tools/tpm_session.hpp"
 
@@ -31,10 +32,14 @@ using nlohmann::json;
 
 namespace {
 
-// TODO(bridge): the swtpm QEMU bridge (wip-bridge) supplies the socket and the attached DRTM.
+// --platform qemu: QEMU's TPM TIS on the bridge's swtpm; SKINIT's measurement through the bridge
+// while QEMU is attached (tpm/swtpm_qemu_bridge.hpp).
 QemuLaunchOptions qemu_launch_options(tpm::TpmDevice& tpm) {
+  auto* bt = dynamic_cast<tpm::SwtpmBridgeTpm*>(&tpm);
+  if (!bt) throw std::invalid_argument("--platform qemu needs its own swtpm (the QEMU bridge): leave --tpm out");
   QemuLaunchOptions q;
-  q.drtm = [&tpm](std::span<const uint8_t> b) { tpm.drtm_hash(b.data(), b.size()); };
+  q.tpm_socket = bt->bridge().qemu_socket_path();
+  q.drtm = [bt](std::span<const uint8_t> b) { bt->bridge().drtm_hash(b.data(), b.size()); };
   return q;
 }
 
@@ -192,6 +197,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     qo.extra_args = o.qemu_args;
     qemu::QemuRun run;
     r = launch_on_qemu(machine, in, qo, sink, &run);
+    // QEMU exited: the harness takes the swtpm back, its PCRs as the run left them (no CMD_INIT).
+    dynamic_cast<tpm::SwtpmBridgeTpm&>(*tpm).resume_after_qemu();
     qemu_json = {{"command", run.command},
                  {"exit", run.qemu_exit},
                  {"seconds_total", run.seconds_total},

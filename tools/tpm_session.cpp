@@ -1,11 +1,26 @@
 #include "tools/tpm_session.hpp"
 
 #include "policy/fs/pcr_map.hpp"
+#include "tpm/swtpm_bridge_tpm.hpp"
 
 namespace redoubt::tools {
 
 std::unique_ptr<tpm::TpmDevice> open_tpm_session(const std::string& spec_text, const std::filesystem::path& state, bool new_tpm,
                                                  TpmStateCheck* check_out, const std::function<void(const std::string&)>& say) {
+  if (spec_text == kQemuTpmSpec) {
+    // --platform qemu: a private swtpm behind the QEMU bridge (tpm/swtpm_qemu_bridge.hpp), its NV in
+    // <state>/tpm-qemu, guarded like the other software TPMs (docs/tpm-state.md).
+    const std::filesystem::path dir = state / "tpm-qemu";
+    TpmStateCheck check = check_tpm_state(dir, new_tpm);
+    std::filesystem::create_directories(dir);
+    tpm::SwtpmQemuBridge::Options bo;
+    bo.state_dir = dir.string();
+    auto tpm = std::make_unique<tpm::SwtpmBridgeTpm>(std::make_shared<tpm::SwtpmQemuBridge>(bo));
+    const std::string line = record_tpm_state(check);
+    if (!line.empty() && say) say(line);
+    if (check_out) *check_out = check;
+    return tpm;
+  }
   tpm::TpmSpec spec = tpm::TpmSpec::parse(spec_text);
   if (spec.state_dir.empty()) {
     if (spec.kind == tpm::TpmSpec::Kind::inproc) spec.state_dir = (state / "tpm-inproc").string();
@@ -21,6 +36,14 @@ std::unique_ptr<tpm::TpmDevice> open_tpm_session(const std::string& spec_text, c
     say("[tpm] --new-tpm: nothing to do, the TPM state " + (check.guarded ? "in " + check.state_dir.string() + " is there and is kept" : "is not ours to manage") );
   if (check_out) *check_out = check;
   return tpm;
+}
+
+std::string tpm_spec_for(const std::string& platform, const std::string& tpm_spec) {
+  if (platform != "qemu") return tpm_spec;
+  if (tpm_spec != "inproc" && tpm_spec != kQemuTpmSpec)
+    throw std::invalid_argument("--platform qemu brings its own TPM (a private swtpm QEMU and the harness share: "
+                                "docs/qemu.md); leave --tpm out");
+  return kQemuTpmSpec;
 }
 
 uint64_t ensure_svn_counter(tpm::TpmDevice& tpm, const std::function<void(const std::string&)>& say) {

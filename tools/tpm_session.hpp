@@ -20,6 +20,12 @@ std::unique_ptr<tpm::TpmDevice> open_tpm_session(const std::string& spec, const 
                                                  TpmStateCheck* check = nullptr,
                                                  const std::function<void(const std::string&)>& say = {});
 
+// --platform qemu's TPM: a private swtpm behind the QEMU bridge, NV in <state>/tpm-qemu.
+inline constexpr char kQemuTpmSpec[] = "qemu-swtpm";
+// The --tpm spec a platform uses: `tpm_spec` on the simulator; kQemuTpmSpec for qemu
+// (std::invalid_argument if another TPM was asked for there).
+std::string tpm_spec_for(const std::string& platform, const std::string& tpm_spec);
+
 // The platform owner's provisioning step: define the hypervisor anti-rollback
 // counter if this TPM has none (docs/anti-rollback.md). Returns its value.
 uint64_t ensure_svn_counter(tpm::TpmDevice& tpm, const std::function<void(const std::string&)>& say);
