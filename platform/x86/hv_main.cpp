@@ -4,6 +4,7 @@
 #include "hypervisor/core/entry.hpp"
 #include "platform/x86/bare_platform.hpp"
 #include "platform/x86/bare_svm.hpp"
+#include "platform/x86/hv_dma_selftest.hpp"
 #include "platform/x86/hv_selftest.hpp"
 #include "platform/x86/idt.hpp"
 #include "platform/x86/launch_report.hpp"
@@ -70,6 +71,11 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
     Status s = x86::vmrun_selftest(platform, svm, *entry, 1000);
     if (!s) x86::launch_stop(abi::ExitStatus::hv_failed, s.code(), s.message());
     x86::launch_stop(abi::ExitStatus::ok, Err::ok, "VMRUN self-test passed");
+  }
+  if (flags & abi::kBareFlagSelfTestDma) {
+    Status s = x86::dma_selftest(platform, *entry, !(flags & abi::kBareFlagSelfTestDmaNoProtection));
+    if (!s) x86::launch_stop(abi::ExitStatus::hv_failed, s.code(), s.message());
+    x86::launch_stop(abi::ExitStatus::ok, Err::ok, "DMA self-test passed");
   }
 
   // The SL enabled the DEV; the hypervisor takes it over. The LAPIC timer preempts guests.
