@@ -113,10 +113,9 @@ Status dma_selftest(hal::Platform& platform, const abi::BareHvEntry& entry, bool
 
   AmdIommu iommu(io, platform.mem());
   REDOUBT_TRY(iommu.find());
-  c.print("[hv] dma self-test: AMD-Vi at 00:%02x.%x cap 0x%x, MMIO 0x%llx%s, extended features 0x%llx\n",
+  c.print("[hv] dma self-test: AMD-Vi at 00:%02x.%x cap 0x%x, MMIO 0x%llx, extended features 0x%llx\n",
           unsigned(iommu.pci().device), unsigned(iommu.pci().function), unsigned(iommu.cap_offset()),
-          (unsigned long long)iommu.mmio_base(), iommu.base_quirk() ? " (QEMU's pre-7.2.x capability encoding)" : "",
-          (unsigned long long)iommu.ext_features());
+          (unsigned long long)iommu.mmio_base(), (unsigned long long)iommu.ext_features());
   if (protect) {
     REDOUBT_TRY(iommu.enable(base + kRegionOff, AmdIommuLayout::kBytes, nullptr, 0));
     REDOUBT_TRY(iommu.set_page_table_pool(base + kPoolOff, kPoolSize));

@@ -19,77 +19,64 @@ bool same(const v::Dte& a, const v::Dte& b) {
 }
 }  // namespace
 
-uint64_t AmdIommu::read64(uint32_t off) {
+uint64_t AmdIommuHw::read64(uint32_t off) {
   const uint64_t lo = regs().read32(off);
   return lo | (uint64_t(regs().read32(off + 4)) << 32);
 }
 
 // Low dword first: QEMU (hw/i386/amd_iommu.c amdvi_mmio_write) latches the device
 // table base on the write of its upper half, and the ring lengths live there too.
-void AmdIommu::write64(uint32_t off, uint64_t v) {
+void AmdIommuHw::write64(uint32_t off, uint64_t v) {
   regs().write32(off, static_cast<uint32_t>(v));
   regs().write32(off + 4, static_cast<uint32_t>(v >> 32));
 }
 
-Status AmdIommu::find() {
-  bool found = false;
-  for (uint8_t dev = 0; dev < 32; ++dev) {
-    for (uint8_t fn = 0; fn < 8; ++fn) {
-      const PciAddress a{0, dev, fn};
-      const uint32_t id = pci_read32(io_, a, pci::kVendorId);
-      if ((id & 0xFFFF) == 0xFFFF) {
-        if (fn == 0) break;  // no device
-        continue;
-      }
-      if ((pci_read32(io_, a, pci::kCommand) >> 16) & pci::kStatusCapList) {
-        uint8_t ptr = static_cast<uint8_t>(pci_read32(io_, a, pci::kCapPtr) & 0xFC);
-        for (uint32_t i = 0; ptr >= 0x40 && i < pci::kMaxCapabilities; ++i) {  // PCI 3.0 §6.7; bounded
-          const uint32_t hdr = pci_read32(io_, a, ptr);
-          // §3.2: capability ID 0Fh with CapType 011b is an IOMMU (000b is the DEV).
-          if ((hdr & 0xFF) == v::kCapId && ((hdr >> v::kCapTypeShift) & 7) == v::kCapTypeIommu) {
-            if (found)
-              return Status::fail(Err::unsupported, "AMD-Vi: a second IOMMU at 00:%02x.%x (only one is supported)",
-                                  unsigned(dev), unsigned(fn));
-            found = true;
-            pci_ = a;
-            cap_ = ptr;
-            break;
-          }
-          ptr = static_cast<uint8_t>((hdr >> 8) & 0xFC);
-        }
-      }
-      if (fn == 0 && !((pci_read32(io_, a, 0x0C) >> 16) & 0x80)) break;  // PCI 3.0 §6.2.1: single-function
-    }
-  }
-  if (!found) return Status::fail(Err::not_found, "AMD-Vi: no IOMMU capability (ID 0Fh, type 011b) on PCI bus 0");
-
-  const uint32_t hdr = pci_read32(io_, pci_, cap_);
-  const uint32_t lo = pci_read32(io_, pci_, static_cast<uint8_t>(cap_ + v::kCapBaseLow));
-  const uint32_t hi = pci_read32(io_, pci_, static_cast<uint8_t>(cap_ + v::kCapBaseHigh));
-  // §3.2: base = High[31:0] << 32 | Low[31:14] << 14. QEMU before its 7.2.x fix
-  // (amd_iommu.c amdvi_init / amdvi_pci_realize) wrote base[15:0] into Low and
-  // base[31:16] into High: Low's address bits 0 and a 16-bit High.
-  if ((lo & v::kCapBaseLowAddrMask) == 0 && hi != 0 && hi <= 0xFFFF) {
-    base_ = uint64_t(hi) << 16;
-    base_quirk_ = true;
-  } else {
-    base_ = (uint64_t(hi) << 32) | (lo & v::kCapBaseLowAddrMask);
-  }
-  if (base_ == 0 || base_ % v::kMmioAlign || base_ + v::kMmioSize > kIdentityMapEnd)
-    return Status::fail(Err::malformed, "AMD-Vi: MMIO base 0x%llx (cap 0x%08x 0x%08x) is null, unaligned or beyond the identity map",
-                        (unsigned long long)base_, lo, hi);
-  if (!test_regs_) vregs_ = VolatileMmio(base_);
-  efr_ = read64(v::mmio::kExtFeature);
-  if (efr_ == ~0ull || ((hdr & v::kCapHeaderEfrSup) && efr_ == 0))
-    return Status::fail(Err::malformed, "AMD-Vi: MMIO window at 0x%llx does not answer (extended features 0x%llx)",
-                        (unsigned long long)base_, (unsigned long long)efr_);
-  return Status::ok();
+// PCI mechanism #1 on bus 0 (arch/x86/pci.hpp); one out-of-line copy keeps stage 1 small.
+[[gnu::noinline]] uint32_t AmdIommuHw::cfg(uint32_t devfn, uint32_t reg) {
+  io_.out32(pci::kConfigAddress, pci::kEnable | (devfn << 8) | (reg & 0xFC));
+  return io_.in32(pci::kConfigData);
 }
 
-Status AmdIommu::map_region(uint64_t table_pa) {
+Status AmdIommuHw::find() {
+  bool found = false;
+  bool multi = false;
+  for (uint32_t a = 0; a < 256; ++a) {  // device a >> 3, function a & 7
+    if (a % 8 == 0) multi = false;
+    else if (!multi) continue;  // PCI 3.0 §6.2.1: a single-function device has function 0 only
+    if ((cfg(a, pci::kVendorId) & 0xFFFF) == 0xFFFF) continue;
+    if (a % 8 == 0) multi = (cfg(a, pci::kHeaderType) >> 16) & 0x80;
+    if (!((cfg(a, pci::kCommand) >> 16) & pci::kStatusCapList)) continue;
+    uint32_t ptr = cfg(a, pci::kCapPtr) & 0xFC;
+    for (uint32_t k = 0; ptr >= 0x40 && k < pci::kMaxCapabilities; ++k) {  // PCI 3.0 §6.7; bounded against a cycle
+      const uint32_t hdr = cfg(a, ptr);
+      // §3.2: capability ID 0Fh with CapType 011b is an IOMMU (000b is the DEV).
+      if ((hdr & 0xFF) == v::kCapId && ((hdr >> v::kCapTypeShift) & 7) == v::kCapTypeIommu) {
+        if (found) return Status::fail(Err::unsupported, "AMD-Vi: more than one IOMMU");
+        found = true;
+        devfn_ = a;
+        cap_ = static_cast<uint8_t>(ptr);
+        break;
+      }
+      ptr = (hdr >> 8) & 0xFC;
+    }
+  }
+  if (!found) return Status::fail(Err::not_found, "AMD-Vi: no IOMMU capability on PCI bus 0");
+  // §3.2: base = High[31:0] << 32 | Low[31:14] << 14. (QEMU 7.2 before its stable fix
+  // put base[15:0] in Low and base[31:16] in High, amd_iommu.c amdvi_init: refused here.)
+  const uint32_t hdr = cfg(devfn_, cap_);
+  const uint32_t lo = cfg(devfn_, cap_ + v::kCapBaseLow);
+  base_ = (uint64_t(cfg(devfn_, cap_ + v::kCapBaseHigh)) << 32) | (lo & v::kCapBaseLowAddrMask);
+  if (base_ != 0 && base_ + v::kMmioSize <= kIdentityMapEnd) {
+    if (!test_regs_) vregs_ = VolatileMmio(base_);
+    efr_ = read64(v::mmio::kExtFeature);
+    if (efr_ != ~0ull && (efr_ != 0 || !(hdr & v::kCapHeaderEfrSup))) return Status::ok();
+  }
+  return Status::fail(Err::malformed, "AMD-Vi: no usable MMIO window at 0x%llx", (unsigned long long)base_);
+}
+
+Status AmdIommuHw::map_region(uint64_t table_pa) {
   uint8_t* r = mem_.map(table_pa, L::kBytes);
-  if (!r) return Status::fail(Err::fault, "AMD-Vi region [0x%llx, +0x%llx) is outside RAM", (unsigned long long)table_pa,
-                              (unsigned long long)L::kBytes);
+  if (!r) return Status::fail(Err::fault, "AMD-Vi region at 0x%llx is outside RAM", (unsigned long long)table_pa);
   region_pa_ = table_pa;
   table_ = reinterpret_cast<v::Dte*>(r + L::kDevTable);
   cmdbuf_ = reinterpret_cast<v::Command*>(r + L::kCmdBuf);
@@ -98,7 +85,7 @@ Status AmdIommu::map_region(uint64_t table_pa) {
   return Status::ok();
 }
 
-bool AmdIommu::table_blocking(uint32_t& bad) const {
+bool AmdIommuHw::table_blocking(uint32_t& bad) const {
   for (uint32_t i = 0; i < v::kMaxDevices; ++i) {
     const volatile uint64_t* q = table_[i].q;
     if (q[0] != v::kBlockingDte.q[0] || q[1] != v::kBlockingDte.q[1] || q[2] != v::kBlockingDte.q[2] ||
@@ -110,7 +97,7 @@ bool AmdIommu::table_blocking(uint32_t& bad) const {
   return true;
 }
 
-Status AmdIommu::submit(const v::Command* cmds, size_t n) {
+Status AmdIommuHw::submit(const v::Command* cmds, size_t n) {
   constexpr uint32_t kRingBytes = (1u << L::kRingLen) * v::kCommandBytes;
   // The command, then COMPLETION_WAIT storing a fresh sequence number (§2.4 COMPLETION_WAIT:
   // the store happens only after every earlier command completed).
@@ -118,8 +105,7 @@ Status AmdIommu::submit(const v::Command* cmds, size_t n) {
   *wait_ = 0;
   for (size_t i = 0; i <= n; ++i) {
     const uint32_t next = (cmd_tail_ + v::kCommandBytes) % kRingBytes;
-    if (next == (read64(v::mmio::kCmdBufHead) & v::kRingPtrMask))
-      return Status::fail(Err::fault, "AMD-Vi: command buffer full (head 0x%x)", next);
+    if (next == (regs().read32(v::mmio::kCmdBufHead) & v::kRingPtrMask)) return Status::fail(Err::fault, "AMD-Vi: command buffer full");
     cmdbuf_[cmd_tail_ / v::kCommandBytes] = i < n ? cmds[i] : v::cmd::completion_wait(region_pa_ + L::kWaitWord, seq);
     cmd_tail_ = next;
   }
@@ -127,36 +113,30 @@ Status AmdIommu::submit(const v::Command* cmds, size_t n) {
   regs().write32(v::mmio::kCmdBufTail, cmd_tail_);  // §3.4 MMIO 2008h: the IOMMU fetches up to the tail
   for (uint32_t i = 0; i < kWaitSpins; ++i)
     if (*wait_ == seq) return Status::ok();
-  return Status::fail(Err::fault, "AMD-Vi: COMPLETION_WAIT did not complete (status 0x%llx, head 0x%llx, tail 0x%x)",
-                      (unsigned long long)read64(v::mmio::kStatus), (unsigned long long)read64(v::mmio::kCmdBufHead),
-                      cmd_tail_);
+  return Status::fail(Err::fault, "AMD-Vi: COMPLETION_WAIT timed out");
 }
 
-Status AmdIommu::invalidate_all() {
+Status AmdIommuHw::invalidate_all() {
   if (efr_ & v::ext_feature::kIaSup) {
     const v::Command c = v::cmd::invalidate_all();  // §2.4 INVALIDATE_IOMMU_ALL
     return submit(&c, 1);
   }
   // §2.4 INVALIDATE_DEVTAB_ENTRY for every DeviceID, a ring's worth at a time.
-  v::Command batch[64];
-  for (uint32_t d = 0; d < v::kMaxDevices; d += 64) {
-    for (uint32_t k = 0; k < 64; ++k) batch[k] = v::cmd::invalidate_dte(static_cast<uint16_t>(d + k));
-    REDOUBT_TRY(submit(batch, 64));
+  v::Command batch[16];
+  for (uint32_t d = 0; d < v::kMaxDevices; d += 16) {
+    for (uint32_t k = 0; k < 16; ++k) batch[k] = v::cmd::invalidate_dte(static_cast<uint16_t>(d + k));
+    REDOUBT_TRY(submit(batch, 16));
   }
   return Status::ok();
 }
 
-Status AmdIommu::enable(uint64_t table_pa, uint64_t table_size, const PhysRange* initial, size_t n_initial) {
+Status AmdIommuHw::enable(uint64_t table_pa, uint64_t table_size, const PhysRange* initial, size_t n_initial) {
   if (base_ == 0) REDOUBT_TRY(find());
-  if (table_pa % kPage) return Status::fail(Err::malformed, "AMD-Vi region at 0x%llx is not 4 KiB aligned", (unsigned long long)table_pa);
-  if (table_size < L::kBytes)
-    return Status::fail(Err::malformed, "AMD-Vi region of %llu bytes is below the %llu a device table for every DeviceID needs",
-                        (unsigned long long)table_size, (unsigned long long)L::kBytes);
-  if (table_pa + L::kBytes > kIdentityMapEnd)
-    return Status::fail(Err::malformed, "AMD-Vi region at 0x%llx is beyond the identity map", (unsigned long long)table_pa);
-  for (size_t k = 0; k < n_initial; ++k)
-    if (overlaps(initial[k].pa, initial[k].size, table_pa, L::kBytes))
-      return Status::fail(Err::malformed, "AMD-Vi region overlaps the protected range at 0x%llx", (unsigned long long)initial[k].pa);
+  bool bad = table_pa % kPage || table_size < L::kBytes || table_pa + L::kBytes > kIdentityMapEnd;
+  for (size_t k = 0; k < n_initial; ++k) bad |= overlaps(initial[k].pa, initial[k].size, table_pa, L::kBytes);
+  if (bad)
+    return Status::fail(Err::malformed, "AMD-Vi region at 0x%llx: unaligned, below %llu bytes or overlapping",
+                        (unsigned long long)table_pa, (unsigned long long)L::kBytes);
   REDOUBT_TRY(map_region(table_pa));
 
   // 1. Every DeviceID blocked (§2.2.2.1), empty rings.
@@ -165,52 +145,42 @@ Status AmdIommu::enable(uint64_t table_pa, uint64_t table_size, const PhysRange*
   for (uint64_t i = 0; i < L::kBytes - L::kCmdBuf; ++i) rings[i] = 0;
 
   // 2. Off while the bases change (§3.4: DevTabBase must not change while IommuEn = 1),
-  //    no exclusion range (§3.4 MMIO 0020h: it would bypass translation), bases, enable.
+  //    no exclusion range (§3.4 MMIO 0020h: it would bypass translation), bases, pointers
+  //    (§3.4 MMIO 2000h-2018h, 19 bits), a stale overflow cleared (RW1C, MMIO 2020h), enable.
+  //    The MMIO writes are UC: the table stores above are globally visible before them.
   regs().write32(v::mmio::kControl, 0);
-  regs().write32(v::mmio::kControl + 4, 0);
   write64(v::mmio::kExclusionBase, 0);
   write64(v::mmio::kExclusionLimit, 0);
-  write64(v::mmio::kDevTableBase, (table_pa & v::dev_table_base::kAddrMask) | v::dev_table_base::kSizeMask);
+  write64(v::mmio::kDevTableBase, table_pa | v::dev_table_base::kSizeMask);
   const uint64_t len = uint64_t(L::kRingLen) << v::ring_base::kLenShift;
-  write64(v::mmio::kCmdBufBase, ((table_pa + L::kCmdBuf) & v::ring_base::kAddrMask) | len);
-  write64(v::mmio::kEventLogBase, ((table_pa + L::kEventLog) & v::ring_base::kAddrMask) | len);
-  write64(v::mmio::kCmdBufHead, 0);
-  write64(v::mmio::kCmdBufTail, 0);
-  write64(v::mmio::kEventLogHead, 0);
-  write64(v::mmio::kEventLogTail, 0);
+  write64(v::mmio::kCmdBufBase, (table_pa + L::kCmdBuf) | len);
+  write64(v::mmio::kEventLogBase, (table_pa + L::kEventLog) | len);
+  for (uint32_t r = v::mmio::kCmdBufHead; r <= v::mmio::kEventLogTail; r += 8) regs().write32(r, 0);
   cmd_tail_ = 0;
-  // RW1C: clear a stale overflow, or events would not be logged (§3.4 MMIO 2020h).
   regs().write32(v::mmio::kStatus, uint32_t(v::status::kEventOverflow | v::status::kEventLogInt | v::status::kComWaitInt));
-  // The register writes are UC: the table stores above are globally visible first.
-  regs().write32(v::mmio::kControl, uint32_t(v::control::kIommuEn | v::control::kEventLogEn | v::control::kCmdBufEn |
-                                             v::control::kCoherent));
+  constexpr uint32_t kOn = uint32_t(v::control::kIommuEn | v::control::kEventLogEn | v::control::kCmdBufEn | v::control::kCoherent);
+  regs().write32(v::mmio::kControl, kOn);
 
   // 3. Read the state back.
-  const uint64_t ctl = read64(v::mmio::kControl);
-  if (!(ctl & v::control::kIommuEn) || !(ctl & v::control::kCmdBufEn) || !(ctl & v::control::kEventLogEn))
-    return Status::fail(Err::fault, "AMD-Vi: IommuEn/CmdBufEn/EventLogEn did not stick (control 0x%llx)", (unsigned long long)ctl);
+  const uint32_t ctl = regs().read32(v::mmio::kControl);
   const uint64_t dtb = read64(v::mmio::kDevTableBase);
-  if ((dtb & v::dev_table_base::kAddrMask) != table_pa || (dtb & v::dev_table_base::kSizeMask) != v::dev_table_base::kSizeMask)
-    return Status::fail(Err::fault, "AMD-Vi: device table base reads 0x%llx after programming", (unsigned long long)dtb);
-  if (read64(v::mmio::kExclusionBase) & v::exclusion::kExEn)
-    return Status::fail(Err::fault, "AMD-Vi: the exclusion range is still enabled");
+  if ((ctl & kOn) != kOn || dtb != (table_pa | v::dev_table_base::kSizeMask) || (read64(v::mmio::kExclusionBase) & v::exclusion::kExEn))
+    return Status::fail(Err::fault, "AMD-Vi: control 0x%x, device table 0x%llx after programming", ctl, (unsigned long long)dtb);
   enabled_ = true;
 
   // 4. Forget whatever the IOMMU cached from an earlier configuration, and wait for it.
   REDOUBT_TRY(invalidate_all());
 
   // 5. The table now protects itself: any difference was written by DMA before step 2.
-  uint32_t bad = 0;
-  if (!table_blocking(bad)) {
+  uint32_t dte = 0;
+  if (!table_blocking(dte)) {
     enabled_ = false;
-    return Status::fail(Err::fault, "AMD-Vi DTE %u (%02x:%02x.%x) reads 0x%llx, wrote 0x%llx: it was changed by DMA before the enable",
-                        bad, bad >> 8, (bad >> 3) & 31, bad & 7, (unsigned long long)table_[bad].q[0],
-                        (unsigned long long)v::kBlockingDte.q[0]);
+    return Status::fail(Err::fault, "AMD-Vi DTE %u was changed by DMA before the enable", dte);
   }
   return Status::ok();
 }
 
-Status AmdIommu::attach() {
+Status AmdIommuHw::attach() {
   if (base_ == 0) REDOUBT_TRY(find());
   const uint64_t ctl = read64(v::mmio::kControl);
   if (!(ctl & v::control::kIommuEn)) return Status::fail(Err::fault, "AMD-Vi: not enabled (control 0x%llx)", (unsigned long long)ctl);
@@ -234,16 +204,13 @@ Status AmdIommu::attach() {
   return Status::ok();
 }
 
-Status AmdIommu::protect(uint64_t pa, uint64_t n) {
-  if (!enabled_) return Status::fail(Err::internal, "AMD-Vi protect before the IOMMU is enabled");
-  if (n == 0) return Status::ok();
-  if (pa + (n - 1) < pa) return Status::fail(Err::malformed, "AMD-Vi protect: [0x%llx, +0x%llx) wraps", (unsigned long long)pa, (unsigned long long)n);
-  if (!is_protected(pa, n))
-    return Status::fail(Err::internal, "AMD-Vi protect: [0x%llx, +0x%llx) is granted to a device", (unsigned long long)pa, (unsigned long long)n);
-  return Status::ok();
+Status AmdIommuHw::check_protected(uint64_t pa, uint64_t n) {
+  if (n == 0 || covered(pa, n)) return Status::ok();
+  return Status::fail(Err::internal, "AMD-Vi: [0x%llx, +0x%llx) is not protected (IOMMU off, wraps or granted)",
+                      (unsigned long long)pa, (unsigned long long)n);
 }
 
-bool AmdIommu::is_protected(uint64_t pa, uint64_t n) {
+bool AmdIommuHw::covered(uint64_t pa, uint64_t n) {
   if (!enabled_ || n == 0 || pa + (n - 1) < pa) return false;
   if (!(read64(v::mmio::kControl) & v::control::kIommuEn)) return false;
   for (size_t i = 0; i < n_grants_; ++i)
@@ -251,7 +218,7 @@ bool AmdIommu::is_protected(uint64_t pa, uint64_t n) {
   return true;
 }
 
-Status AmdIommu::set_page_table_pool(uint64_t pa, uint64_t size) {
+Status AmdIommuHw::set_page_table_pool(uint64_t pa, uint64_t size) {
   if (pa % kPage || size < kPage || !mem_.map(pa, size))
     return Status::fail(Err::malformed, "AMD-Vi page-table pool [0x%llx, +0x%llx) is unaligned, empty or outside RAM",
                         (unsigned long long)pa, (unsigned long long)size);
@@ -262,7 +229,7 @@ Status AmdIommu::set_page_table_pool(uint64_t pa, uint64_t size) {
 }
 
 // A fresh table: every entry not present (PR = 0, §2.2.3).
-uint64_t* AmdIommu::alloc_table(uint64_t& pa) {
+uint64_t* AmdIommuHw::alloc_table(uint64_t& pa) {
   if (pool_used_ + kPage > pool_size_) return nullptr;
   pa = pool_pa_ + pool_used_;
   auto* t = reinterpret_cast<uint64_t*>(mem_.map(pa, kPage));
@@ -272,7 +239,7 @@ uint64_t* AmdIommu::alloc_table(uint64_t& pa) {
   return t;
 }
 
-Status AmdIommu::grant(uint16_t device_id, uint64_t iova, uint64_t pa, uint64_t size, bool read, bool write) {
+Status AmdIommuHw::grant(uint16_t device_id, uint64_t iova, uint64_t pa, uint64_t size, bool read, bool write) {
   if (!enabled_) return Status::fail(Err::internal, "AMD-Vi grant before the IOMMU is enabled");
   if (iova % kPage || pa % kPage || size == 0 || size % kPage || iova + size > kIovaLimit || iova + size < iova ||
       pa + size < pa)
@@ -328,7 +295,7 @@ Status AmdIommu::grant(uint16_t device_id, uint64_t iova, uint64_t pa, uint64_t 
   return submit(c, 2);
 }
 
-size_t AmdIommu::read_events(v::Event* out, size_t max) {
+size_t AmdIommuHw::read_events(v::Event* out, size_t max) {
   if (!evlog_) return 0;
   constexpr uint32_t kRingBytes = (1u << L::kRingLen) * v::kEventBytes;
   uint32_t head = static_cast<uint32_t>(read64(v::mmio::kEventLogHead) & v::kRingPtrMask) % kRingBytes;
@@ -343,6 +310,6 @@ size_t AmdIommu::read_events(v::Event* out, size_t max) {
   return n;
 }
 
-bool AmdIommu::event_overflow() { return read64(v::mmio::kStatus) & v::status::kEventOverflow; }
+bool AmdIommuHw::event_overflow() { return read64(v::mmio::kStatus) & v::status::kEventOverflow; }
 
 }  // namespace redoubt::x86

@@ -37,10 +37,12 @@ struct AmdIommuLayout {
 static_assert(AmdIommuLayout::kBytes == (2u << 20) + 12 * 1024);
 static_assert((1u << AmdIommuLayout::kRingLen) * arch::amd_iommu::kCommandBytes == 4096);
 
-class AmdIommu final : public hal::DmaProtection {
+// The IOMMU itself (no vtable: stage 1 uses only this, and the SLB is tight).
+class AmdIommuHw {
  public:
   // `regs`: the MMIO window for tests; null = the window find() reads from the capability (VolatileMmio).
-  AmdIommu(PortBus& io, hal::PhysMem& mem, Mmio* regs = nullptr) : io_(io), mem_(mem), test_regs_(regs) {}
+  AmdIommuHw(PortBus& io, hal::PhysMem& mem, Mmio* regs = nullptr)
+      : io_(io), mem_(mem), test_regs_(regs), regs_(regs ? regs : &vregs_) {}
 
   // Scans bus 0 (devices 0..31, functions 0..7) for capability 0Fh of type 011b,
   // reads the MMIO base from it (cap+4 / cap+8) and sanity-checks it. Refuses a
@@ -57,9 +59,9 @@ class AmdIommu final : public hal::DmaProtection {
   Status attach();
 
   // Everything is blocked already: a check that no grant covers the range.
-  Status protect(uint64_t pa, uint64_t n) override;
+  Status check_protected(uint64_t pa, uint64_t n);
   // True while the IOMMU is enabled and no grant overlaps [pa, pa + n) (n > 0).
-  bool is_protected(uint64_t pa, uint64_t n) override;
+  bool covered(uint64_t pa, uint64_t n);
 
   // Memory (4 KiB aligned) the grants' I/O page tables are built in.
   Status set_page_table_pool(uint64_t pa, uint64_t size);
@@ -77,16 +79,16 @@ class AmdIommu final : public hal::DmaProtection {
   Status invalidate_all();
 
   uint64_t mmio_base() const { return base_; }
-  PciAddress pci() const { return pci_; }
+  PciAddress pci() const { return {0, uint8_t(devfn_ >> 3), uint8_t(devfn_ & 7)}; }
   uint8_t cap_offset() const { return cap_; }
   uint64_t ext_features() const { return efr_; }
-  bool base_quirk() const { return base_quirk_; }
   bool enabled() const { return enabled_; }
 
   static constexpr size_t kMaxGrants = 8;
 
  private:
-  Mmio& regs() { return test_regs_ ? *test_regs_ : vregs_; }
+  Mmio& regs() { return *regs_; }
+  uint32_t cfg(uint32_t devfn, uint32_t reg);  // bus 0
   uint64_t read64(uint32_t off);
   void write64(uint32_t off, uint64_t v);
   Status submit(const arch::amd_iommu::Command* cmds, size_t n);
@@ -98,10 +100,11 @@ class AmdIommu final : public hal::DmaProtection {
   hal::PhysMem& mem_;
   Mmio* test_regs_;
   VolatileMmio vregs_{0};
-  PciAddress pci_{};
+  Mmio* regs_;
+  uint32_t devfn_ = 0;
   uint8_t cap_ = 0;
   uint64_t base_ = 0, efr_ = 0;
-  bool base_quirk_ = false, enabled_ = false;
+  bool enabled_ = false;
   uint64_t region_pa_ = 0;
   arch::amd_iommu::Dte* table_ = nullptr;
   arch::amd_iommu::Command* cmdbuf_ = nullptr;
@@ -112,6 +115,14 @@ class AmdIommu final : public hal::DmaProtection {
   uint64_t pool_pa_ = 0, pool_size_ = 0, pool_used_ = 0;
   PhysRange grants_[kMaxGrants]{};
   size_t n_grants_ = 0;
+};
+
+// The hal::DmaProtection (stage 2, the hypervisor, through DmaProtectionSelector).
+class AmdIommu final : public AmdIommuHw, public hal::DmaProtection {
+ public:
+  using AmdIommuHw::AmdIommuHw;
+  Status protect(uint64_t pa, uint64_t n) override { return check_protected(pa, n); }
+  bool is_protected(uint64_t pa, uint64_t n) override { return covered(pa, n); }
 };
 
 }  // namespace redoubt::x86
