@@ -41,6 +41,11 @@ inline constexpr uint64_t kBareFlagSelfTestFault = 1u << 1;  // execute ud2: the
 // Test-only: the hypervisor does not switch guest DR0-3, x87/SSE and CR8 (hypervisor/core/entry.hpp
 // kHvTestNoGuestStateSwitch), so the leak test can show it fails without the switch.
 inline constexpr uint64_t kBareFlagNoGuestStateSwitch = 1u << 2;
+// Test-only: the DMA attack self-test (platform/x86/hv_dma_selftest.hpp): the hypervisor enables
+// AMD-Vi itself, grants QEMU's edu device one window page and has it attack the rest of memory.
+inline constexpr uint64_t kBareFlagSelfTestDma = 1u << 3;
+// Test-only, with kBareFlagSelfTestDma: leave the IOMMU off, so the test can show the attack succeeds then.
+inline constexpr uint64_t kBareFlagSelfTestDmaNoProtection = 1u << 4;
 
 // The fixed header: every field a u64 at a naturally aligned offset, so any
 // loader (the SL, the QEMU boot stub) writes the same bytes.

@@ -5,7 +5,8 @@
 // SKINIT (#UD under TCG), so nothing is measured here; the harness does that.
 // Or, with mode=hv-*, enter hv.bin directly with a synthetic boot area.
 //
-// Command line (QEMU -append): mode=image | mode=sl | mode=hv | mode=hv-vmrun | mode=hv-fault,
+// Command line (QEMU -append): mode=image | mode=sl | mode=hv | mode=hv-vmrun | mode=hv-fault |
+// mode=hv-dma | mode=hv-dma-off (the DMA attack self-test, with AMD-Vi on / off),
 // and slb=0x<hex> (mode=sl: a 64 KiB-aligned SLB base below 0x08000000, clear of
 // everything below; default 0x01000000).
 // mode=image (the QEMU harness, platform/qemu/host): module 0 is a boot image
@@ -248,9 +249,11 @@ extern "C" [[noreturn]] void stub_main(uint32_t mbi_pa) {
   e->hdr.stack_top = area + abi::kBareStackTopOffset;
   e->hdr.page_tables_pa = area + abi::kBarePageTablesOffset;
   e->hdr.outcome_pa = kOutcome;
-  e->hdr.flags = find(mode, "hv-vmrun") == mode   ? abi::kBareFlagSelfTestVmrun
-                 : find(mode, "hv-fault") == mode ? abi::kBareFlagSelfTestFault
-                                                  : 0;
+  e->hdr.flags = find(mode, "hv-vmrun") == mode     ? abi::kBareFlagSelfTestVmrun
+                 : find(mode, "hv-fault") == mode   ? abi::kBareFlagSelfTestFault
+                 : find(mode, "hv-dma-off") == mode ? abi::kBareFlagSelfTestDma | abi::kBareFlagSelfTestDmaNoProtection
+                 : find(mode, "hv-dma") == mode     ? abi::kBareFlagSelfTestDma
+                                                    : 0;
   hal::HypervisorHandoff& h = e->handoff;
   h.slb_base = kSlbBase;
   h.hv_image_pa = kHvImage;

@@ -5,12 +5,15 @@
 #include "hypervisor/core/run_record.hpp"
 #include "platform/x86/bare_platform.hpp"
 #include "platform/x86/bare_svm.hpp"
+#include "platform/x86/hv_dma_selftest.hpp"
 #include "platform/x86/hv_selftest.hpp"
 #include "platform/x86/idt.hpp"
 #include "platform/x86/launch_report.hpp"
 #include "arch/tpm/tis.hpp"
 #include "arch/x86/lapic.hpp"
 #include "platform/x86/drivers/amd_dev.hpp"
+#include "platform/x86/drivers/amd_iommu.hpp"
+#include "platform/x86/drivers/dma_protection.hpp"
 #include "platform/x86/drivers/io.hpp"
 #include "platform/x86/drivers/lapic_timer.hpp"
 #include "platform/x86/drivers/tis_tpm.hpp"
@@ -62,12 +65,14 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   x86::X86PortBus ports;
   x86::IdentityMemory phys;
   x86::AmdDev dev(ports, phys);
+  x86::AmdIommu iommu(ports, phys);
+  x86::DmaProtectionSelector dma(dev, iommu);
   x86::VolatileMmio lapic_regs(arch::lapic::kBase);
   x86::RdtscClock tsc;
   x86::LapicTimer lapic(lapic_regs, tsc);
   LapicHostTimer timer(lapic);
   x86::BareSvm svm(timer);
-  x86::BarePlatform platform(console, tpm, dev, &svm);
+  x86::BarePlatform platform(console, tpm, dma, &svm);
   auto* outcome = entry->hdr.outcome_pa
                       ? reinterpret_cast<abi::LaunchOutcome*>(platform.mem().map(entry->hdr.outcome_pa,
                                                                                  sizeof(abi::LaunchOutcome)))
@@ -90,9 +95,15 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
     if (!s) x86::launch_stop(abi::ExitStatus::hv_failed, s.code(), s.message());
     x86::launch_stop(abi::ExitStatus::ok, Err::ok, "VMRUN self-test passed");
   }
+  if (flags & abi::kBareFlagSelfTestDma) {
+    Status s = x86::dma_selftest(platform, *entry, !(flags & abi::kBareFlagSelfTestDmaNoProtection));
+    if (!s) x86::launch_stop(abi::ExitStatus::hv_failed, s.code(), s.message());
+    x86::launch_stop(abi::ExitStatus::ok, Err::ok, "DMA self-test passed");
+  }
 
-  // The SL enabled the DEV; the hypervisor takes it over. The LAPIC timer preempts guests.
-  if (Status d = dev.attach(); !d) x86::launch_stop(abi::ExitStatus::hv_failed, d.code(), d.message());
+  // The SL enabled the DEV (or AMD-Vi); the hypervisor takes it over. The LAPIC timer preempts guests.
+  if (Status d = dma.attach(); !d) x86::launch_stop(abi::ExitStatus::hv_failed, d.code(), d.message());
+  platform.console().print("[hv] DMA protection: %s attached\n", dma.name());
   if (Status t = lapic.enable(); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   if (Status t = lapic.calibrate(100000); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   static_assert(abi::kBareFlagNoGuestStateSwitch == hv::kHvTestNoGuestStateSwitch);

@@ -2,12 +2,14 @@
 // sl2_entry.S on its own stack after stage 1 matched it against the SLB's pin
 // (docs/skinit.md "Two stages"). Runs the same secure_loader_main as the
 // simulator's native build, on the real drivers: the TPM FIFO interface at
-// locality 2 and the DEV stage 1 enabled. On bare metal it returns only on a
+// locality 2 and the DEV (or AMD-Vi) stage 1 enabled. On bare metal it returns only on a
 // refusal.
 #include "abi/launch_outcome.hpp"
 #include "arch/tpm/tis.hpp"
 #include "platform/x86/bare_platform.hpp"
 #include "platform/x86/drivers/amd_dev.hpp"
+#include "platform/x86/drivers/amd_iommu.hpp"
+#include "platform/x86/drivers/dma_protection.hpp"
 #include "platform/x86/drivers/io.hpp"
 #include "platform/x86/drivers/tis_tpm.hpp"
 #include "platform/x86/drivers/tpm_tis.hpp"
@@ -31,7 +33,9 @@ extern "C" [[noreturn]] void sl_bare_main(uint64_t slb_base, uint64_t boot_param
   x86::X86PortBus ports;
   x86::IdentityMemory phys;
   x86::AmdDev dev(ports, phys);
-  x86::BarePlatform platform(console, tpm, dev, nullptr);
+  x86::AmdIommu iommu(ports, phys);
+  x86::DmaProtectionSelector dma(dev, iommu);
+  x86::BarePlatform platform(console, tpm, dma, nullptr);
   x86::launch_report_init(abi::Stage::sl, &console, nullptr);
   x86::launch_report_stack(stack_bottom, stack_top);
   hal::Console& con = platform.console();  // through the vtable
@@ -40,11 +44,12 @@ extern "C" [[noreturn]] void sl_bare_main(uint64_t slb_base, uint64_t boot_param
             (unsigned long long)boot_params_pa);
   x86::launch_report_init(abi::Stage::sl, &console, x86::sl_checked_outcome(con, platform.mem(), slb_base, boot_params_pa));
 
-  // Stage 1 enabled the DEV over the SLB, the boot params and this image; take it over.
-  if (Status d = dev.attach(); !d) {
+  // Stage 1 enabled the DEV (or AMD-Vi) over the SLB, the boot params and this image; take it over.
+  if (Status d = dma.attach(); !d) {
     sl::refuse(platform, slb_base, d);
     x86::launch_stop(abi::ExitStatus::launch_refused, d.code(), d.message());
   }
+  con.print("[sl] DMA protection: %s attached\n", dma.name());
   sl::Outcome o = sl::secure_loader_main(platform, slb_base);
   // Only a refusal returns (or a hand-off that could not be made).
   x86::launch_report_log_used(o.event_log_used);

@@ -2,7 +2,8 @@
 // (docs/skinit.md "Two stages"). Reached from sl_entry.S in long mode on the
 // SLB stack. It does only what must happen before any code outside the SLB
 // runs: read the boot params, enable the DEV over the SLB, the boot params and
-// stage 2's region (APM vol. 2 §15.24), hash stage 2 and compare it with the
+// stage 2's region (APM vol. 2 §15.24) — or, on a machine without a DEV, AMD-Vi
+// blocking every device (docs/dma.md "AMD-Vi") — hash stage 2 and compare it with the
 // pin measured as part of the SLB, then enter it. Any failure caps PCR17/18
 // with TPM2_PCR_Event at locality 2 (the TPM hashes the reason in every bank,
 // the digest the SL's "launch failed" event carries) and powers off.
@@ -17,6 +18,7 @@
 #include "platform/hal/format.hpp"
 #include "platform/x86/bare_platform.hpp"
 #include "platform/x86/drivers/amd_dev.hpp"
+#include "platform/x86/drivers/amd_iommu.hpp"
 #include "platform/x86/drivers/io.hpp"
 #include "platform/x86/drivers/tpm2_commands.hpp"
 #include "platform/x86/drivers/tpm_tis.hpp"
@@ -75,11 +77,22 @@ struct Stage1 {
     if (overlap(s2, slb) || overlap(s2, bpr) || overlap(s2, table) || overlap(table, slb) || overlap(table, bpr))
       return Status::fail(Err::malformed, "boot params: SL stage 2, the DEV table, the SLB and the boot params overlap");
 
-    // DEV over the SLB, the boot params and stage 2 before stage 2 is read (no DMA TOCTOU).
+    // DEV (or AMD-Vi) over the SLB, the boot params and stage 2 before stage 2 is read (no DMA TOCTOU).
     x86::X86PortBus ports;
+    // The DEV first (docs/dma.md); else AMD-Vi blocking every device (the same choice
+    // x86::DmaProtectionSelector makes in stage 2 and the hypervisor); else refuse.
     x86::AmdDev dev(ports, mem);
+    x86::AmdIommuHw iommu(ports, mem);
     const x86::PhysRange initial[] = {{slb.pa, slb.size}, {bpr.pa, bpr.size}, {s2.pa, s2.size}};
-    REDOUBT_TRY(dev.enable(table.pa, table.size, initial, 3));
+    const Status d = dev.find();
+    if (d) {
+      REDOUBT_TRY(dev.enable(table.pa, table.size, initial, 3));
+    } else {
+      const Status i = iommu.find();
+      if (!i) return Status::fail(Err::unsupported, "no DMA protection: %s; %s", d.message(), i.message());
+      REDOUBT_TRY(iommu.enable(table.pa, table.size, initial, 3));
+    }
+    con.print("[sl] DMA protection: %s enabled\n", d ? "AMD DEV" : "AMD-Vi");
     sl::BootParams again;
     REDOUBT_TRY(read_boot_params(again));
     if (std::memcmp(&again, &bp, sizeof bp) != 0)

@@ -58,6 +58,10 @@ BOOST_AUTO_TEST_CASE(the_measured_sl_bin_executes_from_the_skinit_state) {
   BOOST_TEST(r.has("match the SLB's pin; entering it"));
   BOOST_TEST(r.has("[sl] Redoubt secure loader entered, SLB at 0x1000000"));
   BOOST_TEST(r.has("[hv] Redoubt hypervisor redoubt-hypervisor 1.2.3 entered"));
+  // The simulator has a DEV: the first choice, in every stage (AMD-Vi is for DEV-less machines).
+  BOOST_TEST(r.has("[sl] DMA protection: AMD DEV enabled"));
+  BOOST_TEST(r.has("[sl] DMA protection: AMD DEV attached"));
+  BOOST_TEST(r.has("[hv] DMA protection: AMD DEV attached"));
   BOOST_TEST(r.report.launched);
   BOOST_TEST(r.report.hypervisor_entered);
   BOOST_TEST(r.report.exit_status == 1);  // (ok << 1) | 1: powered off by hv.bin as "ok"

@@ -116,12 +116,14 @@ BOOST_AUTO_TEST_CASE(hv_fault_is_fatal_and_powers_off_hv_failed) {
 }
 
 BOOST_AUTO_TEST_CASE(hv_without_a_dev_stops_as_a_failure) {
-  // The hypervisor takes over the DEV the SL enabled before anything else; QEMU
-  // has no DEV (its host bridge has no function 00:18.3), so it must stop as a
-  // failure naming why — never run guests without DMA protection.
+  // The hypervisor takes over the DEV (or AMD-Vi) the SL enabled before anything
+  // else; QEMU has no DEV (its host bridge has no function 00:18.3) and this
+  // machine no IOMMU, so it must stop as a failure naming why — never run guests
+  // without DMA protection.
   QemuBoot q = boot_in_qemu("mode=hv");
   show(q);
-  BOOST_TEST(has(q.serial, "[hv] power off: hv_failed (unsupported): DEV: 00:18.3 is not an AMD host bridge function"));
+  BOOST_TEST(has(q.serial, "[hv] power off: hv_failed (unsupported): no DMA protection: DEV: 00:18.3 is not an AMD host "
+                           "bridge function (vendor/device 0xffffffff); AMD-Vi: no IOMMU capability on PCI bus 0"));
   BOOST_TEST(!has(q.serial, "[hv] Redoubt hypervisor"));
   BOOST_TEST(q.exit_code == exit_for(redoubt::abi::ExitStatus::hv_failed));
 }
