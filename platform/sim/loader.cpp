@@ -91,6 +91,9 @@ std::string lay_out(Machine& m, const LaunchInputs& in, const std::function<void
   if (in.sl_stage2.size() > std::min<uint64_t>(sl::kMaxStage2Size, L.hv_image - L.sl_stage2))
     return ("SL stage 2 is " + std::to_string(in.sl_stage2.size()) + " bytes, limit " +
             std::to_string(std::min<uint64_t>(sl::kMaxStage2Size, L.hv_image - L.sl_stage2)));
+  if (L.dev_table > L.hv_image && in.hv_image.size() > L.dev_table - L.hv_image)
+    return ("hypervisor image is " + std::to_string(in.hv_image.size()) + " bytes, limit " +
+            std::to_string(L.dev_table - L.hv_image) + " (the DMA-protection region follows it)");
   if (!m.mem().contains(L.hv_image, in.hv_image.size()))
     return ("hypervisor image (" + std::to_string(in.hv_image.size()) +
                                    " bytes) does not fit in RAM at " + hex(L.hv_image));

@@ -30,10 +30,13 @@ struct LaunchLayout {
   uint64_t outcome = 0x01021000;      // abi::LaunchOutcome (an output the images fill in)
   uint64_t manifest = 0x01030000;     // up to 64 KiB
   uint64_t launch_policy = 0x01040000;  // up to 64 KiB (sl::kMaxLaunchPolicy)
-  uint64_t dev_table = 0x01060000;    // AMD DEV table, 128 KiB (covers 4 GiB; docs/dma.md)
-  uint64_t dev_table_size = 0x20000;
+  // The DMA-protection tables' region (docs/dma.md): the DEV's bit vector on the simulator, or
+  // AMD-Vi's device table for all 65,536 DeviceIDs + command buffer + event log under QEMU
+  // (2 MiB + 12 KiB). One layout for both, so QEMU boots the bytes the simulator boots.
+  uint64_t dev_table = 0x01C00000;
+  uint64_t dev_table_size = 0x240000;
   uint64_t sl_stage2 = 0x01080000;    // sl2.bin, the SL's stage 2 (docs/skinit.md "Two stages"), up to hv_image
-  uint64_t hv_image = 0x01100000;     // up to the end of RAM
+  uint64_t hv_image = 0x01100000;     // up to dev_table (11 MiB)
   // Guests (AMD-V issue); used only when LaunchInputs::guests is not empty.
   uint64_t guest_table = 0x01022000;  // sl::GuestTable
   uint64_t guest_images = 0x02000000; // images, manifests, initrds packed from here (page aligned), up to hv_memory

@@ -128,7 +128,10 @@ void cap(hal::Console& con, const Status& why) {
   size_t n = format(reason, sizeof reason, "%s: %s", err_name(why.code()), why.message());
   x86::VolatileMmio regs(arch::tis::kBase);
   x86::TisDriver tis(regs);
-  static uint8_t cmd[1200], resp[512];
+  // In the measured image (bss counts in SLB[0:length]): sized for this one command, not a
+  // general one. TPM2_PCR_Event with a password session and <= 272 bytes of event data (Part 3
+  // §22.3), and its response with up to four bank digests (TPML_DIGEST_VALUES).
+  static uint8_t cmd[10 + 4 + 4 + 9 + 2 + Status::kMsgCap + 32], resp[256];
   const uint32_t pcrs[] = {policy::kPcrDrtmDetail, policy::kPcrDrtmAuthority};
   for (uint32_t pcr : pcrs) {
     size_t len = x86::tpm2::build_pcr_event(cmd, sizeof cmd, pcr, reinterpret_cast<const uint8_t*>(reason), n);
