@@ -145,7 +145,7 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
     }
   }
   for (const auto& [pcr, banks] : diverging) report_divergence(log, pcr, banks, f);
-  for (auto* v : {&Findings::failures, &Findings::warnings, &Findings::notes})
+  for (auto v : {&Findings::failures, &Findings::warnings, &Findings::notes})
     (f.*v).insert((f.*v).end(), (origin_findings.*v).begin(), (origin_findings.*v).end());
   out.log_matches_pcrs = events_ok && replay_ok;
   if (!out.log_matches_pcrs) return out;  // claims from an unverified log are worthless
