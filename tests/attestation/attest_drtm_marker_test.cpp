@@ -408,3 +408,36 @@ BOOST_AUTO_TEST_CASE(tpm2_eventlog_parses_a_marked_log) {
     }
   }
 }
+
+// The CLI: `verifier sign-reference --allow-emulated-drtm` (off by default) and `eventlog
+// mark-emulated-drtm` (what a shell harness would call).
+BOOST_AUTO_TEST_CASE(cli_signs_allow_emulated_and_marks_a_log) {
+  World& w = world();
+  test::TempDir t;
+  policy::generate_key_files("P-256", (t / "authority").string());
+  const policy::EvpKey authority = policy::load_public_key((t / "authority.pub.pem").string());
+  test::write_file(t / "ref.json", [&] {
+    const std::string s = json{{"type", kReferenceValuesType}, {"id", "cli"}, {"hypervisor", {{"signers", {policy::key_id_hex(w.kit.key)}}}}}.dump();
+    return Bytes(s.begin(), s.end());
+  }());
+  for (bool allow : {false, true}) {
+    std::vector<std::string> args = {"verifier", "sign-reference", "--in", (t / "ref.json").string(), "--key", (t / "authority.key.pem").string(),
+                                     "--out", (t / "ref.cose").string()};
+    if (allow) args.push_back("--allow-emulated-drtm");
+    test::CliResult r = test::run_redoubt(args);
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+    const ReferenceValues ref = verify_reference_values(test::read_file(t / "ref.cose"), authority);
+    BOOST_TEST(ref.drtm_allow_emulated == allow);
+    BOOST_TEST(ref.document.contains("drtm") == allow);
+    if (allow) BOOST_TEST(ref.document["drtm"] == json({{"allow_emulated", true}}));
+  }
+
+  test::write_file(t / "eventlog.bin", w.log);
+  test::CliResult r = test::run_redoubt({"eventlog", "mark-emulated-drtm", (t / "eventlog.bin").string(), "--text", kText, "--out", (t / "marked.bin").string()});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  BOOST_TEST(test::read_file(t / "marked.bin") == policy::insert_emulated_drtm_marker(w.log, kText), boost::test_tools::per_element());
+  r = test::run_redoubt({"eventlog", "mark-emulated-drtm", (t / "marked.bin").string(), "--text", kText, "--out", (t / "twice.bin").string()});
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(r.err.find("emulated-DRTM marker: the log already has one (event #0, PCR17) (duplicated)") != std::string::npos, r.err);
+  BOOST_TEST(!std::filesystem::exists(t / "twice.bin"));
+}
