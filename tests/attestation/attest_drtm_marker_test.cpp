@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "attestation/agent/endpoint_state.hpp"
+#include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/tpm_public.hpp"
 #include "attestation/verifier/appraiser.hpp"
 #include "attestation/verifier/ear_result.hpp"
@@ -440,4 +441,45 @@ BOOST_AUTO_TEST_CASE(cli_signs_allow_emulated_and_marks_a_log) {
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find("emulated-DRTM marker: the log already has one (event #0, PCR17) (duplicated)") != std::string::npos, r.err);
   BOOST_TEST(!std::filesystem::exists(t / "twice.bin"));
+}
+
+// "drtm" in reference values is type-checked like the rest: an object (or null) whose allow_emulated
+// is a boolean; absent, null or {} = false. sign_reference_values refuses what the verifier would.
+BOOST_AUTO_TEST_CASE(reference_values_drtm_member_is_type_checked) {
+  const json base = {{"type", kReferenceValuesType}, {"id", "rv"}, {"hypervisor", {{"signers", {std::string(64, 'a')}}}}};
+  auto with = [&](json drtm) {
+    json j = base;
+    j["drtm"] = std::move(drtm);
+    return j;
+  };
+  BOOST_TEST(!parse_reference_values(base).drtm_allow_emulated);
+  BOOST_TEST(!parse_reference_values(with(nullptr)).drtm_allow_emulated);
+  BOOST_TEST(!parse_reference_values(with(json::object())).drtm_allow_emulated);
+  BOOST_TEST(!parse_reference_values(with({{"allow_emulated", false}})).drtm_allow_emulated);
+  BOOST_TEST(parse_reference_values(with({{"allow_emulated", true}})).drtm_allow_emulated);
+  const policy::EvpKey authority = policy::generate_key("P-256");
+  const struct {
+    json drtm;
+    const char* reason;
+  } bad[] = {{true, "\"drtm\" must be an object {\"allow_emulated\": true|false} or null"},
+             {json::array({true}), "\"drtm\" must be an object {\"allow_emulated\": true|false} or null"},
+             {{{"allow_emulated", "true"}}, "drtm.allow_emulated must be true or false"},
+             {{{"allow_emulated", 1}}, "drtm.allow_emulated must be true or false"},
+             {{{"allow_emulated", nullptr}}, "drtm.allow_emulated must be true or false"}};
+  for (const auto& b : bad) {
+    BOOST_TEST_CONTEXT(b.drtm.dump()) {
+      for (int signing = 0; signing < 2; ++signing) {
+        try {
+          if (signing)
+            sign_reference_values(with(b.drtm), authority);
+          else
+            parse_reference_values(with(b.drtm));
+          BOOST_FAIL("accepted");
+        } catch (const AttestError& e) {
+          BOOST_TEST(e.code() == "bad_reference_values");
+          BOOST_TEST(e.reason() == b.reason);
+        }
+      }
+    }
+  }
 }
