@@ -6,7 +6,9 @@
 #   3. remote attestation: a verifier with signed reference values, the endpoint
 #      enrols (EK certificate in NV, credential activation) and pushes a quote
 #      with its DRTM event log, and the relying party asks for the verdict.
-# Env: REDOUBT (default build/redoubt), DEMO_OUT (default out/demo, recreated).
+# Env: REDOUBT (default build/redoubt), DEMO_OUT (default out/demo, recreated),
+# DEMO_ALLOW_EMULATED_DRTM=1 (reference values accept a log with the emulated-DRTM
+# marker of a QEMU harness, docs/attestation.md "Emulated DRTM (QEMU)"; default 0: refused).
 # Exit code: the verdict's (0 affirming), as `redoubt attest` gives it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,7 @@ printf '{"type": "redoubt.reference-values/1", "id": "demo-reference"}\n' >"$D/r
 $R verifier sign-reference --in "$D/reference.json" --key "$D/authority.key.pem" --out "$D/reference.cose" \
   --hypervisor-signer "$D/state/demo/hv-signing.pub.pem" --launch-policy "$D/launch.policy" \
   --guest-anchor "$D/pki/root.crt.pem" $(for m in "$D"/run/manifests/*.manifest; do printf -- '--guest-manifest %s ' "$m"; done) \
-  >/dev/null
+  $([ "${DEMO_ALLOW_EMULATED_DRTM:-0}" = 1 ] && printf -- '--allow-emulated-drtm') >/dev/null
 $R verifier serve --listen 127.0.0.1:0 --db "$D/verifier.db" --manufacturer-ca "$D/ca/ca.cert.pem" \
   --reference "$D/reference.cose" --authority "$D/authority.pub.pem" >"$D/verifier.log" 2>&1 &
 verifier=$!

@@ -1,9 +1,11 @@
-// `redoubt manifest show` and `redoubt eventlog show`: views for people and machines.
+// `redoubt manifest show` and `redoubt eventlog show`: views for people and machines;
+// `redoubt eventlog mark-emulated-drtm`: the QEMU harness's emulated-DRTM marker.
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "policy/fs/pcr_map.hpp"
+#include "policy/host/drtm_marker.hpp"
 #include "policy/host/eventlog_reader.hpp"
 #include "policy/host/manifest_json.hpp"
 #include "tools/commands.hpp"
@@ -63,6 +65,26 @@ void register_eventlog(CLI::App& app, int& exit_code) {
       exit_code = kExitOk;
     } catch (const std::exception& e) {
       std::cerr << "redoubt: " << *file << ": " << e.what() << "\n";
+      exit_code = kExitRefused;
+    }
+  });
+
+  // The emulated-DRTM marker (policy/host/drtm_marker.hpp) for a harness that performed SKINIT's
+  // measurement itself (docs/attestation.md "Emulated DRTM (QEMU)").
+  auto mark_in = std::make_shared<std::string>(), mark_out = std::make_shared<std::string>(), mark_text = std::make_shared<std::string>();
+  CLI::App* mark = el->add_subcommand("mark-emulated-drtm",
+                                      "Insert the emulated-DRTM marker (PCR17 EV_NO_ACTION, \"RedoubtEmulDRTM\") after the Spec ID header");
+  mark->add_option("file", *mark_in, "Event log (eventlog.bin)")->required();
+  mark->add_option("--text", *mark_text, "UTF-8 text naming the platform and how, e.g. \"qemu: SKINIT emulated by the host harness\"")->required();
+  mark->add_option("--out", *mark_out, "Output event log")->required();
+  mark->callback([=, &exit_code] {
+    std::vector<uint8_t> bytes = read_file(*mark_in, input::kEventLog);
+    try {
+      write_file(*mark_out, policy::insert_emulated_drtm_marker(bytes, *mark_text));
+      std::cout << "emulated-DRTM marker inserted: " << *mark_out << "\n";
+      exit_code = kExitOk;
+    } catch (const policy::DrtmMarkerError& e) {
+      std::cerr << "redoubt: " << *mark_in << ": " << e.what() << " (" << e.cause() << ")\n";
       exit_code = kExitRefused;
     }
   });

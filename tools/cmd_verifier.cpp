@@ -123,6 +123,7 @@ struct SignRefOptions {
   std::string in, key, out;
   std::vector<std::string> hv_signers, launch_policies, guest_anchors, guest_signers, guest_manifests;
   bool disallow_unsigned = false;
+  bool allow_emulated_drtm = false;
 };
 
 std::span<const uint8_t> as_bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
@@ -186,6 +187,9 @@ void add_run_inputs(nlohmann::json& j, const SignRefOptions& o) {
     if (m.digest_alg == HashAlg::sha256) add_hex(rule, "kernel_sha256", attest::Bytes(m.kernel_digest, m.kernel_digest + 32));
   }
   if (o.disallow_unsigned) j["guests"]["allow_unsigned"] = false;
+  //   --allow-emulated-drtm  drtm.allow_emulated = true: a log with the emulated-DRTM marker (a QEMU
+  //                          harness measured the SLB, not SKINIT) may be affirming. Test set-ups only.
+  if (o.allow_emulated_drtm) object_member(j, "drtm")["allow_emulated"] = true;
 }
 
 int run_sign_reference(const SignRefOptions& o) {
@@ -196,7 +200,7 @@ int run_sign_reference(const SignRefOptions& o) {
   policy::EvpKey key = policy::load_private_key(o.key);
   write_file(o.out, attest::sign_reference_values(j, key));
   std::cout << "signed reference values " << j["id"].get<std::string>() << " -> " << o.out << "\n";
-  if (!o.launch_policies.empty() || j.contains("guests")) std::cout << j.dump(2) << "\n";
+  if (!o.launch_policies.empty() || j.contains("guests") || j.contains("drtm")) std::cout << j.dump(2) << "\n";
   return kExitOk;
 }
 
@@ -245,6 +249,9 @@ void register_verifier(CLI::App& app, int& exit_code) {
   s->add_option("--guest-manifest", r->guest_manifests,
                 "Allow this signed guest: a rule for its name (min SVN = its SVN, its kernel digest) and its signer; repeatable");
   s->add_flag("--disallow-unsigned-guests", r->disallow_unsigned, "An unsigned guest (EV_REDOUBT_GUEST_UNSIGNED) is contraindicated, not a warning");
+  s->add_flag("--allow-emulated-drtm", r->allow_emulated_drtm,
+              "Accept a launch whose log carries the emulated-DRTM marker (QEMU harness, not SKINIT): drtm.allow_emulated = true. "
+              "Test set-ups only (default: refused, drtm_emulated)");
   s->callback([r, &exit_code] { exit_code = run_sign_reference(*r); });
 }
 

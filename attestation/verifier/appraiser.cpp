@@ -10,6 +10,9 @@ namespace {
 const char* claim_of(const std::string& code) {
   auto starts = [&](const char* p) { return code.rfind(p, 0) == 0; };
   if (starts("hv_") || starts("slb_") || starts("guest")) return "executables";
+  // The root of trust for measurement was emulated: not the platform's hardware (AR4SI "hardware" 97).
+  if (code == "drtm_emulated") return "hardware";
+  if (starts("drtm_marker")) return "configuration";
   if (starts("pcr_") || starts("event") || starts("launch_")) return "configuration";
   if (starts("qualified_signer") || starts("nonce") || starts("ak_")) return "instance-identity";
   return "hardware";  // attest_*, bad_signature, clock_*, reset_/restart_count_*
@@ -71,6 +74,9 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
                         // "none" = the evidence's own AK, on nobody's word (docs/attestation.md "One-shot").
                         {"redoubt.ak", {{"binding", in.ak_bound_to_ek ? "enrolled" : "none"}, {"name", ak_name}}},
                         {"redoubt.clock", {{"clock", q.clock.clock}, {"reset_count", q.clock.reset_count}, {"restart_count", q.clock.restart_count}, {"safe", q.clock.safe}}},
+                        // How the DRTM was made: "skinit" | "harness-emulated" (+ the marker) | "unknown"
+                        // (docs/attestation.md "Emulated DRTM (QEMU)").
+                        {"redoubt.drtm", la.drtm},
                         {"redoubt.launch", la.launch},
                         {"redoubt.guests", la.guests}};
   out.ear = {{"eat_profile", kEarProfile},

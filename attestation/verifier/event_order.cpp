@@ -6,6 +6,7 @@
 
 #include "attestation/verifier/log_event_text.hpp"
 #include "policy/fs/pcr_map.hpp"
+#include "policy/host/drtm_marker.hpp"
 
 namespace redoubt::attest {
 namespace {
@@ -29,7 +30,7 @@ std::vector<uint32_t> pcrs_of(uint32_t type) {
     case pm::kEvGuestRefused: return {19, 20};
     case pm::kEvLaunchFailed: return {17, 18};
     case pm::kEvSeparator: return {17, 18, 19, 20};
-    default: return {};  // EV_NO_ACTION included: the DRTM log carries none after its header (docs/formats.md)
+    default: return {};  // EV_NO_ACTION included: the DRTM log carries none after its header but the emulated-DRTM marker (docs/formats.md)
   }
 }
 
@@ -219,6 +220,8 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
   const LogEvent* latest_sl = nullptr;  // the SL event latest in the SL's own order so far
 
   for (const LogEvent& e : log.events) {
+    // 0. The emulated-DRTM marker (and anything claiming to be it) is check_drtm_origin's, wherever it is.
+    if (policy::claims_emulated_drtm_marker(e)) continue;
     // 1. Only what the quote covers was replayed; only the map's types, on the map's PCRs.
     if (!quoted_pcrs.count(e.pcr)) {
       report.fail("event_unquoted_pcr", e, "PCR" + std::to_string(e.pcr) + " is not in the quote (" + quote_text + "): nothing shows the TPM measured it",

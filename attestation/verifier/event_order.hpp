@@ -32,6 +32,8 @@ inline constexpr size_t kMaxEventOrderFindings = 16;
 
 // Failures (codes): event_unquoted_pcr, event_unknown_type, event_wrong_pcr, event_duplicated,
 // event_out_of_order, event_unexpected_more. `quoted_pcrs`: every PCR the quote covers.
+// Events that claim to be the emulated-DRTM marker are skipped: check_drtm_origin (drtm_origin.hpp)
+// names every one that is malformed, duplicated or out of place.
 OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_t>& quoted_pcrs, const std::string& quote_text, Findings& f);
 
 }  // namespace redoubt::attest

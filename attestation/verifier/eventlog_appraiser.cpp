@@ -4,6 +4,7 @@
 #include <set>
 
 #include "attestation/tpm/tpm_public.hpp"
+#include "attestation/verifier/drtm_origin.hpp"
 #include "attestation/verifier/event_order.hpp"
 #include "attestation/verifier/guest_appraiser.hpp"
 #include "attestation/verifier/log_event_text.hpp"
@@ -102,6 +103,11 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
     f.fail("eventlog_malformed", e.what());
     return out;
   }
+  // (0) how the DRTM was made: the emulated-DRTM marker, if the log carries one. It is not extended
+  // (EV_NO_ACTION, PFP §10.4.5), so it neither helps nor hinders the replay; its findings follow it.
+  Findings origin_findings;
+  const DrtmOrigin origin = check_drtm_origin(log, origin_findings);
+  out.drtm = drtm_claim(origin, appraise_drtm_origin(origin, ref, origin_findings));
 
   // (1a) each event's digests against its own data, in log order: the first liar is named.
   bool events_ok = true;
@@ -139,6 +145,8 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
     }
   }
   for (const auto& [pcr, banks] : diverging) report_divergence(log, pcr, banks, f);
+  for (auto v : {&Findings::failures, &Findings::warnings, &Findings::notes})
+    (f.*v).insert((f.*v).end(), (origin_findings.*v).begin(), (origin_findings.*v).end());
   out.log_matches_pcrs = events_ok && replay_ok;
   if (!out.log_matches_pcrs) return out;  // claims from an unverified log are worthless
 

@@ -5,6 +5,8 @@
 // policy and the guests (guest_appraiser.hpp). Claims come only from events on
 // quoted PCRs at the place the PCR map puts them (event_order.hpp); any other
 // event is a failure. Every failure names the event (index, PCR, type, digest).
+// The emulated-DRTM marker (drtm_origin.hpp) is checked apart: a well-formed one
+// in its place gives `drtm_emulated` (a failure unless reference values allow it).
 #pragma once
 #include <optional>
 
@@ -19,6 +21,7 @@ struct LogAppraisal {
   bool launched = false;          // a complete launch, no EV_REDOUBT_LAUNCH_FAILED
   nlohmann::json launch = nlohmann::json::object();  // claims: hv version/svn/signer/digest, slb digest, launch policy
   nlohmann::json guests = nlohmann::json::array();   // claims: one entry per guest (guest_appraiser.hpp)
+  nlohmann::json drtm = {{"method", "unknown"}};     // claim: how the DRTM was made (drtm_origin.hpp)
 };
 
 // Appends its findings to `f`. `ref` may be null (then only (1) and launch completeness are checked).

@@ -67,6 +67,12 @@ void parse_guests(const nlohmann::json& g, ReferenceValues& r) {
   }
 }
 
+void parse_drtm(const nlohmann::json& d, ReferenceValues& r) {
+  if (d.is_null()) return;
+  if (!d.is_object()) bad("\"drtm\" must be an object {\"allow_emulated\": true|false} or null");
+  if (d.contains("allow_emulated")) r.drtm_allow_emulated = bool_member(d, "allow_emulated", "drtm");
+}
+
 }  // namespace
 
 ReferenceValues parse_reference_values(const nlohmann::json& j) {
@@ -93,6 +99,7 @@ ReferenceValues parse_reference_values(const nlohmann::json& j) {
   }
   if (j.contains("launch_policy")) parse_launch_policy(j["launch_policy"], r);
   if (j.contains("guests")) parse_guests(j["guests"], r);
+  if (j.contains("drtm")) parse_drtm(j["drtm"], r);
   return r;
 }
 

@@ -6,9 +6,11 @@
 //    "slb": {"sha256": ["<SLB digest hex>"]},
 //    "launch_policy": {"sha256": ["<payload digest hex>"], "required": true, "min_serial": 0},
 //    "guests": {"anchors": ["<SHA-256 of the anchor DER>"], "signers": ["<SHA-256 of the leaf SPKI DER>"],
-//               "allow_unsigned": true, "rules": {"<name>": {"min_svn": 1, "kernel_sha256": ["<hex>"]}}}}
-// "launch_policy" and "guests" may be null or absent (not checked). Unknown
-// members are kept (open schema); known ones are type-checked.
+//               "allow_unsigned": true, "rules": {"<name>": {"min_svn": 1, "kernel_sha256": ["<hex>"]}}},
+//    "drtm": {"allow_emulated": false}}
+// "launch_policy", "guests" and "drtm" may be null or absent (not checked; for
+// "drtm": an emulated DRTM is refused). Unknown members are kept (open schema);
+// known ones are type-checked.
 #pragma once
 #include <map>
 #include <nlohmann/json.hpp>
@@ -43,6 +45,10 @@ struct ReferenceValues {
   std::set<std::string> guest_signers;      // SHA-256 of the leaf's SubjectPublicKeyInfo DER (= the manifest kid); empty = not checked
   bool allow_unsigned_guests = true;        // EV_REDOUBT_GUEST_UNSIGNED: warning (true) or failure (false)
   std::map<std::string, GuestRule> guest_rules;  // by signed guest name; non-empty = only these names
+  // "drtm": {"allow_emulated": true} accepts a launch whose log carries the emulated-DRTM marker
+  // (a test harness measured the SLB, not SKINIT: drtm_origin.hpp); absent = false, the launch is
+  // contraindicated (drtm_emulated). Test policies only: docs/attestation.md "Emulated DRTM (QEMU)".
+  bool drtm_allow_emulated = false;
   nlohmann::json document;           // the whole payload, as signed
 };
 

@@ -25,6 +25,8 @@
 #include "attestation/tpm/tpm_public.hpp"
 #include "policy/host/eventlog_reader.hpp"
 #include "attestation/verifier/ear_result.hpp"
+#include "attestation/verifier/reference_values.hpp"
+#include "policy/host/drtm_marker.hpp"
 #include "policy/host/keys.hpp"
 #include "tests/attestation/service_world.hpp"
 
@@ -376,6 +378,33 @@ BOOST_AUTO_TEST_CASE(one_shot_verify_with_signed_reference_values) {
   BOOST_TEST(c4 == 400);
   BOOST_TEST(res4["error"] == "bad_reference_values");
   (void)c3;
+
+  // The emulated-DRTM marker (docs/attestation.md "Emulated DRTM (QEMU)") inserted into the same
+  // evidence's log, as a QEMU harness does: the signed verdict says how the DRTM was made, and the
+  // verifier's own reference values refuse it while signed ones with drtm.allow_emulated accept it.
+  const policy::EvpKey ear_key = policy::load_public_key((f.w.dir / "verifier.db.pub.pem").string());
+  auto signed_drtm = [&](const json& r) { return attest::jws_verify_es256(r["ear_jws"], ear_key)["submods"]["redoubt-drtm"]; };
+  BOOST_TEST(signed_drtm(res)["redoubt.drtm"] == json({{"method", "skinit"}}));
+  const std::string text = "qemu: SKINIT emulated by the host harness (swtpm control channel HASH_START/DATA/END)";
+  json marked = ev;
+  marked["eventlog"] = attest::to_base64(policy::insert_emulated_drtm_marker(attest::from_base64(ev["eventlog"].get<std::string>()), text));
+  auto [c5, res5] = h.post("/v1/verify", json{{"evidence", marked}, {"nonce", nonce}});
+  BOOST_TEST_REQUIRE(c5 == 200, res5.dump());
+  json s5 = signed_drtm(res5);
+  BOOST_TEST(s5["redoubt.drtm"]["method"] == "harness-emulated");
+  BOOST_TEST(s5["redoubt.drtm"]["allowed"] == false);
+  BOOST_TEST(s5["redoubt.drtm"]["marker"]["text"] == text);
+  BOOST_TEST(s5["redoubt.failures"].dump().find("\"drtm_emulated\"") != std::string::npos, s5.dump());
+  json allow_doc = {{"type", "redoubt.reference-values/1"}, {"id", "test-qemu"},
+                    {"hypervisor", {{"signers", {std::string(64, 'a')}}}}, {"drtm", {{"allow_emulated", true}}}};
+  const attest::Bytes allow_cose = attest::sign_reference_values(allow_doc, policy::load_private_key((f.w.dir / "authority.key.pem").string()));
+  auto [c6, res6] = h.post("/v1/verify", json{{"evidence", marked}, {"nonce", nonce}, {"reference_values", attest::to_base64(allow_cose)}});
+  BOOST_TEST_REQUIRE(c6 == 200, res6.dump());
+  json s6 = signed_drtm(res6);
+  BOOST_TEST(s6["ear.appraisal-policy-id"] == "test-qemu");
+  BOOST_TEST(s6["redoubt.drtm"]["allowed"] == true);
+  BOOST_TEST(s6["redoubt.failures"].dump().find("\"drtm_emulated\"") == std::string::npos, s6.dump());
+  BOOST_TEST(s6["redoubt.notes"].dump().find("\"drtm_emulated\"") != std::string::npos, s6.dump());
 }
 
 // Issue 16 item 2: one-shot /v1/verify without an enrolled endpoint took the AK in the evidence on

@@ -9,7 +9,7 @@
 namespace redoubt::test {
 using nlohmann::json;
 
-ServiceWorld::ServiceWorld() {
+ServiceWorld::ServiceWorld(bool allow_emulated_drtm) {
   CliResult r = run_redoubt({"manufacturer-ca", (dir / "ca").string()});
   if (r.exit_code != 0) throw std::runtime_error("manufacturer-ca: " + r.err);
   ca_cert = (dir / "ca" / "ca.cert.pem").string();
@@ -22,6 +22,7 @@ ServiceWorld::ServiceWorld() {
               {"id", "test-reference-1"},
               {"hypervisor", {{"signers", {policy::key_id_hex(owner)}}, {"min_svn", 2}}},
               {"launch_policy", nullptr}};
+  if (allow_emulated_drtm) ref["drtm"] = {{"allow_emulated", true}};
   policy::EvpKey auth = policy::load_private_key((dir / "authority.key.pem").string());
   write_file(dir / "reference.cose", attest::sign_reference_values(ref, auth));
   reference = (dir / "reference.cose").string();

@@ -15,7 +15,9 @@ namespace redoubt::test {
 struct ServiceWorld {
   TempDir dir;
   std::string ca_cert, owner_key, authority_pub, reference;
-  ServiceWorld();
+  // allow_emulated_drtm: the reference values say "drtm": {"allow_emulated": true} (a QEMU harness's
+  // emulated-DRTM marker is accepted, docs/attestation.md "Emulated DRTM (QEMU)"); default: refused.
+  explicit ServiceWorld(bool allow_emulated_drtm = false);
   std::vector<std::string> verifier_args() const;  // --manufacturer-ca, --reference, --authority
   // `redoubt endpoint --verifier URL --id ID --state dir/ID ...extra`
   CliResult endpoint(const std::string& url, const std::string& id, const std::vector<std::string>& extra = {}) const;

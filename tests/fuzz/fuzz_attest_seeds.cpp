@@ -16,6 +16,7 @@
 #include "policy/fs/hash.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/cbor_write.hpp"
+#include "policy/host/drtm_marker.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/pki_build.hpp"
 #include "policy/host/pki_sign.hpp"
@@ -150,6 +151,11 @@ int main(int argc, char** argv) {
       put(out / "replay", n + "-pcr" + std::to_string(17 + pcr) + "-drop", cat({{pcr}, {1}, {1}, log}));
       put(out / "replay", n + "-pcr" + std::to_string(17 + pcr) + "-384", cat({{uint8_t(pcr | 4)}, {0}, {0}, Bytes(48, 0), log}));
     }
+    // The same launch as a QEMU harness records it: the emulated-DRTM marker after the header
+    // (policy/host/drtm_marker.hpp, docs/attestation.md "Emulated DRTM (QEMU)").
+    const Bytes marked = insert_emulated_drtm_marker(log, "qemu: SKINIT emulated by the host harness (swtpm control channel HASH_START/DATA/END)");
+    put(out / "eventlog_appraiser", n + "-emulated", cat({{1}, u16le(marked.size()), marked}));
+    put(out / "guest_appraiser", n + "-emulated", cat({{0}, marked}));
   }
 
   // Reference values.
@@ -162,7 +168,8 @@ int main(int argc, char** argv) {
                               {{"anchors", {std::string(64, 'e')}},
                                {"signers", {std::string(64, 'f')}},
                                {"allow_unsigned", false},
-                               {"rules", {{"demo", {{"min_svn", 1}, {"kernel_sha256", {std::string(64, '0')}}}}}}}}};
+                               {"rules", {{"demo", {{"min_svn", 1}, {"kernel_sha256", {std::string(64, '0')}}}}}}}},
+                             {"drtm", {{"allow_emulated", true}}}};
   put(out / "reference_values", "json", cat({{0}, text(rv.dump())}));
   const EvpKey authority = load_private_key(fuzz_state::authority_prefix() + ".key.pem");
   put(out / "reference_values", "cose", cat({{1}, attest::sign_reference_values(rv, authority)}));
