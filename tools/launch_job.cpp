@@ -21,6 +21,7 @@
 #include "tools/cli_numbers.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
+#include "policy/host/drtm_marker.hpp"
 #include "tools/launch_qemu.hpp"
 #include "tpm/swtpm_bridge_tpm.hpp"
 #include "tools/slb_image.hpp"
@@ -207,7 +208,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
                  {"skinit_bytes_match_layout",
                   run.skinit_measured.size() == r.slb_length &&
                       std::equal(run.skinit_measured.begin(), run.skinit_measured.end(), r.slb_region.begin())}};
-    // TODO(marker): insert the emulated-DRTM marker event (wip-drtmflag).
+    // The log says how PCR17's DRTM measurement was made (docs/attestation.md "Emulated DRTM").
+    if (!r.event_log.empty() && r.drtm == "harness-emulated")
+      r.event_log = policy::insert_emulated_drtm_marker(r.event_log, kQemuDrtmMarkerText);
     if (o.after_launch) o.after_launch(machine, r, view);
   } else if (o.engine == "full-system") {
     sim::FullSystem system(machine, *tpm, sink);

@@ -14,6 +14,11 @@
 
 namespace redoubt::tools {
 
+// The text of the emulated-DRTM marker (policy/host/drtm_marker.hpp) a QEMU launch's
+// event log carries as its first event: PCR17 was made by this harness, not by SKINIT.
+inline constexpr char kQemuDrtmMarkerText[] =
+    "qemu: SKINIT emulated by the host harness (swtpm control channel HASH_START/DATA/END over SLB[0:length])";
+
 struct QemuLaunchOptions {
   std::string tpm_socket;                 // the swtpm control socket for QEMU's tpm-emulator
   qemu::DrtmFn drtm;                      // SKINIT's measurement on that TPM (the harness's emulation)
