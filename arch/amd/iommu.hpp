@@ -131,8 +131,8 @@ inline constexpr uint64_t kIr = 1ull << 61;          // DMA read permitted
 inline constexpr uint64_t kIw = 1ull << 62;          // DMA write permitted
 // Quadword 1 (bits 127:64).
 inline constexpr uint64_t kDomainIdMask = 0xFFFF;    // [79:64] DomainID (tags IOTLB / cached translations)
-inline constexpr uint64_t kSe = 1ull << 33;          // bit 97: suppress all I/O page faults
-inline constexpr uint64_t kSa = 1ull << 34;          // bit 98: suppress repeated I/O page fault events
+inline constexpr uint64_t kSe = 1ull << 33;          // bit 97: SE, suppress I/O page fault events
+inline constexpr uint64_t kSa = 1ull << 34;          // bit 98: SA, suppress all I/O page fault events
 inline constexpr uint32_t kIoCtlShift = 35;          // [100:99] port I/O: 00b target abort
 inline constexpr uint64_t kEx = 1ull << 39;          // bit 103: exclusion range applies to this device
 inline constexpr uint32_t kSysMgtShift = 40;         // [105:104] system management messages: 00b target abort
