@@ -117,6 +117,7 @@ struct Fixture {
   devtest::FnPortBus io;
   uint32_t cf8 = 0;
   int iommus = 1;
+  bool ht = false;  // capability header HtTunnel
   x86::AmdIommu drv{io, ram, &model};
   Fixture() {
     io.in = [this](uint16_t p, unsigned) -> uint32_t {
@@ -130,7 +131,7 @@ struct Fixture {
         case 0x04: return 0x00100000u;  // status: capability list
         case 0x0C: return 0;            // single function
         case 0x34: return 0x40;
-        case 0x40: return v::kCapId | (uint32_t(v::kCapTypeIommu) << 16) | v::kCapHeaderEfrSup;
+        case 0x40: return v::kCapId | (uint32_t(v::kCapTypeIommu) << 16) | v::kCapHeaderEfrSup | (ht ? v::kCapHeaderHtTunnel : 0);
         case 0x44: return uint32_t(kMmioBase) | v::kCapBaseLowEnable;
         case 0x48: return 0;
         default: return 0;
@@ -188,6 +189,12 @@ BOOST_FIXTURE_TEST_CASE(enable_blocks_every_device_and_closes_the_exclusion_rang
       for (bool w : {false, true}) BOOST_TEST(!model.dma_ok(uint16_t(d), a, w), "device " << d << " address " << a);
   BOOST_TEST(drv.is_protected(0, kRam));
   BOOST_TEST(drv.protect(0x1000, 0x2000).is_ok());
+  // An IOMMU that can translate HyperTransport tunnel traffic gets HtTunEn too.
+  ht = true;
+  x86::AmdIommu tunnel{io, ram, &model};
+  BOOST_TEST_REQUIRE(tunnel.enable(kRegion, x86::AmdIommuLayout::kBytes, nullptr, 0).is_ok());
+  BOOST_TEST(model.reg[v::mmio::kControl] == (v::control::kIommuEn | v::control::kHtTunEn | v::control::kEventLogEn |
+                                              v::control::kCmdBufEn | v::control::kCoherent));
 }
 
 BOOST_FIXTURE_TEST_CASE(without_invalidate_all_every_dte_is_invalidated, Fixture) {
