@@ -22,6 +22,7 @@ inline constexpr uint8_t kCapRange = 0xC;        // §3.2: the bus/device range 
 inline constexpr uint32_t kCapBaseLowEnable = 1u << 0;      // §3.2: the MMIO window is enabled (and locked)
 inline constexpr uint32_t kCapBaseLowAddrMask = 0xFFFFC000u;  // §3.2: 16 KiB aligned
 inline constexpr uint32_t kCapHeaderEfrSup = 1u << 27;       // §3.2: EFRSup: the Extended Feature Register exists
+inline constexpr uint32_t kCapHeaderHtTunnel = 1u << 25;     // §3.2: HtTunnel: HyperTransport tunnel translation supported
 inline constexpr uint64_t kMmioAlign = 16 * 1024;
 inline constexpr uint64_t kMmioSize = 16 * 1024;            // §3.4: the window is 16 KiB
 
@@ -60,7 +61,7 @@ inline constexpr uint32_t kRingPtrMask = 0x0007FFF0u;  // §3.4: head/tail point
 // §3.4: IOMMU Control Register bits.
 namespace control {
 inline constexpr uint64_t kIommuEn = 1ull << 0;       // translation and protection on
-inline constexpr uint64_t kHtTunEn = 1ull << 1;       // translate HyperTransport tunnel requests
+inline constexpr uint64_t kHtTunEn = 1ull << 1;       // translate HyperTransport tunnel requests (0: they pass untranslated)
 inline constexpr uint64_t kEventLogEn = 1ull << 2;    // write events to the event log
 inline constexpr uint64_t kEventIntEn = 1ull << 3;    // interrupt on a new event
 inline constexpr uint64_t kComWaitIntEn = 1ull << 4;  // interrupt on COMPLETION_WAIT with I = 1
@@ -131,8 +132,8 @@ inline constexpr uint64_t kIr = 1ull << 61;          // DMA read permitted
 inline constexpr uint64_t kIw = 1ull << 62;          // DMA write permitted
 // Quadword 1 (bits 127:64).
 inline constexpr uint64_t kDomainIdMask = 0xFFFF;    // [79:64] DomainID (tags IOTLB / cached translations)
-inline constexpr uint64_t kSe = 1ull << 33;          // bit 97: suppress all I/O page faults
-inline constexpr uint64_t kSa = 1ull << 34;          // bit 98: suppress repeated I/O page fault events
+inline constexpr uint64_t kSe = 1ull << 33;          // bit 97: SE, suppress I/O page fault events
+inline constexpr uint64_t kSa = 1ull << 34;          // bit 98: SA, suppress all I/O page fault events
 inline constexpr uint32_t kIoCtlShift = 35;          // [100:99] port I/O: 00b target abort
 inline constexpr uint64_t kEx = 1ull << 39;          // bit 103: exclusion range applies to this device
 inline constexpr uint32_t kSysMgtShift = 40;         // [105:104] system management messages: 00b target abort
@@ -232,6 +233,7 @@ enum EventCode : uint32_t {
 namespace event {
 inline constexpr uint32_t kCodeShift = 60;
 inline constexpr uint64_t kDeviceIdMask = 0xFFFF;  // [15:0] DeviceID
+inline constexpr uint32_t kDomainShift = 32;       // [47:32] DomainID (IO_PAGE_FAULT)
 inline constexpr uint32_t kFlagsShift = 48;        // [59:48] flags (IO_PAGE_FAULT, §2.5):
 inline constexpr uint64_t kFlagsMask = 0xFFF;
 inline constexpr uint32_t kFlagI = 1u << 3;        //   I: an interrupt request

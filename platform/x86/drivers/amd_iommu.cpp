@@ -63,7 +63,7 @@ Status AmdIommuHw::find() {
   if (!found) return Status::fail(Err::not_found, "AMD-Vi: no IOMMU capability on PCI bus 0");
   // §3.2: base = High[31:0] << 32 | Low[31:14] << 14. (QEMU 7.2 before its stable fix
   // put base[15:0] in Low and base[31:16] in High, amd_iommu.c amdvi_init: refused here.)
-  const uint32_t hdr = cfg(devfn_, cap_);
+  const uint32_t hdr = cap_hdr_ = cfg(devfn_, cap_);
   const uint32_t lo = cfg(devfn_, cap_ + v::kCapBaseLow);
   base_ = (uint64_t(cfg(devfn_, cap_ + v::kCapBaseHigh)) << 32) | (lo & v::kCapBaseLowAddrMask);
   if (base_ != 0 && base_ + v::kMmioSize <= kIdentityMapEnd) {
@@ -158,7 +158,10 @@ Status AmdIommuHw::enable(uint64_t table_pa, uint64_t table_size, const PhysRang
   for (uint32_t r = v::mmio::kCmdBufHead; r <= v::mmio::kEventLogTail; r += 8) regs().write32(r, 0);
   cmd_tail_ = 0;
   regs().write32(v::mmio::kStatus, uint32_t(v::status::kEventOverflow | v::status::kEventLogInt | v::status::kComWaitInt));
-  constexpr uint32_t kOn = uint32_t(v::control::kIommuEn | v::control::kEventLogEn | v::control::kCmdBufEn | v::control::kCoherent);
+  //    HtTunEn where the IOMMU can translate HyperTransport tunnel traffic: with it clear that
+  //    traffic would pass untranslated (§3.4 MMIO 0018h).
+  const uint32_t kOn = uint32_t(v::control::kIommuEn | v::control::kEventLogEn | v::control::kCmdBufEn | v::control::kCoherent |
+                                ((cap_hdr_ & v::kCapHeaderHtTunnel) ? v::control::kHtTunEn : 0));
   regs().write32(v::mmio::kControl, kOn);
 
   // 3. Read the state back.

@@ -103,6 +103,7 @@ class AmdIommuHw {
   Mmio* regs_;
   uint32_t devfn_ = 0;
   uint8_t cap_ = 0;
+  uint32_t cap_hdr_ = 0;
   uint64_t base_ = 0, efr_ = 0;
   bool enabled_ = false;
   uint64_t region_pa_ = 0;
