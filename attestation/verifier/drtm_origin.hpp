@@ -36,7 +36,9 @@ struct DrtmOrigin {
 //   drtm_marker_misplaced   not the first event after the Spec ID header (detail.expected_index 0)
 //   drtm_marker_wrong_pcr   not on PCR17 (detail.expected_pcr)
 //   drtm_marker_malformed   detail.cause: "digest" (not all zero), "signature", "truncated", "version", "text"
+//   drtm_marker_more        after kMaxMarkerFindings duplicates, one count of the rest (detail.count)
 // method: "harness-emulated" when any event claims to be the marker, else "skinit".
+inline constexpr size_t kMaxMarkerFindings = 16;
 DrtmOrigin check_drtm_origin(const policy::EventLog& log, Findings& f);
 
 // Reference values decide (drtm.allow_emulated, default false; no reference values: false):

@@ -74,8 +74,8 @@ std::vector<uint8_t> insert_emulated_drtm_marker(const std::vector<uint8_t>& log
   for (const LogEvent& e : parsed.events)
     if (claims_emulated_drtm_marker(e))
       throw DrtmMarkerError("duplicated", "the log already has one (event #" + std::to_string(e.index) + ", PCR" + std::to_string(e.pcr) + ")");
-  // TCG_PCR_EVENT2 (PFP §10.2.2): pcrIndex, eventType, TPML_DIGEST_VALUES (one zero digest per
-  // Spec ID bank, header order: EV_NO_ACTION digests are zero, PFP §10.4.5), eventSize, event.
+  // TCG_PCR_EVENT2 (PFP §10.2.2): pcrIndex, eventType, TPML_DIGEST_VALUES (a digest for every Spec ID
+  // bank, EV_NO_ACTION included: PFP §10.1; zero, as EV_NO_ACTION is not extended: §10.4.5), eventSize, event.
   std::vector<uint8_t> rec;
   put_u32(rec, kEmulatedDrtmPcr);
   put_u32(rec, kEvNoAction);

@@ -8,7 +8,9 @@
 // event, right after the Spec ID Event03 header (§10.4.5.1):
 //   pcrIndex  17
 //   eventType EV_NO_ACTION (3): informational, never extended (PFP §10.4.5)
-//   digests   one per bank of the Spec ID header, in its order, all zero (PFP §10.4.5)
+//   digests   one per bank of the Spec ID header, in its order (PFP §10.1, 1.04 §9.1: "there
+//             SHALL be a corresponding digest in all TCG_PCR_EVENT2 structures ... This includes
+//             EV_NO_ACTION events which do not extend the PCR"), all zero (PFP §10.4.5)
 //   event     "RedoubtEmulDRTM\0" (16 bytes) || u32 version = 1 (little-endian,
 //             PFP §10.2) || UTF-8 text, no NUL, 1..1024 bytes, naming the platform
 //             and how, e.g. "qemu: SKINIT emulated by the host harness (swtpm

@@ -17,6 +17,7 @@
 #include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/tpm_public.hpp"
 #include "attestation/verifier/appraiser.hpp"
+#include "attestation/verifier/drtm_origin.hpp"
 #include "attestation/verifier/ear_result.hpp"
 #include "attestation/verifier/reference_values.hpp"
 #include "platform/sim/machine.hpp"
@@ -345,6 +346,13 @@ BOOST_AUTO_TEST_CASE(misplaced_duplicated_and_malformed_markers_are_named) {
   BOOST_TEST_REQUIRE(codes(other.findings.failures) == std::vector<std::string>{"event_unknown_type"}, boost::test_tools::per_element());
   BOOST_TEST(other.findings.failures[0].detail["event"]["index"] == 0);
   BOOST_TEST(sub(other)["redoubt.drtm"] == json({{"method", "skinit"}}));
+  // A log flooded with markers gets a bounded verdict: the first duplicates named, the rest counted.
+  AppraisalOutcome flood = appraise_log(with_records(0, std::vector<Bytes>(1001, record(17, 3, good))), &allowed, 8);
+  std::vector<std::string> want(kMaxMarkerFindings, "drtm_marker_duplicated");
+  want.push_back("drtm_marker_more");
+  BOOST_TEST(codes(flood.findings.failures) == want, boost::test_tools::per_element());
+  BOOST_TEST(flood.findings.failures.back().detail["count"] == 1000 - kMaxMarkerFindings);
+  BOOST_TEST(flood.findings.failures[kMaxMarkerFindings - 1].detail["event"]["index"] == kMaxMarkerFindings);
   // Under default reference values a misplaced marker is both: named, and an emulated DRTM refused.
   const ReferenceValues refused = world().ref(std::nullopt);
   AppraisalOutcome both = appraise_log(with_records(1, {record(17, 3, good)}), &refused, 7);
