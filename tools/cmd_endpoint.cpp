@@ -120,6 +120,22 @@ int run_endpoint(const EndpointOptions& o) {
   auto say = [](const std::string& l) { std::cerr << l << "\n"; };
   TpmStateCheck tpm_state;
   auto tpm = open_tpm_session(tpm_spec_for(o.platform, o.tpm), state, o.new_tpm, &tpm_state, say);
+  // The EK certificate comes from the TPM's NV (EK Credential Profile §2.2.1.5). Only the TPMs this
+  // tool makes are "manufactured" here: the inproc simulator and --platform qemu's private swtpm
+  // (its NV in <state>/tpm-qemu, made by swtpm without swtpm_setup's certificates); the simulated
+  // manufacturer CA issues the certificate into NV on first use.
+  const std::string spec = tpm_spec_for(o.platform, o.tpm);
+  std::optional<attest::ManufacturerCa> sim_ca;
+  if (spec == kQemuTpmSpec || tpm::TpmSpec::parse(spec).kind == tpm::TpmSpec::Kind::inproc)
+    sim_ca = attest::ensure_sim_manufacturer_ca(o.manufacturer_ca.empty() ? state / "manufacturer-ca" : fs::absolute(o.manufacturer_ca));
+  if (sim_ca && o.platform == "qemu") {
+    // Manufactured before QEMU boots: SeaBIOS sets a random platformAuth (TPM2_HierarchyChangeAuth,
+    // valid until the next TPM2_Startup(CLEAR)), so after the run nobody can define the
+    // platform-written EK certificate index any more. Reading it needs only owner read.
+    attest::TpmIdentity factory(*tpm);
+    tpm->set_locality(0);
+    attest::ek_certificate_from_nv(*tpm, factory, &*sim_ca);
+  }
   RunOptions ro;
   ro.launch = launch_options(o, state, say);
   ro.launch.tpm_state = tpm_state.to_json();
@@ -152,11 +168,6 @@ int run_endpoint(const EndpointOptions& o) {
       attest::orderly_shutdown(tpm);
     }
   } shutdown_on_exit{ident, *tpm};
-  // The EK certificate comes from the TPM's NV (EK Credential Profile §2.2.1.5). Only the inproc
-  // simulator is "manufactured" here: its CA issues the certificate into NV on first use.
-  std::optional<attest::ManufacturerCa> sim_ca;
-  if (tpm::TpmSpec::parse(o.tpm).kind == tpm::TpmSpec::Kind::inproc)
-    sim_ca = attest::ensure_sim_manufacturer_ca(o.manufacturer_ca.empty() ? state / "manufacturer-ca" : fs::absolute(o.manufacturer_ca));
   const attest::Bytes ek_cert = attest::ek_certificate_from_nv(*tpm, ident, sim_ca ? &*sim_ca : nullptr);
   std::cerr << "[endpoint] EK certificate from NV 0x" << std::hex << ident.ek_cert_index() << std::dec << " (" << ek_cert.size()
             << " bytes)\n";

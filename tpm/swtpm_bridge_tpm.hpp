@@ -44,6 +44,7 @@ class SwtpmBridgeTpm final : public TpmDevice {
   void resume_after_qemu(int timeout_ms = 5000);
 
   SwtpmQemuBridge& bridge() { return *bridge_; }
+  std::shared_ptr<SwtpmQemuBridge> shared_bridge() const { return bridge_; }  // e.g. for SwtpmBridgeTcpServer
 
   struct Tcti;  // the TCTI context (TSS2_TCTI_CONTEXT_COMMON_V2 first)
 
