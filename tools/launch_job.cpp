@@ -1,5 +1,7 @@
 #include "tools/launch_job.hpp"
 
+#include <tss2/tss2_esys.h>
+
 #include <cstdio>
 #include <optional>
 
@@ -197,6 +199,10 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     QemuLaunchOptions qo = qemu_launch_options(*tpm);
     qo.extra_args = o.qemu_args;
     qemu::QemuRun run;
+    // QEMU powers the TPM on again (CMD_INIT when it realizes tpm-tis): the harness's session
+    // (provisioning) ends first in order, like a machine that reboots, or every QEMU run would be a
+    // TPM reset without TPM2_Shutdown and its quotes would carry clockInfo.safe = 0.
+    if (tpm->esys()) Esys_Shutdown(tpm->esys(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_SU_CLEAR);
     r = launch_on_qemu(machine, in, qo, sink, &run);
     // QEMU exited: the harness takes the swtpm back, its PCRs as the run left them (no CMD_INIT).
     dynamic_cast<tpm::SwtpmBridgeTpm&>(*tpm).resume_after_qemu();
