@@ -13,6 +13,11 @@
 #define BOOST_TEST_MODULE qemu_oracle
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -191,6 +196,38 @@ BOOST_AUTO_TEST_CASE(tpm2_pcrread_on_the_swtpm_equals_pcrs_json) {
   // Not vacuous: a bank tpm2_pcrread reads is what pcrs.json says, and PCR17 is a launched value.
   BOOST_TEST(got.at("sha256").at("17") != std::string(64, '0'));
   BOOST_TEST(got.at("sha256").at("17") != std::string(64, 'f'));
+}
+
+// The served control channel refuses CMD_INIT (tcti-swtpm's Tss2_Tcti_Swtpm_Reset), which would
+// wipe the PCRs of the run: TPM_FAIL, and the PCRs are still pcrs.json's.
+BOOST_AUTO_TEST_CASE(the_served_tpm_refuses_a_reset) {
+  World& w = world();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(w.server->port() + 1));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_TEST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  const uint8_t init[8] = {0, 0, 0, 2, 0, 0, 0, 1};  // CMD_INIT, PTM_INIT_FLAG_DELETE_VOLATILE
+  BOOST_TEST_REQUIRE(::send(fd, init, sizeof init, MSG_NOSIGNAL) == 8);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  uint8_t res[4] = {0xff, 0xff, 0xff, 0xff};
+  size_t got = 0;
+  while (got < 4) {
+    const ssize_t n = ::recv(fd, res + got, 4 - got, 0);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  BOOST_TEST_REQUIRE(got == 4u);
+  BOOST_TEST((Bytes(res, res + 4) == Bytes{0, 0, 0, 9}));  // TPM_FAIL
+  CliResult r = run_program({"tpm2_pcrread", "-T", w.server->tcti(), "sha256:17,19"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
+  const auto pcrs = yaml_pcrs(r.out);
+  BOOST_TEST(pcrs.at("sha256").at("17") == lower(w.pcrs["sha256"]["17"].get<std::string>()));
+  BOOST_TEST(pcrs.at("sha256").at("19") == lower(w.pcrs["sha256"]["19"].get<std::string>()));
 }
 
 // tpm2_eventlog replays the QEMU run's log (with its emulated-DRTM marker first) and the same log
