@@ -342,13 +342,29 @@ BOOST_AUTO_TEST_CASE(tpm2_checkquote_accepts_a_qemu_quote) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// `redoubt endpoint --platform qemu` enrolling with and pushing to a real verifier process.
+// `redoubt endpoint --platform qemu` enrolling with and pushing to a real verifier process: default
+// reference values, then the same ones signed by `redoubt verifier sign-reference --allow-emulated-drtm`.
 BOOST_AUTO_TEST_SUITE(endpoint, *utf::precondition(qemu_present) * utf::label("qemu"))
 
 BOOST_AUTO_TEST_CASE(qemu_endpoint_is_refused_by_default_and_affirming_when_allowed) {
   for (bool allow : {false, true}) {
     BOOST_TEST_CONTEXT((allow ? "allow_emulated" : "default reference values")) {
-      ServiceWorld sw(allow);
+      ServiceWorld sw;  // default reference values: no "drtm" (tests/attestation/service_world.cpp)
+      if (allow) {
+        // The same reference values signed by the CLI with --allow-emulated-drtm.
+        const policy::EvpKey owner = policy::load_public_key((sw.dir / "owner.pub.pem").string());
+        const json ref = {{"type", "redoubt.reference-values/1"},
+                          {"id", "test-reference-qemu"},
+                          {"hypervisor", {{"signers", {policy::key_id_hex(owner)}}, {"min_svn", 2}}},
+                          {"launch_policy", nullptr}};
+        const std::string text = ref.dump();
+        write_file(sw.dir / "reference-qemu.json", Bytes(text.begin(), text.end()));
+        CliResult s = run_redoubt({"verifier", "sign-reference", "--in", (sw.dir / "reference-qemu.json").string(), "--key",
+                                   (sw.dir / "authority.key.pem").string(), "--out", (sw.dir / "reference-qemu.cose").string(),
+                                   "--allow-emulated-drtm"});
+        BOOST_TEST_REQUIRE(s.exit_code == 0, s.out + s.err);
+        sw.reference = (sw.dir / "reference-qemu.cose").string();
+      }
       auto args = sw.verifier_args();
       args.insert(args.end(), {"--db", (sw.dir / "v.db").string()});
       VerifierProcess v(args, sw.dir / "verifier.out");
@@ -378,6 +394,7 @@ BOOST_AUTO_TEST_CASE(qemu_endpoint_is_refused_by_default_and_affirming_when_allo
       BOOST_TEST(sub["redoubt.drtm"]["allowed"] == allow, sub.dump());
       BOOST_TEST(sub["redoubt.drtm"]["marker"]["text"].get<std::string>().rfind("qemu:", 0) == 0u, sub.dump());
       BOOST_TEST((sub["redoubt.failures"].dump().find("\"drtm_emulated\"") != std::string::npos) == !allow, sub.dump());
+      BOOST_TEST(sub["ear.appraisal-policy-id"] == (allow ? "test-reference-qemu" : "test-reference-1"), sub.dump());
     }
   }
 }
