@@ -3,3 +3,8 @@ add_executable(bench_hv ${CMAKE_CURRENT_LIST_DIR}/hv_bench.cpp)
 target_link_libraries(bench_hv PRIVATE rd_tools)
 set_target_properties(bench_hv PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
 add_dependencies(bench_hv guests sl_bin hv_bin)
+# The same images on the simulator and under QEMU TCG, side by side (docs/qemu.md).
+add_executable(bench_qemu ${CMAKE_CURRENT_LIST_DIR}/qemu_bench.cpp)
+target_link_libraries(bench_qemu PRIVATE rd_tools)
+set_target_properties(bench_qemu PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
+add_dependencies(bench_qemu guests sl_bin hv_bin boot_stub_bin)

@@ -57,6 +57,11 @@ void register_run(CLI::App& app, int& exit_code) {
       "the measured hv.bin executed by the simulated CPU")->capture_default_str();
   engine_opt->check(CLI::IsMember({"full-system", "native-sl", "native"}));
   c->parse_complete_callback([o, engine_opt] { if (engine_opt->count()) o->launch.engine_checked = true; });
+  c->add_option("--qemu-arg", o->launch.qemu_args,
+                "--platform qemu: one more QEMU argument (repeatable; e.g. --qemu-arg=-device --qemu-arg=edu)");
+  c->add_option("--qemu-stub-args", o->launch.qemu_stub_args,
+                "--platform qemu: more of the untrusted boot stub's command line (attack=0xPA: a DMA attack by "
+                "QEMU's edu device, docs/qemu.md)");
   c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")
       ->capture_default_str();
   c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");

@@ -198,6 +198,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   } else if (o.platform == "qemu") {
     QemuLaunchOptions qo = qemu_launch_options(*tpm);
     qo.extra_args = o.qemu_args;
+    qo.stub_args = o.qemu_stub_args;
     qemu::QemuRun run;
     // QEMU powers the TPM on again (CMD_INIT when it realizes tpm-tis): the harness's session
     // (provisioning) ends first in order, like a machine that reboots, or every QEMU run would be a
@@ -206,6 +207,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     r = launch_on_qemu(machine, in, qo, sink, &run);
     // QEMU exited: the harness takes the swtpm back, its PCRs as the run left them (no CMD_INIT).
     dynamic_cast<tpm::SwtpmBridgeTpm&>(*tpm).resume_after_qemu();
+    if (!run.qemu_stderr.empty()) write_text(fs::absolute(o.out) / "qemu-stderr.txt", run.qemu_stderr);
     qemu_json = {{"command", run.command},
                  {"exit", run.qemu_exit},
                  {"seconds_total", run.seconds_total},

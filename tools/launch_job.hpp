@@ -30,6 +30,7 @@ struct EngineView {
 struct LaunchOptions {
   std::string platform = "amd";  // "amd": the simulated AMD platform; "qemu": QEMU TCG + swtpm (docs/qemu.md)
   std::vector<std::string> qemu_args;  // --platform qemu: more QEMU arguments (tests: -device edu)
+  std::string qemu_stub_args;          // --platform qemu: more of the boot stub's command line (tests: attack=0x...)
   // "full-system": the simulated CPU executes sl.bin and hv.bin (what is measured runs).
   // "native": the native build of the same sources (platform/fake), for unit tests and
   // comparisons; it refuses unless sl.bin/hv.bin are the ones built from the sources it runs.

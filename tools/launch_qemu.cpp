@@ -51,6 +51,7 @@ sim::LaunchReport launch_on_qemu(sim::Machine& m, const sim::LaunchInputs& in, c
   qo.boot_stub = build_dir() / "boot_stub.bin";
   qo.tpm_socket = o.tpm_socket;
   qo.extra_args = o.extra_args;
+  qo.stub_args = o.stub_args;
   qo.timeout_s = o.timeout_s;
   qemu::QemuRun run = qemu::run_qemu(qo, image, o.drtm, [&](std::string_view l) { sink(std::string(l)); });
   r.harness_channel = run.harness_channel;

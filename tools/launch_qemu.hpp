@@ -23,6 +23,7 @@ struct QemuLaunchOptions {
   std::string tpm_socket;                 // the swtpm control socket for QEMU's tpm-emulator
   qemu::DrtmFn drtm;                      // SKINIT's measurement on that TPM (the harness's emulation)
   std::vector<std::string> extra_args;    // more QEMU arguments (e.g. -device edu)
+  std::string stub_args;                  // more of the boot stub's command line (tests: attack=0x...)
   int timeout_s = 180;
 };
 

@@ -144,6 +144,52 @@ uint8_t hc_receive() {
 }
 
 // mode=image: copy the boot image's regions, ask the harness for SKINIT's measurement, enter the SL.
+// attack=0x<pa> (tests: docs/qemu.md "DMA attack"): this untrusted loader plays a malicious
+// bus master with QEMU's edu device (hw/misc/edu.c: BAR0 regs 0x80 src, 0x88 dst, 0x90 count,
+// 0x98 cmd; its 4 KiB buffer at device address 0x40000; a DMA starts 100 ms of virtual time
+// after the command). Before SKINIT it loads a 2 KiB pattern into edu's buffer (nothing is
+// protected yet); right before entering the SL it arms a DMA of that pattern to <pa>, which
+// lands ~100 ms later, while the SL or the hypervisor runs behind AMD-Vi.
+uint32_t pci_cfg(uint32_t dev, uint32_t off) {
+  asm volatile("outl %0, %1" ::"a"(0x80000000u | (dev << 11) | off), "Nd"(uint16_t(0xCF8)));
+  uint32_t v;
+  asm volatile("inl %1, %0" : "=a"(v) : "Nd"(uint16_t(0xCFC)));
+  return v;
+}
+void pci_cfg_write(uint32_t dev, uint32_t off, uint32_t v) {
+  asm volatile("outl %0, %1" ::"a"(0x80000000u | (dev << 11) | off), "Nd"(uint16_t(0xCF8)));
+  asm volatile("outl %0, %1" ::"a"(v), "Nd"(uint16_t(0xCFC)));
+}
+volatile uint64_t* g_edu = nullptr;
+constexpr uint64_t kEduBuf = 0x40000, kPatternPage = 0x00800000;
+void edu_attack_prepare() {
+  for (uint32_t dev = 0; dev < 32; ++dev) {
+    if (pci_cfg(dev, 0) != 0x11e81234u) continue;
+    pci_cfg_write(dev, 4, pci_cfg(dev, 4) | 0x6);  // PCI command: memory space + bus master
+    g_edu = at<volatile uint64_t>(pci_cfg(dev, 0x10) & ~0xFu);
+  }
+  if (!g_edu) fail("attack=: no edu device (QEMU -device edu)");
+  memset(at<void>(kPatternPage), 0xEE, 2048);
+  g_edu[0x80 / 8] = kPatternPage;
+  g_edu[0x88 / 8] = kEduBuf;
+  g_edu[0x90 / 8] = 2048;
+  g_edu[0x98 / 8] = 1;  // start, RAM -> buffer
+  while (g_edu[0x98 / 8] & 1) {
+  }
+  puts("[stub] attack: edu's buffer holds a 2 KiB 0xEE pattern\n");
+}
+void edu_attack_fire(uint64_t target) {
+  g_edu[0x80 / 8] = kEduBuf;
+  g_edu[0x88 / 8] = target;
+  g_edu[0x90 / 8] = 2048;
+  g_edu[0x98 / 8] = 1 | 2;  // start, buffer -> RAM
+  puts("[stub] attack: edu armed to write the pattern to ");
+  puthex(target);
+  puts(" in ~100 ms\n");
+}
+uint64_t attack_target = 0;
+uint64_t attack_now_target = 0;  // attack-now=0x<pa>: the same write, completed before SKINIT (the control)
+
 [[noreturn]] void launch_image(uint64_t img, uint64_t img_len) {
   abi::BootImageHeader h;
   if (img_len < sizeof h) fail("boot image: shorter than its header");
@@ -161,6 +207,13 @@ uint8_t hc_receive() {
     memcpy(at<void>(r.pa), at<void>(img + r.offset), r.size);
   }
   const sl::SlbHeader* slb = at<const sl::SlbHeader>(h.slb_base);
+  if (attack_target || attack_now_target) edu_attack_prepare();
+  if (attack_now_target) {  // nothing protects memory before SKINIT: the write lands
+    edu_attack_fire(attack_now_target);
+    while (g_edu[0x98 / 8] & 1) {
+    }
+    puts("[stub] attack-now: the pattern was written before SKINIT\n");
+  }
   puts("[stub] boot image: ");
   puthex(h.region_count);
   puts(" regions placed; SLB at ");
@@ -177,6 +230,7 @@ uint8_t hc_receive() {
   hc_bytes(at<void>(h.slb_base), length);
   const uint8_t answer = hc_receive();
   if (answer != abi::kSkinitGo) fail("the harness refused SKINIT's measurement (see its output)");
+  if (attack_target) edu_attack_fire(attack_target);
   puts("[stub] the harness measured the SLB into PCR17 (DRTM emulated: docs/qemu.md); entering the SL as SKINIT leaves the CPU\n");
   enter_sl(uint32_t(h.slb_base));
 }
@@ -189,6 +243,8 @@ extern "C" [[noreturn]] void stub_main(uint32_t mbi_pa) {
   const char* cmdline = (flags & (1u << 2)) ? at<const char>(mbi[4]) : "";
   if (!(flags & (1u << 3)) || mbi[5] < 1) fail("need multiboot modules: -initrd IMAGE or -initrd sl.bin,hv.bin");
   const MbModule* mods = at<const MbModule>(mbi[6]);
+  if (const char* a = find(cmdline, " attack=")) attack_target = parse_hex(a + 8);
+  if (const char* a = find(cmdline, "attack-now=")) attack_now_target = parse_hex(a + 11);
   if (find(cmdline, "mode=image")) {
     puts("[stub] Redoubt QEMU boot stub: mode=image\n");
     launch_image(mods[0].start, mods[0].end - mods[0].start);

@@ -106,7 +106,7 @@ QemuRun run_qemu(const QemuOptions& o, const std::vector<uint8_t>& boot_image, c
     a.insert(a.end(), {"-chardev", "socket,id=chrtpm,path=" + o.tpm_socket, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
                        "-device", "tpm-tis,tpmdev=tpm0"});
   a.insert(a.end(), o.extra_args.begin(), o.extra_args.end());
-  a.insert(a.end(), {"-kernel", o.boot_stub.string(), "-initrd", image, "-append", "mode=image"});
+  a.insert(a.end(), {"-kernel", o.boot_stub.string(), "-initrd", image, "-append", o.stub_args.empty() ? "mode=image" : "mode=image " + o.stub_args});
 
   const auto t0 = Clock::now();
   const pid_t parent = ::getpid();

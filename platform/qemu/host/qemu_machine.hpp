@@ -25,6 +25,7 @@ struct QemuOptions {
   unsigned memory_mib = 512;
   bool amd_iommu = true;                  // -device amd-iommu (QEMU has no DEV)
   std::vector<std::string> extra_args;    // e.g. {"-device", "edu"}
+  std::string stub_args;                  // more of the boot stub's command line (tests: "attack=0x...")
   int timeout_s = 180;
 };
 
