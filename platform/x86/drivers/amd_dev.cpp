@@ -95,8 +95,10 @@ Status AmdDev::enable(uint64_t table_pa, uint64_t table_size, const PhysRange* i
   if (table_pa % d::kPageSize) return Status::fail(Err::malformed, "DEV table at 0x%llx is not 4 KiB aligned", (unsigned long long)table_pa);
   if (table_size < d::kMinTableBytes)
     return Status::fail(Err::malformed, "DEV table of %llu bytes is below the 128 KiB that covers 4 GiB", (unsigned long long)table_size);
-  uint32_t size = 0;  // the largest table that fits the region
-  while (size < 7 && d::table_bytes(size + 1) <= table_size) ++size;
+  // The smallest table (128 KiB, 4 GiB covered): DEV_BASE_LO.P blocks every page above it
+  // (APM vol. 2 §15.24.5), which no launch needs to open, and the SL's write + re-read
+  // pass stays 128 KiB whatever region the loader gives (2.25 MiB, shared with AMD-Vi).
+  const uint32_t size = 0;
   table_bytes_ = d::table_bytes(size);
   covered_ = d::coverage(size);
   if (table_pa + table_bytes_ > covered_)

@@ -28,7 +28,7 @@ class AmdDev final : public hal::DmaProtection {
   // capability list holding capability 0Fh of type DEV.
   Status find();
   // The enable protocol (docs/dma.md). table_pa: 4 KiB aligned; table_size: at
-  // least 128 KiB (covers 4 GiB; bigger tables cover 4 GiB << size, up to 7).
+  // least 128 KiB; the table used is always 128 KiB (covers 4 GiB; DEV_BASE_LO.P blocks all above).
   // Memory above the covered range is blocked too (DEV_BASE_LO.P).
   Status enable(uint64_t table_pa, uint64_t table_size, const PhysRange* initial, size_t n_initial);
 
