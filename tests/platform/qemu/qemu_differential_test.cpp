@@ -19,6 +19,7 @@
 #include "platform/qemu/host/qemu_machine.hpp"
 #include "policy/host/drtm_marker.hpp"
 #include "tools/launch_qemu.hpp"
+#include "tests/platform/qemu/qemu_test_support.hpp"
 #include "tests/support/launch_fixture.hpp"
 #include "tests/support/run_cli.hpp"
 
@@ -30,18 +31,7 @@ using namespace redoubt::test;
 
 namespace {
 
-boost::test_tools::assertion_result qemu_present(utf::test_unit_id) {
-  boost::test_tools::assertion_result r(qemu::qemu_installed() && std::system("command -v swtpm >/dev/null 2>&1") == 0);
-  if (!r) r.message() << "qemu-system-x86_64 or swtpm is not installed: the QEMU differential test is skipped";
-  return r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+const auto qemu_present = qemu_and_swtpm_present;
 
 // The sha256 guest prints its TSC ticks: the one line of guest output that depends on
 // the platform's speed (QEMU and the simulator count time differently).

@@ -34,6 +34,7 @@
 #include "policy/host/eventlog_reader.hpp"
 #include "policy/host/keys.hpp"
 #include "tests/attestation/service_world.hpp"
+#include "tests/platform/qemu/qemu_test_support.hpp"
 #include "tests/support/launch_fixture.hpp"
 #include "tests/support/run_cli.hpp"
 #include "tools/cmd_run_job.hpp"
@@ -49,26 +50,14 @@ using namespace redoubt::test;
 
 namespace {
 
-bool have(const char* tool) { return std::system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) == 0; }
-
-boost::test_tools::assertion_result qemu_present(utf::test_unit_id) {
-  boost::test_tools::assertion_result r(qemu::qemu_installed() && have("swtpm"));
-  if (!r) r.message() << "qemu-system-x86_64 or swtpm is not installed: the QEMU oracle test is skipped";
-  return r;
-}
+bool have(const char* tool) { return have_tool(tool); }
+const auto qemu_present = qemu_and_swtpm_present;
 boost::test_tools::assertion_result tools_present(utf::test_unit_id id) {
   boost::test_tools::assertion_result q = qemu_present(id);
   if (!q) return q;
   boost::test_tools::assertion_result r(have("tpm2_pcrread") && have("tpm2_eventlog") && have("tpm2_checkquote"));
   if (!r) r.message() << "tpm2-tools (tpm2_pcrread, tpm2_eventlog, tpm2_checkquote) not installed: skipped";
   return r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 
 std::string lower(std::string s) {
