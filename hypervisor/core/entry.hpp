@@ -13,7 +13,23 @@ namespace redoubt::hv {
 // left them and V_INTR_MASKING is off (CR8 = the physical TPR): the cross-guest leak the
 // switch prevents, for the test that shows it can fail (docs/hypervisor.md).
 inline constexpr uint64_t kHvTestNoGuestStateSwitch = 1u << 2;
+// kHvTestInjectFailure: the scheduler returns a failure of the hypervisor itself once more
+// than (flags & kHvTestInjectSliceMask) >> kHvTestInjectSliceShift slices ran: the failure
+// path (PCR17-20 capped with EV_REDOUBT_HV_FAILED, everything scrubbed) on demand.
+inline constexpr uint64_t kHvTestInjectFailure = 1u << 5;
+inline constexpr uint64_t kHvTestInjectSliceShift = 16;
+inline constexpr uint64_t kHvTestInjectSliceMask = 0xFFFFull << kHvTestInjectSliceShift;
 
+// Runs the guests; every stop scrubs, and a failure of its own after the hand-off caps
+// PCR17-20 first (fail_closed.hpp). The returned failure is the hypervisor's.
 Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& handoff, uint64_t test_flags = 0);
+
+// For a HAL's fault path (a CPU exception in the hypervisor's own code, or a failure of the
+// HAL itself after the hand-off): the same cap, record and scrub as a failed Status, once.
+// Does nothing before hypervisor_main started or after its stop; returns, and the HAL powers off.
+void hypervisor_fatal(Err err, const char* message);
+// Lets hypervisor_fatal cap before hypervisor_main runs (the HAL's own set-up after the hand-off:
+// DMA protection take-over, timers): the HAL calls it first thing.
+void hypervisor_fail_closed_from(hal::Platform& platform, hal::HypervisorHandoff& handoff);
 
 }  // namespace redoubt::hv

@@ -7,6 +7,7 @@
 
 #include "abi/launch_outcome.hpp"
 #include "abi/slb_layout.hpp"
+#include "arch/intel/txt_secrets.hpp"
 #include "platform/hal/status.hpp"
 
 namespace redoubt::sim {
@@ -84,6 +85,15 @@ void FullSystem::attach_devices() {
   bus_.map_mmio(
       "tpm-tis", TpmTis::kBase, TpmTis::kSize, [this](uint64_t off, unsigned n) { return tis_->mmio_read(off, n); },
       [this](uint64_t off, unsigned n, uint64_t v) { tis_->mmio_write(off, n, v); });
+  // The reset-attack mitigation (platform/sim/reset.hpp): TXT's SECRETS registers, the flag in the Machine.
+  bus_.map_mmio(
+      "txt-private", arch::txt::kPrivateBase, arch::txt::kSpaceSize,
+      [this](uint64_t off, unsigned n) { return m_.secrets().mmio_read(off, n); },
+      [this](uint64_t off, unsigned n, uint64_t v) { m_.secrets().mmio_write(off, n, v, true); });
+  bus_.map_mmio(
+      "txt-public", arch::txt::kPublicBase, arch::txt::kSpaceSize,
+      [this](uint64_t off, unsigned n) { return m_.secrets().mmio_read(off, n); },
+      [this](uint64_t off, unsigned n, uint64_t v) { m_.secrets().mmio_write(off, n, v, false); });
   bus_.map_mmio(
       "local-apic", LocalApic::kBase, LocalApic::kSize,
       [this](uint64_t off, unsigned n) { return lapic_->mmio_read(off, n); },
