@@ -37,6 +37,7 @@
 // tunnel, performance counters, MMIO beyond the first 16 KiB.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -96,6 +97,9 @@ class AmdIommu final : public PciFunction, public DmaRemapper {
   // Opcodes of the executed commands, in order (the last 4096).
   const std::vector<uint32_t>& executed() const { return executed_; }
   bool enabled() const { return control_ & arch::amd_iommu::control::kIommuEn; }
+  // Called for every write the IOMMU itself makes to memory (event log entries,
+  // COMPLETION_WAIT stores): those are not bus-master requests, the DEV does not see them.
+  std::function<void(uint64_t pa, uint64_t n)> on_own_write;
 
  private:
   struct IotlbEntry {
