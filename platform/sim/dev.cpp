@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <ostream>
 
 namespace redoubt::sim {
 
@@ -62,6 +63,8 @@ const char* dma_blocker_name(DmaBlocker b) {
   }
   return "?";
 }
+
+std::ostream& operator<<(std::ostream& o, DmaBlocker b) { return o << dma_blocker_name(b); }
 
 // pages[i]: the physical address of the i-th device-side page piece of [addr, addr + n).
 DmaResult DmaPort::access(const BusMaster& who, uint64_t addr, uint64_t n, bool write, std::vector<uint64_t>& pages) {

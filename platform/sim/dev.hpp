@@ -11,6 +11,7 @@
 //    modelled, so table writes take effect at once).
 #pragma once
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <span>
 #include <string>
@@ -56,6 +57,7 @@ struct BusMaster {
 // What stopped an access.
 enum class DmaBlocker : uint8_t { none = 0, outside_ram = 1, dev = 2, iommu = 3 };
 const char* dma_blocker_name(DmaBlocker b);
+std::ostream& operator<<(std::ostream& o, DmaBlocker b);
 
 struct DmaFault {
   std::string device;

@@ -33,7 +33,7 @@
 
 using namespace redoubt;
 namespace v = arch::amd_iommu;
-namespace e = abi::dma_engine;
+namespace e = redoubt::abi::dma_engine;
 
 namespace {
 

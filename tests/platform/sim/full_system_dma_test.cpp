@@ -17,7 +17,7 @@
 
 using namespace redoubt;
 using namespace redoubt::test;
-namespace e = abi::dma_engine;
+namespace e = redoubt::abi::dma_engine;
 
 namespace {
 

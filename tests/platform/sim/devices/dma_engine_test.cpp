@@ -11,7 +11,7 @@
 #include "tests/platform/sim/devices/iommu_rig.hpp"
 
 using namespace iommutest;
-namespace e = abi::dma_engine;
+namespace e = redoubt::abi::dma_engine;
 
 namespace {
 constexpr uint16_t kRid = 0x0128;  // 01:05.0
