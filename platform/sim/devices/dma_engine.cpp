@@ -1,5 +1,6 @@
 #include "platform/sim/devices/dma_engine.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -144,7 +145,8 @@ void DmaEngine::go() {
       break;
     case e::kOpFill: {
       std::vector<uint8_t> tmp(len_);
-      for (uint32_t i = 0; i < len_; ++i) tmp[i] = uint8_t(pattern_ >> (8 * (i % 8)));
+      std::memcpy(tmp.data(), &pattern_, std::min<uint32_t>(8, len_));  // little-endian, as the register
+      for (uint32_t have = 8; have < len_; have *= 2) std::memcpy(tmp.data() + have, tmp.data(), std::min(have, len_ - have));
       if (DmaResult r = port_.write(who_, dst_, tmp); !r) return fault(r, true);
       break;
     }
