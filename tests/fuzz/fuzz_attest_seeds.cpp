@@ -298,6 +298,18 @@ int main(int argc, char** argv) {
                                             {6}, {0}, le(0x100, 8), le(0x0, 8), le(128, 2), le(0, 8),
                                             {3}, le(0x3000000500000000ull, 8), le(0x7FFFFFFFFFFFF003ull, 8)}));
   }
+  {  // fuzz_evidence_dump: a frame as abi/harness_channel.hpp defines it, after console noise.
+    auto le = [](uint64_t x, int n) {
+      Bytes b;
+      for (int i = 0; i < n; ++i) b.push_back(uint8_t(x >> (8 * i)));
+      return b;
+    };
+    const Bytes magic = {'R', 'D', 'B', 'T', 'D', 'U', 'M', 'P'}, end = {'R', 'D', 'B', 'T', 'E', 'N', 'D', '!'};
+    put(out / "evidence_dump", "two_regions", cat({{'h', 'i', '\n'}, magic, le(1, 4), le(0, 4), le(2, 4),
+                                                   le(0x01021000, 8), le(4, 8), {1, 2, 3, 4},
+                                                   le(0x04000000, 8), le(2, 8), {'o', 'k'}, end}));
+    put(out / "evidence_dump", "empty", cat({magic, le(1, 4), le(2, 4), le(0, 4), end}));
+  }
   std::cout << "seeds in " << out.string() << "\n";
   return 0;
 }
