@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE attest_eventlog
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <map>
 
 #include "attestation/tpm/pcr_file.hpp"
@@ -351,4 +352,59 @@ BOOST_AUTO_TEST_CASE(replay_diagnosis_ignores_events_of_other_pcrs) {
   BOOST_TEST((dx->kind == attest::ReplayDiagnosis::Kind::missing));
   BOOST_TEST(dx->expected_type == policy::kEvHvImage);
   BOOST_TEST(dx->position == sep);
+}
+
+// Issue 11: the hypervisor's failure cap (hypervisor/core/fail_closed.cpp) on PCR17-20 after a complete
+// launch is named `hypervisor_failed` with the reason; the launch claims stay. Out of place (before the SL
+// closed its PCRs), twice on a PCR, or followed by a guest measurement, it is a named ordering failure.
+BOOST_AUTO_TEST_CASE(a_hypervisor_failure_cap_is_named_and_must_be_in_its_place) {
+  const World& w = world();
+  const Bytes why = text("internal: TEST ONLY: injected hypervisor failure at slice 4");
+  {
+    CraftedLog l;
+    w.good.sl(l);
+    Boot::no_guests(l);
+    const size_t first = l.add(17, policy::kEvHvFailed, why);
+    for (uint32_t pcr = 18; pcr <= 20; ++pcr) l.add(pcr, policy::kEvHvFailed, why);
+    Result r = appraise(l);
+    BOOST_TEST(r.a.log_matches_pcrs);
+    BOOST_TEST(r.a.launched);
+    BOOST_TEST(r.a.launch["hypervisor_failed"] == "internal: TEST ONLY: injected hypervisor failure at slice 4");
+    std::vector<std::string> c = codes(r.f);
+    BOOST_TEST_REQUIRE(std::count(c.begin(), c.end(), "hypervisor_failed") == 1);
+    for (const auto& f : r.f.failures)
+      if (f.code == "hypervisor_failed") {
+        BOOST_TEST(f.detail["event"]["index"] == first);
+        BOOST_TEST(f.message.find("injected hypervisor failure at slice 4") != std::string::npos, f.message);
+      }
+    BOOST_TEST(std::count(c.begin(), c.end(), "event_out_of_order") == 0);
+  }
+  {  // before the SL's separators; then a second cap on PCR17; then a guest event after the cap
+    CraftedLog l;
+    l.add(17, policy::kEvSkinitSlb, text("SKINIT SLB base=0x1000000 length=0x9000"), &w.good.slb);
+    const size_t early = l.add(19, policy::kEvHvFailed, why);
+    Result r = appraise(l);
+    BOOST_TEST_REQUIRE(!r.f.failures.empty());
+    BOOST_TEST(r.f.failures[0].code == "event_out_of_order");
+    BOOST_TEST(r.f.failures[0].detail["event"]["index"] == early);
+  }
+  {
+    CraftedLog l;
+    w.good.sl(l);
+    Boot::no_guests(l);
+    l.add(17, policy::kEvHvFailed, why);
+    const size_t dup = l.add(17, policy::kEvHvFailed, why);
+    const size_t late = l.add(19, policy::kEvGuestUnsigned, text("unsigned guest late"));
+    Result r = appraise(l);
+    std::vector<std::string> c = codes(r.f);
+    BOOST_TEST(std::count(c.begin(), c.end(), "event_duplicated") == 1);
+    BOOST_TEST(std::count(c.begin(), c.end(), "event_out_of_order") == 1);
+    for (const auto& f : r.f.failures) {
+      if (f.code == "event_duplicated") BOOST_TEST(f.detail["event"]["index"] == dup);
+      if (f.code == "event_out_of_order") {
+        BOOST_TEST(f.detail["event"]["index"] == late);
+        BOOST_TEST(f.message.find("after the hypervisor's failure cap") != std::string::npos, f.message);
+      }
+    }
+  }
 }

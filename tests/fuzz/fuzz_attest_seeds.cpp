@@ -64,7 +64,8 @@ struct Pki {
 };
 
 // A complete launch as sl/secure_loader.cpp and the hypervisor record it (docs/pcr-map.md),
-// variant 0: signed + unsigned + refused guests; 1: refused launch; 2: no policy, no guests.
+// variant 0: signed + unsigned + refused guests; 1: refused launch; 2: no policy, no guests;
+// 3: as 0, then the hypervisor fails and caps PCR17-20 (hypervisor/core/fail_closed.cpp).
 Bytes launch_log(int variant, const Pki& pki, const Bytes& policy_payload) {
   BankList banks;
   banks.alg[banks.count++] = HashAlg::sha256;
@@ -92,12 +93,12 @@ Bytes launch_log(int variant, const Pki& pki, const Bytes& policy_payload) {
   const PublicKey pub = cose_public_key(hv_key);
   ev(17, kEvHvManifest, payload);
   ev(17, kEvHvImage, text("hypervisor image redoubt-hypervisor 1.2.0 (4096 bytes)"), &image);
-  if (variant == 0) ev(17, kEvLaunchPolicy, policy_payload);
+  if (variant == 0 || variant == 3) ev(17, kEvLaunchPolicy, policy_payload);
   ev(17, kEvSeparator, sep);
   ev(18, kEvHvSigner, Bytes(pub.sec1, pub.sec1 + pub.sec1_len));
-  if (variant == 0) ev(18, kEvGuestAnchor, cert_der(pki.root.get()));
+  if (variant == 0 || variant == 3) ev(18, kEvGuestAnchor, cert_der(pki.root.get()));
   ev(18, kEvSeparator, sep);
-  if (variant == 0) {
+  if (variant == 0 || variant == 3) {
     static const uint8_t kKernel[64] = {};
     GuestManifestInput g;
     g.name = "demo";
@@ -116,6 +117,10 @@ Bytes launch_log(int variant, const Pki& pki, const Bytes& policy_payload) {
   }
   ev(19, kEvSeparator, sep);
   ev(20, kEvSeparator, sep);
+  if (variant == 3) {
+    const Bytes why = text("internal: TEST ONLY: injected hypervisor failure at slice 4");
+    for (uint32_t pcr = 17; pcr <= 20; ++pcr) ev(pcr, kEvHvFailed, why);
+  }
   buf.resize(w.size());
   return buf;
 }
@@ -140,7 +145,7 @@ int main(int argc, char** argv) {
   const Bytes policy_cose = sign_launch_policy(lp, pki.rk);
 
   // Appraisers and the replay diagnosis.
-  for (int v = 0; v < 3; ++v) {
+  for (int v = 0; v < 4; ++v) {
     const Bytes log = launch_log(v, pki, policy_payload);
     const std::string n = "launch" + std::to_string(v);
     put(out / "eventlog_appraiser", n, cat({{1}, u16le(log.size()), log}));
