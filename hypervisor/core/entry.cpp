@@ -30,8 +30,8 @@ Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h, uint6
   uint8_t* obj = platform.mem().map(obj_pa, sizeof(Hypervisor));
   if (!obj || h.hv_memory_size < kRunRecordBytes) return Status::fail(Err::fault, "hypervisor memory is outside RAM");
   Hypervisor* hv = new (obj) Hypervisor(platform, h);
-  hv->test_flags = test_flags & kHvTestNoGuestStateSwitch;
-  if (hv->test_flags) c.print("[hv] TEST ONLY: guest DR0-3, x87/SSE and CR8 are not switched\n");
+  hv->test_flags = test_flags & kHvTestFlagsMask;
+  if (hv->test_flags) c.print("[hv] TEST ONLY: protections turned off: 0x%llx\n", (unsigned long long)hv->test_flags);
   Status s = hv->init();
   if (s) s = hv->run();
   if (!s) {
