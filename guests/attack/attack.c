@@ -25,6 +25,7 @@
 extern uint64_t t_fault_vector, t_fault_cr2, t_fault_err;
 extern uint64_t t_read64(uint64_t a, uint64_t* out);
 extern uint64_t t_write64(uint64_t a, uint64_t v);
+extern uint64_t t_write_marker(uint64_t a);
 extern uint64_t t_read32(uint64_t a, uint32_t* out);
 extern uint64_t t_write32(uint64_t a, uint32_t v);
 extern uint64_t t_read8(uint64_t a, uint8_t* out);
@@ -41,7 +42,7 @@ extern void loop_forever(void), out_flood(void), ud_storm(void);
 
 #define SECRET_GPA 0x300000ull
 #define SECRET_BYTES 4096u
-#define MARKER 0xA77AC4EDA77AC4EDull /* what the attacker writes; the scenario scans memory for it */
+/* What the attacker writes: 0xA77AC4EDA77AC4ED (t_write_marker); the scenario scans memory for it. */
 
 /* ---- output through the console hypercall (one exit per line, not two per byte) ---- */
 
@@ -201,7 +202,7 @@ static void dump(uint64_t a) {
 
 static void peek_one(char op, uint64_t a, int verbose) {
   uint64_t f, v = 0;
-  if (op == 'w') f = t_write64(a, MARKER);
+  if (op == 'w') f = t_write_marker(a);
   else f = t_read64(a, &v);
   if (!f) ++not_stopped;
   if (verbose || !f) {
@@ -477,7 +478,12 @@ static long hcall(uint64_t victim_secret_hpa, uint64_t hv_mem, uint64_t which) {
     expect_hc("console_write(buf, 4097)", RD_HC_CONSOLE_WRITE, (long)hbuf, 4097, 0, RD_HC_EINVAL);
     expect_hc("console_write(buf, 2^63)", RD_HC_CONSOLE_WRITE, (long)hbuf, (long)(1ull << 63), 0, RD_HC_EINVAL);
     expect_hc("console_write(buf, 2^64-1)", RD_HC_CONSOLE_WRITE, (long)hbuf, -1L, 0, RD_HC_EINVAL);
+    /* The part inside RAM may be written before the fault (as copy_to_user): it is the top of
+     * this guest's own stack, so keep those bytes and put them back. */
+    uint8_t top[64];
+    memcpy(top, (const void*)(ram - 64), 64);
     expect_hc("get_launch_info(last 40 bytes of RAM, 80)", RD_HC_GET_LAUNCH_INFO, ram - 40, 80, 0, RD_HC_EFAULT);
+    memcpy((void*)(ram - 64), top, 64);
     expect_hc("get_launch_info(buf, 2^64-1)", RD_HC_GET_LAUNCH_INFO, (long)hbuf, -1L, 0, 0);
     expect_hc("get_launch_info(buf, 79)", RD_HC_GET_LAUNCH_INFO, (long)hbuf, 79, 0, RD_HC_EINVAL);
   }

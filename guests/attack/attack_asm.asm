@@ -10,7 +10,7 @@ t_fault_cr2: resq 1
 t_fault_err: resq 1
 
 section .text
-global t_read64, t_write64, t_read32, t_write32, t_read8, t_write8
+global t_read64, t_write64, t_write_marker, t_read32, t_write32, t_read8, t_write8
 global t_rdmsr, t_wrmsr, t_rdcr, t_wrcr0, t_wrcr3, t_wrcr4, t_svm
 global isr_pf, isr_gp, isr_ud, isr_iret, loop_forever, out_flood, ud_storm
 
@@ -35,6 +35,13 @@ t_read64:                    ; uint64_t t_read64(uint64_t addr, uint64_t* out)
 t_write64:                   ; uint64_t t_write64(uint64_t addr, uint64_t value)
     arm
     mov [rdi], rsi
+    xor eax, eax
+    ret
+    recover
+t_write_marker:              ; uint64_t t_write_marker(uint64_t addr): the marker 0xA77AC4EDA77AC4ED
+    arm                      ; as two 32-bit immediates, so that its 64-bit value is never in a register
+    mov dword [rdi], 0xA77AC4ED      ; (the hypervisor keeps the guest's registers in its own memory)
+    mov dword [rdi + 4], 0xA77AC4ED
     xor eax, eax
     ret
     recover

@@ -223,6 +223,10 @@ bool Vm::gva_to_gpa(uint64_t gva, bool write, uint64_t& gpa) {
     gpa = gva;
     return true;
   }
+  // A non-canonical address is #GP for the CPU (APM vol. 2 §5.3.1); without this check the walk
+  // below would use bits 47:39 only and alias it to a canonical one (redoubt attack
+  // hypercall.wild-pointers: 0x8000000000000000 read as guest-virtual 0).
+  if (uint64_t(int64_t(gva << 16) >> 16) != gva) return false;
   uint64_t table = vcpu_->cr3() & kPteAddrMask;
   for (int level = 4; level >= 1; --level) {
     const unsigned shift = 12 + 9 * (level - 1);
@@ -554,7 +558,7 @@ void Vm::run_slice(uint64_t slice_end) {
       ++rec_->timer_irqs_injected;
     }
     uint64_t deadline = slice_end;
-    if (hv_->test_flags & kHvTestNoPreemption) deadline = ~0ull;  // TEST ONLY: the guest keeps the CPU
+    if (hv_->test_flags & kHvTestNoPreemption) deadline = now + (1ull << 46);  // TEST ONLY: the guest keeps the CPU
     if (timer_.armed && timer_.deadline < deadline) deadline = timer_.deadline;
     if (deadline < now + policy_.min_timer_ticks) deadline = now + policy_.min_timer_ticks;  // the guest makes progress
     cpu.arm_timer(deadline, Hypervisor::kHostTimerVector);

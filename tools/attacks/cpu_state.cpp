@@ -125,7 +125,7 @@ REDOUBT_ATTACK({"cpu-state.efer-lme-clear", "cpu-state",
                   need_exited(L, 0, 0, k, "efer: WRMSR EFER=0xc01 (LME cleared, CR0.PG = 1): #GP");
                   k.need(has(L.guest(0).serial, "efer: EFER=0xd01, still running in 64-bit mode"), "EFER changed");
                   need_exited(L, 1, 0, k, "Hello, world!");
-                  k.note("#GP in the guest; EFER stays 0xd01; hello finished");
+                  k.clean("#GP in the guest; EFER stays 0xd01; hello finished");
                 }});
 
 REDOUBT_ATTACK({"cpu-state.compat-iretq", "cpu-state",
@@ -169,7 +169,7 @@ REDOUBT_ATTACK({"cpu-state.svm-instructions", "cpu-state",
                     k.need(!has(L.guest(i).serial, "returned to the guest"), std::string(names[i]) + " executed in the guest");
                   }
                   need_exited(L, 7, 0, k, "Hello, world!");
-                  k.note("each ended alone by its intercept; hello finished");
+                  k.clean("each ended alone by its intercept; hello finished");
                 }});
 
 REDOUBT_ATTACK({"cpu-state.msr-writes", "cpu-state",
@@ -186,11 +186,11 @@ REDOUBT_ATTACK({"cpu-state.msr-writes", "cpu-state",
                   const auto gp = lines(s, "msr: ");
                   unsigned n_gp = 0;
                   for (const auto& l : gp) n_gp += has(l, ": #GP");
-                  k.need(n_gp == 22, std::to_string(n_gp) + " #GP, want 22");
-                  k.need(L.has_record && L.record.guests[1].msr_denied == 22,
-                         "the hypervisor counted " + std::to_string(L.record.guests[1].msr_denied) + " denied MSR accesses, want 22");
+                  k.need(n_gp == 21, std::to_string(n_gp) + " #GP, want 21");
+                  k.need(L.has_record && L.record.guests[1].msr_denied == 21,
+                         "the hypervisor counted " + std::to_string(L.record.guests[1].msr_denied) + " denied MSR accesses, want 21");
                   need_exited(L, 0, 0, k, "Hello, world!");  // SVM still on: the hello guest ran after the attempts
-                  k.note(std::to_string(n_gp) + " accesses refused with #GP; EFER.SVME hidden; hello finished");
+                  k.clean(std::to_string(n_gp) + " accesses refused with #GP; EFER.SVME hidden; hello finished");
                 }});
 
 REDOUBT_ATTACK({"cpu-state.control-registers", "cpu-state",
@@ -210,7 +210,7 @@ REDOUBT_ATTACK({"cpu-state.control-registers", "cpu-state",
                   need_killed(L, 1, "unhandled #VMEXIT 0x76 (INVD)", k);
                   k.need(!has(s, "INVD returned to the guest"), "INVD executed in the guest");
                   need_exited(L, 0, 0, k, "Hello, world!");
-                  k.note(std::to_string(n_gp) + " #GP; INVD ended the guest; hello finished");
+                  k.clean(std::to_string(n_gp) + " #GP; INVD ended the guest; hello finished");
                 }});
 
 REDOUBT_ATTACK({"cpu-state.io-ports", "cpu-state",
@@ -245,13 +245,17 @@ REDOUBT_ATTACK({"cpu-state.io-ports", "cpu-state",
                   k.leak(!dev_on || !hv_mem_protected, "the DEV no longer protects hypervisor memory");
                   const std::string ch(rep.harness_channel.begin(), rep.harness_channel.end());
                   k.leak(has(ch, "RDBT-FAKE"), "the guest wrote into the harness channel (COM2)");
-                  k.leak(L.r.guests.size() == 2 && has(L.guest(0).serial, "writing 0 (\"ok\") to the power-off port") &&
-                             !has(L.guest(0).serial, "still running after the power-off port"),
-                         "the guest's write to the power-off port stopped the machine (exit status " +
-                             std::to_string(rep.exit_status) + ", hypervisor '" + L.r.hv_status + "')");
+                  // The console (not the serial log, which the record completes only at teardown) shows how far it got.
+                  const bool wrote_off = L.console_has("io: writing 0 (\"ok\") to the power-off port");
+                  const bool survived = L.console_has("io: still running after the power-off port");
+                  k.leak(wrote_off && !survived, "the guest's write to the power-off port stopped the machine with the "
+                                                 "guests unfinished (hypervisor '" + L.r.hv_status + "', exit status " +
+                                                     std::to_string(rep.exit_status) + ")");
                   k.evidence()["exit_status"] = rep.exit_status;
-                  k.note("30 port accesses denied; DEV still on; the machine powered off only at the end (status " +
-                         std::to_string(rep.exit_status) + ")");
+                  k.evidence()["io_denied"] = L.has_record ? L.record.guests[0].io_denied : 0;
+                  k.note(std::to_string(L.has_record ? L.record.guests[0].io_denied : 0) + " port accesses denied; DEV " +
+                         (dev_on && hv_mem_protected ? "still on" : "OFF") + "; the machine " +
+                         (survived ? "kept running after the power-off write" : "STOPPED at the power-off write"));
                 }});
 
 }  // namespace

@@ -60,7 +60,7 @@ REDOUBT_ATTACK({"hv-memory.images-and-boot-data", "hv-memory",
                   if (slb.size() >= 4096) check_not_in_output(L.guest(1).serial, Bytes(slb.begin(), slb.begin() + 4096), "the SLB", k);
                   k.leak(has(L.guest(1).serial, "RDBTRUN1"), "the attacker read the hypervisor's run record (magic RDBTRUN1)");
                   k.evidence()["slb_page0_sha256"] = slb.size() >= 4096 ? sha256_hex(slb.data(), 4096) : "";
-                  k.note(std::to_string(t.size()) + " accesses stopped; image, run record, SLB, boot data and DEV table unchanged");
+                  k.clean(std::to_string(t.size()) + " accesses stopped; image, run record, SLB, boot data and DEV table unchanged");
                 }});
 
 REDOUBT_ATTACK({"hv-memory.vmcb-npt-sweep", "hv-memory",
@@ -88,7 +88,7 @@ REDOUBT_ATTACK({"hv-memory.vmcb-npt-sweep", "hv-memory",
                   }
                   k.evidence()["vmcbs"] = {hex(L.guest(0).vmcb_pa), hex(L.guest(1).vmcb_pa)};
                   k.evidence()["npt_roots"] = {hex(L.guest(0).npt_root), hex(L.guest(1).npt_root)};
-                  k.note("8192 accesses stopped, including both VMCBs and both nested roots; no marker anywhere");
+                  k.clean("8192 accesses stopped, including both VMCBs and both nested roots; no marker anywhere");
                 }});
 
 REDOUBT_ATTACK({"hv-memory.host-mmio", "hv-memory",
@@ -110,7 +110,7 @@ REDOUBT_ATTACK({"hv-memory.host-mmio", "hv-memory",
                   all_stopped(L, 1, t.size(), k);
                   need_exited(L, 0, 0, k, "Hello, world!");
                   check_watch(w, k);
-                  k.note(std::to_string(t.size()) + " MMIO accesses stopped; hello finished");
+                  k.clean(std::to_string(t.size()) + " MMIO accesses stopped; hello finished");
                 }});
 
 }  // namespace

@@ -42,7 +42,7 @@ void hypercalls(Ctx& c, Checks& k, uint64_t which, uint64_t off_flags, unsigned 
   check_not_in_output(a.serial, secret_bytes(kSeed), "the victim's secret", k);
   k.leak(has(a.serial, "RDBTRUN1"), "the hypervisor's run record (magic RDBTRUN1) in the attacker's output");
   k.evidence()["hypercalls"] = want_calls;
-  k.note(std::to_string(want_calls) + " hypercalls refused with the documented error; the victim's secret and the "
+  k.clean(std::to_string(want_calls) + " hypercalls refused with the documented error; the victim's secret and the "
                                       "run record unchanged");
 }
 
@@ -77,7 +77,7 @@ REDOUBT_ATTACK({"hypercall.timer-overflow", "hypercall",
                   need_hv_ok(L, k);
                   need_exited(L, 1, 0, k, "timer: 0 accepted; still running");
                   need_exited(L, 0, 0, k, "Hello, world!");
-                  k.note("4 set_timer calls refused with -EINVAL; the hypervisor did not hang");
+                  k.clean("4 set_timer calls refused with -EINVAL; the hypervisor did not hang");
                 }});
 
 }  // namespace

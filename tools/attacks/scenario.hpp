@@ -36,6 +36,10 @@ class Checks {
   void need(bool ok, const std::string& what);
   void leak(bool leaked, const std::string& what);
   void note(const std::string& fact);
+  // A summary that holds only if nothing failed or leaked so far (left out otherwise).
+  void clean(const std::string& summary) {
+    if (blocked() && !leaked()) note(summary);
+  }
   nlohmann::json& evidence() { return evidence_; }
 
   bool blocked() const { return failed_.empty(); }

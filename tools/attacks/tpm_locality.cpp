@@ -47,7 +47,7 @@ void pcrs_match_log(const Launch& L, size_t guests, Checks& k) {
     k.need(r.events[p] == guests + 1, "PCR" + std::to_string(p) + " has " + std::to_string(r.events[p]) + " events, want " +
                                           std::to_string(guests + 1));
   k.need(r.events[17] >= 3, "PCR17 has " + std::to_string(r.events[17]) + " events");
-  k.note("PCR17-22 equal the independent replay of the " + std::to_string(r.types.size()) + "-event log; PCR16/23 zero");
+  k.clean("PCR17-22 equal the independent replay of the " + std::to_string(r.types.size()) + "-event log; PCR16/23 zero");
 }
 
 void tis(Ctx& c, Checks& k, uint64_t mask) {
