@@ -21,8 +21,8 @@ namespace {
 
 std::set<std::string> ctest_categories() {
   std::set<std::string> s;
-  std::istringstream in(RD_ATTACK_CATEGORIES);  // ";"-separated, from tests/attacks/CMakeLists.txt
-  for (std::string c; std::getline(in, c, ';');)
+  std::istringstream in(RD_ATTACK_CATEGORIES);  // ","-separated, from tests/attacks/CMakeLists.txt
+  for (std::string c; std::getline(in, c, ',');)
     if (!c.empty()) s.insert(c);
   return s;
 }
