@@ -8,3 +8,8 @@ add_executable(bench_qemu ${CMAKE_CURRENT_LIST_DIR}/qemu_bench.cpp)
 target_link_libraries(bench_qemu PRIVATE rd_tools)
 set_target_properties(bench_qemu PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
 add_dependencies(bench_qemu guests sl_bin hv_bin boot_stub_bin)
+# Scrub bandwidth: the platform's warm-reset scrub and the hypervisor's stop scrub (issue 11).
+add_executable(bench_scrub ${CMAKE_CURRENT_LIST_DIR}/scrub_bench.cpp)
+target_link_libraries(bench_scrub PRIVATE rd_tools)
+set_target_properties(bench_scrub PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
+add_dependencies(bench_scrub guests sl_bin hv_bin)

@@ -15,7 +15,7 @@ targets=("$@")
 all=(fuzz_cbor fuzz_cose_manifest fuzz_eventlog fuzz_guest_manifest fuzz_launch_policy fuzz_quote
      fuzz_eventlog_appraiser fuzz_guest_appraiser fuzz_replay fuzz_appraise_eventlog fuzz_replay_diagnosis
      fuzz_reference_values fuzz_ek_certificate fuzz_enrol
-     fuzz_sl_boot_params fuzz_guest_admission fuzz_hypercall fuzz_x86_decode)
+     fuzz_sl_boot_params fuzz_guest_admission fuzz_hypercall fuzz_x86_decode fuzz_dma_devices)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 # The keys shared by the attestation fuzzers and their seeds (tests/fuzz/fuzz_state.hpp).
 export REDOUBT_FUZZ_STATE=${REDOUBT_FUZZ_STATE:-$build/fuzz-state}

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache   # ccache: rebuilds in CI reuse objects
   libtss2-dev libtpms-dev swtpm swtpm-tools tpm2-tools   # TPM 2.0: ESAPI, libtpms, swtpm, interop tools
   libssl-dev libbearssl-dev                              # OpenSSL 3 (host), BearSSL (freestanding)
   libcbor-dev nlohmann-json3-dev libcli11-dev            # formats and CLI

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "abi/bare_hv_entry.hpp"
 #include "attestation/agent/tpm_identity.hpp"
 #include "tools/cmd_run_job.hpp"
 #include "tools/cli_numbers.hpp"
@@ -62,6 +63,17 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_option("--qemu-stub-args", o->launch.qemu_stub_args,
                 "--platform qemu: more of the untrusted boot stub's command line (attack=0xPA: a DMA attack by "
                 "QEMU's edu device, docs/qemu.md)");
+  // Test only (hidden): the hypervisor fails on purpose after N scheduler slices, to show the
+  // fail-closed path (PCR17-20 capped, everything scrubbed; docs/isolation.md). hv.bin reads the
+  // switch from its boot area, which only the native SL's harness can write: --engine native-sl.
+  c->add_option_function<uint64_t>(
+       "--test-hv-fail-after",
+       [o](uint64_t n) {
+         if (n > 0xFFFF) throw CLI::ValidationError("--test-hv-fail-after", "at most 65535 slices");
+         o->launch.hv_test_flags |= abi::kBareFlagInjectFailure | (n << abi::kBareFlagInjectSliceShift);
+       },
+       "TEST ONLY: inject a hypervisor failure after N slices (--engine native-sl or native)")
+      ->group("");
   c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")
       ->capture_default_str();
   c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");

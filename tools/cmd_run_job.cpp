@@ -239,6 +239,13 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     res.ran = true;
     res.hv_status = std::string(rec.status, strnlen(rec.status, sizeof rec.status));
     res.hv_pages_used = rec.hv_pages_used;
+    res.hv_failed = rec.hv_failed != 0;
+    res.hv_failure = std::string(rec.failure, strnlen(rec.failure, sizeof rec.failure));
+    res.scrub_done = rec.scrub_done != 0;
+    res.scrubbed_guest_bytes = rec.scrubbed_guest_bytes;
+    res.scrubbed_hv_bytes = rec.scrubbed_hv_bytes;
+    res.scrubbed_slb_bytes = rec.scrubbed_slb_bytes;
+    res.scrub_skipped = rec.scrub_skipped;
     res.slices = rec.slices;
     static const sim::cpu::Counters kNone{};  // QEMU: no simulated CPU counted anything
     const sim::cpu::Counters& counters = engine.counters ? *engine.counters : svm ? svm->cpu().counters() : kNone;
@@ -361,7 +368,14 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                   {"hypervisor", {{"status", res.hv_status},
                                   {"memory", {{"base", hx(res.hv_memory_pa)}, {"size", res.hv_memory_size}}},
                                   {"pages_used", res.hv_pages_used},
-                                  {"slices", res.slices}}},
+                                  {"slices", res.slices},
+                                  {"failed", res.hv_failed},
+                                  {"failure", res.hv_failure},
+                                  {"scrub", {{"done", res.scrub_done},
+                                             {"guest_bytes", res.scrubbed_guest_bytes},
+                                             {"hypervisor_bytes", res.scrubbed_hv_bytes},
+                                             {"slb_bytes", res.scrubbed_slb_bytes},
+                                             {"ranges_skipped", res.scrub_skipped}}}}},
                   {"launch_policy", policy_source},
                   {"guests", guests_json},
                   {"host_seconds", res.host_seconds}};

@@ -84,6 +84,12 @@ struct RunResult {
   LaunchJobResult launch;
   bool ran = false;                  // the hypervisor ran the guests (record present)
   std::string hv_status;
+  // How the hypervisor stopped (hypervisor/core/fail_closed.hpp): a failure of its own after the
+  // hand-off (PCR17-20 capped, the reason), and what it scrubbed at the stop.
+  bool hv_failed = false;
+  std::string hv_failure;
+  bool scrub_done = false;
+  uint64_t scrubbed_guest_bytes = 0, scrubbed_hv_bytes = 0, scrubbed_slb_bytes = 0, scrub_skipped = 0;
   std::vector<GuestResult> guests;
   uint64_t hv_memory_pa = 0, hv_memory_size = 0, hv_image_pa = 0, hv_image_size = 0, slb_base = 0;
   uint64_t hv_pages_used = 0, slices = 0;

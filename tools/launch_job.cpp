@@ -174,6 +174,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   EngineView view;
   json qemu_json;
   in.hv_test_flags = o.hv_test_flags;
+  if (o.hv_test_flags && (o.platform == "qemu" || o.engine == "full-system"))
+    throw std::invalid_argument("the hypervisor's test switches need --engine native-sl or native: sl.bin always hands "
+                                "hv.bin a boot area without them (docs/hypervisor.md)");
   if (o.engine == "native") {
     if (o.engine_checked) {
       require_native_matches_images(in, sl_path, hv_path);

@@ -6,6 +6,7 @@
 // the spec's; each rule below names its section (and MMIO offset where there
 // is one). Pure data: no code, no I/O.
 #pragma once
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -23,6 +24,15 @@ inline constexpr uint32_t kCapBaseLowEnable = 1u << 0;      // §3.2: the MMIO w
 inline constexpr uint32_t kCapBaseLowAddrMask = 0xFFFFC000u;  // §3.2: 16 KiB aligned
 inline constexpr uint32_t kCapHeaderEfrSup = 1u << 27;       // §3.2: EFRSup: the Extended Feature Register exists
 inline constexpr uint32_t kCapHeaderHtTunnel = 1u << 25;     // §3.2: HtTunnel: HyperTransport tunnel translation supported
+inline constexpr uint32_t kCapHeaderIotlbSup = 1u << 24;     // §3.2: IotlbSup: remote IOTLBs (ATS) supported
+inline constexpr uint32_t kCapHeaderNpCache = 1u << 26;      // §3.2: NpCache: not-present entries may be cached
+inline constexpr uint32_t kCapHeaderCapExt = 1u << 28;       // §3.2: CapExt: the misc. information register exists
+inline constexpr uint32_t kCapRevShift = 19;                 // §3.2: CapRev [23:19]
+inline constexpr uint32_t kCapRev = 1;                       // §3.2: revision 00001b
+inline constexpr uint8_t kCapMisc = 0x10;        // §3.2: Misc Information 0: MsiNum[4:0] GVAsize[7:5] PAsize[14:8] VAsize[21:15]
+inline constexpr uint32_t kMiscPaSizeShift = 8;
+inline constexpr uint32_t kMiscVaSizeShift = 15;
+inline constexpr uint32_t kClassCode = 0x080600;  // §3.1: class 08h (base system peripheral), subclass 06h (IOMMU), PI 00h
 inline constexpr uint64_t kMmioAlign = 16 * 1024;
 inline constexpr uint64_t kMmioSize = 16 * 1024;            // §3.4: the window is 16 KiB
 
@@ -57,6 +67,12 @@ inline constexpr uint64_t kLenMask = 0xFull << kLenShift;
 inline constexpr uint32_t kMinLen = 8;                        // 256 entries
 }  // namespace ring_base
 inline constexpr uint32_t kRingPtrMask = 0x0007FFF0u;  // §3.4: head/tail pointers [18:4], byte offsets
+// §3.4: ring bytes for a Len field (0000b-0111b are reserved; the simulator treats them as 1000b).
+constexpr uint32_t ring_bytes(uint64_t base_reg) {
+  const uint32_t len = uint32_t((base_reg & ring_base::kLenMask) >> ring_base::kLenShift);
+  return (1u << (len < ring_base::kMinLen ? ring_base::kMinLen : len)) * 16;
+}
+static_assert(ring_bytes(8ull << 56) == 4096 && ring_bytes(0xFull << 56) == 512 * 1024 && ring_bytes(0) == 4096);
 
 // §3.4: IOMMU Control Register bits.
 namespace control {
@@ -98,6 +114,7 @@ inline constexpr uint64_t kHeSup = 1ull << 8;
 inline constexpr uint64_t kPcSup = 1ull << 9;
 inline constexpr uint32_t kHatsShift = 10;            // [11:10] host address translation levels: 00b 4, 01b 5, 10b 6
 inline constexpr uint64_t kHatsMask = 3ull << kHatsShift;
+inline constexpr uint64_t kHats6Levels = 2ull << kHatsShift;  // 10b: host tables of up to 6 levels (Mode 1..6)
 }  // namespace ext_feature
 
 // §3.4: IOMMU Status Register.
@@ -130,6 +147,9 @@ inline constexpr uint64_t kModeMask = 7ull << kModeShift;  //        1..6 = leve
 inline constexpr uint64_t kRootMask = 0x000FFFFFFFFFF000ull;  // [51:12] page table root pointer
 inline constexpr uint64_t kIr = 1ull << 61;          // DMA read permitted
 inline constexpr uint64_t kIw = 1ull << 62;          // DMA write permitted
+inline constexpr uint32_t kModeNone = 0;             // 000b: no translation, access controlled by IR/IW
+inline constexpr uint32_t kModeReserved = 7;         // 111b: reserved (ILLEGAL_DEV_TABLE_ENTRY)
+constexpr uint32_t mode(uint64_t q0) { return uint32_t((q0 & kModeMask) >> kModeShift); }
 // Quadword 1 (bits 127:64).
 inline constexpr uint64_t kDomainIdMask = 0xFFFF;    // [79:64] DomainID (tags IOTLB / cached translations)
 inline constexpr uint64_t kSe = 1ull << 33;          // bit 97: SE, suppress I/O page fault events
@@ -163,12 +183,28 @@ inline constexpr uint64_t kAddrMask = 0x000FFFFFFFFFF000ull; // [51:12] next tab
 inline constexpr uint64_t kFc = 1ull << 60;                  // force coherent
 inline constexpr uint64_t kIr = 1ull << 61;                  // read permitted (ANDed down the walk)
 inline constexpr uint64_t kIw = 1ull << 62;                  // write permitted
+inline constexpr uint64_t kReservedMask = 0x07F0000000000000ull;  // [58:52] must be zero (RZ in IO_PAGE_FAULT)
+inline constexpr uint32_t kNextLevelPage = 0;                // NextLevel 000b: this entry maps a page of its level's size
+inline constexpr uint32_t kNextLevelSized = 7;               // NextLevel 111b: a page whose size the address bits encode
+constexpr uint32_t next_level(uint64_t e) { return uint32_t((e & kNextLevelMask) >> kNextLevelShift); }
+// §2.2.3 "page size encoding" (NextLevel 7h): the first zero address bit from bit 12 up
+// gives the size: 0 at bit 12 = 8 KiB, 10b = 16 KiB, ... (log2 of the size returned).
+constexpr uint32_t encoded_page_shift(uint64_t e) {
+  return 13 + uint32_t(std::countr_one((e & kAddrMask) >> 12));
+}
+static_assert(encoded_page_shift(0x4000) == 13 && encoded_page_shift(0x5000) == 14 && encoded_page_shift(0x3000) == 15 && encoded_page_shift(0xFF000) == 21);
 }  // namespace pte
 inline constexpr uint32_t kEntriesPerTable = 512;
 inline constexpr uint32_t kLevels4 = 4;                       // DTE.Mode 100b: 48-bit I/O virtual addresses
 // The table index at `level` (1..6) of an I/O virtual address (§2.2.3: 9 bits a level above the 4 KiB offset).
 constexpr uint32_t table_index(uint64_t iova, uint32_t level) { return uint32_t(iova >> (12 + 9 * (level - 1))) & 511; }
 static_assert(table_index(0x0000'0080'0000'1000ull, 4) == 1 && table_index(0x3000, 1) == 3);
+// §2.2.3: log2 of the size an entry at `level` maps (4 KiB at level 1, 2 MiB at 2, 1 GiB at 3, ...).
+constexpr uint32_t level_shift(uint32_t level) { return 12 + 9 * (level - 1); }
+// §2.2.2.1 Mode 1..6: the I/O virtual address bits a table of that many levels translates
+// (21, 30, 39, 48, 57, 64); a higher address bit set is an IO_PAGE_FAULT.
+constexpr uint32_t mode_va_bits(uint32_t mode) { return mode >= 6 ? 64 : 12 + 9 * mode; }
+static_assert(level_shift(2) == 21 && mode_va_bits(4) == 48 && mode_va_bits(6) == 64);
 
 // ---- Command buffer (§2.4): 16-byte commands, opcode in bits 63:60 of the first quadword ----
 inline constexpr uint32_t kCommandBytes = 16;
@@ -190,11 +226,14 @@ namespace cmd {
 // I [1] interrupt, F [2] flush queue; the 64-bit store data is the second quadword.
 inline constexpr uint64_t kWaitStore = 1ull << 0;
 inline constexpr uint64_t kWaitInterrupt = 1ull << 1;
+inline constexpr uint64_t kWaitFlush = 1ull << 2;
 inline constexpr uint64_t kWaitStoreAddrMask = 0x000FFFFFFFFFFFF8ull;
+inline constexpr uint64_t kWaitReservedQ0 = 0x0FF0000000000000ull;  // [59:52]
 constexpr Command completion_wait(uint64_t store_pa, uint64_t data) {
   return {{(uint64_t{kCompletionWait} << kOpcodeShift) | (store_pa & kWaitStoreAddrMask) | kWaitStore, data}};
 }
 // §2.4 INVALIDATE_DEVTAB_ENTRY: DeviceID [15:0].
+inline constexpr uint64_t kDteReservedQ0 = 0x0FFFFFFFFFFF0000ull;  // [59:16]; the second quadword is reserved
 constexpr Command invalidate_dte(uint16_t device_id) {
   return {{(uint64_t{kInvalidateDevTabEntry} << kOpcodeShift) | device_id, 0}};
 }
@@ -203,12 +242,27 @@ constexpr Command invalidate_dte(uint16_t device_id) {
 // 7FFF_FFFF_FFFF_F000h invalidates every page of the domain.
 inline constexpr uint64_t kPagesS = 1ull << 0;
 inline constexpr uint64_t kPagesPde = 1ull << 1;
+inline constexpr uint64_t kPagesGn = 1ull << 2;                    // guest (GVA) addresses: no guest tables here
 inline constexpr uint64_t kAllPagesAddress = 0x7FFFFFFFFFFFF000ull;
+inline constexpr uint32_t kPagesDomainShift = 32;                  // DomainID [47:32]
+inline constexpr uint64_t kPagesAddrMask = 0xFFFFFFFFFFFFF000ull;  // Address [127:76] = second quadword [63:12]
+inline constexpr uint64_t kPagesReservedQ0 = 0x0FFF0000FFF00000ull;  // [31:20], [59:48]
+inline constexpr uint64_t kPagesReservedQ1 = 0xFF8ull;               // [75:67]
+// S = 1: the first zero address bit from bit 12 up gives the range (as the page size
+// encoding: 0 at bit 12 = 8 KiB, ...); log2 of the range, 64 = everything.
+constexpr uint32_t pages_range_shift(uint64_t q1) { return 13 + uint32_t(std::countr_one((q1 & kPagesAddrMask) >> 12)); }
+static_assert(pages_range_shift(kAllPagesAddress) == 64);
 constexpr Command invalidate_domain_pages(uint16_t domain_id) {
   return {{(uint64_t{kInvalidateIommuPages} << kOpcodeShift) | (uint64_t{domain_id} << 32),
            kAllPagesAddress | kPagesPde | kPagesS}};
 }
+// One page (S = 0) of a domain; pde: cached page-directory entries too.
+constexpr Command invalidate_page(uint16_t domain_id, uint64_t iova, bool pde) {
+  return {{(uint64_t{kInvalidateIommuPages} << kOpcodeShift) | (uint64_t{domain_id} << kPagesDomainShift),
+           (iova & kPagesAddrMask) | (pde ? kPagesPde : 0)}};
+}
 // §2.4 INVALIDATE_IOMMU_ALL: no operands.
+inline constexpr uint64_t kAllReservedQ0 = 0x0FFFFFFFFFFFFFFFull;  // [59:0]; the second quadword is reserved
 constexpr Command invalidate_all() { return {{uint64_t{kInvalidateIommuAll} << kOpcodeShift, 0}}; }
 }  // namespace cmd
 static_assert(cmd::completion_wait(0x1238, 7).q[0] == 0x1000000000001239ull);
@@ -236,6 +290,9 @@ inline constexpr uint64_t kDeviceIdMask = 0xFFFF;  // [15:0] DeviceID
 inline constexpr uint32_t kDomainShift = 32;       // [47:32] DomainID (IO_PAGE_FAULT)
 inline constexpr uint32_t kFlagsShift = 48;        // [59:48] flags (IO_PAGE_FAULT, §2.5):
 inline constexpr uint64_t kFlagsMask = 0xFFF;
+inline constexpr uint32_t kFlagGn = 1u << 0;       //   GN: a guest (GVA) address
+inline constexpr uint32_t kFlagNx = 1u << 1;       //   NX: an instruction fetch
+inline constexpr uint32_t kFlagUs = 1u << 2;       //   US: a user-mode access
 inline constexpr uint32_t kFlagI = 1u << 3;        //   I: an interrupt request
 inline constexpr uint32_t kFlagPr = 1u << 4;       //   PR: the page was present (a permission fault)
 inline constexpr uint32_t kFlagRw = 1u << 5;       //   RW: a write
@@ -246,7 +303,17 @@ constexpr uint32_t code(const Event& e) { return uint32_t(e.q[0] >> kCodeShift);
 constexpr uint16_t device_id(const Event& e) { return uint16_t(e.q[0] & kDeviceIdMask); }
 constexpr uint32_t flags(const Event& e) { return uint32_t((e.q[0] >> kFlagsShift) & kFlagsMask); }
 constexpr uint64_t address(const Event& e) { return e.q[1]; }  // [127:64] the faulting address
+constexpr uint16_t domain_id(const Event& e) { return uint16_t(e.q[0] >> kDomainShift); }
+// §2.5: an event with DeviceID, DomainID (IO_PAGE_FAULT, PAGE_TAB_HARDWARE_ERROR; 0 otherwise),
+// flags and the address (of the request, the command, or the table entry).
+constexpr Event make(uint32_t code, uint16_t device_id, uint16_t domain_id, uint32_t flags, uint64_t address) {
+  return {{(uint64_t{code} << kCodeShift) | ((uint64_t{flags} & kFlagsMask) << kFlagsShift) |
+               (uint64_t{domain_id} << kDomainShift) | device_id,
+           address}};
+}
 }  // namespace event
 static_assert(event::code(Event{{0x2000'0000'0000'0018ull, 0x1000}}) == kIoPageFault);
+static_assert(event::make(kIoPageFault, 0x18, 0x19, event::kFlagRw, 0x1000).q[0] == 0x2020'0019'0000'0018ull);
+static_assert(event::domain_id(event::make(kIoPageFault, 1, 0xABCD, 0, 0)) == 0xABCD);
 
 }  // namespace redoubt::arch::amd_iommu

@@ -29,6 +29,7 @@ std::vector<uint32_t> pcrs_of(uint32_t type) {
     case pm::kEvGuestImage: return {20};
     case pm::kEvGuestRefused: return {19, 20};
     case pm::kEvLaunchFailed: return {17, 18};
+    case pm::kEvHvFailed: return {17, 18, 19, 20};
     case pm::kEvSeparator: return {17, 18, 19, 20};
     default: return {};  // EV_NO_ACTION included: the DRTM log carries none after its header but the emulated-DRTM marker (docs/formats.md)
   }
@@ -218,6 +219,7 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
   SlPcr p17(17, kPcr17), p18(18, kPcr18);
   GuestOrder guests;
   const LogEvent* latest_sl = nullptr;  // the SL event latest in the SL's own order so far
+  std::map<uint32_t, const LogEvent*> hv_failed_on;  // PCR -> its EV_REDOUBT_HV_FAILED
 
   for (const LogEvent& e : log.events) {
     // 0. The emulated-DRTM marker (and anything claiming to be it) is check_drtm_origin's, wherever it is.
@@ -240,8 +242,30 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
     }
     std::string why;
     nlohmann::json d = nlohmann::json::object();
+    // 2a. The hypervisor's failure cap (hypervisor/core/fail_closed.cpp): once on each of PCR17-20,
+    //     after the SL closed PCR17 and PCR18 (the hypervisor ran), never after a refused launch.
+    if (e.type == pm::kEvHvFailed) {
+      if (L.failed) {
+        report.fail("event_out_of_order", e, "the launch was refused (" + event_text(*L.failed) + "): no hypervisor ran to fail",
+                    {{"after_event", event_json(*L.failed)}});
+      } else if (!L.pcr17_closed || !L.pcr18_closed) {
+        report.fail("event_out_of_order", e, "logged before the SL closed PCR17 and PCR18: the hypervisor runs after the SL");
+      } else if (auto it = hv_failed_on.find(e.pcr); it != hv_failed_on.end()) {
+        report.fail("event_duplicated", e, "the hypervisor caps each PCR once; event #" + std::to_string(it->second->index) + " is the first",
+                    {{"first", event_json(*it->second)}});
+      } else {
+        hv_failed_on.emplace(e.pcr, &e);
+        if (!L.hv_failed) L.hv_failed = &e;
+      }
+      continue;
+    }
     // 2. The SL's PCRs: each in its own order, and the two together in the order the SL measures.
     if (e.pcr == 17 || e.pcr == 18) {
+      if (L.hv_failed) {
+        report.fail("event_out_of_order", e, "logged after the hypervisor's failure cap (" + event_text(*L.hv_failed) + "): nothing is measured after it",
+                    {{"after_event", event_json(*L.hv_failed)}});
+        continue;
+      }
       if (const char* code = (e.pcr == 17 ? p17 : p18).accept(e, L, why, d); *code) {
         report.fail(code, e, why, d);
         continue;
@@ -272,6 +296,11 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
     if (L.failed) {
       report.fail("event_out_of_order", e, "the launch was refused (" + event_text(*L.failed) + "): the hypervisor never ran to measure guests",
                   {{"after_event", event_json(*L.failed)}});
+      continue;
+    }
+    if (L.hv_failed) {
+      report.fail("event_out_of_order", e, "logged after the hypervisor's failure cap (" + event_text(*L.hv_failed) + "): nothing is measured after it",
+                  {{"after_event", event_json(*L.hv_failed)}});
       continue;
     }
     if (!L.pcr17_closed || !L.pcr18_closed) {

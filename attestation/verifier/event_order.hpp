@@ -18,6 +18,7 @@ struct LaunchEvents {
   const policy::LogEvent *slb = nullptr, *manifest = nullptr, *image = nullptr, *signer = nullptr, *policy = nullptr;
   std::vector<const policy::LogEvent*> anchors;
   const policy::LogEvent* failed = nullptr;  // the first EV_REDOUBT_LAUNCH_FAILED
+  const policy::LogEvent* hv_failed = nullptr;  // the first EV_REDOUBT_HV_FAILED (the hypervisor failed after the launch)
   bool pcr17_closed = false, pcr18_closed = false;  // the SL's EV_SEPARATORs
 };
 

@@ -183,6 +183,15 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
   out.launched = true;
   out.launch = {{"hypervisor", {{"name", log_string(m.name)}, {"version", log_string(m.version)}, {"svn", m.svn}, {"sha256", to_hex(image_sha256)}, {"signer", to_hex(signer_kid)}}},
                 {"slb", {{"sha256", to_hex(slb_sha256)}}}};
+  // The hypervisor that launched failed later and capped PCR17-20 (hypervisor/core/fail_closed.cpp):
+  // what launched is still named, but nothing about the endpoint's present state is trustworthy.
+  if (L.hv_failed) {
+    const LogEvent& e = *L.hv_failed;
+    const std::string why(e.data.begin(), e.data.end());
+    f.fail("hypervisor_failed", event_text(e) + ": the hypervisor failed after the launch and capped PCR17-20: " + why,
+           {{"event", event_json(e)}, {"reason", why}});
+    out.launch["hypervisor_failed"] = why;
+  }
 
   // Internal consistency: the measured image is the one the manifest names, signed by the measured signer.
   if (m.digest_alg == HashAlg::sha256 && Bytes(m.digest, m.digest + 32) != image_sha256)

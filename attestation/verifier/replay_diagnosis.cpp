@@ -30,16 +30,20 @@ std::vector<uint32_t> expected_shape(const policy::EventLog& log, uint32_t pcr) 
     return {};
   const size_t anchors = count_type(log, policy::kPcrDrtmAuthority, policy::kEvGuestAnchor);
   const bool has_policy = anchors > 0 || count_type(log, policy::kPcrDrtmDetail, policy::kEvLaunchPolicy) > 0;
+  // The hypervisor's failure cap follows the SL's separator (hypervisor/core/fail_closed.cpp).
+  const bool hv_failed = count_type(log, pcr, policy::kEvHvFailed) > 0;
   if (pcr == policy::kPcrDrtmDetail) {
     std::vector<uint32_t> s = {policy::kEvSkinitSlb, policy::kEvHvManifest, policy::kEvHvImage};
     if (has_policy) s.push_back(policy::kEvLaunchPolicy);
     s.push_back(policy::kEvSeparator);
+    if (hv_failed) s.push_back(policy::kEvHvFailed);
     return s;
   }
   if (pcr == policy::kPcrDrtmAuthority) {
     std::vector<uint32_t> s = {policy::kEvHvSigner};
     s.insert(s.end(), anchors, policy::kEvGuestAnchor);
     s.push_back(policy::kEvSeparator);
+    if (hv_failed) s.push_back(policy::kEvHvFailed);
     return s;
   }
   return {};

@@ -4,6 +4,7 @@
 // the scrub on teardown. The per-VM work is in vm.cpp.
 #include <cstring>
 
+#include "hypervisor/core/entry.hpp"
 #include "hypervisor/core/vm.hpp"
 #include "platform/hal/format.hpp"
 
@@ -44,6 +45,14 @@ Status Hypervisor::init() {
   uint64_t hsave;
   REDOUBT_TRY(alloc.alloc_page(hsave, "VM_HSAVE area"));
   REDOUBT_TRY(platform.svm().enable(hsave));
+  svm_on = true;
+  // Before the first guest byte is loaded: a warm reset from here on is answered by a scrub of
+  // all RAM before any other code runs (docs/isolation.md "Remanence"), until the final scrub.
+  record->secrets_flag_set = platform.secrets_in_memory(true);
+  if (record->secrets_flag_set)
+    platform.console().print("[hv] reset-attack mitigation: SECRETS flag set (a warm reset now scrubs all RAM first)\n");
+  else
+    platform.console().print("[hv] reset-attack mitigation: none on this platform: a reset during the run leaves guest memory to the next boot\n");
   return Status::ok();
 }
 
@@ -114,20 +123,28 @@ Status Hypervisor::run() {
     }
     cur = uint32_t(pick);
     ++record->slices;
+    // Test only (entry.hpp): a failure of the hypervisor itself, after the guests ran a while.
+    if ((test_flags & kHvTestInjectFailure) && record->slices > ((test_flags & kHvTestInjectSliceMask) >> kHvTestInjectSliceShift))
+      return Status::fail(Err::internal, "TEST ONLY: injected hypervisor failure at slice %llu",
+                          (unsigned long long)record->slices);
     vms[cur].run_slice(cpu.rdtsc() + GuestPolicy{}.slice_ticks);
+    if (!vms[cur].alive()) teardown(vms[cur]);  // its RAM is scrubbed as it stops, while the others run
   }
   record->hv_pages_used = alloc.total_pages() - alloc.free_pages();
-  for (uint32_t i = 0; i < n; ++i) {
-    GuestRecord& r = vms[i].record();
-    vms[i].finish_serial();
-    r.serial_len = vms[i].serial_bytes();
-    // Scrub on teardown: nothing a guest computed outlives it in RAM the next
-    // owner could read (its serial log and record stay in hypervisor memory).
-    if (uint8_t* ram = platform.mem().map(r.ram_pa, r.ram_size)) std::memset(ram, 0, r.ram_size);
-    r.scrubbed = 1;
-  }
+  for (uint32_t i = 0; i < n; ++i) teardown(vms[i]);
   format(record->status, sizeof record->status, "ok");
   return Status::ok();
+}
+
+// Scrub on teardown: nothing a guest computed outlives it in RAM the next owner
+// could read (its serial log and record stay in hypervisor memory).
+void Hypervisor::teardown(Vm& vm) {
+  GuestRecord& r = vm.record();
+  if (r.scrubbed) return;
+  vm.finish_serial();
+  r.serial_len = vm.serial_bytes();
+  if (uint8_t* ram = platform.mem().map(r.ram_pa, r.ram_size)) std::memset(ram, 0, r.ram_size);
+  r.scrubbed = 1;
 }
 
 }  // namespace redoubt::hv

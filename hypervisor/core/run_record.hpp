@@ -80,6 +80,14 @@ struct RunRecord {
   uint64_t host_timer_exits;
   char status[96];         // "ok" or why the hypervisor stopped
   GuestRecord guests[kRecordGuests];
+  // How the hypervisor stopped (issue 11, hypervisor/core/fail_closed.hpp).
+  uint32_t hv_failed;      // 1: it failed after the hand-off and capped PCR17-20 with EV_REDOUBT_HV_FAILED
+  uint32_t scrub_done;     // 1: guest RAM, its own pages and the SLB were zeroed at the stop
+  uint64_t scrubbed_guest_bytes, scrubbed_hv_bytes, scrubbed_slb_bytes, scrub_skipped;
+  char failure[160];       // the reason extended into PCR17-20 when hv_failed
+  // Reset-attack mitigation (hal::Platform::secrets_in_memory): 1 when the platform took the flag
+  // before the first guest was loaded, and when it was cleared after the final scrub.
+  uint32_t secrets_flag_set, secrets_flag_cleared;
 };
 static_assert(sizeof(RunRecord) <= kRunRecordBytes);
 

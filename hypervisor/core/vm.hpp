@@ -126,6 +126,7 @@ class Hypervisor {
   Hypervisor(hal::Platform& p, hal::HypervisorHandoff& h) : platform(p), handoff(h) {}
   Status init();
   Status run();
+  void teardown(Vm& vm);  // a stopped guest: flush its serial log, scrub its RAM (once)
 
   hal::Platform& platform;
   hal::HypervisorHandoff& handoff;  // event_log_used grows with the guest events
@@ -135,6 +136,7 @@ class Hypervisor {
   Vm vms[hal::HypervisorHandoff::kMaxGuests];
   uint32_t vm_count = 0;
   uint64_t test_flags = 0;  // entry.hpp kHvTest*
+  bool svm_on = false;      // SVM enabled: platform.svm() exists and may have run guests
 
   static constexpr uint8_t kHostTimerVector = 0x20;
 };

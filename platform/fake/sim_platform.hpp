@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "arch/intel/txt_secrets.hpp"
 #include "platform/hal/hal.hpp"
 #include "platform/sim/machine.hpp"
 #include "tpm/tpm_device.hpp"
@@ -44,6 +45,11 @@ class SimPlatform final : public hal::Platform, hal::Tpm, hal::PhysMem, hal::Dma
   void set_hv_test_flags(uint64_t f) { hv_test_flags_ = f; }
   Status enter_hypervisor(hal::HypervisorHandoff& handoff) override;
   [[noreturn]] void halt(const char* why) override;
+  // The Machine's sticky flag, as the TXT registers set it on the full-system machine.
+  bool secrets_in_memory(bool present) override {
+    m_.secrets().mmio_write(present ? arch::txt::kCmdSecrets : arch::txt::kCmdNoSecrets, 8, 1, true);
+    return true;
+  }
 
   // hal::Console
   void write(const char* s, size_t n) override;

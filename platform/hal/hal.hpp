@@ -74,6 +74,13 @@ class Platform {
   // its data, so the bare-metal SL keeps a copy taken before its first write
   // (docs/skinit.md); the native build never changes the SLB.
   virtual const uint8_t* slb_as_measured(uint64_t slb_base, uint64_t length) { return mem().map(slb_base, length); }
+  // Reset-attack mitigation (docs/isolation.md "Remanence"): memory holds secrets (true),
+  // or everything was scrubbed (false); while set, a warm reset is answered by a scrub of
+  // all RAM before any other code runs. False: this platform has no such mechanism.
+  virtual bool secrets_in_memory(bool present) {
+    (void)present;
+    return false;
+  }
 
  protected:
   ~Platform() = default;

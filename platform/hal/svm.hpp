@@ -54,6 +54,10 @@ class Svm {
   // The host's timer: a physical interrupt (vector) once the TSC reaches
   // deadline; while a guest runs it arrives as #VMEXIT(INTR) if intercepted.
   virtual void arm_timer(uint64_t deadline_tsc, uint8_t vector) = 0;
+  // No guest runs again (the hypervisor is stopping): the host may use x87/SSE once
+  // more — BearSSL's hash routines, for the failure cap (hypervisor/core/fail_closed.cpp).
+  // Bare metal: CR0.EM = TS = 0 again (platform/x86/bare_svm.cpp locks them at the first VMRUN).
+  virtual void guests_done() {}
 
  protected:
   ~Svm() = default;

@@ -1,7 +1,9 @@
 #include "platform/sim/dev.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <ostream>
 
 namespace redoubt::sim {
 
@@ -52,22 +54,70 @@ uint64_t DeviceExclusionVector::protected_pages() const {
   return c;
 }
 
-bool DmaPort::write(const std::string& device, uint64_t pa, std::span<const uint8_t> data) {
-  if (!mem_.contains(pa, data.size()) || dev_.any_protected(pa, data.size())) {
-    faults_.push_back({device, pa, true});
-    return false;
+const char* dma_blocker_name(DmaBlocker b) {
+  switch (b) {
+    case DmaBlocker::none: return "none";
+    case DmaBlocker::outside_ram: return "outside RAM";
+    case DmaBlocker::dev: return "DEV";
+    case DmaBlocker::iommu: return "AMD-Vi";
   }
-  std::memcpy(mem_.map(pa, data.size()), data.data(), data.size());
-  return true;
+  return "?";
 }
 
-bool DmaPort::read(const std::string& device, uint64_t pa, std::span<uint8_t> out) {
-  if (!mem_.contains(pa, out.size()) || dev_.any_protected(pa, out.size())) {
-    faults_.push_back({device, pa, false});
-    return false;
+std::ostream& operator<<(std::ostream& o, DmaBlocker b) { return o << dma_blocker_name(b); }
+
+// pages[i]: the physical address of the i-th device-side page piece of [addr, addr + n).
+DmaResult DmaPort::access(const BusMaster& who, uint64_t addr, uint64_t n, bool write, std::vector<uint64_t>& pages) {
+  constexpr uint64_t kPage = PhysicalMemory::kPageSize;
+  auto fault = [&](uint64_t at, DmaBlocker by, uint64_t pa) {
+    faults_.push_back({who.name, at, write, who.device_id, by, pa});
+    return DmaResult{false, at, by};
+  };
+  if (n == 0) return mem_.contains(addr, 0) ? DmaResult{} : fault(addr, DmaBlocker::outside_ram, addr);
+  if (addr + (n - 1) < addr) return fault(addr, DmaBlocker::outside_ram, addr);  // wraps
+  for (uint64_t at = addr; at - addr < n;) {
+    const uint64_t piece = std::min<uint64_t>(kPage - (at % kPage), n - (at - addr));
+    uint64_t pa = at;
+    if (remapper_) {
+      const std::optional<uint64_t> t = remapper_->translate(who.device_id, at, write);
+      if (!t) return fault(at, DmaBlocker::iommu, at);
+      pa = *t;
+    }
+    if (!mem_.contains(pa, piece)) return fault(at, DmaBlocker::outside_ram, pa);
+    if (dev_.any_protected(pa, piece)) return fault(at, DmaBlocker::dev, pa);
+    pages.push_back(pa);
+    at += piece;
+    if (at == 0) break;  // the access ended at the top of the address space
   }
-  std::memcpy(out.data(), mem_.map(pa, out.size()), out.size());
-  return true;
+  return {};
+}
+
+DmaResult DmaPort::write(const BusMaster& who, uint64_t addr, std::span<const uint8_t> data) {
+  std::vector<uint64_t> pages;
+  DmaResult r = access(who, addr, data.size(), true, pages);
+  if (!r) return r;
+  uint64_t done = 0;
+  for (uint64_t pa : pages) {
+    const uint64_t piece = std::min<uint64_t>(PhysicalMemory::kPageSize - ((addr + done) % PhysicalMemory::kPageSize),
+                                              data.size() - done);
+    std::memcpy(mem_.map(pa, piece), data.data() + done, piece);
+    done += piece;
+  }
+  return r;
+}
+
+DmaResult DmaPort::read(const BusMaster& who, uint64_t addr, std::span<uint8_t> out) {
+  std::vector<uint64_t> pages;
+  DmaResult r = access(who, addr, out.size(), false, pages);
+  if (!r) return r;
+  uint64_t done = 0;
+  for (uint64_t pa : pages) {
+    const uint64_t piece = std::min<uint64_t>(PhysicalMemory::kPageSize - ((addr + done) % PhysicalMemory::kPageSize),
+                                              out.size() - done);
+    std::memcpy(out.data() + done, mem_.map(pa, piece), piece);
+    done += piece;
+  }
+  return r;
 }
 
 }  // namespace redoubt::sim

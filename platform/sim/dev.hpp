@@ -11,6 +11,8 @@
 //    modelled, so table writes take effect at once).
 #pragma once
 #include <cstdint>
+#include <iosfwd>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,24 +47,75 @@ class DeviceExclusionVector {
   bool protect_beyond_ = false;
 };
 
-struct DmaFault {
-  std::string device;
-  uint64_t pa;
-  bool write;
+// A PCI requester: DeviceID = bus << 8 | device << 3 | function (the requester ID
+// of PCI Express, the "DeviceID" AMD-Vi indexes its device table with).
+struct BusMaster {
+  std::string name;
+  uint16_t device_id = 0;
 };
 
-// A PCI-style bus master. Every access is checked page by page against the DEV
-// before any byte moves: a blocked access transfers nothing and records a fault.
+// What stopped an access.
+enum class DmaBlocker : uint8_t { none = 0, outside_ram = 1, dev = 2, iommu = 3 };
+const char* dma_blocker_name(DmaBlocker b);
+std::ostream& operator<<(std::ostream& o, DmaBlocker b);
+
+struct DmaFault {
+  std::string device;
+  uint64_t pa;         // the address the device presented (an I/O virtual address when AMD-Vi translates)
+  bool write;
+  uint16_t device_id = 0;
+  DmaBlocker by = DmaBlocker::none;
+  uint64_t translated = 0;  // the physical address the IOMMU produced (== pa without translation)
+};
+
+struct DmaResult {
+  bool ok = true;
+  uint64_t fault_addr = 0;  // the device-side address of the first blocked page
+  DmaBlocker by = DmaBlocker::none;
+  explicit operator bool() const { return ok; }
+};
+
+// An IOMMU between the bus masters and memory (sim::AmdIommu). translate() is asked
+// once per 4 KiB page of an access, with the device-side address; it returns the
+// physical address, or nullopt when the request is blocked (target abort), after
+// logging whatever the IOMMU logs (its own event log).
+class DmaRemapper {
+ public:
+  virtual std::optional<uint64_t> translate(uint16_t device_id, uint64_t addr, bool write) = 0;
+
+ protected:
+  ~DmaRemapper() = default;
+};
+
+// A PCI-style bus master's only path to memory. Every access is split at the
+// device-side 4 KiB page boundaries; each page is translated by the IOMMU (when
+// one is attached: it passes addresses through while its IommuEn is clear), then
+// the physical page is checked against RAM and the DEV. Only when every page
+// passes does any byte move: a blocked access transfers nothing and records a
+// fault. The DEV sees the translated address: it sits in the host bridge, behind
+// the IOMMU (docs/dma.md "AMD-Vi model").
 class DmaPort {
  public:
   DmaPort(PhysicalMemory& mem, DeviceExclusionVector& dev) : mem_(mem), dev_(dev) {}
-  bool write(const std::string& device, uint64_t pa, std::span<const uint8_t> data);
-  bool read(const std::string& device, uint64_t pa, std::span<uint8_t> out);
+  DmaResult write(const BusMaster& who, uint64_t addr, std::span<const uint8_t> data);
+  DmaResult read(const BusMaster& who, uint64_t addr, std::span<uint8_t> out);
+  // Without a requester ID (the older tests' bus masters): DeviceID 0000h.
+  bool write(const std::string& device, uint64_t pa, std::span<const uint8_t> data) {
+    return bool(write(BusMaster{device, 0}, pa, data));
+  }
+  bool read(const std::string& device, uint64_t pa, std::span<uint8_t> out) {
+    return bool(read(BusMaster{device, 0}, pa, out));
+  }
   const std::vector<DmaFault>& faults() const { return faults_; }
+  void set_remapper(DmaRemapper* r) { remapper_ = r; }
+  DmaRemapper* remapper() const { return remapper_; }
 
  private:
+  DmaResult access(const BusMaster& who, uint64_t addr, uint64_t n, bool write, std::vector<uint64_t>& pages);
+
   PhysicalMemory& mem_;
   DeviceExclusionVector& dev_;
+  DmaRemapper* remapper_ = nullptr;
   std::vector<DmaFault> faults_;
 };
 

@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 #include "abi/launch_outcome.hpp"
 #include "abi/slb_layout.hpp"
+#include "arch/intel/txt_secrets.hpp"
 #include "platform/hal/status.hpp"
 
 namespace redoubt::sim {
@@ -35,7 +37,9 @@ FullSystem::FullSystem(Machine& m, TpmDevice& tpm, ConsoleSink sink, FullSystemO
   attach_devices();
 }
 
-FullSystem::~FullSystem() = default;
+FullSystem::~FullSystem() {
+  if (m_.dma().remapper() == iommu_.get()) m_.dma().set_remapper(nullptr);
+}
 
 void FullSystem::console_byte(uint8_t b) {
   const char ch = char(b);
@@ -67,6 +71,19 @@ void FullSystem::attach_devices() {
   pci_ = std::make_unique<PciConfigPorts>();
   dev_bridge_ = std::make_unique<AmdDevBridge>(m_.dev(), m_.mem());
   dev_bridge_->plug_into(*pci_);
+  iommu_ = std::make_unique<AmdIommu>(m_.mem());
+  iommu_->plug_into(*pci_);
+  m_.dma().set_remapper(iommu_.get());  // every bus master goes through it (pass-through while off)
+  for (size_t i = 0; i < opt_.dma_engines.size(); ++i) {
+    const uint16_t id = opt_.dma_engines[i];
+    char name[32];
+    snprintf(name, sizeof name, "dma%zu@%02x:%02x.%x", i, id >> 8, (id >> 3) & 31, id & 7);
+    const uint64_t bar = kDmaEngineWindow + i * abi::dma_engine::kBarSize;
+    if (bar + abi::dma_engine::kBarSize > kDmaEngineWindow + kDmaEngineWindowSize)
+      throw std::invalid_argument("FullSystem: more DMA engines than the BAR window holds");
+    dma_engines_.push_back(std::make_unique<DmaEngine>(m_.dma(), name, id, uint32_t(bar)));
+    dma_engines_.back()->plug_into(*pci_);
+  }
 
   bus_.map_ports(
       "com1", arch::uart::kCom1, arch::uart::kPorts, [this](uint16_t p, unsigned n) { return uart_->in(p, n); },
@@ -84,6 +101,30 @@ void FullSystem::attach_devices() {
   bus_.map_mmio(
       "tpm-tis", TpmTis::kBase, TpmTis::kSize, [this](uint64_t off, unsigned n) { return tis_->mmio_read(off, n); },
       [this](uint64_t off, unsigned n, uint64_t v) { tis_->mmio_write(off, n, v); });
+  // The reset-attack mitigation (platform/sim/reset.hpp): TXT's SECRETS registers, the flag in the Machine.
+  bus_.map_mmio(
+      "txt-private", arch::txt::kPrivateBase, arch::txt::kSpaceSize,
+      [this](uint64_t off, unsigned n) { return m_.secrets().mmio_read(off, n); },
+      [this](uint64_t off, unsigned n, uint64_t v) { m_.secrets().mmio_write(off, n, v, true); });
+  bus_.map_mmio(
+      "txt-public", arch::txt::kPublicBase, arch::txt::kSpaceSize,
+      [this](uint64_t off, unsigned n) { return m_.secrets().mmio_read(off, n); },
+      [this](uint64_t off, unsigned n, uint64_t v) { m_.secrets().mmio_write(off, n, v, false); });
+  bus_.map_mmio(
+      "amd-iommu", iommu_->mmio_base(), AmdIommu::kMmioSize,
+      [this](uint64_t off, unsigned n) { return iommu_->mmio_read(off, n); },
+      [this](uint64_t off, unsigned n, uint64_t v) { iommu_->mmio_write(off, n, v); });
+  bus_.map_mmio(
+      "dma-engines", kDmaEngineWindow, kDmaEngineWindowSize,
+      [this](uint64_t off, unsigned n) -> uint64_t {
+        for (auto& e : dma_engines_)
+          if (e->decodes(kDmaEngineWindow + off)) return e->mmio_read(kDmaEngineWindow + off - e->bar(), n);
+        return n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;  // nothing decodes it: master abort, all ones
+      },
+      [this](uint64_t off, unsigned n, uint64_t v) {
+        for (auto& e : dma_engines_)
+          if (e->decodes(kDmaEngineWindow + off)) return e->mmio_write(kDmaEngineWindow + off - e->bar(), n, v);
+      });
   bus_.map_mmio(
       "local-apic", LocalApic::kBase, LocalApic::kSize,
       [this](uint64_t off, unsigned n) { return lapic_->mmio_read(off, n); },

@@ -4,7 +4,11 @@
 // executes sl.bin from its entry in the state the APM defines; sl.bin runs
 // hv.bin, whose own VMRUN runs the guests on the simulated SVM. The devices the
 // images talk to (TPM TIS, DEV, 16550 UART, local APIC timer, debug-exit port)
-// are on the bus. The run ends when the images power the machine off, or with a
+// are on the bus, and so are the DMA-capable devices: an AMD-Vi IOMMU (00:02.0,
+// MMIO 0xFED80000) between every bus master and memory, and DMA engines (PCI bus
+// masters with requester IDs, BAR0 in the window at 0xFEB00000), present and
+// assigned to nobody: the hypervisor chooses the DEV on this machine, so the
+// IOMMU stays off (pass-through) unless something enables it. The run ends when the images power the machine off, or with a
 // fault, a triple fault or a hang, each reported as what it is.
 #pragma once
 #include <chrono>
@@ -12,10 +16,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "platform/sim/bus.hpp"
 #include "platform/sim/devices/amd_dev.hpp"
+#include "platform/sim/devices/amd_iommu.hpp"
 #include "platform/sim/devices/debug_exit.hpp"
+#include "platform/sim/devices/dma_engine.hpp"
 #include "platform/sim/devices/lapic.hpp"
 #include "platform/sim/devices/pci_config.hpp"
 #include "platform/sim/devices/tpm_tis.hpp"
@@ -29,7 +36,15 @@ namespace redoubt::sim {
 struct FullSystemOptions {
   // The run is a hang once this many instructions retired (host + guests) without a power-off.
   uint64_t max_instructions = 40'000'000'000ull;
+  // DeviceIDs (bus << 8 | device << 3 | function) of the DMA engines, one BAR0 each at
+  // kDmaEngineWindow + 8 KiB * i. Default: 00:04.0, 00:05.0 and 01:00.0.
+  std::vector<uint16_t> dma_engines = {0x0020, 0x0028, 0x0100};
 };
+
+// Physical addresses the simulated host bridge forwards to the DMA engines' BARs
+// (a BAR moved outside this window is not decoded).
+inline constexpr uint64_t kDmaEngineWindow = 0xFEB00000;
+inline constexpr uint64_t kDmaEngineWindowSize = 0x10000;
 
 // Runs `c` from its current state until power-off, triple fault, an
 // unrecoverable halt or max_instructions in total (c.icount), switching worlds
@@ -51,6 +66,12 @@ class FullSystem {
   svm::HostSvm& svm() { return *svm_; }
   Bus& bus() { return bus_; }
   TpmTis& tis() { return *tis_; }
+  // The DMA-capable devices, for the untrusted side of the harness (an attacker's
+  // device, programmed through the same registers code in the machine would use).
+  AmdIommu& iommu() { return *iommu_; }
+  DmaEngine& dma_engine(size_t i) { return *dma_engines_.at(i); }
+  size_t dma_engine_count() const { return dma_engines_.size(); }
+  PciConfigPorts& pci() { return *pci_; }
 
   // Runs the CPU from its current state until power-off, triple fault, an
   // unrecoverable halt or the instruction limit, switching worlds at every
@@ -81,6 +102,8 @@ class FullSystem {
   std::unique_ptr<LocalApic> lapic_;
   std::unique_ptr<PciConfigPorts> pci_;
   std::unique_ptr<AmdDevBridge> dev_bridge_;
+  std::unique_ptr<AmdIommu> iommu_;
+  std::vector<std::unique_ptr<DmaEngine>> dma_engines_;
   std::string line_;
   // When the hypervisor's first console line ("[hv] ...", printed right after its IDT is
   // loaded) arrived: SKINIT -> hypervisor entry, in host time and retired instructions.

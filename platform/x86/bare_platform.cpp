@@ -1,5 +1,7 @@
 #include "platform/x86/bare_platform.hpp"
 
+#include "arch/intel/txt_secrets.hpp"
+
 #include <cstdint>
 
 #include "abi/slb_layout.hpp"
@@ -48,6 +50,15 @@ const uint8_t* BarePlatform::slb_as_measured(uint64_t slb_base, uint64_t length)
   const uint64_t off = sl::slb_measured_copy_offset(length);
   if (off + length > sl::kBootParamsPtrOffset) return nullptr;  // sl_entry.S refused to copy it
   return mem().map(slb_base + off, length);
+}
+
+bool BarePlatform::secrets_in_memory(bool present) {
+  using namespace arch::txt;
+  // Intel TXT SDG App. B.1: a write of any value to the command register; E2STS.SECRETS_STS shows it.
+  *reinterpret_cast<volatile uint64_t*>(kPrivateBase + (present ? kCmdSecrets : kCmdNoSecrets)) = 1;
+  const uint64_t e2sts = *reinterpret_cast<volatile uint64_t*>(kPublicBase + kE2sts);
+  if (e2sts == ~0ull) return false;  // nothing answers there
+  return ((e2sts & e2sts::kSecretsSts) != 0) == present;
 }
 
 }  // namespace redoubt::x86

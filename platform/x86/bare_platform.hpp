@@ -37,6 +37,9 @@ class BarePlatform final : public hal::Platform {
   [[noreturn]] void halt(const char* why) override;
   // The copy sl_entry.S took (abi/slb_layout.hpp slb_measured_copy_offset); null if it cannot fit.
   const uint8_t* slb_as_measured(uint64_t slb_base, uint64_t length) override;
+  // TXT.CMD.SECRETS / NO-SECRETS, checked in TXT.E2STS (arch/intel/txt_secrets.hpp); false where
+  // the registers are absent (the read-back does not show the write, e.g. QEMU's unassigned MMIO).
+  bool secrets_in_memory(bool present) override;
 
  private:
   hal::Console& console_;

@@ -41,6 +41,12 @@ Status BareSvm::enable(uint64_t hsave_pa) {
   return Status::ok();
 }
 
+void BareSvm::guests_done() {
+  if (!fpu_locked_) return;
+  write_cr0(read_cr0() & ~((1ull << 2) | (1ull << 3)));  // CR0.EM = TS = 0 (APM vol. 2 §3.1.1)
+  fpu_locked_ = false;
+}
+
 void BareSvm::vmrun(uint64_t vmcb_pa, hal::GuestGprs& regs, hal::GuestExtState* ext) {
   if (!fpu_locked_) {
     // From the first guest on, the host must not touch x87/SSE state (the

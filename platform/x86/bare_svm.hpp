@@ -11,6 +11,7 @@ namespace redoubt::x86 {
 
 class BareSvm final : public hal::Svm {
  public:
+  void guests_done() override;
   explicit BareSvm(HostTimer& timer) : timer_(timer) {}
 
   bool available() override;

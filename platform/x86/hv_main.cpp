@@ -101,12 +101,19 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
     x86::launch_stop(abi::ExitStatus::ok, Err::ok, "DMA self-test passed");
   }
 
+  // From here on (the self-tests above run on a synthetic hand-off, without a TPM to cap) every
+  // hv_failed stop caps PCR17-20 and scrubs (hypervisor/core/fail_closed.hpp).
+  hv::hypervisor_fail_closed_from(platform, entry->handoff);
+  x86::launch_report_failure_hook(hv::hypervisor_fatal);
+  x86::launch_report_scrub_stack(reinterpret_cast<uint64_t>(entry) + abi::kBarePageTablesOffset + 8192);
   // The SL enabled the DEV (or AMD-Vi); the hypervisor takes it over. The LAPIC timer preempts guests.
   if (Status d = dma.attach(); !d) x86::launch_stop(abi::ExitStatus::hv_failed, d.code(), d.message());
   platform.console().print("[hv] DMA protection: %s attached\n", dma.name());
   if (Status t = lapic.enable(); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   if (Status t = lapic.calibrate(100000); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   static_assert(abi::kBareFlagNoGuestStateSwitch == hv::kHvTestNoGuestStateSwitch);
+  static_assert(abi::kBareFlagInjectFailure == hv::kHvTestInjectFailure);
+  static_assert(abi::kBareFlagInjectSliceMask == hv::kHvTestInjectSliceMask);
   static_assert(abi::kBareFlagHvTestMask == hv::kHvTestFlagsMask);
   g_run_record_pa = entry->handoff.hv_memory_pa;  // hypervisor_main writes the record there first
   x86::launch_report_dump_hook(dump_run_record);

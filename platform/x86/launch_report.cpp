@@ -19,6 +19,8 @@ struct Report {
   uint64_t log_pa = 0, log_cap = 0;
   const volatile uint64_t* log_used = nullptr;
   DumpHook hook = nullptr;
+  FailureHook on_failure = nullptr;
+  uint64_t scrub_stack_bottom = 0;
 };
 Report g_report;
 
@@ -78,6 +80,19 @@ void launch_report_event_log(uint64_t pa, uint64_t cap, const volatile uint64_t*
   g_report.log_used = used;
 }
 void launch_report_dump_hook(DumpHook hook) { g_report.hook = hook; }
+void launch_report_failure_hook(FailureHook hook) { g_report.on_failure = hook; }
+void launch_report_scrub_stack(uint64_t bottom) { g_report.scrub_stack_bottom = bottom; }
+
+namespace {
+// Zeroes [bottom, this frame - 512): everything below the live frames. noinline, so its own
+// frame is the lowest one in use.
+__attribute__((noinline)) void scrub_stack_below(uint64_t bottom) {
+  uint64_t rsp;
+  asm volatile("mov %%rsp, %0" : "=r"(rsp));
+  const uint64_t end = (rsp - 512) & ~7ull;
+  for (volatile uint64_t* w = reinterpret_cast<volatile uint64_t*>(bottom); uint64_t(w) < end; ++w) *w = 0;
+}
+}  // namespace
 
 void launch_report_init(abi::Stage stage, hal::Console* console, abi::LaunchOutcome* outcome) {
   g_report.stage = stage;
@@ -125,6 +140,7 @@ const char* exit_status_name(abi::ExitStatus s) {
 void launch_stop(abi::ExitStatus status, Err err, const char* message) {
   if (g_report.stopping) power_off(status);
   g_report.stopping = true;
+  if (status == abi::ExitStatus::hv_failed && g_report.on_failure) g_report.on_failure(err, message);
   if (abi::LaunchOutcome* o = g_report.outcome) {
     o->stage = uint32_t(g_report.stage);
     o->err = uint32_t(err);
@@ -143,6 +159,7 @@ void launch_stop(abi::ExitStatus status, Err err, const char* message) {
   if (g_report.console)
     g_report.console->print("%s power off: %s (%s): %s\n", tag(), exit_status_name(status), err_name(err), message);
   send_evidence(status);
+  if (g_report.scrub_stack_bottom) scrub_stack_below(g_report.scrub_stack_bottom);
   power_off(status);
 }
 

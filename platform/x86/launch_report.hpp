@@ -36,6 +36,14 @@ struct DumpRegion {
 void launch_report_event_log(uint64_t pa, uint64_t cap, const volatile uint64_t* used = nullptr);
 using DumpHook = size_t (*)(DumpRegion* out, size_t max);
 void launch_report_dump_hook(DumpHook hook);
+// The hypervisor's fail-closed path (hypervisor/core/entry.hpp hypervisor_fatal): launch_stop
+// with hv_failed calls it first (cap PCR17-20, scrub), whatever led there: a Status, an
+// exception in the hypervisor's own code, a HAL failure. It must return.
+using FailureHook = void (*)(Err err, const char* message);
+void launch_report_failure_hook(FailureHook hook);
+// After the evidence is sent, launch_stop zeroes the stack from `bottom` up to just below its
+// own frame: the frames of a world switch held guest registers (docs/isolation.md "Scrubbing").
+void launch_report_scrub_stack(uint64_t bottom);
 // Write the record (stage, err, message), print "<tag> power off: ...", and power off.
 [[noreturn]] void launch_stop(abi::ExitStatus status, Err err, const char* message);
 // A failure of the running stage: the SL refuses (launch_refused), the hypervisor fails (hv_failed).

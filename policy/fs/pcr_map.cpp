@@ -36,6 +36,7 @@ const char* event_type_name(uint32_t type) {
     case kEvGuestRefused: return "EV_REDOUBT_GUEST_REFUSED";
     case kEvGuestImage: return "EV_REDOUBT_GUEST_IMAGE";
     case kEvLaunchFailed: return "EV_REDOUBT_LAUNCH_FAILED";
+    case kEvHvFailed: return "EV_REDOUBT_HV_FAILED";
     default: return "EV_UNKNOWN";
   }
 }

@@ -34,6 +34,9 @@ inline constexpr uint32_t kEvGuestUnsigned = 0x00000609;   // PCR19: "unsigned g
 inline constexpr uint32_t kEvGuestRefused = 0x0000060A;    // PCR19+20: "guest NAME refused: reason: detail"
 inline constexpr uint32_t kEvGuestImage = 0x0000060B;      // PCR20: unsigned guest kernel/initrd (digest = H(bytes))
 inline constexpr uint32_t kEvLaunchFailed = 0x000006FF;    // PCR17+18: reason (event = ASCII reason)
+// The hypervisor itself failed after the hand-off (issue 11): PCR17, 18, 19 and 20 in that
+// order, digest = H(reason), event = the ASCII reason. Every DRTM PCR a verifier reads shows it.
+inline constexpr uint32_t kEvHvFailed = 0x000006FE;
 
 // NV indices (owner range, TPM 2.0 Part 2 §13.? / TCG handle registry: 0x01xxxxxx).
 inline constexpr uint32_t kNvHvSvnCounter = 0x01500000;    // TPM_NT_COUNTER: minimum hypervisor SVN

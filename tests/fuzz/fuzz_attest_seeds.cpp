@@ -278,6 +278,26 @@ int main(int argc, char** argv) {
     put(out / "x86_decode", "compat32", cat({{1}, k32}));
     put(out / "x86_decode", "legacy32", cat({{2}, k32}));
   }
+  {  // fuzz_dma_devices: records as that file documents them.
+    auto le = [](uint64_t x, int n) {
+      Bytes b;
+      for (int i = 0; i < n; ++i) b.push_back(uint8_t(x >> (8 * i)));
+      return b;
+    };
+    // A blocking DTE for 00:04.0, an engine read and write (IO_PAGE_FAULTs), COMPLETION_WAIT.
+    put(out / "dma_devices", "blocked", cat({{0}, {4}, le(0, 2), le(0x0000000000000003ull, 8), le(0, 8), le(1, 8), le(0, 8),
+                                             {6}, {1}, le(0x200000, 8), le(0, 8), le(64, 2), le(0, 8),
+                                             {6}, {3}, le(0, 8), le(0x200000, 8), le(64, 2), le(0x4141, 8),
+                                             {3}, le(0x1000000000302001ull, 8), le(0x77, 8)}));
+    // A 4-level table for 00:04.0 (root 0x304000 -> ... -> page 0x200000) and a copy through it.
+    put(out / "dma_devices", "mapped", cat({{0}, {2}, le(0x304000, 4), le(0x6000000000305601ull, 8),
+                                            {2}, le(0x305000, 4), le(0x6000000000306401ull, 8),
+                                            {2}, le(0x306000, 4), le(0x6000000000307201ull, 8),
+                                            {2}, le(0x307000, 4), le(0x6000000000200001ull, 8),
+                                            {4}, le(0, 2), le(0x6000000000304803ull, 8), le(5, 8), le(0, 8), le(0, 8),
+                                            {6}, {0}, le(0x100, 8), le(0x0, 8), le(128, 2), le(0, 8),
+                                            {3}, le(0x3000000500000000ull, 8), le(0x7FFFFFFFFFFFF003ull, 8)}));
+  }
   std::cout << "seeds in " << out.string() << "\n";
   return 0;
 }

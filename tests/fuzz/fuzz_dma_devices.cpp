@@ -1,0 +1,166 @@
+// libFuzzer: the DMA-capable devices of the simulator, driven by what an attacker
+// controls: register writes to the DMA engines (a guest with an assigned device, or
+// the untrusted loader) and everything software can put in front of the AMD-Vi model
+// (MMIO registers, device table entries, I/O page tables, command buffer entries),
+// with DMA requests from arbitrary requester IDs in between
+// (platform/sim/devices/dma_engine.cpp, amd_iommu.cpp, amd_iommu_walk.cpp,
+// platform/sim/dev.cpp). The machine starts with the IOMMU on (device table at
+// 1 MiB, rings after it). Records (op = low 3 bits of the first byte):
+//   0 engine MMIO write: engine, offset u16, size, value u64
+//   1 IOMMU MMIO write: offset u16, size (4/8), value u64
+//   2 memory write: pa u32, value u64 (tables, entries, anything)
+//   3 command: two u64, placed at the command tail, the tail moved
+//   4 DTE: DeviceID u16 (folded onto a few), four u64
+//   5 DMA through the port: DeviceID u16, address u64, length u16, write bit
+//   6 engine operation: engine, op, src u64, dst u64, length u16, pattern u64
+//   7 PCI config write: function, register, value u32
+// Invariants: no crash or sanitizer report; a page the DEV protects is never written
+// by a bus master (only the IOMMU's own event-log / COMPLETION_WAIT writes may land
+// there, and those are reported through on_own_write); an engine's STATUS after a
+// doorbell is exactly one of DONE / FAULT / ERROR, and BYTES is 0 unless DONE.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "abi/dma_engine.hpp"
+#include "arch/amd/iommu.hpp"
+#include "platform/sim/dev.hpp"
+#include "platform/sim/devices/amd_iommu.hpp"
+#include "platform/sim/devices/dma_engine.hpp"
+#include "platform/sim/memory.hpp"
+
+using namespace redoubt;
+namespace v = arch::amd_iommu;
+namespace e = redoubt::abi::dma_engine;
+
+namespace {
+
+constexpr uint64_t kRam = 4ull << 20;
+constexpr uint64_t kDevTable = 0x100000, kCmd = 0x300000, kEvt = 0x301000;
+constexpr uint64_t kCanary = kRam - 0x1000;  // DEV-protected
+constexpr uint16_t kIds[] = {0x0020, 0x0100, 0x0000, 0xFFFF};
+
+struct Reader {
+  const uint8_t* p;
+  size_t n;
+  template <class T>
+  T get() {
+    T x{};
+    const size_t k = n < sizeof x ? n : sizeof x;
+    std::memcpy(&x, p, k);
+    p += k;
+    n -= k;
+    return x;
+  }
+};
+
+[[noreturn]] void fail(const char* why) {
+  __builtin_printf("invariant: %s\n", why);
+  std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1 || size > 8192) return 0;
+  sim::PhysicalMemory mem(kRam);
+  sim::DeviceExclusionVector dev(kRam);
+  sim::DmaPort port(mem, dev);
+  sim::AmdIommuConfig cfg;
+  if (data[0] & 0x80) cfg.ext_features = 0;  // no INVALIDATE_IOMMU_ALL
+  cfg.iotlb_capacity = 64;
+  sim::AmdIommu iommu(mem, cfg);
+  port.set_remapper(&iommu);
+  bool own_canary_write = false;
+  iommu.on_own_write = [&](uint64_t pa, uint64_t n) { own_canary_write |= pa < kCanary + 0x1000 && pa + n > kCanary; };
+  sim::DmaEngine engines[2] = {{port, "e0", kIds[0], 0xFEB00000}, {port, "e1", kIds[1], 0xFEB02000}};
+  std::memset(mem.map(kCanary, 0x1000), 0xCA, 0x1000);
+  dev.protect(kCanary, 0x1000);
+  iommu.mmio_write(v::mmio::kDevTableBase, 8, kDevTable | 0x1FF);
+  iommu.mmio_write(v::mmio::kCmdBufBase, 8, kCmd | (8ull << 56));
+  iommu.mmio_write(v::mmio::kEventLogBase, 8, kEvt | (8ull << 56));
+  iommu.mmio_write(v::mmio::kControl, 8, v::control::kIommuEn | v::control::kEventLogEn | v::control::kCmdBufEn);
+
+  Reader in{data + 1, size - 1};
+  for (int rec = 0; rec < 256 && in.n > 0; ++rec) {
+    const uint8_t op = in.get<uint8_t>();
+    switch (op & 7) {
+      case 0: {
+        sim::DmaEngine& eng = engines[(op >> 3) & 1];
+        const uint16_t off = in.get<uint16_t>() % e::kBarSize;
+        const unsigned sz = 1u << ((op >> 4) & 3);
+        const uint64_t val = in.get<uint64_t>();
+        eng.mmio_write(off, sz, val);
+        (void)eng.mmio_read(off, sz);
+        break;
+      }
+      case 1: {
+        const uint16_t off = in.get<uint16_t>() % sim::AmdIommu::kMmioSize;
+        const unsigned sz = (op & 8) ? 8 : 4;
+        const uint64_t val = in.get<uint64_t>();
+        iommu.mmio_write(off, sz, val);
+        (void)iommu.mmio_read(off, sz);
+        break;
+      }
+      case 2: {
+        const uint64_t pa = in.get<uint32_t>() % (kCanary - 8);  // software: never into the canary page
+        const uint64_t val = in.get<uint64_t>();
+        std::memcpy(mem.map(pa, 8), &val, 8);
+        break;
+      }
+      case 3: {
+        const uint64_t base = iommu.mmio_read(v::mmio::kCmdBufBase, 8) & v::ring_base::kAddrMask;
+        const uint32_t bytes = v::ring_bytes(iommu.mmio_read(v::mmio::kCmdBufBase, 8));
+        const uint64_t tail = iommu.mmio_read(v::mmio::kCmdBufTail, 8) % bytes;
+        uint64_t q[2] = {in.get<uint64_t>(), in.get<uint64_t>()};
+        if (base + tail + 16 <= kCanary) std::memcpy(mem.map(base + tail, 16), q, 16);
+        iommu.mmio_write(v::mmio::kCmdBufTail, 4, uint32_t((tail + 16) % bytes));
+        break;
+      }
+      case 4: {
+        const uint16_t id = kIds[in.get<uint16_t>() & 3];
+        const uint64_t at = (iommu.mmio_read(v::mmio::kDevTableBase, 8) & v::dev_table_base::kAddrMask) + uint64_t(id) * 32;
+        uint64_t q[4] = {in.get<uint64_t>(), in.get<uint64_t>(), in.get<uint64_t>(), in.get<uint64_t>()};
+        if (at + 32 <= kCanary) std::memcpy(mem.map(at, 32), q, 32);
+        break;
+      }
+      case 5: {
+        const uint16_t id = (op & 8) ? in.get<uint16_t>() : kIds[(op >> 4) & 3];
+        const uint64_t addr = in.get<uint64_t>();
+        const uint16_t len = in.get<uint16_t>() % 8192;
+        std::vector<uint8_t> buf(len, 0xEE);
+        const sim::BusMaster who{"fuzz", id};
+        if (op & 0x80) (void)port.write(who, addr, buf);
+        else (void)port.read(who, addr, buf);
+        break;
+      }
+      case 6: {
+        sim::DmaEngine& eng = engines[(op >> 3) & 1];
+        const auto kind = e::Op(in.get<uint8_t>() % 5);
+        const uint64_t src = in.get<uint64_t>(), dst = in.get<uint64_t>();
+        const uint32_t len = in.get<uint16_t>();
+        const uint32_t st = eng.run(kind, src, dst, len, in.get<uint64_t>());
+        if (st != e::kDone && st != e::kFault && st != e::kError) fail("engine status");
+        if (st != e::kDone && eng.mmio_read(e::kBytes, 4) != 0) fail("bytes after a refused operation");
+        break;
+      }
+      case 7: {
+        const uint8_t which = in.get<uint8_t>() % 3;
+        const uint8_t reg = in.get<uint8_t>() & 0xFC;
+        const uint32_t val = in.get<uint32_t>();
+        sim::PciFunction& f = which == 2 ? static_cast<sim::PciFunction&>(iommu) : engines[which];
+        f.config_write(reg, val, 0xF);
+        (void)f.config_read(reg);
+        break;
+      }
+    }
+  }
+  if (!own_canary_write) {
+    const uint8_t* c = mem.map(kCanary, 0x1000);
+    for (int i = 0; i < 0x1000; ++i)
+      if (c[i] != 0xCA) fail("a bus master wrote a DEV-protected page");
+  }
+  return 0;
+}
