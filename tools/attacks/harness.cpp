@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -301,6 +302,18 @@ struct WatchState {
   std::set<uint64_t> skip;        // the attacker's own VMCB and nested tables (the CPU writes them)
   std::vector<Bytes> before;
   uint64_t exits_seen = 0;
+  uint32_t victim = ~0u;
+  uint64_t victim_vmcb = 0;
+
+  bool victim_scrubbed(sim::Machine& m) const {  // the victim stopped and the hypervisor zeroed its RAM
+    if (victim == ~0u) return false;
+    const uint8_t* raw = m.mem().map(L->hv_memory, sizeof(hv::RunRecord));
+    if (!raw) return false;
+    uint32_t scrubbed;
+    std::memcpy(&scrubbed, raw + offsetof(hv::RunRecord, guests) + sizeof(hv::GuestRecord) * victim +
+                               offsetof(hv::GuestRecord, scrubbed), 4);
+    return scrubbed != 0;
+  }
 
   Bytes read_region(sim::Machine& m, const Watch::Region& r) {
     Bytes b = m.mem().read(r.pa, r.len);
@@ -345,8 +358,15 @@ struct WatchState {
         ram_end = std::max(ram_end, rec.guests[i].ram_pa + rec.guests[i].ram_size);
       skip.insert(w->attacker_vmcb);
       npt_pages(m, w->attacker_npt, 4, skip);
+      for (uint32_t i = 0; i < rec.guest_count && i < hv::kRecordGuests; ++i)
+        if (w->secret_pa >= rec.guests[i].ram_pa && w->secret_pa < rec.guests[i].ram_pa + rec.guests[i].ram_size) {
+          victim = i;
+          victim_vmcb = rec.guests[i].vmcb_pa;
+        }
     }
-    if (w->secret_pa && after) {
+    // The victim's page as its own last #VMEXIT left it: the hypervisor scrubs a guest's RAM
+    // as soon as it stops, so later snapshots would only show the scrub.
+    if (w->secret_pa && after && vmcb == victim_vmcb) {
       const uint8_t* s = m.mem().map(w->secret_pa, kSecretBytes);
       if (s) w->secret_last.assign(s, s + kSecretBytes);
     }
@@ -354,7 +374,7 @@ struct WatchState {
     if (!after) {
       before.clear();
       for (const auto& r : w->regions) before.push_back(read_region(m, r));
-      if (w->secret_pa && !w->secret_expect.empty()) {
+      if (w->secret_pa && !w->secret_expect.empty() && !victim_scrubbed(m)) {
         const uint8_t* s = m.mem().map(w->secret_pa, kSecretBytes);
         const bool there = s && std::memcmp(s, w->secret_expect.data(), kSecretBytes) == 0;
         if (there) w->secret_seen = true;
