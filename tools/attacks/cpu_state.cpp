@@ -138,6 +138,7 @@ REDOUBT_ATTACK({"cpu-state.compat-iretq", "cpu-state",
                   need_exited(L, 0, 32, k, "compat: IRETQ into the 32-bit code segment 0x18\n32\n");
                   k.need(L.guest(0).exits.count("CPUID") && L.guest(0).exits.at("CPUID") >= 1, "no CPUID exit from 32-bit code");
                   need_exited(L, 1, 0, k, "Hello, world!");
+                  k.clean("a CPUID exit and the shutdown hypercall (exit code 32) from compatibility mode; hello finished");
                 }});
 
 REDOUBT_ATTACK({"cpu-state.vmrun-invalid-state", "cpu-state",
