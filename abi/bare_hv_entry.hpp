@@ -51,6 +51,16 @@ inline constexpr uint64_t kBareFlagSelfTestDmaNoProtection = 1u << 4;
 inline constexpr uint64_t kBareFlagInjectFailure = 1u << 5;
 inline constexpr uint64_t kBareFlagInjectSliceShift = 16;
 inline constexpr uint64_t kBareFlagInjectSliceMask = 0xFFFFull << kBareFlagInjectSliceShift;
+// Test-only: the protections `redoubt attack run --protection-off` turns off (hypervisor/core/entry.hpp
+// kHvTestNptMapsHost, kHvTestHypercallPhysical, kHvTestNoPreemption, kHvTestIoPassthrough).
+inline constexpr uint64_t kBareFlagNptMapsHost = 1u << 6;
+inline constexpr uint64_t kBareFlagHypercallPhysical = 1u << 7;
+inline constexpr uint64_t kBareFlagNoPreemption = 1u << 8;
+inline constexpr uint64_t kBareFlagIoPassthrough = 1u << 9;
+// The flags hv_main passes on to hypervisor_main.
+inline constexpr uint64_t kBareFlagHvTestMask = kBareFlagNoGuestStateSwitch | kBareFlagInjectFailure | kBareFlagInjectSliceMask |
+                                                kBareFlagNptMapsHost | kBareFlagHypercallPhysical | kBareFlagNoPreemption |
+                                                kBareFlagIoPassthrough;
 
 // The fixed header: every field a u64 at a naturally aligned offset, so any
 // loader (the SL, the QEMU boot stub) writes the same bytes.

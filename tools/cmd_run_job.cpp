@@ -152,6 +152,12 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     g.image = read_file(file, input::kGuestKernel);
     if (o.ram_mib < 4 || o.ram_mib % 2) throw std::invalid_argument("--ram-mib must be even and at least 4");
     g.ram_size = o.ram_mib << 20;
+    uint64_t ram_mib = o.ram_mib;
+    if (auto it = o.guest_ram_mib.find(guests.size()); it != o.guest_ram_mib.end()) {
+      if (it->second < 4 || it->second % 2) throw std::invalid_argument("guest RAM must be even and at least 4 MiB");
+      ram_mib = it->second;
+      g.ram_size = ram_mib << 20;
+    }
     if (kind == "sha256") g.args[0] = o.sha_bytes;
     const bool inject = o.npf == "inject" || (o.npf.empty() && kind == "probe");
     if (!o.npf.empty() && o.npf != "inject" && o.npf != "kill")
@@ -159,6 +165,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     if (inject) g.flags |= sl::kGuestNpfInject;
     if (o.cpuid_unmasked) g.flags |= sl::kGuestCpuidUnmasked;
     g.flags |= o.extra_flags;
+    if (auto it = o.guest_flags.find(guests.size()); it != o.guest_flags.end()) g.flags |= it->second;
     if (kind == "hvbench") g.args = o.hvbench_args;
     if (auto it = o.guest_args.find(guests.size()); it != o.guest_args.end()) g.args = it->second;
     std::string manifest_path;
@@ -180,7 +187,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
       mi.name = g.name;
       mi.version = "1.0.0";
       mi.svn = o.guest_svn;
-      mi.memory_mib = o.ram_mib;
+      mi.memory_mib = ram_mib;
       mi.cmdline = o.cmdline;
       g.manifest = sign_guest_with_pki(need_pki(), g.image, nullptr, mi);
       manifest_path = (out_dir / "manifests" / (g.name + ".manifest")).string();

@@ -38,6 +38,8 @@ struct RunOptions {
   uint64_t probe_first = 0;          // probe guest: index of its first attempt (args[3])
   bool cpuid_unmasked = false;
   uint32_t extra_flags = 0;          // more sl::kGuest* flags for every guest (benchmarks)
+  std::map<size_t, uint32_t> guest_flags;  // more sl::kGuest* flags for the guest at this position (redoubt attack)
+  std::map<size_t, uint64_t> guest_ram_mib;  // RAM of the guest at this position (default ram_mib)
   std::map<size_t, std::array<uint64_t, 4>> guest_args;  // the loader's args[] for the guest at this position
   std::array<uint64_t, 4> hvbench_args{};  // hvbench guest: mode, iterations       // show the hypervisor bit and SVM to the guests (policy test)
   bool stats = false;                // print the stats table

@@ -18,6 +18,8 @@ void register_verifier(CLI::App& app, int& exit_code);
 void register_attest(CLI::App& app, int& exit_code);
 // Guest PKI (issue #4): `pki init|verify`, `sign guest`, `sign policy` (the latter two under `sign`).
 void register_pki(CLI::App& app, int& exit_code);
+// Issue 11: `attack list|run` (tools/attacks/, docs/isolation.md).
+void register_attack(CLI::App& app, int& exit_code);
 void register_sign_guest(CLI::App* sign, int& exit_code);
 void register_sign_policy(CLI::App* sign, int& exit_code);
 

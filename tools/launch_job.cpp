@@ -187,7 +187,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   } else if (o.engine == "native-sl") {
     require_native_sl_matches(in, sl_path);  // hv.bin runs for real: any hypervisor image is fine
     require_native_sl2_matches(in, sl2_path);
-    sim::MeasuredHypervisor hv(machine, *tpm, sink, in.layout);
+    sim::FullSystemOptions fso;
+    if (o.max_instructions) fso.max_instructions = o.max_instructions;
+    sim::MeasuredHypervisor hv(machine, *tpm, sink, in.layout, fso);
     hv.set_test_flags(o.hv_test_flags);
     if (o.on_vmrun)
       hv.system().svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };
@@ -224,7 +226,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
       r.event_log = policy::insert_emulated_drtm_marker(r.event_log, kQemuDrtmMarkerText);
     if (o.after_launch) o.after_launch(machine, r, view);
   } else if (o.engine == "full-system") {
-    sim::FullSystem system(machine, *tpm, sink);
+    sim::FullSystemOptions fso;
+    if (o.max_instructions) fso.max_instructions = o.max_instructions;
+    sim::FullSystem system(machine, *tpm, sink, fso);
     if (o.on_vmrun)
       system.svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };
     r = system.launch(in);

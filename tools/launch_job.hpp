@@ -52,6 +52,9 @@ struct LaunchOptions {
   std::vector<uint8_t> policy_bytes;
   bool sim_svm_off = false;
   uint64_t hv_test_flags = 0;  // tests only: abi::kBareFlag* test switches for the hypervisor (native and native-sl)
+  // full-system and native-sl: the run is a hang after this many retired instructions
+  // (0: the simulator's default, sim::FullSystemOptions). `redoubt attack` bounds each scenario.
+  uint64_t max_instructions = 0;
   bool sim_aps_running = false;
   bool json_out = false;
   // Optional (redoubt run): attach the CPU model and guests to the machine before

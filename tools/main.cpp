@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   register_verifier(app, code);
   register_attest(app, code);
   register_pki(app, code);
+  register_attack(app, code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@
 #define RD_HC_SHUTDOWN 3        /* RDI = exit code; does not return */
 #define RD_HC_GET_LAUNCH_INFO 4 /* RDI = buffer, RSI = size >= sizeof(struct rd_launch_info) */
 #define RD_HC_SET_TIMER 5       /* RDI = vector 32-255, RSI = ticks from now (0 = cancel), RDX = period (0 = one-shot) */
+#define RD_MAX_TIMER_TICKS (1ull << 48) /* set_timer: a larger delay or period is -EINVAL */
 
 #define RD_HC_OK 0
 #define RD_HC_EFAULT (-14)

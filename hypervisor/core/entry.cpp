@@ -90,8 +90,10 @@ Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h, uint6
   if (!obj || h.hv_memory_size < kRunRecordBytes)
     return stop_failed(platform, h, nullptr, Status::fail(Err::fault, "hypervisor memory is outside RAM"));
   Hypervisor* hv = new (obj) Hypervisor(platform, h);
-  hv->test_flags = test_flags & (kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask);
+  hv->test_flags = test_flags & kHvTestFlagsMask;
   if (hv->test_flags & kHvTestNoGuestStateSwitch) c.print("[hv] TEST ONLY: guest DR0-3, x87/SSE and CR8 are not switched\n");
+  if (hv->test_flags & (kHvTestFlagsMask & ~(kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask)))
+    c.print("[hv] TEST ONLY: protections turned off: 0x%llx\n", (unsigned long long)hv->test_flags);
   g_active = hv;
   Status s = hv->init();
   if (s) s = hv->run();

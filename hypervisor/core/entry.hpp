@@ -19,6 +19,25 @@ inline constexpr uint64_t kHvTestNoGuestStateSwitch = 1u << 2;
 inline constexpr uint64_t kHvTestInjectFailure = 1u << 5;
 inline constexpr uint64_t kHvTestInjectSliceShift = 16;
 inline constexpr uint64_t kHvTestInjectSliceMask = 0xFFFFull << kHvTestInjectSliceShift;
+// The protections `redoubt attack run NAME --protection-off` turns off, one per attack
+// category (docs/isolation.md), so each scenario's check is shown able to fail:
+// kHvTestNptMapsHost: every guest's nested page tables also map guest-physical
+// [RAM size, 4 GiB) onto the same host-physical addresses (other guests, the hypervisor,
+// the SLB, the TPM's MMIO): nested paging as if it were not there.
+inline constexpr uint64_t kHvTestNptMapsHost = 1u << 6;
+// kHvTestHypercallPhysical: hypercall buffers are host-physical addresses, not translated
+// through the guest's page tables and memory map (the classic "trusts the guest pointer" bug).
+inline constexpr uint64_t kHvTestHypercallPhysical = 1u << 7;
+// kHvTestNoPreemption: the host timer is armed only for the guest's own timer, never for
+// the end of its quantum: a guest that never exits keeps the CPU.
+inline constexpr uint64_t kHvTestNoPreemption = 1u << 8;
+// kHvTestIoPassthrough: the IOPM intercepts only the virtual UART; every other port reaches
+// the platform (PCI configuration, the power-off port, COM2).
+inline constexpr uint64_t kHvTestIoPassthrough = 1u << 9;
+// Every test flag hypervisor_main accepts.
+inline constexpr uint64_t kHvTestFlagsMask = kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask |
+                                             kHvTestNptMapsHost | kHvTestHypercallPhysical | kHvTestNoPreemption |
+                                             kHvTestIoPassthrough;
 
 // Runs the guests; every stop scrubs, and a failure of its own after the hand-off caps
 // PCR17-20 first (fail_closed.hpp). The returned failure is the hypervisor's.

@@ -16,6 +16,10 @@ enum Hypercall : uint64_t {
 
 enum HypercallError : int64_t { kHcOk = 0, kHcEInval = -22, kHcEFault = -14, kHcENosys = -38 };
 
+// kHcSetTimer refuses a delay or period above this (-EINVAL): 2^48 ticks (about 3 days at
+// 1 GHz) keeps every deadline computation far from wrapping 64 bits.
+inline constexpr uint64_t kMaxTimerTicks = 1ull << 48;
+
 // What kHcGetLaunchInfo returns: the measured-launch facts a guest may report.
 struct LaunchInfo {
   uint64_t hv_svn;

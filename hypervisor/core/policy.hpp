@@ -71,6 +71,10 @@ struct GuestPolicy {
   // before the host timer (the world switch itself takes TSC ticks on the measured engine:
   // a deadline already past at VMRUN would exit before the guest's first instruction).
   uint64_t min_timer_ticks = 1000;
+  // Serial flood: once its 64 KiB serial log is full a guest's output is dropped unseen; a
+  // guest that writes this many more bytes is ended ("serial flood"). Through the console
+  // hypercall that is 4096 exits; byte by byte through the UART the time budget ends it first.
+  uint64_t serial_flood_bytes = 16ull << 20;
 };
 
 void default_policy(GuestPolicy& p);

@@ -142,6 +142,8 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
   npt_mem_ = PhysTables(pm, &hv_->alloc);
   REDOUBT_TRY(npt_.create());
   REDOUBT_TRY(npt_.map(0, g.ram_pa, g.ram_size, kPteWrite | kPteUser));
+  if (hv_->test_flags & kHvTestNptMapsHost)  // TEST ONLY (redoubt attack --protection-off): no isolation
+    REDOUBT_TRY(npt_.map(g.ram_size, g.ram_size, kGuestIdentityMapBytes - g.ram_size, kPteWrite | kPteUser));
   return Status::ok();
 }
 
@@ -162,6 +164,11 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
   if (g.flags & sl::kGuestNpfUnlimited) policy_.max_violations = 0xFFFFFFFFu;
   if (g.flags & sl::kGuestCpuidUnmasked) policy_.cpuid.hide_hypervisor = policy_.cpuid.hide_svm = false;
   if (g.io_count) policy_.io[policy_.io_count++] = IoGrant{g.io_base, g.io_count};
+  if (hv.test_flags & kHvTestIoPassthrough) {  // TEST ONLY: every port but the virtual UART's
+    policy_.io[0] = IoGrant{0, VirtualUart::kBase};
+    policy_.io[1] = IoGrant{VirtualUart::kBase + 8, uint16_t(0x10000 - VirtualUart::kBase - 8)};
+    policy_.io_count = 2;
+  }
   // CPUID bits the signed launch policy hides from every guest.
   if (const policy::LaunchPolicy* lp = hv.admission.policy())
     for (size_t i = 0; i < lp->cpuid_count && policy_.cpuid.clear_count < CpuidPolicy::kMaxClears; ++i) {
@@ -216,6 +223,10 @@ bool Vm::gva_to_gpa(uint64_t gva, bool write, uint64_t& gpa) {
     gpa = gva;
     return true;
   }
+  // A non-canonical address is #GP for the CPU (APM vol. 2 §5.3.1); without this check the walk
+  // below would use bits 47:39 only and alias it to a canonical one (redoubt attack
+  // hypercall.wild-pointers: 0x8000000000000000 read as guest-virtual 0).
+  if (uint64_t(int64_t(gva << 16) >> 16) != gva) return false;
   uint64_t table = vcpu_->cr3() & kPteAddrMask;
   for (int level = 4; level >= 1; --level) {
     const unsigned shift = 12 + 9 * (level - 1);
@@ -236,6 +247,11 @@ bool Vm::gva_to_gpa(uint64_t gva, bool write, uint64_t& gpa) {
 
 bool Vm::copy_from_guest(uint64_t gva, void* dst, uint64_t n) {
   auto* d = static_cast<uint8_t*>(dst);
+  if (hv_->test_flags & kHvTestHypercallPhysical) {  // TEST ONLY: the guest's pointer is trusted
+    const uint8_t* p = hv_->platform.mem().map(gva, n);
+    if (p) std::memcpy(d, p, n);
+    return p != nullptr;
+  }
   while (n) {
     uint64_t chunk = 4096 - (gva & 0xFFF);
     if (chunk > n) chunk = n;
@@ -253,6 +269,11 @@ bool Vm::copy_from_guest(uint64_t gva, void* dst, uint64_t n) {
 
 bool Vm::copy_to_guest(uint64_t gva, const void* src, uint64_t n) {
   auto* s = static_cast<const uint8_t*>(src);
+  if (hv_->test_flags & kHvTestHypercallPhysical) {  // TEST ONLY: the guest's pointer is trusted
+    uint8_t* p = hv_->platform.mem().map(gva, n);
+    if (p) std::memcpy(p, s, n);
+    return p != nullptr;
+  }
   while (n) {
     uint64_t chunk = 4096 - (gva & 0xFFF);
     if (chunk > n) chunk = n;
@@ -287,11 +308,20 @@ void Vm::check_timer(uint64_t now) {
   if (timer_.armed && now >= timer_.deadline) {
     timer_.pending = true;
     if (timer_.period) {
-      while (timer_.deadline <= now) timer_.deadline += timer_.period;
+      // The next deadline after now, without a loop (set_timer bounds period and delay by
+      // kMaxTimerTicks, so nothing here wraps: docs/hypercalls.md).
+      timer_.deadline += ((now - timer_.deadline) / timer_.period + 1) * timer_.period;
     } else {
       timer_.armed = false;
     }
   }
+}
+
+bool Vm::serial_flooded() {
+  if (uart_.dropped() <= policy_.serial_flood_bytes) return false;
+  kill("serial flood: %llu bytes written after its %llu-byte serial log was full", (unsigned long long)uart_.dropped(),
+       (unsigned long long)rec_->serial_cap);
+  return true;
 }
 
 Vm::After Vm::handle_io(const ExitEvent& e) {
@@ -306,6 +336,7 @@ Vm::After Vm::handle_io(const ExitEvent& e) {
       r.rax = (r.rax & ~mask) | uart_.in(e.port);
     else
       uart_.out(e.port, uint8_t(r.rax));
+    if (serial_flooded()) return After::stop;
   } else {
     // Not granted by the policy: reads float high, writes go nowhere.
     ++rec_->io_denied;
@@ -377,6 +408,7 @@ Vm::After Vm::handle_hypercall(const ExitEvent& e) {
         break;
       }
       uart_.write_bytes(buf, r.rsi);
+      if (serial_flooded()) return After::stop;
       ret = int64_t(r.rsi);
       break;
     }
@@ -405,7 +437,9 @@ Vm::After Vm::handle_hypercall(const ExitEvent& e) {
         timer_ = GuestTimer{};
         break;
       }
-      if (r.rdi < 32 || r.rdi > 255) {
+      // A delay or period beyond kMaxTimerTicks would wrap the TSC arithmetic (a deadline in
+      // the past that a period of 2^64-1 moves back by one tick per step).
+      if (r.rdi < 32 || r.rdi > 255 || r.rsi > kMaxTimerTicks || r.rdx > kMaxTimerTicks) {
         ret = kHcEInval;
         break;
       }
@@ -524,6 +558,7 @@ void Vm::run_slice(uint64_t slice_end) {
       ++rec_->timer_irqs_injected;
     }
     uint64_t deadline = slice_end;
+    if (hv_->test_flags & kHvTestNoPreemption) deadline = now + (1ull << 46);  // TEST ONLY: the guest keeps the CPU
     if (timer_.armed && timer_.deadline < deadline) deadline = timer_.deadline;
     if (deadline < now + policy_.min_timer_ticks) deadline = now + policy_.min_timer_ticks;  // the guest makes progress
     cpu.arm_timer(deadline, Hypervisor::kHostTimerVector);

@@ -94,6 +94,7 @@ class Vm {
  private:
   enum class After { resume, yield, stop };
   After handle(const ExitEvent& e);
+  bool serial_flooded();  // kills the guest (true) once it wrote serial_flood_bytes past its full log
   After handle_io(const ExitEvent& e);
   After handle_msr(const ExitEvent& e);
   After handle_hypercall(const ExitEvent& e);

@@ -23,10 +23,17 @@ void VirtualUart::flush() {
 }
 
 void VirtualUart::put(uint8_t c) {
-  if (log_len_ < log_cap_)
-    log_[log_len_++] = c;
-  else
-    ++dropped_;
+  if (log_len_ >= log_cap_) {
+    // Full: the rest is only counted, neither kept nor echoed, so a flood costs the host
+    // nothing more than the count (the hypervisor ends a guest that keeps on: policy.hpp).
+    if (dropped_++ == 0) {
+      flush();
+      if (console_) console_->print("[%s] (serial log of %llu bytes full: further output dropped)\n", prefix_,
+                                    (unsigned long long)log_cap_);
+    }
+    return;
+  }
+  log_[log_len_++] = c;
   if (c == '\n') {
     if (line_len_ == 0 && console_) console_->print("[%s] \n", prefix_);
     flush();
@@ -40,7 +47,13 @@ void VirtualUart::put(uint8_t c) {
 }
 
 void VirtualUart::write_bytes(const uint8_t* p, uint64_t n) {
-  for (uint64_t i = 0; i < n; ++i) put(p[i]);
+  for (uint64_t i = 0; i < n; ++i) {
+    if (dropped_) {  // full (and said so): count the rest at once
+      dropped_ += n - i;
+      return;
+    }
+    put(p[i]);
+  }
 }
 
 uint8_t VirtualUart::in(uint16_t port) {

@@ -40,8 +40,9 @@ class Ram final : public hal::PhysMem {
 
 }  // namespace
 
-MeasuredHypervisor::MeasuredHypervisor(Machine& m, TpmDevice& tpm, ConsoleSink sink, const LaunchLayout& layout)
-    : m_(m), layout_(layout), system_(std::make_unique<FullSystem>(m, tpm, std::move(sink))) {}
+MeasuredHypervisor::MeasuredHypervisor(Machine& m, TpmDevice& tpm, ConsoleSink sink, const LaunchLayout& layout,
+                                       FullSystemOptions opt)
+    : m_(m), layout_(layout), system_(std::make_unique<FullSystem>(m, tpm, std::move(sink), opt)) {}
 
 Status MeasuredHypervisor::enable_dev() {
   // The pages the SL protected (through SimPlatform) become the DEV table's

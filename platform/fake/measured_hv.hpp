@@ -17,7 +17,8 @@ namespace redoubt::sim {
 
 class MeasuredHypervisor {
  public:
-  MeasuredHypervisor(Machine& m, TpmDevice& tpm, ConsoleSink sink, const LaunchLayout& layout);
+  MeasuredHypervisor(Machine& m, TpmDevice& tpm, ConsoleSink sink, const LaunchLayout& layout,
+                     FullSystemOptions opt = {});
   // Runs hv.bin until it powers off; the hand-off's event_log_used is updated
   // with the hypervisor's events. Ok when hv.bin stopped normally.
   Status enter(hal::HypervisorHandoff& ho);

@@ -114,10 +114,10 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   static_assert(abi::kBareFlagNoGuestStateSwitch == hv::kHvTestNoGuestStateSwitch);
   static_assert(abi::kBareFlagInjectFailure == hv::kHvTestInjectFailure);
   static_assert(abi::kBareFlagInjectSliceMask == hv::kHvTestInjectSliceMask);
+  static_assert(abi::kBareFlagHvTestMask == hv::kHvTestFlagsMask);
   g_run_record_pa = entry->handoff.hv_memory_pa;  // hypervisor_main writes the record there first
   x86::launch_report_dump_hook(dump_run_record);
-  Status s = hv::hypervisor_main(platform, entry->handoff,
-                                 flags & (abi::kBareFlagNoGuestStateSwitch | abi::kBareFlagInjectFailure | abi::kBareFlagInjectSliceMask));
+  Status s = hv::hypervisor_main(platform, entry->handoff, flags & abi::kBareFlagHvTestMask);
   x86::launch_report_log_used(entry->handoff.event_log_used);
   if (!s) x86::launch_stop(abi::ExitStatus::hv_failed, s.code(), s.message());
   x86::launch_stop(abi::ExitStatus::ok, Err::ok, "the hypervisor stopped normally");
