@@ -58,7 +58,9 @@ inline constexpr uint64_t kBareFlagHypercallPhysical = 1u << 7;
 inline constexpr uint64_t kBareFlagNoPreemption = 1u << 8;
 inline constexpr uint64_t kBareFlagIoPassthrough = 1u << 9;
 // The flags hv_main passes on to hypervisor_main.
-inline constexpr uint64_t kBareFlagHvTestMask = kBareFlagNoGuestStateSwitch | kBareFlagInjectFailure | kBareFlagInjectSliceMask |
+// Test-only: the stop scrubs nothing (hypervisor/core/entry.hpp kHvTestNoScrub).
+inline constexpr uint64_t kBareFlagNoScrub = 1u << 10;
+inline constexpr uint64_t kBareFlagHvTestMask = kBareFlagNoScrub | kBareFlagNoGuestStateSwitch | kBareFlagInjectFailure | kBareFlagInjectSliceMask |
                                                 kBareFlagNptMapsHost | kBareFlagHypercallPhysical | kBareFlagNoPreemption |
                                                 kBareFlagIoPassthrough;
 

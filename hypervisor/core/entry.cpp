@@ -23,12 +23,14 @@ bool g_stopped = false;
 void stop_scrubbed(hal::Platform& p, hal::HypervisorHandoff& h, Hypervisor* hv) {
   g_stopped = true;
   RunRecord* rec = hv ? hv->record : nullptr;
-  const ScrubTotals t = scrub_launch_memory(p, h, rec);
+  const bool no_scrub = hv && (hv->test_flags & kHvTestNoScrub);
+  if (no_scrub) p.console().print("[hv] TEST ONLY: nothing is scrubbed at the stop\n");
+  const ScrubTotals t = no_scrub ? ScrubTotals{} : scrub_launch_memory(p, h, rec);
   record_scrub(rec, t);
   p.console().print("[hv] scrubbed: %llu bytes of guest RAM, %llu of hypervisor memory, %llu of the SLB%s\n",
                     (unsigned long long)t.guest_bytes, (unsigned long long)t.hv_bytes, (unsigned long long)t.slb_bytes,
                     t.skipped ? " (some ranges skipped: see above)" : "");
-  if (hv) {
+  if (hv && !no_scrub) {
     // The rest of the reserved pages after the record: the Hypervisor object included.
     if (uint8_t* m = p.mem().map(h.hv_memory_pa + sizeof(RunRecord), kRunRecordBytes - sizeof(RunRecord)))
       std::memset(m, 0, kRunRecordBytes - sizeof(RunRecord));

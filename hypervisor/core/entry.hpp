@@ -34,8 +34,12 @@ inline constexpr uint64_t kHvTestNoPreemption = 1u << 8;
 // kHvTestIoPassthrough: the IOPM intercepts only the virtual UART; every other port reaches
 // the platform (PCI configuration, the power-off port, COM2).
 inline constexpr uint64_t kHvTestIoPassthrough = 1u << 9;
+// kHvTestNoScrub: no guest RAM, hypervisor memory or SLB is zeroed when a guest or the
+// hypervisor stops, and the SECRETS flag is cleared all the same (the forgotten scrub): the
+// remanence attack after a stop or a failure then finds the guest's data (docs/isolation.md).
+inline constexpr uint64_t kHvTestNoScrub = 1u << 10;
 // Every test flag hypervisor_main accepts.
-inline constexpr uint64_t kHvTestFlagsMask = kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask |
+inline constexpr uint64_t kHvTestFlagsMask = kHvTestNoScrub | kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask |
                                              kHvTestNptMapsHost | kHvTestHypercallPhysical | kHvTestNoPreemption |
                                              kHvTestIoPassthrough;
 
