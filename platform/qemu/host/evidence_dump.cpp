@@ -18,7 +18,7 @@ std::optional<EvidenceDump> parse_evidence_dump(std::span<const uint8_t> ch, std
   size_t at = size_t(it - ch.begin()) + 8;
   auto take = [&](void* out, size_t n) {
     if (ch.size() - at < n) return false;
-    std::memcpy(out, ch.data() + at, n);
+    if (n) std::memcpy(out, ch.data() + at, n);  // an empty region's data() may be null (C11 7.24.1: UB even for 0 bytes)
     at += n;
     return true;
   };
