@@ -189,6 +189,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     require_native_sl2_matches(in, sl2_path);
     sim::MeasuredHypervisor hv(machine, *tpm, sink, in.layout);
     hv.set_test_flags(o.hv_test_flags);
+    if (o.on_system) o.on_system(hv.system());
     if (o.on_vmrun)
       hv.system().svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };
     in.svm = nullptr;
@@ -225,6 +226,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     if (o.after_launch) o.after_launch(machine, r, view);
   } else if (o.engine == "full-system") {
     sim::FullSystem system(machine, *tpm, sink);
+    if (o.on_system) o.on_system(system);
     if (o.on_vmrun)
       system.svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };
     r = system.launch(in);

@@ -90,7 +90,8 @@ Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h, uint6
   if (!obj || h.hv_memory_size < kRunRecordBytes)
     return stop_failed(platform, h, nullptr, Status::fail(Err::fault, "hypervisor memory is outside RAM"));
   Hypervisor* hv = new (obj) Hypervisor(platform, h);
-  hv->test_flags = test_flags & (kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask);
+  hv->test_flags = test_flags & (kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask | kHvTestStaleIotlb);
+  if (hv->test_flags & kHvTestStaleIotlb) c.print("[hv] TEST ONLY: unassigned devices keep their cached translations\n");
   if (hv->test_flags & kHvTestNoGuestStateSwitch) c.print("[hv] TEST ONLY: guest DR0-3, x87/SSE and CR8 are not switched\n");
   g_active = hv;
   Status s = hv->init();

@@ -17,6 +17,10 @@ inline constexpr uint64_t kHvTestNoGuestStateSwitch = 1u << 2;
 // than (flags & kHvTestInjectSliceMask) >> kHvTestInjectSliceShift slices ran: the failure
 // path (PCR17-20 capped with EV_REDOUBT_HV_FAILED, everything scrubbed) on demand.
 inline constexpr uint64_t kHvTestInjectFailure = 1u << 5;
+// kHvTestStaleIotlb: a stopped guest's assigned devices go back to the blocking DTE, but the
+// IOMMU's caches are not invalidated and the DEV is not closed over its RAM (docs/dma.md):
+// the stale-IOTLB attack, for the test that shows the invalidation is what stops it.
+inline constexpr uint64_t kHvTestStaleIotlb = 1u << 7;
 inline constexpr uint64_t kHvTestInjectSliceShift = 16;
 inline constexpr uint64_t kHvTestInjectSliceMask = 0xFFFFull << kHvTestInjectSliceShift;
 
