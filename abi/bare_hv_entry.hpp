@@ -49,6 +49,13 @@ inline constexpr uint64_t kBareFlagSelfTestDmaNoProtection = 1u << 4;
 // Test-only: the hypervisor fails on purpose once more than (flags >> 16) & 0xFFFF slices ran
 // (hypervisor/core/entry.hpp kHvTestInjectFailure): the fail-closed path on demand.
 inline constexpr uint64_t kBareFlagInjectFailure = 1u << 5;
+// Test-only (docs/dma.md "The DEV → AMD-Vi hand-off"): the hypervisor clears DEV_EN before it
+// programs AMD-Vi, the unprotected window of the naive hand-off, so the attack test can show a
+// DMA fired in it lands.
+inline constexpr uint64_t kBareFlagDevOffBeforeIommu = 1u << 12;
+// Test-only (hypervisor/core/entry.hpp kHvTestStaleIotlb): a torn-down guest's devices are
+// blocked in the device table but neither the DTE / IOTLB caches are invalidated nor the DEV closed.
+inline constexpr uint64_t kBareFlagStaleIotlb = 1u << 11;
 inline constexpr uint64_t kBareFlagInjectSliceShift = 16;
 inline constexpr uint64_t kBareFlagInjectSliceMask = 0xFFFFull << kBareFlagInjectSliceShift;
 // Test-only: the protections `redoubt attack run --protection-off` turns off (hypervisor/core/entry.hpp
@@ -57,12 +64,27 @@ inline constexpr uint64_t kBareFlagNptMapsHost = 1u << 6;
 inline constexpr uint64_t kBareFlagHypercallPhysical = 1u << 7;
 inline constexpr uint64_t kBareFlagNoPreemption = 1u << 8;
 inline constexpr uint64_t kBareFlagIoPassthrough = 1u << 9;
-// The flags hv_main passes on to hypervisor_main.
 // Test-only: the stop scrubs nothing (hypervisor/core/entry.hpp kHvTestNoScrub).
 inline constexpr uint64_t kBareFlagNoScrub = 1u << 10;
-inline constexpr uint64_t kBareFlagHvTestMask = kBareFlagNoScrub | kBareFlagNoGuestStateSwitch | kBareFlagInjectFailure | kBareFlagInjectSliceMask |
+// The flags hv_main passes on to hypervisor_main.
+inline constexpr uint64_t kBareFlagHvTestMask = kBareFlagStaleIotlb | kBareFlagNoScrub | kBareFlagNoGuestStateSwitch | kBareFlagInjectFailure | kBareFlagInjectSliceMask |
                                                 kBareFlagNptMapsHost | kBareFlagHypercallPhysical | kBareFlagNoPreemption |
                                                 kBareFlagIoPassthrough;
+// Every flag has a bit of its own (two merges once gave two switches one bit).
+inline constexpr uint64_t kBareFlagsAll[] = {kBareFlagSelfTestVmrun, kBareFlagSelfTestFault, kBareFlagNoGuestStateSwitch,
+                                             kBareFlagSelfTestDma, kBareFlagSelfTestDmaNoProtection, kBareFlagInjectFailure,
+                                             kBareFlagNptMapsHost, kBareFlagHypercallPhysical, kBareFlagNoPreemption,
+                                             kBareFlagIoPassthrough, kBareFlagNoScrub, kBareFlagStaleIotlb,
+                                             kBareFlagDevOffBeforeIommu, kBareFlagInjectSliceMask};
+constexpr bool bare_flags_distinct() {
+  uint64_t seen = 0;
+  for (uint64_t f : kBareFlagsAll) {
+    if (seen & f) return false;
+    seen |= f;
+  }
+  return true;
+}
+static_assert(bare_flags_distinct(), "two hv.bin test flags share a bit");
 
 // The fixed header: every field a u64 at a naturally aligned offset, so any
 // loader (the SL, the QEMU boot stub) writes the same bytes.

@@ -63,11 +63,18 @@ struct GuestEntry {
   uint32_t flags;       // kGuest*
   uint16_t io_base;     // one I/O port range passed through (count 0 = none); must lie in the policy's guest_io
   uint16_t io_count;
-  uint64_t reserved;
+  // PCI devices assigned to the guest (docs/dma.md "Device assignment"): DeviceIDs
+  // (bus[15:8] device[7:3] function[2:0]); the SL checks count <= kMaxGuestDevices and that
+  // no DeviceID appears twice in the table; the hypervisor gives each a domain of the guest.
+  uint16_t device_count;
+  uint16_t devices[3];
 };
 static_assert(sizeof(GuestEntry) == 128);
 static_assert(offsetof(GuestEntry, manifest) == 48);
 static_assert(offsetof(GuestEntry, args) == 80);
+
+inline constexpr uint32_t kMaxGuestDevices = 3;
+static_assert(offsetof(GuestEntry, device_count) == 120);
 
 inline constexpr uint64_t kMaxGuestManifest = 32 * 1024;   // 4 certificates of <= 4 KiB + payload
 inline constexpr uint64_t kMaxLaunchPolicy = 64 * 1024;

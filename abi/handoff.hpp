@@ -30,7 +30,10 @@ struct HypervisorHandoff {
     uint64_t args[4];
     uint32_t flags;
     uint16_t io_base, io_count;
+    uint16_t device_count;  // <= kMaxDevices, no DeviceID twice in the table (the SL checked)
+    uint16_t devices[3];
   };
+  static constexpr uint32_t kMaxDevices = 3;
   // The launch policy the SL verified (owner signature) and measured; DEV-protected.
   // 0/0: none, and the hypervisor refuses every guest.
   uint64_t policy_pa, policy_size;
@@ -38,6 +41,10 @@ struct HypervisorHandoff {
   uint64_t hv_memory_size;
   uint32_t guest_count;
   Guest guests[kMaxGuests];
+  // The DMA-protection tables' region (BootParams::dev_table), DEV-protected by the SL: the
+  // DEV table at its start, then room for AMD-Vi's tables, which the hypervisor enables
+  // there under the DEV (docs/dma.md "The DEV → AMD-Vi hand-off"). 0/0: none.
+  uint64_t dma_region_pa, dma_region_size;
 };
 
 }  // namespace redoubt::hal

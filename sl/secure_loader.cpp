@@ -113,6 +113,7 @@ struct Loader {
     }
     this->bp_pa = bp_pa;
     REDOUBT_TRY(read_guest_table());
+    REDOUBT_TRY(check_dma_region());
     have_bp = true;
     return Status::ok();
   }
@@ -194,7 +195,43 @@ struct Loader {
       for (const Region& r : mine)
         if (present(r)) REDOUBT_TRY(p.dma().protect(r.pa, r.size));
     }
+    return check_devices(guests);
+  }
+
+  // Assigned devices (docs/dma.md "Device assignment"): a bounded count, and no DeviceID
+  // given to two guests (or twice to one). Whether a DeviceID is an assignable device at all
+  // is the hypervisor's check (it reads the device), as is the policy on who may have one.
+  static Status check_devices(const GuestTable& t) {
+    for (uint32_t i = 0; i < t.count && i < kMaxGuests; ++i) {
+      const GuestEntry& g = t.entries[i];
+      if (g.device_count > kMaxGuestDevices)
+        return Status::fail(Err::malformed, "guest table: guest %u lists %u devices, at most %u", i, g.device_count,
+                            kMaxGuestDevices);
+      for (uint32_t k = 0; k < g.device_count; ++k)
+        for (uint32_t j = 0; j <= i; ++j)
+          for (uint32_t l = 0; l < t.entries[j].device_count && (j < i || l < k); ++l)
+            if (t.entries[j].devices[l] == g.devices[k])
+              return Status::fail(Err::malformed, "guest table: device %02x:%02x.%x is assigned twice (guests %u and %u)",
+                                  g.devices[k] >> 8, (g.devices[k] >> 3) & 31, g.devices[k] & 7, j, i);
+    }
     return Status::ok();
+  }
+
+  // The DMA-protection tables' region (stage 1 put the DEV table, or AMD-Vi's, at its start):
+  // the hypervisor builds AMD-Vi's tables in the rest, so all of it is protected here and it
+  // may overlap nothing the hypervisor or a guest owns.
+  Status check_dma_region() {
+    if (!present(bp.dev_table)) return Status::ok();
+    REDOUBT_TRY(owned_region_ok("DMA tables", bp.dev_table, 64ull << 20, 4096));
+    if (overlap(bp.dev_table, bp.hv_memory) || overlap(bp.dev_table, bp.guest_table))
+      return Status::fail(Err::malformed, "boot params: the DMA tables overlap the hypervisor memory or the guest table");
+    for (uint32_t i = 0; i < guests.count && i < kMaxGuests; ++i) {
+      const GuestEntry& g = guests.entries[i];
+      if (overlap(bp.dev_table, g.image) || overlap(bp.dev_table, g.ram) || overlap(bp.dev_table, g.manifest) ||
+          overlap(bp.dev_table, g.initrd))
+        return Status::fail(Err::malformed, "boot params: the DMA tables overlap guest %s", g.name);
+    }
+    return p.dma().protect(bp.dev_table.pa, bp.dev_table.size);
   }
 
   Status start_log(const SlbHeader& h) {
@@ -373,7 +410,11 @@ struct Loader {
       o.flags = g.flags;
       o.io_base = g.io_base;
       o.io_count = g.io_count;
+      o.device_count = g.device_count;
+      std::memcpy(o.devices, g.devices, sizeof o.devices);
     }
+    ho.dma_region_pa = bp.dev_table.pa;
+    ho.dma_region_size = bp.dev_table.size;
     return Status::ok();
   }
 };

@@ -87,6 +87,10 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_option("--guest", o->guests,
                 "Guest: a name (hello, sha256, mmu, probe from build/guests), an image file, or KERNEL:MANIFEST[:INITRD] "
                 "for a guest signed with `redoubt sign guest`; repeatable (default: hello sha256 mmu probe)");
+  c->add_option("--assign-device", o->assign_devices,
+                "GUEST=BB:DD.F: give the guest (its name or position) the simulated DMA engine at that PCI address "
+                "(00:04.0, 00:05.0, 01:00.0) in an AMD-Vi domain of its own: its DMA reaches that guest's RAM only "
+                "(docs/dma.md); repeatable, at most 3 per guest");
   c->add_option("--policy", o->launch.policy, "Launch policy (redoubt sign policy); default: a demo policy trusting the demo PKI");
   c->add_option("--owner", o->launch.owner, "Platform owner's public key PEM sealed into the SLB (verifies --policy)");
   c->add_flag("--no-policy", o->no_policy, "Launch without a launch policy (the hypervisor then refuses every guest)");

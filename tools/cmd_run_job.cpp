@@ -23,6 +23,39 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+void parse_device_assignment(const std::string& spec, std::string& guest, uint16_t& device_id) {
+  const size_t eq = spec.rfind('=');
+  auto bad = [&](const std::string& why) {
+    return std::invalid_argument("--assign-device " + spec + ": " + why + " (expected GUEST=BB:DD.F, e.g. dma=00:04.0)");
+  };
+  if (eq == std::string::npos || eq == 0) throw bad("no guest");
+  guest = spec.substr(0, eq);
+  const std::string b = spec.substr(eq + 1);
+  auto hex = [&](const std::string& t, unsigned max) {
+    if (t.empty() || t.size() > 2) throw bad("'" + t + "' is not one or two hex digits");
+    unsigned v = 0;
+    for (char c : t) {
+      const int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                    : (c >= 'a' && c <= 'f')                   ? c - 'a' + 10
+                    : (c >= 'A' && c <= 'F')                   ? c - 'A' + 10
+                                                               : -1;
+      if (d < 0) throw bad("'" + t + "' is not hex");
+      v = v * 16 + unsigned(d);
+    }
+    if (v > max) throw bad("'" + t + "' is above " + std::to_string(max));
+    return v;
+  };
+  const size_t c = b.find(':'), d = b.find('.');
+  if (c == std::string::npos || d == std::string::npos || d < c || b.find(':', c + 1) != std::string::npos ||
+      b.find('.', d + 1) != std::string::npos)
+    throw bad("not BB:DD.F");
+  const unsigned bus = hex(b.substr(0, c), 0xFF), dev = hex(b.substr(c + 1, d - c - 1), 0x1F);
+  const std::string f = b.substr(d + 1);
+  if (f.size() != 1) throw bad("the function is one digit 0-7");
+  const unsigned fn = hex(f, 7);
+  device_id = uint16_t(bus << 8 | dev << 3 | fn);
+}
+
 namespace {
 
 std::string hx(uint64_t v) {
@@ -198,6 +231,19 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     kinds.push_back(kind);
   }
   if (guests.empty()) throw std::invalid_argument("no guests to run");
+  for (const std::string& spec : o.assign_devices) {
+    std::string who;
+    uint16_t id = 0;
+    parse_device_assignment(spec, who, id);
+    size_t at = guests.size();
+    for (size_t i = 0; i < guests.size(); ++i)
+      if (guests[i].name == who || std::to_string(i) == who) at = i;
+    if (at == guests.size()) throw std::invalid_argument("--assign-device " + spec + ": no guest named " + who);
+    if (guests[at].devices.size() >= sl::kMaxGuestDevices)
+      throw std::invalid_argument("--assign-device " + spec + ": at most " + std::to_string(sl::kMaxGuestDevices) +
+                                  " devices per guest");
+    guests[at].devices.push_back(id);
+  }
 
   if (!o.unsigned_guests && o.pki.empty() && !pki.empty())
     say("[tool] signed " + std::to_string(guests.size()) + " guest(s) with the demo guest signer -> " +

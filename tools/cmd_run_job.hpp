@@ -19,6 +19,10 @@ class Machine;
 
 namespace redoubt::tools {
 
+// "GUEST=BB:DD.F" (hex bus, device < 20h, function < 8) -> GUEST and the PCI DeviceID
+// (bus << 8 | device << 3 | function); std::invalid_argument naming what is wrong.
+void parse_device_assignment(const std::string& spec, std::string& guest, uint16_t& device_id);
+
 struct RunOptions {
   LaunchOptions launch;
   // NAME (build/guests/NAME.bin), FILE, or KERNEL:MANIFEST[:INITRD] (a signed guest as
@@ -40,6 +44,9 @@ struct RunOptions {
   uint32_t extra_flags = 0;          // more sl::kGuest* flags for every guest (benchmarks)
   std::map<size_t, uint32_t> guest_flags;  // more sl::kGuest* flags for the guest at this position (redoubt attack)
   std::map<size_t, uint64_t> guest_ram_mib;  // RAM of the guest at this position (default ram_mib)
+  // --assign-device GUEST=BB:DD.F (docs/dma.md "Device assignment"): GUEST is a guest's name
+  // (as run.json shows it) or its 0-based position.
+  std::vector<std::string> assign_devices;
   std::map<size_t, std::array<uint64_t, 4>> guest_args;  // the loader's args[] for the guest at this position
   std::array<uint64_t, 4> hvbench_args{};  // hvbench guest: mode, iterations       // show the hypervisor bit and SVM to the guests (policy test)
   bool stats = false;                // print the stats table

@@ -191,6 +191,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     if (o.max_instructions) fso.max_instructions = o.max_instructions;
     sim::MeasuredHypervisor hv(machine, *tpm, sink, in.layout, fso);
     hv.set_test_flags(o.hv_test_flags);
+    if (o.on_system) o.on_system(hv.system());
     if (o.on_vmrun)
       hv.system().svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };
     in.svm = nullptr;
@@ -229,6 +230,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     sim::FullSystemOptions fso;
     if (o.max_instructions) fso.max_instructions = o.max_instructions;
     sim::FullSystem system(machine, *tpm, sink, fso);
+    if (o.on_system) o.on_system(system);
     if (o.on_vmrun)
       system.svm().on_world_switch = [&](uint64_t vmcb, bool entering) { o.on_vmrun(machine, vmcb, !entering); };
     r = system.launch(in);

@@ -3,6 +3,7 @@
 // the artefacts. `redoubt launch` and the simulated endpoint both use it, so the
 // endpoint can quote from the very TPM it launched on.
 #pragma once
+#include "platform/sim/full_system.hpp"
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -64,6 +65,9 @@ struct LaunchOptions {
   // Called around every VMRUN: after=false just before the guest runs, after=true right after
   // its #VMEXIT stored it back (before the host runs again).
   std::function<void(sim::Machine&, uint64_t vmcb_pa, bool after)> on_vmrun;
+  // Engines full-system and native-sl: the machine hv.bin runs on, before the launch (tests:
+  // the untrusted side's DMA engines and the IOMMU's register hook, docs/dma.md).
+  std::function<void(sim::FullSystem&)> on_system;
 };
 
 struct LaunchJobResult {

@@ -42,6 +42,10 @@ struct rd_boot_info {
   uint64_t cmdline_gpa; /* NUL-terminated signed command line */
   uint32_t cmdline_len;
   uint32_t svn;         /* the signed manifest's SVN, 0 if unsigned */
+  uint32_t device_count;        /* assigned DMA engines */
+  uint32_t reserved0;
+  uint64_t device_bar_gpa[3];   /* each one's BAR0 (registers, then its 4 KiB buffer) */
+  uint16_t device_id[4];        /* bus[15:8] device[7:3] function[2:0] */
 };
 
 struct rd_launch_info {

@@ -93,6 +93,7 @@ Status hypervisor_main(hal::Platform& platform, hal::HypervisorHandoff& h, uint6
     return stop_failed(platform, h, nullptr, Status::fail(Err::fault, "hypervisor memory is outside RAM"));
   Hypervisor* hv = new (obj) Hypervisor(platform, h);
   hv->test_flags = test_flags & kHvTestFlagsMask;
+  if (hv->test_flags & kHvTestStaleIotlb) c.print("[hv] TEST ONLY: unassigned devices keep their cached translations\n");
   if (hv->test_flags & kHvTestNoGuestStateSwitch) c.print("[hv] TEST ONLY: guest DR0-3, x87/SSE and CR8 are not switched\n");
   if (hv->test_flags & (kHvTestFlagsMask & ~(kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask)))
     c.print("[hv] TEST ONLY: protections turned off: 0x%llx\n", (unsigned long long)hv->test_flags);

@@ -17,6 +17,10 @@ inline constexpr uint64_t kHvTestNoGuestStateSwitch = 1u << 2;
 // than (flags & kHvTestInjectSliceMask) >> kHvTestInjectSliceShift slices ran: the failure
 // path (PCR17-20 capped with EV_REDOUBT_HV_FAILED, everything scrubbed) on demand.
 inline constexpr uint64_t kHvTestInjectFailure = 1u << 5;
+// kHvTestStaleIotlb: a stopped guest's assigned devices go back to the blocking DTE, but the
+// IOMMU's caches are not invalidated and the DEV is not closed over its RAM (docs/dma.md):
+// the stale-IOTLB attack, for the test that shows the invalidation is what stops it.
+inline constexpr uint64_t kHvTestStaleIotlb = 1u << 11;
 inline constexpr uint64_t kHvTestInjectSliceShift = 16;
 inline constexpr uint64_t kHvTestInjectSliceMask = 0xFFFFull << kHvTestInjectSliceShift;
 // The protections `redoubt attack run NAME --protection-off` turns off, one per attack
@@ -39,7 +43,7 @@ inline constexpr uint64_t kHvTestIoPassthrough = 1u << 9;
 // remanence attack after a stop or a failure then finds the guest's data (docs/isolation.md).
 inline constexpr uint64_t kHvTestNoScrub = 1u << 10;
 // Every test flag hypervisor_main accepts.
-inline constexpr uint64_t kHvTestFlagsMask = kHvTestNoScrub | kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask |
+inline constexpr uint64_t kHvTestFlagsMask = kHvTestStaleIotlb | kHvTestNoScrub | kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask |
                                              kHvTestNptMapsHost | kHvTestHypercallPhysical | kHvTestNoPreemption |
                                              kHvTestIoPassthrough;
 

@@ -49,8 +49,16 @@ struct GuestBootInfo {
   uint64_t cmdline_gpa;  // kGuestCmdlineGpa (empty string for unsigned guests)
   uint32_t cmdline_len;  // bytes, without the NUL
   uint32_t svn;          // the signed manifest's SVN (0 for an unsigned guest)
+  // Assigned devices (docs/dma.md "Device assignment"): DMA engines (abi/dma_engine.hpp) whose
+  // BAR0 is mapped at device_bar_gpa[i] (uncached); their DMA addresses are guest-physical
+  // (IOVA = GPA) and reach only this guest's RAM.
+  uint32_t device_count;
+  uint32_t reserved0;
+  uint64_t device_bar_gpa[3];
+  uint16_t device_id[4];  // bus[15:8] device[7:3] function[2:0]; [3] unused
 };
-static_assert(sizeof(GuestBootInfo) == 128);
+static_assert(sizeof(GuestBootInfo) == 168);
+static_assert(offsetof(GuestBootInfo, device_count) == 128);
 static_assert(offsetof(GuestBootInfo, initrd_gpa) == 96);
 static_assert(offsetof(GuestBootInfo, args) == 40);
 static_assert(offsetof(GuestBootInfo, name) == 72);

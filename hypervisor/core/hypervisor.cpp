@@ -40,6 +40,18 @@ Status Hypervisor::init() {
   REDOUBT_TRY(alloc.init(platform.mem(), h.hv_memory_pa + kRunRecordBytes, h.hv_memory_size - kRunRecordBytes));
   record->hv_pages_total = alloc.total_pages();
   REDOUBT_TRY(admission.init(platform, handoff, alloc));
+  // I/O page tables for assigned devices, in hypervisor memory (no device can reach it):
+  // 4-level tables over a guest's RAM in 4 KiB pages need 1 + 1 + 1 + RAM / 2 MiB pages.
+  domain_pool = Status::fail(Err::internal, "no I/O page-table pool");
+  uint64_t pool_pages = 0;
+  for (uint32_t i = 0; i < handoff.guest_count && i < hal::HypervisorHandoff::kMaxGuests; ++i)
+    if (handoff.guests[i].device_count)
+      pool_pages += handoff.guests[i].device_count * (3 + (handoff.guests[i].ram_size >> 21) + 1);
+  if (pool_pages) {
+    uint64_t pool;
+    REDOUBT_TRY(alloc.alloc(pool_pages, 1, pool, "I/O page tables (assigned devices)"));
+    domain_pool = platform.dma().set_domain_pool(pool, pool_pages * 4096);
+  }
   if (!platform.svm().available())
     return Status::fail(Err::unsupported, "this CPU has no AMD-V with nested paging");
   uint64_t hsave;
@@ -132,6 +144,7 @@ Status Hypervisor::run() {
   }
   record->hv_pages_used = alloc.total_pages() - alloc.free_pages();
   for (uint32_t i = 0; i < n; ++i) teardown(vms[i]);
+  if (dma_release_failed) return Status::fail(Err::fault, "an assigned device could not be blocked again");
   format(record->status, sizeof record->status, "ok");
   return Status::ok();
 }
@@ -143,9 +156,15 @@ void Hypervisor::teardown(Vm& vm) {
   if (r.scrubbed) return;
   vm.finish_serial();
   r.serial_len = vm.serial_bytes();
+  // Its devices first: blocked, the IOMMU's caches invalidated and the DEV closed, before the
+  // RAM is scrubbed (a stale translation would let a device write the scrubbed RAM, or read
+  // what the next owner puts there).
+  const uint32_t devices = vm.device_count();
+  if (devices && !vm.release_devices(!(test_flags & kHvTestStaleIotlb))) dma_release_failed = true;
   if (test_flags & kHvTestNoScrub) return;  // test only: the forgotten scrub (entry.hpp)
   if (uint8_t* ram = platform.mem().map(r.ram_pa, r.ram_size)) std::memset(ram, 0, r.ram_size);
   r.scrubbed = 1;
+  if (devices) platform.console().print("[hv] guest %s: RAM scrubbed after its devices were released\n", r.name);
 }
 
 }  // namespace redoubt::hv

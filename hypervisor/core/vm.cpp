@@ -206,6 +206,13 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
     format(rec_->reason, sizeof rec_->reason, "could not create: %s", s.message());
     return s;
   }
+  if (g.device_count) {
+    s = assign_devices(g);
+    if (!s) {
+      format(rec_->reason, sizeof rec_->reason, "could not assign its devices: %s", s.message());
+      return s;
+    }
+  }
   rec_->serial_pa = serial_pa;
   rec_->serial_cap = kSerialPages * 4096;
   rec_->vmcb_pa = vcpu_->control_block_pa();
@@ -214,6 +221,74 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
   uart_.init(&hv.platform.console(), rec_->name, hv.alloc.map(serial_pa, rec_->serial_cap), rec_->serial_cap);
   rec_->state = uint32_t(GuestState::runnable);
   return Status::ok();
+}
+
+// ---- assigned devices (docs/dma.md "Device assignment") -------------------
+
+namespace {
+bool overlaps(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) { return an && bn && a < b + bn && b < a + an; }
+}  // namespace
+
+Status Vm::assign_devices(const hal::HypervisorHandoff::Guest& g) {
+  hal::DmaProtection& dma = hv_->platform.dma();
+  const hal::HypervisorHandoff& h = hv_->handoff;
+  REDOUBT_TRY(hv_->domain_pool);
+  if (g.device_count > hal::HypervisorHandoff::kMaxDevices)
+    return Status::fail(Err::malformed, "%u devices, at most %u", g.device_count, hal::HypervisorHandoff::kMaxDevices);
+  GuestBootInfo* bi = reinterpret_cast<GuestBootInfo*>(mem_.ptr(kGuestBootInfoGpa, sizeof(GuestBootInfo)));
+  for (uint32_t k = 0; k < g.device_count; ++k) {
+    const uint16_t id = g.devices[k];
+    uint64_t bar = 0, bar_size = 0;
+    REDOUBT_TRY(dma.device_window(id, bar, bar_size));
+    // The window goes into the guest's nested page tables: it must be MMIO, not memory anyone
+    // owns (a BAR moved over RAM by whoever configured PCI would otherwise map that RAM), and
+    // clear of the guest's own RAM at GPA [0, ram_size) (it is mapped at GPA = its address).
+    bool bad = bar + bar_size < bar || bar + bar_size > (4ull << 30) || bar < g.ram_size ||
+               overlaps(bar, bar_size, h.hv_memory_pa, h.hv_memory_size) ||
+               overlaps(bar, bar_size, h.hv_image_pa, h.hv_image_size) || overlaps(bar, bar_size, h.slb_base, 0x10000) ||
+               overlaps(bar, bar_size, h.event_log_pa, h.event_log_cap) ||
+               overlaps(bar, bar_size, h.dma_region_pa, h.dma_region_size) ||
+               overlaps(bar, bar_size, h.policy_pa, h.policy_size);
+    for (uint32_t i = 0; i < h.guest_count && i < hal::HypervisorHandoff::kMaxGuests; ++i) {
+      const auto& o = h.guests[i];
+      bad |= overlaps(bar, bar_size, o.ram_pa, o.ram_size) || overlaps(bar, bar_size, o.image_pa, o.image_size) ||
+             overlaps(bar, bar_size, o.manifest_pa, o.manifest_size) || overlaps(bar, bar_size, o.initrd_pa, o.initrd_size);
+    }
+    if (bad)
+      return Status::fail(Err::malformed, "device %02x:%02x.%x: BAR [0x%llx, +0x%llx) is not a free MMIO window", id >> 8,
+                          (id >> 3) & 31, id & 7, (unsigned long long)bar, (unsigned long long)bar_size);
+    // The I/O domain first (the device reaches this guest's RAM and nothing else, at IOVA = GPA;
+    // the driver invalidates and waits), then the window the guest programs it through.
+    REDOUBT_TRY(dma.assign(id, uint16_t(rec_->id + 1), 0, g.ram_pa, g.ram_size));
+    devices_[device_count_++] = id;
+    REDOUBT_TRY(npt_.map(bar, bar, bar_size, kPteWrite | kPteUser | kPtePcd, false));
+    if (bi) {
+      bi->device_bar_gpa[bi->device_count] = bar;
+      bi->device_id[bi->device_count] = id;
+      ++bi->device_count;
+    }
+    hv_->platform.console().print(
+        "[hv] guest %s: device %02x:%02x.%x assigned: I/O domain %u maps its %llu MiB of RAM at IOVA = GPA 0, BAR0 at GPA 0x%llx\n",
+        rec_->name, id >> 8, (id >> 3) & 31, id & 7, rec_->id + 1, (unsigned long long)(g.ram_size >> 20),
+        (unsigned long long)bar);
+  }
+  return Status::ok();
+}
+
+Status Vm::release_devices(bool invalidate) {
+  Status first = Status::ok();
+  for (uint32_t k = 0; k < device_count_; ++k) {
+    const uint16_t id = devices_[k];
+    Status s = hv_->platform.dma().unassign(id, invalidate);
+    if (!s && first) first = s;
+    hv_->platform.console().print("[hv] guest %s: device %02x:%02x.%x released: %s\n", rec_ ? rec_->name : "?", id >> 8,
+                                  (id >> 3) & 31, id & 7,
+                                  !s ? s.message()
+                                  : invalidate ? "blocked, DTE and IOTLB invalidated, completion waited"
+                                               : "blocked, TEST ONLY: caches NOT invalidated");
+  }
+  device_count_ = 0;
+  return first;
 }
 
 // ---- guest memory access -------------------------------------------------

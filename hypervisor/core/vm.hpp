@@ -89,6 +89,11 @@ class Vm {
   const GuestMemory& memory() const { return mem_; }
   void kill(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
   void finish_serial() { uart_.flush(); }
+  // Assigned devices (docs/dma.md "Device assignment"): each gets the guest's I/O domain
+  // (IOVA = GPA over its RAM) and its BAR in the nested page tables; release() blocks them
+  // again and invalidates (invalidate = false: test only), before the RAM is scrubbed.
+  Status release_devices(bool invalidate);
+  uint32_t device_count() const { return device_count_; }
   uint64_t serial_bytes() const { return uart_.log_len(); }
 
  private:
@@ -107,6 +112,7 @@ class Vm {
   bool copy_from_guest(uint64_t gva, void* dst, uint64_t n);
   bool copy_to_guest(uint64_t gva, const void* src, uint64_t n);
   Status load(const hal::HypervisorHandoff::Guest& g);
+  Status assign_devices(const hal::HypervisorHandoff::Guest& g);
 
   Hypervisor* hv_ = nullptr;
   GuestRecord* rec_ = nullptr;
@@ -119,6 +125,8 @@ class Vm {
   VirtualUart uart_;
   GuestTimer timer_;
   uint64_t iopm_pa_ = 0, msrpm_pa_ = 0;
+  uint16_t devices_[hal::HypervisorHandoff::kMaxDevices] = {};
+  uint32_t device_count_ = 0;
 };
 
 class Hypervisor {
@@ -137,6 +145,8 @@ class Hypervisor {
   uint32_t vm_count = 0;
   uint64_t test_flags = 0;  // entry.hpp kHvTest*
   bool svm_on = false;      // SVM enabled: platform.svm() exists and may have run guests
+  bool dma_release_failed = false;  // a device could not be unassigned: the run ends as a failure
+  Status domain_pool;        // the I/O page-table pool (set only when a guest lists devices)
 
   static constexpr uint8_t kHostTimerVector = 0x20;
 };

@@ -62,7 +62,12 @@ Status MeasuredHypervisor::enable_dev() {
   BusPorts ports(system_->bus());
   Ram ram(m_.mem());
   x86::AmdDev dev(ports, ram);
-  return dev.enable(layout_.dev_table, layout_.dev_table_size, ranges.data(), ranges.size());
+  REDOUBT_TRY(dev.enable(layout_.dev_table, layout_.dev_table_size, ranges.data(), ranges.size()));
+  // As after sl.bin: the protection is the table's now (which hv.bin may change: assigned
+  // guests' RAM, docs/dma.md), plus SKINIT's SL_DEV_EN over the SLB.
+  m_.dev().clear_protected();
+  m_.dev().protect(layout_.slb_base, 0x10000);
+  return Status::ok();
 }
 
 Status MeasuredHypervisor::enter(hal::HypervisorHandoff& ho) {

@@ -51,6 +51,29 @@ class DmaProtection {
   virtual Status protect(uint64_t pa, uint64_t n) = 0;
   virtual bool is_protected(uint64_t pa, uint64_t n) = 0;
 
+  // Device assignment (docs/dma.md "Device assignment"); platforms without an IOMMU refuse.
+  // Memory the I/O page tables are built in (hypervisor memory: no device can reach it).
+  virtual Status set_domain_pool(uint64_t pa, uint64_t size) {
+    (void)pa, (void)size;
+    return Status::fail(Err::unsupported, "this platform has no IOMMU domains");
+  }
+  // `device_id` may DMA to host-physical [pa, pa + size) at I/O virtual address iova (read and
+  // write), in I/O domain `domain_id`; once this returns no stale cached entry remains.
+  virtual Status assign(uint16_t device_id, uint16_t domain_id, uint64_t iova, uint64_t pa, uint64_t size) {
+    (void)device_id, (void)domain_id, (void)iova, (void)pa, (void)size;
+    return Status::fail(Err::unsupported, "this platform cannot assign devices");
+  }
+  // Blocks `device_id` everywhere again and invalidates (invalidate = false: test only).
+  virtual Status unassign(uint16_t device_id, bool invalidate) {
+    (void)device_id, (void)invalidate;
+    return Status::fail(Err::unsupported, "this platform cannot assign devices");
+  }
+  // The MMIO window (BAR) a guest programs an assignable device through.
+  virtual Status device_window(uint16_t device_id, uint64_t& pa, uint64_t& size) {
+    (void)device_id, (void)pa, (void)size;
+    return Status::fail(Err::unsupported, "this platform cannot assign devices");
+  }
+
  protected:
   ~DmaProtection() = default;
 };

@@ -10,6 +10,7 @@
 //    check reads the bit from simulated memory at DEV_BASE (no DEV cache is
 //    modelled, so table writes take effect at once).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -29,6 +30,9 @@ class DeviceExclusionVector {
   bool any_protected(uint64_t pa, uint64_t n) const;  // some page of the range
   bool all_protected(uint64_t pa, uint64_t n) const;  // every page of the range
   uint64_t protected_pages() const;  // pages protect() covers (not the table's)
+  // Forgets every protect() (the native SL's stand-in protection, once the measured hv.bin's
+  // harness has moved it into the table, platform/fake/measured_hv).
+  void clear_protected() { std::fill(bits_.begin(), bits_.end(), 0); }
 
   // The in-memory table (DEV_EN with a valid DEV_BASE_LO): bit p of the table at
   // `base` covers page p, for `covered` bytes; above that, `protect_beyond` (the P

@@ -113,7 +113,10 @@ void FullSystem::attach_devices() {
   bus_.map_mmio(
       "amd-iommu", iommu_->mmio_base(), AmdIommu::kMmioSize,
       [this](uint64_t off, unsigned n) { return iommu_->mmio_read(off, n); },
-      [this](uint64_t off, unsigned n, uint64_t v) { iommu_->mmio_write(off, n, v); });
+      [this](uint64_t off, unsigned n, uint64_t v) {
+        if (on_iommu_mmio_write) on_iommu_mmio_write(off, n, v);
+        iommu_->mmio_write(off, n, v);
+      });
   bus_.map_mmio(
       "dma-engines", kDmaEngineWindow, kDmaEngineWindowSize,
       [this](uint64_t off, unsigned n) -> uint64_t {

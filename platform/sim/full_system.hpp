@@ -63,6 +63,7 @@ class FullSystem {
   LaunchReport launch(const LaunchInputs& in);
 
   cpu::Cpu& cpu() { return *cpu_; }
+  Machine& machine() { return m_; }
   svm::HostSvm& svm() { return *svm_; }
   Bus& bus() { return bus_; }
   TpmTis& tis() { return *tis_; }
@@ -72,6 +73,9 @@ class FullSystem {
   DmaEngine& dma_engine(size_t i) { return *dma_engines_.at(i); }
   size_t dma_engine_count() const { return dma_engines_.size(); }
   PciConfigPorts& pci() { return *pci_; }
+  // Test hook: called before every write to the IOMMU's MMIO registers takes effect (offset,
+  // size, value), so a test can fire a DMA between two of the driver's register writes.
+  std::function<void(uint64_t, unsigned, uint64_t)> on_iommu_mmio_write;
 
   // Runs the CPU from its current state until power-off, triple fault, an
   // unrecoverable halt or the instruction limit, switching worlds at every

@@ -137,6 +137,11 @@ std::string lay_out(Machine& m, const LaunchInputs& in, const std::function<void
       e.flags = g.flags;
       e.io_base = g.io_base;
       e.io_count = g.io_count;
+      if (g.devices.size() > sl::kMaxGuestDevices)
+        return "guest " + g.name + ": " + std::to_string(g.devices.size()) + " devices, at most " +
+               std::to_string(sl::kMaxGuestDevices);
+      e.device_count = uint16_t(g.devices.size());
+      for (size_t k = 0; k < g.devices.size(); ++k) e.devices[k] = g.devices[k];
       m.mem().write(place[i].image_pa, g.image);
     }
     m.mem().write(L.guest_table, {reinterpret_cast<const uint8_t*>(&gt), sizeof gt});

@@ -55,6 +55,7 @@ struct GuestInput {
   std::array<uint64_t, 4> args{};    // GuestBootInfo.args
   uint32_t flags = 0;                // sl::kGuest* policy flags
   uint16_t io_base = 0, io_count = 0;
+  std::vector<uint16_t> devices;     // PCI DeviceIDs assigned to it (docs/dma.md "Device assignment"), <= 3
 };
 
 struct GuestPlacement {

@@ -40,6 +40,8 @@ size_t dump_run_record(redoubt::x86::DumpRegion* out, size_t max) {
   return n;
 }
 
+uint64_t iommu_region_offset(const redoubt::x86::AmdDev& dev) { return dev.table_bytes(); }
+
 // The local APIC timer driver as the world switch's host timer.
 class LapicHostTimer final : public redoubt::x86::HostTimer {
  public:
@@ -109,11 +111,23 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   // The SL enabled the DEV (or AMD-Vi); the hypervisor takes it over. The LAPIC timer preempts guests.
   if (Status d = dma.attach(); !d) x86::launch_stop(abi::ExitStatus::hv_failed, d.code(), d.message());
   platform.console().print("[hv] DMA protection: %s attached\n", dma.name());
+  // docs/dma.md "The DEV → AMD-Vi hand-off": with the DEV still on, AMD-Vi blocking every
+  // DeviceID, its invalidation completed; the DEV stays on (no window, two layers).
+  if (dma.dev_chosen()) {
+    const bool window = flags & abi::kBareFlagDevOffBeforeIommu;
+    if (window) platform.console().print("[hv] TEST ONLY: DEV off before AMD-Vi is enabled (the hand-off window)\n");
+    Status l = dma.layer_iommu(entry->handoff.dma_region_pa, entry->handoff.dma_region_size, window);
+    if (!l && l.code() != Err::not_found) x86::launch_stop(abi::ExitStatus::hv_failed, l.code(), l.message());
+    if (l)
+      platform.console().print("[hv] AMD-Vi enabled under the DEV: all 65536 DeviceIDs blocked, device table at 0x%llx; the DEV stays on\n",
+                               (unsigned long long)(entry->handoff.dma_region_pa + iommu_region_offset(dev)));
+  }
   if (Status t = lapic.enable(); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   if (Status t = lapic.calibrate(100000); !t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
   static_assert(abi::kBareFlagNoGuestStateSwitch == hv::kHvTestNoGuestStateSwitch);
   static_assert(abi::kBareFlagInjectFailure == hv::kHvTestInjectFailure);
   static_assert(abi::kBareFlagInjectSliceMask == hv::kHvTestInjectSliceMask);
+  static_assert(abi::kBareFlagStaleIotlb == hv::kHvTestStaleIotlb);
   static_assert(abi::kBareFlagHvTestMask == hv::kHvTestFlagsMask);
   g_run_record_pa = entry->handoff.hv_memory_pa;  // hypervisor_main writes the record there first
   x86::launch_report_dump_hook(dump_run_record);

@@ -8,7 +8,7 @@
 // image, policy). Invariants (docs/skinit.md, docs/trust-model.md): every extend
 // is at locality 2 on PCR17-20 in every bank (fuzz_hal); a refusal names a
 // reason and caps PCR17 and PCR18; a launch hands over only regions inside RAM,
-// outside the SLB and DMA-protected.
+// outside the SLB and DMA-protected; assigned devices bounded and never listed twice.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -100,7 +100,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!inside_ram_not_slb(g.ram_pa, g.ram_size) || !p.is_protected(g.ram_pa, g.ram_size) ||
           !p.is_protected(g.image_pa, g.image_size))
         std::abort();
+      // Assigned devices (docs/dma.md "Device assignment"): at most 3 a guest, none twice in the table.
+      if (g.device_count > hal::HypervisorHandoff::kMaxDevices) std::abort();
+      for (uint32_t k = 0; k < g.device_count; ++k)
+        for (uint32_t j = 0; j <= i; ++j)
+          for (uint32_t l = 0; l < h.guests[j].device_count && (j < i || l < k); ++l)
+            if (h.guests[j].devices[l] == g.devices[k]) std::abort();
     }
+    // The DMA tables' region is handed on protected (the hypervisor builds AMD-Vi's tables there).
+    if (h.dma_region_size && (!inside_ram_not_slb(h.dma_region_pa, h.dma_region_size) ||
+                              !p.is_protected(h.dma_region_pa, h.dma_region_size)))
+      std::abort();
   }
   // Leave RAM as found: what the SL wrote (its log) and what this input placed.
   if (bp_written && bp.event_log.pa <= kRam && out.event_log_used <= kRam - bp.event_log.pa)

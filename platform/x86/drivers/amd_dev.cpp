@@ -168,6 +168,28 @@ Status AmdDev::protect(uint64_t pa, uint64_t n) {
   return Status::ok();
 }
 
+Status AmdDev::unprotect(uint64_t pa, uint64_t n) {
+  if (!enabled_) return Status::fail(Err::internal, "DEV unprotect before the DEV table is enabled");
+  if (n == 0) return Status::ok();
+  if (pa % d::kPageSize || n % d::kPageSize || pa + n < pa)
+    return Status::fail(Err::malformed, "DEV unprotect: [0x%llx, +0x%llx) is not whole pages", (unsigned long long)pa,
+                        (unsigned long long)n);
+  const uint64_t pages = covered_ / d::kPageSize;
+  for (uint64_t p = pa / d::kPageSize; p < (pa + n) / d::kPageSize && p < pages; ++p) {
+    // The table's own pages never open.
+    if (p * d::kPageSize >= table_pa_ && p * d::kPageSize < table_pa_ + table_bytes_)
+      return Status::fail(Err::malformed, "DEV unprotect: page 0x%llx is the DEV table's own", (unsigned long long)(p * d::kPageSize));
+    table_[p / 8] &= uint8_t(~(1u << (p % 8)));
+  }
+  write(d::kDevCr, 0, read(d::kDevCr, 0) | d::cr::kInvalidate);  // APM §15.24: invalidate cached DEV entries
+  return Status::ok();
+}
+
+void AmdDev::disable() {
+  write(d::kDevCr, 0, (read(d::kDevCr, 0) & d::cr::kSlDevEn) | d::cr::kInvalidate);
+  enabled_ = false;
+}
+
 bool AmdDev::is_protected(uint64_t pa, uint64_t n) {
   uint64_t first, last;
   if (!enabled_ || !page_span(pa, n, first, last)) return false;

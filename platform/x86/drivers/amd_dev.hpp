@@ -40,6 +40,16 @@ class AmdDev final : public hal::DmaProtection {
   Status protect(uint64_t pa, uint64_t n) override;
   // Every page touching [pa, pa + n) blocked (n > 0).
   bool is_protected(uint64_t pa, uint64_t n) override;
+  // Clears the table bits of every page inside [pa, pa + n) (whole pages only), then
+  // invalidates the DEV cache: the hypervisor hands a guest's RAM to the guest's AMD-Vi
+  // domain (docs/dma.md "Device assignment"). Pages above the covered range stay blocked (P).
+  Status unprotect(uint64_t pa, uint64_t n);
+  // Clears DEV_CR.DEV_EN (SL_DEV_EN, SKINIT's SLB protection, stays as it is). Test-only
+  // (kHvTestDevOffBeforeIommu: the hand-off with a window, which the attack test must beat).
+  void disable();
+
+  uint64_t table_pa() const { return table_pa_; }
+  uint64_t table_bytes() const { return table_bytes_; }
 
   uint8_t cap_offset() const { return cap_; }
   uint32_t domains() const { return domains_; }

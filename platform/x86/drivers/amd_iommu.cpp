@@ -1,5 +1,7 @@
 #include "platform/x86/drivers/amd_iommu.hpp"
 
+#include "abi/dma_engine.hpp"
+
 namespace redoubt::x86 {
 
 namespace v = arch::amd_iommu;
@@ -242,7 +244,8 @@ uint64_t* AmdIommuHw::alloc_table(uint64_t& pa) {
   return t;
 }
 
-Status AmdIommuHw::grant(uint16_t device_id, uint64_t iova, uint64_t pa, uint64_t size, bool read, bool write) {
+Status AmdIommuHw::grant(uint16_t device_id, uint64_t iova, uint64_t pa, uint64_t size, bool read, bool write,
+                         uint16_t domain_id) {
   if (!enabled_) return Status::fail(Err::internal, "AMD-Vi grant before the IOMMU is enabled");
   if (iova % kPage || pa % kPage || size == 0 || size % kPage || iova + size > kIovaLimit || iova + size < iova ||
       pa + size < pa)
@@ -284,18 +287,76 @@ Status AmdIommuHw::grant(uint16_t device_id, uint64_t iova, uint64_t pa, uint64_
     // §2.2.3: a level-1 PTE, NextLevel 0: a 4 KiB page.
     t[v::table_index(iova + off, 1)] = ((pa + off) & v::pte::kAddrMask) | perm | v::pte::kPr;
   }
-  grants_[n_grants_++] = {pa, size};
+  grants_[n_grants_++] = {device_id, pa, size};
   // §2.2.2.1: Mode 4 (a 4-level table), IR/IW let the page tables decide; a domain per device.
   v::Dte g = v::kBlockingDte;
   g.q[0] = (root_pa & v::dte::kRootMask) | (uint64_t(v::kLevels4) << v::dte::kModeShift) |
            v::dte::kIr | v::dte::kIw | v::dte::kTv | v::dte::kV;
-  g.q[1] = uint64_t(device_id) + 1;  // DomainID: non-zero, unique per device
+  g.q[1] = domain_id ? domain_id : uint64_t(device_id) + 1;  // DomainID: non-zero
   d.q[1] = g.q[1];
   d.q[2] = g.q[2];
   d.q[3] = g.q[3];
   d.q[0] = g.q[0];  // V/TV/Mode last
   const v::Command c[] = {v::cmd::invalidate_dte(device_id), v::cmd::invalidate_domain_pages(static_cast<uint16_t>(g.q[1]))};
   return submit(c, 2);
+}
+
+[[gnu::noinline]] uint32_t AmdIommuHw::cfg_any(uint16_t device_id, uint32_t reg) {
+  io_.out32(pci::kConfigAddress, pci::kEnable | (uint32_t(device_id) << 8) | (reg & 0xFC));  // bus:dev.fn at [23:8]
+  return io_.in32(pci::kConfigData);
+}
+
+void AmdIommuHw::zero_tables(uint64_t table_pa, uint32_t level) {
+  auto* t = reinterpret_cast<uint64_t*>(mem_.map(table_pa, kPage));
+  if (!t || !overlaps(table_pa, kPage, pool_pa_, pool_size_)) return;  // only tables this driver built
+  for (uint32_t i = 0; i < v::kEntriesPerTable; ++i) {
+    if (level > 1 && (t[i] & v::pte::kPr)) zero_tables(t[i] & v::pte::kAddrMask, level - 1);
+    t[i] = 0;
+  }
+}
+
+Status AmdIommuHw::revoke(uint16_t device_id, bool invalidate) {
+  if (!enabled_) return Status::fail(Err::internal, "AMD-Vi revoke before the IOMMU is enabled");
+  v::Dte& d = table_[device_id];
+  const uint64_t mode = (d.q[0] & v::dte::kModeMask) >> v::dte::kModeShift;
+  const uint16_t domain = static_cast<uint16_t>(d.q[1] & 0xFFFF);
+  const uint64_t root_pa = d.q[0] & v::dte::kRootMask;
+  // §2.2.2.1: V/TV/Mode first, so the device is blocked before anything else changes.
+  d.q[0] = v::kBlockingDte.q[0];
+  d.q[1] = v::kBlockingDte.q[1];
+  d.q[2] = v::kBlockingDte.q[2];
+  d.q[3] = v::kBlockingDte.q[3];
+  size_t k = 0;
+  for (size_t i = 0; i < n_grants_; ++i)
+    if (grants_[i].device != device_id) grants_[k++] = grants_[i];
+  n_grants_ = k;
+  if (!invalidate) return Status::ok();  // TEST ONLY: the DTE and IOTLB caches keep the old translation
+  const v::Command c[] = {v::cmd::invalidate_dte(device_id), v::cmd::invalidate_domain_pages(domain)};
+  REDOUBT_TRY(submit(c, 2));
+  // Only now that no walk can be in flight: the tables go.
+  if (mode == v::kLevels4) zero_tables(root_pa, v::kLevels4);
+  return Status::ok();
+}
+
+Status AmdIommuHw::engine_bar(uint16_t device_id, uint64_t& bar_pa, uint64_t& bar_size) {
+  namespace e = abi::dma_engine;
+  const uint32_t id = cfg_any(device_id, pci::kVendorId);
+  if ((id & 0xFFFF) != e::kVendorId || (id >> 16) != e::kDeviceId)
+    return Status::fail(Err::unsupported, "device %02x:%02x.%x (id 0x%08x) is not an assignable DMA engine", device_id >> 8,
+                        (device_id >> 3) & 31, device_id & 7, id);
+  if (!(cfg_any(device_id, pci::kCommand) & e::kCmdMemory))
+    return Status::fail(Err::unsupported, "device %02x:%02x.%x: Memory Space is off", device_id >> 8, (device_id >> 3) & 31,
+                        device_id & 7);
+  const uint32_t bar = cfg_any(device_id, e::kBar0);
+  if (bar & 0x7)  // PCI 3.0 §6.2.5.1: bit 0 memory, bits 2:1 = 00b (32-bit)
+    return Status::fail(Err::unsupported, "device %02x:%02x.%x: BAR0 0x%08x is not a 32-bit memory BAR", device_id >> 8,
+                        (device_id >> 3) & 31, device_id & 7, bar);
+  bar_pa = bar & ~uint32_t(0xF);
+  bar_size = e::kBarSize;
+  if (bar_pa == 0 || bar_pa % e::kBarSize)
+    return Status::fail(Err::unsupported, "device %02x:%02x.%x: BAR0 0x%08x is unassigned or misaligned", device_id >> 8,
+                        (device_id >> 3) & 31, device_id & 7, bar);
+  return Status::ok();
 }
 
 size_t AmdIommuHw::read_events(v::Event* out, size_t max) {

@@ -69,7 +69,19 @@ class AmdIommuHw {
   // virtual address iova (4 KiB granular, 48-bit iova), with the given
   // permissions; its DTE moves from blocking to a 4-level page table (a domain of
   // its own). Invalidates the DTE and the domain's pages and waits.
-  Status grant(uint16_t device_id, uint64_t iova, uint64_t pa, uint64_t size, bool read, bool write);
+  // domain_id: the DTE's DomainID (0 = DeviceID + 1); one page table per device, so two
+  // devices of one guest share the DomainID (the IOTLB tag) but not the tables.
+  Status grant(uint16_t device_id, uint64_t iova, uint64_t pa, uint64_t size, bool read, bool write,
+               uint16_t domain_id = 0);
+  // Moves `device_id` back to the blocking DTE and forgets its grants, then
+  // INVALIDATE_DEVTAB_ENTRY + INVALIDATE_IOMMU_PAGES (its domain, every page) + COMPLETION_WAIT:
+  // once it returns no cached translation lets the device reach the old pages (§2.4).
+  // invalidate = false is test-only (kHvTestStaleIotlb: the stale-IOTLB attack must succeed).
+  // Its I/O page tables are zeroed (their pool pages are not reused).
+  Status revoke(uint16_t device_id, bool invalidate = true);
+  // The device at `device_id` (any bus) if it is a Redoubt DMA engine (abi/dma_engine.hpp)
+  // with Memory Space on and a 32-bit memory BAR0: its BAR's address and size.
+  Status engine_bar(uint16_t device_id, uint64_t& bar_pa, uint64_t& bar_size);
 
   // Copies up to `max` new events out of the event log (advancing its head).
   size_t read_events(arch::amd_iommu::Event* out, size_t max);
@@ -89,6 +101,8 @@ class AmdIommuHw {
  private:
   Mmio& regs() { return *regs_; }
   uint32_t cfg(uint32_t devfn, uint32_t reg);  // bus 0
+  uint32_t cfg_any(uint16_t device_id, uint32_t reg);  // any bus
+  void zero_tables(uint64_t table_pa, uint32_t level);
   uint64_t read64(uint32_t off);
   void write64(uint32_t off, uint64_t v);
   Status submit(const arch::amd_iommu::Command* cmds, size_t n);
@@ -114,7 +128,11 @@ class AmdIommuHw {
   uint32_t cmd_tail_ = 0;
   uint64_t wait_seq_ = 0;
   uint64_t pool_pa_ = 0, pool_size_ = 0, pool_used_ = 0;
-  PhysRange grants_[kMaxGrants]{};
+  struct Grant {
+    uint16_t device;
+    uint64_t pa, size;
+  };
+  Grant grants_[kMaxGrants]{};
   size_t n_grants_ = 0;
 };
 
@@ -124,6 +142,12 @@ class AmdIommu final : public AmdIommuHw, public hal::DmaProtection {
   using AmdIommuHw::AmdIommuHw;
   Status protect(uint64_t pa, uint64_t n) override { return check_protected(pa, n); }
   bool is_protected(uint64_t pa, uint64_t n) override { return covered(pa, n); }
+  Status set_domain_pool(uint64_t pa, uint64_t size) override { return set_page_table_pool(pa, size); }
+  Status assign(uint16_t device_id, uint16_t domain_id, uint64_t iova, uint64_t pa, uint64_t size) override {
+    return grant(device_id, iova, pa, size, true, true, domain_id);
+  }
+  Status unassign(uint16_t device_id, bool invalidate) override { return revoke(device_id, invalidate); }
+  Status device_window(uint16_t device_id, uint64_t& pa, uint64_t& size) override { return engine_bar(device_id, pa, size); }
 };
 
 }  // namespace redoubt::x86

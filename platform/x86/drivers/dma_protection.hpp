@@ -29,15 +29,78 @@ class DmaProtectionSelector final : public hal::DmaProtection {
     return dev_chosen() ? dev_.attach() : iommu_.attach();
   }
 
+  // The hypervisor on a machine with both (docs/dma.md "The DEV → AMD-Vi hand-off"): with the
+  // DEV still on, enables AMD-Vi blocking every DeviceID in the part of `region` (the loader's
+  // BootParams::dev_table, DEV-protected by the SL) after the DEV table, and waits for its
+  // invalidation. The DEV stays on: both layers then guard every page (a device must pass
+  // the IOMMU's translation and then the DEV's check of the physical page).
+  // dev_off_first is TEST ONLY (kHvTestDevOffBeforeIommu): DEV_EN cleared before the IOMMU
+  // is programmed, the window other DRTM loaders leave, for the attack test to go through.
+  // not_found when the machine has no IOMMU (the DEV alone stays).
+  Status layer_iommu(uint64_t region_pa, uint64_t region_size, bool dev_off_first = false) {
+    if (!dev_chosen()) return Status::fail(Err::internal, "AMD-Vi layering without the DEV");
+    REDOUBT_TRY(iommu_.find());
+    const uint64_t start = dev_.table_pa() + dev_.table_bytes();
+    if (dev_.table_pa() != region_pa || region_size < dev_.table_bytes() + AmdIommuLayout::kBytes)
+      return Status::fail(Err::malformed, "the DMA region [0x%llx, +0x%llx) does not hold the DEV table at 0x%llx and AMD-Vi's %llu bytes",
+                          (unsigned long long)region_pa, (unsigned long long)region_size, (unsigned long long)dev_.table_pa(),
+                          (unsigned long long)AmdIommuLayout::kBytes);
+    if (!dev_.is_protected(start, AmdIommuLayout::kBytes))
+      return Status::fail(Err::internal, "the AMD-Vi tables' region at 0x%llx is not DEV-protected", (unsigned long long)start);
+    if (dev_off_first) dev_.disable();
+    REDOUBT_TRY(iommu_.enable(start, region_pa + region_size - start, nullptr, 0));
+    layered_ = true;
+    return Status::ok();
+  }
+
   Status protect(uint64_t pa, uint64_t n) override {
     if (!chosen_) return Status::fail(Err::internal, "DMA protection used before the DEV or AMD-Vi was enabled");
     return chosen_->protect(pa, n);
   }
-  bool is_protected(uint64_t pa, uint64_t n) override { return chosen_ && chosen_->is_protected(pa, n); }
+  // Layered: a page is protected if either layer blocks every device from it.
+  bool is_protected(uint64_t pa, uint64_t n) override {
+    return chosen_ && (chosen_->is_protected(pa, n) || (layered_ && iommu_.is_protected(pa, n)));
+  }
 
+  // Assignment needs AMD-Vi (enabled by the SL, or layered under the DEV). Under the DEV the
+  // RAM behind the grant is opened in the DEV once the IOMMU confines the device to it, and
+  // closed again (before anything else may happen to that RAM) when the device is unassigned.
+  bool iommu_ready() const { return layered_ || chosen_ == &iommu_; }
+  Status set_domain_pool(uint64_t pa, uint64_t size) override {
+    if (!iommu_ready()) return hal::DmaProtection::set_domain_pool(pa, size);
+    return iommu_.set_page_table_pool(pa, size);
+  }
+  Status assign(uint16_t device_id, uint16_t domain_id, uint64_t iova, uint64_t pa, uint64_t size) override {
+    if (!iommu_ready()) return hal::DmaProtection::assign(device_id, domain_id, iova, pa, size);
+    REDOUBT_TRY(iommu_.grant(device_id, iova, pa, size, true, true, domain_id));
+    for (size_t i = 0; i < kMaxAssigned; ++i)
+      if (!assigned_[i].used) {
+        assigned_[i] = {true, device_id, pa, size};
+        break;
+      }
+    return layered_ ? dev_.unprotect(pa, size) : Status::ok();
+  }
+  Status unassign(uint16_t device_id, bool invalidate) override {
+    if (!iommu_ready()) return hal::DmaProtection::unassign(device_id, invalidate);
+    uint64_t pa = 0, size = 0;
+    for (size_t i = 0; i < kMaxAssigned; ++i)
+      if (assigned_[i].used && assigned_[i].device == device_id) {
+        pa = assigned_[i].pa, size = assigned_[i].size;
+        assigned_[i].used = false;
+      }
+    REDOUBT_TRY(iommu_.revoke(device_id, invalidate));
+    // The DEV closes the pages again unless the test switch wants the stale path open end to end.
+    if (layered_ && size && invalidate) REDOUBT_TRY(dev_.protect(pa, size));
+    return Status::ok();
+  }
+  Status device_window(uint16_t device_id, uint64_t& pa, uint64_t& size) override {
+    if (!iommu_ready()) return hal::DmaProtection::device_window(device_id, pa, size);
+    return iommu_.engine_bar(device_id, pa, size);
+  }
   // "AMD DEV" / "AMD-Vi" once chosen (console lines only: never measured).
-  const char* name() const { return !chosen_ ? "none" : dev_chosen() ? "AMD DEV" : "AMD-Vi"; }
+  const char* name() const { return !chosen_ ? "none" : dev_chosen() ? (layered_ ? "AMD DEV + AMD-Vi" : "AMD DEV") : "AMD-Vi"; }
   bool dev_chosen() const { return chosen_ == &dev_; }
+  bool layered() const { return layered_; }
 
  private:
   Status choose() {
@@ -55,9 +118,18 @@ class DmaProtectionSelector final : public hal::DmaProtection {
     return Status::fail(Err::unsupported, "no DMA protection: %s; %s", d.message(), i.message());
   }
 
+  static constexpr size_t kMaxAssigned = 16;
+  struct Assigned {
+    bool used;
+    uint16_t device;
+    uint64_t pa, size;
+  };
+
   AmdDev& dev_;
   AmdIommu& iommu_;
   hal::DmaProtection* chosen_ = nullptr;
+  bool layered_ = false;
+  Assigned assigned_[kMaxAssigned]{};
 };
 
 }  // namespace redoubt::x86
