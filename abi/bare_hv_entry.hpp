@@ -52,10 +52,10 @@ inline constexpr uint64_t kBareFlagInjectFailure = 1u << 5;
 // Test-only (docs/dma.md "The DEV → AMD-Vi hand-off"): the hypervisor clears DEV_EN before it
 // programs AMD-Vi, the unprotected window of the naive hand-off, so the attack test can show a
 // DMA fired in it lands.
-inline constexpr uint64_t kBareFlagDevOffBeforeIommu = 1u << 6;
+inline constexpr uint64_t kBareFlagDevOffBeforeIommu = 1u << 11;  // (bits 6-10: main's attack switches)
 // Test-only (hypervisor/core/entry.hpp kHvTestStaleIotlb): a torn-down guest's devices are
 // blocked in the device table but neither the DTE / IOTLB caches are invalidated nor the DEV closed.
-inline constexpr uint64_t kBareFlagStaleIotlb = 1u << 7;
+inline constexpr uint64_t kBareFlagStaleIotlb = 1u << 12;
 inline constexpr uint64_t kBareFlagInjectSliceShift = 16;
 inline constexpr uint64_t kBareFlagInjectSliceMask = 0xFFFFull << kBareFlagInjectSliceShift;
 

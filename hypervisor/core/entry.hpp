@@ -20,7 +20,7 @@ inline constexpr uint64_t kHvTestInjectFailure = 1u << 5;
 // kHvTestStaleIotlb: a stopped guest's assigned devices go back to the blocking DTE, but the
 // IOMMU's caches are not invalidated and the DEV is not closed over its RAM (docs/dma.md):
 // the stale-IOTLB attack, for the test that shows the invalidation is what stops it.
-inline constexpr uint64_t kHvTestStaleIotlb = 1u << 7;
+inline constexpr uint64_t kHvTestStaleIotlb = 1u << 12;  // = abi::kBareFlagStaleIotlb (bits 6-10: main's attack switches)
 inline constexpr uint64_t kHvTestInjectSliceShift = 16;
 inline constexpr uint64_t kHvTestInjectSliceMask = 0xFFFFull << kHvTestInjectSliceShift;
 
