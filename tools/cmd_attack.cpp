@@ -54,11 +54,11 @@ int do_list(const AttackOptions& o) {
 }
 
 int do_run(const AttackOptions& o) {
-  std::vector<const Scenario*> todo;
+  std::vector<const Scenario*> selected;
   if (o.all) {
     for (const Scenario& s : attacks::all())
       if ((o.category.empty() || s.category == o.category) && (!o.run.protection_off || !s.off.empty()))
-        todo.push_back(&s);
+        selected.push_back(&s);
     if (!o.names.empty()) throw std::invalid_argument("give scenario names or --all, not both");
   } else {
     if (o.names.empty()) throw std::invalid_argument("attack run: give a scenario NAME (redoubt attack list) or --all");
@@ -67,23 +67,23 @@ int do_run(const AttackOptions& o) {
       if (!s) throw std::invalid_argument("no attack scenario named '" + n + "' (redoubt attack list)");
       if (o.run.protection_off && s->off.empty())
         throw std::invalid_argument("scenario " + n + " has no test-only switch to turn its protection off");
-      todo.push_back(s);
+      selected.push_back(s);
     }
   }
-  if (todo.empty()) throw std::invalid_argument("no scenario matches");
+  if (selected.empty()) throw std::invalid_argument("no scenario matches");
   for (const char* image : {"sl.bin", "sl2.bin", "hv.bin", "guests/attack.bin", "guests/hvattack.bin", "guests/hello.bin"})
     if (!std::filesystem::exists(build_dir() / image))
       throw InputError((build_dir() / image).string() + " is missing: build the project first (scripts/build.sh)");
 
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Result> results;
-  for (size_t i = 0; i < todo.size(); ++i) {
-    const Scenario& s = *todo[i];
-    if (todo.size() > 1 || o.json_out)
-      std::cerr << "[" << i + 1 << "/" << todo.size() << "] " << s.name << (o.run.protection_off ? " (protection off)" : "")
+  for (size_t i = 0; i < selected.size(); ++i) {
+    const Scenario& s = *selected[i];
+    if (selected.size() > 1 || o.json_out)
+      std::cerr << "[" << i + 1 << "/" << selected.size() << "] " << s.name << (o.run.protection_off ? " (protection off)" : "")
                 << " ..." << std::flush;
     Result r = attacks::run_scenario(s, o.run);
-    if (todo.size() > 1 || o.json_out) {
+    if (selected.size() > 1 || o.json_out) {
       char secs[32];
       snprintf(secs, sizeof secs, "%.1f s", r.seconds);
       std::cerr << " " << (!r.error.empty() ? "ERROR" : r.blocked ? "blocked" : "NOT BLOCKED") << ", "
