@@ -208,7 +208,9 @@ int run_endpoint(const EndpointOptions& o) {
       for (const auto& f : sub["redoubt.warnings"]) std::cout << "; warning " << f["code"].get<std::string>() << ": " << f["message"].get<std::string>();
       for (const auto& f : sub["redoubt.notes"]) std::cout << "; note " << f["code"].get<std::string>();
       std::cout << "\n" << std::flush;
-      if (r["status"] != "affirming") rc = kExitRefused;
+      // The worst verdict of the run decides (docs/running.md "Exit codes"): 1 contraindicated, 4 warning.
+      if (r["status"] == "warning" && rc == kExitOk) rc = kExitWarning;
+      else if (r["status"] != "affirming" && r["status"] != "warning") rc = kExitRefused;
     }
   }
   return rc;
