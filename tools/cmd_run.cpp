@@ -1,5 +1,6 @@
 // `redoubt run`: the measured launch, then the hypervisor runs guests on the
 // simulated CPU (AMD-V with nested paging) until they all stop.
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -16,8 +17,9 @@ namespace redoubt::tools {
 
 namespace {
 
-int run_run(const RunOptions& o) {
-  auto say = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
+int run_run(const RunOptions& o, bool json_out) {
+  // With --json stdout carries run.json only; the progress lines go to stderr.
+  auto say = [json_out](const std::string& line) { (json_out ? std::cerr : std::cout) << line << "\n" << std::flush; };
   TpmStateCheck tpm_state;
   auto tpm = open_tpm_session(tpm_spec_for(o.launch.platform, o.launch.tpm), state_dir(o.launch.state), o.launch.new_tpm, &tpm_state, say);
   say("[tpm] " + tpm->describe());
@@ -26,6 +28,11 @@ int run_run(const RunOptions& o) {
   RunResult r = run_guests_job(ro, *tpm, say);
   attest::orderly_shutdown(*tpm);  // the machine powers off in order: clockInfo.safe stays 1 at the next boot
   const sim::LaunchReport& lr = r.launch.report;
+  if (json_out) {
+    std::ifstream doc(r.launch.out_dir / "run.json");  // as written, so stdout and the file agree
+    std::cout << doc.rdbuf() << std::flush;
+    return !lr.launched ? kExitRefused : r.ran ? kExitOk : kExitRefused;
+  }
   std::cout << "\n" << format_pcr_table(r.launch.pcrs) << "\n";
   if (!lr.launched) {
     std::cout << "REFUSED at " << lr.stage << ": " << lr.reason << "\n";
@@ -105,7 +112,9 @@ void register_run(CLI::App& app, int& exit_code) {
   add_uint_option(c, "--ram-mib", o->ram_mib, "RAM per guest in MiB (even, 4..1024)", 4, 1024);
   c->add_flag("--cpuid-unmasked", o->cpuid_unmasked, "Policy: let guests see the hypervisor bit and SVM in CPUID");
   c->add_flag("--stats", o->stats, "Print per-guest exit, instruction and TLB statistics");
-  c->callback([o, &exit_code] { exit_code = run_run(*o); });
+  auto json_out = std::make_shared<bool>(false);
+  c->add_flag("--json", *json_out, "JSON on stdout: the run.json document (progress on stderr)");
+  c->callback([o, json_out, &exit_code] { exit_code = run_run(*o, *json_out); });
 }
 
 }  // namespace redoubt::tools
