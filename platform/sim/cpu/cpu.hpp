@@ -92,6 +92,37 @@ class HostSvm {
   ~HostSvm() = default;
 };
 
+// The CPU vendor the machine models: AMD (SVM, SKINIT; the default) or Intel
+// (VMX: CPUID "GenuineIntel", CPUID.1:ECX.VMX, no SVM). docs/intel.md.
+enum class Vendor : uint8_t { amd, intel };
+
+// The VMX instructions (Intel SDM vol. 3C ch. 31), as decoded.
+enum class VmxInsn : uint8_t { vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume,
+                               vmcall, invept, invvpid };
+struct VmxOperands {
+  VmxInsn insn;
+  bool mem = false;      // the r/m operand is memory (at `addr`, linear)
+  uint64_t addr = 0;
+  uint8_t rm_reg = 0;    // the r/m operand when it is a register (index into gpr[])
+  uint8_t reg = 0;       // the other register operand (VMREAD source, VMWRITE/INVEPT destination)
+  uint8_t len = 0;       // instruction length
+};
+
+// The Intel VMX model (platform/sim/vmx) behind the VMX instructions, the VMX
+// MSRs and the CR0/CR4 rules of VMX operation. Only consulted when vendor == intel.
+class HostVmx {
+ public:
+  // After the decoder: #UD/#GP via c.ud()/c.gp(), VMsucceed/VMfail through RFLAGS.
+  virtual void instruction(Cpu& c, const VmxOperands& o) = 0;
+  virtual bool rdmsr(Cpu& c, uint32_t msr, uint64_t& v) = 0;    // false: not a VMX MSR
+  virtual bool wrmsr(Cpu& c, uint32_t msr, uint64_t v) = 0;     // false: not a VMX MSR (may #GP)
+  // MOV to CR0/CR4 in VMX operation must keep the fixed bits (§24.8): false -> #GP(0).
+  virtual bool cr_write_allowed(const Cpu& c, unsigned cr, uint64_t v) = 0;
+
+ protected:
+  ~HostVmx() = default;
+};
+
 // Physical addresses that are not RAM: device registers (TPM TIS, local APIC).
 // Accesses of 1, 2, 4 or 8 bytes; return false if nothing claims the address.
 class Mmio {
@@ -197,6 +228,8 @@ class Cpu {
 
   PortIo* ports = nullptr;     // devices behind IN/OUT (nullptr: reads all-ones, writes dropped)
   Mmio* mmio = nullptr;        // devices behind physical addresses outside RAM (nullptr: reads all-ones)
+  Vendor vendor = Vendor::amd; // AMD (SVM) or Intel (VMX, with host_vmx)
+  HostVmx* host_vmx = nullptr; // Intel: the VMX model (nullptr: VMX instructions #UD)
   HostSvm* host_svm = nullptr; // full system: host-mode VMRUN/VMLOAD/VMSAVE (nullptr: #UD as before)
   bool gif = true;             // global interrupt flag (APM vol. 2 §15.17): STGI/CLGI, VMRUN sets, #VMEXIT clears
   HostFault first_host_fault;  // set once, by the first exception outside guest mode
