@@ -216,6 +216,7 @@ void VmxCpu::apply_flags(cpu::Cpu& c, const VmResult& r) {
 void VmxCpu::instruction(cpu::Cpu& c, const cpu::VmxOperands& o) {
   using I = cpu::VmxInsn;
   if (&c != &c_) throw CpuError("VMX model attached to another CPU");
+  if (c.guest) return guest_vmx_instruction(c, o);  // VMX non-root operation
   // Every VMX instruction but VMCALL: #UD in compatibility mode (LMA = 1, CS.L = 0), in real and
   // virtual-8086 mode (not executed by the model). 32-bit protected mode: not modelled.
   if (c.mode() == cpu::Mode::compat32 && o.insn != I::vmcall) c.ud();
@@ -264,8 +265,7 @@ void VmxCpu::instruction(cpu::Cpu& c, const cpu::VmxOperands& o) {
     }
     case I::vmlaunch: case I::vmresume: {
       const VmResult r = vmentry(o.insn == I::vmlaunch);
-      if (r.kind == K::entered)
-        throw CpuError("VM entry passed its checks: running a VMX guest is not modelled yet (issue 12)");
+      if (r.kind == K::entered) return enter_guest(vmcs_[current_]);  // the guest runs from here (vmx_guest.cpp)
       return apply_flags(c, r);
     }
     case I::vmcall: return apply_flags(c, vmcall());

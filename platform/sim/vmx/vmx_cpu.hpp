@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "platform/sim/cpu/cpu.hpp"
 #include "platform/sim/memory.hpp"
@@ -56,6 +57,14 @@ class VmxCpu final : public cpu::HostVmx {
   VmResult vmentry(bool launch);  // VMLAUNCH (true) / VMRESUME (false) on the attached CPU
   VmResult vmcall();              // in VMX root operation: VMfail(1)
 
+  // ---- running guests (vmx_guest.cpp) ----
+  // Runs the attached CPU; every VM exit of a guest (ch. 28) is completed here (guest state
+  // and exit information stored into the VMCS, host state loaded) and the host continues at
+  // HOST_RIP. Returns when the CPU stops for anything else (HLT in the host, budget, ...).
+  cpu::Stop run(uint64_t max_instructions = ~0ull);
+  bool in_guest() const { return c_.guest; }
+  uint64_t exits() const { return exits_; }
+
   // ---- state ----
   bool in_vmx_operation() const { return vmx_operation_; }
   uint64_t vmxon_pointer() const { return vmxon_ptr_; }
@@ -72,6 +81,9 @@ class VmxCpu final : public cpu::HostVmx {
   void apply_flags(cpu::Cpu& c, const VmResult& r);
   void load_host_state(const Vmcs& s);  // §28.5, for a VM-entry failure (§27.8)
   uint32_t revision_at(uint64_t pa) const;
+  void enter_guest(Vmcs& s);   // §27.3.2 loading guest state, controls into the CPU (after every check passed)
+  void exit_to_host();         // ch. 28: the guest's exit recorded, host state loaded
+  void guest_vmx_instruction(cpu::Cpu& c, const cpu::VmxOperands& o);  // VMX instructions in VMX non-root: exits
 
   cpu::Cpu& c_;
   PhysicalMemory& mem_;
@@ -81,6 +93,12 @@ class VmxCpu final : public cpu::HostVmx {
   uint64_t feature_control_ = 0;  // unlocked, as after reset (firmware or the test locks it)
   std::unordered_map<uint64_t, Vmcs> vmcs_;
   std::string last_failure_;
+  uint64_t guest_vmcs_ = kInvalidVmcsPointer;  // the VMCS of the guest that runs now
+  std::vector<uint8_t> iopm_, msrpm_;           // the VMX bitmaps in the CPU's (SVM-style) map formats
+  uint64_t exits_ = 0;
 };
+
+// Exit codes for the CPU's guest-mode exits that have no SVM equivalent: kVmxExitCode + basic reason.
+inline constexpr uint64_t kVmxExitCode = 0x10000;
 
 }  // namespace redoubt::sim::vmx

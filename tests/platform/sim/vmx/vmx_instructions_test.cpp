@@ -519,8 +519,8 @@ BOOST_AUTO_TEST_CASE(vmlaunch_then_vmresume_pass_the_checks) {
   BOOST_TEST((r.vmx.vmentry(true).kind == K::entered));
 }
 
-BOOST_AUTO_TEST_CASE(vmlaunch_instruction_that_passes_the_checks_is_a_clear_error_until_guests_run) {
+BOOST_AUTO_TEST_CASE(vmlaunch_of_an_ept_guest_is_a_clear_error_until_ept_exists) {
   VmxRig r;
-  r.valid_vmcs();
+  r.valid_vmcs();  // enable EPT: the entry passes its checks, running it is not modelled yet
   BOOST_CHECK_THROW(r.run(op::vmlaunch), sim::cpu::CpuError);
 }

@@ -1,0 +1,170 @@
+// VMX guests running on the simulated CPU: VMLAUNCH/VMRESUME enter a 64-bit
+// guest, its exits come back to HOST_RIP with the exit reason (Appendix C),
+// qualification (§28.2.1), instruction length and guest state (§28.3) in the
+// VMCS and the host state loaded (§28.5). Intel SDM vol. 3C (arch/vmx/sdm.hpp).
+#define BOOST_TEST_MODULE vmx_guest
+#include <boost/test/unit_test.hpp>
+
+#include "arch/vmx/exit_reasons.hpp"
+#include "tests/platform/sim/vmx/vmx_rig.hpp"
+
+using namespace redoubt;
+using test::VmxRig;
+namespace op = test::op;
+namespace v = redoubt::vmx;
+namespace svmx = redoubt::sim::vmx;
+using sim::cpu::RAX;
+using sim::cpu::RDX;
+
+namespace {
+
+// The guest program at kGuestRip (offsets in comments).
+const std::vector<uint8_t> kGuest = {
+    0x0F, 0xA2,        // +0  CPUID           -> exit 10 (unconditional, §26.1.2)
+    0x0F, 0x31,        // +2  RDTSC           -> exit 16 with RDTSC exiting, else TSC + offset
+    0xE6, 0x80,        // +4  OUT 80h, AL     -> exit 30: port 80h, 1 byte, out, immediate
+    0x66, 0xBA, 0xF8, 0x03,  // +6  MOV DX, 3F8h
+    0x66, 0xED,        // +10 IN AX, DX       -> exit 30: port DX, 2 bytes, in, DX
+    0x0F, 0x01, 0xC1,  // +12 VMCALL          -> exit 18
+    0xF4,              // +15 HLT             -> exit 12 with HLT exiting
+};
+// RDTSC; VMCALL: the guest's EDX:EAX reach the host in the registers.
+const std::vector<uint8_t> kRdtscGuest = {0x0F, 0x31, 0x0F, 0x01, 0xC1};
+
+struct GuestRig : VmxRig {
+  GuestRig() {
+    valid_vmcs();
+    // No EPT (not modelled for running guests yet): guest-physical = host-physical, VPID 1.
+    set(v::kSecondaryProcControls, v::proc2::kEnableVpid);
+    mem.write(kGuestRip, kGuest);
+  }
+  // Continue the guest after its exit: RIP += the exit's instruction length, then VMRESUME.
+  void resume_after_instruction() {
+    set(v::kGuestRip, field(v::kGuestRip) + field(v::kExitInstructionLength));
+    run(op::vmresume);
+  }
+  uint64_t reason() { return field(v::kExitReason); }
+  uint64_t qual() { return field(v::kExitQualification); }
+  bool back_in_host() { return !vmx.in_guest() && c.rip() == kHostRip + 1 && c.gpr[sim::cpu::RSP] == kHostRsp; }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(cpuid_exits_with_reason_10_and_the_host_resumes_at_host_rip) {
+  GuestRig r;
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.fault() == -1);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitCpuid));
+  BOOST_TEST(r.field(v::kExitInstructionLength) == 2u);
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip);  // §28.3.3: RIP of the exiting instruction
+  BOOST_TEST(r.field(v::kGuestRsp) == 0x1D0000u);
+  BOOST_TEST(r.back_in_host());
+  BOOST_TEST(r.c.rflags() == 2u);  // §28.5.3
+  BOOST_TEST((r.vmx.vmcs(VmxRig::kVmcs)->launch == svmx::Vmcs::Launch::launched));
+  BOOST_TEST(r.vmx.exits() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(rdtsc_exits_with_reason_16_under_rdtsc_exiting) {
+  GuestRig r;
+  r.set(v::kPrimaryProcControls, r.field(v::kPrimaryProcControls) | v::proc::kRdtscExiting);
+  r.run(op::vmlaunch);
+  r.resume_after_instruction();  // past CPUID
+  BOOST_TEST(r.reason() == uint64_t(v::kExitRdtsc));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 2);
+  BOOST_TEST(r.field(v::kExitInstructionLength) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(rdtsc_in_the_guest_adds_the_tsc_offset) {
+  GuestRig r;
+  constexpr uint64_t kOffset = 1ull << 40;
+  r.set(v::kPrimaryProcControls, r.field(v::kPrimaryProcControls) | v::proc::kUseTscOffsetting);
+  r.set(v::kTscOffset, kOffset);
+  r.mem.write(VmxRig::kGuestRip, kRdtscGuest);
+  const uint64_t t0 = r.c.icount;
+  r.run(op::vmlaunch);  // RDTSC runs in the guest, VMCALL exits
+  const uint64_t t1 = r.c.icount;
+  BOOST_TEST(r.reason() == uint64_t(v::kExitVmcall));
+  // The guest's EDX:EAX stay in the registers at the exit (VMX does not save GPRs).
+  const uint64_t tsc = (r.c.gpr[RDX] << 32) | uint32_t(r.c.gpr[RAX]);
+  BOOST_TEST(tsc >= t0 + kOffset);
+  BOOST_TEST(tsc <= t1 + kOffset);
+  // Without offsetting the guest sees the host's TSC.
+  GuestRig h;
+  h.mem.write(VmxRig::kGuestRip, kRdtscGuest);
+  h.run(op::vmlaunch);
+  BOOST_TEST(h.reason() == uint64_t(v::kExitVmcall));
+  const uint64_t tsc2 = (h.c.gpr[RDX] << 32) | uint32_t(h.c.gpr[RAX]);
+  BOOST_TEST(tsc2 < (1ull << 32));
+}
+
+BOOST_AUTO_TEST_CASE(io_exits_with_reason_30_and_the_qualification_of_table_28_5) {
+  GuestRig r;
+  r.set(v::kPrimaryProcControls, r.field(v::kPrimaryProcControls) | v::proc::kUnconditionalIoExiting);
+  r.run(op::vmlaunch);
+  r.resume_after_instruction();  // past CPUID; RDTSC does not exit; OUT 80h does
+  BOOST_TEST(r.reason() == uint64_t(v::kExitIo));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 4);
+  BOOST_TEST(r.qual() == 0x00800040u);  // port 80h, size 0 (1 byte), OUT, immediate operand
+  BOOST_TEST(r.field(v::kExitInstructionLength) == 2u);
+  r.resume_after_instruction();  // MOV DX runs, IN AX, DX exits
+  BOOST_TEST(r.reason() == uint64_t(v::kExitIo));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 10);
+  BOOST_TEST(r.qual() == 0x03F80009u);  // port 3F8h, size 1 (2 bytes), IN, DX
+  BOOST_TEST(r.field(v::kExitInstructionLength) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(io_bitmaps_choose_the_ports_that_exit) {
+  GuestRig r;
+  r.set(v::kPrimaryProcControls, r.field(v::kPrimaryProcControls) | v::proc::kUseIoBitmaps);
+  constexpr uint64_t kBitmapA = 0x30000, kBitmapB = 0x31000;
+  r.set(v::kIoBitmapA, kBitmapA);
+  r.set(v::kIoBitmapB, kBitmapB);
+  r.mem.map(kBitmapA + 0x3F8 / 8, 1)[0] = 1u << (0x3F8 % 8);  // only port 3F8h exits; 80h does not
+  r.run(op::vmlaunch);
+  r.resume_after_instruction();  // CPUID -> RDTSC, OUT 80h, MOV DX run in the guest -> IN AX, DX exits
+  BOOST_TEST(r.reason() == uint64_t(v::kExitIo));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 10);
+  BOOST_TEST(r.qual() == 0x03F80009u);
+}
+
+BOOST_AUTO_TEST_CASE(vmcall_exits_with_reason_18_and_hlt_with_12) {
+  GuestRig r;
+  r.set(v::kPrimaryProcControls, r.field(v::kPrimaryProcControls) | v::proc::kUseIoBitmaps);
+  r.set(v::kIoBitmapA, 0x30000);
+  r.set(v::kIoBitmapB, 0x31000);
+  r.run(op::vmlaunch);
+  r.resume_after_instruction();  // to VMCALL (no I/O exits)
+  BOOST_TEST(r.reason() == uint64_t(v::kExitVmcall));
+  BOOST_TEST(r.field(v::kExitInstructionLength) == 3u);
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 12);
+  r.resume_after_instruction();
+  BOOST_TEST(r.reason() == uint64_t(v::kExitHlt));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 15);
+  BOOST_TEST(r.field(v::kExitInstructionLength) == 1u);
+  BOOST_TEST(r.back_in_host());
+  BOOST_TEST(r.vmx.exits() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(vmresume_continues_the_guest_where_it_left_off) {
+  GuestRig r;
+  r.run(op::vmlaunch);
+  // Without advancing RIP the guest re-executes CPUID and exits again (§28.3.3).
+  r.run(op::vmresume);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitCpuid));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip);
+  BOOST_TEST(r.vmx.exits() == 2u);
+  // VMLAUNCH again: error 4 (launched), the host continues after the instruction.
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.vm_fail_valid());
+  BOOST_TEST(r.field(v::kVmInstructionError) == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(guest_exception_in_the_bitmap_exits_with_reason_0) {
+  GuestRig r;
+  r.set(v::kExceptionBitmap, 1u << 6);  // #UD
+  r.mem.write(VmxRig::kGuestRip, std::vector<uint8_t>{0x0F, 0x0B});  // UD2
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitExceptionNmi));
+  BOOST_TEST(r.field(v::kExitInterruptionInfo) == 0x80000306u);  // valid, hardware exception, vector 6
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip);
+}
