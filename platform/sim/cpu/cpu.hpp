@@ -32,6 +32,9 @@ struct NestedFault {
   uint64_t info1;  // APM vol. 2 §15.25.6: #PF-style error code | bit 32 final | bit 33 walk
   uint64_t gpa;
 };
+// With EPT (Intel model) NestedFault::info1 is the EPT-violation exit qualification (Intel SDM
+// vol. 3C §28.2.1 Table 28-7) with kEptViolation set, or kEptMisconfig (§29.3.3.1).
+inline constexpr uint64_t kEptViolation = 1ull << 62, kEptMisconfig = 1ull << 63;
 
 // Thrown out of run() for conditions the simulation cannot continue from.
 class CpuError : public std::runtime_error {
@@ -59,6 +62,9 @@ struct GuestControls {
   uint64_t ncr3 = 0;
   bool v_intr_masking = false;
   uint8_t v_tpr = 0;  // VMCB V_TPR[3:0]: the guest's CR8 while v_intr_masking (APM vol. 2 §15.21.4)
+  // Intel: EPT instead of AMD nested paging (np is set too: the guest-physical step is on).
+  bool ept = false;
+  uint64_t eptp = 0;  // Intel SDM vol. 3C §25.6.11
 };
 
 // EVENTINJ/EXITINTINFO-style event (APM vol. 2 §15.20).
@@ -232,6 +238,7 @@ class Cpu {
   HostVmx* host_vmx = nullptr; // Intel: the VMX model (nullptr: VMX instructions #UD)
   HostSvm* host_svm = nullptr; // full system: host-mode VMRUN/VMLOAD/VMSAVE (nullptr: #UD as before)
   bool gif = true;             // global interrupt flag (APM vol. 2 §15.17): STGI/CLGI, VMRUN sets, #VMEXIT clears
+  uint64_t walk_va = 0;        // the linear address of the last guest page walk (EPT exit: guest-linear address)
   HostFault first_host_fault;  // set once, by the first exception outside guest mode
   // A device asks the CPU to stop after the current instruction (power off).
   void request_stop(Stop why) { stop = why; stop_block_ = true; }
@@ -334,6 +341,8 @@ class Cpu {
   uint64_t walk(uint64_t va, Access acc, bool user, TlbEntry& out);
   struct NestedResult { unsigned shift = 30; bool writable = true, nx = false, dirty = true; };
   uint64_t nested_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r);
+  uint64_t ept_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r);  // ept.cpp
+  [[noreturn]] void nested_ad_fault(uint64_t gpa, bool nested_nx);          // guest A/D update not writable
 
   PhysicalMemory& mem_;
   uint8_t* ram_;

@@ -62,8 +62,6 @@ void VmxCpu::enter_guest(Vmcs& s) {
   const uint32_t pinc = uint32_t(s.get(v::kPinBasedControls)), procc = uint32_t(s.get(v::kPrimaryProcControls));
   const uint32_t proc2c = (procc & p::kActivateSecondary) ? uint32_t(s.get(v::kSecondaryProcControls)) : 0;
   const uint32_t entryc = uint32_t(s.get(v::kEntryControls));
-  if (proc2c & v::proc2::kEnableEpt)
-    throw CpuError("VM entry with enable EPT: EPT translation is not modelled yet (issue 12)");
   if (s.get(v::kEntryInterruptionInfo) & v::intr_info::kValid)
     throw CpuError("VM entry with event injection: not modelled yet (issue 12)");
   if (pinc & (v::pin::kNmiExiting | v::pin::kVirtualNmis | v::pin::kPreemptionTimer))
@@ -119,6 +117,11 @@ void VmxCpu::enter_guest(Vmcs& s) {
   ctl.msrpm = msrpm_.data();
   ctl.icpt_misc1 |= s::kInterceptMsrProt;
   ctl.tsc_offset = (procc & p::kUseTscOffsetting) ? s.get(v::kTscOffset) : 0;  // §26.3 TSC offsetting
+  if (proc2c & v::proc2::kEnableEpt) {  // §29.3: guest-physical addresses go through the EPT (cpu/ept.cpp)
+    ctl.np = true;
+    ctl.ept = true;
+    ctl.eptp = s.get(v::kEptPointer);
+  }
   // ---- guest state (§27.3.2) ----
   cpu::Cpu& c = c_;
   c.cr0 = s.get(v::kGuestCr0) | (1u << 4);
@@ -203,6 +206,16 @@ void VmxCpu::exit_to_host() {
       case s::kExitShutdown: reason = v::kExitTripleFault; break;
       case s::kExitInvlpg: reason = v::kExitInvlpg; qual = c.exitinfo1; break;  // the linear address (§28.2.1)
       case s::kExitMsr: reason = c.exitinfo1 ? v::kExitWrmsr : v::kExitRdmsr; break;
+      case s::kExitNpf:  // EPT (cpu/ept.cpp): violation 48 with its qualification, or misconfiguration 49
+        s.set(v::kGuestPhysicalAddress, c.exitinfo2);
+        if (c.exitinfo1 & cpu::kEptMisconfig) {
+          reason = v::kExitEptMisconfig;
+        } else {
+          reason = v::kExitEptViolation;
+          qual = c.exitinfo1 & ~cpu::kEptViolation;
+          if (qual & v::ept_qual::kLinearValid) s.set(v::kGuestLinearAddress, c.walk_va);
+        }
+        break;
       case s::kExitIoio: {
         // §28.2.1 Table 28-5 from the CPU's IOIO information; the operand encoding from the opcode:
         // IN/OUT imm8 (E4-E7 ib) end with opcode + port byte; the DX forms (EC-EF) and INS/OUTS end
