@@ -62,8 +62,6 @@ void VmxCpu::enter_guest(Vmcs& s) {
   const uint32_t pinc = uint32_t(s.get(v::kPinBasedControls)), procc = uint32_t(s.get(v::kPrimaryProcControls));
   const uint32_t proc2c = (procc & p::kActivateSecondary) ? uint32_t(s.get(v::kSecondaryProcControls)) : 0;
   const uint32_t entryc = uint32_t(s.get(v::kEntryControls));
-  if (s.get(v::kEntryInterruptionInfo) & v::intr_info::kValid)
-    throw CpuError("VM entry with event injection: not modelled yet (issue 12)");
   if (pinc & (v::pin::kNmiExiting | v::pin::kVirtualNmis | v::pin::kPreemptionTimer))
     throw CpuError("VM entry with NMI exiting, virtual NMIs or the preemption timer: not modelled yet (issue 12)");
   // ---- controls (§25.6) as guest-mode intercepts ----
@@ -161,6 +159,20 @@ void VmxCpu::enter_guest(Vmcs& s) {
   c.flush_soft_tlb();
   c.update_mode();
   guest_vmcs_ = current_;
+  // §27.6 event injection: delivered through the guest IDT before its first instruction. Software
+  // interrupts and exceptions (types 4-6) push RIP + the VM-entry instruction length (§27.6.1.1).
+  if (const uint32_t ii = uint32_t(s.get(v::kEntryInterruptionInfo)); ii & v::intr_info::kValid) {
+    namespace in = v::intr_info;
+    const uint32_t type = (ii >> in::kTypeShift) & 7;
+    cpu::Event ev;
+    ev.vector = uint8_t(ii & in::kVectorMask);
+    ev.type = type == in::kExternal ? 0 : type == in::kNmi ? 2 : type == in::kHardwareException ? 3 : 4;
+    ev.has_error = ii & in::kDeliverErrorCode;
+    ev.error = uint32_t(s.get(v::kEntryExceptionErrorCode));
+    if (type >= in::kSoftwareInterrupt && type <= in::kSoftwareException) c.rip() += s.get(v::kEntryInstructionLength);
+    c.halted = false;  // an injected event leaves the HLT activity state
+    c.inject(ev);
+  }
 }
 
 void VmxCpu::guest_vmx_instruction(cpu::Cpu& c, const cpu::VmxOperands& o) {
@@ -246,7 +258,10 @@ void VmxCpu::exit_to_host() {
   s.set(v::kExitQualification, qual);
   s.set(v::kExitInterruptionInfo, intr_info);
   s.set(v::kExitInterruptionErrorCode, intr_error);
-  s.set(v::kIdtVectoringInfo, 0);
+  // §28.2.4: an exit during event delivery records the event (same layout: vector, type 10:8,
+  // error-code valid 11, valid 31) and its error code.
+  s.set(v::kIdtVectoringInfo, uint32_t(c.exitintinfo));
+  s.set(v::kIdtVectoringErrorCode, c.exitintinfo >> 32);
   s.set(v::kExitInstructionLength, c.nrip ? c.nrip - c.rip() : 0);  // instruction exits: its length
   s.set(v::kEntryInterruptionInfo, s.get(v::kEntryInterruptionInfo) & ~uint64_t(v::intr_info::kValid));
   // §28.3: guest state saved; RIP is that of the exiting instruction (or the faulting one).

@@ -168,3 +168,30 @@ BOOST_AUTO_TEST_CASE(guest_exception_in_the_bitmap_exits_with_reason_0) {
   BOOST_TEST(r.field(v::kExitInterruptionInfo) == 0x80000306u);  // valid, hardware exception, vector 6
   BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip);
 }
+
+// ---- event injection (§27.6) ----
+BOOST_AUTO_TEST_CASE(injected_hardware_exception_is_delivered_through_the_guest_idt) {
+  GuestRig r;
+  r.set(v::kEntryInterruptionInfo, v::intr_info::kValid | (v::intr_info::kHardwareException << 8) | 13 |
+                                       v::intr_info::kDeliverErrorCode);
+  r.set(v::kEntryExceptionErrorCode, 0x18);
+  r.run(op::vmlaunch);  // #GP handler (gate 13 -> HLT) runs in the guest; HLT exits
+  BOOST_TEST(r.reason() == uint64_t(v::kExitHlt));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kHandlers + 0x10);
+  const uint64_t rsp = r.field(v::kGuestRsp);
+  BOOST_TEST(rsp == 0x1D0000u - 48);                  // error code + RIP CS RFLAGS RSP SS
+  BOOST_TEST(r.rd64(rsp) == 0x18u);                   // the error code
+  BOOST_TEST(r.rd64(rsp + 8) == VmxRig::kGuestRip);  // the guest RIP at entry: a fault
+  BOOST_TEST((r.field(v::kEntryInterruptionInfo) & v::intr_info::kValid) == 0u);  // cleared at the exit
+}
+
+BOOST_AUTO_TEST_CASE(injected_software_interrupt_pushes_rip_plus_instruction_length) {
+  GuestRig r;
+  r.idt_gate(0x80, VmxRig::kHandlers);
+  r.set(v::kEntryInterruptionInfo, v::intr_info::kValid | (v::intr_info::kSoftwareInterrupt << 8) | 0x80);
+  r.set(v::kEntryInstructionLength, 2);
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitHlt));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kHandlers);
+  BOOST_TEST(r.rd64(r.field(v::kGuestRsp)) == VmxRig::kGuestRip + 2);
+}

@@ -474,7 +474,7 @@ BOOST_AUTO_TEST_CASE(invept_invvpid) {
   VmxRig r;
   vmxon(r);
   with_pa(r, op::vmptrld_rax, VmxRig::kVmcs);
-  r.wr64(VmxRig::kOperand, 0x200001E);
+  r.wr64(VmxRig::kOperand, 0x1F0001E);
   r.wr64(VmxRig::kOperand + 8, 0);
   for (uint64_t type : {1u, 2u}) {
     r.c.gpr[RAX] = type;
@@ -519,8 +519,45 @@ BOOST_AUTO_TEST_CASE(vmlaunch_then_vmresume_pass_the_checks) {
   BOOST_TEST((r.vmx.vmentry(true).kind == K::entered));
 }
 
-BOOST_AUTO_TEST_CASE(vmlaunch_of_an_ept_guest_is_a_clear_error_until_ept_exists) {
+BOOST_AUTO_TEST_CASE(vmlaunch_instruction_enters_the_guest) {
   VmxRig r;
-  r.valid_vmcs();  // enable EPT: the entry passes its checks, running it is not modelled yet
-  BOOST_CHECK_THROW(r.run(op::vmlaunch), sim::cpu::CpuError);
+  r.valid_vmcs();  // EPTP at 0x1F00000, whose PML4 is all zeros
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.fault() == -1);
+  // The guest's first fetch walks its page tables through the EPT: PML4E (gpa 0x3000) not present.
+  BOOST_TEST(r.field(v::kExitReason) == 48u);
+  BOOST_TEST(r.field(v::kExitQualification) == 0x81u);  // data read of a guest paging entry, linear valid
+  BOOST_TEST(r.field(v::kGuestPhysicalAddress) == VmxRig::kPml4);
+  BOOST_TEST((r.vmx.vmcs(VmxRig::kVmcs)->launch == svmx::Vmcs::Launch::launched));
+  BOOST_TEST(r.c.rip() == VmxRig::kHostRip + 1);
+}
+
+// ---- the mode and privilege conditions of every "Operation" section ----
+BOOST_AUTO_TEST_CASE(vmx_instructions_in_compatibility_mode_are_ud) {
+  VmxRig r;
+  vmxon(r);
+  // Compatibility mode: EFER.LMA = 1 with a 32-bit code segment (CS.L = 0, CS.D = 1).
+  r.c.cs = sim::Segment{VmxRig::kCode32, 0, 0xFFFFFFFF, uint16_t(0xB | 0x10 | 0x80 | 0x400 | 0x800)};
+  r.c.gpr[RAX] = VmxRig::kOperand;
+  r.wr64(VmxRig::kOperand, VmxRig::kVmcs);
+  r.run(op::vmptrld_rax);
+  BOOST_TEST(r.fault() == 6);
+  BOOST_TEST(r.vmx.current_vmcs() == svmx::kInvalidVmcsPointer);
+}
+
+BOOST_AUTO_TEST_CASE(vmx_instructions_at_cpl_3_are_gp) {
+  VmxRig r;
+  vmxon(r);
+  // User-accessible identity map so that CPL-3 code can be fetched.
+  r.wr64(VmxRig::kPml4, VmxRig::kPdpt | 7);
+  for (uint64_t i = 0; i < 4; ++i) r.wr64(VmxRig::kPdpt + 8 * i, (i << 30) | 7 | 0x80);
+  r.c.flush_tlb_all_current();
+  r.c.cs = sim::Segment{uint16_t(VmxRig::kCode64 | 3), 0, 0xFFFFFFFF, uint16_t(0xB | 0x10 | 0x60 | 0x80 | 0x200 | 0x800)};
+  r.c.set_cpl(3);
+  r.c.gpr[RAX] = VmxRig::kOperand;
+  r.wr64(VmxRig::kOperand, VmxRig::kVmcs);
+  r.run(op::vmptrld_rax);
+  BOOST_TEST(r.fault() == 13);  // #GP(0): VMX root operation at CPL > 0
+  BOOST_TEST(r.c.first_host_fault.error == 0u);
+  BOOST_TEST(r.vmx.current_vmcs() == svmx::kInvalidVmcsPointer);
 }

@@ -106,7 +106,7 @@ struct VmxRig : BareCpu {
     set(v::kPinBasedControls, v::pin::kDefault1);
     set(v::kPrimaryProcControls, v::proc::kDefault1 | v::proc::kHltExiting | v::proc::kActivateSecondary);
     set(v::kSecondaryProcControls, v::proc2::kEnableEpt | v::proc2::kEnableVpid);
-    set(v::kEptPointer, 0x2000000 | 6 | (3 << 3));  // WB, 4-level
+    set(v::kEptPointer, 0x1F00000 | 6 | (3 << 3));  // WB, 4-level
     set(v::kVpid, 1);
     set(v::kExitControls, v::exit_ctl::kDefault1 | v::exit_ctl::kHostAddressSpaceSize);
     set(v::kEntryControls, v::entry_ctl::kDefault1 | v::entry_ctl::kIa32eModeGuest);
