@@ -195,3 +195,60 @@ BOOST_AUTO_TEST_CASE(injected_software_interrupt_pushes_rip_plus_instruction_len
   BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kHandlers);
   BOOST_TEST(r.rd64(r.field(v::kGuestRsp)) == VmxRig::kGuestRip + 2);
 }
+
+// ---- RDMSR / WRMSR exits (31 / 32) and the MSR bitmaps (§25.6.9, §26.1.3) ----
+namespace {
+const std::vector<uint8_t> kMsrGuest = {
+    0xB9, 0x74, 0x01, 0x00, 0x00,  // +0 mov ecx, 174h (IA32_SYSENTER_CS)
+    0x0F, 0x32,                    // +5 rdmsr
+    0x0F, 0x30,                    // +7 wrmsr
+    0x0F, 0x01, 0xC1,              // +9 vmcall
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(without_msr_bitmaps_every_rdmsr_and_wrmsr_exits) {
+  GuestRig r;
+  r.mem.write(VmxRig::kGuestRip, kMsrGuest);
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitRdmsr));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 5);
+  r.resume_after_instruction();
+  BOOST_TEST(r.reason() == uint64_t(v::kExitWrmsr));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 7);
+}
+
+BOOST_AUTO_TEST_CASE(msr_bitmap_write_low_bit_makes_only_the_write_exit) {
+  GuestRig r;
+  constexpr uint64_t kBitmap = 0x32000;
+  r.set(v::kPrimaryProcControls, r.field(v::kPrimaryProcControls) | v::proc::kUseMsrBitmaps);
+  r.set(v::kMsrBitmap, kBitmap);
+  r.mem.map(kBitmap + 2048 + 0x174 / 8, 1)[0] = 1u << (0x174 % 8);  // write bitmap for low MSRs
+  r.set(v::kGuestSysenterCs, 0x10);  // VM entry loads IA32_SYSENTER_CS from the guest-state area (§27.3.2.1)
+  r.mem.write(VmxRig::kGuestRip, kMsrGuest);
+  r.run(op::vmlaunch);  // RDMSR does not exit
+  BOOST_TEST(r.reason() == uint64_t(v::kExitWrmsr));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 7);
+  BOOST_TEST(uint32_t(r.c.gpr[RAX]) == 0x10u);  // the RDMSR ran in the guest
+}
+
+// ---- VPID (§29.1): the guest's translations survive VM exits and entries ----
+BOOST_AUTO_TEST_CASE(vpid_tagged_translations_survive_exits_and_untagged_ones_do_not) {
+  const std::vector<uint8_t> loop = {0x8B, 0x04, 0x25, 0x00, 0x00, 0x60, 0x00, 0x0F, 0x01, 0xC1};  // read; vmcall
+  auto misses_per_round = [&](bool vpid) {
+    GuestRig r;
+    if (!vpid) r.set(v::kSecondaryProcControls, 0);
+    r.mem.write(VmxRig::kGuestRip, loop);
+    r.run(op::vmlaunch);
+    const uint32_t tag = vpid ? 1u : 0x10000u;
+    const uint64_t m0 = r.c.counters.per_asid[tag].tlb_misses;
+    for (int i = 0; i < 4; ++i) {
+      r.set(v::kGuestRip, VmxRig::kGuestRip);
+      r.run(op::vmresume);
+      BOOST_TEST(r.reason() == uint64_t(v::kExitVmcall));
+    }
+    return (r.c.counters.per_asid[tag].tlb_misses - m0) / 4;
+  };
+  BOOST_TEST(misses_per_round(true) == 0u);   // code and data pages hit the VPID-tagged TLB
+  // Flushed at every VM entry: one miss per round (the guest's 1 GiB identity page covers code and data).
+  BOOST_TEST(misses_per_round(false) == 1u);
+}
