@@ -124,6 +124,9 @@ class HostVmx {
   virtual bool wrmsr(Cpu& c, uint32_t msr, uint64_t v) = 0;     // false: not a VMX MSR (may #GP)
   // MOV to CR0/CR4 in VMX operation must keep the fixed bits (§24.8): false -> #GP(0).
   virtual bool cr_write_allowed(const Cpu& c, unsigned cr, uint64_t v) = 0;
+  // MOV to/from CRn in a VMX guest (§26.1.3, §26.3): true if it caused a VM exit; otherwise `value`
+  // is what the read returns (read shadows) or what the write stores (host-owned bits kept).
+  virtual bool guest_mov_cr(Cpu& c, unsigned cr, bool write, unsigned gpr, uint64_t& value) = 0;
 
  protected:
   ~HostVmx() = default;

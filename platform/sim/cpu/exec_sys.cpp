@@ -264,10 +264,14 @@ void mov_cr(Cpu& c, const Op& o) {
       case 8: v = (c.guest && c.ctl.v_intr_masking) ? c.ctl.v_tpr : c.cr8; break;  // V_TPR (§15.21.4)
       default: c.ud();
     }
+    // Intel VMX guest: CR3/CR8-store exiting, CR0/CR4 read shadows (Intel SDM vol. 3C §26.1.3, §26.3).
+    if (c.guest && c.vendor == Vendor::intel && c.host_vmx && c.host_vmx->guest_mov_cr(c, n, false, gpr, v)) return;
     wreg_w(c, o.dst, o.w, v);  // 32-bit code reads the low 32 bits
     return;
   }
-  const uint64_t v = trunc(c.gpr[gpr], o.w);
+  uint64_t v = trunc(c.gpr[gpr], o.w);
+  // Intel VMX guest: CR0/CR4 guest/host masks, CR3-load and CR8-load exiting (§26.1.3, §26.3).
+  if (c.guest && c.vendor == Vendor::intel && c.host_vmx && c.host_vmx->guest_mov_cr(c, n, true, gpr, v)) return;
   switch (n) {
     case 0: {
       if ((v >> 32) || ((v & kCr0Pg) && !(v & kCr0Pe)) || ((v & kCr0Nw) && !(v & kCr0Cd))) c.gp(0);

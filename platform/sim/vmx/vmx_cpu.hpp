@@ -45,6 +45,7 @@ class VmxCpu final : public cpu::HostVmx {
   bool rdmsr(cpu::Cpu& c, uint32_t msr, uint64_t& v) override;
   bool wrmsr(cpu::Cpu& c, uint32_t msr, uint64_t v) override;
   bool cr_write_allowed(const cpu::Cpu& c, unsigned cr, uint64_t v) override;
+  bool guest_mov_cr(cpu::Cpu& c, unsigned cr, bool write, unsigned gpr, uint64_t& value) override;  // vmx_guest.cpp
 
   // ---- the instructions' operations after their #UD/#GP checks (what C++ drivers and tests call) ----
   VmResult vmxon(uint64_t pa);

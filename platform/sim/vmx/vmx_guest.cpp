@@ -195,6 +195,7 @@ void VmxCpu::exit_to_host() {
   const uint64_t code = c.exitcode;
   if (code >= kVmxExitCode && code < kVmxExitCode + 0x10000) {
     reason = uint32_t(code - kVmxExitCode);
+    qual = c.exitinfo1;  // CR access: Table 28-3; VMX instructions: 0 (no displacement reported)
   } else if (code >= s::kExitExcp0 && code < s::kExitExcp0 + 32) {
     // Exception (§28.2.2): interruption information; #PF: the qualification is the linear address.
     const uint32_t vec = uint32_t(code - s::kExitExcp0);
@@ -302,6 +303,41 @@ void VmxCpu::exit_to_host() {
   load_host_state(s);
   c.flush_soft_tlb();
   guest_vmcs_ = kInvalidVmcsPointer;
+}
+
+// MOV CR in VMX non-root operation (§26.1.3 exits, §26.3 changed behaviour). Exit qualification:
+// Table 28-3 (CR number, access type, GPR).
+bool VmxCpu::guest_mov_cr(cpu::Cpu& c, unsigned cr, bool write, unsigned gpr, uint64_t& value) {
+  const Vmcs& s = vmcs_[guest_vmcs_];
+  const uint32_t procc = uint32_t(s.get(v::kPrimaryProcControls));
+  namespace p = v::proc;
+  namespace cq = v::cr_qual;
+  auto exit = [&] {
+    c.vmexit(kVmxExitCode + v::kExitCrAccess, cq::make(cr, write ? cq::kMovToCr : cq::kMovFromCr, gpr), 0);
+    return true;
+  };
+  if (cr == 0 || cr == 4) {
+    const uint64_t mask = s.get(cr == 0 ? v::kCr0GuestHostMask : v::kCr4GuestHostMask);
+    const uint64_t shadow = s.get(cr == 0 ? v::kCr0ReadShadow : v::kCr4ReadShadow);
+    const uint64_t cur = cr == 0 ? c.cr0 : c.cr4;
+    if (!write) {  // host-owned bits read from the read shadow
+      value = (value & ~mask) | (shadow & mask);
+      return false;
+    }
+    if ((value ^ shadow) & mask) return exit();  // a host-owned bit would differ from its shadow
+    value = (value & ~mask) | (cur & mask);      // host-owned bits are not modified
+    return false;
+  }
+  if (cr == 3) {
+    if (!write) return (procc & p::kCr3StoreExiting) ? exit() : false;
+    if (!(procc & p::kCr3LoadExiting)) return false;
+    const uint64_t n = s.get(v::kCr3TargetCount);  // no exit for one of the first n CR3-target values
+    for (uint64_t i = 0; i < n && i < 4; ++i)
+      if (value == s.get(v::kCr3Target0 + 2 * uint32_t(i))) return false;
+    return exit();
+  }
+  if (cr == 8) return (procc & (write ? p::kCr8LoadExiting : p::kCr8StoreExiting)) ? exit() : false;
+  return false;
 }
 
 cpu::Stop VmxCpu::run(uint64_t max_instructions) {

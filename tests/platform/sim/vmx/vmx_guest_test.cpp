@@ -252,3 +252,70 @@ BOOST_AUTO_TEST_CASE(vpid_tagged_translations_survive_exits_and_untagged_ones_do
   // Flushed at every VM entry: one miss per round (the guest's 1 GiB identity page covers code and data).
   BOOST_TEST(misses_per_round(false) == 1u);
 }
+
+// ---- control-register accesses (§26.1.3, §26.3; exit reason 28, qualification Table 28-3) ----
+namespace {
+GuestRig& with_code(GuestRig& r, std::vector<uint8_t> code) {
+  code.insert(code.end(), {0x0F, 0x01, 0xC1});  // vmcall
+  r.mem.write(VmxRig::kGuestRip, code);
+  return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(cr4_reads_see_the_read_shadow_for_host_owned_bits) {
+  GuestRig r;
+  r.set(v::kCr4GuestHostMask, 0x2000);  // the host owns CR4.VMXE
+  r.set(v::kCr4ReadShadow, 0);
+  with_code(r, {0x0F, 0x20, 0xE0});    // mov rax, cr4
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitVmcall));
+  BOOST_TEST(r.c.gpr[RAX] == 0x20u);   // PAE; VMXE hidden
+}
+
+BOOST_AUTO_TEST_CASE(cr4_write_differing_from_the_shadow_exits_with_reason_28) {
+  GuestRig r;
+  r.set(v::kCr4GuestHostMask, 0x2000);
+  r.set(v::kCr4ReadShadow, 0);
+  r.c.gpr[sim::cpu::RBX] = 0x2020;
+  with_code(r, {0x0F, 0x22, 0xE3});    // mov cr4, rbx
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitCrAccess));
+  BOOST_TEST(r.qual() == 0x304u);      // CR4, MOV to CR, RBX (3)
+  BOOST_TEST(r.field(v::kExitInstructionLength) == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(cr4_write_matching_the_shadow_keeps_host_owned_bits) {
+  GuestRig r;
+  r.set(v::kCr4GuestHostMask, 0x2000);
+  r.set(v::kCr4ReadShadow, 0);
+  r.c.gpr[sim::cpu::RBX] = 0x20;       // VMXE clear, as the shadow says: no exit
+  with_code(r, {0x0F, 0x22, 0xE3});
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitVmcall));
+  BOOST_TEST(r.field(v::kGuestCr4) == 0x2020u);  // the real CR4 keeps VMXE
+}
+
+BOOST_AUTO_TEST_CASE(cr3_load_exiting_honours_the_cr3_target_values) {
+  GuestRig r;  // the default1 primary controls include CR3-load and CR3-store exiting
+  r.set(v::kCr3TargetCount, 1);
+  r.set(v::kCr3Target0, VmxRig::kPml4);
+  r.c.gpr[RAX] = VmxRig::kPml4;
+  with_code(r, {0x0F, 0x22, 0xD8});    // mov cr3, rax: a target value, no exit
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitVmcall));
+  GuestRig o;
+  o.c.gpr[RAX] = 0x5000;
+  with_code(o, {0x0F, 0x22, 0xD8});
+  o.run(op::vmlaunch);
+  BOOST_TEST(o.reason() == uint64_t(v::kExitCrAccess));
+  BOOST_TEST(o.qual() == 0x003u);      // CR3, MOV to CR, RAX
+  BOOST_TEST(o.field(v::kGuestCr3) == VmxRig::kPml4);  // not loaded
+}
+
+BOOST_AUTO_TEST_CASE(cr3_store_exiting) {
+  GuestRig r;
+  with_code(r, {0x0F, 0x20, 0xD9});    // mov rcx, cr3
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitCrAccess));
+  BOOST_TEST(r.qual() == 0x113u);      // CR3, MOV from CR, RCX (1)
+}
