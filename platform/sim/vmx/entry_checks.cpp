@@ -96,8 +96,11 @@ EntryCheck check_controls(const Vmcs& s) {
     if (type == ii_::kNmi && vec != 2) return ctl_fail("§27.2.1.3 injected NMI with vector other than 2");
     if (type == ii_::kHardwareException && vec > 31) return ctl_fail("§27.2.1.3 injected hardware exception vector > 31");
     const bool errcode_vec = vec == 8 || vec == 10 || vec == 11 || vec == 12 || vec == 13 || vec == 14 || vec == 17;
+    // Deliver-error-code iff (unrestricted guest = 0 or CR0.PE = 1) and a hardware exception with
+    // vector 8, 10-14 or 17.
     const bool guest_pe = s.get(v::kGuestCr0) & kCr0Pe;
-    const bool want_error = type == ii_::kHardwareException && errcode_vec && guest_pe;
+    const bool unrestricted = proc2c & p2::kUnrestrictedGuest;
+    const bool want_error = type == ii_::kHardwareException && errcode_vec && (!unrestricted || guest_pe);
     if (bool(ii & ii_::kDeliverErrorCode) != want_error)
       return ctl_fail("§27.2.1.3 deliver-error-code bit does not match the event");
     if (ii & ii_::kReservedBits) return ctl_fail("§27.2.1.3 injected event reserved bits 30:12");

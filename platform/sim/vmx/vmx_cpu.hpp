@@ -97,6 +97,10 @@ class VmxCpu final : public cpu::HostVmx {
   uint64_t guest_vmcs_ = kInvalidVmcsPointer;  // the VMCS of the guest that runs now
   std::vector<uint8_t> iopm_, msrpm_;           // the VMX bitmaps in the CPU's (SVM-style) map formats
   uint64_t exits_ = 0;
+  // The VMX-preemption timer of the running guest (§26.5.1): it counts down each time TSC bit 5
+  // changes (IA32_VMX_MISC[4:0] = 5); the guest exits (52) when icount reaches the deadline.
+  bool timer_active_ = false;
+  uint64_t timer_deadline_ = 0;
 };
 
 // Exit codes for the CPU's guest-mode exits that have no SVM equivalent: kVmxExitCode + basic reason.

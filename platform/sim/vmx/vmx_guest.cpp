@@ -62,8 +62,8 @@ void VmxCpu::enter_guest(Vmcs& s) {
   const uint32_t pinc = uint32_t(s.get(v::kPinBasedControls)), procc = uint32_t(s.get(v::kPrimaryProcControls));
   const uint32_t proc2c = (procc & p::kActivateSecondary) ? uint32_t(s.get(v::kSecondaryProcControls)) : 0;
   const uint32_t entryc = uint32_t(s.get(v::kEntryControls));
-  if (pinc & (v::pin::kNmiExiting | v::pin::kVirtualNmis | v::pin::kPreemptionTimer))
-    throw CpuError("VM entry with NMI exiting, virtual NMIs or the preemption timer: not modelled yet (issue 12)");
+  if (pinc & (v::pin::kNmiExiting | v::pin::kVirtualNmis))
+    throw CpuError("VM entry with NMI exiting or virtual NMIs: not modelled yet (issue 12)");
   // ---- controls (§25.6) as guest-mode intercepts ----
   cpu::GuestControls ctl;
   // CPUID and INVD exit unconditionally (§26.1.2); the shutdown of a triple fault always ends the guest.
@@ -159,6 +159,13 @@ void VmxCpu::enter_guest(Vmcs& s) {
   c.flush_soft_tlb();
   c.update_mode();
   guest_vmcs_ = current_;
+  // §26.5.1 VMX-preemption timer: decremented at every multiple of 32 of the TSC (rate 5); a value
+  // of 0 exits before the guest's first instruction. VmxCpu::run runs the guest to the deadline.
+  timer_active_ = pinc & v::pin::kPreemptionTimer;
+  if (timer_active_) {
+    timer_deadline_ = ((c.icount >> 5) + (s.get(v::kPreemptionTimerValue) & 0xFFFFFFFF)) << 5;
+    c.request_stop(cpu::Stop::budget);  // hand the run over to VmxCpu::run, which watches the deadline
+  }
   // §27.6 event injection: delivered through the guest IDT before its first instruction. Software
   // interrupts and exceptions (types 4-6) push RIP + the VM-entry instruction length (§27.6.1.1).
   if (const uint32_t ii = uint32_t(s.get(v::kEntryInterruptionInfo)); ii & v::intr_info::kValid) {
@@ -267,6 +274,9 @@ void VmxCpu::exit_to_host() {
   s.set(v::kEntryInterruptionInfo, s.get(v::kEntryInterruptionInfo) & ~uint64_t(v::intr_info::kValid));
   // §28.3: guest state saved; RIP is that of the exiting instruction (or the faulting one).
   const uint32_t exitc = uint32_t(s.get(v::kExitControls));
+  if (timer_active_ && (exitc & v::exit_ctl::kSavePreemptionTimer))  // §28.3.4: the value left
+    s.set(v::kPreemptionTimerValue, c.icount >= timer_deadline_ ? 0 : (timer_deadline_ >> 5) - (c.icount >> 5));
+  timer_active_ = false;
   s.set(v::kGuestCr0, c.cr0);
   s.set(v::kGuestCr3, c.cr3);
   s.set(v::kGuestCr4, c.cr4);
@@ -343,10 +353,30 @@ bool VmxCpu::guest_mov_cr(cpu::Cpu& c, unsigned cr, bool write, unsigned gpr, ui
 cpu::Stop VmxCpu::run(uint64_t max_instructions) {
   const uint64_t end = max_instructions == ~0ull ? ~0ull : c_.icount + max_instructions;
   for (;;) {
-    const cpu::Stop st = c_.run(end == ~0ull ? ~0ull : (end > c_.icount ? end - c_.icount : 0));
+    uint64_t budget = end == ~0ull ? ~0ull : (end > c_.icount ? end - c_.icount : 0);
+    const bool timed = c_.guest && timer_active_;
+    if (timed) {
+      if (c_.icount >= timer_deadline_) {  // §26.5.1: the timer reached 0 -> exit 52 between instructions
+        c_.exitcode = kVmxExitCode + v::kExitPreemptionTimer;
+        c_.exitinfo1 = c_.exitinfo2 = c_.exitintinfo = 0;
+        c_.nrip = 0;
+        exit_to_host();
+        continue;
+      }
+      if (timer_deadline_ - c_.icount < budget) budget = timer_deadline_ - c_.icount;
+    }
+    const cpu::Stop st = c_.run(budget);
     if (st == cpu::Stop::vmexit && c_.guest && guest_vmcs_ != kInvalidVmcsPointer) {
       exit_to_host();
       continue;
+    }
+    if (c_.guest && timer_active_) {
+      if (st == cpu::Stop::halted) {  // a halted guest sleeps until the timer fires
+        c_.idle_ticks += timer_deadline_ - c_.icount;
+        c_.icount = timer_deadline_;
+        continue;
+      }
+      if (st == cpu::Stop::budget && (end == ~0ull || c_.icount < end)) continue;  // the deadline, or the entry
     }
     return st;
   }

@@ -319,3 +319,55 @@ BOOST_AUTO_TEST_CASE(cr3_store_exiting) {
   BOOST_TEST(r.reason() == uint64_t(v::kExitCrAccess));
   BOOST_TEST(r.qual() == 0x113u);      // CR3, MOV from CR, RCX (1)
 }
+
+// ---- the VMX-preemption timer (§26.5.1; exit reason 52) ----
+namespace {
+struct TimerRig : GuestRig {
+  explicit TimerRig(uint32_t value, bool save = true) {
+    set(v::kPinBasedControls, v::pin::kDefault1 | v::pin::kPreemptionTimer);
+    if (save) set(v::kExitControls, field(v::kExitControls) | v::exit_ctl::kSavePreemptionTimer);
+    set(v::kPreemptionTimerValue, value);
+    mem.write(kGuestRip, std::vector<uint8_t>{0xEB, 0xFE});  // jmp $: spins until the timer fires
+  }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(preemption_timer_zero_exits_before_the_first_guest_instruction) {
+  TimerRig r(0);
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitPreemptionTimer));
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip);
+  BOOST_TEST(r.field(v::kPreemptionTimerValue) == 0u);
+  BOOST_TEST(r.field(v::kExitInstructionLength) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(preemption_timer_counts_tsc_bit_5_transitions) {
+  TimerRig r(10);
+  const uint64_t i0 = r.c.icount;  // the TSC when VMLAUNCH executes
+  r.run(op::vmlaunch);             // exit when the TSC reaches ((i0 >> 5) + 10) << 5
+  BOOST_TEST(r.reason() == uint64_t(v::kExitPreemptionTimer));
+  BOOST_TEST(r.c.icount == (((i0 >> 5) + 10) << 5) + 1);  // + the host's HLT at HOST_RIP
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip);  // still in the spin loop
+  BOOST_TEST(r.field(v::kPreemptionTimerValue) == 0u);
+  BOOST_TEST(r.vmx.exits() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(preemption_timer_value_is_saved_at_other_exits) {
+  TimerRig r(1000);
+  r.mem.write(VmxRig::kGuestRip, std::vector<uint8_t>{0x0F, 0xA2});  // CPUID exits at once
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitCpuid));
+  const uint64_t left = r.field(v::kPreemptionTimerValue);
+  BOOST_TEST(left <= 1000u);
+  BOOST_TEST(left >= 999u);  // at most one bit-5 transition between the entry and the CPUID
+}
+
+BOOST_AUTO_TEST_CASE(preemption_timer_wakes_a_halted_guest_into_an_exit) {
+  TimerRig r(4);
+  r.set(v::kPrimaryProcControls, r.field(v::kPrimaryProcControls) & ~uint64_t(v::proc::kHltExiting));
+  r.mem.write(VmxRig::kGuestRip, std::vector<uint8_t>{0xF4});  // HLT, not exiting
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitPreemptionTimer));
+  BOOST_TEST(r.field(v::kGuestActivityState) == uint64_t(v::kHlt));  // §28.3.4: the guest was halted
+  BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 1);
+}

@@ -81,7 +81,7 @@ struct VmxRig : BareCpu {
     c.code_modified_externally();
     c.rip() = kCode;
     c.halted = false;
-    vmx.run(256);
+    vmx.run(1u << 16);
   }
   uint64_t flags() { return c.rflags() & v::kVmFlagsMask; }
   bool vm_succeed() { return flags() == v::kVmSucceedFlags; }
