@@ -203,3 +203,34 @@ BOOST_AUTO_TEST_CASE(invept_drops_cached_translations) {
   BOOST_TEST(r.reason() == uint64_t(v::kExitEptViolation));
   BOOST_TEST(r.qual() == 0x181u);
 }
+
+// The 2-D walk (§29.3.2): with 4-level guest paging in 4 KiB pages and 4 KiB EPT pages every
+// guest translation reads 4 guest entries, each located through a 4-entry EPT walk, plus the
+// 4-entry EPT walk of the final address: 4 * (4 + 1) + 4 = 24 references (the NPT figure too;
+// the model has no paging-structure caches).
+BOOST_AUTO_TEST_CASE(two_dimensional_walk_is_24_references_for_4k_guest_and_4k_ept_pages) {
+  EptRig r;
+  // Guest page tables in EPT-4K-mapped memory: PML4 1A0000, PDPT 1A1000, PD 1A2000,
+  // PT 1A3000 (0-2 MiB identity), PT 1A4000 (6-8 MiB identity); all 4 KiB guest pages.
+  constexpr uint64_t P = 1 | 2;  // present, writable
+  r.wr64(0x1A0000, 0x1A1000 | P);
+  r.wr64(0x1A1000, 0x1A2000 | P);
+  r.wr64(0x1A2000, 0x1A3000 | P);
+  r.wr64(0x1A2000 + 8 * 3, 0x1A4000 | P);
+  for (uint64_t i = 0; i < 512; ++i) {
+    r.wr64(0x1A3000 + 8 * i, (i << 12) | P);
+    r.wr64(0x1A4000 + 8 * i, (0x600000 + (i << 12)) | P);
+  }
+  r.set(v::kGuestCr3, 0x1A0000);
+  r.mem.write(VmxRig::kGuestRip, std::vector<uint8_t>{0x8B, 0x04, 0x25, 0x00, 0x00, 0x60, 0x00,  // mov eax, [0x600000]
+                                                      0x0F, 0x01, 0xC1});                        // vmcall
+  const uint64_t refs0 = r.c.counters.walk_refs, nested0 = r.c.counters.nested_walk_refs;
+  r.launch_at(0);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitVmcall));
+  BOOST_TEST(uint32_t(r.c.gpr[RAX]) == 0x11223344u);  // gpa 0x600000 -> hpa 0x700000
+  // Two guest walks (the code page, the data page): 2 * 20 EPT references.
+  BOOST_TEST(r.c.counters.nested_walk_refs - nested0 == 40u);
+  // 2 * 24 for the guest, plus the host's own 2-level (1 GiB page) walks of VMLAUNCH and of the
+  // HLT at HOST_RIP after the exit (the exit flushes the host's translations, §28.5.5).
+  BOOST_TEST(r.c.counters.walk_refs - refs0 == 2u * 24u + 2u * 2u);
+}
