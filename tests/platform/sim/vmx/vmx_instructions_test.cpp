@@ -20,11 +20,6 @@ using sim::cpu::RCX;
 using sim::cpu::RDX;
 
 namespace {
-std::vector<uint8_t> cat(std::initializer_list<std::vector<uint8_t>> parts) {
-  std::vector<uint8_t> r;
-  for (const auto& p : parts) r.insert(r.end(), p.begin(), p.end());
-  return r;
-}
 // VMXON at kVmxon through the instruction.
 void vmxon(VmxRig& r) {
   r.c.gpr[RAX] = VmxRig::kOperand;
