@@ -120,6 +120,14 @@ VmResult VmxCpu::vmread(uint64_t enc, uint64_t& val) {
   return {};
 }
 
+VmResult VmxCpu::vmwrite_check(uint64_t enc) {
+  if (current_ == kInvalidVmcsPointer) return {K::fail_invalid, 0};
+  if ((enc >> 32) || !field_supported(uint32_t(enc))) return fail_valid(v::kErrUnsupportedComponent);  // 12
+  if (v::field_type(uint32_t(enc)) == v::FieldType::read_only && !(kVmxMisc & v::misc::kVmwriteAnyField))
+    return fail_valid(v::kErrVmwriteReadOnly);  // 13
+  return {};
+}
+
 VmResult VmxCpu::vmwrite(uint64_t enc, uint64_t val) {
   if (current_ == kInvalidVmcsPointer) return {K::fail_invalid, 0};
   if ((enc >> 32) || !field_supported(uint32_t(enc))) return fail_valid(v::kErrUnsupportedComponent);  // 12
@@ -260,6 +268,8 @@ void VmxCpu::instruction(cpu::Cpu& c, const cpu::VmxOperands& o) {
       return apply_flags(c, r);
     }
     case I::vmwrite: {
+      // "VMWRITE": the failures come first; only then is a memory source operand read.
+      if (const VmResult r = vmwrite_check(c.gpr[o.reg]); r.kind != K::succeed) return apply_flags(c, r);
       const uint64_t val = o.mem ? c.rd<uint64_t>(o.addr) : c.gpr[o.rm_reg];
       return apply_flags(c, vmwrite(c.gpr[o.reg], val));
     }

@@ -79,6 +79,7 @@ class VmxCpu final : public cpu::HostVmx {
  private:
   VmResult fail(uint32_t error);  // VMfail(n): valid if there is a current VMCS (§31.2)
   VmResult fail_valid(uint32_t error);
+  VmResult vmwrite_check(uint64_t encoding);  // VMWRITE's failures, before its memory operand is read
   void apply_flags(cpu::Cpu& c, const VmResult& r);
   void load_host_state(const Vmcs& s);  // §28.5, for a VM-entry failure (§27.8)
   uint32_t revision_at(uint64_t pa) const;

@@ -452,6 +452,26 @@ BOOST_AUTO_TEST_CASE(vmread_vmwrite_without_current_vmcs_is_vmfailinvalid) {
   BOOST_TEST(r.vm_fail_invalid());
 }
 
+BOOST_AUTO_TEST_CASE(vmwrite_fails_before_reading_its_memory_operand) {
+  VmxRig r;
+  vmxon(r);
+  r.c.gpr[RAX] = v::kGuestRip;
+  r.c.gpr[RCX] = 1ull << 32;  // not mapped: reading it would #PF
+  r.run(op::vmwrite_rax_mrcx);
+  BOOST_TEST(r.fault() == -1);
+  BOOST_TEST(r.vm_fail_invalid());  // no current VMCS
+  with_pa(r, op::vmptrld_rax, VmxRig::kVmcs);
+  r.c.gpr[RAX] = v::kExitReason;
+  r.c.gpr[RCX] = 1ull << 32;
+  r.run(op::vmwrite_rax_mrcx);
+  BOOST_TEST(r.fault() == -1);
+  BOOST_TEST(r.field(v::kVmInstructionError) == 13u);
+  r.c.gpr[RAX] = v::kGuestRip;  // a writable field: now the operand is read, and faults
+  r.c.gpr[RCX] = 1ull << 32;
+  r.run(op::vmwrite_rax_mrcx);
+  BOOST_TEST(r.fault() == 14);
+}
+
 // ---- VMCALL in VMX root operation: VMfail(1) ----
 BOOST_AUTO_TEST_CASE(vmcall_in_root_is_error_1) {
   VmxRig r;
