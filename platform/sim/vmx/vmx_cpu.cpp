@@ -8,6 +8,7 @@
 #include "arch/vmx/exit_reasons.hpp"
 #include "arch/vmx/msrs.hpp"
 #include "arch/vmx/vm_errors.hpp"
+#include "platform/sim/vmx/msr_areas.hpp"
 #include "platform/sim/vmx/vmx_caps.hpp"
 
 namespace redoubt::sim::vmx {
@@ -161,8 +162,17 @@ VmResult VmxCpu::vmentry(bool launch) {
     load_host_state(s);
     return {K::entry_failed, 0};
   }
-  // §27.4: the VM-entry MSR-load area is not modelled yet (a clear error, never a silent skip).
-  if (s.get(v::kEntryMsrLoadCount)) throw CpuError("VM entry: the VM-entry MSR-load area is not modelled yet");
+  // §27.4: every entry of the VM-entry MSR-load list must be loadable; else a VM-entry failure with
+  // reason 34 and the 1-based index of the entry as qualification (§27.8). Loaded in enter_guest.
+  if (const uint64_t n = s.get(v::kEntryMsrLoadCount)) {
+    if (const uint32_t bad = msr_load_failure(c_, mem_, s.get(v::kEntryMsrLoadAddr), n)) {
+      last_failure_ = "§27.4 VM-entry MSR-load entry cannot be loaded";
+      s.set(v::kExitReason, v::kExitReasonEntryFailure | v::kExitEntryFailMsrLoading);
+      s.set(v::kExitQualification, bad);
+      load_host_state(s);
+      return {K::entry_failed, 0};
+    }
+  }
   last_failure_.clear();
   if (launch) s.launch = Vmcs::Launch::launched;  // ch. 31 "VMLAUNCH": launch state := "launched"
   return {K::entered, 0};

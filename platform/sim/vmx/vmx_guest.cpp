@@ -12,6 +12,7 @@
 #include "arch/svm/exit_codes.hpp"
 #include "arch/svm/intercepts.hpp"
 #include "arch/vmx/exit_reasons.hpp"
+#include "platform/sim/vmx/msr_areas.hpp"
 #include "platform/sim/vmx/vmx_caps.hpp"
 #include "platform/sim/vmx/vmx_cpu.hpp"
 
@@ -159,6 +160,8 @@ void VmxCpu::enter_guest(Vmcs& s) {
   c.flush_soft_tlb();
   c.update_mode();
   guest_vmcs_ = current_;
+  // §27.4: the VM-entry MSR-load list, after the guest state (checked by vmentry()).
+  if (const uint64_t n = s.get(v::kEntryMsrLoadCount)) load_msr_list(c, mem_, s.get(v::kEntryMsrLoadAddr), n);
   // §26.5.1 VMX-preemption timer: decremented at every multiple of 32 of the TSC (rate 5); a value
   // of 0 exits before the guest's first instruction. VmxCpu::run runs the guest to the deadline.
   timer_active_ = pinc & v::pin::kPreemptionTimer;
@@ -303,6 +306,8 @@ void VmxCpu::exit_to_host() {
   s.set(v::kGuestRflags, c.rflags());
   s.set(v::kGuestActivityState, c.halted ? v::kHlt : v::kActive);
   s.set(v::kGuestInterruptibility, c.in_shadow() ? v::interruptibility::kStiBlocking : 0);
+  // §28.4: the VM-exit MSR-store list receives the guest's MSRs.
+  if (const uint64_t n = s.get(v::kExitMsrStoreCount)) store_msr_list(c, mem_, s.get(v::kExitMsrStoreAddr), n);
   // §28.5: back to the host.
   c.guest = false;
   c.asid = 0;
@@ -313,6 +318,8 @@ void VmxCpu::exit_to_host() {
   load_host_state(s);
   c.flush_soft_tlb();
   guest_vmcs_ = kInvalidVmcsPointer;
+  // §28.6: the VM-exit MSR-load list, after the host state.
+  if (const uint64_t n = s.get(v::kExitMsrLoadCount)) load_msr_list(c, mem_, s.get(v::kExitMsrLoadAddr), n);
 }
 
 // MOV CR in VMX non-root operation (§26.1.3 exits, §26.3 changed behaviour). Exit qualification:

@@ -371,3 +371,57 @@ BOOST_AUTO_TEST_CASE(preemption_timer_wakes_a_halted_guest_into_an_exit) {
   BOOST_TEST(r.field(v::kGuestActivityState) == uint64_t(v::kHlt));  // §28.3.4: the guest was halted
   BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip + 1);
 }
+
+// ---- MSR lists (§27.4 VM-entry MSR-load, §28.4 VM-exit MSR-store, §28.6 VM-exit MSR-load) ----
+namespace {
+void msr_entry(VmxRig& r, uint64_t at, uint64_t head, uint64_t data) {
+  r.wr64(at, head);
+  r.wr64(at + 8, data);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(msr_lists_switch_lstar_between_guest_and_host) {
+  GuestRig r;
+  constexpr uint64_t kEntryLoad = 0x33000, kExitStore = 0x33100, kExitLoad = 0x33200;
+  r.c.lstar = 0x1111;                                    // the host's
+  msr_entry(r, kEntryLoad, 0xC0000082, 0x2222);          // the guest's LSTAR
+  msr_entry(r, kEntryLoad + 16, 0xC0000081, 0x00230010ull << 32);  // STAR
+  r.set(v::kEntryMsrLoadAddr, kEntryLoad);
+  r.set(v::kEntryMsrLoadCount, 2);
+  msr_entry(r, kExitStore, 0xC0000082, 0);
+  r.set(v::kExitMsrStoreAddr, kExitStore);
+  r.set(v::kExitMsrStoreCount, 1);
+  msr_entry(r, kExitLoad, 0xC0000082, 0x1111);
+  r.set(v::kExitMsrLoadAddr, kExitLoad);
+  r.set(v::kExitMsrLoadCount, 1);
+  // The guest reads LSTAR (RDMSR exits without MSR bitmaps, so use a bitmap of zeros).
+  r.set(v::kPrimaryProcControls, r.field(v::kPrimaryProcControls) | v::proc::kUseMsrBitmaps);
+  r.set(v::kMsrBitmap, 0x34000);
+  r.mem.write(VmxRig::kGuestRip, std::vector<uint8_t>{0xB9, 0x82, 0x00, 0x00, 0xC0,  // mov ecx, C0000082h
+                                                      0x0F, 0x32, 0x0F, 0x01, 0xC1});  // rdmsr; vmcall
+  r.run(op::vmlaunch);
+  BOOST_TEST(r.reason() == uint64_t(v::kExitVmcall));
+  BOOST_TEST(uint32_t(r.c.gpr[RAX]) == 0x2222u);        // the guest saw its own LSTAR
+  BOOST_TEST(r.rd64(kExitStore + 8) == 0x2222u);        // stored at the exit
+  BOOST_TEST(r.c.lstar == 0x1111u);                     // the host's back
+  BOOST_TEST(r.c.star == (0x00230010ull << 32));        // STAR: not in the exit-load list, the guest's stays
+}
+
+BOOST_AUTO_TEST_CASE(unloadable_entry_msr_is_entry_failure_34_with_its_index) {
+  struct Case { uint64_t head, data; };
+  for (const Case k : {Case{0xC0000100, 0} /* IA32_FS_BASE */, Case{0x800 | (1ull << 32), 0} /* reserved bits */,
+                       Case{0x1234, 0} /* an MSR the CPU has not */, Case{0xC0000080, 1ull << 12} /* EFER.SVME on Intel */}) {
+    BOOST_TEST_CONTEXT("entry " << std::hex << k.head) {
+      GuestRig r;
+      msr_entry(r, 0x33000, 0xC0000082, 0x2222);  // entry 1 is fine
+      msr_entry(r, 0x33010, k.head, k.data);      // entry 2 is not
+      r.set(v::kEntryMsrLoadAddr, 0x33000);
+      r.set(v::kEntryMsrLoadCount, 2);
+      r.run(op::vmlaunch);
+      BOOST_TEST(r.reason() == 0x80000022u);  // 34 | bit 31 (§27.4, §27.8)
+      BOOST_TEST(r.qual() == 2u);             // the 1-based index of the failing entry
+      BOOST_TEST(r.back_in_host());
+      BOOST_TEST((r.vmx.vmcs(VmxRig::kVmcs)->launch == svmx::Vmcs::Launch::clear));
+    }
+  }
+}
