@@ -26,20 +26,22 @@ inline constexpr uint32_t kPinAllowed1 = v::pin::kDefault1 | v::pin::kExternalIn
                                          v::pin::kVirtualNmis | v::pin::kPreemptionTimer;
 inline constexpr uint64_t kPinCtls = v::make_ctls(v::pin::kDefault1, kPinAllowed1);
 inline constexpr uint64_t kTruePinCtls = kPinCtls;
-// Primary processor-based (A.3.2): no TPR shadow, no monitor trap flag, no tertiary controls.
+// Primary processor-based (A.3.2): only controls whose exits the model produces (vmx_guest.cpp).
+// Not offered: interrupt-/NMI-window exiting, MWAIT/MONITOR/RDPMC exiting (the interpreter has
+// none of those instructions), TPR shadow, monitor trap flag, tertiary controls.
 inline constexpr uint32_t kProcAllowed1 =
-    v::proc::kDefault1 | v::proc::kInterruptWindowExiting | v::proc::kUseTscOffsetting | v::proc::kHltExiting |
-    v::proc::kInvlpgExiting | v::proc::kMwaitExiting | v::proc::kRdpmcExiting | v::proc::kRdtscExiting |
-    v::proc::kCr3LoadExiting | v::proc::kCr3StoreExiting | v::proc::kCr8LoadExiting | v::proc::kCr8StoreExiting |
-    v::proc::kNmiWindowExiting | v::proc::kMovDrExiting | v::proc::kUnconditionalIoExiting | v::proc::kUseIoBitmaps |
-    v::proc::kUseMsrBitmaps | v::proc::kMonitorExiting | v::proc::kPauseExiting | v::proc::kActivateSecondary;
+    v::proc::kDefault1 | v::proc::kUseTscOffsetting | v::proc::kHltExiting | v::proc::kInvlpgExiting |
+    v::proc::kRdtscExiting | v::proc::kCr3LoadExiting | v::proc::kCr3StoreExiting | v::proc::kCr8LoadExiting |
+    v::proc::kCr8StoreExiting | v::proc::kMovDrExiting | v::proc::kUnconditionalIoExiting | v::proc::kUseIoBitmaps |
+    v::proc::kUseMsrBitmaps | v::proc::kPauseExiting | v::proc::kActivateSecondary;
 inline constexpr uint64_t kProcCtls = v::make_ctls(v::proc::kDefault1, kProcAllowed1);
 // TRUE: CR3-load/store exiting may be 0 (A.3.2).
 inline constexpr uint64_t kTrueProcCtls =
     v::make_ctls(v::proc::kDefault1 & ~(v::proc::kCr3LoadExiting | v::proc::kCr3StoreExiting), kProcAllowed1);
-// Secondary (A.3.3): EPT, descriptor-table exiting, RDTSCP, VPID, WBINVD exiting. No unrestricted guest.
-inline constexpr uint32_t kProc2Allowed1 = v::proc2::kEnableEpt | v::proc2::kDescriptorTableExiting |
-                                           v::proc2::kEnableRdtscp | v::proc2::kEnableVpid | v::proc2::kWbinvdExiting;
+// Secondary (A.3.3): EPT, RDTSCP, VPID, WBINVD exiting. No unrestricted guest, no descriptor-table
+// exiting (its exits need the VM-exit instruction-information field, not produced yet).
+inline constexpr uint32_t kProc2Allowed1 =
+    v::proc2::kEnableEpt | v::proc2::kEnableRdtscp | v::proc2::kEnableVpid | v::proc2::kWbinvdExiting;
 inline constexpr uint64_t kProc2Ctls = v::make_ctls(0, kProc2Allowed1);
 // VM-exit (A.4.1).
 inline constexpr uint32_t kExitAllowed1 = v::exit_ctl::kDefault1 | v::exit_ctl::kHostAddressSpaceSize |

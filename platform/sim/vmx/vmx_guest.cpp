@@ -69,14 +69,18 @@ void VmxCpu::enter_guest(Vmcs& s) {
   cpu::GuestControls ctl;
   // CPUID and INVD exit unconditionally (§26.1.2); the shutdown of a triple fault always ends the guest.
   ctl.icpt_misc1 = s::kInterceptCpuid | s::kInterceptInvd | s::kInterceptShutdown;
-  if (pinc & v::pin::kExternalInterruptExiting) ctl.icpt_misc1 |= s::kInterceptIntr;
+  // External-interrupt exiting (§26.2): the interrupt exits whatever the guest's RFLAGS.IF; the CPU's
+  // rule for that is V_INTR_MASKING (deviation: the guest's CR8 is then a private copy, lost at the exit).
+  if (pinc & v::pin::kExternalInterruptExiting) {
+    ctl.icpt_misc1 |= s::kInterceptIntr;
+    ctl.v_intr_masking = true;
+  }
   if (procc & p::kHltExiting) ctl.icpt_misc1 |= s::kInterceptHlt;
   if (procc & p::kInvlpgExiting) ctl.icpt_misc1 |= s::kInterceptInvlpg;
   if (procc & p::kRdtscExiting) ctl.icpt_misc1 |= s::kInterceptRdtsc;
   if (procc & p::kPauseExiting) ctl.icpt_misc1 |= s::kInterceptPause;
-  // RDTSCP exits with RDTSC exiting when enabled (§26.1.3); without "enable RDTSCP" it is #UD (§26.3),
-  // which the model gives by exiting as the exception would (exception bitmap) -- not modelled: the
-  // exit is RDTSCP's own (reason 51) only with both controls set.
+  // RDTSCP exits (51) with RDTSC exiting and "enable RDTSCP" (§26.1.3). Deviation: without
+  // "enable RDTSCP" the model executes RDTSCP instead of raising #UD (§26.3).
   if ((procc & p::kRdtscExiting) && (proc2c & v::proc2::kEnableRdtscp)) ctl.icpt_misc2 |= s::kInterceptRdtscp;
   if (proc2c & v::proc2::kWbinvdExiting) ctl.icpt_misc2 |= s::kInterceptWbinvd;
   if (procc & p::kMovDrExiting) ctl.icpt_dr = 0xFFFFFFFF;
@@ -225,7 +229,17 @@ void VmxCpu::exit_to_host() {
       case s::kExitInvd: reason = v::kExitInvd; break;
       case s::kExitWbinvd: reason = v::kExitWbinvd; break;
       case s::kExitPause: reason = v::kExitPause; break;
-      case s::kExitIntr: reason = v::kExitExternalInterrupt; break;
+      case s::kExitIntr:
+        // §28.2.2: with "acknowledge interrupt on exit" the vector is in the interruption information;
+        // without it the interrupt stays pending (the CPU's exit consumed it: pend it again).
+        reason = v::kExitExternalInterrupt;
+        if (s.get(v::kExitControls) & v::exit_ctl::kAcknowledgeInterrupt) {
+          intr_info = c.timer_vector | v::intr_info::kValid;  // type 0: external interrupt
+        } else {
+          c.timer_armed = true;
+          c.timer_deadline = c.icount;
+        }
+        break;
       case s::kExitShutdown: reason = v::kExitTripleFault; break;
       case s::kExitInvlpg: reason = v::kExitInvlpg; qual = c.exitinfo1; break;  // the linear address (§28.2.1)
       case s::kExitMsr: reason = c.exitinfo1 ? v::kExitWrmsr : v::kExitRdmsr; break;

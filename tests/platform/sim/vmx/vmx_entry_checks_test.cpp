@@ -71,7 +71,7 @@ const Row kRows[] = {
     {"MSR bitmap beyond MAXPHYADDR", "§27.2.1.1",
      both(set_or(v::kPrimaryProcControls, v::proc::kUseMsrBitmaps), set(v::kMsrBitmap, 1ull << 48)), V, E7},
     {"virtual NMIs without NMI exiting", "§27.2.1.1", set_or(v::kPinBasedControls, v::pin::kVirtualNmis), V, E7},
-    {"NMI-window exiting without virtual NMIs", "§27.2.1.1", set_or(v::kPrimaryProcControls, v::proc::kNmiWindowExiting), V, E7},
+    {"interrupt-window exiting (allowed-1 = 0)", "§27.2.1.1, A.3.2", set_or(v::kPrimaryProcControls, v::proc::kInterruptWindowExiting), V, E7},
     {"EPTP memory type 1 (WC)", "§27.2.1.1, Table 25-9", set(v::kEptPointer, 0x1F00000 | 1 | (3 << 3)), V, E7},
     {"EPTP page-walk length 5", "§27.2.1.1, Table 25-9", set(v::kEptPointer, 0x1F00000 | 6 | (4 << 3)), V, E7},
     {"EPTP reserved bit 8", "§27.2.1.1, Table 25-9", set(v::kEptPointer, 0x1F00000 | 6 | (3 << 3) | 0x100), V, E7},

@@ -425,3 +425,28 @@ BOOST_AUTO_TEST_CASE(unloadable_entry_msr_is_entry_failure_34_with_its_index) {
     }
   }
 }
+
+// ---- external-interrupt exiting (§26.2; exit reason 1; §28.2.2 acknowledge interrupt on exit) ----
+BOOST_AUTO_TEST_CASE(external_interrupt_exits_even_with_guest_if_clear) {
+  for (bool ack : {true, false}) {
+    BOOST_TEST_CONTEXT("acknowledge " << ack) {
+      GuestRig r;
+      r.set(v::kPinBasedControls, v::pin::kDefault1 | v::pin::kExternalInterruptExiting);
+      if (ack) r.set(v::kExitControls, r.field(v::kExitControls) | v::exit_ctl::kAcknowledgeInterrupt);
+      r.mem.write(VmxRig::kGuestRip, std::vector<uint8_t>{0xEB, 0xFE});  // jmp $, RFLAGS.IF = 0
+      r.c.timer_armed = true;
+      r.c.timer_deadline = r.c.icount + 100;
+      r.c.timer_vector = 0x30;
+      r.run(op::vmlaunch);
+      BOOST_TEST(r.reason() == uint64_t(v::kExitExternalInterrupt));
+      BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kGuestRip);
+      if (ack) {
+        BOOST_TEST(r.field(v::kExitInterruptionInfo) == 0x80000030u);  // valid, external, vector 30h
+        BOOST_TEST(!r.c.timer_armed);
+      } else {
+        BOOST_TEST(r.field(v::kExitInterruptionInfo) == 0u);
+        BOOST_TEST(r.c.timer_armed);  // still pending for the host (whose RFLAGS.IF = 0 after the exit)
+      }
+    }
+  }
+}
