@@ -85,6 +85,11 @@ void VmxCpu::enter_guest(Vmcs& s) {
   if (proc2c & v::proc2::kWbinvdExiting) ctl.icpt_misc2 |= s::kInterceptWbinvd;
   if (procc & p::kMovDrExiting) ctl.icpt_dr = 0xFFFFFFFF;
   ctl.icpt_exc = uint32_t(s.get(v::kExceptionBitmap));
+  // §26.2: a #PF exits iff bit 14 is 1 and (error code & PFEC_MASK) == PFEC_MATCH, or bit 14 is 0
+  // and they differ. With a zero mask that is the same for every #PF; a non-zero mask is not modelled.
+  if (s.get(v::kPfErrorCodeMask) & 0xFFFFFFFF)
+    throw CpuError("VM entry with a non-zero page-fault error-code mask: not modelled yet (issue 12)");
+  if (s.get(v::kPfErrorCodeMatch) & 0xFFFFFFFF) ctl.icpt_exc ^= 1u << 14;
   // I/O (§26.1.3): bitmaps A (ports 0-7FFF) and B (8000-FFFF) have the layout of the CPU's 8 KiB
   // port map; without bitmaps, unconditional I/O exiting makes every port exit.
   if (procc & (p::kUseIoBitmaps | p::kUnconditionalIoExiting)) {

@@ -450,3 +450,27 @@ BOOST_AUTO_TEST_CASE(external_interrupt_exits_even_with_guest_if_clear) {
     }
   }
 }
+
+BOOST_AUTO_TEST_CASE(page_fault_exits_follow_bit_14_and_pfec_match) {
+  // A #PF from a read of an unmapped address (4 GiB: beyond the guest's identity map), error code 0.
+  for (auto [bit14, match, exits] : {std::tuple{true, 0u, true}, std::tuple{false, 0u, false},
+                                     std::tuple{true, 1u, false}, std::tuple{false, 1u, true}}) {
+    BOOST_TEST_CONTEXT("bit 14 " << bit14 << " match " << match) {
+      GuestRig r;
+      r.set(v::kExceptionBitmap, bit14 ? 1u << 14 : 0u);
+      r.set(v::kPfErrorCodeMatch, match);
+      r.idt_gate(14, VmxRig::kHandlers);  // not exiting: the guest's handler (HLT) runs and HLT exits
+      r.c.gpr[sim::cpu::RBX] = 1ull << 32;
+      r.mem.write(VmxRig::kGuestRip, std::vector<uint8_t>{0x8B, 0x03});  // mov eax, [rbx]
+      r.run(op::vmlaunch);
+      if (exits) {
+        BOOST_TEST(r.reason() == uint64_t(v::kExitExceptionNmi));
+        BOOST_TEST(r.field(v::kExitInterruptionInfo) == 0x80000B0Eu);  // valid, error code, hardware exception 14
+        BOOST_TEST(r.qual() == (1ull << 32));                           // the faulting linear address
+      } else {
+        BOOST_TEST(r.reason() == uint64_t(v::kExitHlt));
+        BOOST_TEST(r.field(v::kGuestRip) == VmxRig::kHandlers);
+      }
+    }
+  }
+}
