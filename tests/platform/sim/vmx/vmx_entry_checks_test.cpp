@@ -6,6 +6,8 @@
 //   * §27.2.2/§27.2.3 host state       -> VMfailValid, VM-instruction error 8
 //   * §27.3 guest state                -> VM-entry failure: host state loaded, exit reason
 //                                         0x80000021 (33 | bit 31), exit qualification (§27.8)
+//   * §27.4 loading MSRs               -> VM-entry failure, exit reason 0x80000022 (34 | bit 31),
+//                                         qualification = the failing entry's 1-based index
 //   * ch. 31 "VMLAUNCH/VMRESUME"       -> launch state errors 4 / 5, VMfailInvalid
 #define BOOST_TEST_MODULE vmx_entry_checks
 #include <boost/test/data/monomorphic.hpp>
@@ -34,6 +36,7 @@ struct Row {
   Expect expect;
   uint64_t number;       // fail_valid: VM-instruction error; entry_fail: exit qualification
   bool resume = false;   // VMRESUME instead of VMLAUNCH
+  uint64_t exit_reason = 0x80000021;  // entry_fail: 33 | bit 31 (guest state), or 34 | bit 31 (MSR loading)
 };
 std::ostream& operator<<(std::ostream& os, const Row& r) { return os << r.name << " (" << r.section << ")"; }
 
@@ -168,6 +171,20 @@ const Row kRows[] = {
      both(set(v::kGuestActivityState, 1), set(v::kGuestRflags, 0x102)), G, Q0},
     {"VMCS link pointer not 4 KiB aligned", "§27.3.1.5, §27.8", set(v::kVmcsLinkPointer, 0x12008), G, Q4},
     {"VMCS link pointer with a wrong revision id", "§27.3.1.5, §27.8", set(v::kVmcsLinkPointer, 0x30000), G, Q4},
+    // ---- §27.4 loading MSRs -> reason 34, qualification = the failing entry's index ----
+    {"VM-entry MSR-load entry 1 is IA32_FS_BASE", "§27.4, §27.8",
+     [](VmxRig& r) {
+       r.wr64(0x33000, 0xC0000100);
+       r.set(v::kEntryMsrLoadAddr, 0x33000);
+       r.set(v::kEntryMsrLoadCount, 1);
+     }, G, 1, false, 0x80000022},
+    {"VM-entry MSR-load entry 2 with reserved bits 63:32", "§27.4, §27.8",
+     [](VmxRig& r) {
+       r.wr64(0x33000, 0xC0000082);
+       r.wr64(0x33010, 0xC0000082 | (1ull << 40));
+       r.set(v::kEntryMsrLoadAddr, 0x33000);
+       r.set(v::kEntryMsrLoadCount, 2);
+     }, G, 2, false, 0x80000022},
     // ---- launch state (ch. 31 "VMLAUNCH/VMRESUME") ----
     {"VMRESUME of a clear VMCS", "ch. 31 VMRESUME, §31.4", [](VmxRig&) {}, V, v::kErrVmresumeNonLaunched, true},
     {"VMLAUNCH of a launched VMCS", "ch. 31 VMLAUNCH, §31.4",
@@ -218,7 +235,7 @@ BOOST_DATA_TEST_CASE(entry_check, bdata::make(kRows), row) {
     case Expect::entry_fail: {
       // §27.8: the exit reason and qualification are recorded, host state is loaded (§28.5),
       // the VM-instruction error field is untouched and the VMCS stays "clear".
-      BOOST_TEST(r.field(v::kExitReason) == 0x80000021u);
+      BOOST_TEST(r.field(v::kExitReason) == row.exit_reason);
       BOOST_TEST(r.field(v::kExitQualification) == row.number);
       BOOST_TEST(r.field(v::kVmInstructionError) == err_before);
       BOOST_TEST(r.c.rip() == VmxRig::kHostRip + 1);  // ran the HLT at HOST_RIP
