@@ -3,6 +3,7 @@
 // through VMREAD/VMWRITE with these 32-bit encodings; the in-memory layout is
 // implementation specific (§25.2). See arch/vmx/sdm.hpp for the edition.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "arch/vmx/sdm.hpp"
@@ -138,6 +139,81 @@ static_assert(field_ok<kCr0GuestHostMask, W::natural, T::control> && field_ok<kC
 static_assert(field_ok<kExitQualification, W::natural, T::read_only> && field_ok<kGuestLinearAddress, W::natural, T::read_only>);
 static_assert(field_ok<kGuestCr0, W::natural, T::guest> && field_ok<kGuestIntrSspTable, W::natural, T::guest>);
 static_assert(field_ok<kHostCr0, W::natural, T::host> && field_ok<kHostRip, W::natural, T::host>);
+// Every encoding above, by its Appendix B class: each has the width and type bits of its class
+// and access type 0 (§25.11.2, Table 25-21).
+template <FieldWidth Wd, FieldType Ty, size_t N>
+constexpr bool class_ok(const uint32_t (&encs)[N]) {
+  for (uint32_t e : encs)
+    if (field_width(e) != Wd || field_type(e) != Ty || field_high(e) || field_encoding_malformed(e)) return false;
+  return true;
+}
+inline constexpr uint32_t kAll16Control[] = {kVpid, kPostedIntNotificationVector, kEptpIndex, kHlatPrefixSize,
+                                              kLastPidPointerIndex};
+inline constexpr uint32_t kAll16Guest[] = {kGuestEsSelector, kGuestCsSelector, kGuestSsSelector, kGuestDsSelector,
+                                            kGuestFsSelector, kGuestGsSelector, kGuestLdtrSelector, kGuestTrSelector,
+                                            kGuestInterruptStatus, kGuestPmlIndex, kGuestUinv};
+inline constexpr uint32_t kAll16Host[] = {kHostEsSelector, kHostCsSelector, kHostSsSelector, kHostDsSelector,
+                                           kHostFsSelector, kHostGsSelector, kHostTrSelector};
+inline constexpr uint32_t kAll64Control[] = {
+    kIoBitmapA, kIoBitmapB, kMsrBitmap, kExitMsrStoreAddr, kExitMsrLoadAddr, kEntryMsrLoadAddr,
+    kExecutiveVmcsPointer, kPmlAddress, kTscOffset, kVirtualApicAddr, kApicAccessAddr, kPostedIntDescAddr,
+    kVmFunctionControls, kEptPointer, kEoiExitBitmap0, kEoiExitBitmap1, kEoiExitBitmap2, kEoiExitBitmap3,
+    kEptpListAddr, kVmreadBitmap, kVmwriteBitmap, kVeInfoAddr, kXssExitingBitmap, kEnclsExitingBitmap,
+    kSppTablePointer, kTscMultiplier, kTertiaryProcControls};
+inline constexpr uint32_t kAll64ReadOnly[] = {kGuestPhysicalAddress};
+inline constexpr uint32_t kAll64Guest[] = {kVmcsLinkPointer, kGuestDebugctl, kGuestPat, kGuestEfer,
+                                            kGuestPerfGlobalCtrl, kGuestPdpte0, kGuestPdpte1, kGuestPdpte2,
+                                            kGuestPdpte3, kGuestBndcfgs, kGuestRtitCtl, kGuestLbrCtl, kGuestPkrs};
+inline constexpr uint32_t kAll64Host[] = {kHostPat, kHostEfer, kHostPerfGlobalCtrl, kHostPkrs};
+inline constexpr uint32_t kAll32Control[] = {
+    kPinBasedControls, kPrimaryProcControls, kExceptionBitmap, kPfErrorCodeMask, kPfErrorCodeMatch,
+    kCr3TargetCount, kExitControls, kExitMsrStoreCount, kExitMsrLoadCount, kEntryControls, kEntryMsrLoadCount,
+    kEntryInterruptionInfo, kEntryExceptionErrorCode, kEntryInstructionLength, kTprThreshold,
+    kSecondaryProcControls, kPleGap, kPleWindow};
+inline constexpr uint32_t kAll32ReadOnly[] = {kVmInstructionError, kExitReason, kExitInterruptionInfo,
+                                               kExitInterruptionErrorCode, kIdtVectoringInfo, kIdtVectoringErrorCode,
+                                               kExitInstructionLength, kExitInstructionInfo};
+inline constexpr uint32_t kAll32Guest[] = {
+    kGuestEsLimit, kGuestCsLimit, kGuestSsLimit, kGuestDsLimit, kGuestFsLimit, kGuestGsLimit, kGuestLdtrLimit,
+    kGuestTrLimit, kGuestGdtrLimit, kGuestIdtrLimit, kGuestEsAr, kGuestCsAr, kGuestSsAr, kGuestDsAr, kGuestFsAr,
+    kGuestGsAr, kGuestLdtrAr, kGuestTrAr, kGuestInterruptibility, kGuestActivityState, kGuestSmbase,
+    kGuestSysenterCs, kPreemptionTimerValue};
+inline constexpr uint32_t kAll32Host[] = {kHostSysenterCs};
+inline constexpr uint32_t kAllNaturalControl[] = {kCr0GuestHostMask, kCr4GuestHostMask, kCr0ReadShadow,
+                                                   kCr4ReadShadow, kCr3Target0, kCr3Target1, kCr3Target2, kCr3Target3};
+inline constexpr uint32_t kAllNaturalReadOnly[] = {kExitQualification, kIoRcx, kIoRsi, kIoRdi, kIoRip,
+                                                    kGuestLinearAddress};
+inline constexpr uint32_t kAllNaturalGuest[] = {
+    kGuestCr0, kGuestCr3, kGuestCr4, kGuestEsBase, kGuestCsBase, kGuestSsBase, kGuestDsBase, kGuestFsBase,
+    kGuestGsBase, kGuestLdtrBase, kGuestTrBase, kGuestGdtrBase, kGuestIdtrBase, kGuestDr7, kGuestRsp, kGuestRip,
+    kGuestRflags, kGuestPendingDebugExceptions, kGuestSysenterEsp, kGuestSysenterEip, kGuestSCet, kGuestSsp,
+    kGuestIntrSspTable};
+inline constexpr uint32_t kAllNaturalHost[] = {
+    kHostCr0, kHostCr3, kHostCr4, kHostFsBase, kHostGsBase, kHostTrBase, kHostGdtrBase, kHostIdtrBase,
+    kHostSysenterEsp, kHostSysenterEip, kHostRsp, kHostRip, kHostSCet, kHostSsp, kHostIntrSspTable};
+static_assert(class_ok<W::w16, T::control>(kAll16Control) && class_ok<W::w16, T::guest>(kAll16Guest) &&
+              class_ok<W::w16, T::host>(kAll16Host));
+static_assert(class_ok<W::w64, T::control>(kAll64Control) && class_ok<W::w64, T::read_only>(kAll64ReadOnly) &&
+              class_ok<W::w64, T::guest>(kAll64Guest) && class_ok<W::w64, T::host>(kAll64Host));
+static_assert(class_ok<W::w32, T::control>(kAll32Control) && class_ok<W::w32, T::read_only>(kAll32ReadOnly) &&
+              class_ok<W::w32, T::guest>(kAll32Guest) && class_ok<W::w32, T::host>(kAll32Host));
+static_assert(class_ok<W::natural, T::control>(kAllNaturalControl) &&
+              class_ok<W::natural, T::read_only>(kAllNaturalReadOnly) &&
+              class_ok<W::natural, T::guest>(kAllNaturalGuest) && class_ok<W::natural, T::host>(kAllNaturalHost));
+// Within a class the indexes are 0, 1, 2, ... in Appendix B order (64-bit fields step by 2 in the
+// encoding because of the high-access encodings in between; index = encoding bits 9:1).
+template <size_t N>
+constexpr bool consecutive(const uint32_t (&encs)[N]) {
+  for (size_t i = 0; i < N; ++i)
+    if (field_index(encs[i]) != i) return false;
+  return true;
+}
+static_assert(consecutive(kAll16Control) && consecutive(kAll16Guest) && consecutive(kAll16Host));
+static_assert(consecutive(kAll64Control) && consecutive(kAll64Guest) && consecutive(kAll64Host));
+static_assert(consecutive(kAll32Control) && consecutive(kAll32ReadOnly) && consecutive(kAll32Host));
+static_assert(consecutive(kAllNaturalControl) && consecutive(kAllNaturalReadOnly) && consecutive(kAllNaturalGuest) &&
+              consecutive(kAllNaturalHost));
+
 // The high half of a 64-bit field is its encoding + 1 (§25.11.2).
 static_assert(field_high(kTscOffset + 1) && field_width(kTscOffset + 1) == W::w64 && !field_encoding_malformed(kTscOffset + 1));
 static_assert(field_encoding_malformed(kGuestCr0 + 1) && field_encoding_malformed(kVpid | 0x1000));
