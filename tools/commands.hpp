@@ -20,6 +20,8 @@ void register_attest(CLI::App& app, int& exit_code);
 void register_pki(CLI::App& app, int& exit_code);
 // Issue 11: `attack list|run` (tools/attacks/, docs/isolation.md).
 void register_attack(CLI::App& app, int& exit_code);
+// Issue 15: `doctor` (what this machine lacks, and how to fix it).
+void register_doctor(CLI::App& app, int& exit_code);
 void register_sign_guest(CLI::App* sign, int& exit_code);
 void register_sign_policy(CLI::App* sign, int& exit_code);
 

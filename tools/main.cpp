@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   register_attest(app, code);
   register_pki(app, code);
   register_attack(app, code);
+  register_doctor(app, code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

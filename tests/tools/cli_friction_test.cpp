@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/launch_fixture.hpp"
@@ -210,4 +211,27 @@ BOOST_AUTO_TEST_CASE(reporting_commands_speak_json) {
   BOOST_TEST(vjj["verdict"] == "refused");
   BOOST_TEST(vjj["refusal"] == "revoked_leaf");
   BOOST_TEST(count(vjj["message"].get<std::string>(), "revoked_leaf") == 0u, vjj["message"]);
+}
+
+// `redoubt doctor`: every check named, the built images and the in-process TPM found, a state
+// directory whose TPM state was lost named as a failure with the fix (exit 3).
+BOOST_AUTO_TEST_CASE(doctor_checks_the_machine_and_a_state_directory) {
+  TempDir t;
+  const std::string st = (t / "state").string();
+  CliResult d = run_redoubt({"doctor", "--state", st, "--json"});
+  BOOST_TEST((d.exit_code == 0 || d.exit_code == 4), d.out << d.err);  // 4: an optional tool (Bochs, QEMU) missing
+  json j = json::parse(d.out);
+  std::map<std::string, json> by;
+  for (const json& c : j["checks"]) by[c["check"]] = c;
+  for (const char* name : {"images", "inproc TPM", "swtpm", "QEMU", "tpm2-tools", "Bochs", "state"}) BOOST_TEST(by.count(name) == 1u, name);
+  BOOST_TEST(by["images"]["status"] == "ok");
+  BOOST_TEST(by["inproc TPM"]["status"] == "ok", by["inproc TPM"].dump());
+  BOOST_TEST(j["summary"]["fail"] == 0);
+
+  BOOST_TEST_REQUIRE(run_redoubt({"svn", "show", "--state", st}).exit_code == 0);  // a TPM is made there
+  for (const auto& e : fs::directory_iterator(t / "state/tpm-inproc")) fs::remove(e.path());  // ... and its NV lost
+  CliResult lost = run_redoubt({"doctor", "--state", st});
+  BOOST_TEST(lost.exit_code == 3, lost.out << lost.err);
+  BOOST_TEST(has(lost.out, "FAIL  state/tpm-inproc"), lost.out);
+  BOOST_TEST(has(lost.out, "fix: restore the TPM state from a backup, or accept a new TPM with --new-tpm"), lost.out);
 }
