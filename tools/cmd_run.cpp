@@ -74,6 +74,13 @@ void register_run(CLI::App& app, int& exit_code) {
        },
        "TEST ONLY: inject a hypervisor failure after N slices (--engine native-sl or native)")
       ->group("");
+  // Test only (hidden): an assigned device's I/O domain also maps IOVA = host-physical above its
+  // guest's RAM (hypervisor/core/entry.hpp kHvTestDmaMapsHost), to show the DMA attacks succeed
+  // without the confinement. On full-system and QEMU it becomes a test image (docs/qemu.md).
+  c->add_flag_callback(
+       "--test-dma-maps-host", [o] { o->launch.hv_test_flags |= abi::kBareFlagDmaMapsHost; },
+       "TEST ONLY: assigned devices are not confined to their guest's RAM (a test image on full-system/QEMU)")
+      ->group("");
   c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")
       ->capture_default_str();
   c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");

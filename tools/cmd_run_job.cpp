@@ -293,6 +293,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     res.scrubbed_slb_bytes = rec.scrubbed_slb_bytes;
     res.scrub_skipped = rec.scrub_skipped;
     res.slices = rec.slices;
+    res.hv_test_flags = rec.test_flags;
     static const sim::cpu::Counters kNone{};  // QEMU: no simulated CPU counted anything
     const sim::cpu::Counters& counters = engine.counters ? *engine.counters : svm ? svm->cpu().counters() : kNone;
     std::map<uint64_t, EngineView::PerVmcb> per = engine.per_vmcb;
@@ -339,6 +340,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
       gr.exits_total = g.exits_total;
       for (uint64_t k = 0; k < g.exit_trace_len && k < hv::kExitTrace; ++k)
         gr.exit_trace.push_back({g.exit_trace[k].code, g.exit_trace[k].info1});
+      for (uint32_t k = 0; k < g.device_count && k < 3; ++k) gr.devices.push_back({g.device_ids[k], g.device_bars[k]});
       gr.vmruns = g.vmruns;
       gr.hypercalls = g.hypercalls;
       gr.timer_irqs = g.timer_irqs_injected;
@@ -387,6 +389,15 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                     {"exitinfo1", hx(v.info)}});
     j["violations"] = vs;
     j["violation_count"] = g.violation_count;
+    // Devices the hypervisor assigned (docs/dma.md "Device assignment"): each in I/O domain
+    // guest id + 1, mapping IOVA = GPA over this guest's RAM only; BAR0 in its NPT at GPA = PA.
+    json devs = json::array();
+    for (const auto& [id, bar] : g.devices) {
+      char bdf[16];
+      snprintf(bdf, sizeof bdf, "%02x:%02x.%x", id >> 8, (id >> 3) & 31, id & 7);
+      devs.push_back({{"device", bdf}, {"bar0_gpa", hx(bar)}, {"iova", "GPA, this guest's RAM only"}});
+    }
+    j["devices"] = devs;
     guests_json.push_back(j);
     json exits = json::object();
     for (const auto& [k, v] : g.exits) exits[k] = v;
@@ -417,6 +428,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                                   {"slices", res.slices},
                                   {"failed", res.hv_failed},
                                   {"failure", res.hv_failure},
+                                  {"test_flags", hx(res.hv_test_flags)},
                                   {"scrub", {{"done", res.scrub_done},
                                              {"guest_bytes", res.scrubbed_guest_bytes},
                                              {"hypervisor_bytes", res.scrubbed_hv_bytes},

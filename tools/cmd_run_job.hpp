@@ -85,6 +85,7 @@ struct GuestResult {
   uint64_t instructions = 0, tlb_hits = 0, tlb_misses = 0, walks = 0, walk_refs = 0, npt_walk_refs = 0;
   double host_seconds = 0;  // wall-clock time spent inside VMRUN for this guest
   std::vector<std::pair<uint64_t, uint64_t>> exit_trace;  // (EXITCODE, EXITINFO1) of its first non-INTR exits
+  std::vector<std::pair<uint16_t, uint64_t>> devices;     // assigned by the hypervisor: (DeviceID, BAR0 at GPA = address)
 };
 
 struct RunResult {
@@ -100,6 +101,7 @@ struct RunResult {
   std::vector<GuestResult> guests;
   uint64_t hv_memory_pa = 0, hv_memory_size = 0, hv_image_pa = 0, hv_image_size = 0, slb_base = 0;
   uint64_t hv_pages_used = 0, slices = 0;
+  uint64_t hv_test_flags = 0;  // the hypervisor's test switches in force (run record); 0 in any real launch
   double host_seconds = 0;           // whole run (launch + guests)
   nlohmann::json run_json, stats_json;
 };

@@ -69,6 +69,11 @@ struct GuestRecord {
   uint64_t svn;
   uint64_t exit_trace_len;   // entries of exit_trace in use (at most kExitTrace; later exits are counted only)
   ExitTraceEntry exit_trace[kExitTrace];
+  // Devices assigned to it (docs/dma.md "Device assignment"): DeviceID and the BAR mapped at GPA = its address.
+  uint32_t device_count;
+  uint16_t device_ids[3];
+  uint16_t reserved_devices;
+  uint64_t device_bars[3];
 };
 
 struct RunRecord {
@@ -88,6 +93,8 @@ struct RunRecord {
   // Reset-attack mitigation (hal::Platform::secrets_in_memory): 1 when the platform took the flag
   // before the first guest was loaded, and when it was cleared after the final scrub.
   uint32_t secrets_flag_set, secrets_flag_cleared;
+  // The test switches in force (kHvTest*: boot area | a test image's built-in ones); 0 in any real launch.
+  uint64_t test_flags;
 };
 static_assert(sizeof(RunRecord) <= kRunRecordBytes);
 

@@ -261,6 +261,10 @@ Status Vm::assign_devices(const hal::HypervisorHandoff::Guest& g) {
     // the driver invalidates and waits), then the window the guest programs it through.
     REDOUBT_TRY(dma.assign(id, uint16_t(rec_->id + 1), 0, g.ram_pa, g.ram_size));
     devices_[device_count_++] = id;
+    if (hv_->test_flags & kHvTestDmaMapsHost) REDOUBT_TRY(map_host_for_device(id, g));  // TEST ONLY: not confined
+    rec_->device_ids[rec_->device_count] = id;
+    rec_->device_bars[rec_->device_count] = bar;
+    ++rec_->device_count;
     REDOUBT_TRY(npt_.map(bar, bar, bar_size, kPteWrite | kPteUser | kPtePcd, false));
     if (bi) {
       bi->device_bar_gpa[bi->device_count] = bar;
@@ -272,6 +276,32 @@ Status Vm::assign_devices(const hal::HypervisorHandoff::Guest& g) {
         rec_->name, id >> 8, (id >> 3) & 31, id & 7, rec_->id + 1, (unsigned long long)(g.ram_size >> 20),
         (unsigned long long)bar);
   }
+  return Status::ok();
+}
+
+// TEST ONLY (kHvTestDmaMapsHost): IOVA = host-physical over [RAM size, 256 MiB) for the device,
+// except the IOMMU's own tables and the page-table pool (the driver refuses to grant those).
+Status Vm::map_host_for_device(uint16_t id, const hal::HypervisorHandoff::Guest& g) {
+  const hal::HypervisorHandoff& h = hv_->handoff;
+  uint64_t hole[2][2] = {{h.dma_region_pa, h.dma_region_pa + h.dma_region_size},
+                         {hv_->domain_pool_pa, hv_->domain_pool_pa + hv_->domain_pool_size}};
+  if (hole[0][0] > hole[1][0]) {
+    for (int k = 0; k < 2; ++k) {
+      const uint64_t t = hole[0][k];
+      hole[0][k] = hole[1][k];
+      hole[1][k] = t;
+    }
+  }
+  uint64_t at = g.ram_size;
+  for (int k = 0; k <= 2; ++k) {
+    uint64_t end = k < 2 ? hole[k][0] : kHvTestDmaMapsHostLimit;
+    if (end > kHvTestDmaMapsHostLimit) end = kHvTestDmaMapsHostLimit;
+    if (end > at) REDOUBT_TRY(hv_->platform.dma().assign(id, uint16_t(rec_->id + 1), at, at, end - at));
+    if (k < 2 && hole[k][1] > at) at = hole[k][1];
+  }
+  hv_->platform.console().print("[hv] TEST ONLY: guest %s: device %02x:%02x.%x also maps IOVA = host-physical [0x%llx, 0x%llx)\n",
+                                rec_->name, id >> 8, (id >> 3) & 31, id & 7, (unsigned long long)g.ram_size,
+                                (unsigned long long)kHvTestDmaMapsHostLimit);
   return Status::ok();
 }
 

@@ -113,6 +113,7 @@ class Vm {
   bool copy_to_guest(uint64_t gva, const void* src, uint64_t n);
   Status load(const hal::HypervisorHandoff::Guest& g);
   Status assign_devices(const hal::HypervisorHandoff::Guest& g);
+  Status map_host_for_device(uint16_t id, const hal::HypervisorHandoff::Guest& g);
 
   Hypervisor* hv_ = nullptr;
   GuestRecord* rec_ = nullptr;
@@ -147,6 +148,7 @@ class Hypervisor {
   bool svm_on = false;      // SVM enabled: platform.svm() exists and may have run guests
   bool dma_release_failed = false;  // a device could not be unassigned: the run ends as a failure
   Status domain_pool;        // the I/O page-table pool (set only when a guest lists devices)
+  uint64_t domain_pool_pa = 0, domain_pool_size = 0;
 
   static constexpr uint8_t kHostTimerVector = 0x20;
 };
