@@ -98,6 +98,10 @@ void register_run(CLI::App& app, int& exit_code) {
                 "GUEST=BB:DD.F: give the guest (its name or position) the simulated DMA engine at that PCI address "
                 "(00:04.0, 00:05.0, 01:00.0) in an AMD-Vi domain of its own: its DMA reaches that guest's RAM only "
                 "(docs/dma.md); repeatable, at most 3 per guest");
+  c->add_option("--guest-args", o->guest_arg_specs,
+                "GUEST=V0[,V1[,V2[,V3]]]: the loader's args[] for a guest (its name or position); V is a number or "
+                "hv-image, hv-memory, slb or ram:GUEST with an optional +OFFSET, resolved to host-physical addresses "
+                "once the loader placed everything (e.g. dmacopy=2,hv-image+0x2000,ram:attack+0x300000,slb)");
   c->add_option("--policy", o->launch.policy, "Launch policy (redoubt sign policy); default: a demo policy trusting the demo PKI");
   c->add_option("--owner", o->launch.owner, "Platform owner's public key PEM sealed into the SLB (verifies --policy)");
   c->add_flag("--no-policy", o->no_policy, "Launch without a launch policy (the hypervisor then refuses every guest)");

@@ -23,6 +23,21 @@ namespace redoubt::tools {
 // (bus << 8 | device << 3 | function); std::invalid_argument naming what is wrong.
 void parse_device_assignment(const std::string& spec, std::string& guest, uint16_t& device_id);
 
+// --guest-args GUEST=V0[,V1[,V2[,V3]]]: the loader's args[] for one guest. A value is a number
+// (decimal or 0x hex) or a host-physical address the loader resolves once it has placed
+// everything: hv-image, hv-memory, slb or ram:GUEST (that guest's RAM), each with an optional
+// +OFFSET. Throws std::invalid_argument naming what is malformed.
+struct GuestArgsSpec {
+  struct Value {
+    std::string symbol;  // empty: a plain number (offset)
+    std::string ram_of;  // symbol "ram": whose RAM
+    uint64_t offset = 0;
+  };
+  std::string guest;
+  std::vector<Value> values;
+};
+GuestArgsSpec parse_guest_args(const std::string& spec);
+
 struct RunOptions {
   LaunchOptions launch;
   // NAME (build/guests/NAME.bin), FILE, or KERNEL:MANIFEST[:INITRD] (a signed guest as
@@ -47,6 +62,7 @@ struct RunOptions {
   // --assign-device GUEST=BB:DD.F (docs/dma.md "Device assignment"): GUEST is a guest's name
   // (as run.json shows it) or its 0-based position.
   std::vector<std::string> assign_devices;
+  std::vector<std::string> guest_arg_specs;  // --guest-args GUEST=V0,...: the loader's args[] (parse_guest_args)
   std::map<size_t, std::array<uint64_t, 4>> guest_args;  // the loader's args[] for the guest at this position
   std::array<uint64_t, 4> hvbench_args{};  // hvbench guest: mode, iterations       // show the hypervisor bit and SVM to the guests (policy test)
   bool stats = false;                // print the stats table

@@ -334,8 +334,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
                            {"path", test_image_path.string()},
                            {"sha256", sha256_hex(in.hv_image)},
                            {"built_from", hv_path.string()},
-                           {"note", "TEST ONLY: hv.bin with test switches built in; PCR17/18 name this image, not the "
-                                    "release hv.bin, so a verifier with the release reference values refuses it"}};
+                           {"note", "TEST ONLY: hv.bin with test switches built in; PCR17 and the log's hypervisor image event "
+                                    "name this image, not the release hv.bin: a verifier with the release reference values "
+                                    "refuses it (hv_digest_not_allowed)"}};
   lj["slb"] = {{"base", base}, {"length", r.slb_length}, {"entry", r.slb_entry}};
   lj["hypervisor_entered"] = r.hypervisor_entered;
   if (r.hypervisor_entered) lj["skinit_to_hypervisor_us"] = r.skinit_to_hv_us;

@@ -78,21 +78,33 @@ static int edu_xfer(uint64_t src, uint64_t dst, uint32_t n, uint32_t dir) {
   wr64(EDU_DST, dst);
   wr64(EDU_COUNT, n);
   wr64(EDU_CMD, EDU_RUN | dir);
-  for (uint64_t i = 0; i < 4000000000ull; ++i)
+  /* Polled between yields: a guest is charged the TSC ticks it runs (hypervisor/core/policy.hpp
+   * budget_ticks), and 100 ms of spinning per transfer would spend most of its budget. */
+  for (uint64_t i = 0; i < 10000000ull; ++i) {
     if (!(rd64lo(EDU_CMD) & EDU_RUN)) return 0;
+    rd_hypercall(RD_HC_YIELD, 0, 0, 0);
+  }
   return 1;
 }
 
 static uint8_t canary_byte(unsigned i) { return (uint8_t)(0xC3 ^ (i * 29)); }
 
+/* One line "dmacopy-edu: WHAT 0xTARGET hex <2n hex digits>", written through console_write
+ * hypercalls of up to 1 KiB (one exit each, not one per byte). */
 static void hexdump(const char* what, uint64_t target, const uint8_t* p, unsigned n) {
   static const char d[] = "0123456789abcdef";
+  static char line[1024 + 1]; /* + the newline */
   printf("dmacopy-edu: %s 0x%lx hex ", what, (unsigned long)target);
+  unsigned used = 0;
   for (unsigned i = 0; i < n; ++i) {
-    serial_putc(d[p[i] >> 4]);
-    serial_putc(d[p[i] & 15]);
+    line[used++] = d[p[i] >> 4];
+    line[used++] = d[p[i] & 15];
+    if (used == 1024 || i + 1 == n) {
+      if (i + 1 == n) line[used++] = '\n';
+      rd_hypercall(RD_HC_CONSOLE_WRITE, (long)line, used, 0);
+      used = 0;
+    }
   }
-  serial_putc('\n');
 }
 
 static long edu_main(const struct rd_boot_info* bi) {
