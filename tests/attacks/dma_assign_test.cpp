@@ -12,6 +12,7 @@
 #define BOOST_TEST_MODULE dma_assign_attack
 #include <boost/test/unit_test.hpp>
 
+#include <cstring>
 #include <functional>
 #include <map>
 
@@ -19,6 +20,7 @@
 #include "abi/dma_engine.hpp"
 #include "arch/amd/iommu.hpp"
 #include "tests/hypervisor/run_support.hpp"
+#include "tools/launch_job.hpp"
 
 using namespace redoubt;
 using namespace redoubt::test;
@@ -356,4 +358,44 @@ BOOST_AUTO_TEST_CASE(device_assignment_flag_parser) {
   for (const char* bad : {"=00:04.0", "x", "x=0004.0", "x=00:04", "x=00:20.0", "x=00:04.8", "x=100:04.0", "x=00:04.00",
                           "x=0g:04.0", "x=00:04.0.1", "x=00:0:4.0", "x=:04.0"})
     BOOST_CHECK_THROW(tools::parse_device_assignment(bad, g, id), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(guest_args_flag_parser) {
+  const tools::GuestArgsSpec a = tools::parse_guest_args("dmacopy=2,hv-image+0x2000,ram:attack+0x300000,slb");
+  BOOST_TEST(a.guest == "dmacopy");
+  BOOST_TEST_REQUIRE(a.values.size() == 4u);
+  BOOST_TEST(a.values[0].symbol.empty());
+  BOOST_TEST(a.values[0].offset == 2u);
+  BOOST_TEST(a.values[1].symbol == "hv-image");
+  BOOST_TEST(a.values[1].offset == 0x2000u);
+  BOOST_TEST(a.values[2].symbol == "ram");
+  BOOST_TEST(a.values[2].ram_of == "attack");
+  BOOST_TEST(a.values[2].offset == 0x300000u);
+  BOOST_TEST(a.values[3].symbol == "slb");
+  BOOST_TEST(a.values[3].offset == 0u);
+  const tools::GuestArgsSpec b = tools::parse_guest_args("1=0x10,010");
+  BOOST_TEST(b.values[0].offset == 0x10u);
+  BOOST_TEST(b.values[1].offset == 10u);  // decimal, not octal
+  for (const char* bad : {"", "=1", "x", "x=", "x=1,", "x=,1", "x=1,2,3,4,5", "x=-1", "x=+1", "x=0x", "x=12a", "x=1+2",
+                          "x=hv", "x=ram:", "x=ram:g+", "x=slb+q", "x=slb+-1", "x=99999999999999999999999"})
+    BOOST_CHECK_THROW(tools::parse_guest_args(bad), std::invalid_argument);
+}
+
+// A test image (redoubt::abi::HvTestImage): the switches go into the one block hv.bin carries; anything
+// else is refused by name (docs/qemu.md "Test images").
+BOOST_AUTO_TEST_CASE(hv_test_image_is_made_from_the_release_block_only) {
+  const Bytes hv = read_file(build_dir() / "hv.bin");
+  const Bytes t = tools::make_hv_test_image(hv, redoubt::abi::kBareFlagDmaMapsHost);
+  BOOST_TEST_REQUIRE(t.size() == hv.size());
+  size_t differing = 0, first = 0;
+  for (size_t i = 0; i < hv.size(); ++i)
+    if (hv[i] != t[i]) first = differing++ ? first : i;
+  BOOST_TEST(differing == 1u);  // bit 13 of the flags word, right after the 16-byte magic
+  BOOST_TEST(std::memcmp(hv.data() + first - 16 - 1, redoubt::abi::kHvTestImageMagic, 16) == 0);
+  BOOST_TEST(t[first] == 0x20);
+  BOOST_CHECK_THROW(tools::make_hv_test_image(t, 1), std::invalid_argument);                // already a test image
+  BOOST_CHECK_THROW(tools::make_hv_test_image(Bytes(4096, 0x90), 1), std::invalid_argument);  // no block
+  Bytes twice = hv;
+  twice.insert(twice.end(), hv.begin(), hv.end());
+  BOOST_CHECK_THROW(tools::make_hv_test_image(twice, 1), std::invalid_argument);  // two blocks
 }
