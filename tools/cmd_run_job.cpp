@@ -17,6 +17,7 @@
 #include "abi/boot_params.hpp"
 #include "tools/common.hpp"
 #include "policy/fs/guest_manifest.hpp"
+#include "policy/host/host_io.hpp"
 #include "tools/guest_signing.hpp"
 
 namespace redoubt::tools {
@@ -418,6 +419,10 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
       gr.exits_total = g.exits_total;
       for (uint64_t k = 0; k < g.exit_trace_len && k < hv::kExitTrace; ++k)
         gr.exit_trace.push_back({g.exit_trace[k].code, g.exit_trace[k].info1});
+      if (g.exit_digest_done) {
+        gr.exit_digest_count = g.exit_digest_count;
+        gr.exit_digest = policy::hex(std::span<const uint8_t>(g.exit_digest, 32));
+      }
       for (uint32_t k = 0; k < g.device_count && k < 3; ++k) gr.devices.push_back({g.device_ids[k], g.device_bars[k]});
       gr.vmruns = g.vmruns;
       gr.hypercalls = g.hypercalls;
@@ -501,6 +506,11 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     json trace = json::array();
     for (const auto& [code, info1] : g.exit_trace) trace.push_back({{"code", svm::exit_code_name(code)}, {"info1", hx(info1)}});
     stats[g.name]["exit_trace"] = trace;
+    // The whole non-INTR sequence: how many exits and SHA-256 over each (EXITCODE, EXITINFO1 with
+    // IOIO bits 12:7 cleared) as two little-endian u64s (hypervisor/core/run_record.hpp).
+    if (!g.exit_digest.empty())
+      stats[g.name]["exit_digest"] = {{"count", g.exit_digest_count}, {"sha256", g.exit_digest},
+                                      {"normalised", "IOIO EXITINFO1 bits 12:7 cleared"}};
   }
   res.run_json = {{"status", res.launch.report.launched ? "ran" : "refused"},
                   {"launch", res.launch.launch_json},

@@ -101,6 +101,9 @@ struct GuestResult {
   uint64_t instructions = 0, tlb_hits = 0, tlb_misses = 0, walks = 0, walk_refs = 0, npt_walk_refs = 0;
   double host_seconds = 0;  // wall-clock time spent inside VMRUN for this guest
   std::vector<std::pair<uint64_t, uint64_t>> exit_trace;  // (EXITCODE, EXITINFO1) of its first non-INTR exits
+  // The whole non-INTR #VMEXIT sequence (hypervisor/core/run_record.hpp exit_digest): count and SHA-256 hex.
+  uint64_t exit_digest_count = 0;
+  std::string exit_digest;  // empty: not finished (the guest never ran)
   std::vector<std::pair<uint16_t, uint64_t>> devices;     // assigned by the hypervisor: (DeviceID, BAR0 at GPA = address)
 };
 

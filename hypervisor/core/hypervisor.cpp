@@ -158,6 +158,7 @@ Status Hypervisor::run() {
 void Hypervisor::teardown(Vm& vm) {
   GuestRecord& r = vm.record();
   if (r.scrubbed) return;
+  vm.finish_exit_digest();
   vm.finish_serial();
   r.serial_len = vm.serial_bytes();
   // Its devices first: blocked, the IOMMU's caches invalidated and the DEV closed, before the

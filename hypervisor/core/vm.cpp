@@ -1,5 +1,7 @@
 #include "hypervisor/core/vm.hpp"
 
+#include <bearssl.h>
+
 #include <cstdarg>
 #include <cstring>
 
@@ -213,6 +215,8 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
       return s;
     }
   }
+  br_sha256_init(reinterpret_cast<br_sha256_context*>(exit_hash_));  // before any VMRUN (see finish_exit_digest)
+  exit_hash_on_ = true;
   rec_->serial_pa = serial_pa;
   rec_->serial_cap = kSerialPages * 4096;
   rec_->vmcb_pa = vcpu_->control_block_pa();
@@ -396,11 +400,35 @@ bool Vm::copy_to_guest(uint64_t gva, const void* src, uint64_t n) {
 
 // ---- exits ---------------------------------------------------------------
 
+// The exit digest (run_record.hpp exit_digest). After the first VMRUN the bare-metal host runs
+// with CR0.EM = 1 and Debian's BearSSL uses SSE in br_sha256_init and br_sha256_out only: the
+// context is set up in create() (before any VMRUN), fed with br_sha256_update, and finished here
+// with the padding of FIPS 180-4 §5.1.1 through br_sha256_update and br_sha256_state (no SSE).
+static_assert(sizeof(br_sha256_context) <= 128);
+
+void Vm::finish_exit_digest() {
+  if (!exit_hash_on_ || !rec_ || rec_->exit_digest_done) return;
+  auto* ctx = reinterpret_cast<br_sha256_context*>(exit_hash_);
+  const uint64_t bytes = rec_->exit_digest_count * 16;
+  uint8_t pad[64 + 8] = {0x80};
+  const size_t zeros = (64 + 56 - (bytes + 1) % 64) % 64;
+  for (int i = 0; i < 8; ++i) pad[1 + zeros + i] = uint8_t((bytes * 8) >> (56 - 8 * i));  // the length in bits, big-endian
+  br_sha256_update(ctx, pad, 1 + zeros + 8);
+  br_sha256_state(ctx, rec_->exit_digest);  // the state words, big-endian: the digest once the padding is in
+  rec_->exit_digest_done = 1;
+}
+
 void Vm::count_exit(const ExitEvent& e) {
   const uint64_t code = e.raw_code;
   ++rec_->exits_total;
   if (e.kind != ExitKind::intr && rec_->exit_trace_len < kExitTrace)
     rec_->exit_trace[rec_->exit_trace_len++] = {code, e.info1};
+  if (e.kind != ExitKind::intr && exit_hash_on_) {
+    // APM vol. 2 §15.10.2: IOIO EXITINFO1 bits 12:7 (address size, segment) are QEMU-blind; normalised away.
+    const uint64_t v[2] = {code, code == svm::kExitIoio ? e.info1 & ~kIoioQemuBlind : e.info1};
+    br_sha256_update(reinterpret_cast<br_sha256_context*>(exit_hash_), v, sizeof v);
+    ++rec_->exit_digest_count;
+  }
   if (code < kExitCountSlots)
     ++rec_->exit_counts[code];
   else if (code == svm::kExitNpf)

@@ -95,6 +95,8 @@ class Vm {
   Status release_devices(bool invalidate);
   uint32_t device_count() const { return device_count_; }
   uint64_t serial_bytes() const { return uart_.log_len(); }
+  // Writes the exit digest into the record (once; run_record.hpp exit_digest).
+  void finish_exit_digest();
 
  private:
   enum class After { resume, yield, stop };
@@ -128,6 +130,9 @@ class Vm {
   uint64_t iopm_pa_ = 0, msrpm_pa_ = 0;
   uint16_t devices_[hal::HypervisorHandoff::kMaxDevices] = {};
   uint32_t device_count_ = 0;
+  // br_sha256_context of the exit digest (opaque here: vm.cpp includes BearSSL).
+  alignas(8) uint8_t exit_hash_[128] = {};
+  bool exit_hash_on_ = false;
 };
 
 class Hypervisor {

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/svm/exit_codes.hpp"
 #include "tests/platform/qemu/qemu_test_support.hpp"
 #include "tests/support/launch_fixture.hpp"
 #include "tests/support/run_cli.hpp"
@@ -285,6 +286,41 @@ BOOST_AUTO_TEST_CASE(with_the_test_image_that_does_not_confine_the_device_every_
     }
   }
   BOOST_TEST(r.run["guests"][1]["devices"][0].value("iova", "").find("TEST ONLY") != std::string::npos);
+}
+
+// The exit digest (hypervisor/core/run_record.hpp) recomputed here: the victim's whole non-INTR
+// exit sequence fits its 128-entry trace, so SHA-256 over (EXITCODE, EXITINFO1 with IOIO bits
+// 12:7 cleared) as little-endian u64s must be the hypervisor's digest, for the count it gives.
+BOOST_AUTO_TEST_CASE(the_exit_digest_is_the_sha256_of_the_whole_exit_sequence) {
+  World& w = world();
+  const json stats = json::parse(slurp(w.on.out / "stats.json"));
+  int recomputed = 0;
+  for (const auto& [name, g] : stats["guests"].items()) {
+    BOOST_TEST_REQUIRE(g.contains("exit_digest"), name);
+    const size_t count = g["exit_digest"]["count"].get<size_t>();
+    if (count != g["exit_trace"].size()) {
+      BOOST_TEST(count > 128u, name);  // dmacopy: thousands of yields while edu works
+      continue;
+    }
+    std::vector<uint8_t> bytes;
+    for (const json& e : g["exit_trace"]) {
+      const std::string code = e["code"].get<std::string>();
+      uint64_t v[2] = {0, std::stoull(e["info1"].get<std::string>(), nullptr, 16)};
+      for (uint64_t c = 0; c < 0x500; ++c)
+        if (code == svm::exit_code_name(c)) {
+          v[0] = c;
+          break;
+        }
+      BOOST_TEST_REQUIRE(v[0] != 0u, code);
+      if (code == "IOIO") v[1] &= ~uint64_t{0x1F80};
+      for (uint64_t x : v)
+        for (int i = 0; i < 8; ++i) bytes.push_back(uint8_t(x >> (8 * i)));
+    }
+    BOOST_TEST(sha256(bytes) == g["exit_digest"]["sha256"].get<std::string>(), name);
+    ++recomputed;
+  }
+  BOOST_TEST(recomputed == 1);  // the victim
+  BOOST_TEST(stats["guests"]["attack"]["exit_digest"]["count"].get<int>() >= 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
