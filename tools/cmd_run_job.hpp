@@ -40,6 +40,10 @@ GuestArgsSpec parse_guest_args(const std::string& spec);
 
 struct RunOptions {
   LaunchOptions launch;
+  // --serve-tpm PORT (`redoubt run --platform qemu`): after the run, the run's swtpm served on
+  // 127.0.0.1:PORT/PORT+1 for tpm2-tools (tpm/swtpm_bridge_tcp.hpp); -1 = not served, 0 = a free port.
+  int serve_tpm_port = -1;
+  uint64_t serve_tpm_seconds = 0;  // 0: until SIGINT or SIGTERM
   // NAME (build/guests/NAME.bin), FILE, or KERNEL:MANIFEST[:INITRD] (a signed guest as
   // issued); empty: hello sha256 mmu probe. NAME/FILE guests are signed on the fly
   // with `pki` (default: the demo PKI) unless unsigned_guests.
