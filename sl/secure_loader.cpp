@@ -244,11 +244,7 @@ struct Loader {
     // through the locality-4 hash sequence; logged here, not extended again).
     const uint8_t* measured = p.slb_as_measured(slb_base, h.length);
     if (!measured) return Status::fail(Err::internal, "the SLB as SKINIT measured it (length 0x%x) is not available", h.length);
-    span<const uint8_t> slb(measured, h.length);
-    char desc[64];
-    size_t n = format(desc, sizeof desc, "SKINIT SLB base=0x%llx length=0x%x", (unsigned long long)slb_base, h.length);
-    return log.append(policy::kPcrDrtmDetail, policy::kEvSkinitSlb, policy::hash_banks(banks, slb),
-                      span<const uint8_t>(reinterpret_cast<const uint8_t*>(desc), n));
+    return policy::append_skinit_slb_event(log, banks, slb_base, span<const uint8_t>(measured, h.length));
   }
 
   // A key sealed into the measured SLB: the hypervisor signer's, or the owner's.

@@ -44,9 +44,9 @@ int do_list(const AttackOptions& o) {
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::cout << std::left << std::setw(38) << "SCENARIO" << std::setw(14) << "CATEGORY" << "OFF  ATTACK\n";
+  std::cout << std::left << std::setw(40) << "SCENARIO" << std::setw(14) << "CATEGORY" << "OFF  ATTACK\n";
   for (const auto& e : j)
-    std::cout << std::setw(38) << e["name"].get<std::string>() << std::setw(14) << e["category"].get<std::string>()
+    std::cout << std::setw(40) << e["name"].get<std::string>() << std::setw(14) << e["category"].get<std::string>()
               << (e["protection_off_switch"].is_null() ? "-    " : "yes  ") << fit(e["attack"].get<std::string>(), 90)
               << "\n";
   std::cout << count << " scenarios; `redoubt attack run NAME` or `run --all` (docs/isolation.md)\n";
@@ -117,12 +117,12 @@ int do_run(const AttackOptions& o) {
                 {"seconds", total}}}};
     std::cout << j.dump(2) << "\n";
   } else {
-    std::cout << std::left << std::setw(38) << "SCENARIO" << std::setw(14) << "CATEGORY" << std::setw(9) << "BLOCKED"
+    std::cout << std::left << std::setw(40) << "SCENARIO" << std::setw(14) << "CATEGORY" << std::setw(9) << "BLOCKED"
               << std::setw(8) << "LEAKED" << std::setw(8) << "SECONDS" << "DETAIL\n";
     for (const Result& r : results) {
       char secs[16];
       snprintf(secs, sizeof secs, "%.1f", r.seconds);
-      std::cout << std::setw(38) << r.name << std::setw(14) << r.category << std::setw(9)
+      std::cout << std::setw(40) << r.name << std::setw(14) << r.category << std::setw(9)
                 << (!r.error.empty() ? "error" : r.blocked ? "yes" : "NO") << std::setw(8) << (r.leaked ? "YES" : "no")
                 << std::setw(8) << secs << fit(r.detail, 160) << "\n";
     }

@@ -24,7 +24,12 @@ struct QuoteOptions {
 };
 
 int run_quote(QuoteOptions& o) {
-  const attest::Bytes nonce = attest::from_hex(o.nonce_hex, "--nonce");
+  attest::Bytes nonce;
+  try {
+    nonce = attest::from_hex(o.nonce_hex, "--nonce");
+  } catch (const std::exception& e) {  // a bad option value is a usage error (exit 2), as a wrong length is
+    throw std::invalid_argument(e.what());
+  }
   if (nonce.empty() || nonce.size() > 64) throw std::invalid_argument("--nonce: 1 to 64 bytes of hex");
   auto say = [](const std::string& l) { std::cerr << l << "\n"; };
   TpmStateCheck tpm_state;
@@ -40,7 +45,9 @@ int run_quote(QuoteOptions& o) {
   std::cout << "Quoted PCR " << attest::selection_text(q.quote.pcrs.selection) << " with nonce " << o.nonce_hex << " ("
             << (j.report.launched ? "launched" : "launch REFUSED: " + j.report.reason) << ")\n"
             << "Wrote " << j.out_dir.string() << "/{quote.msg,quote.sig,quote.pcrs,ak.pub.pem,ak.pub,eventlog.bin}\n";
-  return kExitOk;
+  // The quote of a refused launch is still written (it is the evidence of the refusal), but the
+  // command did not get what it was asked for: exit 1, as `launch` does.
+  return j.report.launched ? kExitOk : kExitRefused;
 }
 
 }  // namespace

@@ -24,9 +24,9 @@ void register_manifest(CLI::App& app, int& exit_code) {
     try {
       std::cout << policy::manifest_to_json(bytes).dump(2) << "\n";
       exit_code = kExitOk;
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // input that does not parse: exit 3, as for `slb show`
       std::cerr << "redoubt: " << *file << ": " << e.what() << "\n";
-      exit_code = kExitRefused;
+      exit_code = kExitEnv;
     }
   });
 }
@@ -63,9 +63,9 @@ void register_eventlog(CLI::App& app, int& exit_code) {
       else
         std::cout << policy::format_event_log(log);
       exit_code = kExitOk;
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // input that does not parse: exit 3
       std::cerr << "redoubt: " << *file << ": " << e.what() << "\n";
-      exit_code = kExitRefused;
+      exit_code = kExitEnv;
     }
   });
 

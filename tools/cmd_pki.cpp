@@ -23,13 +23,18 @@ void register_pki(CLI::App& app, int& exit_code) {
     std::string dir;
     bool rsa = false;
     int days = 825;
+    bool force = false;
   };
   auto io = std::make_shared<InitOpts>();
   CLI::App* init = pki->add_subcommand("init", "Create root, intermediate (CA, pathlen 0) and leaf (guest-signing EKU) + owner key in DIR");
   init->add_option("dir", io->dir, "Output directory")->required();
   init->add_flag("--rsa", io->rsa, "RSA-3072 certificates and keys instead of P-256");
+  init->add_flag("--force", io->force, "Replace the keys and certificates of an existing PKI in DIR");
   add_uint_option(init, "--days", io->days, "Validity in days from now (the leaf, intermediate and root alike), 1..36500", 1, 36500);
   init->callback([io, &exit_code] {
+    std::vector<std::filesystem::path> files;
+    for (const char* f : policy::kPkiInitFiles) files.push_back(std::filesystem::path(io->dir) / f);
+    refuse_overwrite(files, io->force, "a PKI's keys");
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     policy::PkiInitResult r = policy::pki_init(io->dir, io->rsa, now - 3600, now + int64_t{io->days} * 86400);
     for (const auto& f : r.files) std::cout << "wrote " << f << "\n";

@@ -146,7 +146,8 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_option("--owner", o->launch.owner, "Platform owner's public key PEM sealed into the SLB (verifies --policy)");
   c->add_flag("--no-policy", o->no_policy, "Launch without a launch policy (the hypervisor then refuses every guest)");
   c->add_option("--pki", o->pki, "PKI directory (redoubt pki init) that signs NAME/FILE guests; default: the demo PKI");
-  c->add_flag("--unsigned", o->unsigned_guests, "NAME/FILE guests carry no manifest (refused unless the policy allows unsigned guests)");
+  c->add_flag("--unsigned-guests,--unsigned", o->unsigned_guests,
+              "NAME/FILE guests carry no manifest (refused unless the policy allows unsigned guests); the name `endpoint` uses");
   add_uint_option(c, "--guest-svn", o->guest_svn, "SVN of the manifests signed on the fly");
   c->add_option("--cmdline", o->cmdline, "Command line of the manifests signed on the fly");
   c->add_option("--guest-dir", o->guest_dir, "Where guest names are looked up (default: build/guests)");

@@ -14,6 +14,7 @@ namespace {
 struct SignHvOptions {
   std::string image, key, version, out, name = "redoubt-hypervisor", digest = "sha256";
   uint64_t svn = 0;
+  bool force = false;
 };
 }  // namespace
 
@@ -29,7 +30,9 @@ void register_sign(CLI::App& app, int& exit_code) {
   hv->add_option("--name", o->name, "Name (<= 63 bytes)")->capture_default_str();
   hv->add_option("--digest", o->digest, "Image digest algorithm")->check(CLI::IsMember({"sha256", "sha384"}))->capture_default_str();
   hv->add_option("--out", o->out, "Output manifest file")->required();
+  hv->add_flag("--force", o->force, "Replace an existing --out");
   hv->callback([o, &exit_code] {
+    refuse_overwrite({o->out}, o->force, "a manifest");
     std::vector<uint8_t> image = read_file(o->image, input::kHvImage);
     policy::EvpKey key = policy::load_private_key(o->key);
     policy::HvManifestInput in;

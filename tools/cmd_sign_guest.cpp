@@ -47,6 +47,7 @@ void register_sign_guest(CLI::App* sign, int& exit_code) {
     std::string kernel, initrd, cmdline, key, cert, name, version, out, digest = "sha256";
     std::vector<std::string> chain;
     uint64_t svn = 0, memory = 64;
+    bool force = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* g = sign->add_subcommand("guest", "Sign a guest OS: writes a COSE_Sign1 guest manifest with the signer's certificate chain");
@@ -62,7 +63,9 @@ void register_sign_guest(CLI::App* sign, int& exit_code) {
   add_uint_option(g, "--memory", o->memory, "Guest memory in MiB: even, at least 4, with room for the kernel and initrd (what the hypervisor admits)", 1, policy::kMaxGuestMemoryMib);
   g->add_option("--digest", o->digest, "Image digest algorithm")->check(CLI::IsMember({"sha256", "sha384"}))->capture_default_str();
   g->add_option("--out", o->out, "Output manifest file")->required();
+  g->add_flag("--force", o->force, "Replace an existing --out");
   g->callback([o, &exit_code] {
+    refuse_overwrite({o->out}, o->force, "a guest manifest");
     const std::vector<uint8_t> kernel = read_file(o->kernel, input::kGuestKernel);
     std::unique_ptr<std::vector<uint8_t>> initrd;
     if (!o->initrd.empty()) initrd = std::make_unique<std::vector<uint8_t>>(read_file(o->initrd, input::kGuestInitrd));

@@ -50,6 +50,7 @@ void register_sign_policy(CLI::App* sign, int& exit_code) {
     uint64_t serial = 1;
     uint32_t max_intermediates = 3, min_rsa_bits = 2048;
     bool allow_unsigned = false;
+    bool force = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* p = sign->add_subcommand("policy", "Sign a launch policy (guest trust anchors, profile, revocations, SVNs, CPUID/IO)");
@@ -68,7 +69,9 @@ void register_sign_policy(CLI::App* sign, int& exit_code) {
   p->add_option("--cpuid-mask", o->cpuid, "CPUID bits hidden from guests: LEAF[.SUBLEAF]:REG:MASK, e.g. 0x1:ecx:0x80000000");
   p->add_option("--io-pass", o->io, "I/O ports passed through to guests: FIRST-LAST, e.g. 0x3f8-0x3ff");
   p->add_option("--out", o->out, "Output policy file")->required();
+  p->add_flag("--force", o->force, "Replace an existing --out");
   p->callback([o, &exit_code] {
+    refuse_overwrite({o->out}, o->force, "a launch policy");
     policy::LaunchPolicyInput in;
     in.name = o->name;
     in.serial = o->serial;

@@ -124,6 +124,7 @@ struct SignRefOptions {
   std::vector<std::string> hv_signers, launch_policies, guest_anchors, guest_signers, guest_manifests;
   bool disallow_unsigned = false;
   bool allow_emulated_drtm = false;
+  bool force = false;
 };
 
 std::span<const uint8_t> as_bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
@@ -193,6 +194,7 @@ void add_run_inputs(nlohmann::json& j, const SignRefOptions& o) {
 }
 
 int run_sign_reference(const SignRefOptions& o) {
+  refuse_overwrite({o.out}, o.force, "signed reference values");
   const std::string text = slurp(o.in);
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) throw InputError(o.in + ": not JSON");
@@ -242,6 +244,7 @@ void register_verifier(CLI::App& app, int& exit_code) {
   s->add_option("--in", r->in, "Reference values JSON")->required();
   s->add_option("--key", r->key, "Policy authority private key (PEM)")->required();
   s->add_option("--out", r->out, "Output COSE_Sign1 file")->required();
+  s->add_flag("--force", r->force, "Replace an existing --out");
   s->add_option("--hypervisor-signer", r->hv_signers, "Allow this hypervisor-signing public key (PEM; its key id); repeatable");
   s->add_option("--launch-policy", r->launch_policies, "Allow this signed launch policy (adds SHA-256 of its payload); repeatable");
   s->add_option("--guest-anchor", r->guest_anchors, "Allow these guest trust anchors (PEM/DER certificates; SHA-256 of the DER); repeatable");

@@ -13,12 +13,24 @@ std::vector<uint8_t> read_file(const std::filesystem::path& p, const InputKind& 
   return {bytes.begin(), bytes.end()};
 }
 
-void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data) {
-  if (p.has_parent_path()) {
+void make_parent_dir(const std::filesystem::path& p) {
+  if (!p.has_parent_path()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(p.parent_path(), ec);
+  if (ec) throw OutputError("cannot write " + p.string() + ": cannot create its directory " + p.parent_path().string() + ": " + ec.message());
+}
+
+void refuse_overwrite(const std::vector<std::filesystem::path>& paths, bool force, const std::string& what) {
+  if (force) return;
+  for (const auto& p : paths) {
     std::error_code ec;
-    std::filesystem::create_directories(p.parent_path(), ec);
-    if (ec) throw OutputError("cannot write " + p.string() + ": cannot create its directory " + p.parent_path().string() + ": " + ec.message());
+    if (std::filesystem::exists(std::filesystem::symlink_status(p, ec)))
+      throw InputError(p.string() + " exists: not replacing " + what + " (--force replaces it)");
   }
+}
+
+void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data) {
+  make_parent_dir(p);
   policy::FileError e;
   if (!policy::write_file_atomic(p.string(), data, 0644, e)) throw OutputError(e.what);
 }

@@ -42,6 +42,11 @@ std::vector<uint8_t> read_file(const std::filesystem::path& p, const InputKind& 
 // Atomic replacement (temporary file, fsync, rename, directory fsync); throws OutputError.
 void write_file(const std::filesystem::path& p, const std::vector<uint8_t>& data);
 void write_text(const std::filesystem::path& p, const std::string& text);
+// No silent overwrite of keys, policies, manifests (docs/running.md "Outputs"): throws
+// InputError (exit 3) naming the first of `paths` that exists, unless `force`.
+void refuse_overwrite(const std::vector<std::filesystem::path>& paths, bool force, const std::string& what);
+// The parent directory of `p`, created with its parents; throws OutputError naming it.
+void make_parent_dir(const std::filesystem::path& p);
 
 // The directory holding the running `redoubt` binary (build/), where the
 // build leaves sl.bin and hv.bin.

@@ -24,6 +24,7 @@
 #include "tools/cli_numbers.hpp"
 #include "tools/common.hpp"
 #include "tools/demo_keys.hpp"
+#include "policy/fs/eventlog.hpp"
 #include "policy/host/drtm_marker.hpp"
 #include "tools/launch_qemu.hpp"
 #include "tpm/swtpm_bridge_tpm.hpp"
@@ -84,6 +85,24 @@ namespace {
 // may stand in for the measured images only when they are exactly the images
 // built from the same sources: the SL compared with its key slots emptied (the
 // keys are sealed per launch), the hypervisor byte for byte.
+// The log of a launch that ended before the SL wrote one (a fault at its entry, a refusal
+// before SKINIT): still a valid TCG log, never a 0-byte file. The Spec ID header names the
+// TPM's banks (PFP §10.4.5.1); when SKINIT measured the SLB, event 0 says so, so the log
+// replays to the PCR17 the TPM holds (docs/pcr-map.md).
+std::vector<uint8_t> loader_written_log(const sim::LaunchReport& r, const PcrValues& pcrs, uint64_t slb_base) {
+  BankList banks;
+  for (const auto& [alg, v] : pcrs)
+    if (banks.count < BankList::kMax) banks.alg[banks.count++] = alg;
+  std::vector<uint8_t> buf(4096);
+  policy::EventLogWriter log(buf.data(), buf.size());
+  Status st = log.write_header(banks);
+  const bool measured = r.stage == "sl" && r.slb_length && r.slb_length <= r.slb_region.size();
+  if (st && measured) st = policy::append_skinit_slb_event(log, banks, slb_base, {r.slb_region.data(), r.slb_length});
+  if (!st) throw std::runtime_error(std::string("event log: ") + st.message());
+  buf.resize(log.size());
+  return buf;
+}
+
 void require_native_sl_matches(const sim::LaunchInputs& in, const fs::path& sl_path) {
   if (!sim::check_slb_image(in.sl_image, in.layout.slb_base).empty()) return;  // the loader refuses it by name
   // The measured bytes SLB[0:length] (sl.bin's whole file; what lies beyond in a 64 KiB
@@ -285,6 +304,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   std::vector<uint32_t> pcr_list = {16, 17, 18, 19, 20, 21, 22, 23};
   tpm->set_locality(0);
   auto values = tpm->pcr_read(pcr_list);
+  if (r.event_log.empty()) r.event_log = loader_written_log(r, values, in.layout.slb_base);
   json pj = pcrs_to_json(values);
   write_text(out / "pcrs.json", pj.dump(2) + "\n");
   json outputs = {{"pcrs", (out / "pcrs.json").string()}};

@@ -1,5 +1,7 @@
 #include "policy/fs/eventlog.hpp"
 
+#include "platform/hal/format.hpp"
+#include "policy/fs/hash.hpp"
 #include "policy/fs/pcr_map.hpp"
 
 namespace redoubt::policy {
@@ -97,6 +99,12 @@ Status EventLogWriter::append(uint32_t pcr, uint32_t event_type, const DigestLis
   }
   REDOUBT_TRY(put_u32(static_cast<uint32_t>(event_data.size())));
   return put(event_data.data(), event_data.size());
+}
+
+Status append_skinit_slb_event(EventLogWriter& log, const BankList& banks, uint64_t slb_base, std::span<const uint8_t> slb) {
+  char desc[64];
+  const size_t n = format(desc, sizeof desc, "SKINIT SLB base=0x%llx length=0x%zx", (unsigned long long)slb_base, slb.size());
+  return log.append(kPcrDrtmDetail, kEvSkinitSlb, hash_banks(banks, slb), std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(desc), n));
 }
 
 }  // namespace redoubt::policy

@@ -34,4 +34,9 @@ class EventLogWriter {
   BankList banks_;  // from write_header: every event carries these, in this order
 };
 
+// Event 0 of every DRTM log (docs/pcr-map.md): SKINIT's own measurement of SLB[0:length],
+// already in PCR17, logged (not extended again) by whoever writes the log first: the SL, or
+// the pre-launch loader when the SL never ran (a fault at its entry).
+Status append_skinit_slb_event(EventLogWriter& log, const BankList& banks, uint64_t slb_base, std::span<const uint8_t> slb);
+
 }  // namespace redoubt::policy

@@ -68,9 +68,10 @@ struct LaunchPolicy {
   IoRange io[kMaxIoRanges];
   size_t io_count = 0;
   std::span<const uint8_t> payload;  // the signed CBOR payload (PCR17 measures it)
+  mutable ChainMemo chain_memo;      // chains validated under this policy (a cache, not policy)
 
   ChainPolicy chain_policy() const {
-    return ChainPolicy{anchors, anchor_count, revocations, revocation_count, &profile, time};
+    return ChainPolicy{anchors, anchor_count, revocations, revocation_count, &profile, time, &chain_memo};
   }
 };
 

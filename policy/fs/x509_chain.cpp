@@ -429,7 +429,77 @@ void set_pkey(const X509Cert& c, br_x509_pkey& k) {
   }
 }
 
+// BearSSL's pass over the chain: signatures, DN chaining, validity (the minimal engine).
+Status bearssl_validate(const ChainPolicy& pol, std::span<const std::span<const uint8_t>> certs, size_t n, uint32_t days,
+                        uint32_t secs, const X509Cert& ta, Refusal& why) {
+  br_x509_trust_anchor tas[kMaxAnchors];
+  for (size_t a = 0; a < pol.anchor_count; ++a) {
+    tas[a].dn.data = const_cast<unsigned char*>(pol.anchors[a].subject.data());
+    tas[a].dn.len = pol.anchors[a].subject.size();
+    tas[a].flags = BR_X509_TA_CA;
+    set_pkey(pol.anchors[a], tas[a].pkey);
+  }
+  br_x509_minimal_context xc;
+  br_x509_minimal_init(&xc, &br_sha256_vtable, tas, pol.anchor_count);
+  br_x509_minimal_set_hash(&xc, br_sha256_ID, &br_sha256_vtable);
+  br_x509_minimal_set_hash(&xc, br_sha384_ID, &br_sha384_vtable);
+  br_x509_minimal_set_hash(&xc, br_sha512_ID, &br_sha512_vtable);
+  br_x509_minimal_set_rsa(&xc, br_rsa_i31_pkcs1_vrfy);
+  // br_ec_get_default() is br_ec_all_m31 (p256_m31 + prime_i31): Debian's BearSSL 0.6 has no m62/m64.
+  br_x509_minimal_set_ecdsa(&xc, br_ec_get_default(), br_ecdsa_i31_vrfy_asn1);
+  br_x509_minimal_set_time(&xc, days, secs);
+  br_x509_minimal_set_minrsa(&xc, static_cast<int>(pol.profile->min_rsa_bits / 8));
+  const br_x509_class** vt = &xc.vtable;
+  xc.vtable->start_chain(vt, nullptr);
+  for (size_t i = 0; i < n; ++i) {
+    xc.vtable->start_cert(vt, static_cast<uint32_t>(certs[i].size()));
+    xc.vtable->append(vt, certs[i].data(), certs[i].size());
+    xc.vtable->end_cert(vt);
+  }
+  const unsigned err = xc.vtable->end_chain(vt);
+  if (err != BR_ERR_OK) {
+    const Refusal r = map_bearssl(static_cast<int>(err));
+    if (r == Refusal::unknown_root)
+      X509_FAIL(r, "unknown_root: no trust anchor named \"%s\" signed certificate %zu (BearSSL error %u)", Named(ta).cn, n - 1, err);
+    X509_FAIL(r, "%s: BearSSL X.509 validation failed with error %u", refusal_name(r), err);
+  }
+  return Status::ok();
+}
+
+// The memo key: SHA-256 over the policy time, the anchor's SPKI and each
+// certificate as (32-bit big-endian length, DER).
+void chain_memo_key(const ChainPolicy& pol, const X509Cert& ta, std::span<const std::span<const uint8_t>> certs, size_t n,
+                    uint8_t out[32]) {
+  br_sha256_context h;
+  br_sha256_init(&h);
+  uint8_t t[8];
+  for (int i = 0; i < 8; ++i) t[i] = uint8_t(pol.time >> (56 - 8 * i));
+  br_sha256_update(&h, t, sizeof t);
+  uint8_t spki[32];
+  sha256(ta.spki, spki);
+  br_sha256_update(&h, spki, sizeof spki);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t len = certs[i].size();
+    const uint8_t l[4] = {uint8_t(len >> 24), uint8_t(len >> 16), uint8_t(len >> 8), uint8_t(len)};
+    br_sha256_update(&h, l, sizeof l);
+    br_sha256_update(&h, certs[i].data(), len);
+  }
+  br_sha256_out(&h, out);
+}
+
 }  // namespace
+
+bool ChainMemo::find(const uint8_t k[32]) const {
+  for (size_t i = 0; i < used; ++i)
+    if (bytes_equal({key[i], 32}, {k, 32})) return true;
+  return false;
+}
+
+void ChainMemo::add(const uint8_t k[32]) {
+  for (size_t j = 0; j < 32; ++j) key[next][j] = k[j];
+  next = (next + 1) % kEntries;
+  if (used < kEntries) ++used;
+}
 
 Status verify_chain(const ChainPolicy& pol, std::span<const std::span<const uint8_t>> certs, VerifiedChain& out, Refusal& why) {
   why = Refusal::none;
@@ -504,36 +574,15 @@ Status verify_chain(const ChainPolicy& pol, std::span<const std::span<const uint
       X509_FAIL(Refusal::revoked_intermediate, "revoked_intermediate: intermediate \"%s\" is revoked by the launch policy", Named(chain[i]).cn);
     }
 
-  // Signatures, DN chaining and validity once more, by BearSSL (the minimal engine).
-  br_x509_trust_anchor tas[kMaxAnchors];
-  for (size_t a = 0; a < pol.anchor_count; ++a) {
-    tas[a].dn.data = const_cast<unsigned char*>(pol.anchors[a].subject.data());
-    tas[a].dn.len = pol.anchors[a].subject.size();
-    tas[a].flags = BR_X509_TA_CA;
-    set_pkey(pol.anchors[a], tas[a].pkey);
-  }
-  br_x509_minimal_context xc;
-  br_x509_minimal_init(&xc, &br_sha256_vtable, tas, pol.anchor_count);
-  br_x509_minimal_set_hash(&xc, br_sha256_ID, &br_sha256_vtable);
-  br_x509_minimal_set_hash(&xc, br_sha384_ID, &br_sha384_vtable);
-  br_x509_minimal_set_hash(&xc, br_sha512_ID, &br_sha512_vtable);
-  br_x509_minimal_set_rsa(&xc, br_rsa_i31_pkcs1_vrfy);
-  br_x509_minimal_set_ecdsa(&xc, br_ec_get_default(), br_ecdsa_i31_vrfy_asn1);  // fastest EC code BearSSL has here (p256_m64 + prime_i31)
-  br_x509_minimal_set_time(&xc, days, secs);
-  br_x509_minimal_set_minrsa(&xc, static_cast<int>(pol.profile->min_rsa_bits / 8));
-  const br_x509_class** vt = &xc.vtable;
-  xc.vtable->start_chain(vt, nullptr);
-  for (size_t i = 0; i < n; ++i) {
-    xc.vtable->start_cert(vt, static_cast<uint32_t>(certs[i].size()));
-    xc.vtable->append(vt, certs[i].data(), certs[i].size());
-    xc.vtable->end_cert(vt);
-  }
-  const unsigned err = xc.vtable->end_chain(vt);
-  if (err != BR_ERR_OK) {
-    const Refusal r = map_bearssl(static_cast<int>(err));
-    if (r == Refusal::unknown_root)
-      X509_FAIL(r, "unknown_root: no trust anchor named \"%s\" signed certificate %zu (BearSSL error %u)", Named(ta).cn, n - 1, err);
-    X509_FAIL(r, "%s: BearSSL X.509 validation failed with error %u", refusal_name(r), err);
+  // Signatures, DN chaining and validity once more, by BearSSL (the minimal engine),
+  // unless these very bytes already passed it under this policy (ChainMemo).
+  uint8_t memo_key[32];
+  if (pol.memo) chain_memo_key(pol, ta, certs, n, memo_key);
+  if (pol.memo && pol.memo->find(memo_key)) {
+    ++pol.memo->hits;
+  } else {
+    REDOUBT_TRY(bearssl_validate(pol, certs, n, days, secs, ta, why));
+    if (pol.memo) pol.memo->add(memo_key);
   }
 
   out.count = n;

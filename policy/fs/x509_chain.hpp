@@ -120,6 +120,22 @@ struct Revocation {
 };
 
 // What a chain is verified against (borrowed; usually from a LaunchPolicy).
+// Chains BearSSL already validated under one policy, during one boot: the
+// hypervisor admits several guests signed by the same corporate chain, and each
+// ECDSA verification costs ~10 M interpreted instructions (docs/skinit.md). A
+// hit skips only BearSSL's signature pass for byte-identical certificates; the
+// parse, path, time, profile and revocation checks run every time. Only
+// successes are kept; the key binds the certificates, the anchor and the time.
+struct ChainMemo {
+  static constexpr size_t kEntries = 8;
+  uint8_t key[kEntries][32] = {};
+  size_t used = 0;   // entries filled (at most kEntries)
+  size_t next = 0;   // the slot the next success overwrites (round robin)
+  uint64_t hits = 0;
+  bool find(const uint8_t k[32]) const;
+  void add(const uint8_t k[32]);
+};
+
 struct ChainPolicy {
   const X509Cert* anchors = nullptr;
   size_t anchor_count = 0;
@@ -127,6 +143,7 @@ struct ChainPolicy {
   size_t revocation_count = 0;
   const CertProfile* profile = nullptr;
   uint64_t time = 0;  // the policy's "now", seconds since the Unix epoch
+  ChainMemo* memo = nullptr;  // optional: remembers validated chains for this policy
 };
 
 // The outcome of a successful verification: what PCR19 measures.

@@ -253,6 +253,9 @@ Bytes serial_content(const X509* c) {
   return b;
 }
 
+const char* const kPkiInitFiles[8] = {"root.key.pem", "root.crt.pem", "intermediate.key.pem", "intermediate.crt.pem",
+                                      "leaf.key.pem", "leaf.crt.pem", "owner.key.pem", "owner.pub.pem"};
+
 PkiInitResult pki_init(const std::string& dir, bool rsa, int64_t nb, int64_t na) {
   std::filesystem::create_directories(dir);
   const std::string kind = rsa ? "RSA-3072" : "P-256";

@@ -68,6 +68,8 @@ Bytes serial_content(const X509* c);    // serialNumber INTEGER content octets
 struct PkiInitResult {
   std::vector<std::string> files;
 };
+// The files pki_init writes in its directory.
+extern const char* const kPkiInitFiles[8];
 PkiInitResult pki_init(const std::string& dir, bool rsa, int64_t not_before, int64_t not_after);
 
 }  // namespace redoubt::policy

@@ -409,4 +409,44 @@ BOOST_AUTO_TEST_CASE(sl_envelope_finds_the_anchors_and_refuses_what_it_must) {
   for (size_t n = 0; n < good.size(); n += 7) BOOST_TEST(!walk(Bytes(good.begin(), good.begin() + n)).is_ok());
 }
 
+// ChainMemo (policy/fs/x509_chain.hpp): the hypervisor admits several guests
+// signed by one corporate chain; BearSSL's signature pass runs once per chain and
+// policy, every other check runs for every guest.
+BOOST_AUTO_TEST_CASE(chain_memo_skips_only_the_signature_pass_for_identical_bytes) {
+  auto lp = decode_policy(pin);
+  const Bytes cose = good();
+  Outcome first = run(*lp, cose, kernel, initrd);
+  BOOST_TEST(first.st.is_ok(), first.st.message());
+  BOOST_TEST(lp->chain_memo.hits == 0u);
+  BOOST_TEST(lp->chain_memo.used == 1u);
+  Outcome second = run(*lp, cose, kernel, initrd);
+  BOOST_TEST(second.st.is_ok(), second.st.message());
+  BOOST_TEST(lp->chain_memo.hits == 1u);
+  BOOST_TEST(Bytes(second.chain.leaf_spki_sha256, second.chain.leaf_spki_sha256 + 32) == spki_sha256(pki.leaf.get()));
+
+  // A leaf whose signature no longer verifies: other bytes, so no memo hit, and BearSSL refuses it.
+  Bytes leaf = cert_der(pki.leaf.get());
+  leaf.back() ^= 0x01;  // the last octet of the ECDSA signature's s
+  Outcome forged = run(*lp, sign(pki, {leaf, cert_der(pki.inter.get())}), kernel, initrd);
+  CHECK_REFUSED(forged, Refusal::bad_cert_signature);
+  BOOST_TEST(lp->chain_memo.hits == 1u);
+  BOOST_TEST(lp->chain_memo.used == 1u);  // refusals are never remembered
+
+  // The memo carried into a policy that revokes the leaf: the revocation still refuses it.
+  pin.revocations = {revoke_by_spki(pki.leaf.get())};
+  auto revoking = decode_policy(pin);
+  revoking->chain_memo = lp->chain_memo;
+  CHECK_REFUSED(run(*revoking, cose, kernel, initrd), Refusal::revoked_leaf);
+
+  // The same chain under another policy time is another key: the signature pass runs again.
+  pin.revocations.clear();
+  pin.time += 86400;
+  auto later = decode_policy(pin);
+  later->chain_memo = lp->chain_memo;
+  Outcome again = run(*later, cose, kernel, initrd);
+  BOOST_TEST(again.st.is_ok(), again.st.message());
+  BOOST_TEST(later->chain_memo.hits == 1u);  // unchanged from the copy: no hit
+  BOOST_TEST(later->chain_memo.used == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_CASE(oversized_inputs_are_refused_before_they_are_read) {
   BOOST_TEST(show.exit_code == 3);
   BOOST_TEST(has(show.err, "the manifest is 1048577 bytes, over the limit of 1 MiB"), show.err);
   BOOST_REQUIRE(truncate(m.c_str(), 1 << 20) == 0);
-  BOOST_TEST(run_redoubt({"manifest", "show", m.string()}).exit_code == 1);
+  BOOST_TEST(run_redoubt({"manifest", "show", m.string()}).exit_code == 3);  // read, and no manifest: input error
 }
 
 // The hypervisor admits guest RAM of an even number of MiB >= 4 with room for the

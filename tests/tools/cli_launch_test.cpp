@@ -217,8 +217,22 @@ BOOST_AUTO_TEST_CASE(bad_inputs_are_refused_with_a_reason) {
   };
   for (const Bad& c : cases) check_refusal(t, c, good17);
 
+  // Irreversible, so never silent: without --yes (stdin is /dev/null, not a terminal) it says
+  // what it would do, exits 2 and leaves the counter alone.
+  CliResult unconfirmed = run_redoubt({"svn", "advance", "--to", "5", "--state", st});
+  BOOST_TEST(unconfirmed.exit_code == 2);
+  BOOST_TEST(unconfirmed.err.find("minimum SVN from 1 to 5") != std::string::npos, unconfirmed.err);
+  BOOST_TEST(unconfirmed.err.find("add --yes to confirm") != std::string::npos, unconfirmed.err);
+  {
+    CliResult show = run_redoubt({"svn", "show", "--state", st, "--json"});
+    BOOST_TEST_REQUIRE(show.exit_code == 0, show.err);
+    const auto j = nlohmann::json::parse(show.out);
+    BOOST_TEST(j["value"] == 1);
+    BOOST_TEST(j["counter"] == "hypervisor");
+    BOOST_TEST(j["nv_index"] == "0x01500000");
+  }
   // SVN below the NV counter: the owner advances it to 5, an SVN-3 manifest is refused.
-  CliResult adv = run_redoubt({"svn", "advance", "--to", "5", "--state", st});
+  CliResult adv = run_redoubt({"svn", "advance", "--to", "5", "--yes", "--state", st});
   BOOST_TEST_INFO(adv.out << adv.err);
   BOOST_REQUIRE_EQUAL(adv.exit_code, 0);
   BOOST_TEST(adv.out.find(": 5") != std::string::npos);
@@ -226,7 +240,47 @@ BOOST_AUTO_TEST_CASE(bad_inputs_are_refused_with_a_reason) {
                     "rollback: hypervisor SVN 3 is below the anti-rollback counter 5", false},
                 good17);
   // The counter never goes back.
-  CliResult back = run_redoubt({"svn", "advance", "--to", "2", "--state", st});
+  CliResult back = run_redoubt({"svn", "advance", "--to", "2", "--yes", "--state", st});
   BOOST_TEST(back.exit_code == 1);
   BOOST_TEST(run_redoubt({"svn", "show", "--state", st}).out.find(": 5") != std::string::npos);
+}
+
+// Issue 15: an SL that faults at its entry (int3 over it) still leaves a valid TCG event log:
+// the Spec ID header and SKINIT's event 0, written by the pre-launch loader, replaying to the
+// PCR17 the TPM holds (computed here: H(0^32 || H(SLB[0:length]))), and tpm2_eventlog reads it.
+BOOST_AUTO_TEST_CASE(an_sl_fault_at_its_entry_leaves_a_valid_event_log) {
+  TempDir t;
+  const std::string st = (t / "state").string();
+  BOOST_REQUIRE_EQUAL(run_redoubt({"launch", "--state", st, "--out", (t / "good").string()}).exit_code, 0);
+  const Bytes slb = read_file(t / "good/slb.bin");
+  uint16_t entry, len;
+  std::memcpy(&entry, slb.data(), 2);
+  std::memcpy(&len, slb.data() + 2, 2);
+  Bytes sl(slb.begin(), slb.begin() + len);
+  std::memset(sl.data() + entry, 0xCC, std::min<size_t>(64, len - entry));
+  write_file(t / "int3.bin", sl);
+  const fs::path out = t / "int3";
+  CliResult r = run_redoubt({"launch", "--state", st, "--out", out.string(), "--sl", (t / "int3.bin").string()});
+  BOOST_TEST(r.exit_code == 1, r.out << r.err);
+  const Bytes log = read_file(out / "eventlog.bin");
+  BOOST_TEST_REQUIRE(log.size() > 0u);
+  CliResult ev = run_redoubt({"eventlog", "show", "--json", (out / "eventlog.bin").string()});
+  BOOST_TEST_REQUIRE(ev.exit_code == 0, ev.err);
+  const json lj = json::parse(ev.out);
+  BOOST_TEST_REQUIRE(lj["events"].size() == 1u);
+  BOOST_TEST(lj["events"][0]["type_name"] == "EV_REDOUBT_SKINIT_SLB");
+  Bytes ext(32, 0);
+  const Bytes d = sha("SHA256", sl);
+  ext.insert(ext.end(), d.begin(), d.end());
+  const std::string want17 = hex(sha("SHA256", ext));
+  const json p = read_json(out / "pcrs.json");
+  BOOST_TEST(p["sha256"]["17"] == want17);
+  BOOST_TEST(lj["replayed"]["sha256"]["17"] == want17);
+  if (std::system("command -v tpm2_eventlog >/dev/null 2>&1") == 0) {
+    CliResult tl = run_program({"tpm2_eventlog", (out / "eventlog.bin").string()});
+    BOOST_TEST(tl.exit_code == 0, tl.err);
+    std::string lower = tl.out;
+    for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    BOOST_TEST(lower.find(want17) != std::string::npos, tl.out);  // its replayed PCR17
+  }
 }

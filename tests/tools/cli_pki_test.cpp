@@ -114,7 +114,7 @@ BOOST_AUTO_TEST_CASE(guest_svn_counter_refuses_an_older_release) {
   BOOST_REQUIRE_EQUAL(c.sign_guest(m, "3").exit_code, 0);
   BOOST_REQUIRE_EQUAL(c.sign_policy(p).exit_code, 0);
   CliResult a = run_redoubt({"svn", "advance", "--tpm", "inproc", "--state", (c.d / "state").string(), "--guest",
-                             "corp-hello", "--to", "4"});
+                             "corp-hello", "--to", "4", "--yes"});
   BOOST_TEST(a.exit_code == 0, a.out << a.err);
   BOOST_TEST(a.out.find("guest 'corp-hello' anti-rollback counter") != std::string::npos, a.out);
   BOOST_TEST(a.out.find(": 4") != std::string::npos, a.out);

@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(deleted_tpm_state_does_not_bring_back_a_revoked_hypervisor)
   BOOST_TEST(field(json_file(journal), "generation") == 1);
 
   // The owner revokes SVN 1: the SVN-1 hypervisor is refused from now on.
-  CliResult adv = run_redoubt({"svn", "advance", "--to", "2", "--state", state});
+  CliResult adv = run_redoubt({"svn", "advance", "--to", "2", "--yes", "--state", state});
   BOOST_REQUIRE_MESSAGE(adv.exit_code == 0, adv.out << adv.err);
   CliResult refused = launch("o2");
   BOOST_TEST(refused.exit_code == 1);

@@ -441,6 +441,7 @@ Launch Ctx::run(const std::vector<GuestSpec>& guests, Watch* watch, uint64_t hv_
   L.r = run_guests_job(o, tpm(), [&](const std::string& l) {
     L.console.push_back(l);
     say(l);
+    if (on_line) on_line(l);
   });
   const auto want = ram_of(guests);
   for (size_t i = 0; i < L.r.guests.size() && i < want.size(); ++i)

@@ -131,6 +131,8 @@ class Ctx {
              uint64_t max_instructions = 4'000'000'000ull, const std::function<void(RunOptions&)>& tweak = {});
 
   void say(const std::string& line);
+  // Called with each console line of the runs that follow (as it is printed, the machine paused).
+  std::function<void(const std::string&)> on_line;
 
  private:
   const Options& o_;

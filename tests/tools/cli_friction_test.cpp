@@ -1,0 +1,110 @@
+// Issue 15 ("Docs that run, and a CLI that behaves the same everywhere"): the friction points
+// a new user met following the docs, each reproduced here and shown gone.
+#define BOOST_TEST_MODULE cli_friction
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/launch_fixture.hpp"
+#include "tests/support/run_cli.hpp"
+
+using namespace redoubt::test;
+using nlohmann::json;
+
+namespace {
+
+json read_json(const fs::path& p) {
+  const Bytes b = read_file(p);
+  return json::parse(std::string(b.begin(), b.end()));
+}
+
+bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+size_t count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+// `key gen --out keys/hv-signing` made no directory, and a second run replaced the private key.
+BOOST_AUTO_TEST_CASE(key_gen_makes_its_directory_and_never_replaces_a_key_silently) {
+  TempDir t;
+  const std::string prefix = (t / "keys/hv-signing").string();
+  CliResult first = run_redoubt({"key", "gen", "--curve", "P-256", "--out", prefix});
+  BOOST_TEST_REQUIRE(first.exit_code == 0, first.err);
+  const Bytes key = read_file(prefix + ".key.pem");
+  CliResult again = run_redoubt({"key", "gen", "--curve", "P-256", "--out", prefix});
+  BOOST_TEST(again.exit_code == 3);
+  BOOST_TEST(has(again.err, "hv-signing.key.pem exists: not replacing a signing key (--force replaces it)"), again.err);
+  BOOST_TEST(read_file(prefix + ".key.pem") == key, boost::test_tools::per_element());
+  CliResult forced = run_redoubt({"key", "gen", "--curve", "P-256", "--out", prefix, "--force"});
+  BOOST_TEST(forced.exit_code == 0, forced.err);
+  BOOST_TEST(read_file(prefix + ".key.pem") != key);
+}
+
+// The PKI, launch policies and manifests are owner artefacts too: refused when present, --force replaces.
+BOOST_AUTO_TEST_CASE(pki_policy_and_manifests_are_not_replaced_silently) {
+  TempDir t;
+  const std::string pki = (t / "pki").string();
+  BOOST_TEST_REQUIRE(run_redoubt({"pki", "init", pki}).exit_code == 0);
+  const Bytes root_key = read_file(t / "pki/root.key.pem");
+  CliResult again = run_redoubt({"pki", "init", pki});
+  BOOST_TEST(again.exit_code == 3);
+  BOOST_TEST(has(again.err, "root.key.pem exists: not replacing a PKI's keys (--force replaces it)"), again.err);
+  BOOST_TEST(read_file(t / "pki/root.key.pem") == root_key, boost::test_tools::per_element());
+
+  const std::vector<std::string> policy = {"sign", "policy", "--key", pki + "/owner.key.pem", "--anchor", pki + "/root.crt.pem",
+                                           "--out", (t / "launch.policy").string()};
+  BOOST_TEST_REQUIRE(run_redoubt(policy).exit_code == 0);
+  const Bytes signed_policy = read_file(t / "launch.policy");
+  CliResult p2 = run_redoubt(policy);
+  BOOST_TEST(p2.exit_code == 3);
+  BOOST_TEST(has(p2.err, "launch.policy exists: not replacing a launch policy"), p2.err);
+  BOOST_TEST(read_file(t / "launch.policy") == signed_policy, boost::test_tools::per_element());
+  std::vector<std::string> forced = policy;
+  forced.push_back("--force");
+  BOOST_TEST(run_redoubt(forced).exit_code == 0);
+
+  BOOST_TEST_REQUIRE(run_redoubt({"key", "gen", "--out", (t / "hv").string()}).exit_code == 0);
+  const std::vector<std::string> hv = {"sign", "hypervisor", "--image", (build_dir() / "hv.bin").string(), "--key",
+                                       (t / "hv.key.pem").string(), "--version", "1.0", "--svn", "1", "--out",
+                                       (t / "hv.manifest").string()};
+  BOOST_TEST_REQUIRE(run_redoubt(hv).exit_code == 0);
+  CliResult h2 = run_redoubt(hv);
+  BOOST_TEST(h2.exit_code == 3);
+  BOOST_TEST(has(h2.err, "hv.manifest exists: not replacing a manifest"), h2.err);
+}
+
+// `quote` said exit 0 for a refused launch, and a non-hex nonce was exit 3 where a long one was 2.
+BOOST_AUTO_TEST_CASE(quote_exit_codes_mean_what_they_mean_elsewhere) {
+  TempDir t;
+  const std::string st = (t / "state").string();
+  CliResult bad_hex = run_redoubt({"quote", "--nonce", "xyz", "--state", st, "--out", (t / "q0").string()});
+  BOOST_TEST(bad_hex.exit_code == 2, bad_hex.err);
+  CliResult too_long = run_redoubt({"quote", "--nonce", std::string(130, 'a'), "--state", st, "--out", (t / "q1").string()});
+  BOOST_TEST(too_long.exit_code == 2, too_long.err);
+  // A hypervisor image the demo-signed manifest does not describe: the SL refuses, the quote is
+  // still written (the evidence of the refusal), the exit code says refused.
+  Bytes hv = read_file(build_dir() / "hv.bin");
+  hv[hv.size() / 2] ^= 0x01;
+  write_file(t / "other-hv.bin", hv);
+  BOOST_TEST_REQUIRE(run_redoubt({"launch", "--state", st, "--out", (t / "seed").string()}).exit_code == 0);
+  CliResult refused = run_redoubt({"quote", "--nonce", "00112233", "--state", st, "--out", (t / "q2").string(), "--manifest",
+                                   (t / "seed/hv.manifest").string(), "--hypervisor", (t / "other-hv.bin").string(), "--guest", "hello"});
+  BOOST_TEST(refused.exit_code == 1, refused.out << refused.err);
+  BOOST_TEST(has(refused.out, "launch REFUSED"), refused.out);
+  BOOST_TEST(fs::exists(t / "q2/quote.msg"));
+}
+
+// A refused unsigned guest's reason said "unsigned_guest: unsigned_guest: guest-manifest: …".
+BOOST_AUTO_TEST_CASE(a_refusal_is_named_once) {
+  TempDir t;
+  CliResult r = run_redoubt({"run", "--state", (t / "state").string(), "--out", (t / "out").string(), "--guest", "hello",
+                             "--unsigned-guests"});
+  BOOST_TEST(r.exit_code == 0, r.out << r.err);  // the hypervisor ran; it refused the guest
+  const json run = read_json(t / "out/run.json");
+  const std::string reason = run["guests"][0]["reason"].get<std::string>();
+  BOOST_TEST(run["guests"][0]["admission"] == "refused");
+  BOOST_TEST(count(reason, "unsigned_guest") == 1u, reason);
+  BOOST_TEST(has(reason, "unsigned_guest: guest-manifest: the guest has no signed manifest"), reason);
+}
