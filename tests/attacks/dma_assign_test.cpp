@@ -1,6 +1,7 @@
 // Device assignment's own checks (docs/dma.md "Device assignment"): a DeviceID assigned twice
 // is refused at launch, a DeviceID that is no DMA engine fails that guest alone, and the
-// --assign-device parser. The DMA *attacks* (the DEV → AMD-Vi hand-off, unassigned and assigned
+// --assign-device and --guest-args parsers, test images (make_hv_test_image), and the one DMA
+// attack kept here: an assigned engine left unconfined by a full-system test image. The DMA *attacks* (the DEV → AMD-Vi hand-off, unassigned and assigned
 // engines, a stale IOTLB) are `redoubt attack` scenarios: tools/attacks/dma.cpp, run by the
 // attack_dma ctest with the protection on and off.
 #define BOOST_TEST_MODULE dma_assign_attack
@@ -10,6 +11,7 @@
 #include <functional>
 #include <map>
 
+#include "abi/bare_hv_entry.hpp"
 #include "tests/hypervisor/run_support.hpp"
 #include "tools/launch_job.hpp"
 
@@ -64,6 +66,8 @@ std::unique_ptr<DmaRun> run(const std::string& engine, std::vector<std::string> 
   r->tpm.reset();
   return r;
 }
+
+Bytes sha_of(sim::FullSystem& s, uint64_t pa, uint64_t n) { return sha("SHA256", s.machine().mem().read(pa, n)); }
 
 }  // namespace
 
@@ -132,4 +136,38 @@ BOOST_AUTO_TEST_CASE(hv_test_image_is_made_from_the_release_block_only) {
   Bytes twice = hv;
   twice.insert(twice.end(), hv.begin(), hv.end());
   BOOST_CHECK_THROW(tools::make_hv_test_image(twice, 1), std::invalid_argument);  // two blocks
+}
+
+// The same guest attack on the full-system engine with a *test image* (docs/qemu.md "Test
+// images"): the measured sl.bin hands hv.bin no test flags, so --test-dma-maps-host builds
+// kHvTestDmaMapsHost into a copy of hv.bin, measured as a different hypervisor. Its device is
+// then not confined: the reads and FILLs outside dmacopy's RAM complete and the pages change.
+// The victim is listed first (a guest loaded after the unconfined domain exists is refused).
+BOOST_AUTO_TEST_CASE(dma_assigned_engine_unconfined_by_a_test_image_on_full_system) {
+  const sim::LaunchLayout L;
+  const uint64_t hello_page = L.guest_ram + (6u << 20);  // guest 0 (hello), 6 MiB in: unused by it
+  const uint64_t hv_page = L.hv_memory + (12u << 20);    // hypervisor memory the allocator has not reached
+  Bytes hello_before, hello_after;
+  auto r = run("full-system", {"hello", "dmacopy"}, {"dmacopy=00:04.0"}, {{1, {1, hello_page, hv_page, 0}}},
+               redoubt::abi::kBareFlagDmaMapsHost, [&](const std::string& l, sim::FullSystem& s) {
+                 if (l.find("[dmacopy] dmacopy: COPY") == 0) hello_before = sha_of(s, hello_page, 4096);
+                 if (l.find("[dmacopy] dmacopy: ready") == 0) hello_after = sha_of(s, hello_page, 4096);
+               });
+  BOOST_TEST_REQUIRE(r->result.launch.report.launched, r->result.launch.report.reason);
+  BOOST_TEST(r->result.launch.launch_json["hv_test_image"].value("flags", "") == "0x2000");
+  BOOST_TEST(r->result.hv_test_flags == redoubt::abi::kBareFlagDmaMapsHost);
+  BOOST_TEST(r->has("[hv] TEST IMAGE: test switches 0x2000 built into this hv.bin"));
+  BOOST_TEST(r->has("[hv] TEST ONLY: guest dmacopy: device 00:04.0 also maps IOVA = host-physical [0x800000, 0x10000000)"));
+  const std::string serial = r->guest("dmacopy").serial;
+  BOOST_TEST(serial.find("the copy matches") != std::string::npos, serial);
+  BOOST_TEST(serial.find("status 0x2") == std::string::npos, serial);  // no access faulted
+  char w[64];
+  snprintf(w, sizeof w, "write 0x%llx: status 0x1", static_cast<unsigned long long>(hello_page));
+  BOOST_TEST(serial.find(w) != std::string::npos, serial);
+  snprintf(w, sizeof w, "write 0x%llx: status 0x1", static_cast<unsigned long long>(hv_page));
+  BOOST_TEST(serial.find(w) != std::string::npos, serial);
+  BOOST_TEST_REQUIRE(!hello_before.empty());
+  BOOST_TEST_REQUIRE(!hello_after.empty());
+  BOOST_TEST(hex(hello_before) != hex(hello_after));  // the other guest's page was written
+  BOOST_TEST(r->guest("dmacopy").devices.size() == 1u);
 }
