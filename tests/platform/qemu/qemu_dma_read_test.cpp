@@ -18,11 +18,14 @@
 
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "arch/svm/exit_codes.hpp"
+#include "policy/host/eventlog_reader.hpp"
 #include "tests/platform/qemu/qemu_test_support.hpp"
 #include "tests/support/launch_fixture.hpp"
 #include "tests/support/run_cli.hpp"
@@ -321,6 +324,43 @@ BOOST_AUTO_TEST_CASE(the_exit_digest_is_the_sha256_of_the_whole_exit_sequence) {
   }
   BOOST_TEST(recomputed == 1);  // the victim
   BOOST_TEST(stats["guests"]["attack"]["exit_digest"]["count"].get<int>() >= 3);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Test images reach any hypervisor test switch under QEMU, not only the DMA one: the fail-closed
+// path (hypervisor/core/fail_closed.hpp) on demand, which before ran only on native-sl. The
+// hypervisor fails at its second slice, caps PCR17-20 with EV_REDOUBT_HV_FAILED (0x6FE) and
+// powers off as hv_failed; the log, replayed here, gives pcrs.json.
+BOOST_AUTO_TEST_SUITE(test_images, *utf::precondition(qemu_present) * utf::label("qemu"))
+
+BOOST_AUTO_TEST_CASE(the_fail_closed_path_runs_under_qemu_from_a_test_image) {
+  TempDir d;
+  const fs::path out = d / "run";
+  CliResult r = run_redoubt({"run", "--platform", "qemu", "--state", (d / "state").string(), "--out", out.string(), "--guest",
+                             "sha256", "--guest", "hello", "--test-hv-fail-after", "1"});
+  BOOST_TEST(r.exit_code == 1, r.out + r.err);
+  BOOST_TEST(r.out.find("REFUSED at hypervisor: internal: TEST ONLY: injected hypervisor failure at slice 2") != std::string::npos,
+             r.out);
+  const json launch = json::parse(slurp(out / "launch.json")), run = json::parse(slurp(out / "run.json"));
+  BOOST_TEST(launch["hv_test_image"].value("flags", "") == "0x10020");  // kBareFlagInjectFailure | 1 << 16
+  BOOST_TEST(run["hypervisor"].value("failed", false));
+  BOOST_TEST(run["hypervisor"].value("failure", "") == "internal: TEST ONLY: injected hypervisor failure at slice 2");
+  BOOST_TEST(run["hypervisor"].value("test_flags", "") == "0x10020");
+  const std::string raw = slurp(out / "eventlog.bin");
+  const policy::EventLog log = policy::parse_event_log(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(raw.data()), raw.size()));
+  std::set<uint32_t> capped;
+  for (const policy::LogEvent& e : log.events)
+    if (e.type == 0x6FE) capped.insert(e.pcr);
+  BOOST_TEST((capped == std::set<uint32_t>{17, 18, 19, 20}));
+  const auto replayed = policy::replay_event_log(log);
+  const json pcrs = json::parse(slurp(out / "pcrs.json"));
+  for (uint32_t p : {17u, 18u, 19u, 20u})
+  {
+    std::string want = pcrs["sha256"].value(std::to_string(p), "");
+    for (char& c : want) c = char(std::tolower(static_cast<unsigned char>(c)));
+    BOOST_TEST(lower_hex(replayed.at(HashAlg::sha256).at(p)) == want, p);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
