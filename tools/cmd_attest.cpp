@@ -2,7 +2,7 @@
 // ask the verifier whether an endpoint is trusted. Only the signed verdict
 // counts: the EAR JWS (ES256, RFC 7515) must verify with the verifier's pinned
 // public key and be about NAME; its claims are what is printed and decide the
-// exit code (0 only when affirming). docs/attestation.md "Relying parties".
+// exit code (0 affirming, 4 warning, 1 contraindicated, 5 stale or unreachable). docs/attestation.md "Relying parties".
 #include <openssl/evp.h>
 
 #include <chrono>
@@ -56,7 +56,8 @@ int run_attest(const AttestOptions& o) {
   } catch (const attest::AttestError& e) {
     if (o.json_out) std::cout << nlohmann::json{{"error", e.code()}, {"reason", e.reason()}}.dump() << "\n";
     else std::cout << o.name << ": unknown (" << e.code() << ": " << e.reason() << ")\n";
-    return e.code() == "unknown_endpoint" ? kExitRefused : kExitEnv;
+    if (e.code() == "unknown_endpoint") return kExitRefused;
+    return e.code() == "verifier_unreachable" ? kExitStale : kExitEnv;
   }
   if (j.is_object() && j.value("history", nlohmann::json::array()).empty() && !j.contains("ear_jws")) {
     if (o.json_out) std::cout << nlohmann::json{{"endpoint", o.name}, {"status", "none"}}.dump() << "\n";
@@ -105,7 +106,10 @@ int run_attest(const AttestOptions& o) {
     list("redoubt.notes", "note ", false);
     std::cout << "\n";
   }
-  return status == "affirming" && !stale ? kExitOk : kExitRefused;
+  // docs/running.md "Exit codes": 0 affirming, 4 warning, 1 contraindicated (or anything else), 5 stale.
+  if (stale) return kExitStale;
+  if (status == "affirming") return kExitOk;
+  return status == "warning" ? kExitWarning : kExitRefused;
 }
 
 }  // namespace

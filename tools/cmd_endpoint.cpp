@@ -126,8 +126,18 @@ int run_endpoint(const EndpointOptions& o) {
   // manufacturer CA issues the certificate into NV on first use.
   const std::string spec = tpm_spec_for(o.platform, o.tpm);
   std::optional<attest::ManufacturerCa> sim_ca;
-  if (spec == kQemuTpmSpec || tpm::TpmSpec::parse(spec).kind == tpm::TpmSpec::Kind::inproc)
-    sim_ca = attest::ensure_sim_manufacturer_ca(o.manufacturer_ca.empty() ? state / "manufacturer-ca" : fs::absolute(o.manufacturer_ca));
+  if (spec == kQemuTpmSpec || tpm::TpmSpec::parse(spec).kind == tpm::TpmSpec::Kind::inproc) {
+    fs::path ca_dir = o.manufacturer_ca.empty() ? state / "manufacturer-ca" : fs::absolute(o.manufacturer_ca);
+    // The same spelling as `verifier serve --manufacturer-ca`: the directory, or its ca.cert.pem.
+    if (fs::is_regular_file(ca_dir)) {
+      if (ca_dir.filename() != "ca.cert.pem" || !fs::exists(ca_dir.parent_path() / "ca.key.pem"))
+        throw std::invalid_argument("--manufacturer-ca " + o.manufacturer_ca +
+                                    ": the simulated endpoint issues its EK certificate, so it needs the CA's directory "
+                                    "(ca.key.pem + ca.cert.pem, made by `redoubt manufacturer-ca DIR`), not a lone certificate");
+      ca_dir = ca_dir.parent_path();
+    }
+    sim_ca = attest::ensure_sim_manufacturer_ca(ca_dir);
+  }
   if (sim_ca && o.platform == "qemu") {
     // Manufactured before QEMU boots: SeaBIOS sets a random platformAuth (TPM2_HierarchyChangeAuth,
     // valid until the next TPM2_Startup(CLEAR)), so after the run nobody can define the
@@ -198,7 +208,9 @@ int run_endpoint(const EndpointOptions& o) {
       for (const auto& f : sub["redoubt.warnings"]) std::cout << "; warning " << f["code"].get<std::string>() << ": " << f["message"].get<std::string>();
       for (const auto& f : sub["redoubt.notes"]) std::cout << "; note " << f["code"].get<std::string>();
       std::cout << "\n" << std::flush;
-      if (r["status"] != "affirming") rc = kExitRefused;
+      // The worst verdict of the run decides (docs/running.md "Exit codes"): 1 contraindicated, 4 warning.
+      if (r["status"] == "warning" && rc == kExitOk) rc = kExitWarning;
+      else if (r["status"] != "affirming" && r["status"] != "warning") rc = kExitRefused;
     }
   }
   return rc;
@@ -243,7 +255,8 @@ void register_endpoint(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   c->add_option("--state", o->state, "State directory (TPM NV, EK certificate, keys)");
   c->add_flag("--new-tpm", o->new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
-  c->add_option("--manufacturer-ca", o->manufacturer_ca, "inproc: directory of the simulated TPM manufacturer CA (default <state>/manufacturer-ca)");
+  c->add_option("--manufacturer-ca", o->manufacturer_ca,
+                 "inproc: the simulated TPM manufacturer CA, its directory or DIR/ca.cert.pem (default <state>/manufacturer-ca)");
   c->add_option("--tls-cert", o->pull_tls_cert, "pull mode: serve GET /v1/quote over HTTPS with this certificate (PEM)");
   c->add_option("--tls-key", o->pull_tls_key, "pull mode: the key of --tls-cert (PEM)");
   c->add_option("--ca,--ca-file", o->ca_file, "https verifier: the only CA (PEM) its TLS certificate may chain to");

@@ -63,7 +63,9 @@ int run_serve(const ServeOptions& o) {
   for (const std::string& a : o.agent_allow) allow.push_back(attest::parse_cidr(a));
   attest::VerifierConfig cfg;
   cfg.db_path = o.db;
-  for (const std::string& p : o.manufacturer_cas) cfg.manufacturers.add_ca_pem(slurp(p));
+  // A directory made by `redoubt manufacturer-ca` (as `endpoint --manufacturer-ca` takes) or the PEM itself.
+  for (const std::string& p : o.manufacturer_cas)
+    cfg.manufacturers.add_ca_pem(slurp(std::filesystem::is_directory(p) ? (std::filesystem::path(p) / "ca.cert.pem").string() : p));
   // The EAR signing key: --key, else <db>.key.pem generated on first start.
   const std::string key_path = o.key.empty() ? o.db + ".key.pem" : o.key;
   if (!fs::exists(key_path)) {
@@ -215,7 +217,8 @@ void register_verifier(CLI::App& app, int& exit_code) {
   CLI::App* c = v->add_subcommand("serve", "Run the attestation service (HTTP/JSON API /v1, docs/api.md)");
   c->add_option("--listen", o->listen, "HOST:PORT (port 0 = any free port, printed on stdout)")->capture_default_str();
   c->add_option("--db", o->db, "SQLite database (created if missing)")->capture_default_str();
-  c->add_option("--manufacturer-ca", o->manufacturer_cas, "TPM manufacturer CA certificate(s) (PEM); repeatable");
+  c->add_option("--manufacturer-ca", o->manufacturer_cas,
+                 "TPM manufacturer CA certificate(s): a PEM file, or a directory made by `redoubt manufacturer-ca` (its ca.cert.pem); repeatable");
   c->add_option("--key", o->key, "EAR signing key (PKCS#8 PEM, P-256); default <db>.key.pem, generated");
   c->add_option("--reference", o->reference, "Reference values (COSE_Sign1, from `verifier sign-reference`)");
   c->add_option("--authority", o->authority, "Policy authority public key (PEM) that signs reference values");

@@ -24,7 +24,9 @@ void refuse_overwrite(const std::vector<std::filesystem::path>& paths, bool forc
   if (force) return;
   for (const auto& p : paths) {
     std::error_code ec;
-    if (std::filesystem::exists(std::filesystem::symlink_status(p, ec)))
+    // A device or FIFO (/dev/null, /dev/full) is written in place, never replaced: not refused.
+    const auto st = std::filesystem::status(p, ec);
+    if (std::filesystem::is_regular_file(st) || std::filesystem::is_directory(st))
       throw InputError(p.string() + " exists: not replacing " + what + " (--force replaces it)");
   }
 }

@@ -12,7 +12,9 @@ namespace redoubt::tools {
 // verification failed, 2 usage error (also a malformed number), 3 environment,
 // input or output error (missing or oversized file, TPM, an output that could not
 // be written: disk full, read-only, ...; also lost TPM state, docs/tpm-state.md).
-enum Exit : int { kExitOk = 0, kExitRefused = 1, kExitUsage = 2, kExitEnv = 3 };
+// 4: a verdict that is only a warning (`attest`: status "warning"); 5: no current answer
+// (`attest`: the verifier unreachable, or its verdict older than --max-age).
+enum Exit : int { kExitOk = 0, kExitRefused = 1, kExitUsage = 2, kExitEnv = 3, kExitWarning = 4, kExitStale = 5 };
 
 // An error the user must fix (bad path, unreadable file): exit code 3.
 class InputError : public std::runtime_error {

@@ -1,6 +1,7 @@
 #include "tools/tpm_session.hpp"
 
 #include "policy/fs/pcr_map.hpp"
+#include "tools/state_lock.hpp"
 #include "tpm/swtpm_bridge_tpm.hpp"
 
 namespace redoubt::tools {
@@ -11,6 +12,7 @@ std::unique_ptr<tpm::TpmDevice> open_tpm_session(const std::string& spec_text, c
     // --platform qemu: a private swtpm behind the QEMU bridge (tpm/swtpm_qemu_bridge.hpp), its NV in
     // <state>/tpm-qemu, guarded like the other software TPMs (docs/tpm-state.md).
     const std::filesystem::path dir = state / "tpm-qemu";
+    lock_state_dir(dir, say);
     TpmStateCheck check = check_tpm_state(dir, new_tpm);
     std::filesystem::create_directories(dir);
     tpm::SwtpmQemuBridge::Options bo;
@@ -26,6 +28,8 @@ std::unique_ptr<tpm::TpmDevice> open_tpm_session(const std::string& spec_text, c
     if (spec.kind == tpm::TpmSpec::Kind::inproc) spec.state_dir = (state / "tpm-inproc").string();
     if (spec.kind == tpm::TpmSpec::Kind::swtpm_spawn) spec.state_dir = (state / "tpm-swtpm").string();
   }
+  // One command at a time on a software TPM's NV (tools/state_lock.hpp).
+  if (!spec.state_dir.empty()) lock_state_dir(spec.state_dir, say);
   // Before anything touches the state directory: a lost NV state must not turn silently into a new TPM.
   TpmStateCheck check = check_tpm_state(spec.state_dir, new_tpm);
   if (!spec.state_dir.empty()) std::filesystem::create_directories(spec.state_dir);

@@ -9,12 +9,26 @@ namespace redoubt::attest {
 using nlohmann::json;
 
 namespace {
+// What a transport failure means, once, and what to check (not httplib's bare "Connection").
+std::string unreachable(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection: return "cannot connect (nothing listens there, or no route to it)";
+    case httplib::Error::ConnectionTimeout: return "no answer within the connect timeout";
+    case httplib::Error::Read: return "the connection broke while reading the answer";
+    case httplib::Error::Write: return "the connection broke while sending the request";
+    case httplib::Error::SSLConnection: return "the TLS handshake failed";
+    default: return httplib::to_string(e);
+  }
+}
+
 json answer(httplib::Client& c, const httplib::Result& r, const std::string& what) {
   if (!r && r.error() == httplib::Error::SSLServerVerification)  // name the X.509 reason (RFC 5280 path validation)
     throw AttestError("tls_untrusted", what + ": the verifier's TLS certificate is not trusted (" +
                                            X509_verify_cert_error_string(c.get_openssl_verify_result()) +
                                            "); pass the CA that issued it with --ca FILE", 502);
-  if (!r) throw AttestError("verifier_unreachable", what + ": " + httplib::to_string(r.error()), 502);
+  if (!r)
+    throw AttestError("verifier_unreachable",
+                      what + ": " + unreachable(r.error()) + "; check the --verifier URL and that `redoubt verifier serve` runs there", 502);
   json j = json::parse(r->body, nullptr, false);
   if (r->status != 200) {
     if (!j.is_discarded() && j.is_object() && j.contains("error"))

@@ -431,7 +431,7 @@ BOOST_AUTO_TEST_CASE(cli_signs_allow_emulated_and_marks_a_log) {
   }());
   for (bool allow : {false, true}) {
     std::vector<std::string> args = {"verifier", "sign-reference", "--in", (t / "ref.json").string(), "--key", (t / "authority.key.pem").string(),
-                                     "--out", (t / "ref.cose").string()};
+                                     "--out", (t / "ref.cose").string(), "--force"};
     if (allow) args.push_back("--allow-emulated-drtm");
     test::CliResult r = test::run_redoubt(args);
     BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);

@@ -238,7 +238,7 @@ BOOST_AUTO_TEST_CASE(guest_under_a_foreign_anchor_and_signer_is_contraindicated)
 
 BOOST_AUTO_TEST_CASE(allowed_unsigned_guest_is_a_warning_naming_it) {
   GuestWorld& g = gw();
-  json s = g.attest("unsigned", {"--pki", g.p1.string(), "--policy", g.polu.string(), "--unsigned-guests", "--guest", "hello"}, 1);
+  json s = g.attest("unsigned", {"--pki", g.p1.string(), "--policy", g.polu.string(), "--unsigned-guests", "--guest", "hello"}, 4);  // exit 4: warning
   BOOST_TEST(s["ear.status"] == "warning", s.dump());
   BOOST_TEST(s["redoubt.failures"].empty(), codes(s["redoubt.failures"]));
   BOOST_TEST_REQUIRE(s["redoubt.warnings"].size() == 1u);
@@ -252,11 +252,15 @@ BOOST_AUTO_TEST_CASE(allowed_unsigned_guest_is_a_warning_naming_it) {
   BOOST_TEST_REQUIRE(s["redoubt.guests"].size() == 1u);
   BOOST_TEST(s["redoubt.guests"][0]["admission"] == "unsigned");
   BOOST_TEST(s["redoubt.guests"][0]["images"] == json({g.expected["kernel"]["hello"]}));
+  // The relying party's exit code tells a warning (4) from a contraindicated verdict (1).
+  CliResult rp = run_redoubt({"attest", "--verifier", g.v->url, "--verifier-key", (g.w.dir / "verifier.db.pub.pem").string(), "unsigned"});
+  BOOST_TEST(rp.exit_code == 4, rp.out << rp.err);
+  BOOST_TEST(rp.out.find("unsigned: warning (signed verdict") == 0, rp.out);
 }
 
 BOOST_AUTO_TEST_CASE(refused_guest_is_a_warning_naming_it_and_the_refusal) {
   GuestWorld& g = gw();
-  json s = g.attest("refused", {"--pki", g.p1.string(), "--policy", g.pol.string(), "--unsigned-guests", "--guest", "hello"}, 1);
+  json s = g.attest("refused", {"--pki", g.p1.string(), "--policy", g.pol.string(), "--unsigned-guests", "--guest", "hello"}, 4);
   BOOST_TEST(s["ear.status"] == "warning", s.dump());
   BOOST_TEST(s["redoubt.failures"].empty(), codes(s["redoubt.failures"]));
   BOOST_TEST_REQUIRE(s["redoubt.warnings"].size() == 1u, codes(s["redoubt.warnings"]));

@@ -15,6 +15,10 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -565,10 +569,29 @@ BOOST_AUTO_TEST_CASE(attest_uses_only_the_signed_verdict) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2100));
     Proxy p(f.v->url, [old_jws](json& j) { j["ear_jws"] = old_jws; });
     a = attest(p.url(), "log-donor", {"--max-age", "1"});
-    BOOST_TEST(a.exit_code == 1, a.out + a.err);
+    BOOST_TEST(a.exit_code == 5, a.out + a.err);  // stale: no current answer
     BOOST_TEST(a.out.find("log-donor: stale verdict (signed at " + std::to_string(iat) + ", ") == 0, a.out);
   }
-  // 7. Without --verifier-key there is no verdict to trust: a usage error naming the option.
+  // 7. Nobody at the verifier's address: exit 5 (no current answer), saying what failed and what to check.
+  {
+    const int port = [] {  // a loopback port nobody listens on: bound, read, closed
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in sa{};
+      sa.sin_family = AF_INET;
+      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      socklen_t len = sizeof sa;
+      BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+      BOOST_TEST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0);
+      ::close(fd);
+      return int(ntohs(sa.sin_port));
+    }();
+    a = run_redoubt({"attest", "--verifier", "http://127.0.0.1:" + std::to_string(port), "--verifier-key", key, "rp-bad"});
+    BOOST_TEST(a.exit_code == 5, a.out + a.err);
+    BOOST_TEST(a.out.find("verifier_unreachable: GET http://127.0.0.1:" + std::to_string(port) +
+                          "/v1/endpoints/rp-bad?history=10: cannot connect (nothing listens there, or no route to it); check the "
+                          "--verifier URL and that `redoubt verifier serve` runs there") != std::string::npos, a.out);
+  }
+  // 8. Without --verifier-key there is no verdict to trust: a usage error naming the option.
   a = run_redoubt({"attest", "--verifier", f.v->url, "rp-bad"});
   BOOST_TEST(a.exit_code == 2, a.out + a.err);
   BOOST_TEST(a.err.find("--verifier-key") != std::string::npos, a.err);

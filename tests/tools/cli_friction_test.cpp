@@ -2,6 +2,11 @@
 // a new user met following the docs, each reproduced here and shown gone.
 #define BOOST_TEST_MODULE cli_friction
 #include <boost/test/unit_test.hpp>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/launch_fixture.hpp"
@@ -107,4 +112,49 @@ BOOST_AUTO_TEST_CASE(a_refusal_is_named_once) {
   BOOST_TEST(run["guests"][0]["admission"] == "refused");
   BOOST_TEST(count(reason, "unsigned_guest") == 1u, reason);
   BOOST_TEST(has(reason, "unsigned_guest: guest-manifest: the guest has no signed manifest"), reason);
+}
+
+// Three first runs on one --state at once failed with TPM_RC_FAILURE and no hint. Now the TPM
+// state is locked (tools/state_lock.hpp): they run one after the other, the waiting ones say
+// who holds it, and every one launches with the same PCR17.
+BOOST_AUTO_TEST_CASE(commands_on_one_state_directory_take_turns) {
+  TempDir t;
+  const std::string st = (t / "state").string();
+  std::vector<std::future<CliResult>> runs;
+  for (int i = 0; i < 3; ++i)
+    runs.push_back(std::async(std::launch::async, [&, i] {
+      return run_redoubt({"launch", "--state", st, "--out", (t / ("out" + std::to_string(i))).string()});
+    }));
+  std::string waited, pcr17;
+  for (int i = 0; i < 3; ++i) {
+    CliResult r = runs[i].get();
+    BOOST_TEST(r.exit_code == 0, "run " << i << ": " << r.out << r.err);
+    if (has(r.out + r.err, "is in use by pid ")) waited += std::to_string(i);
+    const std::string p17 = read_json(t / ("out" + std::to_string(i)) / "pcrs.json")["sha256"]["17"];
+    if (pcr17.empty()) pcr17 = p17;
+    BOOST_TEST(p17 == pcr17);
+  }
+  BOOST_TEST(!waited.empty(), "no run said it waited for the lock");
+}
+
+// A lock held for longer than the command waits: exit 3, naming the holder and what to do.
+BOOST_AUTO_TEST_CASE(a_busy_state_directory_is_named_with_its_holder) {
+  TempDir t;
+  const std::string st = (t / "state").string();
+  BOOST_TEST_REQUIRE(run_redoubt({"svn", "show", "--state", st}).exit_code == 0);  // the TPM exists
+  const std::string lock = st + "/tpm-inproc.lock";
+  const int fd = ::open(lock.c_str(), O_RDWR);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  BOOST_TEST_REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+  const std::string me = "pid 4242 (redoubt endpoint --mode pull)\n";
+  BOOST_TEST_REQUIRE(::ftruncate(fd, 0) == 0);
+  BOOST_TEST_REQUIRE(::pwrite(fd, me.data(), me.size(), 0) == ssize_t(me.size()));
+  ::setenv("REDOUBT_STATE_LOCK_WAIT_S", "1", 1);
+  CliResult r = run_redoubt({"svn", "show", "--state", st});
+  ::unsetenv("REDOUBT_STATE_LOCK_WAIT_S");
+  ::close(fd);
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(has(r.err, "tpm-inproc is in use by pid 4242 (redoubt endpoint --mode pull): wait for it to finish, or give this "
+                        "command another --state"), r.err);
+  BOOST_TEST(run_redoubt({"svn", "show", "--state", st}).exit_code == 0);  // released: it runs
 }

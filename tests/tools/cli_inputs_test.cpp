@@ -33,13 +33,13 @@ struct Keys {
   }
   CliResult sign_hv(const std::string& svn, const fs::path& image) const {
     return run_redoubt({"sign", "hypervisor", "--image", image.string(), "--key", key.string(), "--version", "1", "--svn", svn,
-                        "--out", (d / "hv.manifest").string()});
+                        "--out", (d / "hv.manifest").string(), "--force"});
   }
   CliResult sign_guest(const std::string& memory, const fs::path& kernel, const std::string& svn = "1",
                        const std::vector<std::string>& extra = {}) const {
     std::vector<std::string> a = {"sign", "guest", "--kernel", kernel.string(), "--key", (pki / "leaf.key.pem").string(), "--cert",
                                   (pki / "leaf.crt.pem").string(), "--chain", (pki / "intermediate.crt.pem").string(), "--svn",
-                                  svn, "--memory", memory, "--out", (d / "guest.manifest").string()};
+                                  svn, "--memory", memory, "--out", (d / "guest.manifest").string(), "--force"};
     a.insert(a.end(), extra.begin(), extra.end());
     return run_redoubt(a);
   }

@@ -98,11 +98,11 @@ struct Signer {
   }
   std::vector<std::string> sign_hv(const fs::path& out) const {
     return {"sign", "hypervisor", "--image", (build_dir() / "hv.bin").string(), "--key", key.string(), "--version", "1.0.0",
-            "--svn", "2", "--out", out.string()};
+            "--svn", "2", "--out", out.string(), "--force"};  // replacing is what these tests are about
   }
   std::vector<std::string> sign_policy(const fs::path& out) const {
     return {"sign", "policy", "--key", (pki / "owner.key.pem").string(), "--anchor", (pki / "root.crt.pem").string(), "--out",
-            out.string()};
+            out.string(), "--force"};
   }
 };
 

@@ -29,11 +29,11 @@ struct Corp {
   CliResult sign_guest(const std::string& out, const std::string& svn = "3") const {
     return run_redoubt({"sign", "guest", "--kernel", kernel.string(), "--key", f("leaf.key.pem"), "--cert",
                         f("leaf.crt.pem"), "--chain", f("intermediate.crt.pem"), "--name", "corp-hello", "--version",
-                        "1.2", "--svn", svn, "--memory", "8", "--cmdline", "quiet", "--out", out});
+                        "1.2", "--svn", svn, "--memory", "8", "--cmdline", "quiet", "--out", out, "--force"});
   }
   CliResult sign_policy(const std::string& out, std::vector<std::string> extra = {}) const {
     std::vector<std::string> a = {"sign", "policy", "--key", f("owner.key.pem"), "--anchor", f("root.crt.pem"),
-                                  "--name", "corp-policy", "--serial", "4", "--out", out};
+                                  "--name", "corp-policy", "--serial", "4", "--out", out, "--force"};
     a.insert(a.end(), extra.begin(), extra.end());
     return run_redoubt(a);
   }
