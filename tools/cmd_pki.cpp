@@ -4,6 +4,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "policy/fs/guest_manifest.hpp"
 #include "policy/fs/launch_policy.hpp"
@@ -44,6 +45,7 @@ void register_pki(CLI::App& app, int& exit_code) {
 
   struct VerifyOpts {
     std::string policy, owner, manifest, kernel, initrd;
+    bool json = false;
   };
   auto vo = std::make_shared<VerifyOpts>();
   CLI::App* verify = pki->add_subcommand("verify", "Verify a guest manifest + images against a signed launch policy (BearSSL path)");
@@ -52,22 +54,35 @@ void register_pki(CLI::App& app, int& exit_code) {
   verify->add_option("--manifest", vo->manifest, "Guest manifest (COSE_Sign1 with x5chain); omit to ask about an unsigned guest");
   verify->add_option("--kernel", vo->kernel, "Kernel image");
   verify->add_option("--initrd", vo->initrd, "Initrd image");
+  verify->add_flag("--json", vo->json, "JSON on stdout: {verdict, refusal, message, guest}");
   verify->callback([vo, &exit_code] {
+    // One report for every outcome: the refusal is named once (the policy layer's message starts with it).
+    auto report = [&](const char* verdict, policy::Refusal why, const std::string& message, nlohmann::json guest = nullptr) {
+      const std::string msg = why == policy::Refusal::none ? message : policy::without_refusal_prefix(message.c_str(), why);
+      if (vo->json) {
+        std::cout << nlohmann::json{{"verdict", verdict},
+                                    {"refusal", why == policy::Refusal::none ? nlohmann::json() : nlohmann::json(policy::refusal_name(why))},
+                                    {"message", msg},
+                                    {"guest", guest}}
+                         .dump(2)
+                  << "\n";
+      } else if (why != policy::Refusal::none) {
+        std::cout << verdict << " (" << policy::refusal_name(why) << "): " << msg << "\n";
+      } else {
+        std::cout << verdict << ": " << msg << "\n";
+      }
+      exit_code = why == policy::Refusal::none ? kExitOk : kExitRefused;
+    };
     const std::vector<uint8_t> pol_bytes = read_file(vo->policy, input::kLaunchPolicy);
     auto lp = std::make_unique<policy::LaunchPolicy>();
-    policy::Refusal why;
+    policy::Refusal why = policy::Refusal::none;
     const policy::PublicKey owner = policy::cose_public_key(policy::load_public_key(vo->owner));
     Status st = policy::launch_policy_verify(pol_bytes, owner, *lp, why);
-    if (!st) {
-      std::cout << "refused (" << policy::refusal_name(why) << "): " << st.message() << "\n";
-      exit_code = kExitRefused;
-      return;
-    }
+    if (!st) return report("refused", why, st.message());
     if (vo->manifest.empty()) {
       st = policy::check_unsigned_guest(*lp, why);
-      std::cout << (st ? "allowed unmeasured: the policy admits unsigned guests" : std::string("refused (") + policy::refusal_name(why) + "): " + st.message()) << "\n";
-      exit_code = st ? kExitOk : kExitRefused;
-      return;
+      if (!st) return report("refused", why, st.message());
+      return report("allowed unmeasured", policy::Refusal::none, "the policy admits unsigned guests");
     }
     if (vo->kernel.empty()) throw InputError("--kernel is required with --manifest");
     const std::vector<uint8_t> m = read_file(vo->manifest, input::kGuestManifest), k = read_file(vo->kernel, input::kGuestKernel);
@@ -75,14 +90,13 @@ void register_pki(CLI::App& app, int& exit_code) {
     policy::GuestManifest gm;
     policy::VerifiedChain chain;
     st = policy::verify_guest(*lp, m, k, i, gm, chain, why);
-    if (!st) {
-      std::cout << "refused (" << policy::refusal_name(why) << "): " << st.message() << "\n";
-      exit_code = kExitRefused;
-      return;
-    }
-    std::cout << "accepted: guest " << gm.name << " " << gm.version << " SVN " << gm.svn << ", chain of " << chain.count
-              << " certificate(s) to anchor " << chain.anchor_index << ", signer key " << hex(chain.leaf_spki_sha256, 32) << "\n";
-    exit_code = kExitOk;
+    if (!st) return report("refused", why, st.message());
+    const std::string signer = hex(chain.leaf_spki_sha256, 32);
+    report("accepted", policy::Refusal::none,
+           std::string("guest ") + gm.name + " " + gm.version + " SVN " + std::to_string(gm.svn) + ", chain of " +
+               std::to_string(chain.count) + " certificate(s) to anchor " + std::to_string(chain.anchor_index) + ", signer key " + signer,
+           {{"name", gm.name}, {"version", gm.version}, {"svn", gm.svn}, {"chain", chain.count}, {"anchor", chain.anchor_index},
+            {"signer", signer}});
   });
 }
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -55,8 +56,9 @@ void serve_tpm(tpm::TpmDevice& t, const RunOptions& o, const Say& say) {
   bt->set_locality(0);  // a tool may have left another locality (tpm/swtpm_bridge_tcp.hpp)
 }
 
-int run_run(const RunOptions& o) {
-  auto say = [](const std::string& line) { std::cout << line << "\n" << std::flush; };
+int run_run(const RunOptions& o, bool json_out) {
+  // With --json stdout carries run.json only; the progress lines go to stderr.
+  auto say = [json_out](const std::string& line) { (json_out ? std::cerr : std::cout) << line << "\n" << std::flush; };
   TpmStateCheck tpm_state;
   auto tpm = open_tpm_session(tpm_spec_for(o.launch.platform, o.launch.tpm), state_dir(o.launch.state), o.launch.new_tpm, &tpm_state, say);
   say("[tpm] " + tpm->describe());
@@ -66,6 +68,11 @@ int run_run(const RunOptions& o) {
   if (o.serve_tpm_port >= 0) serve_tpm(*tpm, o, say);
   attest::orderly_shutdown(*tpm);  // the machine powers off in order: clockInfo.safe stays 1 at the next boot
   const sim::LaunchReport& lr = r.launch.report;
+  if (json_out) {
+    std::ifstream doc(r.launch.out_dir / "run.json");  // as written, so stdout and the file agree
+    std::cout << doc.rdbuf() << std::flush;
+    return !lr.launched ? kExitRefused : r.ran ? kExitOk : kExitRefused;
+  }
   std::cout << "\n" << format_pcr_table(r.launch.pcrs) << "\n";
   if (!lr.launched) {
     std::cout << "REFUSED at " << lr.stage << ": " << lr.reason << "\n";
@@ -163,10 +170,12 @@ void register_run(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 65534));
   add_uint_option(c, "--serve-tpm-seconds", o->serve_tpm_seconds, "With --serve-tpm: stop serving after this many seconds (0: on a signal)",
                   0, 86400);
-  c->callback([o, &exit_code] {
+  auto json_out = std::make_shared<bool>(false);
+  c->add_flag("--json", *json_out, "JSON on stdout: the run.json document (progress on stderr)");
+  c->callback([o, json_out, &exit_code] {
     if (o->serve_tpm_port >= 0 && o->launch.platform != "qemu")
       throw CLI::ValidationError("--serve-tpm", "needs --platform qemu (the run's own swtpm)");
-    exit_code = run_run(*o);
+    exit_code = run_run(*o, *json_out);
   });
 }
 

@@ -1,5 +1,6 @@
 // `redoubt slb seal|show`: put the hypervisor-signing key into an SL image.
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <openssl/evp.h>
 
@@ -51,11 +52,24 @@ void register_slb(CLI::App& app, int& exit_code) {
     exit_code = kExitOk;
   });
   auto file = std::make_shared<std::string>();
+  auto json_out = std::make_shared<bool>(false);
   CLI::App* show = slb->add_subcommand("show", "Print an SL image's header, sealed key and measurement");
   show->add_option("file", *file, "SL image")->required();
-  show->callback([file, &exit_code] {
+  show->add_flag("--json", *json_out, "JSON on stdout: {entry, length, key_slot, sealed_key, owner_key, measured_sha256}");
+  show->callback([file, json_out, &exit_code] {
     std::vector<uint8_t> img = read_file(*file, input::kSlImage);
     SlbInfo info = inspect_slb(img);
+    if (*json_out) {
+      auto key = [](const auto& k) {
+        return k ? nlohmann::json{{"sec1", hex(k->sec1, k->sec1_len)}, {"alg", static_cast<int>(k->alg)}} : nlohmann::json();
+      };
+      nlohmann::json j = {{"entry", info.entry}, {"length", info.length}, {"key_slot", info.key_slot_offset},
+                          {"sealed_key", key(info.key)}, {"owner_slot", info.owner_slot_offset}, {"owner_key", key(info.owner)}};
+      j["measured_sha256"] = info.length <= img.size() ? nlohmann::json(sha256_hex(img.data(), info.length)) : nlohmann::json();
+      std::cout << j.dump(2) << "\n";
+      exit_code = kExitOk;
+      return;
+    }
     char line[160];
     snprintf(line, sizeof line, "entry 0x%04x  length 0x%04x (%u bytes)  key slot 0x%04x\n", info.entry, info.length,
              info.length, info.key_slot_offset);

@@ -15,6 +15,11 @@ inline constexpr uint32_t kLeafSvm = 0x8000000A;
 // "AuthenticAMD" as EBX, EDX, ECX.
 inline constexpr uint32_t kVendorEbx = 0x68747541, kVendorEdx = 0x69746E65, kVendorEcx = 0x444D4163;
 
+// "GenuineIntel" as EBX, EDX, ECX (Intel SDM vol. 2A "CPUID", leaf 0).
+inline constexpr uint32_t kIntelVendorEbx = 0x756E6547, kIntelVendorEdx = 0x49656E69, kIntelVendorEcx = 0x6C65746E;
+// CPUID.1:ECX on Intel (SDM vol. 2A Table 3-10): VMX and SMX.
+inline constexpr uint32_t kIntelFn1EcxVmx = 1u << 5, kIntelFn1EcxSmx = 1u << 6;
+
 // Fn0000_0001_EDX (E.3.2).
 enum Fn1Edx : uint32_t {
   kFpu = 1u << 0, kVme = 1u << 1, kDe = 1u << 2, kPse = 1u << 3, kTsc = 1u << 4, kMsr = 1u << 5, kPae = 1u << 6,

@@ -17,14 +17,6 @@ using std::span;
 
 span<const uint8_t> text(const char* s) { return {reinterpret_cast<const uint8_t*>(s), std::strlen(s)}; }
 
-// The policy layer's message already starts with "<refusal>: "; the refusal is named once.
-const char* without_refusal_prefix(const char* msg, const char* refusal) {
-  size_t i = 0;
-  while (refusal[i] && msg[i] == refusal[i]) ++i;
-  if (refusal[i] == 0 && msg[i] == ':' && msg[i + 1] == ' ') return msg + i + 2;
-  return msg;
-}
-
 }  // namespace
 
 Status GuestAdmission::init(hal::Platform& p, hal::HypervisorHandoff& h, PageAllocator& alloc) {
@@ -140,7 +132,7 @@ void GuestAdmission::admit_signed(const hal::HypervisorHandoff::Guest& g, span<c
   policy::VerifiedChain& chain = s_->chain;
   policy::Refusal why = policy::Refusal::none;
   Status st = policy::verify_guest(s_->policy, manifest, kernel, initrd, m, chain, why);
-  if (!st) return refuse(out, g.name, policy::refusal_name(why), "%s", without_refusal_prefix(st.message(), policy::refusal_name(why)));
+  if (!st) return refuse(out, g.name, policy::refusal_name(why), "%s", policy::without_refusal_prefix(st.message(), why));
   format(out.name, sizeof out.name, "%s", m.name);
   format(out.version, sizeof out.version, "%s", m.version);
   out.svn = m.svn;
@@ -174,7 +166,7 @@ void GuestAdmission::admit_unsigned(const hal::HypervisorHandoff::Guest& g, span
                                     span<const uint8_t> initrd, AdmissionResult& out) {
   policy::Refusal why = policy::Refusal::none;
   Status st = policy::check_unsigned_guest(s_->policy, why);
-  if (!st) return refuse(out, g.name, policy::refusal_name(why), "%s", without_refusal_prefix(st.message(), policy::refusal_name(why)));
+  if (!st) return refuse(out, g.name, policy::refusal_name(why), "%s", policy::without_refusal_prefix(st.message(), why));
   // Allowed, and attestably so: a marker in PCR19 and the plain image digests in PCR20.
   char ev[160];
   format(ev, sizeof ev, "unsigned guest %s", g.name);

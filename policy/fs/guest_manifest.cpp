@@ -218,7 +218,8 @@ Status verify_guest_manifest(const LaunchPolicy& policy, std::span<const uint8_t
   if (msg.kid.size() != 32) GM_FAIL(Refusal::malformed, "kid (label 4) must be the 32-byte SHA-256 of the leaf's SubjectPublicKeyInfo");
 
   st = verify_chain(policy.chain_policy(), {x.certs, x.count}, chain, why);
-  if (!st) return Status::fail(st.code(), "guest-manifest: %s", st.message());
+  // "<refusal>: guest-manifest: <detail>", the form of every other refusal here.
+  if (!st) return refuse(why, why, "guest-manifest", Status::fail(st.code(), "%s", without_refusal_prefix(st.message(), why)));
   chain.x5chain = x.raw;
 
   if (!bytes_equal(msg.kid, chain.leaf_spki_sha256)) {

@@ -37,6 +37,14 @@ const char* refusal_name(Refusal r) {
   return "unknown";
 }
 
+const char* without_refusal_prefix(const char* msg, Refusal r) {
+  const char* name = refusal_name(r);
+  size_t i = 0;
+  while (name[i] && msg[i] == name[i]) ++i;
+  if (name[i] == 0 && msg[i] == ':' && msg[i + 1] == ' ') return msg + i + 2;
+  return msg;
+}
+
 Status refuse(Refusal& why, Refusal r, const char* module, const Status& st) {
   why = r;
   return Status::fail(refusal_err(r), "%s: %s: %s", refusal_name(r), module, st.message());

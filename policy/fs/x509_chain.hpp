@@ -60,6 +60,8 @@ Err refusal_err(Refusal r);
 // Records refusal `r` in `why` and returns `st` re-labelled "<refusal>: <module>: <message>",
 // the one form guest-manifest and launch-policy refusals are reported in.
 Status refuse(Refusal& why, Refusal r, const char* module, const Status& st);
+// `msg` without a leading "<refusal name>: " (messages name their refusal once).
+const char* without_refusal_prefix(const char* msg, Refusal r);
 
 // keyUsage bits, RFC 5280 §4.2.1.3 (bit i of KeyUsage = 1 << i here).
 inline constexpr uint16_t kKuDigitalSignature = 1u << 0;

@@ -158,3 +158,56 @@ BOOST_AUTO_TEST_CASE(a_busy_state_directory_is_named_with_its_holder) {
                         "command another --state"), r.err);
   BOOST_TEST(run_redoubt({"svn", "show", "--state", st}).exit_code == 0);  // released: it runs
 }
+
+// --json existed on launch, eventlog show and attest only. Now on every command that reports
+// something; stdout is exactly one JSON document (progress goes to stderr).
+BOOST_AUTO_TEST_CASE(reporting_commands_speak_json) {
+  TempDir t;
+  CliResult k = run_redoubt({"key", "gen", "--out", (t / "keys/a").string(), "--json"});
+  BOOST_TEST_REQUIRE(k.exit_code == 0, k.err);
+  const json kj = json::parse(k.out);
+  BOOST_TEST(kj["curve"] == "P-256");
+  BOOST_TEST(kj["private_key"] == (t / "keys/a").string() + ".key.pem");
+  BOOST_TEST(kj["key_id"].get<std::string>().size() == 64u);
+
+  const std::string st = (t / "state").string();
+  CliResult r = run_redoubt({"run", "--state", st, "--out", (t / "run").string(), "--guest", "hello", "--json"});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  const json rj = json::parse(r.out);
+  BOOST_TEST(rj == read_json(t / "run/run.json"));
+  BOOST_TEST(rj["guests"][0]["status"] == "exited");
+  BOOST_TEST(has(r.err, "[hello] Hello, world!"), r.err);  // the console, on stderr
+
+  CliResult s = run_redoubt({"slb", "show", (t / "run/slb.bin").string(), "--json"});
+  BOOST_TEST_REQUIRE(s.exit_code == 0, s.err);
+  const json sj = json::parse(s.out);
+  const Bytes slb = read_file(t / "run/slb.bin");
+  BOOST_TEST(sj["length"] == (slb[2] | (slb[3] << 8)));
+  BOOST_TEST(sj["measured_sha256"] == hex(sha("SHA256", Bytes(slb.begin(), slb.begin() + (slb[2] | (slb[3] << 8))))));
+  BOOST_TEST(!sj["sealed_key"].is_null());
+
+  // pki verify: a revoked signer, the refusal named once, in text and JSON.
+  const std::string pki = (t / "pki").string();
+  BOOST_TEST_REQUIRE(run_redoubt({"pki", "init", pki}).exit_code == 0);
+  const std::string kernel = (build_dir() / "guests/hello.bin").string();
+  BOOST_TEST_REQUIRE(run_redoubt({"sign", "guest", "--kernel", kernel, "--key", pki + "/leaf.key.pem", "--cert", pki + "/leaf.crt.pem",
+                                  "--chain", pki + "/intermediate.crt.pem", "--svn", "1", "--memory", "8", "--out",
+                                  (t / "hello.manifest").string()})
+                         .exit_code == 0);
+  BOOST_TEST_REQUIRE(run_redoubt({"sign", "policy", "--key", pki + "/owner.key.pem", "--anchor", pki + "/root.crt.pem", "--revoke-spki",
+                                  pki + "/leaf.crt.pem", "--out", (t / "p").string()})
+                         .exit_code == 0);
+  const std::vector<std::string> verify = {"pki", "verify", "--policy", (t / "p").string(), "--owner", pki + "/owner.pub.pem", "--manifest",
+                                           (t / "hello.manifest").string(), "--kernel", kernel};
+  CliResult v = run_redoubt(verify);
+  BOOST_TEST(v.exit_code == 1);
+  BOOST_TEST(count(v.out, "revoked_leaf") == 1u, v.out);
+  std::vector<std::string> vj_args = verify;
+  vj_args.push_back("--json");
+  CliResult vj = run_redoubt(vj_args);
+  BOOST_TEST(vj.exit_code == 1);
+  const json vjj = json::parse(vj.out);
+  BOOST_TEST(vjj["verdict"] == "refused");
+  BOOST_TEST(vjj["refusal"] == "revoked_leaf");
+  BOOST_TEST(count(vjj["message"].get<std::string>(), "revoked_leaf") == 0u, vjj["message"]);
+}

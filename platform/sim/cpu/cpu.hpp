@@ -32,6 +32,9 @@ struct NestedFault {
   uint64_t info1;  // APM vol. 2 §15.25.6: #PF-style error code | bit 32 final | bit 33 walk
   uint64_t gpa;
 };
+// With EPT (Intel model) NestedFault::info1 is the EPT-violation exit qualification (Intel SDM
+// vol. 3C §28.2.1 Table 28-7) with kEptViolation set, or kEptMisconfig (§29.3.3.1).
+inline constexpr uint64_t kEptViolation = 1ull << 62, kEptMisconfig = 1ull << 63;
 
 // Thrown out of run() for conditions the simulation cannot continue from.
 class CpuError : public std::runtime_error {
@@ -59,6 +62,9 @@ struct GuestControls {
   uint64_t ncr3 = 0;
   bool v_intr_masking = false;
   uint8_t v_tpr = 0;  // VMCB V_TPR[3:0]: the guest's CR8 while v_intr_masking (APM vol. 2 §15.21.4)
+  // Intel: EPT instead of AMD nested paging (np is set too: the guest-physical step is on).
+  bool ept = false;
+  uint64_t eptp = 0;  // Intel SDM vol. 3C §25.6.11
 };
 
 // EVENTINJ/EXITINTINFO-style event (APM vol. 2 §15.20).
@@ -90,6 +96,40 @@ class HostSvm {
 
  protected:
   ~HostSvm() = default;
+};
+
+// The CPU vendor the machine models: AMD (SVM, SKINIT; the default) or Intel
+// (VMX: CPUID "GenuineIntel", CPUID.1:ECX.VMX, no SVM). docs/intel.md.
+enum class Vendor : uint8_t { amd, intel };
+
+// The VMX instructions (Intel SDM vol. 3C ch. 31), as decoded.
+enum class VmxInsn : uint8_t { vmxon, vmxoff, vmclear, vmptrld, vmptrst, vmread, vmwrite, vmlaunch, vmresume,
+                               vmcall, invept, invvpid };
+struct VmxOperands {
+  VmxInsn insn;
+  bool mem = false;      // the r/m operand is memory (at `addr`, linear)
+  uint64_t addr = 0;
+  uint8_t rm_reg = 0;    // the r/m operand when it is a register (index into gpr[])
+  uint8_t reg = 0;       // the other register operand (VMREAD source, VMWRITE/INVEPT destination)
+  uint8_t len = 0;       // instruction length
+};
+
+// The Intel VMX model (platform/sim/vmx) behind the VMX instructions, the VMX
+// MSRs and the CR0/CR4 rules of VMX operation. Only consulted when vendor == intel.
+class HostVmx {
+ public:
+  // After the decoder: #UD/#GP via c.ud()/c.gp(), VMsucceed/VMfail through RFLAGS.
+  virtual void instruction(Cpu& c, const VmxOperands& o) = 0;
+  virtual bool rdmsr(Cpu& c, uint32_t msr, uint64_t& v) = 0;    // false: not a VMX MSR
+  virtual bool wrmsr(Cpu& c, uint32_t msr, uint64_t v) = 0;     // false: not a VMX MSR (may #GP)
+  // MOV to CR0/CR4 in VMX operation must keep the fixed bits (§24.8): false -> #GP(0).
+  virtual bool cr_write_allowed(const Cpu& c, unsigned cr, uint64_t v) = 0;
+  // MOV to/from CRn in a VMX guest (§26.1.3, §26.3): true if it caused a VM exit; otherwise `value`
+  // is what the read returns (read shadows) or what the write stores (host-owned bits kept).
+  virtual bool guest_mov_cr(Cpu& c, unsigned cr, bool write, unsigned gpr, uint64_t& value) = 0;
+
+ protected:
+  ~HostVmx() = default;
 };
 
 // Physical addresses that are not RAM: device registers (TPM TIS, local APIC).
@@ -197,8 +237,11 @@ class Cpu {
 
   PortIo* ports = nullptr;     // devices behind IN/OUT (nullptr: reads all-ones, writes dropped)
   Mmio* mmio = nullptr;        // devices behind physical addresses outside RAM (nullptr: reads all-ones)
+  Vendor vendor = Vendor::amd; // AMD (SVM) or Intel (VMX, with host_vmx)
+  HostVmx* host_vmx = nullptr; // Intel: the VMX model (nullptr: VMX instructions #UD)
   HostSvm* host_svm = nullptr; // full system: host-mode VMRUN/VMLOAD/VMSAVE (nullptr: #UD as before)
   bool gif = true;             // global interrupt flag (APM vol. 2 §15.17): STGI/CLGI, VMRUN sets, #VMEXIT clears
+  uint64_t walk_va = 0;        // the linear address of the last guest page walk (EPT exit: guest-linear address)
   HostFault first_host_fault;  // set once, by the first exception outside guest mode
   // A device asks the CPU to stop after the current instruction (power off).
   void request_stop(Stop why) { stop = why; stop_block_ = true; }
@@ -301,6 +344,8 @@ class Cpu {
   uint64_t walk(uint64_t va, Access acc, bool user, TlbEntry& out);
   struct NestedResult { unsigned shift = 30; bool writable = true, nx = false, dirty = true; };
   uint64_t nested_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r);
+  uint64_t ept_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r);  // ept.cpp
+  [[noreturn]] void nested_ad_fault(uint64_t gpa, bool nested_nx);          // guest A/D update not writable
 
   PhysicalMemory& mem_;
   uint8_t* ram_;

@@ -59,4 +59,20 @@ CpuidResult cpuid_leaf(uint32_t leaf) {
   }
 }
 
+// The Intel model (Intel SDM vol. 2A "CPUID"): same implemented features, Intel's
+// layout. VMX in leaf 1 ECX (platform/sim/vmx); no SMX yet (no GETSEC), no SVM,
+// no SKINIT. Intel has no Fn8000_0001_EDX mirror of leaf 1 and no leaf 8000_000A.
+CpuidResult cpuid_leaf_intel(uint32_t leaf) {
+  constexpr uint32_t kIntelExtEcx = kLahfSahf;
+  constexpr uint32_t kIntelExtEdx = kNx | kPage1Gb | kRdtscp | kLm;
+  switch (leaf) {
+    case kLeafVendor: return {kLeafFeatures, kIntelVendorEbx, kIntelVendorEcx, kIntelVendorEdx};
+    case kLeafFeatures: return {kCpuidSignatureIntel, 8u << 8, kFn1Ecx | kIntelFn1EcxVmx, kFn1Edx};
+    case kLeafExtMax: return {kLeafAddressSizes, 0, 0, 0};
+    case kLeafExtFeatures: return {0, 0, kIntelExtEcx, kIntelExtEdx};
+    case kLeafAddressSizes: return {kPhysAddrBits | (kLinearAddrBits << 8), 0, 0, 0};
+    default: return {};
+  }
+}
+
 }  // namespace redoubt::sim::cpu

@@ -18,5 +18,8 @@ inline constexpr uint32_t kSvmAsids = 0x8000;
 // Leaf `leaf` (ECX subleaf ignored: no implemented leaf has subleaves). Leaves
 // above the maxima, and reserved leaves inside the range, return all zeros.
 CpuidResult cpuid_leaf(uint32_t leaf);
+// The Intel model (docs/intel.md): "GenuineIntel", CPUID.1:ECX.VMX, no SVM/SKINIT.
+CpuidResult cpuid_leaf_intel(uint32_t leaf);
+inline constexpr uint32_t kCpuidSignatureIntel = 0x000906EA;  // family 6 model 9Eh (a VT-x + EPT part)
 
 }  // namespace redoubt::sim::cpu

@@ -500,6 +500,30 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
     case ZYDIS_MNEMONIC_STGI: o.cc = 4; o.fn = &svm_insn; break;
     case ZYDIS_MNEMONIC_CLGI: o.cc = 5; o.fn = &svm_insn; break;
     case ZYDIS_MNEMONIC_SKINIT: o.cc = 6; o.fn = &svm_insn; break;
+    // VMX (Intel SDM vol. 3C ch. 31). o.w2 bit 0: the r/m operand is memory. VMREAD r/m, r
+    // (dst = r/m, src = encoding); VMWRITE r, r/m and INVEPT/INVVPID r, m128 (src = register).
+    case ZYDIS_MNEMONIC_VMXON: case ZYDIS_MNEMONIC_VMXOFF: case ZYDIS_MNEMONIC_VMCLEAR:
+    case ZYDIS_MNEMONIC_VMPTRLD: case ZYDIS_MNEMONIC_VMPTRST: case ZYDIS_MNEMONIC_VMREAD:
+    case ZYDIS_MNEMONIC_VMWRITE: case ZYDIS_MNEMONIC_VMLAUNCH: case ZYDIS_MNEMONIC_VMRESUME:
+    case ZYDIS_MNEMONIC_VMCALL: case ZYDIS_MNEMONIC_INVEPT: case ZYDIS_MNEMONIC_INVVPID: {
+      const ZydisMnemonic order[] = {ZYDIS_MNEMONIC_VMXON, ZYDIS_MNEMONIC_VMXOFF, ZYDIS_MNEMONIC_VMCLEAR,
+                                     ZYDIS_MNEMONIC_VMPTRLD, ZYDIS_MNEMONIC_VMPTRST, ZYDIS_MNEMONIC_VMREAD,
+                                     ZYDIS_MNEMONIC_VMWRITE, ZYDIS_MNEMONIC_VMLAUNCH, ZYDIS_MNEMONIC_VMRESUME,
+                                     ZYDIS_MNEMONIC_VMCALL, ZYDIS_MNEMONIC_INVEPT, ZYDIS_MNEMONIC_INVVPID};
+      for (unsigned i = 0; i < 12; ++i)
+        if (order[i] == m) o.cc = uint8_t(i);
+      o.w2 = mem_i >= 0 ? 1 : 0;
+      const bool reg_first = m == ZYDIS_MNEMONIC_VMWRITE || m == ZYDIS_MNEMONIC_INVEPT || m == ZYDIS_MNEMONIC_INVVPID;
+      for (unsigned i = 0; i < nv && i < 2; ++i) {
+        if (kind[i] != R) continue;
+        const int r = reg(i);
+        if (r < 0) return false;
+        if (m == ZYDIS_MNEMONIC_VMREAD) (i == 0 ? o.dst : o.src) = uint8_t(r);
+        else if (reg_first) (i == 0 ? o.src : o.dst) = uint8_t(r);
+      }
+      o.fn = &vmx_insn;
+      break;
+    }
     case ZYDIS_MNEMONIC_IN: case ZYDIS_MNEMONIC_OUT: {
       const bool isin = m == ZYDIS_MNEMONIC_IN;
       const auto& data = ops[isin ? 0 : 1];

@@ -35,6 +35,7 @@ void pause(Cpu&, const Op&);
 void invlpg(Cpu&, const Op&);
 void invlpga(Cpu&, const Op&);
 void svm_insn(Cpu&, const Op&);   // VMMCALL VMRUN VMLOAD VMSAVE STGI CLGI SKINIT (cc selects)
+void vmx_insn(Cpu&, const Op&);   // VMXON ... INVVPID (cc = VmxInsn), Intel model only
 void io(Cpu&, const Op&);         // IN OUT INS OUTS
 void rdmsr(Cpu&, const Op&);
 void wrmsr(Cpu&, const Op&);

@@ -26,7 +26,7 @@ void need_cpl0(Cpu& c) {
 // ---- CPUID: the table in cpuid_table.cpp ----
 void cpuid(Cpu& c, const Op&) {
   if (c.misc1(s::kInterceptCpuid)) return c.vmexit(s::kExitCpuid, 0, 0);
-  const CpuidResult r = cpuid_leaf(uint32_t(c.gpr[RAX]));
+  const CpuidResult r = c.vendor == Vendor::intel ? cpuid_leaf_intel(uint32_t(c.gpr[RAX])) : cpuid_leaf(uint32_t(c.gpr[RAX]));
   c.gpr[RAX] = r.eax;  // 32-bit results zero-extend into RAX..RDX
   c.gpr[RBX] = r.ebx;
   c.gpr[RCX] = r.ecx;
@@ -105,6 +105,22 @@ void svm_insn(Cpu& c, const Op& o) {
   c.ud();  // VMRUN/VMLOAD/VMSAVE inside a guest (nested SVM) and SKINIT: not modelled here
 }
 
+// The VMX instructions (Intel SDM vol. 3C ch. 31): #UD on the AMD model or without a
+// VMX model, as before they existed; otherwise the operands go to platform/sim/vmx.
+// cc: VmxInsn; o.cc2-style details: kind[0] memory -> o.w2 = 1.
+void vmx_insn(Cpu& c, const Op& o) {
+  if (c.vendor != Vendor::intel || !c.host_vmx) c.ud();
+  VmxOperands v;
+  v.insn = VmxInsn(o.cc);
+  v.mem = o.w2 & 1;
+  if (v.mem) v.addr = ea(c, o);
+  v.rm_reg = o.dst >> 3;
+  v.reg = o.src >> 3;
+  v.len = o.len;
+  c.host_vmx->instruction(c, v);
+  c.end_block();
+}
+
 // cc bit 0: IN, bit 1: string, bit 2: port in DX. o.w: size; o.w2: rep.
 void io(Cpu& c, const Op& o) {
   const bool in = o.cc & 1, str = o.cc & 2;
@@ -157,6 +173,14 @@ void rdmsr(Cpu& c, const Op&) {
   if (c.misc1(s::kInterceptMsrProt) && svm::msr_intercepted(c.ctl.msrpm, msr, false))
     return c.vmexit(s::kExitMsr, 0, 0);
   uint64_t v;
+  if (c.vendor == Vendor::intel) {  // IA32_FEATURE_CONTROL and IA32_VMX_* (platform/sim/vmx); no AMD SVM MSRs
+    if (c.host_vmx && c.host_vmx->rdmsr(c, msr, v)) {
+      c.gpr[RAX] = uint32_t(v);
+      c.gpr[RDX] = v >> 32;
+      return;
+    }
+    if (msr == s::kMsrVmCr || msr == s::kMsrVmHsavePa) c.gp(0);
+  }
   switch (msr) {
     case 0x10: v = c.guest_tsc(); break;                 // TSC
     case 0x1B: v = 0xFEE00900; break;                    // APIC_BASE (BSP, enabled)
@@ -187,6 +211,11 @@ void wrmsr(Cpu& c, const Op&) {
   if (c.misc1(s::kInterceptMsrProt) && svm::msr_intercepted(c.ctl.msrpm, msr, true))
     return c.vmexit(s::kExitMsr, 1, 0);
   const uint64_t v = (c.gpr[RDX] << 32) | uint32_t(c.gpr[RAX]);
+  if (c.vendor == Vendor::intel) {
+    if (c.host_vmx && c.host_vmx->wrmsr(c, msr, v)) return;
+    if (msr == s::kMsrVmHsavePa) c.gp(0);
+    if (msr == 0xC0000080 && (v & kEferSvme)) c.gp(0);  // no SVM on the Intel model
+  }
   switch (msr) {
     case 0x174: c.sysenter_cs = v; break;
     case 0x175: c.sysenter_esp = v; break;
@@ -235,10 +264,14 @@ void mov_cr(Cpu& c, const Op& o) {
       case 8: v = (c.guest && c.ctl.v_intr_masking) ? c.ctl.v_tpr : c.cr8; break;  // V_TPR (§15.21.4)
       default: c.ud();
     }
+    // Intel VMX guest: CR3/CR8-store exiting, CR0/CR4 read shadows (Intel SDM vol. 3C §26.1.3, §26.3).
+    if (c.guest && c.vendor == Vendor::intel && c.host_vmx && c.host_vmx->guest_mov_cr(c, n, false, gpr, v)) return;
     wreg_w(c, o.dst, o.w, v);  // 32-bit code reads the low 32 bits
     return;
   }
-  const uint64_t v = trunc(c.gpr[gpr], o.w);
+  uint64_t v = trunc(c.gpr[gpr], o.w);
+  // Intel VMX guest: CR0/CR4 guest/host masks, CR3-load and CR8-load exiting (§26.1.3, §26.3).
+  if (c.guest && c.vendor == Vendor::intel && c.host_vmx && c.host_vmx->guest_mov_cr(c, n, true, gpr, v)) return;
   switch (n) {
     case 0: {
       if ((v >> 32) || ((v & kCr0Pg) && !(v & kCr0Pe)) || ((v & kCr0Nw) && !(v & kCr0Cd))) c.gp(0);
@@ -252,6 +285,8 @@ void mov_cr(Cpu& c, const Op& o) {
         if (c.mode() == Mode::long64) c.gp(0);  // leave long mode only from compatibility mode (§14.7)
         efer &= ~kEferLma;
       }
+      // VMX operation: CR0 must keep IA32_VMX_CR0_FIXED0/1 (Intel SDM vol. 3C §24.8).
+      if (c.vendor == Vendor::intel && c.host_vmx && !c.host_vmx->cr_write_allowed(c, 0, v)) c.gp(0);
       if (!(v & kCr0Pe)) throw CpuError("MOV CR0 clearing PE (real mode): not modelled");
       if ((v & kCr0Pg) && !(efer & kEferLma))
         throw CpuError("MOV CR0 enabling legacy paging (CR0.PG = 1, EFER.LME = 0): not modelled");
@@ -268,7 +303,9 @@ void mov_cr(Cpu& c, const Op& o) {
       c.flush_tlb_nonglobal();  // MOV CR3 flushes non-global translations (APM vol. 2 §5.5.2)
       break;
     case 4:
-      if (v & ~0x3F07FFull) c.gp(0);
+      // Intel: CR4.VMXE (bit 13) exists (Intel SDM vol. 3C §24.7); in VMX operation the fixed bits hold (§24.8).
+      if (v & ~(c.vendor == Vendor::intel ? 0x3F27FFull : 0x3F07FFull)) c.gp(0);
+      if (c.vendor == Vendor::intel && c.host_vmx && !c.host_vmx->cr_write_allowed(c, 4, v)) c.gp(0);
       if ((c.efer & kEferLma) && !(v & kCr4Pae)) c.gp(0);
       c.cr4 = v;
       c.flush_tlb_all_current();

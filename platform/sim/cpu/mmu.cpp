@@ -37,6 +37,7 @@ void store64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 uint64_t Cpu::nested_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r) {
   r = NestedResult{};
   if (!(guest && ctl.np)) return gpa;
+  if (ctl.ept) return ept_walk(gpa, acc, walk, r);  // Intel EPT (ept.cpp)
   // Nested table walks are user-level accesses (APM vol. 2 §15.25.5).
   const uint64_t kind = walk ? npf::kPageWalk : npf::kFinalAddress;
   const uint64_t err = npf::kUser | (acc == kWrite ? npf::kWrite : 0) | (acc == kFetch ? npf::kFetch : 0);
@@ -89,6 +90,7 @@ uint64_t Cpu::nested_translate(uint64_t gpa, Access acc, bool walk) {
 
 uint64_t Cpu::walk(uint64_t va, Access acc, bool user, TlbEntry& out) {
   ++counters.walks;
+  walk_va = va;
   const uint64_t refs0 = counters.walk_refs;
   const bool nxe = efer & kEferNxe;
   uint64_t gpa;
@@ -100,7 +102,7 @@ uint64_t Cpu::walk(uint64_t va, Access acc, bool user, TlbEntry& out) {
     uint64_t table = cr3 & kPteAddrMask;
     uint64_t egpa[4], val[4];
     uint8_t* eptr[4];
-    bool ewr[4];
+    bool ewr[4], enx[4];
     int n = 0;
     for (int level = 4; level >= 1; --level) {
       const unsigned sh = 12 + 9 * (level - 1);
@@ -117,6 +119,7 @@ uint64_t Cpu::walk(uint64_t va, Access acc, bool user, TlbEntry& out) {
       egpa[n] = a;
       eptr[n] = p;
       ewr[n] = nr.writable;
+      enx[n] = nr.nx;
       val[n++] = e;
       if (level == 1 || ((level == 3 || level == 2) && (e & kPteLarge))) {
         shift = sh;
@@ -136,8 +139,7 @@ uint64_t Cpu::walk(uint64_t va, Access acc, bool user, TlbEntry& out) {
       if (nv != val[i]) {
         // The update is a write to the guest table page: it needs nested write permission
         // (the nested translation itself was made, and counted, by the read above).
-        if (guest && ctl.np && !ewr[i])
-          throw NestedFault{npf::kUser | npf::kWrite | npf::kPresent | npf::kPageWalk, egpa[i]};
+        if (guest && ctl.np && !ewr[i]) nested_ad_fault(egpa[i], enx[i]);
         store64(eptr[i], nv);
       }
     }
