@@ -56,6 +56,9 @@ inline constexpr uint64_t kBareFlagDevOffBeforeIommu = 1u << 12;
 // Test-only (hypervisor/core/entry.hpp kHvTestStaleIotlb): a torn-down guest's devices are
 // blocked in the device table but neither the DTE / IOTLB caches are invalidated nor the DEV closed.
 inline constexpr uint64_t kBareFlagStaleIotlb = 1u << 11;
+// Test-only (hypervisor/core/entry.hpp kHvTestDmaMapsHost): an assigned device's I/O domain also
+// maps IOVA = host-physical over [its guest's RAM size, 256 MiB): the device is not confined.
+inline constexpr uint64_t kBareFlagDmaMapsHost = 1u << 13;
 inline constexpr uint64_t kBareFlagInjectSliceShift = 16;
 inline constexpr uint64_t kBareFlagInjectSliceMask = 0xFFFFull << kBareFlagInjectSliceShift;
 // Test-only: the protections `redoubt attack run --protection-off` turns off (hypervisor/core/entry.hpp
@@ -67,7 +70,7 @@ inline constexpr uint64_t kBareFlagIoPassthrough = 1u << 9;
 // Test-only: the stop scrubs nothing (hypervisor/core/entry.hpp kHvTestNoScrub).
 inline constexpr uint64_t kBareFlagNoScrub = 1u << 10;
 // The flags hv_main passes on to hypervisor_main.
-inline constexpr uint64_t kBareFlagHvTestMask = kBareFlagStaleIotlb | kBareFlagNoScrub | kBareFlagNoGuestStateSwitch | kBareFlagInjectFailure | kBareFlagInjectSliceMask |
+inline constexpr uint64_t kBareFlagHvTestMask = kBareFlagDmaMapsHost | kBareFlagStaleIotlb | kBareFlagNoScrub | kBareFlagNoGuestStateSwitch | kBareFlagInjectFailure | kBareFlagInjectSliceMask |
                                                 kBareFlagNptMapsHost | kBareFlagHypercallPhysical | kBareFlagNoPreemption |
                                                 kBareFlagIoPassthrough;
 // Every flag has a bit of its own (two merges once gave two switches one bit).
@@ -75,7 +78,7 @@ inline constexpr uint64_t kBareFlagsAll[] = {kBareFlagSelfTestVmrun, kBareFlagSe
                                              kBareFlagSelfTestDma, kBareFlagSelfTestDmaNoProtection, kBareFlagInjectFailure,
                                              kBareFlagNptMapsHost, kBareFlagHypercallPhysical, kBareFlagNoPreemption,
                                              kBareFlagIoPassthrough, kBareFlagNoScrub, kBareFlagStaleIotlb,
-                                             kBareFlagDevOffBeforeIommu, kBareFlagInjectSliceMask};
+                                             kBareFlagDevOffBeforeIommu, kBareFlagDmaMapsHost, kBareFlagInjectSliceMask};
 constexpr bool bare_flags_distinct() {
   uint64_t seen = 0;
   for (uint64_t f : kBareFlagsAll) {
@@ -85,6 +88,22 @@ constexpr bool bare_flags_distinct() {
   return true;
 }
 static_assert(bare_flags_distinct(), "two hv.bin test flags share a bit");
+
+// A test image's switches (docs/qemu.md "Test images"). The SL always hands hv.bin a boot area
+// with flags = 0, so where the SL runs for real (full-system, QEMU) a test switch cannot come
+// from the boot area: it is built into a copy of hv.bin instead. hv.bin carries this block in
+// its .data with flags = 0; the harness writes the switches into a copy (`redoubt run
+// --test-*`), which is then a different image: its digest is measured into PCR17/18 by the SL
+// (so no verifier that knows the release hv.bin accepts it) and its manifest must be signed
+// again. The hypervisor ORs `flags & (kBareFlagHvTestMask | kBareFlagDevOffBeforeIommu)` into
+// the boot area's and says so on its console and in the run record.
+inline constexpr char kHvTestImageMagic[16] = {'R', 'D', 'B', 'T', '-', 'H', 'V', '-', 'T', 'E', 'S', 'T', '-', 'S', 'W', '1'};
+struct HvTestImage {
+  char magic[16];  // kHvTestImageMagic: occurs exactly once in hv.bin
+  uint64_t flags;  // 0 in a release image
+  uint64_t reserved;
+};
+static_assert(sizeof(HvTestImage) == 32);
 
 // The fixed header: every field a u64 at a naturally aligned offset, so any
 // loader (the SL, the QEMU boot stub) writes the same bytes.

@@ -1,5 +1,9 @@
 // `redoubt run`: the measured launch, then the hypervisor runs guests on the
 // simulated CPU (AMD-V with nested paging) until they all stop.
+#include <pthread.h>
+#include <signal.h>
+
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -12,10 +16,45 @@
 #include "tools/common.hpp"
 #include "tools/pcr_table.hpp"
 #include "tools/tpm_session.hpp"
+#include "tpm/swtpm_bridge_tcp.hpp"
+#include "tpm/swtpm_bridge_tpm.hpp"
 
 namespace redoubt::tools {
 
 namespace {
+
+// --serve-tpm: the run's swtpm stays reachable for tpm2-tools (tcti-swtpm) through the bridge's
+// loopback server (docs/qemu-tpm-bridge.md "Outside tools on the bridge's TPM") until SIGINT /
+// SIGTERM or --serve-tpm-seconds; only then is the TPM shut down in order. The server refuses
+// CMD_INIT and the other control commands that would reset the run's PCRs.
+void serve_tpm(tpm::TpmDevice& t, const RunOptions& o, const Say& say) {
+  auto* bt = dynamic_cast<tpm::SwtpmBridgeTpm*>(&t);
+  if (!bt) throw std::invalid_argument("--serve-tpm needs --platform qemu (the run's own swtpm)");
+  // The signals are waited for here, not delivered: blocked before the server's thread starts
+  // (it inherits the mask). QEMU has exited and swtpm was started before, so neither inherits it.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  {
+    tpm::SwtpmBridgeTcpServer server(bt->shared_bridge(), static_cast<uint16_t>(o.serve_tpm_port));
+    say("[tpm] serving the run's TPM for tpm2-tools: -T " + server.tcti() + " (control port " +
+        std::to_string(server.port() + 1) + "); " +
+        (o.serve_tpm_seconds ? "for " + std::to_string(o.serve_tpm_seconds) + " s" : std::string("until Ctrl-C / SIGTERM")));
+    timespec ts{static_cast<time_t>(o.serve_tpm_seconds), 0};
+    int sig = 0;
+    if (o.serve_tpm_seconds)
+      sig = sigtimedwait(&stop, nullptr, &ts);  // -1 (EAGAIN) when the time is up
+    else
+      sigwait(&stop, &sig);
+    if (sig > 0) say(std::string("[tpm] ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    say("[tpm] served " + std::to_string(server.tpm_commands()) + " TPM command(s), " +
+        std::to_string(server.ctrl_commands()) + " control command(s); stopped serving");
+  }
+  pthread_sigmask(SIG_UNBLOCK, &stop, nullptr);
+  bt->set_locality(0);  // a tool may have left another locality (tpm/swtpm_bridge_tcp.hpp)
+}
 
 int run_run(const RunOptions& o, bool json_out) {
   // With --json stdout carries run.json only; the progress lines go to stderr.
@@ -26,6 +65,7 @@ int run_run(const RunOptions& o, bool json_out) {
   RunOptions ro = o;
   ro.launch.tpm_state = tpm_state.to_json();
   RunResult r = run_guests_job(ro, *tpm, say);
+  if (o.serve_tpm_port >= 0) serve_tpm(*tpm, o, say);
   attest::orderly_shutdown(*tpm);  // the machine powers off in order: clockInfo.safe stays 1 at the next boot
   const sim::LaunchReport& lr = r.launch.report;
   if (json_out) {
@@ -79,7 +119,14 @@ void register_run(CLI::App& app, int& exit_code) {
          if (n > 0xFFFF) throw CLI::ValidationError("--test-hv-fail-after", "at most 65535 slices");
          o->launch.hv_test_flags |= abi::kBareFlagInjectFailure | (n << abi::kBareFlagInjectSliceShift);
        },
-       "TEST ONLY: inject a hypervisor failure after N slices (--engine native-sl or native)")
+       "TEST ONLY: inject a hypervisor failure after N slices (native-sl/native: the boot area; full-system/QEMU: a test image)")
+      ->group("");
+  // Test only (hidden): an assigned device's I/O domain also maps IOVA = host-physical above its
+  // guest's RAM (hypervisor/core/entry.hpp kHvTestDmaMapsHost), to show the DMA attacks succeed
+  // without the confinement. On full-system and QEMU it becomes a test image (docs/qemu.md).
+  c->add_flag_callback(
+       "--test-dma-maps-host", [o] { o->launch.hv_test_flags |= abi::kBareFlagDmaMapsHost; },
+       "TEST ONLY: assigned devices are not confined to their guest's RAM (a test image on full-system/QEMU)")
       ->group("");
   c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")
       ->capture_default_str();
@@ -98,6 +145,10 @@ void register_run(CLI::App& app, int& exit_code) {
                 "GUEST=BB:DD.F: give the guest (its name or position) the simulated DMA engine at that PCI address "
                 "(00:04.0, 00:05.0, 01:00.0) in an AMD-Vi domain of its own: its DMA reaches that guest's RAM only "
                 "(docs/dma.md); repeatable, at most 3 per guest");
+  c->add_option("--guest-args", o->guest_arg_specs,
+                "GUEST=V0[,V1[,V2[,V3]]]: the loader's args[] for a guest (its name or position); V is a number or "
+                "hv-image, hv-memory, slb or ram:GUEST with an optional +OFFSET, resolved to host-physical addresses "
+                "once the loader placed everything (e.g. dmacopy=2,hv-image+0x2000,ram:attack+0x300000,slb)");
   c->add_option("--policy", o->launch.policy, "Launch policy (redoubt sign policy); default: a demo policy trusting the demo PKI");
   c->add_option("--owner", o->launch.owner, "Platform owner's public key PEM sealed into the SLB (verifies --policy)");
   c->add_flag("--no-policy", o->no_policy, "Launch without a launch policy (the hypervisor then refuses every guest)");
@@ -112,9 +163,20 @@ void register_run(CLI::App& app, int& exit_code) {
   add_uint_option(c, "--ram-mib", o->ram_mib, "RAM per guest in MiB (even, 4..1024)", 4, 1024);
   c->add_flag("--cpuid-unmasked", o->cpuid_unmasked, "Policy: let guests see the hypervisor bit and SVM in CPUID");
   c->add_flag("--stats", o->stats, "Print per-guest exit, instruction and TLB statistics");
+  c->add_option("--serve-tpm", o->serve_tpm_port,
+                "--platform qemu: after the run, serve its swtpm on 127.0.0.1:PORT (control PORT+1; 0 = free ports) "
+                "for tpm2-tools (-T swtpm:host=127.0.0.1,port=PORT) until Ctrl-C / SIGTERM or --serve-tpm-seconds; "
+                "TPM reset commands are refused (docs/qemu-tpm-bridge.md)")
+      ->check(CLI::Range(0, 65534));
+  add_uint_option(c, "--serve-tpm-seconds", o->serve_tpm_seconds, "With --serve-tpm: stop serving after this many seconds (0: on a signal)",
+                  0, 86400);
   auto json_out = std::make_shared<bool>(false);
   c->add_flag("--json", *json_out, "JSON on stdout: the run.json document (progress on stderr)");
-  c->callback([o, json_out, &exit_code] { exit_code = run_run(*o, *json_out); });
+  c->callback([o, json_out, &exit_code] {
+    if (o->serve_tpm_port >= 0 && o->launch.platform != "qemu")
+      throw CLI::ValidationError("--serve-tpm", "needs --platform qemu (the run's own swtpm)");
+    exit_code = run_run(*o, *json_out);
+  });
 }
 
 }  // namespace redoubt::tools

@@ -10,12 +10,14 @@
 
 #include "arch/svm/exit_codes.hpp"
 #include "hypervisor/core/guest_admission.hpp"
+#include "hypervisor/core/entry.hpp"
 #include "hypervisor/core/run_record.hpp"
 #include "platform/sim/machine.hpp"
 #include "platform/sim/svm/svm_cpu.hpp"
 #include "abi/boot_params.hpp"
 #include "tools/common.hpp"
 #include "policy/fs/guest_manifest.hpp"
+#include "policy/host/host_io.hpp"
 #include "tools/guest_signing.hpp"
 
 namespace redoubt::tools {
@@ -54,6 +56,62 @@ void parse_device_assignment(const std::string& spec, std::string& guest, uint16
   if (f.size() != 1) throw bad("the function is one digit 0-7");
   const unsigned fn = hex(f, 7);
   device_id = uint16_t(bus << 8 | dev << 3 | fn);
+}
+
+GuestArgsSpec parse_guest_args(const std::string& spec) {
+  auto bad = [&](const std::string& why) {
+    return std::invalid_argument("--guest-args " + spec + ": " + why +
+                                 " (expected GUEST=V0[,V1[,V2[,V3]]], V a number or hv-image|hv-memory|slb|ram:GUEST, "
+                                 "optionally +OFFSET, e.g. dmacopy=2,hv-image+0x2000,ram:attack+0x300000,slb)");
+  };
+  GuestArgsSpec r;
+  const size_t eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0) throw bad("no guest");
+  r.guest = spec.substr(0, eq);
+  const std::string rest = spec.substr(eq + 1);
+  if (rest.empty()) throw bad("no values");
+  auto number = [&](const std::string& t) {
+    if (t.empty()) throw bad("an empty number");
+    size_t used = 0;
+    uint64_t v = 0;
+    try {
+      const bool hex = t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X');
+      v = std::stoull(hex ? t.substr(2) : t, &used, hex ? 16 : 10);
+      if (hex) used += 2;
+    } catch (const std::exception&) {
+      throw bad("'" + t + "' is not a number");
+    }
+    if (used != t.size() || t[0] == '-' || t[0] == '+') throw bad("'" + t + "' is not a number");
+    return v;
+  };
+  size_t at = 0;
+  while (true) {
+    const size_t comma = rest.find(',', at);
+    const std::string v = rest.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (r.values.size() == 4) throw bad("more than 4 values");
+    GuestArgsSpec::Value x;
+    const size_t plus = v.find('+');
+    const std::string head = v.substr(0, plus);
+    if (head.empty()) throw bad("an empty value");
+    if (std::isdigit(static_cast<unsigned char>(head[0]))) {
+      if (plus != std::string::npos) throw bad("'" + v + "': +OFFSET only after a name");
+      x.offset = number(head);
+    } else {
+      if (head == "hv-image" || head == "hv-memory" || head == "slb") {
+        x.symbol = head;
+      } else if (head.rfind("ram:", 0) == 0 && head.size() > 4) {
+        x.symbol = "ram";
+        x.ram_of = head.substr(4);
+      } else {
+        throw bad("'" + head + "' is neither a number nor hv-image, hv-memory, slb or ram:GUEST");
+      }
+      if (plus != std::string::npos) x.offset = number(v.substr(plus + 1));
+    }
+    r.values.push_back(x);
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return r;
 }
 
 namespace {
@@ -245,6 +303,9 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     guests[at].devices.push_back(id);
   }
 
+  std::vector<GuestArgsSpec> guest_args;
+  for (const std::string& spec : o.guest_arg_specs) guest_args.push_back(parse_guest_args(spec));
+
   if (!o.unsigned_guests && o.pki.empty() && !pki.empty())
     say("[tool] signed " + std::to_string(guests.size()) + " guest(s) with the demo guest signer -> " +
         (out_dir / "manifests").string());
@@ -266,6 +327,24 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
             break;
           }
         guests[i].args = {layout.hv_memory, other, 0xFED40000ull + 0x1000ull * 2, o.probe_first};
+      }
+    }
+    // --guest-args: host-physical addresses resolved now that the loader placed everything.
+    for (const GuestArgsSpec& a : guest_args) {
+      auto index_of = [&](const std::string& who) {
+        for (size_t i = 0; i < guests.size(); ++i)
+          if (guests[i].name == who || std::to_string(i) == who) return i;
+        throw std::invalid_argument("--guest-args: no guest named " + who);
+      };
+      const size_t i = index_of(a.guest);
+      for (size_t k = 0; k < a.values.size(); ++k) {
+        const GuestArgsSpec::Value& v = a.values[k];
+        const uint64_t base = v.symbol.empty()          ? 0
+                              : v.symbol == "hv-image"  ? layout.hv_image
+                              : v.symbol == "hv-memory" ? layout.hv_memory
+                              : v.symbol == "slb"       ? layout.slb_base
+                                                        : place[index_of(v.ram_of)].ram_pa;
+        guests[i].args[k] = base + v.offset;
       }
     }
     in.guests = guests;
@@ -293,6 +372,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     res.scrubbed_slb_bytes = rec.scrubbed_slb_bytes;
     res.scrub_skipped = rec.scrub_skipped;
     res.slices = rec.slices;
+    res.hv_test_flags = rec.test_flags;
     static const sim::cpu::Counters kNone{};  // QEMU: no simulated CPU counted anything
     const sim::cpu::Counters& counters = engine.counters ? *engine.counters : svm ? svm->cpu().counters() : kNone;
     std::map<uint64_t, EngineView::PerVmcb> per = engine.per_vmcb;
@@ -339,6 +419,11 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
       gr.exits_total = g.exits_total;
       for (uint64_t k = 0; k < g.exit_trace_len && k < hv::kExitTrace; ++k)
         gr.exit_trace.push_back({g.exit_trace[k].code, g.exit_trace[k].info1});
+      if (g.exit_digest_done) {
+        gr.exit_digest_count = g.exit_digest_count;
+        gr.exit_digest = policy::hex(std::span<const uint8_t>(g.exit_digest, 32));
+      }
+      for (uint32_t k = 0; k < g.device_count && k < 3; ++k) gr.devices.push_back({g.device_ids[k], g.device_bars[k]});
       gr.vmruns = g.vmruns;
       gr.hypercalls = g.hypercalls;
       gr.timer_irqs = g.timer_irqs_injected;
@@ -387,6 +472,19 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                     {"exitinfo1", hx(v.info)}});
     j["violations"] = vs;
     j["violation_count"] = g.violation_count;
+    // Devices the hypervisor assigned (docs/dma.md "Device assignment"): each in I/O domain
+    // guest id + 1, mapping IOVA = GPA over this guest's RAM only; BAR0 in its NPT at GPA = PA.
+    json devs = json::array();
+    for (const auto& [id, bar] : g.devices) {
+      char bdf[16];
+      snprintf(bdf, sizeof bdf, "%02x:%02x.%x", id >> 8, (id >> 3) & 31, id & 7);
+      devs.push_back({{"device", bdf},
+                      {"bar0_gpa", hx(bar)},
+                      {"iova", res.hv_test_flags & hv::kHvTestDmaMapsHost
+                                   ? "GPA over this guest's RAM, and TEST ONLY host-physical [RAM size, 256 MiB)"
+                                   : "GPA, this guest's RAM only"}});
+    }
+    j["devices"] = devs;
     guests_json.push_back(j);
     json exits = json::object();
     for (const auto& [k, v] : g.exits) exits[k] = v;
@@ -408,6 +506,11 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     json trace = json::array();
     for (const auto& [code, info1] : g.exit_trace) trace.push_back({{"code", svm::exit_code_name(code)}, {"info1", hx(info1)}});
     stats[g.name]["exit_trace"] = trace;
+    // The whole non-INTR sequence: how many exits and SHA-256 over each (EXITCODE, EXITINFO1 with
+    // IOIO bits 12:7 cleared) as two little-endian u64s (hypervisor/core/run_record.hpp).
+    if (!g.exit_digest.empty())
+      stats[g.name]["exit_digest"] = {{"count", g.exit_digest_count}, {"sha256", g.exit_digest},
+                                      {"normalised", "IOIO EXITINFO1 bits 12:7 cleared"}};
   }
   res.run_json = {{"status", res.launch.report.launched ? "ran" : "refused"},
                   {"launch", res.launch.launch_json},
@@ -417,6 +520,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                                   {"slices", res.slices},
                                   {"failed", res.hv_failed},
                                   {"failure", res.hv_failure},
+                                  {"test_flags", hx(res.hv_test_flags)},
                                   {"scrub", {{"done", res.scrub_done},
                                              {"guest_bytes", res.scrubbed_guest_bytes},
                                              {"hypervisor_bytes", res.scrubbed_hv_bytes},

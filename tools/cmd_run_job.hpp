@@ -23,8 +23,27 @@ namespace redoubt::tools {
 // (bus << 8 | device << 3 | function); std::invalid_argument naming what is wrong.
 void parse_device_assignment(const std::string& spec, std::string& guest, uint16_t& device_id);
 
+// --guest-args GUEST=V0[,V1[,V2[,V3]]]: the loader's args[] for one guest. A value is a number
+// (decimal or 0x hex) or a host-physical address the loader resolves once it has placed
+// everything: hv-image, hv-memory, slb or ram:GUEST (that guest's RAM), each with an optional
+// +OFFSET. Throws std::invalid_argument naming what is malformed.
+struct GuestArgsSpec {
+  struct Value {
+    std::string symbol;  // empty: a plain number (offset)
+    std::string ram_of;  // symbol "ram": whose RAM
+    uint64_t offset = 0;
+  };
+  std::string guest;
+  std::vector<Value> values;
+};
+GuestArgsSpec parse_guest_args(const std::string& spec);
+
 struct RunOptions {
   LaunchOptions launch;
+  // --serve-tpm PORT (`redoubt run --platform qemu`): after the run, the run's swtpm served on
+  // 127.0.0.1:PORT/PORT+1 for tpm2-tools (tpm/swtpm_bridge_tcp.hpp); -1 = not served, 0 = a free port.
+  int serve_tpm_port = -1;
+  uint64_t serve_tpm_seconds = 0;  // 0: until SIGINT or SIGTERM
   // NAME (build/guests/NAME.bin), FILE, or KERNEL:MANIFEST[:INITRD] (a signed guest as
   // issued); empty: hello sha256 mmu probe. NAME/FILE guests are signed on the fly
   // with `pki` (default: the demo PKI) unless unsigned_guests.
@@ -47,6 +66,7 @@ struct RunOptions {
   // --assign-device GUEST=BB:DD.F (docs/dma.md "Device assignment"): GUEST is a guest's name
   // (as run.json shows it) or its 0-based position.
   std::vector<std::string> assign_devices;
+  std::vector<std::string> guest_arg_specs;  // --guest-args GUEST=V0,...: the loader's args[] (parse_guest_args)
   std::map<size_t, std::array<uint64_t, 4>> guest_args;  // the loader's args[] for the guest at this position
   std::array<uint64_t, 4> hvbench_args{};  // hvbench guest: mode, iterations       // show the hypervisor bit and SVM to the guests (policy test)
   bool stats = false;                // print the stats table
@@ -85,6 +105,10 @@ struct GuestResult {
   uint64_t instructions = 0, tlb_hits = 0, tlb_misses = 0, walks = 0, walk_refs = 0, npt_walk_refs = 0;
   double host_seconds = 0;  // wall-clock time spent inside VMRUN for this guest
   std::vector<std::pair<uint64_t, uint64_t>> exit_trace;  // (EXITCODE, EXITINFO1) of its first non-INTR exits
+  // The whole non-INTR #VMEXIT sequence (hypervisor/core/run_record.hpp exit_digest): count and SHA-256 hex.
+  uint64_t exit_digest_count = 0;
+  std::string exit_digest;  // empty: not finished (the guest never ran)
+  std::vector<std::pair<uint16_t, uint64_t>> devices;     // assigned by the hypervisor: (DeviceID, BAR0 at GPA = address)
 };
 
 struct RunResult {
@@ -100,6 +124,7 @@ struct RunResult {
   std::vector<GuestResult> guests;
   uint64_t hv_memory_pa = 0, hv_memory_size = 0, hv_image_pa = 0, hv_image_size = 0, slb_base = 0;
   uint64_t hv_pages_used = 0, slices = 0;
+  uint64_t hv_test_flags = 0;  // the hypervisor's test switches in force (run record); 0 in any real launch
   double host_seconds = 0;           // whole run (launch + guests)
   nlohmann::json run_json, stats_json;
 };

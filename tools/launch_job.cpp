@@ -11,6 +11,7 @@
 #include <cstring>
 #include <span>
 
+#include "abi/bare_hv_entry.hpp"
 #include "abi/slb_layout.hpp"
 #include "platform/fake/launch.hpp"
 #include "platform/fake/measured_hv.hpp"
@@ -52,6 +53,33 @@ std::string sha256_hex(const std::vector<uint8_t>& b) {
   SHA256(b.data(), b.size(), d);
   return policy::hex(std::span<const uint8_t>(d, 32));
 }
+
+std::string hx(uint64_t v) {
+  char b[24];
+  snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+}  // namespace
+
+std::vector<uint8_t> make_hv_test_image(std::vector<uint8_t> hv, uint64_t flags) {
+  const auto* m = reinterpret_cast<const uint8_t*>(abi::kHvTestImageMagic);
+  std::vector<size_t> at;
+  for (auto it = hv.begin(); (it = std::search(it, hv.end(), m, m + sizeof abi::kHvTestImageMagic)) != hv.end(); ++it)
+    at.push_back(size_t(it - hv.begin()));
+  if (at.size() != 1)
+    throw std::invalid_argument("hypervisor image: its test-switch block (abi::HvTestImage) occurs " + std::to_string(at.size()) +
+                                " times, expected once: not an hv.bin built from these sources");
+  if (at[0] + sizeof(abi::HvTestImage) > hv.size()) throw std::invalid_argument("hypervisor image: test-switch block truncated");
+  abi::HvTestImage t;
+  std::memcpy(&t, hv.data() + at[0], sizeof t);
+  if (t.flags != 0) throw std::invalid_argument("hypervisor image: already a test image (switches " + hx(t.flags) + ")");
+  t.flags = flags;
+  std::memcpy(hv.data() + at[0], &t, sizeof t);
+  return hv;
+}
+
+namespace {
 
 // The native engine runs the SL and hypervisor compiled into this binary, so it
 // may stand in for the measured images only when they are exactly the images
@@ -138,6 +166,22 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   in.svm_enabled = !o.sim_svm_off;
   in.aps_in_init = !o.sim_aps_running;
 
+  // Test switches where the real SL runs (full-system, QEMU): sl.bin hands hv.bin a boot area
+  // with flags = 0, so the switches go into a copy of hv.bin instead (abi::HvTestImage), a
+  // different image with a digest of its own in PCR17/18 (docs/qemu.md "Test images").
+  const bool test_image = o.hv_test_flags && (o.platform == "qemu" || o.engine == "full-system");
+  fs::path test_image_path;
+  if (test_image) {
+    if (!o.manifest.empty())
+      throw std::invalid_argument("a hypervisor test image (the --test-* switches on --engine full-system or --platform qemu) "
+                                  "is signed here with the demo key: leave out --manifest");
+    in.hv_image = make_hv_test_image(in.hv_image, o.hv_test_flags);
+    test_image_path = out / "hv-test.bin";
+    write_file(test_image_path, in.hv_image);
+    say("[tool] TEST IMAGE: " + hv_path.string() + " with test switches " + hx(o.hv_test_flags) + " built in -> " +
+        test_image_path.string() + " (measured as a different hypervisor; not a release image)");
+  }
+
   // The key sealed into the SLB: --hv-key, else the image's own, else the demo key.
   fs::path key_path;
   std::optional<DemoKey> demo;
@@ -192,10 +236,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   sim::LaunchReport r;
   EngineView view;
   json qemu_json;
-  in.hv_test_flags = o.hv_test_flags;
-  if (o.hv_test_flags && (o.platform == "qemu" || o.engine == "full-system"))
-    throw std::invalid_argument("the hypervisor's test switches need --engine native-sl or native: sl.bin always hands "
-                                "hv.bin a boot area without them (docs/hypervisor.md)");
+  in.hv_test_flags = test_image ? 0 : o.hv_test_flags;  // native, native-sl: the boot area carries them
   if (o.engine == "native") {
     if (o.engine_checked) {
       require_native_matches_images(in, sl_path, hv_path);
@@ -308,6 +349,14 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
                   {"state_dir", state.string()}};
   char base[24];
   snprintf(base, sizeof base, "0x%llx", static_cast<unsigned long long>(in.layout.slb_base));
+  if (test_image)
+    lj["hv_test_image"] = {{"flags", hx(o.hv_test_flags)},
+                           {"path", test_image_path.string()},
+                           {"sha256", sha256_hex(in.hv_image)},
+                           {"built_from", hv_path.string()},
+                           {"note", "TEST ONLY: hv.bin with test switches built in; PCR17 and the log's hypervisor image event "
+                                    "name this image, not the release hv.bin: a verifier with the release reference values "
+                                    "refuses it (hv_digest_not_allowed)"}};
   lj["slb"] = {{"base", base}, {"length", r.slb_length}, {"entry", r.slb_entry}};
   lj["hypervisor_entered"] = r.hypervisor_entered;
   if (r.hypervisor_entered) lj["skinit_to_hypervisor_us"] = r.skinit_to_hv_us;

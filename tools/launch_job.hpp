@@ -52,7 +52,9 @@ struct LaunchOptions {
   std::string policy, owner;
   std::vector<uint8_t> policy_bytes;
   bool sim_svm_off = false;
-  uint64_t hv_test_flags = 0;  // tests only: abi::kBareFlag* test switches for the hypervisor (native and native-sl)
+  // Tests only: abi::kBareFlag* test switches for the hypervisor: native and native-sl write them into
+  // the boot area; full-system and QEMU build them into a copy of hv.bin (make_hv_test_image).
+  uint64_t hv_test_flags = 0;
   // full-system and native-sl: the run is a hang after this many retired instructions
   // (0: the simulator's default, sim::FullSystemOptions). `redoubt attack` bounds each scenario.
   uint64_t max_instructions = 0;
@@ -82,5 +84,9 @@ using Say = std::function<void(const std::string&)>;
 // Throws InputError / std::invalid_argument / TpmError on environment or usage problems;
 // a refused launch is a normal result (report.launched == false).
 LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm, const Say& say);
+
+// A test image (abi::HvTestImage, docs/qemu.md "Test images"): `hv` with `flags` written into
+// its test-switch block, which must occur exactly once and hold 0. Throws std::invalid_argument.
+std::vector<uint8_t> make_hv_test_image(std::vector<uint8_t> hv, uint64_t flags);
 
 }  // namespace redoubt::tools

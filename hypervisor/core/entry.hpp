@@ -42,8 +42,14 @@ inline constexpr uint64_t kHvTestIoPassthrough = 1u << 9;
 // hypervisor stops, and the SECRETS flag is cleared all the same (the forgotten scrub): the
 // remanence attack after a stop or a failure then finds the guest's data (docs/isolation.md).
 inline constexpr uint64_t kHvTestNoScrub = 1u << 10;
+// kHvTestDmaMapsHost: an assigned device's I/O domain maps, besides its guest's RAM at IOVA = GPA,
+// IOVA [RAM size, 256 MiB) onto the same host-physical addresses (other guests, the hypervisor,
+// the SLB; the IOMMU's own tables and the page-table pool excepted): AMD-Vi as if the device
+// were not confined (the DMA read attack under QEMU, docs/qemu.md).
+inline constexpr uint64_t kHvTestDmaMapsHost = 1u << 13;
+inline constexpr uint64_t kHvTestDmaMapsHostLimit = 256ull << 20;
 // Every test flag hypervisor_main accepts.
-inline constexpr uint64_t kHvTestFlagsMask = kHvTestStaleIotlb | kHvTestNoScrub | kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask |
+inline constexpr uint64_t kHvTestFlagsMask = kHvTestDmaMapsHost | kHvTestStaleIotlb | kHvTestNoScrub | kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask |
                                              kHvTestNptMapsHost | kHvTestHypercallPhysical | kHvTestNoPreemption |
                                              kHvTestIoPassthrough;
 

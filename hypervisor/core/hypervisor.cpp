@@ -36,6 +36,7 @@ Status Hypervisor::init() {
   record = reinterpret_cast<RunRecord*>(rec);
   std::memcpy(record->magic, kRunRecordMagic, 8);
   record->version = 1;
+  record->test_flags = test_flags;
   format(record->status, sizeof record->status, "starting");
   REDOUBT_TRY(alloc.init(platform.mem(), h.hv_memory_pa + kRunRecordBytes, h.hv_memory_size - kRunRecordBytes));
   record->hv_pages_total = alloc.total_pages();
@@ -46,11 +47,14 @@ Status Hypervisor::init() {
   uint64_t pool_pages = 0;
   for (uint32_t i = 0; i < handoff.guest_count && i < hal::HypervisorHandoff::kMaxGuests; ++i)
     if (handoff.guests[i].device_count)
-      pool_pages += handoff.guests[i].device_count * (3 + (handoff.guests[i].ram_size >> 21) + 1);
+      pool_pages += handoff.guests[i].device_count * (3 + (handoff.guests[i].ram_size >> 21) + 1 +
+                                                      (test_flags & kHvTestDmaMapsHost ? (kHvTestDmaMapsHostLimit >> 21) + 1 : 0));
   if (pool_pages) {
     uint64_t pool;
     REDOUBT_TRY(alloc.alloc(pool_pages, 1, pool, "I/O page tables (assigned devices)"));
     domain_pool = platform.dma().set_domain_pool(pool, pool_pages * 4096);
+    domain_pool_pa = pool;
+    domain_pool_size = pool_pages * 4096;
   }
   if (!platform.svm().available())
     return Status::fail(Err::unsupported, "this CPU has no AMD-V with nested paging");
@@ -154,6 +158,7 @@ Status Hypervisor::run() {
 void Hypervisor::teardown(Vm& vm) {
   GuestRecord& r = vm.record();
   if (r.scrubbed) return;
+  vm.finish_exit_digest();
   vm.finish_serial();
   r.serial_len = vm.serial_bytes();
   // Its devices first: blocked, the IOMMU's caches invalidated and the DEV closed, before the

@@ -28,6 +28,10 @@ struct Violation {
   uint32_t reserved;
 };
 
+// IOIO EXITINFO1 bits the exit digest ignores: the address size (A16/A32/A64, bits 9:7) and the
+// segment (bits 12:10) the APM defines (vol. 2 §15.10.2) but QEMU TCG never fills (docs/qemu.md).
+inline constexpr uint64_t kIoioQemuBlind = 0x1F80;
+
 // One #VMEXIT in a guest's trace: what a differential test compares across platforms
 // (the simulator, QEMU). Exits for the host timer (INTR) are not traced: when they come
 // depends on the platform's speed, not on the guest.
@@ -69,6 +73,18 @@ struct GuestRecord {
   uint64_t svn;
   uint64_t exit_trace_len;   // entries of exit_trace in use (at most kExitTrace; later exits are counted only)
   ExitTraceEntry exit_trace[kExitTrace];
+  // The whole non-INTR #VMEXIT sequence, not only its first kExitTrace exits: how many, and the
+  // SHA-256 over each one's 16 bytes (EXITCODE, normalised EXITINFO1; little-endian u64s, in order).
+  // Normalised: IOIO EXITINFO1 bits 12:7 cleared (kIoioQemuBlind). Final once exit_digest_done.
+  uint64_t exit_digest_count;
+  uint8_t exit_digest[32];
+  uint32_t exit_digest_done;
+  uint32_t reserved_digest;
+  // Devices assigned to it (docs/dma.md "Device assignment"): DeviceID and the BAR mapped at GPA = its address.
+  uint32_t device_count;
+  uint16_t device_ids[3];
+  uint16_t reserved_devices;
+  uint64_t device_bars[3];
 };
 
 struct RunRecord {
@@ -88,6 +104,8 @@ struct RunRecord {
   // Reset-attack mitigation (hal::Platform::secrets_in_memory): 1 when the platform took the flag
   // before the first guest was loaded, and when it was cleared after the final scrub.
   uint32_t secrets_flag_set, secrets_flag_cleared;
+  // The test switches in force (kHvTest*: boot area | a test image's built-in ones); 0 in any real launch.
+  uint64_t test_flags;
 };
 static_assert(sizeof(RunRecord) <= kRunRecordBytes);
 

@@ -1,5 +1,7 @@
 #include "hypervisor/core/vm.hpp"
 
+#include <bearssl.h>
+
 #include <cstdarg>
 #include <cstring>
 
@@ -213,6 +215,8 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
       return s;
     }
   }
+  br_sha256_init(reinterpret_cast<br_sha256_context*>(exit_hash_));  // before any VMRUN (see finish_exit_digest)
+  exit_hash_on_ = true;
   rec_->serial_pa = serial_pa;
   rec_->serial_cap = kSerialPages * 4096;
   rec_->vmcb_pa = vcpu_->control_block_pa();
@@ -261,6 +265,10 @@ Status Vm::assign_devices(const hal::HypervisorHandoff::Guest& g) {
     // the driver invalidates and waits), then the window the guest programs it through.
     REDOUBT_TRY(dma.assign(id, uint16_t(rec_->id + 1), 0, g.ram_pa, g.ram_size));
     devices_[device_count_++] = id;
+    if (hv_->test_flags & kHvTestDmaMapsHost) REDOUBT_TRY(map_host_for_device(id, g));  // TEST ONLY: not confined
+    rec_->device_ids[rec_->device_count] = id;
+    rec_->device_bars[rec_->device_count] = bar;
+    ++rec_->device_count;
     REDOUBT_TRY(npt_.map(bar, bar, bar_size, kPteWrite | kPteUser | kPtePcd, false));
     if (bi) {
       bi->device_bar_gpa[bi->device_count] = bar;
@@ -272,6 +280,32 @@ Status Vm::assign_devices(const hal::HypervisorHandoff::Guest& g) {
         rec_->name, id >> 8, (id >> 3) & 31, id & 7, rec_->id + 1, (unsigned long long)(g.ram_size >> 20),
         (unsigned long long)bar);
   }
+  return Status::ok();
+}
+
+// TEST ONLY (kHvTestDmaMapsHost): IOVA = host-physical over [RAM size, 256 MiB) for the device,
+// except the IOMMU's own tables and the page-table pool (the driver refuses to grant those).
+Status Vm::map_host_for_device(uint16_t id, const hal::HypervisorHandoff::Guest& g) {
+  const hal::HypervisorHandoff& h = hv_->handoff;
+  uint64_t hole[2][2] = {{h.dma_region_pa, h.dma_region_pa + h.dma_region_size},
+                         {hv_->domain_pool_pa, hv_->domain_pool_pa + hv_->domain_pool_size}};
+  if (hole[0][0] > hole[1][0]) {
+    for (int k = 0; k < 2; ++k) {
+      const uint64_t t = hole[0][k];
+      hole[0][k] = hole[1][k];
+      hole[1][k] = t;
+    }
+  }
+  uint64_t at = g.ram_size;
+  for (int k = 0; k <= 2; ++k) {
+    uint64_t end = k < 2 ? hole[k][0] : kHvTestDmaMapsHostLimit;
+    if (end > kHvTestDmaMapsHostLimit) end = kHvTestDmaMapsHostLimit;
+    if (end > at) REDOUBT_TRY(hv_->platform.dma().assign(id, uint16_t(rec_->id + 1), at, at, end - at));
+    if (k < 2 && hole[k][1] > at) at = hole[k][1];
+  }
+  hv_->platform.console().print("[hv] TEST ONLY: guest %s: device %02x:%02x.%x also maps IOVA = host-physical [0x%llx, 0x%llx)\n",
+                                rec_->name, id >> 8, (id >> 3) & 31, id & 7, (unsigned long long)g.ram_size,
+                                (unsigned long long)kHvTestDmaMapsHostLimit);
   return Status::ok();
 }
 
@@ -366,11 +400,35 @@ bool Vm::copy_to_guest(uint64_t gva, const void* src, uint64_t n) {
 
 // ---- exits ---------------------------------------------------------------
 
+// The exit digest (run_record.hpp exit_digest). After the first VMRUN the bare-metal host runs
+// with CR0.EM = 1 and Debian's BearSSL uses SSE in br_sha256_init and br_sha256_out only: the
+// context is set up in create() (before any VMRUN), fed with br_sha256_update, and finished here
+// with the padding of FIPS 180-4 §5.1.1 through br_sha256_update and br_sha256_state (no SSE).
+static_assert(sizeof(br_sha256_context) <= 128);
+
+void Vm::finish_exit_digest() {
+  if (!exit_hash_on_ || !rec_ || rec_->exit_digest_done) return;
+  auto* ctx = reinterpret_cast<br_sha256_context*>(exit_hash_);
+  const uint64_t bytes = rec_->exit_digest_count * 16;
+  uint8_t pad[64 + 8] = {0x80};
+  const size_t zeros = (64 + 56 - (bytes + 1) % 64) % 64;
+  for (int i = 0; i < 8; ++i) pad[1 + zeros + i] = uint8_t((bytes * 8) >> (56 - 8 * i));  // the length in bits, big-endian
+  br_sha256_update(ctx, pad, 1 + zeros + 8);
+  br_sha256_state(ctx, rec_->exit_digest);  // the state words, big-endian: the digest once the padding is in
+  rec_->exit_digest_done = 1;
+}
+
 void Vm::count_exit(const ExitEvent& e) {
   const uint64_t code = e.raw_code;
   ++rec_->exits_total;
   if (e.kind != ExitKind::intr && rec_->exit_trace_len < kExitTrace)
     rec_->exit_trace[rec_->exit_trace_len++] = {code, e.info1};
+  if (e.kind != ExitKind::intr && exit_hash_on_) {
+    // APM vol. 2 §15.10.2: IOIO EXITINFO1 bits 12:7 (address size, segment) are QEMU-blind; normalised away.
+    const uint64_t v[2] = {code, code == svm::kExitIoio ? e.info1 & ~kIoioQemuBlind : e.info1};
+    br_sha256_update(reinterpret_cast<br_sha256_context*>(exit_hash_), v, sizeof v);
+    ++rec_->exit_digest_count;
+  }
   if (code < kExitCountSlots)
     ++rec_->exit_counts[code];
   else if (code == svm::kExitNpf)

@@ -95,6 +95,8 @@ class Vm {
   Status release_devices(bool invalidate);
   uint32_t device_count() const { return device_count_; }
   uint64_t serial_bytes() const { return uart_.log_len(); }
+  // Writes the exit digest into the record (once; run_record.hpp exit_digest).
+  void finish_exit_digest();
 
  private:
   enum class After { resume, yield, stop };
@@ -113,6 +115,7 @@ class Vm {
   bool copy_to_guest(uint64_t gva, const void* src, uint64_t n);
   Status load(const hal::HypervisorHandoff::Guest& g);
   Status assign_devices(const hal::HypervisorHandoff::Guest& g);
+  Status map_host_for_device(uint16_t id, const hal::HypervisorHandoff::Guest& g);
 
   Hypervisor* hv_ = nullptr;
   GuestRecord* rec_ = nullptr;
@@ -127,6 +130,9 @@ class Vm {
   uint64_t iopm_pa_ = 0, msrpm_pa_ = 0;
   uint16_t devices_[hal::HypervisorHandoff::kMaxDevices] = {};
   uint32_t device_count_ = 0;
+  // br_sha256_context of the exit digest (opaque here: vm.cpp includes BearSSL).
+  alignas(8) uint8_t exit_hash_[128] = {};
+  bool exit_hash_on_ = false;
 };
 
 class Hypervisor {
@@ -147,6 +153,7 @@ class Hypervisor {
   bool svm_on = false;      // SVM enabled: platform.svm() exists and may have run guests
   bool dma_release_failed = false;  // a device could not be unassigned: the run ends as a failure
   Status domain_pool;        // the I/O page-table pool (set only when a guest lists devices)
+  uint64_t domain_pool_pa = 0, domain_pool_size = 0;
 
   static constexpr uint8_t kHostTimerVector = 0x20;
 };

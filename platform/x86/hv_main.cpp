@@ -22,6 +22,12 @@
 
 extern "C" char hv_header[];
 
+// A test image's built-in switches (abi/bare_hv_entry.hpp HvTestImage): flags = 0 here; only a
+// copy the harness made for a test carries others (and is then measured as a different image).
+// In .data and read through a volatile pointer, so the compiler cannot fold the 0.
+[[gnu::used, gnu::section(".data.hv_test_image")]] redoubt::abi::HvTestImage hv_test_image = {
+    {'R', 'D', 'B', 'T', '-', 'H', 'V', '-', 'T', 'E', 'S', 'T', '-', 'S', 'W', '1'}, 0, 0};
+
 namespace {
 // The harness channel's extra regions at power-off (abi/harness_channel.hpp): the run
 // record and each guest's serial output, what a host needs for run.json and serial-*.txt.
@@ -87,7 +93,12 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
                            (unsigned long long)(uintptr_t)hv_header, (unsigned long long)relocations,
                            (unsigned long long)(uintptr_t)entry, (unsigned long long)rsp);
 
-  const uint64_t flags = entry->hdr.flags;
+  const uint64_t image_flags = static_cast<const volatile redoubt::abi::HvTestImage*>(&hv_test_image)->flags &
+                               (abi::kBareFlagHvTestMask | abi::kBareFlagDevOffBeforeIommu);
+  if (image_flags)
+    platform.console().print("[hv] TEST IMAGE: test switches 0x%llx built into this hv.bin (not a release image)\n",
+                             (unsigned long long)image_flags);
+  const uint64_t flags = entry->hdr.flags | image_flags;
   if (flags & abi::kBareFlagSelfTestFault) {
     platform.console().print("[hv] self-test: executing ud2\n");
     asm volatile("ud2");
@@ -128,6 +139,7 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   static_assert(abi::kBareFlagInjectFailure == hv::kHvTestInjectFailure);
   static_assert(abi::kBareFlagInjectSliceMask == hv::kHvTestInjectSliceMask);
   static_assert(abi::kBareFlagStaleIotlb == hv::kHvTestStaleIotlb);
+  static_assert(abi::kBareFlagDmaMapsHost == hv::kHvTestDmaMapsHost);
   static_assert(abi::kBareFlagHvTestMask == hv::kHvTestFlagsMask);
   g_run_record_pa = entry->handoff.hv_memory_pa;  // hypervisor_main writes the record there first
   x86::launch_report_dump_hook(dump_run_record);

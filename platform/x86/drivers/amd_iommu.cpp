@@ -1,6 +1,7 @@
 #include "platform/x86/drivers/amd_iommu.hpp"
 
 #include "abi/dma_engine.hpp"
+#include "arch/qemu/edu.hpp"
 
 namespace redoubt::x86 {
 
@@ -341,10 +342,13 @@ Status AmdIommuHw::revoke(uint16_t device_id, bool invalidate) {
 Status AmdIommuHw::engine_bar(uint16_t device_id, uint64_t& bar_pa, uint64_t& bar_size) {
   namespace e = abi::dma_engine;
   const uint32_t id = cfg_any(device_id, pci::kVendorId);
-  if ((id & 0xFFFF) != e::kVendorId || (id >> 16) != e::kDeviceId)
+  const bool engine = (id & 0xFFFF) == e::kVendorId && (id >> 16) == e::kDeviceId;
+  const bool edu = (id & 0xFFFF) == arch::edu::kVendorId && (id >> 16) == arch::edu::kDeviceId;
+  if (!engine && !edu)
     return Status::fail(Err::unsupported, "device %02x:%02x.%x (id 0x%08x) is not an assignable DMA engine", device_id >> 8,
                         (device_id >> 3) & 31, device_id & 7, id);
-  if (!(cfg_any(device_id, pci::kCommand) & e::kCmdMemory))
+  const uint32_t cmd = cfg_any(device_id, pci::kCommand);
+  if (!(cmd & e::kCmdMemory))
     return Status::fail(Err::unsupported, "device %02x:%02x.%x: Memory Space is off", device_id >> 8, (device_id >> 3) & 31,
                         device_id & 7);
   const uint32_t bar = cfg_any(device_id, e::kBar0);
@@ -352,10 +356,16 @@ Status AmdIommuHw::engine_bar(uint16_t device_id, uint64_t& bar_pa, uint64_t& ba
     return Status::fail(Err::unsupported, "device %02x:%02x.%x: BAR0 0x%08x is not a 32-bit memory BAR", device_id >> 8,
                         (device_id >> 3) & 31, device_id & 7, bar);
   bar_pa = bar & ~uint32_t(0xF);
-  bar_size = e::kBarSize;
-  if (bar_pa == 0 || bar_pa % e::kBarSize)
+  bar_size = edu ? arch::edu::kBarSize : e::kBarSize;
+  if (bar_pa == 0 || bar_pa % bar_size)
     return Status::fail(Err::unsupported, "device %02x:%02x.%x: BAR0 0x%08x is unassigned or misaligned", device_id >> 8,
                         (device_id >> 3) & 31, device_id & 7, bar);
+  // QEMU's edu does DMA only with Bus Master on (PCI 3.0 §6.2.2 bit 2), and firmware leaves it
+  // off. Turned on here, while the device's DTE is still the blocking one (assign comes next).
+  if (edu && !(cmd & e::kCmdBusMaster)) {
+    io_.out32(pci::kConfigAddress, pci::kEnable | (uint32_t(device_id) << 8) | pci::kCommand);
+    io_.out32(pci::kConfigData, (cmd & 0xFFFF) | e::kCmdBusMaster);
+  }
   return Status::ok();
 }
 

@@ -79,8 +79,10 @@ class AmdIommuHw {
   // invalidate = false is test-only (kHvTestStaleIotlb: the stale-IOTLB attack must succeed).
   // Its I/O page tables are zeroed (their pool pages are not reused).
   Status revoke(uint16_t device_id, bool invalidate = true);
-  // The device at `device_id` (any bus) if it is a Redoubt DMA engine (abi/dma_engine.hpp)
-  // with Memory Space on and a 32-bit memory BAR0: its BAR's address and size.
+  // The device at `device_id` (any bus) if it is a Redoubt DMA engine (abi/dma_engine.hpp) or
+  // QEMU's edu (arch/qemu/edu.hpp) with Memory Space on and a 32-bit memory BAR0: its BAR's
+  // address and size. For edu it also turns Bus Master on (the DTE must still be blocking).
+
   Status engine_bar(uint16_t device_id, uint64_t& bar_pa, uint64_t& bar_size);
 
   // Copies up to `max` new events out of the event log (advancing its head).

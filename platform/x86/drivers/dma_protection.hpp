@@ -82,15 +82,14 @@ class DmaProtectionSelector final : public hal::DmaProtection {
   }
   Status unassign(uint16_t device_id, bool invalidate) override {
     if (!iommu_ready()) return hal::DmaProtection::unassign(device_id, invalidate);
-    uint64_t pa = 0, size = 0;
+    REDOUBT_TRY(iommu_.revoke(device_id, invalidate));
+    // The DEV closes the pages again (every range the device was given: the test-only
+    // kHvTestDmaMapsHost gives it several) unless the test switch wants the stale path open end to end.
     for (size_t i = 0; i < kMaxAssigned; ++i)
       if (assigned_[i].used && assigned_[i].device == device_id) {
-        pa = assigned_[i].pa, size = assigned_[i].size;
         assigned_[i].used = false;
+        if (layered_ && assigned_[i].size && invalidate) REDOUBT_TRY(dev_.protect(assigned_[i].pa, assigned_[i].size));
       }
-    REDOUBT_TRY(iommu_.revoke(device_id, invalidate));
-    // The DEV closes the pages again unless the test switch wants the stale path open end to end.
-    if (layered_ && size && invalidate) REDOUBT_TRY(dev_.protect(pa, size));
     return Status::ok();
   }
   Status device_window(uint16_t device_id, uint64_t& pa, uint64_t& size) override {

@@ -15,7 +15,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "attestation/verifier/ear_result.hpp"
@@ -327,6 +331,61 @@ BOOST_AUTO_TEST_CASE(tpm2_checkquote_accepts_a_qemu_quote) {
   // The marker is in the quoted log, and another nonce is refused.
   BOOST_TEST(policy::find_emulated_drtm_marker(policy::parse_event_log(read_file(q / "eventlog.bin"))).has_value());
   BOOST_TEST(check("00").exit_code != 0);
+}
+
+// `redoubt run --platform qemu --serve-tpm 0` (a CLI run, its own process): once the run is
+// over the process keeps its swtpm and serves it for tpm2-tools until SIGTERM; tpm2_pcrread then
+// reads exactly the run's pcrs.json, and the process ends in order (exit 0) on the signal.
+BOOST_AUTO_TEST_CASE(serve_tpm_keeps_a_cli_runs_tpm_for_tpm2_tools) {
+  TempDir d;
+  const fs::path out = d / "run", log = d / "stdout.txt";
+  const std::string exe = (build_dir() / "redoubt").string();
+  const std::vector<std::string> args = {exe, "run", "--platform", "qemu", "--guest", "hello", "--state", (d / "state").string(),
+                                         "--out", out.string(), "--serve-tpm", "0", "--serve-tpm-seconds", "60"};
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid = fork();
+  BOOST_TEST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> av;
+    for (const std::string& a : args) av.push_back(const_cast<char*>(a.c_str()));
+    av.push_back(nullptr);
+    execv(exe.c_str(), av.data());
+    _exit(127);
+  }
+  // The tcti the process prints once it serves (a free port pair: --serve-tpm 0).
+  std::smatch m;
+  std::string said;
+  const std::regex served(R"(-T (swtpm:host=127\.0\.0\.1,port=[0-9]+))");
+  for (int i = 0; i < 600 && !std::regex_search(said, m, served); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    said = slurp(log);
+  }
+  BOOST_TEST_REQUIRE(std::regex_search(said, m, served), said);
+  const std::string tcti = m[1];
+  const double ready = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CliResult r = run_program({"tpm2_pcrread", "-T", tcti, "sha256:17,18,19,20"});
+  kill(pid, SIGTERM);
+  int status = -1;
+  waitpid(pid, &status, 0);
+  said = slurp(log);
+  BOOST_TEST_MESSAGE("--serve-tpm: serving after " << ready << " s at " << tcti);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err + said);
+  const json pcrs = json::parse(slurp(out / "pcrs.json"));
+  const auto got = yaml_pcrs(r.out);
+  for (const std::string& p : kPcrs) BOOST_TEST(got.at("sha256").at(p) == lower(pcrs["sha256"].value(p, "")), p);
+  BOOST_TEST(got.at("sha256").at("17") != std::string(64, '0'));
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0, said);
+  BOOST_TEST(said.find("[tpm] SIGTERM") != std::string::npos, said);
+  BOOST_TEST(said.find("stopped serving") != std::string::npos, said);
+  BOOST_TEST(std::regex_search(said, std::regex("served [1-9][0-9]* TPM command")), said);
+  // Only with the QEMU platform: the simulator's TPM is not the bridge's.
+  CliResult bad = run_redoubt({"run", "--serve-tpm", "0", "--state", (d / "state2").string(), "--out", (d / "o2").string()});
+  BOOST_TEST(bad.exit_code == 2);
+  BOOST_TEST((bad.out + bad.err).find("needs --platform qemu") != std::string::npos, bad.out + bad.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
