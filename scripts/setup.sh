@@ -13,6 +13,7 @@ PACKAGES=(
   libcpp-httplib-dev libsqlite3-dev                      # attestation service (later issue)
   clang-14 libclang-rt-14-dev                            # libFuzzer, sanitizer runtimes
   qemu-system-x86                                        # the real images under QEMU TCG (SVM + NPT)
+  python3-matplotlib                                     # `redoubt report`: plots of runs and exit traces
 )
 
 missing=()

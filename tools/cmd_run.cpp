@@ -163,6 +163,10 @@ void register_run(CLI::App& app, int& exit_code) {
   add_uint_option(c, "--ram-mib", o->ram_mib, "RAM per guest in MiB (even, 4..1024)", 4, 1024);
   c->add_flag("--cpuid-unmasked", o->cpuid_unmasked, "Policy: let guests see the hypervisor bit and SVM in CPUID");
   c->add_flag("--stats", o->stats, "Print per-guest exit, instruction and TLB statistics");
+  c->add_option("--trace", o->trace_path,
+                "Write every guest #VMEXIT to FILE as it happens: CSV if FILE ends in .csv, else JSON lines "
+                "(sequence, ASID, exit code and info, guest instructions, host ns; docs/research.md); "
+                "`redoubt report` turns runs into plots");
   c->add_option("--serve-tpm", o->serve_tpm_port,
                 "--platform qemu: after the run, serve its swtpm on 127.0.0.1:PORT (control PORT+1; 0 = free ports) "
                 "for tpm2-tools (-T swtpm:host=127.0.0.1,port=PORT) until Ctrl-C / SIGTERM or --serve-tpm-seconds; "
@@ -173,6 +177,8 @@ void register_run(CLI::App& app, int& exit_code) {
   auto json_out = std::make_shared<bool>(false);
   c->add_flag("--json", *json_out, "JSON on stdout: the run.json document (progress on stderr)");
   c->callback([o, json_out, &exit_code] {
+    if (!o->trace_path.empty() && o->launch.platform == "qemu")
+      throw CLI::ValidationError("--trace", "needs the simulator: QEMU's #VMEXITs are not observable from the harness");
     if (o->serve_tpm_port >= 0 && o->launch.platform != "qemu")
       throw CLI::ValidationError("--serve-tpm", "needs --platform qemu (the run's own swtpm)");
     exit_code = run_run(*o, *json_out);

@@ -1,4 +1,5 @@
 #include "tools/cmd_run_job.hpp"
+#include "tools/research/exit_trace.hpp"
 
 #include <cctype>
 #include <ctime>
@@ -140,6 +141,7 @@ class SimSvm final : public hal::Svm {
 
   void vmrun(uint64_t vmcb_pa, hal::GuestGprs& g, hal::GuestExtState* ext) override {
     if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, false);
+    if (trace) trace->world_switch(cpu_.cpu(), m_.mem(), vmcb_pa, true, false);
     auto& c = cpu_.counters();
     const uint64_t w0 = c.walks, r0 = c.walk_refs, n0 = c.nested_walk_refs;
     const auto t0 = Clock::now();
@@ -150,12 +152,14 @@ class SimSvm final : public hal::Svm {
     p.walks += c.walks - w0;
     p.walk_refs += c.walk_refs - r0;
     p.nested_refs += c.nested_walk_refs - n0;
+    if (trace) trace->world_switch(cpu_.cpu(), m_.mem(), vmcb_pa, false, false);
     if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, true);  // memory exactly as the #VMEXIT left it
     g = regs;
   }
 
   sim::SvmCpu& cpu() { return cpu_; }
   std::map<uint64_t, PerVmcb> per_;
+  ExitTrace* trace = nullptr;  // --trace (native engine: the host's instructions are not counted)
 
  private:
   sim::Machine& m_;
@@ -313,8 +317,16 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
   sim::LaunchLayout layout;
   std::vector<sim::GuestPlacement> place;
   lo.on_vmrun = o.on_vmrun;
+  std::unique_ptr<ExitTrace> trace;
+  if (!o.trace_path.empty()) {
+    trace = std::make_unique<ExitTrace>(o.trace_path);
+    lo.trace = trace.get();
+  }
   lo.before_launch = [&](sim::Machine& m, sim::LaunchInputs& in) {
-    if (lo.engine == "native") svm = std::make_unique<SimSvm>(m, o);  // native-sl and full-system: hv.bin's own VMRUN
+    if (lo.engine == "native") {  // native-sl and full-system: hv.bin's own VMRUN
+      svm = std::make_unique<SimSvm>(m, o);
+      svm->trace = lo.trace;
+    }
     layout = in.layout;
     place = sim::place_guests(in.layout, guests);
     // The probe attacks: hypervisor memory, the first other guest's RAM, TPM locality 2.
@@ -446,6 +458,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
   const auto t0 = Clock::now();
   res.launch = run_launch_job(lo, tpm, say);
   res.host_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (trace) trace->finish();
   res.hv_image_size = o.launch.hypervisor.empty() ? fs::file_size(build_dir() / "hv.bin") : fs::file_size(o.launch.hypervisor);
 
   // Artefacts.
@@ -530,6 +543,13 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                   {"guests", guests_json},
                   {"host_seconds", res.host_seconds}};
   res.stats_json = {{"guests", stats}, {"host_seconds", res.host_seconds}};
+  res.stats_json["engine"] = lo.engine;
+  if (trace) {
+    res.stats_json["trace"] = {{"path", fs::absolute(o.trace_path).string()},
+                               {"format", trace->format() == ExitTrace::Format::csv ? "csv" : "jsonl"},
+                               {"records", trace->records()}};
+    res.run_json["trace"] = res.stats_json["trace"];
+  }
   write_text(out / "run.json", res.run_json.dump(2) + "\n");
   write_text(out / "stats.json", res.stats_json.dump(2) + "\n");
   return res;

@@ -22,6 +22,8 @@ void register_pki(CLI::App& app, int& exit_code);
 void register_attack(CLI::App& app, int& exit_code);
 // Issue 15: `doctor` (what this machine lacks, and how to fix it).
 void register_doctor(CLI::App& app, int& exit_code);
+// Issue 14: `report` (plots of runs and exit traces, tools/research/).
+void register_report(CLI::App& app, int& exit_code);
 void register_sign_guest(CLI::App* sign, int& exit_code);
 void register_sign_policy(CLI::App* sign, int& exit_code);
 

@@ -18,6 +18,8 @@
 
 namespace redoubt::tools {
 
+class ExitTrace;
+
 // What the simulated CPU counted during a launch, whichever engine ran it.
 struct EngineView {
   struct PerVmcb {
@@ -70,6 +72,8 @@ struct LaunchOptions {
   // Engines full-system and native-sl: the machine hv.bin runs on, before the launch (tests:
   // the untrusted side's DMA engines and the IOMMU's register hook, docs/dma.md).
   std::function<void(sim::FullSystem&)> on_system;
+  // `redoubt run --trace FILE`: every #VMEXIT recorded (tools/research/exit_trace.hpp); not on QEMU.
+  ExitTrace* trace = nullptr;
 };
 
 struct LaunchJobResult {

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   register_pki(app, code);
   register_attack(app, code);
   register_doctor(app, code);
+  register_report(app, code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
