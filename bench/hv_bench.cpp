@@ -4,21 +4,24 @@
 //   - #NPF exit cost: load from an unmapped guest-physical address, #PF
 //     injected, skipped by the guest's handler (mode 1)
 //   - guest MIPS on the sha256 guest
-// Per-exit costs are differences between two runs (N2 - N1 iterations), so the
-// launch and guest start-up cancel out; they are host (wall-clock) time spent
-// simulating, inside VMRUN plus the hypervisor's handling.
+// Per-exit costs are differences between two runs (N and N/10 iterations) of the
+// time from the guest's first VMRUN to its last #VMEXIT, so the launch and guest
+// start-up cancel out; they are host (wall-clock) time spent simulating, inside
+// VMRUN plus the hypervisor's handling. Each figure is min/median/max over R
+// repetitions (bench/bench_cli.hpp).
 // Each measurement runs with both engines side by side (one process, same machine
 // state): "native" (the hypervisor compiled into the tool) and "native-sl" (hv.bin,
 // the measured image, executed by the simulated CPU).
-// Usage: bench_hv [N]   (default 20000)
+// Usage: bench_hv [--json] [--reps R] [N]   (default N = 20000, R = 3)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 
-#include "bench/machine_info.hpp"
+#include "bench/bench_cli.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "abi/boot_params.hpp"
 #include "tools/cmd_run_job.hpp"
@@ -32,10 +35,10 @@ namespace {
 std::string g_engine = "native";
 
 struct One {
-  double seconds;       // whole job
-  double vmrun_seconds; // inside VMRUN (guest)
+  double seconds;        // whole job
+  double vmrun_seconds;  // inside VMRUN (guest)
+  double loop_seconds;   // the guest's first VMRUN to its last #VMEXIT (guest + hypervisor, no launch)
   uint64_t exits, instructions, ticks;
-  std::string serial;
 };
 
 One run(const fs::path& tmp, const std::vector<std::string>& guests, std::array<uint64_t, 4> args, uint32_t flags,
@@ -57,9 +60,20 @@ One run(const fs::path& tmp, const std::vector<std::string>& guests, std::array<
   o.extra_flags = flags;
   o.sha_bytes = sha_bytes;
   if (flags) o.npf = "inject";
+  bool started = false;
+  Clock::time_point first{}, last{};
+  o.on_vmrun = [&](sim::Machine&, uint64_t, bool after) {
+    const auto now = Clock::now();
+    if (!after && !started) {
+      first = now;
+      started = true;
+    }
+    if (after) last = now;
+  };
   auto t0 = Clock::now();
   tools::RunResult r = tools::run_guests_job(o, *tpm, [](const std::string&) {});
-  One x{std::chrono::duration<double>(Clock::now() - t0).count(), 0, 0, 0, 0, ""};
+  One x{std::chrono::duration<double>(Clock::now() - t0).count(), 0, std::chrono::duration<double>(last - first).count(),
+        0, 0, 0};
   if (r.guests.empty()) {
     std::fprintf(stderr, "bench_hv: run failed: %s\n", r.launch.report.reason.c_str());
     std::exit(1);
@@ -69,7 +83,6 @@ One run(const fs::path& tmp, const std::vector<std::string>& guests, std::array<
   x.exits = g.exits_total;
   x.instructions = g.instructions;
   x.ticks = g.run_ticks;
-  x.serial = g.serial;
   if (g.status != "exited") {
     std::fprintf(stderr, "bench_hv: guest %s %s: %s\n", g.name.c_str(), g.status.c_str(), g.reason.c_str());
     std::exit(1);
@@ -77,55 +90,67 @@ One run(const fs::path& tmp, const std::vector<std::string>& guests, std::array<
   return x;
 }
 
-// The fastest of three runs (the launch itself is noisy: TPM, signing).
-One best(const fs::path& tmp, const std::vector<std::string>& guests, std::array<uint64_t, 4> args, uint32_t flags) {
-  One b = run(tmp, guests, args, flags);
-  for (int i = 0; i < 2; ++i) {
-    One x = run(tmp, guests, args, flags);
-    if (x.seconds < b.seconds) b.seconds = x.seconds;
-    if (x.vmrun_seconds < b.vmrun_seconds) b.vmrun_seconds = x.vmrun_seconds;
-  }
-  return b;
-}
-
-void per_exit(const fs::path& tmp, const char* label, uint64_t mode, uint64_t n, uint32_t flags) {
-  One a = best(tmp, {"hvbench"}, {mode, n / 10, 0, 0}, flags);
-  One b = best(tmp, {"hvbench"}, {mode, n, 0, 0}, flags);
+// us per iteration over R paired runs (N/10 and N iterations); returns the median.
+double per_exit(bench::Report& rep, const fs::path& tmp, const char* label, uint64_t mode, uint64_t n, uint32_t flags) {
+  std::vector<double> loop, vmrun;
+  double exits_per = 0;
   const double dn = double(n - n / 10);
-  std::printf("%-10s %-28s %8.3f us/iteration (whole run) %8.3f us/iteration (in VMRUN) %6.2f exits/iteration\n", g_engine.c_str(), label,
-              (b.seconds - a.seconds) / dn * 1e6, (b.vmrun_seconds - a.vmrun_seconds) / dn * 1e6,
-              double(b.exits - a.exits) / dn);
+  for (int i = 0; i < rep.args().reps; ++i) {
+    One a = run(tmp, {"hvbench"}, {mode, n / 10, 0, 0}, flags);
+    One b = run(tmp, {"hvbench"}, {mode, n, 0, 0}, flags);
+    loop.push_back((b.loop_seconds - a.loop_seconds) / dn * 1e6);
+    vmrun.push_back((b.vmrun_seconds - a.vmrun_seconds) / dn * 1e6);
+    exits_per = double(b.exits - a.exits) / dn;
+  }
+  rep.add(g_engine + " " + label, "us/iteration", loop, {{"exits_per_iteration", exits_per}, {"n", n}});
+  rep.add(g_engine + " " + label + " (in VMRUN only)", "us/iteration", vmrun);
+  const double m = bench::summarize(loop).median;
+  if (m <= 0) rep.note("  (below this machine's noise at N = " + std::to_string(n) + ": use a larger N or more --reps)");
+  return m;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   setenv("TSS2_LOG", "all+NONE", 0);
-  const uint64_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 20000;
-  bench::print_machine();
+  const bench::BenchArgs args = bench::parse_bench_args(
+      argc, argv,
+      "[N]\n  N          iterations of the per-exit guests (default 20000, at least 1000)\n"
+      "Hypervisor costs on the simulated CPU, engines native, native-sl and full-system side by side:\n"
+      "VMMCALL round trip, CPUID exit, #NPF exit, guest MIPS (sha256), the demo run, SKINIT -> hypervisor.",
+      1);
+  const uint64_t n = bench::positional_u64(args, 0, 20000, 1000, "N");
+  bench::Report rep("bench_hv", args);
   fs::path tmp = fs::temp_directory_path() / ("redoubt-bench-hv-" + std::to_string(getpid()));
   fs::create_directories(tmp);
-  std::printf("hypervisor on the simulated CPU (AMD-V, nested paging); N = %llu\n", (unsigned long long)n);
+  rep.note("hypervisor on the simulated CPU (AMD-V, nested paging); N = " + std::to_string(n) + "; median of " +
+           std::to_string(args.reps));
   run(tmp, {"hello"}, {}, 0);  // warm-up: creates the demo signing key
   const char* engines[] = {"native", "native-sl", "full-system"};
+  std::map<std::string, double> vmmcall, demo;
   for (const char* e : engines) {
     g_engine = e;
-    per_exit(tmp, "VMMCALL round trip", 0, n, 0);
-    per_exit(tmp, "CPUID exit", 2, n, 0);
-    per_exit(tmp, "#NPF exit (+#PF inject)", 1, n, sl::kGuestNpfInject | sl::kGuestNpfUnlimited);
+    vmmcall[e] = per_exit(rep, tmp, "VMMCALL round trip", 0, n, 0);
+    per_exit(rep, tmp, "CPUID exit", 2, n, 0);
+    per_exit(rep, tmp, "#NPF exit (+#PF inject)", 1, n, sl::kGuestNpfInject | sl::kGuestNpfUnlimited);
   }
   for (uint64_t bytes : {1ull << 20, 4ull << 20})
     for (const char* e : engines) {
       g_engine = e;
-      One s = run(tmp, {"sha256"}, {}, 0, bytes);
-      std::printf("%-10s sha256 guest, %4llu KiB: %llu instructions, %.3f s in VMRUN, %.1f guest MIPS (%.3f s whole run)\n",
-                  e, (unsigned long long)(bytes >> 10), (unsigned long long)s.instructions, s.vmrun_seconds,
-                  double(s.instructions) / s.vmrun_seconds / 1e6, s.seconds);
+      std::vector<double> mips;
+      uint64_t instr = 0;
+      for (int i = 0; i < args.reps; ++i) {
+        One s = run(tmp, {"sha256"}, {}, 0, bytes);
+        mips.push_back(double(s.instructions) / s.vmrun_seconds / 1e6);
+        instr = s.instructions;
+      }
+      rep.add(std::string(e) + " sha256 guest " + std::to_string(bytes >> 10) + " KiB", "M guest instr/s", mips,
+              {{"instructions", instr}});
     }
   for (const char* e : engines) {  // the demo: the four default guests, whole `redoubt run`
     g_engine = e;
-    double best_s = 1e9;
-    for (int i = 0; i < 3; ++i) {
+    std::vector<double> wall;
+    for (int i = 0; i < args.reps; ++i) {
       const auto t0 = Clock::now();
       tpm::TpmSpec spec = tpm::TpmSpec::parse("inproc");
       spec.state_dir = (tmp / "state").string();
@@ -135,16 +160,20 @@ int main(int argc, char** argv) {
       o.launch.state = spec.state_dir;
       o.launch.engine = e;
       tools::RunResult r = tools::run_guests_job(o, *tpm, [](const std::string&) {});
-      best_s = std::min(best_s, std::chrono::duration<double>(Clock::now() - t0).count());
-      if (r.guests.size() != 4) std::fprintf(stderr, "bench_hv: demo run with %s: %s\n", e, r.launch.report.reason.c_str());
+      wall.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      if (r.guests.size() != 4) {
+        std::fprintf(stderr, "bench_hv: demo run with %s: %s\n", e, r.launch.report.reason.c_str());
+        return 1;
+      }
     }
-    std::printf("%-10s demo run (hello sha256 mmu probe): %.3f s wall (best of 3)\n", e, best_s);
+    rep.add(std::string(e) + " demo run (hello sha256 mmu probe)", "s wall", wall);
+    demo[e] = bench::summarize(wall).median;
   }
   for (const char* e : engines) {  // SKINIT -> hypervisor entry (no guests)
     g_engine = e;
-    double best_us = 1e18;
+    std::vector<double> us;
     uint64_t instr = 0;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < args.reps; ++i) {
       tpm::TpmSpec spec = tpm::TpmSpec::parse("inproc");
       spec.state_dir = (tmp / "state").string();
       auto tpm = tpm::open_tpm(spec);
@@ -153,13 +182,19 @@ int main(int argc, char** argv) {
       o.state = spec.state_dir;
       o.engine = e;
       tools::LaunchJobResult r = tools::run_launch_job(o, *tpm, [](const std::string&) {});
-      if (!r.report.hypervisor_entered) std::fprintf(stderr, "bench_hv: launch with %s: %s\n", e, r.report.reason.c_str());
-      best_us = std::min(best_us, r.report.skinit_to_hv_us);
+      if (!r.report.hypervisor_entered) {
+        std::fprintf(stderr, "bench_hv: launch with %s: %s\n", e, r.report.reason.c_str());
+        return 1;
+      }
+      us.push_back(r.report.skinit_to_hv_us);
       instr = r.report.skinit_to_hv_instructions;
     }
-    std::printf("%-10s SKINIT -> hypervisor entry: %.0f us (best of 3)%s\n", e, best_us,
-                instr ? (", " + std::to_string(instr) + " SL instructions interpreted").c_str() : "");
+    rep.add(std::string(e) + " SKINIT -> hypervisor entry", "us", us, {{"sl_instructions_interpreted", instr}});
   }
+  rep.ratio("demo run: full-system / native", demo["full-system"] / demo["native"], "median wall times in this run");
+  rep.ratio("VMMCALL round trip: full-system / native", vmmcall["full-system"] / vmmcall["native"],
+            "median us/iteration in this run");
+  rep.finish();
   std::error_code ec;
   fs::remove_all(tmp, ec);
   return 0;

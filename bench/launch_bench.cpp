@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "bench/machine_info.hpp"
+#include "bench/bench_cli.hpp"
 #include "platform/fake/launch.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/hv_manifest_build.hpp"
@@ -46,7 +46,7 @@ Inputs make_inputs(const fs::path& build) {
   return r;
 }
 
-void run(const char* label, const std::string& spec_text, const Inputs& inputs, int iterations) {
+bool run(bench::Report& rep, const char* label, const std::string& spec_text, const Inputs& inputs, int iterations) {
   tpm::TpmSpec spec = tpm::TpmSpec::parse(spec_text);
   auto tpm = tpm::open_tpm(spec);
   tpm->set_locality(0);
@@ -56,26 +56,30 @@ void run(const char* label, const std::string& spec_text, const Inputs& inputs, 
     sim::Machine m;
     sim::LaunchReport r = sim::measured_launch(m, *tpm, inputs.in, [](std::string_view) {});
     if (!r.launched) {
-      std::printf("%s: launch refused: %s\n", label, r.reason.c_str());
-      return;
+      std::fprintf(stderr, "bench_launch: %s: launch refused: %s\n", label, r.reason.c_str());
+      return false;
     }
     us.push_back(r.skinit_to_hv_us);
   }
-  std::sort(us.begin(), us.end());
-  std::printf("%-8s SKINIT -> hypervisor entry (SLB %zu B measured, hypervisor %zu B): median %.2f ms, min %.2f ms, max %.2f ms (n=%d)\n",
-              label, inputs.in.sl_image.size(), inputs.in.hv_image.size(), us[us.size() / 2] / 1000, us.front() / 1000,
-              us.back() / 1000, iterations);
+  for (double& x : us) x /= 1000;
+  rep.add(std::string(label) + " SKINIT -> hypervisor entry", "ms", us,
+          {{"slb_bytes", inputs.in.sl_image.size()}, {"hypervisor_bytes", inputs.in.hv_image.size()}});
+  return true;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   setenv("TSS2_LOG", "all+NONE", 0);
-  int n = argc > 1 ? std::atoi(argv[1]) : 20;
+  const bench::BenchArgs args = bench::parse_bench_args(
+      argc, argv,
+      "\nSKINIT -> hypervisor entry (native engine) for a 64 KiB SLB and a 4 MiB hypervisor, on the in-process\n"
+      "TPM and on a spawned swtpm; --reps launches each (default 20).",
+      0, 20);
+  bench::Report rep("bench_launch", args);
   fs::path build = tools::build_dir();
-  bench::print_machine();
   Inputs inputs = make_inputs(build);
-  run("inproc", "inproc", inputs, n);
-  run("swtpm", "swtpm", inputs, n);
+  if (!run(rep, "inproc", "inproc", inputs, args.reps) || !run(rep, "swtpm", "swtpm", inputs, args.reps)) return 1;
+  rep.finish();
   return 0;
 }

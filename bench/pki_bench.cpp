@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "bench/machine_info.hpp"
+#include "bench/bench_cli.hpp"
 #include "policy/fs/guest_manifest.hpp"
 #include "policy/fs/launch_policy.hpp"
 #include "policy/host/pki_build.hpp"
@@ -24,23 +24,18 @@ namespace {
 
 constexpr int64_t kNow = 1767225600;  // 2026-01-01, the policy time
 
-double median_us(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 template <class F>
-double time_us(int n, F&& f) {
+std::vector<double> samples_us(int n, F&& f) {
   std::vector<double> t;
   for (int i = 0; i < n; ++i) {
     auto t0 = Clock::now();
     f();
     t.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
   }
-  return median_us(t);
+  return t;
 }
 
-void run(const char* kind, int n, size_t kernel_bytes) {
+void run(bench::Report& rep, const char* kind, int n, size_t kernel_bytes) {
   EvpKey rk = generate_signing_key(kind), ik = generate_signing_key(kind), lk = generate_signing_key(kind);
   CertSpec root{.cn = "Bench Root", .not_before = kNow - 86400, .not_after = kNow + 86400 * 365};
   root.ca = true;
@@ -62,7 +57,7 @@ void run(const char* kind, int n, size_t kernel_bytes) {
   const Bytes payload = build_launch_policy_payload(pin);
   auto lp = std::make_unique<LaunchPolicy>();
   Refusal why;
-  const double decode_us = time_us(n, [&] {
+  const std::vector<double> decode_us = samples_us(n, [&] {
     if (!launch_policy_decode(payload, *lp, why)) std::abort();
   });
 
@@ -76,23 +71,30 @@ void run(const char* kind, int n, size_t kernel_bytes) {
   const Bytes manifest = sign_guest_manifest(kernel, nullptr, gin, lk, {cert_der(lc.get()), cert_der(ic.get())});
   auto m = std::make_unique<GuestManifest>();
   auto chain = std::make_unique<VerifiedChain>();
-  const double verify_us = time_us(n, [&] {
+  const std::vector<double> verify_us = samples_us(n, [&] {
     if (!verify_guest(*lp, manifest, kernel, {}, *m, *chain, why)) std::abort();
   });
-  const double chain_only_us = time_us(n, [&] {
+  const std::vector<double> chain_only_us = samples_us(n, [&] {
     if (!verify_guest_manifest(*lp, manifest, *m, *chain, why)) std::abort();
   });
-  std::printf("%-9s  policy decode %8.1f us   verify_guest %9.1f us  (chain+signature %9.1f us, kernel %zu KiB digest %8.1f us)\n",
-              kind, decode_us, verify_us, chain_only_us, kernel_bytes / 1024, verify_us - chain_only_us);
+  rep.add(std::string(kind) + " launch policy decode", "us", decode_us);
+  rep.add(std::string(kind) + " verify_guest (chain, signature, kernel digest)", "us", verify_us,
+          {{"kernel_kib", kernel_bytes / 1024}});
+  rep.add(std::string(kind) + " chain + signature only", "us", chain_only_us);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int n = argc > 1 ? std::atoi(argv[1]) : 50;
-  const size_t kib = argc > 2 ? std::strtoul(argv[2], nullptr, 0) : 1024;
-  bench::print_machine();
-  std::printf("guest admission (native build of the freestanding verifier, BearSSL), median of %d runs:\n", n);
-  for (const char* k : {"P-256", "P-384", "RSA-3072"}) run(k, n, kib * 1024);
+  const bench::BenchArgs args = bench::parse_bench_args(
+      argc, argv,
+      "[KERNEL_KIB]\n  KERNEL_KIB  size of the guest kernel whose digest is checked (default 1024)\n"
+      "Guest admission on the native build of the freestanding verifier (BearSSL): P-256, P-384, RSA-3072;\n"
+      "--reps timed runs of each step (default 50).",
+      1, 50);
+  const size_t kib = bench::positional_u64(args, 0, 1024, 1, "KERNEL_KIB");
+  bench::Report rep("bench_pki", args);
+  for (const char* k : {"P-256", "P-384", "RSA-3072"}) run(rep, k, args.reps, kib * 1024);
+  rep.finish();
   return 0;
 }

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "bench/machine_info.hpp"
+#include "bench/bench_cli.hpp"
 #include "platform/sim/machine.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "tools/cmd_run_job.hpp"
@@ -65,26 +65,36 @@ json hv_stop(const fs::path& tmp, const std::string& engine) {
 
 int main(int argc, char** argv) {
   setenv("TSS2_LOG", "all+NONE", 0);
-  const bool as_json = argc > 1 && std::string(argv[1]) == "--json";
-  if (!as_json) bench::print_machine();
+  const bench::BenchArgs args = bench::parse_bench_args(
+      argc, argv,
+      "\nScrub bandwidth: the platform's warm-reset scrub (256 MiB and 1 GiB of touched RAM) and the\n"
+      "hypervisor's stop scrub (guest RAM, its own pages, the SLB) on each engine.",
+      0);
+  bench::Report rep("bench_scrub", args);
   const fs::path tmp = fs::temp_directory_path() / ("redoubt-bench-scrub-" + std::to_string(getpid()));
   fs::create_directories(tmp);
-  json out = {{"machine", bench::cpu_model()}, {"platform_reset", json::array()}, {"hypervisor_stop", json::array()}};
-  for (uint64_t ram : {256ull << 20, 1ull << 30}) out["platform_reset"].push_back(platform_reset(ram));
-  hv_stop(tmp, "native");  // warm-up: the demo signing key
-  for (const char* e : {"native", "native-sl", "full-system"}) out["hypervisor_stop"].push_back(hv_stop(tmp, e));
-  fs::remove_all(tmp);
-  if (as_json) {
-    std::printf("%s\n", out.dump(2).c_str());
-    return 0;
+  for (uint64_t ram : {256ull << 20, 1ull << 30}) {
+    std::vector<double> gibs;
+    for (int i = 0; i < args.reps; ++i) gibs.push_back(platform_reset(ram)["gib_per_s"].get<double>());
+    rep.add("platform warm-reset scrub, " + std::to_string(ram >> 20) + " MiB RAM", "GiB/s", gibs);
   }
-  for (const auto& p : out["platform_reset"])
-    std::printf("platform warm-reset scrub, %4llu MiB RAM: %.3f s, %.2f GiB/s\n",
-                (unsigned long long)(p["ram_bytes"].get<uint64_t>() >> 20), p["seconds"].get<double>(), p["gib_per_s"].get<double>());
-  for (const auto& h : out["hypervisor_stop"])
-    std::printf("hypervisor stop scrub, %-11s: %llu bytes (guest RAM %llu, hv %llu, SLB %llu) in %.3f s: %.1f MiB/s\n",
-                h["engine"].get<std::string>().c_str(), (unsigned long long)h["bytes"].get<uint64_t>(),
-                (unsigned long long)h["guest_bytes"].get<uint64_t>(), (unsigned long long)h["hv_bytes"].get<uint64_t>(),
-                (unsigned long long)h["slb_bytes"].get<uint64_t>(), h["seconds"].get<double>(), h["mib_per_s"].get<double>());
+  hv_stop(tmp, "native");  // warm-up: the demo signing key
+  for (const char* e : {"native", "native-sl", "full-system"}) {
+    std::vector<double> mibs;
+    json last;
+    for (int i = 0; i < args.reps; ++i) {
+      last = hv_stop(tmp, e);
+      if (!last["scrub_done"].get<bool>()) {
+        std::fprintf(stderr, "bench_scrub: %s: the hypervisor did not report its scrub\n", e);
+        return 1;
+      }
+      mibs.push_back(last["mib_per_s"].get<double>());
+    }
+    rep.add(std::string("hypervisor stop scrub, ") + e, "MiB/s", mibs,
+            {{"bytes", last["bytes"]}, {"guest_bytes", last["guest_bytes"]}, {"hv_bytes", last["hv_bytes"]},
+             {"slb_bytes", last["slb_bytes"]}});
+  }
+  fs::remove_all(tmp);
+  rep.finish();
   return 0;
 }
