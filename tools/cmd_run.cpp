@@ -1,5 +1,6 @@
 // `redoubt run`: the measured launch, then the hypervisor runs guests on the
 // simulated CPU (AMD-V with nested paging) until they all stop.
+#include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -64,6 +65,9 @@ int run_run(const RunOptions& o, bool json_out) {
   say("[tpm] " + tpm->describe());
   RunOptions ro = o;
   ro.launch.tpm_state = tpm_state.to_json();
+  // Progress on long runs (issue 14): on a terminal, or asked for; never on QEMU (no observer there).
+  if (ro.launch.platform != "qemu" && isatty(STDERR_FILENO)) ro.progress = true;
+  if (ro.launch.platform == "qemu") ro.progress = false;
   RunResult r = run_guests_job(ro, *tpm, say);
   if (o.serve_tpm_port >= 0) serve_tpm(*tpm, o, say);
   attest::orderly_shutdown(*tpm);  // the machine powers off in order: clockInfo.safe stays 1 at the next boot
@@ -163,6 +167,9 @@ void register_run(CLI::App& app, int& exit_code) {
   add_uint_option(c, "--ram-mib", o->ram_mib, "RAM per guest in MiB (even, 4..1024)", 4, 1024);
   c->add_flag("--cpuid-unmasked", o->cpuid_unmasked, "Policy: let guests see the hypervisor bit and SVM in CPUID");
   c->add_flag("--stats", o->stats, "Print per-guest exit, instruction and TLB statistics");
+  c->add_flag("--progress", o->progress,
+              "A progress line on stderr every 2 s: time, instructions, exits, guests done (default: on when stderr "
+              "is a terminal)");
   c->add_option("--trace", o->trace_path,
                 "Write every guest #VMEXIT to FILE as it happens: CSV if FILE ends in .csv, else JSON lines "
                 "(sequence, ASID, exit code and info, guest instructions, host ns; docs/research.md); "

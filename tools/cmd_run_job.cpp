@@ -1,5 +1,6 @@
 #include "tools/cmd_run_job.hpp"
 #include "tools/research/exit_trace.hpp"
+#include "tools/research/run_progress.hpp"
 
 #include <cctype>
 #include <ctime>
@@ -141,7 +142,7 @@ class SimSvm final : public hal::Svm {
 
   void vmrun(uint64_t vmcb_pa, hal::GuestGprs& g, hal::GuestExtState* ext) override {
     if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, false);
-    if (trace) trace->world_switch(cpu_.cpu(), m_.mem(), vmcb_pa, true, false);
+    if (observer) observer->world_switch(cpu_.cpu(), m_.mem(), vmcb_pa, true, false);
     auto& c = cpu_.counters();
     const uint64_t w0 = c.walks, r0 = c.walk_refs, n0 = c.nested_walk_refs;
     const auto t0 = Clock::now();
@@ -152,14 +153,14 @@ class SimSvm final : public hal::Svm {
     p.walks += c.walks - w0;
     p.walk_refs += c.walk_refs - r0;
     p.nested_refs += c.nested_walk_refs - n0;
-    if (trace) trace->world_switch(cpu_.cpu(), m_.mem(), vmcb_pa, false, false);
+    if (observer) observer->world_switch(cpu_.cpu(), m_.mem(), vmcb_pa, false, false);
     if (o_.on_vmrun) o_.on_vmrun(m_, vmcb_pa, true);  // memory exactly as the #VMEXIT left it
     g = regs;
   }
 
   sim::SvmCpu& cpu() { return cpu_; }
   std::map<uint64_t, PerVmcb> per_;
-  ExitTrace* trace = nullptr;  // --trace (native engine: the host's instructions are not counted)
+  WorldSwitchObserver* observer = nullptr;  // --trace, progress (native engine: the host's instructions are not counted)
 
  private:
   sim::Machine& m_;
@@ -318,14 +319,21 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
   std::vector<sim::GuestPlacement> place;
   lo.on_vmrun = o.on_vmrun;
   std::unique_ptr<ExitTrace> trace;
-  if (!o.trace_path.empty()) {
-    trace = std::make_unique<ExitTrace>(o.trace_path);
-    lo.trace = trace.get();
-  }
+  if (!o.trace_path.empty()) trace = std::make_unique<ExitTrace>(o.trace_path);
+  std::unique_ptr<RunProgress> progress;
+  if (o.progress) progress = std::make_unique<RunProgress>(guests.size());
+  WorldSwitchFanout observers;
+  observers.add(trace.get());
+  observers.add(progress.get());
+  if (!observers.empty()) lo.observer = &observers;
+  const Say say_on = !progress ? say : Say([&say, &progress](const std::string& l) {
+    progress->console_line(l);
+    say(l);
+  });
   lo.before_launch = [&](sim::Machine& m, sim::LaunchInputs& in) {
     if (lo.engine == "native") {  // native-sl and full-system: hv.bin's own VMRUN
       svm = std::make_unique<SimSvm>(m, o);
-      svm->trace = lo.trace;
+      svm->observer = lo.observer;
     }
     layout = in.layout;
     place = sim::place_guests(in.layout, guests);
@@ -456,7 +464,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
   };
 
   const auto t0 = Clock::now();
-  res.launch = run_launch_job(lo, tpm, say);
+  res.launch = run_launch_job(lo, tpm, say_on);
   res.host_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (trace) trace->finish();
   res.hv_image_size = o.launch.hypervisor.empty() ? fs::file_size(build_dir() / "hv.bin") : fs::file_size(o.launch.hypervisor);

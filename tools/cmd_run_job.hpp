@@ -70,6 +70,7 @@ struct RunOptions {
   std::map<size_t, std::array<uint64_t, 4>> guest_args;  // the loader's args[] for the guest at this position
   std::array<uint64_t, 4> hvbench_args{};  // hvbench guest: mode, iterations       // show the hypervisor bit and SVM to the guests (policy test)
   bool stats = false;                // print the stats table
+  bool progress = false;             // a progress line on stderr every 2 s (tools/research/run_progress.hpp)
   std::string trace_path;            // --trace FILE: every #VMEXIT as CSV (.csv) or JSON lines (docs/research.md)
   // Called around every VMRUN: after=false just before it, after=true right after the
   // #VMEXIT (before the world switch stores the guest GPRs back into hypervisor memory).

@@ -1,5 +1,5 @@
 #include "tools/launch_job.hpp"
-#include "tools/research/exit_trace.hpp"
+#include "tools/research/world_switch_observer.hpp"
 
 #include <tss2/tss2_esys.h>
 
@@ -253,9 +253,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     sim::MeasuredHypervisor hv(machine, *tpm, sink, in.layout, fso);
     hv.set_test_flags(o.hv_test_flags);
     if (o.on_system) o.on_system(hv.system());
-    if (o.on_vmrun || o.trace)
+    if (o.on_vmrun || o.observer)
       hv.system().svm().on_world_switch = [&](uint64_t vmcb, bool entering) {
-        if (o.trace) o.trace->world_switch(hv.system().cpu(), machine.mem(), vmcb, entering, true);
+        if (o.observer) o.observer->world_switch(hv.system().cpu(), machine.mem(), vmcb, entering, true);
         if (o.on_vmrun) o.on_vmrun(machine, vmcb, !entering);
       };
     in.svm = nullptr;
@@ -266,7 +266,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     for (const auto& [pa, p] : hv.system().svm().per_vmcb()) view.per_vmcb[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
     if (o.after_launch) o.after_launch(machine, r, view);
   } else if (o.platform == "qemu") {
-    if (o.trace) throw std::invalid_argument("--trace: QEMU's CPU is not observable from here (use the simulator)");
+    if (o.observer) throw std::invalid_argument("--trace: QEMU's CPU is not observable from here (use the simulator)");
     QemuLaunchOptions qo = qemu_launch_options(*tpm);
     qo.extra_args = o.qemu_args;
     qo.stub_args = o.qemu_stub_args;
@@ -296,9 +296,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     if (o.max_instructions) fso.max_instructions = o.max_instructions;
     sim::FullSystem system(machine, *tpm, sink, fso);
     if (o.on_system) o.on_system(system);
-    if (o.on_vmrun || o.trace)
+    if (o.on_vmrun || o.observer)
       system.svm().on_world_switch = [&](uint64_t vmcb, bool entering) {
-        if (o.trace) o.trace->world_switch(system.cpu(), machine.mem(), vmcb, entering, true);
+        if (o.observer) o.observer->world_switch(system.cpu(), machine.mem(), vmcb, entering, true);
         if (o.on_vmrun) o.on_vmrun(machine, vmcb, !entering);
       };
     r = system.launch(in);

@@ -18,7 +18,7 @@
 
 namespace redoubt::tools {
 
-class ExitTrace;
+class WorldSwitchObserver;
 
 // What the simulated CPU counted during a launch, whichever engine ran it.
 struct EngineView {
@@ -72,8 +72,9 @@ struct LaunchOptions {
   // Engines full-system and native-sl: the machine hv.bin runs on, before the launch (tests:
   // the untrusted side's DMA engines and the IOMMU's register hook, docs/dma.md).
   std::function<void(sim::FullSystem&)> on_system;
-  // `redoubt run --trace FILE`: every #VMEXIT recorded (tools/research/exit_trace.hpp); not on QEMU.
-  ExitTrace* trace = nullptr;
+  // Watches every world switch from outside (`redoubt run --trace`, the progress line;
+  // tools/research/); the simulator's engines only, not QEMU.
+  WorldSwitchObserver* observer = nullptr;
 };
 
 struct LaunchJobResult {

@@ -10,16 +10,11 @@
 #include <memory>
 #include <string>
 
-namespace redoubt::sim {
-class PhysicalMemory;
-namespace cpu {
-class Cpu;
-}
-}  // namespace redoubt::sim
+#include "tools/research/world_switch_observer.hpp"
 
 namespace redoubt::tools {
 
-class ExitTrace {
+class ExitTrace final : public WorldSwitchObserver {
  public:
   enum class Format { csv, jsonl };
   // Opens (truncates) `path`; throws std::runtime_error naming the path when it cannot.
@@ -33,7 +28,7 @@ class ExitTrace {
   // `host_instructions_counted`: the host's instructions retire on this CPU (full-system,
   // native-sl); false on the native engine, whose hypervisor is host C++ code.
   void world_switch(const sim::cpu::Cpu& c, sim::PhysicalMemory& mem, uint64_t vmcb_pa, bool entering,
-                    bool host_instructions_counted);
+                    bool host_instructions_counted) override;
   // Writes the last record (its host time runs to this call) and flushes; throws on a write error.
   void finish();
 
