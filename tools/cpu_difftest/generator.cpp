@@ -363,13 +363,13 @@ class Gen {
     const unsigned op = ops[r(7)], w = width(), how = unsigned(r(3));
     const uint8_t wb = w == 1 ? 0 : 1;
     unsigned cnt = how == 1 ? 1 : count();
+    const Fx fx = shift_fx(op, w, cnt);
+    need(fx.reads);  // before MOV CL: the flag-defining instruction may write RCX
     if (how == 2) {  // CL
       begin();
       raw({0xB1, uint8_t(cnt)});
       commit("mov cl, imm8 (count)", {});
     }
-    const Fx fx = shift_fx(op, w, cnt);
-    need(fx.reads);
     avoid_ = 1u << 1;  // RCX holds the count
     Rm d = rm_operand(w);
     avoid_ = 0;

@@ -659,8 +659,10 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
       const bool sh = o.mnem == ZYDIS_MNEMONIC_SHL || o.mnem == ZYDIS_MNEMONIC_SHR || o.mnem == ZYDIS_MNEMONIC_SAR ||
                       o.mnem == ZYDIS_MNEMONIC_ROL || o.mnem == ZYDIS_MNEMONIC_ROR;
       if (sh && ins.operand_count_visible == 2 && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) wr = 0;
+      // The count is masked to 5 bits (6 with REX.W) before the zero test (APM vol. 3 "SHL"): an
+      // immediate 32 on a 32-bit or narrower operand writes nothing either (cpu_difftest seed 2355).
       if (sh && ins.operand_count_visible == 2 && ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
-          (ops[1].imm.value.u & 0x3F) == 0) wr = 0;
+          (ops[1].imm.value.u & (ops[0].size == 64 ? 0x3F : 0x1F)) == 0) wr = 0;
     }
     constexpr uint32_t kStatus = 0x8D5;  // CF PF AF ZF SF OF in RFLAGS bit positions
     tested.push_back((t & kStatus) != 0);
