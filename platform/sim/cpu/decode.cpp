@@ -265,8 +265,15 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
       o.fn = sh_any(a, o.w, kind[0], c);
       return true;
     }
-    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD:
-      return false;
+    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD: {  // r/m, r, imm8 | CL
+      if (nv != 3) return false;
+      o.cc = uint8_t((kind[0] == M ? 1 : 0) | (m == ZYDIS_MNEMONIC_SHRD ? 2 : 0) | (kind[2] == I ? 0 : 4));
+      if (kind[0] == R) o.dst = uint8_t(reg(0));
+      o.src = uint8_t(reg(1));
+      if (kind[2] == I) o.imm = imm(2);
+      o.fn = &shxd;
+      return true;
+    }
     case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_IMUL: case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV: {
       const bool sg = m == ZYDIS_MNEMONIC_IMUL || m == ZYDIS_MNEMONIC_IDIV;
       if (m == ZYDIS_MNEMONIC_IMUL && nv >= 2) {
@@ -658,6 +665,10 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
       // A shift/rotate by CL may have count 0 and then writes nothing.
       const bool sh = o.mnem == ZYDIS_MNEMONIC_SHL || o.mnem == ZYDIS_MNEMONIC_SHR || o.mnem == ZYDIS_MNEMONIC_SAR ||
                       o.mnem == ZYDIS_MNEMONIC_ROL || o.mnem == ZYDIS_MNEMONIC_ROR;
+      if (o.mnem == ZYDIS_MNEMONIC_SHLD || o.mnem == ZYDIS_MNEMONIC_SHRD) {  // the count is operand 2
+        if (ops[2].type == ZYDIS_OPERAND_TYPE_REGISTER || (ops[2].imm.value.u & (ops[0].size == 64 ? 0x3F : 0x1F)) == 0)
+          wr = 0;
+      }
       if (sh && ins.operand_count_visible == 2 && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) wr = 0;
       // The count is masked to 5 bits (6 with REX.W) before the zero test (APM vol. 3 "SHL"): an
       // immediate 32 on a 32-bit or narrower operand writes nothing either (cpu_difftest seed 2355).
