@@ -33,7 +33,8 @@ const char kUsage[] =
     "                    [--min-insns A] [--max-insns B] [--only CLASS,...] [--report K]\n"
     "  Runs N generated sequences (seeds S..S+N-1; default 10000 from 1) natively in a sandboxed\n"
     "  child and in the interpreter and compares registers, defined flags and memory.\n"
-    "  --replay FILE  run the seeds listed in FILE (one per line, '#' comments) instead\n"
+    "  --replay FILE  run the seeds listed in FILE instead, one per line with optional generator\n"
+    "                 options: SEED [only=CLASS,...] [min=N] [max=N]  # comment\n"
     "  --show SEED    print the sequence (disassembled) and both outcomes\n"
     "  --only         restrict the generator to classes (alu test unary mul div shift shiftd bitop\n"
     "                 bitscan movx convert setcmov lea xchg bswap mov string stack flags sse)\n"
@@ -109,6 +110,60 @@ void show(Runner& r, uint64_t seed, const GenOptions& opt) {
   if (d.empty()) std::printf("  no difference\n");
 }
 
+// "alu,shift,..." -> class bits; false on an unknown name.
+bool parse_classes(const std::string& list, uint32_t& bits) {
+  bits = 0;
+  std::stringstream ss(list);
+  for (std::string c; std::getline(ss, c, ',');) {
+    unsigned k = 0;
+    while (k < kNumClasses && c != class_name(k)) ++k;
+    if (k == kNumClasses) return false;
+    bits |= 1u << k;
+  }
+  return bits != 0;
+}
+
+// A seed-list line: "SEED [only=CLASS,...] [min=N] [max=N]  # comment". false: malformed.
+bool parse_seed_line(std::string line, const GenOptions& def, uint64_t& seed, GenOptions& opt, bool& empty) {
+  const auto h = line.find('#');
+  if (h != std::string::npos) line.resize(h);
+  std::stringstream ss(line);
+  std::string tok;
+  empty = !(ss >> tok);
+  if (empty) return true;
+  char* e = nullptr;
+  seed = std::strtoull(tok.c_str(), &e, 0);
+  if (*e) return false;
+  opt = def;
+  while (ss >> tok) {
+    const auto eq = tok.find('=');
+    if (eq == std::string::npos) return false;
+    const std::string k = tok.substr(0, eq), v = tok.substr(eq + 1);
+    if (k == "only") { if (!parse_classes(v, opt.classes)) return false; }
+    else if (k == "min" || k == "max") {
+      const unsigned long n = std::strtoul(v.c_str(), &e, 10);
+      if (v.empty() || *e || n < 1 || n > 64) return false;
+      (k == "min" ? opt.min_insns : opt.max_insns) = unsigned(n);
+    } else return false;
+  }
+  return opt.min_insns <= opt.max_insns;
+}
+
+// The seed-list line that replays a sequence (options only where they differ from the defaults).
+std::string seed_line(uint64_t seed, const GenOptions& o) {
+  const GenOptions d;
+  std::string s = std::to_string(seed);
+  if (o.classes != d.classes) {
+    s += " only=";
+    bool first = true;
+    for (unsigned k = 0; k < kNumClasses; ++k)
+      if (o.classes >> k & 1) { s += (first ? "" : ",") + std::string(class_name(k)); first = false; }
+  }
+  if (o.min_insns != d.min_insns) s += " min=" + std::to_string(o.min_insns);
+  if (o.max_insns != d.max_insns) s += " max=" + std::to_string(o.max_insns);
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,14 +195,7 @@ int main(int argc, char** argv) {
     else if (a == "--min-insns") opt.min_insns = unsigned(num());
     else if (a == "--max-insns") opt.max_insns = unsigned(num());
     else if (a == "--only") {
-      opt.classes = 0;
-      std::stringstream ss(next());
-      for (std::string c; std::getline(ss, c, ',');) {
-        unsigned k = 0;
-        while (k < kNumClasses && c != class_name(k)) ++k;
-        if (k == kNumClasses) { std::fprintf(stderr, "--only: unknown class %s\n", c.c_str()); return 2; }
-        opt.classes |= 1u << k;
-      }
+      if (!parse_classes(next(), opt.classes)) { std::fprintf(stderr, "--only: unknown class in the list\n%s", kUsage); return 2; }
     } else if (a == "--help" || a == "-h") { std::fputs(kUsage, stdout); return 0; }
     else { std::fprintf(stderr, "unknown option %s\n%s", a.c_str(), kUsage); return 2; }
   }
@@ -155,16 +203,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "instruction counts must satisfy 1 <= min <= max <= 64\n");
     return 2;
   }
-  std::vector<uint64_t> list;
+  std::vector<std::pair<uint64_t, GenOptions>> list;  // --replay: seeds with their generator options
   if (!replay.empty()) {
     std::ifstream f(replay);
     if (!f) { std::fprintf(stderr, "cannot read %s\n", replay.c_str()); return 2; }
+    unsigned lineno = 0;
     for (std::string line; std::getline(f, line);) {
-      const auto h = line.find('#');
-      if (h != std::string::npos) line.resize(h);
-      std::stringstream ss(line);
-      uint64_t v;
-      if (ss >> v) list.push_back(v);
+      ++lineno;
+      uint64_t seed = 0;
+      GenOptions o;
+      bool empty = false;
+      if (!parse_seed_line(line, opt, seed, o, empty)) {
+        std::fprintf(stderr, "%s:%u: malformed seed line: %s\n", replay.c_str(), lineno, line.c_str());
+        return 2;
+      }
+      if (!empty) list.emplace_back(seed, o);
     }
   }
   std::unique_ptr<Runner> r;
@@ -179,16 +232,18 @@ int main(int argc, char** argv) {
   const uint64_t total = replay.empty() ? seeds : list.size();
   std::vector<Sequence> batch(NativeRunner::kBatch);
   const Sequence* ptrs[NativeRunner::kBatch];
+  GenOptions used[NativeRunner::kBatch];
   std::map<int, uint64_t> stops;
   uint64_t insns = 0, bytes = 0;
   json divergences = json::array();
-  std::vector<uint64_t> divergent_seeds;
+  std::vector<std::string> divergent_seeds;  // seed-list lines
   const auto t0 = std::chrono::steady_clock::now();
   auto last = t0;
   for (uint64_t done = 0; done < total;) {
     const unsigned n = unsigned(std::min<uint64_t>(NativeRunner::kBatch, total - done));
     for (unsigned i = 0; i < n; ++i) {
-      generate(replay.empty() ? start + done + i : list[done + i], opt, batch[i]);
+      used[i] = replay.empty() ? opt : list[done + i].second;
+      generate(replay.empty() ? start + done + i : list[done + i].first, used[i], batch[i]);
       ptrs[i] = &batch[i];
       insns += batch[i].insns.size();
       bytes += batch[i].code.size();
@@ -200,8 +255,11 @@ int main(int argc, char** argv) {
       ++stops[no.vector == 6 && no.regs.rip == kCode + batch[i].code.size() ? -1 : no.vector];
       const auto d = differences(batch[i], no, r->m[i]);
       if (d.empty()) continue;
-      divergent_seeds.push_back(batch[i].seed);
-      if (divergences.size() < report) divergences.push_back(explain(*r, batch[i], d));
+      divergent_seeds.push_back(seed_line(batch[i].seed, used[i]));
+      if (divergences.size() < report) {
+        divergences.push_back(explain(*r, batch[i], d));
+        divergences.back()["replay_line"] = divergent_seeds.back();
+      }
     }
     done += n;
     const auto now = std::chrono::steady_clock::now();
