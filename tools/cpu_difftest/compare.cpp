@@ -46,6 +46,7 @@ std::vector<std::string> differences(const Sequence& s, const Outcome& n, const 
                   (unsigned long long)mask);
     d.emplace_back(b);
   }
+  if (std::memcmp(n.mem, m.mem, kScratchSize) == 0) return d;
   for (size_t i = 0; i < kScratchSize; ++i)
     if (n.mem[i] != m.mem[i]) {
       size_t j = i;

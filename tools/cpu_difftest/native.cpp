@@ -1,7 +1,8 @@
-// NativeRunner (native.hpp). The child's loop: copy the sequence + UD2 to kCode and the
-// scratch page to kScratch, enter through rd_difftest_enter (loads every register from
-// kLoad and jumps), and let the signal handler take the final state from the signal frame
-// (REG_TRAPNO is the exception vector) and resume the C++ loop through rd_difftest_resume.
+// NativeRunner (native.hpp). The child's loop: copy the sequence + a jump to rd_difftest_exit to
+// kCode and the scratch page to kScratch, enter through rd_difftest_enter (loads every register
+// from kLoad and jumps). rd_difftest_exit stores every register back; an exception instead goes
+// to the signal handler, which takes the state from the signal frame (REG_TRAPNO is the vector)
+// and resumes the C++ loop through rd_difftest_resume.
 #include "tools/cpu_difftest/native.hpp"
 
 #include <linux/seccomp.h>
@@ -19,7 +20,8 @@
 namespace redoubt::difftest {
 
 // kLoad layout: Regs (xmm 0, gpr 256, rflags 384), then:
-constexpr uint64_t kLoadMxcsr = kLoad + 400, kLoadEntry = kLoad + 408, kLoadHostRsp = kLoad + 416;
+constexpr uint64_t kLoadMxcsr = kLoad + 400, kLoadHostMxcsr = kLoad + 404, kLoadEntry = kLoad + 408,
+                   kLoadHostRsp = kLoad + 416, kLoadExit = kLoad + 424, kLoadEnded = kLoad + 432;
 static_assert(sizeof(Regs) <= 400);
 
 }  // namespace redoubt::difftest
@@ -77,6 +79,53 @@ rd_difftest_enter:
   jmp *0x360198
   .size rd_difftest_enter, .-rd_difftest_enter
 
+  # The normal end of a sequence (JMP [kLoad+0x1a8] after its last instruction): every register
+  # back to kLoad without a signal, RFLAGS through the host stack, then DF = 0 and the host MXCSR.
+  .globl rd_difftest_exit
+  .type rd_difftest_exit, @function
+rd_difftest_exit:
+  mov %rax, 0x360100
+  mov %rcx, 0x360108
+  mov %rdx, 0x360110
+  mov %rbx, 0x360118
+  mov %rsp, 0x360120
+  mov %rbp, 0x360128
+  mov %rsi, 0x360130
+  mov %rdi, 0x360138
+  mov %r8, 0x360140
+  mov %r9, 0x360148
+  mov %r10, 0x360150
+  mov %r11, 0x360158
+  mov %r12, 0x360160
+  mov %r13, 0x360168
+  mov %r14, 0x360170
+  mov %r15, 0x360178
+  movdqu %xmm0, 0x360000
+  movdqu %xmm1, 0x360010
+  movdqu %xmm2, 0x360020
+  movdqu %xmm3, 0x360030
+  movdqu %xmm4, 0x360040
+  movdqu %xmm5, 0x360050
+  movdqu %xmm6, 0x360060
+  movdqu %xmm7, 0x360070
+  movdqu %xmm8, 0x360080
+  movdqu %xmm9, 0x360090
+  movdqu %xmm10, 0x3600a0
+  movdqu %xmm11, 0x3600b0
+  movdqu %xmm12, 0x3600c0
+  movdqu %xmm13, 0x3600d0
+  movdqu %xmm14, 0x3600e0
+  movdqu %xmm15, 0x3600f0
+  stmxcsr 0x360190
+  mov 0x3601a0, %rsp
+  pushfq
+  popq 0x360180
+  cld
+  ldmxcsr 0x360194
+  movl $1, 0x3601b0
+  jmp rd_difftest_resume
+  .size rd_difftest_exit, .-rd_difftest_exit
+
   .globl rd_difftest_resume
   .type rd_difftest_resume, @function
 rd_difftest_resume:
@@ -93,10 +142,12 @@ rd_difftest_resume:
 
 extern "C" void rd_difftest_enter();
 extern "C" void rd_difftest_resume();
+extern "C" void rd_difftest_exit();
 
 namespace redoubt::difftest {
 
-static_assert(kLoad == 0x360000 && kLoadHostRsp == 0x3601a0 && kLoadMxcsr == 0x360190 && kLoadEntry == 0x360198);
+static_assert(kLoad == 0x360000 && kLoadHostRsp == 0x3601a0 && kLoadMxcsr == 0x360190 && kLoadEntry == 0x360198 &&
+              kLoadHostMxcsr == 0x360194 && kLoadExit == 0x3601a8 && kLoadEnded == 0x3601b0);
 
 struct Job {
   uint32_t code_len;
@@ -166,17 +217,29 @@ void on_signal(int, siginfo_t*, void* ctx) {
       const Job& j = sh->jobs[i];
       auto* code = reinterpret_cast<uint8_t*>(kCode);
       std::memcpy(code, j.code, j.code_len);
-      code[j.code_len] = 0x0F;  // UD2: the end
-      code[j.code_len + 1] = 0x0B;
+      // The end: JMP [kLoadExit] (FF 24 25 disp32) into rd_difftest_exit. It reports what the
+      // interpreter's UD2 terminator does: vector 6 at the address after the last instruction.
+      const uint8_t jmp[] = {0xFF, 0x24, 0x25, uint8_t(kLoadExit), uint8_t(kLoadExit >> 8), uint8_t(kLoadExit >> 16), 0};
+      std::memcpy(code + j.code_len, jmp, sizeof jmp);
       std::memcpy(reinterpret_cast<void*>(kScratch), j.mem, kScratchSize);
       std::memcpy(reinterpret_cast<void*>(kLoad), &j.in, sizeof(Regs));
       *reinterpret_cast<uint32_t*>(kLoadMxcsr) = 0x1F80;
+      *reinterpret_cast<uint32_t*>(kLoadHostMxcsr) = 0x1F80;
       *reinterpret_cast<uint64_t*>(kLoadEntry) = kCode;
+      *reinterpret_cast<uint64_t*>(kLoadExit) = reinterpret_cast<uintptr_t>(&rd_difftest_exit);
+      *reinterpret_cast<uint32_t*>(kLoadEnded) = 0;
       Outcome& o = sh->res[i];
       o.vector = -1;
       o.note[0] = 0;
       g_out = &o;
       rd_difftest_enter();
+      if (*reinterpret_cast<volatile uint32_t*>(kLoadEnded)) {
+        std::memcpy(&o.regs, reinterpret_cast<void*>(kLoad), sizeof(Regs));
+        o.mxcsr = *reinterpret_cast<uint32_t*>(kLoadMxcsr);
+        o.vector = 6;
+        o.error = 0;
+        o.regs.rip = kCode + j.code_len;
+      }
       std::memcpy(o.mem, reinterpret_cast<void*>(kScratch), kScratchSize);
     }
     const char done = 'D';
