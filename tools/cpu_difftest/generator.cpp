@@ -155,11 +155,13 @@ class Gen {
     begin();
     rex_raw(false, g, {uint8_t(0xB8 + (g & 7)), uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)});
     commit(why, {});
+    mark_ = s_.code.size();  // an instruction whose operand this sets up starts after it
   }
   void set_reg64s(int g, int32_t v, const char* why) {  // MOV r/m64, simm32 (REX.W C7 /0)
     begin();
     emit({0, false, true, false, false, {0xC7}, 0, true, uint64_t(uint32_t(v)), 4}, Rm::r(g));
     commit(why, {});
+    mark_ = s_.code.size();
   }
 
   // A memory operand at a random scratch address (aligned to `align`), addressed in one of
