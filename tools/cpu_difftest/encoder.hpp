@@ -37,6 +37,7 @@ struct EncodeSpec {
   bool has_modrm = true;
   uint64_t imm = 0;
   int imm_len = 0;
+  bool lock = false;      // F0h
 };
 
 class Encoder {
@@ -62,6 +63,7 @@ class Encoder {
     }
     if (rex_needed && rex_forbidden) return false;
     const size_t start = out_.size();
+    if (s.lock) out_.push_back(0xF0);
     if (s.p66) out_.push_back(0x66);
     if (rm.mem && rm.m.addr32) out_.push_back(0x67);
     if (s.rep) out_.push_back(s.rep);

@@ -255,21 +255,24 @@ class Gen {
     const uint8_t wb = w == 1 ? 0 : 1;
     const unsigned form = unsigned(r(5));
     Rm rm = form == 4 ? Rm::r(0) : rm_operand(w);
+    // LOCK (SDM vol. 2A "LOCK"): valid on a memory destination of ADD..XOR (not CMP); with a
+    // register destination or on CMP it is #UD, which the host raises and the model must too.
+    const bool lock = form != 1 && form != 4 && (rm.mem ? chance(15) : chance(2));
     begin();
     int il = 0;
     switch (form) {
-      case 0: emit_retry(spec(w, {uint8_t(a << 3 | wb)}, gpr_w(w)), rm); break;            // r/m, r
+      case 0: { auto s = spec(w, {uint8_t(a << 3 | wb)}, gpr_w(w)); s.lock = lock; emit_retry(s, rm); break; }  // r/m, r
       case 1: emit_retry(spec(w, {uint8_t(a << 3 | 2 | wb)}, gpr_w(w)), rm); break;        // r, r/m
       case 2: {                                                                            // r/m, imm
         auto s = spec(w, {uint8_t(w == 1 ? 0x80 : 0x81)}, int(a));
-        s.imm = imm_for(w, il); s.imm_len = il;
+        s.imm = imm_for(w, il); s.imm_len = il; s.lock = lock;
         emit_retry(s, rm);
         break;
       }
       case 3: {                                                                            // r/m, simm8
         auto s = spec(w == 1 ? 2 : w, {0x83}, int(a));
         if (w == 1) { s = spec(1, {0x80}, int(a)); }
-        s.imm = value(); s.imm_len = 1;
+        s.imm = value(); s.imm_len = 1; s.lock = lock;
         emit_retry(s, rm);
         break;
       }
@@ -280,8 +283,8 @@ class Gen {
         emit(s, rm);
       }
     }
-    static char f[40];
-    std::snprintf(f, sizeof f, "%s (form %u) %u-bit", names[a], form, w * 8);
+    static char f[48];
+    std::snprintf(f, sizeof f, "%s%s (form %u) %u-bit", lock ? "lock " : "", names[a], form, w * 8);
     commit(f, fx);
   }
 
@@ -579,12 +582,20 @@ class Gen {
       commit("xchg rax, r", {});
     } else if (k == 2) {
       const unsigned w = width();
-      emit_retry(spec(w, {0x0F, uint8_t(w == 1 ? 0xC0 : 0xC1)}, gpr_w(w)), rm_operand(w));
-      commit("xadd", {0, kAll, 0});
+      const Rm d = rm_operand(w);
+      auto s = spec(w, {0x0F, uint8_t(w == 1 ? 0xC0 : 0xC1)}, gpr_w(w));
+      s.lock = d.mem && chance(30);
+      begin();
+      emit_retry(s, d);
+      commit(s.lock ? "lock xadd" : "xadd", {0, kAll, 0});
     } else {
       const unsigned w = width();
-      emit_retry(spec(w, {0x0F, uint8_t(w == 1 ? 0xB0 : 0xB1)}, gpr_w(w)), rm_operand(w));
-      commit("cmpxchg", {0, kAll, 0});
+      const Rm d = rm_operand(w);
+      auto s = spec(w, {0x0F, uint8_t(w == 1 ? 0xB0 : 0xB1)}, gpr_w(w));
+      s.lock = d.mem && chance(30);
+      begin();
+      emit_retry(s, d);
+      commit(s.lock ? "lock cmpxchg" : "cmpxchg", {0, kAll, 0});
     }
   }
 

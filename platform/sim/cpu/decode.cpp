@@ -615,10 +615,11 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
     ZyanStatus st = ZydisDecoderDecodeFull(dec, buf, avail, &ins, ops);
     bool straddle = false;
+    uint64_t pa2 = ~0ull;
     if (!ZYAN_SUCCESS(st) && avail < 15) {
       // Possibly an instruction that continues on the next page.
       if (n > 0) break;  // end the block here; the straddling instruction starts its own block
-      const uint64_t pa2 = translate((cur_va | 0xFFF) + 1, kFetch);
+      pa2 = translate((cur_va | 0xFFF) + 1, kFetch);
       const uint8_t* q = host_ptr(pa2, 15 - avail);
       if (!q) throw CpuError("instruction fetch from outside RAM");
       std::memcpy(buf + avail, q, 15 - avail);
@@ -630,11 +631,20 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
     }
     Op o;
     Info info;
+    unsigned examined = 0;  // bytes the decision depends on, when more than the op's length
     if (!ZYAN_SUCCESS(st)) {
-      // Undecodable (or longer than 15 bytes): #UD when executed.
+      // Undecodable (or longer than 15 bytes): #UD when executed. The verdict depends on every byte
+      // the decoder looked at, so all of them are kept for revalidation: keeping only the first let
+      // new code that starts with the same byte (e.g. a valid LOCK instruction after an invalid one)
+      // run the stale #UD (cpu_difftest seed 6714 only=alu,xchg).
       o.fn = &exec::ud;
       o.len = 1;
       info.ends = true;
+      examined = unsigned(avail);
+      if (pa2 != ~0ull) {  // the next page's bytes were read too
+        examined = 15;
+        blk->pa2 = pa2;
+      }
     } else {
       o.len = ins.length;
       o.mnem = uint16_t(ins.mnemonic);
@@ -655,7 +665,7 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
       }
     }
     const uint8_t* src = buf;
-    blk->bytes.insert(blk->bytes.end(), src, src + o.len);
+    blk->bytes.insert(blk->bytes.end(), src, src + (examined > o.len ? examined : o.len));
     // Flag liveness inputs (Zydis' accessed-flags tables; conservative for faulting ops).
     uint32_t t = 0xFFFFFFFF, wr = 0;
     if (ZYAN_SUCCESS(st) && ins.cpu_flags) {
