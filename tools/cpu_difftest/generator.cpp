@@ -19,7 +19,7 @@ namespace redoubt::difftest {
 const char* class_name(unsigned c) {
   static const char* const n[] = {"alu", "test", "unary", "mul", "div", "shift", "shiftd", "bitop", "bitscan",
                                   "movx", "convert", "setcmov", "lea", "xchg", "bswap", "mov", "string",
-                                  "stack", "flags", "sse"};
+                                  "stack", "flags", "sse", "jcc"};
   return c < kNumClasses ? n[c] : "?";
 }
 
@@ -243,6 +243,7 @@ class Gen {
       case kStack: stack(); break;
       case kFlags: flags(); break;
       case kSse: sse(); break;
+      case kBranch: branch(); break;
     }
   }
 
@@ -736,6 +737,31 @@ class Gen {
       begin(); raw({op[j]});
       commit(j == 0 ? "clc" : j == 1 ? "stc" : "cmc", {0, kCF, 0});
     }
+  }
+
+  // Jcc rel8 over one instruction of a flag/register class (it and its setup are skipped when the
+  // branch is taken): conditions evaluated from lazy flags at a block end, blocks chained both ways.
+  // A flag counts as defined afterwards only if it is on both paths.
+  void branch() {
+    const unsigned cc = unsigned(r(16));
+    need(cc_reads(cc));
+    const uint64_t before = defined_;
+    begin();
+    const size_t at = s_.code.size();
+    raw({uint8_t(0x70 | cc), 0});
+    commit("jcc rel8", {});
+    static const unsigned body[] = {kAlu, kTest, kUnary, kMul, kShift, kBitOp, kMovx, kSetCmov, kLea, kMov, kSse};
+    one(body[r(std::size(body))]);
+    const size_t skip = s_.code.size() - at - 2;
+    if (skip > 127) {  // cannot happen with these classes (at most a few setup MOVs), but never emit a bad rel8
+      s_.code.resize(at);
+      s_.insns.pop_back();
+      while (!s_.insns.empty() && s_.insns.back().off >= at) s_.insns.pop_back();
+      defined_ = before;
+      return;
+    }
+    s_.code[at + 1] = uint8_t(skip);
+    defined_ &= before;
   }
 
   // SSE/SSE2 (CPUID.1:EDX.SSE/SSE2 = 1 in the model): integer, moves, a few FP forms.

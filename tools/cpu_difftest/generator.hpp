@@ -9,7 +9,7 @@ namespace redoubt::difftest {
 // Instruction classes the generator draws from (--only selects a subset for debugging).
 enum Class : unsigned {
   kAlu, kTest, kUnary, kMul, kDiv, kShift, kShiftD, kBitOp, kBitScan, kMovx, kConvert, kSetCmov, kLea,
-  kXchg, kBswap, kMov, kString, kStack, kFlags, kSse, kNumClasses
+  kXchg, kBswap, kMov, kString, kStack, kFlags, kSse, kBranch, kNumClasses
 };
 const char* class_name(unsigned c);
 

@@ -37,7 +37,7 @@ const char kUsage[] =
     "                 options: SEED [only=CLASS,...] [min=N] [max=N]  # comment\n"
     "  --show SEED    print the sequence (disassembled) and both outcomes\n"
     "  --only         restrict the generator to classes (alu test unary mul div shift shiftd bitop\n"
-    "                 bitscan movx convert setcmov lea xchg bswap mov string stack flags sse)\n"
+    "                 bitscan movx convert setcmov lea xchg bswap mov string stack flags sse jcc)\n"
     "  --report K     explain at most K divergences in detail (default 20)\n"
     "  exit status: 0 no divergence, 1 divergences, 2 usage or setup error\n";
 
