@@ -62,7 +62,6 @@ class Encoder {
       }
     }
     if (rex_needed && rex_forbidden) return false;
-    const size_t start = out_.size();
     if (s.lock) out_.push_back(0xF0);
     if (s.p66) out_.push_back(0x66);
     if (rm.mem && rm.m.addr32) out_.push_back(0x67);
@@ -111,7 +110,6 @@ class Encoder {
       const int64_t rel = int64_t(rm.m.target) - int64_t(base_ + out_.size());
       for (int i = 0; i < 4; ++i) out_[rip_patch + i] = uint8_t(uint64_t(rel) >> (8 * i));
     }
-    (void)start;
     return true;
   }
 
