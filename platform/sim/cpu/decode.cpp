@@ -265,8 +265,15 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
       o.fn = sh_any(a, o.w, kind[0], c);
       return true;
     }
-    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD:
-      return false;
+    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD: {  // r/m, r, imm8 | CL
+      if (nv != 3) return false;
+      o.cc = uint8_t((kind[0] == M ? 1 : 0) | (m == ZYDIS_MNEMONIC_SHRD ? 2 : 0) | (kind[2] == I ? 0 : 4));
+      if (kind[0] == R) o.dst = uint8_t(reg(0));
+      o.src = uint8_t(reg(1));
+      if (kind[2] == I) o.imm = imm(2);
+      o.fn = &shxd;
+      return true;
+    }
     case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_IMUL: case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV: {
       const bool sg = m == ZYDIS_MNEMONIC_IMUL || m == ZYDIS_MNEMONIC_IDIV;
       if (m == ZYDIS_MNEMONIC_IMUL && nv >= 2) {
@@ -608,10 +615,11 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
     ZyanStatus st = ZydisDecoderDecodeFull(dec, buf, avail, &ins, ops);
     bool straddle = false;
+    uint64_t pa2 = ~0ull;
     if (!ZYAN_SUCCESS(st) && avail < 15) {
       // Possibly an instruction that continues on the next page.
       if (n > 0) break;  // end the block here; the straddling instruction starts its own block
-      const uint64_t pa2 = translate((cur_va | 0xFFF) + 1, kFetch);
+      pa2 = translate((cur_va | 0xFFF) + 1, kFetch);
       const uint8_t* q = host_ptr(pa2, 15 - avail);
       if (!q) throw CpuError("instruction fetch from outside RAM");
       std::memcpy(buf + avail, q, 15 - avail);
@@ -623,11 +631,20 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
     }
     Op o;
     Info info;
+    unsigned examined = 0;  // bytes the decision depends on, when more than the op's length
     if (!ZYAN_SUCCESS(st)) {
-      // Undecodable (or longer than 15 bytes): #UD when executed.
+      // Undecodable (or longer than 15 bytes): #UD when executed. The verdict depends on every byte
+      // the decoder looked at, so all of them are kept for revalidation: keeping only the first let
+      // new code that starts with the same byte (e.g. a valid LOCK instruction after an invalid one)
+      // run the stale #UD (cpu_difftest seed 6714 only=alu,xchg).
       o.fn = &exec::ud;
       o.len = 1;
       info.ends = true;
+      examined = unsigned(avail);
+      if (pa2 != ~0ull) {  // the next page's bytes were read too
+        examined = 15;
+        blk->pa2 = pa2;
+      }
     } else {
       o.len = ins.length;
       o.mnem = uint16_t(ins.mnemonic);
@@ -648,7 +665,7 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
       }
     }
     const uint8_t* src = buf;
-    blk->bytes.insert(blk->bytes.end(), src, src + o.len);
+    blk->bytes.insert(blk->bytes.end(), src, src + (examined > o.len ? examined : o.len));
     // Flag liveness inputs (Zydis' accessed-flags tables; conservative for faulting ops).
     uint32_t t = 0xFFFFFFFF, wr = 0;
     if (ZYAN_SUCCESS(st) && ins.cpu_flags) {
@@ -658,9 +675,15 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
       // A shift/rotate by CL may have count 0 and then writes nothing.
       const bool sh = o.mnem == ZYDIS_MNEMONIC_SHL || o.mnem == ZYDIS_MNEMONIC_SHR || o.mnem == ZYDIS_MNEMONIC_SAR ||
                       o.mnem == ZYDIS_MNEMONIC_ROL || o.mnem == ZYDIS_MNEMONIC_ROR;
+      if (o.mnem == ZYDIS_MNEMONIC_SHLD || o.mnem == ZYDIS_MNEMONIC_SHRD) {  // the count is operand 2
+        if (ops[2].type == ZYDIS_OPERAND_TYPE_REGISTER || (ops[2].imm.value.u & (ops[0].size == 64 ? 0x3F : 0x1F)) == 0)
+          wr = 0;
+      }
       if (sh && ins.operand_count_visible == 2 && ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER) wr = 0;
+      // The count is masked to 5 bits (6 with REX.W) before the zero test (APM vol. 3 "SHL"): an
+      // immediate 32 on a 32-bit or narrower operand writes nothing either (cpu_difftest seed 2355).
       if (sh && ins.operand_count_visible == 2 && ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
-          (ops[1].imm.value.u & 0x3F) == 0) wr = 0;
+          (ops[1].imm.value.u & (ops[0].size == 64 ? 0x3F : 0x1F)) == 0) wr = 0;
     }
     constexpr uint32_t kStatus = 0x8D5;  // CF PF AF ZF SF OF in RFLAGS bit positions
     tested.push_back((t & kStatus) != 0);

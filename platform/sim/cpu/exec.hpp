@@ -144,7 +144,10 @@ template <Sh A, int W, K D, K C> void shift(Cpu& c, const Op& o) {
   else if constexpr (C == Cl) n = unsigned(c.gpr[RCX]);
   else n = unsigned(o.imm);
   n &= (W == 8 ? 0x3F : 0x1F);
-  if (n == 0) return;  // count 0: no change, flags untouched
+  if (n == 0) {  // count 0: flags untouched; a 32-bit register is still zero-extended (APM vol. 1 §3.1.2.3;
+    if constexpr (D == R && W == 4) wreg<W>(c, o.dst, a);  // what the host CPU does, cpu_difftest seed 1449)
+    return;
+  }
   U r;
   bool cfo = false, of = false;
   if constexpr (A == SHL) {

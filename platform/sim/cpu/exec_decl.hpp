@@ -13,6 +13,7 @@ void cmpxchg(Cpu&, const Op&);
 void xadd(Cpu&, const Op&);
 void bswap(Cpu&, const Op&);
 void bt(Cpu&, const Op&);
+void shxd(Cpu&, const Op&);      // SHLD / SHRD
 void bsf(Cpu&, const Op&);
 void cvt(Cpu&, const Op&);
 void push_rm(Cpu&, const Op&);

@@ -197,6 +197,49 @@ void bt(Cpu& c, const Op& o) {
   c.set_status((c.status_flags() & ~kCF) | (bit ? kCF : 0));
 }
 
+// SHLD / SHRD r/m, r, imm8|CL (APM vol. 3 "SHLD", "SHRD"; cc bit 0 memory, 1 right, 2 count in CL).
+// The count is masked to 5 bits (6 with REX.W); 0 changes nothing (a 32-bit register is still
+// zero-extended, as for the other shifts). CF is the last bit shifted out, OF the sign change of a
+// 1-bit shift, SF/ZF/PF from the result; AF (and OF for counts > 1) undefined. A 16-bit count above 16
+// leaves result and flags undefined: here the bits of dst:src:dst (cpu_difftest does not generate it).
+void shxd(Cpu& c, const Op& o) {
+  const unsigned w = o.w, bits = 8 * w;
+  const bool mem = o.cc & 1, right = o.cc & 2;
+  const unsigned n = unsigned((o.cc & 4) ? c.gpr[RCX] : o.imm) & (w == 8 ? 63 : 31);
+  uint64_t addr = 0, a;
+  if (mem) { addr = ea(c, o); a = rmem_w(c, addr, w); }
+  else a = rreg_w(c, o.dst, w);
+  if (n == 0) {
+    if (!mem && w == 4) wreg_w(c, o.dst, 4, a);
+    return;
+  }
+  const uint64_t b = rreg_w(c, o.src, w);
+  using U128 = unsigned __int128;
+  const uint64_t mask = w == 8 ? ~0ull : (1ull << bits) - 1;
+  uint64_t r;
+  bool cf;
+  if (w == 8) {  // n <= 63: a:b (SHLD) or b:a (SHRD) fits in 128 bits
+    if (!right) {
+      const U128 v = (U128(a) << 64) | b;
+      r = uint64_t(v >> (64 - n));
+      cf = uint64_t(v >> (128 - n)) & 1;
+    } else {
+      const U128 v = (U128(b) << 64) | a;
+      r = uint64_t(v >> n);
+      cf = uint64_t(v >> (n - 1)) & 1;
+    }
+  } else {       // a:b:a (at most 96 bits) also covers a 16-bit count of 17..31
+    const U128 v = (U128(a) << (2 * bits)) | (U128(b) << bits) | a;
+    const unsigned sh = right ? n : 2 * bits - n;
+    r = uint64_t(v >> sh) & mask;
+    cf = uint64_t(v >> (right ? n - 1 : 3 * bits - n)) & 1;
+  }
+  if (mem) wmem_w(c, addr, w, r);
+  else wreg_w(c, o.dst, w, r);
+  const bool of = ((r ^ a) >> (bits - 1)) & 1;
+  c.set_status(szp(r, w) | (cf ? kCF : 0) | (of ? kOF : 0));
+}
+
 // BSF / BSR (cc 0 / 1; bit 2 memory source): ZF=1 and destination unchanged for a zero source.
 void bsf(Cpu& c, const Op& o) {
   const unsigned w = o.w;
