@@ -72,6 +72,10 @@ void run(const char* label, const std::string& spec_text, const Inputs& inputs, 
 int main(int argc, char** argv) {
   setenv("TSS2_LOG", "all+NONE", 0);
   int n = argc > 1 ? std::atoi(argv[1]) : 20;
+  if (n < 1 || n > 100000) {  // atoi("[N]") was 0: an empty sample, then a crash
+    std::fprintf(stderr, "usage: bench_launch [N]   (N: launches per backend, 1..100000; default 20)\n");
+    return 2;
+  }
   fs::path build = tools::build_dir();
   bench::print_machine();
   Inputs inputs = make_inputs(build);

@@ -24,6 +24,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -142,13 +143,25 @@ class Runner:
     def sh(self, script, scratch, timeout):
         # ERR trap: the failing line of the block (bash's LINENO, 1-based within the script).
         prog = "trap 'echo \"__doctest_line $LINENO\" >&2' ERR\nset -eE -o pipefail\n" + script
-        try:
-            p = subprocess.run(["bash", "-c", prog], cwd=scratch, env=self.env_for(scratch),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            out = (e.output or b"").decode("utf-8", "replace")
+        # Its own session: whatever the block left running (a `&` server) is stopped with it. The output
+        # goes to a file, not a pipe, so such a server cannot keep the block from ending.
+        with tempfile.TemporaryFile() as log:
+            p = subprocess.Popen(["bash", "-c", prog], cwd=scratch, env=self.env_for(scratch), stdin=subprocess.DEVNULL,
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            timed_out = False
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            p.wait()
+            log.seek(0)
+            out = log.read().decode("utf-8", "replace")
+        if timed_out:
             return None, out + f"\n(timed out after {timeout} s)", None
-        out = p.stdout.decode("utf-8", "replace")
         m = re.findall(r"__doctest_line (\d+)", out)
         out = re.sub(r"__doctest_line \d+\n?", "", out)
         return p.returncode, out, (int(m[0]) - 2 if m else None)
