@@ -13,6 +13,7 @@ PACKAGES=(
   libcpp-httplib-dev libsqlite3-dev                      # attestation service (later issue)
   clang-14 libclang-rt-14-dev                            # libFuzzer, sanitizer runtimes
   qemu-system-x86                                        # the real images under QEMU TCG (SVM + NPT)
+  python3 python3-jsonschema                             # doc tests, the --json schemas (issue 15)
 )
 
 missing=()

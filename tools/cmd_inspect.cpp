@@ -19,15 +19,19 @@ void register_manifest(CLI::App& app, int& exit_code) {
   auto file = std::make_shared<std::string>();
   CLI::App* show = m->add_subcommand("show", "Decode a COSE_Sign1 manifest as JSON (does not verify the signature)");
   show->add_option("file", *file, "Manifest file")->required();
-  show->callback([file, &exit_code] {
+  // The output is JSON either way; --json also makes an error one JSON document (docs/running.md "Exit codes").
+  auto json_out = std::make_shared<bool>(false);  // kept alive by the callback below
+  show->add_flag("--json", *json_out, "The output is JSON already; with --json an error is a JSON error document on stdout too");
+  show->callback([file, json_out, &exit_code] {
     std::vector<uint8_t> bytes = read_file(*file, input::kManifest);
+    nlohmann::json j;
     try {
-      std::cout << policy::manifest_to_json(bytes).dump(2) << "\n";
-      exit_code = kExitOk;
+      j = policy::manifest_to_json(bytes);
     } catch (const std::exception& e) {  // input that does not parse: exit 3, as for `slb show`
-      std::cerr << "redoubt: " << *file << ": " << e.what() << "\n";
-      exit_code = kExitEnv;
+      throw InputError(*file + ": " + e.what());
     }
+    std::cout << j.dump(2) << "\n";
+    exit_code = kExitOk;
   });
 }
 
@@ -56,17 +60,17 @@ void register_eventlog(CLI::App& app, int& exit_code) {
   show->add_flag("--json", *json_out, "JSON output");
   show->callback([=, &exit_code] {
     std::vector<uint8_t> bytes = read_file(*file, input::kEventLog);
+    policy::EventLog log;
     try {
-      policy::EventLog log = policy::parse_event_log(bytes);
-      if (*json_out)
-        std::cout << log_to_json(log).dump(2) << "\n";
-      else
-        std::cout << policy::format_event_log(log);
-      exit_code = kExitOk;
+      log = policy::parse_event_log(bytes);
     } catch (const std::exception& e) {  // input that does not parse: exit 3
-      std::cerr << "redoubt: " << *file << ": " << e.what() << "\n";
-      exit_code = kExitEnv;
+      throw InputError(*file + ": " + e.what());
     }
+    if (*json_out)
+      std::cout << log_to_json(log).dump(2) << "\n";
+    else
+      std::cout << policy::format_event_log(log);
+    exit_code = kExitOk;
   });
 
   // The emulated-DRTM marker (policy/host/drtm_marker.hpp) for a harness that performed SKINIT's

@@ -58,7 +58,12 @@ void register_slb(CLI::App& app, int& exit_code) {
   show->add_flag("--json", *json_out, "JSON on stdout: {entry, length, key_slot, sealed_key, owner_key, measured_sha256}");
   show->callback([file, json_out, &exit_code] {
     std::vector<uint8_t> img = read_file(*file, input::kSlImage);
-    SlbInfo info = inspect_slb(img);
+    SlbInfo info;
+    try {
+      info = inspect_slb(img);
+    } catch (const InputError& e) {  // the message names the file once (issue 15)
+      throw InputError(*file + ": " + e.what());
+    }
     if (*json_out) {
       auto key = [](const auto& k) {
         return k ? nlohmann::json{{"sec1", hex(k->sec1, k->sec1_len)}, {"alg", static_cast<int>(k->alg)}} : nlohmann::json();
