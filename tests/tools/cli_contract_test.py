@@ -172,6 +172,8 @@ def main():
             "attest": [(attest[1:] + ["lab-7"], 0, "attest.json"),
                        (attest[1:] + ["nobody"], 1, "error.json"),  # unknown endpoint
                        (["--verifier", "http://127.0.0.1:1", "--verifier-key", "v.db.pub.pem", "lab-7"], 5, "error.json")],
+            "quote": [(["--nonce", "00112233", "--out", "q", "--no-guests"], 0, "quote.json"),
+                      (["--nonce", "xyz"], 2, "error.json")],
             "attack list": [([], 0, "attack-list.json"),
                             (["--category", "nosuch"], 2, "error.json")],
             "attack run": [(["cpu-state.io-ports"], 0, "attack-run.json"),
