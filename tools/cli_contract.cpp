@@ -4,6 +4,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "policy/host/manifest_json.hpp"
+
 namespace redoubt::tools {
 namespace {
 
@@ -71,6 +73,11 @@ void print_json_error(const CLI::App& app, std::ostream& out, const std::string&
                       const std::string& message) {
   json e = {{"kind", kind}, {"exit_code", exit_code}, {"message", message}, {"command", command_name(app)}};
   out << json{{"error", e}}.dump(2) << "\n";
+}
+
+void print_signed_json(std::ostream& out, const std::string& path, const std::string& signer_kid,
+                       const std::vector<uint8_t>& cose) {
+  out << json{{"wrote", path}, {"signer", signer_kid}, {"manifest", policy::manifest_to_json(cose)}}.dump(2) << "\n";
 }
 
 }  // namespace redoubt::tools

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace redoubt::tools {
 
@@ -22,5 +23,10 @@ bool json_requested(const CLI::App& app, int argc, char** argv);
 // (docs/schemas/error.json).
 void print_json_error(const CLI::App& app, std::ostream& out, const std::string& kind, int exit_code,
                       const std::string& message);
+
+// `sign hypervisor|guest|policy --json`: {"wrote": OUT, "signer": KEY_ID, "manifest": <manifest show>}
+// (docs/schemas/signed.json): what was signed, decoded from the bytes written.
+void print_signed_json(std::ostream& out, const std::string& path, const std::string& signer_kid,
+                       const std::vector<uint8_t>& cose);
 
 }  // namespace redoubt::tools

@@ -172,6 +172,23 @@ def main():
             "attest": [(attest[1:] + ["lab-7"], 0, "attest.json"),
                        (attest[1:] + ["nobody"], 1, "error.json"),  # unknown endpoint
                        (["--verifier", "http://127.0.0.1:1", "--verifier-key", "v.db.pub.pem", "lab-7"], 5, "error.json")],
+            "sign hypervisor": [(["--image", bd("hv.bin"), "--key", "keys/hv.key.pem", "--version", "1.0.0", "--svn", "2",
+                                  "--out", "hv2.manifest"], 0, "signed.json"),
+                                 (["--image", bd("hv.bin"), "--key", "keys/hv.key.pem", "--version", "1.0.0", "--svn", "2",
+                                  "--out", "hv2.manifest"], 3, "error.json")],  # exists: not replaced
+            "sign guest": [(["--kernel", K, "--key", "pki/leaf.key.pem", "--cert", "pki/leaf.crt.pem", "--chain",
+                             "pki/intermediate.crt.pem", "--svn", "3", "--name", "hello", "--memory", "8", "--out", "g3.manifest"],
+                            0, "signed.json"),
+                           (["--kernel", K, "--key", "pki/leaf.key.pem", "--cert", "pki/leaf.crt.pem", "--svn", "3",
+                             "--memory", "5", "--out", "g5.manifest"], 2, "error.json")],  # odd MiB: the hypervisor would refuse
+            "sign policy": [(["--key", "pki/owner.key.pem", "--anchor", "pki/root.crt.pem", "--min-svn", "hello=3",
+                              "--out", "p3.policy"], 0, "signed.json"),
+                            (["--key", "pki/owner.key.pem", "--anchor", "nosuch.crt", "--out", "p4.policy"], 3, "error.json")],
+            "slb seal": [(["--sl", bd("sl.bin"), "--key", "keys/hv.pub.pem", "--owner", "pki/owner.pub.pem", "--out", "sl-s.bin"],
+                          0, "slb-seal.json"),
+                         (["--sl", bd("sl.bin"), "--out", "sl-t.bin"], 2, "error.json")],  # neither --key nor --owner
+            "pki init": [(["pki2"], 0, "pki-init.json"),
+                         (["pki2"], 3, "error.json")],  # exists: not replaced
             "quote": [(["--nonce", "00112233", "--out", "q", "--no-guests"], 0, "quote.json"),
                       (["--nonce", "xyz"], 2, "error.json")],
             "attack list": [([], 0, "attack-list.json"),
