@@ -7,7 +7,7 @@ Convention (docs/running.md, "Docs that run"):
                     output: each must match one output line, in order (`...` or `…` = any text),
                     and a line `[exit N]` says the command's expected exit status (default 0).
   ```text / ```json / ``` / others   not run (synopses, formats). An unlabelled block that
-                    starts like a command (`redoubt`, `build/`, `scripts/`, `$ `) is an error:
+                    starts like a command (`redoubt`, `build/`, `scripts/`, `$ `, `ctest`, `qemu-system`, ...) is an error:
                     label it sh/console (runs) or text (a synopsis).
 Annotations: HTML comments on the lines right before the opening fence:
   <!-- doctest: skip REASON -->       not run; listed with the reason
@@ -31,7 +31,7 @@ import tempfile
 import time
 
 RUN_LANGS = {"sh", "bash", "console"}
-COMMAND_START = re.compile(r"^\s*(\$ |redoubt\b|build/|scripts/)")
+COMMAND_START = re.compile(r"^\s*(\$ |redoubt\b|build/|scripts/|ctest\b|cmake\b|qemu-system|tpm2_|swtpm\b|sudo\b|apt-get\b|python3\b)")
 ANNOT = re.compile(r"^\s*<!--\s*doctest:\s*(\w+)\s*(.*?)\s*-->\s*$")
 
 
