@@ -81,14 +81,25 @@ void register_eventlog(CLI::App& app, int& exit_code) {
   mark->add_option("file", *mark_in, "Event log (eventlog.bin)")->required();
   mark->add_option("--text", *mark_text, "UTF-8 text naming the platform and how, e.g. \"qemu: SKINIT emulated by the host harness\"")->required();
   mark->add_option("--out", *mark_out, "Output event log")->required();
+  auto mark_json = std::make_shared<bool>(false);
+  mark->add_flag("--json", *mark_json, "JSON on stdout: {wrote, text}, or a refusal's error document");
   mark->callback([=, &exit_code] {
     std::vector<uint8_t> bytes = read_file(*mark_in, input::kEventLog);
     try {
       write_file(*mark_out, policy::insert_emulated_drtm_marker(bytes, *mark_text));
-      std::cout << "emulated-DRTM marker inserted: " << *mark_out << "\n";
+      if (*mark_json)
+        std::cout << nlohmann::json{{"wrote", *mark_out}, {"text", *mark_text}}.dump(2) << "\n";
+      else
+        std::cout << "emulated-DRTM marker inserted: " << *mark_out << "\n";
       exit_code = kExitOk;
-    } catch (const policy::DrtmMarkerError& e) {
-      std::cerr << "redoubt: " << *mark_in << ": " << e.what() << " (" << e.cause() << ")\n";
+    } catch (const policy::DrtmMarkerError& e) {  // refused (exit 1): a log that cannot carry the marker
+      const std::string msg = *mark_in + ": " + e.what();
+      std::cerr << "redoubt: " << msg << " (" << e.cause() << ")\n";
+      if (*mark_json)
+        std::cout << nlohmann::json{{"error", {{"kind", "refused"}, {"exit_code", kExitRefused}, {"code", e.cause()}, {"message", msg},
+                                               {"command", "eventlog mark-emulated-drtm"}}}}
+                         .dump(2)
+                  << "\n";
       exit_code = kExitRefused;
     }
   });

@@ -189,6 +189,16 @@ def main():
                          (["--sl", bd("sl.bin"), "--out", "sl-t.bin"], 2, "error.json")],  # neither --key nor --owner
             "pki init": [(["pki2"], 0, "pki-init.json"),
                          (["pki2"], 3, "error.json")],  # exists: not replaced
+            "manufacturer-ca": [(["ca"], 0, "manufacturer-ca.json"),  # made once: the same CA again
+                                (["junk.bin"], 3, "error.json")],
+            "verifier sign-reference": [(["--in", "ref.json", "--key", "keys/authority.key.pem", "--out", "ref2.cose",
+                                          "--hypervisor-signer", "keys/hv.pub.pem"], 0, "sign-reference.json"),
+                                         (["--in", "ref.json", "--key", "keys/authority.key.pem", "--out", "ref2.cose"], 3,
+                                          "error.json")],  # exists: not replaced
+            "eventlog mark-emulated-drtm": [(["o/eventlog.bin", "--text", "qemu: test", "--out", "marked.bin"], 0,
+                                             "eventlog-mark.json"),
+                                            (["marked.bin", "--text", "again", "--out", "marked2.bin"], 1,
+                                             "error.json")],  # refused: it has one already
             "quote": [(["--nonce", "00112233", "--out", "q", "--no-guests"], 0, "quote.json"),
                       (["--nonce", "xyz"], 2, "error.json")],
             "attack list": [([], 0, "attack-list.json"),
