@@ -12,6 +12,7 @@ Usage: cli_contract_test.py SOURCE_DIR BUILD_DIR
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def main():
         code, out, err = run(a, tmp, env)
         if code != 0:
             fail(f"setup `redoubt {' '.join(a)}` exited {code}: {err[-400:]}")
+            shutil.rmtree(tmp, ignore_errors=True)
             return
     open(os.path.join(tmp, "ref.json"), "w").write('{"type": "redoubt.reference-values/1", "id": "lab"}\n')
     code, out, err = run(["verifier", "sign-reference", "--in", "ref.json", "--key", "keys/authority.key.pem", "--out",
@@ -231,6 +233,7 @@ def main():
     finally:
         verifier.terminate()
         verifier.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
     n_json = sum(1 for c in table if c["json"])
     print(f"cli_contract_test: {len(table)} subcommands ({n_json} with --json), {len(failures)} failure(s)")
 
