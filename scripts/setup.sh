@@ -14,6 +14,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev                            # libFuzzer, sanitizer runtimes
   qemu-system-x86                                        # the real images under QEMU TCG (SVM + NPT)
   python3-matplotlib                                     # `redoubt report`: plots of runs and exit traces
+  python3 python3-jsonschema                             # doc tests, the --json schemas (issue 15)
 )
 
 missing=()

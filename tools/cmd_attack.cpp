@@ -28,7 +28,20 @@ struct AttackOptions {
 
 std::string fit(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 3) + "..."; }
 
+// --category names one of the categories the scenarios have; anything else is a usage error (exit 2).
+void check_category(const std::string& c) {
+  if (c.empty()) return;
+  std::string known;
+  for (const Scenario& s : attacks::all()) {
+    if (s.category == c) return;
+    if (known.find(" " + s.category + ",") == std::string::npos) known += " " + s.category + ",";
+  }
+  known.pop_back();
+  throw std::invalid_argument("--category " + c + ": no such category (one of" + known + ")");
+}
+
 int do_list(const AttackOptions& o) {
+  check_category(o.category);
   json j = json::array();
   size_t count = 0;
   for (const Scenario& s : attacks::all()) {
@@ -55,6 +68,7 @@ int do_list(const AttackOptions& o) {
 
 int do_run(const AttackOptions& o) {
   std::vector<const Scenario*> selected;
+  check_category(o.category);
   if (o.all) {
     for (const Scenario& s : attacks::all())
       if ((o.category.empty() || s.category == o.category) && (!o.run.protection_off || !s.off.empty()))

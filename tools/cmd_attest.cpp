@@ -44,6 +44,15 @@ nlohmann::json signed_verdict(const nlohmann::json& answer, const std::string& n
   return claims;
 }
 
+// The error document every --json command prints (docs/schemas/error.json), with the cause's code.
+std::string attest_error_json(const std::string& name, const attest::AttestError& e, int rc) {
+  const char* kind = rc == kExitRefused ? "refused" : rc == kExitStale ? "stale" : "environment";
+  return nlohmann::json{{"error", {{"kind", kind}, {"exit_code", rc}, {"code", e.code()}, {"message", e.code() + ": " + e.reason()},
+                                   {"command", "attest"}}},
+                        {"endpoint", name}}
+      .dump(2);
+}
+
 int run_attest(const AttestOptions& o) {
   const policy::EvpKey key = policy::load_public_key(o.verifier_key);
   if (EVP_PKEY_get_bits(key.get()) != 256 || !EVP_PKEY_is_a(key.get(), "EC"))
@@ -54,10 +63,10 @@ int run_attest(const AttestOptions& o) {
   try {
     j = c.get("/v1/endpoints/" + o.name + "?history=10");
   } catch (const attest::AttestError& e) {
-    if (o.json_out) std::cout << nlohmann::json{{"error", e.code()}, {"reason", e.reason()}}.dump() << "\n";
+    const int rc = e.code() == "unknown_endpoint" ? kExitRefused : e.code() == "verifier_unreachable" ? kExitStale : kExitEnv;
+    if (o.json_out) std::cout << attest_error_json(o.name, e, rc) << "\n";
     else std::cout << o.name << ": unknown (" << e.code() << ": " << e.reason() << ")\n";
-    if (e.code() == "unknown_endpoint") return kExitRefused;
-    return e.code() == "verifier_unreachable" ? kExitStale : kExitEnv;
+    return rc;
   }
   if (j.is_object() && j.value("history", nlohmann::json::array()).empty() && !j.contains("ear_jws")) {
     if (o.json_out) std::cout << nlohmann::json{{"endpoint", o.name}, {"status", "none"}}.dump() << "\n";
@@ -67,7 +76,7 @@ int run_attest(const AttestOptions& o) {
   try {
     claims = signed_verdict(j, o.name, key, kid);
   } catch (const attest::AttestError& e) {
-    if (o.json_out) std::cout << nlohmann::json{{"error", e.code()}, {"reason", e.reason()}}.dump() << "\n";
+    if (o.json_out) std::cout << attest_error_json(o.name, e, kExitEnv) << "\n";
     else std::cout << o.name << ": no trustworthy verdict (" << e.code() << ": " << e.reason() << ")\n";
     return kExitEnv;
   }

@@ -21,6 +21,7 @@ struct QuoteOptions {
   LaunchOptions& launch = run.launch;
   std::string nonce_hex;
   bool no_guests = false;
+  bool json_out = false;
 };
 
 int run_quote(QuoteOptions& o) {
@@ -31,7 +32,7 @@ int run_quote(QuoteOptions& o) {
     throw std::invalid_argument(e.what());
   }
   if (nonce.empty() || nonce.size() > 64) throw std::invalid_argument("--nonce: 1 to 64 bytes of hex");
-  auto say = [](const std::string& l) { std::cerr << l << "\n"; };
+  auto say = [](const std::string& l) { std::cerr << l << "\n"; };  // progress on stderr: stdout is the result
   TpmStateCheck tpm_state;
   auto tpm = open_tpm_session(tpm_spec_for(o.launch.platform, o.launch.tpm), state_dir(o.launch.state), o.launch.new_tpm, &tpm_state, say);
   o.launch.tpm_state = tpm_state.to_json();  // o.launch is o.run.launch
@@ -42,9 +43,23 @@ int run_quote(QuoteOptions& o) {
   attest::write_quote_files(j.out_dir, q.evidence, nonce);
   id.release();
   attest::orderly_shutdown(*tpm);  // keeps clockInfo.safe = 1 at the next power-on
-  std::cout << "Quoted PCR " << attest::selection_text(q.quote.pcrs.selection) << " with nonce " << o.nonce_hex << " ("
-            << (j.report.launched ? "launched" : "launch REFUSED: " + j.report.reason) << ")\n"
-            << "Wrote " << j.out_dir.string() << "/{quote.msg,quote.sig,quote.pcrs,ak.pub.pem,ak.pub,eventlog.bin}\n";
+  if (o.json_out) {  // docs/schemas/quote.json
+    nlohmann::json files = nlohmann::json::object();
+    for (const char* f : {"quote.msg", "quote.sig", "quote.pcrs", "ak.pub.pem", "ak.pub", "eventlog.bin", "nonce.hex"})
+      files[f] = (j.out_dir / f).string();
+    std::cout << nlohmann::json{{"status", j.report.launched ? "launched" : "refused"},
+                                {"nonce", attest::to_hex(nonce)},
+                                {"pcrs", attest::selection_text(q.quote.pcrs.selection)},
+                                {"out", j.out_dir.string()},
+                                {"files", files},
+                                {"launch", j.launch_json}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "Quoted PCR " << attest::selection_text(q.quote.pcrs.selection) << " with nonce " << o.nonce_hex << " ("
+              << (j.report.launched ? "launched" : "launch REFUSED: " + j.report.reason) << ")\n"
+              << "Wrote " << j.out_dir.string() << "/{quote.msg,quote.sig,quote.pcrs,ak.pub.pem,ak.pub,eventlog.bin,nonce.hex}\n";
+  }
   // The quote of a refused launch is still written (it is the evidence of the refusal), but the
   // command did not get what it was asked for: exit 1, as `launch` does.
   return j.report.launched ? kExitOk : kExitRefused;
@@ -75,6 +90,7 @@ void register_quote(CLI::App& app, int& exit_code) {
   c->add_option("--hypervisor", o->launch.hypervisor, "Hypervisor image (default: build/hv.bin)");
   c->add_option("--guest", o->run.guests, "Guest to boot first (as for `redoubt run`; default hello sha256 mmu probe)");
   c->add_flag("--no-guests", o->no_guests, "Quote after the launch alone (PCR19/20 stay zero)");
+  c->add_flag("--json", o->json_out, "JSON on stdout: {status, nonce, pcrs, out, files, launch} (progress on stderr)");
   c->callback([o, &exit_code] { exit_code = run_quote(*o); });
 }
 

@@ -87,6 +87,11 @@ std::vector<Finding> state_health(const fs::path& state) {
     out.push_back({"state", "ok", state.string() + ": not made yet; the first command makes it (and its TPM)", ""});
     return out;
   }
+  if (!fs::is_directory(state)) {
+    out.push_back({"state", "fail", state.string() + ": exists and is not a directory: no command can keep its TPM there",
+                   "give --state a directory (or move the file away)"});
+    return out;
+  }
   for (const char* kind : {"tpm-inproc", "tpm-swtpm", "tpm-qemu"}) {
     const fs::path dir = state / kind;
     if (!fs::exists(dir) && !fs::exists(tpm_journal_path(dir))) continue;

@@ -220,11 +220,16 @@ int run_endpoint(const EndpointOptions& o) {
 
 void register_endpoint(CLI::App& app, int& exit_code) {
   auto ca_dir = std::make_shared<std::string>();
+  auto ca_json = std::make_shared<bool>(false);
   CLI::App* m = app.add_subcommand("manufacturer-ca", "Create (once) the simulated TPM manufacturer CA that issues inproc EK certificates");
   m->add_option("dir", *ca_dir, "Directory for ca.key.pem / ca.cert.pem")->required();
-  m->callback([ca_dir, &exit_code] {
+  m->add_flag("--json", *ca_json, "JSON on stdout: {certificate, key} (their paths)");
+  m->callback([ca_dir, ca_json, &exit_code] {
     const attest::ManufacturerCa ca = attest::ensure_sim_manufacturer_ca(fs::absolute(*ca_dir));
-    std::cout << ca.cert_pem.string() << "\n";
+    if (*ca_json)
+      std::cout << nlohmann::json{{"certificate", ca.cert_pem.string()}, {"key", ca.key_pem.string()}}.dump(2) << "\n";
+    else
+      std::cout << ca.cert_pem.string() << "\n";
     exit_code = kExitOk;
   });
 

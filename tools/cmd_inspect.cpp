@@ -19,15 +19,19 @@ void register_manifest(CLI::App& app, int& exit_code) {
   auto file = std::make_shared<std::string>();
   CLI::App* show = m->add_subcommand("show", "Decode a COSE_Sign1 manifest as JSON (does not verify the signature)");
   show->add_option("file", *file, "Manifest file")->required();
-  show->callback([file, &exit_code] {
+  // The output is JSON either way; --json also makes an error one JSON document (docs/running.md "Exit codes").
+  auto json_out = std::make_shared<bool>(false);  // kept alive by the callback below
+  show->add_flag("--json", *json_out, "The output is JSON already; with --json an error is a JSON error document on stdout too");
+  show->callback([file, json_out, &exit_code] {
     std::vector<uint8_t> bytes = read_file(*file, input::kManifest);
+    nlohmann::json j;
     try {
-      std::cout << policy::manifest_to_json(bytes).dump(2) << "\n";
-      exit_code = kExitOk;
+      j = policy::manifest_to_json(bytes);
     } catch (const std::exception& e) {  // input that does not parse: exit 3, as for `slb show`
-      std::cerr << "redoubt: " << *file << ": " << e.what() << "\n";
-      exit_code = kExitEnv;
+      throw InputError(*file + ": " + e.what());
     }
+    std::cout << j.dump(2) << "\n";
+    exit_code = kExitOk;
   });
 }
 
@@ -56,17 +60,17 @@ void register_eventlog(CLI::App& app, int& exit_code) {
   show->add_flag("--json", *json_out, "JSON output");
   show->callback([=, &exit_code] {
     std::vector<uint8_t> bytes = read_file(*file, input::kEventLog);
+    policy::EventLog log;
     try {
-      policy::EventLog log = policy::parse_event_log(bytes);
-      if (*json_out)
-        std::cout << log_to_json(log).dump(2) << "\n";
-      else
-        std::cout << policy::format_event_log(log);
-      exit_code = kExitOk;
+      log = policy::parse_event_log(bytes);
     } catch (const std::exception& e) {  // input that does not parse: exit 3
-      std::cerr << "redoubt: " << *file << ": " << e.what() << "\n";
-      exit_code = kExitEnv;
+      throw InputError(*file + ": " + e.what());
     }
+    if (*json_out)
+      std::cout << log_to_json(log).dump(2) << "\n";
+    else
+      std::cout << policy::format_event_log(log);
+    exit_code = kExitOk;
   });
 
   // The emulated-DRTM marker (policy/host/drtm_marker.hpp) for a harness that performed SKINIT's
@@ -77,14 +81,25 @@ void register_eventlog(CLI::App& app, int& exit_code) {
   mark->add_option("file", *mark_in, "Event log (eventlog.bin)")->required();
   mark->add_option("--text", *mark_text, "UTF-8 text naming the platform and how, e.g. \"qemu: SKINIT emulated by the host harness\"")->required();
   mark->add_option("--out", *mark_out, "Output event log")->required();
+  auto mark_json = std::make_shared<bool>(false);
+  mark->add_flag("--json", *mark_json, "JSON on stdout: {wrote, text}, or a refusal's error document");
   mark->callback([=, &exit_code] {
     std::vector<uint8_t> bytes = read_file(*mark_in, input::kEventLog);
     try {
       write_file(*mark_out, policy::insert_emulated_drtm_marker(bytes, *mark_text));
-      std::cout << "emulated-DRTM marker inserted: " << *mark_out << "\n";
+      if (*mark_json)
+        std::cout << nlohmann::json{{"wrote", *mark_out}, {"text", *mark_text}}.dump(2) << "\n";
+      else
+        std::cout << "emulated-DRTM marker inserted: " << *mark_out << "\n";
       exit_code = kExitOk;
-    } catch (const policy::DrtmMarkerError& e) {
-      std::cerr << "redoubt: " << *mark_in << ": " << e.what() << " (" << e.cause() << ")\n";
+    } catch (const policy::DrtmMarkerError& e) {  // refused (exit 1): a log that cannot carry the marker
+      const std::string msg = *mark_in + ": " + e.what();
+      std::cerr << "redoubt: " << msg << " (" << e.cause() << ")\n";
+      if (*mark_json)
+        std::cout << nlohmann::json{{"error", {{"kind", "refused"}, {"exit_code", kExitRefused}, {"code", e.cause()}, {"message", msg},
+                                               {"command", "eventlog mark-emulated-drtm"}}}}
+                         .dump(2)
+                  << "\n";
       exit_code = kExitRefused;
     }
   });

@@ -31,7 +31,9 @@ int run_launch(const LaunchOptions& o) {
   std::ostream& human = o.json_out ? std::cerr : std::cout;
   auto say = [&](const std::string& line) { human << line << "\n" << std::flush; };
   if (o.platform != "amd")
-    throw std::invalid_argument("--platform " + o.platform + ": only 'amd' (SKINIT) exists so far; Intel TXT is a later issue");
+    throw std::invalid_argument("--platform " + o.platform +
+                                ": `launch` runs on the simulated AMD platform only; under QEMU use `redoubt run --platform qemu` "
+                                "(docs/qemu.md)");
   TpmStateCheck tpm_state;
   auto tpm = open_tpm_session(tpm_spec_for(o.platform, o.tpm), state_dir(o.state), o.new_tpm, &tpm_state, say);
   say("[tpm] " + tpm->describe());
@@ -58,7 +60,7 @@ int run_launch(const LaunchOptions& o) {
 void register_launch(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<LaunchOptions>();
   CLI::App* c = app.add_subcommand("launch", "Measured launch: SKINIT -> secure loader -> signed hypervisor");
-  c->add_option("--platform", o->platform, "amd: the simulated AMD platform; qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
+  c->add_option("--platform", o->platform, "amd: the simulated AMD platform (the only one for `launch`; under QEMU use `run --platform qemu`)")
       ->check(CLI::IsMember({"amd", "qemu"}))
       ->capture_default_str();
   CLI::Option* engine_opt = c->add_option("--engine", o->engine,

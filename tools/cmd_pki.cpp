@@ -24,13 +24,14 @@ void register_pki(CLI::App& app, int& exit_code) {
     std::string dir;
     bool rsa = false;
     int days = 825;
-    bool force = false;
+    bool force = false, json = false;
   };
   auto io = std::make_shared<InitOpts>();
   CLI::App* init = pki->add_subcommand("init", "Create root, intermediate (CA, pathlen 0) and leaf (guest-signing EKU) + owner key in DIR");
   init->add_option("dir", io->dir, "Output directory")->required();
   init->add_flag("--rsa", io->rsa, "RSA-3072 certificates and keys instead of P-256");
   init->add_flag("--force", io->force, "Replace the keys and certificates of an existing PKI in DIR");
+  init->add_flag("--json", io->json, "JSON on stdout: {dir, files, algorithm, guest_signing_eku} (docs/schemas/pki-init.json)");
   add_uint_option(init, "--days", io->days, "Validity in days from now (the leaf, intermediate and root alike), 1..36500", 1, 36500);
   init->callback([io, &exit_code] {
     std::vector<std::filesystem::path> files;
@@ -38,9 +39,18 @@ void register_pki(CLI::App& app, int& exit_code) {
     refuse_overwrite(files, io->force, "a PKI's keys");
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     policy::PkiInitResult r = policy::pki_init(io->dir, io->rsa, now - 3600, now + int64_t{io->days} * 86400);
+    exit_code = kExitOk;
+    if (io->json) {
+      nlohmann::json files = nlohmann::json::array();
+      for (const auto& f : r.files) files.push_back(std::filesystem::path(f).string());
+      std::cout << nlohmann::json{{"dir", io->dir}, {"files", files}, {"algorithm", io->rsa ? "RSA-3072" : "P-256"},
+                                  {"guest_signing_eku", policy::kGuestSigningEku}}
+                       .dump(2)
+                << "\n";
+      return;
+    }
     for (const auto& f : r.files) std::cout << "wrote " << f << "\n";
     std::cout << "guest-signing EKU " << policy::kGuestSigningEku << "\n";
-    exit_code = kExitOk;
   });
 
   struct VerifyOpts {

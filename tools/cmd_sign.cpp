@@ -5,6 +5,7 @@
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"
 #include "tools/cli_numbers.hpp"
+#include "tools/cli_contract.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -14,7 +15,7 @@ namespace {
 struct SignHvOptions {
   std::string image, key, version, out, name = "redoubt-hypervisor", digest = "sha256";
   uint64_t svn = 0;
-  bool force = false;
+  bool force = false, json = false;
 };
 }  // namespace
 
@@ -31,6 +32,7 @@ void register_sign(CLI::App& app, int& exit_code) {
   hv->add_option("--digest", o->digest, "Image digest algorithm")->check(CLI::IsMember({"sha256", "sha384"}))->capture_default_str();
   hv->add_option("--out", o->out, "Output manifest file")->required();
   hv->add_flag("--force", o->force, "Replace an existing --out");
+  hv->add_flag("--json", o->json, "JSON on stdout: {wrote, signer, manifest} (docs/schemas/signed.json)");
   hv->callback([o, &exit_code] {
     refuse_overwrite({o->out}, o->force, "a manifest");
     std::vector<uint8_t> image = read_file(o->image, input::kHvImage);
@@ -40,10 +42,12 @@ void register_sign(CLI::App& app, int& exit_code) {
     in.version = o->version;
     in.svn = o->svn;
     in.digest_alg = o->digest == "sha384" ? HashAlg::sha384 : HashAlg::sha256;
-    write_file(o->out, policy::sign_hv_manifest(image, in, key));
+    const std::vector<uint8_t> manifest = policy::sign_hv_manifest(image, in, key);
+    write_file(o->out, manifest);
+    exit_code = kExitOk;
+    if (o->json) return print_signed_json(std::cout, o->out, policy::key_id_hex(key), manifest);
     std::cout << "signed " << o->image << " (" << image.size() << " bytes) as " << o->name << " " << o->version
               << " SVN " << o->svn << " with key " << policy::key_id_hex(key) << "\nwrote " << o->out << "\n";
-    exit_code = 0;
   });
   register_sign_guest(sign, exit_code);   // issue #4: guest manifests
   register_sign_policy(sign, exit_code);  // issue #4: launch policies

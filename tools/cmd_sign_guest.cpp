@@ -10,6 +10,7 @@
 #include "policy/host/pki_build.hpp"
 #include "policy/host/pki_sign.hpp"
 #include "tools/cli_numbers.hpp"
+#include "tools/cli_contract.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -47,7 +48,7 @@ void register_sign_guest(CLI::App* sign, int& exit_code) {
     std::string kernel, initrd, cmdline, key, cert, name, version, out, digest = "sha256";
     std::vector<std::string> chain;
     uint64_t svn = 0, memory = 64;
-    bool force = false;
+    bool force = false, json = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* g = sign->add_subcommand("guest", "Sign a guest OS: writes a COSE_Sign1 guest manifest with the signer's certificate chain");
@@ -64,6 +65,7 @@ void register_sign_guest(CLI::App* sign, int& exit_code) {
   g->add_option("--digest", o->digest, "Image digest algorithm")->check(CLI::IsMember({"sha256", "sha384"}))->capture_default_str();
   g->add_option("--out", o->out, "Output manifest file")->required();
   g->add_flag("--force", o->force, "Replace an existing --out");
+  g->add_flag("--json", o->json, "JSON on stdout: {wrote, signer, manifest} (docs/schemas/signed.json)");
   g->callback([o, &exit_code] {
     refuse_overwrite({o->out}, o->force, "a guest manifest");
     const std::vector<uint8_t> kernel = read_file(o->kernel, input::kGuestKernel);
@@ -81,7 +83,10 @@ void register_sign_guest(CLI::App* sign, int& exit_code) {
     in.svn = o->svn;
     in.memory_mib = o->memory;
     in.digest_alg = o->digest == "sha384" ? HashAlg::sha384 : HashAlg::sha256;
-    write_file(o->out, policy::sign_guest_manifest(kernel, initrd.get(), in, key, chain));
+    const std::vector<uint8_t> manifest = policy::sign_guest_manifest(kernel, initrd.get(), in, key, chain);
+    write_file(o->out, manifest);
+    exit_code = kExitOk;
+    if (o->json) return print_signed_json(std::cout, o->out, policy::key_id_hex(key), manifest);
     std::cout << "signed guest " << in.name << " " << in.version << " SVN " << o->svn << " (kernel " << kernel.size() << " bytes"
               << (initrd ? ", initrd " + std::to_string(initrd->size()) + " bytes" : std::string()) << ") with a chain of " << chain.size()
               << " certificate(s)\nwrote " << o->out << "\n";

@@ -9,6 +9,7 @@
 #include "policy/host/pki_build.hpp"
 #include "policy/host/pki_sign.hpp"
 #include "tools/cli_numbers.hpp"
+#include "tools/cli_contract.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -50,7 +51,7 @@ void register_sign_policy(CLI::App* sign, int& exit_code) {
     uint64_t serial = 1;
     uint32_t max_intermediates = 3, min_rsa_bits = 2048;
     bool allow_unsigned = false;
-    bool force = false;
+    bool force = false, json = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* p = sign->add_subcommand("policy", "Sign a launch policy (guest trust anchors, profile, revocations, SVNs, CPUID/IO)");
@@ -70,6 +71,7 @@ void register_sign_policy(CLI::App* sign, int& exit_code) {
   p->add_option("--io-pass", o->io, "I/O ports passed through to guests: FIRST-LAST, e.g. 0x3f8-0x3ff");
   p->add_option("--out", o->out, "Output policy file")->required();
   p->add_flag("--force", o->force, "Replace an existing --out");
+  p->add_flag("--json", o->json, "JSON on stdout: {wrote, signer, manifest} (docs/schemas/signed.json)");
   p->callback([o, &exit_code] {
     refuse_overwrite({o->out}, o->force, "a launch policy");
     policy::LaunchPolicyInput in;
@@ -120,7 +122,10 @@ void register_sign_policy(CLI::App* sign, int& exit_code) {
     }
     std::sort(in.io.begin(), in.io.end(), [](const policy::IoRange& a, const policy::IoRange& b) { return a.first < b.first; });
     policy::EvpKey key = policy::load_private_key(o->key);
-    write_file(o->out, policy::sign_launch_policy(in, key));
+    const std::vector<uint8_t> signed_policy = policy::sign_launch_policy(in, key);
+    write_file(o->out, signed_policy);
+    exit_code = kExitOk;
+    if (o->json) return print_signed_json(std::cout, o->out, policy::key_id_hex(key), signed_policy);
     std::cout << "signed launch policy " << in.name << " serial " << in.serial << " (" << in.anchors.size() << " anchor(s), "
               << in.revocations.size() << " revocation(s), unsigned guests " << (in.allow_unsigned ? "allowed unmeasured" : "refused")
               << ") with key " << policy::key_id_hex(key) << "\nwrote " << o->out << "\n";

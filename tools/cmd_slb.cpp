@@ -14,6 +14,7 @@ namespace redoubt::tools {
 namespace {
 struct SlbOptions {
   std::string in, key, owner, out;
+  bool json = false;
 };
 
 std::string sha256_hex(const uint8_t* p, size_t n) {
@@ -33,22 +34,32 @@ void register_slb(CLI::App& app, int& exit_code) {
   seal->add_option("--key", o->key, "Hypervisor-signing public key PEM");
   seal->add_option("--owner", o->owner, "Platform owner's public key PEM (verifies launch policies)");
   seal->add_option("--out", o->out, "Sealed SL image")->required();
+  seal->add_flag("--json", o->json, "JSON on stdout: {wrote, sealed_key, owner_key, measured_sha256} (docs/schemas/slb-seal.json)");
   seal->callback([o, &exit_code] {
     if (o->key.empty() && o->owner.empty()) throw std::invalid_argument("slb seal: give --key, --owner or both");
     std::vector<uint8_t> img = read_file(o->in, input::kSlImage);
+    nlohmann::json j = {{"sealed_key", nullptr}, {"owner_key", nullptr}};
+    std::ostream& text = o->json ? std::cerr : std::cout;  // with --json, stdout is the one document
     if (!o->key.empty()) {
       policy::EvpKey k = policy::load_public_key(o->key);
       seal_slb(img, policy::cose_public_key(k));
-      std::cout << "sealed hypervisor-signing key " << policy::key_id_hex(k) << "\n";
+      j["sealed_key"] = policy::key_id_hex(k);
+      text << "sealed hypervisor-signing key " << policy::key_id_hex(k) << "\n";
     }
     if (!o->owner.empty()) {
       policy::EvpKey k = policy::load_public_key(o->owner);
       seal_slb_owner(img, policy::cose_public_key(k));
-      std::cout << "sealed platform owner key " << policy::key_id_hex(k) << "\n";
+      j["owner_key"] = policy::key_id_hex(k);
+      text << "sealed platform owner key " << policy::key_id_hex(k) << "\n";
     }
     write_file(o->out, img);
     SlbInfo info = inspect_slb(img);
-    std::cout << "wrote " << o->out << "\nmeasured region sha256 " << sha256_hex(img.data(), info.length) << "\n";
+    j["wrote"] = o->out;
+    j["measured_sha256"] = sha256_hex(img.data(), info.length);
+    if (o->json)
+      std::cout << j.dump(2) << "\n";
+    else
+      std::cout << "wrote " << o->out << "\nmeasured region sha256 " << sha256_hex(img.data(), info.length) << "\n";
     exit_code = kExitOk;
   });
   auto file = std::make_shared<std::string>();
@@ -58,7 +69,12 @@ void register_slb(CLI::App& app, int& exit_code) {
   show->add_flag("--json", *json_out, "JSON on stdout: {entry, length, key_slot, sealed_key, owner_key, measured_sha256}");
   show->callback([file, json_out, &exit_code] {
     std::vector<uint8_t> img = read_file(*file, input::kSlImage);
-    SlbInfo info = inspect_slb(img);
+    SlbInfo info;
+    try {
+      info = inspect_slb(img);
+    } catch (const InputError& e) {  // the message names the file once (issue 15)
+      throw InputError(*file + ": " + e.what());
+    }
     if (*json_out) {
       auto key = [](const auto& k) {
         return k ? nlohmann::json{{"sec1", hex(k->sec1, k->sec1_len)}, {"alg", static_cast<int>(k->alg)}} : nlohmann::json();

@@ -126,7 +126,7 @@ struct SignRefOptions {
   std::vector<std::string> hv_signers, launch_policies, guest_anchors, guest_signers, guest_manifests;
   bool disallow_unsigned = false;
   bool allow_emulated_drtm = false;
-  bool force = false;
+  bool force = false, json = false;
 };
 
 std::span<const uint8_t> as_bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
@@ -203,6 +203,10 @@ int run_sign_reference(const SignRefOptions& o) {
   add_run_inputs(j, o);
   policy::EvpKey key = policy::load_private_key(o.key);
   write_file(o.out, attest::sign_reference_values(j, key));
+  if (o.json) {  // docs/schemas/sign-reference.json
+    std::cout << nlohmann::json{{"wrote", o.out}, {"signer", policy::key_id_hex(key)}, {"reference", j}}.dump(2) << "\n";
+    return kExitOk;
+  }
   std::cout << "signed reference values " << j["id"].get<std::string>() << " -> " << o.out << "\n";
   if (!o.launch_policies.empty() || j.contains("guests") || j.contains("drtm")) std::cout << j.dump(2) << "\n";
   return kExitOk;
@@ -248,6 +252,7 @@ void register_verifier(CLI::App& app, int& exit_code) {
   s->add_option("--key", r->key, "Policy authority private key (PEM)")->required();
   s->add_option("--out", r->out, "Output COSE_Sign1 file")->required();
   s->add_flag("--force", r->force, "Replace an existing --out");
+  s->add_flag("--json", r->json, "JSON on stdout: {wrote, signer, reference} (the reference values as signed)");
   s->add_option("--hypervisor-signer", r->hv_signers, "Allow this hypervisor-signing public key (PEM; its key id); repeatable");
   s->add_option("--launch-policy", r->launch_policies, "Allow this signed launch policy (adds SHA-256 of its payload); repeatable");
   s->add_option("--guest-anchor", r->guest_anchors, "Allow these guest trust anchors (PEM/DER certificates; SHA-256 of the DER); repeatable");

@@ -18,8 +18,14 @@ import sys
 EXIT_BAD_ARGS, EXIT_BAD_INPUT = 2, 3
 
 
+JSON_OUT = "--json" in sys.argv[1:]
+
+
 def fail(code, msg):
     print(f"redoubt report: {msg}", file=sys.stderr)
+    if JSON_OUT:  # the CLI's contract: with --json, one error document on stdout (docs/schemas/error.json)
+        kind = {EXIT_BAD_ARGS: "usage", EXIT_BAD_INPUT: "environment"}.get(code, "refused")
+        print(json.dumps({"error": {"kind": kind, "exit_code": code, "message": msg, "command": "report"}}))
     sys.exit(code)
 
 
