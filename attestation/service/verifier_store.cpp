@@ -84,12 +84,13 @@ EndpointRecord read_endpoint(const Stmt& s) {
   if (!s.is_null(9)) e.clock = ClockState{static_cast<uint64_t>(s.i64(9)), static_cast<uint32_t>(s.i64(10)), static_cast<uint32_t>(s.i64(11)), s.i64(12) != 0};
   e.status = s.text(13);
   e.last_error = s.text(14);
+  e.last_seen = s.i64(15);
   return e;
 }
 
 constexpr const char* kEndpointCols =
     "id, ek_public, ek_certificate, ak_public, mode, agent_url, enrolled, challenge_hash, challenge_expires, "
-    "clock, reset_count, restart_count, safe, status, last_error";
+    "clock, reset_count, restart_count, safe, status, last_error, last_seen";
 
 }  // namespace
 
@@ -155,6 +156,18 @@ void VerifierStore::migrate() {
     exec("CREATE INDEX verdicts_by_endpoint ON verdicts(endpoint_id, seq)");
     exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '1')");
   }
+  if (version < 2) {  // issue 13: last_seen (fail closed: stale), pending enrolments apart from enrolled ones
+    exec("ALTER TABLE endpoints ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0");
+    exec("UPDATE endpoints SET last_seen = COALESCE((SELECT MAX(iat) FROM verdicts WHERE endpoint_id = endpoints.id), 0)");
+    exec(
+        "CREATE TABLE pending_enrolments(id TEXT PRIMARY KEY, ek_public BLOB NOT NULL, ek_certificate BLOB NOT NULL, ak_public BLOB NOT NULL,"
+        " mode TEXT NOT NULL, agent_url TEXT NOT NULL, challenge_hash BLOB NOT NULL, challenge_expires INTEGER NOT NULL)");
+    exec(
+        "INSERT INTO pending_enrolments SELECT id, ek_public, ek_certificate, ak_public, mode, agent_url, challenge_hash, challenge_expires"
+        " FROM endpoints WHERE enrolled = 0 AND challenge_hash IS NOT NULL");
+    exec("DELETE FROM endpoints WHERE enrolled = 0");
+    exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '2')");
+  }
   tx.commit();
 }
 
@@ -184,7 +197,7 @@ std::vector<EndpointRecord> VerifierStore::endpoints(const std::string& mode) {
 void VerifierStore::put_endpoint(const EndpointRecord& e) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
-  Stmt s(db_, (std::string("INSERT OR REPLACE INTO endpoints(") + kEndpointCols + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+  Stmt s(db_, (std::string("INSERT OR REPLACE INTO endpoints(") + kEndpointCols + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
   s.bind(1, e.id).bind(2, e.ek_public).bind(3, e.ek_certificate).bind(4, e.ak_public).bind(5, e.mode).bind(6, e.agent_url);
   s.bind(7, int64_t{e.enrolled}).bind(8, e.challenge_hash).bind(9, e.challenge_expires);
   if (e.clock) {
@@ -192,9 +205,89 @@ void VerifierStore::put_endpoint(const EndpointRecord& e) {
   } else {
     s.bind_null(10).bind_null(11).bind_null(12).bind_null(13);
   }
-  s.bind(14, e.status).bind(15, e.last_error);
+  s.bind(14, e.status).bind(15, e.last_error).bind(16, e.last_seen);
   s.step();
   tx.commit();
+}
+
+bool VerifierStore::delete_endpoint(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  Stmt d(db_, "DELETE FROM endpoints WHERE id=?");
+  d.bind(1, id);
+  d.step();
+  const int n = sqlite3_changes(db_);
+  Stmt p(db_, "DELETE FROM pending_enrolments WHERE id=?");
+  p.bind(1, id);
+  p.step();
+  const int m = sqlite3_changes(db_);
+  Stmt q(db_, "DELETE FROM nonces WHERE endpoint_id=?");
+  q.bind(1, id);
+  q.step();
+  tx.commit();
+  return n + m > 0;
+}
+
+namespace {
+constexpr const char* kPendingCols = "id, ek_public, ek_certificate, ak_public, mode, agent_url, challenge_hash, challenge_expires";
+}
+
+std::optional<PendingEnrolment> VerifierStore::pending(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kPendingCols + " FROM pending_enrolments WHERE id=?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return PendingEnrolment{s.text(0), s.blob(1), s.blob(2), s.blob(3), s.text(4), s.text(5), s.blob(6), s.i64(7)};
+}
+
+void VerifierStore::put_pending(const PendingEnrolment& p) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, (std::string("INSERT OR REPLACE INTO pending_enrolments(") + kPendingCols + ") VALUES(?,?,?,?,?,?,?,?)").c_str());
+  s.bind(1, p.id).bind(2, p.ek_public).bind(3, p.ek_certificate).bind(4, p.ak_public).bind(5, p.mode).bind(6, p.agent_url);
+  s.bind(7, p.challenge_hash).bind(8, p.challenge_expires);
+  s.step();
+}
+
+void VerifierStore::drop_pending(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "DELETE FROM pending_enrolments WHERE id=?");
+  s.bind(1, id);
+  s.step();
+}
+
+void VerifierStore::complete_enrolment(const PendingEnrolment& p) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  Stmt u(db_,
+         "UPDATE endpoints SET clock = CASE WHEN ak_public = ?4 THEN clock END, reset_count = CASE WHEN ak_public = ?4 THEN reset_count END,"
+         " restart_count = CASE WHEN ak_public = ?4 THEN restart_count END, safe = CASE WHEN ak_public = ?4 THEN safe END,"
+         " ek_public = ?2, ek_certificate = ?3, ak_public = ?4, mode = ?5, agent_url = ?6, enrolled = 1, last_error = '' WHERE id = ?1");
+  u.bind(1, p.id).bind(2, p.ek_public).bind(3, p.ek_certificate).bind(4, p.ak_public).bind(5, p.mode).bind(6, p.agent_url);
+  u.step();
+  if (sqlite3_changes(db_) == 0) {
+    Stmt i(db_, "INSERT INTO endpoints(id, ek_public, ek_certificate, ak_public, mode, agent_url, enrolled) VALUES(?,?,?,?,?,?,1)");
+    i.bind(1, p.id).bind(2, p.ek_public).bind(3, p.ek_certificate).bind(4, p.ak_public).bind(5, p.mode).bind(6, p.agent_url);
+    i.step();
+  }
+  Stmt d(db_, "DELETE FROM pending_enrolments WHERE id=?");
+  d.bind(1, p.id);
+  d.step();
+  tx.commit();
+}
+
+std::optional<std::string> VerifierStore::setting(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "SELECT value FROM meta WHERE key=?");
+  s.bind(1, "setting." + key);
+  if (!s.step()) return std::nullopt;
+  return s.text(0);
+}
+
+void VerifierStore::put_setting(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)");
+  s.bind(1, "setting." + key).bind(2, value);
+  s.step();
 }
 
 void VerifierStore::set_poll_error(const std::string& id, const std::string& err) {
@@ -243,9 +336,10 @@ int64_t VerifierStore::add_verdict(const VerdictRecord& v, const std::optional<C
   const int64_t seq = sqlite3_last_insert_rowid(db_);
   if (!v.endpoint_id.empty()) {
     if (clock) {
-      Stmt u(db_, "UPDATE endpoints SET status=?, clock=?, reset_count=?, restart_count=?, safe=?, last_error='' WHERE id=?");
+      // An authentic quote (its clock is given): the endpoint was seen now.
+      Stmt u(db_, "UPDATE endpoints SET status=?, clock=?, reset_count=?, restart_count=?, safe=?, last_error='', last_seen=? WHERE id=?");
       u.bind(1, v.status).bind(2, static_cast<int64_t>(clock->clock)).bind(3, int64_t{clock->reset_count}).bind(4, int64_t{clock->restart_count});
-      u.bind(5, int64_t{clock->safe}).bind(6, v.endpoint_id);
+      u.bind(5, int64_t{clock->safe}).bind(6, v.iat).bind(7, v.endpoint_id);
       u.step();
     } else {
       Stmt u(db_, "UPDATE endpoints SET status=? WHERE id=?");

@@ -1,5 +1,7 @@
 // The verifier's durable state in SQLite (WAL, one transaction per change):
-// enrolled endpoints, outstanding nonces, and every verdict ever issued.
+// enrolled endpoints, enrolments pending their credential activation (apart:
+// a pending re-enrolment never touches the enrolled record), outstanding
+// nonces, every verdict ever issued, and settings (the reference values).
 // Schema versioned in meta.schema_version; opening a newer schema is refused,
 // an older one is migrated in a transaction. Thread-safe (one connection, a mutex).
 #pragma once
@@ -15,7 +17,7 @@
 
 namespace redoubt::attest {
 
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 struct EndpointRecord {
   std::string id;
@@ -28,6 +30,17 @@ struct EndpointRecord {
   std::optional<ClockState> clock;  // last accepted clockInfo
   std::string status = "none";      // current verdict status
   std::string last_error;           // pull mode: last polling problem
+  int64_t last_seen = 0;            // unix time of the last appraisal of an authentic quote (0 = never)
+};
+
+// An enrolment (or re-enrolment) waiting for ActivateCredential (TPM 2.0 Part 1 §24): nothing of it
+// reaches the endpoints table before the secret comes back.
+struct PendingEnrolment {
+  std::string id;
+  Bytes ek_public, ek_certificate, ak_public;
+  std::string mode = "push", agent_url;
+  Bytes challenge_hash;  // SHA-256 of the credential secret
+  int64_t challenge_expires = 0;
 };
 
 struct VerdictRecord {
@@ -49,6 +62,17 @@ class VerifierStore {
   std::optional<EndpointRecord> endpoint(const std::string& id);
   std::vector<EndpointRecord> endpoints(const std::string& mode_filter = "");
   void put_endpoint(const EndpointRecord& e);  // insert or replace
+  bool delete_endpoint(const std::string& id);  // the endpoint, its pending enrolment and nonces (verdicts stay); false if none
+
+  std::optional<PendingEnrolment> pending(const std::string& id);
+  void put_pending(const PendingEnrolment& p);   // insert or replace
+  void drop_pending(const std::string& id);
+  // One transaction: the pending enrolment becomes the endpoint's (a new AK resets the clock
+  // baseline; status, last_seen and verdicts are kept), and is deleted.
+  void complete_enrolment(const PendingEnrolment& p);
+
+  std::optional<std::string> setting(const std::string& key);
+  void put_setting(const std::string& key, const std::string& value);
   void set_poll_error(const std::string& id, const std::string& err);
 
   void add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires);
