@@ -33,6 +33,7 @@ struct ServeOptions {
   std::string listen = "127.0.0.1:8440", db = "verifier.db", key, reference, authority, webhook, tls_cert, tls_key, endpoint_ca;
   std::string token_issuer, access_log;
   bool insecure_no_auth = false;
+  bool test_unsafe_enrol = false;
   std::vector<std::string> manufacturer_cas;
   std::vector<std::string> agent_allow;
   int stale_after_s = 0;  // 0 = 600 s, or for pull endpoints 3 poll intervals (at least 2 s)
@@ -94,6 +95,8 @@ int run_serve(const ServeOptions& o) {
     cfg.reference_cose = r;
   }
   // Fail closed (issue 13): past this without an appraisal of an authentic quote, an endpoint is stale/unreachable.
+  cfg.test_unsafe_enrol_before_activation = o.test_unsafe_enrol;
+  if (o.test_unsafe_enrol) std::cerr << "redoubt verifier: WARNING: TEST ONLY --test-unsafe-enrol-before-activation: enrolments take effect unproven\n";
   cfg.stale_after_push_s = o.stale_after_s > 0 ? o.stale_after_s : 600;
   cfg.stale_after_pull_s = o.stale_after_s > 0 ? o.stale_after_s : o.poll_interval_ms > 0 ? std::max(2, (3 * o.poll_interval_ms + 999) / 1000) : 600;
   cfg.webhook_url = o.webhook;
@@ -296,6 +299,8 @@ void register_verifier(CLI::App& app, int& exit_code) {
   c->add_option("--token-issuer", o->token_issuer,
                  "Public key (PEM, P-256) that signs the bearer tokens callers must present (docs/verifier-auth.md)");
   c->add_flag("--insecure-no-auth", o->insecure_no_auth, "No authentication: every caller is admin. Local tests only; prints a warning");
+  c->add_flag("--test-unsafe-enrol-before-activation", o->test_unsafe_enrol,
+              "TEST ONLY: an enrolment takes effect before credential activation (the takeover protection off)");
   c->add_option("--access-log", o->access_log, "Append a JSON line per request (who, role, route, status, endpoint) to this file");
   c->callback([o, &exit_code] { exit_code = run_serve(*o); });
 

@@ -215,6 +215,10 @@ json VerifierService::enrol(const json& body) {
   p.challenge_hash = tpm_hash(TPM2_ALG_SHA256, secret);
   p.challenge_expires = unix_now() + cfg_.challenge_ttl_s;
   store_.put_pending(p);
+  if (cfg_.test_unsafe_enrol_before_activation) {  // TEST ONLY: protection off (and the challenge stays answerable)
+    store_.complete_enrolment(p);
+    store_.put_pending(p);
+  }
   return {{"id", id},
           {"state", "pending"},
           {"credential_blob", to_base64(marshal_id_object(mc.credential_blob))},

@@ -38,6 +38,9 @@ struct VerifierConfig {
   // is "stale" (push) or "unreachable" (pull), whatever its last verdict said.
   int stale_after_push_s = 600;
   int stale_after_pull_s = 600;
+  // TEST ONLY (`verifier serve --test-unsafe-enrol-before-activation`): the protection of issue 13 off,
+  // an enrolment takes effect before ActivateCredential, to show the takeover test fails without it.
+  bool test_unsafe_enrol_before_activation = false;
 };
 
 class WebhookSender {

@@ -42,29 +42,46 @@ attest::Bytes ek_public_from_certificate(const attest::Bytes& der) {
   return attest::marshal_public(ek);
 }
 
+// The attack of the issue: EK certificate from GET, a matching EK public, the attacker's own AK.
+json attack_for(const ServiceWorld& w, const json& victim) {
+  const attest::Bytes cert = attest::from_base64(victim["ek_certificate"].get<std::string>());
+  const json theirs = w.quote(std::string(64, 'a'), "attacker-tpm", "attacker-quote");
+  return {{"id", "victim"},
+          {"ek_certificate", victim["ek_certificate"]},
+          {"ek_public", attest::to_base64(ek_public_from_certificate(cert))},
+          {"ak_public", theirs["ak_public"]},
+          {"mode", "pull"},
+          {"agent_url", "http://127.0.0.1:9"}};
+}
+
+struct Victim {
+  ServiceWorld w;
+  std::unique_ptr<VerifierProcess> v;
+  json before;
+  explicit Victim(const std::vector<std::string>& extra = {}) {
+    auto args = w.verifier_args();
+    args.insert(args.end(), {"--db", (w.dir / "v.db").string(), "--agent-allow", "127.0.0.1"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    v = std::make_unique<VerifierProcess>(args, w.dir / "v.out");
+    CliResult r = w.endpoint(v->url, "victim", {});
+    BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
+    auto [c0, b] = Http(v->url).get("/v1/endpoints/victim");
+    BOOST_TEST_REQUIRE(c0 == 200, b.dump());
+    BOOST_TEST_REQUIRE(b["status"] == "affirming", b.dump());
+    before = b;
+  }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(reenrolment_with_the_victims_ek_and_a_fresh_ak_changes_nothing_until_activation) {
-  ServiceWorld w;
-  auto args = w.verifier_args();
-  args.insert(args.end(), {"--db", (w.dir / "v.db").string(), "--agent-allow", "127.0.0.1"});
-  VerifierProcess v(args, w.dir / "v.out");
-  CliResult r = w.endpoint(v.url, "victim", {});
-  BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
+  Victim vic;
+  ServiceWorld& w = vic.w;
+  VerifierProcess& v = *vic.v;
+  const json before = vic.before;
   Http h(v.url);  // the attacker holds an admin token: the strongest case (a stolen or insider token)
-  auto [c0, before] = h.get("/v1/endpoints/victim");
-  BOOST_TEST_REQUIRE(c0 == 200, before.dump());
-  BOOST_TEST_REQUIRE(before["status"] == "affirming", before.dump());
-
-  // The attack of the issue: EK certificate from GET, a matching EK public, the attacker's own AK.
-  const attest::Bytes cert = attest::from_base64(before["ek_certificate"].get<std::string>());
-  const json theirs = w.quote(std::string(64, 'a'), "attacker-tpm", "attacker-quote");
-  const json attack = {{"id", "victim"},
-                       {"ek_certificate", before["ek_certificate"]},
-                       {"ek_public", attest::to_base64(ek_public_from_certificate(cert))},
-                       {"ak_public", theirs["ak_public"]},
-                       {"mode", "pull"},
-                       {"agent_url", "http://127.0.0.1:9"}};
+  const json attack = attack_for(w, before);
+  CliResult r;
   auto [c1, ch] = h.post("/v1/endpoints", attack);
   BOOST_TEST_REQUIRE(c1 == 200, ch.dump());  // the EK public matched the certificate: a challenge, nothing more
   BOOST_TEST(ch["state"] == "pending");
@@ -111,3 +128,17 @@ BOOST_AUTO_TEST_CASE(reenrolment_with_the_victims_ek_and_a_fresh_ak_changes_noth
   BOOST_TEST(a.out.rfind("victim: affirming (signed verdict", 0) == 0, a.out);
 }
 
+
+// The same attack with the protection off (the test-only switch): the enrolment takes effect unproven,
+// and the victim's AK, mode and agent_url are the attacker's: what the test above shows does not happen.
+BOOST_AUTO_TEST_CASE(with_the_protection_off_the_takeover_succeeds) {
+  Victim vic({"--test-unsafe-enrol-before-activation"});
+  Http h(vic.v->url);
+  auto [c1, ch] = h.post("/v1/endpoints", attack_for(vic.w, vic.before));
+  BOOST_TEST_REQUIRE(c1 == 200, ch.dump());
+  auto [c, now] = h.get("/v1/endpoints/victim");
+  BOOST_TEST(now["ak_name"] != vic.before["ak_name"], now.dump());
+  BOOST_TEST(now["mode"] == "pull");
+  BOOST_TEST(now["agent_url"] == "http://127.0.0.1:9");
+  BOOST_TEST(!now.contains("clock"), now.dump());  // the clock baseline is gone
+}
