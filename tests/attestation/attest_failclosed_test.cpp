@@ -82,6 +82,7 @@ BOOST_AUTO_TEST_CASE(an_endpoint_not_seen_within_its_interval_is_stale_and_attes
   auto [cm, m] = h.get("/metrics");
   BOOST_TEST_REQUIRE(cm == 200);
   const std::string metrics = m["raw"];
+  BOOST_TEST_MESSAGE("GET /metrics after one affirming push:\n" << metrics);
   BOOST_TEST(metrics.find("redoubt_appraisals_total{result=\"affirming\"} 1\n") != std::string::npos, metrics);
   BOOST_TEST(metrics.find("redoubt_appraisal_duration_seconds_count 1\n") != std::string::npos, metrics);
   BOOST_TEST(metrics.find("redoubt_appraisal_duration_seconds_bucket{le=\"+Inf\"} 1\n") != std::string::npos, metrics);
