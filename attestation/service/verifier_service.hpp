@@ -91,7 +91,7 @@ class VerifierService {
   // Pull mode: one round over every enrolled pull endpoint; `fetch(url, nonce_hex)` returns the evidence JSON.
   void poll_round(const std::function<nlohmann::json(const std::string& url, const std::string& nonce_hex)>& fetch);
 
-  VerifierStore& store() { return store_; }
+  VerifierStore& store() { return *store_; }
   const std::string& key_id() const { return kid_; }
 
  private:
@@ -100,7 +100,7 @@ class VerifierService {
   int64_t stale_after(const EndpointRecord& e) const;
 
   VerifierConfig cfg_;
-  VerifierStore store_;
+  std::unique_ptr<VerifierStore> store_;
   std::string kid_;
   std::unique_ptr<WebhookSender> webhook_;
   std::mutex appraise_mu_;  // one appraisal per endpoint at a time (clock ordering)

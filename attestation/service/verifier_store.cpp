@@ -94,7 +94,7 @@ constexpr const char* kEndpointCols =
 
 }  // namespace
 
-VerifierStore::VerifierStore(const std::string& path) {
+SqliteStore::SqliteStore(const std::string& path) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     std::string m = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -120,9 +120,9 @@ VerifierStore::VerifierStore(const std::string& path) {
   }
 }
 
-VerifierStore::~VerifierStore() { sqlite3_close(db_); }
+SqliteStore::~SqliteStore() { sqlite3_close(db_); }
 
-void VerifierStore::exec(const char* sql) {
+void SqliteStore::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string m = err ? err : "?";
@@ -131,7 +131,7 @@ void VerifierStore::exec(const char* sql) {
   }
 }
 
-void VerifierStore::migrate() {
+void SqliteStore::migrate() {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
   exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
@@ -171,13 +171,13 @@ void VerifierStore::migrate() {
   tx.commit();
 }
 
-int VerifierStore::schema_version() {
+int SqliteStore::schema_version() {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "SELECT value FROM meta WHERE key='schema_version'");
   return s.step() ? std::stoi(s.text(0)) : 0;
 }
 
-std::optional<EndpointRecord> VerifierStore::endpoint(const std::string& id) {
+std::optional<EndpointRecord> SqliteStore::endpoint(const std::string& id) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, (std::string("SELECT ") + kEndpointCols + " FROM endpoints WHERE id=?").c_str());
   s.bind(1, id);
@@ -185,7 +185,7 @@ std::optional<EndpointRecord> VerifierStore::endpoint(const std::string& id) {
   return read_endpoint(s);
 }
 
-std::vector<EndpointRecord> VerifierStore::endpoints(const std::string& mode) {
+std::vector<EndpointRecord> SqliteStore::endpoints(const std::string& mode) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, (std::string("SELECT ") + kEndpointCols + " FROM endpoints WHERE (?1 = '' OR mode = ?1) ORDER BY id").c_str());
   s.bind(1, mode);
@@ -194,7 +194,7 @@ std::vector<EndpointRecord> VerifierStore::endpoints(const std::string& mode) {
   return out;
 }
 
-void VerifierStore::put_endpoint(const EndpointRecord& e) {
+void SqliteStore::put_endpoint(const EndpointRecord& e) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
   Stmt s(db_, (std::string("INSERT OR REPLACE INTO endpoints(") + kEndpointCols + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
@@ -210,7 +210,7 @@ void VerifierStore::put_endpoint(const EndpointRecord& e) {
   tx.commit();
 }
 
-bool VerifierStore::delete_endpoint(const std::string& id) {
+bool SqliteStore::delete_endpoint(const std::string& id) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
   Stmt d(db_, "DELETE FROM endpoints WHERE id=?");
@@ -232,7 +232,7 @@ namespace {
 constexpr const char* kPendingCols = "id, ek_public, ek_certificate, ak_public, mode, agent_url, challenge_hash, challenge_expires";
 }
 
-std::optional<PendingEnrolment> VerifierStore::pending(const std::string& id) {
+std::optional<PendingEnrolment> SqliteStore::pending(const std::string& id) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, (std::string("SELECT ") + kPendingCols + " FROM pending_enrolments WHERE id=?").c_str());
   s.bind(1, id);
@@ -240,7 +240,7 @@ std::optional<PendingEnrolment> VerifierStore::pending(const std::string& id) {
   return PendingEnrolment{s.text(0), s.blob(1), s.blob(2), s.blob(3), s.text(4), s.text(5), s.blob(6), s.i64(7)};
 }
 
-void VerifierStore::put_pending(const PendingEnrolment& p) {
+void SqliteStore::put_pending(const PendingEnrolment& p) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, (std::string("INSERT OR REPLACE INTO pending_enrolments(") + kPendingCols + ") VALUES(?,?,?,?,?,?,?,?)").c_str());
   s.bind(1, p.id).bind(2, p.ek_public).bind(3, p.ek_certificate).bind(4, p.ak_public).bind(5, p.mode).bind(6, p.agent_url);
@@ -248,14 +248,14 @@ void VerifierStore::put_pending(const PendingEnrolment& p) {
   s.step();
 }
 
-void VerifierStore::drop_pending(const std::string& id) {
+void SqliteStore::drop_pending(const std::string& id) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "DELETE FROM pending_enrolments WHERE id=?");
   s.bind(1, id);
   s.step();
 }
 
-void VerifierStore::complete_enrolment(const PendingEnrolment& p) {
+void SqliteStore::complete_enrolment(const PendingEnrolment& p) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
   Stmt u(db_,
@@ -275,7 +275,7 @@ void VerifierStore::complete_enrolment(const PendingEnrolment& p) {
   tx.commit();
 }
 
-std::optional<std::string> VerifierStore::setting(const std::string& key) {
+std::optional<std::string> SqliteStore::setting(const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "SELECT value FROM meta WHERE key=?");
   s.bind(1, "setting." + key);
@@ -283,28 +283,28 @@ std::optional<std::string> VerifierStore::setting(const std::string& key) {
   return s.text(0);
 }
 
-void VerifierStore::put_setting(const std::string& key, const std::string& value) {
+void SqliteStore::put_setting(const std::string& key, const std::string& value) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)");
   s.bind(1, "setting." + key).bind(2, value);
   s.step();
 }
 
-void VerifierStore::set_poll_error(const std::string& id, const std::string& err) {
+void SqliteStore::set_poll_error(const std::string& id, const std::string& err) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "UPDATE endpoints SET last_error=? WHERE id=?");
   s.bind(1, err).bind(2, id);
   s.step();
 }
 
-void VerifierStore::add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires) {
+void SqliteStore::add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "INSERT INTO nonces(nonce, endpoint_id, expires) VALUES(?,?,?)");
   s.bind(1, nonce).bind(2, endpoint_id).bind(3, expires);
   s.step();
 }
 
-void VerifierStore::consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) {
+void SqliteStore::consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
   Stmt s(db_, "SELECT endpoint_id, expires, used FROM nonces WHERE nonce=?");
@@ -319,7 +319,7 @@ void VerifierStore::consume_nonce(const Bytes& nonce, const std::string& endpoin
   tx.commit();
 }
 
-int VerifierStore::purge_nonces(int64_t expired_before) {
+int SqliteStore::purge_nonces(int64_t expired_before) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "DELETE FROM nonces WHERE expires < ?");
   s.bind(1, expired_before);
@@ -327,7 +327,7 @@ int VerifierStore::purge_nonces(int64_t expired_before) {
   return sqlite3_changes(db_);
 }
 
-int64_t VerifierStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
+int64_t SqliteStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
   Stmt s(db_, "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws) VALUES(?,?,?,?,?)");
@@ -357,7 +357,7 @@ VerdictRecord read_verdict(const Stmt& s) {
 }
 }  // namespace
 
-std::vector<VerdictRecord> VerifierStore::verdicts(const std::string& endpoint_id, int limit) {
+std::vector<VerdictRecord> SqliteStore::verdicts(const std::string& endpoint_id, int limit) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE endpoint_id=? ORDER BY seq DESC LIMIT ?");
   s.bind(1, endpoint_id).bind(2, int64_t{limit});
@@ -366,7 +366,7 @@ std::vector<VerdictRecord> VerifierStore::verdicts(const std::string& endpoint_i
   return out;
 }
 
-std::optional<VerdictRecord> VerifierStore::verdict(int64_t seq) {
+std::optional<VerdictRecord> SqliteStore::verdict(int64_t seq) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE seq=?");
   s.bind(1, seq);
@@ -374,19 +374,21 @@ std::optional<VerdictRecord> VerifierStore::verdict(int64_t seq) {
   return read_verdict(s);
 }
 
-int64_t VerifierStore::verdict_count() {
+int64_t SqliteStore::verdict_count() {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "SELECT COUNT(*) FROM verdicts");
   s.step();
   return s.i64(0);
 }
 
-std::string VerifierStore::integrity_check() {
+std::string SqliteStore::integrity_check() {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "PRAGMA integrity_check");
   std::string out;
   while (s.step()) out += (out.empty() ? "" : "; ") + s.text(0);
   return out;
 }
+
+std::unique_ptr<VerifierStore> open_store(const std::string& location) { return std::make_unique<SqliteStore>(location); }
 
 }  // namespace redoubt::attest

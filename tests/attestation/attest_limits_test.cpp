@@ -269,7 +269,7 @@ BOOST_AUTO_TEST_CASE(db_that_is_not_sqlite_is_refused_and_closed) {
   }
   const sqlite3_int64 before = sqlite3_memory_used();
   try {
-    attest::VerifierStore s((d / "random.db").string());
+    attest::SqliteStore s((d / "random.db").string());
     BOOST_ERROR("opened a random file as a database");
   } catch (const attest::AttestError& e) {
     BOOST_TEST(e.code() == "db");
