@@ -21,6 +21,7 @@
 #include "policy/fs/guest_manifest.hpp"
 #include "policy/host/keys.hpp"
 #include "policy/host/pki_build.hpp"
+#include "policy/host/safe_file.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -254,8 +255,8 @@ int run_token_issue(const TokenOptions& o) {
     return kExitOk;
   }
   refuse_overwrite({o.out}, o.force, "token");
-  write_file(o.out, std::vector<uint8_t>(token.begin(), token.end()));
-  fs::permissions(o.out, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  policy::FileError fe;  // created 0600 (never readable by others, not even for a moment)
+  if (!policy::write_file_atomic(o.out, std::vector<uint8_t>(token.begin(), token.end()), 0600, fe)) throw OutputError(fe.what);
   std::cout << "token for " << o.role << (o.endpoint.empty() ? "" : " " + o.endpoint) << " (" << subject << "), valid " << o.ttl_s << " s -> " << o.out << "\n";
   return kExitOk;
 }
