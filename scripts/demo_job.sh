@@ -36,8 +36,15 @@ $R verifier sign-reference --in "$D/reference.json" --key "$D/authority.key.pem"
   --hypervisor-signer "$D/state/demo/hv-signing.pub.pem" --launch-policy "$D/launch.policy" \
   --guest-anchor "$D/pki/root.crt.pem" $(for m in "$D"/run/manifests/*.manifest; do printf -- '--guest-manifest %s ' "$m"; done) \
   $([ "${DEMO_ALLOW_EMULATED_DRTM:-0}" = 1 ] && printf -- '--allow-emulated-drtm') >/dev/null
+# Bearer tokens (docs/verifier-auth.md): an issuer key; an admin token enrols, the endpoint's pushes,
+# the relying party's reads.
+$R key gen --curve P-256 --out "$D/token-issuer" >/dev/null
+$R verifier token issue --key "$D/token-issuer.key.pem" --role admin --ttl 3600 --out "$D/admin.token" --force >/dev/null
+$R verifier token issue --key "$D/token-issuer.key.pem" --role endpoint --endpoint demo-endpoint --ttl 3600 --out "$D/endpoint.token" --force >/dev/null
+$R verifier token issue --key "$D/token-issuer.key.pem" --role relying-party --ttl 3600 --out "$D/rp.token" --force >/dev/null
 $R verifier serve --listen 127.0.0.1:0 --db "$D/verifier.db" --manufacturer-ca "$D/ca/ca.cert.pem" \
-  --reference "$D/reference.cose" --authority "$D/authority.pub.pem" >"$D/verifier.log" 2>&1 &
+  --reference "$D/reference.cose" --authority "$D/authority.pub.pem" --token-issuer "$D/token-issuer.pub.pem" \
+  --access-log "$D/verifier.access.jsonl" >"$D/verifier.log" 2>&1 &
 verifier=$!
 trap 'kill $verifier 2>/dev/null || true' EXIT
 url=
@@ -52,8 +59,9 @@ echo "verifier at $url (reference values demo-reference: hypervisor signer, laun
 # The endpoint boots again (same TPM state), enrols and pushes one quote; its exit
 # code is the verdict's, which the relying party asks for below either way.
 $R endpoint --verifier "$url" --id demo-endpoint --state "$D/state" --manufacturer-ca "$D/ca" \
+  --token "$D/endpoint.token" --enrol-token "$D/admin.token" \
   --pki "$D/pki" --policy "$D/launch.policy" --count 1 2>"$D/endpoint.log" || true
 grep '^\[endpoint\]' "$D/endpoint.log" || true
 printf '\nRelying party: "is demo-endpoint running the approved hypervisor and guests?"\n'
 # The relying party pins the verifier's EAR key (given out of band; here the file next to its database).
-$R attest --verifier "$url" --verifier-key "$D/verifier.db.pub.pem" demo-endpoint
+$R attest --verifier "$url" --verifier-key "$D/verifier.db.pub.pem" --token "$D/rp.token" demo-endpoint

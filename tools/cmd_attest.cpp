@@ -20,7 +20,7 @@ namespace redoubt::tools {
 namespace {
 
 struct AttestOptions {
-  std::string verifier, name, ca_file, verifier_key;
+  std::string verifier, name, ca_file, verifier_key, token;
   int64_t max_age = 0;
   bool json_out = false;
 };
@@ -59,6 +59,7 @@ int run_attest(const AttestOptions& o) {
     throw InputError("--verifier-key " + o.verifier_key + ": not a P-256 public key (the verifier signs verdicts with ES256)");
   const std::string kid = policy::key_id_hex(key);
   attest::VerifierClient c(o.verifier, o.ca_file);
+  if (!o.token.empty()) c.set_token(attest::VerifierClient::read_token_file(o.token));
   nlohmann::json j, claims;
   try {
     j = c.get("/v1/endpoints/" + o.name + "?history=10");
@@ -83,6 +84,20 @@ int run_attest(const AttestOptions& o) {
   const std::string status = claims["status"];
   const int64_t iat = claims["iat"];
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  // Fail closed (issue 13): the verifier says the endpoint has not been appraised within its interval.
+  // Only a worse answer is taken unsigned: it can turn a signed verdict into "stale", never into "affirming".
+  const std::string live = j.is_object() && j.contains("status") && j["status"].is_string() ? j["status"].get<std::string>() : "";
+  if (live == "stale" || live == "unreachable") {
+    const int64_t seen = j.contains("last_seen") && j["last_seen"].is_number_integer() ? j["last_seen"].get<int64_t>() : 0;
+    if (o.json_out)
+      std::cout << nlohmann::json{{"endpoint", o.name}, {"status", live}, {"signed_status", status}, {"iat", iat}, {"last_seen", seen}, {"ear", claims}}.dump(2)
+                << "\n";
+    else
+      std::cout << o.name << ": " << live << " (no appraisal since " << (seen ? std::to_string(seen) + ", " + std::to_string(now - seen) + " s ago" : "enrolment")
+                << (j.contains("last_error") && j["last_error"].is_string() ? "; " + j["last_error"].get<std::string>() : std::string()) << "; the last signed verdict said "
+                << status << ")\n";
+    return kExitStale;
+  }
   const bool stale = o.max_age > 0 && now - iat > o.max_age;
   const nlohmann::json sub = claims["submods"].is_object() && claims["submods"].contains("redoubt-drtm") ? claims["submods"]["redoubt-drtm"]
                                                                                                         : nlohmann::json::object();
@@ -134,6 +149,7 @@ void register_attest(CLI::App& app, int& exit_code) {
   c->add_option("--max-age", o->max_age, "Refuse a signed verdict older than this many seconds (0 = any age)")->capture_default_str();
   c->add_flag("--json", o->json_out, "Print the signed claims (\"ear\") and, apart, the verifier's unsigned answer (\"unsigned\")");
   c->add_option("--ca,--ca-file", o->ca_file, "https verifier: the only CA (PEM) its TLS certificate may chain to");
+  c->add_option("--token", o->token, "File holding a relying-party (or admin) bearer token (docs/verifier-auth.md)");
   c->callback([o, &exit_code] { exit_code = run_attest(*o); });
 }
 

@@ -41,6 +41,7 @@ struct EndpointOptions {
   std::vector<std::string> guests;
   std::string pki, policy, owner;
   std::string pull_tls_cert, pull_tls_key;  // pull mode over HTTPS
+  std::string token, enrol_token;           // bearer tokens (docs/verifier-auth.md)
   std::string inject_log;                   // attack demonstration (issue 16 item 1)
   std::string platform = "amd";             // amd (simulator) | qemu (docs/qemu.md)
   uint64_t guest_svn = 1;
@@ -181,7 +182,10 @@ int run_endpoint(const EndpointOptions& o) {
   const attest::Bytes ek_cert = attest::ek_certificate_from_nv(*tpm, ident, sim_ca ? &*sim_ca : nullptr);
   std::cerr << "[endpoint] EK certificate from NV 0x" << std::hex << ident.ek_cert_index() << std::dec << " (" << ek_cert.size()
             << " bytes)\n";
-  attest::EndpointAgent agent(*tpm, ident, ek_cert, attest::VerifierClient(o.verifier, o.ca_file), o.id);
+  attest::VerifierClient client(o.verifier, o.ca_file);
+  if (!o.token.empty()) client.set_token(attest::VerifierClient::read_token_file(o.token));
+  attest::EndpointAgent agent(*tpm, ident, ek_cert, client, o.id);
+  if (!o.enrol_token.empty()) agent.set_enrol_token(attest::VerifierClient::read_token_file(o.enrol_token));
   agent.set_event_log(o.inject_log.empty() ? j.report.event_log : inject_launch_events(j.report.event_log, fs::absolute(o.inject_log)));
 
   int rc = kExitOk;
@@ -265,6 +269,8 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   c->add_option("--tls-cert", o->pull_tls_cert, "pull mode: serve GET /v1/quote over HTTPS with this certificate (PEM)");
   c->add_option("--tls-key", o->pull_tls_key, "pull mode: the key of --tls-cert (PEM)");
   c->add_option("--ca,--ca-file", o->ca_file, "https verifier: the only CA (PEM) its TLS certificate may chain to");
+  c->add_option("--token", o->token, "File holding this endpoint's bearer token (role endpoint for --id, or admin)");
+  c->add_option("--enrol-token", o->enrol_token, "File holding the admin token that enrols it (default: --token)");
   c->callback([o, &exit_code] {
     std::signal(SIGTERM, [](int) { g_stop = true; });
     std::signal(SIGINT, [](int) { g_stop = true; });

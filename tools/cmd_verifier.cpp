@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -13,12 +14,14 @@
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/service/agent_url.hpp"
+#include "attestation/service/auth.hpp"
 #include "attestation/service/http_api.hpp"
 #include "attestation/verifier/reference_values.hpp"
 #include "policy/fs/cose.hpp"
 #include "policy/fs/guest_manifest.hpp"
 #include "policy/host/keys.hpp"
 #include "policy/host/pki_build.hpp"
+#include "policy/host/safe_file.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -29,8 +32,12 @@ namespace {
 
 struct ServeOptions {
   std::string listen = "127.0.0.1:8440", db = "verifier.db", key, reference, authority, webhook, tls_cert, tls_key, endpoint_ca;
+  std::string token_issuer, access_log;
+  bool insecure_no_auth = false;
+  bool test_unsafe_enrol = false;
   std::vector<std::string> manufacturer_cas;
   std::vector<std::string> agent_allow;
+  int stale_after_s = 0;  // 0 = 600 s, or for pull endpoints 3 poll intervals (at least 2 s)
   int poll_interval_ms = 0, nonce_ttl_s = 120, nonce_history_s = 3600, threads = 8, max_connections = 256, header_timeout_s = 10,
       body_timeout_s = 30;
 };
@@ -59,6 +66,13 @@ std::string slurp(const std::string& p) {
 
 int run_serve(const ServeOptions& o) {
   const auto [listen_host, listen_port] = parse_listen(o.listen);  // before anything is created
+  // Issue 13: no anonymous API unless asked for by name.
+  if (o.token_issuer.empty() && !o.insecure_no_auth)
+    throw std::invalid_argument(
+        "verifier serve needs --token-issuer PUB.pem: the public key that signs bearer tokens (`redoubt key gen`, then "
+        "`redoubt verifier token issue --key ISSUER.key.pem --role admin|relying-party|endpoint`); "
+        "or --insecure-no-auth, for local tests only (everyone is admin)");
+  if (!o.token_issuer.empty() && o.insecure_no_auth) throw std::invalid_argument("--token-issuer and --insecure-no-auth exclude each other");
   std::vector<attest::Cidr> allow;
   for (const std::string& a : o.agent_allow) allow.push_back(attest::parse_cidr(a));
   attest::VerifierConfig cfg;
@@ -79,7 +93,13 @@ int run_serve(const ServeOptions& o) {
     if (!cfg.authority) throw std::invalid_argument("--reference needs --authority (the policy authority's public key)");
     const std::string r = slurp(o.reference);
     cfg.reference = attest::verify_reference_values({reinterpret_cast<const uint8_t*>(r.data()), r.size()}, *cfg.authority);
+    cfg.reference_cose = r;
   }
+  // Fail closed (issue 13): past this without an appraisal of an authentic quote, an endpoint is stale/unreachable.
+  cfg.test_unsafe_enrol_before_activation = o.test_unsafe_enrol;
+  if (o.test_unsafe_enrol) std::cerr << "redoubt verifier: WARNING: TEST ONLY --test-unsafe-enrol-before-activation: enrolments take effect unproven\n";
+  cfg.stale_after_push_s = o.stale_after_s > 0 ? o.stale_after_s : 600;
+  cfg.stale_after_pull_s = o.stale_after_s > 0 ? o.stale_after_s : o.poll_interval_ms > 0 ? std::max(2, (3 * o.poll_interval_ms + 999) / 1000) : 600;
   cfg.webhook_url = o.webhook;
   cfg.nonce_ttl_s = o.nonce_ttl_s;
   cfg.nonce_history_s = o.nonce_history_s;
@@ -97,6 +117,14 @@ int run_serve(const ServeOptions& o) {
   h.poll_interval_ms = o.poll_interval_ms;
   h.endpoint_ca = o.endpoint_ca;
   h.threads = o.threads;
+  h.token_issuer = o.token_issuer;
+  h.insecure_no_auth = o.insecure_no_auth;
+  h.access_log = o.access_log;
+  if (o.insecure_no_auth)
+    std::cerr << "redoubt verifier: WARNING: --insecure-no-auth: every caller is admin (enrol, delete, reference values); local tests only\n";
+  if (!svc.reference())
+    std::cerr << "redoubt verifier: no reference values: nothing is appraised (503 no_reference_values) until they are given "
+                 "(--reference FILE --authority PUB, or PUT /v1/reference-values)\n";
 
   // Signals are taken by one thread with sigwait, which then stops the server (no work in a handler).
   sigset_t set;
@@ -212,6 +240,31 @@ int run_sign_reference(const SignRefOptions& o) {
   return kExitOk;
 }
 
+struct TokenOptions {
+  std::string key, role, endpoint, subject, out;
+  int64_t ttl_s = 24 * 3600;
+  bool force = false;
+};
+
+int run_token_issue(const TokenOptions& o) {
+  const auto role = attest::parse_role(o.role);
+  if (!role) throw std::invalid_argument("--role must be admin, relying-party or endpoint");
+  if (*role == attest::Role::endpoint && o.endpoint.empty()) throw std::invalid_argument("--role endpoint needs --endpoint ID");
+  if (*role != attest::Role::endpoint && !o.endpoint.empty()) throw std::invalid_argument("--endpoint is only for --role endpoint");
+  const policy::EvpKey key = policy::load_private_key(o.key);
+  const std::string subject = !o.subject.empty() ? o.subject : !o.endpoint.empty() ? o.endpoint : o.role;
+  const std::string token = attest::issue_token(key, *role, subject, o.endpoint, o.ttl_s, attest::unix_now());
+  if (o.out.empty()) {
+    std::cout << token << "\n";
+    return kExitOk;
+  }
+  refuse_overwrite({o.out}, o.force, "token");
+  policy::FileError fe;  // created 0600 (never readable by others, not even for a moment)
+  if (!policy::write_file_atomic(o.out, std::vector<uint8_t>(token.begin(), token.end()), 0600, fe)) throw OutputError(fe.what);
+  std::cout << "token for " << o.role << (o.endpoint.empty() ? "" : " " + o.endpoint) << " (" << subject << "), valid " << o.ttl_s << " s -> " << o.out << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void register_verifier(CLI::App& app, int& exit_code) {
@@ -227,6 +280,10 @@ void register_verifier(CLI::App& app, int& exit_code) {
   c->add_option("--reference", o->reference, "Reference values (COSE_Sign1, from `verifier sign-reference`)");
   c->add_option("--authority", o->authority, "Policy authority public key (PEM) that signs reference values");
   c->add_option("--webhook", o->webhook, "URL POSTed on every verdict change");
+  c->add_option("--stale-after", o->stale_after_s,
+                 "Seconds without an appraisal of an authentic quote after which an endpoint is stale (push) or unreachable (pull); "
+                 "default 600, pull endpoints 3 poll intervals (at least 2)")
+      ->check(CLI::Range(1, 30 * 24 * 3600));
   c->add_option("--poll-interval-ms", o->poll_interval_ms, "Pull mode: poll interval (0 = no polling)")->capture_default_str();
   c->add_option("--nonce-ttl", o->nonce_ttl_s, "Nonce lifetime in seconds")->capture_default_str();
   c->add_option("--nonce-history", o->nonce_history_s, "Seconds an expired nonce is remembered (to name a replay) before it is purged")
@@ -244,7 +301,26 @@ void register_verifier(CLI::App& app, int& exit_code) {
   c->add_option("--tls-cert", o->tls_cert, "TLS certificate (PEM): serve HTTPS");
   c->add_option("--endpoint-ca", o->endpoint_ca, "Pull mode over https: the only CA (PEM) endpoints' TLS certificates may chain to");
   c->add_option("--tls-key", o->tls_key, "TLS private key (PEM)");
+  c->add_option("--token-issuer", o->token_issuer,
+                 "Public key (PEM, P-256) that signs the bearer tokens callers must present (docs/verifier-auth.md)");
+  c->add_flag("--insecure-no-auth", o->insecure_no_auth, "No authentication: every caller is admin. Local tests only; prints a warning");
+  c->add_flag("--test-unsafe-enrol-before-activation", o->test_unsafe_enrol,
+              "TEST ONLY: an enrolment takes effect before credential activation (the takeover protection off)");
+  c->add_option("--access-log", o->access_log, "Append a JSON line per request (who, role, route, status, endpoint) to this file");
   c->callback([o, &exit_code] { exit_code = run_serve(*o); });
+
+  auto t = std::make_shared<TokenOptions>();
+  CLI::App* tok = v->add_subcommand("token", "Bearer tokens for the verifier API");
+  tok->require_subcommand(1);
+  CLI::App* ti = tok->add_subcommand("issue", "Issue a bearer token (JWS ES256) signed with the token-issuer key; printed, or written to --out");
+  ti->add_option("--key", t->key, "Token-issuer private key (PEM, P-256); the verifier is started with its public key (--token-issuer)")->required();
+  ti->add_option("--role", t->role, "admin | relying-party | endpoint")->required()->check(CLI::IsMember({"admin", "relying-party", "endpoint"}));
+  ti->add_option("--endpoint", t->endpoint, "endpoint role: the one endpoint id the token acts for");
+  ti->add_option("--subject", t->subject, "Who holds it (sub; shown in the access log); default: the role, or the endpoint id");
+  ti->add_option("--ttl", t->ttl_s, "Lifetime in seconds (at most 400 days)")->capture_default_str()->check(CLI::Range(int64_t{1}, attest::kMaxTokenLifetime));
+  ti->add_option("--out", t->out, "Write the token to this file (0600) instead of stdout");
+  ti->add_flag("--force", t->force, "Replace an existing --out");
+  ti->callback([t, &exit_code] { exit_code = run_token_issue(*t); });
 
   auto r = std::make_shared<SignRefOptions>();
   CLI::App* s = v->add_subcommand("sign-reference", "Sign reference values (JSON) as a COSE_Sign1 with the policy authority key");

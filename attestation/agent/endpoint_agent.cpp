@@ -30,7 +30,9 @@ json EndpointAgent::enrol(const std::string& mode, const std::string& agent_url)
            {"mode", mode}};
   }
   if (!agent_url.empty()) req["agent_url"] = agent_url;
-  const json ch = client_.post("/v1/endpoints", req);
+  VerifierClient enroller = client_;
+  if (!enrol_token_.empty()) enroller.set_token(enrol_token_);
+  const json ch = enroller.post("/v1/endpoints", req);
   Bytes secret;
   {
     std::lock_guard<std::mutex> l(tpm_mu_);

@@ -37,6 +37,8 @@ class EndpointAgent {
   void stop_pull();
 
   const std::string& id() const { return id_; }
+  // Enrolment (POST /v1/endpoints) is an admin's act (docs/verifier-auth.md): its token, when it is not the endpoint's.
+  void set_enrol_token(std::string t) { enrol_token_ = std::move(t); }
 
  private:
   tpm::TpmDevice& tpm_;
@@ -44,6 +46,7 @@ class EndpointAgent {
   Bytes ek_cert_;
   VerifierClient client_;
   std::string id_;
+  std::string enrol_token_;
   Bytes log_;
   std::mutex tpm_mu_;
   std::unique_ptr<httplib::Server> pull_;

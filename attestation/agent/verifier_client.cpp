@@ -3,6 +3,9 @@
 #include <httplib.h>
 #include <openssl/x509.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "attestation/common/attest_error.hpp"
 
 namespace redoubt::attest {
@@ -54,6 +57,7 @@ json VerifierClient::get(const std::string& path) {
   c.set_tcp_nodelay(true);
   c.set_connection_timeout(5, 0);
   c.set_read_timeout(30, 0);
+  if (!token_.empty()) c.set_bearer_token_auth(token_.c_str());  // RFC 6750 §2.1
   auto r = c.Get(path.c_str());
   return answer(c, r, "GET " + base_ + path);
 }
@@ -66,8 +70,22 @@ json VerifierClient::post(const std::string& path, const json& body) {
   c.set_tcp_nodelay(true);
   c.set_connection_timeout(5, 0);
   c.set_read_timeout(30, 0);
+  if (!token_.empty()) c.set_bearer_token_auth(token_.c_str());  // RFC 6750 §2.1
   auto r = c.Post(path.c_str(), body.dump(), "application/json");
   return answer(c, r, "POST " + base_ + path);
+}
+
+std::string VerifierClient::read_token_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw AttestError("bad_token_file", "cannot read the token file " + path);
+  std::string t((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (t.size() > 8192) throw AttestError("bad_token_file", path + " is longer than a token (8192 bytes)");
+  const size_t b = t.find_first_not_of(" \t\r\n"), e = t.find_last_not_of(" \t\r\n");
+  t = b == std::string::npos ? "" : t.substr(b, e - b + 1);
+  // base64url and dots only (RFC 7515 §7.1): anything else is not a token (and must not reach a header).
+  if (t.empty() || t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos)
+    throw AttestError("bad_token_file", path + " does not hold a token (base64url and dots only)");
+  return t;
 }
 
 }  // namespace redoubt::attest

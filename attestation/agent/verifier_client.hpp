@@ -4,6 +4,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 namespace redoubt::attest {
 
@@ -13,9 +14,13 @@ class VerifierClient {
   nlohmann::json get(const std::string& path);
   nlohmann::json post(const std::string& path, const nlohmann::json& body);
   const std::string& base() const { return base_; }
+  // A bearer token (docs/verifier-auth.md) sent as Authorization: Bearer on every request ("" = none).
+  void set_token(std::string token) { token_ = std::move(token); }
+  // The token read from a file (surrounding white space dropped); throws AttestError("bad_token_file").
+  static std::string read_token_file(const std::string& path);
 
  private:
-  std::string base_, ca_file_;
+  std::string base_, ca_file_, token_;
 };
 
 }  // namespace redoubt::attest

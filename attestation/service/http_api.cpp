@@ -1,7 +1,10 @@
 #include "attestation/service/http_api.hpp"
 
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,25 +26,37 @@ void send_error(httplib::Response& res, int status, const std::string& code, con
   res.set_content(json{{"error", code}, {"reason", reason}}.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
+// What a route answers: JSON, or text (the Prometheus exposition).
+struct Answer {
+  json body;
+  std::string text;
+};
+
+// Runs fn and fills res; returns the error code ("" on success). Never lets an exception escape.
 template <class F>
-void respond(httplib::Response& res, F&& fn) {
+std::string respond(httplib::Response& res, F&& fn) {
+  std::string code;
   try {
-    json out = fn();
+    Answer out = fn();
     res.status = 200;
-    res.set_content(out.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    if (!out.text.empty()) res.set_content(out.text, "text/plain; version=0.0.4; charset=utf-8");
+    else res.set_content(out.body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   } catch (const AttestError& e) {
+    code = e.code();
     send_error(res, e.http_status(), e.code(), e.reason());
+    // RFC 6750 §3: a 401 names the scheme (and, for a token that does not pass, invalid_token).
+    if (e.http_status() == 401)
+      res.set_header("WWW-Authenticate", code == "unauthenticated" ? "Bearer realm=\"redoubt-verifier\""
+                                                                   : "Bearer realm=\"redoubt-verifier\", error=\"invalid_token\"");
   } catch (const json::exception& e) {
+    code = "bad_request";
     send_error(res, 400, "bad_request", std::string("JSON: ") + e.what());
   } catch (const std::exception& e) {
+    code = "internal";
     send_error(res, 500, "internal", e.what());
   }
   if (DeadlineServer::closing()) res.set_header("Connection", "close");  // RFC 9112 §9.6: the client must not reuse it
-}
-
-template <class F>
-httplib::Server::Handler handler(F fn) {
-  return [fn](const httplib::Request& req, httplib::Response& res) { respond(res, [&] { return fn(req); }); };
+  return code;
 }
 
 // The body, read through the content reader and refused (413) as soon as its decoded size passes
@@ -81,13 +96,6 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
   return body;
 }
 
-template <class F>
-httplib::Server::HandlerWithContentReader body_handler(F fn) {
-  return [fn](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-    respond(res, [&] { return fn(req, read_body(req, reader)); });
-  };
-}
-
 int history_param(const httplib::Request& req) {
   if (!req.has_param("history")) return 20;
   const std::string v = req.get_param_value("history");
@@ -122,10 +130,18 @@ VerifierHttpServer::VerifierHttpServer(VerifierService& svc, HttpOptions o) : sv
   l.max_workers = static_cast<size_t>(std::max(o_.threads, o_.max_connections));
   srv_ = std::make_unique<DeadlineServer>(l, tls);
   // Remember the listening socket (the callback runs on it before bind) so bind() can raise its backlog.
+  // Not httplib's default (SO_REUSEPORT): with it a second verifier on the same port also "listened" and
+  // the kernel split the connections between the two (issue 13). SO_REUSEADDR alone lets a restart bind
+  // over TIME_WAIT connections but, on Linux, never next to a listening socket.
   srv_->set_socket_options([this](socket_t sock) {
-    httplib::default_socket_options(sock);
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     listen_fd_ = sock;
   });
+  if (!o_.token_issuer.empty()) tokens_.emplace(policy::load_public_key(o_.token_issuer));
+  else if (!o_.insecure_no_auth)
+    throw AttestError("no_auth", "no --token-issuer PUB.pem to verify bearer tokens with (or, for local tests only, --insecure-no-auth)", 500);
+  if (!o_.access_log.empty()) log_ = std::make_unique<AccessLog>(o_.access_log);
   routes();
 }
 
@@ -135,19 +151,132 @@ VerifierHttpServer::~VerifierHttpServer() {
   if (sweeper_.joinable()) sweeper_.join();
 }
 
-void VerifierHttpServer::routes() {
+// Issue 13: who is calling, and may they call this route? 401 without a valid token, 403 with the wrong
+// role or, for an endpoint token, another endpoint's id.
+Principal VerifierHttpServer::authorize(const ApiRoute& r, const httplib::Request& req) const {
+  Principal p;
+  if (r.allowed == 0) {
+    p.subject = "";
+    return p;
+  }
+  if (o_.insecure_no_auth) {
+    p.role = Role::admin;
+    p.subject = "insecure-no-auth";
+    return p;
+  }
+  p = tokens_->verify(req.get_header_value("Authorization"), unix_now());
+  if ((r.allowed & roles(p.role)) == 0) {
+    std::string need;
+    for (Role x : {Role::admin, Role::relying_party, Role::endpoint})
+      if (r.allowed & roles(x)) need += (need.empty() ? "" : " or ") + std::string(role_name(x));
+    throw AttestError("forbidden", std::string(r.method) + " " + r.pattern + " needs the role " + need + "; this token's role is " + role_name(p.role), 403);
+  }
+  if (r.own_endpoint && p.role == Role::endpoint && req.matches[1] != p.endpoint)
+    throw AttestError("forbidden", "this endpoint token acts for endpoint \"" + p.endpoint + "\" only", 403);
+  return p;
+}
+
+void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader) {
+  const auto t0 = std::chrono::steady_clock::now();
   VerifierService& s = svc_;
-  srv_->Get("/v1/info", handler([&s](const httplib::Request&) { return s.info(); }));
-  srv_->Get("/v1/endpoints", handler([&s](const httplib::Request&) { return s.list_endpoints(); }));
-  srv_->Post("/v1/endpoints", body_handler([&s](const httplib::Request&, const std::string& b) { return s.enrol(parse_json_body(b)); }));
-  srv_->Get(R"(/v1/endpoints/([^/]+))", handler([&s](const httplib::Request& r) { return s.endpoint_status(r.matches[1], history_param(r)); }));
-  srv_->Post(R"(/v1/endpoints/([^/]+)/activate)",
-             body_handler([&s](const httplib::Request& r, const std::string& b) { return s.activate(r.matches[1], parse_json_body(b)); }));
-  srv_->Post(R"(/v1/endpoints/([^/]+)/nonce)", body_handler([&s](const httplib::Request& r, const std::string&) { return s.issue_nonce(r.matches[1]); }));
-  srv_->Post(R"(/v1/endpoints/([^/]+)/evidence)",
-             body_handler([&s](const httplib::Request& r, const std::string& b) { return s.submit_evidence(r.matches[1], parse_json_body(b)); }));
-  srv_->Post("/v1/verify", body_handler([&s](const httplib::Request&, const std::string& b) { return s.verify_oneshot(parse_json_body(b)); }));
-  srv_->Get(R"(/v1/verdicts/(\d{1,18}))", handler([&s](const httplib::Request& r) { return s.verdict(std::stoll(r.matches[1])); }));
+  std::optional<Principal> who;
+  std::string endpoint_id = req.matches.size() > 1 && r.id != RouteId::verdict ? req.matches[1].str() : "";
+  std::string result_status;
+  const std::string code = respond(res, [&]() -> Answer {
+    try {
+      who = authorize(r, req);
+    } catch (const AttestError&) {
+      if (r.has_body) DeadlineServer::close_after_response();  // its body is left unread
+      throw;
+    }
+    const std::string body = r.has_body ? read_body(req, *reader) : "";
+    auto id = [&] { return req.matches[1].str(); };
+    switch (r.id) {
+      case RouteId::info: return {s.info(), ""};
+      case RouteId::list_endpoints: return {s.list_endpoints(), ""};
+      case RouteId::enrol: {
+        json b = parse_json_body(body);
+        if (b.is_object() && b.contains("id") && b["id"].is_string()) endpoint_id = b["id"].get<std::string>();
+        return {s.enrol(b), ""};
+      }
+      case RouteId::get_endpoint: return {s.endpoint_status(id(), history_param(req)), ""};
+      case RouteId::delete_endpoint: return {s.delete_endpoint(id()), ""};
+      case RouteId::activate: return {s.activate(id(), parse_json_body(body)), ""};
+      case RouteId::nonce: return {s.issue_nonce(id()), ""};
+      case RouteId::evidence: {
+        json out = s.submit_evidence(id(), parse_json_body(body));
+        result_status = out.value("status", "");
+        return {out, ""};
+      }
+      case RouteId::verify: {
+        json out = s.verify_oneshot(parse_json_body(body));
+        result_status = out.value("status", "");
+        return {out, ""};
+      }
+      case RouteId::verdict: return {s.verdict(std::stoll(id())), ""};
+      case RouteId::get_reference_values: return {s.reference_values_info(), ""};
+      case RouteId::put_reference_values: return {s.set_reference_values(parse_json_body(body)), ""};
+      case RouteId::healthz: return {json{{"status", "ok"}}, ""};
+      case RouteId::readyz: {
+        // Ready = the store answers and there are reference values to appraise with (fail closed).
+        std::string why;
+        try {
+          s.store().schema_version();
+        } catch (const std::exception& e) {
+          why = std::string("the store does not answer: ") + e.what();
+        }
+        if (why.empty() && !s.reference())
+          why = "no reference values (verifier serve --reference FILE --authority PUB, or PUT /v1/reference-values)";
+        if (!why.empty()) throw AttestError("not_ready", why, 503);
+        return {json{{"status", "ready"}, {"reference_values", s.reference()->id}}, ""};
+      }
+      case RouteId::metrics: return {json(), metrics_.render(s.endpoints_by_status())};
+    }
+    throw AttestError("internal", "route without a handler", 500);
+  });
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  metrics_.request(route_name(r.id), res.status);
+  if (!result_status.empty()) metrics_.appraisal(result_status, secs);
+  if (code == "db") metrics_.store_error();
+  if (log_) {
+    json line = {{"ts", unix_now()},   {"remote", req.remote_addr}, {"method", req.method}, {"path", req.path},
+                 {"route", route_name(r.id)}, {"status", res.status},   {"ms", static_cast<int64_t>(secs * 1000)}};
+    if (who && r.allowed != 0) {
+      line["who"] = who->subject;
+      line["role"] = role_name(who->role);
+      if (!who->token_id.empty()) line["token"] = who->token_id;
+    } else {
+      line["who"] = nullptr;
+    }
+    if (!endpoint_id.empty()) line["endpoint"] = endpoint_id;
+    if (!code.empty()) line["error"] = code;
+    if (!result_status.empty()) line["result"] = result_status;
+    try {
+      log_->write(line);
+    } catch (const std::exception&) {
+      // a full disk must not fail the request
+    }
+  }
+}
+
+void VerifierHttpServer::routes() {
+  for (const ApiRoute& r : api_routes()) {
+    const ApiRoute* rp = &r;
+    const std::string m = r.method;
+    if (r.has_body) {
+      httplib::Server::HandlerWithContentReader h = [this, rp](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& rd) {
+        dispatch(*rp, req, res, &rd);
+      };
+      if (m == "POST") srv_->Post(r.pattern, h);
+      else if (m == "PUT") srv_->Put(r.pattern, h);
+      else throw AttestError("internal", std::string("route table: a body on ") + r.method, 500);
+    } else {
+      httplib::Server::Handler h = [this, rp](const httplib::Request& req, httplib::Response& res) { dispatch(*rp, req, res, nullptr); };
+      if (m == "GET") srv_->Get(r.pattern, h);
+      else if (m == "DELETE") srv_->Delete(r.pattern, h);
+      else throw AttestError("internal", std::string("route table: no body on ") + r.method, 500);
+    }
+  }
   const int header_s = o_.header_timeout_s, body_s = o_.body_timeout_s;
   srv_->set_error_handler([header_s, body_s](const httplib::Request& req, httplib::Response& res) {
     switch (DeadlineServer::current_fault()) {
@@ -170,7 +299,35 @@ void VerifierHttpServer::routes() {
 
 int VerifierHttpServer::bind() {
   port_ = o_.port == 0 ? srv_->bind_to_any_port(o_.host) : (srv_->bind_to_port(o_.host, o_.port) ? o_.port : -1);
-  if (port_ <= 0) throw AttestError("listen", "cannot listen on " + o_.host + ":" + std::to_string(o_.port), 500);
+  if (port_ <= 0) {
+    // httplib does not keep errno: find out whether someone listens there already.
+    std::string why;
+    if (o_.port != 0) {
+      const int probe = ::socket(o_.host.find(':') != std::string::npos ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+      sockaddr_storage sa{};
+      socklen_t len = 0;
+      if (o_.host.find(':') == std::string::npos) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&sa);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(static_cast<uint16_t>(o_.port));
+        if (::inet_pton(AF_INET, o_.host.c_str(), &a->sin_addr) == 1) len = sizeof(*a);
+      } else {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&sa);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(static_cast<uint16_t>(o_.port));
+        if (::inet_pton(AF_INET6, o_.host.c_str(), &a->sin6_addr) == 1) len = sizeof(*a);
+      }
+      int yes = 1;
+      if (probe >= 0 && len) {
+        ::setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        if (::bind(probe, reinterpret_cast<sockaddr*>(&sa), len) != 0)
+          why = errno == EADDRINUSE ? ": the address is already in use (another `verifier serve`, or another program, listens there)"
+                                    : std::string(": ") + std::strerror(errno);
+      }
+      if (probe >= 0) ::close(probe);
+    }
+    throw AttestError("listen", "cannot listen on " + o_.host + ":" + std::to_string(o_.port) + why, 500);
+  }
   // Debian's libcpp-httplib 0.11 listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG is compiled
   // into the .so). 32 clients connecting at once overflow it: the kernel drops handshakes (1 s SYN
   // retransmits) and resets some connections after their request was sent (bench_attest's "transport:

@@ -6,14 +6,22 @@
 #pragma once
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "attestation/service/access_log.hpp"
 #include "attestation/service/agent_url.hpp"
+#include "attestation/service/api_routes.hpp"
+#include "attestation/service/auth.hpp"
+#include "attestation/service/metrics.hpp"
 #include "attestation/service/verifier_service.hpp"
 
 namespace httplib {
 class Server;
+class ContentReader;
+struct Request;
+struct Response;
 }
 
 namespace redoubt::attest {
@@ -31,19 +39,26 @@ struct HttpOptions {
   int body_timeout_s = 30;      // and its body within this after the headers
   int poll_interval_ms = 0;     // pull mode: poll every enrolled pull endpoint this often (0 = never)
   std::string endpoint_ca;      // pull mode over https: the only CA (PEM) endpoints' TLS certificates may chain to
+  // Issue 13: every route but /healthz and /readyz needs a bearer token signed by this key (auth.hpp),
+  // unless insecure_no_auth (local tests only: everyone is admin). One of the two is required.
+  std::string token_issuer;     // PEM file of the issuer's public key
+  bool insecure_no_auth = false;
+  std::string access_log;       // JSON-lines access and audit log ("" = none)
 };
 
 class VerifierHttpServer {
  public:
   VerifierHttpServer(VerifierService& svc, HttpOptions o);
   ~VerifierHttpServer();
-  int bind();    // binds (throws AttestError("listen")), returns the port
+  int bind();    // binds (throws AttestError("listen"), also when another process listens there), returns the port
   void serve();  // blocks until stop()
   void stop();
   int bound_port() const { return port_; }
 
  private:
   void routes();
+  void dispatch(const ApiRoute& r, const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader);
+  Principal authorize(const ApiRoute& r, const httplib::Request& req) const;
   void poll_loop();
   void sweep_loop();
 
@@ -55,6 +70,9 @@ class VerifierHttpServer {
   static constexpr int kListenBacklog = 1024;
   std::atomic<bool> stop_{false};
   std::thread poller_, sweeper_;
+  std::optional<TokenVerifier> tokens_;
+  std::unique_ptr<AccessLog> log_;
+  HttpMetrics metrics_;
 };
 
 // GET {agent_url}/v1/quote?nonce=HEX on a pull-mode endpoint, if `allow` lets its host's addresses

@@ -96,17 +96,88 @@ void WebhookSender::run() {
 
 // ------------------------------------------------------------------ service
 
-VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), store_(cfg_.db_path) {
+VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), store_(open_store(cfg_.db_path)) {
   kid_ = policy::key_id_hex(cfg_.signing_key);
   if (!cfg_.webhook_url.empty()) webhook_ = std::make_unique<WebhookSender>(cfg_.webhook_url);
+  if (cfg_.reference) {  // given at start: in force, and kept for the next start
+    ref_ = std::make_shared<const ReferenceValues>(*cfg_.reference);
+    if (!cfg_.reference_cose.empty()) {
+      ref_cose_b64_ = to_base64(to_bytes(cfg_.reference_cose));
+      store_->put_setting("reference_values", ref_cose_b64_);
+    }
+  } else if (auto stored = store_->setting("reference_values"); stored && cfg_.authority) {
+    // Set earlier through PUT /v1/reference-values: checked again against today's authority.
+    ref_ = std::make_shared<const ReferenceValues>(verify_reference_values(from_base64(*stored, "stored reference values"), *cfg_.authority));
+    ref_cose_b64_ = *stored;
+  }
+}
+
+std::shared_ptr<const ReferenceValues> VerifierService::reference() const {
+  std::lock_guard<std::mutex> l(ref_mu_);
+  return ref_;
+}
+
+// Fail closed (issue 13): without reference values there is nothing to compare a launch with, and
+// no verdict is made (never "affirming" under a policy id "none").
+std::shared_ptr<const ReferenceValues> VerifierService::require_reference() const {
+  auto r = reference();
+  if (!r)
+    throw AttestError("no_reference_values",
+                      "this verifier has no reference values, so it appraises nothing (fail closed): start it with "
+                      "`redoubt verifier serve --reference FILE --authority PUB`, or PUT /v1/reference-values as admin",
+                      503);
+  return r;
+}
+
+json VerifierService::set_reference_values(const json& body) {
+  if (!cfg_.authority) throw AttestError("no_policy_authority", "this verifier has no policy authority key (--authority) to check reference values with", 422);
+  const Bytes cose = json_base64(body, "reference_values", 256 * 1024);
+  auto r = std::make_shared<const ReferenceValues>(verify_reference_values(cose, *cfg_.authority));
+  const std::string b64 = to_base64(cose);
+  store_->put_setting("reference_values", b64);
+  std::lock_guard<std::mutex> l(ref_mu_);
+  const std::string previous = ref_ ? ref_->id : "";
+  ref_ = r;
+  ref_cose_b64_ = b64;
+  return {{"reference_values", r->id}, {"previous", previous.empty() ? json(nullptr) : json(previous)}};
+}
+
+json VerifierService::reference_values_info() {
+  std::lock_guard<std::mutex> l(ref_mu_);
+  if (!ref_) return {{"reference_values", nullptr}};
+  return {{"reference_values", ref_->id}, {"cose", ref_cose_b64_}};
+}
+
+int64_t VerifierService::stale_after(const EndpointRecord& e) const {
+  return e.mode == "pull" ? cfg_.stale_after_pull_s : cfg_.stale_after_push_s;
+}
+
+std::string VerifierService::effective_status(const EndpointRecord& e, int64_t now) const {
+  if (e.status == "none") return e.status;  // never appraised: no verdict to show
+  if (now - e.last_seen > stale_after(e)) return e.mode == "pull" ? "unreachable" : "stale";
+  return e.status;
+}
+
+std::map<std::string, int64_t> VerifierService::endpoints_by_status() {
+  std::map<std::string, int64_t> n;
+  for (const char* s : {"affirming", "warning", "contraindicated", "stale", "unreachable", "none"}) n[s] = 0;
+  const int64_t now = unix_now();
+  for (const EndpointRecord& e : store_->endpoints()) ++n[effective_status(e, now)];
+  return n;
+}
+
+json VerifierService::delete_endpoint(const std::string& id) {
+  check_endpoint_id(id);
+  if (!store_->delete_endpoint(id)) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
+  return {{"id", id}, {"deleted", true}};
 }
 
 json VerifierService::info() {
   return {{"service", "redoubt-verifier"},
           {"api", "v1"},
-          {"schema_version", store_.schema_version()},
+          {"schema_version", store_->schema_version()},
           {"ear_signing_key", {{"alg", "ES256"}, {"kid", kid_}, {"pem", public_key_pem(public_key_from_pem(public_key_pem(cfg_.signing_key)))}}},
-          {"reference_values", cfg_.reference ? json(cfg_.reference->id) : json(nullptr)},
+          {"reference_values", reference() ? json(reference()->id) : json(nullptr)},
           {"manufacturer_cas", cfg_.manufacturers.size()}};
 }
 
@@ -126,55 +197,63 @@ json VerifierService::enrol(const json& body) {
   const TPM2B_PUBLIC ak = unmarshal_public(ak_pub_b, "ak_public");
   cfg_.manufacturers.check(ek_cert, ek.publicArea);
   check_ak(ak.publicArea);
-  if (auto old = store_.endpoint(id); old && old->enrolled && old->ek_public != ek_pub_b)
-    throw AttestError("endpoint_exists", "endpoint " + id + " is enrolled with a different EK", 409);
+  if (auto old = store_->endpoint(id); old && old->ek_public != ek_pub_b)
+    throw AttestError("endpoint_exists", "endpoint " + id + " is enrolled with a different EK (an admin may DELETE /v1/endpoints/" + id + " first)", 409);
 
   // Part 1 §24: the secret can only be recovered by the TPM holding this EK and an object named ak_name.
+  // Issue 13: until it is, this is a pending enrolment apart; an enrolled endpoint of this id keeps its
+  // AK, clock baseline, agent_url, status and verdicts, and a failed activation discards only this.
   const Bytes secret = random_bytes(32);
   const MadeCredential mc = make_credential(ek.publicArea, tpm_object_name(ak.publicArea), secret);
-  EndpointRecord e = store_.endpoint(id).value_or(EndpointRecord{});
-  e.id = id;
-  e.ek_public = ek_pub_b;
-  e.ek_certificate = ek_cert;
-  if (e.ak_public != ak_pub_b) e.clock.reset();
-  e.ak_public = ak_pub_b;
-  e.mode = mode;
-  e.agent_url = agent_url;
-  e.enrolled = false;
-  e.challenge_hash = tpm_hash(TPM2_ALG_SHA256, secret);
-  e.challenge_expires = unix_now() + cfg_.challenge_ttl_s;
-  store_.put_endpoint(e);
+  PendingEnrolment p;
+  p.id = id;
+  p.ek_public = ek_pub_b;
+  p.ek_certificate = ek_cert;
+  p.ak_public = ak_pub_b;
+  p.mode = mode;
+  p.agent_url = agent_url;
+  p.challenge_hash = tpm_hash(TPM2_ALG_SHA256, secret);
+  p.challenge_expires = unix_now() + cfg_.challenge_ttl_s;
+  store_->put_pending(p);
+  if (cfg_.test_unsafe_enrol_before_activation) {  // TEST ONLY: protection off (and the challenge stays answerable)
+    store_->complete_enrolment(p);
+    store_->put_pending(p);
+  }
   return {{"id", id},
           {"state", "pending"},
           {"credential_blob", to_base64(marshal_id_object(mc.credential_blob))},
           {"encrypted_secret", to_base64(marshal_encrypted_secret(mc.secret))},
-          {"expires", e.challenge_expires}};
+          {"expires", p.challenge_expires}};
 }
 
 json VerifierService::activate(const std::string& id, const json& body) {
   check_endpoint_id(id);
-  auto e = store_.endpoint(id);
-  if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
-  if (e->challenge_hash.empty()) throw AttestError("no_challenge", "endpoint " + id + " has no pending enrolment challenge", 409);
-  if (e->challenge_expires < unix_now()) throw AttestError("challenge_expired", "the enrolment challenge expired; enrol again", 410);
+  auto p = store_->pending(id);
+  if (!p) {
+    if (!store_->endpoint(id)) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
+    throw AttestError("no_challenge", "endpoint " + id + " has no pending enrolment challenge", 409);
+  }
+  if (p->challenge_expires < unix_now()) {
+    store_->drop_pending(id);
+    throw AttestError("challenge_expired", "the enrolment challenge expired; enrol again", 410);
+  }
   const Bytes secret = json_base64(body, "secret", 64);
-  if (tpm_hash(TPM2_ALG_SHA256, secret) != e->challenge_hash)
+  if (tpm_hash(TPM2_ALG_SHA256, secret) != p->challenge_hash) {
+    store_->drop_pending(id);  // one try; the enrolled record (if any) is untouched
     throw AttestError("activation_failed", "the activated secret is wrong: the AK is not resident with the certified EK", 403);
-  e->enrolled = true;
-  e->challenge_hash.clear();
-  e->challenge_expires = 0;
-  store_.put_endpoint(*e);
-  return {{"id", id}, {"state", "enrolled"}, {"ak_name", to_hex(tpm_object_name(unmarshal_public(e->ak_public).publicArea))}};
+  }
+  store_->complete_enrolment(*p);
+  return {{"id", id}, {"state", "enrolled"}, {"ak_name", to_hex(tpm_object_name(unmarshal_public(p->ak_public).publicArea))}};
 }
 
 json VerifierService::issue_nonce(const std::string& id) {
   check_endpoint_id(id);
-  auto e = store_.endpoint(id);
+  auto e = store_->endpoint(id);
+  if (!e && store_->pending(id)) throw AttestError("not_enrolled", "endpoint " + id + " has not completed enrolment", 409);
   if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
-  if (!e->enrolled) throw AttestError("not_enrolled", "endpoint " + id + " has not completed enrolment", 409);
   const Bytes nonce = random_bytes(32);
   const int64_t expires = unix_now() + cfg_.nonce_ttl_s;
-  store_.add_nonce(nonce, id, expires);
+  store_->add_nonce(nonce, id, expires);
   return {{"nonce", to_hex(nonce)}, {"expires", expires}, {"pcrs", selection_text(default_quote_selection())}};
 }
 
@@ -183,9 +262,9 @@ json VerifierService::record(const std::string& endpoint_id, const AppraisalOutc
   const json summary = summary_of(a);
   std::string previous;
   if (!endpoint_id.empty())
-    if (auto e = store_.endpoint(endpoint_id)) previous = e->status;
+    if (auto e = store_->endpoint(endpoint_id)) previous = e->status;
   VerdictRecord v{0, endpoint_id, a.ear["iat"].get<int64_t>(), a.status, summary.dump(), jws};
-  const int64_t seq = store_.add_verdict(v, update_clock ? std::optional<ClockState>(a.clock) : std::nullopt);
+  const int64_t seq = store_->add_verdict(v, update_clock ? std::optional<ClockState>(a.clock) : std::nullopt);
   json out = {{"seq", seq}, {"status", a.status}, {"ear", a.ear}, {"ear_jws", jws}};
   if (webhook_ && !endpoint_id.empty() && previous != a.status)
     webhook_->post({{"event", "verdict_changed"}, {"endpoint", endpoint_id}, {"previous", previous}, {"status", a.status}, {"seq", seq},
@@ -195,15 +274,16 @@ json VerifierService::record(const std::string& endpoint_id, const AppraisalOutc
 
 json VerifierService::submit_evidence(const std::string& id, const json& body) {
   check_endpoint_id(id);
-  auto e = store_.endpoint(id);
+  auto e = store_->endpoint(id);
+  if (!e && store_->pending(id)) throw AttestError("not_enrolled", "endpoint " + id + " has not completed enrolment", 409);
   if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
-  if (!e->enrolled) throw AttestError("not_enrolled", "endpoint " + id + " has not completed enrolment", 409);
+  const auto ref = require_reference();  // before the nonce is spent: the endpoint may try again
   const Evidence ev = evidence_from_json(body);
   // Freshness first: the nonce in the quote must be one we issued to this endpoint, unused, unexpired.
   const Bytes nonce = quote_extra_data(ev.quote);
-  store_.consume_nonce(nonce, id, unix_now());
+  store_->consume_nonce(nonce, id, unix_now());
   std::lock_guard<std::mutex> l(appraise_mu_);
-  e = store_.endpoint(id);  // clock may have moved while we waited
+  e = store_->endpoint(id);  // clock may have moved while we waited
   AppraisalInput in;
   in.endpoint_id = id;
   in.ak_public = e->ak_public;
@@ -211,7 +291,7 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
   in.nonce = nonce;
   in.selection = default_quote_selection();
   in.previous = e->clock;
-  in.ref = cfg_.reference ? &*cfg_.reference : nullptr;
+  in.ref = ref.get();
   const AppraisalOutcome a = appraise(ev, in, unix_now());
   // Only a quote genuinely from the enrolled AK may move the endpoint's clock record.
   return record(id, a, a.authentic);
@@ -219,6 +299,7 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
 
 json VerifierService::verify_oneshot(const json& body) {
   if (!body.is_object() || !body.contains("evidence")) throw AttestError("bad_request", "missing field \"evidence\"");
+  if (!body.contains("reference_values")) require_reference();  // fail closed before any work
   const Evidence ev = evidence_from_json(body["evidence"]);
   const Bytes nonce = from_hex(json_string(body, "nonce"), "nonce");
   std::optional<ReferenceValues> own;
@@ -226,14 +307,15 @@ json VerifierService::verify_oneshot(const json& body) {
     if (!cfg_.authority) throw AttestError("no_policy_authority", "this verifier has no policy authority key to check reference values with", 422);
     own = verify_reference_values(json_base64(body, "reference_values", 256 * 1024), *cfg_.authority);
   }
+  const auto mine = own ? nullptr : require_reference();
   AppraisalInput in;
   in.ak_public = ev.ak_public;
   in.nonce = nonce;
   in.selection = default_quote_selection();
-  in.ref = own ? &*own : cfg_.reference ? &*cfg_.reference : nullptr;
+  in.ref = own ? &*own : mine.get();
   if (body.contains("endpoint")) {  // bind to an enrolled endpoint's AK (no clock/nonce state is touched)
-    auto e = store_.endpoint(json_string(body, "endpoint"));
-    if (!e || !e->enrolled) throw AttestError("unknown_endpoint", "no enrolled endpoint " + json_string(body, "endpoint"), 404);
+    auto e = store_->endpoint(json_string(body, "endpoint"));
+    if (!e) throw AttestError("unknown_endpoint", "no enrolled endpoint " + json_string(body, "endpoint"), 404);
     in.ak_public = e->ak_public;
     in.ak_bound_to_ek = true;
     in.endpoint_id = e->id;
@@ -245,50 +327,63 @@ json VerifierService::verify_oneshot(const json& body) {
 
 json VerifierService::endpoint_status(const std::string& id, int history) {
   check_endpoint_id(id);
-  auto e = store_.endpoint(id);
+  auto e = store_->endpoint(id);
+  auto p = store_->pending(id);
+  if (!e && p)  // enrolment started, not activated: nothing about it is trusted yet
+    return {{"id", id}, {"state", "pending"}, {"mode", p->mode}, {"status", "none"}, {"history", json::array()}, {"pending_expires", p->challenge_expires}};
   if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
   json h = json::array();
-  for (const VerdictRecord& v : store_.verdicts(id, history))
+  for (const VerdictRecord& v : store_->verdicts(id, history))
     h.push_back({{"seq", v.seq}, {"iat", v.iat}, {"status", v.status}, {"reasons", json::parse(v.summary_json)}});
+  const int64_t now = unix_now();
   json out = {{"id", e->id},
-              {"state", e->enrolled ? "enrolled" : "pending"},
+              {"state", "enrolled"},
               {"mode", e->mode},
-              {"status", e->status},
+              {"status", effective_status(*e, now)},
+              {"verdict_status", e->status},  // what the last verdict said (signed in ear_jws)
+              {"last_seen", e->last_seen ? json(e->last_seen) : json(nullptr)},
+              {"stale_after", stale_after(*e)},
               {"ak_name", to_hex(tpm_object_name(unmarshal_public(e->ak_public).publicArea))},
               {"ek_certificate", to_base64(e->ek_certificate)},  // the one the chain check accepted
               {"history", h}};
+  if (p) out["pending_enrolment"] = {{"expires", p->challenge_expires}};  // a re-enrolment not yet proven: changes nothing
   if (!e->agent_url.empty()) out["agent_url"] = e->agent_url;
   if (!e->last_error.empty()) out["last_error"] = e->last_error;
   if (e->clock) out["clock"] = {{"clock", e->clock->clock}, {"reset_count", e->clock->reset_count}, {"restart_count", e->clock->restart_count}, {"safe", e->clock->safe}};
-  if (!h.empty()) out["ear_jws"] = store_.verdicts(id, 1).front().ear_jws;
+  if (auto last = store_->verdicts(id, 1); !last.empty()) out["ear_jws"] = last.front().ear_jws;
   return out;
 }
 
 json VerifierService::list_endpoints() {
   json a = json::array();
-  for (const EndpointRecord& e : store_.endpoints()) a.push_back({{"id", e.id}, {"state", e.enrolled ? "enrolled" : "pending"}, {"mode", e.mode}, {"status", e.status}});
+  const int64_t now = unix_now();
+  for (const EndpointRecord& e : store_->endpoints())
+    a.push_back({{"id", e.id},
+                 {"state", "enrolled"},
+                 {"mode", e.mode},
+                 {"status", effective_status(e, now)},
+                 {"last_seen", e.last_seen ? json(e.last_seen) : json(nullptr)}});
   return {{"endpoints", a}};
 }
 
 json VerifierService::verdict(int64_t seq) {
-  auto v = store_.verdict(seq);
+  auto v = store_->verdict(seq);
   if (!v) throw AttestError("unknown_verdict", "no verdict " + std::to_string(seq), 404);
   return {{"seq", v->seq}, {"endpoint", v->endpoint_id}, {"iat", v->iat}, {"status", v->status}, {"reasons", json::parse(v->summary_json)}, {"ear_jws", v->ear_jws}};
 }
 
-int VerifierService::purge_nonces() { return store_.purge_nonces(unix_now() - cfg_.nonce_history_s); }
+int VerifierService::purge_nonces() { return store_->purge_nonces(unix_now() - cfg_.nonce_history_s); }
 
 int VerifierService::purge_interval_s() const { return std::clamp(cfg_.nonce_history_s, 1, 60); }
 
 void VerifierService::poll_round(const std::function<json(const std::string&, const std::string&)>& fetch) {
-  for (const EndpointRecord& e : store_.endpoints("pull")) {
-    if (!e.enrolled) continue;
+  for (const EndpointRecord& e : store_->endpoints("pull")) {
     try {
       const json n = issue_nonce(e.id);
       const json ev = fetch(e.agent_url, n["nonce"]);
       submit_evidence(e.id, ev);
     } catch (const std::exception& ex) {
-      store_.set_poll_error(e.id, ex.what());
+      store_->set_poll_error(e.id, ex.what());
     }
   }
 }

@@ -6,6 +6,8 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -25,12 +27,20 @@ struct VerifierConfig {
   ManufacturerTrust manufacturers;
   policy::EvpKey signing_key;                 // ES256 key signing every EAR
   std::optional<policy::EvpKey> authority;    // policy authority (verifies reference values)
-  std::optional<ReferenceValues> reference;   // the verifier's current reference values
+  std::optional<ReferenceValues> reference;   // the verifier's reference values at start (else the stored ones, else none)
+  std::string reference_cose;                 // the COSE_Sign1 they were verified from (stored for the next start)
   std::string webhook_url;                    // POSTed on every verdict change ("" = none)
   int nonce_ttl_s = 120;
   int nonce_history_s = 3600;                 // an expired nonce is kept this long (to name a replay), then purged
   AgentAllowList agent_allow;                 // pull mode: the addresses agent URLs may resolve to
   int challenge_ttl_s = 300;
+  // Fail closed (issue 13): an enrolled endpoint with no appraisal of an authentic quote for this long
+  // is "stale" (push) or "unreachable" (pull), whatever its last verdict said.
+  int stale_after_push_s = 600;
+  int stale_after_pull_s = 600;
+  // TEST ONLY (`verifier serve --test-unsafe-enrol-before-activation`): the protection of issue 13 off,
+  // an enrolment takes effect before ActivateCredential, to show the takeover test fails without it.
+  bool test_unsafe_enrol_before_activation = false;
 };
 
 class WebhookSender {
@@ -62,6 +72,16 @@ class VerifierService {
   nlohmann::json verify_oneshot(const nlohmann::json& body);              // POST /v1/verify
   nlohmann::json verdict(int64_t seq);                                    // GET /v1/verdicts/{seq}
   nlohmann::json info();                                                  // GET /v1/info
+  nlohmann::json delete_endpoint(const std::string& id);                  // DELETE /v1/endpoints/{id}
+  nlohmann::json set_reference_values(const nlohmann::json& body);        // PUT /v1/reference-values
+  nlohmann::json reference_values_info();                                 // GET /v1/reference-values
+
+  // The reference values in force (nullptr: none; then nothing is appraised, fail closed).
+  std::shared_ptr<const ReferenceValues> reference() const;
+  // The status a relying party sees: the last verdict's, or stale/unreachable once it is too old.
+  std::string effective_status(const EndpointRecord& e, int64_t now) const;
+  // Counts by effective status (for /metrics).
+  std::map<std::string, int64_t> endpoints_by_status();
 
   // Deletes nonces expired more than nonce_history_s ago; run every purge_interval_s() (issue 16 item 8c).
   int purge_nonces();
@@ -71,17 +91,22 @@ class VerifierService {
   // Pull mode: one round over every enrolled pull endpoint; `fetch(url, nonce_hex)` returns the evidence JSON.
   void poll_round(const std::function<nlohmann::json(const std::string& url, const std::string& nonce_hex)>& fetch);
 
-  VerifierStore& store() { return store_; }
+  VerifierStore& store() { return *store_; }
   const std::string& key_id() const { return kid_; }
 
  private:
   nlohmann::json record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock);
+  std::shared_ptr<const ReferenceValues> require_reference() const;  // throws no_reference_values (503)
+  int64_t stale_after(const EndpointRecord& e) const;
 
   VerifierConfig cfg_;
-  VerifierStore store_;
+  std::unique_ptr<VerifierStore> store_;
   std::string kid_;
   std::unique_ptr<WebhookSender> webhook_;
   std::mutex appraise_mu_;  // one appraisal per endpoint at a time (clock ordering)
+  mutable std::mutex ref_mu_;
+  std::shared_ptr<const ReferenceValues> ref_;  // replaced whole by PUT /v1/reference-values
+  std::string ref_cose_b64_;                    // and the signed document it came from
 };
 
 int64_t unix_now();

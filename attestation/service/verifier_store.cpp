@@ -84,16 +84,17 @@ EndpointRecord read_endpoint(const Stmt& s) {
   if (!s.is_null(9)) e.clock = ClockState{static_cast<uint64_t>(s.i64(9)), static_cast<uint32_t>(s.i64(10)), static_cast<uint32_t>(s.i64(11)), s.i64(12) != 0};
   e.status = s.text(13);
   e.last_error = s.text(14);
+  e.last_seen = s.i64(15);
   return e;
 }
 
 constexpr const char* kEndpointCols =
     "id, ek_public, ek_certificate, ak_public, mode, agent_url, enrolled, challenge_hash, challenge_expires, "
-    "clock, reset_count, restart_count, safe, status, last_error";
+    "clock, reset_count, restart_count, safe, status, last_error, last_seen";
 
 }  // namespace
 
-VerifierStore::VerifierStore(const std::string& path) {
+SqliteStore::SqliteStore(const std::string& path) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     std::string m = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -119,9 +120,9 @@ VerifierStore::VerifierStore(const std::string& path) {
   }
 }
 
-VerifierStore::~VerifierStore() { sqlite3_close(db_); }
+SqliteStore::~SqliteStore() { sqlite3_close(db_); }
 
-void VerifierStore::exec(const char* sql) {
+void SqliteStore::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string m = err ? err : "?";
@@ -130,7 +131,7 @@ void VerifierStore::exec(const char* sql) {
   }
 }
 
-void VerifierStore::migrate() {
+void SqliteStore::migrate() {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
   exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
@@ -155,16 +156,28 @@ void VerifierStore::migrate() {
     exec("CREATE INDEX verdicts_by_endpoint ON verdicts(endpoint_id, seq)");
     exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '1')");
   }
+  if (version < 2) {  // issue 13: last_seen (fail closed: stale), pending enrolments apart from enrolled ones
+    exec("ALTER TABLE endpoints ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0");
+    exec("UPDATE endpoints SET last_seen = COALESCE((SELECT MAX(iat) FROM verdicts WHERE endpoint_id = endpoints.id), 0)");
+    exec(
+        "CREATE TABLE pending_enrolments(id TEXT PRIMARY KEY, ek_public BLOB NOT NULL, ek_certificate BLOB NOT NULL, ak_public BLOB NOT NULL,"
+        " mode TEXT NOT NULL, agent_url TEXT NOT NULL, challenge_hash BLOB NOT NULL, challenge_expires INTEGER NOT NULL)");
+    exec(
+        "INSERT INTO pending_enrolments SELECT id, ek_public, ek_certificate, ak_public, mode, agent_url, challenge_hash, challenge_expires"
+        " FROM endpoints WHERE enrolled = 0 AND challenge_hash IS NOT NULL");
+    exec("DELETE FROM endpoints WHERE enrolled = 0");
+    exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '2')");
+  }
   tx.commit();
 }
 
-int VerifierStore::schema_version() {
+int SqliteStore::schema_version() {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "SELECT value FROM meta WHERE key='schema_version'");
   return s.step() ? std::stoi(s.text(0)) : 0;
 }
 
-std::optional<EndpointRecord> VerifierStore::endpoint(const std::string& id) {
+std::optional<EndpointRecord> SqliteStore::endpoint(const std::string& id) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, (std::string("SELECT ") + kEndpointCols + " FROM endpoints WHERE id=?").c_str());
   s.bind(1, id);
@@ -172,7 +185,7 @@ std::optional<EndpointRecord> VerifierStore::endpoint(const std::string& id) {
   return read_endpoint(s);
 }
 
-std::vector<EndpointRecord> VerifierStore::endpoints(const std::string& mode) {
+std::vector<EndpointRecord> SqliteStore::endpoints(const std::string& mode) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, (std::string("SELECT ") + kEndpointCols + " FROM endpoints WHERE (?1 = '' OR mode = ?1) ORDER BY id").c_str());
   s.bind(1, mode);
@@ -181,10 +194,10 @@ std::vector<EndpointRecord> VerifierStore::endpoints(const std::string& mode) {
   return out;
 }
 
-void VerifierStore::put_endpoint(const EndpointRecord& e) {
+void SqliteStore::put_endpoint(const EndpointRecord& e) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
-  Stmt s(db_, (std::string("INSERT OR REPLACE INTO endpoints(") + kEndpointCols + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
+  Stmt s(db_, (std::string("INSERT OR REPLACE INTO endpoints(") + kEndpointCols + ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)").c_str());
   s.bind(1, e.id).bind(2, e.ek_public).bind(3, e.ek_certificate).bind(4, e.ak_public).bind(5, e.mode).bind(6, e.agent_url);
   s.bind(7, int64_t{e.enrolled}).bind(8, e.challenge_hash).bind(9, e.challenge_expires);
   if (e.clock) {
@@ -192,26 +205,106 @@ void VerifierStore::put_endpoint(const EndpointRecord& e) {
   } else {
     s.bind_null(10).bind_null(11).bind_null(12).bind_null(13);
   }
-  s.bind(14, e.status).bind(15, e.last_error);
+  s.bind(14, e.status).bind(15, e.last_error).bind(16, e.last_seen);
   s.step();
   tx.commit();
 }
 
-void VerifierStore::set_poll_error(const std::string& id, const std::string& err) {
+bool SqliteStore::delete_endpoint(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  Stmt d(db_, "DELETE FROM endpoints WHERE id=?");
+  d.bind(1, id);
+  d.step();
+  const int n = sqlite3_changes(db_);
+  Stmt p(db_, "DELETE FROM pending_enrolments WHERE id=?");
+  p.bind(1, id);
+  p.step();
+  const int m = sqlite3_changes(db_);
+  Stmt q(db_, "DELETE FROM nonces WHERE endpoint_id=?");
+  q.bind(1, id);
+  q.step();
+  tx.commit();
+  return n + m > 0;
+}
+
+namespace {
+constexpr const char* kPendingCols = "id, ek_public, ek_certificate, ak_public, mode, agent_url, challenge_hash, challenge_expires";
+}
+
+std::optional<PendingEnrolment> SqliteStore::pending(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, (std::string("SELECT ") + kPendingCols + " FROM pending_enrolments WHERE id=?").c_str());
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return PendingEnrolment{s.text(0), s.blob(1), s.blob(2), s.blob(3), s.text(4), s.text(5), s.blob(6), s.i64(7)};
+}
+
+void SqliteStore::put_pending(const PendingEnrolment& p) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, (std::string("INSERT OR REPLACE INTO pending_enrolments(") + kPendingCols + ") VALUES(?,?,?,?,?,?,?,?)").c_str());
+  s.bind(1, p.id).bind(2, p.ek_public).bind(3, p.ek_certificate).bind(4, p.ak_public).bind(5, p.mode).bind(6, p.agent_url);
+  s.bind(7, p.challenge_hash).bind(8, p.challenge_expires);
+  s.step();
+}
+
+void SqliteStore::drop_pending(const std::string& id) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "DELETE FROM pending_enrolments WHERE id=?");
+  s.bind(1, id);
+  s.step();
+}
+
+void SqliteStore::complete_enrolment(const PendingEnrolment& p) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  Stmt u(db_,
+         "UPDATE endpoints SET clock = CASE WHEN ak_public = ?4 THEN clock END, reset_count = CASE WHEN ak_public = ?4 THEN reset_count END,"
+         " restart_count = CASE WHEN ak_public = ?4 THEN restart_count END, safe = CASE WHEN ak_public = ?4 THEN safe END,"
+         " ek_public = ?2, ek_certificate = ?3, ak_public = ?4, mode = ?5, agent_url = ?6, enrolled = 1, last_error = '' WHERE id = ?1");
+  u.bind(1, p.id).bind(2, p.ek_public).bind(3, p.ek_certificate).bind(4, p.ak_public).bind(5, p.mode).bind(6, p.agent_url);
+  u.step();
+  if (sqlite3_changes(db_) == 0) {
+    Stmt i(db_, "INSERT INTO endpoints(id, ek_public, ek_certificate, ak_public, mode, agent_url, enrolled) VALUES(?,?,?,?,?,?,1)");
+    i.bind(1, p.id).bind(2, p.ek_public).bind(3, p.ek_certificate).bind(4, p.ak_public).bind(5, p.mode).bind(6, p.agent_url);
+    i.step();
+  }
+  Stmt d(db_, "DELETE FROM pending_enrolments WHERE id=?");
+  d.bind(1, p.id);
+  d.step();
+  tx.commit();
+}
+
+std::optional<std::string> SqliteStore::setting(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "SELECT value FROM meta WHERE key=?");
+  s.bind(1, "setting." + key);
+  if (!s.step()) return std::nullopt;
+  return s.text(0);
+}
+
+void SqliteStore::put_setting(const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)");
+  s.bind(1, "setting." + key).bind(2, value);
+  s.step();
+}
+
+void SqliteStore::set_poll_error(const std::string& id, const std::string& err) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "UPDATE endpoints SET last_error=? WHERE id=?");
   s.bind(1, err).bind(2, id);
   s.step();
 }
 
-void VerifierStore::add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires) {
+void SqliteStore::add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "INSERT INTO nonces(nonce, endpoint_id, expires) VALUES(?,?,?)");
   s.bind(1, nonce).bind(2, endpoint_id).bind(3, expires);
   s.step();
 }
 
-void VerifierStore::consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) {
+void SqliteStore::consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
   Stmt s(db_, "SELECT endpoint_id, expires, used FROM nonces WHERE nonce=?");
@@ -226,7 +319,7 @@ void VerifierStore::consume_nonce(const Bytes& nonce, const std::string& endpoin
   tx.commit();
 }
 
-int VerifierStore::purge_nonces(int64_t expired_before) {
+int SqliteStore::purge_nonces(int64_t expired_before) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "DELETE FROM nonces WHERE expires < ?");
   s.bind(1, expired_before);
@@ -234,7 +327,7 @@ int VerifierStore::purge_nonces(int64_t expired_before) {
   return sqlite3_changes(db_);
 }
 
-int64_t VerifierStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
+int64_t SqliteStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
   Stmt s(db_, "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws) VALUES(?,?,?,?,?)");
@@ -243,9 +336,10 @@ int64_t VerifierStore::add_verdict(const VerdictRecord& v, const std::optional<C
   const int64_t seq = sqlite3_last_insert_rowid(db_);
   if (!v.endpoint_id.empty()) {
     if (clock) {
-      Stmt u(db_, "UPDATE endpoints SET status=?, clock=?, reset_count=?, restart_count=?, safe=?, last_error='' WHERE id=?");
+      // An authentic quote (its clock is given): the endpoint was seen now.
+      Stmt u(db_, "UPDATE endpoints SET status=?, clock=?, reset_count=?, restart_count=?, safe=?, last_error='', last_seen=? WHERE id=?");
       u.bind(1, v.status).bind(2, static_cast<int64_t>(clock->clock)).bind(3, int64_t{clock->reset_count}).bind(4, int64_t{clock->restart_count});
-      u.bind(5, int64_t{clock->safe}).bind(6, v.endpoint_id);
+      u.bind(5, int64_t{clock->safe}).bind(6, v.iat).bind(7, v.endpoint_id);
       u.step();
     } else {
       Stmt u(db_, "UPDATE endpoints SET status=? WHERE id=?");
@@ -263,7 +357,7 @@ VerdictRecord read_verdict(const Stmt& s) {
 }
 }  // namespace
 
-std::vector<VerdictRecord> VerifierStore::verdicts(const std::string& endpoint_id, int limit) {
+std::vector<VerdictRecord> SqliteStore::verdicts(const std::string& endpoint_id, int limit) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE endpoint_id=? ORDER BY seq DESC LIMIT ?");
   s.bind(1, endpoint_id).bind(2, int64_t{limit});
@@ -272,7 +366,7 @@ std::vector<VerdictRecord> VerifierStore::verdicts(const std::string& endpoint_i
   return out;
 }
 
-std::optional<VerdictRecord> VerifierStore::verdict(int64_t seq) {
+std::optional<VerdictRecord> SqliteStore::verdict(int64_t seq) {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE seq=?");
   s.bind(1, seq);
@@ -280,19 +374,21 @@ std::optional<VerdictRecord> VerifierStore::verdict(int64_t seq) {
   return read_verdict(s);
 }
 
-int64_t VerifierStore::verdict_count() {
+int64_t SqliteStore::verdict_count() {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "SELECT COUNT(*) FROM verdicts");
   s.step();
   return s.i64(0);
 }
 
-std::string VerifierStore::integrity_check() {
+std::string SqliteStore::integrity_check() {
   std::lock_guard<std::mutex> l(mu_);
   Stmt s(db_, "PRAGMA integrity_check");
   std::string out;
   while (s.step()) out += (out.empty() ? "" : "; ") + s.text(0);
   return out;
 }
+
+std::unique_ptr<VerifierStore> open_store(const std::string& location) { return std::make_unique<SqliteStore>(location); }
 
 }  // namespace redoubt::attest

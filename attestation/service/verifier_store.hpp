@@ -1,10 +1,13 @@
 // The verifier's durable state in SQLite (WAL, one transaction per change):
-// enrolled endpoints, outstanding nonces, and every verdict ever issued.
+// enrolled endpoints, enrolments pending their credential activation (apart:
+// a pending re-enrolment never touches the enrolled record), outstanding
+// nonces, every verdict ever issued, and settings (the reference values).
 // Schema versioned in meta.schema_version; opening a newer schema is refused,
 // an older one is migrated in a transaction. Thread-safe (one connection, a mutex).
 #pragma once
 #include <sqlite3.h>
 
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,7 +18,7 @@
 
 namespace redoubt::attest {
 
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 struct EndpointRecord {
   std::string id;
@@ -28,6 +31,17 @@ struct EndpointRecord {
   std::optional<ClockState> clock;  // last accepted clockInfo
   std::string status = "none";      // current verdict status
   std::string last_error;           // pull mode: last polling problem
+  int64_t last_seen = 0;            // unix time of the last appraisal of an authentic quote (0 = never)
+};
+
+// An enrolment (or re-enrolment) waiting for ActivateCredential (TPM 2.0 Part 1 §24): nothing of it
+// reaches the endpoints table before the secret comes back.
+struct PendingEnrolment {
+  std::string id;
+  Bytes ek_public, ek_certificate, ak_public;
+  std::string mode = "push", agent_url;
+  Bytes challenge_hash;  // SHA-256 of the credential secret
+  int64_t challenge_expires = 0;
 };
 
 struct VerdictRecord {
@@ -39,32 +53,70 @@ struct VerdictRecord {
   std::string ear_jws;
 };
 
+// What the verifier keeps, independent of where (issue 13: SQLite now; a second backend, such as
+// PostgreSQL, implements the same interface). Every method is one transaction and thread-safe.
 class VerifierStore {
  public:
-  explicit VerifierStore(const std::string& path);  // creates or migrates; throws AttestError("db") with the handle closed
-  ~VerifierStore();
-  VerifierStore(const VerifierStore&) = delete;
-  VerifierStore& operator=(const VerifierStore&) = delete;
+  virtual ~VerifierStore() = default;
+  virtual std::optional<EndpointRecord> endpoint(const std::string& id) = 0;
+  virtual std::vector<EndpointRecord> endpoints(const std::string& mode_filter = "") = 0;
+  virtual void put_endpoint(const EndpointRecord& e) = 0;  // insert or replace
+  virtual bool delete_endpoint(const std::string& id) = 0;  // the endpoint, its pending enrolment and nonces (verdicts stay); false if none
 
-  std::optional<EndpointRecord> endpoint(const std::string& id);
-  std::vector<EndpointRecord> endpoints(const std::string& mode_filter = "");
-  void put_endpoint(const EndpointRecord& e);  // insert or replace
-  void set_poll_error(const std::string& id, const std::string& err);
+  virtual std::optional<PendingEnrolment> pending(const std::string& id) = 0;
+  virtual void put_pending(const PendingEnrolment& p) = 0;   // insert or replace
+  virtual void drop_pending(const std::string& id) = 0;
+  // One transaction: the pending enrolment becomes the endpoint's (a new AK resets the clock
+  // baseline; status, last_seen and verdicts are kept), and is deleted.
+  virtual void complete_enrolment(const PendingEnrolment& p) = 0;
 
-  void add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires);
+  virtual std::optional<std::string> setting(const std::string& key) = 0;
+  virtual void put_setting(const std::string& key, const std::string& value) = 0;
+  virtual void set_poll_error(const std::string& id, const std::string& err) = 0;
+
+  virtual void add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires) = 0;
   // Marks the nonce used. Throws AttestError nonce_unknown (404→ reported as 409), nonce_reused (409),
   // nonce_expired (410) or nonce_wrong_endpoint (409).
-  void consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now);
-  int purge_nonces(int64_t expired_before);  // deletes nonces with expires < expired_before; returns how many
+  virtual void consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) = 0;
+  virtual int purge_nonces(int64_t expired_before) = 0;  // deletes nonces with expires < expired_before; returns how many
 
   // Stores a verdict and (if given) the endpoint's new clock/status in one transaction; returns seq.
-  int64_t add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock);
-  std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit);
-  std::optional<VerdictRecord> verdict(int64_t seq);
-  int64_t verdict_count();
+  virtual int64_t add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) = 0;
+  virtual std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit) = 0;
+  virtual std::optional<VerdictRecord> verdict(int64_t seq) = 0;
+  virtual int64_t verdict_count() = 0;
 
-  std::string integrity_check();  // PRAGMA integrity_check ("ok")
-  int schema_version();
+  virtual std::string integrity_check() = 0;  // PRAGMA integrity_check ("ok")
+  virtual int schema_version() = 0;
+};
+
+// The embedded default: SQLite (WAL), one connection behind a mutex.
+class SqliteStore final : public VerifierStore {
+ public:
+  explicit SqliteStore(const std::string& path);  // creates or migrates; throws AttestError("db") with the handle closed
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+  std::optional<EndpointRecord> endpoint(const std::string& id) override;
+  std::vector<EndpointRecord> endpoints(const std::string& mode_filter) override;
+  void put_endpoint(const EndpointRecord& e) override;
+  bool delete_endpoint(const std::string& id) override;
+  std::optional<PendingEnrolment> pending(const std::string& id) override;
+  void put_pending(const PendingEnrolment& p) override;
+  void drop_pending(const std::string& id) override;
+  void complete_enrolment(const PendingEnrolment& p) override;
+  std::optional<std::string> setting(const std::string& key) override;
+  void put_setting(const std::string& key, const std::string& value) override;
+  void set_poll_error(const std::string& id, const std::string& err) override;
+  void add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires) override;
+  void consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) override;
+  int purge_nonces(int64_t expired_before) override;
+  int64_t add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) override;
+  std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit) override;
+  std::optional<VerdictRecord> verdict(int64_t seq) override;
+  int64_t verdict_count() override;
+  std::string integrity_check() override;
+  int schema_version() override;
 
  private:
   void exec(const char* sql);
@@ -73,5 +125,8 @@ class VerifierStore {
   sqlite3* db_ = nullptr;
   std::mutex mu_;
 };
+
+// The store at `location`: today a file path (SQLite). A later backend is chosen here by a URL scheme.
+std::unique_ptr<VerifierStore> open_store(const std::string& location);
 
 }  // namespace redoubt::attest

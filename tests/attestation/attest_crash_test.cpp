@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(sigkill_during_one_shot_verifications_loses_no_acknowledged
     for (auto& t : ts) t.join();
     BOOST_TEST(v.proc.terminate() == 0);
   }
-  attest::VerifierStore store((w.dir / "crash.db").string());
+  attest::SqliteStore store((w.dir / "crash.db").string());
   BOOST_TEST(store.integrity_check() == "ok");
   BOOST_TEST(store.verdict_count() >= static_cast<int64_t>(acked.size()));
   BOOST_TEST(duplicates.load() == 0);

@@ -143,7 +143,7 @@ BOOST_AUTO_TEST_CASE(swtpm_endpoint_enrols_with_its_swtpm_localca_ek_certificate
   BOOST_TEST_REQUIRE(in_nv.size() > 300u);
 
   auto args = ca.ca_args();
-  args.insert(args.end(), {"--reference", w.reference, "--authority", w.authority_pub, "--db", (w.dir / "v.db").string()});
+  args.insert(args.end(), {"--reference", w.reference, "--authority", w.authority_pub, "--token-issuer", w.issuer_pub, "--db", (w.dir / "v.db").string()});
   VerifierProcess v(args, w.dir / "verifier.out");
   const std::vector<std::string> sw = {"--tpm", "swtpm:setup=" + ca.setup_conf.string()};
   CliResult r = w.endpoint(v.url, "sw", sw);

@@ -123,7 +123,7 @@ struct GuestWorld {
     policy::EvpKey auth = policy::load_private_key((w.dir / "authority.key.pem").string());
     write_file(w.dir / "guest-reference.cose", attest::sign_reference_values(ref, auth));
     v = std::make_unique<VerifierProcess>(std::vector<std::string>{"--manufacturer-ca", w.ca_cert, "--reference", (w.dir / "guest-reference.cose").string(),
-                                                                   "--authority", w.authority_pub, "--db", (w.dir / "verifier.db").string(),
+                                                                   "--authority", w.authority_pub, "--token-issuer", w.issuer_pub, "--db", (w.dir / "verifier.db").string(),
                                                                    "--poll-interval-ms", "150", "--agent-allow", "127.0.0.1"},
                                           w.dir / "verifier.out");
   }
@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_CASE(allowed_unsigned_guest_is_a_warning_naming_it) {
   BOOST_TEST(s["redoubt.guests"][0]["admission"] == "unsigned");
   BOOST_TEST(s["redoubt.guests"][0]["images"] == json({g.expected["kernel"]["hello"]}));
   // The relying party's exit code tells a warning (4) from a contraindicated verdict (1).
-  CliResult rp = run_redoubt({"attest", "--verifier", g.v->url, "--verifier-key", (g.w.dir / "verifier.db.pub.pem").string(), "unsigned"});
+  CliResult rp = run_redoubt({"attest", "--token", g.w.rp_token, "--verifier", g.v->url, "--verifier-key", (g.w.dir / "verifier.db.pub.pem").string(), "unsigned"});
   BOOST_TEST(rp.exit_code == 4, rp.out << rp.err);
   BOOST_TEST(rp.out.find("unsigned: warning (signed verdict") == 0, rp.out);
 }

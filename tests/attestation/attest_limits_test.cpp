@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(chunked_body_over_the_limit_is_413_as_it_arrives) {
   Verifier v;
   const long rss0 = rss_kib(v.v->proc.pid());
   Raw c(v.v->url);
-  BOOST_TEST_REQUIRE(c.send_all("POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  BOOST_TEST_REQUIRE(c.send_all("POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + v.w.admin_bearer + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
   const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";  // 64 KiB of decoded body
   size_t sent = 0;
   for (; sent < 64u * 1024 * 1024 && !c.readable(0); sent += 0x10000)
@@ -155,7 +155,7 @@ BOOST_AUTO_TEST_CASE(content_length_over_the_limit_is_413_at_once) {
   Verifier v;
   Raw c(v.v->url);
   const auto t0 = Clock::now();
-  BOOST_TEST_REQUIRE(c.send_all("POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400000000\r\n\r\n"));
+  BOOST_TEST_REQUIRE(c.send_all("POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + v.w.admin_bearer + "\r\nContent-Type: application/json\r\nContent-Length: 400000000\r\n\r\n"));
   const std::string r = c.read_all();
   BOOST_TEST(status_of(r) == 413, r.substr(0, 200));
   BOOST_TEST(body_of(r)["error"] == "too_large");
@@ -269,7 +269,7 @@ BOOST_AUTO_TEST_CASE(db_that_is_not_sqlite_is_refused_and_closed) {
   }
   const sqlite3_int64 before = sqlite3_memory_used();
   try {
-    attest::VerifierStore s((d / "random.db").string());
+    attest::SqliteStore s((d / "random.db").string());
     BOOST_ERROR("opened a random file as a database");
   } catch (const attest::AttestError& e) {
     BOOST_TEST(e.code() == "db");
@@ -278,7 +278,7 @@ BOOST_AUTO_TEST_CASE(db_that_is_not_sqlite_is_refused_and_closed) {
   }
   BOOST_TEST(sqlite3_memory_used() == before, "SQLite still holds " << (sqlite3_memory_used() - before) << " bytes: the handle leaked");
 
-  CliResult r = run_redoubt({"verifier", "serve", "--listen", "127.0.0.1:0", "--db", (d / "random.db").string()});
+  CliResult r = run_redoubt({"verifier", "serve", "--listen", "127.0.0.1:0", "--db", (d / "random.db").string(), "--insecure-no-auth"});
   BOOST_TEST(r.exit_code == 3, r.out + r.err);
   BOOST_TEST(r.err.find("not an SQLite database") != std::string::npos, r.err);
 }

@@ -138,7 +138,7 @@ BOOST_AUTO_TEST_CASE(agent_allow_opens_exactly_the_listed_ranges) {
     BOOST_TEST(code == 403, no << " " << j.dump());
     BOOST_TEST(j.value("reason", "").find("is not in --agent-allow") != std::string::npos, j.dump());
   }
-  CliResult bad = run_redoubt({"verifier", "serve", "--db", (w.dir / "x.db").string(), "--agent-allow", "10.0.0.0/33"});
+  CliResult bad = run_redoubt({"verifier", "serve", "--db", (w.dir / "x.db").string(), "--agent-allow", "10.0.0.0/33", "--insecure-no-auth"});
   BOOST_TEST(bad.exit_code == 2, bad.out + bad.err);
   BOOST_TEST(bad.err.find("--agent-allow 10.0.0.0/33: prefix length must be 0..32") != std::string::npos, bad.err);
 }
@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(last_error_names_the_cause_never_the_foreign_body) {
   // The same database under a verifier without --agent-allow: the loopback agent is no longer polled.
   v.reset();
   internal.mode = 0;
-  auto v2 = std::make_unique<VerifierProcess>(std::vector<std::string>{"--db", (w.dir / "pull.db").string(), "--poll-interval-ms", "100"}, w.dir / "pull2.out");
+  auto v2 = std::make_unique<VerifierProcess>(std::vector<std::string>{"--db", (w.dir / "pull.db").string(), "--poll-interval-ms", "100", "--token-issuer", w.issuer_pub}, w.dir / "pull2.out");
   Http h2(v2->url);
   const std::string denied = wait_last_error(h2, "moved", "agent_url_not_allowed");
   BOOST_TEST(denied.find("127.0.0.1 is loopback") != std::string::npos, denied);

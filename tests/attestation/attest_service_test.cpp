@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(push_good_endpoint_is_affirming_then_reboot_is_explained) {
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
   BOOST_TEST(r.out.find("good: affirming") != std::string::npos, r.out);
   const std::string ear_key = (f.w.dir / "verifier.db.pub.pem").string();
-  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", ear_key, "good"});
+  CliResult a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier", f.v->url, "--verifier-key", ear_key, "good"});
   BOOST_TEST(a.exit_code == 0, a.out);
   BOOST_TEST(a.out.rfind("good: affirming", 0) == 0, a.out);
 
@@ -138,7 +138,7 @@ BOOST_AUTO_TEST_CASE(push_good_endpoint_is_affirming_then_reboot_is_explained) {
   r = f.w.endpoint(f.v->url, "good", {});
   BOOST_TEST(r.exit_code == 0, r.out + r.err);
   BOOST_TEST(r.out.find("note endpoint_rebooted") != std::string::npos, r.out);
-  a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", ear_key, "good", "--json"});
+  a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier", f.v->url, "--verifier-key", ear_key, "good", "--json"});
   json j = json::parse(a.out);
   BOOST_TEST(j["status"] == "affirming");
   BOOST_TEST(j["ear"]["endpoint"] == "good");  // the signed claims
@@ -499,7 +499,7 @@ BOOST_AUTO_TEST_CASE(attest_uses_only_the_signed_verdict) {
   BOOST_TEST_REQUIRE(r.exit_code == 1, r.out + r.err);
   good_boot_log(f);  // "log-donor" is affirming
   auto attest = [&](const std::string& url, const std::string& name, std::vector<std::string> extra = {}) {
-    std::vector<std::string> a = {"attest", "--verifier", url, "--verifier-key", key, name};
+    std::vector<std::string> a = {"attest", "--token", f.w.rp_token, "--verifier", url, "--verifier-key", key, name};
     a.insert(a.end(), extra.begin(), extra.end());
     return run_redoubt(a);
   };
@@ -557,7 +557,7 @@ BOOST_AUTO_TEST_CASE(attest_uses_only_the_signed_verdict) {
     BOOST_TEST(a.out.find("rp-bad: no trustworthy verdict (no_signed_verdict: ") == 0, a.out);
   }
   // 5. A key that is not the verifier's: nothing it is shown verifies.
-  a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", f.w.authority_pub, "rp-bad"});
+  a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier", f.v->url, "--verifier-key", f.w.authority_pub, "rp-bad"});
   BOOST_TEST(a.exit_code == 3, a.out + a.err);
   BOOST_TEST(a.out.find("bad_ear_signature") != std::string::npos, a.out);
   // 6. An older genuine verdict replayed: caught by --max-age.
@@ -585,14 +585,14 @@ BOOST_AUTO_TEST_CASE(attest_uses_only_the_signed_verdict) {
       ::close(fd);
       return int(ntohs(sa.sin_port));
     }();
-    a = run_redoubt({"attest", "--verifier", "http://127.0.0.1:" + std::to_string(port), "--verifier-key", key, "rp-bad"});
+    a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier", "http://127.0.0.1:" + std::to_string(port), "--verifier-key", key, "rp-bad"});
     BOOST_TEST(a.exit_code == 5, a.out + a.err);
     BOOST_TEST(a.out.find("verifier_unreachable: GET http://127.0.0.1:" + std::to_string(port) +
                           "/v1/endpoints/rp-bad?history=10: cannot connect (nothing listens there, or no route to it); check the "
                           "--verifier URL and that `redoubt verifier serve` runs there") != std::string::npos, a.out);
   }
   // 8. Without --verifier-key there is no verdict to trust: a usage error naming the option.
-  a = run_redoubt({"attest", "--verifier", f.v->url, "rp-bad"});
+  a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier", f.v->url, "rp-bad"});
   BOOST_TEST(a.exit_code == 2, a.out + a.err);
   BOOST_TEST(a.err.find("--verifier-key") != std::string::npos, a.err);
 }
@@ -633,19 +633,19 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
   }
   auto [code, j] = h.get("/v1/endpoints/nobody");
   BOOST_TEST(code == 404);
-  CliResult a = run_redoubt({"attest", "--verifier", f.v->url, "--verifier-key", (f.w.dir / "verifier.db.pub.pem").string(), "nobody"});
+  CliResult a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier", f.v->url, "--verifier-key", (f.w.dir / "verifier.db.pub.pem").string(), "nobody"});
   BOOST_TEST(a.exit_code == 1);
   BOOST_TEST(a.out.find("unknown_endpoint") != std::string::npos);
   auto [ic, info] = h.get("/v1/info");  // still alive
   BOOST_TEST(ic == 200);
-  BOOST_TEST(info["schema_version"] == 1);
+  BOOST_TEST(info["schema_version"] == 2);
 }
 
 BOOST_AUTO_TEST_CASE(enrolment_refuses_an_ek_from_an_unknown_manufacturer) {
   Fixture& f = fx();
   // The endpoint's EK certificate comes from its own, unconfigured CA.
   CliResult r = run_program({(build_dir() / "redoubt").string(), "endpoint", "--verifier", f.v->url, "--id", "rogue", "--state",
-                             (f.w.dir / "ep-rogue").string(), "--signing-key", f.w.owner_key});
+                             (f.w.dir / "ep-rogue").string(), "--signing-key", f.w.owner_key, "--enrol-token", f.w.admin_token});
   BOOST_TEST(r.exit_code == 3);
   BOOST_TEST(r.err.find("ek_certificate_untrusted") != std::string::npos, r.err);
 }

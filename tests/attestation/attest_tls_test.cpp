@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(endpoint_enrols_and_attests_over_https_with_a_pinned_ca) {
   BOOST_TEST_REQUIRE(r.exit_code == 0, r.out + r.err);
   BOOST_TEST(r.out.find("enrolled tls-ep (push)") != std::string::npos, r.out);
   BOOST_TEST(r.out.find("tls-ep: affirming (verdict 2)") != std::string::npos, r.out);
-  CliResult a = run_redoubt({"attest", "--verifier-key", (f.w.dir / "v.db.pub.pem").string(), "--verifier", f.v->url, "--ca", f.tls.ca, "tls-ep"});
+  CliResult a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier-key", (f.w.dir / "v.db.pub.pem").string(), "--verifier", f.v->url, "--ca", f.tls.ca, "tls-ep"});
   BOOST_TEST(a.exit_code == 0, a.out + a.err);
   BOOST_TEST(a.out.rfind("tls-ep: affirming (signed verdict, iat ", 0) == 0, a.out);
 }
@@ -85,11 +85,11 @@ BOOST_AUTO_TEST_CASE(clients_without_the_ca_fail_naming_the_certificate_problem)
   BOOST_TEST(r.err.find("tls_untrusted") != std::string::npos, r.err);
   BOOST_TEST(r.err.find("unable to get local issuer certificate") != std::string::npos, r.err);
   // Nothing reached the verifier.
-  CliResult a = run_redoubt({"attest", "--verifier-key", (f.w.dir / "v.db.pub.pem").string(), "--verifier", f.v->url, "--ca", f.tls.ca, "tls-noca"});
+  CliResult a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier-key", (f.w.dir / "v.db.pub.pem").string(), "--verifier", f.v->url, "--ca", f.tls.ca, "tls-noca"});
   BOOST_TEST(a.exit_code == 1, a.out);
   BOOST_TEST(a.out.find("unknown_endpoint") != std::string::npos, a.out);
   // `redoubt attest` without the CA.
-  a = run_redoubt({"attest", "--verifier-key", (f.w.dir / "v.db.pub.pem").string(), "--verifier", f.v->url, "tls-ep"});
+  a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier-key", (f.w.dir / "v.db.pub.pem").string(), "--verifier", f.v->url, "tls-ep"});
   BOOST_TEST(a.exit_code == 3, a.out + a.err);
   BOOST_TEST(a.out.find("tls-ep: unknown (tls_untrusted: GET " + f.v->url) == 0, a.out);
   // --ca with a plain http URL is a usage error, not a silent downgrade.
@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(clients_without_the_ca_fail_naming_the_certificate_problem)
 BOOST_AUTO_TEST_CASE(plain_http_to_the_tls_port_gets_no_answer) {
   Fixture& f = fx();
   std::string http_url = "http://" + f.v->url.substr(std::string("https://").size());
-  CliResult a = run_redoubt({"attest", "--verifier-key", (f.w.dir / "v.db.pub.pem").string(), "--verifier", http_url, "tls-ep"});
+  CliResult a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier-key", (f.w.dir / "v.db.pub.pem").string(), "--verifier", http_url, "tls-ep"});
   BOOST_TEST(a.exit_code == 5, a.out + a.err);  // no answer from a verifier (docs/running.md "Exit codes")
   BOOST_TEST(a.out.find("verifier_unreachable") != std::string::npos, a.out);
 }
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(pull_mode_over_https_with_a_pinned_endpoint_ca) {
   BOOST_TEST(line.find("serving https://127.0.0.1:") != std::string::npos, line);
   std::string last;
   for (int i = 0; i < 200; ++i) {
-    CliResult a = run_redoubt({"attest", "--verifier-key", (f.w.dir / "pull.db.pub.pem").string(), "--verifier", v.url, "--ca", f.tls.ca, "tls-puller"});
+    CliResult a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier-key", (f.w.dir / "pull.db.pub.pem").string(), "--verifier", v.url, "--ca", f.tls.ca, "tls-puller"});
     last = a.out;
     if (a.exit_code == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -138,7 +138,7 @@ BOOST_AUTO_TEST_CASE(pull_mode_over_https_with_a_pinned_endpoint_ca) {
                         f.w.dir / "tls-stranger.out");
   stranger.wait_for("enrolled tls-stranger");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // ten poll rounds
-  CliResult a = run_redoubt({"attest", "--verifier-key", (f.w.dir / "pull.db.pub.pem").string(), "--verifier", v.url, "--ca", f.tls.ca, "tls-stranger"});
+  CliResult a = run_redoubt({"attest", "--token", f.w.rp_token, "--verifier-key", (f.w.dir / "pull.db.pub.pem").string(), "--verifier", v.url, "--ca", f.tls.ca, "tls-stranger"});
   BOOST_TEST(a.exit_code != 0, a.out);
   BOOST_TEST(a.out.find("affirming") == std::string::npos, a.out);
 }

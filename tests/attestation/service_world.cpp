@@ -3,6 +3,8 @@
 #include <stdexcept>
 
 #include "attestation/common/encoding.hpp"
+#include "attestation/service/auth.hpp"
+#include "attestation/service/verifier_service.hpp"
 #include "attestation/verifier/reference_values.hpp"
 #include "policy/host/keys.hpp"
 
@@ -26,15 +28,40 @@ ServiceWorld::ServiceWorld(bool allow_emulated_drtm) {
   policy::EvpKey auth = policy::load_private_key((dir / "authority.key.pem").string());
   write_file(dir / "reference.cose", attest::sign_reference_values(ref, auth));
   reference = (dir / "reference.cose").string();
+  policy::generate_key_files("P-256", (dir / "issuer").string());
+  issuer_key = (dir / "issuer.key.pem").string();
+  issuer_pub = (dir / "issuer.pub.pem").string();
+  admin_token = token_file("admin");
+  rp_token = token_file("relying-party");
+  auto slurp = [](const std::string& p) {
+    const std::vector<uint8_t> b = read_file(p);
+    return std::string(b.begin(), b.end());
+  };
+  admin_bearer = slurp(admin_token);
+  rp_bearer = slurp(rp_token);
+  Http::default_bearer = admin_bearer;
+}
+
+std::string ServiceWorld::token_file(const std::string& role, const std::string& endpoint, int64_t ttl) const {
+  const std::string name = "token-" + role + (endpoint.empty() ? "" : "-" + endpoint) + "-" + std::to_string(ttl);
+  const std::filesystem::path p = dir / name;
+  if (std::filesystem::exists(p)) return p.string();
+  const policy::EvpKey k = policy::load_private_key(issuer_key);
+  const auto r = attest::parse_role(role);
+  if (!r) throw std::runtime_error("no role " + role);
+  const std::string t = attest::issue_token(k, *r, endpoint.empty() ? role : endpoint, endpoint, ttl, attest::unix_now());
+  write_file(p, std::vector<uint8_t>(t.begin(), t.end()));
+  return p.string();
 }
 
 std::vector<std::string> ServiceWorld::verifier_args() const {
-  return {"--manufacturer-ca", ca_cert, "--reference", reference, "--authority", authority_pub};
+  return {"--manufacturer-ca", ca_cert, "--reference", reference, "--authority", authority_pub, "--token-issuer", issuer_pub};
 }
 
 std::vector<std::string> ServiceWorld::endpoint_argv(const std::string& url, const std::string& id, const std::vector<std::string>& extra) const {
   std::vector<std::string> a = {(build_dir() / "redoubt").string(), "endpoint", "--verifier", url, "--id", id, "--state", (dir / ("ep-" + id)).string(),
-                                "--manufacturer-ca", (dir / "ca").string(), "--signing-key", owner_key};
+                                "--manufacturer-ca", (dir / "ca").string(), "--signing-key", owner_key,
+                                "--token", token_file("endpoint", id), "--enrol-token", admin_token};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -59,5 +86,7 @@ static std::pair<int, json> answer(const httplib::Result& r) {
 
 std::pair<int, json> Http::post(const std::string& path, const std::string& body) { return answer(c.Post(path.c_str(), body, "application/json")); }
 std::pair<int, json> Http::get(const std::string& path) { return answer(c.Get(path.c_str())); }
+std::pair<int, json> Http::put(const std::string& path, const json& body) { return answer(c.Put(path.c_str(), body.dump(), "application/json")); }
+std::pair<int, json> Http::del(const std::string& path) { return answer(c.Delete(path.c_str())); }
 
 }  // namespace redoubt::test

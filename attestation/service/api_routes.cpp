@@ -1,0 +1,58 @@
+#include "attestation/service/api_routes.hpp"
+
+namespace redoubt::attest {
+
+namespace {
+constexpr RoleSet kAdmin = roles(Role::admin);
+constexpr RoleSet kReaders = Role::admin | Role::relying_party;
+constexpr RoleSet kEndpoint = Role::admin | Role::endpoint;
+constexpr RoleSet kAnyone = Role::admin | Role::relying_party | Role::endpoint;
+constexpr RoleSet kPublic = 0;
+constexpr const char* kId = R"(/v1/endpoints/([^/]+))";
+}  // namespace
+
+const std::vector<ApiRoute>& api_routes() {
+  // Admin: the fleet's operator (enrol, delete, reference values) and a superset of the others.
+  // Relying party: reads verdicts. Endpoint: nonce, evidence and activation for its own id only.
+  static const std::vector<ApiRoute> t = {
+      {RouteId::info, "GET", "/v1/info", "/v1/info", kAnyone, false, false},
+      {RouteId::list_endpoints, "GET", "/v1/endpoints", "/v1/endpoints", kReaders, false, false},
+      {RouteId::enrol, "POST", "/v1/endpoints", "/v1/endpoints", kAdmin, false, true},
+      {RouteId::get_endpoint, "GET", kId, "/v1/endpoints/ep-1", kReaders, false, false},
+      {RouteId::delete_endpoint, "DELETE", kId, "/v1/endpoints/ep-1", kAdmin, false, false},
+      {RouteId::activate, "POST", R"(/v1/endpoints/([^/]+)/activate)", "/v1/endpoints/ep-1/activate", kEndpoint, true, true},
+      {RouteId::nonce, "POST", R"(/v1/endpoints/([^/]+)/nonce)", "/v1/endpoints/ep-1/nonce", kEndpoint, true, true},
+      {RouteId::evidence, "POST", R"(/v1/endpoints/([^/]+)/evidence)", "/v1/endpoints/ep-1/evidence", kEndpoint, true, true},
+      {RouteId::verify, "POST", "/v1/verify", "/v1/verify", kReaders, false, true},
+      {RouteId::verdict, "GET", R"(/v1/verdicts/(\d{1,18}))", "/v1/verdicts/1", kReaders, false, false},
+      {RouteId::get_reference_values, "GET", "/v1/reference-values", "/v1/reference-values", kReaders, false, false},
+      {RouteId::put_reference_values, "PUT", "/v1/reference-values", "/v1/reference-values", kAdmin, false, true},
+      {RouteId::healthz, "GET", "/healthz", "/healthz", kPublic, false, false},
+      {RouteId::readyz, "GET", "/readyz", "/readyz", kPublic, false, false},
+      {RouteId::metrics, "GET", "/metrics", "/metrics", kReaders, false, false},
+  };
+  return t;
+}
+
+const char* route_name(RouteId id) {
+  switch (id) {
+    case RouteId::info: return "info";
+    case RouteId::list_endpoints: return "list_endpoints";
+    case RouteId::enrol: return "enrol";
+    case RouteId::get_endpoint: return "get_endpoint";
+    case RouteId::delete_endpoint: return "delete_endpoint";
+    case RouteId::activate: return "activate";
+    case RouteId::nonce: return "nonce";
+    case RouteId::evidence: return "evidence";
+    case RouteId::verify: return "verify";
+    case RouteId::verdict: return "verdict";
+    case RouteId::get_reference_values: return "get_reference_values";
+    case RouteId::put_reference_values: return "put_reference_values";
+    case RouteId::healthz: return "healthz";
+    case RouteId::readyz: return "readyz";
+    case RouteId::metrics: return "metrics";
+  }
+  return "?";
+}
+
+}  // namespace redoubt::attest

@@ -1,0 +1,32 @@
+// The verifier's /metrics (issue 13), in the Prometheus text exposition format
+// 0.0.4: appraisals by result, an appraisal latency histogram, requests by route
+// and status, store errors, and (gauges, computed when scraped) endpoints by status.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace redoubt::attest {
+
+class HttpMetrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+  void appraisal(const std::string& status, double seconds);  // a verdict was made (evidence or one-shot)
+  void request(const std::string& route, int status);
+  void store_error();
+  std::string render(const std::map<std::string, int64_t>& endpoints_by_status) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> appraisals_;
+  std::array<uint64_t, kBuckets.size()> buckets_{};  // not cumulative here; summed when rendered
+  uint64_t count_ = 0;
+  double sum_ = 0;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  uint64_t store_errors_ = 0;
+};
+
+}  // namespace redoubt::attest
