@@ -254,6 +254,10 @@ def main():
             os.makedirs(os.path.join(scratch, "home"), exist_ok=True)
             if not os.path.exists(os.path.join(scratch, "build")):
                 os.symlink(r.build, os.path.join(scratch, "build"))
+            # Paths a doc names from the repository root (read-only inputs): tests/, docs/, guests/.
+            for d in ("tests", "docs", "guests"):
+                if not os.path.exists(os.path.join(scratch, d)) and os.path.isdir(os.path.join(a.root, d)):
+                    os.symlink(os.path.join(os.path.abspath(a.root), d), os.path.join(scratch, d))
             for b in blocks:
                 r.run_block(b, scratch)
     finally:

@@ -126,8 +126,17 @@ def main():
     code, out, err = run(["verifier", "sign-reference", "--in", "ref.json", "--key", "keys/authority.key.pem", "--out",
                           "ref.cose", "--hypervisor-signer", "keys/hv.pub.pem"], tmp, env)
     log = open(os.path.join(tmp, "verifier.log"), "w")
+    for a in (["key", "gen", "--out", "keys/issuer"],
+              ["verifier", "token", "issue", "--key", "keys/issuer.key.pem", "--role", "admin", "--out", "admin.token"],
+              ["verifier", "token", "issue", "--key", "keys/issuer.key.pem", "--role", "endpoint", "--endpoint", "lab-7",
+               "--out", "lab-7.token"],
+              ["verifier", "token", "issue", "--key", "keys/issuer.key.pem", "--role", "relying-party", "--out", "rp.token"]):
+        code, out, err = run(a, tmp, env)
+        if code != 0:
+            return fail(f"setup `redoubt {' '.join(a)}` exited {code}: {err[-400:]}")
     verifier = subprocess.Popen([redoubt, "verifier", "serve", "--listen", "127.0.0.1:0", "--db", "v.db", "--manufacturer-ca",
-                                 "ca", "--reference", "ref.cose", "--authority", "keys/authority.pub.pem"],
+                                 "ca", "--reference", "ref.cose", "--authority", "keys/authority.pub.pem",
+                                 "--token-issuer", "keys/issuer.pub.pem"],
                                 cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = None
@@ -140,10 +149,11 @@ def main():
         if url is None:
             return fail("the verifier did not start: " + open(os.path.join(tmp, "verifier.log")).read()[-400:])
         code, out, err = run(["endpoint", "--verifier", url, "--id", "lab-7", "--state", "st/lab-7", "--manufacturer-ca", "ca",
+                              "--token", "lab-7.token", "--enrol-token", "admin.token",
                               "--signing-key", "keys/hv.key.pem", "--count", "1"], tmp, env)
         if code != 0:
             fail(f"endpoint exited {code}: {err[-400:]}")
-        attest = ["attest", "--verifier", url, "--verifier-key", "v.db.pub.pem"]
+        attest = ["attest", "--verifier", url, "--verifier-key", "v.db.pub.pem", "--token", "rp.token"]
 
         # 3. Per --json command: (arguments, exit code, schema); every one a success and an error case.
         K = bd("guests/hello.bin")
@@ -173,7 +183,8 @@ def main():
                            (["--policy", "nosuch", "--owner", "pki/owner.pub.pem"], 3, "error.json")],
             "attest": [(attest[1:] + ["lab-7"], 0, "attest.json"),
                        (attest[1:] + ["nobody"], 1, "error.json"),  # unknown endpoint
-                       (["--verifier", "http://127.0.0.1:1", "--verifier-key", "v.db.pub.pem", "lab-7"], 5, "error.json")],
+                       (["--verifier", "http://127.0.0.1:1", "--verifier-key", "v.db.pub.pem", "--token", "rp.token", "lab-7"], 5,
+                        "error.json")],
             "sign hypervisor": [(["--image", bd("hv.bin"), "--key", "keys/hv.key.pem", "--version", "1.0.0", "--svn", "2",
                                   "--out", "hv2.manifest"], 0, "signed.json"),
                                  (["--image", bd("hv.bin"), "--key", "keys/hv.key.pem", "--version", "1.0.0", "--svn", "2",
