@@ -47,6 +47,7 @@ struct EndpointOptions {
   uint64_t guest_svn = 1;
   bool unsigned_guests = false;
   bool new_tpm = false;
+  bool json_out = false;  // push mode: one document with every verdict on stdout (docs/schemas/endpoint.json)
   int count = 1, interval_ms = 1000, serve_seconds = 0;
 };
 
@@ -202,20 +203,40 @@ int run_endpoint(const EndpointOptions& o) {
     server.join();
   } else {
     agent.enrol("push");
-    std::cout << "enrolled " << o.id << " (push)\n" << std::flush;
+    // With --json the lines for people go to stderr and stdout carries one document at the end.
+    std::ostream& out = o.json_out ? std::cerr : std::cout;
+    out << "enrolled " << o.id << " (push)\n" << std::flush;
+    json verdicts = json::array();
     for (int i = 0; i < o.count && !g_stop; ++i) {
       if (i) std::this_thread::sleep_for(std::chrono::milliseconds(o.interval_ms));
       json r = agent.push_once();
       const auto& sub = r["ear"]["submods"]["redoubt-drtm"];
-      std::cout << o.id << ": " << r["status"].get<std::string>() << " (verdict " << r["seq"] << ")";
-      for (const auto& f : sub["redoubt.failures"]) std::cout << "; " << f["code"].get<std::string>() << ": " << f["message"].get<std::string>();
-      for (const auto& f : sub["redoubt.warnings"]) std::cout << "; warning " << f["code"].get<std::string>() << ": " << f["message"].get<std::string>();
-      for (const auto& f : sub["redoubt.notes"]) std::cout << "; note " << f["code"].get<std::string>();
-      std::cout << "\n" << std::flush;
+      out << o.id << ": " << r["status"].get<std::string>() << " (verdict " << r["seq"] << ")";
+      json v = {{"status", r["status"]}, {"seq", r["seq"]}, {"failures", json::array()}, {"warnings", json::array()},
+                {"notes", json::array()}};
+      for (const auto& f : sub["redoubt.failures"]) {
+        out << "; " << f["code"].get<std::string>() << ": " << f["message"].get<std::string>();
+        v["failures"].push_back({{"code", f["code"]}, {"message", f["message"]}});
+      }
+      for (const auto& f : sub["redoubt.warnings"]) {
+        out << "; warning " << f["code"].get<std::string>() << ": " << f["message"].get<std::string>();
+        v["warnings"].push_back({{"code", f["code"]}, {"message", f["message"]}});
+      }
+      for (const auto& f : sub["redoubt.notes"]) {
+        out << "; note " << f["code"].get<std::string>();
+        v["notes"].push_back(f["code"]);
+      }
+      out << "\n" << std::flush;
+      verdicts.push_back(v);
       // The worst verdict of the run decides (docs/running.md "Exit codes"): 1 contraindicated, 4 warning.
       if (r["status"] == "warning" && rc == kExitOk) rc = kExitWarning;
       else if (r["status"] != "affirming" && r["status"] != "warning") rc = kExitRefused;
     }
+    if (o.json_out)
+      std::cout << json{{"id", o.id}, {"mode", "push"}, {"verifier", o.verifier}, {"launched", j.report.launched},
+                        {"verdicts", verdicts}, {"exit_code", rc}}
+                       .dump(2)
+                << "\n";
   }
   return rc;
 }
@@ -271,12 +292,18 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   c->add_option("--ca,--ca-file", o->ca_file, "https verifier: the only CA (PEM) its TLS certificate may chain to");
   c->add_option("--token", o->token, "File holding this endpoint's bearer token (role endpoint for --id, or admin)");
   c->add_option("--enrol-token", o->enrol_token, "File holding the admin token that enrols it (default: --token)");
+  c->add_flag("--json", o->json_out,
+              "push mode: one JSON document on stdout with every verdict (status, failures, warnings, notes); the "
+              "progress lines go to stderr");
   c->callback([o, &exit_code] {
+    if (o->json_out && o->mode == "pull")
+      throw CLI::ValidationError("--json", "pull mode serves quotes until stopped and reports no verdicts: use push mode");
     std::signal(SIGTERM, [](int) { g_stop = true; });
     std::signal(SIGINT, [](int) { g_stop = true; });
     try {
       exit_code = run_endpoint(*o);
     } catch (const attest::AttestError& e) {
+      if (o->json_out) throw InputError(std::string("redoubt endpoint: ") + e.what());  // main: the JSON error document
       std::cerr << "redoubt endpoint: " << e.what() << "\n";
       exit_code = kExitEnv;
     }

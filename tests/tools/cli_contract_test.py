@@ -219,6 +219,9 @@ def main():
             "attack run": [(["cpu-state.io-ports"], 0, "attack-run.json"),
                            (["cpu-state.io-ports", "--protection-off"], 1, "attack-run.json"),
                            (["nosuch"], 2, "error.json")],
+            "endpoint": [(["--verifier", url, "--id", "lab-8", "--state", "st/lab-8", "--manufacturer-ca", "ca",
+                           "--token", "admin.token", "--signing-key", "keys/hv.key.pem", "--count", "1"], 0, "endpoint.json"),
+                         (["--verifier", url, "--id", "lab-9", "--mode", "pull"], 2, "error.json")],  # pull: no verdicts
             "report": [(["r", "--out", "rep"], 0, "report.json"),  # the run case above wrote r/
                        (["o", "--out", "rep2"], 3, "error.json")],  # a launch directory: no stats.json
             "doctor": [(["--state", "doctor-st"], None, "doctor.json"),  # 0, or 4 where an optional tool is missing
