@@ -244,6 +244,7 @@ struct TokenOptions {
   std::string key, role, endpoint, subject, out;
   int64_t ttl_s = 24 * 3600;
   bool force = false;
+  bool json = false;
 };
 
 int run_token_issue(const TokenOptions& o) {
@@ -253,14 +254,26 @@ int run_token_issue(const TokenOptions& o) {
   if (*role != attest::Role::endpoint && !o.endpoint.empty()) throw std::invalid_argument("--endpoint is only for --role endpoint");
   const policy::EvpKey key = policy::load_private_key(o.key);
   const std::string subject = !o.subject.empty() ? o.subject : !o.endpoint.empty() ? o.endpoint : o.role;
-  const std::string token = attest::issue_token(key, *role, subject, o.endpoint, o.ttl_s, attest::unix_now());
+  const int64_t now = attest::unix_now();
+  const std::string token = attest::issue_token(key, *role, subject, o.endpoint, o.ttl_s, now);
+  nlohmann::json jd = {{"role", o.role}, {"subject", subject}, {"endpoint", o.endpoint}, {"expires", now + o.ttl_s}};
   if (o.out.empty()) {
-    std::cout << token << "\n";
+    if (o.json) {
+      jd["token"] = token;
+      std::cout << jd.dump(2) << "\n";
+    } else {
+      std::cout << token << "\n";
+    }
     return kExitOk;
   }
   refuse_overwrite({o.out}, o.force, "token");
   policy::FileError fe;  // created 0600 (never readable by others, not even for a moment)
   if (!policy::write_file_atomic(o.out, std::vector<uint8_t>(token.begin(), token.end()), 0600, fe)) throw OutputError(fe.what);
+  if (o.json) {
+    jd["wrote"] = o.out;
+    std::cout << jd.dump(2) << "\n";
+    return kExitOk;
+  }
   std::cout << "token for " << o.role << (o.endpoint.empty() ? "" : " " + o.endpoint) << " (" << subject << "), valid " << o.ttl_s << " s -> " << o.out << "\n";
   return kExitOk;
 }
@@ -320,6 +333,7 @@ void register_verifier(CLI::App& app, int& exit_code) {
   ti->add_option("--ttl", t->ttl_s, "Lifetime in seconds (at most 400 days)")->capture_default_str()->check(CLI::Range(int64_t{1}, attest::kMaxTokenLifetime));
   ti->add_option("--out", t->out, "Write the token to this file (0600) instead of stdout");
   ti->add_flag("--force", t->force, "Replace an existing --out");
+  ti->add_flag("--json", t->json, "JSON on stdout: role, subject, endpoint, expires (Unix time), and wrote (--out) or token");
   ti->callback([t, &exit_code] { exit_code = run_token_issue(*t); });
 
   auto r = std::make_shared<SignRefOptions>();

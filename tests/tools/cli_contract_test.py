@@ -222,6 +222,11 @@ def main():
             "endpoint": [(["--verifier", url, "--id", "lab-8", "--state", "st/lab-8", "--manufacturer-ca", "ca",
                            "--token", "admin.token", "--signing-key", "keys/hv.key.pem", "--count", "1"], 0, "endpoint.json"),
                          (["--verifier", url, "--id", "lab-9", "--mode", "pull"], 2, "error.json")],  # pull: no verdicts
+            "verifier token issue": [(["--key", "keys/issuer.key.pem", "--role", "relying-party", "--out", "rp2.token"], 0,
+                                      "token-issue.json"),
+                                     (["--key", "keys/issuer.key.pem", "--role", "admin"], 0, "token-issue.json"),
+                                     (["--key", "keys/issuer.key.pem", "--role", "relying-party", "--out", "rp2.token"], 3,
+                                      "error.json")],  # exists: not replaced
             "report": [(["r", "--out", "rep"], 0, "report.json"),  # the run case above wrote r/
                        (["o", "--out", "rep2"], 3, "error.json")],  # a launch directory: no stats.json
             "doctor": [(["--state", "doctor-st"], None, "doctor.json"),  # 0, or 4 where an optional tool is missing
