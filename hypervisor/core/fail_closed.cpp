@@ -19,14 +19,12 @@ uint64_t zero(hal::Platform& p, const hal::HypervisorHandoff& h, const char* wha
   if (n == 0) return 0;
   const bool bad = pa + n < pa || overlaps(pa, n, h.hv_image_pa, h.hv_image_size) ||
                    overlaps(pa, n, h.event_log_pa, h.event_log_cap) || overlaps(pa, n, h.hv_memory_pa, kRunRecordBytes);
-  uint8_t* m = bad ? nullptr : p.mem().map(pa, n);
-  if (!m) {
+  if (bad || !p.mem().zero(pa, n)) {
     ++skipped;
     p.console().print("[hv] scrub: %s [0x%llx, +0x%llx) skipped: %s\n", what, (unsigned long long)pa,
                       (unsigned long long)n, bad ? "it overlaps what must stay" : "outside RAM");
     return 0;
   }
-  std::memset(m, 0, n);
   return n;
 }
 

@@ -167,7 +167,7 @@ void Hypervisor::teardown(Vm& vm) {
   const uint32_t devices = vm.device_count();
   if (devices && !vm.release_devices(!(test_flags & kHvTestStaleIotlb))) dma_release_failed = true;
   if (test_flags & kHvTestNoScrub) return;  // test only: the forgotten scrub (entry.hpp)
-  if (uint8_t* ram = platform.mem().map(r.ram_pa, r.ram_size)) std::memset(ram, 0, r.ram_size);
+  (void)platform.mem().zero(r.ram_pa, r.ram_size);
   r.scrubbed = 1;
   if (devices) platform.console().print("[hv] guest %s: RAM scrubbed after its devices were released\n", r.name);
 }

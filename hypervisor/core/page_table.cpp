@@ -30,15 +30,22 @@ Status PageTableBuilder::map(uint64_t va, uint64_t pa, uint64_t size, uint64_t f
                         (unsigned long long)va, (unsigned long long)size, (unsigned long long)pa);
   flags = (flags & ~kPteAddrMask) | kPtePresent;
   flags &= ~kPteLarge;
+  // The page directory of the current 1 GiB of va, walked to once per GiB rather than
+  // once per page (a 4 GiB identity map is 2048 entries in 4 directories).
+  uint64_t* pd = nullptr;
+  uint64_t pd_gib = ~0ull;
   while (size) {
     const bool large = large_ok && ((va | pa) & (kPageSize2M - 1)) == 0 && size >= kPageSize2M;
-    uint64_t* t = tm_.table(root_);
     uint64_t next;
-    REDOUBT_TRY(next_table(&t[pml4_index(va)], next));
-    t = tm_.table(next);
-    REDOUBT_TRY(next_table(&t[pdpt_index(va)], next));
-    t = tm_.table(next);
-    uint64_t* pde = &t[pd_index(va)];
+    if (!pd || (va >> 30) != pd_gib) {
+      uint64_t* t = tm_.table(root_);
+      REDOUBT_TRY(next_table(&t[pml4_index(va)], next));
+      t = tm_.table(next);
+      REDOUBT_TRY(next_table(&t[pdpt_index(va)], next));
+      pd = tm_.table(next);
+      pd_gib = va >> 30;
+    }
+    uint64_t* pde = &pd[pd_index(va)];
     if (large) {
       if (*pde & kPtePresent)
         return Status::fail(Err::internal, "page tables: 0x%llx is already mapped", (unsigned long long)va);
@@ -49,8 +56,7 @@ Status PageTableBuilder::map(uint64_t va, uint64_t pa, uint64_t size, uint64_t f
       continue;
     }
     REDOUBT_TRY(next_table(pde, next));
-    t = tm_.table(next);
-    uint64_t* pte = &t[pt_index(va)];
+    uint64_t* pte = &tm_.table(next)[pt_index(va)];
     if (*pte & kPtePresent)
       return Status::fail(Err::internal, "page tables: 0x%llx is already mapped", (unsigned long long)va);
     *pte = pa | flags;

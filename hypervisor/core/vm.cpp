@@ -89,7 +89,7 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
                           (unsigned long long)g.ram_size);
   }
 
-  std::memset(ram, 0, g.ram_size);  // no stale data from before the launch
+  (void)pm.zero(g.ram_pa, g.ram_size);  // no stale data from before the launch (mapped above)
   std::memcpy(ram + kGuestImageGpa, image, g.image_size);
   if (initrd) std::memcpy(ram + initrd_gpa, initrd, g.initrd_size);
 
@@ -103,7 +103,7 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
   format(rec_->version, sizeof rec_->version, "%s", adm.version);
   rec_->svn = adm.svn;
   if (adm.how == Admission::refused) {
-    std::memset(ram, 0, g.ram_size);  // scrub: nothing of a refused guest stays in its RAM
+    (void)pm.zero(g.ram_pa, g.ram_size);  // scrub: nothing of a refused guest stays in its RAM
     rec_->scrubbed = 1;
     format(rec_->reason, sizeof rec_->reason, "%s: %s", adm.refusal, adm.reason);
     return Status::fail(Err::wrong_key, "guest %s refused: %s", g.name, adm.refusal);

@@ -40,6 +40,15 @@ class PhysMem {
  public:
   // A pointer to [pa, pa+n) or nullptr if any of it is outside RAM.
   virtual uint8_t* map(uint64_t pa, uint64_t n) = 0;
+  // Sets [pa, pa+n) to zero (the hypervisor's clears and scrubs); false if any of it is
+  // outside RAM. A host-backed platform may do it without touching every byte
+  // (tests/fuzz/fuzz_hal.hpp hands whole pages back to the host, which read as zero).
+  virtual bool zero(uint64_t pa, uint64_t n) {
+    uint8_t* m = map(pa, n);
+    if (!m) return false;
+    __builtin_memset(m, 0, n);
+    return true;
+  }
 
  protected:
   ~PhysMem() = default;

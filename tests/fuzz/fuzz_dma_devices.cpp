@@ -157,10 +157,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
   }
-  if (!own_canary_write) {
-    const uint8_t* c = mem.map(kCanary, 0x1000);
-    for (int i = 0; i < 0x1000; ++i)
-      if (c[i] != 0xCA) fail("a bus master wrote a DEV-protected page");
-  }
+  // One memcmp, not a byte loop: the instrumented loop (a coverage callback per byte)
+  // was a third of the time per input.
+  static const std::vector<uint8_t> kCanaryBytes(0x1000, 0xCA);
+  if (!own_canary_write && std::memcmp(mem.map(kCanary, 0x1000), kCanaryBytes.data(), 0x1000) != 0)
+    fail("a bus master wrote a DEV-protected page");
   return 0;
 }
