@@ -14,7 +14,7 @@ int main() {
     std::string cells[3];
     const Where ws[] = {Where::cpl0, Where::cpl3, Where::svm};
     for (int i = 0; i < 3; ++i) cells[i] = describe(k, run(k, ws[i]));
-    if (k.misc1 == 0 && k.cr_read == 0) cells[2] = "no SVM intercept; the guest runs at CPL 0 on its own GDT: " + cells[2];
+    if (k.misc1 == 0 && k.cr_read == 0) cells[2] = "none exists; at guest CPL 0: " + cells[2];
     std::printf("| `%s` | %s | %s | %s |\n", k.name, cells[0].c_str(), cells[1].c_str(), cells[2].c_str());
   }
   return 0;
