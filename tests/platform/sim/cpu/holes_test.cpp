@@ -161,3 +161,11 @@ BOOST_AUTO_TEST_CASE(cpuid_is_the_same_at_both_cpls_and_exits_when_intercepted) 
   BOOST_TEST(a.rax != 0u);  // the highest standard leaf
   exited(k, run(k, Where::svm), s::kExitCpuid);
 }
+
+BOOST_AUTO_TEST_CASE(smsw_register_widths) {
+  Case k = find("SMSW rax");
+  k.code = {0x66, 0x0F, 0x01, 0xE0};  // smsw ax: CR0[15:0], RAX[63:16] kept
+  BOOST_TEST(run(k, Where::cpl3).rax == 0x1111111111110011ull);
+  k.code = {0x0F, 0x01, 0xE0};  // smsw eax: CR0[31:0] zero-extended
+  BOOST_TEST(run(k, Where::cpl3).rax == 0x80000011ull);
+}
