@@ -4,6 +4,7 @@
 // CR0 and the host's descriptors (docs/virtualization-holes.md).
 #include "arch/svm/exit_codes.hpp"
 #include "arch/x86/descriptors.hpp"
+#include "arch/x86/paging.hpp"
 #include "platform/sim/cpu/exec_decl.hpp"
 #include "platform/sim/cpu/exec_mode.hpp"
 
@@ -43,7 +44,7 @@ Desc fetch(Cpu& c, uint16_t sel, bool want_hi) {
   c.implicit_sup = true;  // descriptor-table reads are supervisor accesses (APM vol. 2 §5.6.3)
   try {
     d.lo = c.rd<uint64_t>(c.gdtr.base + idx);
-    // 64-bit mode: a system descriptor is 16 bytes; its second half must lie within the limit.
+    // IA-32e mode: a system descriptor is 16 bytes; its second half must lie within the limit.
     if (want_hi && !(d.lo & (1ull << 44))) {
       if (idx + 15 > c.gdtr.limit) {
         c.implicit_sup = saved;
@@ -78,13 +79,13 @@ bool valid_for(const Cpu& c, const Desc& d, bool lsl) {
   const bool code_or_data = d.lo & (1ull << 44);
   if (code_or_data) return true;  // every code/data type is valid; privilege is checked by the caller
   const unsigned type = (d.lo >> 40) & 0xF;
-  if (c.mode() == Mode::long64) {
-    // 64-bit mode: LDT (2), 64-bit TSS available/busy (9, B), and for LAR the 64-bit call gate (C);
-    // the upper half's type field must be 0 (Intel SDM vol. 2A "LAR", 64-bit mode).
+  if (c.efer & x86::kEferLma) {
+    // IA-32e mode (64-bit and compatibility): LDT (2), 64-bit TSS available/busy (9, B), and
+    // for LAR the 64-bit call gate (C); the upper half's type field must be 0 (SDM "LAR").
     if (((d.hi >> 40) & 0x1F) != 0) return false;
     return type == 2 || type == 9 || type == 0xB || (!lsl && type == 0xC);
   }
-  // Legacy/compatibility: 16-bit TSS (1, 3), LDT (2), 32-bit TSS (9, B); LAR also gates 4, 5, C.
+  // Legacy mode: 16-bit TSS (1, 3), LDT (2), 32-bit TSS (9, B); LAR also gates 4, 5, C.
   switch (type) {
     case 1: case 2: case 3: case 9: case 0xB: return true;
     case 4: case 5: case 0xC: return !lsl;
@@ -94,7 +95,7 @@ bool valid_for(const Cpu& c, const Desc& d, bool lsl) {
 
 // Common part of LAR and LSL: true (and the descriptor in d) if the checks pass.
 bool accessible(Cpu& c, uint16_t sel, bool lsl, Desc& d) {
-  d = fetch(c, sel, c.mode() == Mode::long64);
+  d = fetch(c, sel, c.efer & x86::kEferLma);  // IA-32e mode: 16-byte system descriptors
   if (!d.ok || !valid_for(c, d, lsl)) return false;
   const bool conforming_code = (d.lo & (1ull << 44)) && ((d.lo >> 43) & 1) && ((d.lo >> 42) & 1);
   return conforming_code || privileged_ok(c, sel, d.lo);  // conforming code: no DPL check
