@@ -576,6 +576,25 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
       }
       o.fn = &store_sys_selector;
       break;
+    case ZYDIS_MNEMONIC_SMSW:
+      o.cc = kind[0] == M ? 1 : 0;
+      if (kind[0] == R) { const int r = reg(0); if (r < 0) return false; o.dst = uint8_t(r); }
+      o.fn = &smsw;
+      break;
+    case ZYDIS_MNEMONIC_LAR: case ZYDIS_MNEMONIC_LSL: {
+      const int d = reg(0);
+      if (d < 0) return false;
+      o.dst = uint8_t(d);
+      o.cc = kind[1] == M ? 1 : 0;
+      if (kind[1] == R) { const int r = reg(1); if (r < 0) return false; o.src = uint8_t(r); }
+      o.fn = m == ZYDIS_MNEMONIC_LAR ? &lar : &lsl;
+      break;
+    }
+    case ZYDIS_MNEMONIC_VERR: case ZYDIS_MNEMONIC_VERW:
+      o.cc = uint8_t((kind[0] == M ? 1 : 0) | (m == ZYDIS_MNEMONIC_VERW ? 2 : 0));
+      if (kind[0] == R) { const int r = reg(0); if (r < 0) return false; o.src = uint8_t(r); }
+      o.fn = &verrw;
+      break;
     case ZYDIS_MNEMONIC_CLI: o.fn = &exec::cli; break;
     case ZYDIS_MNEMONIC_STI: o.fn = &exec::sti; break;
     case ZYDIS_MNEMONIC_PUSHFQ: o.fn = &pushf; break;

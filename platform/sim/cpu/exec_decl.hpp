@@ -45,6 +45,10 @@ void mov_dr(Cpu&, const Op&);
 void desc_table(Cpu&, const Op&); // LGDT LIDT SGDT SIDT (cc)
 void ltr(Cpu&, const Op&);
 void store_sys_selector(Cpu&, const Op&);  // STR / SLDT
+void smsw(Cpu&, const Op&);      // cc bit 0: memory (exec_seg_query.cpp)
+void lar(Cpu&, const Op&);       // cc bit 0: memory source
+void lsl(Cpu&, const Op&);
+void verrw(Cpu&, const Op&);     // cc bit 0: memory, bit 1: VERW
 void cli(Cpu&, const Op&);
 void sti(Cpu&, const Op&);
 void pushf(Cpu&, const Op&);     // o.w: operand size (PUSHFQ / PUSHFD)
