@@ -31,12 +31,18 @@ void register_slb(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<SlbOptions>();
   CLI::App* seal = slb->add_subcommand("seal", "Seal a hypervisor-signing public key into an SL image");
   seal->add_option("--sl", o->in, "SL image (e.g. build/sl.bin)")->required();
-  seal->add_option("--key", o->key, "Hypervisor-signing public key PEM");
+  // One meaning per flag name (docs/running.md "Option names"): --key is always a private key;
+  // the hypervisor-signing *public* key is --hv-key here as in `launch` and `run`.
+  seal->add_option("--hv-key", o->key, "Hypervisor-signing public key PEM (sealed into the SLB)");
+  auto old_key = std::make_shared<std::string>();
+  seal->add_option("--key", *old_key, "(renamed: --hv-key)")->group("");
   seal->add_option("--owner", o->owner, "Platform owner's public key PEM (verifies launch policies)");
   seal->add_option("--out", o->out, "Sealed SL image")->required();
   seal->add_flag("--json", o->json, "JSON on stdout: {wrote, sealed_key, owner_key, measured_sha256} (docs/schemas/slb-seal.json)");
-  seal->callback([o, &exit_code] {
-    if (o->key.empty() && o->owner.empty()) throw std::invalid_argument("slb seal: give --key, --owner or both");
+  seal->callback([o, old_key, &exit_code] {
+    if (!old_key->empty())
+      throw std::invalid_argument("slb seal --key is now --hv-key (a public key; --key always names a private key)");
+    if (o->key.empty() && o->owner.empty()) throw std::invalid_argument("slb seal: give --hv-key, --owner or both");
     std::vector<uint8_t> img = read_file(o->in, input::kSlImage);
     nlohmann::json j = {{"sealed_key", nullptr}, {"owner_key", nullptr}};
     std::ostream& text = o->json ? std::cerr : std::cout;  // with --json, stdout is the one document

@@ -28,7 +28,7 @@ BOOST_AUTO_TEST_CASE(key_sign_show_and_launch_with_own_key) {
   BOOST_TEST(dump.find(hex(sha("SHA384", read_file(build_dir() / "hv.bin")))) != std::string::npos);
 
   // Seal the owner's key into an SLB, then launch it with the owner's manifest.
-  CliResult seal = run_redoubt({"slb", "seal", "--sl", (build_dir() / "sl.bin").string(), "--key",
+  CliResult seal = run_redoubt({"slb", "seal", "--sl", (build_dir() / "sl.bin").string(), "--hv-key",
                                 (t / "owner.pub.pem").string(), "--out", (t / "sl-owner.bin").string()});
   BOOST_REQUIRE_EQUAL(seal.exit_code, 0);
   CliResult l = run_redoubt({"launch", "--state", (t / "state").string(), "--out", (t / "out").string(), "--sl",

@@ -197,9 +197,11 @@ def main():
             "sign policy": [(["--key", "pki/owner.key.pem", "--anchor", "pki/root.crt.pem", "--min-svn", "hello=3",
                               "--out", "p3.policy"], 0, "signed.json"),
                             (["--key", "pki/owner.key.pem", "--anchor", "nosuch.crt", "--out", "p4.policy"], 3, "error.json")],
-            "slb seal": [(["--sl", bd("sl.bin"), "--key", "keys/hv.pub.pem", "--owner", "pki/owner.pub.pem", "--out", "sl-s.bin"],
+            "slb seal": [(["--sl", bd("sl.bin"), "--hv-key", "keys/hv.pub.pem", "--owner", "pki/owner.pub.pem", "--out", "sl-s.bin"],
                           0, "slb-seal.json"),
-                         (["--sl", bd("sl.bin"), "--out", "sl-t.bin"], 2, "error.json")],  # neither --key nor --owner
+                         (["--sl", bd("sl.bin"), "--out", "sl-t.bin"], 2, "error.json"),  # neither --hv-key nor --owner
+                         (["--sl", bd("sl.bin"), "--key", "keys/hv.pub.pem", "--out", "sl-u.bin"], 2,
+                          "error.json")],  # --key is a private key everywhere: renamed, and said so
             "pki init": [(["pki2"], 0, "pki-init.json"),
                          (["pki2"], 3, "error.json")],  # exists: not replaced
             "manufacturer-ca": [(["ca"], 0, "manufacturer-ca.json"),  # made once: the same CA again
