@@ -1,5 +1,9 @@
 #include "platform/x86/drivers/vtd.hpp"
 
+#include "abi/dma_engine.hpp"
+#include "arch/qemu/edu.hpp"
+#include "arch/x86/pci.hpp"
+
 namespace redoubt::x86 {
 
 namespace v = arch::vtd;
@@ -155,6 +159,7 @@ Status VtdHw::enable(uint64_t root_pa, const PhysRange* hv, size_t n_hv, uint32_
 }
 
 Status VtdHw::set_page_table_pool(uint64_t pa, uint64_t size) {
+  if (pool_used_) return Status::fail(Err::internal, "VT-d: %llu bytes of tables live in the current pool", (unsigned long long)pool_used_);
   if (pa % kPage || size < kPage || size % kPage || !mem_.map(pa, size))
     return Status::fail(Err::malformed, "VT-d page-table pool [0x%llx, +0x%llx) is unaligned, empty or outside RAM",
                         (unsigned long long)pa, (unsigned long long)size);
@@ -294,6 +299,31 @@ size_t VtdHw::read_faults(VtdFault* out, size_t max) {
     regs().write32(at + 12, uint32_t(v::frcd::kF >> 32));  // §10.4.14: F is RW1C
   }
   return n;
+}
+
+Status VtdHw::engine_bar(uint16_t sid, uint64_t& bar_pa, uint64_t& bar_size) {
+  namespace e = abi::dma_engine;
+  namespace pci = arch::pci;
+  if (!io_) return Status::fail(Err::unsupported, "VT-d: no PCI configuration access for assignment");
+  auto cfg = [&](uint32_t reg) {  // bus:dev.fn at [23:8] of CONFIG_ADDRESS
+    io_->out32(pci::kConfigAddress, pci::kEnable | (uint32_t(sid) << 8) | (reg & 0xFC));
+    return io_->in32(pci::kConfigData);
+  };
+  const uint32_t id = cfg(pci::kVendorId);
+  const bool engine = (id & 0xFFFF) == e::kVendorId && (id >> 16) == e::kDeviceId;
+  const bool edu = (id & 0xFFFF) == arch::edu::kVendorId && (id >> 16) == arch::edu::kDeviceId;
+  const uint32_t cmd = cfg(pci::kCommand), bar = cfg(e::kBar0);
+  bar_pa = bar & ~uint32_t(0xF);
+  bar_size = edu ? arch::edu::kBarSize : e::kBarSize;
+  // PCI 3.0 §6.2.5.1: bit 0 memory, bits 2:1 = 00b (32-bit); §6.2.2: Memory Space on.
+  if ((!engine && !edu) || !(cmd & e::kCmdMemory) || (bar & 0x7) || bar_pa == 0 || bar_pa % bar_size)
+    return Status::fail(Err::unsupported, "device %02x:%02x.%x (id 0x%08x, BAR0 0x%08x) is not an assignable DMA engine",
+                        sid >> 8, (sid >> 3) & 31, sid & 7, id, bar);
+  if (edu && !(cmd & e::kCmdBusMaster)) {  // QEMU's edu does DMA only with Bus Master on
+    io_->out32(pci::kConfigAddress, pci::kEnable | (uint32_t(sid) << 8) | pci::kCommand);
+    io_->out32(pci::kConfigData, (cmd & 0xFFFF) | e::kCmdBusMaster);
+  }
+  return Status::ok();
 }
 
 bool VtdHw::fault_overflow() { return regs().read32(v::reg::kFsts) & v::fsts::kPfo; }

@@ -32,9 +32,10 @@ struct VtdFault {
 
 class VtdHw {
  public:
-  // `regs`: the register page for tests; null = volatile MMIO at `base`.
-  explicit VtdHw(hal::PhysMem& mem, Mmio* regs = nullptr, uint64_t base = arch::vtd::kDefaultBase)
-      : mem_(mem), vregs_(base), regs_(regs ? regs : &vregs_), base_(base) {}
+  // `regs`: the register page for tests; null = volatile MMIO at `base`. `io`: PCI
+  // configuration cycles, for device_window() (assignment); null = no assignment.
+  explicit VtdHw(hal::PhysMem& mem, Mmio* regs = nullptr, uint64_t base = arch::vtd::kDefaultBase, PortBus* io = nullptr)
+      : mem_(mem), vregs_(base), regs_(regs ? regs : &vregs_), base_(base), io_(io) {}
 
   // Reads VER/CAP/ECAP and checks what the driver needs: legacy mode with 4-level tables
   // (SAGAW bit 2), the IOTLB and fault recording registers inside the page, PLMR.
@@ -56,7 +57,8 @@ class VtdHw {
   };
   Status enable(uint64_t root_pa, const PhysRange* hv, size_t n_hv, uint32_t flags = 0);
 
-  // Memory (4 KiB aligned) the context and second-level tables are built in.
+  // Memory (4 KiB aligned) the context and second-level tables are built in. Refused once
+  // tables were built in the current pool (they stay in use: a grant could cover them).
   Status set_page_table_pool(uint64_t pa, uint64_t size);
   // Lets `sid` DMA to [pa, pa + size) at I/O virtual address iova (4 KiB granular, 48-bit)
   // in domain `did` (0: a fresh one); the device's context entry goes from not present to
@@ -71,6 +73,10 @@ class VtdHw {
   Status revoke(uint16_t sid, bool invalidate = true);
   // Global context-cache and IOTLB invalidation, waited for.
   Status invalidate_all();
+  // The device at `sid` if it is a Redoubt DMA engine (abi/dma_engine.hpp) or QEMU's edu
+  // with Memory Space on and a 32-bit memory BAR0: its BAR (as AmdIommuHw::engine_bar; edu
+  // also gets Bus Master on, while the device is still blocked).
+  Status engine_bar(uint16_t sid, uint64_t& bar_pa, uint64_t& bar_size);
 
   // Copies up to `max` pending faults out of the fault recording registers (from FSTS.FRI),
   // clearing each F; PFO is reported by fault_overflow() and cleared by clear_overflow().
@@ -104,6 +110,7 @@ class VtdHw {
   VolatileMmio vregs_;
   Mmio* regs_;
   uint64_t base_;
+  PortBus* io_;
   uint64_t cap_ = 0, ecap_ = 0;
   uint32_t iotlb_off_ = 0, frcd_off_ = 0, nfr_ = 0;
   bool enabled_ = false;
@@ -132,6 +139,7 @@ class Vtd final : public VtdHw, public hal::DmaProtection {
     return grant(device_id, iova, pa, size, true, true, domain_id);
   }
   Status unassign(uint16_t device_id, bool invalidate) override { return revoke(device_id, invalidate); }
+  Status device_window(uint16_t device_id, uint64_t& pa, uint64_t& size) override { return engine_bar(device_id, pa, size); }
 };
 
 }  // namespace redoubt::x86

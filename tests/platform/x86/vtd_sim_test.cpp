@@ -18,7 +18,9 @@
 #include "arch/intel/vtd.hpp"
 #include "platform/sim/devices/dma_engine.hpp"
 #include "platform/sim/devices/intel_vtd.hpp"
+#include "platform/sim/devices/pci_config.hpp"
 #include "platform/x86/drivers/vtd.hpp"
+#include "platform/x86/drivers/vtd_handoff.hpp"
 #include "tests/platform/x86/sim_io.hpp"
 
 using namespace redoubt;
@@ -65,11 +67,20 @@ struct Fixture {
   sim::DmaEngine nic{dma, "nic", kNic, 0xFEB00000}, gpu{dma, "gpu", kGpu, 0xFEB02000}, disk{dma, "disk", kDisk, 0xFEB04000};
   SimPhysMem phys{mem};
   HookedMmio regs{vtd};
-  x86::Vtd drv{phys, &regs};
+  sim::PciConfigPorts pci;
+  devtest::FnPortBus io;
+  x86::Vtd drv{phys, &regs, v::kDefaultBase, &io};
   const x86::PhysRange hv[1] = {{kHv, kHvSize}};
 
   Fixture() {
     dma.set_remapper(&vtd);
+    nic.plug_into(pci);
+    gpu.plug_into(pci);
+    disk.plug_into(pci);
+    io.in = [this](uint16_t p, unsigned n) { return pci.claims(p) ? pci.in(p, n) : (n == 4 ? ~0u : (1u << (8 * n)) - 1); };
+    io.out = [this](uint16_t p, unsigned n, uint32_t val) {
+      if (pci.claims(p)) pci.out(p, n, val);
+    };
     std::memset(mem.map(kSecret, kPage), 0x5E, kPage);
     std::memset(mem.map(kHv, kHvSize), 0xC3, kHvSize);
   }
@@ -370,4 +381,59 @@ BOOST_FIXTURE_TEST_CASE(fault_records_overflow_and_resume_once_read, Fixture) {
   BOOST_TEST_REQUIRE(f.size() == 1u);
   BOOST_TEST(f[0].sid == kDisk);
   BOOST_TEST((vtd.mmio_read(v::reg::kFsts, 4) & v::fsts::kPpf) == 0u);
+}
+
+// The hypervisor's take-over on an Intel machine (vtd_take_over) from a hand-off, then the
+// hypervisor's own use of hal::DmaProtection: its domain pool, a guest's device assigned
+// (BAR found by PCI configuration cycles, IOVA = GPA), released with invalidation.
+BOOST_FIXTURE_TEST_CASE(the_hypervisor_takes_over_from_the_pmrs_and_assigns_a_device, Fixture) {
+  hal::HypervisorHandoff h{};
+  h.hv_image_pa = kHv;
+  h.hv_image_size = 0x80000;
+  h.hv_memory_pa = kHv + 0x80000;
+  h.hv_memory_size = 0x80000;
+  h.event_log_pa = 0x500000;
+  h.event_log_cap = 0x10000;
+  h.dma_region_pa = kRoot;
+  h.dma_region_size = kPoolSize + kPage;
+  h.guest_count = 1;
+  h.guests[0].ram_pa = 0x600000;
+  h.guests[0].ram_size = 0x100000;
+  h.guests[0].image_pa = 0x700000;
+  h.guests[0].image_size = 0x1000;
+  BOOST_TEST_REQUIRE(sinit().is_ok());
+  // A guest's RAM outside the PMRs: refused (DMA could have written it before the launch).
+  h.guests[0].ram_pa = kSecret;
+  const Status bad = x86::vtd_take_over(drv, h);
+  BOOST_TEST(bad.code() == Err::fault);
+  BOOST_TEST(std::string(bad.message()).find("0x1000000") != std::string::npos, bad.message());
+  BOOST_TEST(!vtd.translation_enabled());
+  h.guests[0].ram_pa = 0x600000;
+  std::memset(mem.map(0x600000, 0x100000), 0x6A, 0x100000);
+  const Status st = x86::vtd_take_over(drv, h);
+  BOOST_TEST_REQUIRE(st.is_ok(), msg(st));
+  BOOST_TEST(vtd.translation_enabled());
+  BOOST_TEST(!vtd.pmr_enabled());
+  hal::DmaProtection& dmap = drv;
+  BOOST_TEST(dmap.is_protected(h.hv_memory_pa, h.hv_memory_size));
+  BOOST_TEST(dmap.is_protected(0x600000, 0x100000));
+  // The hypervisor's pool in its memory, the NIC assigned to guest 0 (domain 1).
+  BOOST_TEST_REQUIRE(dmap.set_domain_pool(h.hv_memory_pa + 0x40000, 0x40000).is_ok());
+  uint64_t bar = 0, bar_size = 0;
+  BOOST_TEST_REQUIRE(dmap.device_window(kNic, bar, bar_size).is_ok());
+  BOOST_TEST(bar == 0xFEB00000u);
+  BOOST_TEST(bar_size == e::kBarSize);
+  BOOST_TEST(dmap.device_window(0x0030, bar, bar_size).code() == Err::unsupported);  // nothing at 00:06.0
+  BOOST_TEST_REQUIRE(dmap.assign(kNic, 1, 0, 0x600000, 0x100000).is_ok());
+  BOOST_TEST(!dmap.is_protected(0x600000, 0x100000));
+  BOOST_TEST(nic.run(e::kOpCopy, 0x1000, 0x2000, 64) == e::kDone);  // GPA 0x1000 -> 0x2000
+  BOOST_TEST(r64(0x602000) == 0x6A6A6A6A6A6A6A6Aull);
+  BOOST_TEST(nic.run(e::kOpRead, 0x100000, 0, 8) == e::kFault);  // past its guest's RAM
+  BOOST_TEST(gpu.run(e::kOpRead, 0x1000, 0, 8) == e::kFault);    // another device
+  BOOST_TEST(all(kHv, 0xC3, 0x80000));
+  BOOST_TEST(dmap.set_domain_pool(kPool, kPoolSize).code() == Err::internal);  // tables live in the first
+  BOOST_TEST_REQUIRE(dmap.unassign(kNic, true).is_ok());
+  BOOST_TEST(nic.run(e::kOpFill, 0, 0x2000, 8, 0) == e::kFault);
+  BOOST_TEST(r64(0x602000) == 0x6A6A6A6A6A6A6A6Aull);
+  BOOST_TEST(dmap.is_protected(0x600000, 0x100000));
 }
