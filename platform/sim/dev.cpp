@@ -59,7 +59,7 @@ const char* dma_blocker_name(DmaBlocker b) {
     case DmaBlocker::none: return "none";
     case DmaBlocker::outside_ram: return "outside RAM";
     case DmaBlocker::dev: return "DEV";
-    case DmaBlocker::iommu: return "AMD-Vi";
+    case DmaBlocker::iommu: return "IOMMU";  // AMD-Vi or VT-d (translation or a PMR)
   }
   return "?";
 }

@@ -79,7 +79,7 @@ struct DmaResult {
   explicit operator bool() const { return ok; }
 };
 
-// An IOMMU between the bus masters and memory (sim::AmdIommu). translate() is asked
+// An IOMMU between the bus masters and memory (sim::AmdIommu, sim::IntelVtd). translate() is asked
 // once per 4 KiB page of an access, with the device-side address; it returns the
 // physical address, or nullopt when the request is blocked (target abort), after
 // logging whatever the IOMMU logs (its own event log).

@@ -38,7 +38,12 @@ FullSystem::FullSystem(Machine& m, TpmDevice& tpm, ConsoleSink sink, FullSystemO
 }
 
 FullSystem::~FullSystem() {
-  if (m_.dma().remapper() == iommu_.get()) m_.dma().set_remapper(nullptr);
+  if (m_.dma().remapper() == iommu_.get() || m_.dma().remapper() == vtd_.get()) m_.dma().set_remapper(nullptr);
+}
+
+AmdIommu& FullSystem::iommu() {
+  if (!iommu_) throw std::logic_error("FullSystem: an Intel machine has no AMD-Vi (see vtd())");
+  return *iommu_;
 }
 
 void FullSystem::console_byte(uint8_t b) {
@@ -69,11 +74,16 @@ void FullSystem::attach_devices() {
   tis_ = std::make_unique<TpmTis>(tpm_);
   lapic_ = std::make_unique<LocalApic>([this] { return cpu_->icount; });
   pci_ = std::make_unique<PciConfigPorts>();
-  dev_bridge_ = std::make_unique<AmdDevBridge>(m_.dev(), m_.mem());
-  dev_bridge_->plug_into(*pci_);
-  iommu_ = std::make_unique<AmdIommu>(m_.mem());
-  iommu_->plug_into(*pci_);
-  m_.dma().set_remapper(iommu_.get());  // every bus master goes through it (pass-through while off)
+  if (opt_.dma_remapping == FullSystemOptions::DmaRemapping::amd_vi) {
+    dev_bridge_ = std::make_unique<AmdDevBridge>(m_.dev(), m_.mem());
+    dev_bridge_->plug_into(*pci_);
+    iommu_ = std::make_unique<AmdIommu>(m_.mem());
+    iommu_->plug_into(*pci_);
+    m_.dma().set_remapper(iommu_.get());  // every bus master goes through it (pass-through while off)
+  } else {
+    vtd_ = std::make_unique<IntelVtd>(m_.mem());
+    m_.dma().set_remapper(vtd_.get());  // translation off and no PMR at reset: pass-through
+  }
   for (size_t i = 0; i < opt_.dma_engines.size(); ++i) {
     const uint16_t id = opt_.dma_engines[i];
     char name[32];
@@ -110,13 +120,22 @@ void FullSystem::attach_devices() {
       "txt-public", arch::txt::kPublicBase, arch::txt::kSpaceSize,
       [this](uint64_t off, unsigned n) { return m_.secrets().mmio_read(off, n); },
       [this](uint64_t off, unsigned n, uint64_t v) { m_.secrets().mmio_write(off, n, v, false); });
-  bus_.map_mmio(
-      "amd-iommu", iommu_->mmio_base(), AmdIommu::kMmioSize,
-      [this](uint64_t off, unsigned n) { return iommu_->mmio_read(off, n); },
-      [this](uint64_t off, unsigned n, uint64_t v) {
-        if (on_iommu_mmio_write) on_iommu_mmio_write(off, n, v);
-        iommu_->mmio_write(off, n, v);
-      });
+  if (iommu_)
+    bus_.map_mmio(
+        "amd-iommu", iommu_->mmio_base(), AmdIommu::kMmioSize,
+        [this](uint64_t off, unsigned n) { return iommu_->mmio_read(off, n); },
+        [this](uint64_t off, unsigned n, uint64_t v) {
+          if (on_iommu_mmio_write) on_iommu_mmio_write(off, n, v);
+          iommu_->mmio_write(off, n, v);
+        });
+  if (vtd_)  // SINIT programs the PMRs here (TXT), the hypervisor's VT-d driver the rest
+    bus_.map_mmio(
+        "intel-vtd", vtd_->mmio_base(), IntelVtd::kMmioSize,
+        [this](uint64_t off, unsigned n) { return vtd_->mmio_read(off, n); },
+        [this](uint64_t off, unsigned n, uint64_t v) {
+          if (on_iommu_mmio_write) on_iommu_mmio_write(off, n, v);
+          vtd_->mmio_write(off, n, v);
+        });
   bus_.map_mmio(
       "dma-engines", kDmaEngineWindow, kDmaEngineWindowSize,
       [this](uint64_t off, unsigned n) -> uint64_t {

@@ -8,7 +8,9 @@
 // MMIO 0xFED80000) between every bus master and memory, and DMA engines (PCI bus
 // masters with requester IDs, BAR0 in the window at 0xFEB00000), present and
 // assigned to nobody: the hypervisor chooses the DEV on this machine, so the
-// IOMMU stays off (pass-through) unless something enables it. The run ends when the images power the machine off, or with a
+// IOMMU stays off (pass-through) unless something enables it. An Intel machine
+// (FullSystemOptions::dma_remapping = vtd) has a VT-d unit at MMIO 0xFED90000
+// instead, and neither the DEV nor AMD-Vi. The run ends when the images power the machine off, or with a
 // fault, a triple fault or a hang, each reported as what it is.
 #pragma once
 #include <chrono>
@@ -23,6 +25,7 @@
 #include "platform/sim/devices/amd_iommu.hpp"
 #include "platform/sim/devices/debug_exit.hpp"
 #include "platform/sim/devices/dma_engine.hpp"
+#include "platform/sim/devices/intel_vtd.hpp"
 #include "platform/sim/devices/lapic.hpp"
 #include "platform/sim/devices/pci_config.hpp"
 #include "platform/sim/devices/tpm_tis.hpp"
@@ -39,6 +42,10 @@ struct FullSystemOptions {
   // DeviceIDs (bus << 8 | device << 3 | function) of the DMA engines, one BAR0 each at
   // kDmaEngineWindow + 8 KiB * i. Default: 00:04.0, 00:05.0 and 01:00.0.
   std::vector<uint16_t> dma_engines = {0x0020, 0x0028, 0x0100};
+  // The DMA remapping hardware: AMD's (the DEV in the host bridge, AMD-Vi at 00:02.0) or
+  // Intel's (a VT-d unit at 0xFED90000 whose PMRs TXT programs; no DEV, no AMD-Vi).
+  enum class DmaRemapping : uint8_t { amd_vi, vtd };
+  DmaRemapping dma_remapping = DmaRemapping::amd_vi;
 };
 
 // Physical addresses the simulated host bridge forwards to the DMA engines' BARs
@@ -69,11 +76,12 @@ class FullSystem {
   TpmTis& tis() { return *tis_; }
   // The DMA-capable devices, for the untrusted side of the harness (an attacker's
   // device, programmed through the same registers code in the machine would use).
-  AmdIommu& iommu() { return *iommu_; }
+  AmdIommu& iommu();               // AMD machines (throws std::logic_error on an Intel one)
+  IntelVtd* vtd() { return vtd_.get(); }  // Intel machines; null on an AMD one
   DmaEngine& dma_engine(size_t i) { return *dma_engines_.at(i); }
   size_t dma_engine_count() const { return dma_engines_.size(); }
   PciConfigPorts& pci() { return *pci_; }
-  // Test hook: called before every write to the IOMMU's MMIO registers takes effect (offset,
+  // Test hook: called before every write to the IOMMU's (AMD-Vi's or VT-d's) MMIO registers takes effect (offset,
   // size, value), so a test can fire a DMA between two of the driver's register writes.
   std::function<void(uint64_t, unsigned, uint64_t)> on_iommu_mmio_write;
 
@@ -107,6 +115,7 @@ class FullSystem {
   std::unique_ptr<PciConfigPorts> pci_;
   std::unique_ptr<AmdDevBridge> dev_bridge_;
   std::unique_ptr<AmdIommu> iommu_;
+  std::unique_ptr<IntelVtd> vtd_;
   std::vector<std::unique_ptr<DmaEngine>> dma_engines_;
   std::string line_;
   // When the hypervisor's first console line ("[hv] ...", printed right after its IDT is
