@@ -26,6 +26,7 @@
 #include "attestation/agent/ek_nv.hpp"
 #include "attestation/agent/endpoint_agent.hpp"
 #include "attestation/agent/sim_manufacturer_ca.hpp"
+#include "attestation/service/verifier_store.hpp"
 #include "bench/machine_info.hpp"
 #include "policy/host/hv_manifest_build.hpp"
 #include "policy/host/keys.hpp"

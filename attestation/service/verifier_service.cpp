@@ -252,6 +252,18 @@ json VerifierService::activate(const std::string& id, const json& body) {
     throw AttestError("activation_failed", "the activated secret is wrong: the AK is not resident with the certified EK", 403);
   }
   store_->complete_enrolment(*p);
+  bool leasing;
+  {
+    std::lock_guard<std::mutex> l(lease_mu_);
+    leasing = owned_.has_value();
+  }
+  if (leasing) {  // leases in use: a lease round now, so a new pull endpoint is polled without waiting for the next one
+    try {
+      lease_round();
+    } catch (const std::exception&) {
+      // the next regular round takes it
+    }
+  }
   return {{"id", id}, {"state", "enrolled"}, {"ak_name", to_hex(tpm_object_name(unmarshal_public(p->ak_public).publicArea))}};
 }
 
