@@ -371,6 +371,7 @@ int64_t insert_verdict(PgStore::Conn& c, const VerdictRecord& v, const std::opti
 
 int64_t PgStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
   Conn c(*this);
+  if (v.endpoint_id.empty()) return insert_verdict(c, v, clock);  // one statement (a one-shot verdict): its own transaction
   c.begin();
   const int64_t seq = insert_verdict(c, v, clock);
   c.commit();
