@@ -62,6 +62,7 @@ struct Observed {
   std::map<std::string, std::vector<double>> seen;
   std::map<int64_t, std::string> acked;  // seq -> endpoint (push answers)
   std::vector<double> evidence_ms;       // POST evidence latency (the appraisal, as a client sees it)
+  std::vector<double> quote_ms;          // the endpoint side: TPM2_Quote + PCR_Read (one TPM for all, serialised)
   std::map<std::string, int> failures;   // why a push failed (transport, HTTP code)
   int64_t quotes_served = 0;             // pull quotes handed out
 };
@@ -265,6 +266,7 @@ int main(int argc, char** argv) {
           continue;
         }
         const attest::Bytes nonce = attest::from_hex(json::parse(n->body)["nonce"].get<std::string>(), "nonce");
+        const auto q = Clock::now();
         const std::string body = ep.evidence(nonce).dump();
         const auto a = Clock::now();
         auto r = conn[vi]->Post(("/v1/endpoints/" + id + "/evidence").c_str(), body, "application/json");
@@ -278,6 +280,7 @@ int main(int argc, char** argv) {
         const int64_t seq = json::parse(r->body)["seq"].get<int64_t>();
         std::lock_guard<std::mutex> l(obs.mu);
         obs.evidence_ms.push_back(ms_since(a, b));
+        obs.quote_ms.push_back(ms_since(q, a));
         obs.seen[id].push_back(ms_since(t0, b));
         obs.acked[seq] = id;
       }
@@ -300,9 +303,12 @@ int main(int argc, char** argv) {
   agents.clear();  // no more quotes
   for (size_t i = 1; i < inst.size(); ++i) inst[i]->proc.terminate();
 
-  // Timeliness: the largest gap between two appraisals of an endpoint, and, for the pull endpoints
-  // v0 held, the time from the kill to their next poll (the takeover).
+  // Timeliness: for the pull endpoints v0 held, the time from the kill to their next poll (the
+  // takeover), within the bound of docs/operations.md: TTL + renew + 2 poll intervals; and the largest
+  // gap between two appraisals of any endpoint, within the bound + one poll interval (the last poll
+  // before the kill may be that much earlier).
   const double bound_ms = o.lease_ttl_ms + o.lease_renew_ms + 2.0 * o.poll_ms;
+  const double gap_bound_ms = bound_ms + o.poll_ms;
   double max_gap_push = 0, max_gap_pull = 0, takeover_ms = 0;
   std::vector<std::string> late;
   const double end_ms = ms_since(t0, Clock::now());
@@ -320,7 +326,7 @@ int main(int argc, char** argv) {
       const double t = after == ts.end() ? end_ms - kill_ms : *after - kill_ms;
       takeover_ms = std::max(takeover_ms, t);
     }
-    if (gap > bound_ms) late.push_back(id + " (" + std::to_string(static_cast<int>(gap)) + " ms)");
+    if (gap > gap_bound_ms) late.push_back(id + " (" + std::to_string(static_cast<int>(gap)) + " ms)");
   }
 
   // Exactly once: every acknowledged verdict is in the database, under its endpoint, once; no nonce has two.
@@ -338,7 +344,8 @@ int main(int argc, char** argv) {
   const int64_t unacked_push = static_cast<int64_t>(stored.size()) - pull_stored - static_cast<int64_t>(obs.acked.size());
   const int64_t total = static_cast<int64_t>(stored.size());
 
-  const bool ok = missing == 0 && wrong == 0 && duplicates == 0 && late.empty() && pull_stored <= obs.quotes_served && !obs.acked.empty();
+  const bool ok = missing == 0 && wrong == 0 && duplicates == 0 && late.empty() && takeover_ms <= bound_ms && pull_stored <= obs.quotes_served &&
+                  !obs.acked.empty() && !victims.empty();
   utsname u{};
   uname(&u);
   json out = {{"bench", "verifier_fleet"},
@@ -357,6 +364,8 @@ int main(int argc, char** argv) {
               {"killed_instance_leases", victims.size()},
               {"takeover_ms", takeover_ms},
               {"bound_ms", bound_ms},
+              {"gap_bound_ms", gap_bound_ms},
+              {"quote_ms", {{"p50", pct(obs.quote_ms, 0.5)}, {"p99", pct(obs.quote_ms, 0.99)}}},
               {"max_gap_ms", {{"push", max_gap_push}, {"pull", max_gap_pull}}},
               {"late_endpoints", late},
               {"acknowledged_missing_in_db", missing},
@@ -369,9 +378,10 @@ int main(int argc, char** argv) {
   } else {
     std::cout << "machine: " << out["machine"]["cpu"].get<std::string>() << ", " << out["machine"]["cores"] << " cores, " << out["machine"]["kernel"].get<std::string>() << "\n"
               << "load " << load_s << " s: " << total << " verdicts stored, " << out["appraisals_per_s"].get<double>() << " appraisals/s; push evidence p50 "
-              << pct(obs.evidence_ms, 0.5) << " ms, p99 " << pct(obs.evidence_ms, 0.99) << " ms\n"
+              << pct(obs.evidence_ms, 0.5) << " ms, p99 " << pct(obs.evidence_ms, 0.99) << " ms (endpoint side: quote p50 " << pct(obs.quote_ms, 0.5)
+              << " ms)\n"
               << "takeover of v0's " << victims.size() << " leases: " << takeover_ms << " ms (bound " << bound_ms << " ms); largest gap push "
-              << max_gap_push << " ms, pull " << max_gap_pull << " ms\n"
+              << max_gap_push << " ms, pull " << max_gap_pull << " ms (bound " << gap_bound_ms << " ms)\n"
               << "exactly once: " << obs.acked.size() << " acknowledged, missing " << missing << ", wrong endpoint " << wrong << ", duplicate nonces "
               << duplicates << ", stored but unacknowledged (in flight at the kill) " << unacked_push << "\n";
     for (const auto& [why, n] : obs.failures) std::cout << "  push failed " << n << "x: " << why << "\n";
