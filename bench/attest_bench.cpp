@@ -2,7 +2,8 @@
 //  1. the appraisal alone (quote checks + log replay + reference values + EAR signing), in-process;
 //  2. one server worker thread, one keep-alive client: verifications/s "on one core";
 //  3. 32 concurrent keep-alive clients: throughput and p50/p99 latency.
-// Every verification also stores its verdict in SQLite (WAL), as in production.
+// Every verification also stores its verdict in SQLite (WAL), as in production, or (third argument
+// "postgresql") in PostgreSQL on a server of its own.
 // Prints the machine; numbers only, no asserts.
 #include "bench/machine_info.hpp"
 #include <httplib.h>
@@ -22,6 +23,7 @@
 #include "tools/cmd_run_job.hpp"
 #include "tools/launch_job.hpp"
 #include "tools/tpm_session.hpp"
+#include "tests/attestation/pg_server.hpp"
 
 using namespace redoubt;
 using nlohmann::json;
@@ -68,9 +70,13 @@ struct Server {
   }
 };
 
+// The store every verdict goes to: SQLite in `dir`, or (third argument "postgresql") a database on a
+// PostgreSQL server of the benchmark's own (tests/attestation/pg_server.hpp, synchronous_commit=off).
+std::unique_ptr<test::PgServer> g_pg;
+
 attest::VerifierConfig config(const std::filesystem::path& dir, const std::string& name) {
   attest::VerifierConfig c;
-  c.db_path = (dir / (name + ".db")).string();
+  c.db_path = g_pg ? g_pg->create_database(name) : (dir / (name + ".db")).string();
   c.signing_key = policy::generate_key("P-256");
   c.reference = attest::ReferenceValues{};  // fail closed since issue 13: some reference values (these allow any signer)
   c.reference->id = "bench";
@@ -83,9 +89,15 @@ int main(int argc, char** argv) {
   setenv("TSS2_LOG", "all+NONE", 0);
   const int n_single = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int per_client = argc > 2 ? std::atoi(argv[2]) : 100;
+  const std::string store = argc > 3 ? argv[3] : "sqlite";
+  if (store != "sqlite" && store != "postgresql") {
+    std::cerr << "usage: bench_attest [N_SINGLE] [PER_CLIENT] [sqlite|postgresql]\n";
+    return 2;
+  }
+  if (store == "postgresql") g_pg = std::make_unique<test::PgServer>(/*durable=*/true);
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("redoubt-attest-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::cout << "machine: " << redoubt::bench::cpu_model() << "\n";
+  std::cout << "machine: " << redoubt::bench::cpu_model() << "\nstore: " << store << "\n";
 
   // For comparison: evidence of a launch without policy or guests (libtpms: one TPM per process at a time).
   attest::EndpointQuote q_launch_only;
@@ -142,7 +154,7 @@ int main(int argc, char** argv) {
     }
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     std::cout << "HTTP one-shot, 1 server thread, 1 keep-alive client: " << static_cast<int>(ok / s) << " verifications/s (" << ok << "/" << n_single
-              << " ok, stored in SQLite)\n";
+              << " ok, stored in " << store << ")\n";
     print_failures(failures);
   }
   {  // 3. 32 concurrent clients
@@ -185,5 +197,6 @@ int main(int argc, char** argv) {
     print_failures(failures);
   }
   std::filesystem::remove_all(dir);
+  g_pg.reset();
   return 0;
 }

@@ -11,6 +11,7 @@ PACKAGES=(
   libboost-test-dev                                      # Boost.Test
   libzydis-dev nasm                                      # guest decoding / guest images (AMD-V issue)
   libcpp-httplib-dev libsqlite3-dev                      # attestation service (later issue)
+  postgresql-15 libpq-dev                                # verifier store on PostgreSQL; tests start their own server (issue 13)
   clang-14 libclang-rt-14-dev                            # libFuzzer, sanitizer runtimes
   qemu-system-x86                                        # the real images under QEMU TCG (SVM + NPT)
   python3-matplotlib                                     # `redoubt report`: plots of runs and exit traces

@@ -33,6 +33,8 @@ namespace {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8440", db = "verifier.db", key, reference, authority, webhook, tls_cert, tls_key, endpoint_ca;
   std::string token_issuer, access_log;
+  std::string store, instance_id;  // issue 13: postgresql://... or sqlite:PATH (else --db); this instance's lease name
+  int lease_ttl_ms = 10000, lease_renew_ms = 2000;
   bool insecure_no_auth = false;
   bool test_unsafe_enrol = false;
   std::vector<std::string> manufacturer_cas;
@@ -76,12 +78,22 @@ int run_serve(const ServeOptions& o) {
   std::vector<attest::Cidr> allow;
   for (const std::string& a : o.agent_allow) allow.push_back(attest::parse_cidr(a));
   attest::VerifierConfig cfg;
-  cfg.db_path = o.db;
+  // --store URL (postgresql://..., sqlite:PATH) or --db PATH (SQLite, the default).
+  const bool pg = o.store.rfind("postgres", 0) == 0;
+  const std::string sqlite_path = o.store.empty() ? o.db : o.store.rfind("sqlite:", 0) == 0 ? o.store.substr(7) : "";
+  cfg.db_path = o.store.empty() ? o.db : o.store;
+  const std::string cfg_db = cfg.db_path;
+  if (pg && o.key.empty())
+    throw std::invalid_argument("--store " + attest::redact_store_location(o.store) +
+                                " needs --key EAR.key.pem: every instance on one database signs with the same key");
+  if (o.lease_renew_ms >= o.lease_ttl_ms) throw std::invalid_argument("--lease-renew-ms must be less than --lease-ttl-ms (a lease would lapse between renewals)");
+  cfg.instance_id = o.instance_id;
+  cfg.lease_ttl_ms = o.lease_ttl_ms;
   // A directory made by `redoubt manufacturer-ca` (as `endpoint --manufacturer-ca` takes) or the PEM itself.
   for (const std::string& p : o.manufacturer_cas)
     cfg.manufacturers.add_ca_pem(slurp(std::filesystem::is_directory(p) ? (std::filesystem::path(p) / "ca.cert.pem").string() : p));
   // The EAR signing key: --key, else <db>.key.pem generated on first start.
-  const std::string key_path = o.key.empty() ? o.db + ".key.pem" : o.key;
+  const std::string key_path = o.key.empty() ? sqlite_path + ".key.pem" : o.key;
   if (!fs::exists(key_path)) {
     const std::string prefix = key_path.substr(0, key_path.size() - std::string(".key.pem").size());
     if (key_path.size() <= 8 || key_path.substr(key_path.size() - 8) != ".key.pem") throw InputError("--key must end in .key.pem");
@@ -100,6 +112,10 @@ int run_serve(const ServeOptions& o) {
   if (o.test_unsafe_enrol) std::cerr << "redoubt verifier: WARNING: TEST ONLY --test-unsafe-enrol-before-activation: enrolments take effect unproven\n";
   cfg.stale_after_push_s = o.stale_after_s > 0 ? o.stale_after_s : 600;
   cfg.stale_after_pull_s = o.stale_after_s > 0 ? o.stale_after_s : o.poll_interval_ms > 0 ? std::max(2, (3 * o.poll_interval_ms + 999) / 1000) : 600;
+  // Several instances on PostgreSQL: a dead instance's pull endpoints are polled again within lease TTL
+  // + renew interval + a poll interval; not "unreachable" for that takeover alone (docs/operations.md).
+  if (pg && o.stale_after_s == 0 && o.poll_interval_ms > 0)
+    cfg.stale_after_pull_s = std::max(cfg.stale_after_pull_s, (o.lease_ttl_ms + o.lease_renew_ms + 2 * o.poll_interval_ms + 999) / 1000);
   cfg.webhook_url = o.webhook;
   cfg.nonce_ttl_s = o.nonce_ttl_s;
   cfg.nonce_history_s = o.nonce_history_s;
@@ -120,6 +136,7 @@ int run_serve(const ServeOptions& o) {
   h.token_issuer = o.token_issuer;
   h.insecure_no_auth = o.insecure_no_auth;
   h.access_log = o.access_log;
+  h.lease_renew_ms = o.lease_renew_ms;
   if (o.insecure_no_auth)
     std::cerr << "redoubt verifier: WARNING: --insecure-no-auth: every caller is admin (enrol, delete, reference values); local tests only\n";
   if (!svc.reference())
@@ -135,8 +152,8 @@ int run_serve(const ServeOptions& o) {
   signal(SIGPIPE, SIG_IGN);  // a client that goes away mid-answer is an error return (TLS writes use write(2)), not the end
   attest::VerifierHttpServer server(svc, h);
   const int port = server.bind();
-  std::cout << "listening on " << (h.tls_cert.empty() ? "http" : "https") << "://" << h.host << ":" << port << " db " << o.db
-            << " (schema " << svc.store().schema_version() << ", " << svc.store().verdict_count() << " verdicts)\n"
+  std::cout << "listening on " << (h.tls_cert.empty() ? "http" : "https") << "://" << h.host << ":" << port << " db " << attest::redact_store_location(cfg_db)
+            << " (schema " << svc.store().schema_version() << ", " << svc.store().verdict_count() << " verdicts) instance " << svc.instance_id() << "\n"
             << std::flush;
   std::thread sig([&] {
     int s = 0;
@@ -287,6 +304,15 @@ void register_verifier(CLI::App& app, int& exit_code) {
   CLI::App* c = v->add_subcommand("serve", "Run the attestation service (HTTP/JSON API /v1, docs/api.md)");
   c->add_option("--listen", o->listen, "HOST:PORT (port 0 = any free port, printed on stdout)")->capture_default_str();
   c->add_option("--db", o->db, "SQLite database (created if missing)")->capture_default_str();
+  c->add_option("--store", o->store,
+                "The store instead of --db: postgresql://USER@HOST:PORT/DB?... (libpq URI; several instances may share it) or sqlite:PATH");
+  c->add_option("--instance-id", o->instance_id, "This instance's name in the endpoint leases (default HOST-PID-RANDOM; docs/operations.md)");
+  c->add_option("--lease-ttl-ms", o->lease_ttl_ms, "An endpoint lease lapses this long after its owner's last renewal; others then take it over")
+      ->capture_default_str()
+      ->check(CLI::Range(200, 3600 * 1000));
+  c->add_option("--lease-renew-ms", o->lease_renew_ms, "How often an instance renews its leases and takes over lapsed ones")
+      ->capture_default_str()
+      ->check(CLI::Range(50, 3600 * 1000));
   c->add_option("--manufacturer-ca", o->manufacturer_cas,
                  "TPM manufacturer CA certificate(s): a PEM file, or a directory made by `redoubt manufacturer-ca` (its ca.cert.pem); repeatable");
   c->add_option("--key", o->key, "EAR signing key (PKCS#8 PEM, P-256); default <db>.key.pem, generated");

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <iostream>
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/common/evidence.hpp"
@@ -149,6 +150,7 @@ VerifierHttpServer::~VerifierHttpServer() {
   stop();
   if (poller_.joinable()) poller_.join();
   if (sweeper_.joinable()) sweeper_.join();
+  if (leaser_.joinable()) leaser_.join();
 }
 
 // Issue 13: who is calling, and may they call this route? 401 without a valid token, 403 with the wrong
@@ -334,6 +336,10 @@ int VerifierHttpServer::bind() {
   // Read" failures). Linux lets listen() on a listening socket change the backlog (capped by somaxconn).
   if (listen_fd_ >= 0 && ::listen(listen_fd_, kListenBacklog) != 0)
     throw AttestError("listen", std::string("cannot raise the listen backlog: ") + std::strerror(errno), 500);
+  if (o_.lease_renew_ms > 0) {
+    svc_.lease_round();  // before the first poll: this instance polls only what it holds
+    leaser_ = std::thread([this] { lease_loop(); });
+  }
   if (o_.poll_interval_ms > 0) poller_ = std::thread([this] { poll_loop(); });
   sweeper_ = std::thread([this] { sweep_loop(); });
   return port_;
@@ -365,6 +371,27 @@ void VerifierHttpServer::sweep_loop() {
     }
     const int interval_ms = svc_.purge_interval_s() * 1000;
     for (int waited = 0; waited < interval_ms && !stop_; waited += 20) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Issue 13: renew this instance's leases and take over those of dead instances, every lease_renew_ms;
+// an orderly stop gives them up at once.
+void VerifierHttpServer::lease_loop() {
+  while (!stop_) {
+    for (int waited = 0; waited < o_.lease_renew_ms && !stop_; waited += 20) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (stop_) break;
+    try {
+      const LeaseRound r = svc_.lease_round();
+      if (r.taken_over > 0 || r.released > 0)
+        std::cerr << "redoubt verifier: instance " << svc_.instance_id() << ": took over " << r.taken_over << ", released " << r.released
+                  << " endpoint leases; holds " << r.owned.size() << " (" << r.live_instances << " live instances)\n";
+    } catch (const std::exception&) {
+      // the store does not answer: leases lapse and others take over, as if this instance were dead
+    }
+  }
+  try {
+    svc_.release_leases();
+  } catch (const std::exception&) {
   }
 }
 

@@ -44,6 +44,7 @@ struct HttpOptions {
   std::string token_issuer;     // PEM file of the issuer's public key
   bool insecure_no_auth = false;
   std::string access_log;       // JSON-lines access and audit log ("" = none)
+  int lease_renew_ms = 2000;    // several instances on one store: a lease round this often (0 = none; docs/operations.md)
 };
 
 class VerifierHttpServer {
@@ -61,6 +62,7 @@ class VerifierHttpServer {
   Principal authorize(const ApiRoute& r, const httplib::Request& req) const;
   void poll_loop();
   void sweep_loop();
+  void lease_loop();
 
   VerifierService& svc_;
   HttpOptions o_;
@@ -69,7 +71,7 @@ class VerifierHttpServer {
   int listen_fd_ = -1;  // the listening socket, seen through set_socket_options
   static constexpr int kListenBacklog = 1024;
   std::atomic<bool> stop_{false};
-  std::thread poller_, sweeper_;
+  std::thread poller_, sweeper_, leaser_;
   std::optional<TokenVerifier> tokens_;
   std::unique_ptr<AccessLog> log_;
   HttpMetrics metrics_;

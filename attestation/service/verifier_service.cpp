@@ -7,6 +7,8 @@
 #include <chrono>
 #include <regex>
 
+#include <unistd.h>
+
 #include "attestation/common/attest_error.hpp"
 #include "attestation/common/evidence.hpp"
 #include "attestation/tpm/credential.hpp"
@@ -98,6 +100,11 @@ void WebhookSender::run() {
 
 VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), store_(open_store(cfg_.db_path)) {
   kid_ = policy::key_id_hex(cfg_.signing_key);
+  if (cfg_.instance_id.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    cfg_.instance_id = std::string(host) + "-" + std::to_string(getpid()) + "-" + to_hex(random_bytes(4));
+  }
   if (!cfg_.webhook_url.empty()) webhook_ = std::make_unique<WebhookSender>(cfg_.webhook_url);
   if (cfg_.reference) {  // given at start: in force, and kept for the next start
     ref_ = std::make_shared<const ReferenceValues>(*cfg_.reference);
@@ -176,6 +183,8 @@ json VerifierService::info() {
   return {{"service", "redoubt-verifier"},
           {"api", "v1"},
           {"schema_version", store_->schema_version()},
+          {"store", store_->backend()},
+          {"instance", cfg_.instance_id},
           {"ear_signing_key", {{"alg", "ES256"}, {"kid", kid_}, {"pem", public_key_pem(public_key_from_pem(public_key_pem(cfg_.signing_key)))}}},
           {"reference_values", reference() ? json(reference()->id) : json(nullptr)},
           {"manufacturer_cas", cfg_.manufacturers.size()}};
@@ -243,6 +252,18 @@ json VerifierService::activate(const std::string& id, const json& body) {
     throw AttestError("activation_failed", "the activated secret is wrong: the AK is not resident with the certified EK", 403);
   }
   store_->complete_enrolment(*p);
+  bool leasing;
+  {
+    std::lock_guard<std::mutex> l(lease_mu_);
+    leasing = owned_.has_value();
+  }
+  if (leasing) {  // leases in use: a lease round now, so a new pull endpoint is polled without waiting for the next one
+    try {
+      lease_round();
+    } catch (const std::exception&) {
+      // the next regular round takes it
+    }
+  }
   return {{"id", id}, {"state", "enrolled"}, {"ak_name", to_hex(tpm_object_name(unmarshal_public(p->ak_public).publicArea))}};
 }
 
@@ -257,14 +278,23 @@ json VerifierService::issue_nonce(const std::string& id) {
   return {{"nonce", to_hex(nonce)}, {"expires", expires}, {"pcrs", selection_text(default_quote_selection())}};
 }
 
-json VerifierService::record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock) {
+std::optional<json> VerifierService::record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce,
+                                            const std::optional<ClockState>* seen) {
   const std::string jws = jws_sign_es256(a.ear, cfg_.signing_key, kid_);
   const json summary = summary_of(a);
   std::string previous;
   if (!endpoint_id.empty())
     if (auto e = store_->endpoint(endpoint_id)) previous = e->status;
-  VerdictRecord v{0, endpoint_id, a.ear["iat"].get<int64_t>(), a.status, summary.dump(), jws};
-  const int64_t seq = store_->add_verdict(v, update_clock ? std::optional<ClockState>(a.clock) : std::nullopt);
+  VerdictRecord v{0, endpoint_id, a.ear["iat"].get<int64_t>(), a.status, summary.dump(), jws, nonce};
+  const std::optional<ClockState> clock = update_clock ? std::optional<ClockState>(a.clock) : std::nullopt;
+  int64_t seq = 0;
+  if (seen) {
+    const auto s = store_->add_verdict_if_clock(v, *seen, clock);
+    if (!s) return std::nullopt;
+    seq = *s;
+  } else {
+    seq = store_->add_verdict(v, clock);
+  }
   json out = {{"seq", seq}, {"status", a.status}, {"ear", a.ear}, {"ear_jws", jws}};
   if (webhook_ && !endpoint_id.empty() && previous != a.status)
     webhook_->post({{"event", "verdict_changed"}, {"endpoint", endpoint_id}, {"previous", previous}, {"status", a.status}, {"seq", seq},
@@ -283,18 +313,24 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
   const Bytes nonce = quote_extra_data(ev.quote);
   store_->consume_nonce(nonce, id, unix_now());
   std::lock_guard<std::mutex> l(appraise_mu_);
-  e = store_->endpoint(id);  // clock may have moved while we waited
-  AppraisalInput in;
-  in.endpoint_id = id;
-  in.ak_public = e->ak_public;
-  in.ak_bound_to_ek = true;
-  in.nonce = nonce;
-  in.selection = default_quote_selection();
-  in.previous = e->clock;
-  in.ref = ref.get();
-  const AppraisalOutcome a = appraise(ev, in, unix_now());
-  // Only a quote genuinely from the enrolled AK may move the endpoint's clock record.
-  return record(id, a, a.authentic);
+  // Several instances may appraise quotes of one endpoint at once: the verdict is stored only if the
+  // clock record it was compared with is still the stored one (compare-and-set), else appraised again.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    e = store_->endpoint(id);  // clock may have moved while we waited
+    if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id + " (deleted meanwhile)", 404);
+    AppraisalInput in;
+    in.endpoint_id = id;
+    in.ak_public = e->ak_public;
+    in.ak_bound_to_ek = true;
+    in.nonce = nonce;
+    in.selection = default_quote_selection();
+    in.previous = e->clock;
+    in.ref = ref.get();
+    const AppraisalOutcome a = appraise(ev, in, unix_now());
+    // Only a quote genuinely from the enrolled AK may move the endpoint's clock record.
+    if (auto out = record(id, a, a.authentic, nonce, &e->clock)) return *out;
+  }
+  throw AttestError("busy", "endpoint " + id + "'s record kept changing under this appraisal; try again", 503);
 }
 
 json VerifierService::verify_oneshot(const json& body) {
@@ -321,8 +357,7 @@ json VerifierService::verify_oneshot(const json& body) {
     in.endpoint_id = e->id;
   }
   AppraisalOutcome a = appraise(ev, in, unix_now());
-  json out = record("", a, false);
-  return out;
+  return *record("", a, false);
 }
 
 json VerifierService::endpoint_status(const std::string& id, int history) {
@@ -347,6 +382,7 @@ json VerifierService::endpoint_status(const std::string& id, int history) {
               {"ek_certificate", to_base64(e->ek_certificate)},  // the one the chain check accepted
               {"history", h}};
   if (p) out["pending_enrolment"] = {{"expires", p->challenge_expires}};  // a re-enrolment not yet proven: changes nothing
+  if (auto ls = store_->lease(id)) out["lease"] = {{"instance", ls->instance}, {"expires_ms", ls->expires_ms}};  // who polls it (issue 13)
   if (!e->agent_url.empty()) out["agent_url"] = e->agent_url;
   if (!e->last_error.empty()) out["last_error"] = e->last_error;
   if (e->clock) out["clock"] = {{"clock", e->clock->clock}, {"reset_count", e->clock->reset_count}, {"restart_count", e->clock->restart_count}, {"safe", e->clock->safe}};
@@ -376,8 +412,28 @@ int VerifierService::purge_nonces() { return store_->purge_nonces(unix_now() - c
 
 int VerifierService::purge_interval_s() const { return std::clamp(cfg_.nonce_history_s, 1, 60); }
 
+LeaseRound VerifierService::lease_round() {
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  LeaseRound r = store_->lease_round(cfg_.instance_id, now_ms, cfg_.lease_ttl_ms);
+  std::lock_guard<std::mutex> l(lease_mu_);
+  owned_ = std::set<std::string>(r.owned.begin(), r.owned.end());
+  return r;
+}
+
+void VerifierService::release_leases() {
+  store_->release_instance(cfg_.instance_id);
+  std::lock_guard<std::mutex> l(lease_mu_);
+  owned_ = std::set<std::string>();
+}
+
+bool VerifierService::owns(const std::string& id) const {
+  std::lock_guard<std::mutex> l(lease_mu_);
+  return !owned_ || owned_->count(id) != 0;
+}
+
 void VerifierService::poll_round(const std::function<json(const std::string&, const std::string&)>& fetch) {
   for (const EndpointRecord& e : store_->endpoints("pull")) {
+    if (!owns(e.id)) continue;  // another instance holds its lease (issue 13)
     try {
       const json n = issue_nonce(e.id);
       const json ev = fetch(e.agent_url, n["nonce"]);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "attestation/service/agent_url.hpp"
@@ -23,7 +24,11 @@
 namespace redoubt::attest {
 
 struct VerifierConfig {
-  std::string db_path;
+  std::string db_path;                        // the store: a path, sqlite:PATH or postgresql://... (open_store)
+  // Several instances on one store (docs/operations.md): this instance's name in the leases table
+  // ("" = host-pid-random), and how long a lease lives unless renewed by its owner.
+  std::string instance_id;
+  int lease_ttl_ms = 10000;
   ManufacturerTrust manufacturers;
   policy::EvpKey signing_key;                 // ES256 key signing every EAR
   std::optional<policy::EvpKey> authority;    // policy authority (verifies reference values)
@@ -88,14 +93,24 @@ class VerifierService {
   int purge_interval_s() const;
   const AgentAllowList& agent_allow() const { return cfg_.agent_allow; }
 
-  // Pull mode: one round over every enrolled pull endpoint; `fetch(url, nonce_hex)` returns the evidence JSON.
+  // Leases (issue 13): one round (renew, give up over the fair share, take unowned or expired ones).
+  // Until the first round this instance polls every pull endpoint (a lone instance, or library use).
+  LeaseRound lease_round();
+  void release_leases();  // orderly stop: the others take this instance's endpoints at their next round
+  bool owns(const std::string& endpoint_id) const;
+  const std::string& instance_id() const { return cfg_.instance_id; }
+
+  // Pull mode: one round over every enrolled pull endpoint this instance owns; `fetch(url, nonce_hex)` returns the evidence JSON.
   void poll_round(const std::function<nlohmann::json(const std::string& url, const std::string& nonce_hex)>& fetch);
 
   VerifierStore& store() { return *store_; }
   const std::string& key_id() const { return kid_; }
 
  private:
-  nlohmann::json record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock);
+  // Signs and stores a verdict. With `seen` (an endpoint's appraisal): only if its clock record is still
+  // *seen, else nullopt (another instance stored a verdict meanwhile: appraise again).
+  std::optional<nlohmann::json> record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce = {},
+                                       const std::optional<ClockState>* seen = nullptr);
   std::shared_ptr<const ReferenceValues> require_reference() const;  // throws no_reference_values (503)
   int64_t stale_after(const EndpointRecord& e) const;
 
@@ -107,6 +122,8 @@ class VerifierService {
   mutable std::mutex ref_mu_;
   std::shared_ptr<const ReferenceValues> ref_;  // replaced whole by PUT /v1/reference-values
   std::string ref_cose_b64_;                    // and the signed document it came from
+  mutable std::mutex lease_mu_;
+  std::optional<std::set<std::string>> owned_;  // endpoints this instance holds leases on (nullopt: no round yet)
 };
 
 int64_t unix_now();

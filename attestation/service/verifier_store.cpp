@@ -1,5 +1,6 @@
 #include "attestation/service/verifier_store.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include "attestation/common/attest_error.hpp"
@@ -23,6 +24,8 @@ class Stmt {
     int rc = sqlite3_step(s_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
+    if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_UNIQUE || sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY)
+      throw AttestError("unique_violation", std::string("step: ") + sqlite3_errmsg(db_), 409);
     throw AttestError("db", std::string("step: ") + sqlite3_errmsg(db_), 500);
   }
   std::string text(int c) const {
@@ -168,6 +171,13 @@ void SqliteStore::migrate() {
     exec("DELETE FROM endpoints WHERE enrolled = 0");
     exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '2')");
   }
+  if (version < 3) {  // issue 13: several instances on one database (leases), a verdict at most once per nonce
+    exec("CREATE TABLE instances(id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL)");
+    exec("CREATE TABLE leases(endpoint_id TEXT PRIMARY KEY, instance_id TEXT NOT NULL, expires_ms INTEGER NOT NULL)");
+    exec("ALTER TABLE verdicts ADD COLUMN nonce BLOB");
+    exec("CREATE UNIQUE INDEX verdicts_by_nonce ON verdicts(nonce)");  // NULLs (one-shot verdicts) are distinct
+    exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '3')");
+  }
   tx.commit();
 }
 
@@ -224,6 +234,9 @@ bool SqliteStore::delete_endpoint(const std::string& id) {
   Stmt q(db_, "DELETE FROM nonces WHERE endpoint_id=?");
   q.bind(1, id);
   q.step();
+  Stmt ls(db_, "DELETE FROM leases WHERE endpoint_id=?");
+  ls.bind(1, id);
+  ls.step();
   tx.commit();
   return n + m > 0;
 }
@@ -258,6 +271,13 @@ void SqliteStore::drop_pending(const std::string& id) {
 void SqliteStore::complete_enrolment(const PendingEnrolment& p) {
   std::lock_guard<std::mutex> l(mu_);
   Tx tx(db_);
+  {  // exactly once: this very pending enrolment is consumed first
+    Stmt d(db_, "DELETE FROM pending_enrolments WHERE id=? AND ak_public=? AND challenge_hash=?");
+    d.bind(1, p.id).bind(2, p.ak_public).bind(3, p.challenge_hash);
+    d.step();
+    if (sqlite3_changes(db_) == 0)
+      throw AttestError("no_challenge", "endpoint " + p.id + " has no such pending enrolment any more (activated or replaced meanwhile)", 409);
+  }
   Stmt u(db_,
          "UPDATE endpoints SET clock = CASE WHEN ak_public = ?4 THEN clock END, reset_count = CASE WHEN ak_public = ?4 THEN reset_count END,"
          " restart_count = CASE WHEN ak_public = ?4 THEN restart_count END, safe = CASE WHEN ak_public = ?4 THEN safe END,"
@@ -269,9 +289,6 @@ void SqliteStore::complete_enrolment(const PendingEnrolment& p) {
     i.bind(1, p.id).bind(2, p.ek_public).bind(3, p.ek_certificate).bind(4, p.ak_public).bind(5, p.mode).bind(6, p.agent_url);
     i.step();
   }
-  Stmt d(db_, "DELETE FROM pending_enrolments WHERE id=?");
-  d.bind(1, p.id);
-  d.step();
   tx.commit();
 }
 
@@ -327,12 +344,17 @@ int SqliteStore::purge_nonces(int64_t expired_before) {
   return sqlite3_changes(db_);
 }
 
-int64_t SqliteStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
-  std::lock_guard<std::mutex> l(mu_);
-  Tx tx(db_);
-  Stmt s(db_, "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws) VALUES(?,?,?,?,?)");
+int64_t SqliteStore::insert_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
+  Stmt s(db_, "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce) VALUES(?,?,?,?,?,?)");
   s.bind(1, v.endpoint_id).bind(2, v.iat).bind(3, v.status).bind(4, v.summary_json).bind(5, v.ear_jws);
-  s.step();
+  if (v.nonce.empty()) s.bind_null(6);
+  else s.bind(6, v.nonce);
+  try {
+    s.step();
+  } catch (const AttestError& e) {
+    if (e.code() == "unique_violation") throw AttestError("verdict_exists", "a verdict for nonce " + to_hex(v.nonce) + " is already stored", 409);
+    throw;
+  }
   const int64_t seq = sqlite3_last_insert_rowid(db_);
   if (!v.endpoint_id.empty()) {
     if (clock) {
@@ -347,6 +369,30 @@ int64_t SqliteStore::add_verdict(const VerdictRecord& v, const std::optional<Clo
       u.step();
     }
   }
+  return seq;
+}
+
+int64_t SqliteStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  const int64_t seq = insert_verdict(v, clock);
+  tx.commit();
+  return seq;
+}
+
+std::optional<int64_t> SqliteStore::add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen,
+                                                         const std::optional<ClockState>& clock) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  Stmt c(db_, "SELECT clock, reset_count, restart_count, safe FROM endpoints WHERE id=?");
+  c.bind(1, v.endpoint_id);
+  if (!c.step()) throw AttestError("unknown_endpoint", "no endpoint " + v.endpoint_id + " (deleted meanwhile)", 404);
+  std::optional<ClockState> now;
+  if (!c.is_null(0)) now = ClockState{static_cast<uint64_t>(c.i64(0)), static_cast<uint32_t>(c.i64(1)), static_cast<uint32_t>(c.i64(2)), c.i64(3) != 0};
+  if (now.has_value() != seen.has_value() ||
+      (now && (now->clock != seen->clock || now->reset_count != seen->reset_count || now->restart_count != seen->restart_count || now->safe != seen->safe)))
+    return std::nullopt;
+  const int64_t seq = insert_verdict(v, clock);
   tx.commit();
   return seq;
 }
@@ -389,6 +435,68 @@ std::string SqliteStore::integrity_check() {
   return out;
 }
 
-std::unique_ptr<VerifierStore> open_store(const std::string& location) { return std::make_unique<SqliteStore>(location); }
+LeaseRound SqliteStore::lease_round(const std::string& me, int64_t now, int64_t ttl) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);  // BEGIN IMMEDIATE: one writer at a time, so rounds of several processes are serialised
+  auto run = [&](const char* sql, auto&&... binds) {
+    Stmt s(db_, sql);
+    int i = 0;
+    (s.bind(++i, binds), ...);
+    s.step();
+    return s;
+  };
+  auto count = [&](const char* sql, auto&&... binds) {
+    Stmt s(db_, sql);
+    int i = 0;
+    (s.bind(++i, binds), ...);
+    s.step();
+    return s.i64(0);
+  };
+  LeaseRound r;
+  run("INSERT INTO instances(id, expires_ms) VALUES(?1, ?2) ON CONFLICT(id) DO UPDATE SET expires_ms = excluded.expires_ms", me, now + ttl);
+  run("DELETE FROM instances WHERE expires_ms < ?", now);
+  run("DELETE FROM leases WHERE endpoint_id NOT IN (SELECT id FROM endpoints)");
+  r.live_instances = static_cast<int>(count("SELECT count(*) FROM instances"));
+  const int64_t total = count("SELECT count(*) FROM endpoints");
+  const int64_t share = (total + r.live_instances - 1) / std::max(1, r.live_instances);
+  run("UPDATE leases SET expires_ms = ?1 WHERE instance_id = ?2", now + ttl, me);
+  const int64_t mine = count("SELECT count(*) FROM leases WHERE instance_id = ?", me);
+  if (mine > share) {
+    run("DELETE FROM leases WHERE endpoint_id IN (SELECT endpoint_id FROM leases WHERE instance_id = ?1 ORDER BY endpoint_id DESC LIMIT ?2)", me, mine - share);
+    r.released = static_cast<int>(mine - share);
+  } else if (mine < share) {
+    r.taken_over = static_cast<int>(count(
+        "SELECT count(*) FROM (SELECT 1 FROM leases WHERE expires_ms < ?1 AND instance_id <> ?2 ORDER BY endpoint_id LIMIT ?3)", now, me, share - mine));
+    run("INSERT INTO leases(endpoint_id, instance_id, expires_ms) SELECT e.id, ?1, ?2 FROM endpoints e LEFT JOIN leases l ON l.endpoint_id = e.id"
+        " WHERE l.endpoint_id IS NULL OR l.expires_ms < ?3 ORDER BY e.id LIMIT ?4"
+        " ON CONFLICT(endpoint_id) DO UPDATE SET instance_id = excluded.instance_id, expires_ms = excluded.expires_ms",
+        me, now + ttl, now, share - mine);
+  }
+  Stmt o(db_, "SELECT endpoint_id FROM leases WHERE instance_id = ? ORDER BY endpoint_id");
+  o.bind(1, me);
+  while (o.step()) r.owned.push_back(o.text(0));
+  tx.commit();
+  return r;
+}
+
+void SqliteStore::release_instance(const std::string& me) {
+  std::lock_guard<std::mutex> l(mu_);
+  Tx tx(db_);
+  Stmt a(db_, "DELETE FROM leases WHERE instance_id = ?");
+  a.bind(1, me);
+  a.step();
+  Stmt b(db_, "DELETE FROM instances WHERE id = ?");
+  b.bind(1, me);
+  b.step();
+  tx.commit();
+}
+
+std::optional<LeaseInfo> SqliteStore::lease(const std::string& endpoint_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt s(db_, "SELECT instance_id, expires_ms FROM leases WHERE endpoint_id = ?");
+  s.bind(1, endpoint_id);
+  if (!s.step()) return std::nullopt;
+  return LeaseInfo{s.text(0), s.i64(1)};
+}
 
 }  // namespace redoubt::attest

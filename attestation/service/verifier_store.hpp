@@ -1,9 +1,11 @@
-// The verifier's durable state in SQLite (WAL, one transaction per change):
-// enrolled endpoints, enrolments pending their credential activation (apart:
-// a pending re-enrolment never touches the enrolled record), outstanding
-// nonces, every verdict ever issued, and settings (the reference values).
+// The verifier's durable state (the interface, and its SQLite backend; the
+// PostgreSQL one is verifier_store_pg.hpp): enrolled endpoints, enrolments
+// pending their credential activation (apart: a pending re-enrolment never
+// touches the enrolled record), outstanding nonces, every verdict ever issued,
+// settings (the reference values), and the leases by which several verifier
+// instances on one database share the endpoints (docs/operations.md).
 // Schema versioned in meta.schema_version; opening a newer schema is refused,
-// an older one is migrated in a transaction. Thread-safe (one connection, a mutex).
+// an older one is migrated in a transaction. Thread-safe.
 #pragma once
 #include <sqlite3.h>
 
@@ -18,7 +20,7 @@
 
 namespace redoubt::attest {
 
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;  // 3: leases, instances, verdicts.nonce UNIQUE
 
 struct EndpointRecord {
   std::string id;
@@ -51,6 +53,20 @@ struct VerdictRecord {
   std::string status;
   std::string summary_json;  // failures/warnings/notes
   std::string ear_jws;
+  Bytes nonce;  // the nonce a stored (not one-shot) appraisal consumed: at most one verdict per nonce (empty: none)
+};
+
+// One lease round's outcome (docs/operations.md "Several instances"): what this instance owns now.
+struct LeaseRound {
+  std::vector<std::string> owned;  // endpoint ids, sorted
+  int live_instances = 0;          // instances whose heartbeat has not expired, this one included
+  int taken_over = 0;              // leases taken this round from an instance whose lease had expired
+  int released = 0;                // leases given up this round (over the fair share)
+};
+
+struct LeaseInfo {
+  std::string instance;
+  int64_t expires_ms = 0;
 };
 
 // What the verifier keeps, independent of where (issue 13: SQLite now; a second backend, such as
@@ -68,6 +84,8 @@ class VerifierStore {
   virtual void drop_pending(const std::string& id) = 0;
   // One transaction: the pending enrolment becomes the endpoint's (a new AK resets the clock
   // baseline; status, last_seen and verdicts are kept), and is deleted.
+  // Exactly once (several instances): throws AttestError no_challenge (409) if the pending enrolment
+  // is gone or is another one by then (another activation completed or replaced it).
   virtual void complete_enrolment(const PendingEnrolment& p) = 0;
 
   virtual std::optional<std::string> setting(const std::string& key) = 0;
@@ -81,13 +99,26 @@ class VerifierStore {
   virtual int purge_nonces(int64_t expired_before) = 0;  // deletes nonces with expires < expired_before; returns how many
 
   // Stores a verdict and (if given) the endpoint's new clock/status in one transaction; returns seq.
+  // Throws AttestError verdict_exists (409) if a verdict for v.nonce is already stored.
   virtual int64_t add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) = 0;
+  // Compare-and-set for several instances: as add_verdict, but only if the endpoint's clock record is
+  // still `seen` (the one the appraisal compared with); nullopt and nothing written if it moved meanwhile.
+  virtual std::optional<int64_t> add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen,
+                                                      const std::optional<ClockState>& clock) = 0;
   virtual std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit) = 0;
   virtual std::optional<VerdictRecord> verdict(int64_t seq) = 0;
   virtual int64_t verdict_count() = 0;
 
   virtual std::string integrity_check() = 0;  // PRAGMA integrity_check ("ok")
   virtual int schema_version() = 0;
+  virtual std::string backend() const = 0;    // "sqlite" | "postgresql"
+
+  // Leases (issue 13): one transaction, serialised against every other instance's round. Heartbeats
+  // `instance` (alive until now_ms + ttl_ms), renews its leases, gives up those over its fair share
+  // ceil(endpoints / live instances), and takes unowned or expired ones up to that share.
+  virtual LeaseRound lease_round(const std::string& instance, int64_t now_ms, int64_t ttl_ms) = 0;
+  virtual void release_instance(const std::string& instance) = 0;  // orderly stop: its leases are free at once
+  virtual std::optional<LeaseInfo> lease(const std::string& endpoint_id) = 0;
 };
 
 // The embedded default: SQLite (WAL), one connection behind a mutex.
@@ -112,21 +143,30 @@ class SqliteStore final : public VerifierStore {
   void consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) override;
   int purge_nonces(int64_t expired_before) override;
   int64_t add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) override;
+  std::optional<int64_t> add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) override;
   std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit) override;
   std::optional<VerdictRecord> verdict(int64_t seq) override;
   int64_t verdict_count() override;
   std::string integrity_check() override;
   int schema_version() override;
+  std::string backend() const override { return "sqlite"; }
+  LeaseRound lease_round(const std::string& instance, int64_t now_ms, int64_t ttl_ms) override;
+  void release_instance(const std::string& instance) override;
+  std::optional<LeaseInfo> lease(const std::string& endpoint_id) override;
 
  private:
   void exec(const char* sql);
   void migrate();
+  int64_t insert_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock);  // in the caller's transaction
 
   sqlite3* db_ = nullptr;
   std::mutex mu_;
 };
 
-// The store at `location`: today a file path (SQLite). A later backend is chosen here by a URL scheme.
+// The store at `location`: "postgresql://..." or "postgres://..." (libpq connection URI, PostgreSQL),
+// "sqlite:PATH", or a plain PATH (SQLite, the embedded default). Throws AttestError("db").
 std::unique_ptr<VerifierStore> open_store(const std::string& location);
+// `location` with any password replaced by "***" (for logs).
+std::string redact_store_location(const std::string& location);
 
 }  // namespace redoubt::attest

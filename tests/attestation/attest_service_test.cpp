@@ -73,7 +73,9 @@ struct Fixture {
   std::unique_ptr<VerifierProcess> v;
   Fixture() {
     auto args = w.verifier_args();
-    args.insert(args.end(), {"--db", (w.dir / "verifier.db").string(), "--webhook", "http://127.0.0.1:" + std::to_string(hook.port) + "/hook",
+    const auto store = w.store_args("verifier");  // SQLite, or PostgreSQL under attest_service_test_pg
+    args.insert(args.end(), store.begin(), store.end());
+    args.insert(args.end(), {"--webhook", "http://127.0.0.1:" + std::to_string(hook.port) + "/hook",
                              "--poll-interval-ms", "150", "--agent-allow", "127.0.0.1"});
     v = std::make_unique<VerifierProcess>(args, w.dir / "verifier.out");
   }
@@ -353,7 +355,9 @@ BOOST_AUTO_TEST_CASE(replayed_unknown_and_foreign_quotes_are_rejected) {
 BOOST_AUTO_TEST_CASE(stale_nonce_is_rejected) {
   Fixture& f = fx();
   auto args = f.w.verifier_args();
-  args.insert(args.end(), {"--db", (f.w.dir / "stale.db").string(), "--nonce-ttl", "-1"});  // every nonce is born expired
+  const auto store = f.w.store_args("stale");
+  args.insert(args.end(), store.begin(), store.end());
+  args.insert(args.end(), {"--nonce-ttl", "-1"});  // every nonce is born expired
   VerifierProcess v(args, f.w.dir / "stale.out");
   CliResult r = f.w.endpoint(v.url, "late", {});
   BOOST_TEST(r.exit_code == 3);
@@ -638,7 +642,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
   BOOST_TEST(a.out.find("unknown_endpoint") != std::string::npos);
   auto [ic, info] = h.get("/v1/info");  // still alive
   BOOST_TEST(ic == 200);
-  BOOST_TEST(info["schema_version"] == 2);
+  BOOST_TEST(info["schema_version"] == 3);
 }
 
 BOOST_AUTO_TEST_CASE(enrolment_refuses_an_ek_from_an_unknown_manufacturer) {

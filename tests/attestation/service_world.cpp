@@ -1,5 +1,8 @@
 #include "tests/attestation/service_world.hpp"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <stdexcept>
 
 #include "attestation/common/encoding.hpp"
@@ -7,6 +10,7 @@
 #include "attestation/service/verifier_service.hpp"
 #include "attestation/verifier/reference_values.hpp"
 #include "policy/host/keys.hpp"
+#include "tests/attestation/pg_server.hpp"
 
 namespace redoubt::test {
 using nlohmann::json;
@@ -56,6 +60,15 @@ std::string ServiceWorld::token_file(const std::string& role, const std::string&
 
 std::vector<std::string> ServiceWorld::verifier_args() const {
   return {"--manufacturer-ca", ca_cert, "--reference", reference, "--authority", authority_pub, "--token-issuer", issuer_pub};
+}
+
+std::vector<std::string> ServiceWorld::store_args(const std::string& name) const {
+  const char* backend = std::getenv("REDOUBT_TEST_STORE");
+  if (!backend || std::string(backend) != "postgresql") return {"--db", (dir / (name + ".db")).string()};
+  static int n = 0;
+  const std::string url = PgServer::shared().create_database("svc_" + std::to_string(getpid()) + "_" + std::to_string(++n));
+  if (!std::filesystem::exists(dir / (name + ".db.key.pem"))) policy::generate_key_files("P-256", (dir / (name + ".db")).string());
+  return {"--store", url, "--key", (dir / (name + ".db.key.pem")).string()};
 }
 
 std::vector<std::string> ServiceWorld::endpoint_argv(const std::string& url, const std::string& id, const std::vector<std::string>& extra) const {

@@ -22,6 +22,10 @@ struct ServiceWorld {
   // emulated-DRTM marker is accepted, docs/attestation.md "Emulated DRTM (QEMU)"); default: refused.
   explicit ServiceWorld(bool allow_emulated_drtm = false);
   std::vector<std::string> verifier_args() const;  // --manufacturer-ca, --reference, --authority, --token-issuer
+  // The verifier's store: `--db DIR/NAME.db` (SQLite), or with REDOUBT_TEST_STORE=postgresql a fresh
+  // database on this process's own PostgreSQL server and `--key DIR/NAME.db.key.pem` (a shared store
+  // needs the EAR key given; its public half is at DIR/NAME.db.pub.pem either way).
+  std::vector<std::string> store_args(const std::string& name) const;
   // A token file for `role` (endpoint: for `endpoint`), made on first use; ttl in seconds.
   std::string token_file(const std::string& role, const std::string& endpoint = "", int64_t ttl = 3600) const;
   // `redoubt endpoint --verifier URL --id ID --state dir/ID ...extra`

@@ -1,0 +1,477 @@
+#include "attestation/service/verifier_store_pg.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "attestation/common/attest_error.hpp"
+
+namespace redoubt::attest {
+namespace {
+
+// Advisory-lock keys (PostgreSQL 15 §9.27.10): one for migrations, one for lease rounds.
+constexpr int64_t kMigrateLock = 0x7265646f75620001;
+constexpr int64_t kLeaseLock = 0x7265646f75620002;
+
+// A statement parameter: text, or bytea sent in binary format (no escaping).
+struct Arg {
+  std::string v;
+  bool null = false, binary = false;
+};
+Arg A(const std::string& s) { return {s, false, false}; }
+Arg A(const char* s) { return {s, false, false}; }
+Arg A(const Bytes& b) { return {std::string(b.begin(), b.end()), false, true}; }
+Arg A(int64_t i) { return {std::to_string(i), false, false}; }
+Arg Null() { return {"", true, false}; }
+Arg A(const std::optional<uint64_t>& i) { return i ? A(static_cast<int64_t>(*i)) : Null(); }
+
+// bytea's text output (PostgreSQL 15 §8.4.1, hex format): "\x" then two hex digits a byte.
+Bytes unhex_bytea(const char* t, int len) {
+  if (len < 2 || t[0] != '\\' || t[1] != 'x') throw AttestError("db", "bytea value not in hex format (bytea_output must be 'hex')", 500);
+  return from_hex(std::string_view(t + 2, static_cast<size_t>(len - 2)), "bytea");
+}
+
+class Res {
+ public:
+  explicit Res(PGresult* r) : r_(r) {}
+  Res(Res&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+  ~Res() { PQclear(r_); }
+  int rows() const { return PQntuples(r_); }
+  bool is_null(int row, int c) const { return PQgetisnull(r_, row, c) != 0; }
+  std::string text(int row, int c) const { return std::string(PQgetvalue(r_, row, c), static_cast<size_t>(PQgetlength(r_, row, c))); }
+  Bytes bytes(int row, int c) const { return is_null(row, c) ? Bytes() : unhex_bytea(PQgetvalue(r_, row, c), PQgetlength(r_, row, c)); }
+  int64_t i64(int row, int c) const { return is_null(row, c) ? 0 : std::strtoll(PQgetvalue(r_, row, c), nullptr, 10); }
+  int64_t affected() const { return std::strtoll(PQcmdTuples(r_), nullptr, 10); }
+  PGresult* get() const { return r_; }
+
+ private:
+  PGresult* r_;
+};
+
+EndpointRecord read_endpoint(const Res& r, int i) {
+  EndpointRecord e;
+  e.id = r.text(i, 0);
+  e.ek_public = r.bytes(i, 1);
+  e.ek_certificate = r.bytes(i, 2);
+  e.ak_public = r.bytes(i, 3);
+  e.mode = r.text(i, 4);
+  e.agent_url = r.text(i, 5);
+  e.enrolled = r.i64(i, 6) != 0;
+  e.challenge_hash = r.bytes(i, 7);
+  e.challenge_expires = r.i64(i, 8);
+  if (!r.is_null(i, 9))
+    e.clock = ClockState{static_cast<uint64_t>(r.i64(i, 9)), static_cast<uint32_t>(r.i64(i, 10)), static_cast<uint32_t>(r.i64(i, 11)), r.i64(i, 12) != 0};
+  e.status = r.text(i, 13);
+  e.last_error = r.text(i, 14);
+  e.last_seen = r.i64(i, 15);
+  return e;
+}
+
+constexpr const char* kEndpointCols =
+    "id, ek_public, ek_certificate, ak_public, mode, agent_url, enrolled, challenge_hash, challenge_expires, "
+    "clock, reset_count, restart_count, safe, status, last_error, last_seen";
+constexpr const char* kPendingCols = "id, ek_public, ek_certificate, ak_public, mode, agent_url, challenge_hash, challenge_expires";
+constexpr const char* kVerdictCols = "seq, endpoint_id, iat, status, summary, ear_jws";
+
+VerdictRecord read_verdict(const Res& r, int i) { return VerdictRecord{r.i64(i, 0), r.text(i, 1), r.i64(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5), {}}; }
+
+std::string conn_error(PGconn* c) {
+  std::string m = c ? PQerrorMessage(c) : "out of memory";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
+}  // namespace
+
+// A connection of the pool for the scope of one store call; a transaction left open is rolled back.
+class PgStore::Conn {
+ public:
+  explicit Conn(PgStore& s) : s_(s), c_(s.acquire()) {}
+  ~Conn() {
+    if (in_tx_) PQclear(PQexec(c_, "ROLLBACK"));
+    s_.release(c_);
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  Res exec(const std::string& sql, std::initializer_list<Arg> args = {}) {
+    std::vector<const char*> vals;
+    std::vector<int> lens, fmts;
+    for (const Arg& a : args) {
+      vals.push_back(a.null ? nullptr : a.v.data());
+      lens.push_back(static_cast<int>(a.v.size()));
+      fmts.push_back(a.binary ? 1 : 0);
+    }
+    Res r(PQexecParams(c_, sql.c_str(), static_cast<int>(vals.size()), nullptr, vals.data(), lens.data(), fmts.data(), 0));
+    const ExecStatusType st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+      const std::string m = conn_error(c_) + " in: " + sql.substr(0, 80);
+      if (state && std::string(state) == "23505") throw AttestError("unique_violation", m, 409);  // PostgreSQL 15 Appendix A
+      throw AttestError("db", m, 500);
+    }
+    return r;
+  }
+  void begin() {
+    exec("BEGIN");
+    in_tx_ = true;
+  }
+  void commit() {
+    exec("COMMIT");
+    in_tx_ = false;
+  }
+
+ private:
+  PgStore& s_;
+  PGconn* c_;
+  bool in_tx_ = false;
+};
+
+PgStore::PgStore(const std::string& url, int connections) : url_(url) {
+  try {
+    for (int i = 0; i < std::max(1, connections); ++i) {
+      PGconn* c = PQconnectdb(url.c_str());
+      if (!c || PQstatus(c) != CONNECTION_OK) {
+        const std::string m = conn_error(c);
+        PQfinish(c);
+        throw AttestError("db", "cannot connect to PostgreSQL " + redact_store_location(url) + ": " + m, 500);
+      }
+      PQclear(PQexec(c, "SET client_min_messages = warning"));  // no NOTICEs of CREATE ... IF NOT EXISTS on stderr
+      all_.push_back(c);
+      idle_.push_back(c);
+    }
+    migrate();
+  } catch (...) {
+    for (PGconn* c : all_) PQfinish(c);
+    all_.clear();
+    throw;
+  }
+}
+
+PgStore::~PgStore() {
+  for (PGconn* c : all_) PQfinish(c);
+}
+
+PGconn* PgStore::acquire() {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return !idle_.empty(); });
+  PGconn* c = idle_.back();
+  idle_.pop_back();
+  l.unlock();
+  if (PQstatus(c) != CONNECTION_OK) PQreset(c);  // the server restarted, or the connection broke: try once more
+  return c;
+}
+
+void PgStore::release(PGconn* c) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    idle_.push_back(c);
+  }
+  cv_.notify_one();
+}
+
+void PgStore::migrate() {
+  Conn c(*this);
+  c.begin();
+  c.exec("SELECT pg_advisory_xact_lock($1)", {A(kMigrateLock)});  // instances starting together migrate once
+  c.exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  Res v = c.exec("SELECT value FROM meta WHERE key='schema_version'");
+  const int version = v.rows() ? std::stoi(v.text(0, 0)) : 0;
+  if (version > kStoreSchemaVersion)
+    throw AttestError("db", "database schema version " + std::to_string(version) + " is newer than this verifier's (" +
+                                std::to_string(kStoreSchemaVersion) + ")", 500);
+  auto set_version = [&](int n) {
+    c.exec("INSERT INTO meta(key, value) VALUES('schema_version', $1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", {A(std::to_string(n))});
+  };
+  // The same steps as SqliteStore::migrate, in PostgreSQL's types.
+  if (version < 1) {
+    c.exec(
+        "CREATE TABLE endpoints(id TEXT PRIMARY KEY, ek_public BYTEA NOT NULL, ek_certificate BYTEA NOT NULL, ak_public BYTEA NOT NULL,"
+        " mode TEXT NOT NULL, agent_url TEXT NOT NULL DEFAULT '', enrolled BIGINT NOT NULL DEFAULT 0, challenge_hash BYTEA,"
+        " challenge_expires BIGINT NOT NULL DEFAULT 0, clock BIGINT, reset_count BIGINT, restart_count BIGINT, safe BIGINT,"
+        " status TEXT NOT NULL DEFAULT 'none', last_error TEXT NOT NULL DEFAULT '')");
+    c.exec("CREATE TABLE nonces(nonce BYTEA PRIMARY KEY, endpoint_id TEXT NOT NULL, expires BIGINT NOT NULL, used BIGINT NOT NULL DEFAULT 0)");
+    c.exec(
+        "CREATE TABLE verdicts(seq BIGSERIAL PRIMARY KEY, endpoint_id TEXT NOT NULL, iat BIGINT NOT NULL,"
+        " status TEXT NOT NULL, summary TEXT NOT NULL, ear_jws TEXT NOT NULL)");
+    c.exec("CREATE INDEX verdicts_by_endpoint ON verdicts(endpoint_id, seq)");
+    set_version(1);
+  }
+  if (version < 2) {
+    c.exec("ALTER TABLE endpoints ADD COLUMN last_seen BIGINT NOT NULL DEFAULT 0");
+    c.exec("UPDATE endpoints SET last_seen = COALESCE((SELECT MAX(iat) FROM verdicts WHERE endpoint_id = endpoints.id), 0)");
+    c.exec(
+        "CREATE TABLE pending_enrolments(id TEXT PRIMARY KEY, ek_public BYTEA NOT NULL, ek_certificate BYTEA NOT NULL, ak_public BYTEA NOT NULL,"
+        " mode TEXT NOT NULL, agent_url TEXT NOT NULL, challenge_hash BYTEA NOT NULL, challenge_expires BIGINT NOT NULL)");
+    c.exec(
+        "INSERT INTO pending_enrolments SELECT id, ek_public, ek_certificate, ak_public, mode, agent_url, challenge_hash, challenge_expires"
+        " FROM endpoints WHERE enrolled = 0 AND challenge_hash IS NOT NULL");
+    c.exec("DELETE FROM endpoints WHERE enrolled = 0");
+    set_version(2);
+  }
+  if (version < 3) {
+    c.exec("CREATE TABLE instances(id TEXT PRIMARY KEY, expires_ms BIGINT NOT NULL)");
+    c.exec("CREATE TABLE leases(endpoint_id TEXT PRIMARY KEY, instance_id TEXT NOT NULL, expires_ms BIGINT NOT NULL)");
+    c.exec("ALTER TABLE verdicts ADD COLUMN nonce BYTEA");
+    c.exec("CREATE UNIQUE INDEX verdicts_by_nonce ON verdicts(nonce)");  // NULLs (one-shot verdicts) are distinct
+    set_version(3);
+  }
+  c.commit();
+}
+
+int PgStore::schema_version() {
+  Conn c(*this);
+  Res r = c.exec("SELECT value FROM meta WHERE key='schema_version'");
+  return r.rows() ? std::stoi(r.text(0, 0)) : 0;
+}
+
+std::optional<EndpointRecord> PgStore::endpoint(const std::string& id) {
+  Conn c(*this);
+  Res r = c.exec(std::string("SELECT ") + kEndpointCols + " FROM endpoints WHERE id=$1", {A(id)});
+  if (!r.rows()) return std::nullopt;
+  return read_endpoint(r, 0);
+}
+
+std::vector<EndpointRecord> PgStore::endpoints(const std::string& mode) {
+  Conn c(*this);
+  Res r = c.exec(std::string("SELECT ") + kEndpointCols + " FROM endpoints WHERE ($1 = '' OR mode = $1) ORDER BY id", {A(mode)});
+  std::vector<EndpointRecord> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_endpoint(r, i));
+  return out;
+}
+
+void PgStore::put_endpoint(const EndpointRecord& e) {
+  Conn c(*this);
+  const std::optional<uint64_t> clk = e.clock ? std::optional<uint64_t>(e.clock->clock) : std::nullopt;
+  auto opt = [&](uint32_t v) { return e.clock ? A(int64_t{v}) : Null(); };
+  c.exec(std::string("INSERT INTO endpoints(") + kEndpointCols +
+             ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) ON CONFLICT(id) DO UPDATE SET ek_public=excluded.ek_public,"
+             " ek_certificate=excluded.ek_certificate, ak_public=excluded.ak_public, mode=excluded.mode, agent_url=excluded.agent_url,"
+             " enrolled=excluded.enrolled, challenge_hash=excluded.challenge_hash, challenge_expires=excluded.challenge_expires,"
+             " clock=excluded.clock, reset_count=excluded.reset_count, restart_count=excluded.restart_count, safe=excluded.safe,"
+             " status=excluded.status, last_error=excluded.last_error, last_seen=excluded.last_seen",
+         {A(e.id), A(e.ek_public), A(e.ek_certificate), A(e.ak_public), A(e.mode), A(e.agent_url), A(int64_t{e.enrolled}),
+          e.challenge_hash.empty() ? Null() : A(e.challenge_hash), A(e.challenge_expires), A(clk), opt(e.clock ? e.clock->reset_count : 0),
+          opt(e.clock ? e.clock->restart_count : 0), opt(e.clock ? uint32_t{e.clock->safe} : 0), A(e.status), A(e.last_error), A(e.last_seen)});
+}
+
+bool PgStore::delete_endpoint(const std::string& id) {
+  Conn c(*this);
+  c.begin();
+  const int64_t n = c.exec("DELETE FROM endpoints WHERE id=$1", {A(id)}).affected();
+  const int64_t m = c.exec("DELETE FROM pending_enrolments WHERE id=$1", {A(id)}).affected();
+  c.exec("DELETE FROM nonces WHERE endpoint_id=$1", {A(id)});
+  c.exec("DELETE FROM leases WHERE endpoint_id=$1", {A(id)});
+  c.commit();
+  return n + m > 0;
+}
+
+std::optional<PendingEnrolment> PgStore::pending(const std::string& id) {
+  Conn c(*this);
+  Res r = c.exec(std::string("SELECT ") + kPendingCols + " FROM pending_enrolments WHERE id=$1", {A(id)});
+  if (!r.rows()) return std::nullopt;
+  return PendingEnrolment{r.text(0, 0), r.bytes(0, 1), r.bytes(0, 2), r.bytes(0, 3), r.text(0, 4), r.text(0, 5), r.bytes(0, 6), r.i64(0, 7)};
+}
+
+void PgStore::put_pending(const PendingEnrolment& p) {
+  Conn c(*this);
+  c.exec(std::string("INSERT INTO pending_enrolments(") + kPendingCols +
+             ") VALUES($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT(id) DO UPDATE SET ek_public=excluded.ek_public, ek_certificate=excluded.ek_certificate,"
+             " ak_public=excluded.ak_public, mode=excluded.mode, agent_url=excluded.agent_url, challenge_hash=excluded.challenge_hash,"
+             " challenge_expires=excluded.challenge_expires",
+         {A(p.id), A(p.ek_public), A(p.ek_certificate), A(p.ak_public), A(p.mode), A(p.agent_url), A(p.challenge_hash), A(p.challenge_expires)});
+}
+
+void PgStore::drop_pending(const std::string& id) {
+  Conn c(*this);
+  c.exec("DELETE FROM pending_enrolments WHERE id=$1", {A(id)});
+}
+
+void PgStore::complete_enrolment(const PendingEnrolment& p) {
+  Conn c(*this);
+  c.begin();
+  // Exactly once, whichever instance the activation reached: this very pending enrolment is consumed first.
+  if (c.exec("DELETE FROM pending_enrolments WHERE id=$1 AND ak_public=$2 AND challenge_hash=$3", {A(p.id), A(p.ak_public), A(p.challenge_hash)}).affected() == 0)
+    throw AttestError("no_challenge", "endpoint " + p.id + " has no such pending enrolment any more (activated or replaced meanwhile)", 409);
+  // A new AK resets the clock baseline; status, last_seen and verdicts are kept.
+  c.exec(
+      "INSERT INTO endpoints(id, ek_public, ek_certificate, ak_public, mode, agent_url, enrolled) VALUES($1,$2,$3,$4,$5,$6,1)"
+      " ON CONFLICT(id) DO UPDATE SET"
+      " clock = CASE WHEN endpoints.ak_public = excluded.ak_public THEN endpoints.clock END,"
+      " reset_count = CASE WHEN endpoints.ak_public = excluded.ak_public THEN endpoints.reset_count END,"
+      " restart_count = CASE WHEN endpoints.ak_public = excluded.ak_public THEN endpoints.restart_count END,"
+      " safe = CASE WHEN endpoints.ak_public = excluded.ak_public THEN endpoints.safe END,"
+      " ek_public = excluded.ek_public, ek_certificate = excluded.ek_certificate, ak_public = excluded.ak_public, mode = excluded.mode,"
+      " agent_url = excluded.agent_url, enrolled = 1, last_error = ''",
+      {A(p.id), A(p.ek_public), A(p.ek_certificate), A(p.ak_public), A(p.mode), A(p.agent_url)});
+  c.commit();
+}
+
+std::optional<std::string> PgStore::setting(const std::string& key) {
+  Conn c(*this);
+  Res r = c.exec("SELECT value FROM meta WHERE key=$1", {A("setting." + key)});
+  if (!r.rows()) return std::nullopt;
+  return r.text(0, 0);
+}
+
+void PgStore::put_setting(const std::string& key, const std::string& value) {
+  Conn c(*this);
+  c.exec("INSERT INTO meta(key, value) VALUES($1,$2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", {A("setting." + key), A(value)});
+}
+
+void PgStore::set_poll_error(const std::string& id, const std::string& err) {
+  Conn c(*this);
+  c.exec("UPDATE endpoints SET last_error=$1 WHERE id=$2", {A(err), A(id)});
+}
+
+void PgStore::add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires) {
+  Conn c(*this);
+  c.exec("INSERT INTO nonces(nonce, endpoint_id, expires) VALUES($1,$2,$3)", {A(nonce), A(endpoint_id), A(expires)});
+}
+
+void PgStore::consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) {
+  Conn c(*this);
+  // One statement: of two instances given the same quote, exactly one marks the nonce used.
+  if (c.exec("UPDATE nonces SET used=1 WHERE nonce=$1 AND used=0 AND endpoint_id=$2 AND expires >= $3", {A(nonce), A(endpoint_id), A(now)}).affected() == 1)
+    return;
+  Res r = c.exec("SELECT endpoint_id, expires, used FROM nonces WHERE nonce=$1", {A(nonce)});
+  if (!r.rows()) throw AttestError("nonce_unknown", "extraData " + to_hex(nonce) + " is not a nonce this verifier issued (or it was purged)", 409);
+  if (r.i64(0, 2)) throw AttestError("nonce_reused", "nonce " + to_hex(nonce) + " was already used: replayed quote", 409);
+  if (r.text(0, 0) != endpoint_id) throw AttestError("nonce_wrong_endpoint", "nonce " + to_hex(nonce) + " was issued for another endpoint", 409);
+  throw AttestError("nonce_expired", "nonce " + to_hex(nonce) + " expired " + std::to_string(now - r.i64(0, 1)) + " s ago: stale quote", 410);
+}
+
+int PgStore::purge_nonces(int64_t expired_before) {
+  Conn c(*this);
+  return static_cast<int>(c.exec("DELETE FROM nonces WHERE expires < $1", {A(expired_before)}).affected());
+}
+
+namespace {
+int64_t insert_verdict(PgStore::Conn& c, const VerdictRecord& v, const std::optional<ClockState>& clock) {
+  int64_t seq = 0;
+  try {
+    Res r = c.exec("INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce) VALUES($1,$2,$3,$4,$5,$6) RETURNING seq",
+                   {A(v.endpoint_id), A(v.iat), A(v.status), A(v.summary_json), A(v.ear_jws), v.nonce.empty() ? Null() : A(v.nonce)});
+    seq = r.i64(0, 0);
+  } catch (const AttestError& e) {
+    if (e.code() == "unique_violation") throw AttestError("verdict_exists", "a verdict for nonce " + to_hex(v.nonce) + " is already stored", 409);
+    throw;
+  }
+  if (v.endpoint_id.empty()) return seq;
+  if (clock)  // an authentic quote (its clock is given): the endpoint was seen now
+    c.exec("UPDATE endpoints SET status=$1, clock=$2, reset_count=$3, restart_count=$4, safe=$5, last_error='', last_seen=$6 WHERE id=$7",
+           {A(v.status), A(static_cast<int64_t>(clock->clock)), A(int64_t{clock->reset_count}), A(int64_t{clock->restart_count}),
+            A(int64_t{clock->safe}), A(v.iat), A(v.endpoint_id)});
+  else
+    c.exec("UPDATE endpoints SET status=$1 WHERE id=$2", {A(v.status), A(v.endpoint_id)});
+  return seq;
+}
+}  // namespace
+
+int64_t PgStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
+  Conn c(*this);
+  if (v.endpoint_id.empty()) return insert_verdict(c, v, clock);  // one statement (a one-shot verdict): its own transaction
+  c.begin();
+  const int64_t seq = insert_verdict(c, v, clock);
+  c.commit();
+  return seq;
+}
+
+std::optional<int64_t> PgStore::add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) {
+  Conn c(*this);
+  c.begin();
+  // The row lock holds off every other instance's verdict for this endpoint until this one commits.
+  Res r = c.exec("SELECT clock, reset_count, restart_count, safe FROM endpoints WHERE id=$1 FOR UPDATE", {A(v.endpoint_id)});
+  if (!r.rows()) throw AttestError("unknown_endpoint", "no endpoint " + v.endpoint_id + " (deleted meanwhile)", 404);
+  std::optional<ClockState> now;
+  if (!r.is_null(0, 0))
+    now = ClockState{static_cast<uint64_t>(r.i64(0, 0)), static_cast<uint32_t>(r.i64(0, 1)), static_cast<uint32_t>(r.i64(0, 2)), r.i64(0, 3) != 0};
+  if (now.has_value() != seen.has_value() ||
+      (now && (now->clock != seen->clock || now->reset_count != seen->reset_count || now->restart_count != seen->restart_count || now->safe != seen->safe)))
+    return std::nullopt;
+  const int64_t seq = insert_verdict(c, v, clock);
+  c.commit();
+  return seq;
+}
+
+std::vector<VerdictRecord> PgStore::verdicts(const std::string& endpoint_id, int limit) {
+  Conn c(*this);
+  Res r = c.exec(std::string("SELECT ") + kVerdictCols + " FROM verdicts WHERE endpoint_id=$1 ORDER BY seq DESC LIMIT $2", {A(endpoint_id), A(int64_t{limit})});
+  std::vector<VerdictRecord> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_verdict(r, i));
+  return out;
+}
+
+std::optional<VerdictRecord> PgStore::verdict(int64_t seq) {
+  Conn c(*this);
+  Res r = c.exec(std::string("SELECT ") + kVerdictCols + " FROM verdicts WHERE seq=$1", {A(seq)});
+  if (!r.rows()) return std::nullopt;
+  return read_verdict(r, 0);
+}
+
+int64_t PgStore::verdict_count() {
+  Conn c(*this);
+  return c.exec("SELECT count(*) FROM verdicts").i64(0, 0);
+}
+
+// PostgreSQL has no PRAGMA integrity_check: every table of the schema answers a full scan, and the
+// verdicts' unique nonce index agrees with the table ("ok" or what failed).
+std::string PgStore::integrity_check() {
+  Conn c(*this);
+  for (const char* t : {"meta", "endpoints", "pending_enrolments", "nonces", "verdicts", "instances", "leases"}) c.exec(std::string("SELECT count(*) FROM ") + t);
+  Res d = c.exec("SELECT count(*) FROM (SELECT nonce FROM verdicts WHERE nonce IS NOT NULL GROUP BY nonce HAVING count(*) > 1) x");
+  if (d.i64(0, 0) != 0) return std::to_string(d.i64(0, 0)) + " nonces with more than one verdict";
+  return "ok";
+}
+
+LeaseRound PgStore::lease_round(const std::string& me, int64_t now, int64_t ttl) {
+  Conn c(*this);
+  c.begin();
+  c.exec("SELECT pg_advisory_xact_lock($1)", {A(kLeaseLock)});  // one instance's round at a time
+  LeaseRound r;
+  c.exec("INSERT INTO instances(id, expires_ms) VALUES($1, $2) ON CONFLICT(id) DO UPDATE SET expires_ms = excluded.expires_ms", {A(me), A(now + ttl)});
+  c.exec("DELETE FROM instances WHERE expires_ms < $1", {A(now)});
+  c.exec("DELETE FROM leases WHERE endpoint_id NOT IN (SELECT id FROM endpoints)");
+  r.live_instances = static_cast<int>(c.exec("SELECT count(*) FROM instances").i64(0, 0));
+  const int64_t total = c.exec("SELECT count(*) FROM endpoints").i64(0, 0);
+  const int64_t share = (total + r.live_instances - 1) / std::max(1, r.live_instances);
+  c.exec("UPDATE leases SET expires_ms = $1 WHERE instance_id = $2", {A(now + ttl), A(me)});
+  const int64_t mine = c.exec("SELECT count(*) FROM leases WHERE instance_id = $1", {A(me)}).i64(0, 0);
+  if (mine > share) {
+    c.exec("DELETE FROM leases WHERE endpoint_id IN (SELECT endpoint_id FROM leases WHERE instance_id = $1 ORDER BY endpoint_id DESC LIMIT $2)",
+           {A(me), A(mine - share)});
+    r.released = static_cast<int>(mine - share);
+  } else if (mine < share) {
+    r.taken_over = static_cast<int>(
+        c.exec("SELECT count(*) FROM (SELECT 1 FROM leases WHERE expires_ms < $1 AND instance_id <> $2 ORDER BY endpoint_id LIMIT $3) x",
+               {A(now), A(me), A(share - mine)})
+            .i64(0, 0));
+    c.exec(
+        "INSERT INTO leases(endpoint_id, instance_id, expires_ms) SELECT e.id, $1, $2 FROM endpoints e LEFT JOIN leases l ON l.endpoint_id = e.id"
+        " WHERE l.endpoint_id IS NULL OR l.expires_ms < $3 ORDER BY e.id LIMIT $4"
+        " ON CONFLICT(endpoint_id) DO UPDATE SET instance_id = excluded.instance_id, expires_ms = excluded.expires_ms",
+        {A(me), A(now + ttl), A(now), A(share - mine)});
+  }
+  Res o = c.exec("SELECT endpoint_id FROM leases WHERE instance_id = $1 ORDER BY endpoint_id", {A(me)});
+  for (int i = 0; i < o.rows(); ++i) r.owned.push_back(o.text(i, 0));
+  c.commit();
+  return r;
+}
+
+void PgStore::release_instance(const std::string& me) {
+  Conn c(*this);
+  c.begin();
+  c.exec("DELETE FROM leases WHERE instance_id = $1", {A(me)});
+  c.exec("DELETE FROM instances WHERE id = $1", {A(me)});
+  c.commit();
+}
+
+std::optional<LeaseInfo> PgStore::lease(const std::string& endpoint_id) {
+  Conn c(*this);
+  Res r = c.exec("SELECT instance_id, expires_ms FROM leases WHERE endpoint_id = $1", {A(endpoint_id)});
+  if (!r.rows()) return std::nullopt;
+  return LeaseInfo{r.text(0, 0), r.i64(0, 1)};
+}
+
+}  // namespace redoubt::attest

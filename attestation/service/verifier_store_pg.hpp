@@ -1,0 +1,68 @@
+// The verifier's store on PostgreSQL (libpq), for several verifier instances
+// sharing one fleet (docs/operations.md): the same tables, migrations and
+// transaction boundaries as the SQLite store (verifier_store.hpp), a small pool
+// of connections, and every cross-instance race settled inside the database
+// (row updates guarded by their WHERE clause, unique constraints, and an
+// advisory lock that serialises migrations and lease rounds).
+#pragma once
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "attestation/service/verifier_store.hpp"
+
+typedef struct pg_conn PGconn;
+
+namespace redoubt::attest {
+
+class PgStore final : public VerifierStore {
+ public:
+  // `url`: a libpq connection URI (postgresql://user@host:port/db?host=/socket/dir ...). Creates or
+  // migrates the schema; throws AttestError("db") naming the cause (the password never shown).
+  explicit PgStore(const std::string& url, int connections = 4);
+  ~PgStore() override;
+  PgStore(const PgStore&) = delete;
+  PgStore& operator=(const PgStore&) = delete;
+
+  std::optional<EndpointRecord> endpoint(const std::string& id) override;
+  std::vector<EndpointRecord> endpoints(const std::string& mode_filter) override;
+  void put_endpoint(const EndpointRecord& e) override;
+  bool delete_endpoint(const std::string& id) override;
+  std::optional<PendingEnrolment> pending(const std::string& id) override;
+  void put_pending(const PendingEnrolment& p) override;
+  void drop_pending(const std::string& id) override;
+  void complete_enrolment(const PendingEnrolment& p) override;
+  std::optional<std::string> setting(const std::string& key) override;
+  void put_setting(const std::string& key, const std::string& value) override;
+  void set_poll_error(const std::string& id, const std::string& err) override;
+  void add_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t expires) override;
+  void consume_nonce(const Bytes& nonce, const std::string& endpoint_id, int64_t now) override;
+  int purge_nonces(int64_t expired_before) override;
+  int64_t add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) override;
+  std::optional<int64_t> add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) override;
+  std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit) override;
+  std::optional<VerdictRecord> verdict(int64_t seq) override;
+  int64_t verdict_count() override;
+  std::string integrity_check() override;
+  int schema_version() override;
+  std::string backend() const override { return "postgresql"; }
+  LeaseRound lease_round(const std::string& instance, int64_t now_ms, int64_t ttl_ms) override;
+  void release_instance(const std::string& instance) override;
+  std::optional<LeaseInfo> lease(const std::string& endpoint_id) override;
+
+  class Conn;  // a checked-out connection (verifier_store_pg.cpp)
+
+ private:
+  friend class Conn;
+  PGconn* acquire();
+  void release(PGconn* c);
+  void migrate();
+
+  std::string url_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<PGconn*> all_, idle_;
+};
+
+}  // namespace redoubt::attest

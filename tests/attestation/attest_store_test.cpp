@@ -1,0 +1,364 @@
+// The verifier's store, the same checks on both backends (issue 13): SQLite in a
+// temporary file and PostgreSQL on a server of the test's own (pg_server.hpp).
+// Schema and migrations, enrolment exactly once, nonces, verdicts at most once
+// per nonce, the clock compare-and-set, and the leases several instances share.
+#define BOOST_TEST_MODULE attest_store
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <sqlite3.h>
+#include <libpq-fe.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "attestation/common/attest_error.hpp"
+#include "attestation/service/verifier_store.hpp"
+#include "tests/attestation/pg_server.hpp"
+#include "tests/support/launch_fixture.hpp"
+
+using namespace redoubt;
+using namespace redoubt::test;
+namespace bdata = boost::unit_test::data;
+using attest::Bytes;
+
+namespace {
+
+const char* const kBackends[] = {"sqlite", "postgresql"};
+
+// A fresh, empty store location of the backend.
+struct Place {
+  TempDir dir;
+  std::string location;
+  explicit Place(const std::string& backend) {
+    static int n = 0;
+    if (backend == "sqlite") location = "sqlite:" + (dir / "s.db").string();
+    else location = PgServer::shared().create_database("store_" + std::to_string(getpid()) + "_" + std::to_string(++n));
+  }
+};
+
+std::string code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const attest::AttestError& e) {
+    return e.code();
+  }
+  return "";
+}
+
+attest::PendingEnrolment pending(const std::string& id, uint8_t ak) {
+  return attest::PendingEnrolment{id, Bytes{1, 2}, Bytes{3}, Bytes{ak}, "push", "", Bytes(32, ak), 99};
+}
+
+attest::VerdictRecord verdict(const std::string& id, const std::string& status, Bytes nonce = {}) {
+  return attest::VerdictRecord{0, id, 1000, status, "{}", "jws." + status, std::move(nonce)};
+}
+
+// Raw SQL on a location, to lay out an old schema (migration) or to read what the store wrote.
+void raw(const std::string& location, const std::string& sql) {
+  if (location.rfind("sqlite:", 0) == 0) {
+    sqlite3* db = nullptr;
+    sqlite3_open(location.substr(7).c_str(), &db);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    const std::string m = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    if (rc != SQLITE_OK) throw std::runtime_error(m);
+    return;
+  }
+  PGconn* c = PQconnectdb(location.c_str());
+  PGresult* r = PQexec(c, sql.c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+  const std::string m = PQerrorMessage(c);
+  PQclear(r);
+  PQfinish(c);
+  if (!ok) throw std::runtime_error(m);
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(fresh_store_has_the_current_schema, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto s = attest::open_store(p.location);
+  BOOST_TEST(s->backend() == backend);
+  BOOST_TEST(s->schema_version() == attest::kStoreSchemaVersion);
+  BOOST_TEST(s->integrity_check() == "ok");
+  BOOST_TEST(s->verdict_count() == 0);
+  s.reset();
+  BOOST_TEST(attest::open_store(p.location)->schema_version() == 3);  // opening again changes nothing
+}
+
+BOOST_DATA_TEST_CASE(a_newer_schema_is_refused, bdata::make(kBackends), backend) {
+  Place p(backend);
+  attest::open_store(p.location).reset();
+  raw(p.location, "UPDATE meta SET value='9' WHERE key='schema_version'");
+  try {
+    attest::open_store(p.location);
+    BOOST_FAIL("opened a schema 9 store");
+  } catch (const attest::AttestError& e) {
+    BOOST_TEST(e.code() == "db");
+    BOOST_TEST(std::string(e.what()).find("schema version 9 is newer") != std::string::npos, e.what());
+  }
+}
+
+// A version-2 database (before leases) is migrated in place: its endpoints and verdicts are kept.
+BOOST_DATA_TEST_CASE(schema_2_is_migrated_keeping_the_data, bdata::make(kBackends), backend) {
+  Place p(backend);
+  const bool pg = std::string(backend) == "postgresql";
+  const std::string blob = pg ? "BYTEA" : "BLOB", integer = pg ? "BIGINT" : "INTEGER";
+  raw(p.location, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  raw(p.location, "CREATE TABLE endpoints(id TEXT PRIMARY KEY, ek_public " + blob + " NOT NULL, ek_certificate " + blob + " NOT NULL, ak_public " + blob +
+                      " NOT NULL, mode TEXT NOT NULL, agent_url TEXT NOT NULL DEFAULT '', enrolled " + integer + " NOT NULL DEFAULT 0, challenge_hash " +
+                      blob + ", challenge_expires " + integer + " NOT NULL DEFAULT 0, clock " + integer + ", reset_count " + integer +
+                      ", restart_count " + integer + ", safe " + integer + ", status TEXT NOT NULL DEFAULT 'none', last_error TEXT NOT NULL DEFAULT '', last_seen " +
+                      integer + " NOT NULL DEFAULT 0)");
+  raw(p.location, "CREATE TABLE nonces(nonce " + blob + " PRIMARY KEY, endpoint_id TEXT NOT NULL, expires " + integer + " NOT NULL, used " + integer +
+                      " NOT NULL DEFAULT 0)");
+  raw(p.location, std::string("CREATE TABLE verdicts(seq ") + (pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT") +
+                      ", endpoint_id TEXT NOT NULL, iat " + integer + " NOT NULL, status TEXT NOT NULL, summary TEXT NOT NULL, ear_jws TEXT NOT NULL)");
+  raw(p.location, "CREATE TABLE pending_enrolments(id TEXT PRIMARY KEY, ek_public " + blob + " NOT NULL, ek_certificate " + blob + " NOT NULL, ak_public " +
+                      blob + " NOT NULL, mode TEXT NOT NULL, agent_url TEXT NOT NULL, challenge_hash " + blob + " NOT NULL, challenge_expires " + integer +
+                      " NOT NULL)");
+  const std::string x = pg ? "'\\x0102'" : "x'0102'";
+  raw(p.location, "INSERT INTO endpoints(id, ek_public, ek_certificate, ak_public, mode, enrolled, status, last_seen) VALUES('old', " + x + ", " + x +
+                      ", " + x + ", 'push', 1, 'affirming', 77)");
+  raw(p.location, "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws) VALUES('old', 77, 'affirming', '{}', 'j')");
+  raw(p.location, "INSERT INTO meta(key, value) VALUES('schema_version', '2')");
+  auto s = attest::open_store(p.location);
+  BOOST_TEST(s->schema_version() == 3);
+  auto e = s->endpoint("old");
+  BOOST_TEST_REQUIRE(e.has_value());
+  BOOST_TEST(e->status == "affirming");
+  BOOST_TEST(e->last_seen == 77);
+  BOOST_TEST((e->ak_public == Bytes{1, 2}));
+  BOOST_TEST(s->verdict_count() == 1);
+  BOOST_TEST(s->lease_round("a", 1000, 100).owned == std::vector<std::string>{"old"});  // the new tables work
+}
+
+BOOST_DATA_TEST_CASE(endpoints_put_get_list_delete, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto s = attest::open_store(p.location);
+  attest::EndpointRecord e;
+  e.id = "b";
+  e.ek_public = Bytes{0, 1, 0xff};  // bytes with a NUL and 0xff survive
+  e.ek_certificate = Bytes(3000, 0x30);
+  e.ak_public = Bytes{9};
+  e.mode = "pull";
+  e.agent_url = "https://b.example:8443";
+  e.enrolled = true;
+  e.clock = attest::ClockState{(uint64_t{1} << 40) + 5, 3, 4, true};
+  e.status = "warning";
+  e.last_seen = 1234;
+  s->put_endpoint(e);
+  e.id = "a";
+  e.mode = "push";
+  e.clock.reset();
+  s->put_endpoint(e);
+  auto b = s->endpoint("b");
+  BOOST_TEST_REQUIRE(b.has_value());
+  BOOST_TEST((b->ek_public == Bytes{0, 1, 0xff}));
+  BOOST_TEST(b->ek_certificate.size() == 3000u);
+  BOOST_TEST(b->agent_url == "https://b.example:8443");
+  BOOST_TEST_REQUIRE(b->clock.has_value());
+  BOOST_TEST(b->clock->clock == (uint64_t{1} << 40) + 5);
+  BOOST_TEST(b->clock->reset_count == 3u);
+  BOOST_TEST(b->clock->restart_count == 4u);
+  BOOST_TEST(b->clock->safe);
+  BOOST_TEST(!s->endpoint("a")->clock.has_value());
+  BOOST_TEST(s->endpoints().size() == 2u);
+  BOOST_TEST(s->endpoints().front().id == "a");  // ordered by id
+  BOOST_TEST(s->endpoints("pull").size() == 1u);
+  s->add_verdict(verdict("b", "warning"), std::nullopt);
+  s->set_poll_error("b", "agent_unreachable: x");
+  BOOST_TEST(s->endpoint("b")->last_error == "agent_unreachable: x");
+  BOOST_TEST(s->delete_endpoint("b"));
+  BOOST_TEST(!s->delete_endpoint("b"));
+  BOOST_TEST(!s->endpoint("b").has_value());
+  BOOST_TEST(s->verdicts("b", 10).size() == 1u);  // verdicts stay
+  s->put_setting("reference_values", "v1");
+  s->put_setting("reference_values", "v2");
+  BOOST_TEST(*s->setting("reference_values") == "v2");
+  BOOST_TEST(!s->setting("nothing").has_value());
+}
+
+// Enrolment: a new AK resets the clock baseline, the same AK keeps it; a pending enrolment is
+// completed exactly once (a second activation of it, on this or another instance, is refused).
+BOOST_DATA_TEST_CASE(enrolment_completes_exactly_once, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto s = attest::open_store(p.location);
+  auto other = attest::open_store(p.location);  // a second instance on the same database
+  s->put_pending(pending("e", 1));
+  BOOST_TEST(!s->endpoint("e").has_value());  // nothing enrolled before activation
+  s->complete_enrolment(pending("e", 1));
+  BOOST_TEST(code_of([&] { other->complete_enrolment(pending("e", 1)); }) == "no_challenge");
+  BOOST_TEST(!s->pending("e").has_value());
+  s->add_verdict(verdict("e", "affirming"), attest::ClockState{500, 1, 0, true});
+  s->put_pending(pending("e", 1));  // re-enrolment, same AK: clock kept
+  s->complete_enrolment(pending("e", 1));
+  BOOST_TEST_REQUIRE(s->endpoint("e")->clock.has_value());
+  BOOST_TEST(s->endpoint("e")->clock->clock == 500u);
+  s->put_pending(pending("e", 2));  // new AK: clock baseline reset, status and verdicts kept
+  BOOST_TEST(code_of([&] { s->complete_enrolment(pending("e", 3)); }) == "no_challenge");  // not the pending one
+  s->complete_enrolment(pending("e", 2));
+  auto e = s->endpoint("e");
+  BOOST_TEST(!e->clock.has_value());
+  BOOST_TEST((e->ak_public == Bytes{2}));
+  BOOST_TEST(e->status == "affirming");
+  BOOST_TEST(s->verdicts("e", 5).size() == 1u);
+}
+
+BOOST_DATA_TEST_CASE(nonces_are_single_use_and_named_when_refused, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto s = attest::open_store(p.location);
+  const Bytes n1(32, 1), n2(32, 2), n3(32, 3);
+  s->add_nonce(n1, "e", 100);
+  s->add_nonce(n2, "e", 50);
+  s->add_nonce(n3, "f", 100);
+  BOOST_TEST(code_of([&] { s->consume_nonce(n1, "e", 60); }) == "");
+  BOOST_TEST(code_of([&] { s->consume_nonce(n1, "e", 60); }) == "nonce_reused");
+  BOOST_TEST(code_of([&] { s->consume_nonce(n2, "e", 60); }) == "nonce_expired");
+  BOOST_TEST(code_of([&] { s->consume_nonce(n3, "e", 60); }) == "nonce_wrong_endpoint");
+  BOOST_TEST(code_of([&] { s->consume_nonce(Bytes(32, 4), "e", 60); }) == "nonce_unknown");
+  BOOST_TEST(s->purge_nonces(60) == 1);  // n2 (expires 50)
+  BOOST_TEST(code_of([&] { s->consume_nonce(n2, "e", 60); }) == "nonce_unknown");
+}
+
+// Two instances given the same quote at once: exactly one of them spends its nonce.
+BOOST_DATA_TEST_CASE(a_nonce_raced_by_two_instances_is_spent_once, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto a = attest::open_store(p.location);
+  auto b = attest::open_store(p.location);
+  int won = 0;
+  for (int round = 0; round < 20; ++round) {
+    const Bytes n(32, static_cast<uint8_t>(round));
+    a->add_nonce(n, "e", 100);
+    std::atomic<int> ok{0}, reused{0};
+    auto go = [&](attest::VerifierStore& s) {
+      const std::string c = code_of([&] { s.consume_nonce(n, "e", 10); });
+      if (c.empty()) ++ok;
+      else if (c == "nonce_reused") ++reused;
+    };
+    std::thread t1([&] { go(*a); }), t2([&] { go(*b); });
+    t1.join();
+    t2.join();
+    BOOST_TEST(ok == 1);
+    BOOST_TEST(reused == 1);
+    won += ok;
+  }
+  BOOST_TEST(won == 20);
+}
+
+BOOST_DATA_TEST_CASE(a_verdict_is_stored_at_most_once_per_nonce, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto s = attest::open_store(p.location);
+  s->complete_enrolment((s->put_pending(pending("e", 1)), pending("e", 1)));
+  const int64_t a = s->add_verdict(verdict("e", "affirming", Bytes(32, 7)), attest::ClockState{10, 1, 0, true});
+  BOOST_TEST(code_of([&] { s->add_verdict(verdict("e", "warning", Bytes(32, 7)), std::nullopt); }) == "verdict_exists");
+  BOOST_TEST(s->verdict_count() == 1);
+  BOOST_TEST(s->endpoint("e")->status == "affirming");  // the refused one changed nothing
+  const int64_t o1 = s->add_verdict(verdict("", "affirming"), std::nullopt);  // one-shot verdicts have no nonce
+  const int64_t o2 = s->add_verdict(verdict("", "affirming"), std::nullopt);
+  BOOST_TEST(a < o1);
+  BOOST_TEST(o1 < o2);
+  BOOST_TEST(s->verdict(a)->ear_jws == "jws.affirming");
+  BOOST_TEST(s->endpoint("e")->last_seen == 1000);
+  BOOST_TEST(s->integrity_check() == "ok");
+}
+
+// The compare-and-set several instances rely on: a verdict computed against a clock record that has
+// moved meanwhile is not stored (the caller appraises again).
+BOOST_DATA_TEST_CASE(a_verdict_against_a_moved_clock_is_not_stored, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto s = attest::open_store(p.location);
+  s->complete_enrolment((s->put_pending(pending("e", 1)), pending("e", 1)));
+  const std::optional<attest::ClockState> none;
+  const attest::ClockState c1{10, 1, 0, true}, c2{20, 1, 0, true};
+  auto seq = s->add_verdict_if_clock(verdict("e", "affirming", Bytes(32, 1)), none, c1);
+  BOOST_TEST(seq.has_value());
+  // Another instance appraised against "no clock yet" too: refused, nothing written.
+  BOOST_TEST(!s->add_verdict_if_clock(verdict("e", "warning", Bytes(32, 2)), none, c2).has_value());
+  BOOST_TEST(s->verdict_count() == 1);
+  BOOST_TEST(s->endpoint("e")->clock->clock == 10u);
+  BOOST_TEST(s->add_verdict_if_clock(verdict("e", "warning", Bytes(32, 2)), std::optional<attest::ClockState>(c1), c2).has_value());
+  BOOST_TEST(s->endpoint("e")->clock->clock == 20u);
+  BOOST_TEST(s->endpoint("e")->status == "warning");
+}
+
+// Leases: a second instance gets its fair share once the first gives up what is over it; a dead
+// instance's endpoints are taken over once its leases lapse; an orderly stop frees them at once.
+BOOST_DATA_TEST_CASE(leases_share_the_fleet_and_a_dead_instances_are_taken_over, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto a = attest::open_store(p.location);
+  auto b = attest::open_store(p.location);
+  auto c = attest::open_store(p.location);
+  for (int i = 0; i < 9; ++i) a->complete_enrolment((a->put_pending(pending("ep" + std::to_string(i), 1)), pending("ep" + std::to_string(i), 1)));
+  const int64_t ttl = 1000;
+  int64_t t = 100000;
+  BOOST_TEST(a->lease_round("A", t, ttl).owned.size() == 9u);  // alone: everything
+  attest::LeaseRound rb = b->lease_round("B", t, ttl);
+  BOOST_TEST(rb.live_instances == 2);
+  BOOST_TEST(rb.owned.empty());  // nothing free yet
+  attest::LeaseRound ra = a->lease_round("A", t + 100, ttl);
+  BOOST_TEST(ra.released == 4);  // over ceil(9/2) = 5
+  BOOST_TEST(ra.owned.size() == 5u);
+  rb = b->lease_round("B", t + 200, ttl);
+  BOOST_TEST(rb.owned.size() == 4u);
+  BOOST_TEST(rb.taken_over == 0);  // free ones, not lapsed ones
+  c->lease_round("C", t + 300, ttl);
+  a->lease_round("A", t + 400, ttl);
+  b->lease_round("B", t + 500, ttl);
+  const auto rc = c->lease_round("C", t + 600, ttl);
+  const auto ra2 = a->lease_round("A", t + 600, ttl), rb2 = b->lease_round("B", t + 600, ttl);
+  BOOST_TEST(ra2.owned.size() == 3u);
+  BOOST_TEST(rb2.owned.size() == 3u);
+  BOOST_TEST(rc.owned.size() == 3u);
+  std::set<std::string> all;
+  for (const auto* r : {&ra2, &rb2, &rc}) all.insert(r->owned.begin(), r->owned.end());
+  BOOST_TEST(all.size() == 9u);  // disjoint and complete
+  BOOST_TEST(a->lease(rb2.owned.front())->instance == "B");
+
+  // C dies (no more rounds). Before its leases lapse nobody takes them; after, A and B do.
+  t += 600;
+  BOOST_TEST(a->lease_round("A", t + ttl - 100, ttl).owned.size() == 3u);
+  BOOST_TEST(b->lease_round("B", t + ttl - 100, ttl).owned.size() == 3u);
+  const auto late_a = a->lease_round("A", t + ttl + 1, ttl);
+  BOOST_TEST(late_a.live_instances == 2);
+  BOOST_TEST(late_a.taken_over == 2);  // up to ceil(9/2) = 5
+  const auto late_b = b->lease_round("B", t + ttl + 2, ttl);
+  BOOST_TEST(late_b.taken_over == 1);
+  BOOST_TEST(late_a.owned.size() + late_b.owned.size() == 9u);
+
+  // An orderly stop: B's endpoints are free at A's next round, without waiting for a lapse.
+  b->release_instance("B");
+  const auto solo = a->lease_round("A", t + ttl + 3, ttl);
+  BOOST_TEST(solo.owned.size() == 9u);
+  BOOST_TEST(solo.taken_over == 0);
+  BOOST_TEST(solo.live_instances == 1);
+  // A deleted endpoint's lease goes with it.
+  BOOST_TEST(a->delete_endpoint("ep0"));
+  BOOST_TEST(!a->lease("ep0").has_value());
+  BOOST_TEST(a->lease_round("A", t + ttl + 4, ttl).owned.size() == 8u);
+}
+
+BOOST_AUTO_TEST_CASE(open_store_chooses_the_backend_by_the_location) {
+  TempDir d;
+  BOOST_TEST(attest::open_store((d / "plain.db").string())->backend() == "sqlite");
+  BOOST_TEST(attest::open_store("sqlite:" + (d / "s.db").string())->backend() == "sqlite");
+  BOOST_TEST(code_of([&] { attest::open_store("mysql://x/y"); }) == "db");
+  BOOST_TEST(code_of([&] { attest::open_store("sqlite:"); }) == "db");
+  // A server that is not there: the error names it, never the password.
+  try {
+    attest::open_store("postgresql://u:s3cret@/nodb?host=" + (d / "none").string() + "&port=1&connect_timeout=2");
+    BOOST_FAIL("connected to nothing");
+  } catch (const attest::AttestError& e) {
+    BOOST_TEST(e.code() == "db");
+    BOOST_TEST(std::string(e.what()).find("cannot connect to PostgreSQL postgresql://u:***@") != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("s3cret") == std::string::npos, e.what());
+  }
+  BOOST_TEST(attest::redact_store_location("postgresql://h/db?user=u&password=pw&x=1") == "postgresql://h/db?user=u&password=***&x=1");
+}
