@@ -35,6 +35,22 @@ const GuestRun& shadow_run() {
   return *r;
 }
 
+// The serial output without what depends on time: the sha256 guest prints the TSC ticks it took.
+std::string timeless(const std::string& serial) {
+  std::string out, line;
+  for (size_t at = 0; at < serial.size();) {
+    size_t nl = serial.find('\n', at);
+    if (nl == std::string::npos) nl = serial.size() - 1;
+    line = serial.substr(at, nl + 1 - at);
+    at = nl + 1;
+    if (line.find(" TSC ticks") != std::string::npos)
+      for (char& c : line)
+        if (c >= '0' && c <= '9') c = '#';
+    out += line;
+  }
+  return out;
+}
+
 uint64_t exits(const tools::GuestResult& g, const std::string& name) {
   auto it = g.exits.find(name);
   return it == g.exits.end() ? 0 : it->second;
@@ -59,7 +75,7 @@ BOOST_AUTO_TEST_CASE(demo_guests_print_the_same_in_both_modes) {
       BOOST_TEST(gs.status == gn.status);
       BOOST_TEST(gs.exit_code == gn.exit_code);
       BOOST_TEST(!gs.serial.empty());
-      BOOST_TEST(gs.serial == gn.serial);
+      BOOST_TEST(timeless(gs.serial) == timeless(gn.serial));
       // Nested paging never sees a guest #PF, CR3 access or INVLPG; shadow paging fills on #PF.
       BOOST_TEST(exits(gn, "EXCP_PF") == 0u);
       BOOST_TEST(exits(gn, "CR3_WRITE") == 0u);
@@ -71,9 +87,12 @@ BOOST_AUTO_TEST_CASE(demo_guests_print_the_same_in_both_modes) {
   }
   BOOST_TEST(n.guest("mmu").serial.find("mmu: all checks passed") != std::string::npos);
   BOOST_TEST(n.guest("cr3flip").serial.find("cr3flip: all checks passed") != std::string::npos);
-  // cr3flip's 4000 CR3 loads (+2 of its own set-up, +1 for the coherence reload) are 4003 CR3_WRITE exits.
-  BOOST_TEST(exits(s.guest("cr3flip"), "CR3_WRITE") == 4003u);
-  BOOST_TEST(s.guest("cr3flip").shadow.at("flushes") >= 4003u);
+  BOOST_TEST(n.guest("sha256").serial.find("sha256(1048576)=") != std::string::npos);
+  // cr3flip's 4000 CR3 loads (+1 before its coherence check, +1 reload in it) are 4002 CR3_WRITE
+  // exits, each a shadow flush; after each, the code page and the window page are filled again.
+  BOOST_TEST(exits(s.guest("cr3flip"), "CR3_WRITE") == 4002u);
+  BOOST_TEST(s.guest("cr3flip").shadow.at("flushes") == 4002u);
+  BOOST_TEST(s.guest("cr3flip").shadow.at("fills") >= 8004u);
   // mmu: its 5 #PF (4 demand-paged pages, 1 after INVLPG) are reflected by the hypervisor.
   BOOST_TEST(s.guest("mmu").shadow.at("guest_faults_reflected") == 5u);
   BOOST_TEST(exits(s.guest("mmu"), "INVLPG") == 1u);
