@@ -277,7 +277,8 @@ def plot_paging(plt, runs, out, written):
     axes[2].set_title("Time: in VMRUN" + (" + exit handling (trace)" if have_h else " (no trace: handling not shown)"))
     for ax in axes:
         ax.set_xticks(list(xs), guests, fontsize=8)
-        ax.set_yscale("symlog", linthresh=10)
+        if ax is not axes[2]:  # counts span 1..10^5; seconds stay linear
+            ax.set_yscale("symlog", linthresh=10)
         ax.legend(fontsize=7)
         ax.grid(True, axis="y", alpha=0.3)
     fig.suptitle(f"Shadow vs nested paging: {pair[1].label} vs {pair[0].label}", fontsize=10)
