@@ -172,8 +172,12 @@ Vm::After Vm::handle_shadow(const ExitEvent& e, bool& handled) {
   handled = true;
   const uint64_t c = e.raw_code;
   if (e.kind == ExitKind::exception && e.vector == 14) return shadow_page_fault(e);
-  if (c == svm::kExitInvlpg) {  // EXITINFO1 = the linear address (decode assist)
-    shadow_.invlpg(e.info1);
+  if (c == svm::kExitInvlpg) {  // EXITINFO1 = the linear address (decode assist, §15.33)
+    // 0 is also what a CPU without decode assists reports (QEMU TCG): then drop everything.
+    if (e.info1)
+      shadow_.invlpg(e.info1);
+    else
+      shadow_.load_cr3(shadow_.guest_cr3());
     svm_.flush_tlb();
     vcpu_->skip(e, 3);
     return After::resume;
