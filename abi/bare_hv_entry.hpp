@@ -69,12 +69,15 @@ inline constexpr uint64_t kBareFlagNoPreemption = 1u << 8;
 inline constexpr uint64_t kBareFlagIoPassthrough = 1u << 9;
 // Test-only: the stop scrubs nothing (hypervisor/core/entry.hpp kHvTestNoScrub).
 inline constexpr uint64_t kBareFlagNoScrub = 1u << 10;
+// Test-only (hypervisor/core/entry.hpp kHvTestShadowNoResync): shadow paging skips its resync on
+// INVLPG and CR3 loads (stale translations, for the coherence test).
+inline constexpr uint64_t kBareFlagShadowNoResync = 1u << 15;
 // The flags hv_main passes on to hypervisor_main.
-inline constexpr uint64_t kBareFlagHvTestMask = kBareFlagDmaMapsHost | kBareFlagStaleIotlb | kBareFlagNoScrub | kBareFlagNoGuestStateSwitch | kBareFlagInjectFailure | kBareFlagInjectSliceMask |
+inline constexpr uint64_t kBareFlagHvTestMask = kBareFlagShadowNoResync | kBareFlagDmaMapsHost | kBareFlagStaleIotlb | kBareFlagNoScrub | kBareFlagNoGuestStateSwitch | kBareFlagInjectFailure | kBareFlagInjectSliceMask |
                                                 kBareFlagNptMapsHost | kBareFlagHypercallPhysical | kBareFlagNoPreemption |
                                                 kBareFlagIoPassthrough;
 // Every flag has a bit of its own (two merges once gave two switches one bit).
-inline constexpr uint64_t kBareFlagsAll[] = {kBareFlagSelfTestVmrun, kBareFlagSelfTestFault, kBareFlagNoGuestStateSwitch,
+inline constexpr uint64_t kBareFlagsAll[] = {kBareFlagShadowNoResync, kBareFlagSelfTestVmrun, kBareFlagSelfTestFault, kBareFlagNoGuestStateSwitch,
                                              kBareFlagSelfTestDma, kBareFlagSelfTestDmaNoProtection, kBareFlagInjectFailure,
                                              kBareFlagNptMapsHost, kBareFlagHypercallPhysical, kBareFlagNoPreemption,
                                              kBareFlagIoPassthrough, kBareFlagNoScrub, kBareFlagStaleIotlb,

@@ -52,6 +52,7 @@ inline constexpr uint32_t kMaxGuests = 8;
 inline constexpr uint32_t kGuestNpfInject = 1u << 0;      // #NPF: inject #PF into the guest instead of killing it
 inline constexpr uint32_t kGuestCpuidUnmasked = 1u << 1;  // CPUID shows the hypervisor bit and SVM (tests)
 inline constexpr uint32_t kGuestNpfUnlimited = 1u << 2;   // with kGuestNpfInject: no violation limit (benchmarks)
+inline constexpr uint32_t kGuestShadowPaging = 1u << 3;   // shadow page tables instead of nested paging (docs/hypervisor.md)
 
 struct GuestEntry {
   char name[16];        // NUL-terminated, [A-Za-z0-9_-]; a label (the signed name is in the manifest)

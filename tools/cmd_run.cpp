@@ -165,6 +165,10 @@ void register_run(CLI::App& app, int& exit_code) {
   c->add_option("--npf", o->npf, "#NPF policy for every guest: kill | inject (default: inject for the probe, kill otherwise)");
   add_uint_option(c, "--sha-bytes", o->sha_bytes, "Bytes the sha256 guest hashes (default 1 MiB)");
   add_uint_option(c, "--ram-mib", o->ram_mib, "RAM per guest in MiB (even, 4..1024)", 4, 1024);
+  c->add_option("--paging", o->paging,
+                "Memory virtualization for every guest: nested (nested page tables, the default) or shadow (shadow "
+                "page tables the hypervisor keeps from the guest's own; docs/hypervisor.md \"Shadow paging\")")
+      ->check(CLI::IsMember({"nested", "shadow"}));
   c->add_flag("--cpuid-unmasked", o->cpuid_unmasked, "Policy: let guests see the hypervisor bit and SVM in CPUID");
   c->add_flag("--stats", o->stats, "Print per-guest exit, instruction and TLB statistics");
   c->add_flag("--progress", o->progress,

@@ -260,6 +260,9 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
       throw std::invalid_argument("--npf " + o.npf + ": expected kill or inject");
     if (inject) g.flags |= sl::kGuestNpfInject;
     if (o.cpuid_unmasked) g.flags |= sl::kGuestCpuidUnmasked;
+    if (o.paging != "nested" && o.paging != "shadow")
+      throw std::invalid_argument("--paging " + o.paging + ": expected nested or shadow");
+    if (o.paging == "shadow") g.flags |= sl::kGuestShadowPaging;
     g.flags |= o.extra_flags;
     if (auto it = o.guest_flags.find(guests.size()); it != o.guest_flags.end()) g.flags |= it->second;
     if (kind == "hvbench") g.args = o.hvbench_args;
@@ -444,6 +447,13 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
         gr.exit_digest = policy::hex(std::span<const uint8_t>(g.exit_digest, 32));
       }
       for (uint32_t k = 0; k < g.device_count && k < 3; ++k) gr.devices.push_back({g.device_ids[k], g.device_bars[k]});
+      gr.paging = g.paging == 1 ? "shadow" : "nested";
+      if (g.paging == 1)
+        gr.shadow = {{"fills", g.shadow_fills},           {"guest_faults_reflected", g.shadow_guest_faults},
+                     {"flushes", g.shadow_flushes},       {"invlpg", g.shadow_invlpgs},
+                     {"walk_refs", g.shadow_walk_refs},   {"p2m_refs", g.shadow_p2m_refs},
+                     {"recycles", g.shadow_recycles},     {"dirty_upgrades", g.shadow_dirty_upgrades},
+                     {"pages_peak", g.shadow_pages_peak}, {"pool_pages", g.shadow_pool_pages}};
       gr.vmruns = g.vmruns;
       gr.hypercalls = g.hypercalls;
       gr.timer_irqs = g.timer_irqs_injected;
@@ -506,6 +516,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                                    : "GPA, this guest's RAM only"}});
     }
     j["devices"] = devs;
+    j["paging"] = g.paging;
     guests_json.push_back(j);
     json exits = json::object();
     for (const auto& [k, v] : g.exits) exits[k] = v;
@@ -521,7 +532,9 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                      {"hypercalls", g.hypercalls},
                      {"timer_irqs_injected", g.timer_irqs},
                      {"guest_tsc_ticks", g.run_ticks},
-                     {"host_seconds_in_vmrun", g.host_seconds}};
+                     {"host_seconds_in_vmrun", g.host_seconds},
+                     {"paging", g.paging}};
+    if (!g.shadow.empty()) stats[g.name]["shadow"] = g.shadow;
     // The guest's first #VMEXITs in order, host-timer exits left out (hypervisor/core/run_record.hpp):
     // what the sim-vs-QEMU differential test compares.
     json trace = json::array();
@@ -548,10 +561,12 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
                                              {"slb_bytes", res.scrubbed_slb_bytes},
                                              {"ranges_skipped", res.scrub_skipped}}}}},
                   {"launch_policy", policy_source},
+                  {"paging", o.paging},
                   {"guests", guests_json},
                   {"host_seconds", res.host_seconds}};
   res.stats_json = {{"guests", stats}, {"host_seconds", res.host_seconds}};
   res.stats_json["engine"] = lo.engine;
+  res.stats_json["paging"] = o.paging;
   if (trace) {
     res.stats_json["trace"] = {{"path", fs::absolute(o.trace_path).string()},
                                {"format", trace->format() == ExitTrace::Format::csv ? "csv" : "jsonl"},

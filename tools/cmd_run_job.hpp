@@ -60,6 +60,9 @@ struct RunOptions {
   uint64_t ram_mib = 8;              // per guest
   uint64_t probe_first = 0;          // probe guest: index of its first attempt (args[3])
   bool cpuid_unmasked = false;
+  // --paging: memory virtualization for every guest, "nested" (NPT) or "shadow" (shadow page
+  // tables, docs/hypervisor.md "Shadow paging"); a guest_flags entry with kGuestShadowPaging wins.
+  std::string paging = "nested";
   uint32_t extra_flags = 0;          // more sl::kGuest* flags for every guest (benchmarks)
   std::map<size_t, uint32_t> guest_flags;  // more sl::kGuest* flags for the guest at this position (redoubt attack)
   std::map<size_t, uint64_t> guest_ram_mib;  // RAM of the guest at this position (default ram_mib)
@@ -111,6 +114,9 @@ struct GuestResult {
   uint64_t exit_digest_count = 0;
   std::string exit_digest;  // empty: not finished (the guest never ran)
   std::vector<std::pair<uint16_t, uint64_t>> devices;     // assigned by the hypervisor: (DeviceID, BAR0 at GPA = address)
+  // Memory virtualization: "nested" or "shadow", and the shadow pager's counters (run_record.hpp).
+  std::string paging = "nested";
+  std::map<std::string, uint64_t> shadow;
 };
 
 struct RunResult {

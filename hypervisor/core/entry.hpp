@@ -48,8 +48,12 @@ inline constexpr uint64_t kHvTestNoScrub = 1u << 10;
 // were not confined (the DMA read attack under QEMU, docs/qemu.md).
 inline constexpr uint64_t kHvTestDmaMapsHost = 1u << 13;
 inline constexpr uint64_t kHvTestDmaMapsHostLimit = 256ull << 20;
+// kHvTestShadowNoResync: shadow paging keeps its translations across INVLPG and CR3 loads
+// (the forgotten resync): a guest that rewrites a PTE and INVLPGs it still reaches the old
+// page (docs/hypervisor.md "Shadow paging"; the coherence test shows it).
+inline constexpr uint64_t kHvTestShadowNoResync = 1u << 15;
 // Every test flag hypervisor_main accepts.
-inline constexpr uint64_t kHvTestFlagsMask = kHvTestDmaMapsHost | kHvTestStaleIotlb | kHvTestNoScrub | kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask |
+inline constexpr uint64_t kHvTestFlagsMask = kHvTestShadowNoResync | kHvTestDmaMapsHost | kHvTestStaleIotlb | kHvTestNoScrub | kHvTestNoGuestStateSwitch | kHvTestInjectFailure | kHvTestInjectSliceMask |
                                              kHvTestNptMapsHost | kHvTestHypercallPhysical | kHvTestNoPreemption |
                                              kHvTestIoPassthrough;
 

@@ -166,6 +166,7 @@ void Hypervisor::teardown(Vm& vm) {
   // what the next owner puts there).
   const uint32_t devices = vm.device_count();
   if (devices && !vm.release_devices(!(test_flags & kHvTestStaleIotlb))) dma_release_failed = true;
+  vm.finish_shadow(!(test_flags & kHvTestNoScrub));
   if (test_flags & kHvTestNoScrub) return;  // test only: the forgotten scrub (entry.hpp)
   (void)platform.mem().zero(r.ram_pa, r.ram_size);
   r.scrubbed = 1;

@@ -85,6 +85,12 @@ struct GuestRecord {
   uint16_t device_ids[3];
   uint16_t reserved_devices;
   uint64_t device_bars[3];
+  // Memory virtualization (docs/hypervisor.md "Shadow paging"): 0 nested paging, 1 shadow paging,
+  // and the shadow pager's counters (hypervisor/core/shadow_paging.hpp ShadowStats), final at teardown.
+  uint32_t paging;
+  uint32_t reserved_paging;
+  uint64_t shadow_fills, shadow_guest_faults, shadow_flushes, shadow_invlpgs, shadow_walk_refs, shadow_p2m_refs,
+      shadow_recycles, shadow_dirty_upgrades, shadow_pages_peak, shadow_pool_pages;
 };
 
 struct RunRecord {

@@ -200,6 +200,7 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
     e.io_map_pa = iopm_pa_;
     e.msr_map_pa = msrpm_pa_;
     s = vcpu_->setup(e);
+    if (s && (g.flags & sl::kGuestShadowPaging)) s = enable_shadow();
   }
   uint64_t serial_pa = 0;
   constexpr uint64_t kSerialPages = 16;
@@ -238,7 +239,7 @@ bool Vm::gva_to_gpa(uint64_t gva, bool write, uint64_t& gpa) {
   // below would use bits 47:39 only and alias it to a canonical one (redoubt attack
   // hypercall.wild-pointers: 0x8000000000000000 read as guest-virtual 0).
   if (uint64_t(int64_t(gva << 16) >> 16) != gva) return false;
-  uint64_t table = vcpu_->cr3() & kPteAddrMask;
+  uint64_t table = guest_cr3() & kPteAddrMask;  // the guest's own CR3 (not the shadow root)
   for (int level = 4; level >= 1; --level) {
     const unsigned shift = 12 + 9 * (level - 1);
     const uint64_t* t = reinterpret_cast<const uint64_t*>(mem_.ptr(table, 4096));
@@ -404,7 +405,11 @@ Vm::After Vm::handle_msr(const ExitEvent& e) {
         // APM vol. 2 §3.1.7 / §14.6: changing EFER.LME while CR0.PG = 1 is #GP(0). Left to the
         // VMCB it would be an inconsistent state the next VMRUN refuses.
         else if (((value ^ vcpu_->efer()) & kEferLme) && (vcpu_->cr0() & kCr0Pg)) ok = false;
-        else vcpu_->set_efer((vcpu_->efer() & ~guest_bits) | (value & guest_bits));
+        else {
+          const uint64_t old = vcpu_->efer();
+          vcpu_->set_efer((old & ~guest_bits) | (value & guest_bits));
+          if (shadow_on_) shadow_efer_changed(old, vcpu_->efer());
+        }
       } else {
         out = vcpu_->efer() & ~kEferSvme;
       }
@@ -520,6 +525,11 @@ Vm::After Vm::handle_npf(const ExitEvent& e) {
 
 Vm::After Vm::handle(const ExitEvent& e) {
   GuestGprs& r = vcpu_->gprs();
+  if (shadow_on_) {
+    bool handled = false;
+    const After a = handle_shadow(e, handled);
+    if (handled) return a;
+  }
   switch (e.kind) {
     case ExitKind::cpuid: {
       ++rec_->cpuid_exits;

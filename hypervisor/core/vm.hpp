@@ -10,6 +10,7 @@
 #include "hypervisor/core/phys_alloc.hpp"
 #include "hypervisor/core/policy.hpp"
 #include "hypervisor/core/run_record.hpp"
+#include "hypervisor/core/shadow_paging.hpp"
 #include "hypervisor/core/vcpu_arch.hpp"
 #include "hypervisor/core/vuart.hpp"
 #include "platform/hal/hal.hpp"
@@ -97,6 +98,10 @@ class Vm {
   uint64_t serial_bytes() const { return uart_.log_len(); }
   // Writes the exit digest into the record (once; run_record.hpp exit_digest).
   void finish_exit_digest();
+  // Shadow paging (shadow_paging.hpp; vm_shadow.cpp): its statistics into the record, and the
+  // shadow tables zeroed (scrub = false: test only, kHvTestNoScrub).
+  void finish_shadow(bool scrub);
+  bool shadow_paging() const { return shadow_on_; }
 
  private:
   enum class After { resume, yield, stop };
@@ -106,6 +111,13 @@ class Vm {
   After handle_msr(const ExitEvent& e);
   After handle_hypercall(const ExitEvent& e);
   After handle_npf(const ExitEvent& e);
+  // Shadow paging exits (#PF, INVLPG, CR0/CR3/CR4 accesses); handled = false: not one of them.
+  After handle_shadow(const ExitEvent& e, bool& handled);
+  After shadow_page_fault(const ExitEvent& e);
+  After shadow_cr_access(const ExitEvent& e, unsigned cr, bool write);
+  void shadow_efer_changed(uint64_t old_efer, uint64_t new_efer);
+  Status enable_shadow();
+  uint64_t guest_cr3() { return shadow_on_ ? shadow_.guest_cr3() : vcpu_->cr3(); }
   void count_exit(const ExitEvent& e);
   void check_timer(uint64_t now);
   // Guest-virtual -> guest-physical through the guest's own page tables.
@@ -133,6 +145,8 @@ class Vm {
   // br_sha256_context of the exit digest (opaque here: vm.cpp includes BearSSL).
   alignas(8) uint8_t exit_hash_[128] = {};
   bool exit_hash_on_ = false;
+  ShadowPager shadow_;
+  bool shadow_on_ = false;
 };
 
 class Hypervisor {

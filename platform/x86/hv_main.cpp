@@ -140,6 +140,7 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   static_assert(abi::kBareFlagInjectSliceMask == hv::kHvTestInjectSliceMask);
   static_assert(abi::kBareFlagStaleIotlb == hv::kHvTestStaleIotlb);
   static_assert(abi::kBareFlagDmaMapsHost == hv::kHvTestDmaMapsHost);
+  static_assert(abi::kBareFlagShadowNoResync == hv::kHvTestShadowNoResync);
   static_assert(abi::kBareFlagHvTestMask == hv::kHvTestFlagsMask);
   g_run_record_pa = entry->handoff.hv_memory_pa;  // hypervisor_main writes the record there first
   x86::launch_report_dump_hook(dump_run_record);

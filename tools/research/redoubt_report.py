@@ -87,6 +87,7 @@ class Run:
         if not isinstance(self.stats.get("guests"), dict):
             fail(EXIT_BAD_INPUT, f"{d}/stats.json: no \"guests\" object (not a `redoubt run` directory?)")
         self.engine = self.stats.get("engine", "?")
+        self.paging = self.stats.get("paging", "nested")  # runs before --paging existed: nested
         self.label = label
         self.names = {g.get("asid"): g.get("name") for g in self.run.get("guests", []) if isinstance(g, dict)}
         self.trace = None
@@ -195,7 +196,98 @@ def plot_walks(plt, runs, out, written):
     plt.close(fig)
 
 
-def markdown(runs, out, have_trace):
+PAGING_EXITS = ("EXCP_PF", "CR3_READ", "CR3_WRITE", "CR0_WRITE", "CR4_WRITE", "INVLPG", "NPF")
+
+
+def paging_pairs(runs):
+    """(nested run, shadow run) when the runs include one of each paging mode (the first of each)."""
+    nested = next((r for r in runs if r.paging == "nested"), None)
+    shadow = next((r for r in runs if r.paging == "shadow"), None)
+    return (nested, shadow) if nested and shadow else None
+
+
+def exit_handling_seconds(run):
+    """Host seconds spent handling exits per guest name, from the trace (None without one)."""
+    if not run.trace:
+        return None
+    out = {}
+    for x in run.trace:
+        if x["host_ns"] is not None:
+            name = run.names.get(x["asid"], f"asid {x['asid']}")
+            out[name] = out.get(name, 0) + x["host_ns"] / 1e9
+    return out
+
+
+def paging_rows(nested, shadow):
+    """Per guest present in both runs: the numbers the shadow-vs-nested figure and table show."""
+    rows = []
+    hn, hs = exit_handling_seconds(nested), exit_handling_seconds(shadow)
+    for g in nested.stats["guests"]:
+        if g not in shadow.stats["guests"]:
+            continue
+        for mode, r, h in (("nested", nested, hn), ("shadow", shadow, hs)):
+            s = r.stats["guests"][g]
+            ex = s.get("exits", {})
+            sh = s.get("shadow", {})
+            rows.append({
+                "guest": g, "mode": mode,
+                "exits": s.get("exits_total", 0),
+                "paging_exits": sum(ex.get(k, 0) for k in PAGING_EXITS),
+                "by_kind": {k: ex.get(k, 0) for k in PAGING_EXITS},
+                "cpu_walk_refs": s.get("walk_refs", 0),
+                "nested_refs": s.get("npt_walk_refs", 0),
+                "hv_walk_refs": sh.get("walk_refs", 0) + sh.get("p2m_refs", 0),
+                "fills": sh.get("fills", 0),
+                "vmrun_s": s.get("host_seconds_in_vmrun", 0),
+                "handling_s": None if h is None else h.get(g, 0),
+            })
+    return rows
+
+
+def plot_paging(plt, runs, out, written):
+    pair = paging_pairs(runs)
+    if not pair:
+        return None
+    rows = paging_rows(*pair)
+    guests = sorted({r["guest"] for r in rows}, key=[r["guest"] for r in rows].index)
+    by = {(r["guest"], r["mode"]): r for r in rows}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    xs = range(len(guests))
+    w = 0.38
+    for i, (mode, colour) in enumerate((("nested", "tab:blue"), ("shadow", "tab:orange"))):
+        off = [x + (i - 0.5) * w for x in xs]
+        rs = [by[(g, mode)] for g in guests]
+        axes[0].bar(off, [r["paging_exits"] for r in rs], w, color=colour, label=f"{mode}: paging exits")
+        axes[0].bar(off, [r["exits"] - r["paging_exits"] for r in rs], w, bottom=[r["paging_exits"] for r in rs],
+                    color=colour, alpha=0.35, label=f"{mode}: other exits")
+        cpu = [r["cpu_walk_refs"] - r["nested_refs"] for r in rs]
+        axes[1].bar(off, cpu, w, color=colour, label=f"{mode}: CPU walk, guest/shadow tables")
+        axes[1].bar(off, [r["nested_refs"] for r in rs], w, bottom=cpu, color=colour, alpha=0.55, hatch="//",
+                    label=f"{mode}: CPU walk, nested tables")
+        axes[1].bar(off, [r["hv_walk_refs"] for r in rs], w, bottom=[a + r["nested_refs"] for a, r in zip(cpu, rs)],
+                    color=colour, alpha=0.25, hatch="..", label=f"{mode}: hypervisor's software walk")
+        t = [r["vmrun_s"] + (r["handling_s"] or 0) for r in rs]
+        axes[2].bar(off, t, w, color=colour, label=f"{mode}")
+    axes[0].set_ylabel("#VMEXITs")
+    axes[0].set_title("Exits (paging: #PF, CR0/3/4, INVLPG, #NPF)")
+    axes[1].set_ylabel("page-table entries read")
+    axes[1].set_title("Walk references")
+    axes[2].set_ylabel("host seconds")
+    have_h = all(r["handling_s"] is not None for r in rows)
+    axes[2].set_title("Time: in VMRUN" + (" + exit handling (trace)" if have_h else " (no trace: handling not shown)"))
+    for ax in axes:
+        ax.set_xticks(list(xs), guests, fontsize=8)
+        if ax is not axes[2]:  # counts span 1..10^5; seconds stay linear
+            ax.set_yscale("symlog", linthresh=10)
+        ax.legend(fontsize=7)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(f"Shadow vs nested paging: {pair[1].label} vs {pair[0].label}", fontsize=10)
+    save(fig, out, "paging_compare", written)
+    plt.close(fig)
+    return rows
+
+
+def markdown(runs, out, have_trace, paging=None):
     lines = ["# Redoubt run report", ""]
     lines += ["| run | engine | status | host seconds | guests | exits traced |", "|---|---|---|---|---|---|"]
     for r in runs:
@@ -229,8 +321,21 @@ def markdown(runs, out, have_trace):
                 p99 = f"{ns[min(len(ns) - 1, int(len(ns) * 0.99))] / 1000:.2f}" if ns else "—"
                 mhi = str(hi[len(hi) // 2]) if hi else "— (native engine)"
                 lines.append(f"| {r.label} | {name} | {len(xs)} | {med} | {p99} | {mhi} |")
+    if paging:
+        lines += ["", "## Shadow vs nested paging", "",
+                  "| guest | paging | exits | paging exits | #PF | CR3 writes | INVLPG | #NPF | CPU walk refs "
+                  "| of them nested | hypervisor walk refs | shadow fills | s in VMRUN | s handling exits |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in paging:
+            k = r["by_kind"]
+            h = "—" if r["handling_s"] is None else f"{r['handling_s']:.4f}"
+            lines.append(f"| {r['guest']} | {r['mode']} | {r['exits']} | {r['paging_exits']} | {k['EXCP_PF']} | "
+                         f"{k['CR3_WRITE']} | {k['INVLPG']} | {k['NPF']} | {r['cpu_walk_refs']} | {r['nested_refs']} | "
+                         f"{r['hv_walk_refs']} | {r['fills']} | {r['vmrun_s']:.4f} | {h} |")
     lines += ["", "## Figures", ""]
     figs = [("exit_mix", "Exit mix per guest"), ("walk_refs", "2-D page walk references")]
+    if paging:
+        figs.append(("paging_compare", "Shadow vs nested paging"))
     if have_trace:
         figs += [("exit_latency", "Exit handling and guest time"), ("tlb_hit_rate", "TLB hit rate over time")]
     for name, title in figs:
@@ -264,7 +369,7 @@ def main():
     for i, d in enumerate(a.runs):
         label = labels[i] if labels.count(labels[i]) == 1 else f"{labels[i]}#{i + 1}"
         run = Run(d, label)
-        run.label = f"{label} ({run.engine})"
+        run.label = f"{label} ({run.engine})" if run.paging == "nested" else f"{label} ({run.engine}, {run.paging} paging)"
         runs.append(run)
     os.makedirs(a.out, exist_ok=True)
     written = []
@@ -272,10 +377,12 @@ def main():
     plot_walks(plt, runs, a.out, written)
     have_trace = plot_latency(plt, runs, a.out, written)
     plot_tlb(plt, runs, a.out, written)
-    written.append(markdown(runs, a.out, have_trace))
+    paging = plot_paging(plt, runs, a.out, written)
+    written.append(markdown(runs, a.out, have_trace, paging))
     if a.json:
         print(json.dumps({"out": os.path.abspath(a.out), "files": [os.path.abspath(p) for p in written],
-                          "runs": [r.dir for r in runs], "traced": have_trace}))
+                          "runs": [r.dir for r in runs], "traced": have_trace,
+                          "paging_compared": bool(paging)}))
     else:
         for p in written:
             print(f"wrote {p}")

@@ -129,6 +129,17 @@ Status SvmVcpu::setup(const hv::VcpuEntry& e) {
   return Status::ok();
 }
 
+void SvmVcpu::enable_shadow(uint64_t shadow_root) {
+  VmcbControl& c = vmcb_->control;
+  c.np_enable = 0;
+  c.n_cr3 = 0;
+  c.intercept_cr = (1u << 3) | (1u << (16 + 0)) | (1u << (16 + 3)) | (1u << (16 + 4));  // read CR3; write CR0, CR3, CR4
+  c.intercept_exc = 1u << 14;                                                        // #PF
+  c.intercept_misc1 |= kInterceptInvlpg;
+  vmcb_->save.cr3 = shadow_root;
+  flush_next_ = true;
+}
+
 bool SvmVcpu::interruptible() {
   return (vmcb_->save.rflags & (1ull << 9)) && !(vmcb_->control.interrupt_shadow & 1);
 }

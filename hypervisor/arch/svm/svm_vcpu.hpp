@@ -52,6 +52,18 @@ class SvmVcpu final : public hv::VcpuArch {
   uint64_t control_block_pa() const override { return vmcb_pa_; }
   Vmcb* vmcb() { return vmcb_; }
 
+  // Shadow paging (docs/hypervisor.md "Shadow paging"): nested paging off (APM vol. 2 §15.25),
+  // CR3 = the shadow root, and the intercepts that keep the shadow right: CR3 reads and
+  // writes, CR0/CR4 writes (§15.9), INVLPG (§15.12: EXITINFO1 = the address) and #PF (§15.12,
+  // exception intercept 14: EXITINFO1 = error code, EXITINFO2 = the address). Call after setup().
+  void enable_shadow(uint64_t shadow_root);
+  void set_cr3(uint64_t v) { vmcb_->save.cr3 = v; }
+  void set_cr0(uint64_t v) { vmcb_->save.cr0 = v; }
+  void set_cr4(uint64_t v) { vmcb_->save.cr4 = v; }
+  void flush_tlb() { flush_next_ = true; }  // TLB_CONTROL = flush this ASID at the next VMRUN (§15.16.1)
+  uint64_t exitintinfo() const { return vmcb_->control.exitintinfo; }
+  void reinject(uint64_t exitintinfo) { vmcb_->control.eventinj = exitintinfo; }  // §15.7.2: same format
+
  private:
   hal::Platform* p_ = nullptr;
   Vmcb* vmcb_ = nullptr;

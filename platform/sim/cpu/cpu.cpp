@@ -215,6 +215,14 @@ void Cpu::take_event(const Event& ev) {
       ++counters.events_delivered;
       return;
     } catch (const GuestFault& f) {
+      // An intercepted exception raised while delivering an event exits as itself, with
+      // EXITINTINFO = the event (APM vol. 2 §15.7.2), before any double-fault combining: how a
+      // shadow-paging hypervisor fills a missing IDT or stack page and re-injects the event.
+      if (exc_intercepted(f.vector)) {
+        vmexit_event(svm::kExitExcp0 + f.vector, f.has_error ? f.error : 0, f.vector == 14 ? f.address : 0);
+        delivering_ = nullptr;
+        return;
+      }
       // Double-fault rules (APM vol. 2 §8.2.9, Table 8-7).
       const bool first_exc = cur.type == 3;
       if (first_exc && cur.vector == 8) {

@@ -121,6 +121,22 @@ BOOST_AUTO_TEST_CASE(fault_during_injection_sets_exitintinfo) {
   BOOST_TEST(g.vmcb().control.exitinfo2 == 0x7000000000ull - 8);
 }
 
+// #PF while delivering #PF, with #PF intercepted: the exit is the new #PF with EXITINTINFO = the
+// injected one (APM vol. 2 §15.7.2), not a #DF made first (and then a triple fault): what a
+// shadow-paging hypervisor needs to fill the page and inject the event again.
+BOOST_AUTO_TEST_CASE(intercepted_fault_during_pf_delivery_exits_before_double_fault) {
+  GuestEnv g("basic");
+  using namespace svm::event_inj;
+  g.vmcb().save.rsp = 0x7000000000;
+  g.vmcb().control.intercept_exc = 1u << 14;
+  const uint64_t ev = kValid | (kTypeException << kTypeShift) | 14 | kErrorValid | (0x2ull << kErrorCodeShift);
+  g.vmcb().control.eventinj = ev;
+  g.run();
+  BOOST_TEST(g.exitcode() == 0x4Eu);  // not SHUTDOWN, not EXCP_DF
+  BOOST_TEST(g.vmcb().control.exitintinfo == ev);
+  BOOST_TEST(g.vmcb().control.exitinfo2 == 0x7000000000ull - 8);
+}
+
 BOOST_AUTO_TEST_CASE(host_timer_gives_intr_exit_while_the_guest_runs) {
   GuestEnv g("loop");
   g.vmcb().control.intercept_misc1 |= svm::kInterceptIntr;
