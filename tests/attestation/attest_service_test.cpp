@@ -73,7 +73,10 @@ struct Fixture {
   std::unique_ptr<VerifierProcess> v;
   Fixture() {
     auto args = w.verifier_args();
-    args.insert(args.end(), {"--db", (w.dir / "verifier.db").string(), "--webhook", "http://127.0.0.1:" + std::to_string(hook.port) + "/hook",
+    const std::string secret = "0123456789abcdef0123456789abcdef";
+    write_file(w.dir / "webhook.secret", std::vector<uint8_t>(secret.begin(), secret.end()));
+    args.insert(args.end(), {"--db", (w.dir / "verifier.db").string(), "--webhook-secret-file", (w.dir / "webhook.secret").string(),
+                             "--webhook", "http://127.0.0.1:" + std::to_string(hook.port) + "/hook",
                              "--poll-interval-ms", "150", "--agent-allow", "127.0.0.1"});
     v = std::make_unique<VerifierProcess>(args, w.dir / "verifier.out");
   }
