@@ -20,7 +20,9 @@ std::pair<int, json> jwcrypto_verify(const ServiceWorld& w, const json& jwks, co
   const std::string j = jwks.dump();
   write_file(jwks_file, std::vector<uint8_t>(j.begin(), j.end()));
   write_file(jws_file, std::vector<uint8_t>(jws.begin(), jws.end()));
-  CliResult r = run_program({"python3", (source_dir() / "tests/attestation/verify_ear_jwks.py").string(), jwks_file.string(), jws_file.string()});
+  // Debian's interpreter: python3-jwcrypto is a Debian package (a python3 earlier on PATH may not see it).
+  const std::string py = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  CliResult r = run_program({py, (source_dir() / "tests/attestation/verify_ear_jwks.py").string(), jwks_file.string(), jws_file.string()});
   BOOST_TEST_MESSAGE(name << ": exit " << r.exit_code << " " << r.err);
   return {r.exit_code, r.exit_code == 0 ? json::parse(r.out) : json(nullptr)};
 }

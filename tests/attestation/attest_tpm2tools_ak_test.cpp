@@ -88,7 +88,7 @@ struct ToolsEndpoint {
     }
     tool({"tpm2_createprimary", "-C", "o", "-G", "ecc", "-c", f("srk.ctx")});
     tool({"tpm2_readpublic", "-c", f("srk.ctx"), "-o", f("srk.pub")});
-    tool({"tpm2_create", "-C", f("srk.ctx"), "-G", "ecc:ecdsa-sha256", "-u", f("ak.pub"), "-r", f("ak.priv"), "-a",
+    tool({"tpm2_create", "-C", f("srk.ctx"), "-G", "ecc:ecdsa-sha256:null", "-u", f("ak.pub"), "-r", f("ak.priv"), "-a",
           "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign"});
     tool({"tpm2_load", "-C", f("srk.ctx"), "-u", f("ak.pub"), "-r", f("ak.priv"), "-c", f("ak.ctx")});
   }

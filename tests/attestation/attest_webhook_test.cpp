@@ -104,7 +104,7 @@ BOOST_AUTO_TEST_CASE(a_verdict_change_is_signed_and_retried_after_a_500) {
   const json e = json::parse(d[1].body);
   BOOST_TEST(e["event"] == "verdict_changed");
   BOOST_TEST(e["endpoint"] == "lab-hook");
-  BOOST_TEST(e["previous"] == "");
+  BOOST_TEST(e["previous"] == "none");  // enrolled, never appraised
   BOOST_TEST(e["status"] == "affirming");
   BOOST_TEST(e["ear_jws"].get<std::string>().size() > 100u);
   // What a receiver must refuse: a changed body, or a signature under another secret.
