@@ -434,7 +434,8 @@ BOOST_AUTO_TEST_CASE(one_shot_evidence_signed_by_a_software_key_is_not_affirming
   BOOST_TEST(sub["redoubt.failures"][0]["code"] == "ak_not_enrolled");
   BOOST_TEST(sub["redoubt.failures"][0]["message"].get<std::string>().find("nothing proves it is a TPM key") != std::string::npos,
              sub["redoubt.failures"][0].dump());
-  BOOST_TEST(sub["redoubt.ak"] == json({{"binding", "none"}, {"name", sub["redoubt.ak"]["name"]}}), sub["redoubt.ak"].dump());
+  BOOST_TEST(sub["redoubt.ak"] == json({{"binding", "none"}, {"name", sub["redoubt.ak"]["name"]}, {"position", "endorsement-primary"}}),
+             sub["redoubt.ak"].dump());
   BOOST_TEST(sub["ear.trustworthiness-vector"]["instance-identity"] == 97);
   BOOST_TEST(sub["redoubt.launch"]["hypervisor"]["svn"] == 2);  // the good boot's claims, for diagnosis only
 
