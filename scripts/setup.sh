@@ -16,6 +16,8 @@ PACKAGES=(
   qemu-system-x86                                        # the real images under QEMU TCG (SVM + NPT)
   python3-matplotlib                                     # `redoubt report`: plots of runs and exit traces
   python3 python3-jsonschema                             # doc tests, the --json schemas (issue 15)
+  chromium chromium-driver                               # the verifier's status page in a headless browser (issue 13)
+  python3-jwcrypto                                       # checks the verifier's EAR with its JWKS, not our code (issue 13)
 )
 
 missing=()

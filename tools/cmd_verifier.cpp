@@ -22,6 +22,7 @@
 #include "policy/host/keys.hpp"
 #include "policy/host/pki_build.hpp"
 #include "policy/host/safe_file.hpp"
+#include "tools/cli_config.hpp"
 #include "tools/commands.hpp"
 #include "tools/common.hpp"
 
@@ -31,8 +32,11 @@ namespace fs = std::filesystem;
 namespace {
 
 struct ServeOptions {
-  std::string listen = "127.0.0.1:8440", db = "verifier.db", key, reference, authority, webhook, tls_cert, tls_key, endpoint_ca;
-  std::string token_issuer, access_log;
+  std::string listen = "127.0.0.1:8440", db = "verifier.db", key, reference, authority, tls_cert, tls_key, endpoint_ca;
+  std::string token_issuer, access_log, config;
+  std::vector<std::string> webhooks;
+  std::string webhook_secret_file;
+  int webhook_backoff_ms = 1000, webhook_attempts = 8;
   std::string store, instance_id;  // issue 13: postgresql://... or sqlite:PATH (else --db); this instance's lease name
   int lease_ttl_ms = 10000, lease_renew_ms = 2000;
   bool insecure_no_auth = false;
@@ -40,6 +44,7 @@ struct ServeOptions {
   std::vector<std::string> manufacturer_cas;
   std::vector<std::string> agent_allow;
   int stale_after_s = 0;  // 0 = 600 s, or for pull endpoints 3 poll intervals (at least 2 s)
+  int ear_ttl_s = 600;
   int poll_interval_ms = 0, nonce_ttl_s = 120, nonce_history_s = 3600, threads = 8, max_connections = 256, header_timeout_s = 10,
       body_timeout_s = 30;
 };
@@ -116,7 +121,22 @@ int run_serve(const ServeOptions& o) {
   // + renew interval + a poll interval; not "unreachable" for that takeover alone (docs/operations.md).
   if (pg && o.stale_after_s == 0 && o.poll_interval_ms > 0)
     cfg.stale_after_pull_s = std::max(cfg.stale_after_pull_s, (o.lease_ttl_ms + o.lease_renew_ms + 2 * o.poll_interval_ms + 999) / 1000);
-  cfg.webhook_url = o.webhook;
+  // Signed webhooks (docs/api.md "Webhooks"): the shared secret is read from a file, never a flag (ps shows flags).
+  if (!o.webhooks.empty() && o.webhook_secret_file.empty())
+    throw std::invalid_argument("--webhook needs --webhook-secret-file FILE: the shared HMAC-SHA256 key receivers check signatures with "
+                                "(e.g. `openssl rand -hex 32 > webhook.secret`)");
+  if (!o.webhook_secret_file.empty()) {
+    std::string secret = slurp(o.webhook_secret_file);
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+    if (secret.size() < 16) throw InputError(o.webhook_secret_file + ": the webhook secret must be at least 16 bytes");
+    if ((fs::status(o.webhook_secret_file).permissions() & (fs::perms::group_read | fs::perms::others_read)) != fs::perms::none)
+      std::cerr << "redoubt verifier: WARNING: " << o.webhook_secret_file << " is readable by others (chmod 600 it)\n";
+    cfg.webhook.secret = secret;
+  }
+  cfg.webhook.urls = o.webhooks;
+  cfg.webhook.backoff_ms = o.webhook_backoff_ms;
+  cfg.webhook.attempts = o.webhook_attempts;
+  cfg.ear_ttl_s = o.ear_ttl_s;
   cfg.nonce_ttl_s = o.nonce_ttl_s;
   cfg.nonce_history_s = o.nonce_history_s;
   cfg.agent_allow = attest::AgentAllowList(std::move(allow));
@@ -318,11 +338,20 @@ void register_verifier(CLI::App& app, int& exit_code) {
   c->add_option("--key", o->key, "EAR signing key (PKCS#8 PEM, P-256); default <db>.key.pem, generated");
   c->add_option("--reference", o->reference, "Reference values (COSE_Sign1, from `verifier sign-reference`)");
   c->add_option("--authority", o->authority, "Policy authority public key (PEM) that signs reference values");
-  c->add_option("--webhook", o->webhook, "URL POSTed on every verdict change");
+  c->add_option("--config", o->config,
+                 "TOML file of options: `key = value`, a key per long option without the dashes (listen, db, manufacturer-ca = [..], ...); "
+                 "options on the command line win; unknown keys are refused (docs/operations.md)");
+  c->add_option("--webhook", o->webhooks, "URL POSTed (signed, retried) on every verdict change; repeatable");
+  c->add_option("--webhook-secret-file", o->webhook_secret_file, "File holding the shared secret (>= 16 bytes) that signs webhooks (HMAC-SHA256)");
+  c->add_option("--webhook-backoff-ms", o->webhook_backoff_ms, "First webhook retry after this, doubling up to 60 s")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 600000));
+  c->add_option("--webhook-attempts", o->webhook_attempts, "Attempts per webhook delivery before it is dropped")->capture_default_str()->check(CLI::Range(1, 100));
   c->add_option("--stale-after", o->stale_after_s,
                  "Seconds without an appraisal of an authentic quote after which an endpoint is stale (push) or unreachable (pull); "
                  "default 600, pull endpoints 3 poll intervals (at least 2)")
       ->check(CLI::Range(1, 30 * 24 * 3600));
+  c->add_option("--ear-ttl", o->ear_ttl_s, "Seconds an EAR is valid: its exp = iat + this")->capture_default_str()->check(CLI::Range(1, 30 * 24 * 3600));
   c->add_option("--poll-interval-ms", o->poll_interval_ms, "Pull mode: poll interval (0 = no polling)")->capture_default_str();
   c->add_option("--nonce-ttl", o->nonce_ttl_s, "Nonce lifetime in seconds")->capture_default_str();
   c->add_option("--nonce-history", o->nonce_history_s, "Seconds an expired nonce is remembered (to name a replay) before it is purged")
@@ -346,7 +375,10 @@ void register_verifier(CLI::App& app, int& exit_code) {
   c->add_flag("--test-unsafe-enrol-before-activation", o->test_unsafe_enrol,
               "TEST ONLY: an enrolment takes effect before credential activation (the takeover protection off)");
   c->add_option("--access-log", o->access_log, "Append a JSON line per request (who, role, route, status, endpoint) to this file");
-  c->callback([o, &exit_code] { exit_code = run_serve(*o); });
+  c->callback([o, c, &exit_code] {
+    if (!o->config.empty()) apply_config_file(*c, o->config);
+    exit_code = run_serve(*o);
+  });
 
   auto t = std::make_shared<TokenOptions>();
   CLI::App* tok = v->add_subcommand("token", "Bearer tokens for the verifier API");

@@ -47,8 +47,12 @@ std::filesystem::path build_dir() {
   if (ec) return std::filesystem::current_path();
   // A test linking the tools in-process (tests/...): its directory holds no images; ctest names the
   // build directory in REDOUBT_BUILD_DIR (cmake/testing.cmake).
-  if (!std::filesystem::exists(exe.parent_path() / "hv.bin", ec))
+  if (!std::filesystem::exists(exe.parent_path() / "hv.bin", ec)) {
     if (const char* b = std::getenv("REDOUBT_BUILD_DIR"); b && *b) return std::filesystem::path(b);
+    // Installed (cmake/install.cmake): PREFIX/bin/redoubt with the images in PREFIX/lib/redoubt.
+    const auto installed = exe.parent_path().parent_path() / "lib" / "redoubt";
+    if (std::filesystem::exists(installed / "hv.bin", ec)) return installed;
+  }
   return exe.parent_path();
 }
 

@@ -27,11 +27,13 @@ nlohmann::json parse_json_body(const std::string& body) {
 }
 
 nlohmann::json evidence_to_json(const Evidence& e) {
-  return {{"quote", to_base64(e.quote)},
-          {"signature", to_base64(e.signature)},
-          {"pcrs", to_base64(e.pcrs)},
-          {"eventlog", to_base64(e.eventlog)},
-          {"ak_public", to_base64(e.ak_public)}};
+  nlohmann::json j = {{"quote", to_base64(e.quote)},
+                      {"signature", to_base64(e.signature)},
+                      {"pcrs", to_base64(e.pcrs)},
+                      {"eventlog", to_base64(e.eventlog)},
+                      {"ak_public", to_base64(e.ak_public)}};
+  if (!e.ak_parent.empty()) j["ak_parent"] = to_base64(e.ak_parent);
+  return j;
 }
 
 Evidence evidence_from_json(const nlohmann::json& j) {
@@ -41,6 +43,7 @@ Evidence evidence_from_json(const nlohmann::json& j) {
   e.pcrs = json_base64(j, "pcrs", 32 * 1024);
   e.eventlog = json_base64(j, "eventlog", 1024 * 1024);
   e.ak_public = json_base64(j, "ak_public", 4096);
+  if (j.contains("ak_parent")) e.ak_parent = json_base64(j, "ak_parent", 4096);
   return e;
 }
 

@@ -15,6 +15,9 @@ struct Evidence {
   Bytes pcrs;       // tpm2-tools serialized PCR file (attestation/tpm/pcr_file.hpp)
   Bytes eventlog;   // TCG crypto-agile DRTM log
   Bytes ak_public;  // TPM2B_PUBLIC of the AK
+  // Optional: TPM2B_PUBLIC of the AK's parent when it is an owner-hierarchy primary (the SRK, as
+  // go-attestation makes AKs), so the quote's qualifiedSigner can be recomputed (docs/attestation.md).
+  Bytes ak_parent;
 };
 
 nlohmann::json evidence_to_json(const Evidence& e);

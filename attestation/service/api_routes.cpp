@@ -7,7 +7,7 @@ constexpr RoleSet kAdmin = roles(Role::admin);
 constexpr RoleSet kReaders = Role::admin | Role::relying_party;
 constexpr RoleSet kEndpoint = Role::admin | Role::endpoint;
 constexpr RoleSet kAnyone = Role::admin | Role::relying_party | Role::endpoint;
-constexpr RoleSet kPublic = 0;
+constexpr RoleSet kPublic = 0;  // no token: health probes, the status page's empty shell, the JWKS
 constexpr const char* kId = R"(/v1/endpoints/([^/]+))";
 }  // namespace
 
@@ -30,6 +30,10 @@ const std::vector<ApiRoute>& api_routes() {
       {RouteId::healthz, "GET", "/healthz", "/healthz", kPublic, false, false},
       {RouteId::readyz, "GET", "/readyz", "/readyz", kPublic, false, false},
       {RouteId::metrics, "GET", "/metrics", "/metrics", kReaders, false, false},
+      // The status page holds no data (its script reads /v1/fleet with the user's token); the JWKS is a public key.
+      {RouteId::status_page, "GET", "/status", "/status", kPublic, false, false},
+      {RouteId::fleet, "GET", "/v1/fleet", "/v1/fleet", kReaders, false, false},
+      {RouteId::jwks, "GET", "/.well-known/jwks.json", "/.well-known/jwks.json", kPublic, false, false},
   };
   return t;
 }
@@ -51,6 +55,9 @@ const char* route_name(RouteId id) {
     case RouteId::healthz: return "healthz";
     case RouteId::readyz: return "readyz";
     case RouteId::metrics: return "metrics";
+    case RouteId::status_page: return "status_page";
+    case RouteId::fleet: return "fleet";
+    case RouteId::jwks: return "jwks";
   }
   return "?";
 }

@@ -26,6 +26,9 @@ enum class RouteId {
   healthz,
   readyz,
   metrics,
+  status_page,
+  fleet,
+  jwks,
 };
 
 struct ApiRoute {

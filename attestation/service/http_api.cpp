@@ -15,6 +15,7 @@
 #include "attestation/common/attest_error.hpp"
 #include "attestation/common/evidence.hpp"
 #include "attestation/service/http_conn.hpp"
+#include "attestation/service/status_page.hpp"
 
 namespace redoubt::attest {
 using nlohmann::json;
@@ -27,10 +28,11 @@ void send_error(httplib::Response& res, int status, const std::string& code, con
   res.set_content(json{{"error", code}, {"reason", reason}}.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
-// What a route answers: JSON, or text (the Prometheus exposition).
+// What a route answers: JSON, or text (the Prometheus exposition), or the status page (html).
 struct Answer {
   json body;
   std::string text;
+  bool html = false;
 };
 
 // Runs fn and fills res; returns the error code ("" on success). Never lets an exception escape.
@@ -40,7 +42,13 @@ std::string respond(httplib::Response& res, F&& fn) {
   try {
     Answer out = fn();
     res.status = 200;
-    if (!out.text.empty()) res.set_content(out.text, "text/plain; version=0.0.4; charset=utf-8");
+    if (out.html) {
+      res.set_content(out.text, "text/html; charset=utf-8");
+      res.set_header("Content-Security-Policy", status_page().csp);
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("Referrer-Policy", "no-referrer");
+      res.set_header("Cache-Control", "no-store");
+    } else if (!out.text.empty()) res.set_content(out.text, "text/plain; version=0.0.4; charset=utf-8");
     else res.set_content(out.body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   } catch (const AttestError& e) {
     code = e.code();
@@ -233,6 +241,9 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
         return {json{{"status", "ready"}, {"reference_values", s.reference()->id}}, ""};
       }
       case RouteId::metrics: return {json(), metrics_.render(s.endpoints_by_status())};
+      case RouteId::status_page: return {json(), status_page().html, true};
+      case RouteId::fleet: return {s.fleet(req.has_param("status") ? req.get_param_value("status") : ""), ""};
+      case RouteId::jwks: return {s.jwks(), ""};
     }
     throw AttestError("internal", "route without a handler", 500);
   });

@@ -58,44 +58,6 @@ json summary_of(const AppraisalOutcome& a) {
 
 }  // namespace
 
-// ------------------------------------------------------------------ webhook
-
-WebhookSender::WebhookSender(std::string url) : url_(std::move(url)), worker_([this] { run(); }) {}
-WebhookSender::~WebhookSender() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  worker_.join();
-}
-void WebhookSender::post(json body) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (q_.size() < 1000) q_.push_back(std::move(body));
-  cv_.notify_one();
-}
-void WebhookSender::run() {
-  static const std::regex url_re("(https?://[^/]+)(/.*)?");
-  std::smatch m;
-  const bool ok = std::regex_match(url_, m, url_re);
-  const std::string base = ok ? m[1].str() : "", path = ok && m[2].matched ? m[2].str() : "/";
-  for (;;) {
-    json body;
-    {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return stop_ || !q_.empty(); });
-      if (q_.empty()) return;
-      body = std::move(q_.front());
-      q_.pop_front();
-    }
-    if (!ok) continue;
-    httplib::Client c(base);
-    c.set_connection_timeout(2, 0);
-    c.set_read_timeout(2, 0);
-    c.Post(path.c_str(), body.dump(), "application/json");
-  }
-}
-
 // ------------------------------------------------------------------ service
 
 VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), store_(open_store(cfg_.db_path)) {
@@ -105,7 +67,7 @@ VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), sto
     gethostname(host, sizeof(host) - 1);
     cfg_.instance_id = std::string(host) + "-" + std::to_string(getpid()) + "-" + to_hex(random_bytes(4));
   }
-  if (!cfg_.webhook_url.empty()) webhook_ = std::make_unique<WebhookSender>(cfg_.webhook_url);
+  if (!cfg_.webhook.urls.empty()) webhook_ = std::make_unique<WebhookSender>(cfg_.webhook);
   if (cfg_.reference) {  // given at start: in force, and kept for the next start
     ref_ = std::make_shared<const ReferenceValues>(*cfg_.reference);
     if (!cfg_.reference_cose.empty()) {
@@ -322,10 +284,12 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
     in.endpoint_id = id;
     in.ak_public = e->ak_public;
     in.ak_bound_to_ek = true;
+    in.ek_public = e->ek_public;
     in.nonce = nonce;
     in.selection = default_quote_selection();
     in.previous = e->clock;
     in.ref = ref.get();
+    in.ear_ttl_s = cfg_.ear_ttl_s;
     const AppraisalOutcome a = appraise(ev, in, unix_now());
     // Only a quote genuinely from the enrolled AK may move the endpoint's clock record.
     if (auto out = record(id, a, a.authentic, nonce, &e->clock)) return *out;
@@ -349,11 +313,13 @@ json VerifierService::verify_oneshot(const json& body) {
   in.nonce = nonce;
   in.selection = default_quote_selection();
   in.ref = own ? &*own : mine.get();
+  in.ear_ttl_s = cfg_.ear_ttl_s;
   if (body.contains("endpoint")) {  // bind to an enrolled endpoint's AK (no clock/nonce state is touched)
     auto e = store_->endpoint(json_string(body, "endpoint"));
     if (!e) throw AttestError("unknown_endpoint", "no enrolled endpoint " + json_string(body, "endpoint"), 404);
     in.ak_public = e->ak_public;
     in.ak_bound_to_ek = true;
+    in.ek_public = e->ek_public;
     in.endpoint_id = e->id;
   }
   AppraisalOutcome a = appraise(ev, in, unix_now());
@@ -400,6 +366,50 @@ json VerifierService::list_endpoints() {
                  {"status", effective_status(e, now)},
                  {"last_seen", e.last_seen ? json(e.last_seen) : json(nullptr)}});
   return {{"endpoints", a}};
+}
+
+json VerifierService::fleet(const std::string& status_filter) {
+  static const char* const kStatuses[] = {"affirming", "warning", "contraindicated", "stale", "unreachable", "none"};
+  if (!status_filter.empty() && std::find_if(std::begin(kStatuses), std::end(kStatuses), [&](const char* s) { return status_filter == s; }) == std::end(kStatuses))
+    throw AttestError("bad_status_filter", "status must be one of affirming, warning, contraindicated, stale, unreachable, none");
+  json a = json::array();
+  const int64_t now = unix_now();
+  for (const EndpointRecord& e : store_->endpoints()) {
+    const std::string status = effective_status(e, now);
+    if (!status_filter.empty() && status != status_filter) continue;
+    json why = json::array();
+    if (status == "stale" || status == "unreachable")
+      why.push_back({{"kind", status}, {"code", "no_recent_appraisal"},
+                     {"message", "no appraisal of an authentic quote for more than " + std::to_string(stale_after(e)) + " s; the last verdict said " + e.status}});
+    if (!e.last_error.empty()) why.push_back({{"kind", "poll_error"}, {"code", "poll_error"}, {"message", e.last_error}});
+    if (auto last = store_->verdicts(e.id, 1); !last.empty()) {
+      const json r = json::parse(last.front().summary_json);
+      for (const auto& [kind, key] : {std::pair{"failure", "failures"}, std::pair{"warning", "warnings"}, std::pair{"note", "notes"}})
+        for (const json& f : r.value(key, json::array())) why.push_back({{"kind", kind}, {"code", f.value("code", "")}, {"message", f.value("message", "")}});
+    }
+    a.push_back({{"id", e.id},
+                 {"mode", e.mode},
+                 {"status", status},
+                 {"verdict_status", e.status},
+                 {"last_seen", e.last_seen ? json(e.last_seen) : json(nullptr)},
+                 {"stale_after", stale_after(e)},
+                 {"why", why}});
+  }
+  return {{"now", now}, {"filter", status_filter.empty() ? json(nullptr) : json(status_filter)}, {"endpoints", a}};
+}
+
+json VerifierService::jwks() const {
+  // RFC 7518 §6.2.1: x and y are the point's coordinates, base64url, each the full field size.
+  const policy::PublicKey k = policy::cose_public_key(cfg_.signing_key);
+  const size_t n = (k.sec1_len - 1) / 2;
+  const std::span<const uint8_t> b = k.bytes();
+  return {{"keys", json::array({{{"kty", "EC"},
+                                 {"crv", n == 48 ? "P-384" : "P-256"},
+                                 {"x", to_base64url(b.subspan(1, n))},
+                                 {"y", to_base64url(b.subspan(1 + n, n))},
+                                 {"use", "sig"},
+                                 {"alg", n == 48 ? "ES384" : "ES256"},
+                                 {"kid", kid_}}})}};
 }
 
 json VerifierService::verdict(int64_t seq) {

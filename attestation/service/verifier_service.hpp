@@ -3,8 +3,6 @@
 // nonces, evidence appraisal with per-endpoint clock tracking, verdict history,
 // the stateless one-shot verify, and verdict-change webhooks. Thread-safe.
 #pragma once
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +14,7 @@
 
 #include "attestation/service/agent_url.hpp"
 #include "attestation/service/verifier_store.hpp"
+#include "attestation/service/webhook.hpp"
 #include "attestation/verifier/appraiser.hpp"
 #include "attestation/verifier/ek_certificate_check.hpp"
 #include "attestation/verifier/reference_values.hpp"
@@ -34,11 +33,12 @@ struct VerifierConfig {
   std::optional<policy::EvpKey> authority;    // policy authority (verifies reference values)
   std::optional<ReferenceValues> reference;   // the verifier's reference values at start (else the stored ones, else none)
   std::string reference_cose;                 // the COSE_Sign1 they were verified from (stored for the next start)
-  std::string webhook_url;                    // POSTed on every verdict change ("" = none)
+  WebhookOptions webhook;                     // signed POSTs on every verdict change (no urls = none)
   int nonce_ttl_s = 120;
   int nonce_history_s = 3600;                 // an expired nonce is kept this long (to name a replay), then purged
   AgentAllowList agent_allow;                 // pull mode: the addresses agent URLs may resolve to
   int challenge_ttl_s = 300;
+  int ear_ttl_s = 600;                        // every EAR's exp = iat + this
   // Fail closed (issue 13): an enrolled endpoint with no appraisal of an authentic quote for this long
   // is "stale" (push) or "unreachable" (pull), whatever its last verdict said.
   int stale_after_push_s = 600;
@@ -46,22 +46,6 @@ struct VerifierConfig {
   // TEST ONLY (`verifier serve --test-unsafe-enrol-before-activation`): the protection of issue 13 off,
   // an enrolment takes effect before ActivateCredential, to show the takeover test fails without it.
   bool test_unsafe_enrol_before_activation = false;
-};
-
-class WebhookSender {
- public:
-  explicit WebhookSender(std::string url);
-  ~WebhookSender();
-  void post(nlohmann::json body);  // queued, delivered by one worker thread, 2 s timeout, best effort
-
- private:
-  void run();
-  std::string url_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<nlohmann::json> q_;
-  bool stop_ = false;
-  std::thread worker_;
 };
 
 class VerifierService {
@@ -80,6 +64,11 @@ class VerifierService {
   nlohmann::json delete_endpoint(const std::string& id);                  // DELETE /v1/endpoints/{id}
   nlohmann::json set_reference_values(const nlohmann::json& body);        // PUT /v1/reference-values
   nlohmann::json reference_values_info();                                 // GET /v1/reference-values
+  // GET /v1/fleet[?status=S]: every enrolled endpoint with its effective status, last seen and why
+  // (the last verdict's named findings; stale/unreachable and the last poll error). For the status page.
+  nlohmann::json fleet(const std::string& status_filter);
+  // GET /.well-known/jwks.json: the EAR signing key as a JWK Set (RFC 7517 §5).
+  nlohmann::json jwks() const;
 
   // The reference values in force (nullptr: none; then nothing is appraised, fail closed).
   std::shared_ptr<const ReferenceValues> reference() const;

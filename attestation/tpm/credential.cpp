@@ -3,6 +3,8 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
 #include <cstring>
@@ -67,18 +69,10 @@ Bytes kdfe(TPMI_ALG_HASH hash, std::span<const uint8_t> z, const char* label, st
   return out;
 }
 
-MadeCredential make_credential(const TPMT_PUBLIC& ek, std::span<const uint8_t> object_name, std::span<const uint8_t> credential) {
-  if (ek.type != TPM2_ALG_ECC) throw AttestError("unsupported_ek", "only ECC endorsement keys are supported for enrolment");
-  const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM;
-  if ((ek.objectAttributes & need) != need || (ek.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT))
-    throw AttestError("unsupported_ek", "the EK is not a fixedTPM restricted decryption key");
-  const auto& sym = ek.parameters.eccDetail.symmetric;
-  if (sym.algorithm != TPM2_ALG_AES || sym.mode.aes != TPM2_ALG_CFB || (sym.keyBits.aes != 128 && sym.keyBits.aes != 256))
-    throw AttestError("unsupported_ek", "the EK's symmetric scheme is not AES-128/256-CFB");
-  const size_t hsize = tpm_hash_size(ek.nameAlg);
-  if (hsize == 0) throw AttestError("unsupported_ek", "unknown EK nameAlg");
-  if (credential.size() > hsize) throw AttestError("internal", "credential longer than the EK nameAlg digest", 500);
+namespace {
 
+// ECC secret sharing (Part 1 §11.4.10.3, Annex C.6.4): one-pass ECDH with an ephemeral key; returns the seed.
+Bytes ecc_seed(const TPMT_PUBLIC& ek, size_t hsize, MadeCredential& out) {
   // 1. Ephemeral ECDH on the EK's curve (Part 1 §C.6.4): Z = x([d_e]Q_ek).
   policy::EvpKey ek_key = public_to_evp(ek);
   const char* group = ek.parameters.eccDetail.curveID == TPM2_ECC_NIST_P256 ? "P-256" : "P-384";
@@ -102,8 +96,6 @@ MadeCredential make_credential(const TPMT_PUBLIC& ek, std::span<const uint8_t> o
 
   // 2. seed = KDFe(nameAlg, Z, "IDENTITY", x_ephemeral, x_ek, bits(nameAlg)) — Part 1 §24.4 / §11.4.10.3.
   const Bytes seed = kdfe(ek.nameAlg, z, "IDENTITY", eph_x, ek_x, static_cast<uint32_t>(hsize * 8));
-
-  MadeCredential out;
   TPMS_ECC_POINT ep{};
   ep.x.size = static_cast<uint16_t>(cs);
   std::memcpy(ep.x.buffer, eph_x.data(), cs);
@@ -113,6 +105,52 @@ MadeCredential make_credential(const TPMT_PUBLIC& ek, std::span<const uint8_t> o
   if (Tss2_MU_TPMS_ECC_POINT_Marshal(&ep, out.secret.secret, sizeof out.secret.secret, &off) != TSS2_RC_SUCCESS)
     throw AttestError("internal", "cannot marshal the ephemeral point", 500);
   out.secret.size = static_cast<uint16_t>(off);
+  return seed;
+}
+
+// RSA secret sharing (Part 1 Annex B.10.3): a random seed, RSAES-OAEP-encrypted to the EK with
+// the EK's nameAlg (hash and MGF1) and the label "IDENTITY" including its NUL (B.10.4).
+Bytes rsa_seed(const TPMT_PUBLIC& ek, size_t hsize, MadeCredential& out) {
+  Bytes seed(hsize);
+  if (RAND_bytes(seed.data(), static_cast<int>(hsize)) != 1) throw AttestError("internal", "RAND_bytes failed", 500);
+  policy::EvpKey ek_key = public_to_evp(ek);
+  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, ek_key.get(), nullptr), EVP_PKEY_CTX_free);
+  const EVP_MD* md = EVP_get_digestbyname(tpm_hash_ossl_name(ek.nameAlg));
+  static const char kLabel[] = "IDENTITY";
+  unsigned char* label = static_cast<unsigned char*>(OPENSSL_memdup(kLabel, sizeof kLabel));  // with the NUL
+  if (!ctx || !md || !label || EVP_PKEY_encrypt_init(ctx.get()) <= 0 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), md) <= 0 || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md) <= 0 ||
+      EVP_PKEY_CTX_set0_rsa_oaep_label(ctx.get(), label, sizeof kLabel) <= 0) {
+    OPENSSL_free(label);
+    throw AttestError("internal", "RSA-OAEP set-up for the EK failed", 500);
+  }
+  size_t n = sizeof out.secret.secret;
+  if (EVP_PKEY_encrypt(ctx.get(), out.secret.secret, &n, seed.data(), seed.size()) <= 0)
+    throw AttestError("internal", "RSA-OAEP encryption to the EK failed", 500);
+  out.secret.size = static_cast<uint16_t>(n);
+  return seed;
+}
+
+}  // namespace
+
+MadeCredential make_credential(const TPMT_PUBLIC& ek, std::span<const uint8_t> object_name, std::span<const uint8_t> credential) {
+  if (ek.type != TPM2_ALG_ECC && ek.type != TPM2_ALG_RSA) throw AttestError("unsupported_ek", "the EK is neither ECC nor RSA");
+  const TPMA_OBJECT need = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM;
+  if ((ek.objectAttributes & need) != need || (ek.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT))
+    throw AttestError("unsupported_ek", "the EK is not a fixedTPM restricted decryption key");
+  if (ek.type == TPM2_ALG_RSA && ek.parameters.rsaDetail.keyBits != 2048 && ek.parameters.rsaDetail.keyBits != 3072)
+    throw AttestError("unsupported_ek", "RSA EKs of 2048 or 3072 bits only");
+  if (ek.type == TPM2_ALG_ECC && ek.parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 && ek.parameters.eccDetail.curveID != TPM2_ECC_NIST_P384)
+    throw AttestError("unsupported_ek", "ECC EKs on P-256 or P-384 only");
+  const auto& sym = ek.type == TPM2_ALG_ECC ? ek.parameters.eccDetail.symmetric : ek.parameters.rsaDetail.symmetric;
+  if (sym.algorithm != TPM2_ALG_AES || sym.mode.aes != TPM2_ALG_CFB || (sym.keyBits.aes != 128 && sym.keyBits.aes != 256))
+    throw AttestError("unsupported_ek", "the EK's symmetric scheme is not AES-128/256-CFB");
+  const size_t hsize = tpm_hash_size(ek.nameAlg);
+  if (hsize == 0) throw AttestError("unsupported_ek", "unknown EK nameAlg");
+  if (credential.size() > hsize) throw AttestError("internal", "credential longer than the EK nameAlg digest", 500);
+
+  MadeCredential out;
+  const Bytes seed = ek.type == TPM2_ALG_ECC ? ecc_seed(ek, hsize, out) : rsa_seed(ek, hsize, out);
 
   // 3. Part 1 §24.4: symKey = KDFa(nameAlg, seed, "STORAGE", name, -, keyBits); encIdentity = AES-CFB(IV = 0, TPM2B credential).
   const uint32_t key_bits = sym.keyBits.aes;

@@ -26,8 +26,9 @@ struct MadeCredential {
 };
 
 // Wraps `credential` (≤ the EK nameAlg's digest size) for the object named
-// `object_name` (the AK name), to the ECC P-256/P-384 EK `ek` (restricted
-// decrypt, AES-CFB symmetric). Throws AttestError("unsupported_ek") otherwise.
+// `object_name` (the AK name), to the ECC P-256/P-384 or RSA-2048/3072 EK `ek`
+// (restricted decrypt, AES-CFB symmetric; RSA: the seed RSA-OAEP-encrypted,
+// Part 1 Annex B.10.3). Throws AttestError("unsupported_ek") otherwise.
 MadeCredential make_credential(const TPMT_PUBLIC& ek, std::span<const uint8_t> object_name, std::span<const uint8_t> credential);
 
 Bytes marshal_id_object(const TPM2B_ID_OBJECT& o);

@@ -147,6 +147,16 @@ Bytes tpm_primary_qualified_name(TPM2_HANDLE hierarchy, const TPMT_PUBLIC& p) {
   return qn;
 }
 
+Bytes tpm_child_qualified_name(std::span<const uint8_t> parent_qn, const TPMT_PUBLIC& p) {
+  Bytes in(parent_qn.begin(), parent_qn.end());
+  const Bytes name = tpm_object_name(p);
+  in.insert(in.end(), name.begin(), name.end());
+  Bytes qn = {static_cast<uint8_t>(p.nameAlg >> 8), static_cast<uint8_t>(p.nameAlg)};
+  const Bytes h = tpm_hash(p.nameAlg, in);
+  qn.insert(qn.end(), h.begin(), h.end());
+  return qn;
+}
+
 policy::EvpKey public_to_evp(const TPMT_PUBLIC& p) {
   std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), OSSL_PARAM_BLD_free);
   const char* type = nullptr;

@@ -29,6 +29,8 @@ Bytes tpm_object_name(const TPMT_PUBLIC& p);
 // Qualified Name of a primary object (Part 1 §16): nameAlg || H_nameAlg(hierarchy handle || Name).
 // The quote's qualifiedSigner is the AK's QN; Redoubt's AK is a primary of TPM_RH_ENDORSEMENT.
 Bytes tpm_primary_qualified_name(TPM2_HANDLE hierarchy, const TPMT_PUBLIC& p);
+// Part 1 §16: QN(child) = nameAlg || H_nameAlg(QN(parent) || Name(child)), nameAlg the child's.
+Bytes tpm_child_qualified_name(std::span<const uint8_t> parent_qn, const TPMT_PUBLIC& p);
 
 // The public key of an ECC (P-256/P-384) or RSA public area, for OpenSSL.
 policy::EvpKey public_to_evp(const TPMT_PUBLIC& p);

@@ -1,5 +1,6 @@
 #include "attestation/verifier/appraiser.hpp"
 
+#include "attestation/common/encoding.hpp"
 #include "attestation/tpm/tpm_public.hpp"
 #include "attestation/verifier/ear_result.hpp"
 
@@ -24,7 +25,7 @@ TPML_PCR_SELECTION default_quote_selection() { return make_selection({TPM2_ALG_S
 
 AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t now_unix) {
   AppraisalOutcome out;
-  QuoteExpectations want{in.ak_public, in.nonce, in.selection, in.previous};
+  QuoteExpectations want{in.ak_public, in.nonce, in.selection, in.previous, in.ek_public};
   QuoteCheck q = verify_quote(ev, want);
   out.findings = std::move(q.findings);
   out.clock = q.clock;
@@ -72,7 +73,7 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
                         {"redoubt.notes", list(out.findings.notes)},
                         // How the AK was established: "enrolled" = EK certificate chain + credential activation;
                         // "none" = the evidence's own AK, on nobody's word (docs/attestation.md "One-shot").
-                        {"redoubt.ak", {{"binding", in.ak_bound_to_ek ? "enrolled" : "none"}, {"name", ak_name}}},
+                        {"redoubt.ak", {{"binding", in.ak_bound_to_ek ? "enrolled" : "none"}, {"name", ak_name}, {"position", ak_position_name(q.ak_position)}}},
                         {"redoubt.clock", {{"clock", q.clock.clock}, {"reset_count", q.clock.reset_count}, {"restart_count", q.clock.restart_count}, {"safe", q.clock.safe}}},
                         // How the DRTM was made: "skinit" | "harness-emulated" (+ the marker) | "unknown"
                         // (docs/attestation.md "Emulated DRTM (QEMU)").
@@ -81,10 +82,14 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
                         {"redoubt.guests", la.guests}};
   out.ear = {{"eat_profile", kEarProfile},
              {"iat", now_unix},
+             // RFC 7519 §4.1.4: not to be relied on after this (the verifier's --ear-ttl).
+             {"exp", now_unix + in.ear_ttl_s},
              {"ear.verifier-id", {{"developer", "redoubt"}, {"build", "redoubt 0.1.0"}}},
              {"status", out.status},
              {"endpoint", in.endpoint_id},
              {"submods", {{"redoubt-drtm", sub}}}};
+  // RFC 9711 §4.1 (EAT eat_nonce): the nonce the quote was made over, base64url in JSON; 8..64 bytes.
+  if (in.nonce.size() >= 8 && in.nonce.size() <= 64) out.ear["eat_nonce"] = to_base64url(in.nonce);
   return out;
 }
 

@@ -13,10 +13,12 @@ struct AppraisalInput {
   std::string endpoint_id;             // "" for a stateless one-shot
   Bytes ak_public;                     // the AK the quote must be signed by
   bool ak_bound_to_ek = false;         // enrolled via EK certificate + credential activation
+  Bytes ek_public;                     // the enrolled EK (TPM2B_PUBLIC): the AK may be its child
   Bytes nonce;
   TPML_PCR_SELECTION selection{};
   std::optional<ClockState> previous;  // last accepted clockInfo of this endpoint
   const ReferenceValues* ref = nullptr;
+  int64_t ear_ttl_s = 600;             // the EAR's exp = iat + this (RFC 7519 §4.1.4)
 };
 
 struct AppraisalOutcome {

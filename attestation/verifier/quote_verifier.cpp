@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/quote_parse.hpp"
@@ -27,6 +28,16 @@ bool verify_digest(EVP_PKEY* key, TPMI_ALG_HASH hash, std::span<const uint8_t> d
 }
 
 }  // namespace
+
+const char* ak_position_name(AkPosition p) {
+  switch (p) {
+    case AkPosition::endorsement_primary: return "endorsement-primary";
+    case AkPosition::ek_child: return "ek-child";
+    case AkPosition::srk_child: return "srk-child";
+    case AkPosition::unknown: break;
+  }
+  return "unknown";
+}
 
 bool quote_signature_valid(std::span<const uint8_t> attest, std::span<const uint8_t> signature, const TPMT_PUBLIC& ak) {
   const TPMT_SIGNATURE s = parse_signature(signature);
@@ -83,41 +94,69 @@ QuoteCheck verify_quote(const Evidence& ev, const QuoteExpectations& want) {
                                ", not TPM_GENERATED_VALUE (0xff544347): not produced by a TPM");
   if (a.type != TPM2_ST_ATTEST_QUOTE) f.fail("attest_type", "type is 0x" + to_hex(Bytes{uint8_t(a.type >> 8), uint8_t(a.type)}) + ", not TPM_ST_ATTEST_QUOTE (0x8018)");
 
-  // qualifiedSigner = the AK's Qualified Name (§10.12.12, Part 1 §16): the AK is a primary of the endorsement hierarchy.
+  // qualifiedSigner = the AK's Qualified Name (§10.12.12, Part 1 §16), one of the positions AKs are made in.
   const Bytes ak_name = tpm_object_name(ak.publicArea);
-  const Bytes ak_qn = tpm_primary_qualified_name(TPM2_RH_ENDORSEMENT, ak.publicArea);
   const Bytes signer(a.qualifiedSigner.name, a.qualifiedSigner.name + a.qualifiedSigner.size);
-  if (signer != ak_qn)
-    f.fail("qualified_signer_mismatch", "qualifiedSigner " + to_hex(signer) + " is not the qualified name of the enrolled AK " + to_hex(ak_qn));
+  struct Candidate {
+    AkPosition pos;
+    Bytes qn;
+  };
+  std::vector<Candidate> candidates = {{AkPosition::endorsement_primary, tpm_primary_qualified_name(TPM2_RH_ENDORSEMENT, ak.publicArea)}};
+  if (!want.ek_public.empty()) {  // tpm2_createak: a child of the EK, itself an endorsement primary
+    const TPM2B_PUBLIC ek = unmarshal_public(want.ek_public, "enrolled EK");
+    candidates.push_back({AkPosition::ek_child, tpm_child_qualified_name(tpm_primary_qualified_name(TPM2_RH_ENDORSEMENT, ek.publicArea), ak.publicArea)});
+  }
+  if (!ev.ak_parent.empty()) {  // go-attestation: a child of the SRK, an owner-hierarchy primary
+    const TPM2B_PUBLIC srk = unmarshal_public(ev.ak_parent, "ak_parent");
+    candidates.push_back({AkPosition::srk_child, tpm_child_qualified_name(tpm_primary_qualified_name(TPM2_RH_OWNER, srk.publicArea), ak.publicArea)});
+  }
+  for (const Candidate& c : candidates)
+    if (signer == c.qn) out.ak_position = c.pos;
+  if (out.ak_position == AkPosition::unknown) {
+    std::string tried;
+    for (const Candidate& c : candidates) tried += (tried.empty() ? "" : ", ") + std::string(ak_position_name(c.pos)) + " " + to_hex(c.qn);
+    f.fail("qualified_signer_mismatch", "qualifiedSigner " + to_hex(signer) + " is not a qualified name of the enrolled AK (" + tried + ")");
+  }
   if (!quote_signature_valid(ev.quote, ev.signature, ak.publicArea))
     f.fail("bad_signature", "the quote signature does not verify with the enrolled AK " + to_hex(ak_name).substr(0, 16) + "…");
-  else if (signer == ak_qn)
+  else if (out.ak_position != AkPosition::unknown)
     out.signature_ok = true;
 
   // extraData = the nonce this verifier issued for this quote.
   if (out.extra_data != want.nonce)
     f.fail("nonce_mismatch", "extraData " + to_hex(out.extra_data) + " is not the nonce issued (" + to_hex(want.nonce) + ")");
 
-  // clockInfo (§10.11.1): never backwards per endpoint, safe = 1.
+  // clockInfo (§10.11.1): never backwards per endpoint, safe = 1. Clock and safe are never obfuscated.
+  // For an AK outside the endorsement and platform hierarchies the TPM adds a constant per key
+  // (KDFa over shProof and the key's name) to resetCount and restartCount (Part 3 §18.1): their values
+  // mean nothing, but their differences mod 2^32 do, so they are compared as serial numbers (RFC 1982).
+  const bool obfuscated = out.ak_position == AkPosition::srk_child;
+  const auto cmp = [obfuscated](uint32_t now, uint32_t prev) -> int {
+    if (!obfuscated) return now < prev ? -1 : now > prev ? 1 : 0;
+    const uint32_t d = now - prev;
+    return d == 0 ? 0 : d < 0x80000000u ? 1 : -1;
+  };
   if (!out.clock.safe)
     f.warn("clock_not_safe", "clockInfo.safe = 0: the TPM Clock may have been reported lower before (non-orderly shutdown)");
   if (want.previous) {
     const ClockState& p = *want.previous;
+    const std::string ob = obfuscated ? " (obfuscated values: the AK is in the storage hierarchy)" : "";
     const std::string was = "resetCount " + std::to_string(p.reset_count) + " / restartCount " + std::to_string(p.restart_count);
     const std::string now = "resetCount " + std::to_string(out.clock.reset_count) + " / restartCount " + std::to_string(out.clock.restart_count);
-    if (out.clock.reset_count < p.reset_count) {
-      f.fail("reset_count_regressed", "TPM " + now + " after " + was + ": counters went backwards (TPM state rolled back or a different TPM)");
-    } else if (out.clock.reset_count > p.reset_count) {
-      f.note("endpoint_rebooted", "the endpoint's TPM was reset (" + was + " -> " + now +
+    const int reset = cmp(out.clock.reset_count, p.reset_count), restart = cmp(out.clock.restart_count, p.restart_count);
+    if (reset < 0) {
+      f.fail("reset_count_regressed", "TPM " + now + " after " + was + ob + ": counters went backwards (TPM state rolled back or a different TPM)");
+    } else if (reset > 0) {
+      f.note("endpoint_rebooted", "the endpoint's TPM was reset (" + was + " -> " + now + ob +
                                       "): a new boot and a new measured launch; appraised afresh from its event log",
              {{"previous_reset_count", p.reset_count}, {"reset_count", out.clock.reset_count}});
       if (out.clock.clock < p.clock && out.clock.safe)
         f.fail("clock_regressed", "Clock " + std::to_string(out.clock.clock) + " < previously reported " + std::to_string(p.clock) + " while safe = 1");
-    } else if (out.clock.restart_count < p.restart_count) {
-      f.fail("restart_count_regressed", "TPM " + now + " after " + was + ": restartCount went backwards");
+    } else if (restart < 0) {
+      f.fail("restart_count_regressed", "TPM " + now + " after " + was + ob + ": restartCount went backwards");
     } else {
-      if (out.clock.restart_count > p.restart_count)
-        f.note("endpoint_resumed", "the TPM restarted without a reset (" + was + " -> " + now + "): resume from suspend, PCRs preserved");
+      if (restart > 0)
+        f.note("endpoint_resumed", "the TPM restarted without a reset (" + was + " -> " + now + ob + "): resume from suspend, PCRs preserved");
       if (out.clock.clock <= p.clock)
         f.fail("clock_regressed", "Clock " + std::to_string(out.clock.clock) + " is not after the previous quote's " + std::to_string(p.clock) +
                                       " within the same boot");

@@ -21,7 +21,15 @@ struct QuoteExpectations {
   Bytes nonce;                           // extraData the verifier issued
   TPML_PCR_SELECTION selection{};        // what the verifier asked for
   std::optional<ClockState> previous;    // last accepted clockInfo for this endpoint
+  Bytes ek_public;                       // the enrolled EK (TPM2B_PUBLIC): an AK may be its child (tpm2_createak)
 };
+
+// Where the AK sits, as proven by the quote's qualifiedSigner (TPM 2.0 Part 1 §16):
+// an endorsement-hierarchy primary, a child of the enrolled EK, or a child of an owner-hierarchy
+// primary (the SRK) whose public area the evidence carries. Storage-hierarchy AKs get
+// obfuscated resetCount/restartCount/firmwareVersion (Part 3 §18.1).
+enum class AkPosition { unknown, endorsement_primary, ek_child, srk_child };
+const char* ak_position_name(AkPosition p);
 
 struct QuoteCheck {
   Findings findings;
@@ -30,6 +38,7 @@ struct QuoteCheck {
   ClockState clock;
   QuotedPcrs pcrs;
   Bytes extra_data;
+  AkPosition ak_position = AkPosition::unknown;
 };
 
 // Throws AttestError for malformed quote/signature/PCR file/AK public (not evidence,

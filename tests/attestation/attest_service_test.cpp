@@ -73,9 +73,12 @@ struct Fixture {
   std::unique_ptr<VerifierProcess> v;
   Fixture() {
     auto args = w.verifier_args();
+    const std::string secret = "0123456789abcdef0123456789abcdef";
+    write_file(w.dir / "webhook.secret", std::vector<uint8_t>(secret.begin(), secret.end()));
     const auto store = w.store_args("verifier");  // SQLite, or PostgreSQL under attest_service_test_pg
     args.insert(args.end(), store.begin(), store.end());
-    args.insert(args.end(), {"--webhook", "http://127.0.0.1:" + std::to_string(hook.port) + "/hook",
+    args.insert(args.end(), {"--webhook-secret-file", (w.dir / "webhook.secret").string(),
+                             "--webhook", "http://127.0.0.1:" + std::to_string(hook.port) + "/hook",
                              "--poll-interval-ms", "150", "--agent-allow", "127.0.0.1"});
     v = std::make_unique<VerifierProcess>(args, w.dir / "verifier.out");
   }
@@ -435,7 +438,8 @@ BOOST_AUTO_TEST_CASE(one_shot_evidence_signed_by_a_software_key_is_not_affirming
   BOOST_TEST(sub["redoubt.failures"][0]["code"] == "ak_not_enrolled");
   BOOST_TEST(sub["redoubt.failures"][0]["message"].get<std::string>().find("nothing proves it is a TPM key") != std::string::npos,
              sub["redoubt.failures"][0].dump());
-  BOOST_TEST(sub["redoubt.ak"] == json({{"binding", "none"}, {"name", sub["redoubt.ak"]["name"]}}), sub["redoubt.ak"].dump());
+  BOOST_TEST(sub["redoubt.ak"] == json({{"binding", "none"}, {"name", sub["redoubt.ak"]["name"]}, {"position", "endorsement-primary"}}),
+             sub["redoubt.ak"].dump());
   BOOST_TEST(sub["ear.trustworthiness-vector"]["instance-identity"] == 97);
   BOOST_TEST(sub["redoubt.launch"]["hypervisor"]["svn"] == 2);  // the good boot's claims, for diagnosis only
 
