@@ -33,6 +33,13 @@ struct TxtMachine {
   MmioWriter mmio;               // may be empty: the PMR writes then hit nothing
   bool smx_supported = true;     // CPUID.1:ECX.SMX
   bool chipset_present = true;   // a TXT-capable chipset (GETSEC[CAPABILITIES] bit 0)
+  // Test-only: turn one protection off to show the refusal tests fail without it. Never set
+  // outside tests/platform/sim/txt.
+  struct TestOnlyOff {
+    bool acm_signature = false;  // accept any ACM signature (the key hash is still compared)
+    bool pmr_coverage = false;   // accept PMRs that do not cover the MLE
+    bool rlp_state = false;      // accept RLPs that are not in wait-for-SIPI
+  } test_only_off;
 };
 
 struct SenterResult {

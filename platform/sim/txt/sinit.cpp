@@ -216,7 +216,7 @@ void run_sinit(TxtMachine& m, SenterResult& r) {
     log_event(17, at::evtype::kHashStart, acm_d, std::span(reinterpret_cast<const uint8_t*>(kAcmText), sizeof kAcmText - 1));
   }
   for (const CpuState& ap : m.aps)
-    if (ap.run != RunState::init_wait)
+    if (ap.run != RunState::init_wait && !m.test_only_off.rlp_state)
       return refuse({TxtError::rlp_not_wfs, "RLP with APIC id " + std::to_string(ap.apic_id) + " is not in wait-for-SIPI"});
 
   std::vector<uint64_t> tables;
@@ -226,7 +226,8 @@ void run_sinit(TxtMachine& m, SenterResult& r) {
   std::memcpy(&info, r.acm.data() + at::kAcmUserAreaOffset, sizeof info);
   at::MleHeader hdr;
   if (auto f = check_mle_header(m, heap.os, r.mle_base, info.min_mle_header_ver, hdr)) return refuse(*f);
-  if (auto f = check_pmrs(heap.os, r.mle_base, tables)) return refuse(*f);
+  if (auto f = check_pmrs(heap.os, r.mle_base, tables); f && !(m.test_only_off.pmr_coverage && f->e == TxtError::pmr_not_covering))
+    return refuse(*f);
   r.mle_measured = m.mem.read(r.mle_base + hdr.mle_start, hdr.mle_end - hdr.mle_start);
   uint32_t policy_control = 0;
   if (auto f = check_lcp(m, heap.os, r.mle_measured, r, policy_control)) return refuse(*f);

@@ -63,6 +63,7 @@ struct Rig {
   at::OsSinitData os{};
   Bytes lcp;  // the owner policy (empty: none)
   std::vector<std::pair<uint64_t, uint64_t>> mmio_writes;  // (pa, value)
+  TxtMachine::TestOnlyOff off;  // protections turned off (the "fails without it" runs)
 
   Rig() {
     chipset.fuses().acm_key_hash = policy::chipset_key_hash(chipset_key());
@@ -139,6 +140,7 @@ struct Rig {
     c.rdx = 0;
     TxtMachine tm{c, m.aps(), m.mem(), *tpm, chipset,
                   [this](uint64_t pa, unsigned, uint64_t v) { mmio_writes.emplace_back(pa, v); return true; }};
+    tm.test_only_off = off;
     return getsec_senter(tm);
   }
   Bytes pcr(uint32_t i, HashAlg a = HashAlg::sha256) { return read_pcr(*tpm, a, i); }
@@ -286,6 +288,31 @@ BOOST_AUTO_TEST_CASE(refused_acm_signed_by_another_key) {
   Rig rig;
   rig.acm = acm_image(other_key());
   expect_refused_by_processor(rig, TxtError::acm_signature, "not the chipset's");
+}
+
+BOOST_AUTO_TEST_CASE(without_the_checks_the_bad_launches_would_run) {
+  // The refusal tests below fail with the protection off: the same inputs then launch the MLE.
+  {
+    Rig rig;
+    rig.acm[at::kAcmUserAreaOffset + 0x200] ^= 1;
+    rig.off.acm_signature = true;
+    BOOST_TEST(rig.run().ok());
+    BOOST_TEST(rig.m.bsp().rip == kMle + kEntry);
+  }
+  {
+    Rig rig;
+    rig.os.pmr_low_base = 0x04000000;
+    rig.off.pmr_coverage = true;
+    BOOST_TEST(rig.run().ok());
+    BOOST_TEST(rig.m.bsp().rip == kMle + kEntry);
+  }
+  {
+    Rig rig;
+    rig.m.aps()[0].run = RunState::running;
+    rig.off.rlp_state = true;
+    BOOST_TEST(rig.run().ok());
+    BOOST_TEST(rig.m.bsp().rip == kMle + kEntry);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(refused_acm_with_a_modified_byte) {
