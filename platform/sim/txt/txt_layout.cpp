@@ -1,5 +1,7 @@
 #include "platform/sim/txt/txt_layout.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "arch/intel/mle.hpp"
@@ -86,6 +88,13 @@ std::string lay_out_txt(Machine& m, TxtChipset& chipset, const TxtLaunchInputs& 
   b.rcx = in.acm.size();
   b.rdx = 0;
   return "";
+}
+
+uint32_t sinit_log_used(Machine& m, const TxtLayout& L) {
+  const uint64_t el = L.heap + (8 + sizeof(at::BiosData)) + (8 + sizeof(at::OsMleData)) + 8 + sizeof(at::OsSinitData);
+  uint32_t next = 0;
+  if (const uint8_t* p = m.mem().map(el + 8 + offsetof(at::EventLogPointer2_1, next_record_offset), 4)) std::memcpy(&next, p, 4);
+  return static_cast<uint32_t>(std::min<uint64_t>(next, L.log_size));
 }
 
 }  // namespace redoubt::sim

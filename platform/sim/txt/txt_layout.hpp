@@ -37,4 +37,8 @@ struct TxtLaunchInputs {
 std::string lay_out_txt(Machine& m, TxtChipset& chipset, const TxtLaunchInputs& in, uint64_t mle_base,
                         uint64_t mle_size, std::span<const uint8_t> mle_image, uint64_t os_mle_boot_params);
 
+// After SENTER: the bytes SINIT wrote into the log container (the heap's event log pointer
+// element's NextRecordOffset, as lay_out_txt placed it), at most layout.log_size.
+uint32_t sinit_log_used(Machine& m, const TxtLayout& layout);
+
 }  // namespace redoubt::sim
