@@ -51,7 +51,7 @@ int run_launch(const LaunchOptions& o) {
     else
       human << "REFUSED at " << r.stage << ": " << r.reason << "\n";
     human << "Wrote " << j.out_dir.string() << "/{launch.json,pcrs.json,eventlog.bin" << (r.slb_region.empty() ? "" : ",slb.bin")
-          << "}\n";
+          << (j.launch_json["outputs"].contains("sinit_eventlog") ? ",sinit-eventlog.bin" : "") << "}\n";
   }
   return r.launched ? kExitOk : kExitRefused;
 }

@@ -14,6 +14,7 @@
 #include "platform/sim/machine.hpp"
 #include "platform/sim/txt/senter.hpp"
 #include "policy/host/acm_build.hpp"
+#include "policy/fs/pcr_map.hpp"
 #include "policy/host/eventlog_reader.hpp"
 #include "tests/support/launch_fixture.hpp"
 
@@ -226,6 +227,8 @@ BOOST_AUTO_TEST_CASE(good_launch_measures_acm_details_and_mle) {
   BOOST_TEST(hex(log.events[1].data) == hex(det));
   BOOST_TEST(log.events[2].type == at::evtype::kMleHash);
   BOOST_TEST(log.events[2].pcr == 18u);
+  BOOST_TEST(std::string(policy::event_type_name(log.events[0].type)) == "EV_TXT_HASH_START");
+  BOOST_TEST(std::string(policy::event_type_name(log.events[2].type)) == "EV_TXT_MLE_HASH");
   auto replay = policy::replay_event_log(log);
   BOOST_TEST(hex(replay[HashAlg::sha256][17]) == hex(rig.pcr(17)));
   BOOST_TEST(hex(replay[HashAlg::sha256][18]) == hex(rig.pcr(18)));
