@@ -30,9 +30,9 @@ namespace {
 int run_launch(const LaunchOptions& o) {
   std::ostream& human = o.json_out ? std::cerr : std::cout;
   auto say = [&](const std::string& line) { human << line << "\n" << std::flush; };
-  if (o.platform != "amd")
+  if (o.platform != "amd" && o.platform != "intel")
     throw std::invalid_argument("--platform " + o.platform +
-                                ": `launch` runs on the simulated AMD platform only; under QEMU use `redoubt run --platform qemu` "
+                                ": `launch` runs on the simulated AMD or Intel platform; under QEMU use `redoubt run --platform qemu` "
                                 "(docs/qemu.md)");
   TpmStateCheck tpm_state;
   auto tpm = open_tpm_session(tpm_spec_for(o.platform, o.tpm), state_dir(o.state), o.new_tpm, &tpm_state, say);
@@ -51,7 +51,7 @@ int run_launch(const LaunchOptions& o) {
     else
       human << "REFUSED at " << r.stage << ": " << r.reason << "\n";
     human << "Wrote " << j.out_dir.string() << "/{launch.json,pcrs.json,eventlog.bin" << (r.slb_region.empty() ? "" : ",slb.bin")
-          << "}\n";
+          << (j.launch_json["outputs"].contains("sinit_eventlog") ? ",sinit-eventlog.bin" : "") << "}\n";
   }
   return r.launched ? kExitOk : kExitRefused;
 }
@@ -60,8 +60,9 @@ int run_launch(const LaunchOptions& o) {
 void register_launch(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<LaunchOptions>();
   CLI::App* c = app.add_subcommand("launch", "Measured launch: SKINIT -> secure loader -> signed hypervisor");
-  c->add_option("--platform", o->platform, "amd: the simulated AMD platform (the only one for `launch`; under QEMU use `run --platform qemu`)")
-      ->check(CLI::IsMember({"amd", "qemu"}))
+  c->add_option("--platform", o->platform, "amd: the simulated AMD platform (SKINIT); intel: the simulated TXT launch "
+                "(GETSEC[SENTER], docs/intel.md); under QEMU use `run --platform qemu`")
+      ->check(CLI::IsMember({"amd", "intel", "qemu"}))
       ->capture_default_str();
   CLI::Option* engine_opt = c->add_option("--engine", o->engine,
       "full-system: the simulated CPU executes sl.bin and hv.bin (what is measured runs); native: the same sources "
@@ -92,6 +93,11 @@ void register_launch(CLI::App& app, int& exit_code) {
   c->add_option("--owner", o->owner, "Platform owner's public key PEM to seal into the SLB (verifies --policy)");
   c->add_flag("--sim-svm-off", o->sim_svm_off, "Simulate: leave EFER.SVME clear (SKINIT raises #UD)");
   c->add_flag("--sim-aps-running", o->sim_aps_running, "Simulate: do not put the APs in INIT (SKINIT raises #GP)");
+  c->add_option("--acm", o->acm, "--platform intel: the SINIT ACM (redoubt sign acm); default: a demo ACM signed with the "
+                "demo chipset key in the state directory");
+  c->add_option("--chipset-key", o->chipset_key, "--platform intel: the chipset key (PEM) whose hash the simulated chipset has fused");
+  c->add_option("--sinit-svn-floor", o->sinit_svn_floor, "--platform intel: the chipset's SINIT revocation floor (an ACM "
+                "with a lower TXT SVN is refused)")->capture_default_str();
   c->add_flag("--json", o->json_out, "Print launch.json on stdout (steps go to stderr)");
   c->callback([o, &exit_code] { exit_code = run_launch(*o); });
 }

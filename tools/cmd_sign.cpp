@@ -51,6 +51,7 @@ void register_sign(CLI::App& app, int& exit_code) {
   });
   register_sign_guest(sign, exit_code);   // issue #4: guest manifests
   register_sign_policy(sign, exit_code);  // issue #4: launch policies
+  register_sign_acm(sign, exit_code);     // issue 12: the simulated SINIT ACM (docs/intel.md)
 }
 
 }  // namespace redoubt::tools

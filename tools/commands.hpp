@@ -26,5 +26,6 @@ void register_doctor(CLI::App& app, int& exit_code);
 void register_report(CLI::App& app, int& exit_code);
 void register_sign_guest(CLI::App* sign, int& exit_code);
 void register_sign_policy(CLI::App* sign, int& exit_code);
+void register_sign_acm(CLI::App* sign, int& exit_code);  // issue 12: the simulated SINIT ACM
 
 }  // namespace redoubt::tools

@@ -31,6 +31,8 @@
 #include "tpm/swtpm_bridge_tpm.hpp"
 #include "tools/slb_image.hpp"
 #include "tools/tpm_session.hpp"
+#include "tools/txt_setup.hpp"
+#include "arch/intel/sinit_errors.hpp"
 
 namespace redoubt::tools {
 namespace fs = std::filesystem;
@@ -136,10 +138,13 @@ void require_native_matches_images(const sim::LaunchInputs& in, const fs::path& 
 }  // namespace
 
 LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, const Say& say) {
-  if (o.platform != "amd" && o.platform != "qemu")
+  if (o.platform != "amd" && o.platform != "qemu" && o.platform != "intel")
     throw std::invalid_argument("--platform " + o.platform +
-                                ": expected amd (the simulated AMD platform) or qemu (QEMU TCG + swtpm, docs/qemu.md); "
-                                "Intel TXT is a later issue");
+                                ": expected amd (the simulated AMD platform), intel (TXT SENTER on the simulator, docs/intel.md) "
+                                "or qemu (QEMU TCG + swtpm, docs/qemu.md)");
+  if (o.platform == "intel" && o.engine != "full-system")
+    throw std::invalid_argument("--platform intel executes the measured images after GETSEC[SENTER]: --engine " + o.engine +
+                                " exists only for SKINIT");
   if (o.platform == "qemu" && o.engine != "full-system")
     throw std::invalid_argument("--platform qemu executes the measured images: --engine " + o.engine +
                                 " exists only on the simulator");
@@ -237,6 +242,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   sim::LaunchReport r;
   EngineView view;
   json qemu_json;
+  json txt_json;                    // --platform intel: the ACM, the fuses, TXT.ERRORCODE
+  std::vector<uint8_t> sinit_log;   // --platform intel: the log SINIT wrote
   in.hv_test_flags = test_image ? 0 : o.hv_test_flags;  // native, native-sl: the boot area carries them
   if (o.engine == "native") {
     if (o.engine_checked) {
@@ -301,7 +308,25 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
         if (o.observer) o.observer->world_switch(system.cpu(), machine.mem(), vmcb, entering, true);
         if (o.on_vmrun) o.on_vmrun(machine, vmcb, !entering);
       };
-    r = system.launch(in);
+    if (o.platform == "intel") {
+      TxtSetup ts = txt_setup(state, o.acm, o.chipset_key, o.sinit_svn_floor, say);
+      sim::TxtChipset chipset;
+      chipset.fuses().acm_key_hash = ts.key_hash;
+      chipset.fuses().sinit_svn_floor = ts.svn_floor;
+      sim::TxtLaunchInputs txt;
+      txt.acm = ts.acm;
+      r = system.launch_txt(in, txt, chipset);
+      // SINIT's DRTM log (HASH_START, details, MLE): up to the log pointer element's NextRecordOffset.
+      const uint32_t next = sinit_log_used(machine, txt.layout);
+      sinit_log = machine.mem().read(txt.layout.log, next);
+      txt_json = {{"acm", ts.acm_source},
+                  {"acm_sha256", sha256_hex(ts.acm)},
+                  {"sinit_svn_floor", ts.svn_floor},
+                  {"errorcode", hx(chipset.read(arch::txt::kErrorCode))},
+                  {"error", arch::txt::txt_error_name(chipset.last_error())}};
+    } else {
+      r = system.launch(in);
+    }
     view.counters = &system.cpu().counters;
     for (const auto& [pa, p] : system.svm().per_vmcb()) view.per_vmcb[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
     if (o.after_launch) o.after_launch(machine, r, view);
@@ -322,6 +347,10 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   }
   write_file(out / "eventlog.bin", r.event_log);
   outputs["eventlog"] = (out / "eventlog.bin").string();
+  if (!sinit_log.empty()) {
+    write_file(out / "sinit-eventlog.bin", sinit_log);
+    outputs["sinit_eventlog"] = (out / "sinit-eventlog.bin").string();
+  }
 
   json lj;
   lj["status"] = r.launched ? "launched" : "refused";
@@ -336,7 +365,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   }
   lj["engine"] = r.mode;  // "full-system": the measured sl.bin/hv.bin executed; "native": platform/fake
   if (r.exit_status >= 0) lj["exit_status"] = r.exit_status;
-  lj["platform"] = r.platform == "qemu" ? "qemu" : "amd";
+  lj["platform"] = r.platform == "qemu" ? "qemu" : o.platform == "intel" ? "intel" : "amd";
+  if (!txt_json.is_null()) lj["txt"] = txt_json;
   // How PCR17's DRTM measurement was made: by SKINIT (the simulated CPU's), or by the
   // QEMU harness on the swtpm's control channel because QEMU has no SKINIT (docs/qemu.md).
   lj["drtm"] = r.drtm;

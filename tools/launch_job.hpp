@@ -31,7 +31,10 @@ struct EngineView {
 };
 
 struct LaunchOptions {
-  std::string platform = "amd";  // "amd": the simulated AMD platform; "qemu": QEMU TCG + swtpm (docs/qemu.md)
+  std::string platform = "amd";  // "amd": the simulated AMD platform; "qemu": QEMU TCG + swtpm (docs/qemu.md);
+                                 // "intel": GETSEC[SENTER] with a SINIT ACM on the simulator (docs/intel.md)
+  std::string acm, chipset_key;  // --platform intel: a SINIT ACM and the chipset key whose hash is fused (empty: demo)
+  uint16_t sinit_svn_floor = 1;  // --platform intel: the chipset's SINIT revocation floor
   std::vector<std::string> qemu_args;  // --platform qemu: more QEMU arguments (tests: -device edu)
   std::string qemu_stub_args;          // --platform qemu: more of the boot stub's command line (tests: attack=0x...)
   // "full-system": the simulated CPU executes sl.bin and hv.bin (what is measured runs).

@@ -254,6 +254,18 @@ LaunchReport FullSystem::launch(const LaunchInputs& in) {
 
   tis_->set_established(true);  // TPM_ACCESS.tpmEstablishment after a DRTM sequence (PTP §6)
   enter_from_skinit(bsp);
+  return run_launched(std::move(r), in, t0);
+}
+
+// After the DRTM instruction (SKINIT, or SENTER: full_system_txt.cpp): run sl.bin and hv.bin to the end.
+LaunchReport FullSystem::run_launched(LaunchReport r, const LaunchInputs& in, std::chrono::steady_clock::time_point t0) {
+  const LaunchLayout& L = in.layout;
+  auto refuse = [&r](const std::string& stage, const std::string& why) {
+    r.launched = false;
+    r.stage = stage;
+    r.reason = why;
+    return r;
+  };
   bool hv_seen = false;
   double hv_us = 0;
   const uint64_t hv_lo = L.hv_image, hv_hi = L.hv_image + in.hv_image.size();

@@ -33,6 +33,7 @@
 #include "platform/sim/cpu/cpu.hpp"
 #include "platform/sim/loader.hpp"
 #include "platform/sim/svm/host_svm.hpp"
+#include "platform/sim/txt/txt_layout.hpp"
 
 namespace redoubt::sim {
 
@@ -68,6 +69,9 @@ class FullSystem {
 
   // Lay out, SKINIT, execute until power-off, fault or hang.
   LaunchReport launch(const LaunchInputs& in);
+  // Intel TXT (full_system_txt.cpp, docs/intel.md "The SL as MLE"): lay out, GETSEC[SENTER] with
+  // the SINIT ACM in `txt` on `chipset`, then sl.bin runs as the MLE from SINIT's launch state.
+  LaunchReport launch_txt(const LaunchInputs& in, const TxtLaunchInputs& txt, TxtChipset& chipset);
 
   cpu::Cpu& cpu() { return *cpu_; }
   Machine& machine() { return m_; }
@@ -96,6 +100,7 @@ class FullSystem {
  private:
   void attach_devices();
   void enter_from_skinit(const CpuState& s);
+  LaunchReport run_launched(LaunchReport r, const LaunchInputs& in, std::chrono::steady_clock::time_point t0);
   void console_byte(uint8_t b);
   void sync_timer();  // the local APIC's next timer expiry becomes the CPU's interrupt line
 

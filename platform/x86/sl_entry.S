@@ -34,6 +34,34 @@ slb_header:
     .word slb_owner_slot - . + 16 /* owner key slot offset (launch policies) */
     .word slb_stage2_pin - . + 18 /* stage-2 pin offset (docs/skinit.md "Two stages") */
 
+/* Intel TXT: the same image is the MLE of GETSEC[SENTER] (docs/intel.md "The SL as MLE").
+ * MLE DG 315168 §2.1 Table 1, the MLE header, at SLB offset 20 (right after the SLB header;
+ * the loader names it in OsSinitData.MLEHeaderBase). Offsets are from the MLE base = the SLB
+ * base; the measured MLE is [0, _slb_end): the bytes SKINIT measures. */
+    .balign 4
+    .globl sl_mle_header
+sl_mle_header:
+    .byte 0x5a, 0xac, 0x82, 0x90, 0x6f, 0x47, 0xa7, 0x74   /* GUID 5aac8290-6f47-a774- */
+    .byte 0x0f, 0x5c, 0x55, 0xa2, 0xcb, 0x51, 0xb6, 0x42   /* 0f5c-55a2cb51b642 */
+    .long 0x34                      /* header length */
+    .long 0x00020001                /* version 2.1 */
+    .long sl_mle_entry - slb_header /* entry point */
+    .long 0                         /* first valid page */
+    .long 0                         /* MLE start */
+    .long _slb_end - . + 56         /* MLE end = the measured length (field at offset 20 + 0x24) */
+    .long 0x200                     /* capabilities: TCG 2.0 event log (MLE DG Table 2 bit 9) */
+    .long 0, 0                      /* command line start, end: none */
+/* MLE DG §2.3: SINIT starts the MLE in 32-bit protected mode, paging off, flat CS/DS/SS, IF = 0,
+ * with EBX = the entry point's address. Recreate SKINIT's state (EAX = SLB base, ESP = SLB +
+ * 64 KiB: the boot-params pointer is read at ESP - 8) and enter the common path. */
+    .code32
+    .globl sl_mle_entry
+sl_mle_entry:
+    lea (slb_header - sl_mle_entry)(%ebx), %eax
+    lea 0x10000(%eax), %esp
+    jmp sl_entry32
+    .code64
+
     .section .slb_key, "a"
     .balign 16
     .globl slb_key_slot

@@ -37,6 +37,13 @@ const char* event_type_name(uint32_t type) {
     case kEvGuestImage: return "EV_REDOUBT_GUEST_IMAGE";
     case kEvLaunchFailed: return "EV_REDOUBT_LAUNCH_FAILED";
     case kEvHvFailed: return "EV_REDOUBT_HV_FAILED";
+    // Intel TXT event types written by SINIT (arch/intel/sinit_errors.hpp evtype, base 0x400).
+    case 0x00000402: return "EV_TXT_HASH_START";
+    case 0x00000403: return "EV_TXT_COMBINED_HASH";
+    case 0x00000404: return "EV_TXT_MLE_HASH";
+    case 0x0000040C: return "EV_TXT_LCP_CONTROL_HASH";
+    case 0x00000411: return "EV_TXT_LCP_HASH";
+    case 0x000004FF: return "EV_TXT_CAP_VALUE";
     default: return "EV_UNKNOWN";
   }
 }

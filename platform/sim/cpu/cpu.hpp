@@ -239,6 +239,7 @@ class Cpu {
   Mmio* mmio = nullptr;        // devices behind physical addresses outside RAM (nullptr: reads all-ones)
   Vendor vendor = Vendor::amd; // AMD (SVM) or Intel (VMX, with host_vmx)
   HostVmx* host_vmx = nullptr; // Intel: the VMX model (nullptr: VMX instructions #UD)
+  bool smx = false;            // Safer Mode Extensions (platform/sim/txt): CR4.SMXE (bit 14) writable
   HostSvm* host_svm = nullptr; // full system: host-mode VMRUN/VMLOAD/VMSAVE (nullptr: #UD as before)
   bool gif = true;             // global interrupt flag (APM vol. 2 §15.17): STGI/CLGI, VMRUN sets, #VMEXIT clears
   uint64_t walk_va = 0;        // the linear address of the last guest page walk (EPT exit: guest-linear address)

@@ -304,7 +304,8 @@ void mov_cr(Cpu& c, const Op& o) {
       break;
     case 4:
       // Intel: CR4.VMXE (bit 13) exists (Intel SDM vol. 3C §24.7); in VMX operation the fixed bits hold (§24.8).
-      if (v & ~(c.vendor == Vendor::intel ? 0x3F27FFull : 0x3F07FFull)) c.gp(0);
+      // With SMX (the TXT launch, platform/sim/txt), CR4.SMXE (bit 14, Intel SDM vol. 3A §2.5) too.
+      if (v & ~((c.vendor == Vendor::intel ? 0x3F27FFull : 0x3F07FFull) | (c.smx ? 0x4000ull : 0))) c.gp(0);
       if (c.vendor == Vendor::intel && c.host_vmx && !c.host_vmx->cr_write_allowed(c, 4, v)) c.gp(0);
       if ((c.efer & kEferLma) && !(v & kCr4Pae)) c.gp(0);
       c.cr4 = v;

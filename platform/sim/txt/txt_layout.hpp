@@ -1,0 +1,44 @@
+// The untrusted MLE loader's part of a TXT launch (what tboot's pre-launch code does, MLE DG
+// 315168 §2.2 and App. C): place the SINIT ACM, fill the TXT heap (BiosData, OsMleData,
+// OsSinitData with an event-log pointer element), build the MLE page tables, program
+// TXT.HEAP/SINIT.BASE, and leave the BSP ready for GETSEC[SENTER] (EBX, ECX, EDX, CR4.SMXE).
+// SINIT checks all of it; nothing here is trusted.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "platform/sim/machine.hpp"
+#include "platform/sim/txt/txt_chipset.hpp"
+
+namespace redoubt::sim {
+
+struct TxtLayout {
+  uint64_t acm = 0x00800000;        // SINIT ACM (4 KiB aligned)
+  uint64_t heap = 0x00900000;       // TXT heap
+  uint64_t heap_size = 0x10000;
+  uint64_t log = 0x00A00000;        // the TCG 2.0 DRTM log container SINIT writes
+  uint64_t log_size = 0x10000;
+  uint64_t lcp = 0x00B00000;        // the owner's LCP policy, when there is one
+  uint64_t mle_tables = 0x01070000; // PDPT, PD, PT (inside the PMR, below LaunchLayout::sl_stage2)
+  uint64_t pmr_low_base = 0x01000000;  // 2 MiB over the SLB, the boot params and the page tables
+  uint64_t pmr_low_size = 2ull << 20;
+};
+
+struct TxtLaunchInputs {
+  std::vector<uint8_t> acm;         // the SINIT ACM (policy::build_sinit_acm)
+  std::vector<uint8_t> lcp_policy;  // arch/intel/lcp.hpp; empty = none
+  TxtLayout layout;
+};
+
+// The MLE is `mle_image` at `mle_base` (already in RAM), `mle_size` bytes mapped; its MLE header is
+// found by GUID in its first 4 KiB. `os_mle_boot_params` goes into OsMleData. Returns "" or why not.
+std::string lay_out_txt(Machine& m, TxtChipset& chipset, const TxtLaunchInputs& in, uint64_t mle_base,
+                        uint64_t mle_size, std::span<const uint8_t> mle_image, uint64_t os_mle_boot_params);
+
+// After SENTER: the bytes SINIT wrote into the log container (the heap's event log pointer
+// element's NextRecordOffset, as lay_out_txt placed it), at most layout.log_size.
+uint32_t sinit_log_used(Machine& m, const TxtLayout& layout);
+
+}  // namespace redoubt::sim
