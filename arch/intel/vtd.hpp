@@ -266,12 +266,14 @@ inline constexpr uint64_t kPs = 1ull << 7;              // page size: a 1 GiB (P
 inline constexpr uint64_t kSnp = 1ull << 11;            // snoop (leaf)
 inline constexpr uint64_t kTm = 1ull << 62;             // transient mapping (leaf)
 inline constexpr uint64_t kAddrMask = 0x000FFFFFFFFFF000ull;  // [51:12]; bits at and above HAW are reserved
-// Reserved in a non-leaf entry: [6:3] (EMT/IPAT are leaf fields) and PS where no page of
-// that level is supported (§9.8: PML4E/PML5E bit 7 always).
-inline constexpr uint64_t kNonLeafReserved = 0x78;
+// §9.8 reserved bits: address bits at and above HAW (below bit 52), SNP where ECAP.SC is
+// clear, PS at a level with no page size (PML4E always; PDPE/PDE per CAP.SLLPS), and in a
+// large page the address bits below its size (bits 20:12 of a 2 MiB page, 29:12 of 1 GiB).
 constexpr uint64_t reserved_above(uint32_t haw) { return haw >= 52 ? 0 : (0x000FFFFFFFFFFFFFull & ~((1ull << haw) - 1)); }
+constexpr uint64_t large_page_reserved(uint32_t shift) { return ((1ull << shift) - 1) & ~0xFFFull; }
 }  // namespace sl
 static_assert(sl::reserved_above(48) == 0x000F000000000000ull && sl::reserved_above(39) == 0x000FFF8000000000ull);
+static_assert(sl::large_page_reserved(21) == 0x1FF000 && sl::large_page_reserved(30) == 0x3FFFF000);
 inline constexpr uint32_t kSlEntries = 512;
 // The table index at `level` (1 = PT ... 5 = PML5) of an address, and the bytes an entry of that level maps.
 constexpr uint32_t sl_index(uint64_t a, uint32_t level) { return uint32_t(a >> (12 + 9 * (level - 1))) & 511; }

@@ -10,6 +10,7 @@
 #include "abi/slb_layout.hpp"
 #include "arch/intel/txt_secrets.hpp"
 #include "platform/hal/status.hpp"
+#include "platform/sim/devices/intel_vtd.hpp"
 
 namespace redoubt::sim {
 namespace {

@@ -25,7 +25,6 @@
 #include "platform/sim/devices/amd_iommu.hpp"
 #include "platform/sim/devices/debug_exit.hpp"
 #include "platform/sim/devices/dma_engine.hpp"
-#include "platform/sim/devices/intel_vtd.hpp"
 #include "platform/sim/devices/lapic.hpp"
 #include "platform/sim/devices/pci_config.hpp"
 #include "platform/sim/devices/tpm_tis.hpp"
@@ -36,6 +35,8 @@
 #include "platform/sim/txt/txt_layout.hpp"
 
 namespace redoubt::sim {
+
+class IntelVtd;  // platform/sim/devices/intel_vtd.hpp (kept out of this header: most users never see it)
 
 struct FullSystemOptions {
   // The run is a hang once this many instructions retired (host + guests) without a power-off.

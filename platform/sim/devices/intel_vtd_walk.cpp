@@ -146,8 +146,8 @@ std::optional<uint64_t> IntelVtd::walk(uint16_t sid, const Entry& ce, uint64_t a
     const bool ps = level > 1 && (e & v::sl::kPs);
     const bool ps_ok = (level == 2 && (cfg_.cap & v::cap::kSllps2M)) || (level == 3 && (cfg_.cap & v::cap::kSllps1G));
     const bool leaf = level == 1 || ps;
-    uint64_t reserved = v::sl::reserved_above(haw);
-    if (!leaf) reserved |= v::sl::kNonLeafReserved;
+    uint64_t reserved = v::sl::reserved_above(haw) | ((cfg_.ecap & v::ecap::kSc) ? 0 : v::sl::kSnp);
+    if (ps) reserved |= v::sl::large_page_reserved(v::sl_shift(level));
     if ((e & reserved) || (ps && !ps_ok)) {  // Ch
       fault(sid, addr, write, v::kFrSlReserved, fpd);
       return std::nullopt;

@@ -11,6 +11,7 @@
 
 #include "abi/dma_engine.hpp"
 #include "arch/intel/vtd.hpp"
+#include "platform/sim/devices/intel_vtd.hpp"
 #include "platform/sim/full_system.hpp"
 #include "platform/x86/drivers/vtd.hpp"
 #include "tests/support/launch_fixture.hpp"

@@ -188,6 +188,18 @@ BOOST_FIXTURE_TEST_CASE(enable_blocks_every_requester_and_the_faults_name_them, 
   BOOST_TEST(f[3].page == kHv + 0x1000);
   BOOST_TEST(faults().empty());
   BOOST_TEST((vtd.mmio_read(v::reg::kFsts, 4) & v::fsts::kPpf) == 0u);
+  // Every one of the 65 536 source-ids, reading and writing the hypervisor and a guest page.
+  uint32_t got_through = 0;
+  std::vector<uint8_t> buf(64, 0xEE);
+  for (uint32_t sid = 0; sid < 65536; ++sid) {
+    const sim::BusMaster who{"any", uint16_t(sid)};
+    got_through += bool(dma.read(who, kHv + 0x100, buf)) + bool(dma.write(who, kSecret + 0x100, buf));
+  }
+  BOOST_TEST(got_through == 0u);
+  BOOST_TEST(all(kSecret, 0x5E, kPage));
+  BOOST_TEST(drv.fault_overflow());  // 131 072 faults, 8 records
+  drv.clear_overflow();
+  faults();
   BOOST_TEST(drv.covered(0, kRam));
   BOOST_TEST(drv.protect(kSecret, kPage).is_ok());
 }

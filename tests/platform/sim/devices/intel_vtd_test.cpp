@@ -146,6 +146,7 @@ BOOST_AUTO_TEST_CASE(bad_entries_fault_with_their_appendix_a_reasons) {
       {"AW 57-bit", 0, v::ctx::kAw57, 0, v::kFrContextInvalid},
       {"context reserved", 0x10, v::ctx::kAw48, 0, v::kFrContextReserved},
       {"leaf above HAW", 0, v::ctx::kAw48, (1ull << 50) | v::sl::kR, v::kFrSlReserved},
+      {"SNP without ECAP.SC", 0, v::ctx::kAw48, 0x5000 | v::sl::kSnp | v::sl::kR, v::kFrSlReserved},
   };
   for (const Case& c : cases) {
     Rig r;
@@ -161,6 +162,11 @@ BOOST_AUTO_TEST_CASE(bad_entries_fault_with_their_appendix_a_reasons) {
   r.context(r.chain(4, 2, 0, v::sl::kPs | v::sl::kR) | v::ctx::kP, v::ctx::kAw48);
   BOOST_TEST(!r.vtd.translate(kSid, 0, false).has_value());
   BOOST_TEST(r.last_reason() == v::kFrSlReserved);
+  // A 2 MiB page whose address has bit 12 set (reserved below the page size).
+  Rig l;
+  l.context(l.chain(4, 2, 0, 0x201000 | v::sl::kPs | v::sl::kR) | v::ctx::kP, v::ctx::kAw48);
+  BOOST_TEST(!l.vtd.translate(kSid, 0, false).has_value());
+  BOOST_TEST(l.last_reason() == v::kFrSlReserved);
   // Root entry reserved bits, and a root table outside RAM.
   Rig q;
   q.context(v::ctx::kP, v::ctx::kAw48);
