@@ -20,7 +20,6 @@ struct Arg {
   bool null = false, binary = false;
 };
 Arg A(const std::string& s) { return {s, false, false}; }
-Arg A(const char* s) { return {s, false, false}; }
 Arg A(const Bytes& b) { return {std::string(b.begin(), b.end()), false, true}; }
 Arg A(int64_t i) { return {std::to_string(i), false, false}; }
 Arg Null() { return {"", true, false}; }
