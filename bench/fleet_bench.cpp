@@ -209,7 +209,9 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> urls;
   for (auto& v : inst) urls.push_back(v->url);
-  say("3 instances on " + attest::redact_store_location(url) + ": " + urls[0] + " " + urls[1] + (urls.size() > 2 ? " " + urls[2] : ""));
+  std::string listing;
+  for (const std::string& u : urls) listing += " " + u;
+  say(std::to_string(urls.size()) + " instances on " + attest::redact_store_location(url) + ":" + listing);
 
   // Enrolment (each through the instance it is assigned to): push endpoints, then pull endpoints with their agents.
   Observed obs;

@@ -20,11 +20,9 @@ struct Arg {
   bool null = false, binary = false;
 };
 Arg A(const std::string& s) { return {s, false, false}; }
-Arg A(const char* s) { return {s, false, false}; }
 Arg A(const Bytes& b) { return {std::string(b.begin(), b.end()), false, true}; }
 Arg A(int64_t i) { return {std::to_string(i), false, false}; }
 Arg Null() { return {"", true, false}; }
-Arg A(const std::optional<uint64_t>& i) { return i ? A(static_cast<int64_t>(*i)) : Null(); }
 
 // bytea's text output (PostgreSQL 15 §8.4.1, hex format): "\x" then two hex digits a byte.
 Bytes unhex_bytea(const char* t, int len) {
@@ -243,7 +241,6 @@ std::vector<EndpointRecord> PgStore::endpoints(const std::string& mode) {
 
 void PgStore::put_endpoint(const EndpointRecord& e) {
   Conn c(*this);
-  const std::optional<uint64_t> clk = e.clock ? std::optional<uint64_t>(e.clock->clock) : std::nullopt;
   auto opt = [&](uint32_t v) { return e.clock ? A(int64_t{v}) : Null(); };
   c.exec(std::string("INSERT INTO endpoints(") + kEndpointCols +
              ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16) ON CONFLICT(id) DO UPDATE SET ek_public=excluded.ek_public,"
@@ -252,7 +249,7 @@ void PgStore::put_endpoint(const EndpointRecord& e) {
              " clock=excluded.clock, reset_count=excluded.reset_count, restart_count=excluded.restart_count, safe=excluded.safe,"
              " status=excluded.status, last_error=excluded.last_error, last_seen=excluded.last_seen",
          {A(e.id), A(e.ek_public), A(e.ek_certificate), A(e.ak_public), A(e.mode), A(e.agent_url), A(int64_t{e.enrolled}),
-          e.challenge_hash.empty() ? Null() : A(e.challenge_hash), A(e.challenge_expires), A(clk), opt(e.clock ? e.clock->reset_count : 0),
+          e.challenge_hash.empty() ? Null() : A(e.challenge_hash), A(e.challenge_expires), e.clock ? A(static_cast<int64_t>(e.clock->clock)) : Null(), opt(e.clock ? e.clock->reset_count : 0),
           opt(e.clock ? e.clock->restart_count : 0), opt(e.clock ? uint32_t{e.clock->safe} : 0), A(e.status), A(e.last_error), A(e.last_seen)});
 }
 

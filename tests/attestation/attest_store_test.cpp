@@ -20,6 +20,7 @@
 #include "attestation/service/verifier_store.hpp"
 #include "tests/attestation/pg_server.hpp"
 #include "tests/support/launch_fixture.hpp"
+#include "tests/support/run_cli.hpp"
 
 using namespace redoubt;
 using namespace redoubt::test;
@@ -361,4 +362,17 @@ BOOST_AUTO_TEST_CASE(open_store_chooses_the_backend_by_the_location) {
     BOOST_TEST(std::string(e.what()).find("s3cret") == std::string::npos, e.what());
   }
   BOOST_TEST(attest::redact_store_location("postgresql://h/db?user=u&password=pw&x=1") == "postgresql://h/db?user=u&password=***&x=1");
+}
+
+// `verifier serve --store`: a shared store needs the EAR key given; a lease must outlive its renewal period.
+BOOST_AUTO_TEST_CASE(serve_refuses_a_postgresql_store_without_a_key_and_a_lease_shorter_than_its_renewal) {
+  CliResult a = run_redoubt({"verifier", "serve", "--listen", "127.0.0.1:0", "--insecure-no-auth", "--store", "postgresql://u:pw@/x?host=/nonexistent"});
+  BOOST_TEST(a.exit_code != 0);
+  BOOST_TEST(a.err.find("needs --key EAR.key.pem") != std::string::npos, a.err);
+  BOOST_TEST(a.err.find("pw") == std::string::npos, a.err);  // the password is not shown
+  TempDir d;
+  CliResult b = run_redoubt({"verifier", "serve", "--listen", "127.0.0.1:0", "--insecure-no-auth", "--db", (d / "v.db").string(), "--lease-ttl-ms", "1000",
+                             "--lease-renew-ms", "1000"});
+  BOOST_TEST(b.exit_code != 0);
+  BOOST_TEST(b.err.find("--lease-renew-ms must be less than --lease-ttl-ms") != std::string::npos, b.err);
 }
