@@ -532,9 +532,18 @@ Vm::After Vm::handle_npf(const ExitEvent& e) {
 // either instruction is the hypercall, so one guest binary runs on both. Any other #UD is the
 // guest's own: re-injected into it.
 Vm::After Vm::handle_ud(const ExitEvent& e) {
-  uint8_t insn[3] = {};
+  // The instruction bytes through the guest's own page tables (never copy_from_guest: its test-only
+  // kHvTestHypercallPhysical concerns hypercall buffers, not the guest's code).
   const uint64_t rip = vcpu_->rip();
-  if (copy_from_guest(rip, insn, 3) && insn[0] == 0x0F && insn[1] == 0x01 && (insn[2] == 0xD9 || insn[2] == 0xC1)) {
+  uint8_t insn[3] = {};
+  bool read = true;
+  for (unsigned i = 0; i < 3 && read; ++i) {
+    uint64_t gpa = 0;
+    const uint8_t* p = gva_to_gpa(rip + i, false, gpa) ? mem_.ptr(gpa, 1) : nullptr;
+    read = p != nullptr;
+    if (p) insn[i] = *p;
+  }
+  if (read && insn[0] == 0x0F && insn[1] == 0x01 && (insn[2] == 0xD9 || insn[2] == 0xC1)) {
     ExitEvent h = e;
     h.kind = ExitKind::hypercall;
     h.next_rip = rip + 3;
