@@ -158,7 +158,7 @@ class Hypervisor {
   uint32_t vendor = kVendorSvm;  // chosen at init from what the CPU has (run_record.hpp)
   // Leaf flags of the second-level tables (PageTableBuilder): x86 P|W|U (+PCD for MMIO) for the NPT;
   // for EPT the same bits are R|W|X (§29.3.2) with memory type WB (6 << 3) for RAM, UC (0) for MMIO.
-  uint64_t slat_ram_flags = 0, slat_mmio_flags = 0;
+  uint64_t slat_ram_flags = x86::kPteWrite | x86::kPteUser, slat_mmio_flags = x86::kPteWrite | x86::kPteUser | x86::kPtePcd;
   bool dma_release_failed = false;  // a device could not be unassigned: the run ends as a failure
   Status domain_pool;        // the I/O page-table pool (set only when a guest lists devices)
   uint64_t domain_pool_pa = 0, domain_pool_size = 0;
