@@ -35,8 +35,10 @@ hits=$("$OBJDUMP" -d --no-show-raw-insn -w "$elf" | awk '
   /^ +[0-9a-f]+:\t/ {
     split($0, parts, "\t"); insn = parts[2]
     # The world switch saves/restores the guests x87/SSE state: FXSAVE64/FXRSTOR64 in
-    # bare_svm_vmrun (platform/x86/vmrun.S) are the only FPU instructions allowed outside BearSSL.
+    # bare_svm_vmrun (platform/x86/vmrun.S) are FPU instructions allowed outside BearSSL,
     if (fn == "bare_svm_vmrun" && insn ~ /^fx(save|rstor)64 /) next
+    # and the VMX world switch (platform/x86/vmx_run.S: fxrstor64 before the entry, fxsave64 at its exit label).
+    if ((fn == "bare_vmx_enter" || fn == "vmx_exit") && insn ~ /^fx(save|rstor)64 /) next
     if (insn ~ /%(xmm|ymm|zmm)[0-9]+|%mm[0-7]|%st([^a-z]|$)/ || insn ~ /^f[a-z0-9]+( |$)/)
       print fn "\t" insn
   }')

@@ -125,6 +125,11 @@ void register_run(CLI::App& app, int& exit_code) {
        },
        "TEST ONLY: inject a hypervisor failure after N slices (native-sl/native: the boot area; full-system/QEMU: a test image)")
       ->group("");
+  // Test only (hidden): hv.bin runs on a simulated Intel CPU (VMX, EPT) after the native SL
+  // (tools/launch_job.hpp sim_intel_cpu; docs/intel.md "The hypervisor on VMX").
+  c->add_flag("--test-sim-intel", o->launch.sim_intel_cpu,
+              "TEST ONLY (--engine native-sl): hv.bin runs its guests on a simulated Intel CPU with VT-x; not an Intel launch")
+      ->group("");
   // Test only (hidden): an assigned device's I/O domain also maps IOVA = host-physical above its
   // guest's RAM (hypervisor/core/entry.hpp kHvTestDmaMapsHost), to show the DMA attacks succeed
   // without the confinement. On full-system and QEMU it becomes a test image (docs/qemu.md).

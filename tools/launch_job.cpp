@@ -245,6 +245,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   json txt_json;                    // --platform intel: the ACM, the fuses, TXT.ERRORCODE
   std::vector<uint8_t> sinit_log;   // --platform intel: the log SINIT wrote
   in.hv_test_flags = test_image ? 0 : o.hv_test_flags;  // native, native-sl: the boot area carries them
+  if (o.sim_intel_cpu && o.engine != "native-sl")
+    throw std::invalid_argument("--test-sim-intel: only with --engine native-sl (there is no SENTER launch yet)");
   if (o.engine == "native") {
     if (o.engine_checked) {
       require_native_matches_images(in, sl_path, hv_path);
@@ -257,6 +259,10 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     require_native_sl2_matches(in, sl2_path);
     sim::FullSystemOptions fso;
     if (o.max_instructions) fso.max_instructions = o.max_instructions;
+    fso.intel_cpu = o.sim_intel_cpu;
+    if (o.sim_intel_cpu)
+      say("[tool] TEST ONLY: hv.bin runs on a simulated Intel CPU (VT-x with EPT, no SVM); the launch before it is "
+          "the native SL's AMD-style one, so this is not an Intel (SENTER) launch");
     sim::MeasuredHypervisor hv(machine, *tpm, sink, in.layout, fso);
     hv.set_test_flags(o.hv_test_flags);
     if (o.on_system) o.on_system(hv.system());

@@ -57,6 +57,10 @@ struct LaunchOptions {
   std::string policy, owner;
   std::vector<uint8_t> policy_bytes;
   bool sim_svm_off = false;
+  // Tests only (redoubt run --test-sim-intel, hidden): on --engine native-sl the CPU that executes
+  // hv.bin is an Intel part (VMX + EPT, no SVM), so hv.bin runs its guests with its VMX backend.
+  // Not an Intel launch: the native SL before it is the AMD-style one (no SENTER yet).
+  bool sim_intel_cpu = false;
   // Tests only: abi::kBareFlag* test switches for the hypervisor: native and native-sl write them into
   // the boot area; full-system and QEMU build them into a copy of hv.bin (make_hv_test_image).
   uint64_t hv_test_flags = 0;

@@ -48,7 +48,8 @@ Status stop_failed(hal::Platform& p, hal::HypervisorHandoff& h, Hypervisor* hv, 
   if (hv)
     for (uint32_t i = 0; i < hv->vm_count; ++i)
       if (hv->vms[i].alive()) hv->vms[i].kill("the hypervisor failed: %s", why.message());
-  if (hv && hv->svm_on) p.svm().guests_done();  // the cap hashes with BearSSL (x87/SSE on bare metal)
+  if (hv && hv->svm_on) p.svm().guests_done();
+  if (hv && hv->vmx_on && p.vmx()) p.vmx()->guests_done();  // the cap hashes with BearSSL (x87/SSE on bare metal)
   cap_hypervisor_failure(p, h, why);
   if (rec) {
     rec->hv_failed = 1;

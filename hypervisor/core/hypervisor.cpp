@@ -56,12 +56,29 @@ Status Hypervisor::init() {
     domain_pool_pa = pool;
     domain_pool_size = pool_pages * 4096;
   }
-  if (!platform.svm().available())
-    return Status::fail(Err::unsupported, "this CPU has no AMD-V with nested paging");
-  uint64_t hsave;
-  REDOUBT_TRY(alloc.alloc_page(hsave, "VM_HSAVE area"));
-  REDOUBT_TRY(platform.svm().enable(hsave));
-  svm_on = true;
+  // The vendor, at run time from CPUID (the same hv.bin runs on both): AMD-V with nested paging,
+  // else Intel VT-x with EPT. Only Vm::create and the backends differ (docs/hypervisor.md).
+  if (platform.svm().available()) {
+    uint64_t hsave;
+    REDOUBT_TRY(alloc.alloc_page(hsave, "VM_HSAVE area"));
+    REDOUBT_TRY(platform.svm().enable(hsave));
+    svm_on = true;
+    vendor = kVendorSvm;
+    slat_ram_flags = x86::kPteWrite | x86::kPteUser;
+    slat_mmio_flags = x86::kPteWrite | x86::kPteUser | x86::kPtePcd;
+  } else if (hal::Vmx* vmx = platform.vmx(); vmx && vmx->available()) {
+    uint64_t vmxon;
+    REDOUBT_TRY(alloc.alloc_page(vmxon, "VMXON region"));
+    REDOUBT_TRY(vmx->enable(vmxon));
+    vmx_on = true;
+    vendor = kVendorVmx;
+    slat_ram_flags = x86::kPteWrite | x86::kPteUser | (6ull << 3);  // EPT: W X (R implied by P), WB
+    slat_mmio_flags = x86::kPteWrite | x86::kPteUser;              // EPT: W X, UC
+    platform.console().print("[hv] Intel VT-x: VMX root operation, guests on EPT with VPID\n");
+  } else {
+    return Status::fail(Err::unsupported, "this CPU has neither AMD-V with nested paging nor Intel VT-x");
+  }
+  record->vendor = vendor;
   // Before the first guest byte is loaded: a warm reset from here on is answered by a scrub of
   // all RAM before any other code runs (docs/isolation.md "Remanence"), until the final scrub.
   record->secrets_flag_set = platform.secrets_in_memory(true);
@@ -87,7 +104,8 @@ Status Hypervisor::run() {
       if (vms[i].state() == GuestState::failed) admission.record_failure(g, s);
       continue;
     }
-    c.print("[hv] guest %u '%s': %llu MiB RAM at 0x%llx, image %llu bytes, ASID %u, nCR3 0x%llx (%llu tables)\n", i,
+    c.print(vendor == kVendorVmx ? "[hv] guest %u '%s': %llu MiB RAM at 0x%llx, image %llu bytes, VPID %u, EPT 0x%llx (%llu tables)\n"
+                                 : "[hv] guest %u '%s': %llu MiB RAM at 0x%llx, image %llu bytes, ASID %u, nCR3 0x%llx (%llu tables)\n", i,
             g.name, (unsigned long long)(g.ram_size >> 20), (unsigned long long)g.ram_pa,
             (unsigned long long)g.image_size, vms[i].record().asid, (unsigned long long)vms[i].record().npt_root,
             (unsigned long long)vms[i].record().npt_tables);

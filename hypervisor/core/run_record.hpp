@@ -112,7 +112,12 @@ struct RunRecord {
   uint32_t secrets_flag_set, secrets_flag_cleared;
   // The test switches in force (kHvTest*: boot area | a test image's built-in ones); 0 in any real launch.
   uint64_t test_flags;
+  // Which backend ran the guests (hypervisor/core/vcpu_arch.hpp): kVendorSvm or kVendorVmx. On VMX an
+  // exit's code in exit_trace/exit_digest is 0x10000 | the basic exit reason (hypervisor/arch/vmx).
+  uint32_t vendor;
+  uint32_t reserved_vendor;
 };
+inline constexpr uint32_t kVendorSvm = 0, kVendorVmx = 1;
 static_assert(sizeof(RunRecord) <= kRunRecordBytes);
 
 const char* guest_state_name(GuestState s);  // "exited", "killed", ...

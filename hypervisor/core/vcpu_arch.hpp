@@ -1,5 +1,5 @@
 // The boundary between the hypervisor core and an architecture backend
-// (arch/svm today, arch/vmx later). The core decides policy; the backend
+// (arch/svm: AMD-V; arch/vmx: Intel VT-x). The core decides policy; the backend
 // owns the control block (VMCB / VMCS), the permission maps and the
 // instruction that enters the guest, and translates each exit into an
 // architecture-neutral ExitEvent.
@@ -21,8 +21,8 @@ enum class ExitKind : uint8_t {
   io,         // IN/OUT to `port`
   msr,        // RDMSR/WRMSR of rcx
   hlt,
-  hypercall,  // VMMCALL
-  npf,        // nested page fault at gpa
+  hypercall,  // VMMCALL (SVM) / VMCALL (VMX)
+  npf,        // nested page fault (SVM #NPF) / EPT violation (VMX) at gpa
   intr,       // a physical interrupt (the host timer) arrived
   shutdown,   // triple fault
   exception,  // an intercepted guest exception
@@ -78,6 +78,14 @@ class VcpuArch {
   virtual void inject_exception(uint8_t vector, bool has_error, uint32_t error, bool set_cr2, uint64_t cr2) = 0;
   virtual void inject_interrupt(uint8_t vector) = 0;
   virtual uint64_t control_block_pa() const = 0;
+  // The next run ends no later than this TSC value (the scheduler's deadline; the host timer is
+  // armed for it too). VMX uses it for the VMX-preemption timer; SVM relies on the host timer.
+  virtual void preempt_at(uint64_t deadline_tsc) { (void)deadline_tsc; }
+  // The vendor's name of an exit's raw code (kill reasons, logs).
+  virtual const char* exit_name(uint64_t raw_code) const = 0;
+  // What the vendor calls a second-level translation fault and a refused guest state.
+  virtual const char* slat_fault_name() const { return "#NPF"; }
+  virtual const char* refused_entry_name() const { return "VMRUN refused the guest state (#VMEXIT VMEXIT_INVALID)"; }
 
  protected:
   ~VcpuArch() = default;

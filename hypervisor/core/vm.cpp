@@ -143,9 +143,9 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
   // Nested page tables: guest-physical [0, ram) -> the guest's own RAM, and nothing else.
   npt_mem_ = PhysTables(pm, &hv_->alloc);
   REDOUBT_TRY(npt_.create());
-  REDOUBT_TRY(npt_.map(0, g.ram_pa, g.ram_size, kPteWrite | kPteUser));
+  REDOUBT_TRY(npt_.map(0, g.ram_pa, g.ram_size, hv_->slat_ram_flags));
   if (hv_->test_flags & kHvTestNptMapsHost)  // TEST ONLY (redoubt attack --protection-off): no isolation
-    REDOUBT_TRY(npt_.map(g.ram_size, g.ram_size, kGuestIdentityMapBytes - g.ram_size, kPteWrite | kPteUser));
+    REDOUBT_TRY(npt_.map(g.ram_size, g.ram_size, kGuestIdentityMapBytes - g.ram_size, hv_->slat_ram_flags));
   return Status::ok();
 }
 
@@ -184,11 +184,20 @@ Status Vm::create(Hypervisor& hv, uint32_t id, const hal::HypervisorHandoff::Gue
     rec_->state = uint32_t(GuestState::refused);
     return s;
   }
-  if (s) s = svm::build_iopm(hv.alloc, policy_.io, policy_.io_count, iopm_pa_);
-  if (s) s = svm::build_msrpm(hv.alloc, msrpm_pa_);
-  if (s) s = svm_.create(hv.platform, hv.alloc, !(hv.test_flags & kHvTestNoGuestStateSwitch));
+  // The backend the CPU has (Hypervisor::init chose it); the rest of the core does not know which.
+  const bool switch_state = !(hv.test_flags & kHvTestNoGuestStateSwitch);
+  if (hv.vendor == kVendorVmx) {
+    if (s) s = vmx::build_io_bitmaps(hv.alloc, policy_.io, policy_.io_count, iopm_pa_);
+    if (s) s = vmx::build_msr_bitmap(hv.alloc, msrpm_pa_);
+    if (s) s = vmx_.create(hv.platform, hv.alloc, switch_state);
+    if (s) vcpu_ = &vmx_;
+  } else {
+    if (s) s = svm::build_iopm(hv.alloc, policy_.io, policy_.io_count, iopm_pa_);
+    if (s) s = svm::build_msrpm(hv.alloc, msrpm_pa_);
+    if (s) s = svm_.create(hv.platform, hv.alloc, switch_state);
+    if (s) vcpu_ = &svm_;
+  }
   if (s) {
-    vcpu_ = &svm_;
     VcpuEntry e{};
     e.rip = kGuestImageGpa;
     e.rsp = g.ram_size;
@@ -334,7 +343,7 @@ void Vm::count_exit(const ExitEvent& e) {
   }
   if (code < kExitCountSlots)
     ++rec_->exit_counts[code];
-  else if (code == svm::kExitNpf)
+  else if (e.kind == ExitKind::npf)
     ++rec_->exits_npf;
   else
     ++rec_->exits_other;
@@ -509,17 +518,43 @@ Vm::After Vm::handle_npf(const ExitEvent& e) {
     rec_->fault_gpa = e.gpa;
     rec_->fault_info = e.info1;
     rec_->fault_rip = rip;
-    kill("#NPF: %s of guest-physical 0x%llx%s, not mapped for this guest (RIP 0x%llx)", access,
+    kill("%s: %s of guest-physical 0x%llx%s, not mapped for this guest (RIP 0x%llx)", vcpu_->slat_fault_name(), access,
          (unsigned long long)e.gpa, e.npf_in_walk ? " during the guest page walk" : "", (unsigned long long)rip);
     return After::stop;
   }
   if (n < kMaxViolations)
-    hv_->platform.console().print("[hv] guest %s: #NPF %s of guest-physical 0x%llx (RIP 0x%llx): #PF injected\n",
-                                  rec_->name, access, (unsigned long long)e.gpa, (unsigned long long)rip);
+    hv_->platform.console().print("[hv] guest %s: %s %s of guest-physical 0x%llx (RIP 0x%llx): #PF injected\n",
+                                  rec_->name, vcpu_->slat_fault_name(), access, (unsigned long long)e.gpa, (unsigned long long)rip);
   // #PF with CR2 = the guest-physical address (with the identity map it is also
   // the virtual one; SVM does not report the guest-virtual address of a #NPF).
   uint32_t err = (e.npf_present ? kPfPresent : 0) | (e.npf_write ? kPfWrite : 0) | (e.npf_fetch ? kPfFetch : 0);
   vcpu_->inject_exception(14, true, err, true, e.gpa);
+  return After::resume;
+}
+
+// A guest's VMMCALL (AMD, 0F 01 D9) raises #UD on an Intel CPU and its VMCALL (0F 01 C1) #UD on
+// an AMD one (SDM vol. 2B, APM vol. 3): the backend that intercepts #UD (VMX) brings it here, and
+// either instruction is the hypercall, so one guest binary runs on both. Any other #UD is the
+// guest's own: re-injected into it.
+Vm::After Vm::handle_ud(const ExitEvent& e) {
+  // The instruction bytes through the guest's own page tables (never copy_from_guest: its test-only
+  // kHvTestHypercallPhysical concerns hypercall buffers, not the guest's code).
+  const uint64_t rip = vcpu_->rip();
+  uint8_t insn[3] = {};
+  bool read = true;
+  for (unsigned i = 0; i < 3 && read; ++i) {
+    uint64_t gpa = 0;
+    const uint8_t* p = gva_to_gpa(rip + i, false, gpa) ? mem_.ptr(gpa, 1) : nullptr;
+    read = p != nullptr;
+    if (p) insn[i] = *p;
+  }
+  if (read && insn[0] == 0x0F && insn[1] == 0x01 && (insn[2] == 0xD9 || insn[2] == 0xC1)) {
+    ExitEvent h = e;
+    h.kind = ExitKind::hypercall;
+    h.next_rip = rip + 3;
+    return handle_hypercall(h);
+  }
+  vcpu_->inject_exception(6, false, 0, false, 0);
   return After::resume;
 }
 
@@ -559,23 +594,24 @@ Vm::After Vm::handle(const ExitEvent& e) {
       uart_.flush();
       return After::stop;
     case ExitKind::shutdown:
-      kill("triple fault (#VMEXIT SHUTDOWN) at RIP 0x%llx", (unsigned long long)vcpu_->rip());
+      kill("triple fault (%s) at RIP 0x%llx", hv_->vendor == kVendorVmx ? "VM exit: triple fault" : "#VMEXIT SHUTDOWN",
+           (unsigned long long)vcpu_->rip());
       return After::stop;
     case ExitKind::invalid:
       // APM vol. 2 §15.5.1: the CPU refused the guest state (or could not go on with it).
       // Only this guest ends; the others keep running.
-      kill("VMRUN refused the guest state (#VMEXIT VMEXIT_INVALID) at RIP 0x%llx: CR0 0x%llx, CR4 0x%llx, "
-           "EFER 0x%llx, CS attributes 0x%x",
+      kill("%s at RIP 0x%llx: CR0 0x%llx, CR4 0x%llx, EFER 0x%llx, CS attributes 0x%x", vcpu_->refused_entry_name(),
            (unsigned long long)vcpu_->rip(), (unsigned long long)vcpu_->cr0(), (unsigned long long)vcpu_->cr4(),
            (unsigned long long)(vcpu_->efer() & ~kEferSvme), unsigned(vcpu_->cs_attrib()));
       return After::stop;
     case ExitKind::exception:
+      if (e.vector == 6) return handle_ud(e);
       kill("unexpected exception #%u at RIP 0x%llx", e.vector, (unsigned long long)vcpu_->rip());
       return After::stop;
     case ExitKind::other: break;
   }
-  kill("unhandled #VMEXIT 0x%llx (%s) at RIP 0x%llx", (unsigned long long)e.raw_code,
-       svm::exit_code_name(e.raw_code), (unsigned long long)vcpu_->rip());
+  kill("unhandled %s 0x%llx (%s) at RIP 0x%llx", hv_->vendor == kVendorVmx ? "VM exit" : "#VMEXIT",
+       (unsigned long long)e.raw_code, vcpu_->exit_name(e.raw_code), (unsigned long long)vcpu_->rip());
   return After::stop;
 }
 
@@ -608,6 +644,7 @@ void Vm::run_slice(uint64_t slice_end) {
     if (deadline < now + policy_.min_timer_ticks) deadline = now + policy_.min_timer_ticks;  // the guest makes progress
     cpu.arm_timer(deadline, Hypervisor::kHostTimerVector);
     ExitEvent e;
+    vcpu_->preempt_at(deadline);
     vcpu_->run(e);
     ++rec_->vmruns;
     const uint64_t after = cpu.rdtsc();

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "hypervisor/arch/svm/svm_vcpu.hpp"
+#include "hypervisor/arch/vmx/vmx_vcpu.hpp"
 #include "hypervisor/core/guest_admission.hpp"
 #include "hypervisor/core/page_table.hpp"
 #include "hypervisor/core/phys_alloc.hpp"
@@ -118,6 +119,7 @@ class Vm {
   void shadow_efer_changed(uint64_t old_efer, uint64_t new_efer);
   Status enable_shadow();
   uint64_t guest_cr3() { return shadow_on_ ? shadow_.guest_cr3() : vcpu_->cr3(); }
+  After handle_ud(const ExitEvent& e);  // #UD: the other vendor's hypercall instruction, else the guest's own
   void count_exit(const ExitEvent& e);
   void check_timer(uint64_t now);
   // Guest-virtual -> guest-physical through the guest's own page tables.
@@ -136,6 +138,7 @@ class Vm {
   PhysTables npt_mem_;
   PageTableBuilder npt_{npt_mem_};
   svm::SvmVcpu svm_;
+  vmx::VmxVcpu vmx_;
   VcpuArch* vcpu_ = nullptr;
   VirtualUart uart_;
   GuestTimer timer_;
@@ -165,6 +168,11 @@ class Hypervisor {
   uint32_t vm_count = 0;
   uint64_t test_flags = 0;  // entry.hpp kHvTest*
   bool svm_on = false;      // SVM enabled: platform.svm() exists and may have run guests
+  bool vmx_on = false;      // VMX root operation entered: platform.vmx() may have run guests
+  uint32_t vendor = kVendorSvm;  // chosen at init from what the CPU has (run_record.hpp)
+  // Leaf flags of the second-level tables (PageTableBuilder): x86 P|W|U (+PCD for MMIO) for the NPT;
+  // for EPT the same bits are R|W|X (§29.3.2) with memory type WB (6 << 3) for RAM, UC (0) for MMIO.
+  uint64_t slat_ram_flags = x86::kPteWrite | x86::kPteUser, slat_mmio_flags = x86::kPteWrite | x86::kPteUser | x86::kPtePcd;
   bool dma_release_failed = false;  // a device could not be unassigned: the run ends as a failure
   Status domain_pool;        // the I/O page-table pool (set only when a guest lists devices)
   uint64_t domain_pool_pa = 0, domain_pool_size = 0;

@@ -54,7 +54,7 @@ Status Vm::assign_devices(const hal::HypervisorHandoff::Guest& g) {
     rec_->device_ids[rec_->device_count] = id;
     rec_->device_bars[rec_->device_count] = bar;
     ++rec_->device_count;
-    REDOUBT_TRY(npt_.map(bar, bar, bar_size, kPteWrite | kPteUser | kPtePcd, false));
+    REDOUBT_TRY(npt_.map(bar, bar, bar_size, hv_->slat_mmio_flags, false));
     if (bi) {
       bi->device_bar_gpa[bi->device_count] = bar;
       bi->device_id[bi->device_count] = id;

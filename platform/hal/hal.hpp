@@ -8,6 +8,7 @@
 #include "platform/hal/digest.hpp"
 #include "platform/hal/status.hpp"
 #include "platform/hal/svm.hpp"
+#include "platform/hal/vmx.hpp"
 
 namespace redoubt::hal {
 
@@ -95,7 +96,9 @@ class Platform {
   virtual Tpm& tpm() = 0;
   virtual PhysMem& mem() = 0;
   virtual DmaProtection& dma() = 0;
-  virtual Svm& svm() = 0;  // AMD-V (APM vol. 2 ch. 15)
+  virtual Svm& svm() = 0;  // AMD-V (APM vol. 2 ch. 15); rdtsc() and arm_timer() serve both vendors
+  // Intel VT-x (SDM vol. 3C), or nullptr where the platform has no VMX HAL.
+  virtual Vmx* vmx() { return nullptr; }
   // Transfer control to the measured hypervisor. Does not return on hardware;
   // the simulator runs the native hypervisor entry and returns its status.
   virtual Status enter_hypervisor(HypervisorHandoff& handoff) = 0;

@@ -33,6 +33,7 @@
 #include "platform/sim/loader.hpp"
 #include "platform/sim/svm/host_svm.hpp"
 #include "platform/sim/txt/txt_layout.hpp"
+#include "platform/sim/vmx/vmx_cpu.hpp"
 
 namespace redoubt::sim {
 
@@ -48,6 +49,11 @@ struct FullSystemOptions {
   // Intel's (a VT-d unit at 0xFED90000 whose PMRs TXT programs; no DEV, no AMD-Vi).
   enum class DmaRemapping : uint8_t { amd_vi, vtd };
   DmaRemapping dma_remapping = DmaRemapping::amd_vi;
+  // The CPU is an Intel part (sim::vmx::VmxCpu attached: GenuineIntel with VMX and EPT, no SVM;
+  // docs/intel.md). Test engines only: there is no SENTER yet, so nothing runs measured on it
+  // through FullSystem::launch (which refuses); MeasuredHypervisor (native-sl) hands hv.bin its
+  // boot area directly.
+  bool intel_cpu = false;
 };
 
 // Physical addresses the simulated host bridge forwards to the DMA engines' BARs
@@ -59,7 +65,9 @@ inline constexpr uint64_t kDmaEngineWindowSize = 0x10000;
 // unrecoverable halt or max_instructions in total (c.icount), switching worlds
 // at every #VMEXIT of a guest the host entered with VMRUN. A simulator limit
 // (cpu::CpuError) ends the run as Stop::shutdown with *error set.
-cpu::Stop run_system(cpu::Cpu& c, svm::HostSvm& svm, uint64_t max_instructions, std::string* error);
+// With `vmx` (an Intel CPU) its run() completes every VM exit instead (SDM vol. 3C ch. 28).
+cpu::Stop run_system(cpu::Cpu& c, svm::HostSvm& svm, uint64_t max_instructions, std::string* error,
+                     vmx::VmxCpu* vmx = nullptr);
 
 class FullSystem {
  public:
@@ -77,6 +85,7 @@ class FullSystem {
   cpu::Cpu& cpu() { return *cpu_; }
   Machine& machine() { return m_; }
   svm::HostSvm& svm() { return *svm_; }
+  vmx::VmxCpu* vmx() { return vmx_.get(); }  // non-null on an Intel CPU (FullSystemOptions::intel_cpu)
   Bus& bus() { return bus_; }
   TpmTis& tis() { return *tis_; }
   // The DMA-capable devices, for the untrusted side of the harness (an attacker's
@@ -111,6 +120,7 @@ class FullSystem {
   FullSystemOptions opt_;
   std::unique_ptr<cpu::Cpu> cpu_;
   std::unique_ptr<svm::HostSvm> svm_;
+  std::unique_ptr<vmx::VmxCpu> vmx_;
   Bus bus_;
   std::unique_ptr<Uart16550> uart_;
   std::unique_ptr<Uart16550> harness_uart_;

@@ -23,14 +23,16 @@ class IdentityMemory final : public hal::PhysMem {
 class BarePlatform final : public hal::Platform {
  public:
   // `svm` may be null (the SL never runs guests): svm() then stops the launch.
-  BarePlatform(hal::Console& console, hal::Tpm& tpm, hal::DmaProtection& dma, hal::Svm* svm)
-      : console_(console), tpm_(tpm), dma_(dma), svm_(svm) {}
+  // `vmx` may be null too (the SL); the hypervisor picks whichever the CPU has (CPUID).
+  BarePlatform(hal::Console& console, hal::Tpm& tpm, hal::DmaProtection& dma, hal::Svm* svm, hal::Vmx* vmx = nullptr)
+      : console_(console), tpm_(tpm), dma_(dma), svm_(svm), vmx_(vmx) {}
 
   hal::Console& console() override { return console_; }
   hal::Tpm& tpm() override { return tpm_; }
   hal::PhysMem& mem() override { return mem_; }
   hal::DmaProtection& dma() override { return dma_; }
   hal::Svm& svm() override;
+  hal::Vmx* vmx() override { return vmx_; }
   // The SL's hand-off (hv_handoff.cpp): never returns on success.
   Status enter_hypervisor(hal::HypervisorHandoff& handoff) override;
   // Stops the launch: LaunchOutcome, then power off (launch_report.hpp).
@@ -46,6 +48,7 @@ class BarePlatform final : public hal::Platform {
   hal::Tpm& tpm_;
   hal::DmaProtection& dma_;
   hal::Svm* svm_;
+  hal::Vmx* vmx_;
   IdentityMemory mem_;
 };
 

@@ -5,6 +5,7 @@
 #include "hypervisor/core/run_record.hpp"
 #include "platform/x86/bare_platform.hpp"
 #include "platform/x86/bare_svm.hpp"
+#include "platform/x86/bare_vmx.hpp"
 #include "platform/x86/hv_dma_selftest.hpp"
 #include "platform/x86/hv_selftest.hpp"
 #include "platform/x86/idt.hpp"
@@ -80,7 +81,8 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   x86::LapicTimer lapic(lapic_regs, tsc);
   LapicHostTimer timer(lapic);
   x86::BareSvm svm(timer);
-  x86::BarePlatform platform(console, tpm, dma, &svm);
+  x86::BareVmx vmx;
+  x86::BarePlatform platform(console, tpm, dma, &svm, &vmx);
   auto* outcome = entry->hdr.outcome_pa
                       ? reinterpret_cast<abi::LaunchOutcome*>(platform.mem().map(entry->hdr.outcome_pa,
                                                                                  sizeof(abi::LaunchOutcome)))

@@ -163,6 +163,8 @@ void SvmVcpu::skip(const ExitEvent& e, uint64_t insn_len) {
   vmcb_->control.interrupt_shadow &= ~1ull;
 }
 
+const char* SvmVcpu::exit_name(uint64_t raw_code) const { return exit_code_name(raw_code); }
+
 void SvmVcpu::run(ExitEvent& out) {
   Vmcb& v = *vmcb_;
   v.control.tlb_control = flush_next_ ? kTlbFlushAsid : kTlbDoNothing;

@@ -50,6 +50,7 @@ class SvmVcpu final : public hv::VcpuArch {
   void inject_exception(uint8_t vector, bool has_error, uint32_t error, bool set_cr2, uint64_t cr2) override;
   void inject_interrupt(uint8_t vector) override;
   uint64_t control_block_pa() const override { return vmcb_pa_; }
+  const char* exit_name(uint64_t raw_code) const override;
   Vmcb* vmcb() { return vmcb_; }
 
   // Shadow paging (docs/hypervisor.md "Shadow paging"): nested paging off (APM vol. 2 §15.25),
