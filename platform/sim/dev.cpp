@@ -96,6 +96,7 @@ DmaResult DmaPort::write(const BusMaster& who, uint64_t addr, std::span<const ui
   std::vector<uint64_t> pages;
   DmaResult r = access(who, addr, data.size(), true, pages);
   if (!r) return r;
+  mem_.note_external_write();  // a CPU revalidates its decoded code at its next VMRUN
   uint64_t done = 0;
   for (uint64_t pa : pages) {
     const uint64_t piece = std::min<uint64_t>(PhysicalMemory::kPageSize - ((addr + done) % PhysicalMemory::kPageSize),

@@ -36,6 +36,7 @@ void PhysicalMemory::write(uint64_t pa, std::span<const uint8_t> data) {
   // An empty span may have data() == nullptr (an empty file, `run --guest EMPTY`): memcpy's
   // pointers must be valid even for 0 bytes (C11 7.24.1p2), so there is nothing to call.
   if (data.empty()) return;
+  ++external_writes_;
   std::memcpy(base_ + pa, data.data(), data.size());
 }
 

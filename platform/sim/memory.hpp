@@ -25,8 +25,15 @@ class PhysicalMemory {
   // Throws std::out_of_range naming the address when outside RAM.
   void write(uint64_t pa, std::span<const uint8_t> data);
   std::vector<uint8_t> read(uint64_t pa, uint64_t n) const;
+  // Writes made by no CPU (the loader through write(), DMA, a reset's scrub) are counted, so
+  // a CPU's VMRUN can tell whether memory changed behind its back since it last looked and
+  // only then revalidate its decoded code. Whoever writes through map() outside a CPU calls
+  // note_external_write().
+  void note_external_write() { ++external_writes_; }
+  uint64_t external_writes() const { return external_writes_; }
 
  private:
+  uint64_t external_writes_ = 0;
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
 };

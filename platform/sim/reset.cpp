@@ -32,6 +32,7 @@ WarmResetReport WarmReset::run(PhysicalMemory& mem, SecretsFlag& flag) {
   const auto t0 = std::chrono::steady_clock::now();
   uint8_t* p = mem.map(0, mem.size());
   std::memset(p, 0, mem.size());
+  mem.note_external_write();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.scrubbed_bytes = mem.size();
   flag.set_ = false;

@@ -25,6 +25,7 @@ struct Counters {
   uint64_t blocks_decoded = 0;     // decoded-block cache fills
   uint64_t blocks_invalidated = 0; // dropped because their code page was written
   uint64_t events_delivered = 0;   // exceptions/interrupts delivered through the guest IDT
+  uint64_t soft_tlb_fills = 0;     // refills of the per-page fast path in front of the TLB (Cpu::select_context)
 };
 
 }  // namespace redoubt::sim::cpu

@@ -11,7 +11,7 @@
 
 namespace redoubt::sim::cpu {
 
-Cpu::Cpu(PhysicalMemory& mem) : mem_(mem), jc_(new JcEntry[kJc]) {
+Cpu::Cpu(PhysicalMemory& mem) : mem_(mem), banks_(new SoftTlbBank[kBanks]), jc_(new JcEntry[kJc]) {
   ram_ = mem.map(0, mem.size());
   ram_size_ = mem.size();
   code_pages_.assign((ram_size_ + 4095) / 4096, 0);
@@ -24,6 +24,7 @@ Cpu::Cpu(PhysicalMemory& mem) : mem_(mem), jc_(new JcEntry[kJc]) {
   // consistent mode first (VMRUN, a test's SKINIT state); run() decides the mode from it.
   cs.attrib = 0x29B;  // code, execute/read, accessed, S, P, L
   cs.limit = 0xFFFFFFFF;
+  select_context();
 }
 
 Cpu::~Cpu() { delete[] static_cast<ZydisDecoder*>(decoders_); }
@@ -126,7 +127,7 @@ void Cpu::drop_page_blocks(uint64_t pg) {
     blocks_.erase(b);
     ++counters.blocks_invalidated;
   }
-  ++jc_gen_;
+  regen_all_banks();  // jump-cache entries and chains of every context may point at dropped blocks
 }
 
 bool Cpu::block_valid(Block* b) {

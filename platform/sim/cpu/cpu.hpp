@@ -280,13 +280,25 @@ class Cpu {
   uint8_t* host_ptr(uint64_t hpa, uint64_t n) { return hpa <= ram_size_ && n <= ram_size_ - hpa ? ram_ + hpa : nullptr; }
 
   // ---- TLBs ----
+  // The architectural, ASID-tagged TLB. Flush it through the tlb_flush_* methods below, which
+  // also drop the soft-TLB entries derived from what they remove.
   Tlb tlb;
-  void flush_soft_tlb();              // the per-page fast path in front of the TLB
+  // The per-page fast path in front of the TLB has one bank per context (ASID, user/supervisor):
+  // a world switch or a CPL change selects a bank instead of flushing, as the ASID-tagged TLB
+  // keeps a guest's translations across VMRUN (APM vol. 2 §15.16). Call select_context() after
+  // changing `asid` or `cpl` directly.
+  void select_context();
+  void flush_soft_tlb();              // every bank (and the jump cache): always safe
+  void flush_soft_tlb_asid(uint32_t a);  // the banks of ASID a
+  void tlb_flush_all() { tlb.flush_all(); flush_soft_tlb(); }
+  void tlb_flush_asid(uint32_t a, bool keep_global) { tlb.flush_asid(a, keep_global); flush_soft_tlb_asid(a); }
+  void tlb_flush_va(uint32_t a, uint64_t va) { tlb.flush_va(a, va); flush_soft_tlb_asid(a); }
   void flush_tlb_nonglobal();         // MOV CR3
   void flush_tlb_all_current();       // MOV CR0/CR4 paging bits
   void invlpg(uint64_t va);
-  // Host code wrote memory behind the CPU's back (loader, DMA): revalidate decoded code.
-  void code_modified_externally() { ++code_epoch_; jc_gen_++; }
+  // Host code wrote memory behind the CPU's back (loader, DMA, the native C++ hypervisor):
+  // revalidate decoded code (each block is compared with memory once before it runs again).
+  void code_modified_externally() { ++code_epoch_; regen_all_banks(); }
 
   SseState sse;  // XMM0-15, MXCSR, FXSAVE's x87 part (exec_sse.cpp); kept out of the hot fields above
 
@@ -326,6 +338,16 @@ class Cpu {
     uint8_t* host = nullptr;
   };
   static constexpr unsigned kStlb = 256;
+  static constexpr unsigned kBanks = 16;
+  struct SoftTlbBank {
+    uint32_t asid = ~0u;
+    bool user = false;
+    uint64_t gen = 0;       // the jump cache / block chain generation of this context
+    uint64_t last_use = 0;
+    SoftTlb e[kStlb];
+  };
+  void clear_bank(SoftTlbBank& b);
+  void regen_all_banks();   // invalidates every context's jump-cache entries and chains
   struct JcEntry {
     uint64_t va = 1;
     uint64_t gen = 0;
@@ -351,9 +373,13 @@ class Cpu {
   PhysicalMemory& mem_;
   uint8_t* ram_;
   uint64_t ram_size_;
-  SoftTlb stlb_[kStlb];
+  SoftTlb* stlb_ = nullptr;        // the current bank's entries
+  std::unique_ptr<SoftTlbBank[]> banks_;
+  SoftTlbBank* bank_ = nullptr;     // the current bank
+  uint64_t bank_clock_ = 0;
+  uint64_t gen_counter_ = 1;        // generations are unique over all banks
   std::unique_ptr<JcEntry[]> jc_;
-  uint64_t jc_gen_ = 1;
+  uint64_t jc_gen_ = 1;             // == bank_->gen
   uint64_t code_epoch_ = 1;
   // Decoded blocks by key = host-physical address | mode << kModeKeyShift.
   static constexpr unsigned kModeKeyShift = 56;

@@ -73,8 +73,7 @@ void invlpga(Cpu& c, const Op&) {
   if (c.misc1(s::kInterceptInvlpga)) return c.vmexit(s::kExitInvlpga, 0, 0);
   if (!(c.efer & kEferSvme)) c.ud();
   need_cpl0(c);
-  c.tlb.flush_va(uint32_t(c.gpr[RCX]), c.gpr[RAX]);
-  c.flush_soft_tlb();
+  c.tlb_flush_va(uint32_t(c.gpr[RCX]), c.gpr[RAX]);
   c.end_block();
 }
 
@@ -290,9 +289,13 @@ void mov_cr(Cpu& c, const Op& o) {
       if (!(v & kCr0Pe)) throw CpuError("MOV CR0 clearing PE (real mode): not modelled");
       if ((v & kCr0Pg) && !(efer & kEferLma))
         throw CpuError("MOV CR0 enabling legacy paging (CR0.PG = 1, EFER.LME = 0): not modelled");
+      const uint64_t changed = c.cr0 ^ (v | kCr0Et);
       c.cr0 = v | kCr0Et;
       c.efer = efer;
-      c.flush_tlb_all_current();
+      // MOV CR0 must invalidate the TLB only when it changes PG (Intel SDM vol. 3A §4.10.4.1); WP too, as the soft
+      // TLB keeps the result of the write check. The EM/TS toggles of hv.bin's VMRUN stub
+      // (platform/x86/vmrun.S, twice per world switch) keep every TLB entry.
+      if (changed & (kCr0Pg | kCr0Wp | kCr0Pe)) c.flush_tlb_all_current();
       c.update_mode();
       break;
     }

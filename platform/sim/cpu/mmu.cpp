@@ -194,6 +194,7 @@ void Cpu::fill_soft_tlb(uint64_t va, uint64_t hpa, bool writable) {
   if (!host) return;
   SoftTlb& e = stlb_[(va >> 12) & (kStlb - 1)];
   const uint64_t page = va & ~0xFFFull;
+  ++counters.soft_tlb_fills;
   if (e.host != host || e.tag_r != page) e.tag_w = 1;
   e.tag_r = page;
   e.host = host;
@@ -241,30 +242,69 @@ void Cpu::wr_slow(uint64_t va, unsigned n, uint64_t v) {
   fill_soft_tlb(va, hpa, true);
 }
 
+// ---- soft-TLB banks: one per (ASID, user) context ----
+// An entry caches a translation the ASID-tagged TLB holds plus the permission check made at
+// the CPL it was filled at; it stays valid as long as that TLB entry does, so the bank is
+// flushed exactly when the TLB entries of its ASID are (TLB_CONTROL, INVLPG(A), MOV CR3/CR0/CR4).
+
+void Cpu::clear_bank(SoftTlbBank& b) {
+  for (auto& e : b.e) e = SoftTlb{};
+  b.gen = ++gen_counter_;
+}
+
+void Cpu::regen_all_banks() {
+  for (unsigned i = 0; i < kBanks; ++i) banks_[i].gen = ++gen_counter_;
+  jc_gen_ = bank_->gen;
+}
+
+void Cpu::select_context() {
+  const bool user = cpl == 3;
+  SoftTlbBank* b = bank_;
+  if (!b || b->asid != asid || b->user != user) {
+    b = nullptr;
+    SoftTlbBank* victim = &banks_[0];
+    for (unsigned i = 0; i < kBanks; ++i) {
+      SoftTlbBank& k = banks_[i];
+      if (k.asid == asid && k.user == user) {
+        b = &k;
+        break;
+      }
+      if (k.last_use < victim->last_use) victim = &k;
+    }
+    if (!b) {  // least recently used context gives its bank up
+      b = victim;
+      clear_bank(*b);
+      b->asid = asid;
+      b->user = user;
+    }
+  }
+  b->last_use = ++bank_clock_;
+  bank_ = b;
+  stlb_ = b->e;
+  jc_gen_ = b->gen;
+}
+
 void Cpu::flush_soft_tlb() {
-  for (auto& e : stlb_) e = SoftTlb{};
-  ++jc_gen_;
+  for (unsigned i = 0; i < kBanks; ++i) clear_bank(banks_[i]);
+  select_context();
 }
 
-void Cpu::flush_tlb_nonglobal() {
-  tlb.flush_asid(asid, true);
-  flush_soft_tlb();
+void Cpu::flush_soft_tlb_asid(uint32_t a) {
+  for (unsigned i = 0; i < kBanks; ++i)
+    if (banks_[i].asid == a) clear_bank(banks_[i]);
+  select_context();
 }
 
-void Cpu::flush_tlb_all_current() {
-  tlb.flush_asid(asid, false);
-  flush_soft_tlb();
-}
+void Cpu::flush_tlb_nonglobal() { tlb_flush_asid(asid, true); }
 
-void Cpu::invlpg(uint64_t va) {
-  tlb.flush_va(asid, va);
-  flush_soft_tlb();
-}
+void Cpu::flush_tlb_all_current() { tlb_flush_asid(asid, false); }
+
+void Cpu::invlpg(uint64_t va) { tlb_flush_va(asid, va); }
 
 void Cpu::set_cpl(uint8_t c) {
   if (c != cpl) {
     cpl = c;
-    flush_soft_tlb();
+    select_context();
   }
 }
 

@@ -164,6 +164,7 @@ void AmdIommu::log_event(const v::Event& e) {
     return;
   }
   std::memcpy(p, e.q, v::kEventBytes);
+  mem_.note_external_write();  // a memory write by the IOMMU, not by a CPU
   if (on_own_write) on_own_write((evt_base_ & v::ring_base::kAddrMask) + tail, v::kEventBytes);
   evt_tail_ = (tail + v::kEventBytes) % bytes;
   evt_int_ = true;  // §3.4: EventLogInt (the interrupt itself is not modelled)
@@ -223,6 +224,7 @@ bool AmdIommu::execute(const v::Command& c, uint64_t at) {
           return true;
         }
         std::memcpy(p, &c.q[1], 8);
+        mem_.note_external_write();
         if (on_own_write) on_own_write(c.q[0] & v::cmd::kWaitStoreAddrMask, 8);
       }
       if (c.q[0] & v::cmd::kWaitInterrupt) com_wait_int_ = true;

@@ -36,6 +36,14 @@ void HostSvm::vmrun(cpu::Cpu& c) {
   if (on_world_switch) on_world_switch(pa, true);
   load_controls(c, mem_, v->control);
   load_vmrun_state(c, v->save);
+  c.select_context();  // the guest's soft-TLB bank: its entries survive unless TLB_CONTROL flushed them
+  // Decoded code stays valid across the switch: the hypervisor's stores go through this CPU, which
+  // drops the blocks of a page it writes (Cpu::note_code_write). Only writes made outside any CPU
+  // (DMA, the loader) need the blocks compared with memory again.
+  if (mem_.external_writes() != external_writes_seen_) {
+    external_writes_seen_ = mem_.external_writes();
+    c.code_modified_externally();
+  }
   c.gif = true;  // VMRUN sets GIF (§15.17)
   c.halted = false;
   c.exitintinfo = 0;
@@ -87,7 +95,7 @@ void HostSvm::vmexit() {
   c.halted = false;
   c.shadow_end = ~0ull;
   c.stop = cpu::Stop::none;
-  c.flush_soft_tlb();
+  c.select_context();  // the host's bank (ASID 0, CPL 0), as the guest's stays for its next VMRUN
   if (on_world_switch) on_world_switch(vmcb_pa_, false);
 }
 

@@ -54,6 +54,7 @@ class HostSvm final : public cpu::HostSvm {
   PhysicalMemory& mem_;
   HostState host_{};
   uint64_t vmcb_pa_ = 0;
+  uint64_t external_writes_seen_ = 0;  // PhysicalMemory::external_writes() at the last VMRUN
   uint64_t icount0_ = 0, idle0_ = 0, walks0_ = 0, refs0_ = 0, nrefs0_ = 0;
   std::chrono::steady_clock::time_point t0_{};
   std::map<uint64_t, PerVmcb> per_;

@@ -30,8 +30,7 @@ Status SvmCpu::enable(uint64_t hsave_pa) {
 }
 
 void SvmCpu::invlpga(uint64_t va, uint32_t asid) {
-  cpu_.tlb.flush_va(asid, va);
-  cpu_.flush_soft_tlb();
+  cpu_.tlb_flush_va(asid, va);
 }
 
 void SvmCpu::arm_timer(uint64_t deadline_tsc, uint8_t vector) {
@@ -77,6 +76,8 @@ void SvmCpu::vmrun(uint64_t vmcb_pa, GuestGprs& regs, hal::GuestExtState* ext) {
   svm::load_controls(c, m_.mem(), v->control);
   svm::load_vmrun_state(c, s);
   svm::load_hidden_state(c, s);
+  c.select_context();
+  c.code_modified_externally();  // the C++ hypervisor writes guest memory directly, not through this CPU
   for (int i = 1; i < 16; ++i)
     if (i != cpu::RSP) c.gpr[i] = regs.r[i];
   c.halted = false;
@@ -112,7 +113,7 @@ void SvmCpu::vmrun(uint64_t vmcb_pa, GuestGprs& regs, hal::GuestExtState* ext) {
   c.guest = false;
   c.asid = 0;
   c.ctl = cpu::GuestControls{};
-  c.flush_soft_tlb();
+  c.select_context();
   if (!limit_reason_.empty()) return invalid(limit_reason_.c_str());
   ++c.counters.exits[c.exitcode];
 }

@@ -43,15 +43,15 @@ void load_controls(cpu::Cpu& c, PhysicalMemory& mem, const rs::VmcbControl& ctl)
   c.ctl.ncr3 = ctl.n_cr3;
   c.ctl.v_intr_masking = (ctl.vintr >> 24) & 1;
   c.ctl.v_tpr = uint8_t(ctl.vintr & 0xF);  // V_TPR: what the guest's CR8 reads and writes (§15.21.4)
-  // TLB_CONTROL (APM vol. 2 §15.16.1).
+  // TLB_CONTROL (APM vol. 2 §15.16.1): the soft-TLB banks of the flushed ASIDs go with it;
+  // otherwise the guest's translations (and its soft-TLB bank) survive the world switch.
+  // The caller selects the bank (Cpu::select_context) once CPL is loaded too.
   switch (ctl.tlb_control) {
     case rs::kTlbDoNothing: break;
-    case rs::kTlbFlushAsid: c.tlb.flush_asid(c.asid, false); break;
-    case rs::kTlbFlushAsidLocal: c.tlb.flush_asid(c.asid, true); break;
-    default: c.tlb.flush_all(); break;  // 1, and reserved encodings treated as a full flush
+    case rs::kTlbFlushAsid: c.tlb_flush_asid(c.asid, false); break;
+    case rs::kTlbFlushAsidLocal: c.tlb_flush_asid(c.asid, true); break;
+    default: c.tlb_flush_all(); break;  // 1, and reserved encodings treated as a full flush
   }
-  c.flush_soft_tlb();
-  c.code_modified_externally();  // the host may have rewritten guest code since the last run
   c.shadow_end = (ctl.interrupt_shadow & 1) ? c.icount : ~0ull;
 }
 
