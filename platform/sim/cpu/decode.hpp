@@ -1,4 +1,4 @@
-// Shared by the decoders (decode.cpp, decode_mode.cpp): Zydis operands -> Op fields.
+// Shared by the decoders (decode.cpp, decode_mode.cpp) and the block builder (decode_block.cpp): Zydis operands -> Op fields.
 #pragma once
 #include <Zydis/Zydis.h>
 
@@ -17,6 +17,9 @@ uint8_t seg_number(ZydisRegister r);  // ES..GS -> 0..5 (index into Cpu::seg_bas
 // Fills base/index/scale/disp/seg/asz32 from the first visible memory operand; false if none
 // or its registers cannot be addressed.
 bool set_mem_operand(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, Op& o);
+
+// The mode-independent table: fills o.fn and the operand fields; false: not supported (#UD).
+bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, Op& o, DecodeInfo& info);
 
 // Instructions whose meaning depends on the mode (stack and EIP width, far transfers, IRET,
 // LOOP, segment-register push/pop, LGDT operand size). Returns true when it decided o.fn
