@@ -30,10 +30,13 @@
 #include "platform/sim/devices/amd_iommu.hpp"
 #include "platform/sim/devices/dma_engine.hpp"
 #include "platform/sim/memory.hpp"
+#include "tests/fuzz/fuzz_dma_records.hpp"
 
 using namespace redoubt;
 namespace v = arch::amd_iommu;
 namespace e = redoubt::abi::dma_engine;
+using fuzz::fail;
+using fuzz::Reader;
 
 namespace {
 
@@ -41,25 +44,6 @@ constexpr uint64_t kRam = 4ull << 20;
 constexpr uint64_t kDevTable = 0x100000, kCmd = 0x300000, kEvt = 0x301000;
 constexpr uint64_t kCanary = kRam - 0x1000;  // DEV-protected
 constexpr uint16_t kIds[] = {0x0020, 0x0100, 0x0000, 0xFFFF};
-
-struct Reader {
-  const uint8_t* p;
-  size_t n;
-  template <class T>
-  T get() {
-    T x{};
-    const size_t k = n < sizeof x ? n : sizeof x;
-    std::memcpy(&x, p, k);
-    p += k;
-    n -= k;
-    return x;
-  }
-};
-
-[[noreturn]] void fail(const char* why) {
-  __builtin_printf("invariant: %s\n", why);
-  std::abort();
-}
 
 }  // namespace
 
@@ -83,19 +67,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   iommu.mmio_write(v::mmio::kEventLogBase, 8, kEvt | (8ull << 56));
   iommu.mmio_write(v::mmio::kControl, 8, v::control::kIommuEn | v::control::kEventLogEn | v::control::kCmdBufEn);
 
+  const auto direct = [](auto&& op) { op(); };  // the DEV invariant is checked once, at the end
   Reader in{data + 1, size - 1};
   for (int rec = 0; rec < 256 && in.n > 0; ++rec) {
     const uint8_t op = in.get<uint8_t>();
     switch (op & 7) {
-      case 0: {
-        sim::DmaEngine& eng = engines[(op >> 3) & 1];
-        const uint16_t off = in.get<uint16_t>() % e::kBarSize;
-        const unsigned sz = 1u << ((op >> 4) & 3);
-        const uint64_t val = in.get<uint64_t>();
-        eng.mmio_write(off, sz, val);
-        (void)eng.mmio_read(off, sz);
+      case 0:
+        fuzz::engine_mmio_record(in, op, engines, direct);
         break;
-      }
       case 1: {
         const uint16_t off = in.get<uint16_t>() % sim::AmdIommu::kMmioSize;
         const unsigned sz = (op & 8) ? 8 : 4;
@@ -126,26 +105,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (at + 32 <= kCanary) std::memcpy(mem.map(at, 32), q, 32);
         break;
       }
-      case 5: {
-        const uint16_t id = (op & 8) ? in.get<uint16_t>() : kIds[(op >> 4) & 3];
-        const uint64_t addr = in.get<uint64_t>();
-        const uint16_t len = in.get<uint16_t>() % 8192;
-        std::vector<uint8_t> buf(len, 0xEE);
-        const sim::BusMaster who{"fuzz", id};
-        if (op & 0x80) (void)port.write(who, addr, buf);
-        else (void)port.read(who, addr, buf);
+      case 5:
+        fuzz::port_dma_record(in, op, port, kIds, direct);
         break;
-      }
-      case 6: {
-        sim::DmaEngine& eng = engines[(op >> 3) & 1];
-        const auto kind = e::Op(in.get<uint8_t>() % 5);
-        const uint64_t src = in.get<uint64_t>(), dst = in.get<uint64_t>();
-        const uint32_t len = in.get<uint16_t>();
-        const uint32_t st = eng.run(kind, src, dst, len, in.get<uint64_t>());
-        if (st != e::kDone && st != e::kFault && st != e::kError) fail("engine status");
-        if (st != e::kDone && eng.mmio_read(e::kBytes, 4) != 0) fail("bytes after a refused operation");
+      case 6:
+        fuzz::engine_op_record(in, op, engines, direct);
         break;
-      }
       case 7: {
         const uint8_t which = in.get<uint8_t>() % 3;
         const uint8_t reg = in.get<uint8_t>() & 0xFC;

@@ -30,10 +30,13 @@
 #include "platform/sim/devices/dma_engine.hpp"
 #include "platform/sim/devices/intel_vtd.hpp"
 #include "platform/sim/memory.hpp"
+#include "tests/fuzz/fuzz_dma_records.hpp"
 
 using namespace redoubt;
 namespace v = arch::vtd;
 namespace e = redoubt::abi::dma_engine;
+using fuzz::fail;
+using fuzz::Reader;
 
 namespace {
 
@@ -42,25 +45,6 @@ constexpr uint64_t kRoot = 0x100000, kCtx = 0x101000, kTables = 0x110000;
 constexpr uint64_t kPmr = 0x200000;          // [2 MiB, 4 MiB)
 constexpr uint64_t kCanary = kRam - 0x1000;  // inside it
 constexpr uint16_t kSids[] = {0x0020, 0x0100, 0x0000, 0xFFFF};
-
-struct Reader {
-  const uint8_t* p;
-  size_t n;
-  template <class T>
-  T get() {
-    T x{};
-    const size_t k = n < sizeof x ? n : sizeof x;
-    std::memcpy(&x, p, k);
-    p += k;
-    n -= k;
-    return x;
-  }
-};
-
-[[noreturn]] void fail(const char* why) {
-  __builtin_printf("invariant: %s\n", why);
-  std::abort();
-}
 
 void check_faults(sim::IntelVtd& vtd) {
   const uint64_t cap = vtd.mmio_read(v::reg::kCap, 8);
@@ -114,15 +98,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int rec = 0; rec < 256 && in.n > 0; ++rec) {
     const uint8_t op = in.get<uint8_t>();
     switch (op & 7) {
-      case 0: {
-        sim::DmaEngine& eng = engines[(op >> 3) & 1];
-        const uint16_t off = in.get<uint16_t>() % e::kBarSize;
-        const unsigned sz = 1u << ((op >> 4) & 3);
-        const uint64_t val = in.get<uint64_t>();
-        dma([&] { eng.mmio_write(off, sz, val); });  // a DOORBELL write moves data
-        (void)eng.mmio_read(off, sz);
+      case 0:
+        fuzz::engine_mmio_record(in, op, engines, dma);
         break;
-      }
       case 1: {
         const uint16_t off = in.get<uint16_t>() % (sim::IntelVtd::kMmioSize + 8);
         const unsigned sz = (op & 8) ? 8 : 4;
@@ -152,30 +130,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::memcpy(mem.map(table + 8ull * idx, 8), &val, 8);
         break;
       }
-      case 5: {
-        const uint16_t sid = (op & 8) ? in.get<uint16_t>() : kSids[(op >> 4) & 3];
-        const uint64_t addr = in.get<uint64_t>();
-        const uint16_t len = in.get<uint16_t>() % 8192;
-        std::vector<uint8_t> buf(len, 0xEE);
-        const sim::BusMaster who{"fuzz", sid};
-        dma([&] {
-          if (op & 0x80) (void)port.write(who, addr, buf);
-          else (void)port.read(who, addr, buf);
-        });
+      case 5:
+        fuzz::port_dma_record(in, op, port, kSids, dma);
         break;
-      }
-      case 6: {
-        sim::DmaEngine& eng = engines[(op >> 3) & 1];
-        const auto kind = e::Op(in.get<uint8_t>() % 5);
-        const uint64_t src = in.get<uint64_t>(), dst = in.get<uint64_t>();
-        const uint32_t len = in.get<uint16_t>();
-        const uint64_t pattern = in.get<uint64_t>();
-        uint32_t st = 0;
-        dma([&] { st = eng.run(kind, src, dst, len, pattern); });
-        if (st != e::kDone && st != e::kFault && st != e::kError) fail("engine status");
-        if (st != e::kDone && eng.mmio_read(e::kBytes, 4) != 0) fail("bytes after a refused operation");
+      case 6:
+        fuzz::engine_op_record(in, op, engines, dma);
         break;
-      }
       case 7: {
         check_faults(vtd);
         const uint64_t cap = vtd.mmio_read(v::reg::kCap, 8);

@@ -19,12 +19,6 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t kTable = 0x200000;
 constexpr uint64_t kSlb = 0x100000;
 
-struct SimPhysMem final : hal::PhysMem {
-  sim::PhysicalMemory& m;
-  explicit SimPhysMem(sim::PhysicalMemory& mem) : m(mem) {}
-  uint8_t* map(uint64_t pa, uint64_t n) override { return m.map(pa, n); }
-};
-
 struct Fixture {
   sim::PhysicalMemory mem{32 << 20};
   sim::DeviceExclusionVector dev{mem.size()};
@@ -32,7 +26,7 @@ struct Fixture {
   sim::PciConfigPorts pci;
   sim::AmdDevBridge bridge{dev, mem};
   devtest::FnPortBus io;
-  SimPhysMem phys{mem};
+  devtest::SimPhysMem phys{mem};
   x86::AmdDev drv{io, phys};
   std::function<void(uint16_t, uint32_t)> before_out;  // attack hook
   Fixture() {

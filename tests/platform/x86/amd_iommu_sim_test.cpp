@@ -37,26 +37,6 @@ constexpr uint64_t kSecret = 0x1000000;  // a page an attacker wants
 constexpr uint64_t kWindow = 0x1100000;  // the granted pages
 constexpr uint16_t kNic = 0x0020, kDisk = 0x0100;  // 00:04.0, 01:00.0
 
-struct SimPhysMem final : hal::PhysMem {
-  sim::PhysicalMemory& m;
-  explicit SimPhysMem(sim::PhysicalMemory& mem) : m(mem) {}
-  uint8_t* map(uint64_t pa, uint64_t n) override { return m.map(pa, n); }
-};
-
-// The IOMMU's MMIO as the driver sees it, with a hook after each write (an attacker's moment).
-struct HookedMmio final : x86::Mmio {
-  sim::AmdIommu& d;
-  std::function<void(uint32_t, uint32_t)> after_write;
-  explicit HookedMmio(sim::AmdIommu& dev) : d(dev) {}
-  uint8_t read8(uint64_t off) override { return uint8_t(d.mmio_read(off, 1)); }
-  uint32_t read32(uint64_t off) override { return uint32_t(d.mmio_read(off, 4)); }
-  void write8(uint64_t off, uint8_t val) override { d.mmio_write(off, 1, val); }
-  void write32(uint64_t off, uint32_t val) override {
-    d.mmio_write(off, 4, val);
-    if (after_write) after_write(uint32_t(off), val);
-  }
-};
-
 struct Fixture {
   sim::PhysicalMemory mem{kRam};
   sim::DeviceExclusionVector dev{mem.size()};
@@ -65,8 +45,8 @@ struct Fixture {
   sim::AmdIommu iommu;
   sim::DmaEngine nic{dma, "nic", kNic, 0xFEB00000}, disk{dma, "disk", kDisk, 0xFEB02000};
   devtest::FnPortBus io;
-  SimPhysMem phys{mem};
-  HookedMmio regs{iommu};
+  devtest::SimPhysMem phys{mem};
+  devtest::HookedMmio<sim::AmdIommu> regs{iommu};
   x86::AmdIommu drv{io, phys, &regs};
 
   explicit Fixture(sim::AmdIommuConfig cfg = {}) : iommu(mem, cfg) {

@@ -7,8 +7,10 @@
 #include <ostream>
 
 #include "platform/hal/digest.hpp"
+#include "platform/hal/hal.hpp"
 #include "platform/hal/status.hpp"
 
+#include "platform/sim/memory.hpp"
 #include "platform/x86/drivers/io.hpp"
 
 // Boost.Test prints these in failure messages.
@@ -32,6 +34,39 @@ class DeviceMmio final : public redoubt::x86::Mmio {
 
  private:
   Device& d_;
+};
+
+// A device's registers as a driver sees them, with a hook after each 32-bit write: the moment an
+// attacker (a DMA engine the test programs) acts between two of the driver's register writes.
+// kDwordOnly: byte reads go through the containing dword and byte writes are dropped (VT-d's
+// registers take 32- and 64-bit accesses only, VT-d spec §10.2).
+template <class Device, bool kDwordOnly = false>
+class HookedMmio final : public redoubt::x86::Mmio {
+ public:
+  explicit HookedMmio(Device& d) : d_(d) {}
+  std::function<void(uint32_t, uint32_t)> after_write;
+  uint8_t read8(uint64_t off) override {
+    if constexpr (kDwordOnly) return static_cast<uint8_t>(d_.mmio_read(off & ~3ull, 4) >> (8 * (off & 3)));
+    else return static_cast<uint8_t>(d_.mmio_read(off, 1));
+  }
+  uint32_t read32(uint64_t off) override { return static_cast<uint32_t>(d_.mmio_read(off, 4)); }
+  void write8(uint64_t off, uint8_t v) override {
+    if constexpr (!kDwordOnly) d_.mmio_write(off, 1, v);
+  }
+  void write32(uint64_t off, uint32_t v) override {
+    d_.mmio_write(off, 4, v);
+    if (after_write) after_write(static_cast<uint32_t>(off), v);
+  }
+
+ private:
+  Device& d_;
+};
+
+// hal::PhysMem onto the simulator's RAM (what the bare-metal drivers map their tables through).
+struct SimPhysMem final : redoubt::hal::PhysMem {
+  redoubt::sim::PhysicalMemory& m;
+  explicit SimPhysMem(redoubt::sim::PhysicalMemory& mem) : m(mem) {}
+  uint8_t* map(uint64_t pa, uint64_t n) override { return m.map(pa, n); }
 };
 
 // PortBus onto a function pair (port, size) -> value / (port, size, value).

@@ -39,34 +39,14 @@ constexpr uint64_t kWindow = 0x1100000;                          // pages grante
 constexpr uint64_t kEvilRoot = 0x2000000;                        // the pre-launch environment's tables
 constexpr uint16_t kNic = 0x0020, kGpu = 0x0028, kDisk = 0x0100;  // 00:04.0, 00:05.0, 01:00.0
 
-struct SimPhysMem final : hal::PhysMem {
-  sim::PhysicalMemory& m;
-  explicit SimPhysMem(sim::PhysicalMemory& mem) : m(mem) {}
-  uint8_t* map(uint64_t pa, uint64_t n) override { return m.map(pa, n); }
-};
-
-// The unit's registers as the driver sees them, with a hook after each write (an attacker's moment).
-struct HookedMmio final : x86::Mmio {
-  sim::IntelVtd& d;
-  std::function<void(uint32_t, uint32_t)> after_write;
-  explicit HookedMmio(sim::IntelVtd& dev) : d(dev) {}
-  uint8_t read8(uint64_t off) override { return uint8_t(d.mmio_read(off, 4) >> (8 * (off & 3))); }
-  uint32_t read32(uint64_t off) override { return uint32_t(d.mmio_read(off, 4)); }
-  void write8(uint64_t, uint8_t) override {}
-  void write32(uint64_t off, uint32_t val) override {
-    d.mmio_write(off, 4, val);
-    if (after_write) after_write(uint32_t(off), val);
-  }
-};
-
 struct Fixture {
   sim::PhysicalMemory mem{kRam};
   sim::DeviceExclusionVector dev{mem.size()};  // no DEV on an Intel machine: never set
   sim::DmaPort dma{mem, dev};
   sim::IntelVtd vtd{mem};
   sim::DmaEngine nic{dma, "nic", kNic, 0xFEB00000}, gpu{dma, "gpu", kGpu, 0xFEB02000}, disk{dma, "disk", kDisk, 0xFEB04000};
-  SimPhysMem phys{mem};
-  HookedMmio regs{vtd};
+  devtest::SimPhysMem phys{mem};
+  devtest::HookedMmio<sim::IntelVtd, true> regs{vtd};
   sim::PciConfigPorts pci;
   devtest::FnPortBus io;
   x86::Vtd drv{phys, &regs, v::kDefaultBase, &io};
