@@ -108,6 +108,10 @@ int main(int argc, char** argv) {
     }());
     rep.ratio("cpu_work: simulated / native time (same ELF)",
               bench::summarize(sim_s).median / bench::summarize(native_s).median, "median times in this run; the result is the same");
+    rep.ratio("cpu_work: native / simulator (instr/s)", bench::summarize(native_mips).median / bench::summarize(mips).median,
+              "medians in this run, same ELF");
+    rep.ratio("cpu_work: native / simulator (per CPU second)",
+              bench::summarize(native_cpu_mips).median / bench::summarize(sim_cpu_mips).median, "medians in this run, same ELF");
     // QEMU TCG: two runs per repetition (large and large/10 blocks); the difference takes out QEMU's start-up.
     if (!bench::qemu_available()) {
       rep.note("QEMU TCG: qemu-system-x86_64 is not installed (scripts/setup.sh installs it): column skipped");
@@ -147,12 +151,8 @@ int main(int argc, char** argv) {
       rep.add("QEMU TCG whole run with " + std::to_string(small) + " blocks (start-up included)", "s", qemu_small_s);
       rep.ratio("cpu_work: QEMU TCG / simulator (instr/s)", bench::summarize(qemu_mips).median / bench::summarize(mips).median,
                 "medians in this run, same ELF");
-      rep.ratio("cpu_work: native / simulator (instr/s)", bench::summarize(native_mips).median / bench::summarize(mips).median,
-                "medians in this run, same ELF");
       rep.ratio("cpu_work: QEMU TCG / simulator (per CPU second)",
                 bench::summarize(qemu_cpu_mips).median / bench::summarize(sim_cpu_mips).median, "medians in this run, same ELF");
-      rep.ratio("cpu_work: native / simulator (per CPU second)",
-                bench::summarize(native_cpu_mips).median / bench::summarize(sim_cpu_mips).median, "medians in this run, same ELF");
     }
   }
   for (unsigned shift : {12u, 21u}) {  // 2-D walk cost (deterministic: one run).
