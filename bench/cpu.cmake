@@ -24,3 +24,8 @@ add_custom_command(OUTPUT ${RD_QEMU_TCG_BOOT_BIN}
 add_custom_target(rd_qemu_tcg_boot ALL DEPENDS ${RD_QEMU_TCG_BOOT_BIN})
 target_compile_definitions(bench_cpu PRIVATE RD_QEMU_TCG_BOOT_BIN="${RD_QEMU_TCG_BOOT_BIN}")
 add_dependencies(bench_cpu rd_qemu_tcg_boot)
+# tests/bench/qemu_tcg_test.cpp: the same ELF natively and under QEMU TCG (one short QEMU boot).
+rd_test(bench_qemu_tcg_test SOURCES ${PROJECT_SOURCE_DIR}/tests/bench/qemu_tcg_test.cpp ${CMAKE_CURRENT_LIST_DIR}/cpu_work.c)
+target_compile_definitions(bench_qemu_tcg_test PRIVATE RD_CPU_WORK_ELF="${RD_CPU_WORK_ELF}"
+  RD_QEMU_TCG_BOOT_BIN="${RD_QEMU_TCG_BOOT_BIN}")
+add_dependencies(bench_qemu_tcg_test rd_cpu_work rd_qemu_tcg_boot)
