@@ -104,8 +104,8 @@ static void set_tss(uint64_t* gdt, unsigned sel, struct tss* t) {
   gdt[sel / 8] = (lim & 0xFFFF) | ((b & 0xFFFFFF) << 16) | (0x89ull << 40) | ((b >> 24 & 0xFF) << 56);
   gdt[sel / 8 + 1] = b >> 32;
 }
-/* Accessed bits preset (as Linux's GDT has them): the simulated CPU does not set A in the segment
- * cache when IRETQ loads CS/SS, and VM entry requires an accessed CS/SS (SDM vol. 3C §27.3.1.2). */
+/* Accessed bits preset (as Linux's GDT has them): the simulated CPU's interrupt delivery does not
+ * set A when it loads CS from a gate, and VM entry requires an accessed CS (SDM vol. 3C §27.3.1.2). */
 static void fill_gdt(uint64_t* gdt) {
   gdt[0] = 0;
   gdt[1] = 0x00AF9B000000FFFFull; /* 0x08 64-bit code DPL 0 */
