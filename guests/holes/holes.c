@@ -199,6 +199,15 @@ static const char* fmt_if(char* buf, uint64_t fl) {
 }
 
 long guest_main(void) {
+  /* .bss is not part of the image: start from zero explicitly. */
+  memset(pml4, 0, sizeof pml4);
+  memset(pdpt, 0, sizeof pdpt);
+  memset(mon_idt, 0, sizeof mon_idt);
+  memset(kern_idt, 0, sizeof kern_idt);
+  memset(&mon_tss, 0, sizeof mon_tss);
+  memset(&kern_tss, 0, sizeof kern_tss);
+  memset(&vm, 0, sizeof vm);
+  bad = 0;
   /* Page tables (user-accessible identity map), both GDTs, both IDTs, both TSSs. */
   for (unsigned i = 0; i < 4; ++i) {
     pdpt[i] = (uint64_t)pd[i] | 7;
