@@ -38,10 +38,10 @@ inline constexpr uint64_t kProcCtls = v::make_ctls(v::proc::kDefault1, kProcAllo
 // TRUE: CR3-load/store exiting may be 0 (A.3.2).
 inline constexpr uint64_t kTrueProcCtls =
     v::make_ctls(v::proc::kDefault1 & ~(v::proc::kCr3LoadExiting | v::proc::kCr3StoreExiting), kProcAllowed1);
-// Secondary (A.3.3): EPT, RDTSCP, VPID, WBINVD exiting. No unrestricted guest, no descriptor-table
-// exiting (its exits need the VM-exit instruction-information field, not produced yet).
-inline constexpr uint32_t kProc2Allowed1 =
-    v::proc2::kEnableEpt | v::proc2::kEnableRdtscp | v::proc2::kEnableVpid | v::proc2::kWbinvdExiting;
+// Secondary (A.3.3): EPT, descriptor-table exiting (exits 46/47 with the instruction-information
+// field, insn_info.cpp), RDTSCP, VPID, WBINVD exiting. No unrestricted guest.
+inline constexpr uint32_t kProc2Allowed1 = v::proc2::kEnableEpt | v::proc2::kDescriptorTableExiting |
+                                           v::proc2::kEnableRdtscp | v::proc2::kEnableVpid | v::proc2::kWbinvdExiting;
 inline constexpr uint64_t kProc2Ctls = v::make_ctls(0, kProc2Allowed1);
 // VM-exit (A.4.1).
 inline constexpr uint32_t kExitAllowed1 = v::exit_ctl::kDefault1 | v::exit_ctl::kHostAddressSpaceSize |

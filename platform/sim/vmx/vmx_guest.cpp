@@ -12,6 +12,7 @@
 #include "arch/svm/exit_codes.hpp"
 #include "arch/svm/intercepts.hpp"
 #include "arch/vmx/exit_reasons.hpp"
+#include "platform/sim/vmx/insn_info.hpp"
 #include "platform/sim/vmx/msr_areas.hpp"
 #include "platform/sim/vmx/vmx_caps.hpp"
 #include "platform/sim/vmx/vmx_cpu.hpp"
@@ -83,6 +84,10 @@ void VmxCpu::enter_guest(Vmcs& s) {
   // "enable RDTSCP" the model executes RDTSCP instead of raising #UD (§26.3).
   if ((procc & p::kRdtscExiting) && (proc2c & v::proc2::kEnableRdtscp)) ctl.icpt_misc2 |= s::kInterceptRdtscp;
   if (proc2c & v::proc2::kWbinvdExiting) ctl.icpt_misc2 |= s::kInterceptWbinvd;
+  // §26.1.3: descriptor-table exiting makes LGDT, LIDT, LLDT, LTR, SGDT, SIDT, SLDT and STR exit (46/47).
+  if (proc2c & v::proc2::kDescriptorTableExiting)
+    ctl.icpt_misc1 |= s::kInterceptIdtrRead | s::kInterceptGdtrRead | s::kInterceptLdtrRead | s::kInterceptTrRead |
+                      s::kInterceptIdtrWrite | s::kInterceptGdtrWrite | s::kInterceptLdtrWrite | s::kInterceptTrWrite;
   if (procc & p::kMovDrExiting) ctl.icpt_dr = 0xFFFFFFFF;
   ctl.icpt_exc = uint32_t(s.get(v::kExceptionBitmap));
   // §26.2: a #PF exits iff bit 14 is 1 and (error code & PFEC_MASK) == PFEC_MATCH, or bit 14 is 0
@@ -210,7 +215,7 @@ void VmxCpu::exit_to_host() {
   // ---- the exit reason and qualification (§28.2.1, Appendix C) ----
   uint32_t reason;
   uint64_t qual = 0;
-  uint32_t intr_info = 0, intr_error = 0;
+  uint32_t intr_info = 0, intr_error = 0, insn_info = 0;
   const uint64_t code = c.exitcode;
   if (code >= kVmxExitCode && code < kVmxExitCode + 0x10000) {
     reason = uint32_t(code - kVmxExitCode);
@@ -272,6 +277,26 @@ void VmxCpu::exit_to_host() {
         qual = v::io_qual::make(uint16_t(i1 >> io::kPortShift), size, i1 & io::kTypeIn, i1 & io::kStr, i1 & io::kRep, imm);
         break;
       }
+      case s::kExitIdtrRead: case s::kExitGdtrRead: case s::kExitLdtrRead: case s::kExitTrRead:
+      case s::kExitIdtrWrite: case s::kExitGdtrWrite: case s::kExitLdtrWrite: case s::kExitTrWrite: {
+        // Exits 46/47 (§26.1.3 descriptor-table exiting): qualification = displacement (§28.2.1),
+        // instruction information per Tables 28-10 / 28-11 (§28.2.5), decoded from the bytes at RIP.
+        static constexpr DtInsn kId[] = {DtInsn::sidt, DtInsn::sgdt, DtInsn::sldt, DtInsn::str,
+                                         DtInsn::lidt, DtInsn::lgdt, DtInsn::lldt, DtInsn::ltr};
+        const unsigned k = unsigned(code - s::kExitIdtrRead);
+        const bool gi = k == 0 || k == 1 || k == 4 || k == 5;
+        reason = gi ? v::kExitGdtrIdtrAccess : v::kExitLdtrTrAccess;
+        uint8_t bytes[15] = {};
+        const size_t len = c.nrip > c.rip() && c.nrip - c.rip() <= 15 ? size_t(c.nrip - c.rip()) : 0;
+        for (size_t i = 0; i < len; ++i) bytes[i] = c.rd<uint8_t>(c.seg_base[1 /* CS */] + c.rip() + i);
+        const unsigned bits = c.mode() == cpu::Mode::long64 ? 64 : (c.cs.attrib & 0x400) ? 32 : 16;
+        DtExitInfo d;
+        if (!decode_dt_exit(bytes, len, bits, gi, kId[k], d))
+          throw CpuError("VMX descriptor-table exit on bytes that are not LGDT/LIDT/LLDT/LTR/SGDT/SIDT/SLDT/STR");
+        qual = d.qual;
+        insn_info = d.info;
+        break;
+      }
       default:
         if (code >= s::kExitDr0Read && code < s::kExitDr0Write + 16) {  // MOV DR (§28.2.1 Table 28-4)
           const bool from_dr = code < s::kExitDr0Write;
@@ -293,6 +318,7 @@ void VmxCpu::exit_to_host() {
   s.set(v::kIdtVectoringInfo, uint32_t(c.exitintinfo));
   s.set(v::kIdtVectoringErrorCode, c.exitintinfo >> 32);
   s.set(v::kExitInstructionLength, c.nrip ? c.nrip - c.rip() : 0);  // instruction exits: its length
+  s.set(v::kExitInstructionInfo, insn_info);                            // §28.2.5 (exits 46/47 only so far)
   s.set(v::kEntryInterruptionInfo, s.get(v::kEntryInterruptionInfo) & ~uint64_t(v::intr_info::kValid));
   // §28.3: guest state saved; RIP is that of the exiting instruction (or the faulting one).
   const uint32_t exitc = uint32_t(s.get(v::kExitControls));

@@ -1,11 +1,13 @@
 // Issue 14, the virtualization holes: the sensitive-but-unprivileged instructions on the
 // simulated CPU at CPL 0, deprivileged at CPL 3 (they leak the host's CR0, GDTR, IDTR, TR and
 // lose POPF's IF without a fault), and under SVM with the intercept that closes each hole
-// (#VMEXIT before the instruction: RIP at it, nRIP past it, nothing written).
+// (#VMEXIT before the instruction: RIP at it, nRIP past it, nothing written), and as a VMX
+// guest at CPL 0 with descriptor-table exiting, CPUID's unconditional exit and a CR0 read shadow
+// (Intel SDM vol. 3C §26.1.2, §26.1.3, §26.3, §28.2.1, §28.2.5).
 #define BOOST_TEST_MODULE cpu_holes
 #include <boost/test/unit_test.hpp>
 
-#include "tests/platform/sim/cpu/holes_rig.hpp"
+#include "tests/platform/sim/cpu/holes_vmx_rig.hpp"
 
 using namespace redoubt::test::holes;
 using redoubt::test::BareCpu;
@@ -168,4 +170,75 @@ BOOST_AUTO_TEST_CASE(smsw_register_widths) {
   BOOST_TEST(run(k, Where::cpl3).rax == 0x1111111111110011ull);
   k.code = {0x0F, 0x01, 0xE0};  // smsw eax: CR0[31:0] zero-extended
   BOOST_TEST(run(k, Where::cpl3).rax == 0x80000011ull);
+}
+
+// ---- VMX column (holes_vmx_rig.hpp) ----
+namespace {
+namespace v = redoubt::vmx;
+// A VM exit with `reason` before the instruction executed: guest RIP at it, its length, nothing written.
+void vm_exited(const Case& k, const VmxOutcome& o, uint64_t reason) {
+  BOOST_TEST(!o.host_fault);
+  BOOST_TEST(o.reason == reason);
+  BOOST_TEST(o.guest_rip == redoubt::test::VmxRig::kGuestRip);
+  BOOST_TEST(o.length == k.code.size());
+  BOOST_TEST(le(o.mem, 8) == kNotWritten);
+  BOOST_TEST(le(o.mem + 8, 8) == kNotWritten);
+  BOOST_TEST(o.rax == k.rax);
+}
+void vm_completed(const Case& k, const VmxOutcome& o) {
+  BOOST_TEST(!o.host_fault);
+  BOOST_TEST(o.completed(k));
+}
+}  // namespace
+
+// Tables 28-10 / 28-11 (§28.2.5): [rax] in 64-bit mode = address size 2 (bits 9:7), segment DS (3,
+// bits 17:15), no index (bit 22), base RAX (0, bits 26:23); 0F 01 without 66h: operand size 32 (bit 11).
+BOOST_AUTO_TEST_CASE(vmx_descriptor_table_exiting_closes_sgdt_sidt_sldt_str_with_exits_46_47) {
+  struct Want { const char* name; uint64_t reason, info; };
+  for (const Want& w : {Want{"SGDT [rax]", v::kExitGdtrIdtrAccess, 0x00418900},   // identity 0 SGDT
+                        Want{"SIDT [rax]", v::kExitGdtrIdtrAccess, 0x10418900},   // identity 1 SIDT
+                        Want{"SLDT [rax]", v::kExitLdtrTrAccess, 0x00418100},     // identity 0 SLDT, memory
+                        Want{"STR [rax]", v::kExitLdtrTrAccess, 0x10418100},      // identity 1 STR, memory
+                        // register form: bit 10 = 1, Reg1 (6:3) = 0 (EAX); index/base marked invalid
+                        Want{"STR eax", v::kExitLdtrTrAccess, 0x18400500}}) {
+    BOOST_TEST_CONTEXT(w.name) {
+      const Case k = find(w.name);
+      const VmxOutcome o = run_vmx(k);
+      vm_exited(k, o, w.reason);
+      BOOST_TEST(o.qual == 0u);  // no displacement (§28.2.1)
+      BOOST_TEST(o.info == w.info);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(vmx_cpuid_exits_unconditionally_smsw_reads_the_cr0_shadow_without_an_exit) {
+  vm_exited(find("CPUID (leaf 0)"), run_vmx(find("CPUID (leaf 0)")), v::kExitCpuid);
+  const Case r = find("SMSW rax"), m = find("SMSW [rax]");
+  const VmxOutcome o = run_vmx(r), om = run_vmx(m);
+  vm_completed(r, o);
+  BOOST_TEST(o.rax == kHostCr0);  // 0x80000031 with NE from the shadow (0): what the guest kernel wrote
+  BOOST_TEST(kVmxRealCr0 != kHostCr0);
+  vm_completed(m, om);
+  BOOST_TEST(le(om.mem, 8) == 0xCCCCCCCCCCCC0011ull);
+}
+
+BOOST_AUTO_TEST_CASE(vmx_guest_at_cpl0_needs_no_exit_for_popf_pushf_lar_lsl_verr_verw) {
+  const Case pop = find("POPFQ (IF=0 popped)"), push = find("PUSHFQ");
+  const VmxOutcome p = run_vmx(pop), u = run_vmx(push);
+  vm_completed(pop, p);
+  BOOST_TEST(p.rflags == 0x2u);  // IF cleared: the guest kernel really disabled interrupts
+  vm_completed(push, u);
+  BOOST_TEST(u.stack_top == 0x202u);
+  const Case lar = find("LAR eax, ecx (0x18)"), lsl = find("LSL eax, ecx (0x10)");
+  const VmxOutcome a = run_vmx(lar), l = run_vmx(lsl);
+  vm_completed(lar, a);
+  BOOST_TEST(a.rax == 0x00A09A00u);
+  BOOST_TEST((a.rflags & cpu::kZF) != 0u);
+  vm_completed(lsl, l);
+  BOOST_TEST(l.rax == 0xFFFFFFFFu);
+  for (const char* n : {"VERR cx (0x10)", "VERW cx (0x10)"}) {
+    const VmxOutcome o = run_vmx(find(n));
+    vm_completed(find(n), o);
+    BOOST_TEST((o.rflags & cpu::kZF) != 0u);
+  }
 }
