@@ -93,7 +93,7 @@ struct Stage1 {
     } else if (i) {
       REDOUBT_TRY(iommu.enable(table.pa, table.size, initial, 3));
     } else {
-      // Intel TXT (MLE DG §1.10): SINIT enabled the VT-d low PMR; it must cover these as well. Read
+      // Intel TXT (MLE DG App. C.4): SINIT enabled the VT-d low PMR; it must cover these as well. Read
       // here, not with VtdHw (the SLB budget): PMEN.PRS, PLMBASE, PLMLIMIT (VT-d §10.4.16-18; the
       // limit names the last 2 MiB granule). No VT-d unit reads all ones: PLMBASE above everything.
       const volatile uint32_t* pm = reinterpret_cast<const volatile uint32_t*>(arch::vtd::kDefaultBase + arch::vtd::reg::kPmen);

@@ -115,7 +115,7 @@ class DmaProtectionSelector final : public hal::DmaProtection {
     if (!iommu_ready()) return hal::DmaProtection::device_window(device_id, pa, size);
     return iommu_.engine_bar(device_id, pa, size);
   }
-  // "AMD DEV" / "AMD-Vi" once chosen (console lines only: never measured).
+  // "AMD DEV" / "AMD-Vi" / "VT-d PMRs (TXT)" / "VT-d" once chosen (console lines only: never measured).
   const char* name() const {
     if (vtd_chosen()) return vtd_translating_ ? "VT-d" : "VT-d PMRs (TXT)";
     return !chosen_ ? "none" : dev_chosen() ? (layered_ ? "AMD DEV + AMD-Vi" : "AMD DEV") : "AMD-Vi";
@@ -137,7 +137,7 @@ class DmaProtectionSelector final : public hal::DmaProtection {
       chosen_ = &iommu_;
       return Status::ok();
     }
-    if (vtd_) {  // an Intel TXT machine: SINIT enabled the PMRs (MLE DG §1.10, VT-d §10.4.16)
+    if (vtd_) {  // an Intel TXT machine: SINIT enabled the PMRs the MLE asked for (MLE DG App. C.4, VT-d §10.4.16)
       const Status t = vtd_->probe();
       if (!t) return Status::fail(Err::unsupported, "no DMA protection: %s; %s; %s", d.message(), i.message(), t.message());
       if (!vtd_->pmr_enabled())

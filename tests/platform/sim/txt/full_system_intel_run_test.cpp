@@ -7,8 +7,12 @@
 // SL's own measurements. docs/intel.md "The Intel platform".
 #define BOOST_TEST_MODULE full_system_intel_run
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <cstring>
 
+#include "arch/intel/txt_regs.hpp"
+#include "platform/sim/full_system.hpp"
+#include "platform/sim/txt/senter.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/acm_build.hpp"
 #include "policy/host/eventlog_reader.hpp"
@@ -196,4 +200,49 @@ BOOST_AUTO_TEST_CASE(other_engines_are_refused_on_the_intel_platform) {
                                             std::string(engine)) == 0u, e.what());
     }
   }
+}
+
+// The PMRs must cover what the SL hands the hypervisor: with the default TXT layout's 2 MiB PMR (the
+// SLB, boot params, stage 2 and the MLE page tables only) on the Intel machine, stage 2 refuses when it
+// protects hypervisor memory outside it; PCR17/18 are capped and hv.bin never runs.
+BOOST_AUTO_TEST_CASE(a_pmr_that_misses_hypervisor_memory_is_refused_by_the_sl) {
+  LaunchKit kit;
+  policy::EvpKey chipset = policy::generate_chipset_key();
+  policy::AcmOptions ao;
+  ao.txt_svn = 2;
+  auto tpm = fresh_inproc_tpm(kit.dir / "tpm");
+  sim::Machine m;
+  sim::TxtChipset cs;
+  cs.fuses().acm_key_hash = policy::chipset_key_hash(chipset);
+  cs.fuses().sinit_svn_floor = 2;
+  std::vector<std::string> console;
+  sim::FullSystem system(m, *tpm, [&](std::string_view l) { console.emplace_back(l); },
+                         sim::FullSystemOptions::intel_platform(2'000'000'000ull));
+  sim::TxtLaunchInputs txt;
+  txt.acm = policy::build_sinit_acm(chipset, ao);  // default layout: PMR 0x1000000 + 2 MiB
+  sim::LaunchReport r = system.launch_txt(kit.inputs(), txt, cs);
+  for (const auto& l : console) BOOST_TEST_MESSAGE(l);
+  BOOST_TEST(!r.launched);
+  BOOST_TEST(!r.hypervisor_entered);
+  BOOST_TEST(r.stage == "sl");
+  BOOST_TEST(r.reason.find("is not protected") != std::string::npos, r.reason);
+  auto seen = [&](const std::string& s) {
+    return std::any_of(console.begin(), console.end(), [&](const std::string& l) { return l.find(s) != std::string::npos; });
+  };
+  BOOST_TEST(seen("[chipset] VT-d PMRs enabled: low [0x1000000, 0x1000000]"));
+  BOOST_TEST(seen("[sl] DMA protection: VT-d PMR enabled"));
+  BOOST_TEST(seen("[sl] LAUNCH REFUSED"));
+  BOOST_TEST(!seen("[hv]"));
+  BOOST_TEST(cs.read(arch::txt::kErrorCode) == 0u);  // SINIT was satisfied: the SL refused
+  // PCR17 went on past SINIT's two events (the SL's cap), and PCR18 past the MLE digest.
+  Bytes details(84, 0);
+  details[77] = 0x02;
+  const Bytes sinit17 = extend("SHA256", extend("SHA256", zeros(32), sha("SHA256", txt.acm)), sha("SHA256", details));
+  const Bytes p17 = read_pcr(*tpm, HashAlg::sha256, 17), p18 = read_pcr(*tpm, HashAlg::sha256, 18);
+  BOOST_TEST(hex(p17) != hex(sinit17));
+  BOOST_TEST(hex(p17) != hex(ones(32)));
+  uint16_t len;
+  std::memcpy(&len, kit.sl_sealed.data() + 2, 2);
+  const Bytes mle18 = extend("SHA256", zeros(32), sha("SHA256", Bytes(kit.sl_sealed.begin(), kit.sl_sealed.begin() + len)));
+  BOOST_TEST(hex(p18) != hex(mle18));
 }
