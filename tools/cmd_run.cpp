@@ -100,8 +100,15 @@ void register_run(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
   o->launch.out = "out/run";
   CLI::App* c = app.add_subcommand("run", "Measured launch, then run guests under the hypervisor on the simulated CPU");
-  c->add_option("--platform", o->launch.platform, "amd: the simulated AMD platform; qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
-      ->check(CLI::IsMember({"amd", "qemu"}))
+  c->add_option("--platform", o->launch.platform, "amd: the simulated AMD platform; intel: the simulated Intel TXT platform "
+                "(GETSEC[SENTER], VT-x, VT-d; --engine full-system only; docs/intel.md); qemu: the same images under QEMU "
+                "TCG + swtpm (docs/qemu.md)")
+      ->check(CLI::IsMember({"amd", "intel", "qemu"}))
+      ->capture_default_str();
+  c->add_option("--acm", o->launch.acm, "--platform intel: the SINIT ACM (redoubt sign acm); default: a demo ACM signed with "
+                "the demo chipset key in the state directory");
+  c->add_option("--chipset-key", o->launch.chipset_key, "--platform intel: the chipset key (PEM) whose hash the simulated chipset has fused");
+  c->add_option("--sinit-svn-floor", o->launch.sinit_svn_floor, "--platform intel: the chipset's SINIT revocation floor")
       ->capture_default_str();
   CLI::Option* engine_opt = c->add_option("--engine", o->launch.engine,
       "full-system: the simulated CPU executes sl.bin and hv.bin (what is measured runs); native: the same sources "

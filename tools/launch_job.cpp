@@ -246,7 +246,7 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
   std::vector<uint8_t> sinit_log;   // --platform intel: the log SINIT wrote
   in.hv_test_flags = test_image ? 0 : o.hv_test_flags;  // native, native-sl: the boot area carries them
   if (o.sim_intel_cpu && o.engine != "native-sl")
-    throw std::invalid_argument("--test-sim-intel: only with --engine native-sl (there is no SENTER launch yet)");
+    throw std::invalid_argument("--test-sim-intel: only with --engine native-sl (for the real Intel launch use --platform intel)");
   if (o.engine == "native") {
     if (o.engine_checked) {
       require_native_matches_images(in, sl_path, hv_path);
@@ -305,7 +305,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
       r.event_log = policy::insert_emulated_drtm_marker(r.event_log, kQemuDrtmMarkerText);
     if (o.after_launch) o.after_launch(machine, r, view);
   } else if (o.engine == "full-system") {
-    sim::FullSystemOptions fso;
+    // --platform intel: the Intel TXT machine (VMX + SMX, VT-d; docs/intel.md "The Intel platform").
+    sim::FullSystemOptions fso = o.platform == "intel" ? sim::FullSystemOptions::intel_platform() : sim::FullSystemOptions{};
     if (o.max_instructions) fso.max_instructions = o.max_instructions;
     sim::FullSystem system(machine, *tpm, sink, fso);
     if (o.on_system) o.on_system(system);
@@ -321,6 +322,9 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
       chipset.fuses().sinit_svn_floor = ts.svn_floor;
       sim::TxtLaunchInputs txt;
       txt.acm = ts.acm;
+      // PMRs over all RAM (what tboot asks for): the hypervisor's VT-d take-over needs every range it
+      // is handed inside them until translation is on (platform/x86/drivers/vtd_handoff.hpp).
+      txt.layout = sim::txt_layout_covering_ram(machine.config().ram_bytes);
       r = system.launch_txt(in, txt, chipset);
       // SINIT's DRTM log (HASH_START, details, MLE): up to the log pointer element's NextRecordOffset.
       const uint32_t next = sinit_log_used(machine, txt.layout);

@@ -11,6 +11,7 @@
 #include "arch/intel/txt_secrets.hpp"
 #include "platform/hal/status.hpp"
 #include "platform/sim/devices/intel_vtd.hpp"
+#include "platform/sim/vmx/vmx_caps.hpp"
 
 namespace redoubt::sim {
 namespace {
@@ -34,6 +35,10 @@ FullSystem::FullSystem(Machine& m, TpmDevice& tpm, ConsoleSink sink, FullSystemO
   cpu_ = std::make_unique<cpu::Cpu>(m.mem());
   svm_ = std::make_unique<svm::HostSvm>(*cpu_, m.mem());
   if (opt_.intel_cpu) vmx_ = std::make_unique<vmx::VmxCpu>(*cpu_, m.mem());
+  if (opt_.is_intel_platform()) {
+    cpu_->smx = true;  // CPUID.1:ECX.SMX, CR4.SMXE writable (SDM vol. 2D ch. 7)
+    vmx_->set_feature_control(vmx::kFeatureControlTxtFirmware);  // as a TXT platform's firmware leaves it
+  }
   cpu_->ports = &bus_;
   cpu_->mmio = &bus_;
   attach_devices();

@@ -50,10 +50,22 @@ struct FullSystemOptions {
   enum class DmaRemapping : uint8_t { amd_vi, vtd };
   DmaRemapping dma_remapping = DmaRemapping::amd_vi;
   // The CPU is an Intel part (sim::vmx::VmxCpu attached: GenuineIntel with VMX and EPT, no SVM;
-  // docs/intel.md). Test engines only: there is no SENTER yet, so nothing runs measured on it
-  // through FullSystem::launch (which refuses); MeasuredHypervisor (native-sl) hands hv.bin its
-  // boot area directly.
+  // docs/intel.md). FullSystem::launch (SKINIT) refuses on it; launch_txt (GETSEC[SENTER]) runs.
+  // Alone (with amd_vi) only the test engine native-sl uses it (MeasuredHypervisor hands hv.bin
+  // its boot area directly); intel_platform() is the whole Intel machine.
   bool intel_cpu = false;
+
+  // The Intel TXT platform (docs/intel.md "The Intel platform"): GenuineIntel with VMX and SMX
+  // (no SVM, no SKINIT), IA32_FEATURE_CONTROL locked by firmware with VMX inside and outside
+  // SMX and SENTER enabled, and the VT-d unit whose PMRs SENTER programs (no DEV, no AMD-Vi).
+  static FullSystemOptions intel_platform(uint64_t max_instructions = 0) {
+    FullSystemOptions o;
+    if (max_instructions) o.max_instructions = max_instructions;
+    o.intel_cpu = true;
+    o.dma_remapping = DmaRemapping::vtd;
+    return o;
+  }
+  bool is_intel_platform() const { return intel_cpu && dma_remapping == DmaRemapping::vtd; }
 };
 
 // Physical addresses the simulated host bridge forwards to the DMA engines' BARs

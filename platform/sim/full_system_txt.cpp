@@ -9,6 +9,7 @@
 #include "arch/intel/mle.hpp"
 #include "platform/sim/full_system.hpp"
 #include "platform/sim/txt/senter.hpp"
+#include "platform/sim/devices/intel_vtd.hpp"
 
 namespace redoubt::sim {
 
@@ -40,6 +41,17 @@ LaunchReport FullSystem::launch_txt(const LaunchInputs& in, const TxtLaunchInput
   r.slb_region = m_.mem().read(L.slb_base, sl::kSlbSize);
 
   CpuState& bsp = m_.bsp();
+  if (vmx_) {
+    // SDM vol. 2D GETSEC[SENTER], "Operation": #GP(0) unless IA32_FEATURE_CONTROL is locked with
+    // the SENTER global enable (bit 15) set.
+    namespace fc = redoubt::vmx::feature_control;
+    const uint64_t f = vmx_->feature_control();
+    if (!(f & fc::kLock) || !(f & fc::kSenterGlobalEnable)) {
+      r.fault = CpuFault{13, 0, "#GP(0) at GETSEC[SENTER]"};
+      return refuse("senter", "GETSEC[SENTER] raised #GP(0): IA32_FEATURE_CONTROL " + hex64(f) +
+                                  " is not locked with SENTER enabled (bits 0 and 15)");
+    }
+  }
   TxtMachine tm{bsp, m_.aps(), m_.mem(), tpm_, chipset,
                 [this](uint64_t pa, unsigned size, uint64_t v) { return bus_.mmio_write(pa, size, v); }};
   sink_("[loader] GETSEC[SENTER] EBX=" + hex64(bsp.rbx) + " ECX=" + hex64(bsp.rcx));
@@ -58,6 +70,11 @@ LaunchReport FullSystem::launch_txt(const LaunchInputs& in, const TxtLaunchInput
         "; executing sl.bin at locality 2");
   tis_->set_established(true);  // TPM_ACCESS.tpmEstablishment after a DRTM sequence (PTP §6)
   cpu_->smx = true;             // SENTER leaves CR4.SMXE set; the MLE keeps it (SDM vol. 2D GETSEC)
+  if (vmx_) vmx_->smx_operation = true;  // until SEXIT (not modelled): VMXON needs "VMX inside SMX"
+  if (vtd_)  // what SINIT left in the VT-d unit (VT-d §10.4.16-18): the MLE's only DMA protection now
+    sink_("[chipset] VT-d PMRs " + std::string(vtd_->pmr_enabled() ? "enabled" : "off") + ": low [" +
+          hex64(vtd_->mmio_read(arch::txt::kVtdPlmbase, 4)) + ", " + hex64(vtd_->mmio_read(arch::txt::kVtdPlmlimit, 4)) +
+          "] (2 MiB granules), translation " + (vtd_->translation_enabled() ? "on" : "off"));
   enter_from_skinit(bsp);       // the same register transfer: SINIT's launch state -> the CPU model
   return run_launched(std::move(r), in, t0);
 }

@@ -48,14 +48,19 @@ uint64_t BareVmx::rdmsr(uint32_t msr) { return x86::rdmsr(msr); }
 Status BareVmx::enable(uint64_t vmxon_pa) {
   if (vmxon_pa == 0 || (vmxon_pa & 0xFFF))
     return Status::fail(Err::malformed, "VMXON region 0x%llx is not a 4 KiB-aligned page", (unsigned long long)vmxon_pa);
-  // §24.7: IA32_FEATURE_CONTROL must be locked with "VMX outside SMX"; lock it if firmware did not.
+  // §24.7: IA32_FEATURE_CONTROL must be locked with "VMX outside SMX", or, in SMX operation (after
+  // GETSEC[SENTER]: CR4.SMXE stays set, as Xen and Linux tell it), "VMX inside SMX"; lock it if
+  // firmware did not.
+  const bool in_smx = read_cr4() & (1ull << 14);
+  const uint64_t need = in_smx ? v::feature_control::kVmxInsideSmx : v::feature_control::kVmxOutsideSmx;
   uint64_t fc = x86::rdmsr(v::kMsrFeatureControl);
   if (!(fc & v::feature_control::kLock)) {
-    fc |= v::feature_control::kLock | v::feature_control::kVmxOutsideSmx;
+    fc |= v::feature_control::kLock | need;
     x86::wrmsr(v::kMsrFeatureControl, fc);
   }
-  if (!(fc & v::feature_control::kVmxOutsideSmx))
-    return Status::fail(Err::unsupported, "VT-x is disabled by the firmware (IA32_FEATURE_CONTROL locked without VMX outside SMX)");
+  if (!(fc & need))
+    return Status::fail(Err::unsupported, "VT-x is disabled by the firmware (IA32_FEATURE_CONTROL locked without VMX %s SMX)",
+                        in_smx ? "inside" : "outside");
   // §24.8: CR0 and CR4 within IA32_VMX_CR0/CR4_FIXED0/1 (CR0.PE, NE, PG and CR4.VMXE set).
   write_cr0((read_cr0() | x86::rdmsr(v::kMsrVmxCr0Fixed0)) & x86::rdmsr(v::kMsrVmxCr0Fixed1));
   write_cr4((read_cr4() | x86::rdmsr(v::kMsrVmxCr4Fixed0)) & x86::rdmsr(v::kMsrVmxCr4Fixed1));

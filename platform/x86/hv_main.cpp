@@ -19,6 +19,7 @@
 #include "platform/x86/drivers/lapic_timer.hpp"
 #include "platform/x86/drivers/tis_tpm.hpp"
 #include "platform/x86/drivers/tpm_tis.hpp"
+#include "platform/x86/drivers/vtd.hpp"
 #include "platform/x86/host_timer.hpp"
 
 extern "C" char hv_header[];
@@ -75,7 +76,8 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   x86::IdentityMemory phys;
   x86::AmdDev dev(ports, phys);
   x86::AmdIommu iommu(ports, phys);
-  x86::DmaProtectionSelector dma(dev, iommu);
+  x86::Vtd vtd(phys);
+  x86::DmaProtectionSelector dma(dev, iommu, &vtd);
   x86::VolatileMmio lapic_regs(arch::lapic::kBase);
   x86::RdtscClock tsc;
   x86::LapicTimer lapic(lapic_regs, tsc);
@@ -126,6 +128,16 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   platform.console().print("[hv] DMA protection: %s attached\n", dma.name());
   // docs/dma.md "The DEV → AMD-Vi hand-off": with the DEV still on, AMD-Vi blocking every
   // DeviceID, its invalidation completed; the DEV stays on (no window, two layers).
+  // docs/dma.md "VT-d": on an Intel machine SINIT's PMRs cover everything the hand-off names;
+  // VT-d translation is enabled blocking every requester, and only then are the PMRs released.
+  if (dma.vtd_chosen()) {
+    const bool window = flags & abi::kBareFlagDevOffBeforeIommu;
+    if (window) platform.console().print("[hv] TEST ONLY: PMRs off before VT-d translation is on (the hand-off window)\n");
+    Status t = dma.take_over_vtd(entry->handoff, window ? x86::VtdHw::kTestPmrOffFirst : 0);
+    if (!t) x86::launch_stop(abi::ExitStatus::hv_failed, t.code(), t.message());
+    platform.console().print("[hv] VT-d translation on: every requester blocked, root table at 0x%llx; PMRs released\n",
+                             (unsigned long long)entry->handoff.dma_region_pa);
+  }
   if (dma.dev_chosen()) {
     const bool window = flags & abi::kBareFlagDevOffBeforeIommu;
     if (window) platform.console().print("[hv] TEST ONLY: DEV off before AMD-Vi is enabled (the hand-off window)\n");

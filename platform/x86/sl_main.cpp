@@ -13,6 +13,7 @@
 #include "platform/x86/drivers/io.hpp"
 #include "platform/x86/drivers/tis_tpm.hpp"
 #include "platform/x86/drivers/tpm_tis.hpp"
+#include "platform/x86/drivers/vtd.hpp"
 #include "platform/x86/launch_report.hpp"
 #include "platform/x86/sl_outcome.hpp"
 #include "sl/secure_loader.hpp"
@@ -34,7 +35,8 @@ extern "C" [[noreturn]] void sl_bare_main(uint64_t slb_base, uint64_t boot_param
   x86::IdentityMemory phys;
   x86::AmdDev dev(ports, phys);
   x86::AmdIommu iommu(ports, phys);
-  x86::DmaProtectionSelector dma(dev, iommu);
+  x86::Vtd vtd(phys);  // an Intel TXT machine: SINIT's PMRs (docs/intel.md "The Intel platform")
+  x86::DmaProtectionSelector dma(dev, iommu, &vtd);
   x86::BarePlatform platform(console, tpm, dma, nullptr);
   x86::launch_report_init(abi::Stage::sl, &console, nullptr);
   x86::launch_report_stack(stack_bottom, stack_top);
@@ -44,7 +46,8 @@ extern "C" [[noreturn]] void sl_bare_main(uint64_t slb_base, uint64_t boot_param
             (unsigned long long)boot_params_pa);
   x86::launch_report_init(abi::Stage::sl, &console, x86::sl_checked_outcome(con, platform.mem(), slb_base, boot_params_pa));
 
-  // Stage 1 enabled the DEV (or AMD-Vi) over the SLB, the boot params and this image; take it over.
+  // Stage 1 enabled the DEV (or AMD-Vi) over the SLB, the boot params and this image, or checked
+  // that SINIT's PMRs cover them; take it over.
   if (Status d = dma.attach(); !d) {
     sl::refuse(platform, slb_base, d);
     x86::launch_stop(abi::ExitStatus::launch_refused, d.code(), d.message());

@@ -4,7 +4,8 @@
 // runs: read the boot params, enable the DEV over the SLB, the boot params and
 // stage 2's region (APM vol. 2 §15.24) — or, on a machine without a DEV, AMD-Vi
 // blocking every device (docs/dma.md "AMD-Vi") — hash stage 2 and compare it with the
-// pin measured as part of the SLB, then enter it. Any failure caps PCR17/18
+// pin measured as part of the SLB, then enter it. On an Intel TXT machine (no DEV, no AMD-Vi) it
+// checks that the PMRs SINIT enabled cover them instead (docs/intel.md "The Intel platform"). Any failure caps PCR17/18
 // with TPM2_PCR_Event at locality 2 (the TPM hashes the reason in every bank,
 // the digest the SL's "launch failed" event carries) and powers off.
 #include <bearssl.h>
@@ -22,6 +23,7 @@
 #include "platform/x86/drivers/io.hpp"
 #include "platform/x86/drivers/tpm2_commands.hpp"
 #include "platform/x86/drivers/tpm_tis.hpp"
+#include "arch/intel/vtd.hpp"
 #include "platform/x86/launch_report.hpp"
 #include "platform/x86/sl_outcome.hpp"
 #include "policy/fs/pcr_map.hpp"
@@ -85,14 +87,21 @@ struct Stage1 {
     x86::AmdIommuHw iommu(ports, mem);
     const x86::PhysRange initial[] = {{slb.pa, slb.size}, {bpr.pa, bpr.size}, {s2.pa, s2.size}};
     const Status d = dev.find();
+    const Status i = d ? d : iommu.find();
     if (d) {
       REDOUBT_TRY(dev.enable(table.pa, table.size, initial, 3));
-    } else {
-      const Status i = iommu.find();
-      if (!i) return Status::fail(Err::unsupported, "no DMA protection: %s; %s", d.message(), i.message());
+    } else if (i) {
       REDOUBT_TRY(iommu.enable(table.pa, table.size, initial, 3));
+    } else {
+      // Intel TXT (MLE DG App. C.4): SINIT enabled the VT-d low PMR; it must cover these as well. Read
+      // here, not with VtdHw (the SLB budget): PMEN.PRS, PLMBASE, PLMLIMIT (VT-d §10.4.16-18; the
+      // limit names the last 2 MiB granule). No VT-d unit reads all ones: PLMBASE above everything.
+      const volatile uint32_t* pm = reinterpret_cast<const volatile uint32_t*>(arch::vtd::kDefaultBase + arch::vtd::reg::kPmen);
+      for (const x86::PhysRange& r : initial)
+        if (!(pm[0] & arch::vtd::pmen::kPrs) || r.pa < pm[1] || r.pa + r.size > pm[2] + uint64_t(arch::vtd::kPmrGranularity))
+          return Status::fail(Err::unsupported, "no DEV, AMD-Vi or PMR over 0x%llx", (unsigned long long)r.pa);
     }
-    con.print("[sl] DMA protection: %s enabled\n", d ? "AMD DEV" : "AMD-Vi");
+    con.print("[sl] DMA protection: %s enabled\n", d ? "AMD DEV" : i ? "AMD-Vi" : "VT-d PMR");
     sl::BootParams again;
     REDOUBT_TRY(read_boot_params(again));
     if (std::memcmp(&again, &bp, sizeof bp) != 0)

@@ -26,7 +26,9 @@ void need_cpl0(Cpu& c) {
 // ---- CPUID: the table in cpuid_table.cpp ----
 void cpuid(Cpu& c, const Op&) {
   if (c.misc1(s::kInterceptCpuid)) return c.vmexit(s::kExitCpuid, 0, 0);
-  const CpuidResult r = c.vendor == Vendor::intel ? cpuid_leaf_intel(uint32_t(c.gpr[RAX])) : cpuid_leaf(uint32_t(c.gpr[RAX]));
+  CpuidResult r = c.vendor == Vendor::intel ? cpuid_leaf_intel(uint32_t(c.gpr[RAX])) : cpuid_leaf(uint32_t(c.gpr[RAX]));
+  // SDM vol. 2A CPUID: leaf 1 ECX bit 6 = SMX (GETSEC), on an Intel part with SMX (the TXT platform).
+  if (c.vendor == Vendor::intel && c.smx && uint32_t(c.gpr[RAX]) == 1) r.ecx |= 1u << 6;
   c.gpr[RAX] = r.eax;  // 32-bit results zero-extend into RAX..RDX
   c.gpr[RBX] = r.ebx;
   c.gpr[RCX] = r.ecx;

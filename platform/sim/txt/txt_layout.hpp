@@ -26,6 +26,16 @@ struct TxtLayout {
   uint64_t pmr_low_size = 2ull << 20;
 };
 
+// The PMRs tboot asks SINIT for (and what an Intel machine's hypervisor needs for its VT-d take-over,
+// platform/x86/drivers/vtd_handoff.hpp): the low PMR over [0, RAM) below 4 GiB, 2 MiB granular, so
+// every range the SL hands the hypervisor is DMA-protected from SENTER until translation is on.
+inline TxtLayout txt_layout_covering_ram(uint64_t ram_bytes) {
+  TxtLayout L;
+  L.pmr_low_base = 0;
+  L.pmr_low_size = (ram_bytes < (1ull << 32) ? ram_bytes : (1ull << 32)) & ~((2ull << 20) - 1);
+  return L;
+}
+
 struct TxtLaunchInputs {
   std::vector<uint8_t> acm;         // the SINIT ACM (policy::build_sinit_acm)
   std::vector<uint8_t> lcp_policy;  // arch/intel/lcp.hpp; empty = none

@@ -123,7 +123,7 @@ EntryCheck check_host_state(const Vmcs& s, const EntryContext& ctx) {
   const uint64_t cr4 = s.get(v::kHostCr4);
   // §27.2.2.1 control registers and MSRs.
   if (!cr_fixed_ok(s.get(v::kHostCr0), kCr0Fixed0, kCr0Fixed1)) return host_fail("§27.2.2.1 host CR0 vs IA32_VMX_CR0_FIXED0/1");
-  if (!cr_fixed_ok(cr4, kCr4Fixed0, kCr4Fixed1)) return host_fail("§27.2.2.1 host CR4 vs IA32_VMX_CR4_FIXED0/1");
+  if (!cr_fixed_ok(cr4, kCr4Fixed0, ctx.cr4_fixed1)) return host_fail("§27.2.2.1 host CR4 vs IA32_VMX_CR4_FIXED0/1");
   if (beyond_width(s.get(v::kHostCr3))) return host_fail("§27.2.2.1 host CR3 beyond the physical-address width");
   if (!canonical(s.get(v::kHostSysenterEsp)) || !canonical(s.get(v::kHostSysenterEip)))
     return host_fail("§27.2.2.1 host IA32_SYSENTER_ESP/EIP not canonical");
@@ -191,7 +191,7 @@ EntryCheck check_guest_state(const Vmcs& s, const EntryContext& ctx) {
   // §27.3.1.1 control registers, debug registers, MSRs (no unrestricted guest: PE/PG fixed too).
   if (!cr_fixed_ok(cr0, kCr0Fixed0, kCr0Fixed1)) return guest_fail("§27.3.1.1 guest CR0 vs IA32_VMX_CR0_FIXED0/1");
   if ((cr0 & kCr0Pg) && !(cr0 & kCr0Pe)) return guest_fail("§27.3.1.1 guest CR0.PG without PE");
-  if (!cr_fixed_ok(cr4, kCr4Fixed0, kCr4Fixed1)) return guest_fail("§27.3.1.1 guest CR4 vs IA32_VMX_CR4_FIXED0/1");
+  if (!cr_fixed_ok(cr4, kCr4Fixed0, ctx.cr4_fixed1)) return guest_fail("§27.3.1.1 guest CR4 vs IA32_VMX_CR4_FIXED0/1");
   if ((entryc & v::entry_ctl::kLoadDebugControls) && (s.get(v::kGuestDebugctl) & 0xFFFFFFFFFFFF003Cull))
     return guest_fail("§27.3.1.1 guest IA32_DEBUGCTL reserved bits (5:2, 63:16)");
   if (ia32e && (!(cr0 & kCr0Pg) || !(cr4 & kCr4Pae))) return guest_fail("§27.3.1.1 IA-32e mode guest needs CR0.PG and CR4.PAE");

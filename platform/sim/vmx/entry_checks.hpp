@@ -7,6 +7,7 @@
 
 #include "platform/sim/memory.hpp"
 #include "platform/sim/vmx/vmcs.hpp"
+#include "platform/sim/vmx/vmx_caps.hpp"
 
 namespace redoubt::sim::vmx {
 
@@ -23,6 +24,7 @@ struct EntryCheck {
 struct EntryContext {
   bool host_ia32e = true;  // IA32_EFER.LMA of the logical processor at VM entry (§27.2.3)
   const PhysicalMemory* mem = nullptr;  // to read the revision id behind the VMCS link pointer
+  uint64_t cr4_fixed1 = kCr4Fixed1;     // IA32_VMX_CR4_FIXED1 of this CPU (SMXE on a part with SMX)
 };
 
 EntryCheck check_controls(const Vmcs& s);                                // §27.2.1 -> error 7

@@ -80,9 +80,18 @@ inline constexpr uint64_t kEptVpidCap =
     v::ept_vpid_cap::kInvvpid | v::ept_vpid_cap::kInvvpidIndividualAddress | v::ept_vpid_cap::kInvvpidSingleContext |
     v::ept_vpid_cap::kInvvpidAllContext | v::ept_vpid_cap::kInvvpidSingleContextRetainGlobals;
 
-// IA32_FEATURE_CONTROL bits software may set on the model: lock and VMX outside SMX
-// (no SMX/GETSEC yet, so neither VMX-inside-SMX nor the SENTER enables).
+// IA32_FEATURE_CONTROL bits software may set on the model: lock and VMX outside SMX; on a part
+// with SMX (Cpu::smx, the Intel TXT platform) also VMX inside SMX and the SENTER enables (§24.7).
 inline constexpr uint64_t kFeatureControlWritable = v::feature_control::kLock | v::feature_control::kVmxOutsideSmx;
+inline constexpr uint64_t kFeatureControlSmxWritable = v::feature_control::kVmxInsideSmx |
+                                                       v::feature_control::kSenterLocalFunctions |
+                                                       v::feature_control::kSenterGlobalEnable;
+// What the firmware of a TXT platform leaves (locked; VMX inside and outside SMX; SENTER enabled),
+// as Linux's tboot check and Xen expect it (SDM vol. 3C §24.7, vol. 2D GETSEC[SENTER]).
+inline constexpr uint64_t kFeatureControlTxtFirmware = v::feature_control::kLock | kFeatureControlSmxWritable |
+                                                       v::feature_control::kVmxOutsideSmx;
+// CR4.SMXE (bit 14): allowed 1 in IA32_VMX_CR4_FIXED1 on a part with SMX (App. A.8).
+inline constexpr uint64_t kCr4Smxe = 1ull << 14;
 
 // The value of a capability MSR of the model; false if `msr` is not one it implements
 // (IA32_VMX_VMFUNC, PROCBASED_CTLS3, EXIT_CTLS2 exist only with features the model lacks: #GP).

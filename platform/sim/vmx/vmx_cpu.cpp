@@ -52,6 +52,10 @@ bool VmxCpu::rdmsr(cpu::Cpu&, uint32_t msr, uint64_t& val) {
     val = feature_control_;
     return true;
   }
+  if (msr == v::kMsrVmxCr4Fixed1) {
+    val = cr4_fixed1();
+    return true;
+  }
   return capability_msr(msr, val);  // read-only: WRMSR to them #GPs (below)
 }
 
@@ -59,7 +63,7 @@ bool VmxCpu::wrmsr(cpu::Cpu& c, uint32_t msr, uint64_t val) {
   if (msr == v::kMsrFeatureControl) {
     // §24.7: once the lock bit is set, WRMSR to IA32_FEATURE_CONTROL #GPs until reset.
     if (feature_control_ & v::feature_control::kLock) c.gp(0);
-    if (val & ~kFeatureControlWritable) c.gp(0);  // SMX / SENTER bits: no SMX on the model
+    if (val & ~(kFeatureControlWritable | (c.smx ? kFeatureControlSmxWritable : 0))) c.gp(0);  // SMX bits need SMX
     feature_control_ = val;
     return true;
   }
@@ -73,7 +77,7 @@ bool VmxCpu::wrmsr(cpu::Cpu& c, uint32_t msr, uint64_t val) {
 bool VmxCpu::cr_write_allowed(const cpu::Cpu&, unsigned cr, uint64_t val) {
   if (!vmx_operation_) return true;
   if (cr == 0) return cr_fixed_ok(val, kCr0Fixed0, kCr0Fixed1);
-  if (cr == 4) return cr_fixed_ok(val, kCr4Fixed0, kCr4Fixed1);
+  if (cr == 4) return cr_fixed_ok(val, kCr4Fixed0, cr4_fixed1());
   return true;
 }
 
@@ -139,6 +143,8 @@ VmResult VmxCpu::vmwrite(uint64_t enc, uint64_t val) {
   return {};
 }
 
+uint64_t VmxCpu::cr4_fixed1() const { return kCr4Fixed1 | (c_.smx ? kCr4Smxe : 0); }
+
 VmResult VmxCpu::vmcall() { return fail(v::kErrVmcallInRoot); }  // VMCALL in VMX root operation (1)
 
 // VMLAUNCH/VMRESUME (ch. 31 "VMLAUNCH/VMRESUME", ch. 27).
@@ -148,7 +154,7 @@ VmResult VmxCpu::vmentry(bool launch) {
   Vmcs& s = vmcs_[current_];
   if (launch && s.launch != Vmcs::Launch::clear) return fail_valid(v::kErrVmlaunchNonClear);          // 4
   if (!launch && s.launch != Vmcs::Launch::launched) return fail_valid(v::kErrVmresumeNonLaunched);   // 5
-  const EntryContext ctx{(c_.efer & (1u << 10)) != 0, &mem_};
+  const EntryContext ctx{(c_.efer & (1u << 10)) != 0, &mem_, cr4_fixed1()};
   for (const EntryCheck& r : {check_controls(s), check_host_state(s, ctx)}) {  // §27.2 -> 7 / 8
     if (!r.ok()) {
       last_failure_ = r.why;
@@ -244,10 +250,11 @@ void VmxCpu::instruction(cpu::Cpu& c, const cpu::VmxOperands& o) {
     if (!o.mem || !(c.cr4 & (1u << 13))) c.ud();  // register operand or CR4.VMXE = 0: #UD
     if (!vmx_operation_) {
       namespace fc = v::feature_control;
-      // #GP(0): CPL > 0, CR0/CR4 not allowed in VMX operation, IA32_FEATURE_CONTROL unlocked or
-      // VMX outside SMX disabled (§24.7, "VMXON").
-      if (c.cpl > 0 || !cr_fixed_ok(c.cr0, kCr0Fixed0, kCr0Fixed1) || !cr_fixed_ok(c.cr4, kCr4Fixed0, kCr4Fixed1) ||
-          !(feature_control_ & fc::kLock) || !(feature_control_ & fc::kVmxOutsideSmx))
+      // #GP(0): CPL > 0, CR0/CR4 not allowed in VMX operation, IA32_FEATURE_CONTROL unlocked, or
+      // VMX outside SMX disabled outside SMX operation / VMX inside SMX disabled in it (§24.7, "VMXON").
+      const uint64_t need = smx_operation ? fc::kVmxInsideSmx : fc::kVmxOutsideSmx;
+      if (c.cpl > 0 || !cr_fixed_ok(c.cr0, kCr0Fixed0, kCr0Fixed1) || !cr_fixed_ok(c.cr4, kCr4Fixed0, cr4_fixed1()) ||
+          !(feature_control_ & fc::kLock) || !(feature_control_ & need))
         c.gp(0);
       const uint64_t pa = c.rd<uint64_t>(o.addr);
       return apply_flags(c, vmxon(pa));

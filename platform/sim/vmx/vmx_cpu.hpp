@@ -73,6 +73,11 @@ class VmxCpu final : public cpu::HostVmx {
   const Vmcs* vmcs(uint64_t pa) const;
   uint64_t feature_control() const { return feature_control_; }
   void set_feature_control(uint64_t v) { feature_control_ = v; }  // what firmware left (tests)
+  // SMX operation (SDM vol. 2D ch. 7): entered by GETSEC[SENTER] (FullSystem::launch_txt), left by
+  // SEXIT (not modelled). VMXON then needs IA32_FEATURE_CONTROL's "VMX inside SMX" (§24.7).
+  bool smx_operation = false;
+  // IA32_VMX_CR4_FIXED1: the CR4 bits the CPU implements + VMXE, + SMXE on a part with SMX.
+  uint64_t cr4_fixed1() const;
   // The rule behind the last VMfailValid(7/8) or entry failure (with its SDM section).
   const std::string& last_entry_failure() const { return last_failure_; }
 

@@ -1,6 +1,8 @@
 // The SL's and hypervisor's DMA protection on bare metal: the AMD DEV where the
 // machine has one (the first choice: APM vol. 2 §15.24, docs/dma.md), else AMD-Vi
-// (docs/dma.md "AMD-Vi"); neither refuses by name. One hal::DmaProtection that
+// (docs/dma.md "AMD-Vi"), else (an Intel TXT machine, when the selector is given a VT-d
+// unit) the PMRs SINIT enabled, which the hypervisor hands to VT-d translation
+// (take_over_vtd, docs/dma.md "VT-d"); none refuses by name. One hal::DmaProtection that
 // forwards to whichever was chosen, so BarePlatform is built before the choice.
 // Nothing measured depends on the choice. Freestanding, header-only.
 #pragma once
@@ -10,23 +12,36 @@
 #include "platform/hal/hal.hpp"
 #include "platform/x86/drivers/amd_dev.hpp"
 #include "platform/x86/drivers/amd_iommu.hpp"
+#include "platform/x86/drivers/vtd_handoff.hpp"
 
 namespace redoubt::x86 {
 
 class DmaProtectionSelector final : public hal::DmaProtection {
  public:
-  DmaProtectionSelector(AmdDev& dev, AmdIommu& iommu) : dev_(dev), iommu_(iommu) {}
+  DmaProtectionSelector(AmdDev& dev, AmdIommu& iommu, Vtd* vtd = nullptr) : dev_(dev), iommu_(iommu), vtd_(vtd) {}
 
   // Stage 1: enable whichever exists over the region BootParams::dev_table names.
   Status enable(uint64_t table_pa, uint64_t table_size, const PhysRange* initial, size_t n_initial) {
     REDOUBT_TRY(choose());
+    if (vtd_chosen()) return Status::fail(Err::internal, "VT-d: the PMRs are SINIT's to enable, not the SL's");
     return dev_chosen() ? dev_.enable(table_pa, table_size, initial, n_initial)
                         : iommu_.enable(table_pa, table_size, initial, n_initial);
   }
   // Stage 2 and the hypervisor: take over what stage 1 enabled.
   Status attach() {
     REDOUBT_TRY(choose());
+    if (vtd_chosen()) return Status::ok();  // choose() found the PMRs enabled
     return dev_chosen() ? dev_.attach() : iommu_.attach();
+  }
+
+  // The hypervisor on an Intel machine: SINIT's PMRs -> VT-d translation blocking every requester,
+  // with no window (vtd_take_over: the PMRs are released only once translation is on). flags:
+  // VtdHw::kTestPmrOffFirst is TEST ONLY (kBareFlagDevOffBeforeIommu: the window, for the attack test).
+  Status take_over_vtd(const hal::HypervisorHandoff& h, uint32_t flags = 0) {
+    if (!vtd_chosen()) return Status::fail(Err::internal, "VT-d take-over without VT-d chosen");
+    REDOUBT_TRY(vtd_take_over(*vtd_, h, flags));
+    vtd_translating_ = true;
+    return Status::ok();
   }
 
   // The hypervisor on a machine with both (docs/dma.md "The DEV → AMD-Vi hand-off"): with the
@@ -67,10 +82,12 @@ class DmaProtectionSelector final : public hal::DmaProtection {
   // closed again (before anything else may happen to that RAM) when the device is unassigned.
   bool iommu_ready() const { return layered_ || chosen_ == &iommu_; }
   Status set_domain_pool(uint64_t pa, uint64_t size) override {
+    if (vtd_translating_) return vtd_->set_domain_pool(pa, size);
     if (!iommu_ready()) return hal::DmaProtection::set_domain_pool(pa, size);
     return iommu_.set_page_table_pool(pa, size);
   }
   Status assign(uint16_t device_id, uint16_t domain_id, uint64_t iova, uint64_t pa, uint64_t size) override {
+    if (vtd_translating_) return vtd_->assign(device_id, domain_id, iova, pa, size);
     if (!iommu_ready()) return hal::DmaProtection::assign(device_id, domain_id, iova, pa, size);
     REDOUBT_TRY(iommu_.grant(device_id, iova, pa, size, true, true, domain_id));
     for (size_t i = 0; i < kMaxAssigned; ++i)
@@ -81,6 +98,7 @@ class DmaProtectionSelector final : public hal::DmaProtection {
     return layered_ ? dev_.unprotect(pa, size) : Status::ok();
   }
   Status unassign(uint16_t device_id, bool invalidate) override {
+    if (vtd_translating_) return vtd_->unassign(device_id, invalidate);
     if (!iommu_ready()) return hal::DmaProtection::unassign(device_id, invalidate);
     REDOUBT_TRY(iommu_.revoke(device_id, invalidate));
     // The DEV closes the pages again (every range the device was given: the test-only
@@ -93,12 +111,17 @@ class DmaProtectionSelector final : public hal::DmaProtection {
     return Status::ok();
   }
   Status device_window(uint16_t device_id, uint64_t& pa, uint64_t& size) override {
+    if (vtd_translating_) return vtd_->device_window(device_id, pa, size);
     if (!iommu_ready()) return hal::DmaProtection::device_window(device_id, pa, size);
     return iommu_.engine_bar(device_id, pa, size);
   }
-  // "AMD DEV" / "AMD-Vi" once chosen (console lines only: never measured).
-  const char* name() const { return !chosen_ ? "none" : dev_chosen() ? (layered_ ? "AMD DEV + AMD-Vi" : "AMD DEV") : "AMD-Vi"; }
+  // "AMD DEV" / "AMD-Vi" / "VT-d PMRs (TXT)" / "VT-d" once chosen (console lines only: never measured).
+  const char* name() const {
+    if (vtd_chosen()) return vtd_translating_ ? "VT-d" : "VT-d PMRs (TXT)";
+    return !chosen_ ? "none" : dev_chosen() ? (layered_ ? "AMD DEV + AMD-Vi" : "AMD DEV") : "AMD-Vi";
+  }
   bool dev_chosen() const { return chosen_ == &dev_; }
+  bool vtd_chosen() const { return vtd_ && chosen_ == vtd_; }
   bool layered() const { return layered_; }
 
  private:
@@ -114,6 +137,14 @@ class DmaProtectionSelector final : public hal::DmaProtection {
       chosen_ = &iommu_;
       return Status::ok();
     }
+    if (vtd_) {  // an Intel TXT machine: SINIT enabled the PMRs the MLE asked for (MLE DG App. C.4, VT-d §10.4.16)
+      const Status t = vtd_->probe();
+      if (!t) return Status::fail(Err::unsupported, "no DMA protection: %s; %s; %s", d.message(), i.message(), t.message());
+      if (!vtd_->pmr_enabled())
+        return Status::fail(Err::unsupported, "no DMA protection: VT-d found but its PMRs are off (no TXT launch?)");
+      chosen_ = vtd_;
+      return Status::ok();
+    }
     return Status::fail(Err::unsupported, "no DMA protection: %s; %s", d.message(), i.message());
   }
 
@@ -126,8 +157,10 @@ class DmaProtectionSelector final : public hal::DmaProtection {
 
   AmdDev& dev_;
   AmdIommu& iommu_;
+  Vtd* vtd_;
   hal::DmaProtection* chosen_ = nullptr;
   bool layered_ = false;
+  bool vtd_translating_ = false;  // take_over_vtd done: VT-d translation blocks every requester
   Assigned assigned_[kMaxAssigned]{};
 };
 

@@ -47,6 +47,8 @@ class VtdHw {
   Status set_pmrs(uint64_t low_base, uint64_t low_size, uint64_t high_base, uint64_t high_size);
   // Whether the enabled PMRs, as the registers say, cover all of [pa, pa + n).
   bool pmr_covers(uint64_t pa, uint64_t n);
+  // PMEN.PRS: the PMRs are enabled (§10.4.16; SINIT leaves them so after SENTER).
+  bool pmr_enabled() { return regs().read32(arch::vtd::reg::kPmen) & arch::vtd::pmen::kPrs; }
 
   // The enable protocol. root_pa: a 4 KiB page for the root table; `hv` the ranges the
   // PMRs must already cover (the hypervisor, its stacks and tables); the root table and the

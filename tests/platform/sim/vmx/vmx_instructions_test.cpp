@@ -146,6 +146,45 @@ BOOST_AUTO_TEST_CASE(feature_control_smx_bits_gp_without_smx) {
   BOOST_TEST(r.fault() == 13);
 }
 
+// ---- SMX on the Intel TXT platform (SDM vol. 2D ch. 7; vol. 3C §24.7, App. A.8) ----
+BOOST_AUTO_TEST_CASE(smx_part_reports_smx_and_vmxon_in_smx_needs_vmx_inside_smx) {
+  VmxRig r;
+  r.c.smx = true;  // what FullSystemOptions::intel_platform() sets
+  r.c.gpr[RAX] = 1;
+  r.run(op::cpuid);
+  BOOST_TEST((r.c.gpr[RCX] & (1u << 6)) != 0u);                             // CPUID.1:ECX.SMX
+  BOOST_TEST((rdmsr(r, v::kMsrVmxCr4Fixed1) & svmx::kCr4Smxe) != 0u);       // SMXE allowed 1 in VMX operation
+  // In SMX operation (after SENTER) with only "VMX outside SMX": VMXON #GP(0).
+  r.vmx.set_feature_control(v::feature_control::kLock | v::feature_control::kVmxOutsideSmx);
+  r.vmx.smx_operation = true;
+  r.c.cr4 |= svmx::kCr4Smxe;
+  vmxon(r);
+  BOOST_TEST(r.fault() == 13);
+  BOOST_TEST(!r.vmx.in_vmx_operation());
+  // As a TXT platform's firmware leaves it (VMX inside SMX too): VMXON succeeds with CR4.SMXE set.
+  VmxRig ok;
+  ok.c.smx = true;
+  ok.vmx.set_feature_control(svmx::kFeatureControlTxtFirmware);
+  ok.vmx.smx_operation = true;
+  ok.c.cr4 |= svmx::kCr4Smxe;
+  vmxon(ok);
+  BOOST_TEST(ok.fault() == -1);
+  BOOST_TEST(ok.vm_succeed());
+  BOOST_TEST(ok.vmx.in_vmx_operation());
+}
+
+BOOST_AUTO_TEST_CASE(feature_control_smx_bits_writable_with_smx) {
+  VmxRig r;
+  r.c.smx = true;
+  r.vmx.set_feature_control(0);
+  r.c.gpr[RCX] = v::kMsrFeatureControl;
+  r.c.gpr[RAX] = uint32_t(svmx::kFeatureControlTxtFirmware);
+  r.c.gpr[RDX] = 0;
+  r.run(op::wrmsr);
+  BOOST_TEST(r.fault() == -1);
+  BOOST_TEST(r.vmx.feature_control() == 0xFF07u);
+}
+
 // ---- VMXON (§24.7, ch. 31 "VMXON") ----
 BOOST_AUTO_TEST_CASE(vmxon_succeeds) {
   VmxRig r;
