@@ -244,6 +244,24 @@ template <K D> void setcc(Cpu& c, const Op& o) {
   else wreg<1>(c, o.dst, v);
 }
 
+// ---- IMUL r, r/m[, imm] at 32 and 64 bits (APM vol. 3 "IMUL"): truncated signed product,
+// CF = OF = the product does not fit; SF/ZF/PF from the result as the host CPU leaves them
+// (exec_misc.cpp's imul2, which keeps the 16-bit form). BearSSL's m31/i31 arithmetic is
+// mostly 64-bit IMUL of 32-bit limbs, so this one is specialised per width and source.
+template <int W, K S, bool Imm> void imul2w(Cpu& c, const Op& o) {
+  static_assert(W == 4 || W == 8);
+  using U = typename WT<W>::U;
+  using SI = typename WT<W>::S;
+  const U a = Imm ? U(o.imm) : U(rreg<W>(c, o.dst));
+  U b;
+  if constexpr (S == M) b = c.rd<U>(ea(c, o));
+  else b = U(rreg<W>(c, o.src));
+  SI lo;
+  const bool ovf = __builtin_mul_overflow(SI(a), SI(b), &lo);
+  wreg<W>(c, o.dst, U(lo));
+  if (!o.flags_dead) c.set_status(szp(U(lo), W) | (ovf ? kCF | kOF : 0));
+}
+
 // ---- stack ----
 inline void push64(Cpu& c, uint64_t v) {
   const uint64_t sp = c.gpr[RSP] - 8;
