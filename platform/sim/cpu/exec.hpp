@@ -66,7 +66,9 @@ inline void wmem_w(Cpu& c, uint64_t a, unsigned w, uint64_t v) {
 // ---- two-operand ALU ----
 enum Alu { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST };
 
-template <Alu A, int W, K D, K S> void alu(Cpu& c, const Op& o) {
+// Live = false: the decoder proved the status flags dead (Op::flags_dead; decode_flagless.cpp
+// swaps the handler), so the lazy-flag state is not written at all.
+template <Alu A, int W, K D, K S, bool Live = true> void alu(Cpu& c, const Op& o) {
   using U = typename WT<W>::U;
   uint64_t addr = 0;
   U a;
@@ -94,13 +96,18 @@ template <Alu A, int W, K D, K S> void alu(Cpu& c, const Op& o) {
     if constexpr (D == M) c.wr<U>(addr, r);
     else wreg<W>(c, o.dst, r);
   }
-  c.lz_carry = carry;
-  c.set_lazy(lz, W, r, a, b);
+  if constexpr (Live) {
+    c.lz_carry = carry;
+    c.set_lazy(lz, W, r, a, b);
+  } else {
+    (void)carry;
+    (void)lz;
+  }
 }
 
 // ---- INC DEC NEG NOT ----
 enum Un { INC, DEC, NEG, NOT };
-template <Un A, int W, K D> void unary(Cpu& c, const Op& o) {
+template <Un A, int W, K D, bool Live = true> void unary(Cpu& c, const Op& o) {
   using U = typename WT<W>::U;
   uint64_t addr = 0;
   U a;
@@ -113,7 +120,8 @@ template <Un A, int W, K D> void unary(Cpu& c, const Op& o) {
   else r = U(~a);
   if constexpr (D == M) c.wr<U>(addr, r);
   else wreg<W>(c, o.dst, r);
-  if constexpr (A == INC || A == DEC) {
+  if constexpr (!Live) {
+  } else if constexpr (A == INC || A == DEC) {
     c.lz_carry = c.cf();
     c.set_lazy(A == INC ? kLzInc : kLzDec, W, r, a, 1);
   } else if constexpr (A == NEG) {
