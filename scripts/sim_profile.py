@@ -7,18 +7,22 @@ the loader prints ([loader] SLB at ..., SL stage 2 ... at ..., hypervisor ... at
 defaults below, or --base NAME=ADDR). Guest RIPs are summed per ASID. Prints samples (4 kHz of
 process CPU time, scaled to the process CPU time the file records) per image:symbol, largest first. With --icount (lines
 "rip count" of retired instructions per block start, a throw-away counter) also instructions
-and host ns per instruction for each symbol.
+and host ns per instruction for each symbol. --group sums symbols into the categories of
+docs/research.md ("Where interpreted SL and hypervisor instructions go").
 """
 import bisect, collections, subprocess, sys
 
 args = sys.argv[1:]
 bases = {"sl": 0x1000000, "sl2": 0x1080000, "hv": 0x1100000}
 icount_file = None
+group = False
 rest = []
 i = 0
 while i < len(args):
     if args[i] == "--base":
         n, a = args[i + 1].split("="); bases[n] = int(a, 0); i += 2
+    elif args[i] == "--group":
+        group = True; i += 1
     elif args[i] == "--icount":
         icount_file = args[i + 1]; i += 2
     else:
@@ -75,12 +79,34 @@ if icount_file:
             icounts[where(int(p[0]), int(p[1], 16))] += int(p[2])
 
 ms_per_sample = cpu_ms / total if cpu_ms and total else 0.25
+GROUPS = [  # (category, substrings of the symbol), first match wins
+    ("ECDSA P-256 (BearSSL ec_p256_m31 + ecdsa_i31)", ["f256", "ccopy", "p256_", "br_i31_", "ecdsa", "le30", "be8_"]),
+    ("SHA-1/256/384/512 (BearSSL)", ["sha", "range_dec", "range_enc"]),
+    ("X.509 / COSE / CBOR / DER parsing", ["x509", "Der", "Cbor", "cbor", "cose", "Cose", "Manifest", "manifest"]),
+    ("DEV and AMD-Vi set-up", ["AmdDev", "page_span", "Iommu"]),
+    ("zeroing (PhysMem::zero, REP STOS)", ["PhysMem4zero", "4zeroE"]),
+    ("TPM TIS and console", ["Tis", "Harness", "Uart", "Console", "print", "put_"]),
+]
+def category(k):
+    if k.startswith("guest") or k.startswith("(outside"):
+        return k if k.startswith("(outside") else "guests (all ASIDs)"
+    img, _, sym = k.partition(":")
+    for name, keys in GROUPS:
+        if any(x in sym for x in keys):
+            return f"{img}: {name}"
+    return f"{img}: other (exit handling, page tables, start-up)"
+if group:
+    s2, i2 = collections.Counter(), collections.Counter()
+    for k, v in samples.items(): s2[category(k)] += v
+    for k, v in icounts.items(): i2[category(k)] += v
+    samples, icounts = s2, i2
 keys = set(samples) | set(icounts)
 rows = sorted(keys, key=lambda k: -samples[k])
-print(f"{'where':48} {'ms':>8} {'share':>6} {'M instr':>8} {'ns/instr':>8}")
+W = max([48] + [len(k) for k in keys]) if group else 48
+print(f"{'where':{W}} {'ms':>8} {'share':>6} {'M instr':>8} {'ns/instr':>8}")
 for k in rows:
     ms = samples[k] * ms_per_sample
     ins = icounts[k]
     nspi = f"{ms * 1e6 / ins:8.2f}" if ins else ""
-    print(f"{k:48} {ms:8.1f} {100.0 * samples[k] / max(total, 1):5.1f}% {ins / 1e6:8.2f} {nspi}")
-print(f"{'total':48} {total * ms_per_sample:8.1f} {'':6} {sum(icounts.values()) / 1e6:8.2f}")
+    print(f"{k:{W}} {ms:8.1f} {100.0 * samples[k] / max(total, 1):5.1f}% {ins / 1e6:8.2f} {nspi}")
+print(f"{'total':{W}} {total * ms_per_sample:8.1f} {'':6} {sum(icounts.values()) / 1e6:8.2f}")
