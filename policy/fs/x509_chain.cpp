@@ -474,40 +474,72 @@ Status bearssl_validate(const ChainPolicy& pol, std::span<const std::span<const 
   return Status::ok();
 }
 
-// The memo key: SHA-256 over the policy time, the anchor's SPKI and each
-// certificate as (32-bit big-endian length, DER).
+// The memo key, in full: the policy time (8 bytes, big-endian), the anchor's SPKI as
+// (32-bit big-endian length, DER), then each certificate the same way. KeyWriter
+// either compares it with a stored key or writes it into an entry, piece by piece
+// (no copy on the stack: the hypervisor's stack is small).
+struct KeyWriter {
+  uint8_t* out = nullptr;        // write mode: the entry
+  const uint8_t* cmp = nullptr;  // compare mode: the stored key
+  size_t cap = 0, len = 0;
+  bool ok = true;                // fits (write) / equal so far (compare)
+  void put(const uint8_t* p, size_t n) {
+    if (!ok || n > cap - len) {
+      ok = false;
+      return;
+    }
+    if (out) {
+      for (size_t i = 0; i < n; ++i) out[len + i] = p[i];
+    } else if (!bytes_equal({cmp + len, n}, {p, n})) {
+      ok = false;
+      return;
+    }
+    len += n;
+  }
+  void put_len(size_t n) {
+    const uint8_t l[4] = {uint8_t(n >> 24), uint8_t(n >> 16), uint8_t(n >> 8), uint8_t(n)};
+    put(l, sizeof l);
+  }
+};
+
 void chain_memo_key(const ChainPolicy& pol, const X509Cert& ta, std::span<const std::span<const uint8_t>> certs, size_t n,
-                    uint8_t out[32]) {
-  br_sha256_context h;
-  br_sha256_init(&h);
+                    KeyWriter& w) {
   uint8_t t[8];
   for (int i = 0; i < 8; ++i) t[i] = uint8_t(pol.time >> (56 - 8 * i));
-  br_sha256_update(&h, t, sizeof t);
-  uint8_t spki[32];
-  sha256(ta.spki, spki);
-  br_sha256_update(&h, spki, sizeof spki);
+  w.put(t, sizeof t);
+  w.put_len(ta.spki.size());
+  w.put(ta.spki.data(), ta.spki.size());
   for (size_t i = 0; i < n; ++i) {
-    const size_t len = certs[i].size();
-    const uint8_t l[4] = {uint8_t(len >> 24), uint8_t(len >> 16), uint8_t(len >> 8), uint8_t(len)};
-    br_sha256_update(&h, l, sizeof l);
-    br_sha256_update(&h, certs[i].data(), len);
+    w.put_len(certs[i].size());
+    w.put(certs[i].data(), certs[i].size());
   }
-  br_sha256_out(&h, out);
 }
 
-}  // namespace
-
-bool ChainMemo::find(const uint8_t k[32]) const {
-  for (size_t i = 0; i < used; ++i)
-    if (bytes_equal({key[i], 32}, {k, 32})) return true;
+bool chain_memo_find(const ChainMemo& m, const ChainPolicy& pol, const X509Cert& ta,
+                     std::span<const std::span<const uint8_t>> certs, size_t n) {
+  for (size_t e = 0; e < m.used; ++e) {
+    KeyWriter w;
+    w.cmp = m.key[e];
+    w.cap = m.key_len[e];
+    chain_memo_key(pol, ta, certs, n, w);
+    if (w.ok && w.len == m.key_len[e]) return true;  // every byte equal, and nothing left over
+  }
   return false;
 }
 
-void ChainMemo::add(const uint8_t k[32]) {
-  for (size_t j = 0; j < 32; ++j) key[next][j] = k[j];
-  next = (next + 1) % kEntries;
-  if (used < kEntries) ++used;
+void chain_memo_add(ChainMemo& m, const ChainPolicy& pol, const X509Cert& ta,
+                    std::span<const std::span<const uint8_t>> certs, size_t n) {
+  KeyWriter w;
+  w.out = m.key[m.next];
+  w.cap = ChainMemo::kEntryBytes;
+  chain_memo_key(pol, ta, certs, n, w);
+  if (!w.ok) return;  // too large to remember: verified every time
+  m.key_len[m.next] = w.len;
+  m.next = (m.next + 1) % ChainMemo::kEntries;
+  if (m.used < ChainMemo::kEntries) ++m.used;
 }
+
+}  // namespace
 
 Status verify_chain(const ChainPolicy& pol, std::span<const std::span<const uint8_t>> certs, VerifiedChain& out, Refusal& why) {
   why = Refusal::none;
@@ -584,13 +616,11 @@ Status verify_chain(const ChainPolicy& pol, std::span<const std::span<const uint
 
   // Signatures, DN chaining and validity once more, by BearSSL (the minimal engine),
   // unless these very bytes already passed it under this policy (ChainMemo).
-  uint8_t memo_key[32];
-  if (pol.memo) chain_memo_key(pol, ta, certs, n, memo_key);
-  if (pol.memo && pol.memo->find(memo_key)) {
+  if (pol.memo && chain_memo_find(*pol.memo, pol, ta, certs, n)) {
     ++pol.memo->hits;
   } else {
     REDOUBT_TRY(bearssl_validate(pol, certs, n, days, secs, ta, why));
-    if (pol.memo) pol.memo->add(memo_key);
+    if (pol.memo) chain_memo_add(*pol.memo, pol, ta, certs, n);
   }
 
   out.count = n;

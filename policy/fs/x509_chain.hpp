@@ -127,15 +127,18 @@ struct Revocation {
 // ECDSA verification costs ~10 M interpreted instructions (docs/skinit.md). A
 // hit skips only BearSSL's signature pass for byte-identical certificates; the
 // parse, path, time, profile and revocation checks run every time. Only
-// successes are kept; the key binds the certificates, the anchor and the time.
+// successes are kept. The key is the bytes themselves, compared in full (never
+// a hash of them): the policy time, the anchor's SPKI and each certificate's
+// length and DER (docs/hypervisor.md, "Chain memo"). A chain whose key does not
+// fit in one entry is simply verified every time.
 struct ChainMemo {
-  static constexpr size_t kEntries = 8;
-  uint8_t key[kEntries][32] = {};
+  static constexpr size_t kEntries = 2;
+  static constexpr size_t kEntryBytes = 4096;
+  uint8_t key[kEntries][kEntryBytes] = {};
+  size_t key_len[kEntries] = {};
   size_t used = 0;   // entries filled (at most kEntries)
   size_t next = 0;   // the slot the next success overwrites (round robin)
   uint64_t hits = 0;
-  bool find(const uint8_t k[32]) const;
-  void add(const uint8_t k[32]);
 };
 
 struct ChainPolicy {

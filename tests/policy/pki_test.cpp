@@ -419,6 +419,17 @@ BOOST_AUTO_TEST_CASE(chain_memo_skips_only_the_signature_pass_for_identical_byte
   BOOST_TEST(first.st.is_ok(), first.st.message());
   BOOST_TEST(lp->chain_memo.hits == 0u);
   BOOST_TEST(lp->chain_memo.used == 1u);
+  // The key is the bytes themselves, not a hash of them: the policy time, the anchor's SPKI,
+  // then the leaf and the intermediate, each after its 32-bit length.
+  unsigned char* spki_der = nullptr;
+  const int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(pki.root.get()), &spki_der);
+  OPENSSL_free(spki_der);
+  const Bytes leaf_der = cert_der(pki.leaf.get()), inter_der = cert_der(pki.inter.get());
+  BOOST_TEST(lp->chain_memo.key_len[0] == 8 + 4 + size_t(spki_len) + 4 + leaf_der.size() + 4 + inter_der.size());
+  const uint8_t* k = lp->chain_memo.key[0];
+  BOOST_TEST(k[7] == uint8_t(pin.time));
+  BOOST_TEST(std::memcmp(k + 8 + 4 + spki_len + 4, leaf_der.data(), leaf_der.size()) == 0);
+  BOOST_TEST(std::memcmp(k + 8 + 4 + spki_len + 4 + leaf_der.size() + 4, inter_der.data(), inter_der.size()) == 0);
   Outcome second = run(*lp, cose, kernel, initrd);
   BOOST_TEST(second.st.is_ok(), second.st.message());
   BOOST_TEST(lp->chain_memo.hits == 1u);

@@ -8,6 +8,7 @@
 #include "arch/x86/control_regs.hpp"
 #include "arch/x86/descriptors.hpp"
 #include "platform/sim/cpu/flags.hpp"
+#include "platform/sim/cpu/profile.hpp"
 
 namespace redoubt::sim::cpu {
 
@@ -271,6 +272,7 @@ void Cpu::inject(const Event& ev) {
 // ---------------------------------------------------------------- run loop
 
 Stop Cpu::run(uint64_t max_instructions) {
+  const profile::Running sampled(this);  // REDOUBT_SIM_PROFILE (profile.cpp); one store per call
   stop = Stop::none;
   budget_end_ = max_instructions == ~0ull ? ~0ull : icount + max_instructions;
   update_mode();  // the state may have been set from outside (VMRUN, SKINIT)
@@ -301,6 +303,8 @@ Stop Cpu::run(uint64_t max_instructions) {
           const Op* end = op + b->ops.size();
           if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
           stop_block_ = false;
+          const Op* const first = op;
+          const uint64_t block_va = gpr[kRip];
           do {
             cur_rip = gpr[kRip];
             gpr[kRip] += op->len;
@@ -308,6 +312,8 @@ Stop Cpu::run(uint64_t max_instructions) {
             ++icount;
             ++op;
           } while (op != end && !stop_block_);
+          if (profile::g_counting) [[unlikely]]
+            profile::count_block(*this, block_va, uint64_t(op - first));
           if (stop != Stop::none) return stop;
           // Leave the chain for anything the outer loop must look at (the block may even be gone).
           if (stop_block_ || icount >= budget_end_ || icount >= timer_deadline || halted || in_shadow()) break;

@@ -286,6 +286,11 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
         else { const int r = reg(si); if (r < 0) return false; o.src = uint8_t(r); }
         if (nv == 2) o.cc &= ~4;
         o.fn = &imul2;
+        if (o.w == 4 || o.w == 8) {  // the specialised forms (exec.hpp imul2w)
+          const bool mem = o.cc & 1, im = o.cc & 4;
+          if (o.w == 8) o.fn = mem ? (im ? &imul2w<8, M, true> : &imul2w<8, M, false>) : (im ? &imul2w<8, R, true> : &imul2w<8, R, false>);
+          else o.fn = mem ? (im ? &imul2w<4, M, true> : &imul2w<4, M, false>) : (im ? &imul2w<4, R, true> : &imul2w<4, R, false>);
+        }
         return true;
       }
       if (kind[0] == M) o.cc = 1;

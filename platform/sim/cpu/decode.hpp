@@ -27,4 +27,8 @@ bool select(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, O
 bool select_by_mode(const ZydisDecodedInstruction& in, const ZydisDecodedOperand* ops, Mode mode, Op& o,
                     DecodeInfo& info);
 
+// The handler that skips writing the status flags, for an op whose flags the block's liveness
+// pass proved dead (ALU and INC/DEC/NEG forms; decode_flagless.cpp); h itself for any other.
+Handler flagless_variant(Handler h);
+
 }  // namespace redoubt::sim::cpu

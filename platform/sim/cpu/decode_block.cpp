@@ -121,6 +121,11 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
     blk->ops[i].flags_dead = !live;
     live = tested[i] || (!written[i] && live);
   }
+  // The first op keeps its flags: an interrupt shadow runs a block's first instruction alone and
+  // may then deliver an interrupt, which pushes RFLAGS (cpu.cpp, run loop).
+  if (!blk->ops.empty()) blk->ops[0].flags_dead = false;
+  for (Op& o : blk->ops)
+    if (o.flags_dead) o.fn = flagless_variant(o.fn);
   // Register the block on its page(s) and protect them from the write fast path.
   Block* b = blk.get();
   for (uint64_t page : {uint64_t(pa >> 12), uint64_t(b->pa2 == ~0ull ? ~0ull : b->pa2 >> 12)}) {

@@ -66,7 +66,9 @@ inline void wmem_w(Cpu& c, uint64_t a, unsigned w, uint64_t v) {
 // ---- two-operand ALU ----
 enum Alu { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP, TEST };
 
-template <Alu A, int W, K D, K S> void alu(Cpu& c, const Op& o) {
+// Live = false: the decoder proved the status flags dead (Op::flags_dead; decode_flagless.cpp
+// swaps the handler), so the lazy-flag state is not written at all.
+template <Alu A, int W, K D, K S, bool Live = true> void alu(Cpu& c, const Op& o) {
   using U = typename WT<W>::U;
   uint64_t addr = 0;
   U a;
@@ -94,13 +96,18 @@ template <Alu A, int W, K D, K S> void alu(Cpu& c, const Op& o) {
     if constexpr (D == M) c.wr<U>(addr, r);
     else wreg<W>(c, o.dst, r);
   }
-  c.lz_carry = carry;
-  c.set_lazy(lz, W, r, a, b);
+  if constexpr (Live) {
+    c.lz_carry = carry;
+    c.set_lazy(lz, W, r, a, b);
+  } else {
+    (void)carry;
+    (void)lz;
+  }
 }
 
 // ---- INC DEC NEG NOT ----
 enum Un { INC, DEC, NEG, NOT };
-template <Un A, int W, K D> void unary(Cpu& c, const Op& o) {
+template <Un A, int W, K D, bool Live = true> void unary(Cpu& c, const Op& o) {
   using U = typename WT<W>::U;
   uint64_t addr = 0;
   U a;
@@ -113,7 +120,8 @@ template <Un A, int W, K D> void unary(Cpu& c, const Op& o) {
   else r = U(~a);
   if constexpr (D == M) c.wr<U>(addr, r);
   else wreg<W>(c, o.dst, r);
-  if constexpr (A == INC || A == DEC) {
+  if constexpr (!Live) {
+  } else if constexpr (A == INC || A == DEC) {
     c.lz_carry = c.cf();
     c.set_lazy(A == INC ? kLzInc : kLzDec, W, r, a, 1);
   } else if constexpr (A == NEG) {
@@ -242,6 +250,24 @@ template <K D> void setcc(Cpu& c, const Op& o) {
   const uint8_t v = c.cond(o.cc);
   if constexpr (D == M) c.wr<uint8_t>(ea(c, o), v);
   else wreg<1>(c, o.dst, v);
+}
+
+// ---- IMUL r, r/m[, imm] at 32 and 64 bits (APM vol. 3 "IMUL"): truncated signed product,
+// CF = OF = the product does not fit; SF/ZF/PF from the result as the host CPU leaves them
+// (exec_misc.cpp's imul2, which keeps the 16-bit form). BearSSL's m31/i31 arithmetic is
+// mostly 64-bit IMUL of 32-bit limbs, so this one is specialised per width and source.
+template <int W, K S, bool Imm> void imul2w(Cpu& c, const Op& o) {
+  static_assert(W == 4 || W == 8);
+  using U = typename WT<W>::U;
+  using SI = typename WT<W>::S;
+  const U a = Imm ? U(o.imm) : U(rreg<W>(c, o.dst));
+  U b;
+  if constexpr (S == M) b = c.rd<U>(ea(c, o));
+  else b = U(rreg<W>(c, o.src));
+  SI lo;
+  const bool ovf = __builtin_mul_overflow(SI(a), SI(b), &lo);
+  wreg<W>(c, o.dst, U(lo));
+  if (!o.flags_dead) c.set_status(szp(U(lo), W) | (ovf ? kCF | kOF : 0));
 }
 
 // ---- stack ----

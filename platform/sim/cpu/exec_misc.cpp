@@ -6,6 +6,13 @@ namespace redoubt::sim::cpu::exec {
 namespace {
 uint64_t rm_read(Cpu& c, const Op& o, bool mem, unsigned w) { return mem ? rmem_w(c, ea(c, o), w) : rreg_w(c, o.src, w); }
 uint64_t mask_w(unsigned w) { return w == 8 ? ~0ull : (1ull << (8 * w)) - 1; }
+// True if [p, p+n) holds only zero bytes; reading an untouched host page maps the shared zero page.
+bool all_zero(const uint8_t* p, uint64_t n) {
+  static constexpr uint8_t kZeros[512] = {};
+  for (uint64_t i = 0; i < n; i += sizeof kZeros)  // a non-zero block ends the scan early
+    if (std::memcmp(p + i, kZeros, std::min<uint64_t>(n - i, sizeof kZeros)) != 0) return false;
+  return true;
+}
 }  // namespace
 
 // MUL / IMUL r/m (one operand): rDX:rAX = rAX * src (APM vol. 3 "MUL", "IMUL").
@@ -362,7 +369,11 @@ void string_op(Cpu& c, const Op& o) {
             c.gpr[RSI] += n * w;
           } else {
             const uint64_t v = c.gpr[RAX];
-            if (w == 1) std::memset(dp, int(v & 0xFF), n);
+            // Zeroing memory that already reads as zero (a scrub of RAM no one has written yet)
+            // leaves it unchanged: skip the stores, so the host does not allocate the pages
+            // (issue 9: simulated RAM costs nothing until touched). Same bytes either way.
+            if (trunc(v, w) == 0 && all_zero(dp, n * w)) {
+            } else if (w == 1) std::memset(dp, int(v & 0xFF), n);
             else for (uint64_t i = 0; i < n; ++i) std::memcpy(dp + i * w, &v, w);
           }
           c.gpr[RDI] += n * w;
