@@ -3,6 +3,7 @@
 #include "platform/sim/cpu/cpu.hpp"
 #include <string>
 
+#include "arch/x86/descriptors.hpp"
 #include "arch/x86/paging.hpp"
 #include "platform/sim/cpu/flags.hpp"
 
@@ -64,7 +65,11 @@ void Cpu::deliver(const Event& ev) {
   uint64_t p = rsp - 8ull * n;
   for (int i = n - 1; i >= 0; --i) wr<uint64_t>(p + 8ull * i, frame[i]);  // SS first, as pushed
   gpr[RSP] = p;
+  // Loading CS through the gate sets the descriptor's accessed bit as any CS load does (SDM vol. 3A
+  // §3.4.5.1); without it the next VM entry on the Intel model fails §27.3.1.2's accessed-CS check.
+  set_descriptor_accessed(sel);
   ncs.selector = uint16_t((sel & 0xFFFC) | new_cpl);
+  ncs.attrib |= x86::kSegAccessed;
   cs = ncs;
   if (new_cpl != cpl) {
     ss = Segment{};
