@@ -257,6 +257,12 @@ abi::BootImageHeader place_image(uint64_t img, uint64_t img_len) {
   if (ho.hv_memory_size < abi::kBareBootAreaBytes + (64 << 10) || ho.hv_memory_pa + ho.hv_memory_size > 0x20000000)
     fail("unmeasured: hypervisor memory has no room for the boot area or lies beyond 512 MiB");
   place_image(image.start, image.end - image.start);
+  // The BIOS leaves the 8259 PICs programmed with IRQ0 (the PIT, 18.2 Hz) at vector 8: delivered in
+  // hv.bin's `sti; nop; cli` host-timer window it arrives as vector 8 without an error code, and
+  // hv.bin's IDT reports a #DF. Both PICs masked (OCW1 = 0xFF, 8259A data sheet), as the SL's entry
+  // state has it on the simulator (no PIC); the LAPIC, which hv.bin uses, is not affected.
+  asm volatile("outb %0, $0x21" ::"a"(uint8_t(0xFF)));
+  asm volatile("outb %0, $0xA1" ::"a"(uint8_t(0xFF)));
   const uint64_t area = ho.hv_memory_pa + ho.hv_memory_size - abi::kBareBootAreaBytes;
   memset(at<void>(area), 0, abi::kBarePageTablesOffset);
   auto* e = at<abi::BareHvEntry>(area);

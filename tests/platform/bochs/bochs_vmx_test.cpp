@@ -71,8 +71,8 @@ BOOST_AUTO_TEST_CASE(demo_guests_on_bochs_vmx_match_the_simulator, *boost::unit_
     const uint64_t top = std::min<uint64_t>(m.mem().size(), 512ull << 20) & ~uint64_t{4095};
     image = qemu::make_boot_image(m, ho.slb_base, 0x01000000, top);
     handoff = ho;
-    abi::UnmeasuredHandoff u{};
-    std::memcpy(u.magic, abi::kUnmeasuredHandoffMagic, 8);
+    redoubt::abi::UnmeasuredHandoff u{};
+    std::memcpy(u.magic, redoubt::abi::kUnmeasuredHandoffMagic, 8);
     u.size = sizeof ho;
     u.outcome_pa = 0;  // no LaunchOutcome: nothing was launched
     u.handoff = ho;
@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(demo_guests_on_bochs_vmx_match_the_simulator, *boost::unit_
   std::string why;
   auto dump = qemu::parse_evidence_dump(run.harness_channel, &why);
   BOOST_TEST_REQUIRE(dump.has_value(), why);
-  BOOST_TEST(dump->exit_status == uint32_t(abi::ExitStatus::ok));
+  BOOST_TEST(dump->exit_status == uint32_t(redoubt::abi::ExitStatus::ok));
   std::map<uint64_t, std::vector<uint8_t>> regions;
   for (auto& r : dump->regions) regions[r.pa] = r.bytes;
   BOOST_TEST_REQUIRE(regions.count(handoff.hv_memory_pa) == 1u);
