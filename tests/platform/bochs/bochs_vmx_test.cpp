@@ -92,6 +92,7 @@ BOOST_AUTO_TEST_CASE(demo_guests_on_bochs_vmx_match_the_simulator, *boost::unit_
   std::filesystem::create_directories(bo.work_dir);
   bo.boot_stub = build_dir() / "boot_stub.bin";
   if (const char* m = std::getenv("REDOUBT_BOCHS_CPU")) bo.cpu_model = m;
+  if (const char* i = std::getenv("REDOUBT_BOCHS_IPS")) bo.ips = std::strtoull(i, nullptr, 10);
   const auto iso = bochs::make_iso(bo, image, blob);
   const bochs::BochsRun run = bochs::run_bochs(bo, iso);
   BOOST_TEST_MESSAGE("bochs: " << run.command << ", " << run.seconds_total << " s, first byte at " << run.seconds_to_first_byte
@@ -140,9 +141,19 @@ BOOST_AUTO_TEST_CASE(demo_guests_on_bochs_vmx_match_the_simulator, *boost::unit_
       BOOST_TEST(b.scrubbed == 1u);
       // The deterministic exits: every non-INTR exit, in order (the guest's own instructions cause
       // them); host-timer INTR exits depend on each emulator's speed and are not in the digest.
+      // mmu alone also waits for its own periodic timer (`while (ticks < 5) hlt`, 20000 TSC ticks
+      // apart): how many of the 5 ticks find it halted depends on the emulator's TSC rate against
+      // its instruction count (docs/intel.md "Bochs"), so its HLT exits may be fewer, never more,
+      // by at most the ticks injected; everything before the wait is in the trace checked below.
       BOOST_TEST_REQUIRE(b.exit_digest_done == 1u);
-      BOOST_TEST(b.exit_digest_count == s.exit_digest_count);
-      BOOST_TEST(hex32(b.exit_digest) == s.exit_digest);
+      if (s.name == "mmu") {
+        BOOST_TEST(b.timer_irqs_injected == s.timer_irqs);
+        BOOST_TEST(b.exit_digest_count <= s.exit_digest_count);
+        BOOST_TEST(b.exit_digest_count + s.timer_irqs >= s.exit_digest_count);
+      } else {
+        BOOST_TEST(b.exit_digest_count == s.exit_digest_count);
+        BOOST_TEST(hex32(b.exit_digest) == s.exit_digest);
+      }
       const uint64_t n = std::min<uint64_t>(b.exit_trace_len, hv::kExitTrace);
       BOOST_TEST_REQUIRE(n == s.exit_trace.size());
       for (uint64_t k = 0; k < n; ++k) {
@@ -158,5 +169,5 @@ BOOST_AUTO_TEST_CASE(demo_guests_on_bochs_vmx_match_the_simulator, *boost::unit_
               << ")\n";
     }
   }
-  summary << "bochs: " << run.seconds_total << " s wall, cpu " << bo.cpu_model << "\n";
+  summary << "bochs: " << run.seconds_total << " s wall, cpu " << bo.cpu_model << ", ips " << bo.ips << "\n";
 }
