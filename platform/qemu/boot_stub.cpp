@@ -291,10 +291,6 @@ abi::BootImageHeader place_image(uint64_t img, uint64_t img_len) {
   enter_hv(ho.hv_entry_pa, area);
 }
 
-}  // namespace
-
-namespace {
-
 // COM1 and COM2 as 115200 8N1, FIFOs on (PC16550D: LCR.DLAB, divisor 1, LCR = 0x03). QEMU
 // ignores the word length; Bochs keeps only the low LCR[1:0] + 5 bits of every byte, and its
 // power-on LCR is 0 (5 bits): a loader that sets the line up is what firmware would have done.
