@@ -97,6 +97,10 @@ constexpr bool bare_flags_distinct() {
   return true;
 }
 static_assert(bare_flags_distinct(), "two hv.bin test flags share a bit");
+// A test image's block must never reach the UNMEASURED mode (docs/intel.md "Bochs"): hv.bin takes
+// only these bits from it.
+static_assert((kBareFlagUnmeasured & (kBareFlagHvTestMask | kBareFlagDevOffBeforeIommu)) == 0,
+              "a test image could set the unmeasured hand-off");
 
 // A test image's switches (docs/qemu.md "Test images"). The SL always hands hv.bin a boot area
 // with flags = 0, so where the SL runs for real (full-system, QEMU) a test switch cannot come
