@@ -59,6 +59,12 @@ inline constexpr uint64_t kBareFlagStaleIotlb = 1u << 11;
 // Test-only (hypervisor/core/entry.hpp kHvTestDmaMapsHost): an assigned device's I/O domain also
 // maps IOVA = host-physical over [its guest's RAM size, 256 MiB): the device is not confined.
 inline constexpr uint64_t kBareFlagDmaMapsHost = 1u << 13;
+// Test-only, UNMEASURED (docs/intel.md "Bochs"): the Bochs boot stub's hand-off, never the SL's.
+// No TPM and no IOMMU exist there: hv.bin says UNMEASURED on its console, extends no PCR (an
+// UnmeasuredTpm counts the extends it did not make), reads no NV counter (no SVN floor), and
+// takes memory as DMA-safe (the emulator has no bus master). Not in kBareFlagHvTestMask, so a
+// test image (HvTestImage) cannot set it; an SL always writes flags = 0.
+inline constexpr uint64_t kBareFlagUnmeasured = 1u << 14;
 inline constexpr uint64_t kBareFlagInjectSliceShift = 16;
 inline constexpr uint64_t kBareFlagInjectSliceMask = 0xFFFFull << kBareFlagInjectSliceShift;
 // Test-only: the protections `redoubt attack run --protection-off` turns off (hypervisor/core/entry.hpp
@@ -81,7 +87,7 @@ inline constexpr uint64_t kBareFlagsAll[] = {kBareFlagShadowNoResync, kBareFlagS
                                              kBareFlagSelfTestDma, kBareFlagSelfTestDmaNoProtection, kBareFlagInjectFailure,
                                              kBareFlagNptMapsHost, kBareFlagHypercallPhysical, kBareFlagNoPreemption,
                                              kBareFlagIoPassthrough, kBareFlagNoScrub, kBareFlagStaleIotlb,
-                                             kBareFlagDevOffBeforeIommu, kBareFlagDmaMapsHost, kBareFlagInjectSliceMask};
+                                             kBareFlagDevOffBeforeIommu, kBareFlagDmaMapsHost, kBareFlagInjectSliceMask, kBareFlagUnmeasured};
 constexpr bool bare_flags_distinct() {
   uint64_t seen = 0;
   for (uint64_t f : kBareFlagsAll) {
@@ -91,6 +97,10 @@ constexpr bool bare_flags_distinct() {
   return true;
 }
 static_assert(bare_flags_distinct(), "two hv.bin test flags share a bit");
+// A test image's block must never reach the UNMEASURED mode (docs/intel.md "Bochs"): hv.bin takes
+// only these bits from it.
+static_assert((kBareFlagUnmeasured & (kBareFlagHvTestMask | kBareFlagDevOffBeforeIommu)) == 0,
+              "a test image could set the unmeasured hand-off");
 
 // A test image's switches (docs/qemu.md "Test images"). The SL always hands hv.bin a boot area
 // with flags = 0, so where the SL runs for real (full-system, QEMU) a test switch cannot come

@@ -14,6 +14,7 @@ PACKAGES=(
   postgresql-15 libpq-dev                                # verifier store on PostgreSQL; tests start their own server (issue 13)
   clang-14 libclang-rt-14-dev                            # libFuzzer, sanitizer runtimes
   qemu-system-x86                                        # the real images under QEMU TCG (SVM + NPT)
+  bochs bochsbios vgabios grub-pc-bin xorriso mtools    # hv.bin's VMX backend on Bochs 2.7 (docs/intel.md "Bochs"; bochs_vmx_test)
   python3-matplotlib                                     # `redoubt report`: plots of runs and exit traces
   python3 python3-jsonschema                             # doc tests, the --json schemas (issue 15)
   chromium chromium-driver                               # the verifier's status page in a headless browser (issue 13)

@@ -272,7 +272,10 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
         if (o.on_vmrun) o.on_vmrun(machine, vmcb, !entering);
       };
     in.svm = nullptr;
-    in.hypervisor_runner = [&hv](hal::HypervisorHandoff& ho) { return hv.enter(ho); };
+    in.hypervisor_runner = [&hv, &o, &machine](hal::HypervisorHandoff& ho) {
+      if (o.on_hv_entry) o.on_hv_entry(machine, ho);
+      return hv.enter(ho);
+    };
     r = sim::measured_launch(machine, *tpm, in, sink);
     r.mode = "native-sl";
     view.counters = &hv.system().cpu().counters;

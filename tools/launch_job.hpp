@@ -79,6 +79,9 @@ struct LaunchOptions {
   // Engines full-system and native-sl: the machine hv.bin runs on, before the launch (tests:
   // the untrusted side's DMA engines and the IOMMU's register hook, docs/dma.md).
   std::function<void(sim::FullSystem&)> on_system;
+  // Engine native-sl (tests: the Bochs check, docs/intel.md "Bochs"): the machine and the SL's
+  // hand-off at the moment the SL enters hv.bin, before hv.bin runs (RAM as the SL left it).
+  std::function<void(sim::Machine&, const hal::HypervisorHandoff&)> on_hv_entry;
   // Watches every world switch from outside (`redoubt run --trace`, the progress line;
   // tools/research/); the simulator's engines only, not QEMU.
   WorldSwitchObserver* observer = nullptr;

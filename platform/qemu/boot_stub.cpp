@@ -14,6 +14,9 @@
 // the same addresses — then the SKINIT request on the harness channel (COM2):
 // the harness measures SLB[0:length] on the TPM as SKINIT would, answers "go",
 // and the stub enters the SL as SKINIT leaves the CPU.
+// mode=unmeasured (Bochs, platform/bochs; docs/intel.md "Bochs"): module 0 = a boot image, module 1
+// = an abi::UnmeasuredHandoff; no SL, no TPM, no measurement: the stub places the image and enters
+// hv.bin with that hand-off and kBareFlagUnmeasured. Its first serial line says UNMEASURED.
 // Other modes (QEMU -initrd "sl.bin,hv.bin"): module 0 = sl.bin, module 1 = hv.bin.
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +27,7 @@
 #include "abi/hv_image.hpp"
 #include "abi/launch_outcome.hpp"
 #include "abi/slb_layout.hpp"
+#include "abi/unmeasured_handoff.hpp"
 
 extern "C" [[noreturn]] void enter_sl(uint32_t slb_base);
 extern "C" [[noreturn]] void enter_hv(uint64_t entry, uint64_t boot_area);
@@ -190,7 +194,7 @@ void edu_attack_fire(uint64_t target) {
 uint64_t attack_target = 0;
 uint64_t attack_now_target = 0;  // attack-now=0x<pa>: the same write, completed before SKINIT (the control)
 
-[[noreturn]] void launch_image(uint64_t img, uint64_t img_len) {
+abi::BootImageHeader place_image(uint64_t img, uint64_t img_len) {
   abi::BootImageHeader h;
   if (img_len < sizeof h) fail("boot image: shorter than its header");
   memcpy(&h, at<void>(img), sizeof h);
@@ -206,6 +210,11 @@ uint64_t attack_now_target = 0;  // attack-now=0x<pa>: the same write, completed
       fail("boot image: a region overlaps the stub or the module, or lies beyond 512 MiB");
     memcpy(at<void>(r.pa), at<void>(img + r.offset), r.size);
   }
+  return h;
+}
+
+[[noreturn]] void launch_image(uint64_t img, uint64_t img_len) {
+  const abi::BootImageHeader h = place_image(img, img_len);
   const sl::SlbHeader* slb = at<const sl::SlbHeader>(h.slb_base);
   if (attack_target || attack_now_target) edu_attack_prepare();
   if (attack_now_target) {  // nothing protects memory before SKINIT: the write lands
@@ -235,14 +244,83 @@ uint64_t attack_now_target = 0;  // attack-now=0x<pa>: the same write, completed
   enter_sl(uint32_t(h.slb_base));
 }
 
+// mode=unmeasured: the RAM the simulator's loader and SL left (module 0), then hv.bin entered with
+// the SL's hand-off (module 1) as the simulator's native-sl engine enters it (platform/fake/
+// measured_hv.cpp): the boot area at the end of hv memory, long mode, SSE on, IF = 0.
+[[noreturn]] void enter_unmeasured(const MbModule& image, const MbModule& blob) {
+  abi::UnmeasuredHandoff u;
+  if (blob.end - blob.start != sizeof u) fail("unmeasured: the hand-off module has the wrong size");
+  memcpy(&u, at<void>(blob.start), sizeof u);
+  if (memcmp_(u.magic, abi::kUnmeasuredHandoffMagic, 8) != 0 || u.size != sizeof u.handoff)
+    fail("unmeasured: the hand-off module has a bad magic or size");
+  const hal::HypervisorHandoff& ho = u.handoff;
+  if (ho.hv_memory_size < abi::kBareBootAreaBytes + (64 << 10) || ho.hv_memory_pa + ho.hv_memory_size > 0x20000000)
+    fail("unmeasured: hypervisor memory has no room for the boot area or lies beyond 512 MiB");
+  place_image(image.start, image.end - image.start);
+  // The BIOS leaves the 8259 PICs programmed with IRQ0 (the PIT, 18.2 Hz) at vector 8: delivered in
+  // hv.bin's `sti; nop; cli` host-timer window it arrives as vector 8 without an error code, and
+  // hv.bin's IDT reports a #DF. Both PICs masked (OCW1 = 0xFF, 8259A data sheet), as the SL's entry
+  // state has it on the simulator (no PIC); the LAPIC, which hv.bin uses, is not affected.
+  asm volatile("outb %0, $0x21" ::"a"(uint8_t(0xFF)));
+  asm volatile("outb %0, $0xA1" ::"a"(uint8_t(0xFF)));
+  const uint64_t area = ho.hv_memory_pa + ho.hv_memory_size - abi::kBareBootAreaBytes;
+  memset(at<void>(area), 0, abi::kBarePageTablesOffset);
+  auto* e = at<abi::BareHvEntry>(area);
+  e->hdr.magic = abi::kBareHvMagic;
+  e->hdr.stack_top = area + abi::kBareStackTopOffset;
+  e->hdr.page_tables_pa = area + abi::kBarePageTablesOffset;
+  e->hdr.outcome_pa = u.outcome_pa;
+  e->hdr.flags = abi::kBareFlagUnmeasured;
+  e->handoff = ho;
+  e->handoff.hv_memory_size -= abi::kBareBootAreaBytes;
+  puts("[stub] boot image placed; hv.bin at ");
+  puthex(ho.hv_image_pa);
+  puts(", boot area at ");
+  puthex(area);
+  puts("; entering the hypervisor UNMEASURED\n");
+  // As the SL leaves the CPU for hv.bin: SSE usable (CR0.MP, EM = TS = 0, CR4.OSFXSR/OSXMMEXCPT,
+  // Intel SDM vol. 3A §13.1.3), EFER.NXE (the hypervisor's page tables use XD).
+  uint64_t cr0, cr4;
+  asm volatile("mov %%cr0, %0" : "=r"(cr0));
+  asm volatile("mov %0, %%cr0" ::"r"((cr0 | (1u << 1)) & ~uint64_t((1u << 2) | (1u << 3))));
+  asm volatile("mov %%cr4, %0" : "=r"(cr4));
+  asm volatile("mov %0, %%cr4" ::"r"(cr4 | (1u << 9) | (1u << 10)));
+  uint32_t lo, hi;
+  asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xC0000080u));
+  asm volatile("wrmsr" ::"a"(lo | (1u << 11)), "d"(hi), "c"(0xC0000080u));
+  enter_hv(ho.hv_entry_pa, area);
+}
+
+// COM1 and COM2 as 115200 8N1, FIFOs on (PC16550D: LCR.DLAB, divisor 1, LCR = 0x03). QEMU
+// ignores the word length; Bochs keeps only the low LCR[1:0] + 5 bits of every byte, and its
+// power-on LCR is 0 (5 bits): a loader that sets the line up is what firmware would have done.
+void uart_init(uint16_t base) {
+  auto out = [](uint16_t p, uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(p)); };
+  out(base + 1, 0x00);  // IER: no interrupts
+  out(base + 3, 0x80);  // LCR.DLAB
+  out(base + 0, 0x01);  // DLL: 115200 baud
+  out(base + 1, 0x00);  // DLM
+  out(base + 3, 0x03);  // 8 data bits, no parity, 1 stop bit
+  out(base + 2, 0xC7);  // FCR: FIFOs on and cleared
+  out(base + 4, 0x03);  // MCR: DTR, RTS
+}
+
 }  // namespace
 
 extern "C" [[noreturn]] void stub_main(uint32_t mbi_pa) {
+  uart_init(0x3F8);
+  uart_init(abi::kHarnessPort);
   const uint32_t* mbi = at<uint32_t>(mbi_pa);
   const uint32_t flags = mbi[0];
   const char* cmdline = (flags & (1u << 2)) ? at<const char>(mbi[4]) : "";
   if (!(flags & (1u << 3)) || mbi[5] < 1) fail("need multiboot modules: -initrd IMAGE or -initrd sl.bin,hv.bin");
   const MbModule* mods = at<const MbModule>(mbi[6]);
+  if (find(cmdline, "mode=unmeasured")) {
+    // The machine's first serial line (docs/intel.md "Bochs"): nothing after it is measured.
+    puts("UNMEASURED: Redoubt test boot (Bochs, no TPM, no DRTM): nothing is measured, no PCR, no quote; never a launch\n");
+    if (mbi[5] < 2) fail("mode=unmeasured needs two multiboot modules: the boot image and the hand-off");
+    enter_unmeasured(mods[0], mods[1]);
+  }
   if (const char* a = find(cmdline, " attack=")) attack_target = parse_hex(a + 8);
   if (const char* a = find(cmdline, "attack-now=")) attack_now_target = parse_hex(a + 11);
   if (find(cmdline, "mode=image")) {

@@ -10,6 +10,7 @@
 #include "platform/x86/hv_selftest.hpp"
 #include "platform/x86/idt.hpp"
 #include "platform/x86/launch_report.hpp"
+#include "platform/x86/unmeasured.hpp"
 #include "arch/tpm/tis.hpp"
 #include "arch/x86/lapic.hpp"
 #include "platform/x86/drivers/amd_dev.hpp"
@@ -84,7 +85,16 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   LapicHostTimer timer(lapic);
   x86::BareSvm svm(timer);
   x86::BareVmx vmx;
-  x86::BarePlatform platform(console, tpm, dma, &svm, &vmx);
+  // UNMEASURED (docs/intel.md "Bochs"): only the boot stub's test hand-off sets this bit, never an SL,
+  // never a test image: no TPM is touched and no DMA protection is taken over.
+  const bool unmeasured = entry->hdr.flags & abi::kBareFlagUnmeasured;
+  x86::UnmeasuredTpm no_tpm(entry->handoff.banks);
+  x86::UnprotectedDma no_dma;
+  x86::BarePlatform platform(console, unmeasured ? static_cast<hal::Tpm&>(no_tpm) : tpm,
+                             unmeasured ? static_cast<hal::DmaProtection&>(no_dma) : dma, &svm, &vmx);
+  if (unmeasured)
+    platform.console().print("[hv] UNMEASURED test hand-off: no TPM (no PCR extended, no NV counter), no DMA protection; "
+                             "never a launch\n");
   auto* outcome = entry->hdr.outcome_pa
                       ? reinterpret_cast<abi::LaunchOutcome*>(platform.mem().map(entry->hdr.outcome_pa,
                                                                                  sizeof(abi::LaunchOutcome)))
@@ -124,13 +134,15 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   x86::launch_report_failure_hook(hv::hypervisor_fatal);
   x86::launch_report_scrub_stack(reinterpret_cast<uint64_t>(entry) + abi::kBarePageTablesOffset + 8192);
   // The SL enabled the DEV (or AMD-Vi); the hypervisor takes it over. The LAPIC timer preempts guests.
-  if (Status d = dma.attach(); !d) x86::launch_stop(abi::ExitStatus::hv_failed, d.code(), d.message());
-  platform.console().print("[hv] DMA protection: %s attached\n", dma.name());
+  if (!unmeasured) {
+    if (Status d = dma.attach(); !d) x86::launch_stop(abi::ExitStatus::hv_failed, d.code(), d.message());
+    platform.console().print("[hv] DMA protection: %s attached\n", dma.name());
+  }
   // docs/dma.md "The DEV → AMD-Vi hand-off": with the DEV still on, AMD-Vi blocking every
   // DeviceID, its invalidation completed; the DEV stays on (no window, two layers).
   // docs/dma.md "VT-d": on an Intel machine SINIT's PMRs cover everything the hand-off names;
   // VT-d translation is enabled blocking every requester, and only then are the PMRs released.
-  if (dma.vtd_chosen()) {
+  if (!unmeasured && dma.vtd_chosen()) {
     const bool window = flags & abi::kBareFlagDevOffBeforeIommu;
     if (window) platform.console().print("[hv] TEST ONLY: PMRs off before VT-d translation is on (the hand-off window)\n");
     Status t = dma.take_over_vtd(entry->handoff, window ? x86::VtdHw::kTestPmrOffFirst : 0);
@@ -138,7 +150,7 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
     platform.console().print("[hv] VT-d translation on: every requester blocked, root table at 0x%llx; PMRs released\n",
                              (unsigned long long)entry->handoff.dma_region_pa);
   }
-  if (dma.dev_chosen()) {
+  if (!unmeasured && dma.dev_chosen()) {
     const bool window = flags & abi::kBareFlagDevOffBeforeIommu;
     if (window) platform.console().print("[hv] TEST ONLY: DEV off before AMD-Vi is enabled (the hand-off window)\n");
     Status l = dma.layer_iommu(entry->handoff.dma_region_pa, entry->handoff.dma_region_size, window);
@@ -160,6 +172,9 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   x86::launch_report_dump_hook(dump_run_record);
   Status s = hv::hypervisor_main(platform, entry->handoff, flags & abi::kBareFlagHvTestMask);
   x86::launch_report_log_used(entry->handoff.event_log_used);
+  if (unmeasured)
+    platform.console().print("[hv] UNMEASURED: %llu PCR extends were not made (no TPM)\n",
+                             (unsigned long long)no_tpm.extends_not_made());
   if (!s) x86::launch_stop(abi::ExitStatus::hv_failed, s.code(), s.message());
   x86::launch_stop(abi::ExitStatus::ok, Err::ok, "the hypervisor stopped normally");
 }
