@@ -413,7 +413,8 @@ BOOST_DATA_TEST_CASE(schema_3_is_migrated_to_4_keeping_the_data, bdata::make(kBa
   BOOST_TEST(rows[0].group == "");
   BOOST_TEST(s->set_endpoint_group("old", "lab"));
   BOOST_TEST(!s->set_endpoint_group("nobody", "lab"));
-  BOOST_TEST(s->endpoint_groups() == (std::vector<std::pair<std::string, std::string>>{{"old", "lab"}}));
+  const bool groups_ok = s->endpoint_groups() == std::vector<std::pair<std::string, std::string>>{{"old", "lab"}};
+  BOOST_TEST(groups_ok);
 }
 
 // Filters (effective status, group, last seen) and paging by id, on the database's own SQL.
@@ -483,7 +484,8 @@ BOOST_DATA_TEST_CASE(reference_history_and_current_versions, bdata::make(kBacken
   const int64_t v4 = s->add_reference_set({0, "", "ref-a", "k1", "ops", 103, "AAAA", v1});
   BOOST_TEST(v1 < v2);
   BOOST_TEST(v3 < v4);
-  BOOST_TEST(s->current_reference_versions() == (std::vector<std::pair<std::string, int64_t>>{{"", v4}, {"group:lab", v2}}));
+  const bool current_ok = s->current_reference_versions() == std::vector<std::pair<std::string, int64_t>>{{"", v4}, {"group:lab", v2}};
+  BOOST_TEST(current_ok);
   auto all = s->reference_history(std::nullopt, 10);
   BOOST_TEST_REQUIRE(all.size() == 4u);
   BOOST_TEST(all[0].version == v4);
