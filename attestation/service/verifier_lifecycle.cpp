@@ -28,8 +28,10 @@ const std::regex& name_re() {
 }
 
 void only_params(const std::map<std::string, std::string>& p, std::initializer_list<const char*> known) {
-  for (const auto& [k, v] : p)
+  for (const auto& kv : p) {
+    const std::string& k = kv.first;
     if (std::find_if(known.begin(), known.end(), [&](const char* x) { return k == x; }) == known.end()) bad_param(k, "unknown parameter");
+  }
 }
 
 int64_t int_param(const std::string& name, const std::string& v, int64_t lo, int64_t hi) {
