@@ -34,6 +34,11 @@ const std::vector<ApiRoute>& api_routes() {
       {RouteId::status_page, "GET", "/status", "/status", kPublic, false, false},
       {RouteId::fleet, "GET", "/v1/fleet", "/v1/fleet", kReaders, false, false},
       {RouteId::jwks, "GET", "/.well-known/jwks.json", "/.well-known/jwks.json", kPublic, false, false},
+      // Lifecycle and policy (store schema 4): groups, the reference-value history and rollback, token revocation.
+      {RouteId::set_group, "PUT", R"(/v1/endpoints/([^/]+)/group)", "/v1/endpoints/ep-1/group", kAdmin, false, true},
+      {RouteId::reference_history, "GET", "/v1/reference-values/history", "/v1/reference-values/history", kReaders, false, false},
+      {RouteId::rollback_reference_values, "POST", "/v1/reference-values/rollback", "/v1/reference-values/rollback", kAdmin, false, true},
+      {RouteId::revoke_token, "POST", "/v1/tokens/revoke", "/v1/tokens/revoke", kAdmin, false, true},
   };
   return t;
 }
@@ -58,6 +63,10 @@ const char* route_name(RouteId id) {
     case RouteId::status_page: return "status_page";
     case RouteId::fleet: return "fleet";
     case RouteId::jwks: return "jwks";
+    case RouteId::set_group: return "set_group";
+    case RouteId::reference_history: return "reference_history";
+    case RouteId::rollback_reference_values: return "rollback_reference_values";
+    case RouteId::revoke_token: return "revoke_token";
   }
   return "?";
 }

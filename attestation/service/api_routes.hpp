@@ -29,6 +29,10 @@ enum class RouteId {
   status_page,
   fleet,
   jwks,
+  set_group,
+  reference_history,
+  rollback_reference_values,
+  revoke_token,
 };
 
 struct ApiRoute {

@@ -105,6 +105,14 @@ std::string read_body(const httplib::Request& req, const httplib::ContentReader&
   return body;
 }
 
+// The query parameters, each once (a repeated one is a 400 naming it).
+std::map<std::string, std::string> params_of(const httplib::Request& req) {
+  std::map<std::string, std::string> p;
+  for (const auto& [k, v] : req.params)
+    if (!p.emplace(k, v).second) throw AttestError("bad_parameter", "query parameter \"" + k + "\": given more than once");
+  return p;
+}
+
 int history_param(const httplib::Request& req) {
   if (!req.has_param("history")) return 20;
   const std::string v = req.get_param_value("history");
@@ -175,6 +183,9 @@ Principal VerifierHttpServer::authorize(const ApiRoute& r, const httplib::Reques
     return p;
   }
   p = tokens_->verify(req.get_header_value("Authorization"), unix_now());
+  // Revoked before its exp (POST /v1/tokens/revoke on any instance; each one's list is refreshed every lease round).
+  if (!p.token_id.empty() && svc_.token_revoked(p.token_id))
+    throw AttestError("token_revoked", "this token (jti " + p.token_id + ") was revoked by an admin", 401);
   if ((r.allowed & roles(p.role)) == 0) {
     std::string need;
     for (Role x : {Role::admin, Role::relying_party, Role::endpoint})
@@ -203,7 +214,7 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
     auto id = [&] { return req.matches[1].str(); };
     switch (r.id) {
       case RouteId::info: return {s.info(), ""};
-      case RouteId::list_endpoints: return {s.list_endpoints(), ""};
+      case RouteId::list_endpoints: return {s.list_endpoints(params_of(req)), ""};
       case RouteId::enrol: {
         json b = parse_json_body(body);
         if (b.is_object() && b.contains("id") && b["id"].is_string()) endpoint_id = b["id"].get<std::string>();
@@ -225,7 +236,7 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
       }
       case RouteId::verdict: return {s.verdict(std::stoll(id())), ""};
       case RouteId::get_reference_values: return {s.reference_values_info(), ""};
-      case RouteId::put_reference_values: return {s.set_reference_values(parse_json_body(body)), ""};
+      case RouteId::put_reference_values: return {s.set_reference_values(parse_json_body(body), who->subject), ""};
       case RouteId::healthz: return {json{{"status", "ok"}}, ""};
       case RouteId::readyz: {
         // Ready = the store answers and there are reference values to appraise with (fail closed).
@@ -240,10 +251,17 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
         if (!why.empty()) throw AttestError("not_ready", why, 503);
         return {json{{"status", "ready"}, {"reference_values", s.reference()->id}}, ""};
       }
-      case RouteId::metrics: return {json(), metrics_.render(s.endpoints_by_status())};
+      case RouteId::metrics: {
+        const WebhookCounts w = s.webhook_counts();
+        return {json(), metrics_.render(s.endpoints_by_status()) + render_lifecycle_metrics(s.stale_marked_total(), w.delivered, w.dropped, w.retried)};
+      }
       case RouteId::status_page: return {json(), status_page().html, true};
-      case RouteId::fleet: return {s.fleet(req.has_param("status") ? req.get_param_value("status") : ""), ""};
+      case RouteId::fleet: return {s.list_endpoints(params_of(req), true), ""};
       case RouteId::jwks: return {s.jwks(), ""};
+      case RouteId::set_group: return {s.set_endpoint_group(id(), parse_json_body(body)), ""};
+      case RouteId::reference_history: return {s.reference_history(params_of(req)), ""};
+      case RouteId::rollback_reference_values: return {s.rollback_reference_values(parse_json_body(body), who->subject), ""};
+      case RouteId::revoke_token: return {s.revoke_token(parse_json_body(body), who->subject), ""};
     }
     throw AttestError("internal", "route without a handler", 500);
   });
@@ -377,6 +395,10 @@ void VerifierHttpServer::sweep_loop() {
   while (!stop_) {
     try {
       svc_.purge_nonces();
+      if (o_.lease_renew_ms <= 0) {  // no lease rounds: this instance alone refreshes and marks here
+        svc_.sync_policy();
+        svc_.mark_stale_round();
+      }
     } catch (const std::exception&) {
       // a busy or failing database: the next round tries again
     }
@@ -393,6 +415,8 @@ void VerifierHttpServer::lease_loop() {
     if (stop_) break;
     try {
       const LeaseRound r = svc_.lease_round();
+      svc_.sync_policy();       // reference values, groups and revoked tokens another instance changed
+      svc_.mark_stale_round();  // this instance's silent endpoints: endpoint.stale, once
       if (r.taken_over > 0 || r.released > 0)
         std::cerr << "redoubt verifier: instance " << svc_.instance_id() << ": took over " << r.taken_over << ", released " << r.released
                   << " endpoint leases; holds " << r.owned.size() << " (" << r.live_instances << " live instances)\n";

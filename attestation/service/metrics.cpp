@@ -55,4 +55,17 @@ std::string HttpMetrics::render(const std::map<std::string, int64_t>& endpoints_
   return o.str();
 }
 
+std::string render_lifecycle_metrics(uint64_t stale_marked, uint64_t sent, uint64_t failed, uint64_t retried) {
+  std::ostringstream o;
+  o << "# HELP redoubt_endpoints_marked_stale_total Endpoints this instance marked stale or unreachable (once per silence, by the lease holder).\n"
+       "# TYPE redoubt_endpoints_marked_stale_total counter\n"
+    << "redoubt_endpoints_marked_stale_total " << stale_marked << "\n";
+  o << "# HELP redoubt_webhook_deliveries_total Webhook delivery attempts by outcome: sent (accepted), failed (given up), retried.\n"
+       "# TYPE redoubt_webhook_deliveries_total counter\n"
+    << "redoubt_webhook_deliveries_total{result=\"sent\"} " << sent << "\n"
+    << "redoubt_webhook_deliveries_total{result=\"failed\"} " << failed << "\n"
+    << "redoubt_webhook_deliveries_total{result=\"retried\"} " << retried << "\n";
+  return o.str();
+}
+
 }  // namespace redoubt::attest

@@ -29,4 +29,8 @@ class HttpMetrics {
   uint64_t store_errors_ = 0;
 };
 
+// Lifecycle counters (issue 13): endpoints this instance marked stale/unreachable (each silence once,
+// fleet-wide), and webhook deliveries sent, failed (dropped after the last attempt or refused) and retried.
+std::string render_lifecycle_metrics(uint64_t stale_marked, uint64_t webhook_sent, uint64_t webhook_failed, uint64_t webhook_retried);
+
 }  // namespace redoubt::attest

@@ -79,6 +79,7 @@ VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), sto
     ref_ = std::make_shared<const ReferenceValues>(verify_reference_values(from_base64(*stored, "stored reference values"), *cfg_.authority));
     ref_cose_b64_ = *stored;
   }
+  load_reference_history();  // schema 4: the history, groups and per-endpoint sets (verifier_lifecycle.cpp)
 }
 
 std::shared_ptr<const ReferenceValues> VerifierService::reference() const {
@@ -96,25 +97,6 @@ std::shared_ptr<const ReferenceValues> VerifierService::require_reference() cons
                       "`redoubt verifier serve --reference FILE --authority PUB`, or PUT /v1/reference-values as admin",
                       503);
   return r;
-}
-
-json VerifierService::set_reference_values(const json& body) {
-  if (!cfg_.authority) throw AttestError("no_policy_authority", "this verifier has no policy authority key (--authority) to check reference values with", 422);
-  const Bytes cose = json_base64(body, "reference_values", 256 * 1024);
-  auto r = std::make_shared<const ReferenceValues>(verify_reference_values(cose, *cfg_.authority));
-  const std::string b64 = to_base64(cose);
-  store_->put_setting("reference_values", b64);
-  std::lock_guard<std::mutex> l(ref_mu_);
-  const std::string previous = ref_ ? ref_->id : "";
-  ref_ = r;
-  ref_cose_b64_ = b64;
-  return {{"reference_values", r->id}, {"previous", previous.empty() ? json(nullptr) : json(previous)}};
-}
-
-json VerifierService::reference_values_info() {
-  std::lock_guard<std::mutex> l(ref_mu_);
-  if (!ref_) return {{"reference_values", nullptr}};
-  return {{"reference_values", ref_->id}, {"cose", ref_cose_b64_}};
 }
 
 int64_t VerifierService::stale_after(const EndpointRecord& e) const {
@@ -241,9 +223,10 @@ json VerifierService::issue_nonce(const std::string& id) {
 }
 
 std::optional<json> VerifierService::record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce,
-                                            const std::optional<ClockState>* seen) {
+                                            const std::optional<ClockState>* seen, const json& extra) {
   const std::string jws = jws_sign_es256(a.ear, cfg_.signing_key, kid_);
-  const json summary = summary_of(a);
+  json summary = summary_of(a);
+  if (extra.is_object()) summary.update(extra);
   std::string previous;
   if (!endpoint_id.empty())
     if (auto e = store_->endpoint(endpoint_id)) previous = e->status;
@@ -258,6 +241,7 @@ std::optional<json> VerifierService::record(const std::string& endpoint_id, cons
     seq = store_->add_verdict(v, clock);
   }
   json out = {{"seq", seq}, {"status", a.status}, {"ear", a.ear}, {"ear_jws", jws}};
+  if (extra.is_object() && extra.contains("reference_values")) out["reference_values"] = extra["reference_values"];
   if (webhook_ && !endpoint_id.empty() && previous != a.status)
     webhook_->post({{"event", "verdict_changed"}, {"endpoint", endpoint_id}, {"previous", previous}, {"status", a.status}, {"seq", seq},
                     {"summary", summary}, {"ear_jws", jws}});
@@ -269,11 +253,22 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
   auto e = store_->endpoint(id);
   if (!e && store_->pending(id)) throw AttestError("not_enrolled", "endpoint " + id + " has not completed enrolment", 409);
   if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
-  const auto ref = require_reference();  // before the nonce is spent: the endpoint may try again
+  const RefChoice choice = reference_for(id);  // its override, its group's, or the fleet's (schema 4)
+  const auto ref = choice.ref ? choice.ref : require_reference();  // before the nonce is spent: the endpoint may try again
   const Evidence ev = evidence_from_json(body);
   // Freshness first: the nonce in the quote must be one we issued to this endpoint, unused, unexpired.
   const Bytes nonce = quote_extra_data(ev.quote);
-  store_->consume_nonce(nonce, id, unix_now());
+  const std::string digest = to_hex(tpm_hash(TPM2_ALG_SHA256, to_bytes(body.dump())));
+  try {
+    store_->consume_nonce(nonce, id, unix_now());
+  } catch (const AttestError& ex) {
+    // A retry of a push whose verdict was stored (its instance died before answering): that verdict
+    // again. A different evidence with the nonce stays a replay (409 nonce_reused).
+    if (ex.code() != "nonce_reused") throw;
+    if (auto stored = stored_verdict_for_retry(id, nonce, digest)) return *stored;
+    throw;
+  }
+  const json extra = {{"reference_values", {{"version", choice.version}, {"scope", choice.scope}, {"id", ref->id}}}, {"evidence_sha256", digest}};
   std::lock_guard<std::mutex> l(appraise_mu_);
   // Several instances may appraise quotes of one endpoint at once: the verdict is stored only if the
   // clock record it was compared with is still the stored one (compare-and-set), else appraised again.
@@ -292,7 +287,7 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
     in.ear_ttl_s = cfg_.ear_ttl_s;
     const AppraisalOutcome a = appraise(ev, in, unix_now());
     // Only a quote genuinely from the enrolled AK may move the endpoint's clock record.
-    if (auto out = record(id, a, a.authentic, nonce, &e->clock)) return *out;
+    if (auto out = record(id, a, a.authentic, nonce, &e->clock, extra)) return *out;
   }
   throw AttestError("busy", "endpoint " + id + "'s record kept changing under this appraisal; try again", 503);
 }
@@ -334,8 +329,14 @@ json VerifierService::endpoint_status(const std::string& id, int history) {
     return {{"id", id}, {"state", "pending"}, {"mode", p->mode}, {"status", "none"}, {"history", json::array()}, {"pending_expires", p->challenge_expires}};
   if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id, 404);
   json h = json::array();
-  for (const VerdictRecord& v : store_->verdicts(id, history))
-    h.push_back({{"seq", v.seq}, {"iat", v.iat}, {"status", v.status}, {"reasons", json::parse(v.summary_json)}});
+  for (const VerdictRecord& v : store_->verdicts(id, history)) {
+    json reasons = json::parse(v.summary_json), item = {{"seq", v.seq}, {"iat", v.iat}, {"status", v.status}};
+    if (reasons.contains("reference_values")) item["reference_values"] = reasons["reference_values"];  // schema 4: the set it was appraised against
+    reasons.erase("reference_values");
+    reasons.erase("evidence_sha256");
+    item["reasons"] = reasons;
+    h.push_back(item);
+  }
   const int64_t now = unix_now();
   json out = {{"id", e->id},
               {"state", "enrolled"},
@@ -356,48 +357,6 @@ json VerifierService::endpoint_status(const std::string& id, int history) {
   return out;
 }
 
-json VerifierService::list_endpoints() {
-  json a = json::array();
-  const int64_t now = unix_now();
-  for (const EndpointRecord& e : store_->endpoints())
-    a.push_back({{"id", e.id},
-                 {"state", "enrolled"},
-                 {"mode", e.mode},
-                 {"status", effective_status(e, now)},
-                 {"last_seen", e.last_seen ? json(e.last_seen) : json(nullptr)}});
-  return {{"endpoints", a}};
-}
-
-json VerifierService::fleet(const std::string& status_filter) {
-  static const char* const kStatuses[] = {"affirming", "warning", "contraindicated", "stale", "unreachable", "none"};
-  if (!status_filter.empty() && std::find_if(std::begin(kStatuses), std::end(kStatuses), [&](const char* s) { return status_filter == s; }) == std::end(kStatuses))
-    throw AttestError("bad_status_filter", "status must be one of affirming, warning, contraindicated, stale, unreachable, none");
-  json a = json::array();
-  const int64_t now = unix_now();
-  for (const EndpointRecord& e : store_->endpoints()) {
-    const std::string status = effective_status(e, now);
-    if (!status_filter.empty() && status != status_filter) continue;
-    json why = json::array();
-    if (status == "stale" || status == "unreachable")
-      why.push_back({{"kind", status}, {"code", "no_recent_appraisal"},
-                     {"message", "no appraisal of an authentic quote for more than " + std::to_string(stale_after(e)) + " s; the last verdict said " + e.status}});
-    if (!e.last_error.empty()) why.push_back({{"kind", "poll_error"}, {"code", "poll_error"}, {"message", e.last_error}});
-    if (auto last = store_->verdicts(e.id, 1); !last.empty()) {
-      const json r = json::parse(last.front().summary_json);
-      for (const auto& [kind, key] : {std::pair{"failure", "failures"}, std::pair{"warning", "warnings"}, std::pair{"note", "notes"}})
-        for (const json& f : r.value(key, json::array())) why.push_back({{"kind", kind}, {"code", f.value("code", "")}, {"message", f.value("message", "")}});
-    }
-    a.push_back({{"id", e.id},
-                 {"mode", e.mode},
-                 {"status", status},
-                 {"verdict_status", e.status},
-                 {"last_seen", e.last_seen ? json(e.last_seen) : json(nullptr)},
-                 {"stale_after", stale_after(e)},
-                 {"why", why}});
-  }
-  return {{"now", now}, {"filter", status_filter.empty() ? json(nullptr) : json(status_filter)}, {"endpoints", a}};
-}
-
 json VerifierService::jwks() const {
   // RFC 7518 §6.2.1: x and y are the point's coordinates, base64url, each the full field size.
   const policy::PublicKey k = policy::cose_public_key(cfg_.signing_key);
@@ -415,7 +374,15 @@ json VerifierService::jwks() const {
 json VerifierService::verdict(int64_t seq) {
   auto v = store_->verdict(seq);
   if (!v) throw AttestError("unknown_verdict", "no verdict " + std::to_string(seq), 404);
-  return {{"seq", v->seq}, {"endpoint", v->endpoint_id}, {"iat", v->iat}, {"status", v->status}, {"reasons", json::parse(v->summary_json)}, {"ear_jws", v->ear_jws}};
+  json reasons = json::parse(v->summary_json);
+  json out = {{"seq", v->seq}, {"endpoint", v->endpoint_id}, {"iat", v->iat}, {"status", v->status}, {"ear_jws", v->ear_jws}};
+  if (reasons.contains("reference_values")) {  // which set it was appraised against (schema 4)
+    out["reference_values"] = reasons["reference_values"];
+    reasons.erase("reference_values");
+  }
+  reasons.erase("evidence_sha256");
+  out["reasons"] = reasons;
+  return out;
 }
 
 int VerifierService::purge_nonces() { return store_->purge_nonces(unix_now() - cfg_.nonce_history_s); }

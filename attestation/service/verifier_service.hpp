@@ -3,6 +3,7 @@
 // nonces, evidence appraisal with per-endpoint clock tracking, verdict history,
 // the stateless one-shot verify, and verdict-change webhooks. Thread-safe.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,16 +58,30 @@ class VerifierService {
   nlohmann::json issue_nonce(const std::string& id);                      // POST /v1/endpoints/{id}/nonce
   nlohmann::json submit_evidence(const std::string& id, const nlohmann::json& body);  // POST /v1/endpoints/{id}/evidence
   nlohmann::json endpoint_status(const std::string& id, int history);     // GET /v1/endpoints/{id}
-  nlohmann::json list_endpoints();                                        // GET /v1/endpoints
+  // GET /v1/endpoints and (fleet = true: with why, for the status page) GET /v1/fleet: filters
+  // status, group, last_seen_before/after; paging limit + cursor, in id order. A bad parameter is a
+  // 400 bad_parameter naming it (verifier_lifecycle.cpp).
+  nlohmann::json list_endpoints(const std::map<std::string, std::string>& params, bool fleet = false);
   nlohmann::json verify_oneshot(const nlohmann::json& body);              // POST /v1/verify
   nlohmann::json verdict(int64_t seq);                                    // GET /v1/verdicts/{seq}
   nlohmann::json info();                                                  // GET /v1/info
   nlohmann::json delete_endpoint(const std::string& id);                  // DELETE /v1/endpoints/{id}
-  nlohmann::json set_reference_values(const nlohmann::json& body);        // PUT /v1/reference-values
+  // PUT /v1/reference-values {"reference_values": COSE b64[, "group": G | "endpoint": ID]}: a new
+  // version in the history (verifier_lifecycle.cpp); `by` is who (the admin token's subject).
+  nlohmann::json set_reference_values(const nlohmann::json& body, const std::string& by = "");
   nlohmann::json reference_values_info();                                 // GET /v1/reference-values
-  // GET /v1/fleet[?status=S]: every enrolled endpoint with its effective status, last seen and why
-  // (the last verdict's named findings; stale/unreachable and the last poll error). For the status page.
-  nlohmann::json fleet(const std::string& status_filter);
+  nlohmann::json reference_history(const std::map<std::string, std::string>& params);  // GET /v1/reference-values/history
+  nlohmann::json rollback_reference_values(const nlohmann::json& body, const std::string& by);  // POST /v1/reference-values/rollback
+  nlohmann::json set_endpoint_group(const std::string& id, const nlohmann::json& body);  // PUT /v1/endpoints/{id}/group
+  nlohmann::json revoke_token(const nlohmann::json& body, const std::string& by);        // POST /v1/tokens/revoke
+  bool token_revoked(const std::string& jti) const;
+  // Every lease round: the newest reference-value set of each scope, the groups and the revoked
+  // token ids from the store (what another instance rolled out applies here too), then the stale
+  // marks of the endpoints this instance owns (endpoint.stale webhook, once per silence).
+  void sync_policy();
+  int mark_stale_round();
+  uint64_t stale_marked_total() const { return stale_marked_.load(); }
+  WebhookCounts webhook_counts() const;
   // GET /.well-known/jwks.json: the EAR signing key as a JWK Set (RFC 7517 §5).
   nlohmann::json jwks() const;
 
@@ -92,14 +107,28 @@ class VerifierService {
   // Pull mode: one round over every enrolled pull endpoint this instance owns; `fetch(url, nonce_hex)` returns the evidence JSON.
   void poll_round(const std::function<nlohmann::json(const std::string& url, const std::string& nonce_hex)>& fetch);
 
+  // Which reference values appraise this endpoint: its own override, else its group's, else the
+  // fleet's (scope ""); version 0 = given at start without a history.
+  struct RefChoice {
+    std::shared_ptr<const ReferenceValues> ref;
+    int64_t version = 0;
+    std::string scope;
+  };
+  RefChoice reference_for(const std::string& endpoint_id) const;
+
   VerifierStore& store() { return *store_; }
   const std::string& key_id() const { return kid_; }
 
  private:
   // Signs and stores a verdict. With `seen` (an endpoint's appraisal): only if its clock record is still
   // *seen, else nullopt (another instance stored a verdict meanwhile: appraise again).
+  // `extra` is kept with the verdict's summary (the reference-value version, the evidence digest).
   std::optional<nlohmann::json> record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce = {},
-                                       const std::optional<ClockState>* seen = nullptr);
+                                       const std::optional<ClockState>* seen = nullptr, const nlohmann::json& extra = nullptr);
+  // A push retried with the same nonce and the same evidence after its verdict was stored: that verdict.
+  std::optional<nlohmann::json> stored_verdict_for_retry(const std::string& id, const Bytes& nonce, const std::string& evidence_sha256);
+  void load_reference_history();  // at start (verifier_lifecycle.cpp)
+  std::shared_ptr<const ReferenceValues> parse_set(const ReferenceSetRecord& r);
   std::shared_ptr<const ReferenceValues> require_reference() const;  // throws no_reference_values (503)
   int64_t stale_after(const EndpointRecord& e) const;
 
@@ -113,6 +142,13 @@ class VerifierService {
   std::string ref_cose_b64_;                    // and the signed document it came from
   mutable std::mutex lease_mu_;
   std::optional<std::set<std::string>> owned_;  // endpoints this instance holds leases on (nullopt: no round yet)
+  // Schema 4 policy state, refreshed by sync_policy() (under ref_mu_): scope -> newest set, endpoint -> group,
+  // parsed sets by version, revoked token ids.
+  std::map<std::string, RefChoice> sets_;
+  std::map<std::string, std::string> groups_;
+  std::map<int64_t, std::shared_ptr<const ReferenceValues>> parsed_;
+  std::set<std::string> revoked_;
+  std::atomic<uint64_t> stale_marked_{0};
 };
 
 int64_t unix_now();

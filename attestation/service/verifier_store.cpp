@@ -178,6 +178,16 @@ void SqliteStore::migrate() {
     exec("CREATE UNIQUE INDEX verdicts_by_nonce ON verdicts(nonce)");  // NULLs (one-shot verdicts) are distinct
     exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '3')");
   }
+  if (version < 4) {  // issue 13: reference-value history and groups, token revocation, stale marks (verifier_store_lifecycle.cpp)
+    exec(
+        "CREATE TABLE reference_sets(version INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL, ref_id TEXT NOT NULL, signer TEXT NOT NULL,"
+        " by_whom TEXT NOT NULL, created INTEGER NOT NULL, cose TEXT NOT NULL, rollback_of INTEGER NOT NULL DEFAULT 0)");
+    exec("CREATE INDEX reference_sets_by_scope ON reference_sets(scope, version)");
+    exec("ALTER TABLE endpoints ADD COLUMN group_name TEXT NOT NULL DEFAULT ''");
+    exec("ALTER TABLE endpoints ADD COLUMN stale_marked INTEGER NOT NULL DEFAULT -1");
+    exec("CREATE TABLE revoked_tokens(jti TEXT PRIMARY KEY, exp INTEGER NOT NULL)");
+    exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '4')");
+  }
   tx.commit();
 }
 

@@ -20,7 +20,9 @@
 
 namespace redoubt::attest {
 
-inline constexpr int kStoreSchemaVersion = 3;  // 3: leases, instances, verdicts.nonce UNIQUE
+// 3: leases, instances, verdicts.nonce UNIQUE. 4: reference-value history and groups (reference_sets,
+// endpoints.group_name), revoked tokens, endpoints.stale_marked (docs/operations.md "Schema").
+inline constexpr int kStoreSchemaVersion = 4;
 
 struct EndpointRecord {
   std::string id;
@@ -67,6 +69,33 @@ struct LeaseRound {
 struct LeaseInfo {
   std::string instance;
   int64_t expires_ms = 0;
+};
+
+// One signed reference-value set rolled out through the API (schema 4): every one is kept, in order.
+struct ReferenceSetRecord {
+  int64_t version = 0;      // 1, 2, ... across every scope (assigned by the store)
+  std::string scope;        // "" (every endpoint), "group:NAME" or "endpoint:ID" (an override)
+  std::string ref_id;       // the reference values' own id (their "id" field)
+  std::string signer;       // key id of the policy authority whose signature was checked
+  std::string by;           // who rolled it out (the admin token's subject; "config" at start)
+  int64_t created = 0;      // unix time
+  std::string cose_b64;     // the COSE_Sign1 document, base64
+  int64_t rollback_of = 0;  // a rollback: the earlier version whose content this is (0 = none)
+};
+
+// GET /v1/endpoints and /v1/fleet (schema 4): filters, and paging by id after a cursor.
+struct EndpointQuery {
+  std::string status;           // "" or an effective status (the store computes it as VerifierService does)
+  std::optional<std::string> group;  // nullopt: any; "": endpoints in no group
+  std::optional<int64_t> seen_before, seen_after;  // last_seen < / > (never seen = 0)
+  std::string after_id;         // ids greater than this (the cursor), in id order
+  int limit = 100;              // at most this many rows
+  int64_t now = 0, stale_push_s = 600, stale_pull_s = 600;  // for the effective status
+};
+
+struct EndpointSummary {
+  std::string id, mode, status, group, last_error, agent_url;
+  int64_t last_seen = 0;
 };
 
 // What the verifier keeps, independent of where (issue 13: SQLite now; a second backend, such as
@@ -119,6 +148,23 @@ class VerifierStore {
   virtual LeaseRound lease_round(const std::string& instance, int64_t now_ms, int64_t ttl_ms) = 0;
   virtual void release_instance(const std::string& instance) = 0;  // orderly stop: its leases are free at once
   virtual std::optional<LeaseInfo> lease(const std::string& endpoint_id) = 0;
+
+  // Lifecycle and policy (schema 4; issue 13).
+  virtual std::vector<EndpointSummary> list_endpoints(const EndpointQuery& q) = 0;
+  virtual bool set_endpoint_group(const std::string& id, const std::string& group) = 0;  // false: no such endpoint
+  virtual std::vector<std::pair<std::string, std::string>> endpoint_groups() = 0;       // (id, group) with a group
+  virtual int64_t add_reference_set(const ReferenceSetRecord& r) = 0;                    // returns the new version
+  virtual std::vector<ReferenceSetRecord> reference_history(const std::optional<std::string>& scope, int limit) = 0;  // newest first
+  virtual std::optional<ReferenceSetRecord> reference_set(int64_t version) = 0;
+  virtual std::vector<std::pair<std::string, int64_t>> current_reference_versions() = 0;  // (scope, newest version)
+  // The verdict stored for a nonce (idempotent retried pushes), if any.
+  virtual std::optional<VerdictRecord> verdict_by_nonce(const Bytes& nonce) = 0;
+  virtual void revoke_token(const std::string& jti, int64_t exp) = 0;  // kept until exp
+  virtual std::vector<std::string> revoked_tokens(int64_t now) = 0;     // those not yet expired
+  virtual int purge_revoked_tokens(int64_t now) = 0;
+  // Compare-and-set, exactly once per silence: marks the endpoint stale for its last_seen if it is
+  // still `last_seen` and not marked for it yet; true if this call marked it.
+  virtual bool mark_stale(const std::string& id, int64_t last_seen) = 0;
 };
 
 // The embedded default: SQLite (WAL), one connection behind a mutex.
@@ -153,6 +199,18 @@ class SqliteStore final : public VerifierStore {
   LeaseRound lease_round(const std::string& instance, int64_t now_ms, int64_t ttl_ms) override;
   void release_instance(const std::string& instance) override;
   std::optional<LeaseInfo> lease(const std::string& endpoint_id) override;
+  std::vector<EndpointSummary> list_endpoints(const EndpointQuery& q) override;
+  bool set_endpoint_group(const std::string& id, const std::string& group) override;
+  std::vector<std::pair<std::string, std::string>> endpoint_groups() override;
+  int64_t add_reference_set(const ReferenceSetRecord& r) override;
+  std::vector<ReferenceSetRecord> reference_history(const std::optional<std::string>& scope, int limit) override;
+  std::optional<ReferenceSetRecord> reference_set(int64_t version) override;
+  std::vector<std::pair<std::string, int64_t>> current_reference_versions() override;
+  std::optional<VerdictRecord> verdict_by_nonce(const Bytes& nonce) override;
+  void revoke_token(const std::string& jti, int64_t exp) override;
+  std::vector<std::string> revoked_tokens(int64_t now) override;
+  int purge_revoked_tokens(int64_t now) override;
+  bool mark_stale(const std::string& id, int64_t last_seen) override;
 
  private:
   void exec(const char* sql);

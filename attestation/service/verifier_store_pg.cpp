@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "attestation/common/attest_error.hpp"
+#include "attestation/service/verifier_store_sql.hpp"
 
 namespace redoubt::attest {
 namespace {
@@ -215,6 +216,16 @@ void PgStore::migrate() {
     c.exec("CREATE UNIQUE INDEX verdicts_by_nonce ON verdicts(nonce)");  // NULLs (one-shot verdicts) are distinct
     set_version(3);
   }
+  if (version < 4) {
+    c.exec(
+        "CREATE TABLE reference_sets(version BIGSERIAL PRIMARY KEY, scope TEXT NOT NULL, ref_id TEXT NOT NULL, signer TEXT NOT NULL,"
+        " by_whom TEXT NOT NULL, created BIGINT NOT NULL, cose TEXT NOT NULL, rollback_of BIGINT NOT NULL DEFAULT 0)");
+    c.exec("CREATE INDEX reference_sets_by_scope ON reference_sets(scope, version)");
+    c.exec("ALTER TABLE endpoints ADD COLUMN group_name TEXT NOT NULL DEFAULT ''");
+    c.exec("ALTER TABLE endpoints ADD COLUMN stale_marked BIGINT NOT NULL DEFAULT -1");
+    c.exec("CREATE TABLE revoked_tokens(jti TEXT PRIMARY KEY, exp BIGINT NOT NULL)");
+    set_version(4);
+  }
   c.commit();
 }
 
@@ -416,7 +427,7 @@ int64_t PgStore::verdict_count() {
 // verdicts' unique nonce index agrees with the table ("ok" or what failed).
 std::string PgStore::integrity_check() {
   Conn c(*this);
-  for (const char* t : {"meta", "endpoints", "pending_enrolments", "nonces", "verdicts", "instances", "leases"}) c.exec(std::string("SELECT count(*) FROM ") + t);
+  for (const char* t : {"meta", "endpoints", "pending_enrolments", "nonces", "verdicts", "instances", "leases", "reference_sets", "revoked_tokens"}) c.exec(std::string("SELECT count(*) FROM ") + t);
   Res d = c.exec("SELECT count(*) FROM (SELECT nonce FROM verdicts WHERE nonce IS NOT NULL GROUP BY nonce HAVING count(*) > 1) x");
   if (d.i64(0, 0) != 0) return std::to_string(d.i64(0, 0)) + " nonces with more than one verdict";
   return "ok";
@@ -469,6 +480,102 @@ std::optional<LeaseInfo> PgStore::lease(const std::string& endpoint_id) {
   Res r = c.exec("SELECT instance_id, expires_ms FROM leases WHERE endpoint_id = $1", {A(endpoint_id)});
   if (!r.rows()) return std::nullopt;
   return LeaseInfo{r.text(0, 0), r.i64(0, 1)};
+}
+
+// ------------------------------------------------------- schema 4 (lifecycle and policy)
+
+namespace {
+ReferenceSetRecord read_set(const Res& r, int i) {
+  return ReferenceSetRecord{r.i64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.i64(i, 5), r.text(i, 6), r.i64(i, 7)};
+}
+}  // namespace
+
+std::vector<EndpointSummary> PgStore::list_endpoints(const EndpointQuery& q) {
+  Conn c(*this);
+  Res r = c.exec(sql::list_endpoints('$'),
+                 {A(q.after_id), A(q.status), A(int64_t{q.group.has_value()}), A(q.group.value_or("")), A(int64_t{q.seen_before.has_value()}),
+                  A(q.seen_before.value_or(0)), A(int64_t{q.seen_after.has_value()}), A(q.seen_after.value_or(0)), A(int64_t{q.limit}), A(q.now),
+                  A(q.stale_push_s), A(q.stale_pull_s)});
+  std::vector<EndpointSummary> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(EndpointSummary{r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5), r.i64(i, 6)});
+  return out;
+}
+
+bool PgStore::set_endpoint_group(const std::string& id, const std::string& group) {
+  Conn c(*this);
+  return c.exec("UPDATE endpoints SET group_name=$1 WHERE id=$2", {A(group), A(id)}).affected() > 0;
+}
+
+std::vector<std::pair<std::string, std::string>> PgStore::endpoint_groups() {
+  Conn c(*this);
+  Res r = c.exec("SELECT id, group_name FROM endpoints WHERE group_name <> '' ORDER BY id");
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text(i, 0), r.text(i, 1));
+  return out;
+}
+
+int64_t PgStore::add_reference_set(const ReferenceSetRecord& s) {
+  Conn c(*this);
+  return c.exec("INSERT INTO reference_sets(scope, ref_id, signer, by_whom, created, cose, rollback_of) VALUES($1,$2,$3,$4,$5,$6,$7) RETURNING version",
+                {A(s.scope), A(s.ref_id), A(s.signer), A(s.by), A(s.created), A(s.cose_b64), A(s.rollback_of)})
+      .i64(0, 0);
+}
+
+std::vector<ReferenceSetRecord> PgStore::reference_history(const std::optional<std::string>& scope, int limit) {
+  Conn c(*this);
+  Res r = c.exec(std::string("SELECT ") + sql::kReferenceSetCols + " FROM reference_sets WHERE ($1 = 0 OR scope = $2) ORDER BY version DESC LIMIT $3",
+                 {A(int64_t{scope.has_value()}), A(scope.value_or("")), A(int64_t{limit})});
+  std::vector<ReferenceSetRecord> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_set(r, i));
+  return out;
+}
+
+std::optional<ReferenceSetRecord> PgStore::reference_set(int64_t version) {
+  Conn c(*this);
+  Res r = c.exec(std::string("SELECT ") + sql::kReferenceSetCols + " FROM reference_sets WHERE version = $1", {A(version)});
+  if (!r.rows()) return std::nullopt;
+  return read_set(r, 0);
+}
+
+std::vector<std::pair<std::string, int64_t>> PgStore::current_reference_versions() {
+  Conn c(*this);
+  Res r = c.exec("SELECT scope, MAX(version) FROM reference_sets GROUP BY scope ORDER BY scope");
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.text(i, 0), r.i64(i, 1));
+  return out;
+}
+
+std::optional<VerdictRecord> PgStore::verdict_by_nonce(const Bytes& nonce) {
+  Conn c(*this);
+  Res r = c.exec(std::string("SELECT ") + kVerdictCols + " FROM verdicts WHERE nonce = $1", {A(nonce)});
+  if (!r.rows()) return std::nullopt;
+  VerdictRecord v = read_verdict(r, 0);
+  v.nonce = nonce;
+  return v;
+}
+
+void PgStore::revoke_token(const std::string& jti, int64_t exp) {
+  Conn c(*this);
+  c.exec("INSERT INTO revoked_tokens(jti, exp) VALUES($1, $2) ON CONFLICT(jti) DO UPDATE SET exp = GREATEST(revoked_tokens.exp, excluded.exp)",
+         {A(jti), A(exp)});
+}
+
+std::vector<std::string> PgStore::revoked_tokens(int64_t now) {
+  Conn c(*this);
+  Res r = c.exec("SELECT jti FROM revoked_tokens WHERE exp >= $1 ORDER BY jti", {A(now)});
+  std::vector<std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+  return out;
+}
+
+int PgStore::purge_revoked_tokens(int64_t now) {
+  Conn c(*this);
+  return static_cast<int>(c.exec("DELETE FROM revoked_tokens WHERE exp < $1", {A(now)}).affected());
+}
+
+bool PgStore::mark_stale(const std::string& id, int64_t last_seen) {
+  Conn c(*this);
+  return c.exec(sql::kMarkStalePg, {A(id), A(last_seen)}).affected() == 1;
 }
 
 }  // namespace redoubt::attest

@@ -50,6 +50,18 @@ class PgStore final : public VerifierStore {
   LeaseRound lease_round(const std::string& instance, int64_t now_ms, int64_t ttl_ms) override;
   void release_instance(const std::string& instance) override;
   std::optional<LeaseInfo> lease(const std::string& endpoint_id) override;
+  std::vector<EndpointSummary> list_endpoints(const EndpointQuery& q) override;
+  bool set_endpoint_group(const std::string& id, const std::string& group) override;
+  std::vector<std::pair<std::string, std::string>> endpoint_groups() override;
+  int64_t add_reference_set(const ReferenceSetRecord& r) override;
+  std::vector<ReferenceSetRecord> reference_history(const std::optional<std::string>& scope, int limit) override;
+  std::optional<ReferenceSetRecord> reference_set(int64_t version) override;
+  std::vector<std::pair<std::string, int64_t>> current_reference_versions() override;
+  std::optional<VerdictRecord> verdict_by_nonce(const Bytes& nonce) override;
+  void revoke_token(const std::string& jti, int64_t exp) override;
+  std::vector<std::string> revoked_tokens(int64_t now) override;
+  int purge_revoked_tokens(int64_t now) override;
+  bool mark_stale(const std::string& id, int64_t last_seen) override;
 
   class Conn;  // a checked-out connection (verifier_store_pg.cpp)
 

@@ -99,7 +99,7 @@ void WebhookSender::run(Target& t) {
     for (int attempt = 1;; ++attempt) {
       l.unlock();
       const int64_t ts = now_s();  // signed at each attempt, so a receiver's freshness window holds for retries
-      httplib::Headers h = {{"X-Redoubt-Event", "verdict_changed"},
+      httplib::Headers h = {{"X-Redoubt-Event", json::parse(body, nullptr, false).value("event", "verdict_changed")},
                             {"X-Redoubt-Delivery", id},
                             {"X-Redoubt-Attempt", std::to_string(attempt)},
                             {"X-Redoubt-Timestamp", std::to_string(ts)},

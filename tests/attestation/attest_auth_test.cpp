@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(every_route_refuses_missing_and_wrong_credentials) {
                                                      {"endpoint", f.bearer_of("endpoint", "ep-1")}};
   const std::string other_endpoint = f.bearer_of("endpoint", "ep-2");
   int public_routes = 0;
-  BOOST_TEST_REQUIRE(attest::api_routes().size() == 18u);
+  BOOST_TEST_REQUIRE(attest::api_routes().size() == 22u);
   for (const attest::ApiRoute& r : attest::api_routes()) {
     BOOST_TEST_CONTEXT(r.method << " " << r.example) {
       auto [c0, j0] = call(f.v->url, r, "");

@@ -327,10 +327,17 @@ BOOST_AUTO_TEST_CASE(replayed_unknown_and_foreign_quotes_are_rejected) {
   json ev = f.w.quote(n1["nonce"], "ep-victim", "q-victim");
   auto [c2, res] = h.post("/v1/endpoints/victim/evidence", ev);
   BOOST_TEST(c2 == 200, res.dump());
-  // ...and refused when replayed.
+  // ...the very same evidence again is a retry: the stored verdict, nothing new (docs/api.md "Retried
+  // pushes are idempotent")...
   auto [c3, rep] = h.post("/v1/endpoints/victim/evidence", ev);
-  BOOST_TEST(c3 == 409);
-  BOOST_TEST(rep["error"] == "nonce_reused", rep.dump());
+  BOOST_TEST(c3 == 200, rep.dump());
+  BOOST_TEST(rep["seq"] == res["seq"], rep.dump());
+  BOOST_TEST(rep["retry"] == true, rep.dump());
+  // ...and another quote over the used nonce is refused as a replay.
+  json ev_again = f.w.quote(n1["nonce"], "ep-victim", "q-victim-again");
+  auto [c3b, rep2] = h.post("/v1/endpoints/victim/evidence", ev_again);
+  BOOST_TEST(c3b == 409, rep2.dump());
+  BOOST_TEST(rep2["error"] == "nonce_reused", rep2.dump());
 
   // A quote over a nonce this verifier never issued.
   json ev2 = f.w.quote("abababababababababababababababababababababababababababababababab", "ep-victim", "q-victim2");
@@ -646,7 +653,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
   BOOST_TEST(a.out.find("unknown_endpoint") != std::string::npos);
   auto [ic, info] = h.get("/v1/info");  // still alive
   BOOST_TEST(ic == 200);
-  BOOST_TEST(info["schema_version"] == 3);
+  BOOST_TEST(info["schema_version"] == 4);
 }
 
 BOOST_AUTO_TEST_CASE(enrolment_refuses_an_ek_from_an_unknown_manufacturer) {

@@ -91,7 +91,7 @@ BOOST_DATA_TEST_CASE(fresh_store_has_the_current_schema, bdata::make(kBackends),
   BOOST_TEST(s->integrity_check() == "ok");
   BOOST_TEST(s->verdict_count() == 0);
   s.reset();
-  BOOST_TEST(attest::open_store(p.location)->schema_version() == 3);  // opening again changes nothing
+  BOOST_TEST(attest::open_store(p.location)->schema_version() == 4);  // opening again changes nothing
 }
 
 BOOST_DATA_TEST_CASE(a_newer_schema_is_refused, bdata::make(kBackends), backend) {
@@ -131,7 +131,7 @@ BOOST_DATA_TEST_CASE(schema_2_is_migrated_keeping_the_data, bdata::make(kBackend
   raw(p.location, "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws) VALUES('old', 77, 'affirming', '{}', 'j')");
   raw(p.location, "INSERT INTO meta(key, value) VALUES('schema_version', '2')");
   auto s = attest::open_store(p.location);
-  BOOST_TEST(s->schema_version() == 3);
+  BOOST_TEST(s->schema_version() == 4);
   auto e = s->endpoint("old");
   BOOST_TEST_REQUIRE(e.has_value());
   BOOST_TEST(e->status == "affirming");
@@ -375,4 +375,160 @@ BOOST_AUTO_TEST_CASE(serve_refuses_a_postgresql_store_without_a_key_and_a_lease_
                              "--lease-renew-ms", "1000"});
   BOOST_TEST(b.exit_code != 0);
   BOOST_TEST(b.err.find("--lease-renew-ms must be less than --lease-ttl-ms") != std::string::npos, b.err);
+}
+
+// ------------------------------------------------------------ schema 4 (lifecycle and policy)
+
+// A schema-3 database is migrated to 4 in place: endpoints, verdicts and the reference-value setting are
+// kept; the endpoint has no group, the history starts empty (the service records the setting as version 1).
+BOOST_DATA_TEST_CASE(schema_3_is_migrated_to_4_keeping_the_data, bdata::make(kBackends), backend) {
+  Place p(backend);
+  {
+    auto s = attest::open_store(p.location);
+    attest::EndpointRecord e;
+    e.id = "old";
+    e.ek_public = e.ek_certificate = e.ak_public = Bytes{1};
+    e.status = "affirming";
+    e.last_seen = 77;
+    s->put_endpoint(e);
+    s->add_verdict(verdict("old", "affirming", Bytes{7}), std::nullopt);
+    s->put_setting("reference_values", "b64");
+  }
+  // Back to schema 3 as a schema-3 verifier left it.
+  raw(p.location, "DROP TABLE reference_sets");
+  raw(p.location, "DROP TABLE revoked_tokens");
+  raw(p.location, "ALTER TABLE endpoints DROP COLUMN group_name");
+  raw(p.location, "ALTER TABLE endpoints DROP COLUMN stale_marked");
+  raw(p.location, "UPDATE meta SET value='3' WHERE key='schema_version'");
+  auto s = attest::open_store(p.location);
+  BOOST_TEST(s->schema_version() == 4);
+  BOOST_TEST(s->integrity_check() == "ok");
+  BOOST_TEST(s->endpoint("old")->last_seen == 77);
+  BOOST_TEST(s->verdict_count() == 1);
+  BOOST_TEST(*s->setting("reference_values") == "b64");
+  BOOST_TEST(s->reference_history(std::nullopt, 10).empty());
+  attest::EndpointQuery q;
+  auto rows = s->list_endpoints(q);
+  BOOST_TEST_REQUIRE(rows.size() == 1u);
+  BOOST_TEST(rows[0].group == "");
+  BOOST_TEST(s->set_endpoint_group("old", "lab"));
+  BOOST_TEST(!s->set_endpoint_group("nobody", "lab"));
+  const bool groups_ok = s->endpoint_groups() == std::vector<std::pair<std::string, std::string>>{{"old", "lab"}};
+  BOOST_TEST(groups_ok);
+}
+
+// Filters (effective status, group, last seen) and paging by id, on the database's own SQL.
+BOOST_DATA_TEST_CASE(endpoint_list_filters_and_pages, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto s = attest::open_store(p.location);
+  const int64_t now = 10000;
+  auto put = [&](const std::string& id, const std::string& mode, const std::string& status, int64_t seen, const std::string& group) {
+    attest::EndpointRecord e;
+    e.id = id;
+    e.ek_public = e.ek_certificate = e.ak_public = Bytes{1};
+    e.mode = mode;
+    e.status = status;
+    e.last_seen = seen;
+    s->put_endpoint(e);
+    if (!group.empty()) s->set_endpoint_group(id, group);
+  };
+  put("e1", "push", "affirming", now - 10, "lab");      // affirming
+  put("e2", "push", "affirming", now - 1000, "lab");    // stale (push, > 600 s)
+  put("e3", "pull", "contraindicated", now - 1000, "");  // unreachable
+  put("e4", "push", "none", 0, "");                      // never appraised
+  put("e5", "pull", "warning", now - 5, "office");       // warning
+  auto ids = [&](attest::EndpointQuery q) {
+    q.now = now;
+    std::vector<std::string> out;
+    for (const auto& r : s->list_endpoints(q)) out.push_back(r.id);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  attest::EndpointQuery q;
+  BOOST_TEST(ids(q) == (V{"e1", "e2", "e3", "e4", "e5"}));
+  q.status = "stale";
+  BOOST_TEST(ids(q) == (V{"e2"}));
+  q.status = "unreachable";
+  BOOST_TEST(ids(q) == (V{"e3"}));
+  q.status = "contraindicated";  // its last verdict, but it is unreachable now: not listed as contraindicated
+  BOOST_TEST(ids(q) == V{});
+  q.status = "none";
+  BOOST_TEST(ids(q) == (V{"e4"}));
+  q = {};
+  q.group = "lab";
+  BOOST_TEST(ids(q) == (V{"e1", "e2"}));
+  q.group = "";
+  BOOST_TEST(ids(q) == (V{"e3", "e4"}));
+  q = {};
+  q.seen_before = now - 100;
+  BOOST_TEST(ids(q) == (V{"e2", "e3", "e4"}));
+  q = {};
+  q.seen_after = now - 100;
+  BOOST_TEST(ids(q) == (V{"e1", "e5"}));
+  q = {};
+  q.limit = 2;
+  BOOST_TEST(ids(q) == (V{"e1", "e2"}));
+  q.after_id = "e2";
+  BOOST_TEST(ids(q) == (V{"e3", "e4"}));
+  q.after_id = "e4";
+  BOOST_TEST(ids(q) == (V{"e5"}));
+}
+
+// The history keeps every set in order; the newest version of each scope is the one in force.
+BOOST_DATA_TEST_CASE(reference_history_and_current_versions, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto s = attest::open_store(p.location);
+  const int64_t v1 = s->add_reference_set({0, "", "ref-a", "k1", "admin", 100, "AAAA", 0});
+  const int64_t v2 = s->add_reference_set({0, "group:lab", "ref-b", "k1", "admin", 101, "BBBB", 0});
+  const int64_t v3 = s->add_reference_set({0, "", "ref-c", "k1", "ops", 102, "CCCC", 0});
+  const int64_t v4 = s->add_reference_set({0, "", "ref-a", "k1", "ops", 103, "AAAA", v1});
+  BOOST_TEST(v1 < v2);
+  BOOST_TEST(v3 < v4);
+  const bool current_ok = s->current_reference_versions() == std::vector<std::pair<std::string, int64_t>>{{"", v4}, {"group:lab", v2}};
+  BOOST_TEST(current_ok);
+  auto all = s->reference_history(std::nullopt, 10);
+  BOOST_TEST_REQUIRE(all.size() == 4u);
+  BOOST_TEST(all[0].version == v4);
+  BOOST_TEST(all[0].rollback_of == v1);
+  BOOST_TEST(all[0].by == "ops");
+  BOOST_TEST(all[0].cose_b64 == "AAAA");
+  BOOST_TEST(s->reference_history(std::string("group:lab"), 10).size() == 1u);
+  BOOST_TEST(s->reference_history(std::string(""), 2).size() == 2u);
+  BOOST_TEST(s->reference_set(v2)->ref_id == "ref-b");
+  BOOST_TEST(!s->reference_set(v4 + 100).has_value());
+}
+
+// Idempotent retries find the verdict of a nonce; revoked token ids are kept until their exp;
+// an endpoint is marked stale once per silence (a second instance's try is refused).
+BOOST_DATA_TEST_CASE(verdict_by_nonce_revocations_and_stale_marks, bdata::make(kBackends), backend) {
+  Place p(backend);
+  auto s = attest::open_store(p.location);
+  auto other = attest::open_store(p.location);
+  attest::EndpointRecord e;
+  e.id = "q";
+  e.ek_public = e.ek_certificate = e.ak_public = Bytes{1};
+  s->put_endpoint(e);
+  BOOST_TEST(!s->mark_stale("q", 0));  // never appraised: nothing to mark
+  const int64_t seq = s->add_verdict(verdict("q", "affirming", Bytes{5, 6}), attest::ClockState{1, 0, 0, true});
+  auto v = other->verdict_by_nonce(Bytes{5, 6});
+  BOOST_TEST_REQUIRE(v.has_value());
+  BOOST_TEST(v->seq == seq);
+  BOOST_TEST(v->ear_jws == "jws.affirming");
+  BOOST_TEST(!s->verdict_by_nonce(Bytes{5, 7}).has_value());
+  const int64_t seen = s->endpoint("q")->last_seen;
+  BOOST_TEST(s->mark_stale("q", seen));
+  BOOST_TEST(!other->mark_stale("q", seen));  // exactly once
+  BOOST_TEST(!s->mark_stale("q", seen + 1));  // not for a last_seen it does not have
+  s->add_verdict(verdict("q", "affirming", Bytes{5, 8}), attest::ClockState{2, 0, 0, true});
+  // Seen again (same iat in this test): the mark for that last_seen was made; a new silence needs a new last_seen.
+  raw(p.location, "UPDATE endpoints SET last_seen = 2000 WHERE id = 'q'");
+  BOOST_TEST(other->mark_stale("q", 2000));
+  s->revoke_token("jti-1", 500);
+  s->revoke_token("jti-2", 50);
+  s->revoke_token("jti-1", 400);  // a second revocation never shortens it
+  BOOST_TEST(other->revoked_tokens(100) == std::vector<std::string>{"jti-1"});
+  BOOST_TEST(other->revoked_tokens(0) == (std::vector<std::string>{"jti-1", "jti-2"}));
+  BOOST_TEST(s->purge_revoked_tokens(100) == 1);
+  BOOST_TEST(s->revoked_tokens(0) == std::vector<std::string>{"jti-1"});
+  BOOST_TEST(s->revoked_tokens(501).empty());
 }
