@@ -31,8 +31,11 @@ struct BootParams {
                          // the SL builds, enables and re-checks it there (docs/dma.md). {0,0} = none
   Region sl_stage2;      // the SL's stage 2 (sl2.bin), 4 KiB aligned; stage 1 protects it and checks it against
                          // the pin in the SLB (abi/slb_layout.hpp SlbStage2Pin). {0,0} = none (a one-stage SL)
+  Region txt_log;        // Intel TXT: the TXT heap's HEAP_EVENT_LOG_POINTER_ELEMENT2_1 data (24 bytes, MLE DG C.4)
+                         // naming event_log as SINIT's log container: SINIT wrote the header and its events,
+                         // the SL continues at the element's NextRecordOffset. {0,0} = SKINIT: the SL starts the log
 };
-static_assert(sizeof(BootParams) == 160);
+static_assert(sizeof(BootParams) == 176);
 static_assert(offsetof(BootParams, hv_image) == 16);
 static_assert(offsetof(BootParams, event_log) == 48);
 static_assert(offsetof(BootParams, hv_memory) == 80);
@@ -40,6 +43,7 @@ static_assert(offsetof(BootParams, guest_table) == 96);
 static_assert(offsetof(BootParams, outcome) == 112);
 static_assert(offsetof(BootParams, dev_table) == 128);
 static_assert(offsetof(BootParams, sl_stage2) == 144);
+static_assert(offsetof(BootParams, txt_log) == 160);
 
 // The guests the untrusted loader placed in RAM (docs/guests.md). The SL
 // range-checks and DEV-protects every region and passes them on; the hypervisor

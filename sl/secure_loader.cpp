@@ -238,6 +238,7 @@ struct Loader {
     uint8_t* buf = p.mem().map(bp.event_log.pa, bp.event_log.size);
     REDOUBT_TRY(p.dma().protect(bp.event_log.pa, bp.event_log.size));
     log = EventLogWriter(buf, bp.event_log.size);
+    if (present(bp.txt_log)) return continue_sinit_log(buf);
     REDOUBT_TRY(log.write_header(banks));
     log_ok = true;
     // First record: the CPU's own measurement of SLB[0:length] (already in PCR17
@@ -245,6 +246,33 @@ struct Loader {
     const uint8_t* measured = p.slb_as_measured(slb_base, h.length);
     if (!measured) return Status::fail(Err::internal, "the SLB as SKINIT measured it (length 0x%x) is not available", h.length);
     return policy::append_skinit_slb_event(log, banks, slb_base, span<const uint8_t>(measured, h.length));
+  }
+
+  // Intel TXT (docs/pcr-map.md "Intel TXT"): SINIT wrote the Spec ID header and its events into the
+  // event log region, which the heap's HEAP_EVENT_LOG_POINTER_ELEMENT2_1 names (MLE DG C.4); the SL
+  // continues that log at NextRecordOffset instead of starting its own with an SKINIT event. Untrusted
+  // input like the rest: a log that lies about what was extended does not replay to the quote.
+  Status continue_sinit_log(const uint8_t* buf) {
+    const uint8_t* el = bp.txt_log.size == 24 ? p.mem().map(bp.txt_log.pa, 24) : nullptr;
+    if (!el) return Status::fail(Err::malformed, "boot params: the TXT log element [0x%llx, +0x%llx) is not 24 bytes in RAM",
+                                 (unsigned long long)bp.txt_log.pa, (unsigned long long)bp.txt_log.size);
+    uint64_t pa;
+    uint32_t allocated, next;
+    std::memcpy(&pa, el, 8);
+    std::memcpy(&allocated, el + 8, 4);
+    std::memcpy(&next, el + 16, 4);
+    if (pa != bp.event_log.pa || allocated > bp.event_log.size)
+      return Status::fail(Err::malformed, "SINIT's log container 0x%llx (%u bytes) is not the boot params' event log",
+                          (unsigned long long)pa, allocated);
+    uint8_t want[256];  // the header SINIT must have written: one naming exactly the active banks
+    EventLogWriter hdr(want, sizeof want);
+    REDOUBT_TRY(hdr.write_header(banks));
+    if (next < hdr.size() || next > allocated || std::memcmp(buf, want, hdr.size()) != 0)
+      return Status::fail(Err::malformed, "SINIT's log: NextRecordOffset %u of %u bytes, or its header does not name the %u active banks",
+                          next, allocated, banks.count);
+    REDOUBT_TRY(log.resume(next, banks));
+    log_ok = true;
+    return Status::ok();
   }
 
   // A key sealed into the measured SLB: the hypervisor signer's, or the owner's.
@@ -281,7 +309,8 @@ struct Loader {
     if (banks.count == 0) return Status::fail(Err::tpm, "the TPM has no active PCR bank");
     REDOUBT_TRY(read_boot_params());
     REDOUBT_TRY(start_log(hdr));
-    p.console().print("[sl] DRTM log started at 0x%llx (%u banks)\n", (unsigned long long)bp.event_log.pa, banks.count);
+    p.console().print(present(bp.txt_log) ? "[sl] DRTM log: continuing SINIT's at 0x%llx (%u banks)\n" : "[sl] DRTM log started at 0x%llx (%u banks)\n",
+                      (unsigned long long)bp.event_log.pa, banks.count);
 
     policy::PublicKey key;
     REDOUBT_TRY(sealed_key(hdr, hdr.key_slot_offset, kKeySlotMagic, "hypervisor-signing", key));

@@ -81,9 +81,13 @@ void register_quote(CLI::App& app, int& exit_code) {
   c->parse_complete_callback([o, engine_opt] { if (engine_opt->count()) o->launch.engine_checked = true; });
   c->add_option("--tpm", o->launch.tpm, "inproc | swtpm | swtpm:host=H,port=P[,ctrl=C] | device:/dev/tpmrm0")->capture_default_str();
   c->add_option("--platform", o->launch.platform,
-                "amd: the simulated AMD platform; qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
-      ->check(CLI::IsMember({"amd", "qemu"}))
+                "amd: the simulated AMD platform; intel: GETSEC[SENTER] with a SINIT ACM on the simulator (docs/intel.md); "
+                "qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
+      ->check(CLI::IsMember({"amd", "intel", "qemu"}))
       ->capture_default_str();
+  c->add_option("--acm", o->launch.acm, "--platform intel: the SINIT ACM (redoubt sign acm); default: the demo ACM of --state");
+  c->add_option("--chipset-key", o->launch.chipset_key, "--platform intel: the chipset key (PEM) whose hash the simulated chipset has fused");
+  c->add_option("--sinit-svn-floor", o->launch.sinit_svn_floor, "--platform intel: the chipset's SINIT revocation floor")->capture_default_str();
   c->add_option("--state", o->launch.state, "State directory (TPM NV, demo keys)");
   c->add_flag("--new-tpm", o->launch.new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
   c->add_option("--manifest", o->launch.manifest, "Signed hypervisor manifest (default: sign with the demo key)");

@@ -43,7 +43,8 @@ struct EndpointOptions {
   std::string pull_tls_cert, pull_tls_key;  // pull mode over HTTPS
   std::string token, enrol_token;           // bearer tokens (docs/verifier-auth.md)
   std::string inject_log;                   // attack demonstration (issue 16 item 1)
-  std::string platform = "amd";             // amd (simulator) | qemu (docs/qemu.md)
+  std::string platform = "amd";             // amd (simulator) | intel (SENTER on the simulator) | qemu (docs/qemu.md)
+  std::string acm, chipset_key;             // --platform intel: the SINIT ACM and the fused chipset key (empty: demo)
   uint64_t guest_svn = 1;
   bool unsigned_guests = false;
   bool new_tpm = false;
@@ -56,6 +57,8 @@ LaunchOptions launch_options(const EndpointOptions& o, const fs::path& state, co
   LaunchOptions lo;
   lo.tpm = o.tpm;
   lo.platform = o.platform;
+  lo.acm = o.acm;
+  lo.chipset_key = o.chipset_key;
   lo.state = state.string();
   lo.out = (state / "endpoint-launch").string();
   const fs::path work = state / "endpoint-inputs";
@@ -280,9 +283,12 @@ void register_endpoint(CLI::App& app, int& exit_code) {
   c->add_option("--signing-key", o->signing_key, "Hypervisor-signing private key (PEM); default: the demo key of --state");
   c->add_option("--tpm", o->tpm, "inproc | swtpm[:state=DIR][,setup=SWTPM_SETUP_CONF] | swtpm:host=H,port=P | device")->capture_default_str();
   c->add_option("--platform", o->platform,
-                "amd: the simulated AMD platform; qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
-      ->check(CLI::IsMember({"amd", "qemu"}))
+                "amd: the simulated AMD platform; intel: GETSEC[SENTER] with the demo SINIT ACM on the simulator (docs/intel.md); "
+                "qemu: the same images under QEMU TCG + swtpm (docs/qemu.md)")
+      ->check(CLI::IsMember({"amd", "intel", "qemu"}))
       ->capture_default_str();
+  c->add_option("--acm", o->acm, "--platform intel: the SINIT ACM (redoubt sign acm); default: the demo ACM of --state");
+  c->add_option("--chipset-key", o->chipset_key, "--platform intel: the chipset key (PEM) whose hash the simulated chipset has fused");
   c->add_option("--state", o->state, "State directory (TPM NV, EK certificate, keys)");
   c->add_flag("--new-tpm", o->new_tpm, "The TPM's state is gone but its journal says a TPM was made here: manufacture a new TPM anyway (its anti-rollback counters start again; recorded in the journal and launch.json; docs/tpm-state.md)");
   c->add_option("--manufacturer-ca", o->manufacturer_ca,

@@ -12,6 +12,7 @@
 #include <memory>
 #include <thread>
 
+#include "arch/intel/acm.hpp"
 #include "attestation/common/attest_error.hpp"
 #include "attestation/service/agent_url.hpp"
 #include "attestation/service/auth.hpp"
@@ -188,7 +189,7 @@ int run_serve(const ServeOptions& o) {
 
 struct SignRefOptions {
   std::string in, key, out;
-  std::vector<std::string> hv_signers, launch_policies, guest_anchors, guest_signers, guest_manifests;
+  std::vector<std::string> hv_signers, launch_policies, guest_anchors, guest_signers, guest_manifests, sinit_acms;
   bool disallow_unsigned = false;
   bool allow_emulated_drtm = false;
   bool force = false, json = false;
@@ -258,6 +259,15 @@ void add_run_inputs(nlohmann::json& j, const SignRefOptions& o) {
   //   --allow-emulated-drtm  drtm.allow_emulated = true: a log with the emulated-DRTM marker (a QEMU
   //                          harness measured the SLB, not SKINIT) may be affirming. Test set-ups only.
   if (o.allow_emulated_drtm) object_member(j, "drtm")["allow_emulated"] = true;
+  //   --sinit-acm FILE  txt.acm_sha256 += SHA-256 of the module (= EV_TXT_HASH_START's digest), txt.acm_signers +=
+  //                     SHA-256 of its header's RSA modulus || exponent (= EV_TXT_SINIT_PUBKEY_HASH, TXT.PUBLIC.KEY)
+  for (const std::string& p : o.sinit_acms) {
+    const std::string b = slurp(p);
+    constexpr size_t kKeyAt = offsetof(arch::txt::AcmHeader, rsa_pub_key), kKeyLen = 256 + 4;
+    if (b.size() < sizeof(arch::txt::AcmHeader)) throw InputError(p + ": shorter than an ACM header (" + std::to_string(b.size()) + " bytes)");
+    add_hex(object_member(j, "txt"), "acm_sha256", policy::sha256(as_bytes(b)));
+    add_hex(j["txt"], "acm_signers", policy::sha256(as_bytes(b).subspan(kKeyAt, kKeyLen)));
+  }
 }
 
 int run_sign_reference(const SignRefOptions& o) {
@@ -273,7 +283,7 @@ int run_sign_reference(const SignRefOptions& o) {
     return kExitOk;
   }
   std::cout << "signed reference values " << j["id"].get<std::string>() << " -> " << o.out << "\n";
-  if (!o.launch_policies.empty() || j.contains("guests") || j.contains("drtm")) std::cout << j.dump(2) << "\n";
+  if (!o.launch_policies.empty() || j.contains("guests") || j.contains("drtm") || j.contains("txt")) std::cout << j.dump(2) << "\n";
   return kExitOk;
 }
 
@@ -407,6 +417,9 @@ void register_verifier(CLI::App& app, int& exit_code) {
   s->add_option("--guest-signer", r->guest_signers, "Allow this guest signer (leaf certificate; SHA-256 of its SubjectPublicKeyInfo); repeatable");
   s->add_option("--guest-manifest", r->guest_manifests,
                 "Allow this signed guest: a rule for its name (min SVN = its SVN, its kernel digest) and its signer; repeatable");
+  s->add_option("--sinit-acm", r->sinit_acms,
+                "Allow this Intel TXT SINIT ACM (redoubt sign acm): adds its SHA-256 to txt.acm_sha256 and its signing key's to "
+                "txt.acm_signers; repeatable");
   s->add_flag("--disallow-unsigned-guests", r->disallow_unsigned, "An unsigned guest (EV_REDOUBT_GUEST_UNSIGNED) is contraindicated, not a warning");
   s->add_flag("--allow-emulated-drtm", r->allow_emulated_drtm,
               "Accept a launch whose log carries the emulated-DRTM marker (QEMU harness, not SKINIT): drtm.allow_emulated = true. "

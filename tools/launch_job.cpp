@@ -329,9 +329,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
       // is handed inside them until translation is on (platform/x86/drivers/vtd_handoff.hpp).
       txt.layout = sim::txt_layout_covering_ram(machine.config().ram_bytes);
       r = system.launch_txt(in, txt, chipset);
-      // SINIT's DRTM log (HASH_START, details, MLE): up to the log pointer element's NextRecordOffset.
-      const uint32_t next = sinit_log_used(machine, txt.layout);
-      sinit_log = machine.mem().read(txt.layout.log, next);
+      // SINIT's part of the DRTM log (its TXT events): up to the log pointer element's NextRecordOffset.
+      sinit_log = sim::sinit_log(machine, txt.layout);
       txt_json = {{"acm", ts.acm_source},
                   {"acm_sha256", sha256_hex(ts.acm)},
                   {"sinit_svn_floor", ts.svn_floor},

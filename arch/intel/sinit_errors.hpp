@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "arch/intel/txt_evtypes.hpp"
 #include "arch/intel/txt_regs.hpp"
 
 namespace redoubt::arch::txt {
@@ -54,17 +55,5 @@ inline const char* txt_error_name(TxtError e) {
   return "unknown";
 }
 
-// TXT event types (the Intel TXT event log types, MLE DG Appendix "Event Log", TXT_EVTYPE_BASE 0x400).
-namespace evtype {
-inline constexpr uint32_t kBase = 0x400;
-inline constexpr uint32_t kPcrMapping = 0x401;
-inline constexpr uint32_t kHashStart = 0x402;     // PCR17: the SINIT ACM, measured by the processor
-inline constexpr uint32_t kCombinedHash = 0x403;  // PCR17: legacy-mapping details (SinitMleData fields)
-inline constexpr uint32_t kMleHash = 0x404;       // PCR18: the MLE
-inline constexpr uint32_t kLcpControlHash = 0x40C;
-inline constexpr uint32_t kSinitPubkeyHash = 0x410;
-inline constexpr uint32_t kLcpHash = 0x411;       // PCR17: the LCP policy SINIT enforced
-inline constexpr uint32_t kCapValue = 0x4FF;      // PCR17 and PCR18: a failed launch's cap
-}  // namespace evtype
 
 }  // namespace redoubt::arch::txt

@@ -5,6 +5,7 @@
 #include <span>
 
 #include "attestation/verifier/log_event_text.hpp"
+#include "arch/intel/txt_evtypes.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/drtm_marker.hpp"
 
@@ -13,6 +14,9 @@ namespace {
 
 using policy::LogEvent;
 namespace pm = policy;
+namespace tx = arch::txt::evtype;
+
+bool is_cap(uint32_t type) { return type == pm::kEvLaunchFailed || type == tx::kCapValue; }
 
 // The PCRs each event type belongs on (docs/pcr-map.md "Event types"); empty: not a DRTM event type.
 std::vector<uint32_t> pcrs_of(uint32_t type) {
@@ -31,6 +35,18 @@ std::vector<uint32_t> pcrs_of(uint32_t type) {
     case pm::kEvLaunchFailed: return {17, 18};
     case pm::kEvHvFailed: return {17, 18, 19, 20};
     case pm::kEvSeparator: return {17, 18, 19, 20};
+    // Intel TXT, the details/authorities mapping SINIT measures (platform/sim/txt/sinit_measure.cpp).
+    case tx::kHashStart:
+    case tx::kBiosAcRegData:
+    case tx::kLcpDetailsHash:
+    case tx::kStmHash:
+    case tx::kMleHash: return {17};
+    case tx::kSinitPubkeyHash:
+    case tx::kLcpAuthoritiesHash: return {18};
+    case tx::kCpuScrtmStat:
+    case tx::kOsSinitDataCapHash:
+    case tx::kLcpControlHash:
+    case tx::kCapValue: return {17, 18};
     default: return {};  // EV_NO_ACTION included: the DRTM log carries none after its header but the emulated-DRTM marker (docs/formats.md)
   }
 }
@@ -74,11 +90,23 @@ struct Step {
 };
 constexpr Step kPcr17[] = {{pm::kEvSkinitSlb, false}, {pm::kEvHvManifest, false}, {pm::kEvHvImage, false}, {pm::kEvLaunchPolicy, false}, {pm::kEvSeparator, false}};
 constexpr Step kPcr18[] = {{pm::kEvHvSigner, false}, {pm::kEvGuestAnchor, true}, {pm::kEvSeparator, false}};
+// Intel TXT: SINIT's details/authorities events first (the optional policy ones only with an owner
+// policy), then the SL's, which continues SINIT's log (sl/secure_loader.cpp continue_sinit_log).
+constexpr Step kTxtPcr17[] = {{tx::kHashStart, false},      {tx::kBiosAcRegData, false},      {tx::kCpuScrtmStat, false},
+                              {tx::kLcpControlHash, false}, {tx::kLcpDetailsHash, false},     {tx::kStmHash, false},
+                              {tx::kOsSinitDataCapHash, false}, {tx::kMleHash, false},        {pm::kEvHvManifest, false},
+                              {pm::kEvHvImage, false},      {pm::kEvLaunchPolicy, false},     {pm::kEvSeparator, false}};
+constexpr Step kTxtPcr18[] = {{tx::kSinitPubkeyHash, false}, {tx::kCpuScrtmStat, false}, {tx::kOsSinitDataCapHash, false},
+                              {tx::kLcpControlHash, false},  {tx::kLcpAuthoritiesHash, false}, {pm::kEvHvSigner, false},
+                              {pm::kEvGuestAnchor, true},    {pm::kEvSeparator, false}};
 
 // Where the SL records each of its events in time, across PCR17 and PCR18 (the same source order).
 int sl_rank(const LogEvent& e) {
   switch (e.type) {
     case pm::kEvSkinitSlb: return 0;
+    case tx::kHashStart: case tx::kBiosAcRegData: case tx::kCpuScrtmStat: case tx::kLcpControlHash: case tx::kLcpDetailsHash:
+    case tx::kStmHash: case tx::kOsSinitDataCapHash: case tx::kMleHash: case tx::kSinitPubkeyHash: case tx::kLcpAuthoritiesHash:
+      return 0;  // SINIT's, before the SL's (its PCR17 and PCR18 events each in their own order)
     case pm::kEvHvManifest: return 1;
     case pm::kEvHvImage: return 2;
     case pm::kEvHvSigner: return 3;
@@ -96,7 +124,7 @@ class SlPcr {
   // "" when `e` is where the SL records it on this PCR; else the finding code, with `why`.
   const char* accept(const LogEvent& e, const LaunchEvents& launch, std::string& why, nlohmann::json& d) {
     const std::string P = "PCR" + std::to_string(pcr_);
-    if (e.type == pm::kEvLaunchFailed) {
+    if (is_cap(e.type)) {
       if (failed_) return dup(e, *failed_, why, d);
       // The SL caps PCR17 after its separator only when PCR18's separator failed (sl/secure_loader.cpp cap()).
       if (closed_ && !(pcr_ == 17 && !launch.pcr18_closed)) return after_close(why, d);
@@ -216,7 +244,14 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
   out.expected.banks = log.banks;
   LaunchEvents& L = out.launch;
   Reporter report(f);
-  SlPcr p17(17, kPcr17), p18(18, kPcr18);
+  // Intel TXT when the first PCR17 event (the marker aside) is SINIT's HASH_START.
+  for (const LogEvent& e : log.events)
+    if (e.pcr == 17 && !policy::claims_emulated_drtm_marker(e)) {
+      L.intel = e.type == tx::kHashStart;
+      break;
+    }
+  SlPcr p17(17, L.intel ? std::span<const Step>(kTxtPcr17) : std::span<const Step>(kPcr17)),
+      p18(18, L.intel ? std::span<const Step>(kTxtPcr18) : std::span<const Step>(kPcr18));
   GuestOrder guests;
   const LogEvent* latest_sl = nullptr;  // the SL event latest in the SL's own order so far
   std::map<uint32_t, const LogEvent*> hv_failed_on;  // PCR -> its EV_REDOUBT_HV_FAILED
@@ -283,7 +318,15 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
         case pm::kEvLaunchPolicy: L.policy = &e; break;
         case pm::kEvGuestAnchor: L.anchors.push_back(&e); break;
         case pm::kEvLaunchFailed:
+        case tx::kCapValue:
           if (!L.failed) L.failed = &e;
+          break;
+        case tx::kHashStart: L.acm = &e; break;
+        case tx::kMleHash: L.mle = &e; break;
+        case tx::kSinitPubkeyHash: L.sinit_signer = &e; break;
+        case tx::kLcpDetailsHash: L.lcp_details = &e; break;
+        case tx::kLcpControlHash:
+          if (e.pcr == 17) L.lcp_control = &e;
           break;
         default: break;
       }

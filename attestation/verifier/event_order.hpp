@@ -20,6 +20,11 @@ struct LaunchEvents {
   const policy::LogEvent* failed = nullptr;  // the first EV_REDOUBT_LAUNCH_FAILED
   const policy::LogEvent* hv_failed = nullptr;  // the first EV_REDOUBT_HV_FAILED (the hypervisor failed after the launch)
   bool pcr17_closed = false, pcr18_closed = false;  // the SL's EV_SEPARATORs
+  // Intel TXT (the log's first PCR17 event is EV_TXT_HASH_START): SINIT's events replace the SLB event
+  // (docs/pcr-map.md "Intel TXT (SENTER)", details/authorities mapping). `failed` may then be SINIT's
+  // EV_TXT_CAP_VALUE.
+  bool intel = false;
+  const policy::LogEvent *acm = nullptr, *mle = nullptr, *sinit_signer = nullptr, *lcp_control = nullptr, *lcp_details = nullptr;
 };
 
 struct OrderedLog {

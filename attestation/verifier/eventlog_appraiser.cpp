@@ -9,6 +9,8 @@
 #include "attestation/verifier/guest_appraiser.hpp"
 #include "attestation/verifier/log_event_text.hpp"
 #include "attestation/verifier/replay_diagnosis.hpp"
+#include "attestation/verifier/txt_appraiser.hpp"
+#include "arch/intel/txt_evtypes.hpp"
 #include "policy/fs/hv_manifest.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/eventlog_reader.hpp"
@@ -22,8 +24,10 @@ using policy::LogEvent;
 // hypervisor image: their digests are over bytes that are not in the log (the
 // event data is a description), sl/secure_loader.cpp start_log / verify_and_measure;
 // likewise an unsigned guest's kernel (EV_REDOUBT_GUEST_IMAGE, docs/pcr-map.md).
+// Intel TXT: HASH_START (the ACM) and MLE_HASH (the MLE) likewise (platform/sim/txt/sinit_measure.cpp).
 bool digest_is_over_data(uint32_t type) {
-  return type != policy::kEvHvImage && type != policy::kEvSkinitSlb && type != policy::kEvGuestImage && type != policy::kEvNoAction;
+  return type != policy::kEvHvImage && type != policy::kEvSkinitSlb && type != policy::kEvGuestImage && type != policy::kEvNoAction &&
+         type != arch::txt::evtype::kHashStart && type != arch::txt::evtype::kMleHash && type != arch::txt::evtype::kCombinedHash;
 }
 
 
@@ -160,17 +164,24 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
   // (3) what was launched: the SL's events on PCR17/18 only.
   if (L.failed) {
     const LogEvent& e = *L.failed;
-    f.fail("launch_failed", event_text(e) + ": the secure loader refused the launch: " + std::string(e.data.begin(), e.data.end()),
+    f.fail("launch_failed", event_text(e) + (e.type == arch::txt::evtype::kCapValue ? ": SINIT refused the launch: " : ": the secure loader refused the launch: ") +
+                                std::string(e.data.begin(), e.data.end()),
            {{"event", event_json(e)}, {"reason", std::string(e.data.begin(), e.data.end())}});
     return out;
   }
-  if (!L.slb || !L.manifest || !L.image || !L.signer || !L.pcr17_closed || !L.pcr18_closed) {
-    const char* what = !L.slb ? "SLB event (PCR17)" : !L.manifest ? "hypervisor manifest event (PCR17)" : !L.image ? "hypervisor image event (PCR17)"
+  if (L.intel && (!L.acm || !L.mle || !L.sinit_signer)) {
+    const char* what = !L.acm ? "EV_TXT_HASH_START (PCR17)" : !L.mle ? "EV_TXT_MLE_HASH (PCR17)" : "EV_TXT_SINIT_PUBKEY_HASH (PCR18)";
+    f.fail("launch_incomplete", std::string("the log lacks the ") + what + " of a complete Intel TXT launch (docs/pcr-map.md)");
+    return out;
+  }
+  if ((!L.intel && !L.slb) || !L.manifest || !L.image || !L.signer || !L.pcr17_closed || !L.pcr18_closed) {
+    const char* what = (!L.intel && !L.slb) ? "SLB event (PCR17)" : !L.manifest ? "hypervisor manifest event (PCR17)" : !L.image ? "hypervisor image event (PCR17)"
                        : !L.signer ? "signer event (PCR18)" : !L.pcr17_closed ? "EV_SEPARATOR on PCR17" : "EV_SEPARATOR on PCR18";
     f.fail("launch_incomplete", std::string("the log lacks the ") + what + " of a complete launch (docs/pcr-map.md)");
     return out;
   }
-  const LogEvent *slb = L.slb, *manifest_ev = L.manifest, *image = L.image, *signer = L.signer;
+  // The measured loader: the SLB SKINIT measured, or under TXT the MLE SINIT measured (the same bytes of sl.bin).
+  const LogEvent *slb = L.intel ? L.mle : L.slb, *manifest_ev = L.manifest, *image = L.image, *signer = L.signer;
   policy::HvManifest m;
   Status st = policy::hv_manifest_decode(manifest_ev->data, m);
   if (!st) {
@@ -208,8 +219,14 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
              {{"event", event_json(*manifest_ev)}, {"svn", m.svn}, {"min_svn", ref->min_svn}});
     if (!ref->hv_sha256.empty() && !ref->hv_sha256.count(to_hex(image_sha256)))
       f.fail("hv_digest_not_allowed", event_text(*image) + ": hypervisor image digest is not in reference values " + ref->id, {{"event", event_json(*image)}});
-    if (!ref->slb_sha256.empty() && !ref->slb_sha256.count(to_hex(slb_sha256)))
+    if (!L.intel && !ref->slb_sha256.empty() && !ref->slb_sha256.count(to_hex(slb_sha256)))
       f.fail("slb_not_allowed", event_text(*slb) + ": the SLB measurement is not in reference values " + ref->id, {{"event", event_json(*slb)}});
+  }
+
+  // (3b) Intel TXT: the SINIT ACM, its signer, the MLE and the policy control (txt_appraiser.hpp).
+  if (L.intel) {
+    out.launch["txt"] = appraise_txt_launch(L, ref, f);
+    if (out.drtm.value("method", "") == "skinit") out.drtm = {{"method", "senter"}};
   }
 
   // (4) the launch policy and the guests (PCR17 0x605, PCR18 0x606, PCR19/20), from the events at their place.

@@ -73,6 +73,23 @@ void parse_drtm(const nlohmann::json& d, ReferenceValues& r) {
   if (d.contains("allow_emulated")) r.drtm_allow_emulated = bool_member(d, "allow_emulated", "drtm");
 }
 
+void parse_txt(const nlohmann::json& t, ReferenceValues& r) {
+  if (t.is_null()) return;
+  if (!t.is_object()) bad("\"txt\" must be an object or null");
+  r.txt_given = true;
+  r.txt_acm_sha256 = hex_set(t, "acm_sha256", "txt", 32);
+  r.txt_acm_signers = hex_set(t, "acm_signers", "txt", 32);
+  r.txt_mle_sha256 = hex_set(t, "mle_sha256", "txt", 32);
+  if (r.txt_acm_sha256.empty() || r.txt_acm_signers.empty()) bad("txt.acm_sha256 and txt.acm_signers must each name at least one value");
+  if (t.contains("policy_control")) {
+    if (!t["policy_control"].is_array()) bad("txt.policy_control must be an array of unsigned 32-bit integers");
+    for (const auto& v : t["policy_control"]) {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() > 0xFFFFFFFFu) bad("txt.policy_control must be an array of unsigned 32-bit integers");
+      r.txt_policy_control.insert(v.get<uint32_t>());
+    }
+  }
+}
+
 }  // namespace
 
 ReferenceValues parse_reference_values(const nlohmann::json& j) {
@@ -100,6 +117,7 @@ ReferenceValues parse_reference_values(const nlohmann::json& j) {
   if (j.contains("launch_policy")) parse_launch_policy(j["launch_policy"], r);
   if (j.contains("guests")) parse_guests(j["guests"], r);
   if (j.contains("drtm")) parse_drtm(j["drtm"], r);
+  if (j.contains("txt")) parse_txt(j["txt"], r);
   return r;
 }
 

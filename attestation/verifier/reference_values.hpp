@@ -7,7 +7,10 @@
 //    "launch_policy": {"sha256": ["<payload digest hex>"], "required": true, "min_serial": 0},
 //    "guests": {"anchors": ["<SHA-256 of the anchor DER>"], "signers": ["<SHA-256 of the leaf SPKI DER>"],
 //               "allow_unsigned": true, "rules": {"<name>": {"min_svn": 1, "kernel_sha256": ["<hex>"]}}},
-//    "drtm": {"allow_emulated": false}}
+//    "drtm": {"allow_emulated": false},
+//    "txt": {"acm_sha256": ["<hex>"], "acm_signers": ["<hex>"], "mle_sha256": ["<hex>"], "policy_control": [0]}}
+// "txt" (Intel TXT launches, docs/attestation.md "Intel TXT"): absent = an Intel launch is refused
+// (txt_not_referenced); each list empty = not checked, except acm_sha256 and acm_signers (required).
 // "launch_policy", "guests" and "drtm" may be null or absent (not checked; for
 // "drtm": an emulated DRTM is refused). Unknown members are kept (open schema);
 // known ones are type-checked.
@@ -49,6 +52,13 @@ struct ReferenceValues {
   // (a test harness measured the SLB, not SKINIT: drtm_origin.hpp); absent = false, the launch is
   // contraindicated (drtm_emulated). Test policies only: docs/attestation.md "Emulated DRTM (QEMU)".
   bool drtm_allow_emulated = false;
+  // "txt": the Intel TXT launch's SINIT ACMs (SHA-256 of the whole module, EV_TXT_HASH_START), their signers
+  // (SHA-256 of the ACM header's modulus || exponent = the chipset's TXT.PUBLIC.KEY, EV_TXT_SINIT_PUBKEY_HASH),
+  // the MLEs (SHA-256 of sl.bin's measured bytes, EV_TXT_MLE_HASH; empty: "slb.sha256" is used, the same
+  // bytes) and the PolicyControl values (EV_TXT_LCP_CONTROL_HASH; empty = not checked).
+  bool txt_given = false;
+  std::set<std::string> txt_acm_sha256, txt_acm_signers, txt_mle_sha256;
+  std::set<uint32_t> txt_policy_control;
   nlohmann::json document;           // the whole payload, as signed
 };
 

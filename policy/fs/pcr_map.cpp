@@ -1,5 +1,7 @@
 #include "policy/fs/pcr_map.hpp"
 
+#include "arch/intel/txt_evtypes.hpp"
+
 namespace redoubt::policy {
 
 // TCG PC Client PFP 1.05 §10.4.1 Table 9 (event types) and Redoubt's DRTM block.
@@ -37,13 +39,23 @@ const char* event_type_name(uint32_t type) {
     case kEvGuestImage: return "EV_REDOUBT_GUEST_IMAGE";
     case kEvLaunchFailed: return "EV_REDOUBT_LAUNCH_FAILED";
     case kEvHvFailed: return "EV_REDOUBT_HV_FAILED";
-    // Intel TXT event types written by SINIT (arch/intel/sinit_errors.hpp evtype, base 0x400).
-    case 0x00000402: return "EV_TXT_HASH_START";
-    case 0x00000403: return "EV_TXT_COMBINED_HASH";
-    case 0x00000404: return "EV_TXT_MLE_HASH";
-    case 0x0000040C: return "EV_TXT_LCP_CONTROL_HASH";
-    case 0x00000411: return "EV_TXT_LCP_HASH";
-    case 0x000004FF: return "EV_TXT_CAP_VALUE";
+    // Intel TXT event types written by SINIT (arch/intel/txt_evtypes.hpp, MLE DG App. "TPM Event Log").
+    case arch::txt::evtype::kPcrMapping: return "EV_TXT_PCRMAPPING";
+    case arch::txt::evtype::kHashStart: return "EV_TXT_HASH_START";
+    case arch::txt::evtype::kCombinedHash: return "EV_TXT_COMBINED_HASH";
+    case arch::txt::evtype::kMleHash: return "EV_TXT_MLE_HASH";
+    case arch::txt::evtype::kBiosAcRegData: return "EV_TXT_BIOSAC_REG_DATA";
+    case arch::txt::evtype::kCpuScrtmStat: return "EV_TXT_CPU_SCRTM_STAT";
+    case arch::txt::evtype::kLcpControlHash: return "EV_TXT_LCP_CONTROL_HASH";
+    case arch::txt::evtype::kElementsHash: return "EV_TXT_ELEMENTS_HASH";
+    case arch::txt::evtype::kStmHash: return "EV_TXT_STM_HASH";
+    case arch::txt::evtype::kOsSinitDataCapHash: return "EV_TXT_OSSINITDATA_CAP_HASH";
+    case arch::txt::evtype::kSinitPubkeyHash: return "EV_TXT_SINIT_PUBKEY_HASH";
+    case arch::txt::evtype::kLcpHash: return "EV_TXT_LCP_HASH";
+    case arch::txt::evtype::kLcpDetailsHash: return "EV_TXT_LCP_DETAILS_HASH";
+    case arch::txt::evtype::kLcpAuthoritiesHash: return "EV_TXT_LCP_AUTHORITIES_HASH";
+    case arch::txt::evtype::kNvInfoHash: return "EV_TXT_NV_INFO_HASH";
+    case arch::txt::evtype::kCapValue: return "EV_TXT_CAP_VALUE";
     default: return "EV_UNKNOWN";
   }
 }

@@ -73,7 +73,7 @@ std::vector<uint8_t> build_sinit_acm(const EvpKey& key, const AcmOptions& opts) 
   info.length = sizeof info;
   info.os_sinit_data_ver = 7;
   info.min_mle_header_ver = opts.min_mle_header_version;
-  info.capabilities = (1u << 2) | (1u << 9);  // ECX page table, TCG 2.0 event log (mle.hpp mle_caps)
+  info.capabilities = (1u << 2) | (1u << 5) | (1u << 9);  // ECX page table, D/A PCR mapping, TCG 2.0 event log (mle.hpp mle_caps)
   info.acm_version = opts.acm_version;
 
   size_t user = sizeof info + opts.code.size();

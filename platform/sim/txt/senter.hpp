@@ -11,6 +11,7 @@
 
 #include "arch/intel/sinit_errors.hpp"
 #include "platform/sim/skinit.hpp"  // CpuFault, TpmDevice
+#include "platform/sim/txt/sinit_measure.hpp"
 #include "platform/sim/txt/txt_chipset.hpp"
 
 namespace redoubt::sim {
@@ -51,7 +52,8 @@ struct SenterResult {
   uint64_t mle_size = 0;
   uint64_t mle_entry = 0;                        // where the MLE starts (EIP)
   std::vector<uint8_t> mle_measured;             // MLE[mle_start:mle_end], what PCR18 measures
-  std::vector<uint8_t> details;                  // the PCR17 details event data (sinit.cpp)
+  TxtPcrMap pcr_map = TxtPcrMap::legacy;         // the PCR mapping SINIT used (sinit_measure.hpp)
+  std::vector<uint8_t> details;                  // legacy mapping: the PCR17 details event data
   std::vector<uint8_t> lcp_policy;               // the owner policy SINIT enforced (empty: none)
   size_t log_bytes = 0;                          // event log bytes written
   unsigned pmr_writes_unclaimed = 0;             // PMR register writes nothing on the bus claimed

@@ -1,7 +1,8 @@
 // SINIT as simulator logic: what the MLE DG (Intel TXT Software Development Guide 315168) says the
 // SINIT ACM does after the processor authenticated and measured it — validate the TXT heap (App. C),
 // the MLE page tables (§2.2) and MLE header (§2.1), the PMRs (C.4) and the RLPs' wait-for-SIPI state,
-// enforce the owner's launch policy, measure (PCR17 details, PCR18 the MLE: the legacy PCR mapping),
+// enforce the owner's launch policy, measure (PCR17/18 under the legacy or the details/authorities mapping,
+// sinit_measure.hpp),
 // log (TCG 2.0 DRTM log, App. C.4 event log pointer element), write SinitMleData (C.5), program the
 // VT-d PMRs, and start the MLE (§2.3). Every refusal caps PCR17/18 and leaves TXT.ERRORCODE.
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "policy/fs/eventlog.hpp"
 #include "policy/fs/hash.hpp"
 #include "platform/sim/txt/senter.hpp"
+#include "platform/sim/txt/sinit_measure.hpp"
 
 namespace redoubt::sim {
 
@@ -211,9 +213,9 @@ void run_sinit(TxtMachine& m, SenterResult& r) {
     log.emplace(log_buf, lp.allocated_size);
     if (!log->write_header(banks).is_ok()) return refuse({TxtError::event_log, "event log container too small for its header"});
     // Event 0: what the processor measured at HASH_START (already in PCR17: logged, not extended).
-    DigestList acm_d = policy::hash_banks(banks, r.acm);
     static const char kAcmText[] = "SINIT ACM";
-    log_event(17, at::evtype::kHashStart, acm_d, std::span(reinterpret_cast<const uint8_t*>(kAcmText), sizeof kAcmText - 1));
+    log_event(17, at::evtype::kHashStart, policy::hash_banks(banks, r.acm),
+              std::span(reinterpret_cast<const uint8_t*>(kAcmText), sizeof kAcmText - 1));
   }
   for (const CpuState& ap : m.aps)
     if (ap.run != RunState::init_wait && !m.test_only_off.rlp_state)
@@ -241,19 +243,12 @@ void run_sinit(TxtMachine& m, SenterResult& r) {
   if (!r.lcp_policy.empty()) std::memcpy(smd.lcp_policy_hash, policy::hash(HashAlg::sha1, r.lcp_policy).bytes, 20);
   smd.policy_control = policy_control;
 
-  // PCR17 details (the MLE DG legacy mapping's second PCR17 extend): BiosAcmID || EdxSenterFlags ||
-  // MsegValid || StmHash || PolicyControl || LcpPolicyHash || OsSinitData.Capabilities || 0 (84 bytes).
-  auto put = [&](const void* p, size_t n) { r.details.insert(r.details.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n); };
-  uint32_t zero = 0;
-  put(smd.bios_acm_id, 20); put(&smd.edx_senter_flags, 4); put(&smd.mseg_valid, 8); put(smd.stm_hash, 20);
-  put(&smd.policy_control, 4); put(smd.lcp_policy_hash, 20); put(&heap.os.capabilities, 4); put(&zero, 4);
-  DigestList details_d = policy::hash_banks(banks, r.details);
-  m.tpm.pcr_extend(17, details_d);
-  log_event(17, at::evtype::kCombinedHash, details_d, r.details);
-  DigestList mle_d = policy::hash_banks(banks, r.mle_measured);
-  m.tpm.pcr_extend(18, mle_d);
+  // PCR17/18 under the mapping the MLE chose (sinit_measure.hpp), each measurement logged as a TXT event.
   std::string mle_text = "MLE base=" + hex(r.mle_base) + " start=" + hex(hdr.mle_start) + " end=" + hex(hdr.mle_end);
-  log_event(18, at::evtype::kMleHash, mle_d, std::span(reinterpret_cast<const uint8_t*>(mle_text.data()), mle_text.size()));
+  r.pcr_map = select_pcr_map(heap.os.capabilities, info.capabilities);
+  SinitMeasurement in{r.acm, r.mle_measured, std::span(reinterpret_cast<const uint8_t*>(mle_text.data()), mle_text.size()),
+                      r.lcp_policy, smd, heap.os.capabilities};
+  r.details = sinit_measure(r.pcr_map, banks, in, [&](uint32_t pcr, const DigestList& d) { m.tpm.pcr_extend(pcr, d); }, log_event);
   if (log) {  // C.4 element 2_1: the MLE continues the log from next_record_offset
     uint32_t next = static_cast<uint32_t>(log->size());
     uint64_t ep = heap.os_sinit + sizeof(at::OsSinitData);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "arch/intel/mle.hpp"
+#include "abi/boot_params.hpp"
 #include "arch/intel/txt_heap.hpp"
 
 namespace redoubt::sim {
@@ -49,7 +50,7 @@ std::string lay_out_txt(Machine& m, TxtChipset& chipset, const TxtLaunchInputs& 
   os.mle_header_base = hdr_off;
   os.pmr_low_base = L.pmr_low_base;
   os.pmr_low_size = L.pmr_low_size;
-  os.capabilities = at::mle_caps::kTcg2EventLog;
+  os.capabilities = at::mle_caps::kTcg2EventLog | (in.legacy_pcr_map ? 0 : at::mle_caps::kPcrMapDa);
   if (!in.lcp_policy.empty()) {
     m.mem().write(L.lcp, in.lcp_policy);
     os.lcp_po_base = L.lcp;
@@ -70,7 +71,16 @@ std::string lay_out_txt(Machine& m, TxtChipset& chipset, const TxtLaunchInputs& 
   put(heap, o + 8, os);
   size_t e = o + 8 + sizeof os;
   put(heap, e, at::HeapExtElement{at::kHeapExtEventLogPointer2_1, 32});
-  put(heap, e + 8, at::EventLogPointer2_1{L.log, static_cast<uint32_t>(L.log_size), 0, 0});
+  // The log container: the boot params' event log (the SL continues it; BootParams::txt_log), or L.log.
+  sl::BootParams bp{};
+  if (!m.mem().contains(os_mle_boot_params, sizeof bp)) return "the boot params are not in RAM";
+  std::memcpy(&bp, m.mem().map(os_mle_boot_params, sizeof bp), sizeof bp);
+  uint64_t log_pa = L.log ? L.log : bp.event_log.pa, log_size = L.log ? L.log_size : bp.event_log.size;
+  put(heap, e + 8, at::EventLogPointer2_1{log_pa, static_cast<uint32_t>(log_size), 0, 0});
+  if (!L.log) {
+    bp.txt_log = {L.heap + e + 8, 24};
+    std::memcpy(m.mem().map(os_mle_boot_params, sizeof bp), &bp, sizeof bp);
+  }
   put(heap, e + 32, at::HeapExtElement{at::kHeapExtEnd, 8});
   if (heap.size() + 8 + sizeof(at::SinitMleData) > L.heap_size) return "TXT heap too small";
   heap.resize(L.heap_size);
@@ -90,11 +100,17 @@ std::string lay_out_txt(Machine& m, TxtChipset& chipset, const TxtLaunchInputs& 
   return "";
 }
 
-uint32_t sinit_log_used(Machine& m, const TxtLayout& L) {
-  const uint64_t el = L.heap + (8 + sizeof(at::BiosData)) + (8 + sizeof(at::OsMleData)) + 8 + sizeof(at::OsSinitData);
-  uint32_t next = 0;
-  if (const uint8_t* p = m.mem().map(el + 8 + offsetof(at::EventLogPointer2_1, next_record_offset), 4)) std::memcpy(&next, p, 4);
-  return static_cast<uint32_t>(std::min<uint64_t>(next, L.log_size));
+uint64_t txt_log_element(const TxtLayout& L) {
+  return L.heap + (8 + sizeof(at::BiosData)) + (8 + sizeof(at::OsMleData)) + 8 + sizeof(at::OsSinitData) + 8;
+}
+
+std::vector<uint8_t> sinit_log(Machine& m, const TxtLayout& L) {
+  at::EventLogPointer2_1 lp{};
+  const uint8_t* p = m.mem().map(txt_log_element(L), 20);
+  if (!p) return {};
+  std::memcpy(&lp, p, 20);
+  if (lp.next_record_offset > lp.allocated_size || !m.mem().contains(lp.physical_address, lp.next_record_offset)) return {};
+  return m.mem().read(lp.physical_address, lp.next_record_offset);
 }
 
 }  // namespace redoubt::sim

@@ -18,7 +18,9 @@ struct TxtLayout {
   uint64_t acm = 0x00800000;        // SINIT ACM (4 KiB aligned)
   uint64_t heap = 0x00900000;       // TXT heap
   uint64_t heap_size = 0x10000;
-  uint64_t log = 0x00A00000;        // the TCG 2.0 DRTM log container SINIT writes
+  // The TCG 2.0 DRTM log container SINIT writes; 0: the boot params' event log region, which the SL
+  // then continues (BootParams::txt_log names the heap element); else a separate container.
+  uint64_t log = 0;
   uint64_t log_size = 0x10000;
   uint64_t lcp = 0x00B00000;        // the owner's LCP policy, when there is one
   uint64_t mle_tables = 0x01070000; // PDPT, PD, PT (inside the PMR, below LaunchLayout::sl_stage2)
@@ -39,6 +41,9 @@ inline TxtLayout txt_layout_covering_ram(uint64_t ram_bytes) {
 struct TxtLaunchInputs {
   std::vector<uint8_t> acm;         // the SINIT ACM (policy::build_sinit_acm)
   std::vector<uint8_t> lcp_policy;  // arch/intel/lcp.hpp; empty = none
+  // OsSinitData.Capabilities: the details/authorities PCR mapping (the default) or, set here, the legacy
+  // one (MLE DG Table 2 bit 5 cleared; sinit_measure.hpp).
+  bool legacy_pcr_map = false;
   TxtLayout layout;
 };
 
@@ -47,8 +52,9 @@ struct TxtLaunchInputs {
 std::string lay_out_txt(Machine& m, TxtChipset& chipset, const TxtLaunchInputs& in, uint64_t mle_base,
                         uint64_t mle_size, std::span<const uint8_t> mle_image, uint64_t os_mle_boot_params);
 
-// After SENTER: the bytes SINIT wrote into the log container (the heap's event log pointer
-// element's NextRecordOffset, as lay_out_txt placed it), at most layout.log_size.
-uint32_t sinit_log_used(Machine& m, const TxtLayout& layout);
+// The heap's HEAP_EVENT_LOG_POINTER_ELEMENT2_1 data (as lay_out_txt placed it) and, after SENTER, the
+// bytes SINIT wrote into the container it names: [0, NextRecordOffset).
+uint64_t txt_log_element(const TxtLayout& layout);
+std::vector<uint8_t> sinit_log(Machine& m, const TxtLayout& layout);
 
 }  // namespace redoubt::sim

@@ -5,14 +5,18 @@
 #define BOOST_TEST_MODULE full_system_txt
 #include <boost/test/unit_test.hpp>
 #include <cstring>
+#include <tuple>
 
+#include "arch/intel/mle.hpp"
 #include "arch/intel/sinit_errors.hpp"
 #include "arch/intel/txt_heap.hpp"
 #include "platform/sim/full_system.hpp"
 #include "platform/sim/txt/senter.hpp"
 #include "policy/host/acm_build.hpp"
 #include "policy/host/eventlog_reader.hpp"
+#include "platform/sim/txt/txt_layout.hpp"
 #include "tests/support/launch_fixture.hpp"
+#include "tests/support/txt_da_pcrs.hpp"
 
 using namespace redoubt;
 using namespace redoubt::test;
@@ -28,7 +32,7 @@ const policy::EvpKey& chipset_key() {
 struct Run {
   sim::LaunchReport report;
   std::vector<std::string> console;
-  std::map<uint32_t, Bytes> pcr;
+  std::map<std::pair<HashAlg, uint32_t>, Bytes> pcr;
   Bytes sinit_log;
   uint32_t errorcode = 0;
   bool has(const std::string& s) const {
@@ -50,12 +54,9 @@ Run run_txt(const sim::LaunchInputs& in, const Bytes& acm, const fs::path& state
   sim::TxtLaunchInputs txt;
   txt.acm = acm;
   r.report = system.launch_txt(in, txt, chipset);
-  for (uint32_t p : {17u, 18u}) r.pcr[p] = read_pcr(*tpm, HashAlg::sha256, p);
-  // HEAP_EVENT_LOG_POINTER_ELEMENT2_1.NextRecordOffset: where SINIT's records end (txt_heap.hpp).
-  uint64_t el = txt.layout.heap + (8 + sizeof(at::BiosData)) + (8 + sizeof(at::OsMleData)) + 8 + sizeof(at::OsSinitData);
-  uint32_t next = 0;
-  std::memcpy(&next, m.mem().read(el + 8 + 16, 4).data(), 4);
-  r.sinit_log = m.mem().read(txt.layout.log, next);
+  for (HashAlg a : {HashAlg::sha1, HashAlg::sha256, HashAlg::sha384, HashAlg::sha512})
+    for (uint32_t p : {17u, 18u}) r.pcr[{a, p}] = read_pcr(*tpm, a, p);
+  r.sinit_log = sim::sinit_log(m, txt.layout);  // [0, the heap element's NextRecordOffset)
   r.errorcode = static_cast<uint32_t>(chipset.read(at::kErrorCode));
   return r;
 }
@@ -83,32 +84,44 @@ BOOST_AUTO_TEST_CASE(sl_bin_runs_as_the_mle_of_senter_and_hands_off_to_hv_bin) {
   BOOST_TEST(r.report.hypervisor_entered);
   BOOST_TEST(r.report.launched);
   BOOST_TEST(r.errorcode == 0u);
-  // PCR17: HASH_START (the ACM), SINIT's details, then the SL's manifest, image and separator.
+  // Details/authorities mapping (tests/support/txt_da_pcrs.hpp), then the SL's events on the same PCRs:
+  // PCR17 = SINIT's details and the MLE, then the manifest, image and separator; PCR18 = the ACM signer
+  // and SINIT's authorities, then the hypervisor signer and separator — in every bank.
   uint16_t length;
   std::memcpy(&length, kit.sl_sealed.data() + 2, 2);
   Bytes mle(kit.sl_sealed.begin(), kit.sl_sealed.begin() + length);
-  Bytes details(84, 0);
-  details[76] = 0x00;
-  details[77] = 0x02;  // OsSinitData.Capabilities = 0x200 (TCG 2.0 log), little-endian at offset 76
+  const uint32_t caps = at::mle_caps::kTcg2EventLog | at::mle_caps::kPcrMapDa;
   Bytes sep{0, 0, 0, 0};
-  Bytes p17 = extend("SHA256", zeros(32), sha("SHA256", acm));
-  p17 = extend("SHA256", p17, sha("SHA256", details));
-  p17 = extend("SHA256", p17, sha("SHA256", kit.payload));
-  p17 = extend("SHA256", p17, sha("SHA256", kit.hv_image));
-  p17 = extend("SHA256", p17, sha("SHA256", sep));
-  BOOST_TEST(hex(r.pcr[17]) == hex(p17));
-  // PCR18: the MLE (sl.bin's measured bytes, the same SKINIT would measure), then signer and separator.
   Bytes key(kit.pub.bytes().begin(), kit.pub.bytes().end());
-  Bytes p18 = extend("SHA256", zeros(32), sha("SHA256", mle));
-  p18 = extend("SHA256", p18, sha("SHA256", key));
-  p18 = extend("SHA256", p18, sha("SHA256", sep));
-  BOOST_TEST(hex(r.pcr[18]) == hex(p18));
-  // SINIT's own log: the three TXT events.
-  policy::EventLog log = policy::parse_event_log(r.sinit_log);
-  BOOST_REQUIRE(log.events.size() >= 3u);
-  BOOST_TEST(log.events[0].type == at::evtype::kHashStart);
-  BOOST_TEST(log.events[1].type == at::evtype::kCombinedHash);
-  BOOST_TEST(log.events[2].type == at::evtype::kMleHash);
+  for (auto [alg, bank, n] : {std::tuple{"SHA1", HashAlg::sha1, 20}, {"SHA256", HashAlg::sha256, 32}, {"SHA384", HashAlg::sha384, 48},
+                              {"SHA512", HashAlg::sha512, 64}}) {
+    Bytes p17 = txt_da_pcr17(alg, n, acm, mle, caps);
+    p17 = extend(alg, p17, sha(alg, kit.payload));
+    p17 = extend(alg, p17, sha(alg, kit.hv_image));
+    p17 = extend(alg, p17, sha(alg, sep));
+    BOOST_TEST(hex(r.pcr[{bank, 17}]) == hex(p17), alg);
+    Bytes p18 = txt_da_pcr18(alg, n, acm, caps);
+    p18 = extend(alg, p18, sha(alg, key));
+    p18 = extend(alg, p18, sha(alg, sep));
+    BOOST_TEST(hex(r.pcr[{bank, 18}]) == hex(p18), alg);
+  }
+  // One log: SINIT's TXT events first (its part is sinit-eventlog.bin), then the SL's, with no second
+  // header and no SKINIT event; it replays to the TPM's PCR17/18 in every bank.
+  policy::EventLog sinit = policy::parse_event_log(r.sinit_log);
+  BOOST_REQUIRE_EQUAL(sinit.events.size(), 11u);
+  BOOST_TEST(sinit.events[0].type == at::evtype::kHashStart);
+  BOOST_TEST(sinit.events[6].type == at::evtype::kMleHash);
+  BOOST_TEST(sinit.events[6].pcr == 17u);
+  BOOST_TEST(sinit.events[7].type == at::evtype::kSinitPubkeyHash);
+  BOOST_TEST(sinit.events[7].pcr == 18u);
+  policy::EventLog log = policy::parse_event_log(r.report.event_log);
+  BOOST_REQUIRE(log.events.size() >= 16u);
+  BOOST_TEST(std::memcmp(r.report.event_log.data(), r.sinit_log.data(), r.sinit_log.size()) == 0);
+  BOOST_TEST(log.events[11].type == 0x602u);  // EV_REDOUBT_HV_MANIFEST right after SINIT's last event
+  for (const auto& e : log.events) BOOST_TEST(e.type != 0x601u);  // no EV_REDOUBT_SKINIT_SLB
+  auto replay = policy::replay_event_log(log);
+  for (HashAlg a : {HashAlg::sha1, HashAlg::sha256, HashAlg::sha384, HashAlg::sha512})
+    for (uint32_t p : {17u, 18u}) BOOST_TEST(hex(replay[a][p]) == hex(r.pcr[{a, p}]));
 }
 
 BOOST_AUTO_TEST_CASE(a_revoked_sinit_stops_the_launch_before_sl_bin_runs) {
@@ -120,6 +133,6 @@ BOOST_AUTO_TEST_CASE(a_revoked_sinit_stops_the_launch_before_sl_bin_runs) {
   BOOST_TEST(r.report.reason.find("acm_revoked") != std::string::npos, r.report.reason);
   BOOST_TEST(r.errorcode == static_cast<uint32_t>(at::TxtError::acm_revoked));
   BOOST_TEST(!r.has("[sl]"));
-  BOOST_TEST(hex(r.pcr[17]) == hex(ones(32)));
-  BOOST_TEST(hex(r.pcr[18]) == hex(ones(32)));
+  BOOST_TEST(hex(r.pcr[{HashAlg::sha256, 17}]) == hex(ones(32)));
+  BOOST_TEST(hex(r.pcr[{HashAlg::sha256, 18}]) == hex(ones(32)));
 }

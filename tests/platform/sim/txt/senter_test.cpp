@@ -17,6 +17,7 @@
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/eventlog_reader.hpp"
 #include "tests/support/launch_fixture.hpp"
+#include "tests/support/txt_da_pcrs.hpp"
 
 using namespace redoubt;
 using namespace redoubt::sim;
@@ -391,4 +392,49 @@ BOOST_AUTO_TEST_CASE(refused_mle_not_in_the_lcp_policy) {
   Rig rig;
   rig.lcp = lcp_policy({sha("SHA256", "another MLE")}, 0);
   expect_refused_by_sinit(rig, TxtError::lcp_mle_not_allowed, "not in the owner's LCP policy");
+}
+
+// The details/authorities mapping (MLE DG "PCR Usage"; OsSinitData.Capabilities.PCR_MAP_DA, which
+// lay_out_txt sets by default): PCR17/18 in every bank computed here with OpenSSL from the ACM, the
+// MLE and the policy (tests/support/txt_da_pcrs.hpp), and SINIT's log naming each measurement.
+BOOST_AUTO_TEST_CASE(details_authorities_mapping_in_every_bank) {
+  for (bool with_policy : {false, true}) {
+    BOOST_TEST_CONTEXT((with_policy ? "with an owner policy" : "without a policy")) {
+      Rig rig;
+      rig.os.capabilities = at::mle_caps::kEcxPageTable | at::mle_caps::kPcrMapDa;
+      Bytes mle = rig.mle;
+      std::memcpy(mle.data() + kHdrOff, &rig.hdr, sizeof rig.hdr);
+      if (with_policy) rig.lcp = lcp_policy({sha("SHA256", mle)}, 0x5);
+      SenterResult r = rig.run();
+      BOOST_TEST_INFO("message: " << r.message);
+      BOOST_REQUIRE(r.ok());
+      BOOST_TEST((r.pcr_map == TxtPcrMap::details_authorities));
+      BOOST_TEST(r.details.empty());
+      const uint32_t caps = rig.os.capabilities, control = with_policy ? 0x5 : 0;
+      for (auto [alg, a] : {std::pair{"SHA1", HashAlg::sha1}, {"SHA256", HashAlg::sha256}, {"SHA384", HashAlg::sha384}, {"SHA512", HashAlg::sha512}}) {
+        const size_t n = digest_size(a);
+        BOOST_TEST(hex(rig.pcr(17, a)) == hex(txt_da_pcr17(alg, n, rig.acm, mle, caps, control, rig.lcp)), alg);
+        BOOST_TEST(hex(rig.pcr(18, a)) == hex(txt_da_pcr18(alg, n, rig.acm, caps, control, rig.lcp)), alg);
+      }
+      // The log: HASH_START, then SINIT's PCR17 details and MLE, then its PCR18 authorities.
+      policy::EventLog log = policy::parse_event_log(rig.m.mem().read(kLog, r.log_bytes));
+      std::vector<std::string> names;
+      for (const auto& e : log.events) names.push_back(std::to_string(e.pcr) + ":" + policy::event_type_name(e.type));
+      std::vector<std::string> want = {"17:EV_TXT_HASH_START", "17:EV_TXT_BIOSAC_REG_DATA", "17:EV_TXT_CPU_SCRTM_STAT", "17:EV_TXT_LCP_CONTROL_HASH"};
+      if (with_policy) want.push_back("17:EV_TXT_LCP_DETAILS_HASH");
+      for (const char* w : {"17:EV_TXT_STM_HASH", "17:EV_TXT_OSSINITDATA_CAP_HASH", "17:EV_TXT_MLE_HASH", "18:EV_TXT_SINIT_PUBKEY_HASH",
+                            "18:EV_TXT_CPU_SCRTM_STAT", "18:EV_TXT_OSSINITDATA_CAP_HASH", "18:EV_TXT_LCP_CONTROL_HASH"})
+        want.push_back(w);
+      if (with_policy) want.push_back("18:EV_TXT_LCP_AUTHORITIES_HASH");
+      BOOST_TEST(names == want, boost::test_tools::per_element());
+      // The signer event's SHA-256 is the chipset's fused key hash (TXT.PUBLIC.KEY).
+      for (const auto& e : log.events)
+        if (e.type == at::evtype::kSinitPubkeyHash)
+          for (const auto& [a, d] : e.digests)
+            if (a == HashAlg::sha256) BOOST_TEST(hex(d) == hex(Bytes(rig.chipset.fuses().acm_key_hash.begin(), rig.chipset.fuses().acm_key_hash.end())));
+      auto replay = policy::replay_event_log(log);
+      for (HashAlg a : {HashAlg::sha1, HashAlg::sha256, HashAlg::sha384, HashAlg::sha512})
+        for (uint32_t p : {17u, 18u}) BOOST_TEST(hex(replay[a][p]) == hex(rig.pcr(p, a)));
+    }
+  }
 }
