@@ -70,6 +70,7 @@ VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), sto
   if (!cfg_.webhook.urls.empty()) webhook_ = std::make_unique<WebhookSender>(cfg_.webhook);
   if (cfg_.reference) {  // given at start: in force, and kept for the next start
     ref_ = std::make_shared<const ReferenceValues>(*cfg_.reference);
+    log_cache_ = std::make_shared<LogAppraisalCache>(ref_);
     if (!cfg_.reference_cose.empty()) {
       ref_cose_b64_ = to_base64(to_bytes(cfg_.reference_cose));
       store_->put_setting("reference_values", ref_cose_b64_);
@@ -77,6 +78,7 @@ VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), sto
   } else if (auto stored = store_->setting("reference_values"); stored && cfg_.authority) {
     // Set earlier through PUT /v1/reference-values: checked again against today's authority.
     ref_ = std::make_shared<const ReferenceValues>(verify_reference_values(from_base64(*stored, "stored reference values"), *cfg_.authority));
+    log_cache_ = std::make_shared<LogAppraisalCache>(ref_);
     ref_cose_b64_ = *stored;
   }
 }
@@ -84,6 +86,11 @@ VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), sto
 std::shared_ptr<const ReferenceValues> VerifierService::reference() const {
   std::lock_guard<std::mutex> l(ref_mu_);
   return ref_;
+}
+
+std::shared_ptr<LogAppraisalCache> VerifierService::log_cache_for(const ReferenceValues* r) const {
+  std::lock_guard<std::mutex> l(ref_mu_);
+  return log_cache_ && log_cache_->ref() == r ? log_cache_ : nullptr;
 }
 
 // Fail closed (issue 13): without reference values there is nothing to compare a launch with, and
@@ -107,6 +114,7 @@ json VerifierService::set_reference_values(const json& body) {
   std::lock_guard<std::mutex> l(ref_mu_);
   const std::string previous = ref_ ? ref_->id : "";
   ref_ = r;
+  log_cache_ = std::make_shared<LogAppraisalCache>(r);
   ref_cose_b64_ = b64;
   return {{"reference_values", r->id}, {"previous", previous.empty() ? json(nullptr) : json(previous)}};
 }
@@ -244,8 +252,8 @@ std::optional<json> VerifierService::record(const std::string& endpoint_id, cons
                                             const std::optional<ClockState>* seen) {
   const std::string jws = jws_sign_es256(a.ear, cfg_.signing_key, kid_);
   const json summary = summary_of(a);
-  std::string previous;
-  if (!endpoint_id.empty())
+  std::string previous;  // for the webhook only: read only when there is one
+  if (webhook_ && !endpoint_id.empty())
     if (auto e = store_->endpoint(endpoint_id)) previous = e->status;
   VerdictRecord v{0, endpoint_id, a.ear["iat"].get<int64_t>(), a.status, summary.dump(), jws, nonce};
   const std::optional<ClockState> clock = update_clock ? std::optional<ClockState>(a.clock) : std::nullopt;
@@ -278,7 +286,9 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
   // Several instances may appraise quotes of one endpoint at once: the verdict is stored only if the
   // clock record it was compared with is still the stored one (compare-and-set), else appraised again.
   for (int attempt = 0; attempt < 8; ++attempt) {
-    e = store_->endpoint(id);  // clock may have moved while we waited
+    // The record read above is compared-and-set below (add_verdict_if_clock): if its clock moved while
+    // we waited, nothing is stored and the next attempt reads it again.
+    if (attempt > 0) e = store_->endpoint(id);
     if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id + " (deleted meanwhile)", 404);
     AppraisalInput in;
     in.endpoint_id = id;
@@ -290,6 +300,8 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
     in.previous = e->clock;
     in.ref = ref.get();
     in.ear_ttl_s = cfg_.ear_ttl_s;
+    const auto cache = log_cache_for(in.ref);
+    in.log_cache = cache.get();
     const AppraisalOutcome a = appraise(ev, in, unix_now());
     // Only a quote genuinely from the enrolled AK may move the endpoint's clock record.
     if (auto out = record(id, a, a.authentic, nonce, &e->clock)) return *out;
@@ -322,6 +334,8 @@ json VerifierService::verify_oneshot(const json& body) {
     in.ek_public = e->ek_public;
     in.endpoint_id = e->id;
   }
+  const auto cache = log_cache_for(in.ref);
+  in.log_cache = cache.get();
   AppraisalOutcome a = appraise(ev, in, unix_now());
   return *record("", a, false);
 }

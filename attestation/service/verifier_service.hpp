@@ -15,6 +15,7 @@
 #include "attestation/service/agent_url.hpp"
 #include "attestation/service/verifier_store.hpp"
 #include "attestation/service/webhook.hpp"
+#include "attestation/verifier/appraisal_cache.hpp"
 #include "attestation/verifier/appraiser.hpp"
 #include "attestation/verifier/ek_certificate_check.hpp"
 #include "attestation/verifier/reference_values.hpp"
@@ -110,6 +111,8 @@ class VerifierService {
   std::mutex appraise_mu_;  // one appraisal per endpoint at a time (clock ordering)
   mutable std::mutex ref_mu_;
   std::shared_ptr<const ReferenceValues> ref_;  // replaced whole by PUT /v1/reference-values
+  std::shared_ptr<LogAppraisalCache> log_cache_;  // memoised log appraisals under ref_, replaced with it
+  std::shared_ptr<LogAppraisalCache> log_cache_for(const ReferenceValues* r) const;  // null unless it is for r
   std::string ref_cose_b64_;                    // and the signed document it came from
   mutable std::mutex lease_mu_;
   std::optional<std::set<std::string>> owned_;  // endpoints this instance holds leases on (nullopt: no round yet)

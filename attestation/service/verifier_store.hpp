@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "attestation/common/encoding.hpp"
@@ -121,6 +122,9 @@ class VerifierStore {
   virtual std::optional<LeaseInfo> lease(const std::string& endpoint_id) = 0;
 };
 
+// Prepared statements kept per connection, by their SQL text.
+using SqliteStmtCache = std::unordered_map<std::string, sqlite3_stmt*>;
+
 // The embedded default: SQLite (WAL), one connection behind a mutex.
 class SqliteStore final : public VerifierStore {
  public:
@@ -160,6 +164,7 @@ class SqliteStore final : public VerifierStore {
   int64_t insert_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock);  // in the caller's transaction
 
   sqlite3* db_ = nullptr;
+  SqliteStmtCache stmts_;  // the hot paths' statements (under mu_)
   std::mutex mu_;
 };
 
