@@ -309,7 +309,7 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
   throw AttestError("busy", "endpoint " + id + "'s record kept changing under this appraisal; try again", 503);
 }
 
-json VerifierService::verify_oneshot(const json& body) {
+AppraisalOutcome VerifierService::appraise_oneshot(const json& body) {
   if (!body.is_object() || !body.contains("evidence")) throw AttestError("bad_request", "missing field \"evidence\"");
   if (!body.contains("reference_values")) require_reference();  // fail closed before any work
   const Evidence ev = evidence_from_json(body["evidence"]);
@@ -336,8 +336,32 @@ json VerifierService::verify_oneshot(const json& body) {
   }
   const auto cache = log_cache_for(in.ref);
   in.log_cache = cache.get();
-  AppraisalOutcome a = appraise(ev, in, unix_now());
-  return *record("", a, false);
+  return appraise(ev, in, unix_now());
+}
+
+json VerifierService::verify_oneshot(const json& body) { return *record("", appraise_oneshot(body), false); }
+
+// As record() for a one-shot verdict: stored (before the answer exists), then the answer written
+// around the claims' one serialisation: {"ear":…,"ear_jws":"…","seq":N,"status":"…"} (json's key order).
+std::string VerifierService::verify_oneshot_text(const json& body, std::string& status) {
+  const AppraisalOutcome a = appraise_oneshot(body);
+  const std::string payload = a.ear.dump();
+  const std::string jws = jws_sign_es256_payload(payload, cfg_.signing_key, kid_);
+  const VerdictRecord v{0, "", a.ear["iat"].get<int64_t>(), a.status, summary_of(a).dump(), jws, {}};
+  const int64_t seq = store_->add_verdict(v, std::nullopt);
+  status = a.status;
+  std::string out;
+  out.reserve(payload.size() + jws.size() + 64);
+  out += "{\"ear\":";
+  out += payload;
+  out += ",\"ear_jws\":\"";
+  out += jws;  // base64url and dots: nothing to escape
+  out += "\",\"seq\":";
+  out += std::to_string(seq);
+  out += ",\"status\":\"";
+  out += a.status;  // affirming | warning | contraindicated
+  out += "\"}";
+  return out;
 }
 
 json VerifierService::endpoint_status(const std::string& id, int history) {

@@ -60,6 +60,8 @@ class VerifierService {
   nlohmann::json endpoint_status(const std::string& id, int history);     // GET /v1/endpoints/{id}
   nlohmann::json list_endpoints();                                        // GET /v1/endpoints
   nlohmann::json verify_oneshot(const nlohmann::json& body);              // POST /v1/verify
+  // The same answer as JSON text, the EAR claims serialised once (for the JWS and the answer); `status` set.
+  std::string verify_oneshot_text(const nlohmann::json& body, std::string& status);
   nlohmann::json verdict(int64_t seq);                                    // GET /v1/verdicts/{seq}
   nlohmann::json info();                                                  // GET /v1/info
   nlohmann::json delete_endpoint(const std::string& id);                  // DELETE /v1/endpoints/{id}
@@ -99,6 +101,7 @@ class VerifierService {
  private:
   // Signs and stores a verdict. With `seen` (an endpoint's appraisal): only if its clock record is still
   // *seen, else nullopt (another instance stored a verdict meanwhile: appraise again).
+  AppraisalOutcome appraise_oneshot(const nlohmann::json& body);
   std::optional<nlohmann::json> record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce = {},
                                        const std::optional<ClockState>* seen = nullptr);
   std::shared_ptr<const ReferenceValues> require_reference() const;  // throws no_reference_values (503)

@@ -49,13 +49,17 @@ thread_local SignTemplate tl_sign;
 }  // namespace
 
 std::string jws_sign_es256(const nlohmann::json& claims, const policy::EvpKey& key, const std::string& kid) {
+  return jws_sign_es256_payload(claims.dump(), key, kid);
+}
+
+std::string jws_sign_es256_payload(const std::string& payload, const policy::EvpKey& key, const std::string& kid) {
   if (tl_sign.kid != kid || tl_sign.header_b64.empty()) {
     tl_sign.header_b64 = to_base64url(bytes_of(nlohmann::json{{"alg", "ES256"}, {"typ", "JWT"}, {"kid", kid}}.dump()));
     tl_sign.kid = kid;
   }
   std::string input = tl_sign.header_b64;
   input += '.';
-  input += to_base64url(bytes_of(claims.dump()));
+  input += to_base64url(bytes_of(payload));
   EVP_MD_CTX* tmpl = tl_sign.for_key(key.get());
   MdCtx ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   uint8_t der[160];  // an ECDSA-Sig-Value: 72 bytes at most over P-256 (139 over P-521)

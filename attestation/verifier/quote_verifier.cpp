@@ -18,13 +18,54 @@ namespace {
 
 using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)>;
 
-bool verify_digest(EVP_PKEY* key, TPMI_ALG_HASH hash, std::span<const uint8_t> digest, std::span<const uint8_t> sig, int padding) {
+PkeyCtx new_verify_ctx(EVP_PKEY* key, TPMI_ALG_HASH hash, int padding) {
   PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr), EVP_PKEY_CTX_free);
-  if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) return false;
-  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_get_digestbyname(tpm_hash_ossl_name(hash))) <= 0) return false;
-  if (padding && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), padding) <= 0) return false;
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) return PkeyCtx(nullptr, EVP_PKEY_CTX_free);
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_get_digestbyname(tpm_hash_ossl_name(hash))) <= 0) return PkeyCtx(nullptr, EVP_PKEY_CTX_free);
+  if (padding && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), padding) <= 0) return PkeyCtx(nullptr, EVP_PKEY_CTX_free);
   if (padding == RSA_PKCS1_PSS_PADDING) EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_AUTO);
-  const int r = EVP_PKEY_verify(ctx.get(), sig.data(), sig.size(), digest.data(), digest.size());
+  return ctx;
+}
+
+// Per thread, the last few verification contexts (issue 13 throughput: setting one up fetches the
+// algorithms from the provider, about as costly as the verification). EVP_PKEY_verify may be called
+// again on a context with the same parameters (OpenSSL 3 EVP_PKEY_verify(3)). Each entry holds a
+// reference to its key, so a key's address is never reused while it is cached.
+struct VerifyCtxCache {
+  struct Entry {
+    EVP_PKEY* key = nullptr;
+    TPMI_ALG_HASH hash = 0;
+    int padding = 0;
+    EVP_PKEY_CTX* ctx = nullptr;
+  };
+  Entry e[8];
+  size_t next = 0;
+  ~VerifyCtxCache() {
+    for (Entry& x : e) drop(x);
+  }
+  static void drop(Entry& x) {
+    EVP_PKEY_CTX_free(x.ctx);
+    EVP_PKEY_free(x.key);
+    x = Entry{};
+  }
+  EVP_PKEY_CTX* get(EVP_PKEY* key, TPMI_ALG_HASH hash, int padding) {
+    for (Entry& x : e)
+      if (x.key == key && x.hash == hash && x.padding == padding) return x.ctx;
+    PkeyCtx c = new_verify_ctx(key, hash, padding);
+    if (!c) return nullptr;
+    Entry& slot = e[next++ % 8];
+    drop(slot);
+    EVP_PKEY_up_ref(key);
+    slot = Entry{key, hash, padding, c.release()};
+    return slot.ctx;
+  }
+};
+thread_local VerifyCtxCache tl_verify;
+
+bool verify_digest(EVP_PKEY* key, TPMI_ALG_HASH hash, std::span<const uint8_t> digest, std::span<const uint8_t> sig, int padding) {
+  EVP_PKEY_CTX* ctx = tl_verify.get(key, hash, padding);
+  if (!ctx) return false;
+  const int r = EVP_PKEY_verify(ctx, sig.data(), sig.size(), digest.data(), digest.size());
   return r == 1;
 }
 
