@@ -1,5 +1,8 @@
 #include "attestation/service/verifier_store.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -180,6 +183,11 @@ void SqliteStore::start_checkpointer(const std::string& path) {
     ckpt_db_ = nullptr;
     return;
   }
+  // The thread takes no process signals (it starts with all blocked): `verifier serve` blocks SIGTERM/SIGINT
+  // only after opening the store and takes them with sigwait; delivered here they would kill the process.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   ckpt_thread_ = std::thread([this] {
     std::unique_lock<std::mutex> l(ckpt_mu_);
     while (!ckpt_stop_) {
@@ -190,6 +198,7 @@ void SqliteStore::start_checkpointer(const std::string& path) {
       l.lock();
     }
   });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 SqliteStore::~SqliteStore() {
