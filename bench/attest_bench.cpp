@@ -4,16 +4,21 @@
 //  3. 32 concurrent keep-alive clients: throughput and p50/p99 latency.
 // Every verification also stores its verdict in SQLite (WAL), as in production, or (third argument
 // "postgresql") in PostgreSQL on a server of its own.
-// Prints the machine; numbers only, no asserts.
+// Server CPU per appraisal: the process's CPU time (getrusage) minus the client threads' own
+// (CLOCK_THREAD_CPUTIME_ID), plus the PostgreSQL server's processes (/proc) with that store.
+// Prints the machine and the load average; numbers only, no asserts.
 #include "bench/machine_info.hpp"
 #include <httplib.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <mutex>
 #include <thread>
 
@@ -41,6 +46,32 @@ std::string failure_reason(const httplib::Result& r) {
 
 void print_failures(const std::map<std::string, int>& f) {
   for (const auto& [why, n] : f) std::cout << "  failed " << n << "x: " << why << "\n";
+}
+
+double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double thread_cpu_s() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+std::string loadavg() {
+  double l[3] = {};
+  if (getloadavg(l, 3) != 3) return "?";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.2f %.2f %.2f", l[0], l[1], l[2]);
+  return b;
+}
+
+int ok_sum(const std::vector<int>& v) {
+  int n = 0;
+  for (int x : v) n += x;
+  return n;
 }
 
 double pct(std::vector<double> v, double p) {
@@ -74,6 +105,47 @@ struct Server {
 // PostgreSQL server of the benchmark's own (tests/attestation/pg_server.hpp, synchronous_commit=off).
 std::unique_ptr<test::PgServer> g_pg;
 
+// CPU seconds (user + system) of the PostgreSQL server: the postmaster and its children (backends).
+double pg_cpu_s() {
+  if (!g_pg) return 0;
+  std::ifstream pidf(g_pg->dir() / "data" / "postmaster.pid");
+  long pm = 0;
+  if (!(pidf >> pm)) return 0;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double total = 0;
+  for (const auto& d : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = d.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(d.path() / "stat");
+    std::string line;
+    if (!std::getline(f, line)) continue;
+    const size_t rp = line.rfind(')');
+    if (rp == std::string::npos) continue;
+    std::istringstream in(line.substr(rp + 2));
+    std::string state;
+    long ppid = 0;
+    in >> state >> ppid;
+    std::string skip;
+    for (int i = 0; i < 9; ++i) in >> skip;  // fields 6..14 of proc(5): pgrp .. majflt, then utime stime
+    unsigned long long ut = 0, st = 0;
+    in >> ut >> st;
+    if (std::stol(name) == pm || ppid == pm) total += static_cast<double>(ut + st) / tick;
+  }
+  return total;
+}
+
+// What one HTTP phase cost the server: CPU seconds of the verifier (process minus clients) and PostgreSQL.
+struct CpuMeter {
+  double proc0 = process_cpu_s(), pg0 = pg_cpu_s();
+  std::string report(double client_cpu, int ok) const {
+    const double verifier = process_cpu_s() - proc0 - client_cpu, pg = pg_cpu_s() - pg0, server = verifier + pg;
+    char b[256];
+    std::snprintf(b, sizeof b, "server CPU %.0f us per appraisal (verifier %.0f + postgres %.0f) = %.0f appraisals/s per server core", server / ok * 1e6,
+                  verifier / ok * 1e6, pg / ok * 1e6, ok / server);
+    return b;
+  }
+};
+
 attest::VerifierConfig config(const std::filesystem::path& dir, const std::string& name) {
   attest::VerifierConfig c;
   c.db_path = g_pg ? g_pg->create_database(name) : (dir / (name + ".db")).string();
@@ -97,7 +169,8 @@ int main(int argc, char** argv) {
   if (store == "postgresql") g_pg = std::make_unique<test::PgServer>(/*durable=*/true);
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("redoubt-attest-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::cout << "machine: " << redoubt::bench::cpu_model() << "\nstore: " << store << "\n";
+  std::cout << "machine: " << redoubt::bench::cpu_model() << ", " << sysconf(_SC_NPROCESSORS_ONLN) << " cores online\nload average: " << loadavg()
+            << "\nstore: " << store << "\n";
 
   // For comparison: evidence of a launch without policy or guests (libtpms: one TPM per process at a time).
   attest::EndpointQuote q_launch_only;
@@ -125,7 +198,8 @@ int main(int argc, char** argv) {
   const std::string body = json{{"evidence", attest::evidence_to_json(q.evidence)}, {"nonce", attest::to_hex(nonce)}}.dump();
   std::cout << "evidence: quote " << q.evidence.quote.size() << " B, event log " << q.evidence.eventlog.size() << " B, request " << body.size() << " B\n";
 
-  {  // 1. appraisal alone: this evidence, and a launch-only one (no policy, no guests) for comparison
+  // REDOUBT_BENCH_HTTP_ONLY=1: skip 1. (e.g. under perf record, to profile the server alone)
+  if (const char* h = std::getenv("REDOUBT_BENCH_HTTP_ONLY"); !h || std::string(h) != "1") {  // 1. appraisal alone: this evidence, and a launch-only one (no policy, no guests) for comparison
     for (const attest::EndpointQuote* e : {&q, static_cast<const attest::EndpointQuote*>(&q_launch_only)}) {
       attest::AppraisalInput in;
       in.ak_public = e->evidence.ak_public;
@@ -144,17 +218,24 @@ int main(int argc, char** argv) {
     httplib::Client c("127.0.0.1", srv.port);
     c.set_keep_alive(true);
     c.set_tcp_nodelay(true);
+    c.Post("/v1/verify", body, "application/json");  // the connection (and the store's first statements) warmed up
     int ok = 0;
     std::map<std::string, int> failures;
+    std::vector<double> lat;
+    const CpuMeter cpu;
+    const double client0 = thread_cpu_s();
     const auto t0 = Clock::now();
     for (int i = 0; i < n_single; ++i) {
+      const auto a = Clock::now();
       auto r = c.Post("/v1/verify", body, "application/json");
+      lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
       if (r && r->status == 200) ++ok;
       else ++failures[failure_reason(r)];
     }
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::cout << "HTTP one-shot, 1 server thread, 1 keep-alive client: " << static_cast<int>(ok / s) << " verifications/s (" << ok << "/" << n_single
-              << " ok, stored in " << store << ")\n";
+    const std::string used = cpu.report(thread_cpu_s() - client0, ok);
+    std::cout << "HTTP one-shot, 1 server thread, 1 keep-alive client: " << static_cast<int>(ok / s) << " verifications/s, p50 " << pct(lat, 0.50)
+              << " ms, p99 " << pct(lat, 0.99) << " ms (" << ok << "/" << n_single << " ok, stored in " << store << ")\n  " << used << "\n";
     print_failures(failures);
   }
   {  // 3. 32 concurrent clients
@@ -162,8 +243,10 @@ int main(int argc, char** argv) {
     Server srv(config(dir, "concurrent"), clients);
     std::vector<std::vector<double>> lat(clients);
     std::vector<int> oks(clients, 0);
+    std::vector<double> client_cpu(clients, 0);
     std::mutex fmu;
     std::map<std::string, int> failures;
+    const CpuMeter cpu;
     const auto t0 = Clock::now();
     std::vector<std::thread> ts;
     for (int c = 0; c < clients; ++c)
@@ -172,6 +255,7 @@ int main(int argc, char** argv) {
         cl.set_keep_alive(true);
         cl.set_tcp_nodelay(true);
         cl.set_read_timeout(30, 0);
+        const double c0 = thread_cpu_s();
         for (int i = 0; i < per_client; ++i) {
           const auto a = Clock::now();
           auto r = cl.Post("/v1/verify", body, "application/json");
@@ -183,9 +267,13 @@ int main(int argc, char** argv) {
             ++failures[failure_reason(r) + " (request " + std::to_string(i) + " of its client)"];
           }
         }
+        client_cpu[c] = thread_cpu_s() - c0;
       });
     for (auto& t : ts) t.join();
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    double clients_cpu = 0;
+    for (double x : client_cpu) clients_cpu += x;
+    const std::string used = cpu.report(clients_cpu, std::max(1, ok_sum(oks)));
     std::vector<double> all;
     int ok = 0;
     for (int c = 0; c < clients; ++c) {
@@ -193,9 +281,10 @@ int main(int argc, char** argv) {
       ok += oks[c];
     }
     std::cout << "HTTP one-shot, 32 concurrent keep-alive clients (all cores): " << static_cast<int>(ok / s) << " verifications/s, p50 "
-              << pct(all, 0.50) << " ms, p99 " << pct(all, 0.99) << " ms, max " << pct(all, 1.0) << " ms (" << ok << "/" << all.size() << " ok)\n";
+              << pct(all, 0.50) << " ms, p99 " << pct(all, 0.99) << " ms, max " << pct(all, 1.0) << " ms (" << ok << "/" << all.size() << " ok)\n  " << used << "\n";
     print_failures(failures);
   }
+  std::cout << "load average: " << loadavg() << "\n";
   std::filesystem::remove_all(dir);
   g_pg.reset();
   return 0;

@@ -33,6 +33,7 @@ struct Answer {
   json body;
   std::string text;
   bool html = false;
+  std::string json_text;  // an answer already serialised as JSON (POST /v1/verify)
 };
 
 // Runs fn and fills res; returns the error code ("" on success). Never lets an exception escape.
@@ -48,7 +49,8 @@ std::string respond(httplib::Response& res, F&& fn) {
       res.set_header("X-Content-Type-Options", "nosniff");
       res.set_header("Referrer-Policy", "no-referrer");
       res.set_header("Cache-Control", "no-store");
-    } else if (!out.text.empty()) res.set_content(out.text, "text/plain; version=0.0.4; charset=utf-8");
+    } else if (!out.json_text.empty()) res.set_content(out.json_text, "application/json");
+    else if (!out.text.empty()) res.set_content(out.text, "text/plain; version=0.0.4; charset=utf-8");
     else res.set_content(out.body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   } catch (const AttestError& e) {
     code = e.code();
@@ -230,9 +232,9 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
         return {out, ""};
       }
       case RouteId::verify: {
-        json out = s.verify_oneshot(parse_json_body(body));
-        result_status = out.value("status", "");
-        return {out, ""};
+        Answer a;
+        a.json_text = s.verify_oneshot_text(parse_json_body(body), result_status);
+        return a;
       }
       case RouteId::verdict: return {s.verdict(std::stoll(id())), ""};
       case RouteId::get_reference_values: return {s.reference_values_info(), ""};

@@ -129,7 +129,8 @@ void VerifierService::sync_policy() {
   groups_ = std::map<std::string, std::string>(groups.begin(), groups.end());
   revoked_ = std::set<std::string>(revoked.begin(), revoked.end());
   if (auto it = sets_.find(""); it != sets_.end() && it->second.ref && it->second.ref != ref_) {
-    ref_ = it->second.ref;  // the fleet's set, rolled out by another instance
+    ref_ = it->second.ref;  // the fleet's set, rolled out by another instance (or by this one)
+    log_cache_ = std::make_shared<LogAppraisalCache>(ref_);  // memoised appraisals belong to one set
     ref_cose_b64_.clear();
   }
 }

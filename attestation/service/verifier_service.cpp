@@ -70,6 +70,7 @@ VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), sto
   if (!cfg_.webhook.urls.empty()) webhook_ = std::make_unique<WebhookSender>(cfg_.webhook);
   if (cfg_.reference) {  // given at start: in force, and kept for the next start
     ref_ = std::make_shared<const ReferenceValues>(*cfg_.reference);
+    log_cache_ = std::make_shared<LogAppraisalCache>(ref_);
     if (!cfg_.reference_cose.empty()) {
       ref_cose_b64_ = to_base64(to_bytes(cfg_.reference_cose));
       store_->put_setting("reference_values", ref_cose_b64_);
@@ -77,6 +78,7 @@ VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), sto
   } else if (auto stored = store_->setting("reference_values"); stored && cfg_.authority) {
     // Set earlier through PUT /v1/reference-values: checked again against today's authority.
     ref_ = std::make_shared<const ReferenceValues>(verify_reference_values(from_base64(*stored, "stored reference values"), *cfg_.authority));
+    log_cache_ = std::make_shared<LogAppraisalCache>(ref_);
     ref_cose_b64_ = *stored;
   }
   load_reference_history();  // schema 4: the history, groups and per-endpoint sets (verifier_lifecycle.cpp)
@@ -85,6 +87,11 @@ VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), sto
 std::shared_ptr<const ReferenceValues> VerifierService::reference() const {
   std::lock_guard<std::mutex> l(ref_mu_);
   return ref_;
+}
+
+std::shared_ptr<LogAppraisalCache> VerifierService::log_cache_for(const ReferenceValues* r) const {
+  std::lock_guard<std::mutex> l(ref_mu_);
+  return log_cache_ && log_cache_->ref() == r ? log_cache_ : nullptr;
 }
 
 // Fail closed (issue 13): without reference values there is nothing to compare a launch with, and
@@ -227,8 +234,8 @@ std::optional<json> VerifierService::record(const std::string& endpoint_id, cons
   const std::string jws = jws_sign_es256(a.ear, cfg_.signing_key, kid_);
   json summary = summary_of(a);
   if (extra.is_object()) summary.update(extra);
-  std::string previous;
-  if (!endpoint_id.empty())
+  std::string previous;  // for the webhook only: read only when there is one
+  if (webhook_ && !endpoint_id.empty())
     if (auto e = store_->endpoint(endpoint_id)) previous = e->status;
   VerdictRecord v{0, endpoint_id, a.ear["iat"].get<int64_t>(), a.status, summary.dump(), jws, nonce};
   const std::optional<ClockState> clock = update_clock ? std::optional<ClockState>(a.clock) : std::nullopt;
@@ -273,7 +280,9 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
   // Several instances may appraise quotes of one endpoint at once: the verdict is stored only if the
   // clock record it was compared with is still the stored one (compare-and-set), else appraised again.
   for (int attempt = 0; attempt < 8; ++attempt) {
-    e = store_->endpoint(id);  // clock may have moved while we waited
+    // The record read above is compared-and-set below (add_verdict_if_clock): if its clock moved while
+    // we waited, nothing is stored and the next attempt reads it again.
+    if (attempt > 0) e = store_->endpoint(id);
     if (!e) throw AttestError("unknown_endpoint", "no endpoint " + id + " (deleted meanwhile)", 404);
     AppraisalInput in;
     in.endpoint_id = id;
@@ -285,6 +294,8 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
     in.previous = e->clock;
     in.ref = ref.get();
     in.ear_ttl_s = cfg_.ear_ttl_s;
+    const auto cache = log_cache_for(in.ref);
+    in.log_cache = cache.get();
     const AppraisalOutcome a = appraise(ev, in, unix_now());
     // Only a quote genuinely from the enrolled AK may move the endpoint's clock record.
     if (auto out = record(id, a, a.authentic, nonce, &e->clock, extra)) return *out;
@@ -292,7 +303,7 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
   throw AttestError("busy", "endpoint " + id + "'s record kept changing under this appraisal; try again", 503);
 }
 
-json VerifierService::verify_oneshot(const json& body) {
+AppraisalOutcome VerifierService::appraise_oneshot(const json& body) {
   if (!body.is_object() || !body.contains("evidence")) throw AttestError("bad_request", "missing field \"evidence\"");
   if (!body.contains("reference_values")) require_reference();  // fail closed before any work
   const Evidence ev = evidence_from_json(body["evidence"]);
@@ -317,8 +328,34 @@ json VerifierService::verify_oneshot(const json& body) {
     in.ek_public = e->ek_public;
     in.endpoint_id = e->id;
   }
-  AppraisalOutcome a = appraise(ev, in, unix_now());
-  return *record("", a, false);
+  const auto cache = log_cache_for(in.ref);
+  in.log_cache = cache.get();
+  return appraise(ev, in, unix_now());
+}
+
+json VerifierService::verify_oneshot(const json& body) { return *record("", appraise_oneshot(body), false); }
+
+// As record() for a one-shot verdict: stored (before the answer exists), then the answer written
+// around the claims' one serialisation: {"ear":…,"ear_jws":"…","seq":N,"status":"…"} (json's key order).
+std::string VerifierService::verify_oneshot_text(const json& body, std::string& status) {
+  const AppraisalOutcome a = appraise_oneshot(body);
+  const std::string payload = a.ear.dump();
+  const std::string jws = jws_sign_es256_payload(payload, cfg_.signing_key, kid_);
+  const VerdictRecord v{0, "", a.ear["iat"].get<int64_t>(), a.status, summary_of(a).dump(), jws, {}};
+  const int64_t seq = store_->add_verdict(v, std::nullopt);
+  status = a.status;
+  std::string out;
+  out.reserve(payload.size() + jws.size() + 64);
+  out += "{\"ear\":";
+  out += payload;
+  out += ",\"ear_jws\":\"";
+  out += jws;  // base64url and dots: nothing to escape
+  out += "\",\"seq\":";
+  out += std::to_string(seq);
+  out += ",\"status\":\"";
+  out += a.status;  // affirming | warning | contraindicated
+  out += "\"}";
+  return out;
 }
 
 json VerifierService::endpoint_status(const std::string& id, int history) {

@@ -16,6 +16,7 @@
 #include "attestation/service/agent_url.hpp"
 #include "attestation/service/verifier_store.hpp"
 #include "attestation/service/webhook.hpp"
+#include "attestation/verifier/appraisal_cache.hpp"
 #include "attestation/verifier/appraiser.hpp"
 #include "attestation/verifier/ek_certificate_check.hpp"
 #include "attestation/verifier/reference_values.hpp"
@@ -63,6 +64,8 @@ class VerifierService {
   // 400 bad_parameter naming it (verifier_lifecycle.cpp).
   nlohmann::json list_endpoints(const std::map<std::string, std::string>& params, bool fleet = false);
   nlohmann::json verify_oneshot(const nlohmann::json& body);              // POST /v1/verify
+  // The same answer as JSON text, the EAR claims serialised once (for the JWS and the answer); `status` set.
+  std::string verify_oneshot_text(const nlohmann::json& body, std::string& status);
   nlohmann::json verdict(int64_t seq);                                    // GET /v1/verdicts/{seq}
   nlohmann::json info();                                                  // GET /v1/info
   nlohmann::json delete_endpoint(const std::string& id);                  // DELETE /v1/endpoints/{id}
@@ -122,6 +125,7 @@ class VerifierService {
  private:
   // Signs and stores a verdict. With `seen` (an endpoint's appraisal): only if its clock record is still
   // *seen, else nullopt (another instance stored a verdict meanwhile: appraise again).
+  AppraisalOutcome appraise_oneshot(const nlohmann::json& body);
   // `extra` is kept with the verdict's summary (the reference-value version, the evidence digest).
   std::optional<nlohmann::json> record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce = {},
                                        const std::optional<ClockState>* seen = nullptr, const nlohmann::json& extra = nullptr);
@@ -139,6 +143,8 @@ class VerifierService {
   std::mutex appraise_mu_;  // one appraisal per endpoint at a time (clock ordering)
   mutable std::mutex ref_mu_;
   std::shared_ptr<const ReferenceValues> ref_;  // replaced whole by PUT /v1/reference-values
+  std::shared_ptr<LogAppraisalCache> log_cache_;  // memoised log appraisals under ref_, replaced with it
+  std::shared_ptr<LogAppraisalCache> log_cache_for(const ReferenceValues* r) const;  // null unless it is for r
   std::string ref_cose_b64_;                    // and the signed document it came from
   mutable std::mutex lease_mu_;
   std::optional<std::set<std::string>> owned_;  // endpoints this instance holds leases on (nullopt: no round yet)

@@ -9,10 +9,13 @@
 #pragma once
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "attestation/common/encoding.hpp"
@@ -167,6 +170,9 @@ class VerifierStore {
   virtual bool mark_stale(const std::string& id, int64_t last_seen) = 0;
 };
 
+// Prepared statements kept per connection, by their SQL text.
+using SqliteStmtCache = std::unordered_map<std::string, sqlite3_stmt*>;
+
 // The embedded default: SQLite (WAL), one connection behind a mutex.
 class SqliteStore final : public VerifierStore {
  public:
@@ -217,8 +223,17 @@ class SqliteStore final : public VerifierStore {
   void migrate();
   int64_t insert_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock);  // in the caller's transaction
 
+  void start_checkpointer(const std::string& path);
+
   sqlite3* db_ = nullptr;
+  SqliteStmtCache stmts_;  // the hot paths' statements (under mu_)
   std::mutex mu_;
+  // WAL checkpoints off the request path: a connection and a thread of their own.
+  sqlite3* ckpt_db_ = nullptr;
+  std::thread ckpt_thread_;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_stop_ = false;
 };
 
 // The store at `location`: "postgresql://..." or "postgres://..." (libpq connection URI, PostgreSQL),

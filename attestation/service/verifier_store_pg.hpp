@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "attestation/service/verifier_store.hpp"
@@ -75,6 +76,8 @@ class PgStore final : public VerifierStore {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<PGconn*> all_, idle_;
+  // Per connection: SQL text -> the name it is prepared under (used only by the thread holding the connection).
+  std::unordered_map<PGconn*, std::unordered_map<std::string, std::string>> prepared_;
 };
 
 }  // namespace redoubt::attest

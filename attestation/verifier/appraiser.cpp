@@ -2,7 +2,9 @@
 
 #include "attestation/common/encoding.hpp"
 #include "attestation/tpm/tpm_public.hpp"
+#include "attestation/verifier/appraisal_cache.hpp"
 #include "attestation/verifier/ear_result.hpp"
+#include "attestation/verifier/public_cache.hpp"
 
 namespace redoubt::attest {
 namespace {
@@ -32,7 +34,7 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
   out.authentic = q.signature_ok;
   // An AK not bound to a certified EK (enrolment: EK certificate chain + TPM2_ActivateCredential,
   // TPM 2.0 Part 1 §24) may be any key: a quote it signs is not TPM evidence (issue 16 item 2).
-  const std::string ak_name = to_hex(tpm_object_name(unmarshal_public(in.ak_public, "AK public").publicArea));
+  const std::string ak_name = to_hex(decode_public_cached(in.ak_public, "AK public")->name);
   if (!in.ak_bound_to_ek)
     out.findings.fail("ak_not_enrolled",
                       "the quote is signed by the AK the evidence carries (name " + ak_name.substr(0, 16) +
@@ -40,7 +42,8 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
                       {{"ak_name", ak_name}});
   LogAppraisal la;
   if (q.signature_ok && q.pcrs_ok) {
-    la = appraise_event_log(ev.eventlog, q.pcrs, in.ref, out.findings);
+    la = in.log_cache && in.log_cache->ref() == in.ref ? in.log_cache->appraise(ev.eventlog, ev.pcrs, q.pcrs, out.findings)
+                                                       : appraise_event_log(ev.eventlog, q.pcrs, in.ref, out.findings);
   } else {
     out.findings.fail("eventlog_not_appraised", "the event log was not appraised: the quote itself did not verify");
   }

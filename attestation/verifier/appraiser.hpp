@@ -9,6 +9,8 @@
 
 namespace redoubt::attest {
 
+class LogAppraisalCache;  // appraisal_cache.hpp
+
 struct AppraisalInput {
   std::string endpoint_id;             // "" for a stateless one-shot
   Bytes ak_public;                     // the AK the quote must be signed by
@@ -19,6 +21,7 @@ struct AppraisalInput {
   std::optional<ClockState> previous;  // last accepted clockInfo of this endpoint
   const ReferenceValues* ref = nullptr;
   int64_t ear_ttl_s = 600;             // the EAR's exp = iat + this (RFC 7519 §4.1.4)
+  LogAppraisalCache* log_cache = nullptr;  // memoised log appraisals; used only if it is for `ref` itself
 };
 
 struct AppraisalOutcome {

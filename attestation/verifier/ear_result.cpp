@@ -13,25 +13,69 @@ namespace {
 using MdCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
 }
 
+namespace {
+
+std::span<const uint8_t> bytes_of(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+// Per thread, the signing context for the last key used, initialised once (EVP_DigestSignInit fetches
+// the algorithms from the provider: most of a signature's cost outside the EC arithmetic) and copied for
+// every signature. It holds a reference to the key, so the key's address is never reused while cached.
+struct SignTemplate {
+  EVP_PKEY* key = nullptr;
+  EVP_MD_CTX* ctx = nullptr;
+  std::string kid, header_b64;
+  ~SignTemplate() { reset(); }
+  void reset() {
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    ctx = nullptr;
+    key = nullptr;
+  }
+  EVP_MD_CTX* for_key(EVP_PKEY* k) {
+    if (k == key && ctx) return ctx;
+    reset();
+    ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, k) <= 0) {
+      reset();
+      throw AttestError("internal", "JWS signing failed", 500);
+    }
+    EVP_PKEY_up_ref(k);
+    key = k;
+    return ctx;
+  }
+};
+thread_local SignTemplate tl_sign;
+
+}  // namespace
+
 std::string jws_sign_es256(const nlohmann::json& claims, const policy::EvpKey& key, const std::string& kid) {
-  const std::string header = nlohmann::json{{"alg", "ES256"}, {"typ", "JWT"}, {"kid", kid}}.dump();
-  const std::string payload = claims.dump();
-  const std::string input = to_base64url(to_bytes(header)) + "." + to_base64url(to_bytes(payload));
+  return jws_sign_es256_payload(claims.dump(), key, kid);
+}
+
+std::string jws_sign_es256_payload(const std::string& payload, const policy::EvpKey& key, const std::string& kid) {
+  if (tl_sign.kid != kid || tl_sign.header_b64.empty()) {
+    tl_sign.header_b64 = to_base64url(bytes_of(nlohmann::json{{"alg", "ES256"}, {"typ", "JWT"}, {"kid", kid}}.dump()));
+    tl_sign.kid = kid;
+  }
+  std::string input = tl_sign.header_b64;
+  input += '.';
+  input += to_base64url(bytes_of(payload));
+  EVP_MD_CTX* tmpl = tl_sign.for_key(key.get());
   MdCtx ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  size_t len = 0;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) <= 0 ||
-      EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const uint8_t*>(input.data()), input.size()) <= 0)
+  uint8_t der[160];  // an ECDSA-Sig-Value: 72 bytes at most over P-256 (139 over P-521)
+  size_t len = sizeof der;
+  if (!ctx || EVP_MD_CTX_copy_ex(ctx.get(), tmpl) != 1 || EVP_DigestSignUpdate(ctx.get(), input.data(), input.size()) <= 0 ||
+      EVP_DigestSignFinal(ctx.get(), der, &len) <= 0)
     throw AttestError("internal", "JWS signing failed", 500);
-  Bytes der(len);
-  if (EVP_DigestSign(ctx.get(), der.data(), &len, reinterpret_cast<const uint8_t*>(input.data()), input.size()) <= 0)
-    throw AttestError("internal", "JWS signing failed", 500);
-  const unsigned char* p = der.data();
+  const unsigned char* p = der;
   std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)), ECDSA_SIG_free);
   if (!sig) throw AttestError("internal", "JWS signature decoding failed", 500);
-  Bytes raw(64);  // RFC 7518 §3.4: R || S, 32 bytes each
-  BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), raw.data(), 32);
-  BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), raw.data() + 32, 32);
-  return input + "." + to_base64url(raw);
+  uint8_t raw[64];  // RFC 7518 §3.4: R || S, 32 bytes each
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), raw, 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), raw + 32, 32);
+  input += '.';
+  input += to_base64url(raw);
+  return input;
 }
 
 nlohmann::json jws_verify_es256(const std::string& token, const policy::EvpKey& key) {

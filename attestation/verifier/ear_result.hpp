@@ -13,6 +13,8 @@ inline constexpr char kEarProfile[] = "tag:github.com,2023:veraison/ear";
 
 // Header {"alg":"ES256","typ":"JWT","kid":kid}; payload = claims.dump().
 std::string jws_sign_es256(const nlohmann::json& claims, const policy::EvpKey& key, const std::string& kid);
+// The same over a payload already serialised (claims.dump()), so that it is serialised once.
+std::string jws_sign_es256_payload(const std::string& payload, const policy::EvpKey& key, const std::string& kid);
 // Returns the claims; throws AttestError("bad_jws") if malformed or the signature does not verify.
 nlohmann::json jws_verify_es256(const std::string& token, const policy::EvpKey& key);
 

@@ -11,19 +11,61 @@
 #include "attestation/common/attest_error.hpp"
 #include "attestation/tpm/quote_parse.hpp"
 #include "attestation/tpm/tpm_public.hpp"
+#include "attestation/verifier/public_cache.hpp"
 
 namespace redoubt::attest {
 namespace {
 
 using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)>;
 
-bool verify_digest(EVP_PKEY* key, TPMI_ALG_HASH hash, std::span<const uint8_t> digest, std::span<const uint8_t> sig, int padding) {
+PkeyCtx new_verify_ctx(EVP_PKEY* key, TPMI_ALG_HASH hash, int padding) {
   PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr), EVP_PKEY_CTX_free);
-  if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) return false;
-  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_get_digestbyname(tpm_hash_ossl_name(hash))) <= 0) return false;
-  if (padding && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), padding) <= 0) return false;
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) return PkeyCtx(nullptr, EVP_PKEY_CTX_free);
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_get_digestbyname(tpm_hash_ossl_name(hash))) <= 0) return PkeyCtx(nullptr, EVP_PKEY_CTX_free);
+  if (padding && EVP_PKEY_CTX_set_rsa_padding(ctx.get(), padding) <= 0) return PkeyCtx(nullptr, EVP_PKEY_CTX_free);
   if (padding == RSA_PKCS1_PSS_PADDING) EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_AUTO);
-  const int r = EVP_PKEY_verify(ctx.get(), sig.data(), sig.size(), digest.data(), digest.size());
+  return ctx;
+}
+
+// Per thread, the last few verification contexts (issue 13 throughput: setting one up fetches the
+// algorithms from the provider, about as costly as the verification). EVP_PKEY_verify may be called
+// again on a context with the same parameters (OpenSSL 3 EVP_PKEY_verify(3)). Each entry holds a
+// reference to its key, so a key's address is never reused while it is cached.
+struct VerifyCtxCache {
+  struct Entry {
+    EVP_PKEY* key = nullptr;
+    TPMI_ALG_HASH hash = 0;
+    int padding = 0;
+    EVP_PKEY_CTX* ctx = nullptr;
+  };
+  Entry e[8];
+  size_t next = 0;
+  ~VerifyCtxCache() {
+    for (Entry& x : e) drop(x);
+  }
+  static void drop(Entry& x) {
+    EVP_PKEY_CTX_free(x.ctx);
+    EVP_PKEY_free(x.key);
+    x = Entry{};
+  }
+  EVP_PKEY_CTX* get(EVP_PKEY* key, TPMI_ALG_HASH hash, int padding) {
+    for (Entry& x : e)
+      if (x.key == key && x.hash == hash && x.padding == padding) return x.ctx;
+    PkeyCtx c = new_verify_ctx(key, hash, padding);
+    if (!c) return nullptr;
+    Entry& slot = e[next++ % 8];
+    drop(slot);
+    EVP_PKEY_up_ref(key);
+    slot = Entry{key, hash, padding, c.release()};
+    return slot.ctx;
+  }
+};
+thread_local VerifyCtxCache tl_verify;
+
+bool verify_digest(EVP_PKEY* key, TPMI_ALG_HASH hash, std::span<const uint8_t> digest, std::span<const uint8_t> sig, int padding) {
+  EVP_PKEY_CTX* ctx = tl_verify.get(key, hash, padding);
+  if (!ctx) return false;
+  const int r = EVP_PKEY_verify(ctx, sig.data(), sig.size(), digest.data(), digest.size());
   return r == 1;
 }
 
@@ -40,8 +82,12 @@ const char* ak_position_name(AkPosition p) {
 }
 
 bool quote_signature_valid(std::span<const uint8_t> attest, std::span<const uint8_t> signature, const TPMT_PUBLIC& ak) {
+  const policy::EvpKey key = public_to_evp(ak);
+  return quote_signature_valid(attest, signature, ak, key.get());
+}
+
+bool quote_signature_valid(std::span<const uint8_t> attest, std::span<const uint8_t> signature, const TPMT_PUBLIC& ak, EVP_PKEY* key_of_ak) {
   const TPMT_SIGNATURE s = parse_signature(signature);
-  policy::EvpKey key = public_to_evp(ak);
   switch (s.sigAlg) {
     case TPM2_ALG_ECDSA: {
       if (ak.type != TPM2_ALG_ECC || tpm_hash_size(s.signature.ecdsa.hash) == 0) return false;
@@ -58,7 +104,7 @@ bool quote_signature_valid(std::span<const uint8_t> attest, std::span<const uint
       unsigned char* der = nullptr;
       const int n = i2d_ECDSA_SIG(es.get(), &der);
       if (n <= 0) return false;
-      const bool ok = verify_digest(key.get(), s.signature.ecdsa.hash, digest, {der, static_cast<size_t>(n)}, 0);
+      const bool ok = verify_digest(key_of_ak, s.signature.ecdsa.hash, digest, {der, static_cast<size_t>(n)}, 0);
       OPENSSL_free(der);
       return ok;
     }
@@ -66,7 +112,7 @@ bool quote_signature_valid(std::span<const uint8_t> attest, std::span<const uint
     case TPM2_ALG_RSAPSS: {
       if (ak.type != TPM2_ALG_RSA || tpm_hash_size(s.signature.rsassa.hash) == 0) return false;
       const Bytes digest = tpm_hash(s.signature.rsassa.hash, attest);
-      return verify_digest(key.get(), s.signature.rsassa.hash, digest, {s.signature.rsassa.sig.buffer, s.signature.rsassa.sig.size},
+      return verify_digest(key_of_ak, s.signature.rsassa.hash, digest, {s.signature.rsassa.sig.buffer, s.signature.rsassa.sig.size},
                            s.sigAlg == TPM2_ALG_RSASSA ? RSA_PKCS1_PADDING : RSA_PKCS1_PSS_PADDING);
     }
     default:
@@ -83,7 +129,8 @@ QuoteCheck verify_quote(const Evidence& ev, const QuoteExpectations& want) {
   QuoteCheck out;
   Findings& f = out.findings;
   const TPMS_ATTEST a = parse_attest(ev.quote);
-  const TPM2B_PUBLIC ak = unmarshal_public(want.ak_public, "expected AK");
+  const auto akd = decode_public_cached(want.ak_public, "expected AK");  // decoded once per AK (issue 13 throughput)
+  const TPM2B_PUBLIC& ak = akd->pub;
   out.pcrs = read_pcr_file(ev.pcrs);
   out.extra_data.assign(a.extraData.buffer, a.extraData.buffer + a.extraData.size);
   out.clock = {a.clockInfo.clock, a.clockInfo.resetCount, a.clockInfo.restartCount, a.clockInfo.safe == TPM2_YES};
@@ -95,20 +142,20 @@ QuoteCheck verify_quote(const Evidence& ev, const QuoteExpectations& want) {
   if (a.type != TPM2_ST_ATTEST_QUOTE) f.fail("attest_type", "type is 0x" + to_hex(Bytes{uint8_t(a.type >> 8), uint8_t(a.type)}) + ", not TPM_ST_ATTEST_QUOTE (0x8018)");
 
   // qualifiedSigner = the AK's Qualified Name (§10.12.12, Part 1 §16), one of the positions AKs are made in.
-  const Bytes ak_name = tpm_object_name(ak.publicArea);
+  const Bytes& ak_name = akd->name;
   const Bytes signer(a.qualifiedSigner.name, a.qualifiedSigner.name + a.qualifiedSigner.size);
   struct Candidate {
     AkPosition pos;
     Bytes qn;
   };
-  std::vector<Candidate> candidates = {{AkPosition::endorsement_primary, tpm_primary_qualified_name(TPM2_RH_ENDORSEMENT, ak.publicArea)}};
+  std::vector<Candidate> candidates = {{AkPosition::endorsement_primary, akd->endorsement_primary_qn}};
   if (!want.ek_public.empty()) {  // tpm2_createak: a child of the EK, itself an endorsement primary
-    const TPM2B_PUBLIC ek = unmarshal_public(want.ek_public, "enrolled EK");
-    candidates.push_back({AkPosition::ek_child, tpm_child_qualified_name(tpm_primary_qualified_name(TPM2_RH_ENDORSEMENT, ek.publicArea), ak.publicArea)});
+    const auto ek = decode_public_cached(want.ek_public, "enrolled EK");
+    candidates.push_back({AkPosition::ek_child, tpm_child_qualified_name(ek->endorsement_primary_qn, ak.publicArea)});
   }
   if (!ev.ak_parent.empty()) {  // go-attestation: a child of the SRK, an owner-hierarchy primary
-    const TPM2B_PUBLIC srk = unmarshal_public(ev.ak_parent, "ak_parent");
-    candidates.push_back({AkPosition::srk_child, tpm_child_qualified_name(tpm_primary_qualified_name(TPM2_RH_OWNER, srk.publicArea), ak.publicArea)});
+    const auto srk = decode_public_cached(ev.ak_parent, "ak_parent");
+    candidates.push_back({AkPosition::srk_child, tpm_child_qualified_name(srk->owner_primary_qn, ak.publicArea)});
   }
   for (const Candidate& c : candidates)
     if (signer == c.qn) out.ak_position = c.pos;
@@ -117,7 +164,8 @@ QuoteCheck verify_quote(const Evidence& ev, const QuoteExpectations& want) {
     for (const Candidate& c : candidates) tried += (tried.empty() ? "" : ", ") + std::string(ak_position_name(c.pos)) + " " + to_hex(c.qn);
     f.fail("qualified_signer_mismatch", "qualifiedSigner " + to_hex(signer) + " is not a qualified name of the enrolled AK (" + tried + ")");
   }
-  if (!quote_signature_valid(ev.quote, ev.signature, ak.publicArea))
+  if (!(akd->key ? quote_signature_valid(ev.quote, ev.signature, ak.publicArea, akd->key.get())
+                 : quote_signature_valid(ev.quote, ev.signature, ak.publicArea)))  // no key: public_to_evp throws as before
     f.fail("bad_signature", "the quote signature does not verify with the enrolled AK " + to_hex(ak_name).substr(0, 16) + "…");
   else if (out.ak_position != AkPosition::unknown)
     out.signature_ok = true;

@@ -2,6 +2,8 @@
 // §10.12.8 TPMS_QUOTE_INFO, §10.11.1 TPMS_CLOCK_INFO) and its signature
 // (Part 1 §20 / Part 3 §18.4) with OpenSSL.
 #pragma once
+#include <openssl/evp.h>
+
 #include <optional>
 
 #include "attestation/common/evidence.hpp"
@@ -47,6 +49,8 @@ QuoteCheck verify_quote(const Evidence& ev, const QuoteExpectations& want);
 
 // Only the signature, over the raw TPMS_ATTEST bytes with the AK public area.
 bool quote_signature_valid(std::span<const uint8_t> attest, std::span<const uint8_t> signature, const TPMT_PUBLIC& ak);
+// The same with the AK's OpenSSL key already built (public_to_evp of `ak`).
+bool quote_signature_valid(std::span<const uint8_t> attest, std::span<const uint8_t> signature, const TPMT_PUBLIC& ak, EVP_PKEY* key_of_ak);
 
 // extraData of a TPMS_ATTEST (so the service can consume the nonce before a full check).
 Bytes quote_extra_data(std::span<const uint8_t> attest);

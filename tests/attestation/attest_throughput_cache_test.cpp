@@ -1,0 +1,227 @@
+// The verifier's throughput caches (issue 13) give exactly what the work they
+// save gives: a memoised event-log appraisal has the very findings and claims of
+// appraise_event_log for a good and for a tampered log (no verdict leaks from one
+// log to another), a cache is used only for the reference values it was made for,
+// decoded public areas are cached only for bytes that unmarshal, and the
+// table-driven base64 decoder rejects what RFC 4648 rejects, with the same errors.
+#define BOOST_TEST_MODULE attest_throughput_cache
+#include <boost/test/unit_test.hpp>
+
+#include "attestation/common/attest_error.hpp"
+#include "attestation/tpm/pcr_file.hpp"
+#include "attestation/verifier/appraisal_cache.hpp"
+#include "attestation/verifier/public_cache.hpp"
+#include "policy/fs/eventlog.hpp"
+#include "policy/fs/hash.hpp"
+#include "policy/fs/hv_manifest.hpp"
+#include "policy/fs/pcr_map.hpp"
+#include "policy/host/eventlog_reader.hpp"
+#include "tests/support/launch_fixture.hpp"
+
+using namespace redoubt;
+using namespace redoubt::test;
+using nlohmann::json;
+
+namespace {
+
+Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
+const Bytes kSep = {0, 0, 0, 0};
+
+// A DRTM log and the PCR17-20 values a TPM would hold after the same extends (as attest_eventlog_test).
+struct CraftedLog {
+  BankList banks{2, {HashAlg::sha256, HashAlg::sha384}};
+  Bytes buf = Bytes(1 << 16);
+  policy::EventLogWriter w{buf.data(), buf.size()};
+  std::map<uint32_t, Bytes> pcr256, pcr384;
+  CraftedLog() {
+    BOOST_TEST_REQUIRE(static_cast<bool>(w.write_header(banks)));
+    for (uint32_t p = 17; p <= 20; ++p) pcr256[p] = zeros(32), pcr384[p] = zeros(48);
+  }
+  void add(uint32_t pcr, uint32_t type, const Bytes& data, const Bytes* over = nullptr) {
+    const Bytes& d = over ? *over : data;
+    BOOST_TEST_REQUIRE(static_cast<bool>(w.append(pcr, type, policy::hash_banks(banks, d), data)));
+    pcr256[pcr] = extend("SHA256", pcr256[pcr], sha("SHA256", d));
+    pcr384[pcr] = extend("SHA384", pcr384[pcr], sha("SHA384", d));
+  }
+  Bytes bytes() const { return Bytes(buf.begin(), buf.begin() + static_cast<long>(w.size())); }
+  attest::QuotedPcrs quoted() const {
+    attest::QuotedPcrs q;
+    q.selection = attest::make_selection({TPM2_ALG_SHA256, TPM2_ALG_SHA384}, {17, 18, 19, 20});
+    for (uint32_t p = 17; p <= 20; ++p) q.values.push_back(pcr256.at(p));
+    for (uint32_t p = 17; p <= 20; ++p) q.values.push_back(pcr384.at(p));
+    return q;
+  }
+};
+
+// A complete launch of a hypervisor with SVN `svn` signed by `key`, no guests (docs/pcr-map.md);
+// `tamper`: the signer event's data edited after measurement (its digests are over the real key).
+CraftedLog launch(const policy::EvpKey& key, uint64_t svn, bool tamper = false) {
+  CraftedLog l;
+  const Bytes image = text("hypervisor image " + std::to_string(svn)), slb = text("SLB bytes");
+  policy::HvManifestInput in;
+  in.version = "0.1." + std::to_string(svn);
+  in.svn = svn;
+  const Bytes payload = policy::build_hv_manifest_payload(image, in, key);
+  const policy::PublicKey pk = policy::cose_public_key(key);
+  l.add(17, policy::kEvSkinitSlb, text("SKINIT SLB base=0x1000000 length=0x9000"), &slb);
+  l.add(17, policy::kEvHvManifest, payload);
+  l.add(17, policy::kEvHvImage, text("hypervisor image redoubt-hypervisor"), &image);
+  const Bytes signer(pk.bytes().begin(), pk.bytes().end());
+  Bytes shown = signer;
+  if (tamper) shown.back() ^= 0x01;
+  l.add(18, policy::kEvHvSigner, shown, &signer);
+  l.add(17, policy::kEvSeparator, kSep);
+  l.add(18, policy::kEvSeparator, kSep);
+  l.add(19, policy::kEvSeparator, kSep);
+  l.add(20, policy::kEvSeparator, kSep);
+  return l;
+}
+
+json as_json(const attest::Findings& f) {
+  json j = json::object();
+  for (auto [name, v] : {std::pair{"failures", &f.failures}, std::pair{"warnings", &f.warnings}, std::pair{"notes", &f.notes}}) {
+    j[name] = json::array();
+    for (const auto& x : *v) j[name].push_back(attest::finding_json(x));
+  }
+  return j;
+}
+json as_json(const attest::LogAppraisal& a) {
+  return {{"log_matches_pcrs", a.log_matches_pcrs}, {"launched", a.launched}, {"launch", a.launch}, {"guests", a.guests}, {"drtm", a.drtm}};
+}
+
+struct Keys {
+  policy::EvpKey owner = policy::generate_key("P-256");
+  std::shared_ptr<attest::ReferenceValues> ref = std::make_shared<attest::ReferenceValues>();
+  Keys() {
+    ref->id = "cache-test";
+    ref->hv_signers.insert(policy::key_id_hex(owner));
+    ref->min_svn = 2;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(memoised_log_appraisal_equals_the_appraisal_for_good_and_tampered_logs) {
+  Keys k;
+  attest::LogAppraisalCache cache(k.ref);
+  const CraftedLog good = launch(k.owner, 2), old = launch(k.owner, 1), tampered = launch(k.owner, 2, true);
+  struct Case {
+    const char* name;
+    Bytes log;
+    attest::QuotedPcrs quoted;
+    const char* first_failure;  // "" = none
+  };
+  const std::vector<Case> cases = {{"good", good.bytes(), good.quoted(), ""},
+                                   {"svn below minimum", old.bytes(), old.quoted(), "hv_svn_below_minimum"},
+                                   {"tampered", tampered.bytes(), tampered.quoted(), "event_digest_mismatch"}};
+  for (int round = 0; round < 2; ++round) {  // round 0 fills the cache, round 1 is answered from it
+    for (const Case& c : cases) {
+      BOOST_TEST_CONTEXT(c.name << ", round " << round) {
+        attest::Findings plain_f, cached_f;
+        cached_f.note("before", "a finding made before the log appraisal stays first");
+        plain_f.note("before", "a finding made before the log appraisal stays first");
+        const attest::LogAppraisal plain = attest::appraise_event_log(c.log, c.quoted, k.ref.get(), plain_f);
+        const attest::LogAppraisal cached = cache.appraise(c.log, attest::write_pcr_file(c.quoted), c.quoted, cached_f);
+        BOOST_TEST(as_json(cached).dump() == as_json(plain).dump());
+        BOOST_TEST(as_json(cached_f).dump() == as_json(plain_f).dump());
+        if (*c.first_failure) {
+          BOOST_TEST_REQUIRE(!cached_f.failures.empty());
+          BOOST_TEST(cached_f.failures.front().code == c.first_failure);
+        } else {
+          BOOST_TEST(cached_f.failures.empty(), as_json(cached_f).dump());
+          BOOST_TEST(cached.launched);
+          BOOST_TEST(cached.launch["hypervisor"]["svn"] == 2);
+        }
+      }
+    }
+  }
+  const auto s = cache.stats();
+  BOOST_TEST(s.misses == 3u);
+  BOOST_TEST(s.hits == 3u);
+  BOOST_TEST(s.entries == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(the_same_log_with_other_quoted_values_is_not_a_hit) {
+  Keys k;
+  attest::LogAppraisalCache cache(k.ref);
+  const CraftedLog good = launch(k.owner, 2);
+  attest::Findings f1, f2;
+  cache.appraise(good.bytes(), attest::write_pcr_file(good.quoted()), good.quoted(), f1);
+  BOOST_TEST(f1.failures.empty());
+  attest::QuotedPcrs other = good.quoted();
+  other.values[0][0] ^= 0xff;  // PCR17 sha256 quoted differently: the log must not replay
+  cache.appraise(good.bytes(), attest::write_pcr_file(other), other, f2);
+  BOOST_TEST_REQUIRE(!f2.failures.empty());
+  BOOST_TEST(f2.failures.front().code != "");
+  BOOST_TEST(cache.stats().hits == 0u);
+  BOOST_TEST(cache.stats().misses == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_cache_belongs_to_its_reference_values) {
+  Keys k;
+  auto strict = std::make_shared<attest::ReferenceValues>(*k.ref);
+  strict->min_svn = 3;
+  attest::LogAppraisalCache lenient_cache(k.ref), strict_cache(strict);
+  BOOST_TEST(lenient_cache.ref() == k.ref.get());
+  BOOST_TEST(strict_cache.ref() == strict.get());
+  const CraftedLog good = launch(k.owner, 2);
+  attest::Findings a, b;
+  lenient_cache.appraise(good.bytes(), attest::write_pcr_file(good.quoted()), good.quoted(), a);
+  strict_cache.appraise(good.bytes(), attest::write_pcr_file(good.quoted()), good.quoted(), b);
+  BOOST_TEST(a.failures.empty());
+  BOOST_TEST_REQUIRE(b.failures.size() == 1u);
+  BOOST_TEST(b.failures[0].code == "hv_svn_below_minimum");
+}
+
+BOOST_AUTO_TEST_CASE(decoded_public_areas_are_cached_only_for_bytes_that_unmarshal) {
+  const Bytes ak = attest::marshal_public(attest::ak_template_ecc_p256());
+  Bytes bad = ak;
+  bad.push_back(0);  // trailing byte
+  for (int i = 0; i < 2; ++i) {
+    try {
+      attest::decode_public_cached(bad, "test AK");
+      BOOST_FAIL("trailing bytes accepted");
+    } catch (const attest::AttestError& e) {
+      BOOST_TEST(e.code() == "malformed_public");
+    }
+  }
+  const auto d1 = attest::decode_public_cached(ak, "test AK");
+  const auto d2 = attest::decode_public_cached(ak, "test AK");
+  BOOST_TEST(d1.get() == d2.get());  // one decoding
+  BOOST_TEST(d1->name == attest::tpm_object_name(attest::unmarshal_public(ak).publicArea));
+  BOOST_TEST(d1->endorsement_primary_qn == attest::tpm_primary_qualified_name(TPM2_RH_ENDORSEMENT, attest::unmarshal_public(ak).publicArea));
+  const Bytes ek = attest::marshal_public(attest::ek_template_ecc_p256());
+  BOOST_TEST(attest::decode_public_cached(ek, "test EK")->name != d1->name);
+}
+
+BOOST_AUTO_TEST_CASE(base64_decoding_rejects_what_rfc4648_rejects) {
+  using attest::from_base64;
+  using attest::from_base64url;
+  auto err = [](auto f) -> std::string {
+    try {
+      f();
+    } catch (const attest::AttestError& e) {
+      return e.code() + ": " + e.reason();
+    }
+    return "accepted";
+  };
+  BOOST_TEST(attest::to_hex(from_base64("AAEC/w==")) == "000102ff");
+  BOOST_TEST(attest::to_hex(from_base64("AAECAw==")) == "00010203");
+  BOOST_TEST(attest::to_hex(from_base64("AAECA/8=")) == "00010203ff");
+  BOOST_TEST(attest::to_hex(from_base64url("AAEC_w")) == "000102ff");
+  BOOST_TEST(from_base64("").empty());
+  for (int n = 0; n < 40; ++n) {  // round trips of every length mod 3, both alphabets
+    Bytes b(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) b[static_cast<size_t>(i)] = static_cast<uint8_t>(i * 37 + n);
+    BOOST_TEST(from_base64(attest::to_base64(b)) == b);
+    BOOST_TEST(from_base64url(attest::to_base64url(b)) == b);
+  }
+  BOOST_TEST(err([] { from_base64("AAE", "x"); }) == "bad_base64: x: length 3 is not a multiple of 4");
+  BOOST_TEST(err([] { from_base64("AA*C", "x"); }) == "bad_base64: x: invalid character at offset 2");
+  BOOST_TEST(err([] { from_base64("AAEC/w=A", "x"); }) == "bad_base64: x: invalid character at offset 6");
+  BOOST_TEST(err([] { from_base64("AAEC/x==", "x"); }) == "bad_base64: x: non-canonical trailing bits");
+  BOOST_TEST(err([] { from_base64url("AAEC_w==", "x"); }) == "bad_base64url: x: invalid character at offset 6");
+  BOOST_TEST(err([] { from_base64url("AAECA", "x"); }) == "bad_base64url: x: truncated (length 5)");
+  BOOST_TEST(err([] { from_base64("AAEC+w==", "x"); }) == "accepted");
+  BOOST_TEST(err([] { from_base64url("AAEC+w", "x"); }) == "bad_base64url: x: invalid character at offset 4");
+}

@@ -1,0 +1,113 @@
+// Issue 13 (throughput): a push's verdict compare-and-set is one statement on PostgreSQL (a CTE with
+// SELECT … FOR UPDATE) and a BEGIN IMMEDIATE transaction of cached statements on SQLite. Several
+// verifier instances (here: store connections) racing with verdicts computed against one clock record
+// store exactly one of them; the others store nothing and leave the endpoint's clock and status alone;
+// a verdict is never stored twice for one nonce; an unknown endpoint is named.
+#define BOOST_TEST_MODULE attest_verdict_race
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "attestation/common/attest_error.hpp"
+#include "attestation/service/verifier_store.hpp"
+#include "tests/attestation/pg_server.hpp"
+#include "tests/support/launch_fixture.hpp"
+
+using namespace redoubt;
+using namespace redoubt::test;
+namespace bdata = boost::unit_test::data;
+using attest::Bytes;
+
+namespace {
+
+const char* const kBackends[] = {"sqlite", "postgresql"};
+
+std::string place(const std::string& backend, const TempDir& dir) {
+  static int n = 0;
+  if (backend == "sqlite") return "sqlite:" + (dir / "race.db").string();
+  return PgServer::shared().create_database("race_" + std::to_string(getpid()) + "_" + std::to_string(++n));
+}
+
+attest::VerdictRecord verdict(const std::string& id, const std::string& status, Bytes nonce) {
+  return attest::VerdictRecord{0, id, 1000, status, "{}", "jws." + status, std::move(nonce)};
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(instances_racing_on_one_clock_record_store_exactly_one_verdict, bdata::make(kBackends), backend) {
+  TempDir dir;
+  const std::string loc = place(backend, dir);
+  auto setup = attest::open_store(loc);
+  const attest::PendingEnrolment p{"e", Bytes{1, 2}, Bytes{3}, Bytes{7}, "push", "", Bytes(32, 7), 99};
+  setup->put_pending(p);
+  setup->complete_enrolment(p);
+  const attest::ClockState c0{100, 1, 0, true};
+  BOOST_TEST_REQUIRE(setup->add_verdict_if_clock(verdict("e", "affirming", Bytes(32, 0xa0)), std::nullopt, c0).has_value());
+
+  constexpr int kInstances = 4, kRounds = 5;
+  std::vector<std::unique_ptr<attest::VerifierStore>> inst;
+  for (int i = 0; i < kInstances; ++i) inst.push_back(attest::open_store(loc));
+  attest::ClockState seen = c0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::atomic<int> won{0}, lost{0}, failed{0};
+    std::atomic<int> winner{-1};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kInstances; ++i)
+      ts.emplace_back([&, i] {
+        const attest::ClockState mine{seen.clock + 10 + static_cast<uint64_t>(i), 1, 0, true};
+        try {
+          auto r = inst[static_cast<size_t>(i)]->add_verdict_if_clock(verdict("e", i % 2 ? "warning" : "affirming", Bytes(32, static_cast<uint8_t>(round * 16 + i))),
+                                                                      std::optional<attest::ClockState>(seen), mine);
+          if (r) {
+            ++won;
+            winner = i;
+          } else {
+            ++lost;
+          }
+        } catch (const std::exception&) {
+          ++failed;  // e.g. SQLite busy beyond its timeout: nothing stored either
+        }
+      });
+    for (auto& t : ts) t.join();
+    BOOST_TEST_CONTEXT(backend << ", round " << round) {
+      BOOST_TEST(won.load() == 1);
+      BOOST_TEST(lost.load() + failed.load() == kInstances - 1);
+      BOOST_TEST(failed.load() == 0);
+      BOOST_TEST_REQUIRE(winner.load() >= 0);
+      const auto e = setup->endpoint("e");
+      BOOST_TEST_REQUIRE(e->clock.has_value());
+      BOOST_TEST(e->clock->clock == seen.clock + 10 + static_cast<uint64_t>(winner.load()));  // the winner's clock, nobody else's
+      BOOST_TEST(e->status == (winner.load() % 2 ? "warning" : "affirming"));
+      BOOST_TEST(setup->verdict_count() == 2 + round);
+      seen = *e->clock;
+    }
+  }
+  // One verdict per nonce, whatever the clock says.
+  const std::string code = [&] {
+    try {
+      setup->add_verdict_if_clock(verdict("e", "affirming", Bytes(32, 0xa0)), std::optional<attest::ClockState>(seen), attest::ClockState{seen.clock + 1, 1, 0, true});
+    } catch (const attest::AttestError& e) {
+      return e.code();
+    }
+    return std::string("stored");
+  }();
+  BOOST_TEST(code == "verdict_exists");
+  BOOST_TEST(setup->verdict_count() == 1 + kRounds);
+  // Not authentic (no new clock): only the status moves, the clock record stays.
+  BOOST_TEST(setup->add_verdict_if_clock(verdict("e", "contraindicated", Bytes(32, 0xb0)), std::optional<attest::ClockState>(seen), std::nullopt).has_value());
+  BOOST_TEST(setup->endpoint("e")->status == "contraindicated");
+  BOOST_TEST(setup->endpoint("e")->clock->clock == seen.clock);
+  BOOST_TEST(setup->endpoint("e")->last_seen == 1000);
+  const std::string unknown = [&] {
+    try {
+      setup->add_verdict_if_clock(verdict("nobody", "affirming", Bytes(32, 0xc0)), std::nullopt, c0);
+    } catch (const attest::AttestError& e) {
+      return e.code();
+    }
+    return std::string("stored");
+  }();
+  BOOST_TEST(unknown == "unknown_endpoint");
+  BOOST_TEST(setup->integrity_check() == "ok");
+}
