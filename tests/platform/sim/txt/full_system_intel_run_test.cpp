@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "arch/intel/mle.hpp"
 #include "arch/intel/txt_regs.hpp"
 #include "platform/sim/full_system.hpp"
 #include "platform/sim/txt/senter.hpp"
@@ -18,6 +19,7 @@
 #include "policy/host/eventlog_reader.hpp"
 #include "policy/host/pki_build.hpp"
 #include "tests/hypervisor/run_support.hpp"
+#include "tests/support/txt_da_pcrs.hpp"
 
 using namespace redoubt;
 using namespace redoubt::test;
@@ -85,18 +87,16 @@ std::map<uint32_t, std::vector<Bytes>> sl_measurements(const Bytes& log_bytes) {
   return out;
 }
 
-// PCR17/18 of a TXT launch (docs/intel.md "SENTER and SINIT, in order"), in one place: PCR17 =
-// HASH_START (the ACM), SINIT's details event, then the SL's PCR17 events; PCR18 = the MLE digest,
-// then the SL's PCR18 events. The details are the legacy mapping's 84 bytes with
-// OsSinitData.Capabilities = 0x200 (TCG 2.0 log) at offset 76, as full_system_txt_test has them.
+// PCR17/18 of a TXT launch, in one place: SINIT's details/authorities measurements (docs/pcr-map.md
+// "Intel TXT (SENTER)", computed by tests/support/txt_da_pcrs.hpp from the ACM, the MLE and the
+// capabilities the loader asks for: a TCG 2.0 log and the D/A mapping), then the SL's own PCR17 and
+// PCR18 events appended to SINIT's log.
 std::pair<Bytes, Bytes> expected_txt_pcr17_18(const Bytes& acm, const Bytes& mle,
                                               std::map<uint32_t, std::vector<Bytes>>& sl) {
-  Bytes details(84, 0);
-  details[77] = 0x02;
-  Bytes p17 = extend("SHA256", zeros(32), sha("SHA256", acm));
-  p17 = extend("SHA256", p17, sha("SHA256", details));
+  const uint32_t caps = arch::txt::mle_caps::kTcg2EventLog | arch::txt::mle_caps::kPcrMapDa;
+  Bytes p17 = txt_da_pcr17("SHA256", 32, acm, mle, caps);
   for (const Bytes& d : sl[17]) p17 = extend("SHA256", p17, d);
-  Bytes p18 = extend("SHA256", zeros(32), sha("SHA256", mle));
+  Bytes p18 = txt_da_pcr18("SHA256", 32, acm, caps);
   for (const Bytes& d : sl[18]) p18 = extend("SHA256", p18, d);
   return {p17, p18};
 }
