@@ -130,7 +130,10 @@ Status Vm::load(const hal::HypervisorHandoff::Guest& g) {
   if (!adm.cmdline.empty()) std::memcpy(ram + kGuestCmdlineGpa, adm.cmdline.data(), adm.cmdline.size());
   std::memcpy(ram + kGuestBootInfoGpa, &bi, sizeof bi);
 
-  static constexpr uint64_t kGdt[3] = {0, 0x00AF9A000000FFFFull, 0x00CF92000000FFFFull};
+  // Accessed bits preset (type 0xB / 0x3): the CPU sets them at the first CS/SS load through the
+  // table, e.g. an interrupt's delivery (SDM vol. 3A §3.4.5.1), and that write faults if the guest
+  // has since mapped its GDT read-only (the mmu guest does); Linux presets them for the same reason.
+  static constexpr uint64_t kGdt[3] = {0, 0x00AF9B000000FFFFull, 0x00CF93000000FFFFull};
   std::memcpy(ram + kGuestGdtGpa, kGdt, sizeof kGdt);
 
   // Identity map [0, 4 GiB) with 2 MiB pages: the guest may touch any

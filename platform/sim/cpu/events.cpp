@@ -67,7 +67,11 @@ void Cpu::deliver(const Event& ev) {
   gpr[RSP] = p;
   // Loading CS through the gate sets the descriptor's accessed bit as any CS load does (SDM vol. 3A
   // §3.4.5.1); without it the next VM entry on the Intel model fails §27.3.1.2's accessed-CS check.
+  // Loading CS through the gate sets the descriptor's accessed bit as any CS load does (SDM vol. 3A
+  // §3.4.5.1); without it the next VM entry on the Intel model fails §27.3.1.2's accessed-CS check.
+  set_descriptor_accessed(sel);
   ncs.selector = uint16_t((sel & 0xFFFC) | new_cpl);
+  ncs.attrib |= x86::kSegAccessed;
   cs = ncs;
   if (new_cpl != cpl) {
     ss = Segment{};
