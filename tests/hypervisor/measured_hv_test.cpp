@@ -20,34 +20,10 @@ namespace {
 // (the demo policy is dated now, so two runs only measure the same PCR17 with the same file).
 std::unique_ptr<GuestRun> run_with(const std::string& engine, const fs::path* hypervisor = nullptr,
                                    const fs::path* state = nullptr, const fs::path* policy = nullptr) {
-  auto r = std::make_unique<GuestRun>();
-  const fs::path st = state ? *state : r->dir / "state";
-  tools::RunOptions o = default_run_options(r->dir / "out", st);
+  tools::RunOptions o;
   o.launch.engine = engine;
   if (hypervisor) o.launch.hypervisor = hypervisor->string();
-  if (policy) {
-    o.launch.policy = policy->string();
-    o.launch.owner = (st / "demo/pki/owner.pub.pem").string();
-  }
-  r->tpm = fresh_inproc_tpm(st);
-  r->result = tools::run_guests_job(o, *r->tpm, [&](const std::string& l) { r->console.push_back(l); });
-  r->tpm.reset();  // libtpms: one TPM per process
-  return r;
-}
-
-// The sha256 guest prints its TSC ticks: with the hypervisor's own instructions
-// on the same CPU (the TSC counts every retired instruction) that line differs.
-std::string without_tsc_line(const std::string& s) {
-  std::string out;
-  size_t at = 0;
-  while (at < s.size()) {
-    size_t e = s.find('\n', at);
-    std::string line = s.substr(at, e == std::string::npos ? std::string::npos : e - at + 1);
-    if (line.find("TSC ticks") == std::string::npos) out += line;
-    if (e == std::string::npos) break;
-    at = e + 1;
-  }
-  return out;
+  return run_in_state(std::move(o), state, policy);
 }
 
 }  // namespace

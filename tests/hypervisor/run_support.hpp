@@ -50,4 +50,50 @@ inline std::unique_ptr<GuestRun> run_guests(tools::RunOptions o) {
   return r;
 }
 
+// Runs with o's engine, platform and knobs in `state` (keys, PKI and TPM state shared between
+// runs when the caller passes the same directory); images and out dir are the build's and this
+// run's. `policy`: a launch policy to reuse (the demo policy is dated now, so two runs measure the
+// same PCR17 only with the same file), with the demo owner key of `state`.
+inline std::unique_ptr<GuestRun> run_in_state(tools::RunOptions o, const fs::path* state = nullptr,
+                                              const fs::path* policy = nullptr) {
+  auto r = std::make_unique<GuestRun>();
+  const fs::path st = state ? *state : r->dir / "state";
+  tools::RunOptions d = default_run_options(r->dir / "out", st);
+  o.launch.out = d.launch.out;
+  o.launch.state = d.launch.state;
+  o.launch.sl = d.launch.sl;
+  o.launch.sl_stage2 = d.launch.sl_stage2;
+  if (o.launch.hypervisor.empty()) o.launch.hypervisor = d.launch.hypervisor;
+  o.guest_dir = d.guest_dir;
+  if (policy) {
+    o.launch.policy = policy->string();
+    o.launch.owner = (st / "demo/pki/owner.pub.pem").string();
+  }
+  r->tpm = fresh_inproc_tpm(st);
+  r->result = tools::run_guests_job(o, *r->tpm, [&](const std::string& l) { r->console.push_back(l); });
+  r->tpm.reset();  // libtpms: one TPM per process
+  return r;
+}
+
+inline bool console_has(const GuestRun& r, const std::string& s) {
+  for (const auto& l : r.console)
+    if (l.find(s) != std::string::npos) return true;
+  return false;
+}
+
+// The sha256 guest prints its TSC ticks (instructions retired, the hypervisor's included): that
+// line depends on the backend's and engine's own instruction count, not on what the guest computed.
+inline std::string without_tsc_line(const std::string& s) {
+  std::string out;
+  size_t at = 0;
+  while (at < s.size()) {
+    size_t e = s.find('\n', at);
+    std::string line = s.substr(at, e == std::string::npos ? std::string::npos : e - at + 1);
+    if (line.find("TSC ticks") == std::string::npos) out += line;
+    if (e == std::string::npos) break;
+    at = e + 1;
+  }
+  return out;
+}
+
 }  // namespace redoubt::test

@@ -37,19 +37,6 @@ boost::test_tools::assertion_result bochs_enabled(boost::unit_test::test_unit_id
   return r;
 }
 
-std::string without_tsc_line(const std::string& s) {
-  std::string out;
-  size_t at = 0;
-  while (at < s.size()) {
-    size_t e = s.find('\n', at);
-    std::string line = s.substr(at, e == std::string::npos ? std::string::npos : e - at + 1);
-    if (line.find("TSC ticks") == std::string::npos) out += line;
-    if (e == std::string::npos) break;
-    at = e + 1;
-  }
-  return out;
-}
-
 std::string hex32(const uint8_t* d) {
   static const char* k = "0123456789abcdef";
   std::string s;
