@@ -11,17 +11,12 @@
 #include "arch/amd/iommu.hpp"
 #include "platform/sim/devices/dma_engine.hpp"
 #include "platform/sim/full_system.hpp"
-#include "tools/attacks/harness.hpp"
+#include "tools/attacks/dma_shots.hpp"
 
 namespace redoubt::tools::attacks {
 namespace {
 
 namespace e = abi::dma_engine;
-
-std::string sha_at(sim::FullSystem& s, uint64_t pa, uint64_t n) {
-  const Bytes b = s.machine().mem().read(pa, n);
-  return sha256_hex(b);
-}
 
 // The switch: the DEV's table detached and AMD-Vi's control register cleared, in the simulator.
 void protection_off(sim::FullSystem& s) {
@@ -29,38 +24,12 @@ void protection_off(sim::FullSystem& s) {
   s.iommu().mmio_write(arch::amd_iommu::mmio::kControl, 8, 0);
 }
 
-struct Target {
-  std::string what;
-  uint64_t pa = 0, n = 4096;
-  bool write = true;  // false: read only (with the protection off a write there would crash the hypervisor)
-};
+using dma::sha_at;
+using dma::Target;
 
-// The engine reads each target into its buffer and fills it; every access must fault at
-// `blocker`, the buffer must not hold the target's bytes, and the target must not change.
+// Every target must fault at AMD-Vi (the DEV stands behind it).
 void attack(sim::FullSystem& s, sim::DmaEngine& eng, const std::vector<Target>& targets, uint32_t blocker, Checks& k) {
-  for (const Target& t : targets) {
-    const uint32_t len = uint32_t(std::min<uint64_t>(t.n, e::kBufferSize));
-    const std::string before = sha_at(s, t.pa, len);
-    std::fill(eng.buffer().begin(), eng.buffer().end(), uint8_t(0));
-    const uint32_t rs = eng.run(e::kOpRead, t.pa, 0, len);
-    const uint32_t rinfo = eng.fault_info();
-    const std::string got = sha256_hex(eng.buffer().data(), len);
-    uint32_t ws = e::kFault, winfo = rinfo | e::kInfoWrite;
-    if (t.write) {
-      ws = eng.run(e::kOpFill, 0, t.pa, len, 0x4141414141414141ull);
-      winfo = eng.fault_info();
-    }
-    const bool read_blocked = rs == e::kFault && ((rinfo >> 8) & 0xFF) == blocker;
-    const bool write_blocked = ws == e::kFault && ((winfo >> 8) & 0xFF) == blocker;
-    k.need(read_blocked, t.what + ": the read was not stopped by blocker " + std::to_string(blocker) + " (status " +
-                             std::to_string(rs) + ", fault info " + hex(rinfo) + ")");
-    if (t.write)
-      k.need(write_blocked, t.what + ": the write was not stopped by blocker " + std::to_string(blocker) + " (status " +
-                                std::to_string(ws) + ", fault info " + hex(winfo) + ")");
-    k.leak(got == before && before != sha256_hex(Bytes(len, 0)), t.what + ": its bytes arrived in the engine's buffer");
-    k.leak(sha_at(s, t.pa, len) != before, t.what + ": changed by the engine");
-  }
-  k.evidence()["targets"] = targets.size();
+  dma::attack(s, eng, targets, blocker, blocker == e::kBlockerIommu ? "AMD-Vi" : "the DEV", k);
 }
 
 // The 4 KiB page `n_mib` MiB into guest `i`'s RAM.
@@ -118,35 +87,17 @@ REDOUBT_ATTACK({"dma.dev-to-iommu-window", "dma",
                 "kBareFlagDevOffBeforeIommu: the hypervisor turns the DEV off before enabling AMD-Vi",
                 [](Ctx& c, Checks& k) {
                   const sim::LaunchLayout& L = c.layout();
-                  const uint64_t spare = L.hv_memory + (8u << 20);  // hypervisor memory the run does not use
-                  int shots = 0;
-                  std::string image_sha, spare_sha;
-                  bool read = false, wrote = false;
+                  dma::HandoffShots h{L.hv_image, L.hv_memory + (8u << 20)};  // + 8 MiB: hypervisor memory the run does not use
                   const Launch R = c.run({GuestSpec{"hello"}}, nullptr, abi::kBareFlagDevOffBeforeIommu, 4'000'000'000ull,
                                          [&](RunOptions& o) {
                     o.launch.on_system = [&](sim::FullSystem& s) {
-                      s.on_iommu_mmio_write = [&, sp = &s](uint64_t, unsigned, uint64_t) {
-                        sim::FullSystem& sys = *sp;
-                        if (shots++ == 0) {
-                          image_sha = sha_at(sys, L.hv_image, 4096);
-                          spare_sha = sha_at(sys, spare, 4096);
-                        }
-                        sim::DmaEngine& eng = sys.dma_engine(2);
-                        std::fill(eng.buffer().begin(), eng.buffer().end(), uint8_t(0));
-                        if (eng.run(e::kOpRead, L.hv_image, 0, 4096) == e::kDone &&
-                            sha256_hex(eng.buffer().data(), 4096) == image_sha)
-                          read = true;
-                        if (eng.run(e::kOpFill, 0, spare, 4096, 0x5A5A5A5A5A5A5A5Aull) == e::kDone) wrote = true;
-                      };
+                      s.on_iommu_mmio_write = [&h, sp = &s](uint64_t, unsigned, uint64_t) { h.fire(*sp); };
                     };
                   });
-                  k.need(shots > 10, "only " + std::to_string(shots) + " AMD-Vi register writes were seen");
-                  k.evidence()["shots"] = shots;
-                  k.leak(read, "the hypervisor image was read by DMA during the hand-off");
-                  k.leak(wrote, "hypervisor memory was written by DMA during the hand-off");
+                  h.report(k, 11, "AMD-Vi");
                   if (c.off()) return;
                   need_hv_ok(R, k);
-                  k.clean("a read and a write at each of " + std::to_string(shots) + " AMD-Vi register writes: all blocked");
+                  k.clean("a read and a write at each of " + std::to_string(h.shots) + " AMD-Vi register writes: all blocked");
                 }});
 
 REDOUBT_ATTACK({"dma.assigned-engine-outside-its-guest", "dma",

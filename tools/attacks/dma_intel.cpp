@@ -13,14 +13,15 @@
 #include "platform/sim/devices/dma_engine.hpp"
 #include "platform/sim/devices/intel_vtd.hpp"
 #include "platform/sim/full_system.hpp"
-#include "tools/attacks/harness.hpp"
+#include "tools/attacks/dma_shots.hpp"
 
 namespace redoubt::tools::attacks {
 namespace {
 
 namespace e = abi::dma_engine;
 
-std::string sha_at(sim::FullSystem& s, uint64_t pa, uint64_t n) { return sha256_hex(s.machine().mem().read(pa, n)); }
+using dma::sha_at;
+using dma::Target;
 
 // Every run here is the Intel machine, full-system (the test image carries hv test flags).
 void on_intel(RunOptions& o) {
@@ -28,34 +29,9 @@ void on_intel(RunOptions& o) {
   o.launch.engine = "full-system";
 }
 
-struct Target {
-  std::string what;
-  uint64_t pa = 0;
-  bool write = true;  // false: read only (with the protection off a write there would crash the hypervisor)
-};
-
+// Every target must fault at VT-d (translation on, SINIT's PMRs released).
 void attack(sim::FullSystem& s, sim::DmaEngine& eng, const std::vector<Target>& targets, Checks& k) {
-  constexpr uint32_t len = 4096;
-  for (const Target& t : targets) {
-    const std::string before = sha_at(s, t.pa, len);
-    std::fill(eng.buffer().begin(), eng.buffer().end(), uint8_t(0));
-    const uint32_t rs = eng.run(e::kOpRead, t.pa, 0, len);
-    const uint32_t rinfo = eng.fault_info();
-    const std::string got = sha256_hex(eng.buffer().data(), len);
-    uint32_t ws = e::kFault, winfo = rinfo | e::kInfoWrite;
-    if (t.write) {
-      ws = eng.run(e::kOpFill, 0, t.pa, len, 0x4141414141414141ull);
-      winfo = eng.fault_info();
-    }
-    k.need(rs == e::kFault && ((rinfo >> 8) & 0xFF) == e::kBlockerIommu,
-           t.what + ": the read was not stopped by VT-d (status " + std::to_string(rs) + ", fault info " + hex(rinfo) + ")");
-    if (t.write)
-      k.need(ws == e::kFault && ((winfo >> 8) & 0xFF) == e::kBlockerIommu,
-             t.what + ": the write was not stopped by VT-d (status " + std::to_string(ws) + ", fault info " + hex(winfo) + ")");
-    k.leak(got == before && before != sha256_hex(Bytes(len, 0)), t.what + ": its bytes arrived in the engine's buffer");
-    k.leak(sha_at(s, t.pa, len) != before, t.what + ": changed by the engine");
-  }
-  k.evidence()["targets"] = targets.size();
+  dma::attack(s, eng, targets, e::kBlockerIommu, "VT-d", k);
 }
 
 REDOUBT_ATTACK({"dma.intel-unassigned-engine-vs-launch-memory", "dma",
@@ -77,10 +53,10 @@ REDOUBT_ATTACK({"dma.intel-unassigned-engine-vs-launch-memory", "dma",
                       sys->vtd()->mmio_write(arch::vtd::reg::kGcmd, 4, 0);  // translation off
                       sys->vtd()->mmio_write(arch::vtd::reg::kPmen, 4, 0);  // PMRs off
                     }
-                    std::vector<Target> t = {{"hypervisor image", L.hv_image, !c.off()},
-                                             {"hypervisor memory (run record)", L.hv_memory, !c.off()},
-                                             {"VMCS and EPT memory", L.hv_memory + (1u << 20), !c.off()},
-                                             {"VT-d root table", L.dev_table, !c.off()},
+                    std::vector<Target> t = {{"hypervisor image", L.hv_image, 4096, !c.off()},
+                                             {"hypervisor memory (run record)", L.hv_memory, 4096, !c.off()},
+                                             {"VMCS and EPT memory", L.hv_memory + (1u << 20), 4096, !c.off()},
+                                             {"VT-d root table", L.dev_table, 4096, !c.off()},
                                              {"VT-d page-table pool", L.dev_table + 4096},
                                              {"DRTM event log", L.event_log},
                                              {"guest hello's RAM", c.ram_of(g)[0] + (1u << 20)}};
@@ -108,10 +84,8 @@ REDOUBT_ATTACK({"dma.pmr-to-vtd-window", "dma",
                 "kBareFlagDevOffBeforeIommu: the hypervisor (a test image) turns the PMRs off before translation is on",
                 [](Ctx& c, Checks& k) {
                   const sim::LaunchLayout& L = c.layout();
-                  const uint64_t spare = L.hv_memory + (8u << 20);  // hypervisor memory the run does not use
-                  int shots = 0;
-                  bool armed = false, read = false, wrote = false;
-                  std::string image_sha, spare_sha;
+                  dma::HandoffShots h{L.hv_image, L.hv_memory + (8u << 20)};  // + 8 MiB: hypervisor memory the run does not use
+                  bool armed = false;
                   // SINIT's own PMR writes go through the same registers: the hand-off starts at the hypervisor.
                   c.on_line = [&](const std::string& l) {
                     if (l.rfind("[hv] DMA protection:", 0) == 0) armed = true;
@@ -120,31 +94,17 @@ REDOUBT_ATTACK({"dma.pmr-to-vtd-window", "dma",
                                          [&](RunOptions& o) {
                     on_intel(o);
                     o.launch.on_system = [&](sim::FullSystem& s) {
-                      s.on_iommu_mmio_write = [&, sp = &s](uint64_t, unsigned, uint64_t) {
-                        if (!armed) return;
-                        sim::FullSystem& sys = *sp;
-                        if (shots++ == 0) {
-                          image_sha = sha_at(sys, L.hv_image, 4096);
-                          spare_sha = sha_at(sys, spare, 4096);
-                        }
-                        sim::DmaEngine& eng = sys.dma_engine(2);
-                        std::fill(eng.buffer().begin(), eng.buffer().end(), uint8_t(0));
-                        if (eng.run(e::kOpRead, L.hv_image, 0, 4096) == e::kDone &&
-                            sha256_hex(eng.buffer().data(), 4096) == image_sha)
-                          read = true;
-                        if (eng.run(e::kOpFill, 0, spare, 4096, 0x5A5A5A5A5A5A5A5Aull) == e::kDone) wrote = true;
+                      s.on_iommu_mmio_write = [&h, &armed, sp = &s](uint64_t, unsigned, uint64_t) {
+                        if (armed) h.fire(*sp);
                       };
                     };
                   });
                   // vtd_take_over: RTADDR (two dwords), GCMD.SRTP, CCMD (two), IOTLB (two), GCMD.TE, PMEN = 9 writes.
-                  k.need(shots >= 9, "only " + std::to_string(shots) + " VT-d register writes by the hypervisor were seen");
-                  k.evidence()["shots"] = shots;
-                  k.leak(read, "the hypervisor image was read by DMA during the hand-off");
-                  k.leak(wrote, "hypervisor memory was written by DMA during the hand-off");
+                  h.report(k, 9, "VT-d");
                   if (c.off()) return;
                   need_hv_ok(R, k);
                   k.need(R.console_has("[hv] VT-d translation on: every requester blocked"), "no VT-d take-over reported");
-                  k.clean("a read and a write at each of " + std::to_string(shots) + " VT-d register writes: all blocked");
+                  k.clean("a read and a write at each of " + std::to_string(h.shots) + " VT-d register writes: all blocked");
                 }});
 
 }  // namespace
