@@ -16,64 +16,23 @@
 #include "policy/fs/hv_manifest.hpp"
 #include "policy/fs/pcr_map.hpp"
 #include "policy/host/eventlog_reader.hpp"
+#include "tests/attestation/crafted_log.hpp"
 #include "tests/support/launch_fixture.hpp"
 
 using namespace redoubt;
 using namespace redoubt::test;
 using nlohmann::json;
+using namespace redoubt::test::crafted;
 
 namespace {
-
-Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
-const Bytes kSep = {0, 0, 0, 0};
-
-// A DRTM log and the PCR17-20 values a TPM would hold after the same extends (as attest_eventlog_test).
-struct CraftedLog {
-  BankList banks{2, {HashAlg::sha256, HashAlg::sha384}};
-  Bytes buf = Bytes(1 << 16);
-  policy::EventLogWriter w{buf.data(), buf.size()};
-  std::map<uint32_t, Bytes> pcr256, pcr384;
-  CraftedLog() {
-    BOOST_TEST_REQUIRE(static_cast<bool>(w.write_header(banks)));
-    for (uint32_t p = 17; p <= 20; ++p) pcr256[p] = zeros(32), pcr384[p] = zeros(48);
-  }
-  void add(uint32_t pcr, uint32_t type, const Bytes& data, const Bytes* over = nullptr) {
-    const Bytes& d = over ? *over : data;
-    BOOST_TEST_REQUIRE(static_cast<bool>(w.append(pcr, type, policy::hash_banks(banks, d), data)));
-    pcr256[pcr] = extend("SHA256", pcr256[pcr], sha("SHA256", d));
-    pcr384[pcr] = extend("SHA384", pcr384[pcr], sha("SHA384", d));
-  }
-  Bytes bytes() const { return Bytes(buf.begin(), buf.begin() + static_cast<long>(w.size())); }
-  attest::QuotedPcrs quoted() const {
-    attest::QuotedPcrs q;
-    q.selection = attest::make_selection({TPM2_ALG_SHA256, TPM2_ALG_SHA384}, {17, 18, 19, 20});
-    for (uint32_t p = 17; p <= 20; ++p) q.values.push_back(pcr256.at(p));
-    for (uint32_t p = 17; p <= 20; ++p) q.values.push_back(pcr384.at(p));
-    return q;
-  }
-};
 
 // A complete launch of a hypervisor with SVN `svn` signed by `key`, no guests (docs/pcr-map.md);
 // `tamper`: the signer event's data edited after measurement (its digests are over the real key).
 CraftedLog launch(const policy::EvpKey& key, uint64_t svn, bool tamper = false) {
   CraftedLog l;
-  const Bytes image = text("hypervisor image " + std::to_string(svn)), slb = text("SLB bytes");
-  policy::HvManifestInput in;
-  in.version = "0.1." + std::to_string(svn);
-  in.svn = svn;
-  const Bytes payload = policy::build_hv_manifest_payload(image, in, key);
-  const policy::PublicKey pk = policy::cose_public_key(key);
-  l.add(17, policy::kEvSkinitSlb, text("SKINIT SLB base=0x1000000 length=0x9000"), &slb);
-  l.add(17, policy::kEvHvManifest, payload);
-  l.add(17, policy::kEvHvImage, text("hypervisor image redoubt-hypervisor"), &image);
-  const Bytes signer(pk.bytes().begin(), pk.bytes().end());
-  Bytes shown = signer;
-  if (tamper) shown.back() ^= 0x01;
-  l.add(18, policy::kEvHvSigner, shown, &signer);
-  l.add(17, policy::kEvSeparator, kSep);
-  l.add(18, policy::kEvSeparator, kSep);
-  l.add(19, policy::kEvSeparator, kSep);
-  l.add(20, policy::kEvSeparator, kSep);
+  const Boot b(key, svn, std::to_string(svn));
+  b.sl(l, tamper);
+  Boot::no_guests(l);
   return l;
 }
 
