@@ -12,25 +12,7 @@
     .section .text.bare_vmx_enter, "ax"
     .code64
     .globl bare_vmx_enter
-#define G_RAX 0
-#define G_RCX 8
-#define G_RDX 16
-#define G_RBX 24
-#define G_RBP 40
-#define G_RSI 48
-#define G_RDI 56
-#define G_R8 64
-#define G_R9 72
-#define G_R10 80
-#define G_R11 88
-#define G_R12 96
-#define G_R13 104
-#define G_R14 112
-#define G_R15 120
-#define X_DR0 512
-#define X_DR1 520
-#define X_DR2 528
-#define X_DR3 536
+#include "guest_switch.inc"
 #define HOST_CR0 0x6C00
 #define HOST_RSP 0x6C14
 #define HOST_RIP 0x6C16
@@ -47,18 +29,7 @@ bare_vmx_enter:
     push %rdi                           /* 0(%rsp): launch; then the return value */
     test %rdx, %rdx
     jz 1f
-    mov %cr0, %rax                      /* EM = TS = 0 for FXRSTOR */
-    and $~0xC, %rax
-    mov %rax, %cr0
-    fxrstor64 (%rdx)                    /* the guest's x87/SSE state */
-    mov X_DR0(%rdx), %rax
-    mov %rax, %dr0
-    mov X_DR1(%rdx), %rax
-    mov %rax, %dr1
-    mov X_DR2(%rdx), %rax
-    mov %rax, %dr2
-    mov X_DR3(%rdx), %rax
-    mov %rax, %dr3
+    load_guest_ext %rdx                 /* the guest's x87/SSE state and DR0-3 */
 1:
     mov %cr0, %rax
     mov $HOST_CR0, %rbx
@@ -74,19 +45,7 @@ bare_vmx_enter:
     mov 8(%rsp), %rsi
     cmpq $0, 0(%rsp)                    /* ZF = 1: VMRESUME; the MOVs below keep the flags */
     mov G_RAX(%rsi), %rax
-    mov G_RCX(%rsi), %rcx
-    mov G_RDX(%rsi), %rdx
-    mov G_RBX(%rsi), %rbx
-    mov G_RBP(%rsi), %rbp
-    mov G_RDI(%rsi), %rdi
-    mov G_R8(%rsi), %r8
-    mov G_R9(%rsi), %r9
-    mov G_R10(%rsi), %r10
-    mov G_R11(%rsi), %r11
-    mov G_R12(%rsi), %r12
-    mov G_R13(%rsi), %r13
-    mov G_R14(%rsi), %r14
-    mov G_R15(%rsi), %r15
+    load_guest_gprs %rsi                /* MOVs: ZF survives */
     mov G_RSI(%rsi), %rsi
     jz 2f
     vmlaunch
@@ -103,14 +62,7 @@ bare_vmx_enter:
     mov 16(%rsp), %rcx
     test %rcx, %rcx
     jz 7f
-    xor %eax, %eax                      /* no guest breakpoint address stays in the host's DRs */
-    mov %rax, %dr0
-    mov %rax, %dr1
-    mov %rax, %dr2
-    mov %rax, %dr3
-    mov %cr0, %rax                      /* EM = 1 again */
-    or $4, %rax
-    mov %rax, %cr0
+    clear_dr_set_em
     jmp 7f
 
 vmx_exit:
@@ -118,19 +70,7 @@ vmx_exit:
     push %rsi
     mov 16(%rsp), %rsi                  /* gprs (one push deeper) */
     mov %rax, G_RAX(%rsi)
-    mov %rcx, G_RCX(%rsi)
-    mov %rdx, G_RDX(%rsi)
-    mov %rbx, G_RBX(%rsi)
-    mov %rbp, G_RBP(%rsi)
-    mov %rdi, G_RDI(%rsi)
-    mov %r8, G_R8(%rsi)
-    mov %r9, G_R9(%rsi)
-    mov %r10, G_R10(%rsi)
-    mov %r11, G_R11(%rsi)
-    mov %r12, G_R12(%rsi)
-    mov %r13, G_R13(%rsi)
-    mov %r14, G_R14(%rsi)
-    mov %r15, G_R15(%rsi)
+    store_guest_gprs %rsi
     pop %rax
     mov %rax, G_RSI(%rsi)
     mov 24(%rsp), %rax
@@ -139,35 +79,12 @@ vmx_exit:
     mov 16(%rsp), %rcx                  /* ext */
     test %rcx, %rcx
     jz 6f
-    fxsave64 (%rcx)                     /* the guest's x87/SSE state back (HOST_CR0.EM = 0) */
-    mov %dr0, %rax
-    mov %rax, X_DR0(%rcx)
-    mov %dr1, %rax
-    mov %rax, X_DR1(%rcx)
-    mov %dr2, %rax
-    mov %rax, X_DR2(%rcx)
-    mov %dr3, %rax
-    mov %rax, X_DR3(%rcx)
-    xor %eax, %eax
-    mov %rax, %dr0
-    mov %rax, %dr1
-    mov %rax, %dr2
-    mov %rax, %dr3
-    mov %cr0, %rax                      /* EM = 1 again: any host x87/SSE instruction faults */
-    or $4, %rax
-    mov %rax, %cr0
+    save_guest_ext %rcx                 /* the guest's x87/SSE state and DR0-3 back (HOST_CR0.EM = 0) */
+    clear_dr_set_em
 6:
     movq $0, 0(%rsp)
 7:
-    /* No guest value survives in a caller-saved register. */
-    xor %ecx, %ecx
-    xor %edx, %edx
-    xor %esi, %esi
-    xor %edi, %edi
-    xor %r8d, %r8d
-    xor %r9d, %r9d
-    xor %r10d, %r10d
-    xor %r11d, %r11d
+    scrub_caller_saved_but_rax          /* no guest value survives in a caller-saved register */
     mov 0(%rsp), %rax
     add $32, %rsp
     pop %r15
