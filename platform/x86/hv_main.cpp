@@ -77,7 +77,7 @@ extern "C" [[noreturn]] void hv_bare_main(redoubt::abi::BareHvEntry* entry, uint
   x86::IdentityMemory phys;
   x86::AmdDev dev(ports, phys);
   x86::AmdIommu iommu(ports, phys);
-  x86::Vtd vtd(phys);
+  x86::Vtd vtd(phys, nullptr, arch::vtd::kDefaultBase, &ports);  // PCI configuration cycles: assignment finds the device's BAR
   x86::DmaProtectionSelector dma(dev, iommu, &vtd);
   x86::VolatileMmio lapic_regs(arch::lapic::kBase);
   x86::RdtscClock tsc;
