@@ -174,6 +174,13 @@ void VmxCpu::enter_guest(Vmcs& s) {
   c.flush_soft_tlb();
   c.update_mode();
   guest_vmcs_ = current_;
+  // Statistics (per_vmcs): this guest's time and page walks run from here to its exit.
+  ++per_[guest_vmcs_].entries;
+  walks0_ = c.counters.walks;
+  refs0_ = c.counters.walk_refs;
+  nrefs0_ = c.counters.nested_walk_refs;
+  if (on_world_switch) on_world_switch(guest_vmcs_, true);
+  t0_ = std::chrono::steady_clock::now();
   // §27.4: the VM-entry MSR-load list, after the guest state (checked by vmentry()).
   if (const uint64_t n = s.get(v::kEntryMsrLoadCount)) load_msr_list(c, mem_, s.get(v::kEntryMsrLoadAddr), n);
   // §26.5.1 VMX-preemption timer: decremented at every multiple of 32 of the TSC (rate 5); a value
@@ -212,6 +219,14 @@ void VmxCpu::guest_vmx_instruction(cpu::Cpu& c, const cpu::VmxOperands& o) {
 void VmxCpu::exit_to_host() {
   cpu::Cpu& c = c_;
   Vmcs& s = vmcs_[guest_vmcs_];
+  const uint64_t exiting = guest_vmcs_;
+  {
+    PerVmcs& p = per_[exiting];
+    p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    p.walks += c.counters.walks - walks0_;
+    p.walk_refs += c.counters.walk_refs - refs0_;
+    p.nested_refs += c.counters.nested_walk_refs - nrefs0_;
+  }
   // ---- the exit reason and qualification (§28.2.1, Appendix C) ----
   uint32_t reason;
   uint64_t qual = 0;
@@ -365,6 +380,7 @@ void VmxCpu::exit_to_host() {
   guest_vmcs_ = kInvalidVmcsPointer;
   // §28.6: the VM-exit MSR-load list, after the host state.
   if (const uint64_t n = s.get(v::kExitMsrLoadCount)) load_msr_list(c, mem_, s.get(v::kExitMsrLoadAddr), n);
+  if (on_world_switch) on_world_switch(exiting, false);
 }
 
 // MOV CR in VMX non-root operation (§26.1.3 exits, §26.3 changed behaviour). Exit qualification:
