@@ -115,6 +115,7 @@ class VmxCpu final : public cpu::HostVmx {
   uint64_t exits_ = 0;
   std::map<uint64_t, PerVmcs> per_;
   uint64_t walks0_ = 0, refs0_ = 0, nrefs0_ = 0;
+  uint64_t external_writes_seen_ = 0;  // PhysicalMemory::external_writes() at the last VM entry
   std::chrono::steady_clock::time_point t0_{};
   // The VMX-preemption timer of the running guest (§26.5.1): it counts down each time TSC bit 5
   // changes (IA32_VMX_MISC[4:0] = 5); the guest exits (52) when icount reaches the deadline.

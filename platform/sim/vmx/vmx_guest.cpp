@@ -166,12 +166,20 @@ void VmxCpu::enter_guest(Vmcs& s) {
   // their own that every VM entry flushes. Tag 0 stays the host's.
   const bool vpid = proc2c & v::proc2::kEnableVpid;
   c.asid = vpid ? uint32_t(s.get(v::kVpid)) : 0x10000;
-  if (!vpid) c.tlb.flush_asid(c.asid, false);
+  if (!vpid) c.tlb_flush_asid(c.asid, false);  // the tag's TLB entries and its fast-path banks
   c.set_cpl(uint8_t((s.get(v::kGuestSsAr) >> v::ar::kDplShift) & 3));  // CPL = SS.DPL (§27.3.2.2)
   c.halted = s.get(v::kGuestActivityState) == v::kHlt;
   c.shadow_end = (s.get(v::kGuestInterruptibility) & 3) ? c.icount + 1 : ~0ull;
   c.stop = cpu::Stop::none;
-  c.flush_soft_tlb();
+  // The guest's soft-TLB bank, as HostSvm's VMRUN: it holds what the tagged TLB holds, so it
+  // survives exactly when the VPID's entries do. Decoded code stays valid (stores through this
+  // CPU drop the blocks of a page they write); writes made outside any CPU (DMA, the loader) need
+  // the blocks compared with memory again.
+  c.select_context();
+  if (mem_.external_writes() != external_writes_seen_) {
+    external_writes_seen_ = mem_.external_writes();
+    c.code_modified_externally();
+  }
   c.update_mode();
   guest_vmcs_ = current_;
   // Statistics (per_vmcs): this guest's time and page walks run from here to its exit.
@@ -376,7 +384,7 @@ void VmxCpu::exit_to_host() {
   c.shadow_end = ~0ull;
   c.stop = cpu::Stop::none;
   load_host_state(s);
-  c.flush_soft_tlb();
+  c.select_context();  // the host's bank (VPID 0000H, CPL 0); flushed by load_host_state when VPIDs are off
   guest_vmcs_ = kInvalidVmcsPointer;
   // §28.6: the VM-exit MSR-load list, after the host state.
   if (const uint64_t n = s.get(v::kExitMsrLoadCount)) load_msr_list(c, mem_, s.get(v::kExitMsrLoadAddr), n);
