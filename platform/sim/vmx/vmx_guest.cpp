@@ -113,11 +113,18 @@ void VmxCpu::enter_guest(Vmcs& s) {
   }
   // MSRs (§26.1.3): without MSR bitmaps every RDMSR/WRMSR exits; with them, the read/write bitmaps for
   // 0-1FFF and C0000000-C0001FFF (§25.6.9) become the CPU's two-bit map. Other MSRs always exit.
-  msrpm_.assign(8192, 0xFF);
-  if (procc & p::kUseMsrBitmaps) {
-    const uint64_t pa = s.get(v::kMsrBitmap);
-    if (!mem_.contains(pa, 4096)) throw CpuError("VM entry: the MSR bitmap outside RAM");
+  // The conversion is redone only when the bitmap's bytes changed since the last entry that used
+  // them (a simulator cache: the bitmap is still read at every entry).
+  const uint64_t msr_pa = (procc & p::kUseMsrBitmaps) ? s.get(v::kMsrBitmap) : ~0ull;
+  if (msr_pa != ~0ull && !mem_.contains(msr_pa, 4096)) throw CpuError("VM entry: the MSR bitmap outside RAM");
+  const bool msr_same = msrpm_.size() == 8192 && msr_pa == msr_bitmap_pa_ &&
+                        (msr_pa == ~0ull || std::memcmp(msr_bitmap_seen_.data(), mem_.map(msr_pa, 4096), 4096) == 0);
+  if (!msr_same) msrpm_.assign(8192, 0xFF);
+  msr_bitmap_pa_ = msr_pa;
+  if (!msr_same && msr_pa != ~0ull) {
+    const uint64_t pa = msr_pa;
     const uint8_t* b = mem_.map(pa, 4096);
+    msr_bitmap_seen_.assign(b, b + 4096);
     std::memset(msrpm_.data(), 0, 0x1000);  // the two covered ranges; C0010000-C0011FFF stays all-exit
     for (uint32_t range = 0; range < 2; ++range)
       for (uint32_t i = 0; i < 0x2000; ++i) {
@@ -187,6 +194,8 @@ void VmxCpu::enter_guest(Vmcs& s) {
   walks0_ = c.counters.walks;
   refs0_ = c.counters.walk_refs;
   nrefs0_ = c.counters.nested_walk_refs;
+  icount0_ = c.icount;
+  idle0_ = c.idle_ticks;
   if (on_world_switch) on_world_switch(guest_vmcs_, true);
   t0_ = std::chrono::steady_clock::now();
   // §27.4: the VM-entry MSR-load list, after the guest state (checked by vmentry()).
@@ -234,6 +243,8 @@ void VmxCpu::exit_to_host() {
     p.walks += c.counters.walks - walks0_;
     p.walk_refs += c.counters.walk_refs - refs0_;
     p.nested_refs += c.counters.nested_walk_refs - nrefs0_;
+    // Instructions retired under this VPID (as HostSvm counts them per ASID): halted ticks aside.
+    c.counters.per_asid[c.asid].instructions += (c.icount - icount0_) - (c.idle_ticks - idle0_);
   }
   // ---- the exit reason and qualification (§28.2.1, Appendix C) ----
   uint32_t reason;
@@ -333,6 +344,7 @@ void VmxCpu::exit_to_host() {
   ++exits_;
   // §28.2: exit information.
   s.set(v::kExitReason, reason);
+  ++per_[exiting].reasons[reason];
   s.set(v::kExitQualification, qual);
   s.set(v::kExitInterruptionInfo, intr_info);
   s.set(v::kExitInterruptionErrorCode, intr_error);
