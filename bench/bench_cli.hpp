@@ -105,6 +105,10 @@ class Report {
     if (!a.json) print_machine();
   }
   const BenchArgs& args() const { return args_; }
+  // A fact about the run (the machine's load, ...): in the JSON document under "meta" (print it with note()).
+  void meta(const std::string& key, nlohmann::json value) {
+    doc_["meta"][key] = value;
+  }
   // A free-form line for people (not in the JSON document).
   void note(const std::string& line) const {
     if (!args_.json) std::printf("%s\n", line.c_str());

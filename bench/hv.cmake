@@ -13,3 +13,8 @@ add_executable(bench_scrub ${CMAKE_CURRENT_LIST_DIR}/scrub_bench.cpp)
 target_link_libraries(bench_scrub PRIVATE rd_tools)
 set_target_properties(bench_scrub PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
 add_dependencies(bench_scrub guests sl_bin hv_bin)
+# SVM+NPT vs VMX+EPT on the same guests, side by side (issue 12; docs/intel.md "VMX vs SVM, measured").
+add_executable(bench_vendor ${CMAKE_CURRENT_LIST_DIR}/vendor_bench.cpp)
+target_link_libraries(bench_vendor PRIVATE rd_tools)
+set_target_properties(bench_vendor PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
+add_dependencies(bench_vendor guests sl_bin hv_bin)

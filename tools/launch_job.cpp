@@ -318,6 +318,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
         if (o.observer) o.observer->world_switch(system.cpu(), machine.mem(), vmcb, entering, true);
         if (o.on_vmrun) o.on_vmrun(machine, vmcb, !entering);
       };
+    if (o.on_vmrun && system.vmx())  // VM entries and exits (the VMCS address in place of the VMCB's)
+      system.vmx()->on_world_switch = [&](uint64_t vmcs, bool entering) { o.on_vmrun(machine, vmcs, !entering); };
     if (o.platform == "intel") {
       TxtSetup ts = txt_setup(state, o.acm, o.chipset_key, o.sinit_svn_floor, say);
       sim::TxtChipset chipset;
@@ -341,6 +343,8 @@ LaunchJobResult run_launch_job(const LaunchOptions& o, tpm::TpmDevice& tpm_dev, 
     }
     view.counters = &system.cpu().counters;
     for (const auto& [pa, p] : system.svm().per_vmcb()) view.per_vmcb[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
+    if (system.vmx())
+      for (const auto& [pa, p] : system.vmx()->per_vmcs()) view.per_vmcb[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
     if (o.after_launch) o.after_launch(machine, r, view);
   } else {
     throw std::invalid_argument("--engine " + o.engine + ": expected full-system, native-sl or native");

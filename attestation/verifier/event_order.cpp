@@ -250,6 +250,14 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
       L.intel = e.type == tx::kHashStart;
       break;
     }
+  // SINIT's legacy PCR mapping (MLE DG "PCR Usage"): one EV_TXT_COMBINED_HASH of the details on PCR17,
+  // the MLE on PCR18. Refused by name, not appraised (docs/attestation.md "Intel TXT"): the SL asks for
+  // details/authorities (OsSinitData.Capabilities bit 5), and under legacy the ACM's signer and the
+  // policy control are not events of their own, so the txt reference values could not be checked.
+  bool legacy = false;
+  if (L.intel)
+    for (const LogEvent& e : log.events)
+      if (e.pcr == 17 && e.type == tx::kCombinedHash) legacy = true;
   SlPcr p17(17, L.intel ? std::span<const Step>(kTxtPcr17) : std::span<const Step>(kPcr17)),
       p18(18, L.intel ? std::span<const Step>(kTxtPcr18) : std::span<const Step>(kPcr18));
   GuestOrder guests;
@@ -263,6 +271,15 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
     if (!quoted_pcrs.count(e.pcr)) {
       report.fail("event_unquoted_pcr", e, "PCR" + std::to_string(e.pcr) + " is not in the quote (" + quote_text + "): nothing shows the TPM measured it",
                   {{"quoted", quote_text}});
+      continue;
+    }
+    if (legacy && ((e.pcr == 17 && e.type == tx::kCombinedHash) || (e.pcr == 18 && e.type == tx::kMleHash))) {
+      report.fail("txt_legacy_pcr_mapping", e,
+                  "SINIT measured with the legacy PCR mapping (the details as one EV_TXT_COMBINED_HASH on PCR17, the MLE on "
+                  "PCR18), not the details/authorities mapping the secure loader asks for (OsSinitData.Capabilities bit 5): "
+                  "the ACM's signer and policy control are not events of their own, so the txt reference values cannot be "
+                  "checked; only details/authorities logs are appraised",
+                  {{"pcr_mapping", "legacy"}});
       continue;
     }
     const std::vector<uint32_t> where = pcrs_of(e.type);

@@ -309,3 +309,56 @@ BOOST_AUTO_TEST_CASE(unexpected_events_on_pcr17_and_pcr18_are_named) {
   Verdict good = appraise(w.log, quote_of(w.log, w.quoted), ref);
   BOOST_TEST(good.f.failures.empty(), good.text());
 }
+
+// SINIT's legacy PCR mapping (MLE DG "PCR Usage"; what tboot asks for unless `pcr_map=da`): the same
+// launch's log rewritten to the legacy layout, on a TPM that extended it (the replay matches):
+// PCR17 = HASH_START, one EV_TXT_COMBINED_HASH of the 84-byte details, the SL's events; PCR18 = the
+// MLE, the SL's events. Refused by name (docs/attestation.md "Intel TXT"), never affirming, and not
+// passed off as an unknown event type.
+BOOST_AUTO_TEST_CASE(a_legacy_mapping_log_is_refused_by_name) {
+  World& w = world();
+  const attest::ReferenceValues ref = w.reference("sinit3.acm");
+  const policy::EventLog log = policy::parse_event_log(w.log);
+  auto raw = [&](size_t i) {
+    const size_t from = log.events[i].offset, to = i + 1 < log.events.size() ? log.events[i + 1].offset : w.log.size();
+    return Bytes(w.log.begin() + static_cast<long>(from), w.log.begin() + static_cast<long>(to));
+  };
+  Bytes out(w.log.begin(), w.log.begin() + static_cast<long>(log.events.at(0).offset));
+  Bytes mle18;
+  size_t sinit17 = 0, sinit18 = 0;
+  for (const auto& e : log.events) {
+    const bool sinit = e.type >= tx::kBase && e.type < tx::kBase + 0x100;
+    if (sinit && e.type != tx::kHashStart) {
+      (e.pcr == 17 ? sinit17 : sinit18)++;
+      if (e.type == tx::kMleHash) {  // SINIT's MLE event, moved to PCR18 as the legacy mapping puts it
+        mle18 = raw(e.index);
+        mle18[0] = 18;
+      }
+      continue;
+    }
+    if (e.pcr == 18 && !mle18.empty()) {  // in front of PCR18's first SL event
+      out.insert(out.end(), mle18.begin(), mle18.end());
+      mle18.clear();
+    }
+    const Bytes r = raw(e.index);
+    out.insert(out.end(), r.begin(), r.end());
+    if (e.type == tx::kHashStart) {  // the details: BiosAcmID, SENTER flags, MSEG, STM, PolicyControl, LCP hash, caps, 0
+      const Bytes c = record(log, 17, tx::kCombinedHash, Bytes(84, 0));
+      out.insert(out.end(), c.begin(), c.end());
+    }
+  }
+  BOOST_TEST_REQUIRE(sinit17 >= 6u);  // the D/A details were there to take out
+  BOOST_TEST_REQUIRE(sinit18 >= 4u);
+  const policy::EventLog legacy = policy::parse_event_log(out);
+  BOOST_TEST(index_of(legacy, 17, tx::kCombinedHash) == index_of(legacy, 17, tx::kHashStart) + 1);
+  BOOST_TEST(legacy.events.at(index_of(legacy, 18, tx::kMleHash) + 1).pcr == 18u);  // an SL event follows it on PCR18
+  Verdict v = appraise(out, quote_of(out, w.quoted), ref);
+  BOOST_TEST(v.has("txt_legacy_pcr_mapping"), v.text());
+  BOOST_TEST(!v.has("event_unknown_type"), v.text());
+  BOOST_TEST(!v.has("pcr_replay_mismatch"), v.text());
+  BOOST_TEST(!v.f.failures.empty());
+  bool says_why = false;
+  for (const auto& x : v.f.failures)
+    if (x.code == "txt_legacy_pcr_mapping") says_why = x.message.find("details/authorities") != std::string::npos;
+  BOOST_TEST(says_why, v.text());
+}

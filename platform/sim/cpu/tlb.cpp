@@ -19,6 +19,15 @@ void Tlb::insert(uint32_t asid, uint64_t va, const TlbEntry& e) {
 
 void Tlb::flush_all() { map_.clear(); }
 
+void Tlb::flush_all_but(uint32_t asid) {
+  for (auto it = map_.begin(); it != map_.end();) {
+    if (it->second.asid != asid)
+      it = map_.erase(it);
+    else
+      ++it;
+  }
+}
+
 void Tlb::flush_asid(uint32_t asid, bool keep_global) {
   for (auto it = map_.begin(); it != map_.end();) {
     if (it->second.asid == asid && !(keep_global && it->second.e.global))

@@ -22,6 +22,7 @@ class Tlb {
   std::optional<TlbEntry> lookup(uint32_t asid, uint64_t va) const;
   void insert(uint32_t asid, uint64_t va, const TlbEntry& e);
   void flush_all();
+  void flush_all_but(uint32_t asid);  // every tag except one (INVVPID all-context keeps VPID 0)
   void flush_asid(uint32_t asid, bool keep_global);
   void flush_va(uint32_t asid, uint64_t va);  // INVLPG / INVLPGA: every size covering va
   size_t size() const { return map_.size(); }

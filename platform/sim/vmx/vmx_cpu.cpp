@@ -222,7 +222,11 @@ void VmxCpu::load_host_state(const Vmcs& s) {
   c_.rip() = s.get(v::kHostRip);
   c_.set_rflags(2);  // §28.5.3: RFLAGS cleared except bit 1
   c_.set_cpl(0);
-  c_.flush_tlb_all_current();  // no VPID in effect for the host (§28.5.5)
+  // §28.5.5: with "enable VPID" 0 the exit invalidates VPID 0000H's mappings (the host's); with
+  // VPIDs on, the host's translations survive the round trip (the guest's are tagged apart).
+  const uint64_t procc = s.get(v::kPrimaryProcControls);
+  const bool vpid = (procc & v::proc::kActivateSecondary) && (s.get(v::kSecondaryProcControls) & v::proc2::kEnableVpid);
+  if (!vpid) c_.flush_tlb_all_current();
   c_.update_mode();
 }
 
@@ -310,8 +314,22 @@ void VmxCpu::instruction(cpu::Cpu& c, const cpu::VmxOperands& o) {
               (type == 0 && int64_t(d1 << 16) >> 16 != int64_t(d1));
       }
       if (bad) return apply_flags(c, fail(v::kErrInvalidInvOperand));
-      c.tlb.flush_all();  // no EPT/VPID-tagged entries yet: every cached translation goes
-      c.flush_soft_tlb();
+      if (o.insn == I::invept) {
+        // §29.4.3.1: INVEPT invalidates guest-physical and combined mappings. Entries are not
+        // tagged with an EPTP here, so every guest (VPID != 0) entry goes: a permitted superset.
+        c.tlb.flush_all_but(0);
+        c.flush_soft_tlb();
+        return apply_flags(c, {});
+      }
+      // §29.4.3.1 and INVVPID "Operation" (ch. 31): 0 individual address, 1 single context,
+      // 2 all contexts except VPID 0000H, 3 single context retaining global translations.
+      const uint32_t vpid = uint32_t(d0 & 0xFFFF);
+      switch (type) {
+        case 0: c.tlb_flush_va(vpid, d1); break;
+        case 1: c.tlb_flush_asid(vpid, false); break;
+        case 2: c.tlb.flush_all_but(0); c.flush_soft_tlb(); break;
+        default: c.tlb_flush_asid(vpid, true); break;
+      }
       return apply_flags(c, {});
     }
     case I::vmxon: break;

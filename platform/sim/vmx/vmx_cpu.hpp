@@ -4,7 +4,10 @@
 // The VMCS is opaque to software: its state lives here, keyed by the VMCS
 // region's physical address (only the revision id is in memory). docs/intel.md.
 #pragma once
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -65,6 +68,18 @@ class VmxCpu final : public cpu::HostVmx {
   cpu::Stop run(uint64_t max_instructions = ~0ull);
   bool in_guest() const { return c_.guest; }
   uint64_t exits() const { return exits_; }
+  // Observers, as HostSvm's: called at every world switch (entering = true just before the guest's
+  // first instruction, false once the exit is recorded and the host state loaded).
+  std::function<void(uint64_t vmcs_pa, bool entering)> on_world_switch;
+  // Per VMCS (statistics, bench_vendor): host wall-clock time in VMX non-root operation, VM
+  // entries, the page walks made while that guest ran (cpu::Counters' walk figures), and its VM
+  // exits by basic exit reason (Appendix C).
+  struct PerVmcs {
+    double seconds = 0;
+    uint64_t entries = 0, walks = 0, walk_refs = 0, nested_refs = 0;
+    std::map<uint32_t, uint64_t> reasons;
+  };
+  const std::map<uint64_t, PerVmcs>& per_vmcs() const { return per_; }
 
   // ---- state ----
   bool in_vmx_operation() const { return vmx_operation_; }
@@ -102,7 +117,13 @@ class VmxCpu final : public cpu::HostVmx {
   std::string last_failure_;
   uint64_t guest_vmcs_ = kInvalidVmcsPointer;  // the VMCS of the guest that runs now
   std::vector<uint8_t> iopm_, msrpm_;           // the VMX bitmaps in the CPU's (SVM-style) map formats
+  std::vector<uint8_t> msr_bitmap_seen_;        // the MSR bitmap msrpm_ was converted from
+  uint64_t msr_bitmap_pa_ = ~0ull - 1;          // its address (~0: no MSR bitmaps; ~0 - 1: none converted yet)
   uint64_t exits_ = 0;
+  std::map<uint64_t, PerVmcs> per_;
+  uint64_t walks0_ = 0, refs0_ = 0, nrefs0_ = 0, icount0_ = 0, idle0_ = 0;
+  uint64_t external_writes_seen_ = 0;  // PhysicalMemory::external_writes() at the last VM entry
+  std::chrono::steady_clock::time_point t0_{};
   // The VMX-preemption timer of the running guest (§26.5.1): it counts down each time TSC bit 5
   // changes (IA32_VMX_MISC[4:0] = 5); the guest exits (52) when icount reaches the deadline.
   bool timer_active_ = false;

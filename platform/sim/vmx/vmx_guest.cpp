@@ -113,11 +113,18 @@ void VmxCpu::enter_guest(Vmcs& s) {
   }
   // MSRs (§26.1.3): without MSR bitmaps every RDMSR/WRMSR exits; with them, the read/write bitmaps for
   // 0-1FFF and C0000000-C0001FFF (§25.6.9) become the CPU's two-bit map. Other MSRs always exit.
-  msrpm_.assign(8192, 0xFF);
-  if (procc & p::kUseMsrBitmaps) {
-    const uint64_t pa = s.get(v::kMsrBitmap);
-    if (!mem_.contains(pa, 4096)) throw CpuError("VM entry: the MSR bitmap outside RAM");
+  // The conversion is redone only when the bitmap's bytes changed since the last entry that used
+  // them (a simulator cache: the bitmap is still read at every entry).
+  const uint64_t msr_pa = (procc & p::kUseMsrBitmaps) ? s.get(v::kMsrBitmap) : ~0ull;
+  if (msr_pa != ~0ull && !mem_.contains(msr_pa, 4096)) throw CpuError("VM entry: the MSR bitmap outside RAM");
+  const bool msr_same = msrpm_.size() == 8192 && msr_pa == msr_bitmap_pa_ &&
+                        (msr_pa == ~0ull || std::memcmp(msr_bitmap_seen_.data(), mem_.map(msr_pa, 4096), 4096) == 0);
+  if (!msr_same) msrpm_.assign(8192, 0xFF);
+  msr_bitmap_pa_ = msr_pa;
+  if (!msr_same && msr_pa != ~0ull) {
+    const uint64_t pa = msr_pa;
     const uint8_t* b = mem_.map(pa, 4096);
+    msr_bitmap_seen_.assign(b, b + 4096);
     std::memset(msrpm_.data(), 0, 0x1000);  // the two covered ranges; C0010000-C0011FFF stays all-exit
     for (uint32_t range = 0; range < 2; ++range)
       for (uint32_t i = 0; i < 0x2000; ++i) {
@@ -166,14 +173,31 @@ void VmxCpu::enter_guest(Vmcs& s) {
   // their own that every VM entry flushes. Tag 0 stays the host's.
   const bool vpid = proc2c & v::proc2::kEnableVpid;
   c.asid = vpid ? uint32_t(s.get(v::kVpid)) : 0x10000;
-  if (!vpid) c.tlb.flush_asid(c.asid, false);
+  if (!vpid) c.tlb_flush_asid(c.asid, false);  // the tag's TLB entries and its fast-path banks
   c.set_cpl(uint8_t((s.get(v::kGuestSsAr) >> v::ar::kDplShift) & 3));  // CPL = SS.DPL (§27.3.2.2)
   c.halted = s.get(v::kGuestActivityState) == v::kHlt;
   c.shadow_end = (s.get(v::kGuestInterruptibility) & 3) ? c.icount + 1 : ~0ull;
   c.stop = cpu::Stop::none;
-  c.flush_soft_tlb();
+  // The guest's soft-TLB bank, as HostSvm's VMRUN: it holds what the tagged TLB holds, so it
+  // survives exactly when the VPID's entries do. Decoded code stays valid (stores through this
+  // CPU drop the blocks of a page they write); writes made outside any CPU (DMA, the loader) need
+  // the blocks compared with memory again.
+  c.select_context();
+  if (mem_.external_writes() != external_writes_seen_) {
+    external_writes_seen_ = mem_.external_writes();
+    c.code_modified_externally();
+  }
   c.update_mode();
   guest_vmcs_ = current_;
+  // Statistics (per_vmcs): this guest's time and page walks run from here to its exit.
+  ++per_[guest_vmcs_].entries;
+  walks0_ = c.counters.walks;
+  refs0_ = c.counters.walk_refs;
+  nrefs0_ = c.counters.nested_walk_refs;
+  icount0_ = c.icount;
+  idle0_ = c.idle_ticks;
+  if (on_world_switch) on_world_switch(guest_vmcs_, true);
+  t0_ = std::chrono::steady_clock::now();
   // §27.4: the VM-entry MSR-load list, after the guest state (checked by vmentry()).
   if (const uint64_t n = s.get(v::kEntryMsrLoadCount)) load_msr_list(c, mem_, s.get(v::kEntryMsrLoadAddr), n);
   // §26.5.1 VMX-preemption timer: decremented at every multiple of 32 of the TSC (rate 5); a value
@@ -212,6 +236,16 @@ void VmxCpu::guest_vmx_instruction(cpu::Cpu& c, const cpu::VmxOperands& o) {
 void VmxCpu::exit_to_host() {
   cpu::Cpu& c = c_;
   Vmcs& s = vmcs_[guest_vmcs_];
+  const uint64_t exiting = guest_vmcs_;
+  {
+    PerVmcs& p = per_[exiting];
+    p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    p.walks += c.counters.walks - walks0_;
+    p.walk_refs += c.counters.walk_refs - refs0_;
+    p.nested_refs += c.counters.nested_walk_refs - nrefs0_;
+    // Instructions retired under this VPID (as HostSvm counts them per ASID): halted ticks aside.
+    c.counters.per_asid[c.asid].instructions += (c.icount - icount0_) - (c.idle_ticks - idle0_);
+  }
   // ---- the exit reason and qualification (§28.2.1, Appendix C) ----
   uint32_t reason;
   uint64_t qual = 0;
@@ -310,6 +344,7 @@ void VmxCpu::exit_to_host() {
   ++exits_;
   // §28.2: exit information.
   s.set(v::kExitReason, reason);
+  ++per_[exiting].reasons[reason];
   s.set(v::kExitQualification, qual);
   s.set(v::kExitInterruptionInfo, intr_info);
   s.set(v::kExitInterruptionErrorCode, intr_error);
@@ -361,10 +396,11 @@ void VmxCpu::exit_to_host() {
   c.shadow_end = ~0ull;
   c.stop = cpu::Stop::none;
   load_host_state(s);
-  c.flush_soft_tlb();
+  c.select_context();  // the host's bank (VPID 0000H, CPL 0); flushed by load_host_state when VPIDs are off
   guest_vmcs_ = kInvalidVmcsPointer;
   // §28.6: the VM-exit MSR-load list, after the host state.
   if (const uint64_t n = s.get(v::kExitMsrLoadCount)) load_msr_list(c, mem_, s.get(v::kExitMsrLoadAddr), n);
+  if (on_world_switch) on_world_switch(exiting, false);
 }
 
 // MOV CR in VMX non-root operation (§26.1.3 exits, §26.3 changed behaviour). Exit qualification:
