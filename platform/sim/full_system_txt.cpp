@@ -65,7 +65,8 @@ LaunchReport FullSystem::launch_txt(const LaunchInputs& in, const TxtLaunchInput
   r.slb_length = static_cast<uint16_t>(s.mle_measured.size());
   r.slb_entry = static_cast<uint16_t>(s.mle_entry - s.mle_base);
   sink_("[cpu] SENTER: SINIT ACM (" + std::to_string(s.acm.size()) + " bytes) authenticated and measured into PCR17; MLE at " +
-        hex64(s.mle_base) + ", " + std::to_string(s.mle_measured.size()) + " bytes measured into PCR18; PMR writes " +
+        hex64(s.mle_base) + ", " + std::to_string(s.mle_measured.size()) + " bytes measured into " +
+        (s.pcr_map == TxtPcrMap::legacy ? "PCR18" : "PCR17") + "; PMR writes " +  // MLE DG: legacy PCR18, D/A PCR17
         (s.pmr_writes_unclaimed ? "unclaimed (no VT-d unit on this bus)" : "done") + "; entry " + hex64(bsp.rip) +
         "; executing sl.bin at locality 2");
   tis_->set_established(true);  // TPM_ACCESS.tpmEstablishment after a DRTM sequence (PTP §6)
