@@ -18,6 +18,11 @@ class WorkGate {
   WorkGate(const WorkGate&) = delete;
   WorkGate& operator=(const WorkGate&) = delete;
 
+  size_t waiting() const {  // threads queued now (tests)
+    std::lock_guard<std::mutex> l(mu_);
+    return waiting_.size();
+  }
+
   class Slot {
    public:
     explicit Slot(WorkGate& g) : g_(g) { g_.enter(); }
@@ -56,7 +61,7 @@ class WorkGate {
     w->cv.notify_one();
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   size_t free_;
   std::deque<Waiter*> waiting_;
 };
