@@ -2,6 +2,10 @@
 //  1. the appraisal alone (quote checks + log replay + reference values + EAR signing), in-process;
 //  2. one server worker thread, one keep-alive client: verifications/s "on one core";
 //  3. 32 concurrent keep-alive clients: throughput and p50/p99 latency.
+// Fourth argument "repeated" (default): every request carries the same evidence, so the verifier's
+// event-log cache answers after the first; "first-seen": every request's event log is new to the
+// verifier (the same events and quote, a distinct 4-byte vendorInfo in the Spec ID header, PFP
+// §10.4.5.1), so each one pays the full log appraisal.
 // Every verification also stores its verdict in SQLite (WAL), as in production, or (third argument
 // "postgresql") in PostgreSQL on a server of its own.
 // Server CPU per appraisal: the process's CPU time (getrusage) minus the client threads' own
@@ -14,6 +18,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -146,6 +151,23 @@ struct CpuMeter {
   }
 };
 
+// The log with a 4-byte vendorInfo `i` in its Spec ID header (TCG PC Client PFP §10.4.5.1; not
+// extended into any PCR, so the quote still matches): distinct bytes, the same events.
+attest::Bytes with_vendor_info(const attest::Bytes& log, uint32_t i) {
+  // TCG_PCClientPCREvent: pcrIndex 4, eventType 4, digest 20, eventDataSize 4 at offset 28, then the
+  // TCG_EfiSpecIdEvent whose last byte is vendorInfoSize (0 in our logs).
+  uint32_t size = 0;
+  std::memcpy(&size, log.data() + 28, 4);
+  if (log.at(32 + size - 1) != 0) throw std::runtime_error("bench: the log already has vendorInfo");
+  attest::Bytes out(log.begin(), log.begin() + 32 + size - 1);
+  const uint32_t grown = size + 4;
+  std::memcpy(out.data() + 28, &grown, 4);
+  out.push_back(4);
+  for (int k = 0; k < 4; ++k) out.push_back(static_cast<uint8_t>(i >> (8 * k)));
+  out.insert(out.end(), log.begin() + 32 + size, log.end());
+  return out;
+}
+
 attest::VerifierConfig config(const std::filesystem::path& dir, const std::string& name) {
   attest::VerifierConfig c;
   c.db_path = g_pg ? g_pg->create_database(name) : (dir / (name + ".db")).string();
@@ -162,15 +184,16 @@ int main(int argc, char** argv) {
   const int n_single = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int per_client = argc > 2 ? std::atoi(argv[2]) : 100;
   const std::string store = argc > 3 ? argv[3] : "sqlite";
-  if (store != "sqlite" && store != "postgresql") {
-    std::cerr << "usage: bench_attest [N_SINGLE] [PER_CLIENT] [sqlite|postgresql]\n";
+  const std::string logs = argc > 4 ? argv[4] : "repeated";
+  if ((store != "sqlite" && store != "postgresql") || (logs != "repeated" && logs != "first-seen")) {
+    std::cerr << "usage: bench_attest [N_SINGLE] [PER_CLIENT] [sqlite|postgresql] [repeated|first-seen]\n";
     return 2;
   }
   if (store == "postgresql") g_pg = std::make_unique<test::PgServer>(/*durable=*/true);
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("redoubt-attest-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::cout << "machine: " << redoubt::bench::cpu_model() << ", " << sysconf(_SC_NPROCESSORS_ONLN) << " cores online\nload average: " << loadavg()
-            << "\nstore: " << store << "\n";
+            << "\nstore: " << store << ", event logs: " << logs << "\n";
 
   // For comparison: evidence of a launch without policy or guests (libtpms: one TPM per process at a time).
   attest::EndpointQuote q_launch_only;
@@ -197,6 +220,19 @@ int main(int argc, char** argv) {
   const attest::EndpointQuote q = attest::make_evidence(*tpm, id, nonce, j.report.event_log);
   const std::string body = json{{"evidence", attest::evidence_to_json(q.evidence)}, {"nonce", attest::to_hex(nonce)}}.dump();
   std::cout << "evidence: quote " << q.evidence.quote.size() << " B, event log " << q.evidence.eventlog.size() << " B, request " << body.size() << " B\n";
+  // The request bodies: one for every request, or (first-seen) each with a log the verifier has not seen.
+  uint32_t next_log = 0;
+  auto bodies = [&](size_t n) {
+    std::vector<std::string> v;
+    if (logs == "repeated") return std::vector<std::string>(n, body);
+    v.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      attest::Evidence e = q.evidence;
+      e.eventlog = with_vendor_info(q.evidence.eventlog, next_log++);
+      v.push_back(json{{"evidence", attest::evidence_to_json(e)}, {"nonce", attest::to_hex(nonce)}}.dump());
+    }
+    return v;
+  };
 
   // REDOUBT_BENCH_HTTP_ONLY=1: skip 1. (e.g. under perf record, to profile the server alone)
   if (const char* h = std::getenv("REDOUBT_BENCH_HTTP_ONLY"); !h || std::string(h) != "1") {  // 1. appraisal alone: this evidence, and a launch-only one (no policy, no guests) for comparison
@@ -215,6 +251,7 @@ int main(int argc, char** argv) {
   }
   {  // 2. one worker thread, one client
     Server srv(config(dir, "single"), 1);
+    const std::vector<std::string> reqs = bodies(static_cast<size_t>(n_single));
     httplib::Client c("127.0.0.1", srv.port);
     c.set_keep_alive(true);
     c.set_tcp_nodelay(true);
@@ -227,7 +264,7 @@ int main(int argc, char** argv) {
     const auto t0 = Clock::now();
     for (int i = 0; i < n_single; ++i) {
       const auto a = Clock::now();
-      auto r = c.Post("/v1/verify", body, "application/json");
+      auto r = c.Post("/v1/verify", reqs[static_cast<size_t>(i)], "application/json");
       lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
       if (r && r->status == 200) ++ok;
       else ++failures[failure_reason(r)];
@@ -241,6 +278,7 @@ int main(int argc, char** argv) {
   {  // 3. 32 concurrent clients
     const int clients = 32;
     Server srv(config(dir, "concurrent"), clients);
+    const std::vector<std::string> reqs = bodies(static_cast<size_t>(clients * per_client));
     std::vector<std::vector<double>> lat(clients);
     std::vector<int> oks(clients, 0);
     std::vector<double> client_cpu(clients, 0);
@@ -258,7 +296,7 @@ int main(int argc, char** argv) {
         const double c0 = thread_cpu_s();
         for (int i = 0; i < per_client; ++i) {
           const auto a = Clock::now();
-          auto r = cl.Post("/v1/verify", body, "application/json");
+          auto r = cl.Post("/v1/verify", reqs[static_cast<size_t>(c * per_client + i)], "application/json");
           lat[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
           if (r && r->status == 200) {
             ++oks[c];

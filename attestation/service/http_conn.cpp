@@ -201,7 +201,9 @@ class ConnStream final : public httplib::Stream {
   size_t body_bytes_ = 0;
   mutable ConnFault fault_ = ConnFault::none;
   bool close_ = false;
-  char buf_[4096];
+  // Issue 13 (throughput): one recv takes a whole evidence request (~14 KB) where 4 KB took four,
+  // each after a poll (httplib asks for 4 KB at a time).
+  char buf_[32768];
   size_t pos_ = 0, len_ = 0;
 };
 

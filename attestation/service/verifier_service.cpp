@@ -62,6 +62,8 @@ json summary_of(const AppraisalOutcome& a) {
 
 VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), store_(open_store(cfg_.db_path)) {
   kid_ = policy::key_id_hex(cfg_.signing_key);
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  gate_ = std::make_unique<WorkGate>(static_cast<size_t>(cfg_.max_parallel_appraisals > 0 ? cfg_.max_parallel_appraisals : std::max(1L, cores)));
   if (cfg_.instance_id.empty()) {
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);
@@ -296,7 +298,10 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
     in.ear_ttl_s = cfg_.ear_ttl_s;
     const auto cache = log_cache_for(in.ref);
     in.log_cache = cache.get();
-    const AppraisalOutcome a = appraise(ev, in, unix_now());
+    const AppraisalOutcome a = [&] {
+      const WorkGate::Slot slot(*gate_);
+      return appraise(ev, in, unix_now());
+    }();
     // Only a quote genuinely from the enrolled AK may move the endpoint's clock record.
     if (auto out = record(id, a, a.authentic, nonce, &e->clock, extra)) return *out;
   }
@@ -338,12 +343,17 @@ json VerifierService::verify_oneshot(const json& body) { return *record("", appr
 // As record() for a one-shot verdict: stored (before the answer exists), then the answer written
 // around the claims' one serialisation: {"ear":…,"ear_jws":"…","seq":N,"status":"…"} (json's key order).
 std::string VerifierService::verify_oneshot_text(const json& body, std::string& status) {
-  const AppraisalOutcome a = appraise_oneshot(body);
-  const std::string payload = a.ear.dump();
-  const std::string jws = jws_sign_es256_payload(payload, cfg_.signing_key, kid_);
-  const VerdictRecord v{0, "", a.ear["iat"].get<int64_t>(), a.status, summary_of(a).dump(), jws, {}};
+  std::string payload;
+  VerdictRecord v;
+  {  // the CPU-bound part through the gate; storing outside it, so that the store can batch verdicts
+    const WorkGate::Slot slot(*gate_);
+    const AppraisalOutcome a = appraise_oneshot(body);
+    payload = a.ear.dump();
+    v = VerdictRecord{0, "", a.ear["iat"].get<int64_t>(), a.status, summary_of(a).dump(), jws_sign_es256_payload(payload, cfg_.signing_key, kid_), {}};
+  }
+  const std::string& jws = v.ear_jws;
   const int64_t seq = store_->add_verdict(v, std::nullopt);
-  status = a.status;
+  status = v.status;
   std::string out;
   out.reserve(payload.size() + jws.size() + 64);
   out += "{\"ear\":";
@@ -353,7 +363,7 @@ std::string VerifierService::verify_oneshot_text(const json& body, std::string& 
   out += "\",\"seq\":";
   out += std::to_string(seq);
   out += ",\"status\":\"";
-  out += a.status;  // affirming | warning | contraindicated
+  out += status;  // affirming | warning | contraindicated
   out += "\"}";
   return out;
 }

@@ -15,6 +15,7 @@
 
 #include "attestation/service/agent_url.hpp"
 #include "attestation/service/verifier_store.hpp"
+#include "attestation/service/work_gate.hpp"
 #include "attestation/service/webhook.hpp"
 #include "attestation/verifier/appraisal_cache.hpp"
 #include "attestation/verifier/appraiser.hpp"
@@ -41,6 +42,9 @@ struct VerifierConfig {
   AgentAllowList agent_allow;                 // pull mode: the addresses agent URLs may resolve to
   int challenge_ttl_s = 300;
   int ear_ttl_s = 600;                        // every EAR's exp = iat + this
+  // Appraisals computed at once (work_gate.hpp; the rest wait their turn in arrival order): 0 = the
+  // cores online.
+  int max_parallel_appraisals = 0;
   // Fail closed (issue 13): an enrolled endpoint with no appraisal of an authentic quote for this long
   // is "stale" (push) or "unreachable" (pull), whatever its last verdict said.
   int stale_after_push_s = 600;
@@ -141,6 +145,7 @@ class VerifierService {
   std::string kid_;
   std::unique_ptr<WebhookSender> webhook_;
   std::mutex appraise_mu_;  // one appraisal per endpoint at a time (clock ordering)
+  std::unique_ptr<WorkGate> gate_;  // the CPU-bound part of appraisals, max_parallel_appraisals at a time
   mutable std::mutex ref_mu_;
   std::shared_ptr<const ReferenceValues> ref_;  // replaced whole by PUT /v1/reference-values
   std::shared_ptr<LogAppraisalCache> log_cache_;  // memoised log appraisals under ref_, replaced with it

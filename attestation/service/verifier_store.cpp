@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <utility>
 
@@ -472,12 +473,65 @@ int64_t SqliteStore::insert_verdict(const VerdictRecord& v, const std::optional<
   return seq;
 }
 
+struct SqliteStore::VerdictWaiter {
+  const VerdictRecord* v;
+  const std::optional<ClockState>* clock;
+  int64_t seq = 0;
+  std::exception_ptr err;
+  bool done = false;  // under gc_mu_
+};
+
+// Issue 13 (throughput): the first caller to find no commit under way leads — it takes every verdict
+// queued so far (its own included) into one transaction — and the others wait for theirs; whoever
+// arrives meanwhile is in the next batch. With one caller at a time this is one transaction per
+// verdict, as before. Nothing is acknowledged before the COMMIT that holds it.
 int64_t SqliteStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
+  VerdictWaiter me{&v, &clock};
+  std::unique_lock<std::mutex> q(gc_mu_);
+  gc_queue_.push_back(&me);
+  while (!me.done) {
+    if (gc_leader_) {
+      gc_cv_.wait(q);
+      continue;
+    }
+    gc_leader_ = true;
+    std::vector<VerdictWaiter*> batch;
+    batch.swap(gc_queue_);
+    q.unlock();
+    commit_verdicts(batch);  // never throws: each waiter gets its seq or its error
+    q.lock();
+    for (VerdictWaiter* w : batch) w->done = true;
+    gc_leader_ = false;
+    gc_cv_.notify_all();
+  }
+  if (me.err) std::rethrow_exception(me.err);
+  return me.seq;
+}
+
+void SqliteStore::commit_verdicts(const std::vector<VerdictWaiter*>& batch) {
   std::lock_guard<std::mutex> l(mu_);
-  Tx tx(db_, &stmts_);
-  const int64_t seq = insert_verdict(v, clock);
-  tx.commit();
-  return seq;
+  try {
+    Tx tx(db_, &stmts_);
+    for (VerdictWaiter* w : batch) w->seq = insert_verdict(*w->v, *w->clock);
+    tx.commit();
+    return;
+  } catch (...) {
+    if (batch.size() == 1) {
+      batch.front()->err = std::current_exception();
+      return;
+    }
+  }
+  // One of them (or the COMMIT) failed and the whole batch was rolled back: each again in its own
+  // transaction, so that only a verdict that fails on its own fails (e.g. verdict_exists).
+  for (VerdictWaiter* w : batch) {
+    try {
+      Tx tx(db_, &stmts_);
+      w->seq = insert_verdict(*w->v, *w->clock);
+      tx.commit();
+    } catch (...) {
+      w->err = std::current_exception();
+    }
+  }
 }
 
 std::optional<int64_t> SqliteStore::add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen,

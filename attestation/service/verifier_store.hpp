@@ -222,12 +222,21 @@ class SqliteStore final : public VerifierStore {
   void exec(const char* sql);
   void migrate();
   int64_t insert_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock);  // in the caller's transaction
+  // Group commit (add_verdict): verdicts that arrive while one transaction commits wait and are
+  // inserted together in the next, one COMMIT (one WAL append) for all; each caller returns only
+  // after the COMMIT that holds its verdict, with its own seq or its own error.
+  struct VerdictWaiter;
+  void commit_verdicts(const std::vector<VerdictWaiter*>& batch);
 
   void start_checkpointer(const std::string& path);
 
   sqlite3* db_ = nullptr;
   SqliteStmtCache stmts_;  // the hot paths' statements (under mu_)
   std::mutex mu_;
+  std::mutex gc_mu_;  // the group commit's queue and leader flag
+  std::condition_variable gc_cv_;
+  std::vector<VerdictWaiter*> gc_queue_;
+  bool gc_leader_ = false;
   // WAL checkpoints off the request path: a connection and a thread of their own.
   sqlite3* ckpt_db_ = nullptr;
   std::thread ckpt_thread_;
