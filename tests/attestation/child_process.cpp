@@ -63,7 +63,9 @@ int ChildProcess::reaped(int st) {
   // taken for the refusal or the stop the test expected.
   if (code == kSanitizerExitCode) {
     const std::string what = name_ + ": sanitizer report (exit " + std::to_string(code) + "):\n" + output().substr(0, 4000);
-    if (boost::unit_test::framework::test_in_progress()) {
+    if (on_sanitizer_report) {
+      on_sanitizer_report(what);
+    } else if (boost::unit_test::framework::test_in_progress()) {
       BOOST_ERROR(what);
     } else {  // a program that is not a Boost test (bench_verifier_fleet, attest_fleet_test) exits as the child did
       std::fprintf(stderr, "%s\n", what.c_str());
