@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,16 @@ class ChildProcess {
   int wait_exit(int timeout_ms);  // reaps it if it exits within timeout_ms: its exit code, else -1 (still running)
   pid_t pid() const { return pid_; }
   std::string output() const;
+  // Where a child's sanitizer report goes (default: a Boost error, or exit 86 outside a Boost
+  // test); sanitizer_exit_test swaps it to see that the report arrives.
+  static inline void (*on_sanitizer_report)(const std::string& what) = nullptr;
 
  private:
+  // Every reap goes through here: the exit code; a sanitizer report (exit 86 in the sanitizer
+  // build) is a test failure quoting it even when the test ignores the code (the destructor).
+  int reaped(int status);
   pid_t pid_ = -1;
+  std::string name_;
   std::filesystem::path out_;
 };
 

@@ -32,6 +32,7 @@ err=$(cd "$tmp" && "$tmp/usr/bin/redoubt" verifier serve --config "$tmp/usr/shar
 rc=$?
 set -e
 [ $rc -ne 0 ] || fail "verifier serve with the example config and no /etc/redoubt files started"
+[ $rc -ne 86 ] || fail "sanitizer report (exit 86, docs/running.md \"Sanitizer pass\"): $err"
 echo "$err" | grep -q "unknown key" && fail "the example configuration has unknown keys: $err"
 echo "$err" | grep -q "/etc/redoubt/" || fail "expected a missing /etc/redoubt file, got: $err"
 echo "example config parsed; stops at: $err"

@@ -6,6 +6,11 @@
 #define BOOST_TEST_MODULE sanitizer_exit
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "tests/attestation/child_process.hpp"
 #include "tests/support/run_cli.hpp"
 
 using namespace redoubt::test;
@@ -27,5 +32,37 @@ BOOST_AUTO_TEST_CASE(a_sanitizer_report_is_exit_86_not_a_refusal) {
     BOOST_TEST(report, what << ": " << r.err);  // ASan/LSan: "ERROR: ...Sanitizer"; UBSan: "runtime error:"
     BOOST_CHECK_THROW(run_program({RD_SANITIZER_PROBE, what}), SanitizerReport);
   }
+}
+#endif
+
+// The attestation tests' background children (verifier, endpoint) are stopped by
+// ChildProcess's destructor, whose exit code no test looks at: a report there (LSan's at
+// the daemon's exit, or a request handler's) must still fail the test.
+static std::filesystem::path probe_out(const char* what) {
+  return std::filesystem::temp_directory_path() / ("sanitizer_probe_" + std::to_string(getpid()) + "_" + what);
+}
+
+BOOST_AUTO_TEST_CASE(a_clean_daemon_stops_with_exit_0) {
+  ChildProcess d({RD_SANITIZER_PROBE, "daemon"}, probe_out("daemon"));
+  BOOST_TEST(d.wait_for("probe: ready") == "probe: ready");
+  BOOST_TEST(d.terminate() == 0, d.output());
+  std::filesystem::remove(probe_out("daemon"));
+}
+
+#ifdef REDOUBT_SANITIZE_BUILD
+static std::vector<std::string> g_reports;
+
+BOOST_AUTO_TEST_CASE(a_daemons_report_at_its_stop_fails_the_test) {
+  g_reports.clear();
+  ChildProcess::on_sanitizer_report = [](const std::string& what) { g_reports.push_back(what); };
+  {
+    ChildProcess d({RD_SANITIZER_PROBE, "leak-daemon"}, probe_out("leak-daemon"));
+    BOOST_TEST(d.wait_for("probe: ready") == "probe: ready");
+  }  // ~ChildProcess: SIGTERM, exit 86 with LSan's report -> on_sanitizer_report (else BOOST_ERROR)
+  ChildProcess::on_sanitizer_report = nullptr;
+  std::filesystem::remove(probe_out("leak-daemon"));
+  BOOST_TEST_REQUIRE(g_reports.size() == 1u);
+  BOOST_TEST(g_reports[0].find("sanitizer report (exit 86)") != std::string::npos, g_reports[0]);
+  BOOST_TEST(g_reports[0].find("LeakSanitizer") != std::string::npos, g_reports[0]);
 }
 #endif

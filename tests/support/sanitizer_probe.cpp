@@ -1,7 +1,10 @@
 // A program that misbehaves on request and then "refuses" with exit 1, as the
 // redoubt CLI does for a refused launch (docs/running.md): sanitizer_probe
 // heap|ub|leak|none. Under ASan/UBSan the report must exit 86, not 1 (issue 16
-// item 12; sanitizer_exit_test). Built in every configuration.
+// item 12; sanitizer_exit_test). Built in every configuration. `daemon` and
+// `leak-daemon` print "probe: ready", wait for SIGTERM and exit 0, as the verifier
+// does: LSan reports the leak at that exit (tests/attestation/child_process.cpp).
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +20,20 @@ int main(int argc, char** argv) {
   } else if (what == "ub") {
     volatile int big = 0x7fffffff;
     sink = big + argc;  // signed integer overflow
+  } else if (what == "daemon" || what == "leak-daemon") {
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, nullptr);
+    void* volatile p = std::malloc(64);
+    std::memset(p, 1, 64);
+    if (what == "daemon") std::free(p);
+    p = nullptr;
+    std::printf("probe: ready\n");
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&term, &sig);
+    return 0;
   } else if (what == "leak") {
     void* volatile p = std::malloc(64);
     std::memset(p, 1, 64);
