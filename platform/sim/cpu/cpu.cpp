@@ -61,7 +61,21 @@ void Cpu::update_mode() {
   }
 }
 
-void Cpu::fault(uint8_t vector, uint32_t error, bool has_error) { throw GuestFault{vector, has_error, error, 0}; }
+void Cpu::raise(const GuestFault& f) {
+  if (!jb_) throw f;
+  pending_guest_ = f;
+  pending_nested_ = false;
+  __builtin_longjmp(jb_, 1);
+}
+
+void Cpu::raise(const NestedFault& f) {
+  if (!jb_) throw f;
+  pending_npf_ = f;
+  pending_nested_ = true;
+  __builtin_longjmp(jb_, 1);
+}
+
+void Cpu::fault(uint8_t vector, uint32_t error, bool has_error) { raise(GuestFault{vector, has_error, error, 0}); }
 
 void Cpu::vmexit(uint64_t code, uint64_t info1, uint64_t info2) {
   nrip = gpr[kRip];
@@ -157,7 +171,15 @@ Block* Cpu::find_block() {
   uint64_t va = gpr[kRip];
   if (mode_ != Mode::long64) [[unlikely]] va = fetch_linear_32();
   JcEntry& j = jc_[(va ^ (va >> 12)) & (kJc - 1)];
-  if (j.va == va && j.gen == jc_gen_ && j.b->epoch == code_epoch_) return j.b;
+  if (j.va == va && j.gen == jc_gen_) {
+    if (j.b->epoch == code_epoch_) return j.b;
+    // Code may have been written from outside (code_modified_externally): the entry's translation
+    // still holds (its generation does), so compare the block's bytes with memory once.
+    if (j.b->pa2 == ~0ull && block_valid(j.b)) {
+      j.b->epoch = code_epoch_;
+      return j.b;
+    }
+  }
   const uint64_t pa = translate(va, kFetch);
   const uint64_t key = pa | (uint64_t(mode_) << kModeKeyShift);
   Block* b = nullptr;
@@ -208,6 +230,7 @@ void Cpu::take_event(const Event& ev) {
   // Host code's first exception (INT3 included: #BP) is what a later triple fault reports.
   if (!guest && !first_host_fault.valid && (ev.type == 3 || (ev.type == 4 && ev.vector == 3)))
     first_host_fault = HostFault{true, ev.vector, ev.has_error, ev.error, cur_rip, ev.vector == 14 ? cr2 : 0};
+  const NoJump nj(*this);  // the double-fault rules below catch what delivery raises
   Event cur = ev;
   for (;;) {
     delivering_ = &cur;
@@ -275,8 +298,32 @@ Stop Cpu::run(uint64_t max_instructions) {
   const profile::Running sampled(this);  // REDOUBT_SIM_PROFILE (profile.cpp); one store per call
   stop = Stop::none;
   budget_end_ = max_instructions == ~0ull ? ~0ull : icount + max_instructions;
-  update_mode();  // the state may have been set from outside (VMRUN, SKINIT)
+  void** const outer = jb_;  // a nested run() (none today) gets its own buffer
+  try {
+    update_mode();  // the state may have been set from outside (VMRUN, SKINIT)
+    const Stop s = run_loop();
+    jb_ = outer;
+    return s;
+  } catch (...) {
+    jb_ = outer;
+    throw;
+  }
+}
+
+// Owns nothing with a destructor: raise() lands here with __builtin_longjmp.
+Stop Cpu::run_loop() {
+  void* jb[5];  // __builtin_setjmp's buffer: frame pointer, resume address, stack pointer
   for (;;) {
+    if (__builtin_setjmp(jb)) {  // a fault raised by an instruction (or its fetch) in this loop
+      jb_ = nullptr;
+      gpr[kRip] = cur_rip;
+      implicit_sup = false;
+      if (pending_nested_) vmexit_event(svm::kExitNpf, pending_npf_.info1, pending_npf_.gpa);
+      else handle_fault(pending_guest_);
+      if (stop != Stop::none) return stop;
+      continue;
+    }
+    jb_ = jb;
     try {
       for (;;) {
         if (icount >= budget_end_ || icount >= timer_deadline || halted) [[unlikely]] {
@@ -333,10 +380,12 @@ Stop Cpu::run(uint64_t max_instructions) {
           b = nb;
         }
       }
-    } catch (const GuestFault& f) {
+    } catch (const GuestFault& f) {  // raised inside a NoJump scope
+      jb_ = nullptr;
       gpr[kRip] = cur_rip;
       handle_fault(f);
     } catch (const NestedFault& f) {
+      jb_ = nullptr;
       gpr[kRip] = cur_rip;
       vmexit_event(svm::kExitNpf, f.info1, f.gpa);
     }
