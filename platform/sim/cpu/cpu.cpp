@@ -310,6 +310,66 @@ Stop Cpu::run(uint64_t max_instructions) {
   }
 }
 
+// The instruction loop: blocks, chained; returns when the CPU stops. A separate frame from
+// run_loop's (which holds the __builtin_setjmp) so that its state stays in registers.
+Stop Cpu::dispatch() {
+  for (;;) {
+    if (icount >= budget_end_ || icount >= timer_deadline || halted) [[unlikely]] {
+      check_interrupts();
+      if (stop != Stop::none) return stop;
+      if (halted) {
+        if (timer_armed && icount < timer_deadline) {  // skip idle time to the deadline
+          idle_ticks += timer_deadline - icount;
+          icount = timer_deadline;
+          continue;
+        }
+        stop = Stop::halted;  // nothing can wake this CPU
+        return stop;
+      }
+      if (icount >= budget_end_) {
+        stop = Stop::budget;
+        return stop;
+      }
+    }
+    cur_rip = gpr[kRip];  // a fetch fault reports the target RIP
+    Block* b = find_block();
+    for (;;) {
+      const Op* op = b->ops.data();
+      const Op* end = op + b->ops.size();
+      if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
+      stop_block_ = false;
+      const Op* const first = op;
+      const uint64_t block_va = gpr[kRip];
+      do {
+        cur_rip = gpr[kRip];
+        gpr[kRip] += op->len;
+        op->fn(*this, *op);
+        ++icount;
+        ++op;
+      } while (op != end && !stop_block_);
+      if (profile::g_counting) [[unlikely]]
+        profile::count_block(*this, block_va, uint64_t(op - first));
+      if (stop != Stop::none) return stop;
+      // Leave the chain for anything the outer loop must look at (the block may even be gone).
+      if (stop_block_ || icount >= budget_end_ || icount >= timer_deadline || halted || in_shadow()) break;
+      const uint64_t va = gpr[kRip];
+      const int k = va == b->succ_va[0] ? 0 : va == b->succ_va[1] ? 1 : -1;
+      if (k >= 0 && b->succ_gen[k] == jc_gen_ && b->succ[k]->epoch == code_epoch_) {
+        b = b->succ[k];
+        continue;
+      }
+      cur_rip = va;
+      Block* nb = find_block();
+      const unsigned slot = b->succ_next;
+      b->succ_next ^= 1;
+      b->succ_va[slot] = gpr[kRip];  // as find_block left it (EIP wrapped outside 64-bit mode)
+      b->succ_gen[slot] = jc_gen_;
+      b->succ[slot] = nb;
+      b = nb;
+    }
+  }
+}
+
 // Owns nothing with a destructor: raise() lands here with __builtin_longjmp.
 Stop Cpu::run_loop() {
   void* jb[5];  // __builtin_setjmp's buffer: frame pointer, resume address, stack pointer
@@ -325,61 +385,7 @@ Stop Cpu::run_loop() {
     }
     jb_ = jb;
     try {
-      for (;;) {
-        if (icount >= budget_end_ || icount >= timer_deadline || halted) [[unlikely]] {
-          check_interrupts();
-          if (stop != Stop::none) return stop;
-          if (halted) {
-            if (timer_armed && icount < timer_deadline) {  // skip idle time to the deadline
-              idle_ticks += timer_deadline - icount;
-              icount = timer_deadline;
-              continue;
-            }
-            stop = Stop::halted;  // nothing can wake this CPU
-            return stop;
-          }
-          if (icount >= budget_end_) {
-            stop = Stop::budget;
-            return stop;
-          }
-        }
-        cur_rip = gpr[kRip];  // a fetch fault reports the target RIP
-        Block* b = find_block();
-        for (;;) {
-          const Op* op = b->ops.data();
-          const Op* end = op + b->ops.size();
-          if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
-          stop_block_ = false;
-          const Op* const first = op;
-          const uint64_t block_va = gpr[kRip];
-          do {
-            cur_rip = gpr[kRip];
-            gpr[kRip] += op->len;
-            op->fn(*this, *op);
-            ++icount;
-            ++op;
-          } while (op != end && !stop_block_);
-          if (profile::g_counting) [[unlikely]]
-            profile::count_block(*this, block_va, uint64_t(op - first));
-          if (stop != Stop::none) return stop;
-          // Leave the chain for anything the outer loop must look at (the block may even be gone).
-          if (stop_block_ || icount >= budget_end_ || icount >= timer_deadline || halted || in_shadow()) break;
-          const uint64_t va = gpr[kRip];
-          const int k = va == b->succ_va[0] ? 0 : va == b->succ_va[1] ? 1 : -1;
-          if (k >= 0 && b->succ_gen[k] == jc_gen_ && b->succ[k]->epoch == code_epoch_) {
-            b = b->succ[k];
-            continue;
-          }
-          cur_rip = va;
-          Block* nb = find_block();
-          const unsigned slot = b->succ_next;
-          b->succ_next ^= 1;
-          b->succ_va[slot] = gpr[kRip];  // as find_block left it (EIP wrapped outside 64-bit mode)
-          b->succ_gen[slot] = jc_gen_;
-          b->succ[slot] = nb;
-          b = nb;
-        }
-      }
+      return dispatch();
     } catch (const GuestFault& f) {  // raised inside a NoJump scope
       jb_ = nullptr;
       gpr[kRip] = cur_rip;

@@ -391,6 +391,7 @@ class Cpu {
   [[noreturn]] void nested_ad_fault(uint64_t gpa, bool nested_nx);          // guest A/D update not writable
 
   Stop run_loop();
+  [[gnu::noinline]] Stop dispatch();
   void** jb_ = nullptr;                 // the run loop's __builtin_setjmp buffer (nullptr: throw)
   bool pending_nested_ = false;         // what raise() left for the run loop
   GuestFault pending_guest_{};
