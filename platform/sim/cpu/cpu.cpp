@@ -61,7 +61,21 @@ void Cpu::update_mode() {
   }
 }
 
-void Cpu::fault(uint8_t vector, uint32_t error, bool has_error) { throw GuestFault{vector, has_error, error, 0}; }
+void Cpu::raise(const GuestFault& f) {
+  if (!jb_) throw f;
+  pending_guest_ = f;
+  pending_nested_ = false;
+  __builtin_longjmp(jb_, 1);
+}
+
+void Cpu::raise(const NestedFault& f) {
+  if (!jb_) throw f;
+  pending_npf_ = f;
+  pending_nested_ = true;
+  __builtin_longjmp(jb_, 1);
+}
+
+void Cpu::fault(uint8_t vector, uint32_t error, bool has_error) { raise(GuestFault{vector, has_error, error, 0}); }
 
 void Cpu::vmexit(uint64_t code, uint64_t info1, uint64_t info2) {
   nrip = gpr[kRip];
@@ -157,7 +171,15 @@ Block* Cpu::find_block() {
   uint64_t va = gpr[kRip];
   if (mode_ != Mode::long64) [[unlikely]] va = fetch_linear_32();
   JcEntry& j = jc_[(va ^ (va >> 12)) & (kJc - 1)];
-  if (j.va == va && j.gen == jc_gen_ && j.b->epoch == code_epoch_) return j.b;
+  if (j.va == va && j.gen == jc_gen_) {
+    if (j.b->epoch == code_epoch_) return j.b;
+    // Code may have been written from outside (code_modified_externally): the entry's translation
+    // still holds (its generation does), so compare the block's bytes with memory once.
+    if (j.b->pa2 == ~0ull && block_valid(j.b)) {
+      j.b->epoch = code_epoch_;
+      return j.b;
+    }
+  }
   const uint64_t pa = translate(va, kFetch);
   const uint64_t key = pa | (uint64_t(mode_) << kModeKeyShift);
   Block* b = nullptr;
@@ -208,6 +230,7 @@ void Cpu::take_event(const Event& ev) {
   // Host code's first exception (INT3 included: #BP) is what a later triple fault reports.
   if (!guest && !first_host_fault.valid && (ev.type == 3 || (ev.type == 4 && ev.vector == 3)))
     first_host_fault = HostFault{true, ev.vector, ev.has_error, ev.error, cur_rip, ev.vector == 14 ? cr2 : 0};
+  const NoJump nj(*this);  // the double-fault rules below catch what delivery raises
   Event cur = ev;
   for (;;) {
     delivering_ = &cur;
@@ -275,68 +298,100 @@ Stop Cpu::run(uint64_t max_instructions) {
   const profile::Running sampled(this);  // REDOUBT_SIM_PROFILE (profile.cpp); one store per call
   stop = Stop::none;
   budget_end_ = max_instructions == ~0ull ? ~0ull : icount + max_instructions;
-  update_mode();  // the state may have been set from outside (VMRUN, SKINIT)
+  void** const outer = jb_;  // a nested run() (none today) gets its own buffer
+  try {
+    update_mode();  // the state may have been set from outside (VMRUN, SKINIT)
+    const Stop s = run_loop();
+    jb_ = outer;
+    return s;
+  } catch (...) {
+    jb_ = outer;
+    throw;
+  }
+}
+
+// The instruction loop: blocks, chained; returns when the CPU stops. A separate frame from
+// run_loop's (which holds the __builtin_setjmp) so that its state stays in registers.
+Stop Cpu::dispatch() {
   for (;;) {
-    try {
-      for (;;) {
-        if (icount >= budget_end_ || icount >= timer_deadline || halted) [[unlikely]] {
-          check_interrupts();
-          if (stop != Stop::none) return stop;
-          if (halted) {
-            if (timer_armed && icount < timer_deadline) {  // skip idle time to the deadline
-              idle_ticks += timer_deadline - icount;
-              icount = timer_deadline;
-              continue;
-            }
-            stop = Stop::halted;  // nothing can wake this CPU
-            return stop;
-          }
-          if (icount >= budget_end_) {
-            stop = Stop::budget;
-            return stop;
-          }
+    if (icount >= budget_end_ || icount >= timer_deadline || halted) [[unlikely]] {
+      check_interrupts();
+      if (stop != Stop::none) return stop;
+      if (halted) {
+        if (timer_armed && icount < timer_deadline) {  // skip idle time to the deadline
+          idle_ticks += timer_deadline - icount;
+          icount = timer_deadline;
+          continue;
         }
-        cur_rip = gpr[kRip];  // a fetch fault reports the target RIP
-        Block* b = find_block();
-        for (;;) {
-          const Op* op = b->ops.data();
-          const Op* end = op + b->ops.size();
-          if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
-          stop_block_ = false;
-          const Op* const first = op;
-          const uint64_t block_va = gpr[kRip];
-          do {
-            cur_rip = gpr[kRip];
-            gpr[kRip] += op->len;
-            op->fn(*this, *op);
-            ++icount;
-            ++op;
-          } while (op != end && !stop_block_);
-          if (profile::g_counting) [[unlikely]]
-            profile::count_block(*this, block_va, uint64_t(op - first));
-          if (stop != Stop::none) return stop;
-          // Leave the chain for anything the outer loop must look at (the block may even be gone).
-          if (stop_block_ || icount >= budget_end_ || icount >= timer_deadline || halted || in_shadow()) break;
-          const uint64_t va = gpr[kRip];
-          const int k = va == b->succ_va[0] ? 0 : va == b->succ_va[1] ? 1 : -1;
-          if (k >= 0 && b->succ_gen[k] == jc_gen_ && b->succ[k]->epoch == code_epoch_) {
-            b = b->succ[k];
-            continue;
-          }
-          cur_rip = va;
-          Block* nb = find_block();
-          const unsigned slot = b->succ_next;
-          b->succ_next ^= 1;
-          b->succ_va[slot] = gpr[kRip];  // as find_block left it (EIP wrapped outside 64-bit mode)
-          b->succ_gen[slot] = jc_gen_;
-          b->succ[slot] = nb;
-          b = nb;
-        }
+        stop = Stop::halted;  // nothing can wake this CPU
+        return stop;
       }
-    } catch (const GuestFault& f) {
+      if (icount >= budget_end_) {
+        stop = Stop::budget;
+        return stop;
+      }
+    }
+    cur_rip = gpr[kRip];  // a fetch fault reports the target RIP
+    Block* b = find_block();
+    for (;;) {
+      const Op* op = b->ops.data();
+      const Op* end = op + b->ops.size();
+      if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
+      stop_block_ = false;
+      const Op* const first = op;
+      const uint64_t block_va = gpr[kRip];
+      do {
+        cur_rip = gpr[kRip];
+        gpr[kRip] += op->len;
+        op->fn(*this, *op);
+        ++icount;
+        ++op;
+      } while (op != end && !stop_block_);
+      if (profile::g_counting) [[unlikely]]
+        profile::count_block(*this, block_va, uint64_t(op - first));
+      if (stop != Stop::none) return stop;
+      // Leave the chain for anything the outer loop must look at (the block may even be gone).
+      if (stop_block_ || icount >= budget_end_ || icount >= timer_deadline || halted || in_shadow()) break;
+      const uint64_t va = gpr[kRip];
+      const int k = va == b->succ_va[0] ? 0 : va == b->succ_va[1] ? 1 : -1;
+      if (k >= 0 && b->succ_gen[k] == jc_gen_ && b->succ[k]->epoch == code_epoch_) {
+        b = b->succ[k];
+        continue;
+      }
+      cur_rip = va;
+      Block* nb = find_block();
+      const unsigned slot = b->succ_next;
+      b->succ_next ^= 1;
+      b->succ_va[slot] = gpr[kRip];  // as find_block left it (EIP wrapped outside 64-bit mode)
+      b->succ_gen[slot] = jc_gen_;
+      b->succ[slot] = nb;
+      b = nb;
+    }
+  }
+}
+
+// Owns nothing with a destructor: raise() lands here with __builtin_longjmp.
+Stop Cpu::run_loop() {
+  void* jb[5];  // __builtin_setjmp's buffer: frame pointer, resume address, stack pointer
+  for (;;) {
+    if (__builtin_setjmp(jb)) {  // a fault raised by an instruction (or its fetch) in this loop
+      jb_ = nullptr;
+      gpr[kRip] = cur_rip;
+      implicit_sup = false;
+      if (pending_nested_) vmexit_event(svm::kExitNpf, pending_npf_.info1, pending_npf_.gpa);
+      else handle_fault(pending_guest_);
+      if (stop != Stop::none) return stop;
+      continue;
+    }
+    jb_ = jb;
+    try {
+      return dispatch();
+    } catch (const GuestFault& f) {  // raised inside a NoJump scope
+      jb_ = nullptr;
       gpr[kRip] = cur_rip;
       handle_fault(f);
     } catch (const NestedFault& f) {
+      jb_ = nullptr;
       gpr[kRip] = cur_rip;
       vmexit_event(svm::kExitNpf, f.info1, f.gpa);
     }

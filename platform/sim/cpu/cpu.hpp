@@ -21,7 +21,8 @@
 
 namespace redoubt::sim::cpu {
 
-// Thrown inside the interpreter, caught by the run loop (never escapes run()).
+// A fault raised inside the interpreter (Cpu::raise): inside run() it jumps straight back to the
+// run loop, outside run() (or in a Cpu::NoJump scope) it is thrown. It never escapes run().
 struct GuestFault {
   uint8_t vector;
   bool has_error;
@@ -297,8 +298,9 @@ class Cpu {
   void flush_tlb_all_current();       // MOV CR0/CR4 paging bits
   void invlpg(uint64_t va);
   // Host code wrote memory behind the CPU's back (loader, DMA, the native C++ hypervisor):
-  // revalidate decoded code (each block is compared with memory once before it runs again).
-  void code_modified_externally() { ++code_epoch_; regen_all_banks(); }
+  // revalidate decoded code (each block is compared with memory once before it runs again: the
+  // jump cache and the chains check the epoch, so their entries need not be dropped).
+  void code_modified_externally() { ++code_epoch_; }
 
   SseState sse;  // XMM0-15, MXCSR, FXSAVE's x87 part (exec_sse.cpp); kept out of the hot fields above
 
@@ -322,6 +324,24 @@ class Cpu {
   bool cond(unsigned cc) const;
 
   // ---- exceptions ----
+  // A guest exception or a nested-paging fault. Inside run() it returns to the run loop with one
+  // __builtin_longjmp (Bochs' exception() and QEMU's cpu_loop_exit do the same): no C++ unwinding,
+  // no allocation. Outside run(), or inside a NoJump scope, it is thrown as before. Frames between
+  // the run loop and a raise must own nothing with a destructor and catch nothing: code that does
+  // (decoding, event delivery, catch-and-restore handlers, the SVM/VMX models) opens a NoJump.
+  [[noreturn]] void raise(const GuestFault& f);
+  [[noreturn]] void raise(const NestedFault& f);
+  class NoJump {
+   public:
+    explicit NoJump(Cpu& c) : c_(c), saved_(c.jb_) { c.jb_ = nullptr; }
+    ~NoJump() { c_.jb_ = saved_; }
+    NoJump(const NoJump&) = delete;
+    NoJump& operator=(const NoJump&) = delete;
+
+   private:
+    Cpu& c_;
+    void** saved_;
+  };
   [[noreturn]] void fault(uint8_t vector, uint32_t error = 0, bool has_error = true);
   [[noreturn]] void ud() { fault(6, 0, false); }
   [[noreturn]] void gp(uint32_t e = 0) { fault(13, e, true); }
@@ -369,6 +389,13 @@ class Cpu {
   uint64_t nested_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r);
   uint64_t ept_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r);  // ept.cpp
   [[noreturn]] void nested_ad_fault(uint64_t gpa, bool nested_nx);          // guest A/D update not writable
+
+  Stop run_loop();
+  [[gnu::noinline]] Stop dispatch();
+  void** jb_ = nullptr;                 // the run loop's __builtin_setjmp buffer (nullptr: throw)
+  bool pending_nested_ = false;         // what raise() left for the run loop
+  GuestFault pending_guest_{};
+  NestedFault pending_npf_{};
 
   PhysicalMemory& mem_;
   uint8_t* ram_;

@@ -20,6 +20,7 @@ struct DecodeAccess {
 };
 
 Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
+  const NoJump nj(*this);  // this frame owns the block being built: a fetch fault here is thrown
   auto blk = std::make_unique<Block>();
   blk->pa = pa;
   blk->epoch = code_epoch_;

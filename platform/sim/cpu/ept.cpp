@@ -55,9 +55,9 @@ uint64_t Cpu::ept_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r) {
     const uint64_t x = load64(p);
     ++counters.walk_refs;
     ++counters.nested_walk_refs;
-    if (!(x & e::kPermMask)) throw NestedFault{kEptViolation | kind, gpa};  // not present: bits 5:3 = 0
+    if (!(x & e::kPermMask)) raise(NestedFault{kEptViolation | kind, gpa});  // not present: bits 5:3 = 0
     const bool leaf = level == 1 || ((level == 3 || level == 2) && (x & e::kLargePage));
-    if (misconfigured(x, level, leaf)) throw NestedFault{kEptMisconfig, gpa};
+    if (misconfigured(x, level, leaf)) raise(NestedFault{kEptMisconfig, gpa});
     perm &= x & e::kPermMask;
     ent[n] = p;
     val[n++] = x;
@@ -69,7 +69,7 @@ uint64_t Cpu::ept_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r) {
   }
   const uint64_t need = a == kWrite ? e::kWrite : a == kFetch ? e::kExecute : e::kRead;
   // Bits 5:3 of the qualification: the AND of bits 2:0 over the entries used (§28.2.1).
-  if (!(perm & need)) throw NestedFault{kEptViolation | kind | (perm << 3), gpa};
+  if (!(perm & need)) raise(NestedFault{kEptViolation | kind | (perm << 3), gpa});
   if (ad) {  // §29.3.5: accessed on every entry used, dirty on the leaf of a write
     for (int i = 0; i < n; ++i) {
       uint64_t nv = val[i] | e::kAccessed;
@@ -90,9 +90,9 @@ uint64_t Cpu::ept_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r) {
 void Cpu::nested_ad_fault(uint64_t gpa, bool nested_nx) {
   namespace npf = redoubt::svm::npf;
   if (ctl.ept)  // an EPT violation on a write to a guest paging entry: readable (it was read), X as mapped
-    throw NestedFault{kEptViolation | q::kWrite | q::kEntryReadable | (nested_nx ? 0 : q::kEntryExecutable) |
-                          q::kLinearValid, gpa};
-  throw NestedFault{npf::kUser | npf::kWrite | npf::kPresent | npf::kPageWalk, gpa};
+    raise(NestedFault{kEptViolation | q::kWrite | q::kEntryReadable | (nested_nx ? 0 : q::kEntryExecutable) |
+                          q::kLinearValid, gpa});
+  raise(NestedFault{npf::kUser | npf::kWrite | npf::kPresent | npf::kPageWalk, gpa});
 }
 
 }  // namespace redoubt::sim::cpu

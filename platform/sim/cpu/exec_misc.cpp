@@ -297,6 +297,7 @@ void pop_rm(Cpu& c, const Op& o) {
   if (o.cc == 1) {  // POP m64: the address uses the incremented RSP (APM vol. 3 "POP")
     const uint64_t sp = c.gpr[RSP];
     c.gpr[RSP] = sp + 8;
+    const Cpu::NoJump nj(c);  // the catch below restores state: this scope throws
     try {
       c.wr<uint64_t>(ea(c, o), v);
     } catch (...) {

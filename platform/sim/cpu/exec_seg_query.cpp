@@ -15,6 +15,7 @@ namespace s = redoubt::svm;
 // SMSW r/m (APM vol. 3 "SMSW", Intel SDM vol. 2B "SMSW"). cc bit 0: memory (always 16 bits);
 // a register gets CR0 truncated to the operand size (r16 keeps bits 63:16, r32 zero-extends).
 void smsw(Cpu& c, const Op& o) {
+  const Cpu::NoJump nj(c);  // the model's frames may own objects: faults inside it are thrown
   // APM vol. 2 §15.9 / Table 15-7: SMSW is checked by the CR0 read intercept, exit 0x00 CR0_READ.
   // EXITINFO1 = 0: the decode assist (§15.33.1, bit 63 = MOV CRx, GPR in 3:0) is for MOV CRx only.
   if (c.guest && (c.ctl.icpt_cr & 1)) return c.vmexit(s::kExitCr0Read, 0, 0);
@@ -42,6 +43,7 @@ Desc fetch(Cpu& c, uint16_t sel, bool want_hi) {
   if (idx + 7 > c.gdtr.limit) return d;
   const bool saved = c.implicit_sup;
   c.implicit_sup = true;  // descriptor-table reads are supervisor accesses (APM vol. 2 §5.6.3)
+  const Cpu::NoJump nj(c);  // the catch below restores state: this scope throws
   try {
     d.lo = c.rd<uint64_t>(c.gdtr.base + idx);
     // IA-32e mode: a system descriptor is 16 bytes; its second half must lie within the limit.

@@ -66,6 +66,7 @@ void pop32(Cpu& c, const Op& o) {
   if (o.cc == 1) {  // POP m: the address is computed with the incremented ESP (APM vol. 3 "POP")
     const uint64_t old = c.gpr[RSP];
     s.commit();
+    const Cpu::NoJump nj(c);  // the catch below restores state: this scope throws
     try {
       wmem_w(c, ea(c, o), o.w, v);
     } catch (...) {
@@ -81,6 +82,7 @@ void pop32(Cpu& c, const Op& o) {
 void leave32(Cpu& c, const Op&) {
   const uint64_t old = c.gpr[RSP];
   c.gpr[RSP] = uint32_t(c.gpr[RBP]);
+  const Cpu::NoJump nj(c);  // the catch below restores state: this scope throws
   try {
     StackCursor s(c);
     const uint64_t v = s.pop(4);

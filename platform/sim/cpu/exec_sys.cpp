@@ -97,6 +97,7 @@ void svm_insn(Cpu& c, const Op& o) {
   // VMRUN/VMLOAD/VMSAVE by host code: rAX must be 4 KiB aligned (#GP, APM vol. 3 "VMRUN").
   if (c.host_svm && !c.guest && o.cc >= 1 && o.cc <= 3) {
     if (c.gpr[RAX] & 0xFFF) c.gp(0);
+    const Cpu::NoJump nj(c);  // the model's frames may own objects: faults inside it are thrown
     if (o.cc == 1) c.host_svm->vmrun(c);
     else if (o.cc == 2) c.host_svm->vmload(c);
     else c.host_svm->vmsave(c);
@@ -118,6 +119,7 @@ void vmx_insn(Cpu& c, const Op& o) {
   v.rm_reg = o.dst >> 3;
   v.reg = o.src >> 3;
   v.len = o.len;
+  const Cpu::NoJump nj(c);  // the model's frames may own objects: faults inside it are thrown
   c.host_vmx->instruction(c, v);
   c.end_block();
 }
@@ -169,6 +171,7 @@ void io(Cpu& c, const Op& o) {
 
 // ---- MSRs ----
 void rdmsr(Cpu& c, const Op&) {
+  const Cpu::NoJump nj(c);  // the model's frames may own objects: faults inside it are thrown
   need_cpl0(c);
   const uint32_t msr = uint32_t(c.gpr[RCX]);
   if (c.misc1(s::kInterceptMsrProt) && svm::msr_intercepted(c.ctl.msrpm, msr, false))
@@ -207,6 +210,7 @@ void rdmsr(Cpu& c, const Op&) {
 }
 
 void wrmsr(Cpu& c, const Op&) {
+  const Cpu::NoJump nj(c);  // the model's frames may own objects: faults inside it are thrown
   need_cpl0(c);
   const uint32_t msr = uint32_t(c.gpr[RCX]);
   if (c.misc1(s::kInterceptMsrProt) && svm::msr_intercepted(c.ctl.msrpm, msr, true))
@@ -249,6 +253,7 @@ void wrmsr(Cpu& c, const Op&) {
 
 // ---- control and debug registers: cc = n | 0x10 for writes; GPR in src/dst ----
 void mov_cr(Cpu& c, const Op& o) {
+  const Cpu::NoJump nj(c);  // the model's frames may own objects: faults inside it are thrown
   need_cpl0(c);
   const unsigned n = o.cc & 0xF;
   const bool write = o.cc & 0x10;

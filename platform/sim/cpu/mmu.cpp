@@ -54,8 +54,8 @@ uint64_t Cpu::nested_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r) 
     const uint64_t e = load64(p);
     ++counters.walk_refs;
     ++counters.nested_walk_refs;
-    if (!(e & kPtePresent)) throw NestedFault{err | kind, gpa};
-    if (reserved(e, level, true)) throw NestedFault{err | kind | npf::kPresent | npf::kReserved, gpa};
+    if (!(e & kPtePresent)) raise(NestedFault{err | kind, gpa});
+    if (reserved(e, level, true)) raise(NestedFault{err | kind | npf::kPresent | npf::kReserved, gpa});
     w = w && (e & kPteWrite);
     u = u && (e & kPteUser);
     nx = nx || (e & kPteNx);
@@ -68,7 +68,7 @@ uint64_t Cpu::nested_walk(uint64_t gpa, Access acc, bool walk, NestedResult& r) 
     table = e & kPteAddrMask;
   }
   if (!u || (acc == kWrite && !w) || (acc == kFetch && nx))
-    throw NestedFault{err | kind | npf::kPresent, gpa};
+    raise(NestedFault{err | kind | npf::kPresent, gpa});
   for (int i = 0; i < n; ++i) {
     uint64_t nv = val[i] | kPteAccessed;
     if (i == n - 1 && acc == kWrite) nv |= kPteDirty;
@@ -98,7 +98,7 @@ uint64_t Cpu::walk(uint64_t va, Access acc, bool user, TlbEntry& out) {
   bool w = true, u = true, nx = false, global = false, dirty = true;
   if (cr0 & kCr0Pg) {
     const uint32_t err = (acc == kWrite ? kPfWrite : 0) | (user ? kPfUser : 0) | (acc == kFetch && nxe ? kPfFetch : 0);
-    auto pf = [&](uint32_t e) { throw GuestFault{14, true, e, va}; };
+    auto pf = [&](uint32_t e) { raise(GuestFault{14, true, e, va}); };
     uint64_t table = cr3 & kPteAddrMask;
     uint64_t egpa[4], val[4];
     uint8_t* eptr[4];
@@ -170,7 +170,7 @@ uint64_t Cpu::translate(uint64_t va, Access acc, bool implicit_supervisor) {
   if (mode_ != Mode::long64) {
     va = uint32_t(va);  // outside 64-bit mode linear addresses are 32 bits and wrap (APM vol. 2 §4.3)
   } else if (uint64_t(int64_t(va << 16) >> 16) != va) {
-    throw GuestFault{13, true, 0, va};  // non-canonical (§5.3.1)
+    raise(GuestFault{13, true, 0, va});  // non-canonical (§5.3.1)
   }
   const bool user = cpl == 3 && !implicit_supervisor && !implicit_sup;
   if (auto e = tlb.lookup(asid, va)) {
@@ -315,6 +315,7 @@ Segment Cpu::read_descriptor(uint16_t sel) {
   const bool saved = implicit_sup;
   implicit_sup = true;
   uint64_t d;
+  const NoJump nj(*this);  // the catch below restores implicit_sup: this scope throws
   try {
     d = rd<uint64_t>(gdtr.base + idx);
   } catch (...) {
@@ -336,6 +337,7 @@ void Cpu::set_descriptor_accessed(uint16_t sel) {
   const uint64_t a = gdtr.base + (sel & 0xFFF8u) + 5;
   const bool saved = implicit_sup;
   implicit_sup = true;
+  const NoJump nj(*this);  // the catch below restores implicit_sup: this scope throws
   try {
     const uint8_t type = rd<uint8_t>(a);
     if (!(type & 1)) wr<uint8_t>(a, uint8_t(type | 1));

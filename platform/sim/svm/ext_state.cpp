@@ -1,5 +1,6 @@
 #include "platform/sim/svm/ext_state.hpp"
 
+#include <cstddef>
 #include <cstring>
 
 #include "arch/x86/sse.hpp"
@@ -10,7 +11,7 @@ using redoubt::x86::FxsaveImage;
 
 bool load_ext_state(cpu::Cpu& c, const hal::GuestExtState& e) {
   FxsaveImage img;
-  std::memcpy(&img, e.fxsave, sizeof img);
+  std::memcpy(&img, e.fxsave, offsetof(FxsaveImage, reserved));  // 416-511 are not loaded
   if (img.mxcsr & ~redoubt::x86::kMxcsrWritable) return false;  // APM vol. 4 FXRSTOR: #GP(0)
   cpu::SseState& s = c.sse;
   s.fcw = img.fcw;
@@ -28,8 +29,7 @@ bool load_ext_state(cpu::Cpu& c, const hal::GuestExtState& e) {
 
 void store_ext_state(const cpu::Cpu& c, hal::GuestExtState& e) {
   const cpu::SseState& s = c.sse;
-  FxsaveImage img;
-  std::memcpy(&img, e.fxsave, sizeof img);  // bytes 416-511 are not written by FXSAVE
+  FxsaveImage img;  // bytes 0-415 are built here; 416-511 are not written by FXSAVE and keep theirs
   img.fcw = s.fcw;
   img.fsw = s.fsw;
   img.ftw = s.ftw;
@@ -44,7 +44,7 @@ void store_ext_state(const cpu::Cpu& c, hal::GuestExtState& e) {
     std::memcpy(img.st[i], s.st[i], 10);
   }
   for (unsigned i = 0; i < 16; ++i) std::memcpy(img.xmm[i], s.xmm[i].q, 16);
-  std::memcpy(e.fxsave, &img, sizeof img);
+  std::memcpy(e.fxsave, &img, offsetof(FxsaveImage, reserved));
   for (unsigned i = 0; i < 4; ++i) e.dr[i] = c.dr[i];
 }
 

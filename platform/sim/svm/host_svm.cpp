@@ -74,10 +74,10 @@ void HostSvm::vmexit() {
   c.guest = false;
   c.asid = 0;
   c.ctl = cpu::GuestControls{};
-  c.load_segment_cache(c.es, host_.es);
-  c.load_segment_cache(c.cs, host_.cs);
-  c.load_segment_cache(c.ss, host_.ss);
-  c.load_segment_cache(c.ds, host_.ds);
+  c.es = host_.es;
+  c.cs = host_.cs;
+  c.ss = host_.ss;
+  c.ds = host_.ds;
   c.gdtr = host_.gdtr;
   c.idtr = host_.idtr;
   c.cr0 = host_.cr0;
@@ -95,6 +95,7 @@ void HostSvm::vmexit() {
   c.halted = false;
   c.shadow_end = ~0ull;
   c.stop = cpu::Stop::none;
+  c.update_mode();     // once, from the whole host state
   c.select_context();  // the host's bank (ASID 0, CPL 0), as the guest's stays for its next VMRUN
   if (on_world_switch) on_world_switch(vmcb_pa_, false);
 }

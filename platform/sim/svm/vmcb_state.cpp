@@ -56,10 +56,12 @@ void load_controls(cpu::Cpu& c, PhysicalMemory& mem, const rs::VmcbControl& ctl)
 }
 
 void load_vmrun_state(cpu::Cpu& c, const rs::VmcbSave& s) {
-  c.load_segment_cache(c.es, from_vmcb(s.es));
-  c.load_segment_cache(c.cs, from_vmcb(s.cs));
-  c.load_segment_cache(c.ss, from_vmcb(s.ss));
-  c.load_segment_cache(c.ds, from_vmcb(s.ds));
+  // The segment caches are assigned directly and the mode is decided once, from the whole new
+  // state (CS, CR0, EFER, RFLAGS), at the end (Cpu::update_mode).
+  c.es = from_vmcb(s.es);
+  c.cs = from_vmcb(s.cs);
+  c.ss = from_vmcb(s.ss);
+  c.ds = from_vmcb(s.ds);
   c.gdtr = from_vmcb(s.gdtr);
   c.idtr = from_vmcb(s.idtr);
   c.cpl = s.cpl;
@@ -76,6 +78,7 @@ void load_vmrun_state(cpu::Cpu& c, const rs::VmcbSave& s) {
   c.gpr[cpu::RSP] = s.rsp;
   c.gpr[cpu::RAX] = s.rax;
   c.pat = s.g_pat;
+  c.update_mode();
 }
 
 void store_vmrun_state(const cpu::Cpu& c, rs::VmcbSave& o) {
@@ -101,8 +104,8 @@ void store_vmrun_state(const cpu::Cpu& c, rs::VmcbSave& o) {
 }
 
 void load_hidden_state(cpu::Cpu& c, const rs::VmcbSave& s) {
-  c.load_segment_cache(c.fs, from_vmcb(s.fs));
-  c.load_segment_cache(c.gs, from_vmcb(s.gs));
+  c.fs = from_vmcb(s.fs);
+  c.gs = from_vmcb(s.gs);
   c.ldtr = from_vmcb(s.ldtr);
   c.tr = from_vmcb(s.tr);
   c.star = s.star;
@@ -113,6 +116,7 @@ void load_hidden_state(cpu::Cpu& c, const rs::VmcbSave& s) {
   c.sysenter_cs = s.sysenter_cs;
   c.sysenter_esp = s.sysenter_esp;
   c.sysenter_eip = s.sysenter_eip;
+  c.update_mode();  // FS/GS bases
 }
 
 void store_hidden_state(const cpu::Cpu& c, rs::VmcbSave& o) {
