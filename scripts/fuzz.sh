@@ -3,7 +3,8 @@
 # and runs each for N seconds (default 60) from a seed corpus of valid inputs.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 # Env: BUILD_DIR (default <repo>/build-fuzz), SRC_DIR (default <repo>), JOBS,
-# FUZZ_FLAGS (extra libFuzzer flags, e.g. -runs=10000000). Results: docs/fuzzing.md.
+# FUZZ_FLAGS (extra libFuzzer flags, e.g. -runs=10000000), FUZZ_NICE (niceness of the fuzzer,
+# default 10). Results: docs/fuzzing.md.
 set -euo pipefail
 export TSS2_LOG=${TSS2_LOG:-all+NONE}  # tss2-mu logs every rejected input otherwise (slow, huge logs)
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,7 @@ targets=("$@")
 all=(fuzz_cbor fuzz_cose_manifest fuzz_eventlog fuzz_guest_manifest fuzz_launch_policy fuzz_quote
      fuzz_eventlog_appraiser fuzz_guest_appraiser fuzz_replay fuzz_appraise_eventlog fuzz_replay_diagnosis
      fuzz_reference_values fuzz_ek_certificate fuzz_enrol
-     fuzz_sl_boot_params fuzz_guest_admission fuzz_hypercall fuzz_x86_decode fuzz_dma_devices fuzz_evidence_dump)
+     fuzz_sl_boot_params fuzz_guest_admission fuzz_hypercall fuzz_x86_decode fuzz_dma_devices fuzz_vtd fuzz_evidence_dump)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 # The keys shared by the attestation fuzzers and their seeds (tests/fuzz/fuzz_state.hpp).
 export REDOUBT_FUZZ_STATE=${REDOUBT_FUZZ_STATE:-$build/fuzz-state}
@@ -54,6 +55,7 @@ for t in "${targets[@]}"; do
     fuzz_quote) sub=quote ;;
     fuzz_appraise_eventlog) sub=eventlog_appraiser ;;  # the same input format as fuzz_eventlog_appraiser
     fuzz_replay_diagnosis) sub=replay ;;
+    fuzz_vtd) sub=vtd; mkdir -p "$seeds/vtd" ;;  # no seed writer: it starts from the empty input
     fuzz_*) sub=${t#fuzz_}; [ -d "$seeds/$sub" ] || { echo "unknown target $t" >&2; exit 2; } ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
@@ -62,7 +64,7 @@ for t in "${targets[@]}"; do
   log=$build/fuzz-artifacts/$t/run.log
   echo "== $t for ${secs}s (corpus $corpus, seeds $seeds/$sub)"
   # shellcheck disable=SC2086
-  if nice "$build/tests/fuzz/$t" -max_total_time="$secs" -print_final_stats=1 -max_len=8192 ${FUZZ_FLAGS:-} \
+  if nice -n "${FUZZ_NICE:-10}" "$build/tests/fuzz/$t" -max_total_time="$secs" -print_final_stats=1 -max_len=8192 ${FUZZ_FLAGS:-} \
        -artifact_prefix="$build/fuzz-artifacts/$t/" "$corpus" "$seeds/$sub" >"$log" 2>&1; then
     echo "   ok: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') executions," \
          "$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}') exec/s," \

@@ -134,8 +134,9 @@ Block* Cpu::decode_block(uint64_t va, uint64_t pa, uint64_t key) {
     if (code_pages_[page]++ == 0) {
       uint8_t* host = host_ptr(page << 12, 4096);
       for (unsigned i = 0; i < kBanks; ++i)
-        for (auto& e : banks_[i].e)
-          if (e.host == host) e.tag_w = 1;
+        if (banks_[i].last_use != 0)  // a bank no context ever selected holds no entries
+          for (auto& e : banks_[i].e)
+            if (e.host == host) e.tag_w = 1;
     }
     page_blocks_[page].push_back(key);
   }

@@ -248,7 +248,8 @@ void Cpu::wr_slow(uint64_t va, unsigned n, uint64_t v) {
 // flushed exactly when the TLB entries of its ASID are (TLB_CONTROL, INVLPG(A), MOV CR3/CR0/CR4).
 
 void Cpu::clear_bank(SoftTlbBank& b) {
-  for (auto& e : b.e) e = SoftTlb{};
+  if (b.last_use != 0)  // never selected: its entries were never filled
+    for (auto& e : b.e) e = SoftTlb{};
   b.gen = ++gen_counter_;
 }
 
