@@ -16,7 +16,7 @@ targets=("$@")
 all=(fuzz_cbor fuzz_cose_manifest fuzz_eventlog fuzz_guest_manifest fuzz_launch_policy fuzz_quote
      fuzz_eventlog_appraiser fuzz_guest_appraiser fuzz_replay fuzz_appraise_eventlog fuzz_replay_diagnosis
      fuzz_reference_values fuzz_ek_certificate fuzz_enrol
-     fuzz_sl_boot_params fuzz_guest_admission fuzz_hypercall fuzz_x86_decode fuzz_dma_devices fuzz_vtd fuzz_evidence_dump)
+     fuzz_sl_boot_params fuzz_guest_admission fuzz_hypercall fuzz_x86_decode fuzz_dma_devices fuzz_vtd fuzz_evidence_dump fuzz_json_fast)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 # The keys shared by the attestation fuzzers and their seeds (tests/fuzz/fuzz_state.hpp).
 export REDOUBT_FUZZ_STATE=${REDOUBT_FUZZ_STATE:-$build/fuzz-state}
@@ -56,6 +56,8 @@ for t in "${targets[@]}"; do
     fuzz_appraise_eventlog) sub=eventlog_appraiser ;;  # the same input format as fuzz_eventlog_appraiser
     fuzz_replay_diagnosis) sub=replay ;;
     fuzz_vtd) sub=vtd; mkdir -p "$seeds/vtd" ;;  # no seed writer: it starts from the empty input
+    fuzz_json_fast) sub=json_fast; mkdir -p "$seeds/json_fast"  # a verifier request body's shape
+      printf '{"evidence": {"quote": "AAAA", "signature": "BBBB"}, "nonce": "0102"}' >"$seeds/json_fast/body" ;;
     fuzz_*) sub=${t#fuzz_}; [ -d "$seeds/$sub" ] || { echo "unknown target $t" >&2; exit 2; } ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
