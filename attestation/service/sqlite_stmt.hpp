@@ -21,6 +21,7 @@ class Stmt {
     if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
       throw AttestError("db", std::string("prepare: ") + sqlite3_errmsg(db) + " in: " + sql, 500);
   }
+  Stmt(sqlite3* db, const std::string& sql) : Stmt(db, sql.c_str()) {}
   Stmt(sqlite3* db, const std::string& sql, SqliteStmtCache& cache) : db_(db), cache_(&cache) {
     if (auto it = cache.find(sql); it != cache.end()) {
       s_ = it->second;

@@ -3,47 +3,16 @@
 // verdicts by nonce (idempotent retried pushes), revoked token ids, and the
 // once-per-silence stale mark. The PostgreSQL twins are in verifier_store_pg.cpp.
 #include "attestation/common/attest_error.hpp"
+#include "attestation/service/sqlite_stmt.hpp"
 #include "attestation/service/verifier_store.hpp"
 #include "attestation/service/verifier_store_sql.hpp"
 
 namespace redoubt::attest {
 namespace {
 
-// A prepared statement for this file's queries (errors name the statement).
-class Q {
- public:
-  Q(sqlite3* db, const std::string& sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr) != SQLITE_OK)
-      throw AttestError("db", std::string("prepare: ") + sqlite3_errmsg(db) + " in: " + sql.substr(0, 80), 500);
-  }
-  ~Q() { sqlite3_finalize(s_); }
-  Q(const Q&) = delete;
-  Q& operator=(const Q&) = delete;
-  Q& bind(int i, const std::string& v) { return check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT)); }
-  Q& bind(int i, const Bytes& v) { return check(sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT)); }
-  Q& bind(int i, int64_t v) { return check(sqlite3_bind_int64(s_, i, v)); }
-  bool step() {
-    const int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw AttestError("db", std::string("step: ") + sqlite3_errmsg(db_), 500);
-  }
-  std::string text(int c) const {
-    const unsigned char* t = sqlite3_column_text(s_, c);
-    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(s_, c))) : std::string();
-  }
-  int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
+using sqlite_detail::Stmt;
 
- private:
-  Q& check(int rc) {
-    if (rc != SQLITE_OK) throw AttestError("db", std::string("bind: ") + sqlite3_errmsg(db_), 500);
-    return *this;
-  }
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
-};
-
-ReferenceSetRecord read_set(const Q& q) {
+ReferenceSetRecord read_set(const Stmt& q) {
   return ReferenceSetRecord{q.i64(0), q.text(1), q.text(2), q.text(3), q.text(4), q.i64(5), q.text(6), q.i64(7)};
 }
 
@@ -51,7 +20,7 @@ ReferenceSetRecord read_set(const Q& q) {
 
 std::vector<EndpointSummary> SqliteStore::list_endpoints(const EndpointQuery& qr) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, sql::list_endpoints('?'));
+  Stmt q(db_, sql::list_endpoints('?'));
   q.bind(1, qr.after_id).bind(2, qr.status).bind(3, int64_t{qr.group.has_value()}).bind(4, qr.group.value_or(""));
   q.bind(5, int64_t{qr.seen_before.has_value()}).bind(6, qr.seen_before.value_or(0));
   q.bind(7, int64_t{qr.seen_after.has_value()}).bind(8, qr.seen_after.value_or(0));
@@ -63,7 +32,7 @@ std::vector<EndpointSummary> SqliteStore::list_endpoints(const EndpointQuery& qr
 
 bool SqliteStore::set_endpoint_group(const std::string& id, const std::string& group) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "UPDATE endpoints SET group_name=? WHERE id=?");
+  Stmt q(db_, "UPDATE endpoints SET group_name=? WHERE id=?");
   q.bind(1, group).bind(2, id);
   q.step();
   return sqlite3_changes(db_) > 0;
@@ -71,7 +40,7 @@ bool SqliteStore::set_endpoint_group(const std::string& id, const std::string& g
 
 std::vector<std::pair<std::string, std::string>> SqliteStore::endpoint_groups() {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "SELECT id, group_name FROM endpoints WHERE group_name <> '' ORDER BY id");
+  Stmt q(db_, "SELECT id, group_name FROM endpoints WHERE group_name <> '' ORDER BY id");
   std::vector<std::pair<std::string, std::string>> out;
   while (q.step()) out.emplace_back(q.text(0), q.text(1));
   return out;
@@ -79,7 +48,7 @@ std::vector<std::pair<std::string, std::string>> SqliteStore::endpoint_groups() 
 
 int64_t SqliteStore::add_reference_set(const ReferenceSetRecord& r) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "INSERT INTO reference_sets(scope, ref_id, signer, by_whom, created, cose, rollback_of) VALUES(?,?,?,?,?,?,?)");
+  Stmt q(db_, "INSERT INTO reference_sets(scope, ref_id, signer, by_whom, created, cose, rollback_of) VALUES(?,?,?,?,?,?,?)");
   q.bind(1, r.scope).bind(2, r.ref_id).bind(3, r.signer).bind(4, r.by).bind(5, r.created).bind(6, r.cose_b64).bind(7, r.rollback_of);
   q.step();
   return sqlite3_last_insert_rowid(db_);
@@ -87,7 +56,7 @@ int64_t SqliteStore::add_reference_set(const ReferenceSetRecord& r) {
 
 std::vector<ReferenceSetRecord> SqliteStore::reference_history(const std::optional<std::string>& scope, int limit) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, std::string("SELECT ") + sql::kReferenceSetCols + " FROM reference_sets WHERE (?1 = 0 OR scope = ?2) ORDER BY version DESC LIMIT ?3");
+  Stmt q(db_, std::string("SELECT ") + sql::kReferenceSetCols + " FROM reference_sets WHERE (?1 = 0 OR scope = ?2) ORDER BY version DESC LIMIT ?3");
   q.bind(1, int64_t{scope.has_value()}).bind(2, scope.value_or("")).bind(3, int64_t{limit});
   std::vector<ReferenceSetRecord> out;
   while (q.step()) out.push_back(read_set(q));
@@ -96,7 +65,7 @@ std::vector<ReferenceSetRecord> SqliteStore::reference_history(const std::option
 
 std::optional<ReferenceSetRecord> SqliteStore::reference_set(int64_t version) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, std::string("SELECT ") + sql::kReferenceSetCols + " FROM reference_sets WHERE version = ?");
+  Stmt q(db_, std::string("SELECT ") + sql::kReferenceSetCols + " FROM reference_sets WHERE version = ?");
   q.bind(1, version);
   if (!q.step()) return std::nullopt;
   return read_set(q);
@@ -104,7 +73,7 @@ std::optional<ReferenceSetRecord> SqliteStore::reference_set(int64_t version) {
 
 std::vector<std::pair<std::string, int64_t>> SqliteStore::current_reference_versions() {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "SELECT scope, MAX(version) FROM reference_sets GROUP BY scope ORDER BY scope");
+  Stmt q(db_, "SELECT scope, MAX(version) FROM reference_sets GROUP BY scope ORDER BY scope");
   std::vector<std::pair<std::string, int64_t>> out;
   while (q.step()) out.emplace_back(q.text(0), q.i64(1));
   return out;
@@ -112,7 +81,7 @@ std::vector<std::pair<std::string, int64_t>> SqliteStore::current_reference_vers
 
 std::optional<VerdictRecord> SqliteStore::verdict_by_nonce(const Bytes& nonce) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE nonce = ?");
+  Stmt q(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE nonce = ?");
   q.bind(1, nonce);
   if (!q.step()) return std::nullopt;
   return VerdictRecord{q.i64(0), q.text(1), q.i64(2), q.text(3), q.text(4), q.text(5), nonce};
@@ -120,14 +89,14 @@ std::optional<VerdictRecord> SqliteStore::verdict_by_nonce(const Bytes& nonce) {
 
 void SqliteStore::revoke_token(const std::string& jti, int64_t exp) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "INSERT INTO revoked_tokens(jti, exp) VALUES(?1, ?2) ON CONFLICT(jti) DO UPDATE SET exp = MAX(exp, excluded.exp)");
+  Stmt q(db_, "INSERT INTO revoked_tokens(jti, exp) VALUES(?1, ?2) ON CONFLICT(jti) DO UPDATE SET exp = MAX(exp, excluded.exp)");
   q.bind(1, jti).bind(2, exp);
   q.step();
 }
 
 std::vector<std::string> SqliteStore::revoked_tokens(int64_t now) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "SELECT jti FROM revoked_tokens WHERE exp >= ? ORDER BY jti");
+  Stmt q(db_, "SELECT jti FROM revoked_tokens WHERE exp >= ? ORDER BY jti");
   q.bind(1, now);
   std::vector<std::string> out;
   while (q.step()) out.push_back(q.text(0));
@@ -136,7 +105,7 @@ std::vector<std::string> SqliteStore::revoked_tokens(int64_t now) {
 
 int SqliteStore::purge_revoked_tokens(int64_t now) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "DELETE FROM revoked_tokens WHERE exp < ?");
+  Stmt q(db_, "DELETE FROM revoked_tokens WHERE exp < ?");
   q.bind(1, now);
   q.step();
   return sqlite3_changes(db_);
@@ -144,7 +113,7 @@ int SqliteStore::purge_revoked_tokens(int64_t now) {
 
 bool SqliteStore::mark_stale(const std::string& id, int64_t last_seen) {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, sql::kMarkStaleSqlite);
+  Stmt q(db_, sql::kMarkStaleSqlite);
   q.bind(1, id).bind(2, last_seen);
   q.step();
   return sqlite3_changes(db_) == 1;
