@@ -46,6 +46,7 @@ struct ServeOptions {
   std::vector<std::string> agent_allow;
   int stale_after_s = 0;  // 0 = 600 s, or for pull endpoints 3 poll intervals (at least 2 s)
   int ear_ttl_s = 600;
+  int max_parallel_appraisals = 0;  // 0 = the cores online (VerifierConfig)
   int poll_interval_ms = 0, nonce_ttl_s = 120, nonce_history_s = 3600, threads = 8, max_connections = 256, header_timeout_s = 10,
       body_timeout_s = 30;
 };
@@ -138,6 +139,7 @@ int run_serve(const ServeOptions& o) {
   cfg.webhook.backoff_ms = o.webhook_backoff_ms;
   cfg.webhook.attempts = o.webhook_attempts;
   cfg.ear_ttl_s = o.ear_ttl_s;
+  cfg.max_parallel_appraisals = o.max_parallel_appraisals;
   cfg.nonce_ttl_s = o.nonce_ttl_s;
   cfg.nonce_history_s = o.nonce_history_s;
   cfg.agent_allow = attest::AgentAllowList(std::move(allow));
@@ -374,6 +376,11 @@ void register_verifier(CLI::App& app, int& exit_code) {
   c->add_option("--max-connections", o->max_connections, "Connections served at once (a worker each; more wait in the backlog)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  c->add_option("--max-parallel-appraisals", o->max_parallel_appraisals,
+                "Appraisals computed at once (quote, event log, EAR signature); more requests wait their turn in arrival order. "
+                "0 = the cores online (default); a large value turns the gate off (docs/operations.md \"Throughput\")")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   c->add_option("--header-timeout", o->header_timeout_s, "Seconds a request's headers may take to arrive")->capture_default_str()->check(CLI::Range(1, 3600));
   c->add_option("--body-timeout", o->body_timeout_s, "Seconds a request's body may take to arrive")->capture_default_str()->check(CLI::Range(1, 3600));
   c->add_option("--tls-cert", o->tls_cert, "TLS certificate (PEM): serve HTTPS");

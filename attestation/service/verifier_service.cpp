@@ -47,15 +47,6 @@ void check_ak(const TPMT_PUBLIC& ak) {
   public_to_evp(ak);  // a valid point / modulus
 }
 
-json summary_of(const AppraisalOutcome& a) {
-  auto list = [](const std::vector<Finding>& v) {
-    json j = json::array();
-    for (const Finding& f : v) j.push_back(finding_json(f));
-    return j;
-  };
-  return {{"failures", list(a.findings.failures)}, {"warnings", list(a.findings.warnings)}, {"notes", list(a.findings.notes)}};
-}
-
 }  // namespace
 
 // ------------------------------------------------------------------ service
@@ -233,13 +224,13 @@ json VerifierService::issue_nonce(const std::string& id) {
 
 std::optional<json> VerifierService::record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce,
                                             const std::optional<ClockState>* seen, const json& extra) {
-  const std::string jws = jws_sign_es256(a.ear, cfg_.signing_key, kid_);
-  json summary = summary_of(a);
-  if (extra.is_object()) summary.update(extra);
+  const std::string payload = a.ear_text();
+  const std::string jws = jws_sign_es256_payload(payload, cfg_.signing_key, kid_);
+  const std::string summary = findings_summary_text(a.findings, extra);
   std::string previous;  // for the webhook only: read only when there is one
   if (webhook_ && !endpoint_id.empty())
     if (auto e = store_->endpoint(endpoint_id)) previous = e->status;
-  VerdictRecord v{0, endpoint_id, a.ear["iat"].get<int64_t>(), a.status, summary.dump(), jws, nonce};
+  VerdictRecord v{0, endpoint_id, a.claims.iat, a.status, summary, jws, nonce};
   const std::optional<ClockState> clock = update_clock ? std::optional<ClockState>(a.clock) : std::nullopt;
   int64_t seq = 0;
   if (seen) {
@@ -249,11 +240,11 @@ std::optional<json> VerifierService::record(const std::string& endpoint_id, cons
   } else {
     seq = store_->add_verdict(v, clock);
   }
-  json out = {{"seq", seq}, {"status", a.status}, {"ear", a.ear}, {"ear_jws", jws}};
+  json out = {{"seq", seq}, {"status", a.status}, {"ear", json::parse(payload)}, {"ear_jws", jws}};
   if (extra.is_object() && extra.contains("reference_values")) out["reference_values"] = extra["reference_values"];
   if (webhook_ && !endpoint_id.empty() && previous != a.status)
     webhook_->post({{"event", "verdict_changed"}, {"endpoint", endpoint_id}, {"previous", previous}, {"status", a.status}, {"seq", seq},
-                    {"summary", summary}, {"ear_jws", jws}});
+                    {"summary", json::parse(summary)}, {"ear_jws", jws}});
   return out;
 }
 
@@ -348,8 +339,8 @@ std::string VerifierService::verify_oneshot_text(const json& body, std::string& 
   {  // the CPU-bound part through the gate; storing outside it, so that the store can batch verdicts
     const WorkGate::Slot slot(*gate_);
     const AppraisalOutcome a = appraise_oneshot(body);
-    payload = a.ear.dump();
-    v = VerdictRecord{0, "", a.ear["iat"].get<int64_t>(), a.status, summary_of(a).dump(), jws_sign_es256_payload(payload, cfg_.signing_key, kid_), {}};
+    payload = a.ear_text();
+    v = VerdictRecord{0, "", a.claims.iat, a.status, findings_summary_text(a.findings), jws_sign_es256_payload(payload, cfg_.signing_key, kid_), {}};
   }
   const std::string& jws = v.ear_jws;
   const int64_t seq = store_->add_verdict(v, std::nullopt);

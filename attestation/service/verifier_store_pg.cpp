@@ -6,47 +6,20 @@
 #include <cstdlib>
 
 #include "attestation/common/attest_error.hpp"
+#include "attestation/service/pg_conn.hpp"
 #include "attestation/service/verifier_store_sql.hpp"
 
 namespace redoubt::attest {
+using pg_detail::A;
+using pg_detail::conn_error;
+using pg_detail::Null;
+using pg_detail::Res;
+
 namespace {
 
 // Advisory-lock keys (PostgreSQL 15 §9.27.10): one for migrations, one for lease rounds.
 constexpr int64_t kMigrateLock = 0x7265646f75620001;
 constexpr int64_t kLeaseLock = 0x7265646f75620002;
-
-// A statement parameter: text, or bytea sent in binary format (no escaping).
-struct Arg {
-  std::string v;
-  bool null = false, binary = false;
-};
-Arg A(const std::string& s) { return {s, false, false}; }
-Arg A(const Bytes& b) { return {std::string(b.begin(), b.end()), false, true}; }
-Arg A(int64_t i) { return {std::to_string(i), false, false}; }
-Arg Null() { return {"", true, false}; }
-
-// bytea's text output (PostgreSQL 15 §8.4.1, hex format): "\x" then two hex digits a byte.
-Bytes unhex_bytea(const char* t, int len) {
-  if (len < 2 || t[0] != '\\' || t[1] != 'x') throw AttestError("db", "bytea value not in hex format (bytea_output must be 'hex')", 500);
-  return from_hex(std::string_view(t + 2, static_cast<size_t>(len - 2)), "bytea");
-}
-
-class Res {
- public:
-  explicit Res(PGresult* r) : r_(r) {}
-  Res(Res&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
-  ~Res() { PQclear(r_); }
-  int rows() const { return PQntuples(r_); }
-  bool is_null(int row, int c) const { return PQgetisnull(r_, row, c) != 0; }
-  std::string text(int row, int c) const { return std::string(PQgetvalue(r_, row, c), static_cast<size_t>(PQgetlength(r_, row, c))); }
-  Bytes bytes(int row, int c) const { return is_null(row, c) ? Bytes() : unhex_bytea(PQgetvalue(r_, row, c), PQgetlength(r_, row, c)); }
-  int64_t i64(int row, int c) const { return is_null(row, c) ? 0 : std::strtoll(PQgetvalue(r_, row, c), nullptr, 10); }
-  int64_t affected() const { return std::strtoll(PQcmdTuples(r_), nullptr, 10); }
-  PGresult* get() const { return r_; }
-
- private:
-  PGresult* r_;
-};
 
 EndpointRecord read_endpoint(const Res& r, int i) {
   EndpointRecord e;
@@ -71,84 +44,8 @@ constexpr const char* kEndpointCols =
     "id, ek_public, ek_certificate, ak_public, mode, agent_url, enrolled, challenge_hash, challenge_expires, "
     "clock, reset_count, restart_count, safe, status, last_error, last_seen";
 constexpr const char* kPendingCols = "id, ek_public, ek_certificate, ak_public, mode, agent_url, challenge_hash, challenge_expires";
-constexpr const char* kVerdictCols = "seq, endpoint_id, iat, status, summary, ear_jws";
-
-VerdictRecord read_verdict(const Res& r, int i) { return VerdictRecord{r.i64(i, 0), r.text(i, 1), r.i64(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5), {}}; }
-
-std::string conn_error(PGconn* c) {
-  std::string m = c ? PQerrorMessage(c) : "out of memory";
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-  return m;
-}
 
 }  // namespace
-
-// A connection of the pool for the scope of one store call; a transaction left open is rolled back.
-class PgStore::Conn {
- public:
-  explicit Conn(PgStore& s) : s_(s), c_(s.acquire()) {}
-  ~Conn() {
-    if (in_tx_) PQclear(PQexec(c_, "ROLLBACK"));
-    s_.release(c_);
-  }
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-
-  Res exec(const std::string& sql, std::initializer_list<Arg> args = {}) { return run(sql, args, false); }
-  // The same through a statement prepared once per connection (PQprepare: parsed and planned once;
-  // the hot paths, issue 13 throughput). DML only (PostgreSQL 15 PREPARE).
-  Res prepared(const std::string& sql, std::initializer_list<Arg> args = {}) { return run(sql, args, true); }
-
-  Res run(const std::string& sql, std::initializer_list<Arg> args, bool prepare) {
-    constexpr size_t kMax = 16;
-    const char* vals[kMax];
-    int lens[kMax], fmts[kMax];
-    if (args.size() > kMax) throw AttestError("db", "too many statement parameters", 500);
-    int n = 0;
-    for (const Arg& a : args) {
-      vals[n] = a.null ? nullptr : a.v.data();
-      lens[n] = static_cast<int>(a.v.size());
-      fmts[n] = a.binary ? 1 : 0;
-      ++n;
-    }
-    PGresult* raw = nullptr;
-    if (prepare) {
-      auto& names = s_.prepared_.at(c_);
-      auto it = names.find(sql);
-      if (it == names.end()) {
-        const std::string name = "rd" + std::to_string(names.size());
-        Res p(PQprepare(c_, name.c_str(), sql.c_str(), n, nullptr));
-        if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) throw AttestError("db", conn_error(c_) + " in: prepare " + sql.substr(0, 80), 500);
-        it = names.emplace(sql, name).first;
-      }
-      raw = PQexecPrepared(c_, it->second.c_str(), n, vals, lens, fmts, 0);
-    } else {
-      raw = PQexecParams(c_, sql.c_str(), n, nullptr, vals, lens, fmts, 0);
-    }
-    Res r(raw);
-    const ExecStatusType st = PQresultStatus(r.get());
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-      const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
-      const std::string m = conn_error(c_) + " in: " + sql.substr(0, 80);
-      if (state && std::string(state) == "23505") throw AttestError("unique_violation", m, 409);  // PostgreSQL 15 Appendix A
-      throw AttestError("db", m, 500);
-    }
-    return r;
-  }
-  void begin() {
-    exec("BEGIN");
-    in_tx_ = true;
-  }
-  void commit() {
-    exec("COMMIT");
-    in_tx_ = false;
-  }
-
- private:
-  PgStore& s_;
-  PGconn* c_;
-  bool in_tx_ = false;
-};
 
 PgStore::PgStore(const std::string& url, int connections) : url_(url) {
   try {
@@ -389,102 +286,6 @@ int PgStore::purge_nonces(int64_t expired_before) {
   return static_cast<int>(c.exec("DELETE FROM nonces WHERE expires < $1", {A(expired_before)}).affected());
 }
 
-namespace {
-int64_t insert_verdict(PgStore::Conn& c, const VerdictRecord& v, const std::optional<ClockState>& clock) {
-  int64_t seq = 0;
-  try {
-    Res r = c.prepared("INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce) VALUES($1,$2,$3,$4,$5,$6) RETURNING seq",
-                   {A(v.endpoint_id), A(v.iat), A(v.status), A(v.summary_json), A(v.ear_jws), v.nonce.empty() ? Null() : A(v.nonce)});
-    seq = r.i64(0, 0);
-  } catch (const AttestError& e) {
-    if (e.code() == "unique_violation") throw AttestError("verdict_exists", "a verdict for nonce " + to_hex(v.nonce) + " is already stored", 409);
-    throw;
-  }
-  if (v.endpoint_id.empty()) return seq;
-  if (clock)  // an authentic quote (its clock is given): the endpoint was seen now
-    c.prepared("UPDATE endpoints SET status=$1, clock=$2, reset_count=$3, restart_count=$4, safe=$5, last_error='', last_seen=$6 WHERE id=$7",
-           {A(v.status), A(static_cast<int64_t>(clock->clock)), A(int64_t{clock->reset_count}), A(int64_t{clock->restart_count}),
-            A(int64_t{clock->safe}), A(v.iat), A(v.endpoint_id)});
-  else
-    c.prepared("UPDATE endpoints SET status=$1 WHERE id=$2", {A(v.status), A(v.endpoint_id)});
-  return seq;
-}
-}  // namespace
-
-int64_t PgStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
-  Conn c(*this);
-  if (v.endpoint_id.empty()) return insert_verdict(c, v, clock);  // one statement (a one-shot verdict): its own transaction
-  c.begin();
-  const int64_t seq = insert_verdict(c, v, clock);
-  c.commit();
-  return seq;
-}
-
-// One statement, so one round trip and its own transaction (issue 13 throughput; it was BEGIN, SELECT … FOR
-// UPDATE, INSERT, UPDATE, COMMIT). `cur` locks the endpoint's row only if its clock record is still `seen`:
-// under READ COMMITTED a row another instance updated meanwhile is re-checked at its newest version
-// (PostgreSQL 15 §13.2.1), so of two instances racing on one clock record exactly one inserts. The
-// verdict and the endpoint's status/clock are written only together (`upd` runs only with `ins`' row).
-std::optional<int64_t> PgStore::add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) {
-  static const std::string kCur =
-      "WITH cur AS (SELECT id FROM endpoints WHERE id = $1::text AND (($7::bigint IS NULL AND clock IS NULL) OR"
-      " (clock = $7::bigint AND reset_count = $8::bigint AND restart_count = $9::bigint AND safe = $10::bigint)) FOR UPDATE),"
-      " ins AS (INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce)"
-      " SELECT $1::text, $2::bigint, $3::text, $4::text, $5::text, $6::bytea FROM cur RETURNING seq),";
-  static const std::string kTail = " SELECT (SELECT seq FROM ins), EXISTS (SELECT 1 FROM endpoints WHERE id = $1::text)";
-  // An authentic quote (its clock is given): the endpoint was seen now.
-  static const std::string kWithClock = kCur +
-      " upd AS (UPDATE endpoints SET status = $3::text, clock = $11::bigint, reset_count = $12::bigint, restart_count = $13::bigint,"
-      " safe = $14::bigint, last_error = '', last_seen = $2::bigint WHERE id = $1::text AND EXISTS (SELECT 1 FROM ins))" + kTail;
-  static const std::string kStatusOnly =
-      kCur + " upd AS (UPDATE endpoints SET status = $3::text WHERE id = $1::text AND EXISTS (SELECT 1 FROM ins))" + kTail;
-  auto opt = [](const std::optional<ClockState>& c, int i) {
-    if (!c) return Null();
-    switch (i) {
-      case 0: return A(static_cast<int64_t>(c->clock));
-      case 1: return A(int64_t{c->reset_count});
-      case 2: return A(int64_t{c->restart_count});
-      default: return A(int64_t{c->safe});
-    }
-  };
-  Conn c(*this);
-  std::optional<Res> r;
-  try {
-    if (clock)
-      r.emplace(c.prepared(kWithClock, {A(v.endpoint_id), A(v.iat), A(v.status), A(v.summary_json), A(v.ear_jws), v.nonce.empty() ? Null() : A(v.nonce),
-                                        opt(seen, 0), opt(seen, 1), opt(seen, 2), opt(seen, 3), opt(clock, 0), opt(clock, 1), opt(clock, 2), opt(clock, 3)}));
-    else
-      r.emplace(c.prepared(kStatusOnly, {A(v.endpoint_id), A(v.iat), A(v.status), A(v.summary_json), A(v.ear_jws), v.nonce.empty() ? Null() : A(v.nonce),
-                                         opt(seen, 0), opt(seen, 1), opt(seen, 2), opt(seen, 3)}));
-  } catch (const AttestError& e) {
-    if (e.code() == "unique_violation") throw AttestError("verdict_exists", "a verdict for nonce " + to_hex(v.nonce) + " is already stored", 409);
-    throw;
-  }
-  if (!r->is_null(0, 0)) return r->i64(0, 0);
-  if (r->text(0, 1) != "t") throw AttestError("unknown_endpoint", "no endpoint " + v.endpoint_id + " (deleted meanwhile)", 404);
-  return std::nullopt;  // the clock record moved meanwhile: nothing written
-}
-
-std::vector<VerdictRecord> PgStore::verdicts(const std::string& endpoint_id, int limit) {
-  Conn c(*this);
-  Res r = c.exec(std::string("SELECT ") + kVerdictCols + " FROM verdicts WHERE endpoint_id=$1 ORDER BY seq DESC LIMIT $2", {A(endpoint_id), A(int64_t{limit})});
-  std::vector<VerdictRecord> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(read_verdict(r, i));
-  return out;
-}
-
-std::optional<VerdictRecord> PgStore::verdict(int64_t seq) {
-  Conn c(*this);
-  Res r = c.exec(std::string("SELECT ") + kVerdictCols + " FROM verdicts WHERE seq=$1", {A(seq)});
-  if (!r.rows()) return std::nullopt;
-  return read_verdict(r, 0);
-}
-
-int64_t PgStore::verdict_count() {
-  Conn c(*this);
-  return c.exec("SELECT count(*) FROM verdicts").i64(0, 0);
-}
-
 // PostgreSQL has no PRAGMA integrity_check: every table of the schema answers a full scan, and the
 // verdicts' unique nonce index agrees with the table ("ok" or what failed).
 std::string PgStore::integrity_check() {
@@ -607,14 +408,6 @@ std::vector<std::pair<std::string, int64_t>> PgStore::current_reference_versions
   return out;
 }
 
-std::optional<VerdictRecord> PgStore::verdict_by_nonce(const Bytes& nonce) {
-  Conn c(*this);
-  Res r = c.exec(std::string("SELECT ") + kVerdictCols + " FROM verdicts WHERE nonce = $1", {A(nonce)});
-  if (!r.rows()) return std::nullopt;
-  VerdictRecord v = read_verdict(r, 0);
-  v.nonce = nonce;
-  return v;
-}
 
 void PgStore::revoke_token(const std::string& jti, int64_t exp) {
   Conn c(*this);

@@ -71,6 +71,8 @@ class PgStore final : public VerifierStore {
   PGconn* acquire();
   void release(PGconn* c);
   void migrate();
+  struct VerdictWaiter;  // verifier_store_pg_verdicts.cpp
+  void commit_verdicts(const std::vector<VerdictWaiter*>& batch);
 
   std::string url_;
   std::mutex mu_;
@@ -78,6 +80,10 @@ class PgStore final : public VerifierStore {
   std::vector<PGconn*> all_, idle_;
   // Per connection: SQL text -> the name it is prepared under (used only by the thread holding the connection).
   std::unordered_map<PGconn*, std::unordered_map<std::string, std::string>> prepared_;
+  std::mutex gc_mu_;  // the verdicts' group commit: its queue and leader flag (as SqliteStore's)
+  std::condition_variable gc_cv_;
+  std::vector<VerdictWaiter*> gc_queue_;
+  bool gc_leader_ = false;
 };
 
 }  // namespace redoubt::attest

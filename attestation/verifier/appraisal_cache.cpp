@@ -23,6 +23,16 @@ void append(Findings& to, const Findings& from) {
 LogAppraisalCache::LogAppraisalCache(std::shared_ptr<const ReferenceValues> ref, size_t max_bytes) : ref_(std::move(ref)), max_bytes_(max_bytes) {}
 
 LogAppraisal LogAppraisalCache::appraise(std::span<const uint8_t> log, std::span<const uint8_t> pcr_file, const QuotedPcrs& quoted, Findings& f) {
+  return lookup(log, pcr_file, quoted, f)->result;
+}
+
+std::shared_ptr<const LogClaimsText> LogAppraisalCache::appraise_text(std::span<const uint8_t> log, std::span<const uint8_t> pcr_file,
+                                                                      const QuotedPcrs& quoted, Findings& f) {
+  return lookup(log, pcr_file, quoted, f)->text;
+}
+
+std::shared_ptr<const LogAppraisalCache::Entry> LogAppraisalCache::lookup(std::span<const uint8_t> log, std::span<const uint8_t> pcr_file,
+                                                                         const QuotedPcrs& quoted, Findings& f) {
   std::string key = key_of(log, pcr_file);
   std::shared_ptr<const Entry> hit;
   {
@@ -36,12 +46,13 @@ LogAppraisal LogAppraisalCache::appraise(std::span<const uint8_t> log, std::span
   }
   if (hit) {
     append(f, hit->findings);
-    return hit->result;
+    return hit;
   }
   auto e = std::make_shared<Entry>();
   e->result = appraise_event_log(log, quoted, ref_.get(), e->findings);  // appraise_event_log only appends to its Findings
+  e->text = std::make_shared<const LogClaimsText>(log_claims_text(e->result));
   append(f, e->findings);
-  LogAppraisal out = e->result;
+  std::shared_ptr<const Entry> out = e;
   if (key.size() <= max_bytes_ / 4) {
     std::lock_guard<std::mutex> l(mu_);
     const size_t n = key.size();

@@ -25,6 +25,9 @@ class LogAppraisalCache {
 
   // = appraise_event_log(log, quoted, ref(), f), where `quoted` was read from `pcr_file` (read_pcr_file).
   LogAppraisal appraise(std::span<const uint8_t> log, std::span<const uint8_t> pcr_file, const QuotedPcrs& quoted, Findings& f);
+  // The same appraisal's claims as text (log_claims_text), shared with the entry: what an EAR is written from.
+  std::shared_ptr<const LogClaimsText> appraise_text(std::span<const uint8_t> log, std::span<const uint8_t> pcr_file, const QuotedPcrs& quoted,
+                                                     Findings& f);
 
   struct Stats {
     uint64_t hits = 0, misses = 0;
@@ -36,7 +39,9 @@ class LogAppraisalCache {
   struct Entry {
     LogAppraisal result;
     Findings findings;  // what the appraisal appended
+    std::shared_ptr<const LogClaimsText> text;  // log_claims_text(result)
   };
+  std::shared_ptr<const Entry> lookup(std::span<const uint8_t> log, std::span<const uint8_t> pcr_file, const QuotedPcrs& quoted, Findings& f);
   std::shared_ptr<const ReferenceValues> ref_;
   size_t max_bytes_;
   mutable std::mutex mu_;

@@ -40,59 +40,48 @@ AppraisalOutcome appraise(const Evidence& ev, const AppraisalInput& in, int64_t 
                       "the quote is signed by the AK the evidence carries (name " + ak_name.substr(0, 16) +
                           "…), which no enrolment bound to a certified EK: nothing proves it is a TPM key (enrol the endpoint and verify with \"endpoint\")",
                       {{"ak_name", ak_name}});
-  LogAppraisal la;
+  std::shared_ptr<const LogClaimsText> log_claims;
   if (q.signature_ok && q.pcrs_ok) {
-    la = in.log_cache && in.log_cache->ref() == in.ref ? in.log_cache->appraise(ev.eventlog, ev.pcrs, q.pcrs, out.findings)
-                                                       : appraise_event_log(ev.eventlog, q.pcrs, in.ref, out.findings);
+    log_claims = in.log_cache && in.log_cache->ref() == in.ref
+                     ? in.log_cache->appraise_text(ev.eventlog, ev.pcrs, q.pcrs, out.findings)
+                     : std::make_shared<const LogClaimsText>(log_claims_text(appraise_event_log(ev.eventlog, q.pcrs, in.ref, out.findings)));
   } else {
     out.findings.fail("eventlog_not_appraised", "the event log was not appraised: the quote itself did not verify");
+    static const auto kNotAppraised = std::make_shared<const LogClaimsText>(log_claims_text(LogAppraisal{}));
+    log_claims = kNotAppraised;
   }
 
-  nlohmann::json tv = {{"instance-identity", in.ak_bound_to_ek ? 2 : 0},
-                       {"configuration", 2},
-                       {"executables", in.ref ? 2 : 0},
-                       {"file-system", 0},
-                       {"hardware", 2},
-                       {"runtime-opaque", 0},
-                       {"storage-opaque", 0},
-                       {"sourced-data", 0}};
+  EarClaims& c = out.claims;
+  auto trust = [&](const char* claim) -> int& {
+    for (size_t i = 0; i < kTrustClaims.size(); ++i)
+      if (std::string_view(kTrustClaims[i]) == claim) return c.trust[i];
+    throw std::logic_error("no trustworthiness claim " + std::string(claim));
+  };
+  trust("instance-identity") = in.ak_bound_to_ek ? 2 : 0;
+  trust("configuration") = 2;
+  trust("executables") = in.ref ? 2 : 0;
+  trust("hardware") = 2;  // file-system, runtime-opaque, storage-opaque, sourced-data: 0
   for (const Finding& w : out.findings.warnings)
-    if (tv[claim_of(w.code)].get<int>() < 32) tv[claim_of(w.code)] = 32;
+    if (trust(claim_of(w.code)) < 32) trust(claim_of(w.code)) = 32;
   // AR4SI tiers: 97 for hardware and for an AK nobody recognises as a TPM's ("not recognized"), else 96.
   for (const Finding& f : out.findings.failures)
-    tv[claim_of(f.code)] = std::string(claim_of(f.code)) == "hardware" || f.code == "ak_not_enrolled" ? 97 : 96;
+    trust(claim_of(f.code)) = std::string(claim_of(f.code)) == "hardware" || f.code == "ak_not_enrolled" ? 97 : 96;
   out.status = !out.findings.failures.empty() ? "contraindicated" : !out.findings.warnings.empty() ? "warning" : "affirming";
 
-  auto list = [](const std::vector<Finding>& v) {
-    nlohmann::json a = nlohmann::json::array();
-    for (const Finding& f : v) a.push_back(finding_json(f));
-    return a;
-  };
-  nlohmann::json sub = {{"ear.status", out.status},
-                        {"ear.trustworthiness-vector", tv},
-                        {"ear.appraisal-policy-id", in.ref ? in.ref->id : std::string("none")},
-                        {"redoubt.failures", list(out.findings.failures)},
-                        {"redoubt.warnings", list(out.findings.warnings)},
-                        {"redoubt.notes", list(out.findings.notes)},
-                        // How the AK was established: "enrolled" = EK certificate chain + credential activation;
-                        // "none" = the evidence's own AK, on nobody's word (docs/attestation.md "One-shot").
-                        {"redoubt.ak", {{"binding", in.ak_bound_to_ek ? "enrolled" : "none"}, {"name", ak_name}, {"position", ak_position_name(q.ak_position)}}},
-                        {"redoubt.clock", {{"clock", q.clock.clock}, {"reset_count", q.clock.reset_count}, {"restart_count", q.clock.restart_count}, {"safe", q.clock.safe}}},
-                        // How the DRTM was made: "skinit" | "harness-emulated" (+ the marker) | "unknown"
-                        // (docs/attestation.md "Emulated DRTM (QEMU)").
-                        {"redoubt.drtm", la.drtm},
-                        {"redoubt.launch", la.launch},
-                        {"redoubt.guests", la.guests}};
-  out.ear = {{"eat_profile", kEarProfile},
-             {"iat", now_unix},
-             // RFC 7519 §4.1.4: not to be relied on after this (the verifier's --ear-ttl).
-             {"exp", now_unix + in.ear_ttl_s},
-             {"ear.verifier-id", {{"developer", "redoubt"}, {"build", "redoubt 0.1.0"}}},
-             {"status", out.status},
-             {"endpoint", in.endpoint_id},
-             {"submods", {{"redoubt-drtm", sub}}}};
+  c.iat = now_unix;
+  c.exp = now_unix + in.ear_ttl_s;  // RFC 7519 §4.1.4: not to be relied on after this (the verifier's --ear-ttl)
+  c.endpoint = in.endpoint_id;
+  c.policy_id = in.ref ? in.ref->id : std::string("none");
+  // How the AK was established: "enrolled" = EK certificate chain + credential activation; "none" = the
+  // evidence's own AK, on nobody's word (docs/attestation.md "One-shot").
+  c.ak_enrolled = in.ak_bound_to_ek;
+  c.ak_name = ak_name;
+  c.ak_position = ak_position_name(q.ak_position);
+  // How the DRTM was made: "skinit" | "harness-emulated" (+ the marker) | "unknown" (docs/attestation.md
+  // "Emulated DRTM (QEMU)"); the launch and the guests.
+  c.log = std::move(log_claims);
   // RFC 9711 §4.1 (EAT eat_nonce): the nonce the quote was made over, base64url in JSON; 8..64 bytes.
-  if (in.nonce.size() >= 8 && in.nonce.size() <= 64) out.ear["eat_nonce"] = to_base64url(in.nonce);
+  if (in.nonce.size() >= 8 && in.nonce.size() <= 64) c.eat_nonce = to_base64url(in.nonce);
   return out;
 }
 

@@ -24,6 +24,12 @@ struct LogAppraisal {
   nlohmann::json drtm = {{"method", "unknown"}};     // claim: how the DRTM was made (drtm_origin.hpp)
 };
 
+// A LogAppraisal's claims as JSON text, written once per appraisal (a cached one's are reused).
+struct LogClaimsText {
+  std::string drtm, guests, launch;  // the values of redoubt.drtm, redoubt.guests, redoubt.launch
+};
+LogClaimsText log_claims_text(const LogAppraisal& a);
+
 // Appends its findings to `f`. `ref` may be null (then only (1) and launch completeness are checked).
 LogAppraisal appraise_event_log(std::span<const uint8_t> log, const QuotedPcrs& quoted, const ReferenceValues* ref, Findings& f);
 

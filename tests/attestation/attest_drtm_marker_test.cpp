@@ -79,7 +79,7 @@ AppraisalOutcome appraise_log(const Bytes& log, const ReferenceValues* ref, uint
   return appraise(q.evidence, in, 1700000000);
 }
 
-const json& sub(const AppraisalOutcome& a) { return a.ear["submods"]["redoubt-drtm"]; }
+json sub(const AppraisalOutcome& a) { return a.ear()["submods"]["redoubt-drtm"]; }
 
 std::vector<std::string> codes(const std::vector<Finding>& v) {
   std::vector<std::string> c;
@@ -222,7 +222,7 @@ BOOST_AUTO_TEST_CASE(emulated_drtm_is_contraindicated_by_default_and_affirming_w
   }
 
   AppraisalOutcome ok = appraise_log(marked, &allowed, 2);
-  BOOST_TEST(ok.status == "affirming", ok.ear.dump());
+  BOOST_TEST(ok.status == "affirming", ok.ear().dump());
   BOOST_TEST(ok.findings.failures.empty());
   BOOST_TEST_REQUIRE(codes(ok.findings.notes) == std::vector<std::string>{"drtm_emulated"}, boost::test_tools::per_element());
   BOOST_TEST(ok.findings.notes[0].message.find("reference values test-qemu allow it (drtm.allow_emulated)") != std::string::npos, ok.findings.notes[0].message);
@@ -231,17 +231,17 @@ BOOST_AUTO_TEST_CASE(emulated_drtm_is_contraindicated_by_default_and_affirming_w
                                                {"marker", {{"event", marker_event}, {"version", 1}, {"text", kText}}}}));
   // The claim travels in the signed verdict.
   const policy::EvpKey ear_key = policy::generate_key("P-256");
-  const json signed_claims = jws_verify_es256(jws_sign_es256(ok.ear, ear_key, "k"), ear_key);
+  const json signed_claims = jws_verify_es256(jws_sign_es256(ok.ear(), ear_key, "k"), ear_key);
   BOOST_TEST(signed_claims["submods"]["redoubt-drtm"]["redoubt.drtm"]["method"] == "harness-emulated");
   BOOST_TEST(signed_claims["submods"]["redoubt-drtm"]["redoubt.drtm"]["marker"]["text"] == kText);
 
   // The same launch without the marker: SKINIT, affirming under either reference values.
   for (const ReferenceValues* ref : {&absent, &allowed}) {
     AppraisalOutcome a = appraise_log(w.log, ref, 3);
-    BOOST_TEST(a.status == "affirming", a.ear.dump());
+    BOOST_TEST(a.status == "affirming", a.ear().dump());
     BOOST_TEST(a.findings.notes.empty());
     BOOST_TEST(sub(a)["redoubt.drtm"] == json({{"method", "skinit"}}));
-    BOOST_TEST(jws_verify_es256(jws_sign_es256(a.ear, ear_key, "k"), ear_key)["submods"]["redoubt-drtm"]["redoubt.drtm"]["method"] == "skinit");
+    BOOST_TEST(jws_verify_es256(jws_sign_es256(a.ear(), ear_key, "k"), ear_key)["submods"]["redoubt-drtm"]["redoubt.drtm"]["method"] == "skinit");
   }
 
   // A quote that does not verify: the log is not appraised, so nothing is claimed about it.
@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(emulated_drtm_is_contraindicated_by_default_and_affirming_w
   in.ref = &allowed;
   AppraisalOutcome nq = appraise(bad, in, 0);
   BOOST_TEST(nq.status == "contraindicated");
-  BOOST_TEST(nq.ear["submods"]["redoubt-drtm"]["redoubt.drtm"] == json({{"method", "unknown"}}));
+  BOOST_TEST(nq.ear()["submods"]["redoubt-drtm"]["redoubt.drtm"] == json({{"method", "unknown"}}));
 }
 
 // The marker counts only in exactly its place and form; anything else claiming to be it is a named
@@ -325,7 +325,7 @@ BOOST_AUTO_TEST_CASE(misplaced_duplicated_and_malformed_markers_are_named) {
       BOOST_TEST(sub(a)["ear.trustworthiness-vector"]["configuration"] == 96);
       // The endpoint declared emulation, badly: claimed as such, with the problem instead of the text
       // (except for a duplicate, where the first marker is well-formed and in its place).
-      const json& claim = sub(a)["redoubt.drtm"];
+      const json claim = sub(a)["redoubt.drtm"];
       BOOST_TEST(claim["method"] == "harness-emulated");
       BOOST_TEST(claim["allowed"] == true);
       if (std::string(c.code) == "drtm_marker_duplicated") {

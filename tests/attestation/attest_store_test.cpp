@@ -541,6 +541,10 @@ BOOST_DATA_TEST_CASE(concurrent_verdicts_each_stored_once_with_their_own_seq, bd
   Place p(backend);
   auto s = attest::open_store(p.location);
   const int threads = 8, each = 25;
+  for (int t = 0; t < threads; ++t) {  // and an endpoint per thread: its verdicts (in the same batches) move its clock
+    s->put_pending(pending("e" + std::to_string(t), static_cast<uint8_t>(t)));
+    s->complete_enrolment(pending("e" + std::to_string(t), static_cast<uint8_t>(t)));
+  }
   std::vector<std::vector<std::pair<int64_t, std::string>>> got(threads);
   std::atomic<int> dup_ok{0}, dup_exists{0}, other_errors{0};
   std::vector<std::thread> ts;
@@ -555,6 +559,7 @@ BOOST_DATA_TEST_CASE(concurrent_verdicts_each_stored_once_with_their_own_seq, bd
             ++(c.empty() ? dup_ok : c == "verdict_exists" ? dup_exists : other_errors);
           }
           got[t].emplace_back(s->add_verdict(attest::VerdictRecord{0, "", 1000 + i, "affirming", "{\"tag\":\"" + tag + "\"}", "jws." + tag, {}}, std::nullopt), tag);
+          s->add_verdict(verdict("e" + std::to_string(t), i % 2 ? "warning" : "affirming"), attest::ClockState{100u + static_cast<uint64_t>(i), 1, 0, true});
         } catch (const std::exception&) {
           ++other_errors;
         }
@@ -574,5 +579,13 @@ BOOST_DATA_TEST_CASE(concurrent_verdicts_each_stored_once_with_their_own_seq, bd
       BOOST_TEST(v->summary_json == "{\"tag\":\"" + tag + "\"}");
     }
   BOOST_TEST(seqs.size() == static_cast<size_t>(threads * each));  // no two callers got one seq
-  BOOST_TEST(s->verdict_count() == threads * each + 1);            // + the one duplicate-nonce verdict stored
+  BOOST_TEST(s->verdict_count() == 2 * threads * each + 1);        // + the one duplicate-nonce verdict stored
+  for (int t = 0; t < threads; ++t) {
+    const auto e = s->endpoint("e" + std::to_string(t));
+    BOOST_TEST_REQUIRE(e.has_value());
+    BOOST_TEST(e->status == "affirming");  // its last verdict's (i = 24), with its clock
+    BOOST_TEST_REQUIRE(e->clock.has_value());
+    BOOST_TEST(e->clock->clock == 100u + each - 1);
+    BOOST_TEST(s->verdicts("e" + std::to_string(t), 100).size() == static_cast<size_t>(each));
+  }
 }

@@ -138,10 +138,10 @@ BOOST_AUTO_TEST_CASE(good_quote_is_affirming_and_names_the_launch) {
   const ReferenceValues ref = w.ref(2);
   EndpointQuote q = make_evidence(*w.tpm, *w.id, n, w.log);
   AppraisalOutcome a = appraise(q.evidence, input_for(w, n, &ref), 1700000000);
-  BOOST_TEST(a.status == "affirming", a.ear.dump());
+  BOOST_TEST(a.status == "affirming", a.ear().dump());
   BOOST_TEST(a.authentic);
   BOOST_TEST(a.clock.safe);
-  const auto& sub = a.ear["submods"]["redoubt-drtm"];
+  const nlohmann::json sub = a.ear()["submods"]["redoubt-drtm"];
   BOOST_TEST(sub["redoubt.launch"]["hypervisor"]["svn"] == 2);
   BOOST_TEST(sub["ear.trustworthiness-vector"]["executables"] == 2);
 }
@@ -253,7 +253,7 @@ size_t index_of_type(const policy::EventLog& log, uint32_t type) {
   return 0;
 }
 const Finding& only_failure(const AppraisalOutcome& a) {
-  BOOST_TEST_REQUIRE(a.findings.failures.size() == 1u, a.ear.dump());
+  BOOST_TEST_REQUIRE(a.findings.failures.size() == 1u, a.ear().dump());
   return a.findings.failures[0];
 }
 }  // namespace
