@@ -10,6 +10,7 @@ PACKAGES=(
   libcbor-dev nlohmann-json3-dev libcli11-dev            # formats and CLI
   libboost-test-dev                                      # Boost.Test
   libzydis-dev nasm                                      # guest decoding / guest images (AMD-V issue)
+  libxbyak-dev                                           # the simulator's translator to host code (platform/sim/cpu/jit*.cpp)
   libcpp-httplib-dev libsqlite3-dev                      # attestation service (later issue)
   postgresql-15 libpq-dev                                # verifier store on PostgreSQL; tests start their own server (issue 13)
   clang-14 libclang-rt-14-dev                            # libFuzzer, sanitizer runtimes

@@ -30,9 +30,11 @@ namespace {
 
 const char kUsage[] =
     "usage: cpu_difftest [--seeds N] [--start S] [--replay FILE] [--show SEED] [--json]\n"
-    "                    [--min-insns A] [--max-insns B] [--only CLASS,...] [--report K]\n"
+    "                    [--min-insns A] [--max-insns B] [--only CLASS,...] [--report K] [--jit N]\n"
     "  Runs N generated sequences (seeds S..S+N-1; default 10000 from 1) natively in a sandboxed\n"
-    "  child and in the interpreter and compares registers, defined flags and memory.\n"
+    "  child and in the simulated CPU and compares registers, defined flags and memory.\n"
+    "  --jit N        translate a block to host code after N runs (default 1: every sequence runs\n"
+    "                 translated code, docs/simulator-cpu.md \"Translator\"); 0: interpreter only\n"
     "  --replay FILE  run the seeds listed in FILE instead, one per line with optional generator\n"
     "                 options: SEED [only=CLASS,...] [min=N] [max=N]  # comment\n"
     "  --show SEED    print the sequence (disassembled) and both outcomes\n"
@@ -172,6 +174,7 @@ int main(int argc, char** argv) {
   bool as_json = false;
   long show_seed = -1;
   unsigned report = 20;
+  unsigned jit = 1;
   GenOptions opt;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -192,6 +195,7 @@ int main(int argc, char** argv) {
     else if (a == "--json") as_json = true;
     else if (a == "--show") show_seed = long(num());
     else if (a == "--report") report = unsigned(num());
+    else if (a == "--jit") jit = unsigned(num());
     else if (a == "--min-insns") opt.min_insns = unsigned(num());
     else if (a == "--max-insns") opt.max_insns = unsigned(num());
     else if (a == "--only") {
@@ -227,6 +231,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cpu_difftest: %s\n", e.what());
     return 2;
   }
+  r->sim.set_jit_threshold(jit);
   if (show_seed >= 0) { show(*r, uint64_t(show_seed), opt); return 0; }
 
   const uint64_t total = replay.empty() ? seeds : list.size();
@@ -282,6 +287,9 @@ int main(int argc, char** argv) {
   for (auto& [v, c] : stops) st[v == -1 ? "end" : v == -2 ? "child_died" : "vector_" + std::to_string(v)] = c;
   out["native_stops"] = st;
   out["native_child_restarts"] = r->native.restarts();
+  const auto& cc = r->sim.counters();
+  out["translator"] = {{"threshold", jit}, {"blocks_translated", cc.blocks_translated},
+                       {"native_instructions", cc.jit_native_ops}, {"helper_instructions", cc.jit_helper_ops}};
   out["divergent_seeds"] = divergent_seeds;
   out["divergences"] = divergences;
   utsname u{};
@@ -295,6 +303,7 @@ int main(int argc, char** argv) {
                 (unsigned long long)total, (unsigned long long)insns, secs, out["sequences_per_second"].get<double>(),
                 divergent_seeds.size());
     std::printf("native stops: %s\n", st.dump().c_str());
+    std::printf("translator: %s\n", out["translator"].dump().c_str());
     for (const auto& d : divergences) std::printf("%s\n", d.dump(2).c_str());
   }
   return divergent_seeds.empty() ? 0 : 1;

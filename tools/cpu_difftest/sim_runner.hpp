@@ -13,6 +13,9 @@ class SimRunner {
   SimRunner();
   void run(const Sequence& s, Outcome& out);
   uint64_t instructions() const { return cpu_.icount; }
+  // Translate each block at its first run (1, the default: the sequences run once) or never (0).
+  void set_jit_threshold(unsigned t) { cpu_.jit_threshold = t; }
+  const sim::cpu::Counters& counters() const { return cpu_.counters; }
 
  private:
   sim::PhysicalMemory mem_{8ull << 20};

@@ -26,6 +26,10 @@ struct Counters {
   uint64_t blocks_invalidated = 0; // dropped because their code page was written
   uint64_t events_delivered = 0;   // exceptions/interrupts delivered through the guest IDT
   uint64_t soft_tlb_fills = 0;     // refills of the per-page fast path in front of the TLB (Cpu::select_context)
+  uint64_t blocks_translated = 0;  // blocks translated to host code (jit.cpp)
+  uint64_t jit_native_ops = 0;     // of their instructions, translated inline
+  uint64_t jit_helper_ops = 0;     // ... and run by a call to the interpreter's handler
+  uint64_t jit_resets = 0;         // code arena full: every translation dropped
 };
 
 }  // namespace redoubt::sim::cpu

@@ -3,16 +3,28 @@
 
 #include <Zydis/Zydis.h>
 
+#include <cstdlib>
+
 #include "arch/svm/exit_codes.hpp"
 #include "arch/svm/intercepts.hpp"
 #include "arch/x86/control_regs.hpp"
 #include "arch/x86/descriptors.hpp"
 #include "platform/sim/cpu/flags.hpp"
+#include "platform/sim/cpu/jit.hpp"
 #include "platform/sim/cpu/profile.hpp"
 
 namespace redoubt::sim::cpu {
 
-Cpu::Cpu(PhysicalMemory& mem) : mem_(mem), banks_(new SoftTlbBank[kBanks]), jc_(new JcEntry[kJc]) {
+namespace {
+unsigned default_jit_threshold() {
+  const char* v = std::getenv("REDOUBT_SIM_JIT");  // docs/simulator-cpu.md "Translator"
+  if (!v || !*v) return 8;
+  return unsigned(std::strtoul(v, nullptr, 10));
+}
+}  // namespace
+
+Cpu::Cpu(PhysicalMemory& mem)
+    : jit_threshold(default_jit_threshold()), mem_(mem), banks_(new SoftTlbBank[kBanks]), jc_(new JcEntry[kJc]) {
   ram_ = mem.map(0, mem.size());
   ram_size_ = mem.size();
   code_pages_.assign((ram_size_ + 4095) / 4096, 0);
@@ -334,21 +346,32 @@ Stop Cpu::dispatch() {
     cur_rip = gpr[kRip];  // a fetch fault reports the target RIP
     Block* b = find_block();
     for (;;) {
-      const Op* op = b->ops.data();
-      const Op* end = op + b->ops.size();
-      if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
-      stop_block_ = false;
-      const Op* const first = op;
-      const uint64_t block_va = gpr[kRip];
-      do {
-        cur_rip = gpr[kRip];
-        gpr[kRip] += op->len;
-        op->fn(*this, *op);
-        ++icount;
-        ++op;
-      } while (op != end && !stop_block_);
-      if (profile::g_counting) [[unlikely]]
-        profile::count_block(*this, block_va, uint64_t(op - first));
+      if (b->jit && !in_shadow() && !profile::g_counting) [[likely]] {
+        stop_block_ = false;
+        b->jit(this);  // translated code: the same state changes as the loop below (jit.cpp)
+        if (jit_failed_) [[unlikely]] rethrow_jit_exception();
+      } else {
+        if (!b->jit && !b->no_jit && jit_threshold && ++b->runs >= jit_threshold) {
+          if (mode_ == Mode::long64) jit_compile(b);
+          else b->no_jit = true;
+          if (b->jit) continue;
+        }
+        const Op* op = b->ops.data();
+        const Op* end = op + b->ops.size();
+        if (in_shadow()) end = op + 1;  // one instruction, then look at interrupts again
+        stop_block_ = false;
+        const Op* const first = op;
+        const uint64_t block_va = gpr[kRip];
+        do {
+          cur_rip = gpr[kRip];
+          gpr[kRip] += op->len;
+          op->fn(*this, *op);
+          ++icount;
+          ++op;
+        } while (op != end && !stop_block_);
+        if (profile::g_counting) [[unlikely]]
+          profile::count_block(*this, block_va, uint64_t(op - first));
+      }
       if (stop != Stop::none) return stop;
       // Leave the chain for anything the outer loop must look at (the block may even be gone).
       if (stop_block_ || icount >= budget_end_ || icount >= timer_deadline || halted || in_shadow()) break;

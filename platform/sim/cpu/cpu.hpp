@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <unordered_map>
@@ -84,6 +85,7 @@ struct Event {
 enum class Stop : uint8_t { none, vmexit, halted, budget, shutdown, poweroff };
 
 class Cpu;
+class Jit;
 
 // ---- full-system hooks (platform/sim/full_system) ----
 // The SVM instructions executed by host code (the measured hypervisor's own
@@ -249,6 +251,10 @@ class Cpu {
   void request_stop(Stop why) { stop = why; stop_block_ = true; }
 
   // ---- execution ----
+  // Blocks of 64-bit code are translated to host code (jit.cpp) after running this many times
+  // through the interpreter; 0 = never (interpret only). Default 8; REDOUBT_SIM_JIT=N sets it
+  // (REDOUBT_SIM_JIT=0: interpreter only, =1: translate at first execution).
+  unsigned jit_threshold;
   // Runs until a #VMEXIT (guest mode), HLT with nothing to wake it, shutdown,
   // or max_instructions retired.
   Stop run(uint64_t max_instructions = ~0ull);
@@ -392,6 +398,14 @@ class Cpu {
 
   Stop run_loop();
   [[gnu::noinline]] Stop dispatch();
+  // The translator (jit.cpp). A C++ exception from a handler or a slow memory path cannot unwind
+  // through translated code (it has no unwind tables): the helper it calls catches it, leaves it
+  // here and returns; the translated block returns and dispatch() rethrows it.
+  void jit_compile(Block* b);
+  [[noreturn, gnu::noinline]] void rethrow_jit_exception();
+  std::unique_ptr<Jit> jit_;
+  std::exception_ptr jit_exc_;
+  bool jit_failed_ = false;             // jit_exc_ holds an exception: the block returned early
   void** jb_ = nullptr;                 // the run loop's __builtin_setjmp buffer (nullptr: throw)
   bool pending_nested_ = false;         // what raise() left for the run loop
   GuestFault pending_guest_{};
@@ -423,6 +437,8 @@ class Cpu {
   void* decoders_;                      // ZydisDecoder[kNumDecodeModes], indexed by Mode
 
   friend struct DecodeAccess;
+  friend class Jit;
+  friend struct JitAccess;
 };
 
 // Width helpers for the handlers.

@@ -48,6 +48,10 @@ struct Block {
   uint64_t succ_gen[2] = {0, 0};
   Block* succ[2] = {nullptr, nullptr};
   uint8_t succ_next = 0;
+  // Translation to host code (jit.cpp): made once the block has run Cpu::jit_threshold times.
+  void (*jit)(Cpu*) = nullptr;
+  uint32_t runs = 0;
+  bool no_jit = false;  // not translatable (another mode than 64-bit, or the code arena refused it)
 };
 
 }  // namespace redoubt::sim::cpu
