@@ -44,15 +44,21 @@ int main(int argc, char** argv) {
   const uint64_t qemu_blocks = bench::positional_u64(args, 0, 400'000, 10, "QEMU_BLOCKS");
   bench::Report rep("bench_cpu", args);
   {  // Tight loop: add/xor/dec/jnz.
-    std::vector<double> mips;
+    std::vector<double> mips, interp_mips;
     uint64_t n = 0;
     for (int r = 0; r < args.reps; ++r) {
-      GuestEnv g("loop");
-      g.svm.set_run_limit(0);
-      g.svm.gprs(GuestEnv::kVmcb).r[1] = 50'000'000;
-      mips.push_back(run_mips(g, n));
+      for (const bool translate : {true, false}) {  // interleaved: the two columns share the machine's noise
+        GuestEnv g("loop");
+        g.svm.set_run_limit(0);
+        if (!translate) g.svm.cpu().jit_threshold = 0;
+        g.svm.gprs(GuestEnv::kVmcb).r[1] = 50'000'000;
+        (translate ? mips : interp_mips).push_back(run_mips(g, n));
+      }
     }
     rep.add("tight loop", "M guest instr/s", mips, {{"instructions", n}});
+    rep.add("tight loop, interpreter only (translator off)", "M guest instr/s", interp_mips);
+    rep.ratio("tight loop: translator / interpreter (instr/s)",
+              bench::summarize(mips).median / bench::summarize(interp_mips).median, "medians in this run");
   }
   {  // gcc -O2 SHA-256 compression (cpu_work.elf): simulated, native on the same ELF, QEMU TCG on the same ELF.
     const bench::StaticElf elf = bench::parse_static_elf(bench::read_file(RD_CPU_WORK_ELF));
@@ -61,9 +67,11 @@ int main(int argc, char** argv) {
     uint64_t n = 0, n_half = 0;
     bool same = true;
     const uint64_t blocks = 20'000;
-    auto simulate = [&](uint64_t b, uint64_t& retired, uint64_t& result) {
+    std::vector<double> interp_mips, interp_cpu_mips;
+    auto simulate = [&](uint64_t b, uint64_t& retired, uint64_t& result, bool translate = true) {
       GuestEnv g("callc");
       g.svm.set_run_limit(0);
+      if (!translate) g.svm.cpu().jit_threshold = 0;
       const uint64_t entry = bench::load_elf(g, RD_CPU_WORK_ELF);
       g.wr64(0x5100, entry);
       g.wr64(0x5108, b);
@@ -78,6 +86,13 @@ int main(int argc, char** argv) {
       mips.push_back(simulate(blocks, n, result));
       sim_cpu_mips.push_back(double(n) / (bench::process_cpu_seconds() - c0) / 1e6);
       sim_s.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      {  // the same run with the translator off
+        uint64_t interp_result = 0, interp_n = 0;
+        const double ci = bench::process_cpu_seconds();
+        interp_mips.push_back(simulate(blocks, interp_n, interp_result, false));
+        interp_cpu_mips.push_back(double(interp_n) / (bench::process_cpu_seconds() - ci) / 1e6);
+        same = same && interp_result == result && interp_n == n;
+      }
       const auto t1 = Clock::now();
       const double c1 = bench::process_cpu_seconds();
       const uint64_t want = native(blocks);  // the same ELF, mapped at 0x180000 in this process
@@ -90,7 +105,7 @@ int main(int argc, char** argv) {
       same = same && result == want && host == want;
     }
     if (!same) {
-      std::fprintf(stderr, "bench_cpu: the simulated SHA-256 differs from the native result\n");
+      std::fprintf(stderr, "bench_cpu: the simulated SHA-256 (translated or interpreted) differs from the native result\n");
       return 1;
     }
     uint64_t half_result = 0;
@@ -100,6 +115,10 @@ int main(int argc, char** argv) {
     rep.add("cpu_work.elf, native (the same ELF mapped into this process)", "M instr/s", native_mips,
             {{"instructions", n}});
     rep.add("cpu_work.elf, simulator, per CPU second", "M guest instr/s", sim_cpu_mips);
+    rep.add("cpu_work.elf, simulator, interpreter only (translator off)", "M guest instr/s", interp_mips);
+    rep.add("cpu_work.elf, interpreter only, per CPU second", "M guest instr/s", interp_cpu_mips);
+    rep.ratio("cpu_work: translator / interpreter (per CPU second)",
+              bench::summarize(sim_cpu_mips).median / bench::summarize(interp_cpu_mips).median, "medians in this run, same ELF");
     rep.add("cpu_work.elf, native, per CPU second", "M instr/s", native_cpu_mips);
     rep.add("cpu_work.c compiled into bench_cpu, native", "ms", [&] {
       std::vector<double> v;
