@@ -1,4 +1,7 @@
 // Less frequent general-purpose instructions (width decided at run time).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "platform/sim/cpu/exec_decl.hpp"
 
 namespace redoubt::sim::cpu::exec {
@@ -6,11 +9,34 @@ namespace redoubt::sim::cpu::exec {
 namespace {
 uint64_t rm_read(Cpu& c, const Op& o, bool mem, unsigned w) { return mem ? rmem_w(c, ea(c, o), w) : rreg_w(c, o.src, w); }
 uint64_t mask_w(unsigned w) { return w == 8 ? ~0ull : (1ull << (8 * w)) - 1; }
-// True if [p, p+n) holds only zero bytes; reading an untouched host page maps the shared zero page.
+// True if [p, p+n) holds only zero bytes. A page the host has never backed (neither present nor
+// swapped in /proc/self/pagemap: Linux Documentation/admin-guide/mm/pagemap.rst) is zero and is
+// not read: on kernels that do not map the shared zero page for a read fault (this project's
+// build VM, docs/simulator-cpu.md) reading it would allocate it, which is what the caller avoids.
 bool all_zero(const uint8_t* p, uint64_t n) {
   static constexpr uint8_t kZeros[512] = {};
-  for (uint64_t i = 0; i < n; i += sizeof kZeros)  // a non-zero block ends the scan early
-    if (std::memcmp(p + i, kZeros, std::min<uint64_t>(n - i, sizeof kZeros)) != 0) return false;
+  static const int pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);  // -1: scan everything
+  auto scan = [](const uint8_t* q, uint64_t len) {
+    for (uint64_t i = 0; i < len; i += sizeof kZeros)  // a non-zero block ends the scan early
+      if (std::memcmp(q + i, kZeros, std::min<uint64_t>(len - i, sizeof kZeros)) != 0) return false;
+    return true;
+  };
+  if (pagemap < 0) return scan(p, n);
+  constexpr uint64_t kPage = 4096, kBatch = 512;
+  constexpr uint64_t kPresent = 1ull << 63, kSwapped = 1ull << 62;
+  uint64_t entries[kBatch];
+  uint64_t at = reinterpret_cast<uintptr_t>(p);
+  const uint64_t end = at + n;
+  while (at < end) {
+    const uint64_t first = at / kPage, pages = std::min<uint64_t>((end - 1) / kPage - first + 1, kBatch);
+    const ssize_t got = ::pread(pagemap, entries, pages * 8, off_t(first * 8));
+    if (got != ssize_t(pages * 8)) return scan(reinterpret_cast<const uint8_t*>(at), end - at);
+    for (uint64_t k = 0; k < pages && at < end; ++k) {
+      const uint64_t stop = std::min(end, (first + k + 1) * kPage);
+      if ((entries[k] & (kPresent | kSwapped)) && !scan(reinterpret_cast<const uint8_t*>(at), stop - at)) return false;
+      at = stop;
+    }
+  }
   return true;
 }
 }  // namespace

@@ -108,21 +108,119 @@ Address Emitter::field(int32_t off, unsigned w) {
 
 Address Emitter::g(unsigned byte_off, unsigned w) { return field(o_.gpr + int32_t(byte_off), w); }
 
+// ---------------------------------------------------------------- emitter: the register cache
+
+Reg64 Emitter::slot_reg(unsigned s) {
+  static constexpr int kHost[kSlots] = {Xbyak::Operand::R8,  Xbyak::Operand::R9,  Xbyak::Operand::R10,
+                                        Xbyak::Operand::R11, Xbyak::Operand::RSI, Xbyak::Operand::RDI};
+  return Reg64(kHost[s]);
+}
+
+int Emitter::cached(unsigned guest) const {
+  for (unsigned s = 0; s < kSlots; ++s)
+    if (cache_[s].guest == int8_t(guest)) return int(s);
+  return -1;
+}
+
+// A slot for `guest` (not cached yet): a free one or the least recently used, stored first if
+// dirty; `load` fills it from gpr[] (a read, or a partial write that keeps the other bytes).
+unsigned Emitter::slot_for(unsigned guest, bool load) {
+  unsigned best = 0;
+  for (unsigned s = 0; s < kSlots; ++s) {
+    if (cache_[s].guest < 0) {
+      best = s;
+      break;
+    }
+    if (cache_[s].used < cache_[best].used) best = s;
+  }
+  Slot& sl = cache_[best];
+  if (sl.guest >= 0 && sl.dirty) mov(g(unsigned(sl.guest) * 8, 8), slot_reg(best));
+  sl = Slot{int8_t(guest), false, ++tick_};
+  if (load) mov(slot_reg(best), g(guest * 8, 8));
+  return best;
+}
+
+Reg64 Emitter::read_gpr(unsigned guest) {
+  int s = cached(guest);
+  if (s < 0) s = int(slot_for(guest, true));
+  cache_[s].used = ++tick_;
+  return slot_reg(unsigned(s));
+}
+
+void Emitter::writeback(unsigned guest) {
+  const int s = cached(guest);
+  if (s < 0 || !cache_[s].dirty) return;
+  mov(g(guest * 8, 8), slot_reg(unsigned(s)));
+  cache_[s].dirty = false;
+}
+
+void Emitter::writeback_all() {
+  for (unsigned s = 0; s < kSlots; ++s) {
+    if (cache_[s].guest < 0 || !cache_[s].dirty) continue;
+    mov(g(unsigned(cache_[s].guest) * 8, 8), slot_reg(s));
+    cache_[s].dirty = false;
+  }
+}
+
+void Emitter::flush_all() {
+  writeback_all();
+  cache_ = Cache{};
+}
+
+void Emitter::spill(const Cache& snap) {
+  for (unsigned s = 0; s < kSlots; ++s)
+    if (snap[s].guest >= 0 && snap[s].dirty) mov(g(unsigned(snap[s].guest) * 8, 8), slot_reg(s));
+}
+
+void Emitter::reload(const Cache& snap) {
+  for (unsigned s = 0; s < kSlots; ++s)
+    if (snap[s].guest >= 0) mov(slot_reg(s), g(unsigned(snap[s].guest) * 8, 8));
+}
+
+// Guest register reads and writes of width w at a byte offset into gpr[] (AH..BH are offsets
+// 1, 9, 17, 25: those go through memory, after the cached register is stored or dropped).
 void Emitter::load_reg(const Reg64& r, unsigned byte_off, unsigned w) {
+  const unsigned guest = byte_off / 8;
+  if (byte_off % 8 != 0 || guest >= 16) {
+    if (guest < 16) writeback(guest);
+    switch (w) {
+      case 1: movzx(r.cvt32(), g(byte_off, 1)); break;
+      case 2: movzx(r.cvt32(), g(byte_off, 2)); break;
+      case 4: mov(r.cvt32(), g(byte_off, 4)); break;
+      default: mov(r, g(byte_off, 8)); break;
+    }
+    return;
+  }
+  const Reg64 h = read_gpr(guest);
   switch (w) {
-    case 1: movzx(r.cvt32(), g(byte_off, 1)); break;
-    case 2: movzx(r.cvt32(), g(byte_off, 2)); break;
-    case 4: mov(r.cvt32(), g(byte_off, 4)); break;
-    default: mov(r, g(byte_off, 8)); break;
+    case 1: movzx(r.cvt32(), h.cvt8()); break;
+    case 2: movzx(r.cvt32(), h.cvt16()); break;
+    case 4: mov(r.cvt32(), h.cvt32()); break;
+    default: mov(r, h); break;
   }
 }
 
 void Emitter::store_reg(unsigned byte_off, unsigned w, const Reg64& r) {
+  const unsigned guest = byte_off / 8;
+  if (byte_off % 8 != 0 || guest >= 16) {  // a high byte register (w = 1)
+    if (guest < 16) {
+      writeback(guest);
+      const int s = cached(guest);
+      if (s >= 0) cache_[s] = Slot{};
+    }
+    mov(g(byte_off, 1), r.cvt8());
+    return;
+  }
+  int s = cached(guest);
+  if (s < 0) s = int(slot_for(guest, w < 4));  // an 8- or 16-bit write keeps the other bytes
+  cache_[s].used = ++tick_;
+  cache_[s].dirty = true;
+  const Reg64 h = slot_reg(unsigned(s));
   switch (w) {
-    case 1: mov(g(byte_off, 1), r.cvt8()); break;
-    case 2: mov(g(byte_off, 2), r.cvt16()); break;
-    case 4: mov(r.cvt32(), r.cvt32()); mov(g(byte_off, 8), r); break;  // 32-bit writes zero-extend (APM vol. 1 §3.4.5)
-    default: mov(g(byte_off, 8), r); break;
+    case 1: mov(h.cvt8(), r.cvt8()); break;
+    case 2: mov(h.cvt16(), r.cvt16()); break;
+    case 4: mov(h.cvt32(), r.cvt32()); break;  // 32-bit writes zero-extend (APM vol. 1 §3.4.5)
+    default: mov(h, r); break;
   }
 }
 
@@ -141,12 +239,15 @@ void Emitter::ea(const Op& op, bool with_seg) {
   } else if (op.base == kZero) {
     mov(r12, uint64_t(disp));
     disp = 0;
+  } else if (op.index != kZero) {
+    const Reg64 b = read_gpr(op.base);
+    const Reg64 x = read_gpr(op.index);
+    lea(r12, ptr[b + x * (1 << op.scale)]);
   } else {
-    mov(r12, g(op.base * 8u, 8));
+    mov(r12, read_gpr(op.base));
   }
-  if (op.index != kZero) {
-    mov(rax, g(op.index * 8u, 8));
-    lea(r12, ptr[r12 + rax * (1 << op.scale)]);
+  if (op.index != kZero && (op.base == kRip || op.base == kZero)) {
+    lea(r12, ptr[r12 + read_gpr(op.index) * (1 << op.scale)]);
   }
   if (disp != 0) {
     if (disp == int32_t(disp)) {
@@ -199,13 +300,14 @@ void Emitter::load_mem(unsigned w) {
   L(*cont);
   const unsigned i = idx_;
   const uint32_t off = off_, next = next_;
-  cold_.push_back([this, slow, cont, w, i, off, next] {
+  cold_.push_back([this, slow, cont, w, i, off, next, snap = cache_] {
     L(*slow);
     const unsigned si = idx_;
     const uint32_t so = off_, sn = next_;
     idx_ = i, off_ = off, next_ = next;
     sync();
     idx_ = si, off_ = so, next_ = sn;
+    spill(snap);  // rd_slow may fault: gpr[] must be the interpreter's
     mov(rdi, rbx);
     mov(rsi, r12);
     mov(edx, w);
@@ -213,6 +315,7 @@ void Emitter::load_mem(unsigned w) {
     call(rax);
     cmp(field(o_.jit_failed, 1), 0);
     jne(exit_, T_NEAR);
+    reload(snap);  // the call clobbered the cache's registers (rax holds the value)
     jmp(*cont, T_NEAR);
     delete slow;
     delete cont;
@@ -233,20 +336,22 @@ void Emitter::store_mem(unsigned w) {
   L(*cont);
   const unsigned i = idx_;
   const uint32_t off = off_, next = next_;
-  cold_.push_back([this, slow, cont, w, i, off, next] {
+  cold_.push_back([this, slow, cont, w, i, off, next, snap = cache_] {
     L(*slow);
     const unsigned si = idx_;
     const uint32_t so = off_, sn = next_;
     idx_ = i, off_ = off, next_ = next;
     sync();  // uses rax only: the value stays in rcx
     idx_ = si, off_ = so, next_ = sn;
+    spill(snap);
     mov(rdi, rbx);
     mov(rsi, r12);
-    mov(edx, w);
+    mov(edx, w);  // wr(cpu, va, n, v = rcx)
     mov(rax, reinterpret_cast<uint64_t>(&JitAccess::wr));
     call(rax);
     cmp(field(o_.jit_failed, 1), 0);
     jne(exit_, T_NEAR);
+    reload(snap);
     jmp(*cont, T_NEAR);
     delete slow;
     delete cont;
@@ -274,8 +379,9 @@ void Emitter::stop_check() {
   const unsigned i = idx_;
   const uint32_t off = off_, next = next_;
   const bool rip_done = wrote_rip_;
-  cold_.push_back([this, out, i, off, next, rip_done] {
+  cold_.push_back([this, out, i, off, next, rip_done, snap = cache_] {
     L(*out);
+    spill(snap);
     if (!rip_done) {
       lea(rax, ptr[r13 + int32_t(next)]);
       mov(field(o_.gpr + kRip * 8, 8), rax);
@@ -312,6 +418,7 @@ void Emitter::cond_to_ebp(unsigned cc) {
     movzx(ebp, bpl);
     return;
   }
+  flush_all();  // the call clobbers the cache's registers
   mov(rdi, rbx);
   mov(esi, cc);
   mov(rax, reinterpret_cast<uint64_t>(&JitAccess::cond));
@@ -335,6 +442,7 @@ void Emitter::lazy(LazyOp op, unsigned w, const Reg64& res, const Reg64& dst, co
 // An instruction not translated inline: the interpreter's handler, called with the state its
 // loop would have (sync), then the loop's own bookkeeping (++icount, stop_block_).
 void Emitter::helper(const Op& op) {
+  flush_all();  // the handler reads and writes gpr[]
   sync();
   mov(rdi, rbx);
   mov(rsi, reinterpret_cast<uint64_t>(&op));
@@ -393,6 +501,7 @@ void Emitter::block(const Block& b) {
     off = next_;
   }
   // The loop's state after the last instruction.
+  writeback_all();
   const unsigned n = unsigned(b.ops.size());
   if (!last_helper) {
     if (!last_rip) {

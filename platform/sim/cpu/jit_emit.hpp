@@ -4,6 +4,7 @@
 #define XBYAK_NO_OP_NAMES  // and/or/xor/not as and_/or_/xor_/not_ only
 #include <xbyak/xbyak.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -21,7 +22,8 @@ struct JitOffsets {
 // Host registers of translated code:
 //   rbx = Cpu*, r12 = the current effective address, r13 = RIP at block entry,
 //   r14 = icount at block entry, r15 = the current soft-TLB bank, rbp = a value kept across
-//   helper calls; rax rcx rdx rsi rdi r8-r11 are scratch (clobbered by every helper call).
+//   helper calls; rax rcx rdx are scratch; r8-r11 rsi rdi cache guest registers (the register
+//   cache, jit.cpp) and are clobbered by every call out of translated code.
 class Emitter : public Xbyak::CodeGenerator {
  public:
   Emitter(size_t max, void* buf, const JitOffsets& off) : Xbyak::CodeGenerator(max, buf), o_(off) {}
@@ -54,8 +56,31 @@ class Emitter : public Xbyak::CodeGenerator {
   // One instruction inline; false: not translated (the caller emits a handler call).
   bool native(const Op& op);
 
+  // ---- the register cache: guest GPRs held in host registers inside a block ----
+  // A cached register may be newer than Cpu::gpr (dirty). Everything that can observe gpr —
+  // a handler call, a slow memory access (it may fault), every exit — first stores the dirty
+  // ones, so the interpreter's state is exact wherever translated code can stop.
+  struct Slot {
+    int8_t guest = -1;  // guest register number 0..15, -1: free
+    bool dirty = false;
+    uint32_t used = 0;  // for least-recently-used eviction
+  };
+  static constexpr unsigned kSlots = 6;
+  using Cache = std::array<Slot, kSlots>;
+  Xbyak::Reg64 read_gpr(unsigned guest);  // the host register holding it (loaded if needed)
+  void flush_all();                       // store the dirty ones and forget every one
+  void writeback_all();                   // store the dirty ones (they stay cached, clean)
+  void spill(const Cache& snap);          // a cold path: store the snapshot's dirty ones
+  void reload(const Cache& snap);         // a cold path after a call: reload every cached one
+
  private:
   void helper(const Op& op);
+  static Xbyak::Reg64 slot_reg(unsigned s);
+  int cached(unsigned guest) const;
+  unsigned slot_for(unsigned guest, bool load);
+  void writeback(unsigned guest);
+  Cache cache_{};
+  uint32_t tick_ = 0;
   std::vector<std::function<void()>> cold_;  // slow paths and exits, emitted after the block
   Xbyak::Label exit_;
 };

@@ -192,8 +192,8 @@ bool Emitter::native(const Op& op) {
         load_reg(rax, op.dst, w);
       }
       if (d.live && (u == INC || u == DEC)) {  // lz_carry = CF before (INC/DEC keep CF)
-        setc(sil);
-        movzx(esi, sil);
+        setc(r12b);
+        movzx(r12d, r12b);
       }
       mov(rdx, rax);
       const Xbyak::Reg r = sized(rdx, w);
@@ -222,7 +222,7 @@ bool Emitter::native(const Op& op) {
       } else {
         mov(ecx, 1);
         lazy(u == INC ? kLzInc : kLzDec, w, rdx, rax, rcx, false);
-        mov(field(o_.lz_carry, 8), rsi);
+        mov(field(o_.lz_carry, 8), r12);
       }
       hf_ = true;
       return true;
@@ -235,7 +235,7 @@ bool Emitter::native(const Op& op) {
       load_reg(rax, op.dst, w);
       const Xbyak::Reg r = sized(rax, w);
       if (d.s == Cl) {
-        mov(ecx, g(RCX * 8, 4));
+        load_reg(rcx, RCX * 8, 4);
         switch (sh) {
           case SHL: shl(r, cl); break;
           case SHR: shr(r, cl); break;
@@ -347,7 +347,7 @@ bool Emitter::native(const Op& op) {
     case Kind::setcc:
       cond_to_ebp(op.cc);
       if (d.d == R) {
-        mov(g(op.dst, 1), bpl);
+        store_reg(op.dst, 1, rbp);
         return true;
       }
       ea(op);
@@ -390,14 +390,14 @@ bool Emitter::native(const Op& op) {
         load_mem(8);
         mov(rbp, rax);
       } else {
-        mov(rbp, g(op.src & ~7u, 8));
+        load_reg(rbp, op.src & ~7u, 8);
       }
       // push64: the store, then RSP (a faulting store leaves RSP as it was).
-      mov(r12, g(RSP * 8, 8));
+      load_reg(r12, RSP * 8, 8);
       lea(r12, ptr[r12 - 8]);
       lea(rcx, ptr[r13 + int32_t(next_)]);
       store_mem(8);
-      mov(g(RSP * 8, 8), r12);
+      store_reg(RSP * 8, 8, r12);
       mov(g(kRip * 8, 8), rbp);
       wrote_rip_ = true;
       stop_check();
@@ -405,39 +405,39 @@ bool Emitter::native(const Op& op) {
     }
 
     case Kind::ret:
-      mov(r12, g(RSP * 8, 8));
+      load_reg(r12, RSP * 8, 8);
       load_mem(8);
       lea(rcx, ptr[r12 + int32_t(8 + op.imm)]);
-      mov(g(RSP * 8, 8), rcx);
+      store_reg(RSP * 8, 8, rcx);
       mov(g(kRip * 8, 8), rax);
       wrote_rip_ = true;
       return true;
 
     case Kind::jmp_ind:
       if (d.s == M) ea(op), load_mem(8);
-      else mov(rax, g(op.src & ~7u, 8));
+      else load_reg(rax, op.src & ~7u, 8);
       mov(g(kRip * 8, 8), rax);
       wrote_rip_ = true;
       return true;
 
     case Kind::push:
       if (op.w != 8 || op.cc == 1) return false;
-      if (op.cc == 0) mov(rcx, g(op.src & ~7u, 8));
+      if (op.cc == 0) load_reg(rcx, op.src & ~7u, 8);
       else mov(rcx, op.imm);
-      mov(r12, g(RSP * 8, 8));
+      load_reg(r12, RSP * 8, 8);
       lea(r12, ptr[r12 - 8]);
       store_mem(8);
-      mov(g(RSP * 8, 8), r12);
+      store_reg(RSP * 8, 8, r12);
       stop_check();
       return true;
 
     case Kind::pop:
       if (op.w != 8 || op.cc != 0) return false;
-      mov(r12, g(RSP * 8, 8));
+      load_reg(r12, RSP * 8, 8);
       load_mem(8);
       lea(rcx, ptr[r12 + 8]);
-      mov(g(RSP * 8, 8), rcx);
-      mov(g(op.dst & ~7u, 8), rax);
+      store_reg(RSP * 8, 8, rcx);
+      store_reg(op.dst & ~7u, 8, rax);
       return true;
   }
   return false;
