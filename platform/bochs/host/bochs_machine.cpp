@@ -124,6 +124,10 @@ BochsRun run_bochs(const BochsOptions& o, const fs::path& iso) {
     // rfb with timeout=0 does not wait for a VNC client.
     << "display_library: rfb, options=\"timeout=0\"\n"
     << "clock: sync=none, time0=1\n"
+    // No sound: with the ALSA default on a machine without a sound card, Bochs 2.7's mixer
+    // thread aborts ("*** buffer overflow detected ***" in mixer_thread, seen 2026-12-04).
+    << "sound: driver=dummy\n"
+    << "speaker: enabled=0\n"
     << "log: \"" << log.string() << "\"\n"
     << "panic: action=fatal\nerror: action=report\ninfo: action=report\ndebug: action=ignore\n";
   write_text(rc, c.str());
