@@ -14,6 +14,7 @@
 #include "hypervisor/core/guest_admission.hpp"
 #include "hypervisor/core/entry.hpp"
 #include "hypervisor/core/run_record.hpp"
+#include "platform/sim/host_ticks.hpp"
 #include "platform/sim/machine.hpp"
 #include "platform/sim/svm/svm_cpu.hpp"
 #include "abi/boot_params.hpp"
@@ -126,7 +127,7 @@ std::string hx(uint64_t v) {
 
 struct PerVmcb {
   uint64_t walks = 0, walk_refs = 0, nested_refs = 0;
-  double seconds = 0;
+  uint64_t ticks = 0;  // host time in guest mode (sim::HostTicks)
 };
 
 // hal::Svm over the simulated CPU's SVM model; it also attributes the CPU's
@@ -145,11 +146,12 @@ class SimSvm final : public hal::Svm {
     if (observer) observer->world_switch(cpu_.cpu(), m_.mem(), vmcb_pa, true, false);
     auto& c = cpu_.counters();
     const uint64_t w0 = c.walks, r0 = c.walk_refs, n0 = c.nested_walk_refs;
-    const auto t0 = Clock::now();
+    const uint64_t t0 = ticks.now();
     hal::GuestGprs regs = g;  // like a real stub: the save area is written back after #VMEXIT
     cpu_.vmrun(vmcb_pa, regs, ext);
-    PerVmcb& p = per_[vmcb_pa];
-    p.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+    if (vmcb_pa != last_pa_ || !last_) last_ = &per_[vmcb_pa], last_pa_ = vmcb_pa;  // map nodes are stable
+    PerVmcb& p = *last_;
+    p.ticks += ticks.now() - t0;
     p.walks += c.walks - w0;
     p.walk_refs += c.walk_refs - r0;
     p.nested_refs += c.nested_walk_refs - n0;
@@ -160,12 +162,15 @@ class SimSvm final : public hal::Svm {
 
   sim::SvmCpu& cpu() { return cpu_; }
   std::map<uint64_t, PerVmcb> per_;
+  sim::HostTicks ticks;
   WorldSwitchObserver* observer = nullptr;  // --trace, progress (native engine: the host's instructions are not counted)
 
  private:
   sim::Machine& m_;
   sim::SvmCpu cpu_;
   const RunOptions& o_;
+  PerVmcb* last_ = nullptr;
+  uint64_t last_pa_ = 0;
 };
 
 std::string sanitize(const std::string& s) {
@@ -400,7 +405,7 @@ RunResult run_guests_job(const RunOptions& o, tpm::TpmDevice& tpm, const Say& sa
     const sim::cpu::Counters& counters = engine.counters ? *engine.counters : svm ? svm->cpu().counters() : kNone;
     std::map<uint64_t, EngineView::PerVmcb> per = engine.per_vmcb;
     if (svm)
-      for (const auto& [pa, p] : svm->per_) per[pa] = {p.seconds, p.walks, p.walk_refs, p.nested_refs};
+      for (const auto& [pa, p] : svm->per_) per[pa] = {svm->ticks.seconds(p.ticks), p.walks, p.walk_refs, p.nested_refs};
     for (uint32_t i = 0; i < rec.guest_count && i < hv::kRecordGuests; ++i) {
       const hv::GuestRecord& g = rec.guests[i];
       GuestResult gr;

@@ -52,7 +52,7 @@ void HostSvm::vmrun(cpu::Cpu& c) {
   walks0_ = c.counters.walks;
   refs0_ = c.counters.walk_refs;
   nrefs0_ = c.counters.nested_walk_refs;
-  t0_ = std::chrono::steady_clock::now();
+  t0_ = ticks_.now();
   inject_pending_event(c, v->control);
 }
 
@@ -62,7 +62,7 @@ void HostSvm::vmexit() {
   const uint64_t retired = (c.icount - icount0_) - (c.idle_ticks - idle0_);
   c.counters.per_asid[c.asid].instructions += retired;
   PerVmcb& p = per_[vmcb_pa_];
-  p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  p.ticks += ticks_.now() - t0_;
   p.walks += c.counters.walks - walks0_;
   p.walk_refs += c.counters.walk_refs - refs0_;
   p.nested_refs += c.counters.nested_walk_refs - nrefs0_;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "platform/sim/cpu/cpu.hpp"
+#include "platform/sim/host_ticks.hpp"
 #include "platform/sim/memory.hpp"
 
 namespace redoubt::sim::svm {
@@ -40,8 +41,12 @@ class HostSvm final : public cpu::HostSvm {
   // guest's first instruction, false right after its state is stored back).
   std::function<void(uint64_t vmcb_pa, bool entering)> on_world_switch;
   // Host wall-clock time spent in guest mode, per VMCB (for statistics).
-  struct PerVmcb { double seconds = 0; uint64_t walks = 0, walk_refs = 0, nested_refs = 0; };
-  const std::map<uint64_t, PerVmcb>& per_vmcb() const { return per_; }
+  struct PerVmcb { double seconds = 0; uint64_t walks = 0, walk_refs = 0, nested_refs = 0, ticks = 0; };
+  std::map<uint64_t, PerVmcb> per_vmcb() const {  // seconds from the ticks counted per world switch
+    std::map<uint64_t, PerVmcb> out = per_;
+    for (auto& [pa, p] : out) p.seconds = ticks_.seconds(p.ticks);
+    return out;
+  }
   // Why the last VMRUN gave VMEXIT_INVALID (nullptr otherwise).
   const char* last_invalid_reason() const { return invalid_reason_; }
 
@@ -56,7 +61,8 @@ class HostSvm final : public cpu::HostSvm {
   uint64_t vmcb_pa_ = 0;
   uint64_t external_writes_seen_ = 0;  // PhysicalMemory::external_writes() at the last VMRUN
   uint64_t icount0_ = 0, idle0_ = 0, walks0_ = 0, refs0_ = 0, nrefs0_ = 0;
-  std::chrono::steady_clock::time_point t0_{};
+  HostTicks ticks_;
+  uint64_t t0_ = 0;
   std::map<uint64_t, PerVmcb> per_;
   const char* invalid_reason_ = nullptr;
   std::string limit_reason_;
