@@ -286,6 +286,35 @@ void tlb_probe(Emitter& e, unsigned w, int32_t tag, Label& slow) {
 }
 }  // namespace
 
+// The cold path of an access that missed the soft TLB: the interpreter's state as at this
+// instruction (cur_rip, RIP, icount; the cache's dirty registers), then rd(cpu, va, n) -> rax or
+// wr(cpu, va, n, v = rcx), which may fault; on success the cache's registers are reloaded (the
+// call clobbered them; rax and rcx are untouched by sync and the spill) and the hot path goes on.
+void Emitter::slow_access(uint64_t fn, unsigned w, Xbyak::Label* slow, Xbyak::Label* cont) {
+  const unsigned i = idx_;
+  const uint32_t off = off_, next = next_;
+  cold_.push_back([this, fn, slow, cont, w, i, off, next, snap = cache_] {
+    L(*slow);
+    const unsigned si = idx_;
+    const uint32_t so = off_, sn = next_;
+    idx_ = i, off_ = off, next_ = next;
+    sync();  // uses rax only
+    idx_ = si, off_ = so, next_ = sn;
+    spill(snap);
+    mov(rdi, rbx);
+    mov(rsi, r12);
+    mov(edx, w);
+    mov(rax, fn);
+    call(rax);
+    cmp(field(o_.jit_failed, 1), 0);
+    jne(exit_, T_NEAR);
+    reload(snap);
+    jmp(*cont, T_NEAR);
+    delete slow;
+    delete cont;
+  });
+}
+
 void Emitter::load_mem(unsigned w) {
   auto* slow = new Label;
   auto* cont = new Label;
@@ -298,28 +327,7 @@ void Emitter::load_mem(unsigned w) {
     default: mov(rax, qword[rdx + rax]); break;
   }
   L(*cont);
-  const unsigned i = idx_;
-  const uint32_t off = off_, next = next_;
-  cold_.push_back([this, slow, cont, w, i, off, next, snap = cache_] {
-    L(*slow);
-    const unsigned si = idx_;
-    const uint32_t so = off_, sn = next_;
-    idx_ = i, off_ = off, next_ = next;
-    sync();
-    idx_ = si, off_ = so, next_ = sn;
-    spill(snap);  // rd_slow may fault: gpr[] must be the interpreter's
-    mov(rdi, rbx);
-    mov(rsi, r12);
-    mov(edx, w);
-    mov(rax, reinterpret_cast<uint64_t>(&JitAccess::rd));
-    call(rax);
-    cmp(field(o_.jit_failed, 1), 0);
-    jne(exit_, T_NEAR);
-    reload(snap);  // the call clobbered the cache's registers (rax holds the value)
-    jmp(*cont, T_NEAR);
-    delete slow;
-    delete cont;
-  });
+  slow_access(reinterpret_cast<uint64_t>(&JitAccess::rd), w, slow, cont);
 }
 
 void Emitter::store_mem(unsigned w) {
@@ -334,28 +342,7 @@ void Emitter::store_mem(unsigned w) {
     default: mov(qword[rdx + rax], rcx); break;
   }
   L(*cont);
-  const unsigned i = idx_;
-  const uint32_t off = off_, next = next_;
-  cold_.push_back([this, slow, cont, w, i, off, next, snap = cache_] {
-    L(*slow);
-    const unsigned si = idx_;
-    const uint32_t so = off_, sn = next_;
-    idx_ = i, off_ = off, next_ = next;
-    sync();  // uses rax only: the value stays in rcx
-    idx_ = si, off_ = so, next_ = sn;
-    spill(snap);
-    mov(rdi, rbx);
-    mov(rsi, r12);
-    mov(edx, w);  // wr(cpu, va, n, v = rcx)
-    mov(rax, reinterpret_cast<uint64_t>(&JitAccess::wr));
-    call(rax);
-    cmp(field(o_.jit_failed, 1), 0);
-    jne(exit_, T_NEAR);
-    reload(snap);
-    jmp(*cont, T_NEAR);
-    delete slow;
-    delete cont;
-  });
+  slow_access(reinterpret_cast<uint64_t>(&JitAccess::wr), w, slow, cont);
 }
 
 // What the interpreter's loop holds while instruction idx_ runs: cur_rip = its address, RIP = the

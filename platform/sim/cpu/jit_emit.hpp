@@ -75,6 +75,7 @@ class Emitter : public Xbyak::CodeGenerator {
 
  private:
   void helper(const Op& op);
+  void slow_access(uint64_t fn, unsigned w, Xbyak::Label* slow, Xbyak::Label* cont);
   static Xbyak::Reg64 slot_reg(unsigned s);
   int cached(unsigned guest) const;
   unsigned slot_for(unsigned guest, bool load);
