@@ -269,7 +269,7 @@ json VerifierService::submit_evidence(const std::string& id, const json& body) {
     throw;
   }
   const json extra = {{"reference_values", {{"version", choice.version}, {"scope", choice.scope}, {"id", ref->id}}}, {"evidence_sha256", digest}};
-  std::lock_guard<std::mutex> l(appraise_mu_);
+  std::lock_guard<std::mutex> l(appraise_mu_[std::hash<std::string>{}(id) % kAppraiseStripes]);
   // Several instances may appraise quotes of one endpoint at once: the verdict is stored only if the
   // clock record it was compared with is still the stored one (compare-and-set), else appraised again.
   for (int attempt = 0; attempt < 8; ++attempt) {

@@ -3,6 +3,7 @@
 // nonces, evidence appraisal with per-endpoint clock tracking, verdict history,
 // the stateless one-shot verify, and verdict-change webhooks. Thread-safe.
 #pragma once
+#include <array>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -144,7 +145,10 @@ class VerifierService {
   std::unique_ptr<VerifierStore> store_;
   std::string kid_;
   std::unique_ptr<WebhookSender> webhook_;
-  std::mutex appraise_mu_;  // one appraisal per endpoint at a time (clock ordering)
+  // One push appraisal per endpoint at a time (clock ordering), striped by the endpoint's id: one mutex
+  // for all serialised every push and left the store's group commit nothing to batch (issue 13).
+  static constexpr size_t kAppraiseStripes = 64;
+  std::array<std::mutex, kAppraiseStripes> appraise_mu_;
   std::unique_ptr<WorkGate> gate_;  // the CPU-bound part of appraisals, max_parallel_appraisals at a time
   mutable std::mutex ref_mu_;
   std::shared_ptr<const ReferenceValues> ref_;  // replaced whole by PUT /v1/reference-values

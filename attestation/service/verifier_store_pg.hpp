@@ -72,6 +72,7 @@ class PgStore final : public VerifierStore {
   void release(PGconn* c);
   void migrate();
   struct VerdictWaiter;  // verifier_store_pg_verdicts.cpp
+  void group_commit(VerdictWaiter& me);  // returns with me.seq or me.err set
   void commit_verdicts(const std::vector<VerdictWaiter*>& batch);
 
   std::string url_;

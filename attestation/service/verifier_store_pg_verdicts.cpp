@@ -62,6 +62,60 @@ int64_t add_one(PgStore::Conn& c, const VerdictRecord& v, const std::optional<Cl
   return seq;
 }
 
+// The compare-and-set of the push path as one statement (issue 13 throughput; it was BEGIN, SELECT … FOR
+// UPDATE, INSERT, UPDATE, COMMIT). `cur` locks the endpoint's row only if its clock record is still `seen`:
+// under READ COMMITTED a row another instance updated meanwhile is re-checked at its newest version
+// (PostgreSQL 15 §13.2.1), so of two instances racing on one clock record exactly one inserts. The
+// verdict and the endpoint's status/clock are written only together (`upd` runs only with `ins`' row).
+// Its result row: (the verdict's seq or NULL, whether the endpoint exists).
+const std::string kCur =
+    "WITH cur AS (SELECT id FROM endpoints WHERE id = $1::text AND (($7::bigint IS NULL AND clock IS NULL) OR"
+    " (clock = $7::bigint AND reset_count = $8::bigint AND restart_count = $9::bigint AND safe = $10::bigint)) FOR UPDATE),"
+    " ins AS (INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce)"
+    " SELECT $1::text, $2::bigint, $3::text, $4::text, $5::text, $6::bytea FROM cur RETURNING seq),";
+const std::string kCasTail = " SELECT (SELECT seq FROM ins), EXISTS (SELECT 1 FROM endpoints WHERE id = $1::text)";
+// An authentic quote (its clock is given): the endpoint was seen now.
+const std::string kCasWithClock = kCur +
+    " upd AS (UPDATE endpoints SET status = $3::text, clock = $11::bigint, reset_count = $12::bigint, restart_count = $13::bigint,"
+    " safe = $14::bigint, last_error = '', last_seen = $2::bigint WHERE id = $1::text AND EXISTS (SELECT 1 FROM ins))" + kCasTail;
+const std::string kCasStatusOnly =
+    kCur + " upd AS (UPDATE endpoints SET status = $3::text WHERE id = $1::text AND EXISTS (SELECT 1 FROM ins))" + kCasTail;
+
+PgStore::Conn::Statement cas_statement(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) {
+  auto opt = [](const std::optional<ClockState>& c, int i) {
+    if (!c) return Null();
+    switch (i) {
+      case 0: return A(static_cast<int64_t>(c->clock));
+      case 1: return A(int64_t{c->reset_count});
+      case 2: return A(int64_t{c->restart_count});
+      default: return A(int64_t{c->safe});
+    }
+  };
+  std::vector<Arg> a = insert_args(v);
+  for (int i = 0; i < 4; ++i) a.push_back(opt(seen, i));
+  if (!clock) return {&kCasStatusOnly, std::move(a)};
+  for (int i = 0; i < 4; ++i) a.push_back(opt(clock, i));
+  return {&kCasWithClock, std::move(a)};
+}
+
+// The compare-and-set's answer: its seq, nothing (the clock record moved meanwhile: nothing written), or
+// unknown_endpoint (deleted meanwhile).
+std::optional<int64_t> cas_result(const Res& r, const VerdictRecord& v) {
+  if (!r.is_null(0, 0)) return r.i64(0, 0);
+  if (r.text(0, 1) != "t") throw AttestError("unknown_endpoint", "no endpoint " + v.endpoint_id + " (deleted meanwhile)", 404);
+  return std::nullopt;
+}
+
+std::optional<int64_t> cas_one(PgStore::Conn& c, const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) {
+  const PgStore::Conn::Statement st = cas_statement(v, seen, clock);
+  try {
+    return cas_result(c.run(*st.sql, st.args, true), v);
+  } catch (const AttestError& e) {
+    if (e.code() == "unique_violation") throw verdict_exists(v);
+    throw;
+  }
+}
+
 // At most this many verdicts in one pipeline: its results (~100 bytes each) stay far below what the
 // sockets buffer, so the blocking sends cannot wait on a server that waits on us to read.
 constexpr size_t kMaxBatch = 64;
@@ -71,7 +125,8 @@ constexpr size_t kMaxBatch = 64;
 struct PgStore::VerdictWaiter {
   const VerdictRecord* v;
   const std::optional<ClockState>* clock;
-  int64_t seq = 0;
+  const std::optional<ClockState>* seen = nullptr;  // set: a compare-and-set (add_verdict_if_clock) against this clock record
+  std::optional<int64_t> seq;                        // a compare-and-set that found the record moved: none
   std::exception_ptr err;
   bool done = false;  // under gc_mu_
 };
@@ -82,6 +137,21 @@ struct PgStore::VerdictWaiter {
 // statements as before. Nothing is acknowledged before the transaction that holds it has committed.
 int64_t PgStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
   VerdictWaiter me{&v, &clock};
+  group_commit(me);
+  return *me.seq;
+}
+
+// The push path's compare-and-set verdicts join the same group commit: each is its one CAS statement
+// (below) in the batch's pipeline. Within the batch's transaction the row lock `cur` takes is held until
+// the batch commits, so a racing instance's CAS on the same endpoint waits and then sees the new clock
+// record: still exactly one of them inserts (attest_lifecycle_test, attest_fleet_test).
+std::optional<int64_t> PgStore::add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) {
+  VerdictWaiter me{&v, &clock, &seen};
+  group_commit(me);
+  return me.seq;
+}
+
+void PgStore::group_commit(VerdictWaiter& me) {
   std::unique_lock<std::mutex> q(gc_mu_);
   gc_queue_.push_back(&me);
   while (!me.done) {
@@ -101,7 +171,6 @@ int64_t PgStore::add_verdict(const VerdictRecord& v, const std::optional<ClockSt
     gc_cv_.notify_all();
   }
   if (me.err) std::rethrow_exception(me.err);
-  return me.seq;
 }
 
 void PgStore::commit_verdicts(const std::vector<VerdictWaiter*>& batch) {
@@ -113,11 +182,25 @@ void PgStore::commit_verdicts(const std::vector<VerdictWaiter*>& batch) {
       std::vector<size_t> insert_at;
       for (const VerdictWaiter* w : batch) {
         insert_at.push_back(stmts.size());
+        if (w->seen) {
+          stmts.push_back(cas_statement(*w->v, *w->seen, *w->clock));
+          continue;
+        }
         stmts.push_back({&kInsertVerdict, insert_args(*w->v)});
         if (auto upd = endpoint_update(*w->v, *w->clock)) stmts.push_back(std::move(*upd));
       }
       const std::vector<Res> r = c.pipeline(stmts);
-      for (size_t i = 0; i < batch.size(); ++i) batch[i]->seq = r[insert_at[i]].i64(0, 0);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (!batch[i]->seen) {
+          batch[i]->seq = r[insert_at[i]].i64(0, 0);
+          continue;
+        }
+        try {
+          batch[i]->seq = cas_result(r[insert_at[i]], *batch[i]->v);
+        } catch (...) {  // unknown_endpoint: nothing of it was written; the others' verdicts stand
+          batch[i]->err = std::current_exception();
+        }
+      }
       return;
     } catch (const AttestError& e) {
       if (e.code() == "db_connection") {  // committed or not, unknown: storing them again could store one twice
@@ -134,56 +217,11 @@ void PgStore::commit_verdicts(const std::vector<VerdictWaiter*>& batch) {
   for (VerdictWaiter* w : batch) {
     try {
       Conn c(*this);
-      w->seq = add_one(c, *w->v, *w->clock);
+      w->seq = w->seen ? cas_one(c, *w->v, *w->seen, *w->clock) : add_one(c, *w->v, *w->clock);
     } catch (...) {
       w->err = std::current_exception();
     }
   }
-}
-
-// One statement, so one round trip and its own transaction (issue 13 throughput; it was BEGIN, SELECT … FOR
-// UPDATE, INSERT, UPDATE, COMMIT). `cur` locks the endpoint's row only if its clock record is still `seen`:
-// under READ COMMITTED a row another instance updated meanwhile is re-checked at its newest version
-// (PostgreSQL 15 §13.2.1), so of two instances racing on one clock record exactly one inserts. The
-// verdict and the endpoint's status/clock are written only together (`upd` runs only with `ins`' row).
-std::optional<int64_t> PgStore::add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) {
-  static const std::string kCur =
-      "WITH cur AS (SELECT id FROM endpoints WHERE id = $1::text AND (($7::bigint IS NULL AND clock IS NULL) OR"
-      " (clock = $7::bigint AND reset_count = $8::bigint AND restart_count = $9::bigint AND safe = $10::bigint)) FOR UPDATE),"
-      " ins AS (INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce)"
-      " SELECT $1::text, $2::bigint, $3::text, $4::text, $5::text, $6::bytea FROM cur RETURNING seq),";
-  static const std::string kTail = " SELECT (SELECT seq FROM ins), EXISTS (SELECT 1 FROM endpoints WHERE id = $1::text)";
-  // An authentic quote (its clock is given): the endpoint was seen now.
-  static const std::string kWithClock = kCur +
-      " upd AS (UPDATE endpoints SET status = $3::text, clock = $11::bigint, reset_count = $12::bigint, restart_count = $13::bigint,"
-      " safe = $14::bigint, last_error = '', last_seen = $2::bigint WHERE id = $1::text AND EXISTS (SELECT 1 FROM ins))" + kTail;
-  static const std::string kStatusOnly =
-      kCur + " upd AS (UPDATE endpoints SET status = $3::text WHERE id = $1::text AND EXISTS (SELECT 1 FROM ins))" + kTail;
-  auto opt = [](const std::optional<ClockState>& c, int i) {
-    if (!c) return Null();
-    switch (i) {
-      case 0: return A(static_cast<int64_t>(c->clock));
-      case 1: return A(int64_t{c->reset_count});
-      case 2: return A(int64_t{c->restart_count});
-      default: return A(int64_t{c->safe});
-    }
-  };
-  Conn c(*this);
-  std::optional<Res> r;
-  try {
-    if (clock)
-      r.emplace(c.prepared(kWithClock, {A(v.endpoint_id), A(v.iat), A(v.status), A(v.summary_json), A(v.ear_jws), v.nonce.empty() ? Null() : A(v.nonce),
-                                        opt(seen, 0), opt(seen, 1), opt(seen, 2), opt(seen, 3), opt(clock, 0), opt(clock, 1), opt(clock, 2), opt(clock, 3)}));
-    else
-      r.emplace(c.prepared(kStatusOnly, {A(v.endpoint_id), A(v.iat), A(v.status), A(v.summary_json), A(v.ear_jws), v.nonce.empty() ? Null() : A(v.nonce),
-                                         opt(seen, 0), opt(seen, 1), opt(seen, 2), opt(seen, 3)}));
-  } catch (const AttestError& e) {
-    if (e.code() == "unique_violation") throw AttestError("verdict_exists", "a verdict for nonce " + to_hex(v.nonce) + " is already stored", 409);
-    throw;
-  }
-  if (!r->is_null(0, 0)) return r->i64(0, 0);
-  if (r->text(0, 1) != "t") throw AttestError("unknown_endpoint", "no endpoint " + v.endpoint_id + " (deleted meanwhile)", 404);
-  return std::nullopt;  // the clock record moved meanwhile: nothing written
 }
 
 std::vector<VerdictRecord> PgStore::verdicts(const std::string& endpoint_id, int limit) {

@@ -115,14 +115,35 @@ const char* tpm_hash_text(TPMI_ALG_HASH alg) {
   }
 }
 
-Bytes tpm_hash(TPMI_ALG_HASH alg, std::span<const uint8_t> data) {
-  const char* name = tpm_hash_ossl_name(alg);
-  if (!name) throw AttestError("unsupported_hash", "hash algorithm 0x" + to_hex(Bytes{uint8_t(alg >> 8), uint8_t(alg)}));
-  Bytes out(tpm_hash_size(alg));
+// Fetched once per algorithm: EVP_Digest with EVP_get_digestbyname's EVP_MD fetches the implementation
+// again on every call (OpenSSL 3 "implicit fetch", crypto(7)), which was half of each event digest's
+// cost in the first-seen profile (docs/verifier-performance.md, third round).
+const EVP_MD* tpm_hash_md(TPMI_ALG_HASH alg) {
+  static EVP_MD* const kSha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static EVP_MD* const kSha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
+  static EVP_MD* const kSha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
+  switch (alg) {
+    case TPM2_ALG_SHA1: return kSha1;
+    case TPM2_ALG_SHA256: return kSha256;
+    case TPM2_ALG_SHA384: return kSha384;
+    case TPM2_ALG_SHA512: return kSha512;
+    default: return nullptr;
+  }
+}
+
+size_t tpm_hash_into(TPMI_ALG_HASH alg, std::span<const uint8_t> data, uint8_t* out) {
+  const EVP_MD* md = tpm_hash_md(alg);
+  if (!md) throw AttestError("unsupported_hash", "hash algorithm 0x" + to_hex(Bytes{uint8_t(alg >> 8), uint8_t(alg)}));
   unsigned int len = 0;
-  if (!EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_get_digestbyname(name), nullptr))
-    throw AttestError("internal", "EVP_Digest failed", 500);
-  return out;
+  if (!EVP_Digest(data.data(), data.size(), out, &len, md, nullptr)) throw AttestError("internal", "EVP_Digest failed", 500);
+  return len;
+}
+
+Bytes tpm_hash(TPMI_ALG_HASH alg, std::span<const uint8_t> data) {
+  uint8_t buf[EVP_MAX_MD_SIZE];
+  const size_t n = tpm_hash_into(alg, data, buf);
+  return Bytes(buf, buf + n);
 }
 
 Bytes tpm_object_name(const TPMT_PUBLIC& p) {

@@ -1,6 +1,7 @@
 // TPM public areas on the host: the EK and AK templates, (un)marshalling,
 // object names and conversion to OpenSSL keys.
 #pragma once
+#include <openssl/evp.h>
 #include <tss2/tss2_tpm2_types.h>
 
 #include <span>
@@ -42,5 +43,9 @@ size_t tpm_hash_size(TPMI_ALG_HASH alg);
 const char* tpm_hash_ossl_name(TPMI_ALG_HASH alg);  // nullptr if unknown
 const char* tpm_hash_text(TPMI_ALG_HASH alg);       // "sha256", ... or "unknown"
 Bytes tpm_hash(TPMI_ALG_HASH alg, std::span<const uint8_t> data);
+// The algorithm's EVP_MD, fetched once (nullptr if unknown), and a hash into a caller's buffer
+// (EVP_MAX_MD_SIZE bytes; returns the digest's length): no allocation per hash.
+const EVP_MD* tpm_hash_md(TPMI_ALG_HASH alg);
+size_t tpm_hash_into(TPMI_ALG_HASH alg, std::span<const uint8_t> data, uint8_t* out);
 
 }  // namespace redoubt::attest

@@ -57,7 +57,9 @@ std::string jws_sign_es256_payload(const std::string& payload, const policy::Evp
     tl_sign.header_b64 = to_base64url(bytes_of(nlohmann::json{{"alg", "ES256"}, {"typ", "JWT"}, {"kid", kid}}.dump()));
     tl_sign.kid = kid;
   }
-  std::string input = tl_sign.header_b64;
+  std::string input;
+  input.reserve(tl_sign.header_b64.size() + 1 + (payload.size() + 2) / 3 * 4 + 1 + 86);  // one allocation: header.payload.signature
+  input += tl_sign.header_b64;
   input += '.';
   input += to_base64url(bytes_of(payload));
   EVP_MD_CTX* tmpl = tl_sign.for_key(key.get());

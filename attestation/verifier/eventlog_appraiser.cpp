@@ -1,5 +1,6 @@
 #include "attestation/verifier/eventlog_appraiser.hpp"
 
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -118,8 +119,9 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
   for (const LogEvent& e : log.events) {
     if (!digest_is_over_data(e.type)) continue;
     for (const auto& [alg, d] : e.digests) {
-      const Bytes want = tpm_hash(static_cast<TPMI_ALG_HASH>(alg), e.data);
-      if (want != d) {
+      uint8_t want[EVP_MAX_MD_SIZE];  // hashed into a buffer and compared: no Bytes per event and bank
+      const size_t n = tpm_hash_into(static_cast<TPMI_ALG_HASH>(alg), e.data, want);
+      if (n != d.size() || std::memcmp(want, d.data(), n) != 0) {
         f.fail("event_digest_mismatch",
                event_text(e) + ": the " + hash_alg_name(alg) + " digest is not the hash of the event data (log edited after measurement)",
                {{"event", event_json(e)}, {"bank", hash_alg_name(alg)}});

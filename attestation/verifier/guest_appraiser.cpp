@@ -4,6 +4,8 @@
 
 #include <deque>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "attestation/verifier/log_event_text.hpp"
 #include "policy/fs/cbor.hpp"
@@ -82,6 +84,87 @@ std::string subject_of(const policy::X509Cert& c) {
   return buf;
 }
 
+// What a certificate or a launch policy decodes to depends on its bytes alone, and a fleet's logs carry
+// the same few (the owner's launch policy, its anchors, each guest signer's leaf): each is decoded once
+// and its result kept, keyed by the exact bytes (issue 13: d2i of the subject, x509_parse and
+// launch_policy_decode were ~30 % of a first-seen log's appraisal). Bounded: when full it starts over.
+template <class Value>
+class DecodeMemo {
+ public:
+  template <class Decode>
+  std::shared_ptr<const Value> get(std::span<const uint8_t> bytes, Decode decode) {
+    std::string key(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (auto it = map_.find(key); it != map_.end()) return it->second;
+    }
+    auto v = std::make_shared<const Value>(decode(bytes));
+    std::lock_guard<std::mutex> l(mu_);
+    if (map_.size() >= kMaxEntries || key.size() > kMaxKeyBytes) {
+      if (key.size() > kMaxKeyBytes) return v;
+      map_.clear();
+    }
+    map_.emplace(std::move(key), v);
+    return v;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 512, kMaxKeyBytes = 64 * 1024;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const Value>> map_;
+};
+
+// A certificate as the claims and findings use it.
+struct DecodedCert {
+  bool ok = false;
+  std::string why;      // the parser's refusal when !ok
+  std::string subject;  // log_string(subject_of(cert))
+  std::string spki_sha256;  // hex SHA-256 of the SubjectPublicKeyInfo DER (docs/pki.md §4: a manifest's kid)
+};
+
+std::shared_ptr<const DecodedCert> decoded_cert(std::span<const uint8_t> der) {
+  static DecodeMemo<DecodedCert> memo;
+  return memo.get(der, [](std::span<const uint8_t> d) {
+    DecodedCert out;
+    policy::X509Cert cert;
+    out.ok = parse_cert(d, cert, out.why);
+    if (out.ok) {
+      out.subject = log_string(subject_of(cert));
+      out.spki_sha256 = to_hex(tpm_hash(TPM2_ALG_SHA256, cert.spki));
+    }
+    return out;
+  });
+}
+
+// The launch policy's fields the claims name (policy/fs/launch_policy.hpp), or why it does not decode.
+struct DecodedLaunchPolicy {
+  bool ok = false;
+  std::string why;  // "<refusal>: <message>" when !ok
+  std::string name;
+  uint64_t serial = 0, time = 0;
+  bool unsigned_allowed = false;
+};
+
+std::shared_ptr<const DecodedLaunchPolicy> decoded_launch_policy(std::span<const uint8_t> payload) {
+  static DecodeMemo<DecodedLaunchPolicy> memo;
+  return memo.get(payload, [](std::span<const uint8_t> p) {
+    DecodedLaunchPolicy out;
+    auto lp = std::make_unique<policy::LaunchPolicy>();  // ~9 KiB: not on the stack
+    policy::Refusal why{};
+    Status st = policy::launch_policy_decode(p, *lp, why);
+    out.ok = static_cast<bool>(st);
+    if (!out.ok) {
+      out.why = std::string(policy::refusal_name(why)) + ": " + st.message();
+      return out;
+    }
+    out.name = log_string(lp->name);
+    out.serial = lp->serial;
+    out.time = lp->time;
+    out.unsigned_allowed = lp->unsigned_guests == policy::UnsignedGuests::allow_unmeasured;
+    return out;
+  });
+}
+
 struct Chain {
   const LogEvent* event;
   std::string signer, subject;  // signer = hex SHA-256(leaf SPKI DER); "" when the chain did not parse
@@ -96,16 +179,14 @@ class GuestWalk {
     ++policies_;
     const std::string digest = to_hex(digest_of(e, HashAlg::sha256));
     claims_.launch_policy = {{"sha256", digest}, {"event", e.index}};
-    auto lp = std::make_unique<policy::LaunchPolicy>();  // ~9 KiB: not on the stack
-    policy::Refusal why{};
-    Status st = policy::launch_policy_decode(e.data, *lp, why);
-    if (st) {
-      claims_.launch_policy["name"] = log_string(lp->name);
+    const auto lp = decoded_launch_policy(e.data);
+    if (lp->ok) {
+      claims_.launch_policy["name"] = lp->name;
       claims_.launch_policy["serial"] = lp->serial;
       claims_.launch_policy["time"] = lp->time;
-      claims_.launch_policy["unsigned_guests"] = lp->unsigned_guests == policy::UnsignedGuests::allow_unmeasured ? "allow" : "refuse";
+      claims_.launch_policy["unsigned_guests"] = lp->unsigned_allowed ? "allow" : "refuse";
     } else {
-      f_.note("launch_policy_undecodable", event_text(e) + ": the launch policy does not decode (" + policy::refusal_name(why) + ": " + st.message() +
+      f_.note("launch_policy_undecodable", event_text(e) + ": the launch policy does not decode (" + lp->why +
                                                 "); the hypervisor refuses every guest under it",
               {{"event", event_json(e)}});
     }
@@ -115,9 +196,9 @@ class GuestWalk {
               event_text(e) + ": launch policy payload " + digest + " is not one of the " + std::to_string(ref_->launch_policy_sha256.size()) +
                   " allowed by reference values " + ref_->id,
               {{"event", event_json(e)}, {"sha256", digest}, {"expected", ref_->launch_policy_sha256}});
-    if (ref_->launch_policy_min_serial > 0 && (!st || lp->serial < ref_->launch_policy_min_serial))
+    if (ref_->launch_policy_min_serial > 0 && (!lp->ok || lp->serial < ref_->launch_policy_min_serial))
       f_.fail("launch_policy_serial_below_minimum",
-              event_text(e) + ": launch policy serial " + (st ? std::to_string(lp->serial) : std::string("unknown")) + " < minimum " +
+              event_text(e) + ": launch policy serial " + (lp->ok ? std::to_string(lp->serial) : std::string("unknown")) + " < minimum " +
                   std::to_string(ref_->launch_policy_min_serial) + " (an outdated policy, e.g. before a revocation)",
               {{"event", event_json(e)}, {"min_serial", ref_->launch_policy_min_serial}});
   }
@@ -125,9 +206,8 @@ class GuestWalk {
   void anchor(const LogEvent& e) {
     const std::string digest = to_hex(digest_of(e, HashAlg::sha256));
     nlohmann::json a = {{"sha256", digest}, {"event", e.index}};
-    policy::X509Cert cert;
-    std::string why;
-    if (parse_cert(e.data, cert, why)) a["subject"] = log_string(subject_of(cert));
+    const auto cert = decoded_cert(e.data);
+    if (cert->ok) a["subject"] = cert->subject;
     else a["subject"] = nullptr;  // the SL measured it as carried; the hypervisor's policy decoder refuses it
     anchors_.push_back(a);
     if (ref_ && !ref_->guest_anchors.empty() && !ref_->guest_anchors.count(digest))
@@ -141,13 +221,13 @@ class GuestWalk {
     Chain c{&e};
     std::span<const uint8_t> leaf;
     std::string why = leaf_of_x5chain(e.data, leaf, c.certs);
-    policy::X509Cert cert;
     if (why.empty()) {
-      if (parse_cert(leaf, cert, why)) {
-        c.signer = to_hex(tpm_hash(TPM2_ALG_SHA256, cert.spki));  // SHA-256(SubjectPublicKeyInfo DER) = the manifest kid, docs/pki.md §4
-        c.subject = log_string(subject_of(cert));
+      const auto cert = decoded_cert(leaf);
+      if (cert->ok) {
+        c.signer = cert->spki_sha256;  // SHA-256(SubjectPublicKeyInfo DER) = the manifest kid, docs/pki.md §4
+        c.subject = cert->subject;
       } else {
-        why = "the leaf certificate: " + why;
+        why = "the leaf certificate: " + cert->why;
       }
     }
     if (!why.empty()) f_.fail("guest_chain_malformed", event_text(e) + ": the guest's x5chain does not decode: " + why, {{"event", event_json(e)}});

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "policy/fs/pcr_map.hpp"
 
@@ -23,9 +24,11 @@ class Cursor {
   size_t pos() const { return pos_; }
   size_t left() const { return b_.size() - pos_; }
   bool at_end() const { return pos_ == b_.size(); }
+  // The record being read, named in "truncated event N <what>" (its text is built only on an error).
+  void in_event(size_t index) { event_ = index; }
   void need(size_t n, size_t rec, const char* what) const {
     if (n > left())
-      throw EventLogError(rec, std::string("truncated ") + what + ": needs " + std::to_string(n) + " bytes at offset " +
+      throw EventLogError(rec, std::string("truncated ") + (event_ == SIZE_MAX ? "" : "event " + std::to_string(event_) + " ") + what + ": needs " + std::to_string(n) + " bytes at offset " +
                                    std::to_string(pos_) + ", " + std::to_string(left()) + " remain");
   }
   uint8_t u8(size_t rec, const char* what) {
@@ -55,6 +58,7 @@ class Cursor {
  private:
   std::span<const uint8_t> b_;
   size_t pos_ = 0;
+  size_t event_ = SIZE_MAX;
 };
 
 std::string hex16(uint32_t v) {
@@ -63,12 +67,16 @@ std::string hex16(uint32_t v) {
   return b;
 }
 
+// Fetched once: EVP_sha256() & co. make EVP_Digest fetch the implementation again on every call
+// (OpenSSL 3 implicit fetch, crypto(7)), a measurable share of a first-seen log's replay.
 const EVP_MD* evp_md(HashAlg a) {
+  static EVP_MD* const kMd[4] = {EVP_MD_fetch(nullptr, "SHA1", nullptr), EVP_MD_fetch(nullptr, "SHA256", nullptr),
+                                 EVP_MD_fetch(nullptr, "SHA384", nullptr), EVP_MD_fetch(nullptr, "SHA512", nullptr)};
   switch (a) {
-    case HashAlg::sha1: return EVP_sha1();
-    case HashAlg::sha256: return EVP_sha256();
-    case HashAlg::sha384: return EVP_sha384();
-    case HashAlg::sha512: return EVP_sha512();
+    case HashAlg::sha1: return kMd[0];
+    case HashAlg::sha256: return kMd[1];
+    case HashAlg::sha384: return kMd[2];
+    case HashAlg::sha512: return kMd[3];
   }
   return nullptr;
 }
@@ -133,33 +141,35 @@ EventLog parse_event_log(std::span<const uint8_t> log) {
     LogEvent e;
     e.index = out.events.size();
     e.offset = c.pos();
-    const std::string rec = "event " + std::to_string(e.index);
-    e.pcr = c.u32(e.offset, (rec + " pcrIndex").c_str());
-    if (e.pcr > kMaxPcr) throw EventLogError(e.offset, rec + ": PCR index " + std::to_string(e.pcr) + " out of range 0.." + std::to_string(kMaxPcr));
-    e.type = c.u32(e.offset, (rec + " eventType").c_str());
+    const auto rec = [&] { return "event " + std::to_string(e.index); };  // for messages only: no string per event
+    c.in_event(e.index);
+    e.pcr = c.u32(e.offset, "pcrIndex");
+    if (e.pcr > kMaxPcr) throw EventLogError(e.offset, rec() + ": PCR index " + std::to_string(e.pcr) + " out of range 0.." + std::to_string(kMaxPcr));
+    e.type = c.u32(e.offset, "eventType");
     const size_t count_at = c.pos();
-    const uint32_t count = c.u32(e.offset, (rec + " digest count").c_str());
+    const uint32_t count = c.u32(e.offset, "digest count");
     if (count != out.banks.size())
-      throw EventLogError(count_at, rec + ": digest count " + std::to_string(count) + " does not match the " +
+      throw EventLogError(count_at, rec() + ": digest count " + std::to_string(count) + " does not match the " +
                                         std::to_string(out.banks.size()) + " algorithms in the Spec ID header");
+    e.digests.reserve(count);
     for (uint32_t i = 0; i < count; ++i) {
       const size_t at = c.pos();
-      const uint16_t id = c.u16(e.offset, (rec + " hashAlg").c_str());
+      const uint16_t id = c.u16(e.offset, "hashAlg");
       HashAlg a;
-      if (!hash_alg_from_id(id, a)) throw EventLogError(at, rec + ": unknown hash algorithm " + hex16(id));
+      if (!hash_alg_from_id(id, a)) throw EventLogError(at, rec() + ": unknown hash algorithm " + hex16(id));
       bool in_header = false;
       for (auto& b : out.banks) in_header |= b.first == a;
-      if (!in_header) throw EventLogError(at, rec + ": digest algorithm " + hash_alg_name(a) + " is not in the Spec ID header");
+      if (!in_header) throw EventLogError(at, rec() + ": digest algorithm " + hash_alg_name(a) + " is not in the Spec ID header");
       for (auto& d : e.digests)
-        if (d.first == a) throw EventLogError(at, rec + ": two " + hash_alg_name(a) + " digests");
-      auto d = c.bytes(digest_size(a), e.offset, (rec + " digest").c_str());
+        if (d.first == a) throw EventLogError(at, rec() + ": two " + hash_alg_name(a) + " digests");
+      auto d = c.bytes(digest_size(a), e.offset, "digest");
       e.digests.emplace_back(a, std::vector<uint8_t>(d.begin(), d.end()));
     }
     const size_t size_at = c.pos();
-    const uint32_t size = c.u32(e.offset, (rec + " eventSize").c_str());
+    const uint32_t size = c.u32(e.offset, "eventSize");
     if (size > kMaxEventData || size > c.left())
-      throw EventLogError(size_at, rec + ": eventSize " + std::to_string(size) + " exceeds remaining " + std::to_string(c.left()) + " bytes");
-    auto data = c.bytes(size, e.offset, (rec + " event data").c_str());
+      throw EventLogError(size_at, rec() + ": eventSize " + std::to_string(size) + " exceeds remaining " + std::to_string(c.left()) + " bytes");
+    auto data = c.bytes(size, e.offset, "event data");
     e.data.assign(data.begin(), data.end());
     out.events.push_back(std::move(e));
   }
@@ -168,20 +178,20 @@ EventLog parse_event_log(std::span<const uint8_t> log) {
 
 std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>> replay_event_log(const EventLog& log) {
   std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>> pcrs;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);  // one for the whole replay
+  if (!ctx) throw EventLogError(0, "hashing failed during replay (no digest context)");
   for (const auto& e : log.events) {
     if (e.type == kEvNoAction) continue;  // PFP §10.4.5: EV_NO_ACTION is informational, never extended
     for (const auto& [alg, digest] : e.digests) {
       auto& v = pcrs[alg][e.pcr];
       if (v.empty()) v.assign(digest_size(alg), 0);
-      // TPM 2.0 Part 1 §17.2 PCR extend: PCR_new = H(PCR_old || digest).
+      // TPM 2.0 Part 1 §17.2 PCR extend: PCR_new = H(PCR_old || digest), hashed in place.
       unsigned len = 0;
-      std::vector<uint8_t> in(v);
-      in.insert(in.end(), digest.begin(), digest.end());
-      std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
-      if (EVP_Digest(in.data(), in.size(), out.data(), &len, evp_md(alg), nullptr) != 1)
+      uint8_t out[EVP_MAX_MD_SIZE];
+      if (EVP_DigestInit_ex(ctx.get(), evp_md(alg), nullptr) != 1 || EVP_DigestUpdate(ctx.get(), v.data(), v.size()) != 1 ||
+          EVP_DigestUpdate(ctx.get(), digest.data(), digest.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), out, &len) != 1)
         throw EventLogError(e.offset, "hashing failed during replay");
-      out.resize(len);
-      v = std::move(out);
+      v.assign(out, out + len);
     }
   }
   return pcrs;

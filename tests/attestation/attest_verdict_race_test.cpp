@@ -8,7 +8,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/service/verifier_store.hpp"
@@ -110,4 +113,69 @@ BOOST_DATA_TEST_CASE(instances_racing_on_one_clock_record_store_exactly_one_verd
   }();
   BOOST_TEST(unknown == "unknown_endpoint");
   BOOST_TEST(setup->integrity_check() == "ok");
+}
+
+// The push path's compare-and-set under load (issue 13: in PostgreSQL it joins the verdicts' group
+// commit): two instances × 4 threads race on 3 endpoints, each attempt moving the clock it read by one,
+// while one-shot verdicts fill the same batches. Exactly one attempt wins per clock record: each
+// endpoint's clock ends at the number of its stored verdicts, and every seq is distinct.
+BOOST_DATA_TEST_CASE(compare_and_set_verdicts_raced_by_two_instances_store_one_per_clock_record, bdata::make(kBackends), backend) {
+  TempDir dir;
+  const std::string loc = place(backend, dir);
+  auto a = attest::open_store(loc);
+  auto b = attest::open_store(loc);
+  const int endpoints = 3, per_instance = 4, attempts = 30;
+  for (int e = 0; e < endpoints; ++e) {
+    const attest::PendingEnrolment p{"c" + std::to_string(e), Bytes{1, 2}, Bytes{3}, Bytes{static_cast<uint8_t>(e)}, "push", "", Bytes(32, static_cast<uint8_t>(e)), 99};
+    a->put_pending(p);
+    a->complete_enrolment(p);
+  }
+  std::atomic<int> errors{0}, oneshots{0};
+  std::vector<std::atomic<int>> won(endpoints);
+  std::vector<std::thread> ts;
+  std::mutex seqs_mu;
+  std::vector<int64_t> seqs;
+  for (int t = 0; t < 2 * per_instance; ++t)
+    ts.emplace_back([&, t] {
+      attest::VerifierStore& s = t < per_instance ? *a : *b;
+      for (int i = 0; i < attempts; ++i) {
+        const int e = (t + i) % endpoints;
+        const std::string id = "c" + std::to_string(e);
+        Bytes nonce(32, 0);
+        nonce[0] = static_cast<uint8_t>(t), nonce[1] = static_cast<uint8_t>(i), nonce[2] = 0xca;
+        try {
+          const auto seen = s.endpoint(id)->clock;
+          const attest::ClockState next{seen ? seen->clock + 1 : 1, 1, 0, true};
+          if (auto seq = s.add_verdict_if_clock(verdict(id, i % 2 ? "warning" : "affirming", nonce), seen, next)) {
+            ++won[e];
+            std::lock_guard<std::mutex> l(seqs_mu);
+            seqs.push_back(*seq);
+          }
+          if (i % 3 == 0) {
+            nonce[2] = 0x05;
+            const int64_t seq = s.add_verdict(verdict("", "contraindicated", nonce), std::nullopt);
+            ++oneshots;
+            std::lock_guard<std::mutex> l(seqs_mu);
+            seqs.push_back(seq);
+          }
+        } catch (const std::exception&) {
+          ++errors;
+        }
+      }
+    });
+  for (auto& t : ts) t.join();
+  BOOST_TEST(errors.load() == 0);
+  BOOST_TEST(std::set<int64_t>(seqs.begin(), seqs.end()).size() == seqs.size());  // no seq given twice
+  int stored = 0;
+  for (int e = 0; e < endpoints; ++e) {
+    const std::string id = "c" + std::to_string(e);
+    const auto ep = a->endpoint(id);
+    BOOST_TEST_REQUIRE(ep->clock.has_value());
+    BOOST_TEST(won[e].load() >= 1);
+    BOOST_TEST(ep->clock->clock == static_cast<uint64_t>(won[e].load()));  // one winner per clock record 0, 1, 2, …
+    BOOST_TEST(a->verdicts(id, 1000).size() == static_cast<size_t>(won[e].load()));
+    stored += won[e].load();
+  }
+  BOOST_TEST(oneshots.load() == 2 * per_instance * (attempts / 3));
+  BOOST_TEST(a->verdict_count() == stored + oneshots.load());
 }
