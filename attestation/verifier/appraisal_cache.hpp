@@ -3,10 +3,14 @@
 // values): an endpoint sends the same log with every quote of one boot, and a
 // fleet launched from one image sends the same few logs. The cache belongs to
 // one ReferenceValues object (it holds it, so its address is never reused
-// while the cache lives) and is replaced with it; an entry is found by
-// comparing the log's and the PCR file's whole bytes and gives the very
-// findings and claims the appraisal gave. Thread-safe, bounded in bytes (FIFO).
+// while the cache lives) and is replaced with it; an entry is found by the
+// SHA-256 of the log's and the PCR file's whole bytes and gives the very
+// findings and claims the appraisal gave. Thread-safe, bounded in bytes (an
+// estimate of each entry's size; FIFO).
 #pragma once
+#include <array>
+#include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -29,6 +33,8 @@ class LogAppraisalCache {
   std::shared_ptr<const LogClaimsText> appraise_text(std::span<const uint8_t> log, std::span<const uint8_t> pcr_file, const QuotedPcrs& quoted,
                                                      Findings& f);
 
+  using Key = std::array<uint8_t, 32>;  // SHA-256 (appraisal_cache.cpp key_of)
+
   struct Stats {
     uint64_t hits = 0, misses = 0;
     size_t entries = 0, bytes = 0;
@@ -40,13 +46,21 @@ class LogAppraisalCache {
     LogAppraisal result;
     Findings findings;  // what the appraisal appended
     std::shared_ptr<const LogClaimsText> text;  // log_claims_text(result)
+    size_t bytes = 0;  // entry_bytes: what the bound counts
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      size_t h;
+      std::memcpy(&h, k.data(), sizeof h);  // a SHA-256 prefix is already uniform
+      return h;
+    }
   };
   std::shared_ptr<const Entry> lookup(std::span<const uint8_t> log, std::span<const uint8_t> pcr_file, const QuotedPcrs& quoted, Findings& f);
   std::shared_ptr<const ReferenceValues> ref_;
   size_t max_bytes_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<const Entry>> map_;
-  std::deque<std::string> order_;
+  std::unordered_map<Key, std::shared_ptr<const Entry>, KeyHash> map_;
+  std::deque<Key> order_;
   Stats stats_;
 };
 

@@ -116,6 +116,34 @@ BOOST_AUTO_TEST_CASE(the_same_log_with_other_quoted_values_is_not_a_hit) {
   BOOST_TEST(cache.stats().misses == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(the_cache_stays_within_its_byte_bound_and_forgets_the_oldest_first) {
+  Keys k;
+  std::vector<CraftedLog> logs;  // five good launches (SVN 2..6): distinct logs, entries of one size
+  for (uint64_t svn = 2; svn <= 6; ++svn) logs.push_back(launch(k.owner, svn));
+  attest::LogAppraisalCache probe(k.ref);
+  attest::Findings pf;
+  probe.appraise(logs[0].bytes(), attest::write_pcr_file(logs[0].quoted()), logs[0].quoted(), pf);
+  const size_t one = probe.stats().bytes;  // one entry's estimate (claims text x 3, findings)
+  BOOST_TEST_REQUIRE(one > 1000u);
+  // Room for four such entries (and each is under a quarter of the bound, so each is kept): the
+  // fifth pushes the first out (FIFO).
+  const size_t bound = 4 * one + one / 2;
+  attest::LogAppraisalCache cache(k.ref, bound);
+  for (const CraftedLog& l : logs) {
+    attest::Findings f;
+    cache.appraise(l.bytes(), attest::write_pcr_file(l.quoted()), l.quoted(), f);
+    BOOST_TEST(f.failures.empty());
+    BOOST_TEST(cache.stats().bytes <= bound);
+  }
+  BOOST_TEST(cache.stats().entries == 4u);
+  attest::Findings f;
+  cache.appraise(logs[4].bytes(), attest::write_pcr_file(logs[4].quoted()), logs[4].quoted(), f);  // the newest: still there
+  BOOST_TEST(cache.stats().hits == 1u);
+  cache.appraise(logs[0].bytes(), attest::write_pcr_file(logs[0].quoted()), logs[0].quoted(), f);  // the oldest: forgotten
+  BOOST_TEST(cache.stats().hits == 1u);
+  BOOST_TEST(cache.stats().misses == 6u);
+}
+
 BOOST_AUTO_TEST_CASE(a_cache_belongs_to_its_reference_values) {
   Keys k;
   auto strict = std::make_shared<attest::ReferenceValues>(*k.ref);
