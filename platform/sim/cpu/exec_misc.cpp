@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "platform/sim/cpu/exec_decl.hpp"
 
 namespace redoubt::sim::cpu::exec {
@@ -392,7 +394,14 @@ void string_op(Cpu& c, const Op& o) {
         if (dp && (o.cc == 1 || sp)) {
           c.note_code_write(dpa);
           if (o.cc == 0) {
-            for (uint64_t i = 0; i < n * w; ++i) dp[i] = sp[i];  // byte order as the CPU would (overlap-safe forward)
+            // Byte by byte forward, as the CPU copies: the same bytes as memmove unless the
+            // destination starts inside the source (then the copy re-reads bytes it wrote).
+            const uintptr_t d = reinterpret_cast<uintptr_t>(dp), s = reinterpret_cast<uintptr_t>(sp), len = n * w;
+            if (d > s && d < s + len) {
+              for (uint64_t i = 0; i < len; ++i) dp[i] = sp[i];
+            } else {
+              std::memmove(dp, sp, len);
+            }
             c.gpr[RSI] += n * w;
           } else {
             const uint64_t v = c.gpr[RAX];
