@@ -21,9 +21,8 @@ all=(fuzz_cbor fuzz_cose_manifest fuzz_eventlog fuzz_guest_manifest fuzz_launch_
 # The keys shared by the attestation fuzzers and their seeds (tests/fuzz/fuzz_state.hpp).
 export REDOUBT_FUZZ_STATE=${REDOUBT_FUZZ_STATE:-$build/fuzz-state}
 
-launcher=()
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$src} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}  # as scripts/test.sh
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$src}  # the checkout being built (SRC_DIR)
+. "$repo/scripts/ccache.sh"  # `launcher`: the ccache arguments for CMake
 CC=clang-14 CXX=clang++-14 cmake -S "$src" -B "$build" -G Ninja -DREDOUBT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
 # Seed writers: fuzz_seeds (cbor, cose_manifest, eventlog), fuzz_pki_seeds (guest_manifest,
 # launch_policy: signed by the PKI whose root fuzz_guest_manifest trusts, docs/pki.md §8),

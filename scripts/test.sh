@@ -10,13 +10,9 @@
 # build; see docs/running.md "Sanitizer pass": a report exits 86, never 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# ccache: paths inside the checkout are hashed relative to it, so a clean clone in any
-# directory (CI) reuses the objects of an earlier build (ccache(1) "Compiling in different directories").
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 SANITIZE=${REDOUBT_SANITIZE_PASS:-0}
 [ "${1:-}" = "--sanitize" ] && SANITIZE=1
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+. scripts/ccache.sh  # `launcher`: the ccache arguments for CMake
 scripts/setup.sh
 scripts/build.sh "${launcher[@]}"
 cmake --build build --target freestanding
