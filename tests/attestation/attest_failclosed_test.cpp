@@ -7,7 +7,6 @@
 // /metrics (Prometheus text) counts the appraisals and endpoints by status.
 #define BOOST_TEST_MODULE attest_failclosed_test
 #include <boost/test/unit_test.hpp>
-#include <cstdlib>
 #include <thread>
 
 #include "attestation/common/encoding.hpp"
@@ -73,10 +72,9 @@ BOOST_AUTO_TEST_CASE(no_reference_values_no_verdict_until_an_admin_sets_them) {
 BOOST_AUTO_TEST_CASE(an_endpoint_not_seen_within_its_interval_is_stale_and_attest_exits_5) {
   ServiceWorld w;
   auto args = w.verifier_args();
-  // 2 s, times REDOUBT_TEST_TIMEOUT_SCALE in the sanitizer build: the checks of the "affirming"
-  // state below must run within it (under ASan at load they took more than 2 s).
-  const char* k = std::getenv("REDOUBT_TEST_TIMEOUT_SCALE");
-  const int stale_after = 2 * (k && std::atoi(k) > 1 ? std::atoi(k) : 1);
+  // 2 s, times the sanitizer build's scale: the checks of the "affirming" state below must run
+  // within it (under ASan at load they took more than 2 s).
+  const int stale_after = 2 * test::timeout_scale();
   args.insert(args.end(), {"--db", (w.dir / "st.db").string(), "--stale-after", std::to_string(stale_after)});
   VerifierProcess v(args, w.dir / "st.out");
   CliResult r = w.endpoint(v.url, "quiet", {});

@@ -37,12 +37,16 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::file
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
 }
 
+int timeout_scale() {
+  const char* k = std::getenv("REDOUBT_TEST_TIMEOUT_SCALE");
+  return k && std::atoi(k) > 1 ? std::atoi(k) : 1;
+}
+
 ChildProcess::~ChildProcess() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
   // LSan checks at exit: an instrumented child needs longer to stop (REDOUBT_TEST_TIMEOUT_SCALE).
-  int tries = 500;
-  if (const char* k = std::getenv("REDOUBT_TEST_TIMEOUT_SCALE"); k && std::atoi(k) > 1) tries *= std::atoi(k);
+  const int tries = 500 * timeout_scale();
   for (int i = 0; i < tries; ++i) {
     int st = 0;
     if (waitpid(pid_, &st, WNOHANG) == pid_) {
@@ -84,8 +88,7 @@ std::string ChildProcess::output() const {
 }
 
 std::string ChildProcess::wait_for(const std::string& needle, int timeout_ms) {
-  // Sanitizer builds run the children several times slower (CMakeLists.txt REDOUBT_SANITIZER_ENV).
-  if (const char* k = std::getenv("REDOUBT_TEST_TIMEOUT_SCALE"); k && std::atoi(k) > 1) timeout_ms *= std::atoi(k);
+  timeout_ms *= timeout_scale();  // sanitizer builds run the children several times slower
   for (int waited = 0; waited <= timeout_ms; waited += 10) {
     std::istringstream in(output());
     for (std::string line; std::getline(in, line);)

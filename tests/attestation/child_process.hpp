@@ -10,6 +10,10 @@
 
 namespace redoubt::test {
 
+// How many times slower the children run in this build: REDOUBT_TEST_TIMEOUT_SCALE (6 in the
+// sanitizer build, CMakeLists.txt REDOUBT_SANITIZER_ENV), else 1. Waits and intervals scale by it.
+int timeout_scale();
+
 class ChildProcess {
  public:
   ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& out_file);

@@ -255,8 +255,8 @@ class Cpu {
   // through the interpreter; 0 = never (interpret only). Default 8; REDOUBT_SIM_JIT=N sets it
   // (REDOUBT_SIM_JIT=0: interpreter only, =1: translate at first execution).
   unsigned jit_threshold;
-  // Iterations a REP string instruction runs before it yields to the run loop and is executed
-  // again (interruptible REP, APM vol. 3 "REP"; exec::kRepChunk). Any value >= 1 is an
+  // Iterations (a bulk page counts as one) a REP string instruction runs before it yields to the
+  // run loop and is executed again (interruptible REP, APM vol. 3 "REP"). Any value >= 1 is an
   // architecturally valid CPU; the x86 decoder fuzzer lowers it so one input cannot spend a second
   // in a million slow-path iterations.
   static constexpr uint64_t kDefaultRepChunk = 16384;

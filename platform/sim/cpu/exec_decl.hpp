@@ -23,9 +23,6 @@ void flagop(Cpu&, const Op&);
 void nop(Cpu&, const Op&);
 void ud(Cpu&, const Op&);
 void string_op(Cpu&, const Op&);
-// Iterations (a bulk page counts as one) a REP string instruction runs before it yields to
-// the run loop and is executed again (interruptible REP, APM vol. 3 "REP"); Cpu::rep_chunk's default.
-inline constexpr uint64_t kRepChunk = Cpu::kDefaultRepChunk;
 
 // exec_sys.cpp
 void cpuid(Cpu&, const Op&);

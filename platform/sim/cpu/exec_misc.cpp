@@ -370,8 +370,8 @@ void string_op(Cpu& c, const Op& o) {
   const bool rep = o.w2 != 0;
   auto addr = [&](uint64_t v) { return o.asz32 ? uint64_t(uint32_t(v)) : v; };  // 32-bit rSI/rDI wrap
   // A REP string instruction is interruptible between iterations (APM vol. 3, "REP": rCX and the
-  // pointers updated, rIP at the instruction): after c.rep_chunk (default kRepChunk) iterations the instruction stops and
-  // is executed again, so interrupts, the host timer and the instruction budget see a guest whose
+  // pointers updated, rIP at the instruction): after c.rep_chunk iterations the instruction stops
+  // and is executed again, so interrupts, the host timer and the instruction budget see a guest whose
   // RCX is 2^63 (one such instruction hung the simulator: fuzz_x86_decode, issue 16).
   for (uint64_t iter = 0;; ++iter) {
     if (rep && (o.asz32 ? uint32_t(c.gpr[RCX]) : c.gpr[RCX]) == 0) return;

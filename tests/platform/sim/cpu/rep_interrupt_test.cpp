@@ -2,7 +2,7 @@
 // ran to the end inside a single step of the simulated CPU, so neither the
 // instruction budget, nor the host timer, nor an interrupt could stop it: the
 // simulator hung. A REP instruction is interruptible between iterations (APM
-// vol. 3, "REP"): it now yields every kRepChunk iterations with RCX, RSI/RDI
+// vol. 3, "REP"): it now yields every Cpu::kDefaultRepChunk iterations with RCX, RSI/RDI
 // updated and RIP at the instruction, and continues when executed again.
 // (2) REX.W on IN/INS made a 64-bit port access (and shifted 1u by 64).
 #define BOOST_TEST_MODULE cpu_rep_interrupt
@@ -32,15 +32,15 @@ BOOST_AUTO_TEST_CASE(a_huge_rep_lods_stops_at_the_instruction_budget) {
   const cpu::Stop s = b.c.run(10);  // hung before the fix (2^62 iterations in one step)
   BOOST_TEST(int(s) == int(cpu::Stop::budget));
   BOOST_TEST(b.c.rip() == BareCpu::kCode);  // still at the REP instruction
-  BOOST_TEST(b.c.gpr[cpu::RCX] == count - 10 * cpu::exec::kRepChunk);
-  BOOST_TEST(b.c.gpr[cpu::RSI] == 0x200000 + 10 * cpu::exec::kRepChunk);
+  BOOST_TEST(b.c.gpr[cpu::RCX] == count - 10 * cpu::Cpu::kDefaultRepChunk);
+  BOOST_TEST(b.c.gpr[cpu::RSI] == 0x200000 + 10 * cpu::Cpu::kDefaultRepChunk);
 }
 
 BOOST_AUTO_TEST_CASE(an_interrupted_rep_movs_completes_exactly) {
   BareCpu b;
   b.load(kRepMovs, BareCpu::kCode);
   b.long_mode_state(BareCpu::kCode);
-  const uint64_t n = 3 * cpu::exec::kRepChunk + 5;  // the slow path (source and destination misaligned)
+  const uint64_t n = 3 * cpu::Cpu::kDefaultRepChunk + 5;  // the slow path (source and destination misaligned)
   std::vector<uint8_t> src(n);
   for (uint64_t i = 0; i < n; ++i) src[i] = uint8_t(i * 7 + 1);
   b.mem.write(0x400001, src);
