@@ -4,7 +4,8 @@
 // simulator hung. A REP instruction is interruptible between iterations (APM
 // vol. 3, "REP"): it now yields every Cpu::kDefaultRepChunk iterations with RCX, RSI/RDI
 // updated and RIP at the instruction, and continues when executed again.
-// (2) REX.W on IN/INS made a 64-bit port access (and shifted 1u by 64).
+// (2) REX.W on IN/INS made a 64-bit port access (and shifted 1u by 64). (3) REP INS/OUTS did
+// not yield like the other string instructions: ECX = 2^32 - 1 hung the fuzzer for minutes.
 #define BOOST_TEST_MODULE cpu_rep_interrupt
 #include <boost/test/unit_test.hpp>
 
@@ -100,6 +101,50 @@ BOOST_AUTO_TEST_CASE(rep_movsb_overlap_copies_forward_byte_by_byte) {
       BOOST_TEST(b.c.halted);
       BOOST_TEST(b.c.gpr[cpu::RCX] == 0u);
       BOOST_TEST(b.mem.read(0x400000, mem.size()) == mem);
+    }
+  }
+}
+
+namespace {
+// Counts the port writes the CPU makes (the simulator's port bus).
+struct CountingPorts final : sim::cpu::PortIo {
+  uint64_t outs = 0, ins = 0;
+  uint32_t in(uint16_t, unsigned) override { ++ins; return 0xA5A5A5A5u; }
+  void out(uint16_t, unsigned, uint32_t) override { ++outs; }
+};
+}  // namespace
+
+// (3) found by fuzz_x86_decode (a 43-second timeout in its tenth-million run): REP OUTSD and REP INSB
+// with a huge count stop at the instruction budget with RCX, RSI/RDI updated and RIP at the
+// instruction, and an interrupted one completes with exactly RCX port accesses.
+BOOST_AUTO_TEST_CASE(a_huge_rep_outs_or_ins_stops_at_the_instruction_budget) {
+  for (const bool in : {false, true}) {
+    BOOST_TEST_CONTEXT((in ? "rep insb" : "rep outsd")) {
+      BareCpu b;
+      CountingPorts ports;
+      b.c.ports = &ports;
+      b.load({0xF3, uint8_t(in ? 0x6C : 0x6F), 0xF4}, BareCpu::kCode);  // rep insb | rep outsd; hlt
+      b.long_mode_state(BareCpu::kCode);
+      const uint64_t count = 1ull << 62;
+      const unsigned w = in ? 1 : 4;
+      b.c.gpr[cpu::RCX] = count;
+      b.c.gpr[cpu::RSI] = 0x200000;
+      b.c.gpr[cpu::RDI] = 0x200000;
+      b.c.gpr[cpu::RDX] = 0x80;
+      const cpu::Stop s = b.c.run(10);  // hung before the fix
+      BOOST_TEST(int(s) == int(cpu::Stop::budget));
+      BOOST_TEST(b.c.rip() == BareCpu::kCode);
+      BOOST_TEST(b.c.gpr[cpu::RCX] == count - 10 * cpu::Cpu::kDefaultRepChunk);
+      BOOST_TEST((in ? ports.ins : ports.outs) == 10 * cpu::Cpu::kDefaultRepChunk);
+      BOOST_TEST(b.c.gpr[in ? cpu::RDI : cpu::RSI] == 0x200000 + w * 10 * cpu::Cpu::kDefaultRepChunk);
+
+      const uint64_t n = 2 * cpu::Cpu::kDefaultRepChunk + 3;  // an interrupted one completes exactly
+      b.c.gpr[cpu::RCX] = n;
+      ports.ins = ports.outs = 0;
+      b.c.run(100);
+      BOOST_TEST(b.c.halted);
+      BOOST_TEST(b.c.gpr[cpu::RCX] == 0u);
+      BOOST_TEST((in ? ports.ins : ports.outs) == n);
     }
   }
 }
