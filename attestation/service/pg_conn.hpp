@@ -64,7 +64,7 @@ class PgStore::Conn {
   using Res = pg_detail::Res;
   // Statement parameters in libpq's arrays: text, or bytea in binary format.
   struct Params {
-    static constexpr size_t kMax = 16;
+    static constexpr size_t kMax = 20;  // the compare-and-set with a clock has 17 (verifier_store_pg_verdicts.cpp)
     const char* vals[kMax];
     int lens[kMax], fmts[kMax];
     int n = 0;

@@ -185,6 +185,9 @@ void SqliteStore::migrate() {
     exec("CREATE TABLE revoked_tokens(jti TEXT PRIMARY KEY, exp INTEGER NOT NULL)");
     exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '4')");
   }
+  if (version < 5) {  // issue 13: PostgreSQL stores a verdict's EAR in parts (PgStore::migrate); SQLite keeps it whole
+    exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '5')");
+  }
   tx.commit();
 }
 

@@ -24,8 +24,9 @@
 namespace redoubt::attest {
 
 // 3: leases, instances, verdicts.nonce UNIQUE. 4: reference-value history and groups (reference_sets,
-// endpoints.group_name), revoked tokens, endpoints.stale_marked (docs/operations.md "Schema").
-inline constexpr int kStoreSchemaVersion = 4;
+// endpoints.group_name), revoked tokens, endpoints.stale_marked. 5: PostgreSQL keeps a verdict's EAR in parts
+// (verifier_store_pg.cpp; docs/operations.md "Schema").
+inline constexpr int kStoreSchemaVersion = 5;
 
 struct EndpointRecord {
   std::string id;

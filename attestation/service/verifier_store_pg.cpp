@@ -150,13 +150,27 @@ void PgStore::migrate() {
     c.exec("CREATE TABLE revoked_tokens(jti TEXT PRIMARY KEY, exp BIGINT NOT NULL)");
     set_version(4);
   }
-  // Issue 13 (throughput): a verdict row (its EAR JWS and findings, ~3 KB) is past the default
-  // TOAST_TUPLE_TARGET (~2 KB), so every INSERT ran pglz over the JWS (base64: it hardly shrinks) —
-  // ~10 % of the backend's CPU per verdict. Rows up to 8160 bytes now stay inline, uncompressed
-  // (PostgreSQL 15 §73.2, CREATE TABLE "toast_tuple_target"); longer ones are TOASTed as before.
-  // A storage parameter, not a schema change: set once on any schema, the version stays.
-  if (Res r = c.exec("SELECT 1 FROM pg_class WHERE oid = 'verdicts'::regclass AND 'toast_tuple_target=8160' = ANY(COALESCE(reloptions, '{}'))"); !r.rows())
-    c.exec("ALTER TABLE verdicts SET (toast_tuple_target = 8160)");
+  if (version < 5) {
+    // Issue 13 (throughput): a verdict's EAR in parts (ear_parts.hpp). Each row held its EAR JWS as
+    // base64url text (~5.3 KB in the benchmark) and its findings (~0.8 KB): one 8 KiB heap page per
+    // verdict, so every INSERT extended the table (zeroing and writing a page) — most of
+    // PostgreSQL's ~120 us per verdict. The payload as bytes (JSON) compresses (below); old rows
+    // keep ear_jws, new rows leave it empty. SQLite keeps the whole JWS (SqliteStore::migrate).
+    c.exec("ALTER TABLE verdicts ADD COLUMN ear_protected TEXT, ADD COLUMN ear_payload BYTEA, ADD COLUMN ear_sig BYTEA");
+    set_version(5);
+  }
+  // Storage parameters, not schema changes: set once on any schema, the version stays.
+  // A row is compressed only past toast_tuple_target (PostgreSQL 15 §73.2, CREATE TABLE
+  // "toast_tuple_target"): 4080 bytes (two rows a page) compresses a verdict's payload and findings
+  // in place (lz4 where the server has it, §73.2 "default_toast_compression"; pglz otherwise) before
+  // anything is moved out of line. (Before schema 5 it was 8160: the base64url JWS hardly shrinks,
+  // and pglz over it cost ~10 % of the backend's CPU per verdict.)
+  if (Res r = c.exec("SELECT 1 FROM pg_class WHERE oid = 'verdicts'::regclass AND 'toast_tuple_target=4080' = ANY(COALESCE(reloptions, '{}'))"); !r.rows())
+    c.exec("ALTER TABLE verdicts SET (toast_tuple_target = 4080)");
+  if (Res r = c.exec("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"); r.rows()) {
+    if (Res a = c.exec("SELECT 1 FROM pg_attribute WHERE attrelid = 'verdicts'::regclass AND attname = 'ear_payload' AND attcompression = 'l'"); !a.rows())
+      c.exec("ALTER TABLE verdicts ALTER COLUMN ear_payload SET COMPRESSION lz4, ALTER COLUMN summary SET COMPRESSION lz4");
+  }
   c.commit();
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "attestation/common/attest_error.hpp"
+#include "attestation/service/ear_parts.hpp"
 #include "attestation/service/pg_conn.hpp"
 
 namespace redoubt::attest {
@@ -17,17 +18,38 @@ using pg_detail::Res;
 
 namespace {
 
-constexpr const char* kVerdictCols = "seq, endpoint_id, iat, status, summary, ear_jws";
+// A verdict's EAR is stored whole in ear_jws (rows before schema 5, or a JWS that does not split
+// exactly) or, with ear_jws empty, as its parts (ear_parts.hpp; PgStore::migrate, schema 5).
+constexpr const char* kVerdictCols = "seq, endpoint_id, iat, status, summary, ear_jws, ear_protected, ear_payload, ear_sig";
 
-VerdictRecord read_verdict(const Res& r, int i) { return VerdictRecord{r.i64(i, 0), r.text(i, 1), r.i64(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5), {}}; }
+VerdictRecord read_verdict(const Res& r, int i) {
+  std::string jws = r.text(i, 5);
+  if (jws.empty() && !r.is_null(i, 6)) jws = join_jws(EarParts{r.text(i, 6), r.bytes(i, 7), r.bytes(i, 8)});
+  return VerdictRecord{r.i64(i, 0), r.text(i, 1), r.i64(i, 2), r.text(i, 3), r.text(i, 4), std::move(jws), {}};
+}
 
-const std::string kInsertVerdict = "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce) VALUES($1,$2,$3,$4,$5,$6) RETURNING seq";
+const std::string kInsertVerdict =
+    "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce, ear_protected, ear_payload, ear_sig)"
+    " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING seq";
 // An authentic quote (its clock is given): the endpoint was seen now.
 const std::string kUpdateSeen = "UPDATE endpoints SET status=$1, clock=$2, reset_count=$3, restart_count=$4, safe=$5, last_error='', last_seen=$6 WHERE id=$7";
 const std::string kUpdateStatus = "UPDATE endpoints SET status=$1 WHERE id=$2";
 
+// $1..$9 of kInsertVerdict and of the compare-and-set statements.
 std::vector<Arg> insert_args(const VerdictRecord& v) {
-  return {A(v.endpoint_id), A(v.iat), A(v.status), A(v.summary_json), A(v.ear_jws), v.nonce.empty() ? Null() : A(v.nonce)};
+  std::vector<Arg> a = {A(v.endpoint_id), A(v.iat), A(v.status), A(v.summary_json)};
+  a.reserve(9);
+  const std::optional<EarParts> p = split_jws(v.ear_jws);
+  a.push_back(p ? A(std::string()) : A(v.ear_jws));
+  a.push_back(v.nonce.empty() ? Null() : A(v.nonce));
+  if (p) {
+    a.push_back(A(p->header));
+    a.push_back(A(p->payload));
+    a.push_back(A(p->signature));
+  } else {
+    for (int i = 0; i < 3; ++i) a.push_back(Null());
+  }
+  return a;
 }
 
 // The endpoint's row after its verdict (none for a one-shot verdict).
@@ -69,15 +91,15 @@ int64_t add_one(PgStore::Conn& c, const VerdictRecord& v, const std::optional<Cl
 // verdict and the endpoint's status/clock are written only together (`upd` runs only with `ins`' row).
 // Its result row: (the verdict's seq or NULL, whether the endpoint exists).
 const std::string kCur =
-    "WITH cur AS (SELECT id FROM endpoints WHERE id = $1::text AND (($7::bigint IS NULL AND clock IS NULL) OR"
-    " (clock = $7::bigint AND reset_count = $8::bigint AND restart_count = $9::bigint AND safe = $10::bigint)) FOR UPDATE),"
-    " ins AS (INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce)"
-    " SELECT $1::text, $2::bigint, $3::text, $4::text, $5::text, $6::bytea FROM cur RETURNING seq),";
+    "WITH cur AS (SELECT id FROM endpoints WHERE id = $1::text AND (($10::bigint IS NULL AND clock IS NULL) OR"
+    " (clock = $10::bigint AND reset_count = $11::bigint AND restart_count = $12::bigint AND safe = $13::bigint)) FOR UPDATE),"
+    " ins AS (INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce, ear_protected, ear_payload, ear_sig)"
+    " SELECT $1::text, $2::bigint, $3::text, $4::text, $5::text, $6::bytea, $7::text, $8::bytea, $9::bytea FROM cur RETURNING seq),";
 const std::string kCasTail = " SELECT (SELECT seq FROM ins), EXISTS (SELECT 1 FROM endpoints WHERE id = $1::text)";
 // An authentic quote (its clock is given): the endpoint was seen now.
 const std::string kCasWithClock = kCur +
-    " upd AS (UPDATE endpoints SET status = $3::text, clock = $11::bigint, reset_count = $12::bigint, restart_count = $13::bigint,"
-    " safe = $14::bigint, last_error = '', last_seen = $2::bigint WHERE id = $1::text AND EXISTS (SELECT 1 FROM ins))" + kCasTail;
+    " upd AS (UPDATE endpoints SET status = $3::text, clock = $14::bigint, reset_count = $15::bigint, restart_count = $16::bigint,"
+    " safe = $17::bigint, last_error = '', last_seen = $2::bigint WHERE id = $1::text AND EXISTS (SELECT 1 FROM ins))" + kCasTail;
 const std::string kCasStatusOnly =
     kCur + " upd AS (UPDATE endpoints SET status = $3::text WHERE id = $1::text AND EXISTS (SELECT 1 FROM ins))" + kCasTail;
 
