@@ -1,201 +1,24 @@
 // The verifier's store, the same checks on both backends (issue 13): SQLite in a
 // temporary file and PostgreSQL on a server of the test's own (pg_server.hpp).
-// Schema and migrations, enrolment exactly once, nonces, verdicts at most once
-// per nonce, the clock compare-and-set, and the leases several instances share.
+// Enrolment exactly once, nonces, verdicts at most once per nonce, the clock
+// compare-and-set, the leases several instances share, the lifecycle tables.
+// Schema and migrations: attest_store_schema_test.cpp.
 #define BOOST_TEST_MODULE attest_store
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <sqlite3.h>
-#include <libpq-fe.h>
-
-#include <unistd.h>
-
 #include <atomic>
-#include <functional>
 #include <set>
 #include <thread>
 
-#include "attestation/common/attest_error.hpp"
-#include "attestation/common/encoding.hpp"
-#include "attestation/service/verifier_store.hpp"
-#include "tests/attestation/pg_server.hpp"
-#include "tests/support/launch_fixture.hpp"
+#include "tests/attestation/store_places.hpp"
 #include "tests/support/run_cli.hpp"
 
 using namespace redoubt;
 using namespace redoubt::test;
+using namespace redoubt::test::store;
 namespace bdata = boost::unit_test::data;
 using attest::Bytes;
-
-namespace {
-
-const char* const kBackends[] = {"sqlite", "postgresql"};
-
-// A fresh, empty store location of the backend.
-struct Place {
-  TempDir dir;
-  std::string location;
-  explicit Place(const std::string& backend) {
-    static int n = 0;
-    if (backend == "sqlite") location = "sqlite:" + (dir / "s.db").string();
-    else location = PgServer::shared().create_database("store_" + std::to_string(getpid()) + "_" + std::to_string(++n));
-  }
-};
-
-std::string code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const attest::AttestError& e) {
-    return e.code();
-  }
-  return "";
-}
-
-attest::PendingEnrolment pending(const std::string& id, uint8_t ak) {
-  return attest::PendingEnrolment{id, Bytes{1, 2}, Bytes{3}, Bytes{ak}, "push", "", Bytes(32, ak), 99};
-}
-
-attest::VerdictRecord verdict(const std::string& id, const std::string& status, Bytes nonce = {}) {
-  return attest::VerdictRecord{0, id, 1000, status, "{}", "jws." + status, std::move(nonce)};
-}
-
-// Raw SQL on a location, to lay out an old schema (migration) or to read what the store wrote.
-void raw(const std::string& location, const std::string& sql) {
-  if (location.rfind("sqlite:", 0) == 0) {
-    sqlite3* db = nullptr;
-    sqlite3_open(location.substr(7).c_str(), &db);
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    const std::string m = err ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    if (rc != SQLITE_OK) throw std::runtime_error(m);
-    return;
-  }
-  PGconn* c = PQconnectdb(location.c_str());
-  PGresult* r = PQexec(c, sql.c_str());
-  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-  const std::string m = PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  if (!ok) throw std::runtime_error(m);
-}
-
-}  // namespace
-
-BOOST_DATA_TEST_CASE(fresh_store_has_the_current_schema, bdata::make(kBackends), backend) {
-  Place p(backend);
-  auto s = attest::open_store(p.location);
-  BOOST_TEST(s->backend() == backend);
-  BOOST_TEST(s->schema_version() == attest::kStoreSchemaVersion);
-  BOOST_TEST(s->integrity_check() == "ok");
-  BOOST_TEST(s->verdict_count() == 0);
-  s.reset();
-  BOOST_TEST(attest::open_store(p.location)->schema_version() == attest::kStoreSchemaVersion);  // opening again changes nothing
-}
-
-BOOST_DATA_TEST_CASE(a_newer_schema_is_refused, bdata::make(kBackends), backend) {
-  Place p(backend);
-  attest::open_store(p.location).reset();
-  raw(p.location, "UPDATE meta SET value='9' WHERE key='schema_version'");
-  try {
-    attest::open_store(p.location);
-    BOOST_FAIL("opened a schema 9 store");
-  } catch (const attest::AttestError& e) {
-    BOOST_TEST(e.code() == "db");
-    BOOST_TEST(std::string(e.what()).find("schema version 9 is newer") != std::string::npos, e.what());
-  }
-}
-
-// A version-2 database (before leases) is migrated in place: its endpoints and verdicts are kept.
-BOOST_DATA_TEST_CASE(schema_2_is_migrated_keeping_the_data, bdata::make(kBackends), backend) {
-  Place p(backend);
-  const bool pg = std::string(backend) == "postgresql";
-  const std::string blob = pg ? "BYTEA" : "BLOB", integer = pg ? "BIGINT" : "INTEGER";
-  raw(p.location, "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-  raw(p.location, "CREATE TABLE endpoints(id TEXT PRIMARY KEY, ek_public " + blob + " NOT NULL, ek_certificate " + blob + " NOT NULL, ak_public " + blob +
-                      " NOT NULL, mode TEXT NOT NULL, agent_url TEXT NOT NULL DEFAULT '', enrolled " + integer + " NOT NULL DEFAULT 0, challenge_hash " +
-                      blob + ", challenge_expires " + integer + " NOT NULL DEFAULT 0, clock " + integer + ", reset_count " + integer +
-                      ", restart_count " + integer + ", safe " + integer + ", status TEXT NOT NULL DEFAULT 'none', last_error TEXT NOT NULL DEFAULT '', last_seen " +
-                      integer + " NOT NULL DEFAULT 0)");
-  raw(p.location, "CREATE TABLE nonces(nonce " + blob + " PRIMARY KEY, endpoint_id TEXT NOT NULL, expires " + integer + " NOT NULL, used " + integer +
-                      " NOT NULL DEFAULT 0)");
-  raw(p.location, std::string("CREATE TABLE verdicts(seq ") + (pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT") +
-                      ", endpoint_id TEXT NOT NULL, iat " + integer + " NOT NULL, status TEXT NOT NULL, summary TEXT NOT NULL, ear_jws TEXT NOT NULL)");
-  raw(p.location, "CREATE TABLE pending_enrolments(id TEXT PRIMARY KEY, ek_public " + blob + " NOT NULL, ek_certificate " + blob + " NOT NULL, ak_public " +
-                      blob + " NOT NULL, mode TEXT NOT NULL, agent_url TEXT NOT NULL, challenge_hash " + blob + " NOT NULL, challenge_expires " + integer +
-                      " NOT NULL)");
-  const std::string x = pg ? "'\\x0102'" : "x'0102'";
-  raw(p.location, "INSERT INTO endpoints(id, ek_public, ek_certificate, ak_public, mode, enrolled, status, last_seen) VALUES('old', " + x + ", " + x +
-                      ", " + x + ", 'push', 1, 'affirming', 77)");
-  raw(p.location, "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws) VALUES('old', 77, 'affirming', '{}', 'j')");
-  raw(p.location, "INSERT INTO meta(key, value) VALUES('schema_version', '2')");
-  auto s = attest::open_store(p.location);
-  BOOST_TEST(s->schema_version() == attest::kStoreSchemaVersion);
-  auto e = s->endpoint("old");
-  BOOST_TEST_REQUIRE(e.has_value());
-  BOOST_TEST(e->status == "affirming");
-  BOOST_TEST(e->last_seen == 77);
-  BOOST_TEST((e->ak_public == Bytes{1, 2}));
-  BOOST_TEST(s->verdict_count() == 1);
-  BOOST_TEST(s->verdicts("old", 5).at(0).ear_jws == "j");  // an old row's EAR, stored whole, reads back as it was
-  BOOST_TEST(s->lease_round("a", 1000, 100).owned == std::vector<std::string>{"old"});  // the new tables work
-}
-
-namespace {
-// The first column of the first row of `sql` on a PostgreSQL location, as text.
-std::string pg_value(const std::string& location, const std::string& sql) {
-  PGconn* c = PQconnectdb(location.c_str());
-  PGresult* r = PQexec(c, sql.c_str());
-  const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
-  const std::string v = ok ? PQgetvalue(r, 0, 0) : std::string();
-  const std::string m = PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  if (!ok) throw std::runtime_error(sql + ": " + m);
-  return v;
-}
-
-// An ES256 EAR JWS the size the fleet benchmark's verdicts have (payload ~3.8 KB of JSON claims).
-std::string big_jws(int i) {
-  std::string payload = "{\"eat_profile\":\"tag:github.com,2023:veraison/ear\",\"i\":" + std::to_string(i) + ",\"submods\":{";
-  for (int k = 0; k < 40; ++k)
-    payload += (k ? "," : "") + std::string("\"claim-") + std::to_string(k) + "\":{\"ear.status\":\"contraindicated\",\"sha256\":\"" + std::string(64, char('a' + k % 6)) + "\"}";
-  payload += "}}";
-  const Bytes sig(64, uint8_t(i));
-  return "eyJhbGciOiJFUzI1NiJ9." + attest::to_base64url(attest::to_bytes(payload)) + "." + attest::to_base64url(sig);
-}
-}  // namespace
-
-// Schema 5 (issue 13 throughput): a verdict's EAR reads back byte for byte whatever the store keeps of
-// it — a JWS, a string that is not one, a JWS whose base64url is not canonical (the last character's
-// unused bits set: it would not re-encode to itself). On PostgreSQL a JWS is kept in parts (ear_jws
-// empty) and rows past 4080 bytes compressed, so two verdicts of this size share an 8 KiB heap page
-// (schema 4 kept rows up to 8160 bytes uncompressed: each took a page of its own).
-BOOST_DATA_TEST_CASE(a_verdicts_ear_reads_back_byte_for_byte, bdata::make(kBackends), backend) {
-  Place p(backend);
-  auto s = attest::open_store(p.location);
-  const std::string summary = "{\"failures\":[" + std::string(800, ' ') + "]}";
-  const std::vector<std::string> ears = {big_jws(0), "j", "a.b", "eyJhbGciOiJFUzI1NiJ9.e30.AB", "eyJhbGciOiJFUzI1NiJ9.e31.AA", ".e30.AA", "x.y.z.w"};
-  std::vector<int64_t> seqs;
-  for (const std::string& e : ears) seqs.push_back(s->add_verdict(attest::VerdictRecord{0, "", 1000, "affirming", summary, e, {}}, std::nullopt));
-  for (size_t i = 0; i < ears.size(); ++i) {
-    BOOST_TEST_CONTEXT(ears[i].substr(0, 30)) {
-      BOOST_TEST(s->verdict(seqs[i])->ear_jws == ears[i]);
-      BOOST_TEST(s->verdict(seqs[i])->summary_json == summary);
-    }
-  }
-  if (std::string(backend) != "postgresql") return;
-  const std::string first = std::to_string(seqs[0]);
-  BOOST_TEST(pg_value(p.location, "SELECT ear_jws = '' AND ear_payload IS NOT NULL FROM verdicts WHERE seq = " + first) == "t");
-  // "e31" and "AB" carry set unused bits: not split, kept whole.
-  BOOST_TEST(pg_value(p.location, "SELECT count(*) FROM verdicts WHERE ear_jws <> ''") == "6");
-  for (int i = 1; i <= 20; ++i) (void)s->add_verdict(attest::VerdictRecord{0, "", 1000, "affirming", summary, big_jws(i), {}}, std::nullopt);
-  const std::string pages = pg_value(p.location, "SELECT count(DISTINCT (ctid::text::point)[0]) FROM verdicts WHERE seq > " + std::to_string(seqs.back()));
-  BOOST_TEST(std::stoi(pages) <= 10, pages << " heap pages for 20 verdicts");
-  BOOST_TEST(pg_value(p.location, "SELECT count(*) FROM verdicts WHERE ear_jws = ''") == "21");
-}
 
 BOOST_DATA_TEST_CASE(endpoints_put_get_list_delete, bdata::make(kBackends), backend) {
   Place p(backend);
@@ -434,46 +257,6 @@ BOOST_AUTO_TEST_CASE(serve_refuses_a_postgresql_store_without_a_key_and_a_lease_
 }
 
 // ------------------------------------------------------------ schema 4 (lifecycle and policy)
-
-// A schema-3 database is migrated to 4 in place: endpoints, verdicts and the reference-value setting are
-// kept; the endpoint has no group, the history starts empty (the service records the setting as version 1).
-BOOST_DATA_TEST_CASE(schema_3_is_migrated_to_4_keeping_the_data, bdata::make(kBackends), backend) {
-  Place p(backend);
-  {
-    auto s = attest::open_store(p.location);
-    attest::EndpointRecord e;
-    e.id = "old";
-    e.ek_public = e.ek_certificate = e.ak_public = Bytes{1};
-    e.status = "affirming";
-    e.last_seen = 77;
-    s->put_endpoint(e);
-    s->add_verdict(verdict("old", "affirming", Bytes{7}), std::nullopt);
-    s->put_setting("reference_values", "b64");
-  }
-  // Back to schema 3 as a schema-3 verifier left it.
-  raw(p.location, "DROP TABLE reference_sets");
-  raw(p.location, "DROP TABLE revoked_tokens");
-  raw(p.location, "ALTER TABLE endpoints DROP COLUMN group_name");
-  raw(p.location, "ALTER TABLE endpoints DROP COLUMN stale_marked");
-  if (std::string(backend) == "postgresql")  // schema 5's columns (its verdict, one-dot "jws.affirming", is kept whole)
-    raw(p.location, "ALTER TABLE verdicts DROP COLUMN ear_protected, DROP COLUMN ear_payload, DROP COLUMN ear_sig");
-  raw(p.location, "UPDATE meta SET value='3' WHERE key='schema_version'");
-  auto s = attest::open_store(p.location);
-  BOOST_TEST(s->schema_version() == attest::kStoreSchemaVersion);
-  BOOST_TEST(s->integrity_check() == "ok");
-  BOOST_TEST(s->endpoint("old")->last_seen == 77);
-  BOOST_TEST(s->verdict_count() == 1);
-  BOOST_TEST(*s->setting("reference_values") == "b64");
-  BOOST_TEST(s->reference_history(std::nullopt, 10).empty());
-  attest::EndpointQuery q;
-  auto rows = s->list_endpoints(q);
-  BOOST_TEST_REQUIRE(rows.size() == 1u);
-  BOOST_TEST(rows[0].group == "");
-  BOOST_TEST(s->set_endpoint_group("old", "lab"));
-  BOOST_TEST(!s->set_endpoint_group("nobody", "lab"));
-  const bool groups_ok = s->endpoint_groups() == std::vector<std::pair<std::string, std::string>>{{"old", "lab"}};
-  BOOST_TEST(groups_ok);
-}
 
 // Filters (effective status, group, last seen) and paging by id, on the database's own SQL.
 BOOST_DATA_TEST_CASE(endpoint_list_filters_and_pages, bdata::make(kBackends), backend) {
