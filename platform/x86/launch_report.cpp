@@ -27,13 +27,19 @@ Report g_report;
 const char* tag() { return g_report.stage == abi::Stage::hypervisor ? "[hv]" : "[sl]"; }
 
 // COM2 without interrupts: wait for THRE (PC16550D LSR bit 5) a bounded time per byte.
-// Once it stays busy the channel is dead (nothing listens): stop sending.
+// Once it stays busy the channel is dead (nothing listens): stop sending (the host then refuses the
+// launch: a dump without its end marker). The bound is in polls, not time: under QEMU THRE waits for
+// the host process to drain the socket, so on a host starved of CPU 20 M polls could run out
+// mid-dump (the likely cause of one "evidence dump has no end marker" after a normal power-off in a
+// loaded CI rehearsal, stop 29; not reproduced). 20x that now, still bounded (the host kills a run
+// at 180 s anyway); the same imm32, so the same code size (SL stage 1 has 15 bytes to spare under
+// its 24 KiB cap, sl.ld).
 struct HarnessChannel {
   bool dead = false;
   void byte(uint8_t b) {
     if (dead) return;
     for (uint32_t i = 0; !(inb(abi::kHarnessPort + arch::uart::kLsr) & arch::uart::lsr::kThre); ++i)
-      if (i > 20'000'000) {
+      if (i > 400'000'000) {
         dead = true;
         return;
       }
