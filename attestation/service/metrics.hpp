@@ -29,8 +29,16 @@ class HttpMetrics {
   uint64_t store_errors_ = 0;
 };
 
+// What this instance's lease rounds found (issue 13, several instances): the endpoints it holds and
+// the live instances (gauges, as of its last round), and the leases it took over from dead instances.
+struct LeaseCounts {
+  int64_t held = 0, live_instances = 0;
+  uint64_t rounds = 0, taken_over = 0;
+};
+
 // Lifecycle counters (issue 13): endpoints this instance marked stale/unreachable (each silence once,
 // fleet-wide), and webhook deliveries sent, failed (dropped after the last attempt or refused) and retried.
-std::string render_lifecycle_metrics(uint64_t stale_marked, uint64_t webhook_sent, uint64_t webhook_failed, uint64_t webhook_retried);
+std::string render_lifecycle_metrics(uint64_t stale_marked, uint64_t webhook_sent, uint64_t webhook_failed, uint64_t webhook_retried,
+                                     const LeaseCounts& leases);
 
 }  // namespace redoubt::attest

@@ -432,13 +432,23 @@ LeaseRound VerifierService::lease_round() {
   LeaseRound r = store_->lease_round(cfg_.instance_id, now_ms, cfg_.lease_ttl_ms);
   std::lock_guard<std::mutex> l(lease_mu_);
   owned_ = std::set<std::string>(r.owned.begin(), r.owned.end());
+  lease_counts_.held = static_cast<int64_t>(r.owned.size());
+  lease_counts_.live_instances = r.live_instances;
+  ++lease_counts_.rounds;
+  lease_counts_.taken_over += static_cast<uint64_t>(r.taken_over);
   return r;
+}
+
+LeaseCounts VerifierService::lease_counts() const {
+  std::lock_guard<std::mutex> l(lease_mu_);
+  return lease_counts_;
 }
 
 void VerifierService::release_leases() {
   store_->release_instance(cfg_.instance_id);
   std::lock_guard<std::mutex> l(lease_mu_);
   owned_ = std::set<std::string>();
+  lease_counts_.held = 0;
 }
 
 bool VerifierService::owns(const std::string& id) const {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "attestation/service/agent_url.hpp"
+#include "attestation/service/metrics.hpp"
 #include "attestation/service/verifier_store.hpp"
 #include "attestation/service/work_gate.hpp"
 #include "attestation/service/webhook.hpp"
@@ -89,6 +90,7 @@ class VerifierService {
   void sync_policy();
   int mark_stale_round();
   uint64_t stale_marked_total() const { return stale_marked_.load(); }
+  LeaseCounts lease_counts() const;  // for /metrics: what the last lease round found
   WebhookCounts webhook_counts() const;
   // GET /.well-known/jwks.json: the EAR signing key as a JWK Set (RFC 7517 §5).
   nlohmann::json jwks() const;
@@ -157,6 +159,7 @@ class VerifierService {
   std::string ref_cose_b64_;                    // and the signed document it came from
   mutable std::mutex lease_mu_;
   std::optional<std::set<std::string>> owned_;  // endpoints this instance holds leases on (nullopt: no round yet)
+  LeaseCounts lease_counts_;                     // under lease_mu_
   // Schema 4 policy state, refreshed by sync_policy() (under ref_mu_): scope -> newest set, endpoint -> group,
   // parsed sets by version, revoked token ids.
   std::map<std::string, RefChoice> sets_;

@@ -9,6 +9,7 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -267,12 +268,22 @@ BOOST_DATA_TEST_CASE(push_staleness_is_marked_once_by_the_lease_holder, bdata::m
   Receiver rx;
   write_file(w.dir / "hook.secret", attest::to_bytes("webhook-secret-for-tests-0123456789"));
   std::filesystem::permissions(w.dir / "hook.secret", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-  const std::vector<std::string> extra = {"--stale-after", "2", "--lease-ttl-ms", "1500", "--lease-renew-ms", "250", "--webhook",
+  // A lease TTL far above the renew period: no lease changes hands during the test on a loaded machine (a
+  // late renewal would otherwise let the other instance take an endpoint over after its stale mark).
+  const std::vector<std::string> extra = {"--stale-after", "2", "--lease-ttl-ms", "6000", "--lease-renew-ms", "250", "--webhook",
                                           "http://127.0.0.1:" + std::to_string(rx.port) + "/hook", "--webhook-secret-file", (w.dir / "hook.secret").string(),
                                           "--webhook-backoff-ms", "100"};
   VerifierProcess a(join(join(w.verifier_args(), st.args), join(extra, {"--instance-id", "A"})), w.dir / "a.out");
   VerifierProcess b(join(join(w.verifier_args(), st.args), join(extra, {"--instance-id", "B"})), w.dir / "b.out");
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // both have heartbeated
+  // Both have heartbeated and each has seen the other, so the endpoints below are shared out once and
+  // stay where they are. (A fixed wait let a slow-starting B arrive after A had taken and marked all of
+  // them; A then released its surplus to B, and a mark's instance was no longer the lease holder.)
+  for (int i = 0; i < 300; ++i) {
+    if (metric(metrics(a.url), "redoubt_live_instances") == 2 && metric(metrics(b.url), "redoubt_live_instances") == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  BOOST_TEST_REQUIRE(metric(metrics(a.url), "redoubt_live_instances") == 2);
+  BOOST_TEST_REQUIRE(metric(metrics(b.url), "redoubt_live_instances") == 2);
   const int64_t now = attest::unix_now();
   const int n = 6;
   for (int i = 0; i < n; ++i) put_fake(st.location, "p" + std::to_string(i), "affirming", now - 100);
@@ -313,6 +324,11 @@ BOOST_DATA_TEST_CASE(push_staleness_is_marked_once_by_the_lease_holder, bdata::m
   BOOST_TEST(metric(ma, sent) + metric(mb, sent) == n);
   BOOST_TEST(metric(ma, retried) + metric(mb, retried) == 1);  // the receiver's one 503
   BOOST_TEST(metric(ma, "redoubt_webhook_deliveries_total{result=\"failed\"}") == 0);
+  // The lease gauges: the seven endpoints shared out between the two (4 + 3), none taken over.
+  BOOST_TEST(metric(ma, "redoubt_leases_held") + metric(mb, "redoubt_leases_held") == n + 1);
+  BOOST_TEST(std::max(metric(ma, "redoubt_leases_held"), metric(mb, "redoubt_leases_held")) == 4);
+  BOOST_TEST(metric(ma, "redoubt_leases_taken_over_total") + metric(mb, "redoubt_leases_taken_over_total") == 0);
+  BOOST_TEST(metric(ma, "redoubt_lease_rounds_total") > 0);
 }
 
 // A push retried on another instance after the one that stored its verdict was SIGKILLed before
