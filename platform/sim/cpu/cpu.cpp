@@ -288,6 +288,12 @@ void Cpu::take_event(const Event& ev) {
 }
 
 void Cpu::handle_fault(const GuestFault& f) {
+  // A faulting instruction retires nothing, but time passes: one tick of icount (the budget, the
+  // TSC and the timer deadline all count it). Otherwise an exception handler that faults itself
+  // delivers exceptions forever at a constant icount, and neither the instruction budget nor the
+  // host's timer ever stops it (issue 16, a fuzz_x86_decode finding; a real CPU's timer is not
+  // made of retired instructions).
+  ++icount;
   if (!guest && !first_host_fault.valid)
     first_host_fault = HostFault{true, f.vector, f.has_error, f.error, cur_rip, f.vector == 14 ? f.address : 0};
   if (exc_intercepted(f.vector)) {
