@@ -137,6 +137,31 @@ BOOST_AUTO_TEST_CASE(intercepted_fault_during_pf_delivery_exits_before_double_fa
   BOOST_TEST(g.vmcb().control.exitinfo2 == 0x7000000000ull - 8);
 }
 
+// A guest whose #GP handler faults again delivers #GP to itself for ever, and no instruction
+// retires. The host's timer must still interrupt it: each delivery is a tick of the CPU's clock
+// (fuzz_x86_decode's finding, issue 16, seen from the hypervisor's side). Before, the clock stood
+// still and no INTR exit came while the guest's stack walked down through its memory.
+BOOST_AUTO_TEST_CASE(host_timer_gives_intr_exit_while_the_guest_faults_for_ever) {
+  GuestEnv g("basic");
+  constexpr uint64_t kLoop = 0x180000;  // guest-virtual = guest-physical (identity map)
+  const uint8_t faulting[] = {0x8A, 0x00};  // mov al, [rax]; RAX non-canonical: #GP(0)
+  std::memcpy(g.gpa(kLoop, sizeof faulting), faulting, sizeof faulting);
+  g.wr64(GuestEnv::kIdt + 16 * 13, (kLoop & 0xFFFF) | (0x08ull << 16) | (0x8Eull << 40) | (((kLoop >> 16) & 0xFFFF) << 48));
+  g.wr64(GuestEnv::kIdt + 16 * 13 + 8, 0);
+  g.vmcb().save.rip = kLoop;
+  g.vmcb().save.rax = 0x8000000000000000ull;
+  g.vmcb().control.intercept_misc1 |= svm::kInterceptIntr;
+  g.vmcb().control.vintr = 1ull << 24;  // V_INTR_MASKING
+  const uint64_t t0 = g.svm.rdtsc();
+  g.svm.arm_timer(t0 + 5000, 0x20);
+  g.run();
+  BOOST_TEST(g.exitcode() == svm::kExitIntr);
+  BOOST_TEST(g.svm.rdtsc() >= t0 + 5000);
+  BOOST_TEST(g.svm.rdtsc() < t0 + 5100);
+  BOOST_TEST(g.vmcb().save.rip == kLoop);              // at the faulting instruction
+  BOOST_TEST(g.vmcb().save.rsp < GuestEnv::kStackTop);  // frames were pushed: it was delivering
+}
+
 BOOST_AUTO_TEST_CASE(host_timer_gives_intr_exit_while_the_guest_runs) {
   GuestEnv g("loop");
   g.vmcb().control.intercept_misc1 |= svm::kInterceptIntr;
