@@ -57,26 +57,25 @@ std::string HttpMetrics::render(const std::map<std::string, int64_t>& endpoints_
 
 std::string render_lifecycle_metrics(uint64_t stale_marked, uint64_t sent, uint64_t failed, uint64_t retried, const LeaseCounts& leases) {
   std::ostringstream o;
-  o << "# HELP redoubt_endpoints_marked_stale_total Endpoints this instance marked stale or unreachable (once per silence, by the lease holder).\n"
-       "# TYPE redoubt_endpoints_marked_stale_total counter\n"
-    << "redoubt_endpoints_marked_stale_total " << stale_marked << "\n";
-  o << "# HELP redoubt_webhook_deliveries_total Webhook delivery attempts by outcome: sent (accepted), failed (given up), retried.\n"
-       "# TYPE redoubt_webhook_deliveries_total counter\n"
-    << "redoubt_webhook_deliveries_total{result=\"sent\"} " << sent << "\n"
+  auto family = [&](const char* name, const char* type, const char* help) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << "\n";
+  };
+  auto one = [&](const char* name, const char* type, const char* help, auto value) {
+    family(name, type, help);
+    o << name << ' ' << value << "\n";
+  };
+  one("redoubt_endpoints_marked_stale_total", "counter",
+      "Endpoints this instance marked stale or unreachable (once per silence, by the lease holder).", stale_marked);
+  family("redoubt_webhook_deliveries_total", "counter",
+         "Webhook delivery attempts by outcome: sent (accepted), failed (given up), retried.");
+  o << "redoubt_webhook_deliveries_total{result=\"sent\"} " << sent << "\n"
     << "redoubt_webhook_deliveries_total{result=\"failed\"} " << failed << "\n"
     << "redoubt_webhook_deliveries_total{result=\"retried\"} " << retried << "\n";
-  o << "# HELP redoubt_leases_held Endpoints whose lease this instance held after its last lease round.\n"
-       "# TYPE redoubt_leases_held gauge\n"
-    << "redoubt_leases_held " << leases.held << "\n";
-  o << "# HELP redoubt_live_instances Verifier instances with an unexpired heartbeat, this one included, at its last lease round.\n"
-       "# TYPE redoubt_live_instances gauge\n"
-    << "redoubt_live_instances " << leases.live_instances << "\n";
-  o << "# HELP redoubt_lease_rounds_total Lease rounds this instance completed.\n"
-       "# TYPE redoubt_lease_rounds_total counter\n"
-    << "redoubt_lease_rounds_total " << leases.rounds << "\n";
-  o << "# HELP redoubt_leases_taken_over_total Leases this instance took from an instance whose lease had expired.\n"
-       "# TYPE redoubt_leases_taken_over_total counter\n"
-    << "redoubt_leases_taken_over_total " << leases.taken_over << "\n";
+  one("redoubt_leases_held", "gauge", "Endpoints whose lease this instance held after its last lease round.", leases.held);
+  one("redoubt_live_instances", "gauge", "Verifier instances with an unexpired heartbeat, this one included, at its last lease round.",
+      leases.live_instances);
+  one("redoubt_lease_rounds_total", "counter", "Lease rounds this instance completed.", leases.rounds);
+  one("redoubt_leases_taken_over_total", "counter", "Leases this instance took from an instance whose lease had expired.", leases.taken_over);
   return o.str();
 }
 
