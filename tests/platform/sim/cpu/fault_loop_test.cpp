@@ -1,5 +1,5 @@
 // A fuzz_x86_decode finding (issue 16): an exception handler whose first instruction faults again
-// (here a load from a non-canonical address, #GP, APM vol. 2 §8.4.8 / §5.3.1) makes the CPU deliver
+// (here a load from a non-canonical address, #GP, APM vol. 2 §8.4.14 / §5.3.1) makes the CPU deliver
 // #GP to itself over and over. No instruction retires, so icount stood still: the instruction budget
 // and the host timer (both counted in icount) never came, and Cpu::run(64) ran until the stack had
 // walked down through 4 GiB (~84 M deliveries, more than 30 s). Now every fault handled by the run
