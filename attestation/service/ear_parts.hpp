@@ -6,6 +6,7 @@
 // three parts, or a non-canonical base64url) is not split and is kept whole.
 #pragma once
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,13 @@ inline std::optional<EarParts> split_jws(std::string_view jws) {
   } catch (const std::exception&) {  // not base64url: kept whole
     return std::nullopt;
   }
+}
+
+// The parts of a JWS this verifier has just signed over `payload` (jws_sign_es256_payload): its header
+// is what precedes the first '.', and the payload and signature are the bytes it encoded. Equal to
+// split_jws(jws) (tests/attestation/service/ear_parts_test.cpp), without decoding what was just encoded.
+inline EarParts ear_parts_of(std::string_view jws, std::string_view payload, std::span<const uint8_t> signature) {
+  return EarParts{std::string(jws.substr(0, jws.find('.'))), Bytes(payload.begin(), payload.end()), Bytes(signature.begin(), signature.end())};
 }
 
 }  // namespace redoubt::attest

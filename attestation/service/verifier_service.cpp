@@ -225,12 +225,13 @@ json VerifierService::issue_nonce(const std::string& id) {
 std::optional<json> VerifierService::record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce,
                                             const std::optional<ClockState>* seen, const json& extra) {
   const std::string payload = a.ear_text();
-  const std::string jws = jws_sign_es256_payload(payload, cfg_.signing_key, kid_);
+  std::array<uint8_t, 64> sig{};
+  const std::string jws = jws_sign_es256_payload(payload, cfg_.signing_key, kid_, &sig);
   const std::string summary = findings_summary_text(a.findings, extra);
   std::string previous;  // for the webhook only: read only when there is one
   if (webhook_ && !endpoint_id.empty())
     if (auto e = store_->endpoint(endpoint_id)) previous = e->status;
-  VerdictRecord v{0, endpoint_id, a.claims.iat, a.status, summary, jws, nonce};
+  VerdictRecord v{0, endpoint_id, a.claims.iat, a.status, summary, jws, nonce, ear_parts_of(jws, payload, sig)};
   const std::optional<ClockState> clock = update_clock ? std::optional<ClockState>(a.clock) : std::nullopt;
   int64_t seq = 0;
   if (seen) {
@@ -340,7 +341,9 @@ std::string VerifierService::verify_oneshot_text(const json& body, std::string& 
     const WorkGate::Slot slot(*gate_);
     const AppraisalOutcome a = appraise_oneshot(body);
     payload = a.ear_text();
-    v = VerdictRecord{0, "", a.claims.iat, a.status, findings_summary_text(a.findings), jws_sign_es256_payload(payload, cfg_.signing_key, kid_), {}};
+    std::array<uint8_t, 64> sig{};
+    v = VerdictRecord{0, "", a.claims.iat, a.status, findings_summary_text(a.findings), jws_sign_es256_payload(payload, cfg_.signing_key, kid_, &sig), {}};
+    v.ear_parts = ear_parts_of(v.ear_jws, payload, sig);
   }
   const std::string& jws = v.ear_jws;
   const int64_t seq = store_->add_verdict(v, std::nullopt);

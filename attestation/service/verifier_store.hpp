@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "attestation/common/encoding.hpp"
+#include "attestation/service/ear_parts.hpp"
 #include "attestation/verifier/quote_verifier.hpp"
 
 namespace redoubt::attest {
@@ -60,6 +61,9 @@ struct VerdictRecord {
   std::string summary_json;  // failures/warnings/notes
   std::string ear_jws;
   Bytes nonce;  // the nonce a stored (not one-shot) appraisal consumed: at most one verdict per nonce (empty: none)
+  // Set by whoever signed ear_jws, to exactly split_jws(ear_jws) (ear_parts.hpp): the PostgreSQL store
+  // keeps these instead of decoding the JWS again (issue 13 throughput). Empty: the store splits ear_jws.
+  std::optional<EarParts> ear_parts = std::nullopt;
 };
 
 // One lease round's outcome (docs/operations.md "Several instances"): what this instance owns now.

@@ -39,7 +39,8 @@ const std::string kUpdateStatus = "UPDATE endpoints SET status=$1 WHERE id=$2";
 std::vector<Arg> insert_args(const VerdictRecord& v) {
   std::vector<Arg> a = {A(v.endpoint_id), A(v.iat), A(v.status), A(v.summary_json)};
   a.reserve(9);
-  const std::optional<EarParts> p = split_jws(v.ear_jws);
+  std::optional<EarParts> split;
+  const EarParts* p = v.ear_parts ? &*v.ear_parts : (split = split_jws(v.ear_jws)) ? &*split : nullptr;
   a.push_back(p ? A(std::string()) : A(v.ear_jws));
   a.push_back(v.nonce.empty() ? Null() : A(v.nonce));
   if (p) {

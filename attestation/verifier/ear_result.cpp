@@ -3,6 +3,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 
+#include <cstring>
 #include <memory>
 
 #include "attestation/common/attest_error.hpp"
@@ -52,7 +53,8 @@ std::string jws_sign_es256(const nlohmann::json& claims, const policy::EvpKey& k
   return jws_sign_es256_payload(claims.dump(), key, kid);
 }
 
-std::string jws_sign_es256_payload(const std::string& payload, const policy::EvpKey& key, const std::string& kid) {
+std::string jws_sign_es256_payload(const std::string& payload, const policy::EvpKey& key, const std::string& kid,
+                                   std::array<uint8_t, 64>* raw_signature) {
   if (tl_sign.kid != kid || tl_sign.header_b64.empty()) {
     tl_sign.header_b64 = to_base64url(bytes_of(nlohmann::json{{"alg", "ES256"}, {"typ", "JWT"}, {"kid", kid}}.dump()));
     tl_sign.kid = kid;
@@ -77,6 +79,7 @@ std::string jws_sign_es256_payload(const std::string& payload, const policy::Evp
   BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), raw + 32, 32);
   input += '.';
   input += to_base64url(raw);
+  if (raw_signature) std::memcpy(raw_signature->data(), raw, sizeof raw);
   return input;
 }
 
