@@ -39,7 +39,7 @@ inline std::optional<EarParts> split_jws(std::string_view jws) {
 
 // The parts of a JWS this verifier has just signed over `payload` (jws_sign_es256_payload): its header
 // is what precedes the first '.', and the payload and signature are the bytes it encoded. Equal to
-// split_jws(jws) (tests/attestation/service/ear_parts_test.cpp), without decoding what was just encoded.
+// split_jws(jws) (attest_store_schema_test), without decoding what was just encoded.
 inline EarParts ear_parts_of(std::string_view jws, std::string_view payload, std::span<const uint8_t> signature) {
   return EarParts{std::string(jws.substr(0, jws.find('.'))), Bytes(payload.begin(), payload.end()), Bytes(signature.begin(), signature.end())};
 }
