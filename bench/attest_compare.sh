@@ -5,16 +5,40 @@
 # BASELINE_BENCH: e.g. a build of main with this tree's bench/attest_bench.cpp (it measures server CPU
 # the same way for both). REDOUBT_BENCH_HTTP_ONLY=1 is set: the in-process phase is skipped.
 # LOGS (default "repeated first-seen"): which event-log modes of bench_attest to run (its 4th argument).
+# STORES (default "sqlite postgresql"). REPS (default 1): rounds of base/new alternation; with more
+# than one, a table of the median server CPU per appraisal (and p99) of each build closes the output —
+# this machine's noise between runs (±20 %) is larger than most single changes.
 set -euo pipefail
 base=$1 new=$2 n=${3:-300} per=${4:-50}
 export REDOUBT_BENCH_HTTP_ONLY=1
 echo "date: $(date -u '+%F %T UTC'); $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-for store in sqlite postgresql; do
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for store in ${STORES:-sqlite postgresql}; do
   for logs in ${LOGS:-repeated first-seen}; do
-    for which in base new; do
-      bin=$base; [[ $which == new ]] && bin=$new
-      echo "=== $which ($bin) $store, $logs logs"
-      nice -n 0 "$bin" "$n" "$per" "$store" "$logs" | grep -v '^machine:\|^evidence:'
+    for ((rep = 0; rep < ${REPS:-1}; rep++)); do
+      for which in base new; do
+        bin=$base; [[ $which == new ]] && bin=$new
+        echo "=== $which ($bin) $store, $logs logs"
+        out=$(nice -n 0 "$bin" "$n" "$per" "$store" "$logs" | grep -v '^machine:\|^evidence:')
+        echo "$out"
+        # "1 server thread" / "32 concurrent" lines give p99; the line after each gives server CPU.
+        echo "$out" | awk -v k="$store $logs $which" '
+          /1 server thread/ {c="1"; match($0, /p99 [0-9.]+/); p[c]=substr($0, RSTART+4, RLENGTH-4)}
+          /32 concurrent/ {c="32"; match($0, /p99 [0-9.]+/); p[c]=substr($0, RSTART+4, RLENGTH-4)}
+          /server CPU/ {split($0, f, " "); print k, c, f[3], p[c]}' >> "$results"
+      done
     done
   done
 done
+if (( ${REPS:-1} > 1 )); then
+  echo "=== medians of ${REPS} rounds: store, logs, clients: server CPU us per appraisal base -> new (p99 ms base -> new)"
+  sort "$results" | awk '
+    function median(s,   a, n, i, j, t) {
+      n = split(s, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { key = $1 " " $2 " " $4; cpu[key, $3] = cpu[key, $3] " " $5; p99[key, $3] = p99[key, $3] " " $6; keys[key] = 1 }
+    END { for (k in keys) printf "%-34s %6.0f -> %6.0f us   (%.1f -> %.1f ms)\n", k, median(cpu[k, "base"]), median(cpu[k, "new"]), median(p99[k, "base"]), median(p99[k, "new"]) }' | sort
+fi
