@@ -20,6 +20,7 @@
 
 #include "attestation/common/encoding.hpp"
 #include "attestation/service/ear_parts.hpp"
+#include "attestation/service/group_commit.hpp"
 #include "attestation/verifier/quote_verifier.hpp"
 
 namespace redoubt::attest {
@@ -238,10 +239,7 @@ class SqliteStore final : public VerifierStore {
   sqlite3* db_ = nullptr;
   SqliteStmtCache stmts_;  // the hot paths' statements (under mu_)
   std::mutex mu_;
-  std::mutex gc_mu_;  // the group commit's queue and leader flag
-  std::condition_variable gc_cv_;
-  std::vector<VerdictWaiter*> gc_queue_;
-  bool gc_leader_ = false;
+  GroupCommit<VerdictWaiter> gc_;  // add_verdict's batches (group_commit.hpp)
   // WAL checkpoints off the request path: a connection and a thread of their own.
   sqlite3* ckpt_db_ = nullptr;
   std::thread ckpt_thread_;

@@ -72,7 +72,6 @@ class PgStore final : public VerifierStore {
   void release(PGconn* c);
   void migrate();
   struct VerdictWaiter;  // verifier_store_pg_verdicts.cpp
-  void group_commit(VerdictWaiter& me);  // returns with me.seq or me.err set
   void commit_verdicts(const std::vector<VerdictWaiter*>& batch);
 
   std::string url_;
@@ -81,10 +80,11 @@ class PgStore final : public VerifierStore {
   std::vector<PGconn*> all_, idle_;
   // Per connection: SQL text -> the name it is prepared under (used only by the thread holding the connection).
   std::unordered_map<PGconn*, std::unordered_map<std::string, std::string>> prepared_;
-  std::mutex gc_mu_;  // the verdicts' group commit: its queue and leader flag (as SqliteStore's)
-  std::condition_variable gc_cv_;
-  std::vector<VerdictWaiter*> gc_queue_;
-  bool gc_leader_ = false;
+  // The verdicts' group commit (group_commit.hpp). At most this many verdicts in one pipeline: its
+  // results (~100 bytes each) stay far below what the sockets buffer, so the blocking sends cannot
+  // wait on a server that waits on us to read.
+  static constexpr size_t kMaxVerdictBatch = 64;
+  GroupCommit<VerdictWaiter> gc_{kMaxVerdictBatch};
 };
 
 }  // namespace redoubt::attest

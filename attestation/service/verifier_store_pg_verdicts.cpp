@@ -139,10 +139,6 @@ std::optional<int64_t> cas_one(PgStore::Conn& c, const VerdictRecord& v, const s
   }
 }
 
-// At most this many verdicts in one pipeline: its results (~100 bytes each) stay far below what the
-// sockets buffer, so the blocking sends cannot wait on a server that waits on us to read.
-constexpr size_t kMaxBatch = 64;
-
 }  // namespace
 
 struct PgStore::VerdictWaiter {
@@ -151,16 +147,15 @@ struct PgStore::VerdictWaiter {
   const std::optional<ClockState>* seen = nullptr;  // set: a compare-and-set (add_verdict_if_clock) against this clock record
   std::optional<int64_t> seq;                        // a compare-and-set that found the record moved: none
   std::exception_ptr err;
-  bool done = false;  // under gc_mu_
 };
 
-// Issue 13 (throughput), as SqliteStore::add_verdict: the first caller to find no commit under way
-// leads — it takes the verdicts queued so far (its own among them, up to kMaxBatch) into one
-// transaction — and the others wait for theirs. One caller at a time: one verdict per transaction, the
+// Issue 13 (throughput), as SqliteStore::add_verdict: group commit (group_commit.hpp), at most
+// kMaxVerdictBatch verdicts in one transaction. One caller at a time: one verdict per transaction, the
 // statements as before. Nothing is acknowledged before the transaction that holds it has committed.
 int64_t PgStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
   VerdictWaiter me{&v, &clock};
-  group_commit(me);
+  gc_.submit(me, [this](const std::vector<VerdictWaiter*>& batch) { commit_verdicts(batch); });  // never throws
+  if (me.err) std::rethrow_exception(me.err);
   return *me.seq;
 }
 
@@ -170,30 +165,9 @@ int64_t PgStore::add_verdict(const VerdictRecord& v, const std::optional<ClockSt
 // record: still exactly one of them inserts (attest_lifecycle_test, attest_fleet_test).
 std::optional<int64_t> PgStore::add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) {
   VerdictWaiter me{&v, &clock, &seen};
-  group_commit(me);
-  return me.seq;
-}
-
-void PgStore::group_commit(VerdictWaiter& me) {
-  std::unique_lock<std::mutex> q(gc_mu_);
-  gc_queue_.push_back(&me);
-  while (!me.done) {
-    if (gc_leader_) {
-      gc_cv_.wait(q);
-      continue;
-    }
-    gc_leader_ = true;
-    const size_t n = std::min(gc_queue_.size(), kMaxBatch);
-    std::vector<VerdictWaiter*> batch(gc_queue_.begin(), gc_queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    gc_queue_.erase(gc_queue_.begin(), gc_queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    q.unlock();
-    commit_verdicts(batch);  // never throws: each waiter gets its seq or its error
-    q.lock();
-    for (VerdictWaiter* w : batch) w->done = true;
-    gc_leader_ = false;
-    gc_cv_.notify_all();
-  }
+  gc_.submit(me, [this](const std::vector<VerdictWaiter*>& batch) { commit_verdicts(batch); });
   if (me.err) std::rethrow_exception(me.err);
+  return me.seq;
 }
 
 void PgStore::commit_verdicts(const std::vector<VerdictWaiter*>& batch) {

@@ -46,32 +46,14 @@ struct SqliteStore::VerdictWaiter {
   const std::optional<ClockState>* clock;
   int64_t seq = 0;
   std::exception_ptr err;
-  bool done = false;  // under gc_mu_
 };
 
-// Issue 13 (throughput): the first caller to find no commit under way leads — it takes every verdict
-// queued so far (its own included) into one transaction — and the others wait for theirs; whoever
-// arrives meanwhile is in the next batch. With one caller at a time this is one transaction per
-// verdict, as before. Nothing is acknowledged before the COMMIT that holds it.
+// Issue 13 (throughput): group commit (group_commit.hpp) — verdicts that arrive while a transaction
+// commits go together into the next, one COMMIT for all. Nothing is acknowledged before the COMMIT
+// that holds it.
 int64_t SqliteStore::add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
   VerdictWaiter me{&v, &clock};
-  std::unique_lock<std::mutex> q(gc_mu_);
-  gc_queue_.push_back(&me);
-  while (!me.done) {
-    if (gc_leader_) {
-      gc_cv_.wait(q);
-      continue;
-    }
-    gc_leader_ = true;
-    std::vector<VerdictWaiter*> batch;
-    batch.swap(gc_queue_);
-    q.unlock();
-    commit_verdicts(batch);  // never throws: each waiter gets its seq or its error
-    q.lock();
-    for (VerdictWaiter* w : batch) w->done = true;
-    gc_leader_ = false;
-    gc_cv_.notify_all();
-  }
+  gc_.submit(me, [this](const std::vector<VerdictWaiter*>& batch) { commit_verdicts(batch); });  // never throws: each gets its seq or error
   if (me.err) std::rethrow_exception(me.err);
   return me.seq;
 }

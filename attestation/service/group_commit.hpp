@@ -1,0 +1,77 @@
+// Group commit for the stores' verdicts (issue 13, throughput): the first caller to find no commit
+// under way leads — it takes the items queued so far (its own among them, up to max_batch) into one
+// commit — and the others wait for theirs; whoever arrives meanwhile is in a later batch. With one
+// caller at a time this is one commit per item. Nothing returns before the commit that holds it.
+//
+// Wake-ups are precise: the leader wakes the members of its batch and the next leader (the oldest
+// still queued), each through its own condition variable. (A shared one with notify_all woke every
+// waiter after each batch — 32 clients, 32 wake-ups and most back to sleep: a third of the store's
+// samples in a profile, eighth round of docs/verifier-performance.md.)
+#pragma once
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+namespace redoubt::attest {
+
+template <class Item>
+class GroupCommit {
+ public:
+  explicit GroupCommit(size_t max_batch = SIZE_MAX) : max_(max_batch == 0 ? 1 : max_batch) {}
+  GroupCommit(const GroupCommit&) = delete;
+  GroupCommit& operator=(const GroupCommit&) = delete;
+
+  // Returns once `item` has been in a batch passed to commit(const std::vector<Item*>&), which runs
+  // on the leading caller's thread and must not throw (it records each item's own result or error).
+  template <class Commit>
+  void submit(Item& item, Commit&& commit) {
+    Entry me{&item};
+    std::unique_lock<std::mutex> q(mu_);
+    queue_.push_back(&me);
+    while (!me.done) {
+      if (leading_) {
+        me.cv.wait(q);  // until this item is done, or this caller is the next to lead
+        continue;
+      }
+      leading_ = true;
+      const size_t n = std::min(queue_.size(), max_);
+      std::vector<Entry*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      std::vector<Item*> items;
+      items.reserve(n);
+      for (Entry* e : batch) items.push_back(e->item);
+      q.unlock();
+      commit(items);
+      q.lock();
+      // Under the lock: a waiter returns (and its Entry goes) only after it has seen done.
+      for (Entry* e : batch) {
+        e->done = true;
+        if (e != &me) e->cv.notify_one();
+      }
+      leading_ = false;
+      if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
+    }
+  }
+
+  size_t queued() const {  // items waiting now (tests)
+    std::lock_guard<std::mutex> l(mu_);
+    return queue_.size();
+  }
+
+ private:
+  struct Entry {
+    Item* item;
+    std::condition_variable cv;
+    bool done = false;  // under mu_
+  };
+  const size_t max_;
+  mutable std::mutex mu_;
+  std::deque<Entry*> queue_;
+  bool leading_ = false;
+};
+
+}  // namespace redoubt::attest
