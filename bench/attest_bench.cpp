@@ -17,11 +17,13 @@
 // Prints the machine and the load average; numbers only, no asserts.
 #include "bench/machine_info.hpp"
 #include <httplib.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <chrono>
 #include <fstream>
@@ -115,6 +117,7 @@ struct Server {
 // The store every verdict goes to: SQLite in `dir`, or (third argument "postgresql") a database on a
 // PostgreSQL server of the benchmark's own (tests/attestation/pg_server.hpp, synchronous_commit=off).
 std::unique_ptr<test::PgServer> g_pg;
+std::mutex g_pg_stop;  // the end of main and the signal thread both stop it: one at a time
 
 // CPU seconds (user + system) of the PostgreSQL server: the postmaster and its children (backends).
 double pg_cpu_s() {
@@ -187,6 +190,24 @@ attest::VerifierConfig config(const std::filesystem::path& dir, const std::strin
 
 int main(int argc, char** argv) {
   setenv("TSS2_LOG", "all+NONE", 0);
+  // The PostgreSQL server this bench starts must not outlive it: a reader that stops early (| head)
+  // gets EPIPE instead of killing us, and SIGINT/SIGTERM/SIGHUP stop the server before exiting. (Blocked
+  // here, before any thread exists, so that only the waiting thread below takes them.)
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread([stop_signals] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::cerr << "bench_attest: signal " << sig << ", stopping\n";
+    {
+      std::lock_guard<std::mutex> l(g_pg_stop);
+      g_pg.reset();  // pg_ctl stop (the other threads may be mid-request: we leave without them)
+    }
+    std::_Exit(128 + sig);
+  }).detach();
   const int n_single = argc > 1 ? std::atoi(argv[1]) : 2000;
   const int per_client = argc > 2 ? std::atoi(argv[2]) : 100;
   const std::string store = argc > 3 ? argv[3] : "sqlite";
@@ -368,6 +389,9 @@ int main(int argc, char** argv) {
   }
   std::cout << "load average: " << loadavg() << "\n";
   std::filesystem::remove_all(dir);
-  g_pg.reset();
+  {
+    std::lock_guard<std::mutex> l(g_pg_stop);
+    g_pg.reset();
+  }
   return 0;
 }

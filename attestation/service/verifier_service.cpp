@@ -47,6 +47,19 @@ void check_ak(const TPMT_PUBLIC& ak) {
   public_to_evp(ak);  // a valid point / modulus
 }
 
+// An EAR signed, and the parts the store keeps of it (ear_parts.hpp) as the signer made them, not
+// decoded from the JWS again.
+struct SignedEar {
+  std::string jws;
+  EarParts parts;
+};
+SignedEar sign_ear(const std::string& payload, const policy::EvpKey& key, const std::string& kid) {
+  std::array<uint8_t, 64> sig{};
+  SignedEar s{jws_sign_es256_payload(payload, key, kid, &sig), {}};
+  s.parts = ear_parts_of(s.jws, payload, sig);
+  return s;
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ service
@@ -225,13 +238,13 @@ json VerifierService::issue_nonce(const std::string& id) {
 std::optional<json> VerifierService::record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce,
                                             const std::optional<ClockState>* seen, const json& extra) {
   const std::string payload = a.ear_text();
-  std::array<uint8_t, 64> sig{};
-  const std::string jws = jws_sign_es256_payload(payload, cfg_.signing_key, kid_, &sig);
+  SignedEar ear = sign_ear(payload, cfg_.signing_key, kid_);
   const std::string summary = findings_summary_text(a.findings, extra);
   std::string previous;  // for the webhook only: read only when there is one
   if (webhook_ && !endpoint_id.empty())
     if (auto e = store_->endpoint(endpoint_id)) previous = e->status;
-  VerdictRecord v{0, endpoint_id, a.claims.iat, a.status, summary, jws, nonce, ear_parts_of(jws, payload, sig)};
+  VerdictRecord v{0, endpoint_id, a.claims.iat, a.status, summary, std::move(ear.jws), nonce, std::move(ear.parts)};
+  const std::string& jws = v.ear_jws;
   const std::optional<ClockState> clock = update_clock ? std::optional<ClockState>(a.clock) : std::nullopt;
   int64_t seq = 0;
   if (seen) {
@@ -341,9 +354,8 @@ std::string VerifierService::verify_oneshot_text(const json& body, std::string& 
     const WorkGate::Slot slot(*gate_);
     const AppraisalOutcome a = appraise_oneshot(body);
     payload = a.ear_text();
-    std::array<uint8_t, 64> sig{};
-    v = VerdictRecord{0, "", a.claims.iat, a.status, findings_summary_text(a.findings), jws_sign_es256_payload(payload, cfg_.signing_key, kid_, &sig), {}};
-    v.ear_parts = ear_parts_of(v.ear_jws, payload, sig);
+    SignedEar ear = sign_ear(payload, cfg_.signing_key, kid_);
+    v = VerdictRecord{0, "", a.claims.iat, a.status, findings_summary_text(a.findings), std::move(ear.jws), {}, std::move(ear.parts)};
   }
   const std::string& jws = v.ear_jws;
   const int64_t seq = store_->add_verdict(v, std::nullopt);

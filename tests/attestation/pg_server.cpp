@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -74,9 +75,11 @@ PgServer::~PgServer() {
   if (started_) {
     std::vector<std::string> argv = {(pg_bindir() / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-m", "fast", "-w", "stop"};
     if (!user_.empty()) argv.insert(argv.begin(), {"runuser", "-u", user_, "--"});
-    try {
-      run_program(argv);
-    } catch (...) {
+    try {  // a server left running is named on stderr, with pg_ctl's own words (it should never happen)
+      const CliResult r = run_program(argv);
+      if (r.exit_code != 0) std::cerr << "PgServer: pg_ctl stop of " << dir_ << " failed (exit " << r.exit_code << "): " << r.out << r.err << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "PgServer: pg_ctl stop of " << dir_ << " failed: " << e.what() << "\n";
     }
   }
   std::error_code ec;
