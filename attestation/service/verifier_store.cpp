@@ -188,6 +188,10 @@ void SqliteStore::migrate() {
   if (version < 5) {  // issue 13: PostgreSQL stores a verdict's EAR in parts (PgStore::migrate); SQLite keeps it whole
     exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '5')");
   }
+  if (version < 6) {  // issue 13: the verdicts' indexes skip one-shot verdicts (kVerdictIndexesSql)
+    for (const char* sql : kVerdictIndexesSql) exec(sql);
+    exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '6')");
+  }
   tx.commit();
 }
 

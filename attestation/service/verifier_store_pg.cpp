@@ -159,6 +159,10 @@ void PgStore::migrate() {
     c.exec("ALTER TABLE verdicts ADD COLUMN ear_protected TEXT, ADD COLUMN ear_payload BYTEA, ADD COLUMN ear_sig BYTEA");
     set_version(5);
   }
+  if (version < 6) {  // as SqliteStore::migrate: the verdicts' indexes skip one-shot verdicts (kVerdictIndexesSql)
+    for (const char* sql : kVerdictIndexesSql) c.exec(sql);
+    set_version(6);
+  }
   // Storage parameters, not schema changes: set once on any schema, the version stays.
   // A row is compressed only past toast_tuple_target (PostgreSQL 15 §73.2, CREATE TABLE
   // "toast_tuple_target"): 4080 bytes (two rows a page) compresses a verdict's payload and findings

@@ -223,7 +223,7 @@ void PgStore::commit_verdicts(const std::vector<VerdictWaiter*>& batch) {
 
 std::vector<VerdictRecord> PgStore::verdicts(const std::string& endpoint_id, int limit) {
   Conn c(*this);
-  Res r = c.exec(std::string("SELECT ") + kVerdictCols + " FROM verdicts WHERE endpoint_id=$1 ORDER BY seq DESC LIMIT $2", {A(endpoint_id), A(int64_t{limit})});
+  Res r = c.exec(std::string("SELECT ") + kVerdictCols + " FROM verdicts WHERE endpoint_id=$1 AND endpoint_id <> '' ORDER BY seq DESC LIMIT $2", {A(endpoint_id), A(int64_t{limit})});
   std::vector<VerdictRecord> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(read_verdict(r, i));
   return out;

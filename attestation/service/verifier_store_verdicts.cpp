@@ -109,7 +109,7 @@ VerdictRecord read_verdict(const Stmt& s) {
 
 std::vector<VerdictRecord> SqliteStore::verdicts(const std::string& endpoint_id, int limit) {
   std::lock_guard<std::mutex> l(mu_);
-  Stmt s(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE endpoint_id=? ORDER BY seq DESC LIMIT ?");
+  Stmt s(db_, "SELECT seq, endpoint_id, iat, status, summary, ear_jws FROM verdicts WHERE endpoint_id=? AND endpoint_id <> '' ORDER BY seq DESC LIMIT ?");  // <> '': verdicts_by_endpoint (schema 6)
   s.bind(1, endpoint_id).bind(2, int64_t{limit});
   std::vector<VerdictRecord> out;
   while (s.step()) out.push_back(read_verdict(s));

@@ -280,7 +280,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_with_a_reason) {
   BOOST_TEST(a.out.find("unknown_endpoint") != std::string::npos);
   auto [ic, info] = h.get("/v1/info");  // still alive
   BOOST_TEST(ic == 200);
-  BOOST_TEST(info["schema_version"] == 5);
+  BOOST_TEST(info["schema_version"] == 6);
 }
 
 BOOST_AUTO_TEST_CASE(enrolment_refuses_an_ek_from_an_unknown_manufacturer) {

@@ -195,3 +195,84 @@ BOOST_DATA_TEST_CASE(schema_3_is_migrated_to_4_keeping_the_data, bdata::make(kBa
   const bool groups_ok = s->endpoint_groups() == std::vector<std::pair<std::string, std::string>>{{"old", "lab"}};
   BOOST_TEST(groups_ok);
 }
+
+namespace {
+// The query plan of `sql` as one text: SQLite's EXPLAIN QUERY PLAN details, or PostgreSQL's EXPLAIN
+// (sequential scans off, so that a tiny table still shows whether an index *can* serve the query).
+std::string plan_of(const std::string& location, const std::string& sql) {
+  if (location.rfind("sqlite:", 0) == 0) {
+    sqlite3* db = nullptr;
+    sqlite3_open(location.substr(7).c_str(), &db);
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &st, nullptr) == SQLITE_OK)
+      while (sqlite3_step(st) == SQLITE_ROW) out += std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 3))) + "\n";
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+  return pg_value(location, "SET enable_seqscan = off; EXPLAIN (FORMAT JSON) " + sql);
+}
+
+std::string index_sql(const std::string& location, const std::string& name) {
+  if (location.rfind("sqlite:", 0) == 0) {
+    sqlite3* db = nullptr;
+    sqlite3_open(location.substr(7).c_str(), &db);
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type='index' AND name=?", -1, &st, nullptr) == SQLITE_OK) {
+      sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(st) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+  return pg_value(location, "SELECT indexdef FROM pg_indexes WHERE indexname = '" + name + "'");
+}
+}  // namespace
+
+// Schema 6: a schema-5 store (full indexes on verdicts) gets partial ones that leave one-shot verdicts
+// out; its verdicts are kept, a nonce still stores at most one verdict, and the by-endpoint and
+// by-nonce lookups can still use the indexes (their plans name them).
+BOOST_DATA_TEST_CASE(schema_5_is_migrated_to_6_with_partial_verdict_indexes, bdata::make(kBackends), backend) {
+  Place p(backend);
+  {
+    auto s = attest::open_store(p.location);
+    attest::EndpointRecord e;
+    e.id = "old";
+    e.ek_public = e.ek_certificate = e.ak_public = Bytes{1};
+    s->put_endpoint(e);
+    s->add_verdict(verdict("old", "affirming", Bytes{7}), std::nullopt);
+    s->add_verdict(verdict("", "contraindicated"), std::nullopt);  // one-shot
+  }
+  // Back to schema 5 as a schema-5 verifier left it.
+  raw(p.location, "DROP INDEX verdicts_by_nonce");
+  raw(p.location, "CREATE UNIQUE INDEX verdicts_by_nonce ON verdicts(nonce)");
+  raw(p.location, "DROP INDEX verdicts_by_endpoint");
+  raw(p.location, "CREATE INDEX verdicts_by_endpoint ON verdicts(endpoint_id, seq)");
+  raw(p.location, "UPDATE meta SET value='5' WHERE key='schema_version'");
+  BOOST_TEST(index_sql(p.location, "verdicts_by_nonce").find("WHERE") == std::string::npos);
+  auto s = attest::open_store(p.location);
+  BOOST_TEST(s->schema_version() == 6);
+  BOOST_TEST(s->integrity_check() == "ok");
+  const std::string by_nonce = index_sql(p.location, "verdicts_by_nonce"), by_endpoint = index_sql(p.location, "verdicts_by_endpoint");
+  BOOST_TEST(by_nonce.find("nonce IS NOT NULL") != std::string::npos, by_nonce);
+  BOOST_TEST(by_endpoint.find("<> ''") != std::string::npos, by_endpoint);
+  BOOST_TEST(s->verdict_count() == 2);
+  const auto old = s->verdicts("old", 5);
+  BOOST_TEST_REQUIRE(old.size() == 1u);
+  BOOST_TEST(old[0].ear_jws == "jws.affirming");
+  BOOST_TEST(s->verdicts("", 5).empty());  // one-shot verdicts belong to no endpoint
+  BOOST_TEST(s->verdict_by_nonce(Bytes{7}).has_value());
+  BOOST_TEST(code_of([&] { s->add_verdict(verdict("old", "warning", Bytes{7}), std::nullopt); }) == "verdict_exists");  // still unique
+  s->add_verdict(verdict("", "contraindicated"), std::nullopt);  // one-shot verdicts (NULL nonce) never collide
+  BOOST_TEST(s->verdict_count() == 3);
+  const bool pg = std::string(backend) == "postgresql";
+  const std::string p1 = pg ? "$1" : "?", p2 = pg ? "$2" : "?";
+  const std::string ep = plan_of(p.location, "SELECT seq FROM verdicts WHERE endpoint_id=" + (pg ? std::string("'old'") : p1) +
+                                                 " AND endpoint_id <> '' ORDER BY seq DESC LIMIT 5");
+  BOOST_TEST(ep.find("verdicts_by_endpoint") != std::string::npos, ep);
+  const std::string np = plan_of(p.location, std::string("SELECT seq FROM verdicts WHERE nonce = ") + (pg ? "'\\x07'::bytea" : p2));
+  BOOST_TEST(np.find("verdicts_by_nonce") != std::string::npos, np);
+}
