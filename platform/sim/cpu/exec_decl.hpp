@@ -4,6 +4,19 @@
 
 namespace redoubt::sim::cpu::exec {
 
+// Before iteration `iter` of a REP string or I/O instruction (string_op, io): true when it ends here —
+// rCX is 0 (done), or c.rep_chunk iterations have run in this step: rIP stays at the instruction, which
+// runs again, so interrupts, the host timer and the instruction budget see the guest between
+// iterations (APM vol. 3, "REP": interruptible, rCX and the pointers updated; a REP with RCX = 2^63
+// hung the simulator: fuzz_x86_decode, issue 16).
+inline bool rep_ends_here(Cpu& c, uint64_t iter, bool asz32) {
+  if ((asz32 ? uint64_t(uint32_t(c.gpr[RCX])) : c.gpr[RCX]) == 0) return true;
+  if (iter != c.rep_chunk) return false;
+  c.rip() = c.cur_rip;
+  c.end_block();
+  return true;
+}
+
 // exec_misc.cpp
 void mul1(Cpu&, const Op&);
 void div1(Cpu&, const Op&);

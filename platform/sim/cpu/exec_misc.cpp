@@ -369,17 +369,8 @@ void string_op(Cpu& c, const Op& o) {
   const uint64_t dst_base = c.seg_base[0];   // ES:rDI, never overridden (0 in 64-bit mode)
   const bool rep = o.w2 != 0;
   auto addr = [&](uint64_t v) { return o.asz32 ? uint64_t(uint32_t(v)) : v; };  // 32-bit rSI/rDI wrap
-  // A REP string instruction is interruptible between iterations (APM vol. 3, "REP": rCX and the
-  // pointers updated, rIP at the instruction): after c.rep_chunk iterations the instruction stops
-  // and is executed again, so interrupts, the host timer and the instruction budget see a guest whose
-  // RCX is 2^63 (one such instruction hung the simulator: fuzz_x86_decode, issue 16).
   for (uint64_t iter = 0;; ++iter) {
-    if (rep && (o.asz32 ? uint32_t(c.gpr[RCX]) : c.gpr[RCX]) == 0) return;
-    if (rep && iter == c.rep_chunk) {
-      c.rip() = c.cur_rip;
-      c.end_block();
-      return;
-    }
+    if (rep && rep_ends_here(c, iter, o.asz32)) return;  // interruptible between iterations
     // Bulk fast path for REP MOVS/STOS forward within one page each.
     if (rep && step > 0 && !o.asz32 && (o.cc == 0 || o.cc == 1)) {
       const uint64_t di = c.gpr[RDI], si = src_base + c.gpr[RSI];

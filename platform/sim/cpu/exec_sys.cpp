@@ -153,16 +153,10 @@ void io(Cpu& c, const Op& o) {
   }
   const int64_t step = (c.rflags_sys & kDF) ? -int64_t(size) : int64_t(size);
   auto off = [&](uint64_t v) { return o.asz32 ? uint64_t(uint32_t(v)) : v; };  // 32-bit rSI/rDI/rCX wrap
-  // Interruptible between iterations, as REP MOVS/STOS/... (string_op, APM vol. 3 "REP"): after
-  // c.rep_chunk iterations rIP stays at the instruction and the run loop gets control back (a guest's
-  // REP OUTSD with ECX = 2^32 - 1 ran 4 G port writes in one step: fuzz_x86_decode, issue 16).
+  // Interruptible between iterations, as REP MOVS/STOS/... (a guest's REP OUTSD with ECX = 2^32 - 1
+  // ran 4 G port writes in one step: fuzz_x86_decode, issue 16).
   for (uint64_t iter = 0;; ++iter) {
-    if (o.w2 && off(c.gpr[RCX]) == 0) return;
-    if (o.w2 && iter == c.rep_chunk) {
-      c.rip() = c.cur_rip;
-      c.end_block();
-      return;
-    }
+    if (o.w2 && rep_ends_here(c, iter, o.asz32)) return;
     if (in) {
       const uint64_t a = c.seg_base[kEs] + off(c.gpr[RDI]);
       c.translate(a, kWrite);  // fault before the port read has side effects
