@@ -76,6 +76,16 @@ BOOST_DATA_TEST_CASE(schema_2_is_migrated_keeping_the_data, bdata::make(kBackend
 }
 
 namespace {
+// The enrolled endpoint "old" the migration tests leave in a store before turning its schema back.
+attest::EndpointRecord old_endpoint() {
+  attest::EndpointRecord e;
+  e.id = "old";
+  e.ek_public = e.ek_certificate = e.ak_public = Bytes{1};
+  e.status = "affirming";
+  e.last_seen = 77;
+  return e;
+}
+
 // The first column of the first row of `sql` on a PostgreSQL location, as text.
 std::string pg_value(const std::string& location, const std::string& sql) {
   PGconn* c = PQconnectdb(location.c_str());
@@ -162,12 +172,7 @@ BOOST_DATA_TEST_CASE(schema_3_is_migrated_to_4_keeping_the_data, bdata::make(kBa
   Place p(backend);
   {
     auto s = attest::open_store(p.location);
-    attest::EndpointRecord e;
-    e.id = "old";
-    e.ek_public = e.ek_certificate = e.ak_public = Bytes{1};
-    e.status = "affirming";
-    e.last_seen = 77;
-    s->put_endpoint(e);
+    s->put_endpoint(old_endpoint());
     s->add_verdict(verdict("old", "affirming", Bytes{7}), std::nullopt);
     s->put_setting("reference_values", "b64");
   }
@@ -197,38 +202,34 @@ BOOST_DATA_TEST_CASE(schema_3_is_migrated_to_4_keeping_the_data, bdata::make(kBa
 }
 
 namespace {
+// Column `col` of every row of `sql` on an SQLite location (its one `?`, if any, bound to `arg`).
+std::vector<std::string> sqlite_column(const std::string& location, const std::string& sql, int col, const char* arg = nullptr) {
+  sqlite3* db = nullptr;
+  sqlite3_open(location.substr(7).c_str(), &db);
+  sqlite3_stmt* st = nullptr;
+  std::vector<std::string> out;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+    if (arg) sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, col)));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
 // The query plan of `sql` as one text: SQLite's EXPLAIN QUERY PLAN details, or PostgreSQL's EXPLAIN
 // (sequential scans off, so that a tiny table still shows whether an index *can* serve the query).
 std::string plan_of(const std::string& location, const std::string& sql) {
-  if (location.rfind("sqlite:", 0) == 0) {
-    sqlite3* db = nullptr;
-    sqlite3_open(location.substr(7).c_str(), &db);
-    sqlite3_stmt* st = nullptr;
-    std::string out;
-    if (sqlite3_prepare_v2(db, ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &st, nullptr) == SQLITE_OK)
-      while (sqlite3_step(st) == SQLITE_ROW) out += std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 3))) + "\n";
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-  }
-  return pg_value(location, "SET enable_seqscan = off; EXPLAIN (FORMAT JSON) " + sql);
+  if (location.rfind("sqlite:", 0) != 0) return pg_value(location, "SET enable_seqscan = off; EXPLAIN (FORMAT JSON) " + sql);
+  std::string out;
+  for (const std::string& line : sqlite_column(location, "EXPLAIN QUERY PLAN " + sql, 3)) out += line + "\n";
+  return out;
 }
 
 std::string index_sql(const std::string& location, const std::string& name) {
-  if (location.rfind("sqlite:", 0) == 0) {
-    sqlite3* db = nullptr;
-    sqlite3_open(location.substr(7).c_str(), &db);
-    sqlite3_stmt* st = nullptr;
-    std::string out;
-    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type='index' AND name=?", -1, &st, nullptr) == SQLITE_OK) {
-      sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
-      if (sqlite3_step(st) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-  }
-  return pg_value(location, "SELECT indexdef FROM pg_indexes WHERE indexname = '" + name + "'");
+  if (location.rfind("sqlite:", 0) != 0) return pg_value(location, "SELECT indexdef FROM pg_indexes WHERE indexname = '" + name + "'");
+  const auto rows = sqlite_column(location, "SELECT sql FROM sqlite_master WHERE type='index' AND name=?", 0, name.c_str());
+  return rows.empty() ? "" : rows[0];
 }
 }  // namespace
 
@@ -239,10 +240,7 @@ BOOST_DATA_TEST_CASE(schema_5_is_migrated_to_6_with_partial_verdict_indexes, bda
   Place p(backend);
   {
     auto s = attest::open_store(p.location);
-    attest::EndpointRecord e;
-    e.id = "old";
-    e.ek_public = e.ek_certificate = e.ak_public = Bytes{1};
-    s->put_endpoint(e);
+    s->put_endpoint(old_endpoint());
     s->add_verdict(verdict("old", "affirming", Bytes{7}), std::nullopt);
     s->add_verdict(verdict("", "contraindicated"), std::nullopt);  // one-shot
   }
