@@ -148,7 +148,7 @@ class ConnStream final : public httplib::Stream {
       }
       const ssize_t r = ::send(fd_, p, static_cast<size_t>(len), MSG_NOSIGNAL);
       if (r >= 0) return r;
-      if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait(POLLOUT))) continue;
+      if (retry(POLLOUT)) continue;
       return -1;
     }
   }
@@ -164,7 +164,7 @@ class ConnStream final : public httplib::Stream {
       const ssize_t r = ::send(fd_, head_, head_len_, MSG_NOSIGNAL);
       if (r > 0) {
         drop_head(static_cast<size_t>(r));
-      } else if (!(r < 0 && (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait(POLLOUT))))) {
+      } else if (!(r < 0 && retry(POLLOUT))) {
         head_len_ = 0;
         return false;
       }
@@ -213,7 +213,7 @@ class ConnStream final : public httplib::Stream {
         head_len_ = 0;
         return static_cast<ssize_t>(body);
       }
-      if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait(POLLOUT))) continue;
+      if (retry(POLLOUT)) continue;
       head_len_ = 0;
       return -1;
     }
@@ -222,7 +222,7 @@ class ConnStream final : public httplib::Stream {
     for (;;) {
       const ssize_t r = ::send(fd_, p, n, MSG_NOSIGNAL);
       if (r >= 0) return r;
-      if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait(POLLOUT))) continue;
+      if (retry(POLLOUT)) continue;
       return -1;
     }
   }
@@ -244,10 +244,12 @@ class ConnStream final : public httplib::Stream {
       }
       const ssize_t r = ::recv(fd_, p, static_cast<size_t>(len), 0);
       if (r >= 0) return r;
-      if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait(POLLIN))) continue;
+      if (retry(POLLIN)) continue;
       return -1;
     }
   }
+  // After a failed plain send/recv: true to try again (interrupted, or the socket became ready).
+  bool retry(short events) const { return errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait(events)); }
   // Until the socket is ready, the deadline passes (a fault) or the server stops.
   bool wait(short events) const {
     for (;;) {
