@@ -27,7 +27,7 @@ namespace redoubt::attest {
 
 // 3: leases, instances, verdicts.nonce UNIQUE. 4: reference-value history and groups (reference_sets,
 // endpoints.group_name), revoked tokens, endpoints.stale_marked. 5: PostgreSQL keeps a verdict's EAR in parts
-// (verifier_store_pg.cpp; docs/operations.md "Schema").
+// (verifier_store_pg.cpp; docs/operations.md "Schema"). 6: partial verdict indexes (kVerdictIndexesSql).
 inline constexpr int kStoreSchemaVersion = 6;
 
 // Schema 6, both backends (issue 13, throughput): a one-shot verdict (no endpoint, no nonce) is in
