@@ -1,4 +1,5 @@
 #include "attestation/service/verifier_store.hpp"
+#include "attestation/service/verifier_store_sql.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -188,8 +189,8 @@ void SqliteStore::migrate() {
   if (version < 5) {  // issue 13: PostgreSQL stores a verdict's EAR in parts (PgStore::migrate); SQLite keeps it whole
     exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '5')");
   }
-  if (version < 6) {  // issue 13: the verdicts' indexes skip one-shot verdicts (kVerdictIndexesSql)
-    for (const char* sql : kVerdictIndexesSql) exec(sql);
+  if (version < 6) {  // issue 13: the verdicts' indexes skip one-shot verdicts (verifier_store_sql.hpp)
+    for (const char* stmt : sql::kVerdictIndexes) exec(stmt);
     exec("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '6')");
   }
   tx.commit();

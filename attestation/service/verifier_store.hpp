@@ -27,21 +27,9 @@ namespace redoubt::attest {
 
 // 3: leases, instances, verdicts.nonce UNIQUE. 4: reference-value history and groups (reference_sets,
 // endpoints.group_name), revoked tokens, endpoints.stale_marked. 5: PostgreSQL keeps a verdict's EAR in parts
-// (verifier_store_pg.cpp; docs/operations.md "Schema"). 6: partial verdict indexes (kVerdictIndexesSql).
+// (verifier_store_pg.cpp; docs/operations.md "Schema"). 6: partial verdict indexes (verifier_store_sql.hpp
+// sql::kVerdictIndexes).
 inline constexpr int kStoreSchemaVersion = 6;
-
-// Schema 6, both backends (issue 13, throughput): a one-shot verdict (no endpoint, no nonce) is in
-// neither of the verdicts' secondary indexes. Nothing looks one up by endpoint or nonce, yet each
-// took an index entry — on SQLite two more pages in every commit's WAL frames (~15 µs of a 250 µs
-// appraisal, docs/verifier-performance.md eighth round). A partial index serves only queries whose
-// WHERE implies its predicate: `nonce = ?` implies `nonce IS NOT NULL` (SQLite "Partial Indexes"
-// §2.1, PostgreSQL 15 §11.8), and the by-endpoint queries say `endpoint_id <> ''` themselves.
-inline constexpr const char* kVerdictIndexesSql[] = {
-    "DROP INDEX IF EXISTS verdicts_by_nonce",
-    "CREATE UNIQUE INDEX verdicts_by_nonce ON verdicts(nonce) WHERE nonce IS NOT NULL",
-    "DROP INDEX IF EXISTS verdicts_by_endpoint",
-    "CREATE INDEX verdicts_by_endpoint ON verdicts(endpoint_id, seq) WHERE endpoint_id <> ''",
-};
 
 struct EndpointRecord {
   std::string id;

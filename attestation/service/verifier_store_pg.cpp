@@ -159,8 +159,8 @@ void PgStore::migrate() {
     c.exec("ALTER TABLE verdicts ADD COLUMN ear_protected TEXT, ADD COLUMN ear_payload BYTEA, ADD COLUMN ear_sig BYTEA");
     set_version(5);
   }
-  if (version < 6) {  // as SqliteStore::migrate: the verdicts' indexes skip one-shot verdicts (kVerdictIndexesSql)
-    for (const char* sql : kVerdictIndexesSql) c.exec(sql);
+  if (version < 6) {  // as SqliteStore::migrate: the verdicts' indexes skip one-shot verdicts (verifier_store_sql.hpp)
+    for (const char* stmt : sql::kVerdictIndexes) c.exec(stmt);
     set_version(6);
   }
   // Storage parameters, not schema changes: set once on any schema, the version stays.
