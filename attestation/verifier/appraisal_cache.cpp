@@ -41,7 +41,19 @@ void append(Findings& to, const Findings& from) {
 
 }  // namespace
 
-LogAppraisalCache::LogAppraisalCache(std::shared_ptr<const ReferenceValues> ref, size_t max_bytes) : ref_(std::move(ref)), max_bytes_(max_bytes) {}
+LogAppraisalCache::LogAppraisalCache(std::shared_ptr<const ReferenceValues> ref, size_t max_bytes)
+    : ref_(std::move(ref)), max_bytes_(max_bytes), seen_(new uint64_t[kSeenSlots]()) {}
+
+bool LogAppraisalCache::seen_before(const Key& k) {
+  uint64_t slot, tag;
+  std::memcpy(&slot, k.data(), sizeof slot);
+  std::memcpy(&tag, k.data() + 8, sizeof tag);
+  if (tag == 0) tag = 1;  // 0 marks an empty slot
+  uint64_t& s = seen_[slot % kSeenSlots];
+  if (s == tag) return true;
+  s = tag;
+  return false;
+}
 
 LogAppraisal LogAppraisalCache::appraise(std::span<const uint8_t> log, std::span<const uint8_t> pcr_file, const QuotedPcrs& quoted, Findings& f) {
   return lookup(log, pcr_file, quoted, f)->result;
@@ -56,6 +68,7 @@ std::shared_ptr<const LogAppraisalCache::Entry> LogAppraisalCache::lookup(std::s
                                                                          const QuotedPcrs& quoted, Findings& f) {
   const Key key = key_of(log, pcr_file);
   std::shared_ptr<const Entry> hit;
+  bool keep = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (auto it = map_.find(key); it != map_.end()) {
@@ -63,6 +76,8 @@ std::shared_ptr<const LogAppraisalCache::Entry> LogAppraisalCache::lookup(std::s
       ++stats_.hits;
     } else {
       ++stats_.misses;
+      keep = seen_before(key);
+      if (!keep) ++stats_.not_kept;
     }
   }
   if (hit) {
@@ -75,7 +90,7 @@ std::shared_ptr<const LogAppraisalCache::Entry> LogAppraisalCache::lookup(std::s
   e->bytes = entry_bytes(e->text, e->findings);
   append(f, e->findings);
   std::shared_ptr<const Entry> out = e;
-  if (e->bytes <= max_bytes_ / 4) {
+  if (keep && e->bytes <= max_bytes_ / 4) {
     std::lock_guard<std::mutex> l(mu_);
     const size_t n = e->bytes;
     if (map_.emplace(key, std::move(e)).second) {

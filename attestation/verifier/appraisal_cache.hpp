@@ -7,6 +7,12 @@
 // SHA-256 of the log's and the PCR file's whole bytes and gives the very
 // findings and claims the appraisal gave. Thread-safe, bounded in bytes (an
 // estimate of each entry's size; FIFO).
+// A log is kept the second time it is seen, not the first (a "doorkeeper", as in
+// TinyLFU): a log seen once — every log of a fleet whose endpoints' logs all
+// differ — would only displace the entries that do repeat, and keeping it cost
+// more than its appraisal (first-seen logs, docs/verifier-performance.md, ninth
+// round). What was seen is a fixed table of 64-bit tags of the keys, one per
+// slot; a slot overwritten by another log only delays that log's admission.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -37,6 +43,7 @@ class LogAppraisalCache {
 
   struct Stats {
     uint64_t hits = 0, misses = 0;
+    uint64_t not_kept = 0;  // misses not kept: the log's first sighting (the doorkeeper)
     size_t entries = 0, bytes = 0;
   };
   Stats stats() const;
@@ -61,6 +68,12 @@ class LogAppraisalCache {
   mutable std::mutex mu_;
   std::unordered_map<Key, std::shared_ptr<const Entry>, KeyHash> map_;
   std::deque<Key> order_;
+  // The doorkeeper: slot (key's first 8 bytes mod kSeenSlots) holds the tag (its next 8 bytes, never 0)
+  // of the last log that missed there. 2^16 slots: a log seen again after N other distinct logs is still
+  // remembered with probability ~e^(-N/65536) (96 % at N = 2,500); 512 KiB.
+  static constexpr size_t kSeenSlots = size_t{1} << 16;
+  std::unique_ptr<uint64_t[]> seen_;
+  bool seen_before(const Key& k);  // and remembers k; under mu_
   Stats stats_;
 };
 
