@@ -47,8 +47,13 @@ LogClaimsText log_claims_text(const LogAppraisal& a) {
 
 std::string AppraisalOutcome::ear_text() const {
   const EarClaims& c = claims;
+  // Room for all of it at once (an EAR with findings outgrew the old reserve and was copied again): the fixed
+  // members, the log's claims, and each finding's text with room for its detail and escapes.
+  size_t room = 1024 + (c.log ? c.log->drtm.size() + c.log->guests.size() + c.log->launch.size() : 0);
+  for (const auto* v : {&findings.failures, &findings.warnings, &findings.notes})
+    for (const Finding& x : *v) room += 256 + x.code.size() + x.message.size() + x.message.size() / 8;
   std::string out;
-  out.reserve(1024 + (c.log ? c.log->drtm.size() + c.log->guests.size() + c.log->launch.size() : 0));
+  out.reserve(room);
   out += "{\"ear.verifier-id\":{\"build\":\"redoubt 0.1.0\",\"developer\":\"redoubt\"}";
   if (c.eat_nonce) {
     out += ",\"eat_nonce\":";

@@ -241,7 +241,7 @@ class GuestOrder {
 
 OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_t>& quoted_pcrs, const std::string& quote_text, Findings& f) {
   OrderedLog out;
-  out.expected.banks = log.banks;
+  out.expected.reserve(log.events.size());
   LaunchEvents& L = out.launch;
   Reporter report(f);
   // Intel TXT when the first PCR17 event (the marker aside) is SINIT's HASH_START.
@@ -349,7 +349,7 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
       }
       L.pcr17_closed = p17.closed() != nullptr;
       L.pcr18_closed = p18.closed() != nullptr;
-      out.expected.events.push_back(e);
+      out.expected.push_back(&e);
       continue;
     }
     // 3. The guest PCRs: only after a launch the SL completed, in the hypervisor's order.
@@ -371,7 +371,7 @@ OrderedLog check_event_order(const policy::EventLog& log, const std::set<uint32_
       report.fail(code, e, why, d);
       continue;
     }
-    out.expected.events.push_back(e);
+    out.expected.push_back(&e);
   }
   report.finish();
   return out;

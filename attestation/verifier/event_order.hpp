@@ -29,7 +29,7 @@ struct LaunchEvents {
 
 struct OrderedLog {
   LaunchEvents launch;         // points into the log passed in
-  policy::EventLog expected;   // the events at their place (copies, original indices), for the guest appraiser
+  std::vector<const policy::LogEvent*> expected;  // the events at their place (into the log), for the guest appraiser
 };
 
 // At most this many unexpected events are named one by one; the rest are counted in one

@@ -233,7 +233,7 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
 
   // (4) the launch policy and the guests (PCR17 0x605, PCR18 0x606, PCR19/20), from the events at their place.
   GuestClaims gc = appraise_guest_events(ordered.expected, ref, f);
-  out.launch["launch_policy"] = gc.launch_policy;
+  out.launch["launch_policy"] = std::move(gc.launch_policy);
   out.guests = std::move(gc.guests);
 
   return out;

@@ -254,18 +254,33 @@ class GuestWalk {
     const std::string name = log_string(m.name);
     const size_t dsize = m.digest_alg == HashAlg::sha384 ? 48 : 32;
     const std::string kernel = to_hex({m.kernel_digest, dsize});
-    nlohmann::json g = {{"name", name},
-                        {"admission", "signed"},
-                        {"version", log_string(m.version)},
-                        {"svn", m.svn},
-                        {"kernel", {{"alg", hash_alg_name(m.digest_alg)}, {"digest", kernel}, {"size", m.kernel_size}}},
-                        {"cmdline", log_string(std::string(m.cmdline.begin(), m.cmdline.end()))},
-                        {"memory_mib", m.memory_mib},
-                        {"signer", c.signer},
-                        {"signer_subject", c.subject},
-                        {"events", {c.event->index, e.index}}};
-    if (m.has_initrd) g["initrd"] = {{"alg", hash_alg_name(m.digest_alg)}, {"digest", to_hex({m.initrd_digest, dsize})}, {"size", m.initrd_size}};
-    claims_.guests.push_back(g);
+    // Built member by member and moved in (issue 13, throughput): an initializer list copies every
+    // value it holds, and this runs for every guest of every log not seen before.
+    nlohmann::json g(nlohmann::json::value_t::object);
+    auto& o = g.get_ref<nlohmann::json::object_t&>();
+    auto image = [&](std::string digest_hex, uint64_t size) {
+      nlohmann::json d(nlohmann::json::value_t::object);
+      auto& x = d.get_ref<nlohmann::json::object_t&>();
+      x.emplace("alg", hash_alg_name(m.digest_alg));
+      x.emplace("digest", std::move(digest_hex));
+      x.emplace("size", size);
+      return d;
+    };
+    o.emplace("name", name);
+    o.emplace("admission", "signed");
+    o.emplace("version", log_string(m.version));
+    o.emplace("svn", m.svn);
+    o.emplace("kernel", image(kernel, m.kernel_size));
+    o.emplace("cmdline", log_string(std::string(m.cmdline.begin(), m.cmdline.end())));
+    o.emplace("memory_mib", m.memory_mib);
+    o.emplace("signer", c.signer);
+    o.emplace("signer_subject", c.subject);
+    nlohmann::json events(nlohmann::json::value_t::array);
+    events.push_back(c.event->index);
+    events.push_back(e.index);
+    o.emplace("events", std::move(events));
+    if (m.has_initrd) o.emplace("initrd", image(to_hex({m.initrd_digest, dsize}), m.initrd_size));
+    claims_.guests.push_back(std::move(g));
     if (!ref_) return;
     const std::string who = "guest " + name + " " + log_string(m.version);
     if (!ref_->guest_signers.empty() && !c.signer.empty() && !ref_->guest_signers.count(c.signer))
@@ -362,9 +377,17 @@ class GuestWalk {
 }  // namespace
 
 GuestClaims appraise_guest_events(const policy::EventLog& log, const ReferenceValues* ref, Findings& f) {
+  std::vector<const LogEvent*> events;
+  events.reserve(log.events.size());
+  for (const LogEvent& e : log.events) events.push_back(&e);
+  return appraise_guest_events(events, ref, f);
+}
+
+GuestClaims appraise_guest_events(std::span<const LogEvent* const> events, const ReferenceValues* ref, Findings& f) {
   GuestWalk w(ref, f);
   bool pcr19_closed = false;
-  for (const LogEvent& e : log.events) {
+  for (const LogEvent* ep : events) {
+    const LogEvent& e = *ep;
     if (e.type == policy::kEvSeparator && e.pcr == 19) pcr19_closed = true;
     if (e.type < policy::kEvLaunchPolicy || e.type > policy::kEvGuestImage) continue;
     const uint32_t want = expected_pcr(e.type);

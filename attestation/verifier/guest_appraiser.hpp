@@ -6,6 +6,7 @@
 // (EV_REDOUBT_GUEST_UNSIGNED + EV_REDOUBT_GUEST_IMAGE) or refused
 // (EV_REDOUBT_GUEST_REFUSED). Only called on a log that replays to the quote.
 #pragma once
+#include <span>
 #include <nlohmann/json.hpp>
 
 #include "attestation/verifier/finding.hpp"
@@ -23,5 +24,7 @@ struct GuestClaims {
 // itself proves wrong (an undecodable manifest or chain) fails, unsigned and
 // refused guests are warnings.
 GuestClaims appraise_guest_events(const policy::EventLog& log, const ReferenceValues* ref, Findings& f);
+// The same over events chosen from a log (check_event_order's, pointing into it), in their order.
+GuestClaims appraise_guest_events(std::span<const policy::LogEvent* const> events, const ReferenceValues* ref, Findings& f);
 
 }  // namespace redoubt::attest
