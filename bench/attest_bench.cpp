@@ -177,13 +177,20 @@ attest::Bytes with_vendor_info(const attest::Bytes& log, uint32_t i) {
   return out;
 }
 
+// The appraisal gate's width (0: one per core). A no-op built against a verifier without the gate (the
+// issue's code, cdabaa6, which this file is also built against for side-by-side runs).
+template <class Config>
+void set_gate(Config& c, int n) {
+  if constexpr (requires { c.max_parallel_appraisals; }) c.max_parallel_appraisals = n;
+}
+
 attest::VerifierConfig config(const std::filesystem::path& dir, const std::string& name) {
   attest::VerifierConfig c;
   c.db_path = g_pg ? g_pg->create_database(name) : (dir / (name + ".db")).string();
   c.signing_key = policy::generate_key("P-256");
   c.reference = attest::ReferenceValues{};  // fail closed since issue 13: some reference values (these allow any signer)
   c.reference->id = "bench";
-  if (const char* g = std::getenv("REDOUBT_BENCH_GATE")) c.max_parallel_appraisals = std::atoi(g);  // the appraisal gate's width (0: one per core)
+  if (const char* g = std::getenv("REDOUBT_BENCH_GATE")) set_gate(c, std::atoi(g));
   return c;
 }
 
