@@ -3,17 +3,17 @@
 //  2. one server worker thread, one keep-alive client: verifications/s "on one core";
 //  3. 32 concurrent keep-alive clients: throughput and p50/p99 latency.
 // Fourth argument "repeated" (default): every request carries the same evidence, so the verifier's
-// event-log cache answers after the first; "first-seen": every request's event log is new to the
-// verifier (the same events and quote, a distinct 4-byte vendorInfo in the Spec ID header, PFP
-// §10.4.5.1), so each one pays the full log appraisal.
+// event-log cache answers from the third on (a log is kept when seen twice); "first-seen": every
+// request's event log is new to the verifier (the same events and quote, a distinct 4-byte
+// vendorInfo in the Spec ID header, PFP §10.4.5.1), so each one pays the full log appraisal.
 // Every verification also stores its verdict in SQLite (WAL), as in production, or (third argument
 // "postgresql") in PostgreSQL on a server of its own.
 // Server CPU per appraisal: the process's CPU time (getrusage) minus the client threads' own
 // (CLOCK_THREAD_CPUTIME_ID), plus the PostgreSQL server's processes (/proc) with that store.
 // REDOUBT_BENCH_WARM=N (first-seen only): before each HTTP phase is measured, N more first-seen
-// requests fill the verifier's log-appraisal cache (bounded, FIFO), so the phase measures a verifier
-// that has been up for a while (entries replaced, freed memory reused) rather than one whose heap is
-// still growing with every new log; printed with the results.
+// requests, so the phase measures a verifier that has been up for a while; printed with the results.
+// (The log-appraisal cache keeps a log only the second time it is seen, so first-seen logs no longer
+// fill it: docs/verifier-performance.md, ninth round.)
 // Prints the machine and the load average; numbers only, no asserts.
 #include "bench/machine_info.hpp"
 #include <httplib.h>
@@ -281,7 +281,7 @@ int main(int argc, char** argv) {
       for (const std::string& b : bodies(k)) c.Post("/v1/verify", b, "application/json");
       done += static_cast<int>(k);
     }
-    std::cout << "(" << warm << " first-seen requests sent before measuring: the log cache is full and replacing entries)\n";
+    std::cout << "(" << warm << " first-seen requests sent before measuring)\n";
   };
 
   // REDOUBT_BENCH_HTTP_ONLY=1: skip 1. (e.g. under perf record, to profile the server alone)
