@@ -8,12 +8,16 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include <libpq-fe.h>
+
 #include "attestation/common/attest_error.hpp"
+#include "attestation/common/encoding.hpp"
 #include "attestation/service/verifier_store.hpp"
 #include "tests/attestation/pg_server.hpp"
 #include "tests/support/launch_fixture.hpp"
@@ -178,4 +182,72 @@ BOOST_DATA_TEST_CASE(compare_and_set_verdicts_raced_by_two_instances_store_one_p
   }
   BOOST_TEST(oneshots.load() == 2 * per_instance * (attempts / 3));
   BOOST_TEST(a->verdict_count() == stored + oneshots.load());
+}
+
+// Issue 13 (throughput): verdicts stored concurrently share transactions (group commit; on PostgreSQL
+// one pipeline per batch, each statement's result handed back by position). Each caller's seq must
+// read back exactly the verdict it stored — its endpoint, time, status, summary (quotes, a backslash,
+// non-ASCII), its EAR (a JWS kept in parts, or a string kept whole) and its nonce (none, or bytes
+// with a zero among them) — and on PostgreSQL batches must have happened.
+BOOST_DATA_TEST_CASE(verdicts_stored_in_concurrent_batches_read_back_each_as_given, bdata::make(kBackends), backend) {
+  TempDir dir;
+  const std::string where = place(backend, dir);
+  auto s = attest::open_store(where);
+  constexpr int threads = 12, per_thread = 25;
+  std::vector<std::vector<std::pair<int64_t, attest::VerdictRecord>>> stored(threads);
+  std::atomic<int> errors{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        const int k = t * 1000 + i;
+        attest::VerdictRecord v;
+        v.endpoint_id = k % 4 == 0 ? "ep-" + std::to_string(t) : "";
+        v.iat = 5000 + k;
+        v.status = k % 3 == 0 ? "affirming" : k % 3 == 1 ? "warning" : "contraindicated";
+        v.summary_json = "{\"k\":" + std::to_string(k) + ",\"m\":\"a \\\"quoted\\\" \\\\ Grüße\"}";
+        const std::string payload = "{\"k\":" + std::to_string(k) + "}";
+        v.ear_jws = k % 5 == 0 ? "not a jws " + std::to_string(k)
+                               : "eyJhbGciOiJFUzI1NiJ9." + attest::to_base64url(attest::to_bytes(payload)) + "." + attest::to_base64url(Bytes(64, uint8_t(k)));
+        if (k % 2 == 0) v.nonce = {uint8_t(t), 0x00, uint8_t(i), 0xff, uint8_t(k >> 8), uint8_t(k)};
+        try {
+          const int64_t seq = s->add_verdict(v, std::nullopt);
+          stored[t].emplace_back(seq, v);
+        } catch (const std::exception&) {
+          ++errors;
+        }
+      }
+    });
+  for (auto& t : ts) t.join();
+  BOOST_TEST(errors.load() == 0);
+  std::set<int64_t> seqs;
+  for (const auto& per : stored)
+    for (const auto& [seq, v] : per) {
+      BOOST_TEST_CONTEXT("seq " << seq << ", iat " << v.iat) {
+        seqs.insert(seq);
+        const auto got = s->verdict(seq);
+        BOOST_TEST_REQUIRE(got.has_value());
+        BOOST_TEST(got->endpoint_id == v.endpoint_id);
+        BOOST_TEST(got->iat == v.iat);
+        BOOST_TEST(got->status == v.status);
+        BOOST_TEST(got->summary_json == v.summary_json);
+        BOOST_TEST(got->ear_jws == v.ear_jws);
+        if (!v.nonce.empty()) {
+          const auto by_nonce = s->verdict_by_nonce(v.nonce);
+          BOOST_TEST_REQUIRE(by_nonce.has_value());
+          BOOST_TEST(by_nonce->seq == seq);
+        }
+      }
+    }
+  BOOST_TEST(seqs.size() == static_cast<size_t>(threads * per_thread));  // every seq distinct
+  BOOST_TEST(s->verdict_count() == threads * per_thread);
+  if (std::string(backend) != "postgresql") return;
+  // Rows one transaction wrote share its xmin: fewer transactions than verdicts = batches happened.
+  PGconn* c = PQconnectdb(where.c_str());
+  PGresult* r = PQexec(c, "SELECT count(DISTINCT xmin::text) FROM verdicts");
+  BOOST_TEST_REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK);
+  const int transactions = std::atoi(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  PQfinish(c);
+  BOOST_TEST(transactions < threads * per_thread, transactions << " transactions for " << threads * per_thread << " verdicts");
 }
