@@ -1,5 +1,4 @@
 #include "attestation/service/verifier_store.hpp"
-#include "attestation/service/verifier_store_sql.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +11,7 @@
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/service/sqlite_stmt.hpp"
+#include "attestation/service/verifier_store_sql.hpp"
 
 namespace redoubt::attest {
 namespace {

@@ -6,8 +6,9 @@
 // (EV_REDOUBT_GUEST_UNSIGNED + EV_REDOUBT_GUEST_IMAGE) or refused
 // (EV_REDOUBT_GUEST_REFUSED). Only called on a log that replays to the quote.
 #pragma once
-#include <span>
 #include <nlohmann/json.hpp>
+
+#include <span>
 
 #include "attestation/verifier/finding.hpp"
 #include "attestation/verifier/reference_values.hpp"
