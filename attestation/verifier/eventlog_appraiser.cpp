@@ -134,10 +134,15 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
 
   // (1b) replay per quoted bank. A PCR that differs is reported once, with the banks it differs in;
   // an extra, missing or swapped event is named exactly (replay_diagnosis), else the last event of that PCR.
-  const auto replayed = policy::replay_event_log(log);
+  // Only what the quote selects is replayed: no other bank's or PCR's value is compared.
+  const auto quoted_banks = quoted.by_bank();
+  std::map<HashAlg, std::set<uint32_t>> wanted;
+  for (const auto& [bank, pcrs] : quoted_banks)
+    for (const auto& [pcr, value] : pcrs) wanted[static_cast<HashAlg>(bank)].insert(pcr);
+  const auto replayed = policy::replay_event_log(log, wanted);
   bool replay_ok = true;
   std::map<uint32_t, std::vector<std::pair<TPMI_ALG_HASH, std::pair<Bytes, Bytes>>>> diverging;  // pcr -> (bank, (quoted, replayed))
-  for (const auto& [bank, pcrs] : quoted.by_bank()) {
+  for (const auto& [bank, pcrs] : quoted_banks) {
     for (const auto& [pcr, value] : pcrs) {
       Bytes mine(tpm_hash_size(bank), 0);
       auto b = replayed.find(static_cast<HashAlg>(bank));
@@ -158,8 +163,7 @@ LogAppraisal appraise_event_log(std::span<const uint8_t> log_bytes, const Quoted
 
   // (2) which events count: those on quoted PCRs, where the PCR map puts them (event_order.hpp).
   std::set<uint32_t> quoted_pcrs;
-  for (const auto& [bank, pcrs] : quoted.by_bank())
-    for (const auto& [pcr, value] : pcrs) quoted_pcrs.insert(pcr);
+  for (const auto& [bank, pcrs] : wanted) quoted_pcrs.insert(pcrs.begin(), pcrs.end());
   const OrderedLog ordered = check_event_order(log, quoted_pcrs, selection_text(quoted.selection), f);
   const LaunchEvents& L = ordered.launch;
 

@@ -176,13 +176,21 @@ EventLog parse_event_log(std::span<const uint8_t> log) {
   return out;
 }
 
-std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>> replay_event_log(const EventLog& log) {
-  std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>> pcrs;
+namespace {
+
+using Replayed = std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>>;
+
+Replayed replay(const EventLog& log, const std::map<HashAlg, std::set<uint32_t>>* wanted) {
+  Replayed pcrs;
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);  // one for the whole replay
   if (!ctx) throw EventLogError(0, "hashing failed during replay (no digest context)");
   for (const auto& e : log.events) {
     if (e.type == kEvNoAction) continue;  // PFP §10.4.5: EV_NO_ACTION is informational, never extended
     for (const auto& [alg, digest] : e.digests) {
+      if (wanted) {
+        const auto bank = wanted->find(alg);
+        if (bank == wanted->end() || !bank->second.count(e.pcr)) continue;
+      }
       auto& v = pcrs[alg][e.pcr];
       if (v.empty()) v.assign(digest_size(alg), 0);
       // TPM 2.0 Part 1 §17.2 PCR extend: PCR_new = H(PCR_old || digest), hashed in place.
@@ -196,6 +204,12 @@ std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>> replay_event_log(con
   }
   return pcrs;
 }
+
+}  // namespace
+
+Replayed replay_event_log(const EventLog& log) { return replay(log, nullptr); }
+
+Replayed replay_event_log(const EventLog& log, const std::map<HashAlg, std::set<uint32_t>>& wanted) { return replay(log, &wanted); }
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -43,6 +44,9 @@ EventLog parse_event_log(std::span<const uint8_t> log);
 // PCR values per bank, each PCR starting at zeros (right for DRTM PCRs after the
 // locality-4 reset); EV_NO_ACTION events are not extended (PFP §10.4.5).
 std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>> replay_event_log(const EventLog& log);
+// The same for only the PCRs `wanted` names in each bank; no other bank or PCR is hashed or returned
+// (a verifier compares no more than its quote selects: issue 13, a first-seen log's replay).
+std::map<HashAlg, std::map<uint32_t, std::vector<uint8_t>>> replay_event_log(const EventLog& log, const std::map<HashAlg, std::set<uint32_t>>& wanted);
 
 // A human table of the events followed by the replayed PCRs per bank.
 std::string format_event_log(const EventLog& log);

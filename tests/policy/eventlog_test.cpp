@@ -186,6 +186,15 @@ BOOST_AUTO_TEST_CASE(write_parse_replay_matches_openssl) {
   auto without = evs;
   without.erase(without.begin() + 2);
   BOOST_TEST(replay.at(HashAlg::sha256).at(17) == expected_pcrs(HashAlg::sha256, without).at(17));
+  // Only the selected PCRs of the selected banks: the same values, and nothing else.
+  const auto some = replay_event_log(parsed, {{HashAlg::sha256, {18}}, {HashAlg::sha384, {17, 18, 19}}});
+  BOOST_TEST(some.size() == 2u);
+  BOOST_TEST(some.count(HashAlg::sha1) == 0u);
+  BOOST_TEST(some.at(HashAlg::sha256).size() == 1u);
+  BOOST_TEST(some.at(HashAlg::sha256).at(18) == expected_pcrs(HashAlg::sha256, evs).at(18));
+  BOOST_TEST(some.at(HashAlg::sha384).size() == 2u);  // PCR19 has no event: not in the result, as in the full replay
+  BOOST_TEST(some.at(HashAlg::sha384).at(17) == expected_pcrs(HashAlg::sha384, evs).at(17));
+  BOOST_TEST(some.at(HashAlg::sha384).at(18) == expected_pcrs(HashAlg::sha384, evs).at(18));
 
   const std::string table = format_event_log(parsed);
   BOOST_TEST(table.find("EV_REDOUBT_SKINIT_SLB") != std::string::npos);
