@@ -8,12 +8,24 @@
 # STORES (default "sqlite postgresql"). REPS (default 1): rounds of base/new alternation; with more
 # than one, a table of the median and least server CPU per appraisal (and median p99) of each build
 # closes the output — this machine's noise between runs (spells of +40 %) exceeds most single changes.
+# PG_HUGEPAGES=N (as root): reserve N huge pages (vm.nr_hugepages) for the run, so both builds' PostgreSQL
+# servers map their shared memory in huge pages as PostgreSQL's manual recommends (docs/operations.md,
+# "PostgreSQL settings"); the old setting is put back at the end. bench_attest prints which pages it got.
 set -euo pipefail
 base=$1 new=$2 n=${3:-300} per=${4:-50}
 export REDOUBT_BENCH_HTTP_ONLY=1
-echo "date: $(date -u '+%F %T UTC'); $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+old_hugepages=$(cat /proc/sys/vm/nr_hugepages)
+cleanup() {
+  rm -f "$results"
+  [[ -n ${PG_HUGEPAGES:-} ]] && echo "$old_hugepages" > /proc/sys/vm/nr_hugepages
+  return 0
+}
+trap cleanup EXIT
+if [[ -n ${PG_HUGEPAGES:-} ]]; then
+  echo "$PG_HUGEPAGES" > /proc/sys/vm/nr_hugepages || { echo "attest_compare.sh: cannot set vm.nr_hugepages (not root?)" >&2; exit 2; }
+fi
+echo "date: $(date -u '+%F %T UTC'); $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg); vm.nr_hugepages=$(cat /proc/sys/vm/nr_hugepages)"
 for store in ${STORES:-sqlite postgresql}; do
   for logs in ${LOGS:-repeated first-seen}; do
     for ((rep = 0; rep < ${REPS:-1}; rep++)); do
