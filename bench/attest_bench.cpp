@@ -67,6 +67,13 @@ double process_cpu_s() {
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// Context switches (voluntary + involuntary) of the process, or of the calling thread.
+long switches(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  return u.ru_nvcsw + u.ru_nivcsw;
+}
+
 double thread_cpu_s() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -163,13 +170,18 @@ double pg_cpu_s() {
 }
 
 // What one HTTP phase cost the server: CPU seconds of the verifier (process minus clients) and PostgreSQL.
+// Also the verifier's context switches per appraisal (the process's minus the client threads' own,
+// RUSAGE_THREAD): what a request costs in wake-ups (docs/verifier-performance.md, tenth round).
 struct CpuMeter {
   double proc0 = process_cpu_s(), pg0 = pg_cpu_s();
-  std::string report(double client_cpu, int ok) const {
+  long sw0 = switches(RUSAGE_SELF);
+  std::string report(double client_cpu, long client_switches, int ok) const {
     const double verifier = process_cpu_s() - proc0 - client_cpu, pg = pg_cpu_s() - pg0, server = verifier + pg;
-    char b[256];
-    std::snprintf(b, sizeof b, "server CPU %.0f us per appraisal (verifier %.0f + postgres %.0f) = %.0f appraisals/s per server core", server / ok * 1e6,
-                  verifier / ok * 1e6, pg / ok * 1e6, ok / server);
+    const double sw = static_cast<double>(switches(RUSAGE_SELF) - sw0 - client_switches) / ok;
+    char b[320];
+    std::snprintf(b, sizeof b,
+                  "server CPU %.0f us per appraisal (verifier %.0f + postgres %.0f) = %.0f appraisals/s per server core; verifier %.1f context switches per appraisal",
+                  server / ok * 1e6, verifier / ok * 1e6, pg / ok * 1e6, ok / server, sw);
     return b;
   }
 };
@@ -335,6 +347,7 @@ int main(int argc, char** argv) {
     std::vector<double> lat;
     const CpuMeter cpu;
     const double client0 = thread_cpu_s();
+    const long client_sw0 = switches(RUSAGE_THREAD);
     const auto t0 = Clock::now();
     for (int i = 0; i < n_single; ++i) {
       const auto a = Clock::now();
@@ -344,7 +357,7 @@ int main(int argc, char** argv) {
       else ++failures[failure_reason(r)];
     }
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    const std::string used = cpu.report(thread_cpu_s() - client0, ok);
+    const std::string used = cpu.report(thread_cpu_s() - client0, switches(RUSAGE_THREAD) - client_sw0, ok);
     std::cout << "HTTP one-shot, 1 server thread, 1 keep-alive client: " << static_cast<int>(ok / s) << " verifications/s, p50 " << pct(lat, 0.50)
               << " ms, p99 " << pct(lat, 0.99) << " ms (" << ok << "/" << n_single << " ok, stored in " << store << ")\n  " << used << "\n";
     print_failures(failures);
@@ -358,6 +371,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<double>> started(clients);  // ms since t0, for REDOUBT_BENCH_LATENCIES
     std::vector<int> oks(clients, 0);
     std::vector<double> client_cpu(clients, 0);
+    std::vector<long> client_sw(clients, 0);
     std::mutex fmu;
     std::map<std::string, int> failures;
     // Every client thread is started and has its connection (one unmeasured GET /healthz) before the
@@ -384,6 +398,7 @@ int main(int argc, char** argv) {
           t0 = Clock::now();
         });
         const double c0 = thread_cpu_s();
+        const long sw0 = switches(RUSAGE_THREAD);
         for (int i = 0; i < per_client; ++i) {
           const auto a = Clock::now();
           started[c].push_back(std::chrono::duration<double, std::milli>(a - t0).count());
@@ -397,12 +412,15 @@ int main(int argc, char** argv) {
           }
         }
         client_cpu[c] = thread_cpu_s() - c0;
+        client_sw[c] = switches(RUSAGE_THREAD) - sw0;
       });
     for (auto& t : ts) t.join();
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     double clients_cpu = 0;
     for (double x : client_cpu) clients_cpu += x;
-    const std::string used = cpu->report(clients_cpu, std::max(1, ok_sum(oks)));
+    long clients_sw = 0;
+    for (long x : client_sw) clients_sw += x;
+    const std::string used = cpu->report(clients_cpu, clients_sw, std::max(1, ok_sum(oks)));
     if (const char* path = std::getenv("REDOUBT_BENCH_LATENCIES")) {  // "client start_ms latency_ms" per request: where the tail is in time
       std::ofstream f(path);
       for (int c = 0; c < clients; ++c)
