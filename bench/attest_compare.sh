@@ -10,7 +10,8 @@
 # closes the output — this machine's noise between runs (spells of +40 %) exceeds most single changes.
 # PG_HUGEPAGES=N (as root): reserve N huge pages (vm.nr_hugepages) for the run, so both builds' PostgreSQL
 # servers map their shared memory in huge pages as PostgreSQL's manual recommends (docs/operations.md,
-# "PostgreSQL settings"); the old setting is put back at the end. bench_attest prints which pages it got.
+# "Storage: SQLite or PostgreSQL"); the old setting is put back at the end. bench_attest prints which
+# pages it got.
 set -euo pipefail
 base=$1 new=$2 n=${3:-300} per=${4:-50}
 export REDOUBT_BENCH_HTTP_ONLY=1
