@@ -140,6 +140,17 @@ long meminfo(const std::string& key) {
 // Huge pages mapped or reserved by some process now.
 long huge_pages_in_use() { return meminfo("HugePages_Total") - meminfo("HugePages_Free") + meminfo("HugePages_Rsvd"); }
 
+// Which pages the PostgreSQL server just started got for its shared memory (`before`: huge pages in use
+// before it started). It takes huge pages when the kernel has them reserved (huge_pages=try, its default):
+// every backend then maps shared_buffers without a page fault per 4 KiB touched (~20-30 us of its CPU per
+// verdict here: docs/verifier-performance.md, tenth round). Both builds compared run on the same settings.
+std::string pg_shared_memory(long before) {
+  const long got = huge_pages_in_use() - before, reserved = meminfo("HugePages_Total");
+  if (got > 0) return std::to_string(got) + " huge pages of 2 MiB";
+  if (reserved == 0) return "4 KiB pages (no huge pages reserved: vm.nr_hugepages=0)";
+  return "4 KiB pages (too few of the " + std::to_string(reserved) + " reserved huge pages free)";
+}
+
 // CPU seconds (user + system) of the PostgreSQL server: the postmaster and its children (backends).
 double pg_cpu_s() {
   if (!g_pg) return 0;
@@ -203,8 +214,8 @@ attest::Bytes with_vendor_info(const attest::Bytes& log, uint32_t i) {
   return out;
 }
 
-// The appraisal gate's width (0: one per core). A no-op built against a verifier without the gate (the
-// issue's code, cdabaa6, which this file is also built against for side-by-side runs).
+// The appraisal gate's width (0: one per core). A no-op built against a verifier without the gate (cdabaa6,
+// the baseline this file is also built against for side-by-side runs).
 template <class Config>
 void set_gate(Config& c, int n) {
   if constexpr (requires { c.max_parallel_appraisals; }) c.max_parallel_appraisals = n;
@@ -252,14 +263,7 @@ int main(int argc, char** argv) {
   }
   const long huge_before = huge_pages_in_use();
   if (store == "postgresql") g_pg = std::make_unique<test::PgServer>(/*durable=*/true);
-  // PostgreSQL maps its shared memory in huge pages when the kernel has them reserved (huge_pages=try,
-  // its default): every backend then maps shared_buffers without a page fault per 4 KiB touched
-  // (~20-30 us of its CPU per verdict here: docs/verifier-performance.md, tenth round). Both builds
-  // compared run on the same server settings; this line says which.
-  const std::string pg_pages = !g_pg ? "" : huge_pages_in_use() > huge_before
-      ? "\npostgresql shared memory: " + std::to_string(huge_pages_in_use() - huge_before) + " huge pages of 2 MiB"
-      : meminfo("HugePages_Total") == 0 ? "\npostgresql shared memory: 4 KiB pages (no huge pages reserved: vm.nr_hugepages=0)"
-      : "\npostgresql shared memory: 4 KiB pages (too few of the " + std::to_string(meminfo("HugePages_Total")) + " reserved huge pages free)";
+  const std::string pg_pages = g_pg ? "\npostgresql shared memory: " + pg_shared_memory(huge_before) : "";
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("redoubt-attest-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::cout << "machine: " << redoubt::bench::cpu_model() << ", " << sysconf(_SC_NPROCESSORS_ONLN) << " cores online\nload average: " << loadavg()
