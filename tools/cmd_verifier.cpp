@@ -373,7 +373,7 @@ void register_verifier(CLI::App& app, int& exit_code) {
                 "Pull mode: the only addresses (IP or CIDR) agent URLs may resolve to; repeatable. Default: global unicast only "
                 "(no loopback, link-local, private, multicast, reserved)");
   c->add_option("--threads", o->threads, "HTTP workers kept when idle")->capture_default_str()->check(CLI::Range(1, 4096));
-  c->add_option("--max-connections", o->max_connections, "Connections served at once (a worker each; more wait in the backlog)")
+  c->add_option("--max-connections", o->max_connections, "Workers at once (beyond one per appraisal slot, only while others wait on slow clients or the database), and idle keep-alive connections kept (past it the longest-idle is closed)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   c->add_option("--max-parallel-appraisals", o->max_parallel_appraisals,

@@ -16,12 +16,17 @@
 #include <mutex>
 #include <vector>
 
+#include "attestation/service/wait_region.hpp"
+
 namespace redoubt::attest {
 
 template <class Item>
 class GroupCommit {
  public:
-  explicit GroupCommit(size_t max_batch = SIZE_MAX) : max_(max_batch == 0 ? 1 : max_batch) {}
+  // long_waits: a commit is a round trip to a database server (PostgreSQL), long enough that a
+  // waiting caller lets another pool worker run meanwhile (wait_region.hpp) — whose verdict then joins
+  // the next batch. A local SQLite commit is shorter than the wake-up that would cost.
+  explicit GroupCommit(size_t max_batch = SIZE_MAX, bool long_waits = false) : max_(max_batch == 0 ? 1 : max_batch), long_waits_(long_waits) {}
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
@@ -34,7 +39,12 @@ class GroupCommit {
     queue_.push_back(&me);
     while (!me.done) {
       if (leading_) {
-        me.cv.wait(q);  // until this item is done, or this caller is the next to lead
+        if (long_waits_) {
+          const WaitRegion waiting;
+          me.cv.wait(q);  // until this item is done, or this caller is the next to lead
+        } else {
+          me.cv.wait(q);
+        }
         continue;
       }
       leading_ = true;
@@ -69,6 +79,7 @@ class GroupCommit {
     bool done = false;  // under mu_
   };
   const size_t max_;
+  const bool long_waits_;
   mutable std::mutex mu_;
   std::deque<Entry*> queue_;
   bool leading_ = false;

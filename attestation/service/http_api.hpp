@@ -1,6 +1,6 @@
 // The verifier's HTTP/JSON API, /v1/... (docs/api.md), on cpp-httplib with the
-// connection handling of http_conn.hpp (deadlines, body limit, workers that
-// grow with the connections); TLS over OpenSSL when given a certificate and
+// connection handling of http_conn.hpp (deadlines, body limit, the workers of
+// conn_pool.hpp); TLS over OpenSSL when given a certificate and
 // key. Every error is a JSON body {"error": code, "reason": text} with a
 // 4xx/5xx status; no handler lets an exception escape.
 #pragma once
@@ -34,7 +34,7 @@ struct HttpOptions {
   int port = 0;                 // 0 = any free port (see bound_port())
   std::string tls_cert, tls_key;  // PEM files; both empty = plain HTTP
   int threads = 8;              // workers kept when idle
-  int max_connections = 256;    // connections served at once (one worker each); more wait in the backlog
+  int max_connections = 256;    // workers at once (most of them waiting on slow clients), and idle keep-alive connections kept
   int header_timeout_s = 10;    // a request's headers must arrive within this (the first: of the connection)
   int body_timeout_s = 30;      // and its body within this after the headers
   int poll_interval_ms = 0;     // pull mode: poll every enrolled pull endpoint this often (0 = never)

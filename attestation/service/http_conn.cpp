@@ -53,7 +53,9 @@ class ConnStream final : public httplib::Stream {
     deadline_ = Clock::now() + std::chrono::seconds(l_.body_timeout_s);
     body_bytes_ = 0;
   }
-  // Between keep-alive requests: true when the next request's first bytes are there.
+  // Between keep-alive requests: bytes of the next request already read (or decrypted).
+  bool next_request_buffered() const { return pos_ < len_ || (ssl_ && SSL_pending(ssl_) > 0); }
+  // Between keep-alive requests, off the pool: true when the next request's first bytes are there.
   bool wait_next_request() {
     if (!flush()) return false;
     if (pos_ < len_ || (ssl_ && SSL_pending(ssl_) > 0)) return true;
@@ -260,6 +262,7 @@ class ConnStream final : public httplib::Stream {
         return false;
       }
       pollfd pf{fd_, events, 0};
+      const WaitRegion waiting;  // another worker may run meanwhile (conn_pool.hpp)
       const int r = ::poll(&pf, 1, static_cast<int>(std::min<long long>(left, 200)));
       if (r > 0) return true;  // POLLERR / POLLHUP too: the next call reports them
       if (r < 0 && errno != EINTR) return false;
@@ -297,7 +300,13 @@ DeadlineServer::DeadlineServer(const ConnLimits& l, SSL_CTX* tls) : limits_(l), 
     if (tl_current) tl_current->start_body();
     return HandlerResponse::Unhandled;
   });
-  new_task_queue = [l] { return new ElasticPool(l.min_workers, l.max_workers); };
+  PoolLimits pool;
+  pool.running = l.running_workers;
+  pool.min_threads = l.min_workers;
+  pool.max_threads = l.max_workers;
+  pool.keep_alive_s = l.keep_alive_s;
+  pool.max_parked = l.max_parked;
+  new_task_queue = [pool] { return new ConnPool(pool); };
 }
 
 DeadlineServer::~DeadlineServer() {
@@ -312,88 +321,81 @@ void DeadlineServer::close_after_response() {
 
 bool DeadlineServer::closing() { return tl_current && tl_current->close_requested(); }
 
+// One connection, its stream and how many requests it has served; parked in the pool between requests.
+class DeadlineServer::Conn final : public Parked {
+ public:
+  Conn(DeadlineServer& s, int fd) : s_(s), strm(fd, s.limits_, s.svr_sock_) {}
+  int fd() const override { return strm.socket(); }
+  void resume() override { s_.serve(*this, true); }
+  void expire() override { s_.finish(*this); }
+
+  DeadlineServer& s_;
+  ConnStream strm;
+  SSL* ssl = nullptr;
+  int served = 0;
+  bool ret = false;
+};
+
 bool DeadlineServer::process_and_close_socket(socket_t sock) {
   const int flags = fcntl(sock, F_GETFL, 0);
   fcntl(sock, F_SETFL, flags | O_NONBLOCK);
   const int one = 1;
   setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // small JSON answers: no Nagle stalls
-  ConnStream strm(sock, limits_, svr_sock_);
-  strm.start_request();  // the first request's header deadline includes the TLS handshake
-  SSL* ssl = nullptr;
-  bool ok = true;
+  auto* c = new Conn(*this, sock);
+  c->strm.start_request();  // the first request's header deadline includes the TLS handshake
   if (tls_) {
-    ssl = SSL_new(tls_);
-    ok = ssl && SSL_set_fd(ssl, sock) == 1;
-    if (ok) {
-      strm.set_ssl(ssl);
-      ok = strm.accept_tls();
+    c->ssl = SSL_new(tls_);
+    if (!c->ssl || SSL_set_fd(c->ssl, sock) != 1) {
+      finish(*c);
+      return false;
+    }
+    c->strm.set_ssl(c->ssl);
+    if (!c->strm.accept_tls()) {
+      finish(*c);
+      return false;
     }
   }
-  bool ret = false;
-  if (ok) {
-    tl_current = &strm;
-    for (int n = 0; n < limits_.keep_alive_max && svr_sock_ != INVALID_SOCKET; ++n) {
-      if (n > 0) {
-        if (!strm.wait_next_request()) break;
-        strm.start_request();
+  serve(*c, false);
+  return true;  // httplib ignores it
+}
+
+// Requests while they come; between two, the connection is parked in the pool (resumed = its next
+// request began to arrive) or, off the pool, waited for here. Ends in finish() or parked.
+void DeadlineServer::serve(Conn& c, bool resumed) {
+  tl_current = &c.strm;
+  for (; c.served < limits_.keep_alive_max && svr_sock_ != INVALID_SOCKET; ++c.served) {
+    if (c.served > 0) {
+      if (!resumed) {
+        if (!c.strm.flush()) break;
+        if (!c.strm.next_request_buffered()) {
+          tl_current = nullptr;
+          if (ConnPool::park(c)) return;  // the pool owns it now
+          tl_current = &c.strm;
+          if (!c.strm.wait_next_request()) break;
+        }
       }
-      bool closed = false;
-      ret = process_request(strm, n + 1 == limits_.keep_alive_max, closed, nullptr) && strm.flush();
-      if (!ret || closed || strm.fault() != ConnFault::none || strm.close_requested()) break;
+      c.strm.start_request();
     }
-    tl_current = nullptr;
+    resumed = false;
+    bool closed = false;
+    c.ret = process_request(c.strm, c.served + 1 == limits_.keep_alive_max, closed, nullptr) && c.strm.flush();
+    if (!c.ret || closed || c.strm.fault() != ConnFault::none || c.strm.close_requested()) break;
   }
-  if (ssl) {
-    if (ret) SSL_shutdown(ssl);
-    SSL_free(ssl);
+  tl_current = nullptr;
+  finish(c);
+}
+
+void DeadlineServer::finish(Conn& c) {
+  const int sock = c.strm.socket();
+  if (c.ssl) {
+    if (c.ret) SSL_shutdown(c.ssl);
+    SSL_free(c.ssl);
   }
-  strm.flush();  // an answer without a body, after which the loop above left
-  if (strm.close_requested() || strm.fault() == ConnFault::too_large) strm.linger();
+  c.strm.flush();  // an answer without a body, after which the loop above left
+  if (c.strm.close_requested() || c.strm.fault() == ConnFault::too_large) c.strm.linger();
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
-  return ret;
-}
-
-// ------------------------------------------------------------------ workers
-
-void ElasticPool::enqueue(std::function<void()> fn) {
-  std::lock_guard<std::mutex> l(mu_);
-  jobs_.push_back(std::move(fn));
-  if (idle_ < jobs_.size() && threads_ < max_) {
-    ++threads_;
-    std::thread([this] { work(); }).detach();  // shutdown() waits until every worker has left
-  } else {
-    cv_.notify_one();
-  }
-}
-
-void ElasticPool::shutdown() {
-  std::unique_lock<std::mutex> l(mu_);
-  shutdown_ = true;
-  cv_.notify_all();
-  gone_.wait(l, [this] { return threads_ == 0; });
-}
-
-void ElasticPool::work() {
-  std::unique_lock<std::mutex> l(mu_);
-  for (;;) {
-    while (jobs_.empty() && !shutdown_) {
-      ++idle_;
-      const bool woken = cv_.wait_for(l, std::chrono::seconds(30), [this] { return !jobs_.empty() || shutdown_; });
-      --idle_;
-      if (!woken && threads_ > min_) break;  // idle for 30 s and more than the minimum: leave
-    }
-    if (jobs_.empty()) {
-      --threads_;
-      gone_.notify_all();
-      return;
-    }
-    std::function<void()> fn = std::move(jobs_.front());
-    jobs_.pop_front();
-    l.unlock();
-    fn();
-    l.lock();
-  }
+  delete &c;
 }
 
 }  // namespace redoubt::attest

@@ -4,16 +4,15 @@
 // body_timeout_s; its answer must be taken within write_timeout_s; a body may
 // not exceed max_body bytes (the handlers count the decoded body; the stream
 // stops any request at 4 x max_body raw bytes); TLS is done here over OpenSSL.
-// Workers grow with the connections up to max_workers, so a few slow clients
-// cannot hold every worker. httplib's own connection loop has none of this.
+// Workers (conn_pool.hpp): at most running_workers run at once, more only while
+// others wait (on slow clients, among others) up to max_workers, so a few slow
+// clients cannot hold every worker; a keep-alive connection between requests is
+// parked and holds none. httplib's own connection loop has none of this.
 #pragma once
 #include <httplib.h>
 #include <openssl/ssl.h>
 
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <mutex>
+#include "attestation/service/conn_pool.hpp"
 
 namespace redoubt::attest {
 
@@ -21,11 +20,13 @@ struct ConnLimits {
   int header_timeout_s = 10;
   int body_timeout_s = 30;
   int write_timeout_s = 10;
-  int keep_alive_s = 5;
+  int keep_alive_s = 5;  // an idle keep-alive connection is closed after this
   int keep_alive_max = 100;
   size_t max_body = 4 * 1024 * 1024;
+  size_t running_workers = 0;  // 0: the online cores
   size_t min_workers = 8;
   size_t max_workers = 256;
+  size_t max_parked = 256;  // idle keep-alive connections kept; past it the longest-idle is closed
 };
 
 // Why the request this thread is serving could not be read.
@@ -43,26 +44,13 @@ class DeadlineServer : public httplib::Server {
   static bool closing();               // close_after_response() was called for this request
 
  private:
+  class Conn;
   bool process_and_close_socket(socket_t sock) override;  // replaces httplib's (private virtual)
+  void serve(Conn& c, bool resumed);
+  void finish(Conn& c);  // closes and deletes it
 
   ConnLimits limits_;
   SSL_CTX* tls_;
-};
-
-// A task queue that starts a worker per waiting connection up to `max`, keeping `min` when idle.
-class ElasticPool : public httplib::TaskQueue {
- public:
-  ElasticPool(size_t min, size_t max) : min_(min), max_(max) {}
-  void enqueue(std::function<void()> fn) override;
-  void shutdown() override;
-
- private:
-  void work();
-  std::mutex mu_;
-  std::condition_variable cv_, gone_;
-  std::deque<std::function<void()>> jobs_;
-  size_t min_, max_, threads_ = 0, idle_ = 0;
-  bool shutdown_ = false;
 };
 
 }  // namespace redoubt::attest

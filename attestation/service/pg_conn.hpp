@@ -12,6 +12,7 @@
 
 #include "attestation/common/attest_error.hpp"
 #include "attestation/service/verifier_store_pg.hpp"
+#include "attestation/service/wait_region.hpp"
 
 namespace redoubt::attest::pg_detail {
 
@@ -95,6 +96,7 @@ class PgStore::Conn {
   Res run(const std::string& sql, std::initializer_list<Arg> args, bool prepare) { return run(sql, Params(args.begin(), args.end()), prepare); }
   Res run(const std::string& sql, const std::vector<Arg>& args, bool prepare) { return run(sql, Params(args.begin(), args.end()), prepare); }
   Res run(const std::string& sql, const Params& p, bool prepare) {
+    const WaitRegion waiting;  // a round trip: another pool worker may run meanwhile (conn_pool.hpp)
     Res r(prepare ? PQexecPrepared(c_, prepared_name(sql, p.n).c_str(), p.n, p.vals, p.lens, p.fmts, 0)
                   : PQexecParams(c_, sql.c_str(), p.n, nullptr, p.vals, p.lens, p.fmts, 0));
     check(r, sql);
@@ -121,6 +123,7 @@ class PgStore::Conn {
       sent = sent && PQsendQueryPrepared(c_, prepared_name(*st.sql, p.n).c_str(), p.n, p.vals, p.lens, p.fmts, 0) == 1;
     }
     sent = sent && PQpipelineSync(c_) == 1;
+    const WaitRegion waiting;  // a round trip: another pool worker may run meanwhile (conn_pool.hpp)
     std::vector<Res> out;
     std::string first_error;  // run()'s message of the first statement that failed
     bool unique = false, synced = false;

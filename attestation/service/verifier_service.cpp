@@ -67,7 +67,8 @@ SignedEar sign_ear(const std::string& payload, const policy::EvpKey& key, const 
 VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), store_(open_store(cfg_.db_path)) {
   kid_ = policy::key_id_hex(cfg_.signing_key);
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  gate_ = std::make_unique<WorkGate>(static_cast<size_t>(cfg_.max_parallel_appraisals > 0 ? cfg_.max_parallel_appraisals : std::max(1L, cores)));
+  parallel_ = static_cast<size_t>(cfg_.max_parallel_appraisals > 0 ? cfg_.max_parallel_appraisals : std::max(1L, cores));
+  gate_ = std::make_unique<WorkGate>(parallel_);
   if (cfg_.instance_id.empty()) {
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);

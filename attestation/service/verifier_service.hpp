@@ -106,6 +106,7 @@ class VerifierService {
   int purge_nonces();
   int purge_interval_s() const;
   const AgentAllowList& agent_allow() const { return cfg_.agent_allow; }
+  size_t parallel_appraisals() const { return parallel_; }  // the gate's width: max_parallel_appraisals, or the cores
 
   // Leases (issue 13): one round (renew, give up over the fair share, take unowned or expired ones).
   // Until the first round this instance polls every pull endpoint (a lone instance, or library use).
@@ -151,6 +152,7 @@ class VerifierService {
   // for all serialised every push and left the store's group commit nothing to batch (issue 13).
   static constexpr size_t kAppraiseStripes = 64;
   std::array<std::mutex, kAppraiseStripes> appraise_mu_;
+  size_t parallel_ = 1;
   std::unique_ptr<WorkGate> gate_;  // the CPU-bound part of appraisals, max_parallel_appraisals at a time
   mutable std::mutex ref_mu_;
   std::shared_ptr<const ReferenceValues> ref_;  // replaced whole by PUT /v1/reference-values

@@ -84,7 +84,7 @@ class PgStore final : public VerifierStore {
   // results (~100 bytes each) stay far below what the sockets buffer, so the blocking sends cannot
   // wait on a server that waits on us to read.
   static constexpr size_t kMaxVerdictBatch = 64;
-  GroupCommit<VerdictWaiter> gc_{kMaxVerdictBatch};
+  GroupCommit<VerdictWaiter> gc_{kMaxVerdictBatch, true};
 };
 
 }  // namespace redoubt::attest

@@ -204,6 +204,40 @@ BOOST_AUTO_TEST_CASE(slow_clients_do_not_block_a_normal_request) {
   BOOST_TEST(took < 5.0);
 }
 
+// Issue 13 (throughput): a keep-alive connection between requests is parked and holds no worker
+// (attestation/service/conn_pool.hpp). With a worker per connection, as many idle keep-alive clients
+// as --max-connections held every worker for 5 s and a new client waited in the backlog until then.
+// Each idle connection still gets its next answer, and is closed once idle for 5 s. At most
+// --max-connections are kept idle (past it, the longest-idle is closed).
+BOOST_AUTO_TEST_CASE(idle_keep_alive_connections_hold_no_worker) {
+  Verifier v({"--max-connections", "4", "--threads", "1"});
+  std::vector<std::unique_ptr<Raw>> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(std::make_unique<Raw>(v.v->url));
+    BOOST_TEST_REQUIRE(idle.back()->send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    BOOST_TEST_REQUIRE(status_of(idle.back()->read_answer()) == 200);
+  }
+  const auto t0 = Clock::now();
+  Raw fresh(v.v->url);
+  BOOST_TEST_REQUIRE(fresh.send_all("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));  // not parked: a fifth would close the longest idle
+  const std::string got = fresh.read_answer(false, 4000);
+  const double took = seconds_since(t0);
+  BOOST_TEST_MESSAGE("a new client's answer beside 4 idle keep-alive connections (--max-connections 4): " << took << " s");
+  BOOST_TEST(status_of(got) == 200, got);
+  BOOST_TEST(took < 2.0);
+  for (auto& c : idle) {  // each still served on its own connection
+    BOOST_TEST_REQUIRE(c->send_all("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    BOOST_TEST(status_of(c->read_answer()) == 200);
+  }
+  const auto t1 = Clock::now();
+  const std::string rest = idle.front()->read_all(8000);  // EOF when the server closes it
+  const double closed_after = seconds_since(t1);
+  BOOST_TEST_MESSAGE("an idle keep-alive connection closed after " << closed_after << " s");
+  BOOST_TEST(rest.empty(), rest);
+  BOOST_TEST(closed_after > 4.0);
+  BOOST_TEST(closed_after < 7.5);
+}
+
 // 8b: the header deadline (--header-timeout) cuts a client that trickles its headers, with a 408.
 BOOST_AUTO_TEST_CASE(slow_headers_are_cut_at_the_deadline) {
   Verifier v({"--header-timeout", "2"});
