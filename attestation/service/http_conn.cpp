@@ -54,11 +54,13 @@ class ConnStream final : public httplib::Stream {
     body_bytes_ = 0;
   }
   // Between keep-alive requests: bytes of the next request already read (or decrypted).
-  bool next_request_buffered() const { return pos_ < len_ || (ssl_ && SSL_pending(ssl_) > 0); }
+  // SSL_has_pending: also bytes OpenSSL read from the socket but has not yet decrypted, which epoll
+  // would never report (the connection would be parked with its request inside).
+  bool next_request_buffered() const { return pos_ < len_ || (ssl_ && SSL_has_pending(ssl_) == 1); }
   // Between keep-alive requests, off the pool: true when the next request's first bytes are there.
   bool wait_next_request() {
     if (!flush()) return false;
-    if (pos_ < len_ || (ssl_ && SSL_pending(ssl_) > 0)) return true;
+    if (next_request_buffered()) return true;
     deadline_ = Clock::now() + std::chrono::seconds(l_.keep_alive_s);
     const bool ok = wait(POLLIN);
     fault_ = ConnFault::none;  // an idle connection timing out is no fault of a request
@@ -97,7 +99,7 @@ class ConnStream final : public httplib::Stream {
   bool close_requested() const { return close_; }
   void request_close() { close_ = true; }
 
-  bool is_readable() const override { return pos_ < len_ || (ssl_ && SSL_pending(ssl_) > 0) || wait(POLLIN); }
+  bool is_readable() const override { return next_request_buffered() || wait(POLLIN); }
   bool is_writable() const override { return wait(POLLOUT); }
 
   ssize_t read(char* p, size_t n) override {
