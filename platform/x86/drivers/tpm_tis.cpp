@@ -127,7 +127,7 @@ Status TisDriver::transact(uint8_t l, const uint8_t* cmd, size_t cmd_len, uint8_
     REDOUBT_TRY(send(l, cmd, cmd_len));
     mmio_.write8(reg(l, tis::kSts), sts_bits::kTpmGo);  // PTP §6 (command/response): execute
     REDOUBT_TRY(wait_sts(l, sts_bits::kStsValid | sts_bits::kDataAvail, sts_bits::kStsValid | sts_bits::kDataAvail,
-                         tis::kCommandDurationMs, "dataAvail after tpmGo"));
+                         kCommandWaitMs, "dataAvail after tpmGo"));
     Status r;
     for (int attempt = 0; attempt < kResponseRetries; ++attempt) {
       r = receive(l, resp, resp_cap, resp_len);

@@ -22,6 +22,14 @@ namespace redoubt::x86 {
 class TisDriver {
  public:
   static constexpr uint32_t kDefaultPollsPerMs = 1000;
+  // How long a command may run (tpmGo → dataAvail), in the polls' nominal ms: 15 x the longest PTP
+  // duration (arch/tpm/tis.hpp kCommandDurationMs, 2 s). The PTP durations are what a TPM must meet;
+  // this bound is a poll count, and under QEMU TCG a poll takes well under 1 us while the answer
+  // comes from swtpm, another process that a loaded host deschedules: 2 s of polls ran out there
+  // once in a few dozen test runs ("timed out waiting for dataAvail after tpmGo"). Linux waits up to
+  // 120 s for a TPM 2.0 command (tpm.h, TPM2_DURATION_DEFAULT). A TPM that never answers still
+  // ends the launch with that error, after >= 30 s on LPC/SPI hardware.
+  static constexpr uint32_t kCommandWaitMs = 30000;
   static constexpr int kResponseRetries = 3;  // responseRetry attempts on a bad read
 
   // mmio: the whole 20 KiB window at 0xFED40000 (offset = locality * 0x1000 + register).
