@@ -72,7 +72,13 @@ void ConnPool::work() {
   tl_wait_listener = this;
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {  // counted in running_ here
-    if (!jobs_.empty() && running_ <= lim_.running) {
+    if (!jobs_.empty() && (running_ <= lim_.running || shutdown_)) {  // stopping: the rest without a bound (no spin)
+      // Parked connections whose next request came while jobs were queued (say, a burst of new
+      // connections) take their turn behind those jobs, not after the queue has emptied.
+      if (!leading_ && !parked_.empty() && !shutdown_ && Clock::now() - last_harvest_ >= std::chrono::milliseconds(1)) {
+        lead(l, false);
+        continue;
+      }
       std::function<void()> fn = std::move(jobs_.front());
       jobs_.pop_front();
       l.unlock();
@@ -83,7 +89,7 @@ void ConnPool::work() {
     if (shutdown_) {
       if (jobs_.empty()) break;
     } else if (!leading_ && jobs_.empty()) {
-      lead(l);
+      lead(l, true);
       continue;
     }
     --running_;
@@ -100,7 +106,7 @@ void ConnPool::work() {
   gone_.notify_all();
 }
 
-void ConnPool::lead(std::unique_lock<std::mutex>& l) {
+void ConnPool::lead(std::unique_lock<std::mutex>& l, bool block) {
   leading_ = true;
   --running_;
   // Parked connections idle past keep-alive are closed; the wait ends when the next one would be.
@@ -111,8 +117,8 @@ void ConnPool::lead(std::unique_lock<std::mutex>& l) {
     expired.push_back(parked_.begin()->second);
     parked_.erase(parked_.begin());
   }
-  long long timeout_ms = 1000;
-  if (!parked_.empty())
+  long long timeout_ms = block ? 1000 : 0;
+  if (block && !parked_.empty())
     timeout_ms = std::clamp<long long>(
         std::chrono::duration_cast<std::chrono::milliseconds>(parked_.begin()->second->parked_at_ + keep - now).count() + 1, 0, 1000);
   l.unlock();
@@ -122,6 +128,7 @@ void ConnPool::lead(std::unique_lock<std::mutex>& l) {
   l.lock();
   leading_ = false;
   ++running_;
+  last_harvest_ = Clock::now();
   for (int i = 0; i < n; ++i) {
     const uint64_t key = evs[i].data.u64;
     if (key == kWakeKey) {

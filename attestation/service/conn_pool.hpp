@@ -68,7 +68,7 @@ class ConnPool final : public httplib::TaskQueue, private WaitListener {
 
  private:
   void work();
-  void lead(std::unique_lock<std::mutex>& l);  // wait in epoll_wait for parked connections
+  void lead(std::unique_lock<std::mutex>& l, bool block);  // epoll_wait for parked connections (block: until one or a timeout)
   void help();                                 // under mu_: wake or start a worker if one is needed
   bool needed() const;                         // under mu_
   void wait_begins() override;
@@ -84,6 +84,7 @@ class ConnPool final : public httplib::TaskQueue, private WaitListener {
   uint64_t next_key_ = 1;               // 0 is the eventfd
   size_t threads_ = 0, idle_ = 0, running_ = 0;
   bool leading_ = false, shutdown_ = false;
+  std::chrono::steady_clock::time_point last_harvest_{};
 };
 
 }  // namespace redoubt::attest

@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -147,6 +148,43 @@ BOOST_AUTO_TEST_CASE(a_parked_connection_is_resumed_when_readable_and_holds_no_w
   BOOST_TEST(eventually([&] { return a.resumed == 2; }));
   BOOST_TEST(a.expired == 0);
   BOOST_TEST(b.expired == 0);
+}
+
+// A parked connection whose request arrives while jobs keep the queue from emptying (say, a stream
+// of new connections) still gets its turn: behind the jobs queued when it is found, not after the
+// queue has emptied. The watching worker harvests b's request while the one running worker is busy
+// and, with no core free for it, leaves the watch; a's request then arrives with nobody watching,
+// and every job queues another until a is served (at most 300).
+BOOST_AUTO_TEST_CASE(a_ready_parked_connection_is_not_starved_by_queued_jobs) {
+  ConnPool pool(limits(1));
+  Pair a, b;
+  park_on(pool, a);
+  park_on(pool, b);
+  std::atomic<bool> busy{false};
+  pool.enqueue([&] {
+    busy = true;
+    std::this_thread::sleep_for(100ms);  // not a WaitRegion: the one running worker stays busy
+  });
+  BOOST_REQUIRE(eventually([&] { return busy.load(); }));
+  b.poke();
+  std::this_thread::sleep_for(20ms);  // harvested: b's resume queued, nobody watches now
+  a.poke();
+  std::atomic<int> done{0}, queued{0}, done_when_resumed{-1};
+  std::function<void()> job = [&] {
+    if (a.resumed > 0 && done_when_resumed < 0) done_when_resumed = done.load();
+    if (a.resumed == 0 && ++queued <= 300) pool.enqueue(job);  // the queue never empties meanwhile
+    std::this_thread::sleep_for(2ms);
+    ++done;
+  };
+  for (int i = 0; i < 5; ++i) {
+    ++queued;
+    pool.enqueue(job);
+  }
+  BOOST_REQUIRE(eventually([&] { return a.resumed == 1 && done == std::min(queued.load(), 305); }));
+  BOOST_TEST(b.resumed == 1);
+  BOOST_TEST_MESSAGE("a resumed after " << done_when_resumed << " jobs (" << queued << " queued in all)");
+  BOOST_TEST(done_when_resumed >= 0);
+  BOOST_TEST(done_when_resumed < 50);  // without the harvest between jobs: after all 300
 }
 
 BOOST_AUTO_TEST_CASE(an_idle_parked_connection_expires_after_keep_alive) {
