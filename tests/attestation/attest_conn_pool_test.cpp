@@ -67,6 +67,14 @@ PoolLimits limits(size_t running, int keep_alive_s = 5, size_t max_parked = 256)
   return l;
 }
 
+// Two connections parked in a pool with one running worker. Declared before the pool, the pairs
+// outlive it: its shutdown expires whatever is still parked.
+struct TwoParked {
+  Pair a, b;
+  ConnPool pool{limits(1)};
+  TwoParked();
+};
+
 // Parks `p` from a worker of `pool` and waits until it is parked.
 void park_on(ConnPool& pool, Parked& p) {
   std::atomic<bool> parked{false};
@@ -75,6 +83,11 @@ void park_on(ConnPool& pool, Parked& p) {
     parked = true;
   });
   BOOST_REQUIRE(eventually([&] { return parked.load(); }));
+}
+
+TwoParked::TwoParked() {
+  park_on(pool, a);
+  park_on(pool, b);
 }
 
 }  // namespace
@@ -127,11 +140,7 @@ BOOST_AUTO_TEST_CASE(a_waiting_job_lets_the_next_one_run) {
   BOOST_TEST(second_ran);  // with one running worker and no WaitRegion it would have waited 10 s
 }
 
-BOOST_AUTO_TEST_CASE(a_parked_connection_is_resumed_when_readable_and_holds_no_worker) {
-  ConnPool pool(limits(1));
-  Pair a, b;
-  park_on(pool, a);
-  park_on(pool, b);
+BOOST_FIXTURE_TEST_CASE(a_parked_connection_is_resumed_when_readable_and_holds_no_worker, TwoParked) {
   // Both parked, the one running worker is free: another job runs at once.
   std::atomic<bool> ran{false};
   pool.enqueue([&] { ran = true; });
@@ -155,11 +164,7 @@ BOOST_AUTO_TEST_CASE(a_parked_connection_is_resumed_when_readable_and_holds_no_w
 // queue has emptied. The watching worker harvests b's request while the one running worker is busy
 // and, with no core free for it, leaves the watch; a's request then arrives with nobody watching,
 // and every job queues another until a is served (at most 300).
-BOOST_AUTO_TEST_CASE(a_ready_parked_connection_is_not_starved_by_queued_jobs) {
-  ConnPool pool(limits(1));
-  Pair a, b;
-  park_on(pool, a);
-  park_on(pool, b);
+BOOST_FIXTURE_TEST_CASE(a_ready_parked_connection_is_not_starved_by_queued_jobs, TwoParked) {
   std::atomic<bool> busy{false};
   pool.enqueue([&] {
     busy = true;
@@ -188,8 +193,8 @@ BOOST_AUTO_TEST_CASE(a_ready_parked_connection_is_not_starved_by_queued_jobs) {
 }
 
 BOOST_AUTO_TEST_CASE(an_idle_parked_connection_expires_after_keep_alive) {
-  ConnPool pool(limits(2, 1));
   Pair a;
+  ConnPool pool(limits(2, 1));
   const auto t0 = Clock::now();
   park_on(pool, a);
   BOOST_REQUIRE(eventually([&] { return a.expired == 1; }));
@@ -201,8 +206,8 @@ BOOST_AUTO_TEST_CASE(an_idle_parked_connection_expires_after_keep_alive) {
 }
 
 BOOST_AUTO_TEST_CASE(past_max_parked_the_longest_idle_expires) {
-  ConnPool pool(limits(2, 60, 2));
   Pair a, b, c;
+  ConnPool pool(limits(2, 60, 2));
   park_on(pool, a);
   park_on(pool, b);
   BOOST_TEST(a.expired == 0);
