@@ -1,8 +1,8 @@
 // The verifier's workers (issue 13, throughput and latency; issue 16 item 8, limits).
 //
 // At most `running` workers run at once; queued work waits in arrival order without a thread of its
-// own. A worker that waits (wait_region.hpp: a slow client, the appraisal gate, a commit, the
-// database) stops counting, and another takes the next job — so slow clients still cannot hold
+// own. A worker that waits (wait_region.hpp: on a slow client, or on PostgreSQL) stops counting,
+// and another takes the next job — so slow clients still cannot hold
 // every worker (threads grow up to max_threads), but on a busy server a worker that finishes a
 // request takes the next one without sleeping. With a thread per connection, 32 clients on 2 cores
 // meant every request slept at the appraisal gate and again in poll(): ~3 context switches per

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "attestation/service/wait_region.hpp"
@@ -39,12 +40,9 @@ class GroupCommit {
     queue_.push_back(&me);
     while (!me.done) {
       if (leading_) {
-        if (long_waits_) {
-          const WaitRegion waiting;
-          me.cv.wait(q);  // until this item is done, or this caller is the next to lead
-        } else {
-          me.cv.wait(q);
-        }
+        std::optional<WaitRegion> waiting;
+        if (long_waits_) waiting.emplace();
+        me.cv.wait(q);  // until this item is done, or this caller is the next to lead
         continue;
       }
       leading_ = true;

@@ -150,10 +150,10 @@ VerifierHttpServer::VerifierHttpServer(VerifierService& svc, HttpOptions o) : sv
   l.header_timeout_s = o_.header_timeout_s;
   l.body_timeout_s = o_.body_timeout_s;
   l.max_body = kMaxRequestBody;
-  l.running_workers = svc_.parallel_appraisals();  // as many run as may appraise at once (conn_pool.hpp)
-  l.min_workers = static_cast<size_t>(std::max(1, o_.threads));
-  l.max_workers = static_cast<size_t>(std::max(o_.threads, o_.max_connections));
-  l.max_parked = static_cast<size_t>(std::max(1, o_.max_connections));
+  l.pool.running = svc_.parallel_appraisals();  // as many run as may appraise at once (conn_pool.hpp)
+  l.pool.min_threads = static_cast<size_t>(std::max(1, o_.threads));
+  l.pool.max_threads = static_cast<size_t>(std::max(o_.threads, o_.max_connections));
+  l.pool.max_parked = static_cast<size_t>(std::max(1, o_.max_connections));
   srv_ = std::make_unique<DeadlineServer>(l, tls);
   // Remember the listening socket (the callback runs on it before bind) so bind() can raise its backlog.
   // Not httplib's default (SO_REUSEPORT): with it a second verifier on the same port also "listened" and

@@ -61,7 +61,7 @@ class ConnStream final : public httplib::Stream {
   bool wait_next_request() {
     if (!flush()) return false;
     if (next_request_buffered()) return true;
-    deadline_ = Clock::now() + std::chrono::seconds(l_.keep_alive_s);
+    deadline_ = Clock::now() + std::chrono::seconds(l_.pool.keep_alive_s);
     const bool ok = wait(POLLIN);
     fault_ = ConnFault::none;  // an idle connection timing out is no fault of a request
     return ok;
@@ -296,19 +296,13 @@ thread_local ConnStream* tl_current = nullptr;
 DeadlineServer::DeadlineServer(const ConnLimits& l, SSL_CTX* tls) : limits_(l), tls_(tls) {
   set_payload_max_length(l.max_body);
   set_keep_alive_max_count(static_cast<size_t>(l.keep_alive_max));  // what httplib announces in Keep-Alive:
-  set_keep_alive_timeout(l.keep_alive_s);                           // the loop below enforces the same
+  set_keep_alive_timeout(l.pool.keep_alive_s);                           // the loop below enforces the same
   // Called once the headers are parsed, before any body is read: the body's own deadline starts.
   set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     if (tl_current) tl_current->start_body();
     return HandlerResponse::Unhandled;
   });
-  PoolLimits pool;
-  pool.running = l.running_workers;
-  pool.min_threads = l.min_workers;
-  pool.max_threads = l.max_workers;
-  pool.keep_alive_s = l.keep_alive_s;
-  pool.max_parked = l.max_parked;
-  new_task_queue = [pool] { return new ConnPool(pool); };
+  new_task_queue = [pool = l.pool] { return new ConnPool(pool); };
 }
 
 DeadlineServer::~DeadlineServer() {

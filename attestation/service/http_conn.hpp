@@ -4,8 +4,8 @@
 // body_timeout_s; its answer must be taken within write_timeout_s; a body may
 // not exceed max_body bytes (the handlers count the decoded body; the stream
 // stops any request at 4 x max_body raw bytes); TLS is done here over OpenSSL.
-// Workers (conn_pool.hpp): at most running_workers run at once, more only while
-// others wait (on slow clients, among others) up to max_workers, so a few slow
+// Workers (conn_pool.hpp): at most pool.running run at once, more only while
+// others wait (on slow clients, among others) up to pool.max_threads, so a few slow
 // clients cannot hold every worker; a keep-alive connection between requests is
 // parked and holds none. httplib's own connection loop has none of this.
 #pragma once
@@ -20,13 +20,9 @@ struct ConnLimits {
   int header_timeout_s = 10;
   int body_timeout_s = 30;
   int write_timeout_s = 10;
-  int keep_alive_s = 5;  // an idle keep-alive connection is closed after this
   int keep_alive_max = 100;
   size_t max_body = 4 * 1024 * 1024;
-  size_t running_workers = 0;  // 0: the online cores
-  size_t min_workers = 8;
-  size_t max_workers = 256;
-  size_t max_parked = 256;  // idle keep-alive connections kept; past it the longest-idle is closed
+  PoolLimits pool;  // the workers, and the idle keep-alive connections (keep_alive_s, max_parked)
 };
 
 // Why the request this thread is serving could not be read.

@@ -1,7 +1,8 @@
-// A worker of the verifier's connection pool says when it waits — on a client's socket, for its turn
-// at the appraisal gate, for a group commit, for PostgreSQL — so that another worker may run
-// meanwhile: the pool bounds the workers *running*, not the workers (conn_pool.hpp, issue 13). On any
-// other thread (tests, the CLI, the poller) a region is nothing.
+// A worker of the verifier's connection pool says when it waits — on a client's socket, for
+// PostgreSQL (a query, a group commit) — so that another worker may run meanwhile: the pool bounds
+// the workers *running*, not the workers (conn_pool.hpp, issue 13). Short waits (the appraisal gate,
+// an SQLite group commit) are not regions: the wake-up of another worker costs more than they do.
+// On any other thread (tests, the CLI, the poller) a region is nothing.
 #pragma once
 
 namespace redoubt::attest {
