@@ -209,6 +209,7 @@ class SqliteStore final : public VerifierStore {
   std::string integrity_check() override;
   int schema_version() override;
   std::string backend() const override { return "sqlite"; }
+  bool wal_batched() const { return wal_batched_; }  // one write per commit (sqlite_wal_batch.hpp)
   LeaseRound lease_round(const std::string& instance, int64_t now_ms, int64_t ttl_ms) override;
   void release_instance(const std::string& instance) override;
   std::optional<LeaseInfo> lease(const std::string& endpoint_id) override;
@@ -238,6 +239,7 @@ class SqliteStore final : public VerifierStore {
   void start_checkpointer(const std::string& path);
 
   sqlite3* db_ = nullptr;
+  bool wal_batched_ = false;
   SqliteStmtCache stmts_;  // the hot paths' statements (under mu_)
   std::mutex mu_;
   GroupCommit<VerdictWaiter> gc_;  // add_verdict's batches (group_commit.hpp)
