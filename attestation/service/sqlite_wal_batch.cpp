@@ -15,28 +15,40 @@ namespace {
 // Below 128 KiB: the default (unix) VFS writes at most 0x1ffff bytes a call (os_unix.c seekAndWrite
 // masks the count) and reports a longer write as a full disk.
 constexpr int kMaxBuffer = 96 * 1024;
+constexpr int kReadAhead = 64 * 1024;  // a checkpointer's WAL reads (its frames in page order: mostly in file order)
 constexpr int kFrameHeader = 24;     // WAL frame header (https://sqlite.org/fileformat2.html §4.1)
 
 sqlite3_vfs* g_real = nullptr;
 sqlite3_vfs g_vfs;
-std::atomic<uint64_t> g_in{0}, g_out{0}, g_late{0};
+std::atomic<uint64_t> g_in{0}, g_out{0}, g_late{0}, g_ckpt_in{0}, g_ckpt_out{0}, g_readahead{0};
 std::atomic<bool> g_flush_early{true};  // test-only switch
 
 struct WalFile;
 struct DbFile {
-  sqlite3_file base;  // pMethods = &kDbMethods
+  sqlite3_file base;  // pMethods = &kDbMethods (&kCkptDbMethods once link_checkpointer linked it)
   sqlite3_file* real;
-  WalFile* wal;  // set by link_wal; cleared when either file closes
+  WalFile* wal;  // set by link_wal / link_checkpointer; cleared when either file closes
+  // A checkpointer's database file: contiguous page writes kept until its next other call.
+  unsigned char* buf;
+  int cap;
+  int len;
+  sqlite3_int64 off;
 };
 struct WalFile {
   sqlite3_file base;  // pMethods = &kWalMethods
   sqlite3_file* real;
-  DbFile* db;  // null: not linked, every write passed through
+  DbFile* db;   // its database file once linked (either way); cleared when either file closes
+  bool batch;   // link_wal: appends batched; else every write passed through
   unsigned char* buf;
   int cap;
   int len;
   sqlite3_int64 off;     // the buffer holds [off, off + len)
   sqlite3_int64 commit;  // where the commit frame's page goes once its header is buffered, else -1
+  // A checkpointer's WAL file: the bytes read ahead, [roff, roff + rlen), dropped at its database
+  // file's next wal-index lock or barrier (frames past the checkpoint's end may still be written).
+  unsigned char* rbuf;
+  int rlen;
+  sqlite3_int64 roff;
 };
 
 sqlite3_file* real_of(sqlite3_file* f) { return reinterpret_cast<DbFile*>(f)->real; }  // both start {base, real}
@@ -58,17 +70,29 @@ int wal_close(sqlite3_file* f) {
   w->db = nullptr;
   const int rc2 = w->real->pMethods->xClose(w->real);
   sqlite3_free(w->buf);
-  w->buf = nullptr;
+  sqlite3_free(w->rbuf);
+  w->buf = w->rbuf = nullptr;
   return rc != SQLITE_OK ? rc : rc2;
 }
 int wal_read(sqlite3_file* f, void* p, int n, sqlite3_int64 off) {
   auto* w = reinterpret_cast<WalFile*>(f);
   if (int rc = flush(w); rc != SQLITE_OK) return rc;
-  return w->real->pMethods->xRead(w->real, p, n, off);
+  if (!w->rbuf) return w->real->pMethods->xRead(w->real, p, n, off);
+  if (off < w->roff || off + n > w->roff + w->rlen) {  // read the next kReadAhead bytes
+    w->rlen = 0;
+    if (n > kReadAhead) return w->real->pMethods->xRead(w->real, p, n, off);
+    const int rc = w->real->pMethods->xRead(w->real, w->rbuf, kReadAhead, off);
+    if (rc != SQLITE_OK) return w->real->pMethods->xRead(w->real, p, n, off);  // near the end (a short read): as asked
+    g_readahead.fetch_add(1, std::memory_order_relaxed);
+    w->roff = off;
+    w->rlen = kReadAhead;
+  }
+  std::memcpy(p, w->rbuf + (off - w->roff), static_cast<size_t>(n));
+  return SQLITE_OK;
 }
 int wal_write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
   auto* w = reinterpret_cast<WalFile*>(f);
-  if (!w->db) return w->real->pMethods->xWrite(w->real, p, n, off);
+  if (!w->batch) return w->real->pMethods->xWrite(w->real, p, n, off);
   g_in.fetch_add(1, std::memory_order_relaxed);
   // Only an append to the buffer is kept; anything else (an in-place rewrite of a frame of this
   // transaction, wal.c iReCksum) first writes the buffer, so writes reach the file in SQLite's order.
@@ -186,6 +210,70 @@ void db_shm_barrier(sqlite3_file* f) {
   fwd_shm_barrier_only(f);
 }
 
+
+// ---- a checkpointer's database file: its page writes in order, batched; anything else writes them first ----
+int ckpt_flush(DbFile* d) {
+  if (d->len == 0) return SQLITE_OK;
+  const int n = d->len;
+  d->len = 0;
+  g_ckpt_out.fetch_add(1, std::memory_order_relaxed);
+  return d->real->pMethods->xWrite(d->real, d->buf, n, d->off);
+}
+void drop_read_ahead(DbFile* d) {
+  if (d->wal) d->wal->rlen = 0;
+}
+int ckpt_write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
+  auto* d = reinterpret_cast<DbFile*>(f);
+  g_ckpt_in.fetch_add(1, std::memory_order_relaxed);
+  if (d->len > 0 && (off != d->off + d->len || d->len + n > kMaxBuffer))
+    if (int rc = ckpt_flush(d); rc != SQLITE_OK) return rc;
+  if (n > kMaxBuffer - d->len) {
+    g_ckpt_out.fetch_add(1, std::memory_order_relaxed);
+    return d->real->pMethods->xWrite(d->real, p, n, off);
+  }
+  if (d->len == 0) d->off = off;
+  std::memcpy(d->buf + d->len, p, static_cast<size_t>(n));
+  d->len += n;
+  return SQLITE_OK;
+}
+#define REDOUBT_CKPT_FIRST(d) \
+  if (int rc = ckpt_flush(reinterpret_cast<DbFile*>(d)); rc != SQLITE_OK) return rc
+int ckpt_close(sqlite3_file* f) {
+  const int rc = ckpt_flush(reinterpret_cast<DbFile*>(f));
+  auto* d = reinterpret_cast<DbFile*>(f);
+  sqlite3_free(d->buf);
+  d->buf = nullptr;
+  const int rc2 = db_close(f);
+  return rc != SQLITE_OK ? rc : rc2;
+}
+int ckpt_read(sqlite3_file* f, void* p, int n, sqlite3_int64 off) { REDOUBT_CKPT_FIRST(f); return fwd_read(f, p, n, off); }
+int ckpt_truncate(sqlite3_file* f, sqlite3_int64 size) { REDOUBT_CKPT_FIRST(f); return fwd_truncate(f, size); }
+int ckpt_sync(sqlite3_file* f, int flags) { REDOUBT_CKPT_FIRST(f); return fwd_sync(f, flags); }
+int ckpt_file_size(sqlite3_file* f, sqlite3_int64* size) { REDOUBT_CKPT_FIRST(f); return fwd_file_size(f, size); }
+int ckpt_lock(sqlite3_file* f, int l) { REDOUBT_CKPT_FIRST(f); return fwd_lock(f, l); }
+int ckpt_unlock(sqlite3_file* f, int l) { REDOUBT_CKPT_FIRST(f); return fwd_unlock(f, l); }
+int ckpt_check_reserved(sqlite3_file* f, int* out) { REDOUBT_CKPT_FIRST(f); return fwd_check_reserved(f, out); }
+int ckpt_file_control(sqlite3_file* f, int op, void* arg) { REDOUBT_CKPT_FIRST(f); return fwd_file_control(f, op, arg); }
+int ckpt_shm_map(sqlite3_file* f, int pg, int sz, int extend, void volatile** pp) {
+  REDOUBT_CKPT_FIRST(f);
+  drop_read_ahead(reinterpret_cast<DbFile*>(f));
+  return fwd_shm_map(f, pg, sz, extend, pp);
+}
+int ckpt_shm_lock(sqlite3_file* f, int o, int n, int flags) {
+  REDOUBT_CKPT_FIRST(f);
+  drop_read_ahead(reinterpret_cast<DbFile*>(f));
+  return fwd_shm_lock_only(f, o, n, flags);
+}
+void ckpt_shm_barrier(sqlite3_file* f) {
+  (void)ckpt_flush(reinterpret_cast<DbFile*>(f));  // never anything here: a checkpoint syncs (or locks) before it publishes
+  drop_read_ahead(reinterpret_cast<DbFile*>(f));
+  fwd_shm_barrier_only(f);
+}
+int ckpt_shm_unmap(sqlite3_file* f, int del) { REDOUBT_CKPT_FIRST(f); return fwd_shm_unmap(f, del); }
+int ckpt_fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** pp) { REDOUBT_CKPT_FIRST(f); return fwd_fetch(f, off, n, pp); }
+int ckpt_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) { REDOUBT_CKPT_FIRST(f); return fwd_unfetch(f, off, p); }
+#undef REDOUBT_CKPT_FIRST
+
 const sqlite3_io_methods kWalMethods = {3,          wal_close,      wal_read,        wal_write,         wal_truncate,
                                         wal_sync,   wal_file_size,  fwd_lock,        fwd_unlock,        fwd_check_reserved,
                                         wal_file_control, fwd_sector_size, fwd_device, fwd_shm_map,       fwd_shm_lock_only,
@@ -194,6 +282,11 @@ const sqlite3_io_methods kDbMethods = {3,          db_close,       fwd_read,    
                                        fwd_sync,   fwd_file_size,  fwd_lock,        fwd_unlock,        fwd_check_reserved,
                                        fwd_file_control, fwd_sector_size, fwd_device, fwd_shm_map,      db_shm_lock,
                                        db_shm_barrier, fwd_shm_unmap, fwd_fetch,    fwd_unfetch};
+
+const sqlite3_io_methods kCkptDbMethods = {3,           ckpt_close,     ckpt_read,        ckpt_write,      ckpt_truncate,
+                                           ckpt_sync,   ckpt_file_size, ckpt_lock,        ckpt_unlock,     ckpt_check_reserved,
+                                           ckpt_file_control, fwd_sector_size, fwd_device, ckpt_shm_map,  ckpt_shm_lock,
+                                           ckpt_shm_barrier, ckpt_shm_unmap, ckpt_fetch,  ckpt_unfetch};
 
 constexpr int kWrapper = static_cast<int>((sizeof(WalFile) + 15) & ~size_t{15});
 static_assert(sizeof(DbFile) <= sizeof(WalFile), "both wrappers fit in front of the real file");
@@ -287,10 +380,34 @@ bool link_wal(sqlite3* db) {
   auto* w = reinterpret_cast<WalFile*>(journal);
   d->wal = w;
   w->db = d;
+  w->batch = true;
   return true;
 }
 
-Counters counters() { return {g_in.load(), g_out.load(), g_late.load()}; }
+bool link_checkpointer(sqlite3* db) {
+  sqlite3_file* main = nullptr;
+  sqlite3_file* journal = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &main) != SQLITE_OK || !main || main->pMethods != &kDbMethods) return false;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal) != SQLITE_OK || !journal || journal->pMethods != &kWalMethods) return false;
+  auto* d = reinterpret_cast<DbFile*>(main);
+  auto* w = reinterpret_cast<WalFile*>(journal);
+  if (d->wal) return false;  // linked already (as a writer)
+  d->buf = static_cast<unsigned char*>(sqlite3_malloc(kMaxBuffer));
+  w->rbuf = static_cast<unsigned char*>(sqlite3_malloc(kReadAhead));
+  if (!d->buf || !w->rbuf) {
+    sqlite3_free(d->buf);
+    sqlite3_free(w->rbuf);
+    d->buf = w->rbuf = nullptr;
+    return false;
+  }
+  d->cap = kMaxBuffer;
+  d->wal = w;
+  w->db = d;  // its writes are not batched (w->batch stays false): a checkpointer writes no frames
+  d->base.pMethods = &kCkptDbMethods;
+  return true;
+}
+
+Counters counters() { return {g_in.load(), g_out.load(), g_late.load(), g_ckpt_in.load(), g_ckpt_out.load(), g_readahead.load()}; }
 
 void set_early_flush_for_test(bool on) { g_flush_early.store(on); }
 

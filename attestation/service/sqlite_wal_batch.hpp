@@ -31,11 +31,21 @@ const char* vfs_name();
 // batched) for a database that is not in WAL mode or not opened with this VFS.
 bool link_wal(sqlite3* db);
 
+// Links the main database file of `db` (a connection that only checkpoints: same conditions as
+// link_wal) so that a checkpoint's page writes, in page order, are batched (contiguous pages, at most
+// 96 KiB a write, written before any other call on the file: the sync that ends the copy, a lock, a
+// size) and its reads of the WAL read 64 KiB ahead (dropped at every wal-index lock, barrier or map,
+// so a read never returns frames written after the checkpoint began).
+bool link_checkpointer(sqlite3* db);
+
 // Process-wide counts of WAL writes SQLite made on linked files and of the writes made for them.
 struct Counters {
   uint64_t writes_in = 0;
   uint64_t writes_out = 0;
   uint64_t late_flushes = 0;  // buffers written at a barrier or lock instead of at their commit frame
+  uint64_t checkpoint_writes_in = 0;   // a linked checkpointer's page writes to the database file
+  uint64_t checkpoint_writes_out = 0;  // the writes made for them
+  uint64_t wal_reads_ahead = 0;        // its 64 KiB reads of the WAL
 };
 Counters counters();
 

@@ -237,6 +237,7 @@ class SqliteStore final : public VerifierStore {
   void commit_verdicts(const std::vector<VerdictWaiter*>& batch);
 
   void start_checkpointer(const std::string& path);
+  bool checkpoint_round();  // the checkpointer thread's work every 200 ms; true: again at once
 
   sqlite3* db_ = nullptr;
   bool wal_batched_ = false;
