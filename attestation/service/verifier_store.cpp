@@ -102,6 +102,8 @@ bool SqliteStore::checkpoint_round() {
     if (sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) != SQLITE_OK) return false;
     added = frames - before;
   }
+  // A reader (a backup, say) still uses older frames: a stall would not restart the WAL; again later.
+  if (copied < frames) return false;
   // Writers faster than the copy: go on copying, and stall them only past four times the limit.
   if (added > kWalStallFrames && frames < 4 * kWalRestartFrames) return true;
   std::lock_guard<std::mutex> l(mu_);  // no COMMIT until every frame is in the database file
