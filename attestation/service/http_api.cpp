@@ -262,7 +262,8 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
       }
       case RouteId::metrics: {
         const WebhookCounts w = s.webhook_counts();
-        return {json(), metrics_.render(s.endpoints_by_status()) + render_lifecycle_metrics(s.stale_marked_total(), w.delivered, w.dropped, w.retried, s.lease_counts())};
+        return {json(), metrics_.render(s.endpoints_by_status()) + render_lifecycle_metrics(s.stale_marked_total(), w.delivered, w.dropped, w.retried, s.lease_counts()) +
+                              s.store().metrics_text()};
       }
       case RouteId::status_page: return {json(), status_page().html, true};
       case RouteId::fleet: return {s.list_endpoints(params_of(req), true), ""};

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <utility>
@@ -94,21 +95,52 @@ constexpr int kWalStallFrames = 256;      // at most this many frames copied whi
 
 bool SqliteStore::checkpoint_round() {
   int frames = 0, copied = 0;
-  if (sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) != SQLITE_OK || frames < kWalRestartFrames) return false;
+  auto pass = [&] {  // one passive checkpoint, counted
+    const int rc = sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    (rc == SQLITE_OK ? ckpt_ok_ : rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? ckpt_busy_ : ckpt_error_).fetch_add(1, std::memory_order_relaxed);
+    if (rc == SQLITE_OK) wal_frames_.store(frames, std::memory_order_relaxed);
+    return rc == SQLITE_OK;
+  };
+  if (!pass() || frames < kWalRestartFrames) return false;
   // Catch up: each pass copies what the writers added during the one before.
   int added = frames;
   for (int round = 0; round < 8 && added > kWalStallFrames && frames < 4 * kWalRestartFrames; ++round) {
     const int before = frames;
-    if (sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) != SQLITE_OK) return false;
+    if (!pass()) return false;
     added = frames - before;
   }
   // A reader (a backup, say) still uses older frames: a stall would not restart the WAL; again later.
   if (copied < frames) return false;
   // Writers faster than the copy: go on copying, and stall them only past four times the limit.
   if (added > kWalStallFrames && frames < 4 * kWalRestartFrames) return true;
+  const auto t0 = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> l(mu_);  // no COMMIT until every frame is in the database file
-  sqlite3_wal_checkpoint_v2(ckpt_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+  pass();
+  wal_stalls_.fetch_add(1, std::memory_order_relaxed);
+  wal_stall_us_.fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()),
+                          std::memory_order_relaxed);
   return false;
+}
+
+std::string SqliteStore::metrics_text() {
+  std::string o;
+  o += "# HELP redoubt_sqlite_checkpoints_total Passive checkpoints of the SQLite WAL by the store's checkpointer, by outcome.\n"
+       "# TYPE redoubt_sqlite_checkpoints_total counter\n";
+  o += "redoubt_sqlite_checkpoints_total{result=\"ok\"} " + std::to_string(ckpt_ok_.load()) + "\n";
+  o += "redoubt_sqlite_checkpoints_total{result=\"busy\"} " + std::to_string(ckpt_busy_.load()) + "\n";
+  o += "redoubt_sqlite_checkpoints_total{result=\"error\"} " + std::to_string(ckpt_error_.load()) + "\n";
+  o += "# HELP redoubt_sqlite_wal_frames Frames in the SQLite WAL at the last checkpoint (it is restarted past 65536).\n"
+       "# TYPE redoubt_sqlite_wal_frames gauge\n";
+  o += "redoubt_sqlite_wal_frames " + std::to_string(wal_frames_.load()) + "\n";
+  o += "# HELP redoubt_sqlite_wal_stalls_total Times the checkpointer held the writers to restart the WAL.\n"
+       "# TYPE redoubt_sqlite_wal_stalls_total counter\n";
+  o += "redoubt_sqlite_wal_stalls_total " + std::to_string(wal_stalls_.load()) + "\n";
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.6f", static_cast<double>(wal_stall_us_.load()) / 1e6);
+  o += "# HELP redoubt_sqlite_wal_stall_seconds_total Time the writers were held for those restarts.\n"
+       "# TYPE redoubt_sqlite_wal_stall_seconds_total counter\n";
+  o += "redoubt_sqlite_wal_stall_seconds_total " + std::string(secs) + "\n";
+  return o;
 }
 
 void SqliteStore::start_checkpointer(const std::string& path) {

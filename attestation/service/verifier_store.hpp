@@ -9,6 +9,7 @@
 #pragma once
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -113,6 +114,8 @@ struct EndpointSummary {
 class VerifierStore {
  public:
   virtual ~VerifierStore() = default;
+  // The backend's own /metrics series, Prometheus text (SQLite: its WAL's checkpoints); none by default.
+  virtual std::string metrics_text() { return {}; }
   virtual std::optional<EndpointRecord> endpoint(const std::string& id) = 0;
   virtual std::vector<EndpointRecord> endpoints(const std::string& mode_filter = "") = 0;
   virtual void put_endpoint(const EndpointRecord& e) = 0;  // insert or replace
@@ -210,6 +213,7 @@ class SqliteStore final : public VerifierStore {
   int schema_version() override;
   std::string backend() const override { return "sqlite"; }
   bool wal_batched() const { return wal_batched_; }  // one write per commit (sqlite_wal_batch.hpp)
+  std::string metrics_text() override;                // the checkpointer's work (redoubt_sqlite_*)
   LeaseRound lease_round(const std::string& instance, int64_t now_ms, int64_t ttl_ms) override;
   void release_instance(const std::string& instance) override;
   std::optional<LeaseInfo> lease(const std::string& endpoint_id) override;
@@ -250,6 +254,9 @@ class SqliteStore final : public VerifierStore {
   std::mutex ckpt_mu_;
   std::condition_variable ckpt_cv_;
   bool ckpt_stop_ = false;
+  // What the checkpointer did, for /metrics.
+  std::atomic<uint64_t> ckpt_ok_{0}, ckpt_busy_{0}, ckpt_error_{0}, wal_stalls_{0}, wal_stall_us_{0};
+  std::atomic<int64_t> wal_frames_{0};
 };
 
 // The store at `location`: "postgresql://..." or "postgres://..." (libpq connection URI, PostgreSQL),

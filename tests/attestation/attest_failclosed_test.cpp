@@ -105,7 +105,13 @@ BOOST_AUTO_TEST_CASE(an_endpoint_not_seen_within_its_interval_is_stale_and_attes
   auto [cl, l] = h.get("/v1/endpoints");
   BOOST_TEST(l["endpoints"][0]["status"] == "stale", l.dump());
   auto [cm2, m2] = h.get("/metrics");
-  BOOST_TEST(m2["raw"].get<std::string>().find("redoubt_endpoints{status=\"stale\"} 1\n") != std::string::npos, m2.dump());
+  const std::string metrics2 = m2["raw"];
+  BOOST_TEST(metrics2.find("redoubt_endpoints{status=\"stale\"} 1\n") != std::string::npos, metrics2);
+  // The SQLite store's checkpointer ran (every 200 ms; seconds have passed) and nothing failed.
+  BOOST_TEST(metrics2.find("redoubt_sqlite_checkpoints_total{result=\"ok\"} 0\n") == std::string::npos, metrics2);
+  BOOST_TEST(metrics2.find("redoubt_sqlite_checkpoints_total{result=\"ok\"} ") != std::string::npos, metrics2);
+  BOOST_TEST(metrics2.find("redoubt_sqlite_checkpoints_total{result=\"error\"} 0\n") != std::string::npos, metrics2);
+  BOOST_TEST(metrics2.find("redoubt_sqlite_wal_stalls_total 0\n") != std::string::npos, metrics2);
 }
 
 BOOST_AUTO_TEST_CASE(a_pull_endpoint_whose_agent_is_gone_is_unreachable) {

@@ -179,8 +179,11 @@ BOOST_AUTO_TEST_CASE(the_checkpointer_copies_the_wal_into_the_database_file) {
   const auto before = batch::counters();
   for (int i = 0; i < 300; ++i) store.add_verdict(verdict(i), std::nullopt);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::filesystem::file_size(path) < 300u * 6000 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto checkpointed = [&] {  // the file holds them and the checkpoint that copied them has returned
+    return std::filesystem::file_size(path) >= 300u * 6000 &&
+           store.metrics_text().find("redoubt_sqlite_checkpoints_total{result=\"ok\"} 0\n") == std::string::npos;
+  };
+  while (!checkpointed() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   BOOST_TEST(std::filesystem::file_size(path) >= 300u * 6000, "the database file holds the 300 verdicts (" << std::filesystem::file_size(path) << " bytes)");
   const auto after = batch::counters();
   const uint64_t in = after.checkpoint_writes_in - before.checkpoint_writes_in, out = after.checkpoint_writes_out - before.checkpoint_writes_out;
@@ -188,6 +191,10 @@ BOOST_AUTO_TEST_CASE(the_checkpointer_copies_the_wal_into_the_database_file) {
   BOOST_TEST(in >= 300u, "at least a page per verdict copied");
   BOOST_TEST(out * 8 <= in, "the copy's contiguous pages written together");
   BOOST_TEST(store.integrity_check() == "ok");
+  const std::string m = store.metrics_text();
+  BOOST_TEST(m.find("redoubt_sqlite_checkpoints_total{result=\"ok\"} 0\n") == std::string::npos, m);
+  BOOST_TEST(m.find("redoubt_sqlite_checkpoints_total{result=\"error\"} 0\n") != std::string::npos, m);
+  BOOST_TEST(m.find("\nredoubt_sqlite_wal_frames ") != std::string::npos, m);
 }
 
 // Writes without a pause of a checkpoint's length, at about what two cores of HTTP appraisals give
@@ -204,7 +211,7 @@ BOOST_AUTO_TEST_CASE(under_continuous_writes_the_wal_is_restarted) {
     for (int k = 0; k < 50; ++k) store.add_verdict(verdict(n++), std::nullopt);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  BOOST_TEST_MESSAGE(n << " verdicts before the WAL restarted; WAL file " << std::filesystem::file_size(path + "-wal") << " bytes");
+  BOOST_TEST_MESSAGE(n << " verdicts before the WAL restarted; WAL file " << std::filesystem::file_size(path + "-wal") << " bytes\n" << store.metrics_text());
   BOOST_TEST(wal_checkpoint_sequence(path + "-wal") >= 1u, "the WAL was restarted");
   BOOST_TEST(n < 40000, "within 40,000 verdicts (~800 MB of WAL; the limit is 65,536 frames, ~16,000 verdicts)");
   for (int k = 0; k < 100; ++k) store.add_verdict(verdict(n++), std::nullopt);
