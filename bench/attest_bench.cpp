@@ -266,6 +266,24 @@ void set_gate(Config& c, int n) {
   if constexpr (requires { c.max_parallel_appraisals; }) c.max_parallel_appraisals = n;
 }
 
+// What the SQLite store's checkpointer did in a phase (twelfth round: /metrics' redoubt_sqlite_*
+// series), as one line; nothing for PostgreSQL or a verifier without them (cdabaa6).
+template <class Service>
+std::string checkpointer_line(Service& svc) {
+  if constexpr (requires { svc.store().metrics_text(); }) {
+    const std::string m = svc.store().metrics_text();
+    auto value = [&](const std::string& series) {
+      const size_t at = m.find("\n" + series + " ");
+      return at == std::string::npos ? std::string("?") : m.substr(at + series.size() + 2, m.find('\n', at + 1) - at - series.size() - 2);
+    };
+    if (m.find("redoubt_sqlite_checkpoints_total") == std::string::npos) return "";
+    return "\n  sqlite WAL: " + value("redoubt_sqlite_checkpoints_total{result=\"ok\"}") + " checkpoints, " + value("redoubt_sqlite_wal_stalls_total") +
+           " restart stalls (" + value("redoubt_sqlite_wal_stall_seconds_total") + " s), " + value("redoubt_sqlite_wal_frames") + " frames at the last";
+  } else {
+    return "";
+  }
+}
+
 attest::VerifierConfig config(const std::filesystem::path& dir, const std::string& name) {
   attest::VerifierConfig c;
   c.db_path = g_pg ? g_pg->create_database(name) : (dir / (name + ".db")).string();
@@ -409,7 +427,7 @@ int main(int argc, char** argv) {
     const std::string used = cpu.report(thread_cpu_s() - client0, switches(RUSAGE_THREAD) - client_sw0, ok);
     std::cout << "HTTP one-shot, 1 server thread, 1 keep-alive client: " << static_cast<int>(ok / s) << " verifications/s, p50 " << pct(lat, 0.50)
               << " ms, p99 " << pct(lat, 0.99) << " ms (" << ok << "/" << n_single << " ok, stored in " << store << ")\n  " << used << "\n  "
-              << crypto_now(cpu.per_appraisal_us) << "\n";
+              << crypto_now(cpu.per_appraisal_us) << checkpointer_line(srv.svc) << "\n";
     print_failures(failures);
   }
   {  // 3. 32 concurrent clients
@@ -484,7 +502,7 @@ int main(int argc, char** argv) {
     }
     std::cout << "HTTP one-shot, 32 concurrent keep-alive clients (all cores): " << static_cast<int>(ok / s) << " verifications/s, p50 "
               << pct(all, 0.50) << " ms, p99 " << pct(all, 0.99) << " ms, max " << pct(all, 1.0) << " ms (" << ok << "/" << all.size() << " ok)\n  " << used << "\n  "
-              << crypto_now(cpu->per_appraisal_us) << "\n";
+              << crypto_now(cpu->per_appraisal_us) << checkpointer_line(srv.svc) << "\n";
     print_failures(failures);
   }
   std::cout << "load average: " << loadavg() << "\n";

@@ -86,10 +86,11 @@ SqliteStore::SqliteStore(const std::string& path) {
 // reads the schema first. And a WAL is only rewritten from its start by a writer that begins when
 // every frame has been copied back (wal.c walRestartLog); under continuous writes (one every few ms)
 // a checkpoint, which syncs twice, never catches up. Past kWalRestartFrames the thread catches up
-// with passive checkpoints and then copies the last frames holding the store's mutex, so that the
-// next COMMIT restarts the WAL: one stall of about two fsyncs (15–35 ms here) per 256 MiB of WAL
-// (at 4,700 verdicts/s, ~84 MB/s of WAL, every ~3 s; with 64 MiB the 32-client p99 went from 14–16
-// to 18–22 ms). Below ~200 verdicts/s a checkpoint usually finds a pause and the WAL restarts by itself.
+// with passive checkpoints, syncs the database file, and then copies the last frames holding the
+// store's mutex, so that the next COMMIT restarts the WAL: one stall of 2–12 ms here per 256 MiB of
+// WAL (at 4,700 verdicts/s, ~84 MB/s of WAL, every ~3 s; with 64 MiB and no sync beforehand the
+// 32-client p99 went from 14–16 to 18–22 ms). Below ~200 verdicts/s a checkpoint usually finds a
+// pause and the WAL restarts by itself.
 constexpr int kWalRestartFrames = 65536;  // 256 MiB of 4 KiB pages
 constexpr int kWalStallFrames = 256;      // at most this many frames copied while writers wait (then ~2 fsyncs)
 
@@ -113,6 +114,13 @@ bool SqliteStore::checkpoint_round() {
   if (copied < frames) return false;
   // Writers faster than the copy: go on copying, and stall them only past four times the limit.
   if (added > kWalStallFrames && frames < 4 * kWalRestartFrames) return true;
+  // SQLite syncs the database file only after a checkpoint that copied every frame (wal.c
+  // walCheckpoint), so everything copied since the last such one is still in the page cache; that
+  // sync would fall in the stall (94-112 ms measured with a 256 MiB WAL). Synced first, writers free.
+  sqlite3_file* db_file = nullptr;
+  if (sqlite3_file_control(ckpt_db_, "main", SQLITE_FCNTL_FILE_POINTER, &db_file) == SQLITE_OK && db_file && db_file->pMethods)
+    db_file->pMethods->xSync(db_file, SQLITE_SYNC_NORMAL);
+  if (!pass()) return false;  // what the writers added during that sync
   const auto t0 = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> l(mu_);  // no COMMIT until every frame is in the database file
   pass();
