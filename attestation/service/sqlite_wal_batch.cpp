@@ -4,9 +4,7 @@
 #include "attestation/service/sqlite_wal_batch.hpp"
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 namespace redoubt::attest::sqlite_wal_batch {
 namespace {
