@@ -218,7 +218,9 @@ BOOST_AUTO_TEST_CASE(under_continuous_writes_the_wal_is_restarted) {
   }
   BOOST_TEST_MESSAGE(n << " verdicts before the WAL restarted; WAL file " << std::filesystem::file_size(path + "-wal") << " bytes\n" << store.metrics_text());
   BOOST_TEST(wal_checkpoint_sequence(path + "-wal") >= 1u, "the WAL was restarted");
-  BOOST_TEST(n < 40000, "within 40,000 verdicts (~800 MB of WAL; the limit is 65,536 frames, ~16,000 verdicts)");
+  // The limit is 65,536 frames (~16,000 verdicts); past four times it the writers are held whatever
+  // is left (~65,000 verdicts): a slow checkpointer (a loaded machine) still restarts it by then.
+  BOOST_TEST(n < 70000, "within 70,000 verdicts (the forced restart at 262,144 frames)");
   for (int k = 0; k < 100; ++k) store.add_verdict(verdict(n++), std::nullopt);
   BOOST_TEST(store.verdict_count() == n);
   BOOST_TEST(store.integrity_check() == "ok");
