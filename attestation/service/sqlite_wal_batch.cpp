@@ -21,26 +21,50 @@ sqlite3_vfs g_vfs;
 std::atomic<uint64_t> g_in{0}, g_out{0}, g_late{0}, g_ckpt_in{0}, g_ckpt_out{0}, g_readahead{0};
 std::atomic<bool> g_flush_early{true};  // test-only switch
 
+// Contiguous writes kept in memory: [off, off + len) in a kMaxBuffer-byte buffer, allocated when linked.
+struct Pending {
+  unsigned char* buf;
+  int len;
+  sqlite3_int64 off;
+};
+
+// Writes out what `b` holds. Written or not, the bytes are then SQLite's again: an error goes back to it.
+int write_out(Pending& b, sqlite3_file* real, std::atomic<uint64_t>& made) {
+  if (b.len == 0) return SQLITE_OK;
+  const int n = b.len;
+  b.len = 0;
+  made.fetch_add(1, std::memory_order_relaxed);
+  return real->pMethods->xWrite(real, b.buf, n, b.off);
+}
+
+// Keeps a write that continues `b` and fits; anything else first writes `b` out, so that writes reach
+// the file in SQLite's order (an in-place rewrite of a frame of this transaction, wal.c iReCksum, too).
+int keep(Pending& b, sqlite3_file* real, const void* p, int n, sqlite3_int64 off, std::atomic<uint64_t>& made) {
+  if (b.len > 0 && (off != b.off + b.len || b.len + n > kMaxBuffer))
+    if (int rc = write_out(b, real, made); rc != SQLITE_OK) return rc;
+  if (n > kMaxBuffer) {
+    made.fetch_add(1, std::memory_order_relaxed);
+    return real->pMethods->xWrite(real, p, n, off);
+  }
+  if (b.len == 0) b.off = off;
+  std::memcpy(b.buf + b.len, p, static_cast<size_t>(n));
+  b.len += n;
+  return SQLITE_OK;
+}
+
 struct WalFile;
 struct DbFile {
   sqlite3_file base;  // pMethods = &kDbMethods (&kCkptDbMethods once link_checkpointer linked it)
   sqlite3_file* real;
   WalFile* wal;  // set by link_wal / link_checkpointer; cleared when either file closes
-  // A checkpointer's database file: contiguous page writes kept until its next other call.
-  unsigned char* buf;
-  int cap;
-  int len;
-  sqlite3_int64 off;
+  Pending out;   // a checkpointer's database file: contiguous page writes kept until its next other call
 };
 struct WalFile {
   sqlite3_file base;  // pMethods = &kWalMethods
   sqlite3_file* real;
-  DbFile* db;   // its database file once linked (either way); cleared when either file closes
-  bool batch;   // link_wal: appends batched; else every write passed through
-  unsigned char* buf;
-  int cap;
-  int len;
-  sqlite3_int64 off;     // the buffer holds [off, off + len)
+  DbFile* db;            // its database file once linked (either way); cleared when either file closes
+  bool batch;            // link_wal: appends kept in `out`; else every write passed through
+  Pending out;
   sqlite3_int64 commit;  // where the commit frame's page goes once its header is buffered, else -1
   // A checkpointer's WAL file: the bytes read ahead, [roff, roff + rlen), dropped at its database
   // file's next wal-index lock or barrier (frames past the checkpoint's end may still be written).
@@ -52,12 +76,8 @@ struct WalFile {
 sqlite3_file* real_of(sqlite3_file* f) { return reinterpret_cast<DbFile*>(f)->real; }  // both start {base, real}
 
 int flush(WalFile* w) {
-  if (w->len == 0) return SQLITE_OK;
-  const int n = w->len;
-  w->len = 0;
-  w->commit = -1;  // written or not, the bytes are SQLite's to write again: an error goes back to it
-  g_out.fetch_add(1, std::memory_order_relaxed);
-  return w->real->pMethods->xWrite(w->real, w->buf, n, w->off);
+  w->commit = -1;
+  return write_out(w->out, w->real, g_out);
 }
 
 // ---- the WAL file ----
@@ -67,9 +87,9 @@ int wal_close(sqlite3_file* f) {
   if (w->db) w->db->wal = nullptr;
   w->db = nullptr;
   const int rc2 = w->real->pMethods->xClose(w->real);
-  sqlite3_free(w->buf);
+  sqlite3_free(w->out.buf);
   sqlite3_free(w->rbuf);
-  w->buf = w->rbuf = nullptr;
+  w->out.buf = w->rbuf = nullptr;
   return rc != SQLITE_OK ? rc : rc2;
 }
 int wal_read(sqlite3_file* f, void* p, int n, sqlite3_int64 off) {
@@ -92,29 +112,7 @@ int wal_write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
   auto* w = reinterpret_cast<WalFile*>(f);
   if (!w->batch) return w->real->pMethods->xWrite(w->real, p, n, off);
   g_in.fetch_add(1, std::memory_order_relaxed);
-  // Only an append to the buffer is kept; anything else (an in-place rewrite of a frame of this
-  // transaction, wal.c iReCksum) first writes the buffer, so writes reach the file in SQLite's order.
-  if (w->len > 0 && (off != w->off + w->len || w->len + n > kMaxBuffer))
-    if (int rc = flush(w); rc != SQLITE_OK) return rc;
-  if (n > kMaxBuffer) {
-    g_out.fetch_add(1, std::memory_order_relaxed);
-    return w->real->pMethods->xWrite(w->real, p, n, off);
-  }
-  if (w->len + n > w->cap) {
-    int cap = w->cap ? w->cap : 64 * 1024;
-    while (cap < w->len + n) cap *= 2;
-    auto* b = static_cast<unsigned char*>(sqlite3_realloc(w->buf, cap));
-    if (!b) {  // no memory for the buffer: write as SQLite asked
-      if (int rc = flush(w); rc != SQLITE_OK) return rc;
-      g_out.fetch_add(1, std::memory_order_relaxed);
-      return w->real->pMethods->xWrite(w->real, p, n, off);
-    }
-    w->buf = b;
-    w->cap = cap;
-  }
-  if (w->len == 0) w->off = off;
-  std::memcpy(w->buf + w->len, p, static_cast<size_t>(n));
-  w->len += n;
+  if (int rc = keep(w->out, w->real, p, n, off, g_out); rc != SQLITE_OK) return rc;
   // A frame header is 24 bytes; bytes 4..7 (the database size after the commit) are not zero only in
   // a transaction's commit frame (https://sqlite.org/fileformat2.html §4.1). The commit frame's page
   // completes the transaction: written here, so that a failed write fails the COMMIT (SQLite then
@@ -175,8 +173,10 @@ void fwd_shm_barrier_only(sqlite3_file* f) { real_of(f)->pMethods->xShmBarrier(r
 int fwd_shm_lock_only(sqlite3_file* f, int o, int n, int flags) { return real_of(f)->pMethods->xShmLock(real_of(f), o, n, flags); }
 
 // ---- the database file: its WAL's buffer is written before the wal-index is published or a lock changes ----
+// Bytes still buffered here (after a ROLLBACK that spilled; from a SQLite that writes frames in some
+// other way) are counted as late, so that the test sees whether commits were recognised.
 int db_flush_wal(DbFile* d) {
-  if (!d->wal || d->wal->len == 0 || !g_flush_early.load(std::memory_order_relaxed)) return SQLITE_OK;
+  if (!d->wal || d->wal->out.len == 0 || !g_flush_early.load(std::memory_order_relaxed)) return SQLITE_OK;
   g_late.fetch_add(1, std::memory_order_relaxed);
   return flush(d->wal);
 }
@@ -197,50 +197,30 @@ int db_shm_lock(sqlite3_file* f, int o, int n, int flags) {
   return fwd_shm_lock_only(f, o, n, flags);
 }
 void db_shm_barrier(sqlite3_file* f) {
-  // The commit frame's write (wal_write) normally left nothing here. Bytes still buffered at a
-  // barrier (a SQLite that writes frames differently) are written before the barrier completes the
-  // wal-index header; counted, so that the test sees whether the commit was recognised.
-  auto* d = reinterpret_cast<DbFile*>(f);
-  if (d->wal && d->wal->len > 0 && g_flush_early.load(std::memory_order_relaxed)) {
-    g_late.fetch_add(1, std::memory_order_relaxed);
-    (void)flush(d->wal);  // the barrier reports nothing; SQLite's next read of the WAL fails instead
-  }
+  // Written before the barrier completes the wal-index header. The barrier reports nothing; a failed
+  // write shows when SQLite next reads those frames.
+  (void)db_flush_wal(reinterpret_cast<DbFile*>(f));
   fwd_shm_barrier_only(f);
 }
 
 
 // ---- a checkpointer's database file: its page writes in order, batched; anything else writes them first ----
-int ckpt_flush(DbFile* d) {
-  if (d->len == 0) return SQLITE_OK;
-  const int n = d->len;
-  d->len = 0;
-  g_ckpt_out.fetch_add(1, std::memory_order_relaxed);
-  return d->real->pMethods->xWrite(d->real, d->buf, n, d->off);
-}
+int ckpt_flush(DbFile* d) { return write_out(d->out, d->real, g_ckpt_out); }
 void drop_read_ahead(DbFile* d) {
   if (d->wal) d->wal->rlen = 0;
 }
 int ckpt_write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
   auto* d = reinterpret_cast<DbFile*>(f);
   g_ckpt_in.fetch_add(1, std::memory_order_relaxed);
-  if (d->len > 0 && (off != d->off + d->len || d->len + n > kMaxBuffer))
-    if (int rc = ckpt_flush(d); rc != SQLITE_OK) return rc;
-  if (n > kMaxBuffer - d->len) {
-    g_ckpt_out.fetch_add(1, std::memory_order_relaxed);
-    return d->real->pMethods->xWrite(d->real, p, n, off);
-  }
-  if (d->len == 0) d->off = off;
-  std::memcpy(d->buf + d->len, p, static_cast<size_t>(n));
-  d->len += n;
-  return SQLITE_OK;
+  return keep(d->out, d->real, p, n, off, g_ckpt_out);
 }
 #define REDOUBT_CKPT_FIRST(d) \
   if (int rc = ckpt_flush(reinterpret_cast<DbFile*>(d)); rc != SQLITE_OK) return rc
 int ckpt_close(sqlite3_file* f) {
   const int rc = ckpt_flush(reinterpret_cast<DbFile*>(f));
   auto* d = reinterpret_cast<DbFile*>(f);
-  sqlite3_free(d->buf);
-  d->buf = nullptr;
+  sqlite3_free(d->out.buf);
+  d->out.buf = nullptr;
   const int rc2 = db_close(f);
   return rc != SQLITE_OK ? rc : rc2;
 }
@@ -368,14 +348,24 @@ const char* vfs_name() {
   return name;  // null: the default VFS is older than expected; callers open with the default
 }
 
-bool link_wal(sqlite3* db) {
+namespace {
+// The main database file and the WAL of `db`, if both are this VFS's and not linked yet.
+bool unlinked_files(sqlite3* db, DbFile*& d, WalFile*& w) {
   sqlite3_file* main = nullptr;
   sqlite3_file* journal = nullptr;
   if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &main) != SQLITE_OK || !main || main->pMethods != &kDbMethods) return false;
   if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal) != SQLITE_OK || !journal || journal->pMethods != &kWalMethods)
     return false;  // no WAL open (not WAL mode, or no transaction yet): a rollback journal is never batched
-  auto* d = reinterpret_cast<DbFile*>(main);
-  auto* w = reinterpret_cast<WalFile*>(journal);
+  d = reinterpret_cast<DbFile*>(main);
+  w = reinterpret_cast<WalFile*>(journal);
+  return !d->wal;
+}
+}  // namespace
+
+bool link_wal(sqlite3* db) {
+  DbFile* d = nullptr;
+  WalFile* w = nullptr;
+  if (!unlinked_files(db, d, w) || !(w->out.buf = static_cast<unsigned char*>(sqlite3_malloc(kMaxBuffer)))) return false;
   d->wal = w;
   w->db = d;
   w->batch = true;
@@ -383,22 +373,17 @@ bool link_wal(sqlite3* db) {
 }
 
 bool link_checkpointer(sqlite3* db) {
-  sqlite3_file* main = nullptr;
-  sqlite3_file* journal = nullptr;
-  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &main) != SQLITE_OK || !main || main->pMethods != &kDbMethods) return false;
-  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal) != SQLITE_OK || !journal || journal->pMethods != &kWalMethods) return false;
-  auto* d = reinterpret_cast<DbFile*>(main);
-  auto* w = reinterpret_cast<WalFile*>(journal);
-  if (d->wal) return false;  // linked already (as a writer)
-  d->buf = static_cast<unsigned char*>(sqlite3_malloc(kMaxBuffer));
+  DbFile* d = nullptr;
+  WalFile* w = nullptr;
+  if (!unlinked_files(db, d, w)) return false;
+  d->out.buf = static_cast<unsigned char*>(sqlite3_malloc(kMaxBuffer));
   w->rbuf = static_cast<unsigned char*>(sqlite3_malloc(kReadAhead));
-  if (!d->buf || !w->rbuf) {
-    sqlite3_free(d->buf);
+  if (!d->out.buf || !w->rbuf) {
+    sqlite3_free(d->out.buf);
     sqlite3_free(w->rbuf);
-    d->buf = w->rbuf = nullptr;
+    d->out.buf = w->rbuf = nullptr;
     return false;
   }
-  d->cap = kMaxBuffer;
   d->wal = w;
   w->db = d;  // its writes are not batched (w->batch stays false): a checkpointer writes no frames
   d->base.pMethods = &kCkptDbMethods;

@@ -156,25 +156,18 @@ void SqliteStore::start_checkpointer(const std::string& path) {
     Stmt s(db_, "PRAGMA journal_mode");
     if (!s.step() || s.text(0) != "wal") return;  // an in-memory database: no WAL to checkpoint
   }
-  if (sqlite3_open_v2(path.c_str(), &ckpt_db_, SQLITE_OPEN_READWRITE, sqlite_wal_batch::vfs_name()) != SQLITE_OK) {
+  // Without a connection of its own that has read the database (a read opens its WAL: until then it
+  // does not know the database is in WAL mode, and its checkpoints do nothing — see above), the
+  // automatic checkpoints stay on.
+  auto give_up = [this] {
     sqlite3_close(ckpt_db_);
     ckpt_db_ = nullptr;
-    return;  // then the automatic checkpoints stay on
-  }
+  };
+  if (sqlite3_open_v2(path.c_str(), &ckpt_db_, SQLITE_OPEN_READWRITE, sqlite_wal_batch::vfs_name()) != SQLITE_OK) return give_up();
   sqlite3_busy_timeout(ckpt_db_, 1000);
-  // A read opens the connection's WAL: without one it does not know the database is in WAL mode and
-  // its checkpoints do nothing (see above).
-  if (sqlite3_exec(ckpt_db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    sqlite3_close(ckpt_db_);
-    ckpt_db_ = nullptr;
-    return;
-  }
+  if (sqlite3_exec(ckpt_db_, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) != SQLITE_OK) return give_up();
   sqlite_wal_batch::link_checkpointer(ckpt_db_);  // a checkpoint's page writes batched, its WAL reads ahead
-  if (sqlite3_exec(db_, "PRAGMA wal_autocheckpoint=0", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    sqlite3_close(ckpt_db_);
-    ckpt_db_ = nullptr;
-    return;
-  }
+  if (sqlite3_exec(db_, "PRAGMA wal_autocheckpoint=0", nullptr, nullptr, nullptr) != SQLITE_OK) return give_up();
   // The thread takes no process signals (it starts with all blocked): `verifier serve` blocks SIGTERM/SIGINT
   // only after opening the store and takes them with sigwait; delivered here they would kill the process.
   sigset_t all, old;
