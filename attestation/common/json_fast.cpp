@@ -1,5 +1,9 @@
 #include "attestation/common/json_fast.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace redoubt::attest {
 namespace {
 
@@ -32,6 +36,22 @@ class Flat {
   bool string(std::string_view& out) {
     if (!eat('"')) return false;
     const char* s = p_;
+#if defined(__SSE2__)
+    // 16 bytes at a time up to the first that is not plain (the request's ~9 KB of base64 is one
+    // string; byte by byte it cost ~12 us a request): plain is 0x20..0x7E but a quote or a backslash. The
+    // byte loop below then decides about that byte. (Signed compares: 0x80..0xFF are negative.)
+    while (end_ - p_ >= 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+      const __m128i printable = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x1f)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)));
+      const __m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+      const unsigned plain = static_cast<unsigned>(_mm_movemask_epi8(_mm_andnot_si128(special, printable)));
+      if (plain != 0xffffu) {
+        p_ += __builtin_ctz(~plain);
+        break;
+      }
+      p_ += 16;
+    }
+#endif
     while (p_ != end_) {
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {

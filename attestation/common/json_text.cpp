@@ -1,5 +1,7 @@
 #include "attestation/common/json_text.hpp"
 
+#include <charconv>
+
 namespace redoubt::attest {
 namespace {
 
@@ -79,9 +81,55 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 void append_json_value(std::string& out, const nlohmann::json& v) {
-  // What json::dump() does, with `out` as the output (no string of its own to copy from).
-  nlohmann::detail::serializer<nlohmann::json> w(nlohmann::detail::output_adapter<char, std::string>(out), ' ');
-  w.dump(v, false, false, 0);
+  // What json::dump() writes, walked here: nlohmann's serializer writes a string a character at a
+  // time through a virtual call (~4 ns a byte here, 13 us for a first-seen appraisal's claims).
+  // Objects iterate in std::map order, as dump() does; strings go through append_json_string
+  // (the same escapes, the same refusal of bad UTF-8); integers are decimal, as dump_integer.
+  switch (v.type()) {
+    case nlohmann::json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, x] : v.get_ref<const nlohmann::json::object_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        append_json_string(out, k);
+        out += ':';
+        append_json_value(out, x);
+      }
+      out += '}';
+      return;
+    }
+    case nlohmann::json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const nlohmann::json& x : v.get_ref<const nlohmann::json::array_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        append_json_value(out, x);
+      }
+      out += ']';
+      return;
+    }
+    case nlohmann::json::value_t::string: append_json_string(out, v.get_ref<const std::string&>()); return;
+    case nlohmann::json::value_t::boolean: append_json_bool(out, v.get<bool>()); return;
+    case nlohmann::json::value_t::null: out += "null"; return;
+    case nlohmann::json::value_t::number_integer: {
+      char b[24];
+      const auto r = std::to_chars(b, b + sizeof b, v.get<int64_t>());
+      out.append(b, r.ptr);
+      return;
+    }
+    case nlohmann::json::value_t::number_unsigned: {
+      char b[24];
+      const auto r = std::to_chars(b, b + sizeof b, v.get<uint64_t>());
+      out.append(b, r.ptr);
+      return;
+    }
+    default: {  // floats, binary, discarded: nlohmann's own serializer, into `out`
+      nlohmann::detail::serializer<nlohmann::json> w(nlohmann::detail::output_adapter<char, std::string>(out), ' ');
+      w.dump(v, false, false, 0);
+    }
+  }
 }
 
 }  // namespace redoubt::attest

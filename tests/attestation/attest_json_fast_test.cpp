@@ -66,3 +66,26 @@ BOOST_AUTO_TEST_CASE(outside_the_subset_the_fast_path_gives_nothing) {
   // A JSON value that is not an object: parsed by nlohmann, refused by parse_json_body.
   BOOST_TEST(code_of(R"(["x"])") == "malformed_json");
 }
+
+// The string scan takes 16 bytes at a time (SSE2) and then goes byte by byte: a byte outside the
+// subset must stop it wherever it falls in a block, and a plain string of any length must pass.
+BOOST_AUTO_TEST_CASE(the_string_scan_stops_at_any_offset) {
+  for (size_t len = 0; len <= 50; ++len) {
+    std::string v;
+    for (size_t i = 0; i < len; ++i) v += static_cast<char>(0x20 + (i * 7) % 0x5f);  // 0x20..0x7E
+    std::erase(v, '"');
+    std::erase(v, '\\');
+    const std::string t = "{\"k\":\"" + v + "\"}";
+    const auto fast = parse_flat_json(t);
+    BOOST_TEST_REQUIRE(fast.has_value(), t);
+    BOOST_TEST(fast->at("k") == v);
+  }
+  for (const char bad : {'\x00', '\x1f', '\\', '"', '\x7f', '\x80', '\xc3', '\xff'}) {
+    for (size_t at = 0; at < 40; ++at) {
+      std::string v(40, 'A');
+      v[at] = bad;
+      const std::string t = "{\"k\":\"" + v + "\"}";
+      BOOST_TEST(!parse_flat_json(t).has_value(), "byte " << int(static_cast<uint8_t>(bad)) << " at " << at);
+    }
+  }
+}

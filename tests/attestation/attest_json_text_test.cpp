@@ -5,6 +5,8 @@
 #define BOOST_TEST_MODULE attest_json_text
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
+
 #include "attestation/common/json_text.hpp"
 #include "attestation/verifier/appraiser.hpp"
 #include "attestation/verifier/ear_result.hpp"
@@ -104,6 +106,41 @@ BOOST_AUTO_TEST_CASE(strings_are_escaped_as_dump_escapes_them) {
   BOOST_TEST(text_of("\x1f") == "\"\\u001f\"");  // lower-case hex
   BOOST_TEST(text_of("\t\"") == "\"\\t\\\"\"");
   BOOST_TEST(text_of("/\x7f") == "\"/\x7f\"");
+}
+
+// append_json_value walks the tree itself (nlohmann's serializer wrote a byte at a time): every kind
+// of value, nested, must come out as dump() writes it.
+BOOST_AUTO_TEST_CASE(trees_are_written_as_dump_writes_them) {
+  const json cases[] = {
+      json::object(),
+      json::array(),
+      nullptr,
+      true,
+      false,
+      0,
+      -1,
+      std::numeric_limits<int64_t>::min(),
+      std::numeric_limits<int64_t>::max(),
+      std::numeric_limits<uint64_t>::max(),
+      1.5,
+      -0.0,
+      1e300,
+      json::binary({1, 2, 3}, 7),
+      "plain",
+      json::parse(R"({"b":[1,-2,3.25,"x\"y\u0001\u00e9",{},[]],"a":{"z":null,"\u007f":true,"":{"k":[[],[{}]]}},"n":18446744073709551615})"),
+      json{{"nested", {{"deep", json::array({json::object({{"x", "\t\n\r\b\f/"}})})}}}},
+  };
+  for (const json& v : cases) {
+    std::string out = "x";  // appended to, not replaced
+    append_json_value(out, v);
+    BOOST_TEST(out.substr(1) == v.dump(), v.dump());
+  }
+  json bad = {{"k", std::string("a\xff")}};
+  std::string out;
+  BOOST_CHECK_THROW(append_json_value(out, bad), json::type_error);
+  json bad_key = json::object();
+  bad_key[std::string("\xc3")] = 1;
+  BOOST_CHECK_THROW(append_json_value(out, bad_key), json::type_error);
 }
 
 BOOST_AUTO_TEST_CASE(invalid_utf8_is_refused_with_dumps_error) {
