@@ -296,7 +296,7 @@ thread_local ConnStream* tl_current = nullptr;
 DeadlineServer::DeadlineServer(const ConnLimits& l, SSL_CTX* tls) : limits_(l), tls_(tls) {
   set_payload_max_length(l.max_body);
   set_keep_alive_max_count(static_cast<size_t>(l.keep_alive_max));  // what httplib announces in Keep-Alive:
-  set_keep_alive_timeout(l.pool.keep_alive_s);                           // the loop below enforces the same
+  set_keep_alive_timeout(l.pool.keep_alive_s);                      // the loop below enforces the same
   // Called once the headers are parsed, before any body is read: the body's own deadline starts.
   set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     if (tl_current) tl_current->start_body();

@@ -203,7 +203,6 @@ void db_shm_barrier(sqlite3_file* f) {
   fwd_shm_barrier_only(f);
 }
 
-
 // ---- a checkpointer's database file: its page writes in order, batched; anything else writes them first ----
 int ckpt_flush(DbFile* d) { return write_out(d->out, d->real, g_ckpt_out); }
 void drop_read_ahead(DbFile* d) {
@@ -217,8 +216,8 @@ int ckpt_write(sqlite3_file* f, const void* p, int n, sqlite3_int64 off) {
 #define REDOUBT_CKPT_FIRST(d) \
   if (int rc = ckpt_flush(reinterpret_cast<DbFile*>(d)); rc != SQLITE_OK) return rc
 int ckpt_close(sqlite3_file* f) {
-  const int rc = ckpt_flush(reinterpret_cast<DbFile*>(f));
   auto* d = reinterpret_cast<DbFile*>(f);
+  const int rc = ckpt_flush(d);
   sqlite3_free(d->out.buf);
   d->out.buf = nullptr;
   const int rc2 = db_close(f);
