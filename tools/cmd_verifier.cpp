@@ -46,7 +46,7 @@ struct ServeOptions {
   std::vector<std::string> agent_allow;
   int stale_after_s = 0;  // 0 = 600 s, or for pull endpoints 3 poll intervals (at least 2 s)
   int ear_ttl_s = 600;
-  int max_parallel_appraisals = 0;  // 0 = the cores online (VerifierConfig)
+  int max_parallel_appraisals = 0;  // 0 = the cores online, twice that with PostgreSQL (VerifierConfig)
   int poll_interval_ms = 0, nonce_ttl_s = 120, nonce_history_s = 3600, threads = 8, max_connections = 256, header_timeout_s = 10,
       body_timeout_s = 30;
 };
@@ -378,7 +378,7 @@ void register_verifier(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 4096));
   c->add_option("--max-parallel-appraisals", o->max_parallel_appraisals,
                 "Appraisals computed at once (quote, event log, EAR signature); more requests wait their turn in arrival order. "
-                "0 = the cores online (default); a large value turns the gate off (docs/operations.md \"Throughput\")")
+                "0 = the cores online, twice that with PostgreSQL (default); a large value turns the gate off (docs/operations.md \"Throughput\")")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
   c->add_option("--header-timeout", o->header_timeout_s, "Seconds a request's headers may take to arrive")->capture_default_str()->check(CLI::Range(1, 3600));

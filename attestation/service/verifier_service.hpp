@@ -45,7 +45,7 @@ struct VerifierConfig {
   int challenge_ttl_s = 300;
   int ear_ttl_s = 600;                        // every EAR's exp = iat + this
   // Appraisals computed at once (work_gate.hpp; the rest wait their turn in arrival order): 0 = the
-  // cores online.
+  // cores online, twice that with PostgreSQL.
   int max_parallel_appraisals = 0;
   // Fail closed (issue 13): an enrolled endpoint with no appraisal of an authentic quote for this long
   // is "stale" (push) or "unreachable" (pull), whatever its last verdict said.
@@ -106,7 +106,7 @@ class VerifierService {
   int purge_nonces();
   int purge_interval_s() const;
   const AgentAllowList& agent_allow() const { return cfg_.agent_allow; }
-  size_t parallel_appraisals() const { return parallel_; }  // the gate's width: max_parallel_appraisals, or the cores
+  size_t parallel_appraisals() const { return parallel_; }  // the gate's width: max_parallel_appraisals, or its default
 
   // Leases (issue 13): one round (renew, give up over the fair share, take unowned or expired ones).
   // Until the first round this instance polls every pull endpoint (a lone instance, or library use).

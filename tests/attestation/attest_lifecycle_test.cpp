@@ -4,7 +4,8 @@
 // and per-endpoint overrides, the version in every verdict), the endpoint list's
 // filters and paging, push staleness marked once by the lease holder of two
 // instances (endpoint.stale webhook, /metrics), an idempotent retried push after
-// its instance was SIGKILLed, and token revocation seen by every instance.
+// its instance was SIGKILLed, token revocation seen by every instance, and the
+// appraisal gate's default width on each store.
 #define BOOST_TEST_MODULE attest_lifecycle_test
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -13,6 +14,8 @@
 #include <mutex>
 #include <regex>
 #include <thread>
+
+#include <unistd.h>
 
 #include "attestation/common/encoding.hpp"
 #include "attestation/service/verifier_service.hpp"
@@ -381,4 +384,21 @@ BOOST_DATA_TEST_CASE(retried_push_is_idempotent_and_revoked_tokens_are_refused_e
   BOOST_TEST(Http(c.url, w.rp_bearer).get("/v1/endpoints").first == 200);  // other tokens unaffected
   // By jti as well.
   BOOST_TEST(Http(c.url).post("/v1/tokens/revoke", json{{"jti", "not a jti!"}}).first == 400);
+}
+
+// The appraisal gate's default width (VerifierService): one appraisal per core online, two with
+// PostgreSQL (docs/verifier-performance.md, fourteenth round); a width that is configured is kept.
+BOOST_DATA_TEST_CASE(the_appraisal_gate_is_twice_as_wide_on_postgresql, bdata::make(kBackends), backend) {
+  ServiceWorld w;
+  SharedStore st(w, backend, "gate");
+  const size_t cores = static_cast<size_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  auto config = [&](int width) {
+    attest::VerifierConfig c;
+    c.db_path = st.location;
+    c.signing_key = policy::generate_key("P-256");
+    c.max_parallel_appraisals = width;
+    return c;
+  };
+  BOOST_TEST(attest::VerifierService(config(0)).parallel_appraisals() == (backend == std::string("postgresql") ? 2 * cores : cores));
+  BOOST_TEST(attest::VerifierService(config(3)).parallel_appraisals() == 3u);
 }
