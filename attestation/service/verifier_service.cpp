@@ -69,7 +69,7 @@ VerifierService::VerifierService(VerifierConfig cfg) : cfg_(std::move(cfg)), sto
   // The gate's default width: one appraisal per core; with PostgreSQL two (docs/verifier-performance.md,
   // fourteenth round). There a verdict's commit is a round trip to the database's processes, which need
   // the same cores: with twice the appraisals under way, more verdicts queue during each commit, and
-  // PostgreSQL's CPU per verdict at 32 clients fell from 61-113 to 45-80 us (7 of 8 alternated runs).
+  // PostgreSQL's CPU per verdict at 32 clients fell from 61-113 to 45-80 us (every alternated pair).
   const long cores = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
   const long per_core = store_->backend() == "postgresql" ? 2 : 1;
   parallel_ = static_cast<size_t>(cfg_.max_parallel_appraisals > 0 ? cfg_.max_parallel_appraisals : cores * per_core);
