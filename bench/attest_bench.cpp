@@ -328,8 +328,13 @@ int main(int argc, char** argv) {
   const int per_client = argc > 2 ? std::atoi(argv[2]) : 100;
   const std::string store = argc > 3 ? argv[3] : "sqlite";
   const std::string logs = argc > 4 ? argv[4] : "repeated";
-  if ((store != "sqlite" && store != "postgresql") || (logs != "repeated" && logs != "first-seen")) {
-    std::cerr << "usage: bench_attest [N_SINGLE] [PER_CLIENT] [sqlite|postgresql] [repeated|first-seen]\n";
+  // What the HTTP phases send: the launch with the four demo guests (the default), or the launch alone
+  // (no policy, no guests: the shape of the evidence the figures were measured with, a
+  // launch-only log quoted without guests; docs/verifier-performance.md, fifteenth round).
+  const std::string evidence = argc > 5 ? argv[5] : "guests";
+  if ((store != "sqlite" && store != "postgresql") || (logs != "repeated" && logs != "first-seen") ||
+      (evidence != "guests" && evidence != "launch-only")) {
+    std::cerr << "usage: bench_attest [N_SINGLE] [PER_CLIENT] [sqlite|postgresql] [repeated|first-seen] [guests|launch-only]\n";
     return 2;
   }
   const long huge_before = huge_pages_in_use();
@@ -338,7 +343,7 @@ int main(int argc, char** argv) {
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("redoubt-attest-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::cout << "machine: " << redoubt::bench::cpu_model() << ", " << sysconf(_SC_NPROCESSORS_ONLN) << " cores online\nload average: " << loadavg()
-            << "\nstore: " << store << ", event logs: " << logs << pg_pages << "\n";
+            << "\nstore: " << store << ", event logs: " << logs << ", evidence: " << evidence << pg_pages << "\n";
 
   // For comparison: evidence of a launch without policy or guests (libtpms: one TPM per process at a time).
   attest::EndpointQuote q_launch_only;
@@ -363,8 +368,9 @@ int main(int argc, char** argv) {
   attest::TpmIdentity id(*tpm);
   const attest::Bytes nonce(32, 0x5a);
   const attest::EndpointQuote q = attest::make_evidence(*tpm, id, nonce, j.report.event_log);
-  const std::string body = json{{"evidence", attest::evidence_to_json(q.evidence)}, {"nonce", attest::to_hex(nonce)}}.dump();
-  std::cout << "evidence: quote " << q.evidence.quote.size() << " B, event log " << q.evidence.eventlog.size() << " B, request " << body.size() << " B\n";
+  const attest::EndpointQuote& sent = evidence == "launch-only" ? q_launch_only : q;  // what the HTTP phases send
+  const std::string body = json{{"evidence", attest::evidence_to_json(sent.evidence)}, {"nonce", attest::to_hex(nonce)}}.dump();
+  std::cout << "evidence: quote " << sent.evidence.quote.size() << " B, event log " << sent.evidence.eventlog.size() << " B, request " << body.size() << " B\n";
   // The request bodies: one for every request, or (first-seen) each with a log the verifier has not seen.
   uint32_t next_log = 0;
   auto bodies = [&](size_t n) {
@@ -372,8 +378,8 @@ int main(int argc, char** argv) {
     if (logs == "repeated") return std::vector<std::string>(n, body);
     v.reserve(n);
     for (size_t i = 0; i < n; ++i) {
-      attest::Evidence e = q.evidence;
-      e.eventlog = with_vendor_info(q.evidence.eventlog, next_log++);
+      attest::Evidence e = sent.evidence;
+      e.eventlog = with_vendor_info(sent.evidence.eventlog, next_log++);
       v.push_back(json{{"evidence", attest::evidence_to_json(e)}, {"nonce", attest::to_hex(nonce)}}.dump());
     }
     return v;

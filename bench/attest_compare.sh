@@ -5,7 +5,9 @@
 # BASELINE_BENCH: e.g. a build of main with this tree's bench/attest_bench.cpp (it measures server CPU
 # the same way for both). REDOUBT_BENCH_HTTP_ONLY=1 is set: the in-process phase is skipped.
 # LOGS (default "repeated first-seen"): which event-log modes of bench_attest to run (its 4th argument).
-# STORES (default "sqlite postgresql"). REPS (default 1): rounds of base/new alternation; with more
+# STORES (default "sqlite postgresql"). EVIDENCE (default: bench_attest's own, "guests"): its 5th argument,
+# "launch-only" for a launch without policy or guests (both builds must take it: a bench_attest built
+# from this tree's bench/attest_bench.cpp). REPS (default 1): rounds of base/new alternation; with more
 # than one, a table of the median and least server CPU per appraisal (and median p99) of each build
 # closes the output — this machine's noise between runs (spells of +40 %) exceeds most single changes.
 # PG_HUGEPAGES=N (as root): reserve N huge pages (vm.nr_hugepages) for the run, so both builds' PostgreSQL
@@ -26,14 +28,14 @@ trap cleanup EXIT
 if [[ -n ${PG_HUGEPAGES:-} ]]; then
   echo "$PG_HUGEPAGES" > /proc/sys/vm/nr_hugepages || { echo "attest_compare.sh: cannot set vm.nr_hugepages (not root?)" >&2; exit 2; }
 fi
-echo "date: $(date -u '+%F %T UTC'); $(nproc) cores; load average: $(cut -d' ' -f1-3 /proc/loadavg); vm.nr_hugepages=$(cat /proc/sys/vm/nr_hugepages)"
+echo "date: $(date -u '+%F %T UTC'); $(nproc) cores; evidence: ${EVIDENCE:-guests}; load average: $(cut -d' ' -f1-3 /proc/loadavg); vm.nr_hugepages=$(cat /proc/sys/vm/nr_hugepages)"
 for store in ${STORES:-sqlite postgresql}; do
   for logs in ${LOGS:-repeated first-seen}; do
     for ((rep = 0; rep < ${REPS:-1}; rep++)); do
       for which in base new; do
         bin=$base; [[ $which == new ]] && bin=$new
         echo "=== $which ($bin) $store, $logs logs"
-        out=$(nice -n 0 "$bin" "$n" "$per" "$store" "$logs" | grep -v '^machine:\|^evidence:')
+        out=$(nice -n 0 "$bin" "$n" "$per" "$store" "$logs" ${EVIDENCE:+"$EVIDENCE"} | grep -v '^machine:\|^evidence:')
         echo "$out"
         # "1 server thread" / "32 concurrent" lines give p99; the line after each gives server CPU, the
         # next one the crypto measured right then and server CPU as a multiple of it.

@@ -148,6 +148,8 @@ void ConnPool::lead(std::unique_lock<std::mutex>& l, bool block) {
   if (jobs_.size() > 1 || !parked_.empty()) help();
 }
 
+ConnPool* ConnPool::current() { return tl_pool; }
+
 bool ConnPool::park(Parked& c) {
   ConnPool* pool = tl_pool;
   if (!pool) return false;

@@ -65,6 +65,7 @@ class ConnPool final : public httplib::TaskQueue, private WaitListener {
 
   // On a worker of a pool: hands `c` to that pool. False elsewhere (the caller keeps `c`).
   static bool park(Parked& c);
+  static ConnPool* current();  // the pool of this worker; null elsewhere
 
  private:
   void work();

@@ -212,6 +212,7 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
   std::optional<Principal> who;
   std::string endpoint_id = req.matches.size() > 1 && r.id != RouteId::verdict ? req.matches[1].str() : "";
   std::string result_status;
+  std::function<void(std::function<void(std::exception_ptr)>)> store_later;  // a one-shot verdict stored after its answer is written
   const std::string code = respond(res, [&]() -> Answer {
     try {
       who = authorize(r, req);
@@ -240,6 +241,13 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
       }
       case RouteId::verify: {
         Answer a;
+        if (s.defers_oneshot_verdicts() && DeadlineServer::can_defer()) {  // sent once stored (below)
+          VerifierService::DeferredOneshot d = s.verify_oneshot_deferred(parse_json_body(body));
+          a.json_text = std::move(d.answer);
+          result_status = std::move(d.status);
+          store_later = std::move(d.store);
+          return a;
+        }
         a.json_text = s.verify_oneshot_text(parse_json_body(body), result_status);
         return a;
       }
@@ -275,14 +283,17 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
     }
     throw AttestError("internal", "route without a handler", 500);
   });
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  metrics_.request(route_name(r.id), res.status);
-  if (!result_status.empty()) metrics_.appraisal(result_status, secs);
-  if (code == "db") metrics_.store_error();
-  if (log_) {
-    json line = {{"ts", unix_now()},   {"remote", req.remote_addr}, {"method", req.method}, {"path", req.path},
-                 {"route", route_name(r.id)}, {"status", res.status},   {"ms", static_cast<int64_t>(secs * 1000)}};
-    if (who && r.allowed != 0) {
+  // The request's metrics and access-log line, once its answer is final.
+  auto record = [this, t0, route = &r, who, endpoint_id, remote = req.remote_addr, method = req.method, path = req.path](
+                    int status, const std::string& code, const std::string& result_status) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    metrics_.request(route_name(route->id), status);
+    if (!result_status.empty()) metrics_.appraisal(result_status, secs);
+    if (code == "db" || code == "db_connection") metrics_.store_error();
+    if (!log_) return;
+    json line = {{"ts", unix_now()},   {"remote", remote}, {"method", method}, {"path", path},
+                 {"route", route_name(route->id)}, {"status", status},   {"ms", static_cast<int64_t>(secs * 1000)}};
+    if (who && route->allowed != 0) {
       line["who"] = who->subject;
       line["role"] = role_name(who->role);
       if (!who->token_id.empty()) line["token"] = who->token_id;
@@ -297,7 +308,40 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
     } catch (const std::exception&) {
       // a full disk must not fail the request
     }
+  };
+  if (!store_later || !code.empty()) {
+    record(res.status, code, result_status);
+    return;
   }
+  // A one-shot verdict on a store that defers verdicts (PostgreSQL): the answer just written is held
+  // and leaves only once the verdict is committed; if storing fails, that error is the answer instead
+  // (as verify_oneshot_text would have thrown it) and is what the metrics and the log say.
+  DeadlineServer::defer_answer([store = std::move(store_later), record = std::move(record), status = res.status,
+                                result = std::move(result_status)](DeadlineServer::HeldAnswerDone done) mutable {
+    store([record = std::move(record), status, result = std::move(result), done = std::move(done)](std::exception_ptr err) {
+      if (!err) {
+        record(status, "", result);
+        done(std::nullopt);
+        return;
+      }
+      httplib::Response failed;
+      std::string code;
+      try {
+        std::rethrow_exception(err);
+      } catch (const AttestError& e) {
+        code = e.code();
+        send_error(failed, e.http_status(), e.code(), e.reason());
+      } catch (const std::exception& e) {
+        code = "internal";
+        send_error(failed, 500, "internal", e.what());
+      } catch (...) {
+        code = "internal";
+        send_error(failed, 500, "internal", "storing the verdict failed");
+      }
+      record(failed.status, code, "");
+      done(DeadlineServer::HeldAnswerError{failed.status, failed.body});
+    });
+  });
 }
 
 void VerifierHttpServer::routes() {

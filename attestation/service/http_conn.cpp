@@ -15,6 +15,11 @@
 #include <climits>
 #include <cstring>
 #include <thread>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "attestation/common/attest_error.hpp"
 
 namespace redoubt::attest {
 namespace {
@@ -125,7 +130,34 @@ class ConnStream final : public httplib::Stream {
     return count(static_cast<ssize_t>(k));
   }
 
+  // A held answer (DeadlineServer::defer_answer): what httplib writes is kept until send_held().
+  void hold(std::function<void(DeadlineServer::HeldAnswerDone)> start) {
+    deferred_ = std::move(start);
+    hold_ = true;
+  }
+  bool deferred() const { return static_cast<bool>(deferred_); }
+  std::function<void(DeadlineServer::HeldAnswerDone)> take_deferred() { return std::exchange(deferred_, nullptr); }
+  // Sends the held answer (or, with `instead`, that in its place) within write_timeout_s from now.
+  bool send_held(const std::string* instead = nullptr) {
+    hold_ = false;
+    std::string out = instead ? *instead : std::move(held_);
+    held_.clear();
+    phase_ = Phase::answer;
+    deadline_ = Clock::now() + std::chrono::seconds(l_.write_timeout_s);
+    for (size_t at = 0; at < out.size();) {
+      const ssize_t r = write(out.data() + at, out.size() - at);
+      if (r <= 0) return false;
+      at += static_cast<size_t>(r);
+    }
+    return true;
+  }
+
   ssize_t write(const char* p, size_t n) override {
+    if (hold_) {
+      if (phase_ != Phase::answer) phase_ = Phase::answer;  // no deadline: nothing is sent yet
+      held_.append(p, n);
+      return static_cast<ssize_t>(n);
+    }
     if (phase_ != Phase::answer) {
       phase_ = Phase::answer;
       deadline_ = Clock::now() + std::chrono::seconds(l_.write_timeout_s);
@@ -286,10 +318,30 @@ class ConnStream final : public httplib::Stream {
   size_t pos_ = 0, len_ = 0;
   char head_[2048];  // an answer's status line and headers, until its body (or flush())
   size_t head_len_ = 0;
+  bool hold_ = false;  // defer_answer: writes go to held_
+  std::string held_;
+  std::function<void(DeadlineServer::HeldAnswerDone)> deferred_;
   mutable Address remote_, local_;
 };
 
 thread_local ConnStream* tl_current = nullptr;
+const std::string kNothing;
+
+// RFC 9110 §15: the reason phrases of the statuses a held answer's error may have (a client ignores it).
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 409: return "Conflict";
+    case 503: return "Service Unavailable";
+    case 500: return "Internal Server Error";
+    default: return "Error";
+  }
+}
+
+std::string json_error(const std::string& code, const std::string& reason) {
+  return nlohmann::json{{"error", code}, {"reason", reason}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 }  // namespace
 
@@ -316,6 +368,13 @@ void DeadlineServer::close_after_response() {
 }
 
 bool DeadlineServer::closing() { return tl_current && tl_current->close_requested(); }
+
+bool DeadlineServer::can_defer() { return tl_current && !tl_current->deferred() && ConnPool::current(); }
+
+void DeadlineServer::defer_answer(std::function<void(HeldAnswerDone)> start) {
+  if (!can_defer()) throw AttestError("internal", "an answer can be held only on a worker of the connection pool", 500);
+  tl_current->hold(std::move(start));
+}
 
 // One connection, its stream and how many requests it has served; parked in the pool between requests.
 class DeadlineServer::Conn final : public Parked {
@@ -375,10 +434,73 @@ void DeadlineServer::serve(Conn& c, bool resumed) {
     resumed = false;
     bool closed = false;
     c.ret = process_request(c.strm, c.served + 1 == limits_.keep_alive_max, closed, nullptr) && c.strm.flush();
+    if (c.strm.deferred()) {  // the answer is held until start() reports (defer_answer)
+      hold(c, closed);
+      return;
+    }
     if (!c.ret || closed || c.strm.fault() != ConnFault::none || c.strm.close_requested()) break;
   }
   tl_current = nullptr;
   finish(c);
+}
+
+namespace {
+// A report that came on the holding thread while start() still ran (this worker led the commit that
+// held its verdict — always, with one client): answered on this thread after start() returns, not as
+// a job for another worker (which cost a wake-up each).
+struct InlineReport {
+  const void* conn;
+  bool reported = false;
+  std::optional<DeadlineServer::HeldAnswerError> err;
+};
+thread_local InlineReport* tl_inline = nullptr;
+}  // namespace
+
+// The connection belongs to `start` until it reports; then a worker of this pool answers and goes on.
+void DeadlineServer::hold(Conn& c, bool closed) {
+  std::function<void(HeldAnswerDone)> start = c.strm.take_deferred();
+  tl_current = nullptr;
+  ConnPool* pool = ConnPool::current();
+  InlineReport mine{&c};
+  tl_inline = &mine;
+  try {
+    start([this, &c, closed, pool](std::optional<HeldAnswerError> err) {
+      if (tl_inline && tl_inline->conn == &c) {
+        tl_inline->reported = true;
+        tl_inline->err = std::move(err);
+        return;
+      }
+      pool->enqueue([this, &c, closed, err = std::move(err)] { answer_held(c, closed, err); });
+    });
+  } catch (const std::exception& e) {  // it threw before taking the work over: nothing else will report
+    tl_inline = nullptr;
+    answer_held(c, closed, mine.reported ? mine.err : HeldAnswerError{500, json_error("internal", e.what())});
+    return;
+  }
+  tl_inline = nullptr;
+  if (mine.reported) answer_held(c, closed, mine.err);
+}
+
+void DeadlineServer::answer_held(Conn& c, bool closed, const std::optional<HeldAnswerError>& err) {
+  tl_current = &c.strm;
+  if (!c.ret) {  // the request itself failed: nothing to send
+    c.strm.send_held(&kNothing);
+  } else if (err) {
+    c.strm.request_close();
+    const std::string answer = "HTTP/1.1 " + std::to_string(err->status) + " " + reason_phrase(err->status) +
+                               "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(err->body.size()) +
+                               "\r\n\r\n" + err->body;
+    c.ret = c.strm.send_held(&answer);
+  } else {
+    c.ret = c.strm.send_held();
+  }
+  if (!c.ret || closed || c.strm.fault() != ConnFault::none || c.strm.close_requested()) {
+    tl_current = nullptr;
+    finish(c);
+    return;
+  }
+  ++c.served;
+  serve(c, false);  // between two requests: parked, or the next one served
 }
 
 void DeadlineServer::finish(Conn& c) {

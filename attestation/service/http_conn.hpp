@@ -12,6 +12,10 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
+#include <functional>
+#include <optional>
+#include <string>
+
 #include "attestation/service/conn_pool.hpp"
 
 namespace redoubt::attest {
@@ -39,10 +43,27 @@ class DeadlineServer : public httplib::Server {
   static void close_after_response();  // part of the request is left unread: do not reuse the connection
   static bool closing();               // close_after_response() was called for this request
 
+  // An answer that may leave only once something has happened (a verdict committed: POST /v1/verify
+  // on PostgreSQL, docs/verifier-performance.md, fifteenth round) without a thread waiting for it.
+  // A handler on a pool worker (can_defer()) calls defer_answer(start): the answer it gives is then
+  // held, not sent, and once the handler has returned start(done) runs on this worker. done(nullopt),
+  // from any thread, sends the held answer; done(error) drops it and sends the error answer instead
+  // (Connection: close). Either way a worker of the pool then goes on with the connection as after
+  // any answer. A `start` that throws counts as done(500 internal).
+  struct HeldAnswerError {
+    int status;
+    std::string body;  // JSON
+  };
+  using HeldAnswerDone = std::function<void(std::optional<HeldAnswerError>)>;
+  static bool can_defer();
+  static void defer_answer(std::function<void(HeldAnswerDone)> start);
+
  private:
   class Conn;
   bool process_and_close_socket(socket_t sock) override;  // replaces httplib's (private virtual)
   void serve(Conn& c, bool resumed);
+  void hold(Conn& c, bool closed);  // after a request whose answer is held (defer_answer)
+  void answer_held(Conn& c, bool closed, const std::optional<HeldAnswerError>& err);
   void finish(Conn& c);  // closes and deletes it
 
   ConnLimits limits_;

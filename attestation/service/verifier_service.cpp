@@ -353,30 +353,51 @@ json VerifierService::verify_oneshot(const json& body) { return *record("", appr
 
 // As record() for a one-shot verdict: stored (before the answer exists), then the answer written
 // around the claims' one serialisation: {"ear":…,"ear_jws":"…","seq":N,"status":"…"} (json's key order).
-std::string VerifierService::verify_oneshot_text(const json& body, std::string& status) {
-  std::string payload;
-  VerdictRecord v;
-  {  // the CPU-bound part through the gate; storing outside it, so that the store can batch verdicts
-    const WorkGate::Slot slot(*gate_);
-    const AppraisalOutcome a = appraise_oneshot(body);
-    payload = a.ear_text();
-    SignedEar ear = sign_ear(payload, cfg_.signing_key, kid_);
-    v = VerdictRecord{0, "", a.claims.iat, a.status, findings_summary_text(a.findings), std::move(ear.jws), {}, std::move(ear.parts)};
-  }
-  const std::string& jws = v.ear_jws;
-  const int64_t seq = store_->add_verdict(v, std::nullopt);
-  status = v.status;
+namespace {
+// {"ear":…,"ear_jws":"…","seq":N,"status":"…"} (json's key order) around the claims' one serialisation.
+std::string oneshot_answer(const std::string& payload, const VerdictRecord& v) {
   std::string out;
-  out.reserve(payload.size() + jws.size() + 64);
+  out.reserve(payload.size() + v.ear_jws.size() + 64);
   out += "{\"ear\":";
   out += payload;
   out += ",\"ear_jws\":\"";
-  out += jws;  // base64url and dots: nothing to escape
+  out += v.ear_jws;  // base64url and dots: nothing to escape
   out += "\",\"seq\":";
-  out += std::to_string(seq);
+  out += std::to_string(v.seq);
   out += ",\"status\":\"";
-  out += status;  // affirming | warning | contraindicated
+  out += v.status;  // affirming | warning | contraindicated
   out += "\"}";
+  return out;
+}
+}  // namespace
+
+// The CPU-bound part through the gate; storing outside it, so that the store can batch verdicts.
+VerdictRecord VerifierService::appraise_oneshot_verdict(const json& body, std::string& payload) {
+  const WorkGate::Slot slot(*gate_);
+  const AppraisalOutcome a = appraise_oneshot(body);
+  payload = a.ear_text();
+  SignedEar ear = sign_ear(payload, cfg_.signing_key, kid_);
+  return VerdictRecord{0, "", a.claims.iat, a.status, findings_summary_text(a.findings), std::move(ear.jws), {}, std::move(ear.parts)};
+}
+
+std::string VerifierService::verify_oneshot_text(const json& body, std::string& status) {
+  std::string payload;
+  VerdictRecord v = appraise_oneshot_verdict(body, payload);
+  v.seq = store_->add_verdict(v, std::nullopt);
+  status = v.status;
+  return oneshot_answer(payload, v);
+}
+
+bool VerifierService::defers_oneshot_verdicts() const { return store_->defers_verdicts(); }
+
+VerifierService::DeferredOneshot VerifierService::verify_oneshot_deferred(const json& body) {
+  std::string payload;
+  VerdictRecord v = appraise_oneshot_verdict(body, payload);
+  v.seq = store_->reserve_verdict_seq();
+  DeferredOneshot out{oneshot_answer(payload, v), v.status, {}};
+  out.store = [store = store_.get(), v = std::move(v)](std::function<void(std::exception_ptr)> done) mutable {
+    store->add_verdict_deferred(std::move(v), std::move(done));
+  };
   return out;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <atomic>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +73,16 @@ class VerifierService {
   nlohmann::json verify_oneshot(const nlohmann::json& body);              // POST /v1/verify
   // The same answer as JSON text, the EAR claims serialised once (for the JWS and the answer); `status` set.
   std::string verify_oneshot_text(const nlohmann::json& body, std::string& status);
+  // The same answer written before its verdict is stored, where the store defers verdicts
+  // (VerifierStore::defers_verdicts: PostgreSQL): the seq is reserved, and `store(done)` stores the
+  // verdict without waiting, calling done once it is committed or failed. The answer must not be sent
+  // before done(null) (DeadlineServer::defer_answer holds it; docs/verifier-performance.md, fifteenth round).
+  struct DeferredOneshot {
+    std::string answer, status;
+    std::function<void(std::function<void(std::exception_ptr)>)> store;
+  };
+  bool defers_oneshot_verdicts() const;
+  DeferredOneshot verify_oneshot_deferred(const nlohmann::json& body);
   nlohmann::json verdict(int64_t seq);                                    // GET /v1/verdicts/{seq}
   nlohmann::json info();                                                  // GET /v1/info
   nlohmann::json delete_endpoint(const std::string& id);                  // DELETE /v1/endpoints/{id}
@@ -134,6 +145,7 @@ class VerifierService {
   // Signs and stores a verdict. With `seen` (an endpoint's appraisal): only if its clock record is still
   // *seen, else nullopt (another instance stored a verdict meanwhile: appraise again).
   AppraisalOutcome appraise_oneshot(const nlohmann::json& body);
+  VerdictRecord appraise_oneshot_verdict(const nlohmann::json& body, std::string& payload);  // appraised and signed; payload = the EAR's claims
   // `extra` is kept with the verdict's summary (the reference-value version, the evidence digest).
   std::optional<nlohmann::json> record(const std::string& endpoint_id, const AppraisalOutcome& a, bool update_clock, const Bytes& nonce = {},
                                        const std::optional<ClockState>* seen = nullptr, const nlohmann::json& extra = nullptr);

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -147,6 +149,14 @@ class VerifierStore {
   // still `seen` (the one the appraisal compared with); nullopt and nothing written if it moved meanwhile.
   virtual std::optional<int64_t> add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen,
                                                       const std::optional<ClockState>& clock) = 0;
+  // A one-shot verdict (no endpoint, no nonce) stored without the caller waiting: `done` is called
+  // once it is committed (null) or failed (the error add_verdict would have thrown), on whatever thread
+  // committed it, and must not throw. v.seq must come from reserve_verdict_seq. Only where
+  // defers_verdicts(): PostgreSQL, whose commits are round trips that a waiting thread per verdict made
+  // dearer (docs/verifier-performance.md, fifteenth round). Elsewhere verdicts are stored by add_verdict.
+  virtual bool defers_verdicts() const { return false; }
+  virtual int64_t reserve_verdict_seq();
+  virtual void add_verdict_deferred(VerdictRecord v, std::function<void(std::exception_ptr)> done);
   virtual std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit) = 0;
   virtual std::optional<VerdictRecord> verdict(int64_t seq) = 0;
   virtual int64_t verdict_count() = 0;

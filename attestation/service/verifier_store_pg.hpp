@@ -6,6 +6,9 @@
 // advisory lock that serialises migrations and lease rounds).
 #pragma once
 #include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -42,6 +45,9 @@ class PgStore final : public VerifierStore {
   int purge_nonces(int64_t expired_before) override;
   int64_t add_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) override;
   std::optional<int64_t> add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) override;
+  bool defers_verdicts() const override { return true; }
+  int64_t reserve_verdict_seq() override;
+  void add_verdict_deferred(VerdictRecord v, std::function<void(std::exception_ptr)> done) override;
   std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit) override;
   std::optional<VerdictRecord> verdict(int64_t seq) override;
   int64_t verdict_count() override;
@@ -85,6 +91,17 @@ class PgStore final : public VerifierStore {
   // wait on a server that waits on us to read.
   static constexpr size_t kMaxVerdictBatch = 64;
   GroupCommit<VerdictWaiter> gc_{kMaxVerdictBatch, true};
+  // One-shot verdicts stored without a waiting thread (add_verdict_deferred), in batches of their own.
+  struct DeferredVerdict {
+    VerdictRecord v;
+    std::function<void(std::exception_ptr)> done;
+  };
+  AsyncGroupCommit<DeferredVerdict> deferred_{kMaxVerdictBatch};
+  // Seqs taken from the verdicts' sequence ahead of their verdicts, a block per round trip
+  // (reserve_verdict_seq); a block this instance does not use up is a gap, as a rolled-back INSERT's is.
+  static constexpr int kSeqBlock = 64;
+  std::mutex seq_mu_;
+  std::deque<int64_t> seqs_;
 };
 
 }  // namespace redoubt::attest

@@ -31,6 +31,10 @@ VerdictRecord read_verdict(const Res& r, int i) {
 const std::string kInsertVerdict =
     "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce, ear_protected, ear_payload, ear_sig)"
     " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING seq";
+// A verdict whose seq was reserved from the sequence before it was stored (add_verdict_deferred).
+const std::string kInsertVerdictWithSeq =
+    "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce, ear_protected, ear_payload, ear_sig, seq)"
+    " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING seq";
 // An authentic quote (its clock is given): the endpoint was seen now.
 const std::string kUpdateSeen = "UPDATE endpoints SET status=$1, clock=$2, reset_count=$3, restart_count=$4, safe=$5, last_error='', last_seen=$6 WHERE id=$7";
 const std::string kUpdateStatus = "UPDATE endpoints SET status=$1 WHERE id=$2";
@@ -53,6 +57,14 @@ std::vector<Arg> insert_args(const VerdictRecord& v) {
   return a;
 }
 
+// The verdict's INSERT: its seq given when it was reserved (v.seq > 0), else the sequence's next.
+PgStore::Conn::Statement insert_statement(const VerdictRecord& v) {
+  std::vector<Arg> a = insert_args(v);
+  if (v.seq <= 0) return {&kInsertVerdict, std::move(a)};
+  a.push_back(A(v.seq));
+  return {&kInsertVerdictWithSeq, std::move(a)};
+}
+
 // The endpoint's row after its verdict (none for a one-shot verdict).
 std::optional<PgStore::Conn::Statement> endpoint_update(const VerdictRecord& v, const std::optional<ClockState>& clock) {
   if (v.endpoint_id.empty()) return std::nullopt;
@@ -73,8 +85,8 @@ int64_t add_one(PgStore::Conn& c, const VerdictRecord& v, const std::optional<Cl
   if (upd) c.begin();
   int64_t seq = 0;
   try {
-    const std::vector<Arg> a = insert_args(v);
-    seq = c.run(kInsertVerdict, a, true).i64(0, 0);
+    const PgStore::Conn::Statement ins = insert_statement(v);
+    seq = c.run(*ins.sql, ins.args, true).i64(0, 0);
   } catch (const AttestError& e) {
     if (e.code() == "unique_violation") throw verdict_exists(v);
     throw;
@@ -170,6 +182,46 @@ std::optional<int64_t> PgStore::add_verdict_if_clock(const VerdictRecord& v, con
   return me.seq;
 }
 
+// The seqs of one-shot verdicts whose answers are written before they are stored (DeadlineServer::
+// defer_answer): taken from the table's own sequence, so they never collide with another instance's
+// or with an INSERT's default. A verdict's seq then says nothing about when it was committed; nothing
+// reads one-shot verdicts in seq order (an endpoint's history has no one-shot verdicts).
+int64_t PgStore::reserve_verdict_seq() {
+  std::lock_guard<std::mutex> l(seq_mu_);
+  if (seqs_.empty()) {
+    Conn c(*this);
+    Res r = c.exec("SELECT nextval(pg_get_serial_sequence('verdicts', 'seq')) FROM generate_series(1, $1::int)", {A(int64_t{kSeqBlock})});
+    for (int i = 0; i < r.rows(); ++i) seqs_.push_back(r.i64(i, 0));
+    if (seqs_.empty()) throw AttestError("db", "the verdicts' sequence gave no values", 500);
+  }
+  const int64_t seq = seqs_.front();
+  seqs_.pop_front();
+  return seq;
+}
+
+void PgStore::add_verdict_deferred(VerdictRecord v, std::function<void(std::exception_ptr)> done) {
+  if (v.seq <= 0 || !v.endpoint_id.empty() || !v.nonce.empty())
+    throw AttestError("internal", "a deferred verdict is a one-shot verdict with a reserved seq", 500);
+  deferred_.submit(std::make_unique<DeferredVerdict>(DeferredVerdict{std::move(v), std::move(done)}),
+                   [this](std::vector<std::unique_ptr<DeferredVerdict>>& batch) {
+                     static const std::optional<ClockState> kNoClock;
+                     std::vector<VerdictWaiter> ws;
+                     ws.reserve(batch.size());
+                     std::vector<VerdictWaiter*> ptrs;
+                     for (auto& d : batch) {
+                       ws.push_back(VerdictWaiter{&d->v, &kNoClock});
+                       ptrs.push_back(&ws.back());
+                     }
+                     commit_verdicts(ptrs);  // never throws: each waiter has its seq or its error
+                     for (size_t i = 0; i < batch.size(); ++i) {
+                       try {
+                         batch[i]->done(ws[i].err);
+                       } catch (...) {  // done must not throw; if it does, the others still hear of theirs
+                       }
+                     }
+                   });
+}
+
 void PgStore::commit_verdicts(const std::vector<VerdictWaiter*>& batch) {
   if (batch.size() > 1) {
     try {
@@ -183,7 +235,7 @@ void PgStore::commit_verdicts(const std::vector<VerdictWaiter*>& batch) {
           stmts.push_back(cas_statement(*w->v, *w->seen, *w->clock));
           continue;
         }
-        stmts.push_back({&kInsertVerdict, insert_args(*w->v)});
+        stmts.push_back(insert_statement(*w->v));
         if (auto upd = endpoint_update(*w->v, *w->clock)) stmts.push_back(std::move(*upd));
       }
       const std::vector<Res> r = c.pipeline(stmts);

@@ -13,6 +13,12 @@ namespace redoubt::attest {
 using sqlite_detail::Stmt;
 using sqlite_detail::Tx;
 
+// A store that commits in-process (SQLite) stores every verdict through add_verdict.
+int64_t VerifierStore::reserve_verdict_seq() { throw AttestError("internal", backend() + " store: verdicts are not deferred", 500); }
+void VerifierStore::add_verdict_deferred(VerdictRecord, std::function<void(std::exception_ptr)>) {
+  throw AttestError("internal", backend() + " store: verdicts are not deferred", 500);
+}
+
 int64_t SqliteStore::insert_verdict(const VerdictRecord& v, const std::optional<ClockState>& clock) {
   Stmt s(db_, "INSERT INTO verdicts(endpoint_id, iat, status, summary, ear_jws, nonce) VALUES(?,?,?,?,?,?)", stmts_);
   s.bind(1, v.endpoint_id).bind(2, v.iat).bind(3, v.status).bind(4, v.summary_json).bind(5, v.ear_jws);

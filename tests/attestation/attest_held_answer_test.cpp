@@ -1,0 +1,165 @@
+// POST /v1/verify on PostgreSQL is answered once its verdict is stored, with no thread waiting for the
+// commit (DeadlineServer::defer_answer, PgStore::add_verdict_deferred; docs/verifier-performance.md,
+// fifteenth round): the answer leaves only after its verdict has committed (not while the table is
+// locked), the server keeps serving meanwhile, a verdict that cannot be stored is answered with that
+// error and is not stored, and 32 clients at once each get a verdict that is stored exactly once and
+// is the one they were answered.
+#define BOOST_TEST_MODULE attest_held_answer_test
+#include <boost/test/unit_test.hpp>
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "attestation/service/http_api.hpp"
+#include "attestation/service/verifier_service.hpp"
+#include "attestation/verifier/reference_values.hpp"
+#include "policy/host/keys.hpp"
+#include "tests/attestation/pg_server.hpp"
+#include "tests/attestation/service_world.hpp"
+#include "tests/attestation/store_places.hpp"
+
+using namespace redoubt;
+using namespace redoubt::test;
+using nlohmann::json;
+
+namespace {
+
+// An in-process verifier on a fresh PostgreSQL database (a server of the tests' own), and one
+// evidence to send it (a real launch quoted by `redoubt quote`).
+struct Fixture {
+  ServiceWorld w;
+  std::string location;
+  std::string body;
+  std::unique_ptr<attest::VerifierService> svc;
+  std::unique_ptr<attest::VerifierHttpServer> http;
+  std::thread t;
+  std::string url;
+  Fixture() {
+    location = PgServer::shared().create_database("held_" + std::to_string(getpid()));
+    const std::string nonce = "0102030405060708";
+    body = json{{"evidence", w.quote(nonce, "held-tpm", "q-held")}, {"nonce", nonce}}.dump();
+    attest::VerifierConfig c;
+    c.db_path = location;
+    c.signing_key = policy::generate_key("P-256");
+    c.reference = attest::ReferenceValues{};  // any signer: the verdict's status does not matter here
+    c.reference->id = "held";
+    svc = std::make_unique<attest::VerifierService>(std::move(c));
+    attest::HttpOptions o;
+    o.insecure_no_auth = true;
+    http = std::make_unique<attest::VerifierHttpServer>(*svc, o);
+    url = "http://127.0.0.1:" + std::to_string(http->bind());
+    t = std::thread([this] { http->serve(); });
+  }
+  ~Fixture() {
+    http->stop();
+    t.join();
+  }
+};
+
+Fixture& fx() {
+  static Fixture f;
+  return f;
+}
+
+// A connection of its own that holds a lock on the verdicts table until release().
+struct TableLock {
+  PGconn* c;
+  explicit TableLock(const std::string& location) : c(PQconnectdb(location.c_str())) {
+    BOOST_TEST_REQUIRE(PQstatus(c) == CONNECTION_OK);
+    run("BEGIN");
+    run("LOCK TABLE verdicts IN SHARE MODE");  // PostgreSQL 15 §13.3.1: SHARE conflicts with an INSERT's ROW EXCLUSIVE
+  }
+  void run(const char* sql) {
+    PGresult* r = PQexec(c, sql);
+    BOOST_TEST_REQUIRE(PQresultStatus(r) == PGRES_COMMAND_OK, sql << ": " << PQerrorMessage(c));
+    PQclear(r);
+  }
+  void release() { run("COMMIT"); }
+  ~TableLock() { PQfinish(c); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_answer_leaves_only_after_its_verdict_has_committed) {
+  Fixture& f = fx();
+  BOOST_TEST_REQUIRE(f.svc->defers_oneshot_verdicts());
+  const int64_t before = f.svc->store().verdict_count();
+  TableLock lock(f.location);
+  std::atomic<bool> answered{false};
+  std::pair<int, json> got;
+  std::thread client([&] {
+    got = Http(f.url).post("/v1/verify", f.body);
+    answered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  BOOST_TEST(!answered.load());  // its INSERT waits for the lock: nothing may be answered yet
+  BOOST_TEST(Http(f.url).get("/healthz").first == 200);  // and the server still serves others meanwhile
+  BOOST_TEST(f.svc->store().verdict_count() == before);
+  lock.release();
+  client.join();
+  BOOST_TEST_REQUIRE(got.first == 200, got.second.dump());
+  const auto stored = f.svc->store().verdict(got.second["seq"].get<int64_t>());
+  BOOST_TEST_REQUIRE(stored.has_value());
+  BOOST_TEST(stored->status == got.second["status"].get<std::string>());
+  BOOST_TEST(stored->ear_jws == got.second["ear_jws"].get<std::string>());
+  BOOST_TEST(f.svc->store().verdict_count() == before + 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_verdict_that_cannot_be_stored_is_answered_with_the_error) {
+  Fixture& f = fx();
+  const int64_t before = f.svc->store().verdict_count();
+  // Every new row fails the check (NOT VALID: the rows already there are not checked).
+  store::raw(f.location, "ALTER TABLE verdicts ADD CONSTRAINT held_test_refuses CHECK (false) NOT VALID");
+  httplib::Client c("127.0.0.1", std::stoi(f.url.substr(f.url.rfind(':') + 1)));
+  auto r = c.Post("/v1/verify", f.body, "application/json");
+  BOOST_TEST_REQUIRE(static_cast<bool>(r));
+  BOOST_TEST(r->status == 500);
+  const json e = json::parse(r->body);
+  BOOST_TEST(e["error"] == "db");
+  BOOST_TEST(e["reason"].get<std::string>().find("held_test_refuses") != std::string::npos, e.dump());
+  BOOST_TEST(r->get_header_value("Connection") == "close");
+  BOOST_TEST(f.svc->store().verdict_count() == before);
+  auto [mc, m] = Http(f.url).get("/metrics");
+  BOOST_TEST(m["raw"].get<std::string>().find("\nredoubt_store_errors_total 1\n") != std::string::npos);
+  store::raw(f.location, "ALTER TABLE verdicts DROP CONSTRAINT held_test_refuses");
+  BOOST_TEST(Http(f.url).post("/v1/verify", f.body).first == 200);
+  BOOST_TEST(f.svc->store().verdict_count() == before + 1);
+}
+
+BOOST_AUTO_TEST_CASE(many_clients_each_get_their_own_verdict_stored_exactly_once) {
+  Fixture& f = fx();
+  const int64_t before = f.svc->store().verdict_count();
+  constexpr int kClients = 32, kEach = 15;
+  std::vector<std::vector<json>> answers(kClients);
+  std::vector<std::thread> ts;
+  for (int i = 0; i < kClients; ++i)
+    ts.emplace_back([&, i] {
+      Http h(f.url);
+      for (int k = 0; k < kEach; ++k) {
+        auto [code, a] = h.post("/v1/verify", f.body);
+        a["http_status"] = code;
+        answers[static_cast<size_t>(i)].push_back(a);
+      }
+    });
+  for (auto& t : ts) t.join();
+  std::set<int64_t> seqs;
+  int ok = 0;
+  for (const auto& per : answers)
+    for (const json& a : per) {
+      if (a["http_status"] != 200) continue;
+      ++ok;
+      const int64_t seq = a["seq"].get<int64_t>();
+      seqs.insert(seq);
+      const auto stored = f.svc->store().verdict(seq);
+      BOOST_TEST_REQUIRE(stored.has_value());
+      BOOST_TEST(stored->ear_jws == a["ear_jws"].get<std::string>());
+    }
+  BOOST_TEST(ok == kClients * kEach);
+  BOOST_TEST(seqs.size() == static_cast<size_t>(kClients * kEach));  // no seq answered twice
+  BOOST_TEST(f.svc->store().verdict_count() == before + kClients * kEach);  // none stored twice, none lost
+}
