@@ -92,6 +92,8 @@ class GroupCommit {
 // item's result itself (an item carries what to do once it is stored: DeadlineServer::defer_answer
 // sends an answer held until then). So nobody sleeps on another's commit: with PostgreSQL, a
 // waiting follower and the worker that ran meanwhile cost ~3 context switches per verdict.
+// Before each batch after its first, the leader calls going_on() (outside the lock): under load it may
+// lead for long, and what waits on it (its own answer) must not wait for that.
 template <class Item>
 class AsyncGroupCommit {
  public:
@@ -99,13 +101,19 @@ class AsyncGroupCommit {
   AsyncGroupCommit(const AsyncGroupCommit&) = delete;
   AsyncGroupCommit& operator=(const AsyncGroupCommit&) = delete;
 
-  template <class Commit>
-  void submit(std::unique_ptr<Item> item, Commit&& commit) {
+  template <class Commit, class GoingOn>
+  void submit(std::unique_ptr<Item> item, Commit&& commit, GoingOn&& going_on) {
     std::unique_lock<std::mutex> q(mu_);
     queue_.push_back(std::move(item));
     if (leading_) return;  // the leader takes it into its next batch
     leading_ = true;
-    while (!queue_.empty()) {
+    for (bool first = true; !queue_.empty(); first = false) {
+      if (!first) {
+        q.unlock();
+        going_on();
+        q.lock();
+        if (queue_.empty()) break;
+      }
       const auto n = static_cast<std::ptrdiff_t>(std::min(queue_.size(), max_));
       std::vector<std::unique_ptr<Item>> batch(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + n));
       queue_.erase(queue_.begin(), queue_.begin() + n);

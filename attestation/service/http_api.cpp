@@ -212,7 +212,7 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
   std::optional<Principal> who;
   std::string endpoint_id = req.matches.size() > 1 && r.id != RouteId::verdict ? req.matches[1].str() : "";
   std::string result_status;
-  std::function<void(std::function<void(std::exception_ptr)>)> store_later;  // a one-shot verdict stored after its answer is written
+  std::function<void(std::function<void(std::exception_ptr)>, std::function<void()>)> store_later;  // a one-shot verdict stored after its answer is written
   const std::string code = respond(res, [&]() -> Answer {
     try {
       who = authorize(r, req);
@@ -317,8 +317,8 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
   // and leaves only once the verdict is committed; if storing fails, that error is the answer instead
   // (as verify_oneshot_text would have thrown it) and is what the metrics and the log say.
   DeadlineServer::defer_answer([store = std::move(store_later), record = std::move(record), status = res.status,
-                                result = std::move(result_status)](DeadlineServer::HeldAnswerDone done) mutable {
-    store([record = std::move(record), status, result = std::move(result), done = std::move(done)](std::exception_ptr err) {
+                                result = std::move(result_status)](DeadlineServer::Held held) mutable {
+    store([record = std::move(record), status, result = std::move(result), done = std::move(held.done)](std::exception_ptr err) {
       if (!err) {
         record(status, "", result);
         done(std::nullopt);
@@ -340,7 +340,7 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
       }
       record(failed.status, code, "");
       done(DeadlineServer::HeldAnswerError{failed.status, failed.body});
-    });
+    }, std::move(held.going_on));
   });
 }
 

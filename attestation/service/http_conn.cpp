@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -131,12 +132,12 @@ class ConnStream final : public httplib::Stream {
   }
 
   // A held answer (DeadlineServer::defer_answer): what httplib writes is kept until send_held().
-  void hold(std::function<void(DeadlineServer::HeldAnswerDone)> start) {
+  void hold(std::function<void(DeadlineServer::Held)> start) {
     deferred_ = std::move(start);
     hold_ = true;
   }
   bool deferred() const { return static_cast<bool>(deferred_); }
-  std::function<void(DeadlineServer::HeldAnswerDone)> take_deferred() { return std::exchange(deferred_, nullptr); }
+  std::function<void(DeadlineServer::Held)> take_deferred() { return std::exchange(deferred_, nullptr); }
   // Sends the held answer (or, with `instead`, that in its place) within write_timeout_s from now.
   bool send_held(const std::string* instead = nullptr) {
     hold_ = false;
@@ -320,7 +321,7 @@ class ConnStream final : public httplib::Stream {
   size_t head_len_ = 0;
   bool hold_ = false;  // defer_answer: writes go to held_
   std::string held_;
-  std::function<void(DeadlineServer::HeldAnswerDone)> deferred_;
+  std::function<void(DeadlineServer::Held)> deferred_;
   mutable Address remote_, local_;
 };
 
@@ -371,7 +372,7 @@ bool DeadlineServer::closing() { return tl_current && tl_current->close_requeste
 
 bool DeadlineServer::can_defer() { return tl_current && !tl_current->deferred() && ConnPool::current(); }
 
-void DeadlineServer::defer_answer(std::function<void(HeldAnswerDone)> start) {
+void DeadlineServer::defer_answer(std::function<void(Held)> start) {
   if (!can_defer()) throw AttestError("internal", "an answer can be held only on a worker of the connection pool", 500);
   tl_current->hold(std::move(start));
 }
@@ -447,38 +448,52 @@ void DeadlineServer::serve(Conn& c, bool resumed) {
 namespace {
 // A report that came on the holding thread while start() still ran (this worker led the commit that
 // held its verdict — always, with one client): answered on this thread after start() returns, not as
-// a job for another worker (which cost a wake-up each).
+// a job for another worker (which cost a wake-up each) — unless start goes on with other work first
+// (going_on: then it is a job after all).
+// Known by a number unique in the process, not by its connection's address: while this worker still
+// leads commits, the connection may be answered, closed, and its memory reused by a new one whose
+// report must not be taken for this one's.
 struct InlineReport {
-  const void* conn;
-  bool reported = false;
+  uint64_t id;
+  bool reported = false, handed_over = false;
   std::optional<DeadlineServer::HeldAnswerError> err;
 };
 thread_local InlineReport* tl_inline = nullptr;
+std::atomic<uint64_t> g_next_hold{1};
 }  // namespace
 
 // The connection belongs to `start` until it reports; then a worker of this pool answers and goes on.
 void DeadlineServer::hold(Conn& c, bool closed) {
-  std::function<void(HeldAnswerDone)> start = c.strm.take_deferred();
+  std::function<void(Held)> start = c.strm.take_deferred();
   tl_current = nullptr;
   ConnPool* pool = ConnPool::current();
-  InlineReport mine{&c};
-  tl_inline = &mine;
+  auto to_pool = [this, &c, closed, pool](std::optional<HeldAnswerError> err) {
+    pool->enqueue([this, &c, closed, err = std::move(err)] { answer_held(c, closed, err); });
+  };
+  InlineReport mine{g_next_hold.fetch_add(1, std::memory_order_relaxed)};
+  InlineReport* const outer = std::exchange(tl_inline, &mine);
   try {
-    start([this, &c, closed, pool](std::optional<HeldAnswerError> err) {
-      if (tl_inline && tl_inline->conn == &c) {
-        tl_inline->reported = true;
-        tl_inline->err = std::move(err);
-        return;
-      }
-      pool->enqueue([this, &c, closed, err = std::move(err)] { answer_held(c, closed, err); });
-    });
-  } catch (const std::exception& e) {  // it threw before taking the work over: nothing else will report
-    tl_inline = nullptr;
-    answer_held(c, closed, mine.reported ? mine.err : HeldAnswerError{500, json_error("internal", e.what())});
+    start(Held{[id = mine.id, to_pool](std::optional<HeldAnswerError> err) {
+                 if (tl_inline && tl_inline->id == id) {
+                   tl_inline->reported = true;
+                   tl_inline->err = std::move(err);
+                   return;
+                 }
+                 to_pool(std::move(err));
+               },
+               [&mine, to_pool] {
+                 if (mine.reported && !mine.handed_over) {
+                   mine.handed_over = true;
+                   to_pool(mine.err);
+                 }
+               }});
+  } catch (const std::exception& e) {  // it threw before taking the answer over
+    tl_inline = outer;
+    if (!mine.handed_over) answer_held(c, closed, mine.reported ? mine.err : HeldAnswerError{500, json_error("internal", e.what())});
     return;
   }
-  tl_inline = nullptr;
-  if (mine.reported) answer_held(c, closed, mine.err);
+  tl_inline = outer;
+  if (mine.reported && !mine.handed_over) answer_held(c, closed, mine.err);
 }
 
 void DeadlineServer::answer_held(Conn& c, bool closed, const std::optional<HeldAnswerError>& err) {

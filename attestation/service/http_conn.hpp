@@ -46,17 +46,24 @@ class DeadlineServer : public httplib::Server {
   // An answer that may leave only once something has happened (a verdict committed: POST /v1/verify
   // on PostgreSQL, docs/verifier-performance.md, fifteenth round) without a thread waiting for it.
   // A handler on a pool worker (can_defer()) calls defer_answer(start): the answer it gives is then
-  // held, not sent, and once the handler has returned start(done) runs on this worker. done(nullopt),
-  // from any thread, sends the held answer; done(error) drops it and sends the error answer instead
-  // (Connection: close). Either way a worker of the pool then goes on with the connection as after
-  // any answer. A `start` that throws counts as done(500 internal).
+  // held, not sent, and once the handler has returned start(held) runs on this worker.
+  // held.done(nullopt), once, from any thread, sends the held answer; held.done(error) drops it and
+  // sends the error answer instead (Connection: close). Either way a worker of the pool then goes on
+  // with the connection as after any answer. If start, on this thread, goes on with other work after
+  // done (a commit's leader committing others' verdicts), it calls held.going_on() first, so that the
+  // answer is not kept waiting for it. A `start` that throws has not taken the answer over: it is
+  // answered 500 internal (unless done was called).
   struct HeldAnswerError {
     int status;
     std::string body;  // JSON
   };
   using HeldAnswerDone = std::function<void(std::optional<HeldAnswerError>)>;
+  struct Held {
+    HeldAnswerDone done;
+    std::function<void()> going_on;
+  };
   static bool can_defer();
-  static void defer_answer(std::function<void(HeldAnswerDone)> start);
+  static void defer_answer(std::function<void(Held)> start);
 
  private:
   class Conn;

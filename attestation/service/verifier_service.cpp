@@ -395,8 +395,8 @@ VerifierService::DeferredOneshot VerifierService::verify_oneshot_deferred(const 
   VerdictRecord v = appraise_oneshot_verdict(body, payload);
   v.seq = store_->reserve_verdict_seq();
   DeferredOneshot out{oneshot_answer(payload, v), v.status, {}};
-  out.store = [store = store_.get(), v = std::move(v)](std::function<void(std::exception_ptr)> done) mutable {
-    store->add_verdict_deferred(std::move(v), std::move(done));
+  out.store = [store = store_.get(), v = std::move(v)](std::function<void(std::exception_ptr)> done, std::function<void()> going_on) mutable {
+    store->add_verdict_deferred(std::move(v), std::move(done), std::move(going_on));
   };
   return out;
 }

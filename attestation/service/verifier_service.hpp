@@ -79,7 +79,7 @@ class VerifierService {
   // before done(null) (DeadlineServer::defer_answer holds it; docs/verifier-performance.md, fifteenth round).
   struct DeferredOneshot {
     std::string answer, status;
-    std::function<void(std::function<void(std::exception_ptr)>)> store;
+    std::function<void(std::function<void(std::exception_ptr)> done, std::function<void()> going_on)> store;
   };
   bool defers_oneshot_verdicts() const;
   DeferredOneshot verify_oneshot_deferred(const nlohmann::json& body);

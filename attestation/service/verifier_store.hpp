@@ -151,12 +151,14 @@ class VerifierStore {
                                                       const std::optional<ClockState>& clock) = 0;
   // A one-shot verdict (no endpoint, no nonce) stored without the caller waiting: `done` is called
   // once it is committed (null) or failed (the error add_verdict would have thrown), on whatever thread
-  // committed it, and must not throw. v.seq must come from reserve_verdict_seq. Only where
+  // committed it, and must not throw. v.seq must come from reserve_verdict_seq. If the caller's thread
+  // goes on committing other verdicts after (it leads the commits: AsyncGroupCommit), it calls
+  // going_on (if set) before each further batch. Throws only before taking the verdict over. Only where
   // defers_verdicts(): PostgreSQL, whose commits are round trips that a waiting thread per verdict made
   // dearer (docs/verifier-performance.md, fifteenth round). Elsewhere verdicts are stored by add_verdict.
   virtual bool defers_verdicts() const { return false; }
   virtual int64_t reserve_verdict_seq();
-  virtual void add_verdict_deferred(VerdictRecord v, std::function<void(std::exception_ptr)> done);
+  virtual void add_verdict_deferred(VerdictRecord v, std::function<void(std::exception_ptr)> done, std::function<void()> going_on);
   virtual std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit) = 0;
   virtual std::optional<VerdictRecord> verdict(int64_t seq) = 0;
   virtual int64_t verdict_count() = 0;

@@ -47,7 +47,7 @@ class PgStore final : public VerifierStore {
   std::optional<int64_t> add_verdict_if_clock(const VerdictRecord& v, const std::optional<ClockState>& seen, const std::optional<ClockState>& clock) override;
   bool defers_verdicts() const override { return true; }
   int64_t reserve_verdict_seq() override;
-  void add_verdict_deferred(VerdictRecord v, std::function<void(std::exception_ptr)> done) override;
+  void add_verdict_deferred(VerdictRecord v, std::function<void(std::exception_ptr)> done, std::function<void()> going_on) override;
   std::vector<VerdictRecord> verdicts(const std::string& endpoint_id, int limit) override;
   std::optional<VerdictRecord> verdict(int64_t seq) override;
   int64_t verdict_count() override;

@@ -199,7 +199,7 @@ int64_t PgStore::reserve_verdict_seq() {
   return seq;
 }
 
-void PgStore::add_verdict_deferred(VerdictRecord v, std::function<void(std::exception_ptr)> done) {
+void PgStore::add_verdict_deferred(VerdictRecord v, std::function<void(std::exception_ptr)> done, std::function<void()> going_on) {
   if (v.seq <= 0 || !v.endpoint_id.empty() || !v.nonce.empty())
     throw AttestError("internal", "a deferred verdict is a one-shot verdict with a reserved seq", 500);
   deferred_.submit(std::make_unique<DeferredVerdict>(DeferredVerdict{std::move(v), std::move(done)}),
@@ -219,6 +219,9 @@ void PgStore::add_verdict_deferred(VerdictRecord v, std::function<void(std::exce
                        } catch (...) {  // done must not throw; if it does, the others still hear of theirs
                        }
                      }
+                   },
+                   [&going_on] {
+                     if (going_on) going_on();
                    });
 }
 

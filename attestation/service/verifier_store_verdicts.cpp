@@ -15,7 +15,7 @@ using sqlite_detail::Tx;
 
 // A store that commits in-process (SQLite) stores every verdict through add_verdict.
 int64_t VerifierStore::reserve_verdict_seq() { throw AttestError("internal", backend() + " store: verdicts are not deferred", 500); }
-void VerifierStore::add_verdict_deferred(VerdictRecord, std::function<void(std::exception_ptr)>) {
+void VerifierStore::add_verdict_deferred(VerdictRecord, std::function<void(std::exception_ptr)>, std::function<void()>) {
   throw AttestError("internal", backend() + " store: verdicts are not deferred", 500);
 }
 
