@@ -110,7 +110,10 @@ class AsyncGroupCommit {
     for (bool first = true; !queue_.empty(); first = false) {
       if (!first) {
         q.unlock();
-        going_on();
+        try {
+          going_on();
+        } catch (...) {  // it could not hand over: what waits on it waits for this loop to end
+        }
         q.lock();
         if (queue_.empty()) break;
       }

@@ -436,8 +436,11 @@ void DeadlineServer::serve(Conn& c, bool resumed) {
     bool closed = false;
     c.ret = process_request(c.strm, c.served + 1 == limits_.keep_alive_max, closed, nullptr) && c.strm.flush();
     if (c.strm.deferred()) {  // the answer is held until start() reports (defer_answer)
-      hold(c, closed);
-      return;
+      const std::optional<std::optional<HeldAnswerError>> report = hold(c, closed);
+      if (!report) return;  // a worker of the pool answers it (answer_held)
+      tl_current = &c.strm;  // reported here: answered here, and the loop goes on (no recursion)
+      if (!send_held_answer(c, *report) || closed) break;
+      continue;
     }
     if (!c.ret || closed || c.strm.fault() != ConnFault::none || c.strm.close_requested()) break;
   }
@@ -462,8 +465,9 @@ thread_local InlineReport* tl_inline = nullptr;
 std::atomic<uint64_t> g_next_hold{1};
 }  // namespace
 
-// The connection belongs to `start` until it reports; then a worker of this pool answers and goes on.
-void DeadlineServer::hold(Conn& c, bool closed) {
+// The connection belongs to `start` until it reports; then a worker of this pool answers and goes on
+// (answer_held), or — reported on this thread before start returned — the report is returned.
+std::optional<std::optional<DeadlineServer::HeldAnswerError>> DeadlineServer::hold(Conn& c, bool closed) {
   std::function<void(Held)> start = c.strm.take_deferred();
   tl_current = nullptr;
   ConnPool* pool = ConnPool::current();
@@ -483,21 +487,35 @@ void DeadlineServer::hold(Conn& c, bool closed) {
                },
                [&mine, to_pool] {
                  if (mine.reported && !mine.handed_over) {
-                   mine.handed_over = true;
                    to_pool(mine.err);
+                   mine.handed_over = true;
                  }
                }});
-  } catch (const std::exception& e) {  // it threw before taking the answer over
+  } catch (...) {  // it threw before taking the answer over (VerifierStore::add_verdict_deferred)
     tl_inline = outer;
-    if (!mine.handed_over) answer_held(c, closed, mine.reported ? mine.err : HeldAnswerError{500, json_error("internal", e.what())});
-    return;
+    if (mine.handed_over) return std::nullopt;
+    if (mine.reported) return mine.err;
+    return std::optional<HeldAnswerError>(HeldAnswerError{500, json_error("internal", "the verdict could not be handed to the store")});
   }
   tl_inline = outer;
-  if (mine.reported && !mine.handed_over) answer_held(c, closed, mine.err);
+  if (mine.reported && !mine.handed_over) return mine.err;
+  return std::nullopt;
 }
 
+// A job of the pool: the held answer (or the error in its place), then the connection goes on.
 void DeadlineServer::answer_held(Conn& c, bool closed, const std::optional<HeldAnswerError>& err) {
   tl_current = &c.strm;
+  if (!send_held_answer(c, err) || closed) {
+    tl_current = nullptr;
+    finish(c);
+    return;
+  }
+  ++c.served;
+  serve(c, false);  // between two requests: parked, or the next one served
+}
+
+// False: the connection ends here (it failed, or must close).
+bool DeadlineServer::send_held_answer(Conn& c, const std::optional<HeldAnswerError>& err) {
   if (!c.ret) {  // the request itself failed: nothing to send
     c.strm.send_held(&kNothing);
   } else if (err) {
@@ -509,13 +527,7 @@ void DeadlineServer::answer_held(Conn& c, bool closed, const std::optional<HeldA
   } else {
     c.ret = c.strm.send_held();
   }
-  if (!c.ret || closed || c.strm.fault() != ConnFault::none || c.strm.close_requested()) {
-    tl_current = nullptr;
-    finish(c);
-    return;
-  }
-  ++c.served;
-  serve(c, false);  // between two requests: parked, or the next one served
+  return c.ret && c.strm.fault() == ConnFault::none && !c.strm.close_requested();
 }
 
 void DeadlineServer::finish(Conn& c) {

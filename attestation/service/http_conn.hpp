@@ -69,8 +69,10 @@ class DeadlineServer : public httplib::Server {
   class Conn;
   bool process_and_close_socket(socket_t sock) override;  // replaces httplib's (private virtual)
   void serve(Conn& c, bool resumed);
-  void hold(Conn& c, bool closed);  // after a request whose answer is held (defer_answer)
-  void answer_held(Conn& c, bool closed, const std::optional<HeldAnswerError>& err);
+  // After a request whose answer is held (defer_answer): its report if it came on this thread.
+  std::optional<std::optional<HeldAnswerError>> hold(Conn& c, bool closed);
+  void answer_held(Conn& c, bool closed, const std::optional<HeldAnswerError>& err);  // a job of the pool
+  bool send_held_answer(Conn& c, const std::optional<HeldAnswerError>& err);
   void finish(Conn& c);  // closes and deletes it
 
   ConnLimits limits_;

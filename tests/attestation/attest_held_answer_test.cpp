@@ -2,16 +2,21 @@
 // commit (DeadlineServer::defer_answer, PgStore::add_verdict_deferred; docs/verifier-performance.md,
 // fifteenth round): the answer leaves only after its verdict has committed (not while the table is
 // locked), the server keeps serving meanwhile, a verdict that cannot be stored is answered with that
-// error and is not stored, and 32 clients at once (keep-alive and not) each get a verdict that is
-// stored exactly once and is the one they were answered.
+// error and is not stored, two requests sent back to back on one connection are answered in order,
+// and 32 clients at once (keep-alive and not) each get a verdict that is stored exactly once and is
+// the one they were answered.
 #define BOOST_TEST_MODULE attest_held_answer_test
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -164,4 +169,35 @@ BOOST_AUTO_TEST_CASE(many_clients_each_get_their_own_verdict_stored_exactly_once
   BOOST_TEST(ok == kClients * kEach);
   BOOST_TEST(seqs.size() == static_cast<size_t>(kClients * kEach));  // no seq answered twice
   BOOST_TEST(f.svc->store().verdict_count() == before + kClients * kEach);  // none stored twice, none lost
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_requests_on_one_connection_are_answered_in_order) {
+  Fixture& f = fx();
+  const int64_t before = f.svc->store().verdict_count();
+  const int port = std::stoi(f.url.substr(f.url.rfind(':') + 1));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_TEST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  auto request = [&](bool last) {
+    return "POST /v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(f.body.size()) +
+           (last ? "\r\nConnection: close" : "") + "\r\n\r\n" + f.body;
+  };
+  const std::string both = request(false) + request(true);  // the second is sent before the first is answered
+  BOOST_TEST_REQUIRE(::send(fd, both.data(), both.size(), 0) == static_cast<ssize_t>(both.size()));
+  std::string got;
+  char buf[65536];
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<size_t>(n));  // until the server closes
+  ::close(fd);
+  std::vector<int64_t> seqs;
+  const std::regex answer("HTTP/1\\.1 200 OK\r\n[^]*?\"seq\":([0-9]+)");
+  for (auto it = std::sregex_iterator(got.begin(), got.end(), answer); it != std::sregex_iterator(); ++it) seqs.push_back(std::stoll((*it)[1]));
+  BOOST_TEST_REQUIRE(seqs.size() == 2u, got.substr(0, 400));
+  BOOST_TEST(seqs[0] != seqs[1]);
+  BOOST_TEST(f.svc->store().verdict_count() == before + 2);
+  for (int64_t seq : seqs) BOOST_TEST(f.svc->store().verdict(seq).has_value());
 }
