@@ -351,8 +351,6 @@ AppraisalOutcome VerifierService::appraise_oneshot(const json& body) {
 
 json VerifierService::verify_oneshot(const json& body) { return *record("", appraise_oneshot(body), false); }
 
-// As record() for a one-shot verdict: stored (before the answer exists), then the answer written
-// around the claims' one serialisation: {"ear":…,"ear_jws":"…","seq":N,"status":"…"} (json's key order).
 namespace {
 // {"ear":…,"ear_jws":"…","seq":N,"status":"…"} (json's key order) around the claims' one serialisation.
 std::string oneshot_answer(const std::string& payload, const VerdictRecord& v) {
@@ -380,6 +378,8 @@ VerdictRecord VerifierService::appraise_oneshot_verdict(const json& body, std::s
   return VerdictRecord{0, "", a.claims.iat, a.status, findings_summary_text(a.findings), std::move(ear.jws), {}, std::move(ear.parts)};
 }
 
+// As record() for a one-shot verdict: stored (before the answer exists), then the answer written
+// around the claims' one serialisation (oneshot_answer).
 std::string VerifierService::verify_oneshot_text(const json& body, std::string& status) {
   std::string payload;
   VerdictRecord v = appraise_oneshot_verdict(body, payload);

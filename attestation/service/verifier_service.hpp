@@ -74,9 +74,10 @@ class VerifierService {
   // The same answer as JSON text, the EAR claims serialised once (for the JWS and the answer); `status` set.
   std::string verify_oneshot_text(const nlohmann::json& body, std::string& status);
   // The same answer written before its verdict is stored, where the store defers verdicts
-  // (VerifierStore::defers_verdicts: PostgreSQL): the seq is reserved, and `store(done)` stores the
-  // verdict without waiting, calling done once it is committed or failed. The answer must not be sent
-  // before done(null) (DeadlineServer::defer_answer holds it; docs/verifier-performance.md, fifteenth round).
+  // (VerifierStore::defers_verdicts: PostgreSQL): the seq is reserved, and `store(done, going_on)`
+  // stores the verdict without waiting (VerifierStore::add_verdict_deferred), calling done once it is
+  // committed or failed. The answer must not be sent before done(null) (DeadlineServer::defer_answer
+  // holds it; docs/verifier-performance.md, fifteenth round).
   struct DeferredOneshot {
     std::string answer, status;
     std::function<void(std::function<void(std::exception_ptr)> done, std::function<void()> going_on)> store;
