@@ -3,8 +3,8 @@
 // fifteenth round): the answer leaves only after its verdict has committed (not while the table is
 // locked), the server keeps serving meanwhile, a verdict that cannot be stored is answered with that
 // error and is not stored, two requests sent back to back on one connection are answered in order,
-// and 32 clients at once (keep-alive and not) each get a verdict that is stored exactly once and is
-// the one they were answered.
+// 32 clients at once (keep-alive and not) each get a verdict that is stored exactly once and is the
+// one they were answered, and over TLS the held answer is the one sent (SSL_write from the pool).
 #define BOOST_TEST_MODULE attest_held_answer_test
 #include <boost/test/unit_test.hpp>
 
@@ -27,6 +27,7 @@
 #include "tests/attestation/pg_server.hpp"
 #include "tests/attestation/service_world.hpp"
 #include "tests/attestation/store_places.hpp"
+#include "tests/attestation/tls_files.hpp"
 
 using namespace redoubt;
 using namespace redoubt::test;
@@ -200,4 +201,43 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_on_one_connection_are_answered_in_order)
   BOOST_TEST(seqs[0] != seqs[1]);
   BOOST_TEST(f.svc->store().verdict_count() == before + 2);
   for (int64_t seq : seqs) BOOST_TEST(f.svc->store().verdict(seq).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(over_tls_the_held_answer_is_sent_once_committed) {
+  Fixture& f = fx();
+  TlsFiles tls(f.w.dir / "held-tls");
+  attest::VerifierConfig c;
+  c.db_path = PgServer::shared().create_database("held_tls_" + std::to_string(getpid()));
+  c.signing_key = policy::generate_key("P-256");
+  c.reference = attest::ReferenceValues{};
+  c.reference->id = "held";
+  attest::VerifierService svc(std::move(c));
+  attest::HttpOptions o;
+  o.insecure_no_auth = true;
+  o.tls_cert = tls.cert;
+  o.tls_key = tls.key;
+  attest::VerifierHttpServer http(svc, o);
+  const int port = http.bind();
+  std::thread t([&] { http.serve(); });
+  BOOST_TEST_REQUIRE(svc.defers_oneshot_verdicts());
+  httplib::SSLClient cl("127.0.0.1", port);
+  cl.set_ca_cert_path(tls.ca.c_str());
+  cl.enable_server_certificate_verification(true);
+  cl.set_keep_alive(true);
+  cl.set_read_timeout(30, 0);
+  std::set<int64_t> seqs;
+  for (int i = 0; i < 3; ++i) {  // on one connection: each held answer, then the next request
+    auto r = cl.Post("/v1/verify", f.body, "application/json");
+    BOOST_TEST_REQUIRE(static_cast<bool>(r), httplib::to_string(r.error()));
+    BOOST_TEST_REQUIRE(r->status == 200, r->body);
+    const json a = json::parse(r->body);
+    const auto stored = svc.store().verdict(a["seq"].get<int64_t>());
+    BOOST_TEST_REQUIRE(stored.has_value());
+    BOOST_TEST(stored->ear_jws == a["ear_jws"].get<std::string>());
+    seqs.insert(a["seq"].get<int64_t>());
+  }
+  BOOST_TEST(seqs.size() == 3u);
+  BOOST_TEST(svc.store().verdict_count() == 3);
+  http.stop();
+  t.join();
 }
