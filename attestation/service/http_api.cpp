@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <iostream>
 
 #include "attestation/common/attest_error.hpp"
@@ -37,6 +38,29 @@ struct Answer {
   std::string json_text;  // an answer already serialised as JSON (POST /v1/verify)
 };
 
+// The error answer for an exception (what respond() sends when a route throws, and what a held
+// answer sends instead when its verdict could not be stored); returns its code.
+std::string send_exception(httplib::Response& res, std::exception_ptr ex) {
+  try {
+    std::rethrow_exception(ex);
+  } catch (const AttestError& e) {
+    send_error(res, e.http_status(), e.code(), e.reason());
+    // RFC 6750 §3: a 401 names the scheme (and, for a token that does not pass, invalid_token).
+    if (e.http_status() == 401)
+      res.set_header("WWW-Authenticate", e.code() == "unauthenticated" ? "Bearer realm=\"redoubt-verifier\""
+                                                                       : "Bearer realm=\"redoubt-verifier\", error=\"invalid_token\"");
+    return e.code();
+  } catch (const json::exception& e) {
+    send_error(res, 400, "bad_request", std::string("JSON: ") + e.what());
+    return "bad_request";
+  } catch (const std::exception& e) {
+    send_error(res, 500, "internal", e.what());
+  } catch (...) {
+    send_error(res, 500, "internal", "an unknown error");
+  }
+  return "internal";
+}
+
 // Runs fn and fills res; returns the error code ("" on success). Never lets an exception escape.
 template <class F>
 std::string respond(httplib::Response& res, F&& fn) {
@@ -53,19 +77,8 @@ std::string respond(httplib::Response& res, F&& fn) {
     } else if (!out.json_text.empty()) res.set_content(out.json_text, "application/json");
     else if (!out.text.empty()) res.set_content(out.text, "text/plain; version=0.0.4; charset=utf-8");
     else res.set_content(out.body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
-  } catch (const AttestError& e) {
-    code = e.code();
-    send_error(res, e.http_status(), e.code(), e.reason());
-    // RFC 6750 §3: a 401 names the scheme (and, for a token that does not pass, invalid_token).
-    if (e.http_status() == 401)
-      res.set_header("WWW-Authenticate", code == "unauthenticated" ? "Bearer realm=\"redoubt-verifier\""
-                                                                   : "Bearer realm=\"redoubt-verifier\", error=\"invalid_token\"");
-  } catch (const json::exception& e) {
-    code = "bad_request";
-    send_error(res, 400, "bad_request", std::string("JSON: ") + e.what());
-  } catch (const std::exception& e) {
-    code = "internal";
-    send_error(res, 500, "internal", e.what());
+  } catch (...) {
+    code = send_exception(res, std::current_exception());
   }
   if (DeadlineServer::closing()) res.set_header("Connection", "close");  // RFC 9112 §9.6: the client must not reuse it
   return code;
@@ -325,19 +338,7 @@ void VerifierHttpServer::dispatch(const ApiRoute& r, const httplib::Request& req
         return;
       }
       httplib::Response failed;
-      std::string code;
-      try {
-        std::rethrow_exception(err);
-      } catch (const AttestError& e) {
-        code = e.code();
-        send_error(failed, e.http_status(), e.code(), e.reason());
-      } catch (const std::exception& e) {
-        code = "internal";
-        send_error(failed, 500, "internal", e.what());
-      } catch (...) {
-        code = "internal";
-        send_error(failed, 500, "internal", "storing the verdict failed");
-      }
+      const std::string code = send_exception(failed, err);
       record(failed.status, code, "");
       done(DeadlineServer::HeldAnswerError{failed.status, failed.body});
     }, std::move(held.going_on));

@@ -138,6 +138,10 @@ class ConnStream final : public httplib::Stream {
   }
   bool deferred() const { return static_cast<bool>(deferred_); }
   std::function<void(DeadlineServer::Held)> take_deferred() { return std::exchange(deferred_, nullptr); }
+  void drop_held() {
+    hold_ = false;
+    held_.clear();
+  }
   // Sends the held answer (or, with `instead`, that in its place) within write_timeout_s from now.
   bool send_held(const std::string* instead = nullptr) {
     hold_ = false;
@@ -326,15 +330,12 @@ class ConnStream final : public httplib::Stream {
 };
 
 thread_local ConnStream* tl_current = nullptr;
-const std::string kNothing;
 
-// RFC 9110 §15: the reason phrases of the statuses a held answer's error may have (a client ignores it).
+// RFC 9110 §15: the reason phrases of the statuses a held answer's error may have (a store's errors:
+// 409 verdict_exists, 500 db/internal); a client ignores the phrase.
 const char* reason_phrase(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
     case 409: return "Conflict";
-    case 503: return "Service Unavailable";
     case 500: return "Internal Server Error";
     default: return "Error";
   }
@@ -517,7 +518,7 @@ void DeadlineServer::answer_held(Conn& c, bool closed, const std::optional<HeldA
 // False: the connection ends here (it failed, or must close).
 bool DeadlineServer::send_held_answer(Conn& c, const std::optional<HeldAnswerError>& err) {
   if (!c.ret) {  // the request itself failed: nothing to send
-    c.strm.send_held(&kNothing);
+    c.strm.drop_held();
   } else if (err) {
     c.strm.request_close();
     const std::string answer = "HTTP/1.1 " + std::to_string(err->status) + " " + reason_phrase(err->status) +
