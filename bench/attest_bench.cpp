@@ -16,6 +16,7 @@
 // fill it: docs/verifier-performance.md, ninth round.)
 // Prints the machine and the load average; numbers only, no asserts.
 #include "bench/machine_info.hpp"
+#include "bench/http_load.hpp"
 #include <httplib.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -337,6 +338,12 @@ int main(int argc, char** argv) {
     std::cerr << "usage: bench_attest [N_SINGLE] [PER_CLIENT] [sqlite|postgresql] [repeated|first-seen] [guests|launch-only]\n";
     return 2;
   }
+  // The clients: one epoll thread driving every connection (bench/http_load.hpp; the default since the
+  // sixteenth round of docs/verifier-performance.md), or REDOUBT_BENCH_CLIENT=httplib, one
+  // httplib::Client per connection each in a thread of its own (the rounds before).
+  const char* client_env = std::getenv("REDOUBT_BENCH_CLIENT");
+  const bool httplib_clients = client_env && std::string(client_env) == "httplib";
+  const std::string client_text = httplib_clients ? " (httplib client threads)" : "";
   const long huge_before = huge_pages_in_use();
   if (store == "postgresql") g_pg = std::make_unique<test::PgServer>(/*durable=*/true);
   const std::string pg_pages = g_pg ? "\npostgresql shared memory: " + pg_shared_memory(huge_before) : "";
@@ -418,30 +425,56 @@ int main(int argc, char** argv) {
   {  // 2. one worker thread, one client
     Server srv(config(dir, "single"), 1);
     const std::vector<std::string> reqs = bodies(static_cast<size_t>(n_single));
-    httplib::Client c("127.0.0.1", srv.port);
-    c.set_keep_alive(true);
-    c.set_tcp_nodelay(true);
-    c.Post("/v1/verify", body, "application/json");  // the connection (and the store's first statements) warmed up
-    warm_up(srv.port);
     int ok = 0;
     std::map<std::string, int> failures;
     std::vector<double> lat;
-    const CpuMeter cpu;
-    const double client0 = thread_cpu_s();
-    const long client_sw0 = switches(RUSAGE_THREAD);
-    const auto t0 = Clock::now();
-    for (int i = 0; i < n_single; ++i) {
-      const auto a = Clock::now();
-      auto r = c.Post("/v1/verify", reqs[static_cast<size_t>(i)], "application/json");
-      lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
-      if (r && r->status == 200) ++ok;
-      else ++failures[failure_reason(r)];
+    std::optional<CpuMeter> cpu;
+    double client_cpu = 0, s = 0;
+    long client_sw = 0;
+    if (!httplib_clients) {
+      warm_up(srv.port);
+      bench::HttpLoad load(srv.port, "/v1/verify", 1, n_single, reqs);
+      load.connect_all(&body);  // the connection (and the store's first statements) warmed up
+      double client0 = 0;
+      long client_sw0 = 0;
+      Clock::time_point t0;
+      const bench::HttpLoadResult r = load.run([&] {
+        cpu.emplace();
+        client0 = thread_cpu_s();
+        client_sw0 = switches(RUSAGE_THREAD);
+        t0 = Clock::now();
+      });
+      s = std::chrono::duration<double>(Clock::now() - t0).count();
+      client_cpu = thread_cpu_s() - client0;
+      client_sw = switches(RUSAGE_THREAD) - client_sw0;
+      lat = r.latency_ms[0];
+      ok = r.ok[0];
+      failures = r.failures;
+    } else {
+      httplib::Client c("127.0.0.1", srv.port);
+      c.set_keep_alive(true);
+      c.set_tcp_nodelay(true);
+      c.Post("/v1/verify", body, "application/json");  // the connection (and the store's first statements) warmed up
+      warm_up(srv.port);
+      cpu.emplace();
+      const double client0 = thread_cpu_s();
+      const long client_sw0 = switches(RUSAGE_THREAD);
+      const auto t0 = Clock::now();
+      for (int i = 0; i < n_single; ++i) {
+        const auto a = Clock::now();
+        auto r = c.Post("/v1/verify", reqs[static_cast<size_t>(i)], "application/json");
+        lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
+        if (r && r->status == 200) ++ok;
+        else ++failures[failure_reason(r)];
+      }
+      s = std::chrono::duration<double>(Clock::now() - t0).count();
+      client_cpu = thread_cpu_s() - client0;
+      client_sw = switches(RUSAGE_THREAD) - client_sw0;
     }
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    const std::string used = cpu.report(thread_cpu_s() - client0, switches(RUSAGE_THREAD) - client_sw0, ok);
-    std::cout << "HTTP one-shot, 1 server thread, 1 keep-alive client: " << static_cast<int>(ok / s) << " verifications/s, p50 " << pct(lat, 0.50)
+    const std::string used = cpu->report(client_cpu, client_sw, std::max(1, ok));
+    std::cout << "HTTP one-shot, 1 server thread, 1 keep-alive client" << client_text << ": " << static_cast<int>(ok / s) << " verifications/s, p50 " << pct(lat, 0.50)
               << " ms, p99 " << pct(lat, 0.99) << " ms (" << ok << "/" << n_single << " ok, stored in " << store << ")\n  " << used << "\n  "
-              << crypto_now(cpu.per_appraisal_us) << checkpointer_line(srv.svc) << "\n";
+              << crypto_now(cpu->per_appraisal_us) << checkpointer_line(srv.svc) << "\n";
     print_failures(failures);
   }
   {  // 3. 32 concurrent clients
@@ -456,52 +489,73 @@ int main(int argc, char** argv) {
     std::vector<long> client_sw(clients, 0);
     std::mutex fmu;
     std::map<std::string, int> failures;
-    // Every client thread is started and has its connection (one unmeasured GET /healthz) before the
-    // clock starts: starting 32 threads and their connections took ~25 ms here, and the requests sent
-    // meanwhile were the whole p99 (issue 13, eighth round). The phase measures a fleet's steady state.
-    std::latch connected(clients);
     std::optional<CpuMeter> cpu;
-    Clock::time_point t0;
-    std::once_flag start_once;
-    std::vector<std::thread> ts;
-    for (int c = 0; c < clients; ++c)
-      ts.emplace_back([&, c] {
-        httplib::Client cl("127.0.0.1", srv.port);
-        cl.set_keep_alive(true);
-        cl.set_tcp_nodelay(true);
-        cl.set_read_timeout(30, 0);
-        if (!cl.Get("/healthz")) {
-          std::lock_guard<std::mutex> l(fmu);
-          ++failures["GET /healthz before the phase failed"];
-        }
-        connected.arrive_and_wait();
-        std::call_once(start_once, [&] {
-          cpu.emplace();
-          t0 = Clock::now();
-        });
-        const double c0 = thread_cpu_s();
-        const long sw0 = switches(RUSAGE_THREAD);
-        for (int i = 0; i < per_client; ++i) {
-          const auto a = Clock::now();
-          started[c].push_back(std::chrono::duration<double, std::milli>(a - t0).count());
-          auto r = cl.Post("/v1/verify", reqs[static_cast<size_t>(c * per_client + i)], "application/json");
-          lat[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
-          if (r && r->status == 200) {
-            ++oks[c];
-          } else {
-            std::lock_guard<std::mutex> l(fmu);
-            ++failures[failure_reason(r) + " (request " + std::to_string(i) + " of its client)"];
-          }
-        }
-        client_cpu[c] = thread_cpu_s() - c0;
-        client_sw[c] = switches(RUSAGE_THREAD) - sw0;
-      });
-    for (auto& t : ts) t.join();
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    double clients_cpu = 0;
-    for (double x : client_cpu) clients_cpu += x;
+    double clients_cpu = 0, s = 0;
     long clients_sw = 0;
-    for (long x : client_sw) clients_sw += x;
+    if (!httplib_clients) {
+      bench::HttpLoad load(srv.port, "/v1/verify", clients, per_client, reqs);
+      load.connect_all(nullptr);  // every connection made (GET /healthz) before the clock starts (eighth round)
+      double client0 = 0;
+      long client_sw0 = 0;
+      Clock::time_point t0;
+      bench::HttpLoadResult r = load.run([&] {
+        cpu.emplace();
+        client0 = thread_cpu_s();
+        client_sw0 = switches(RUSAGE_THREAD);
+        t0 = Clock::now();
+      });
+      s = std::chrono::duration<double>(Clock::now() - t0).count();
+      clients_cpu = thread_cpu_s() - client0;
+      clients_sw = switches(RUSAGE_THREAD) - client_sw0;
+      lat = std::move(r.latency_ms);
+      started = std::move(r.started_ms);
+      oks = std::move(r.ok);
+      failures = std::move(r.failures);
+    } else {
+      // Every client thread is started and has its connection (one unmeasured GET /healthz) before the
+      // clock starts: starting 32 threads and their connections took ~25 ms here, and the requests sent
+      // meanwhile were the whole p99 (issue 13, eighth round). The phase measures a fleet's steady state.
+      std::latch connected(clients);
+      Clock::time_point t0;
+      std::once_flag start_once;
+      std::vector<std::thread> ts;
+      for (int c = 0; c < clients; ++c)
+        ts.emplace_back([&, c] {
+          httplib::Client cl("127.0.0.1", srv.port);
+          cl.set_keep_alive(true);
+          cl.set_tcp_nodelay(true);
+          cl.set_read_timeout(30, 0);
+          if (!cl.Get("/healthz")) {
+            std::lock_guard<std::mutex> l(fmu);
+            ++failures["GET /healthz before the phase failed"];
+          }
+          connected.arrive_and_wait();
+          std::call_once(start_once, [&] {
+            cpu.emplace();
+            t0 = Clock::now();
+          });
+          const double c0 = thread_cpu_s();
+          const long sw0 = switches(RUSAGE_THREAD);
+          for (int i = 0; i < per_client; ++i) {
+            const auto a = Clock::now();
+            started[c].push_back(std::chrono::duration<double, std::milli>(a - t0).count());
+            auto r = cl.Post("/v1/verify", reqs[static_cast<size_t>(c * per_client + i)], "application/json");
+            lat[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
+            if (r && r->status == 200) {
+              ++oks[c];
+            } else {
+              std::lock_guard<std::mutex> l(fmu);
+              ++failures[failure_reason(r) + " (request " + std::to_string(i) + " of its client)"];
+            }
+          }
+          client_cpu[c] = thread_cpu_s() - c0;
+          client_sw[c] = switches(RUSAGE_THREAD) - sw0;
+        });
+      for (auto& t : ts) t.join();
+      s = std::chrono::duration<double>(Clock::now() - t0).count();
+      for (double x : client_cpu) clients_cpu += x;
+      for (long x : client_sw) clients_sw += x;
+    }
     const std::string used = cpu->report(clients_cpu, clients_sw, std::max(1, ok_sum(oks)));
     if (const char* path = std::getenv("REDOUBT_BENCH_LATENCIES")) {  // "client start_ms latency_ms" per request: where the tail is in time
       std::ofstream f(path);
@@ -514,7 +568,7 @@ int main(int argc, char** argv) {
       all.insert(all.end(), lat[c].begin(), lat[c].end());
       ok += oks[c];
     }
-    std::cout << "HTTP one-shot, 32 concurrent keep-alive clients (all cores" << gate_text(srv.svc) << "): " << static_cast<int>(ok / s) << " verifications/s, p50 "
+    std::cout << "HTTP one-shot, 32 concurrent keep-alive clients" << client_text << " (all cores" << gate_text(srv.svc) << "): " << static_cast<int>(ok / s) << " verifications/s, p50 "
               << pct(all, 0.50) << " ms, p99 " << pct(all, 0.99) << " ms, max " << pct(all, 1.0) << " ms (" << ok << "/" << all.size() << " ok)\n  " << used << "\n  "
               << crypto_now(cpu->per_appraisal_us) << checkpointer_line(srv.svc) << "\n";
     print_failures(failures);
