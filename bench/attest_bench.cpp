@@ -201,6 +201,31 @@ struct CpuMeter {
   }
 };
 
+// One HTTP phase driven by the epoll client (bench/http_load.hpp): the server's CPU meter starts with
+// the clock, right before the first request is sent; the client thread's own CPU time and context
+// switches are what the meter subtracts.
+struct MeasuredLoad {
+  bench::HttpLoadResult r;
+  double seconds = 0, client_cpu = 0;
+  long client_switches = 0;
+};
+MeasuredLoad run_measured(bench::HttpLoad& load, std::optional<CpuMeter>& cpu) {
+  MeasuredLoad m;
+  double client0 = 0;
+  long sw0 = 0;
+  Clock::time_point t0;
+  m.r = load.run([&] {
+    cpu.emplace();
+    client0 = thread_cpu_s();
+    sw0 = switches(RUSAGE_THREAD);
+    t0 = Clock::now();
+  });
+  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.client_cpu = thread_cpu_s() - client0;
+  m.client_switches = switches(RUSAGE_THREAD) - sw0;
+  return m;
+}
+
 // What an appraisal's crypto costs on this machine now, measured right after a phase (this VM's
 // speed moves by tens of percent between spells): one ECDSA P-256 verify of a digest (the quote) and
 // one ECDSA P-256 sign over SHA-256 of a 5 KB payload (the EAR), by OpenSSL as the verifier calls it.
@@ -435,21 +460,13 @@ int main(int argc, char** argv) {
       warm_up(srv.port);
       bench::HttpLoad load(srv.port, "/v1/verify", 1, n_single, reqs);
       load.connect_all(&body);  // the connection (and the store's first statements) warmed up
-      double client0 = 0;
-      long client_sw0 = 0;
-      Clock::time_point t0;
-      const bench::HttpLoadResult r = load.run([&] {
-        cpu.emplace();
-        client0 = thread_cpu_s();
-        client_sw0 = switches(RUSAGE_THREAD);
-        t0 = Clock::now();
-      });
-      s = std::chrono::duration<double>(Clock::now() - t0).count();
-      client_cpu = thread_cpu_s() - client0;
-      client_sw = switches(RUSAGE_THREAD) - client_sw0;
-      lat = r.latency_ms[0];
-      ok = r.ok[0];
-      failures = r.failures;
+      MeasuredLoad m = run_measured(load, cpu);
+      s = m.seconds;
+      client_cpu = m.client_cpu;
+      client_sw = m.client_switches;
+      lat = std::move(m.r.latency_ms[0]);
+      ok = m.r.ok[0];
+      failures = std::move(m.r.failures);
     } else {
       httplib::Client c("127.0.0.1", srv.port);
       c.set_keep_alive(true);
@@ -495,22 +512,14 @@ int main(int argc, char** argv) {
     if (!httplib_clients) {
       bench::HttpLoad load(srv.port, "/v1/verify", clients, per_client, reqs);
       load.connect_all(nullptr);  // every connection made (GET /healthz) before the clock starts (eighth round)
-      double client0 = 0;
-      long client_sw0 = 0;
-      Clock::time_point t0;
-      bench::HttpLoadResult r = load.run([&] {
-        cpu.emplace();
-        client0 = thread_cpu_s();
-        client_sw0 = switches(RUSAGE_THREAD);
-        t0 = Clock::now();
-      });
-      s = std::chrono::duration<double>(Clock::now() - t0).count();
-      clients_cpu = thread_cpu_s() - client0;
-      clients_sw = switches(RUSAGE_THREAD) - client_sw0;
-      lat = std::move(r.latency_ms);
-      started = std::move(r.started_ms);
-      oks = std::move(r.ok);
-      failures = std::move(r.failures);
+      MeasuredLoad m = run_measured(load, cpu);
+      s = m.seconds;
+      clients_cpu = m.client_cpu;
+      clients_sw = m.client_switches;
+      lat = std::move(m.r.latency_ms);
+      started = std::move(m.r.started_ms);
+      oks = std::move(m.r.ok);
+      failures = std::move(m.r.failures);
     } else {
       // Every client thread is started and has its connection (one unmeasured GET /healthz) before the
       // clock starts: starting 32 threads and their connections took ~25 ms here, and the requests sent
