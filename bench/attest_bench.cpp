@@ -8,8 +8,10 @@
 // vendorInfo in the Spec ID header, PFP §10.4.5.1), so each one pays the full log appraisal.
 // Every verification also stores its verdict in SQLite (WAL), as in production, or (third argument
 // "postgresql") in PostgreSQL on a server of its own.
-// Server CPU per appraisal: the process's CPU time (getrusage) minus the client threads' own
-// (CLOCK_THREAD_CPUTIME_ID), plus the PostgreSQL server's processes (/proc) with that store.
+// Server CPU per appraisal: the process's CPU time (getrusage) minus the client thread's own
+// (CLOCK_THREAD_CPUTIME_ID; one epoll thread drives every connection, bench/http_load.hpp, or with
+// REDOUBT_BENCH_CLIENT=httplib a httplib::Client thread each), plus the PostgreSQL server's processes
+// (/proc) with that store.
 // REDOUBT_BENCH_WARM=N (first-seen only): before each HTTP phase is measured, N more first-seen
 // requests, so the phase measures a verifier that has been up for a while; printed with the results.
 // (The log-appraisal cache keeps a log only the second time it is seen, so first-seen logs no longer
