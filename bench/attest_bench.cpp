@@ -330,9 +330,26 @@ attest::VerifierConfig config(const std::filesystem::path& dir, const std::strin
   return c;
 }
 
+int bench_main(int argc, char** argv);
+
 }  // namespace
 
+// A failure (a phase that cannot start, the load generator's connect) is printed, and the PostgreSQL
+// server this bench started is stopped before it exits.
 int main(int argc, char** argv) {
+  try {
+    return bench_main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_attest: " << e.what() << "\n";
+    std::lock_guard<std::mutex> l(g_pg_stop);
+    g_pg.reset();
+    return 1;
+  }
+}
+
+namespace {
+
+int bench_main(int argc, char** argv) {
   setenv("TSS2_LOG", "all+NONE", 0);
   // The PostgreSQL server this bench starts must not outlive it: a reader that stops early (| head)
   // gets EPIPE instead of killing us, and SIGINT/SIGTERM/SIGHUP stop the server before exiting. (Blocked
@@ -592,3 +609,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace

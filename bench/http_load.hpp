@@ -94,7 +94,12 @@ class HttpLoad {
     while (active > 0) {
       const int n = epoll_wait(ep_, evs, 64, 30000);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw std::runtime_error("http_load: no answer for 30 s");
+      if (n <= 0) {  // every request not yet answered fails, and the phase ends
+        const std::string why = n == 0 ? "no answer for 30 s" : "epoll_wait failed: " + std::string(std::strerror(errno));
+        for (const Conn& c : c_)
+          if (c.next < per_) r.failures[why] += per_ - c.next;
+        break;
+      }
       for (int k = 0; k < n; ++k) {
         const size_t i = evs[k].data.u64;
         Conn& c = c_[i];
