@@ -437,10 +437,10 @@ void DeadlineServer::serve(Conn& c, bool resumed) {
     bool closed = false;
     c.ret = process_request(c.strm, c.served + 1 == limits_.keep_alive_max, closed, nullptr) && c.strm.flush();
     if (c.strm.deferred()) {  // the answer is held until start() reports (defer_answer)
-      const std::optional<std::optional<HeldAnswerError>> report = hold(c, closed);
-      if (!report) return;  // a worker of the pool answers it (answer_held)
+      const std::optional<ReportedHere> here = hold(c, closed);
+      if (!here) return;  // a worker of the pool answers it (answer_held)
       tl_current = &c.strm;  // reported here: answered here, and the loop goes on (no recursion)
-      if (!send_held_answer(c, *report) || closed) break;
+      if (!send_held_answer(c, here->err) || closed) break;
       continue;
     }
     if (!c.ret || closed || c.strm.fault() != ConnFault::none || c.strm.close_requested()) break;
@@ -468,7 +468,7 @@ std::atomic<uint64_t> g_next_hold{1};
 
 // The connection belongs to `start` until it reports; then a worker of this pool answers and goes on
 // (answer_held), or — reported on this thread before start returned — the report is returned.
-std::optional<std::optional<DeadlineServer::HeldAnswerError>> DeadlineServer::hold(Conn& c, bool closed) {
+std::optional<DeadlineServer::ReportedHere> DeadlineServer::hold(Conn& c, bool closed) {
   std::function<void(Held)> start = c.strm.take_deferred();
   tl_current = nullptr;
   ConnPool* pool = ConnPool::current();
@@ -495,11 +495,11 @@ std::optional<std::optional<DeadlineServer::HeldAnswerError>> DeadlineServer::ho
   } catch (...) {  // it threw before taking the answer over (VerifierStore::add_verdict_deferred)
     tl_inline = outer;
     if (mine.handed_over) return std::nullopt;
-    if (mine.reported) return mine.err;
-    return std::optional<HeldAnswerError>(HeldAnswerError{500, json_error("internal", "the verdict could not be handed to the store")});
+    if (mine.reported) return ReportedHere{mine.err};
+    return ReportedHere{HeldAnswerError{500, json_error("internal", "the verdict could not be handed to the store")}};
   }
   tl_inline = outer;
-  if (mine.reported && !mine.handed_over) return mine.err;
+  if (mine.reported && !mine.handed_over) return ReportedHere{mine.err};
   return std::nullopt;
 }
 

@@ -69,8 +69,13 @@ class DeadlineServer : public httplib::Server {
   class Conn;
   bool process_and_close_socket(socket_t sock) override;  // replaces httplib's (private virtual)
   void serve(Conn& c, bool resumed);
-  // After a request whose answer is held (defer_answer): its report if it came on this thread.
-  std::optional<std::optional<HeldAnswerError>> hold(Conn& c, bool closed);
+  // A held answer's report that came on the holding thread: the caller answers it now (with `err`
+  // in its place, when set).
+  struct ReportedHere {
+    std::optional<HeldAnswerError> err;
+  };
+  // After a request whose answer is held (defer_answer): nullopt when a worker of the pool answers it.
+  std::optional<ReportedHere> hold(Conn& c, bool closed);
   void answer_held(Conn& c, bool closed, const std::optional<HeldAnswerError>& err);  // a job of the pool
   bool send_held_answer(Conn& c, const std::optional<HeldAnswerError>& err);
   void finish(Conn& c);  // closes and deletes it
